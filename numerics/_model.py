@@ -1,0 +1,180 @@
+r"""The exact per-direction risk model of one (problem, optimizer grid, batch size).
+
+For every element (grid point x bin) the expected risk at step t splits into a
+deterministic part and a noise part (Appendix C's decomposition, for any spec):
+
+.. math::
+
+    \mathbb{E}\ell_i(t) = \underbrace{w_i\tfrac12 h_i\,v_i\,m_i(t)^2}_{\text{start}}
+      + \underbrace{w_i\tfrac12 h_i\,\frac{c_i}{B}\sum_{k<t} g_i(k)^2}_{\text{noise, non-decreasing}},
+
+with the mean path :math:`m(t) = \mathrm{out}A^t\mathrm{init}` and the impulse response
+:math:`g(k) = \mathrm{out}A^k b`. Preconditioning (eq. 8) enters through the equivalent
+problem :data:`nqm.theory.PRECONDITIONED_PROBLEM`. Specs with one or two states use the
+Chebyshev closed form (:mod:`._chebyshev`), larger ones exact doubling (:mod:`._doubling`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from ._chebyshev import ChebyshevPowers
+from ._doubling import doubling_moments, spectral_radius
+from ._optimizers import Optimizer
+from ._problem import Problem
+
+__all__ = ["RiskModel", "build_model", "validate_batch_size", "validate_steps", "MAX_STEPS"]
+
+#: largest step count the engine accepts (2**62; exact integer arithmetic in doubling)
+MAX_STEPS = 2**62
+
+Method = Literal["auto", "chebyshev", "doubling"]
+
+
+def validate_batch_size(batch_size: object) -> np.ndarray:
+    """Batch sizes as a float array; ``ValueError`` unless finite and >= 1."""
+    try:
+        B = np.asarray(batch_size, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"batch_size must be a number >= 1; got {batch_size!r}") from None
+    bad = ~np.isfinite(B) | (B < 1)
+    if np.any(bad):
+        raise ValueError(f"batch_size must be a finite number in [1, inf); got {B[bad].ravel()[0]!r}")
+    return B
+
+
+def validate_steps(steps: object) -> np.ndarray:
+    """Step counts as a float array of non-negative integers <= 2**62."""
+    try:
+        t = np.asarray(steps, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"steps must be non-negative integers; got {steps!r}") from None
+    bad = ~np.isfinite(t) | (t < 0) | (t != np.floor(t)) | (t > MAX_STEPS)
+    if np.any(bad):
+        raise ValueError(f"steps must be integers in [0, 2**62]; got {t[bad].ravel()[0]!r}")
+    return t
+
+
+@dataclass
+class RiskModel:
+    """Per-element data; element arrays have shape ``grid + (bins,)`` (+ optional trailing axes)."""
+
+    weight: np.ndarray  # w * h / 2 of the (preconditioned) problem
+    start: np.ndarray  # v: start second moment
+    noise: np.ndarray  # c / B
+    inv: dict
+    method: str
+    powers: ChebyshevPowers | None
+    stable: np.ndarray
+    bin_axis: int
+
+    def parts(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-element ``(start part, noise part)`` of the expected risk at steps ``t`` (broadcast)."""
+        inv = self.inv
+        with np.errstate(all="ignore"):
+            if self.powers is not None:
+                c, s, em = self.powers.powers(t)
+                mean = c * inv["u0"] + s * inv["u1"]
+                spread = -inv["w0"] * em * (2.0 + em) - 2.0 * c * s * inv["w1"] - s * s * inv["w2"]
+            else:
+                mean, spread = doubling_moments(inv["D"], inv["b"], inv["init"], inv["out"], t)
+            det = self.weight * self.start * mean * mean
+            noi = self.weight * self.noise * spread
+            unstable = ~self.stable
+            det = np.where(unstable & ~np.isfinite(det), np.inf, det)
+            noi = np.where(unstable & ~np.isfinite(noi), np.inf, noi)
+            # a divergent noise part is positive; sign noise from overflow is not meaningful
+            noi = np.where(unstable & (noi < 0) & (np.abs(noi) > 1e300), np.inf, noi)
+        return det, noi
+
+    def stationary(self) -> np.ndarray:
+        """Per-element stationary risk (``inf`` where unstable)."""
+        with np.errstate(all="ignore"):
+            value = self.weight * self.noise * self.inv["w0"]
+        return np.where(self.stable, value, np.inf)
+
+    def risk(self, t: np.ndarray) -> np.ndarray:
+        """Expected risk summed over bins."""
+        det, noi = self.parts(t)
+        return np.sum(det + noi, axis=self.bin_axis)
+
+
+def _stack_square(entries: tuple, n: int, shape: tuple[int, ...]) -> np.ndarray:
+    arr = np.stack([np.broadcast_to(np.asarray(e, dtype=float), shape) for e in entries], axis=-1)
+    return arr.reshape(shape + (n, n))
+
+
+def _stack_vector(entries: tuple, shape: tuple[int, ...]) -> np.ndarray:
+    return np.stack([np.broadcast_to(np.asarray(e, dtype=float), shape) for e in entries], axis=-1)
+
+
+def build_model(
+    problem: Problem,
+    opt: Optimizer,
+    batch_size: object,
+    *,
+    trailing: int = 0,
+    method: Method = "auto",
+) -> RiskModel:
+    """Evaluate the optimizer's numeric invariants on every (grid point, bin).
+
+    The grid is the broadcast of the optimizer's hyperparameter shape and
+    ``batch_size``'s shape; ``trailing`` extra singleton axes are appended after the bin
+    axis (used to broadcast against step arrays).
+    """
+    if not isinstance(problem, Problem):
+        raise TypeError(f"problem must be an nqm.numerics.Problem; got {type(problem).__name__}")
+    if not isinstance(opt, Optimizer):
+        raise TypeError(f"optimizer must be an nqm.numerics.Optimizer; got {type(opt).__name__}")
+    if method not in ("auto", "chebyshev", "doubling"):
+        raise ValueError(f"method must be 'auto', 'chebyshev' or 'doubling'; got {method!r}")
+    B = validate_batch_size(batch_size)
+    grid = np.broadcast_shapes(opt.shape, B.shape)
+
+    def expand(a: np.ndarray) -> np.ndarray:
+        a = np.broadcast_to(a, grid)[..., None]
+        return a.reshape(a.shape + (1,) * trailing)
+
+    h, c, v = problem.preconditioned(np.broadcast_to(opt.precond_power, grid))
+    tail = (1,) * trailing
+    h = h.reshape(h.shape + tail)
+    c = c.reshape(c.shape + tail)
+    v = v.reshape(v.shape + tail)
+    w = problem.weights.reshape(problem.weights.shape + tail)
+    hyper = {k: expand(val) for k, val in opt.hyperparameters.items()}
+    Be = expand(B)
+    inv = opt.forms.evaluate(h, c, Be, hyper)
+    shape = np.broadcast_shapes(h.shape, Be.shape, *(a.shape for a in hyper.values()))
+    n = int(inv["n"])
+    use = "chebyshev" if (method == "auto" and n <= 2) else method
+    if use == "auto":
+        use = "doubling"
+    if use == "chebyshev" and n > 2:
+        raise ValueError(f"method='chebyshev' needs a spec with at most 2 states; {opt.name} has {n}")
+    if use == "doubling":
+        inv["D"] = _stack_square(inv["D"], n, shape)
+        for key in ("b", "init", "out"):
+            inv[key] = _stack_vector(inv[key], shape)
+    for key in ("u0", "u1", "w0", "w1", "w2"):
+        if inv.get(key) is not None:
+            inv[key] = np.broadcast_to(np.asarray(inv[key], dtype=float), shape)
+    with np.errstate(all="ignore"):
+        if use == "chebyshev":
+            powers = ChebyshevPowers(inv["sigma"], inv["det_D"], inv["det_A_minus_1"], n)
+            stable = np.broadcast_to(powers.stable, shape)
+        else:
+            powers = None
+            stable = spectral_radius(inv["D"]) < 1.0
+    return RiskModel(
+        weight=np.broadcast_to(0.5 * w * h, shape),
+        start=np.broadcast_to(v, shape),
+        noise=np.broadcast_to(c / Be, shape),
+        inv=inv,
+        method=use,
+        powers=powers,
+        stable=stable,
+        bin_axis=-1 - trailing,
+    )

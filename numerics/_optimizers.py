@@ -1,0 +1,179 @@
+"""Numeric optimizers: a registered spec plus hyperparameter values (optax-style small objects).
+
+Hyperparameters may be scalars or arrays; arrays broadcast against each other and form a
+grid that every engine function evaluates at once (results gain the grid's shape in
+front). ``precond_power`` is the preconditioner power p of eq. 8 (p = 0: none).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ._forms import Forms, forms_for, validate_hyperparameter
+
+__all__ = ["Optimizer", "SGD", "Momentum", "EMA", "Nesterov", "QHM", "optimizer", "from_spec"]
+
+_PRECOND_RANGE = (0.0, 1.0, True, True)
+
+
+class Optimizer:
+    """A registered optimizer spec with numeric hyperparameters.
+
+    ``Optimizer("momentum", lr=0.1, beta=0.9)`` is the same as ``Momentum(lr=0.1, beta=0.9)``.
+    Invalid values raise ``ValueError`` naming the hyperparameter and its allowed range.
+    """
+
+    spec_name: ClassVar[str | None] = None
+
+    def __init__(self, spec: str | None = None, /, *, precond_power: object = 0.0, **hyper: object) -> None:
+        name = spec if spec is not None else self.spec_name
+        if name is None:
+            raise TypeError("Optimizer needs the name of a registered spec")
+        forms = forms_for(name)
+        missing = [p for p in forms.params if p not in hyper]
+        extra = [k for k in hyper if k not in forms.params]
+        if missing or extra:
+            raise ValueError(
+                f"{name} takes hyperparameters {', '.join(forms.params)} (and precond_power); "
+                + (f"missing {', '.join(missing)}" if missing else f"unknown {', '.join(extra)}")
+            )
+        values = {p: validate_hyperparameter(p, hyper[p], forms.ranges[p]) for p in forms.params}
+        values["precond_power"] = validate_hyperparameter("precond_power", precond_power, _PRECOND_RANGE)
+        try:
+            shape = np.broadcast_shapes(*(v.shape for v in values.values()))
+        except ValueError:
+            shapes = {k: v.shape for k, v in values.items()}
+            raise ValueError(f"hyperparameter arrays of mismatched shape: {shapes}") from None
+        self._name = name
+        self._forms = forms
+        self._values = values
+        self._shape = shape
+
+    # ------------------------------------------------------------------ views
+    @property
+    def name(self) -> str:
+        """Registry name of the spec."""
+        return self._name
+
+    @property
+    def forms(self) -> Forms:
+        """The spec's compiled numeric forms."""
+        return self._forms
+
+    @property
+    def hyperparameters(self) -> dict[str, np.ndarray]:
+        """Hyperparameter values (without ``precond_power``)."""
+        return {p: self._values[p] for p in self._forms.params}
+
+    @property
+    def precond_power(self) -> np.ndarray:
+        """Preconditioner power p (eq. 8)."""
+        return self._values["precond_power"]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Broadcast shape of the hyperparameter grid (``()`` for a single optimizer)."""
+        return self._shape
+
+    def __getattr__(self, item: str) -> Any:
+        values = self.__dict__.get("_values")
+        if values is not None and item in values:
+            return values[item]
+        raise AttributeError(item)
+
+    def replace(self, **changes: object) -> Optimizer:
+        """A copy with some hyperparameters changed."""
+        values: dict[str, object] = {**self._values, **changes}
+        return Optimizer(self._name, **values)
+
+    def at(self, index: Any) -> Optimizer:
+        """The optimizer at one grid index (hyperparameters broadcast to :attr:`shape` first)."""
+        values = {k: np.broadcast_to(v, self._shape)[index] for k, v in self._values.items()}
+        return Optimizer(self._name, **values)
+
+    def __repr__(self) -> str:
+        def fmt(v: np.ndarray) -> str:
+            return f"{float(v):.6g}" if v.ndim == 0 else f"array{v.shape}"
+
+        args = ", ".join(f"{k}={fmt(v)}" for k, v in self._values.items())
+        return f"{type(self).__name__ if type(self) is not Optimizer else 'Optimizer'}({self._name!r}, {args})"
+
+
+class SGD(Optimizer):
+    """Plain (optionally preconditioned) SGD, eqs. 2–4 and 8–9."""
+
+    spec_name = "sgd"
+
+    def __init__(self, lr: object, precond_power: object = 0.0) -> None:
+        super().__init__(precond_power=precond_power, lr=lr)
+
+
+class Momentum(Optimizer):
+    """Heavy-ball momentum, eq. 5 (Theorem 1)."""
+
+    spec_name = "momentum"
+
+    def __init__(self, lr: object, beta: object, precond_power: object = 0.0) -> None:
+        super().__init__(precond_power=precond_power, lr=lr, beta=beta)
+
+
+class EMA(Optimizer):
+    """SGD evaluated at an exponential moving average of its iterates, eq. 11 (Theorem 2)."""
+
+    spec_name = "ema"
+
+    def __init__(self, lr: object, gamma: object, precond_power: object = 0.0) -> None:
+        super().__init__(precond_power=precond_power, lr=lr, gamma=gamma)
+
+
+class Nesterov(Optimizer):
+    """Nesterov momentum (gradient at the look-ahead point)."""
+
+    spec_name = "nesterov"
+
+    def __init__(self, lr: object, beta: object, precond_power: object = 0.0) -> None:
+        super().__init__(precond_power=precond_power, lr=lr, beta=beta)
+
+
+class QHM(Optimizer):
+    """Quasi-hyperbolic momentum (Ma & Yarats 2019)."""
+
+    spec_name = "qhm"
+
+    def __init__(self, lr: object, beta: object, nu: object, precond_power: object = 0.0) -> None:
+        super().__init__(precond_power=precond_power, lr=lr, beta=beta, nu=nu)
+
+
+def optimizer(name: str, **values: object) -> Optimizer:
+    """``Optimizer(name, **values)``: any registered spec by name."""
+    return Optimizer(name, **values)
+
+
+def from_spec(spec: Any, *, overwrite: bool = False) -> type[Optimizer]:
+    """Register a theory spec (if needed) and return a numeric optimizer class for it.
+
+    The class takes the spec's hyperparameters as keywords, plus ``precond_power``::
+
+        Lookahead = nn.from_spec(my_spec)
+        opt = Lookahead(lr=0.1, k=0.5)
+    """
+    from nqm.theory import get_spec, register
+
+    try:
+        registered = get_spec(spec.name)
+    except KeyError:
+        registered = register(spec)
+    else:
+        if registered is not spec:
+            registered = register(spec, overwrite=overwrite) if overwrite else registered
+            if registered is not spec:
+                raise ValueError(f"another spec is registered as {spec.name!r}; pass overwrite=True")
+
+    def __init__(self: Optimizer, precond_power: object = 0.0, **hyper: object) -> None:
+        Optimizer.__init__(self, precond_power=precond_power, **hyper)
+
+    cls_name = "".join(part.capitalize() for part in spec.name.split("_"))
+    return type(cls_name, (Optimizer,), {"spec_name": spec.name, "__init__": __init__, "__doc__": spec.description})
+

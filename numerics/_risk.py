@@ -1,0 +1,84 @@
+r"""Exact expected risk, its variance, and the stationary risk.
+
+All functions accept an optimizer whose hyperparameters are arrays (a grid) and a
+``batch_size`` array; results carry the broadcast grid shape in front. The risk of a
+divergent setting is its exact (finite, growing) value where representable and ``inf``
+on overflow, never NaN; its stationary risk is ``inf``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._model import Method, build_model, validate_steps
+from ._optimizers import Optimizer
+from ._problem import Problem
+
+__all__ = ["expected_risk", "risk_variance", "stationary_risk", "risk_components"]
+
+#: elements (grid x bins x steps) evaluated per chunk; bounds peak memory to a few hundred MB
+_CHUNK_ELEMENTS = 1 << 21
+
+
+def _reduce_over_steps(problem, opt, batch_size, steps, method: Method, reduce) -> np.ndarray:
+    """Apply ``reduce(start_parts, noise_parts)`` (summing out the bin axis, -2) chunk by chunk
+    over the flattened ``steps``; the result ends in ``steps.shape``."""
+    t = validate_steps(steps)
+    flat = t.ravel()
+    model = build_model(problem, opt, batch_size, trailing=1, method=method)
+    chunk = max(1, _CHUNK_ELEMENTS // max(1, model.weight.size))
+    pieces = [reduce(*model.parts(flat[lo : lo + chunk])) for lo in range(0, flat.size, chunk)]
+    if not pieces:
+        pieces = [reduce(*model.parts(flat))]
+    out = np.concatenate(pieces, axis=-1)
+    return out.reshape(out.shape[:-1] + t.shape)
+
+
+def expected_risk(
+    problem: Problem, opt: Optimizer, *, batch_size: object, steps: object, method: Method = "auto"
+) -> np.ndarray:
+    r"""Exact :math:`\mathbb{E}\mathcal L(t)` at each step in ``steps`` (eqs. 4, 6, 12 and their generalisation).
+
+    Returns an array of shape ``grid + steps.shape``. ``method`` selects the Chebyshev
+    closed form (specs with <= 2 states) or exact doubling (any spec); ``"auto"`` picks
+    the former where it applies. Both are accurate to ~1e-13 relative in the regimes
+    tested against 50-digit mpmath (tests/numerics/test_exactness.py).
+    """
+    return _reduce_over_steps(problem, opt, batch_size, steps, method, lambda d, n: np.sum(d + n, axis=-2))
+
+
+def risk_components(
+    problem: Problem, opt: Optimizer, *, batch_size: object, steps: object, method: Method = "auto"
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(start part, noise part)`` of the expected risk: the decaying mean-path term and
+    the accumulated noise term (the two terms of Theorems 1 and 2 before stationarity)."""
+    both = _reduce_over_steps(
+        problem, opt, batch_size, steps, method, lambda d, n: np.stack([np.sum(d, axis=-2), np.sum(n, axis=-2)])
+    )
+    return both[0], both[1]
+
+
+def risk_variance(
+    problem: Problem, opt: Optimizer, *, batch_size: object, steps: object, method: Method = "auto"
+) -> np.ndarray:
+    r"""Exact :math:`\mathrm{Var}[\mathcal L(t)]` for Gaussian noise and a Gaussian start.
+
+    Each coordinate's iterate is then a zero-mean Gaussian with variance :math:`V_i(t)`,
+    so :math:`\tfrac12h_i\theta_i^2` has variance :math:`\tfrac12h_i^2V_i^2 = 2\rho_i^2` with
+    :math:`\rho_i` its expected risk; a bin of weight :math:`w_i` holds :math:`w_i`
+    independent coordinates, so :math:`\mathrm{Var}\,\mathcal L = 2\sum_i \rho_{\rm bin,i}^2/w_i`.
+    """
+    w = problem.weights.reshape(-1, 1)
+    safe = np.where(w > 0, w, 1.0)
+
+    def reduce(d: np.ndarray, n: np.ndarray) -> np.ndarray:
+        rho = d + n
+        return np.sum(np.where(w > 0, 2.0 * rho * rho / safe, 0.0), axis=-2)
+
+    return _reduce_over_steps(problem, opt, batch_size, steps, method, reduce)
+
+
+def stationary_risk(problem: Problem, opt: Optimizer, *, batch_size: object) -> np.ndarray:
+    r"""The :math:`t\to\infty` risk :math:`\sum_i w_i\tfrac12 h_i\frac{c_i}{B}\,\mathrm{out}\bar S_i\mathrm{out}^\top`; ``inf`` if unstable."""
+    model = build_model(problem, opt, batch_size)
+    return np.sum(model.stationary(), axis=-1)

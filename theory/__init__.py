@@ -1,0 +1,30 @@
+"""nqm.theory: sympy derivations for optimizers on the noisy quadratic model.
+
+An optimizer is data (:class:`OptimizerSpec`): a linear state-space update per
+eigen-direction. :func:`derive` turns any spec into its mean and second-moment dynamics,
+stationary risk, stability conditions, effective learning rate and closed forms.
+"""
+
+from ._builtins import BETA, BUILTINS, GAMMA, LR, NU, ema, momentum, nesterov, qhm, sgd
+from ._codegen import compile_forms, forms_source, generated_module_source, hyperparameter_ranges
+from ._derive import Derivation, NumericInvariants, derive
+from ._moments import (
+    characteristic_polynomial,
+    second_moment_vec,
+    second_moment_vech,
+    stationary_covariance,
+    vech_basis,
+)
+from ._registry import get_spec, register, registered_names, registered_specs, unregister
+from ._spec import PRECOND_POWER, PRECONDITIONED_PROBLEM, Hyperparameter, OptimizerSpec, SpecError
+from ._symbols import B, LATEX_NAMES, alpha, beta, c, gamma, h, k, nu, p, r1, r2, t, theta0, v0, x, xi, z
+
+__all__ = [
+    "B", "BETA", "BUILTINS", "Derivation", "GAMMA", "Hyperparameter", "LATEX_NAMES", "LR", "NU",
+    "NumericInvariants", "OptimizerSpec", "PRECONDITIONED_PROBLEM", "PRECOND_POWER", "SpecError",
+    "alpha", "beta", "c", "characteristic_polynomial", "compile_forms", "derive", "ema", "forms_source",
+    "gamma", "generated_module_source", "get_spec", "h", "hyperparameter_ranges", "k", "momentum",
+    "nesterov", "nu", "p", "qhm", "r1", "r2", "register", "registered_names", "registered_specs",
+    "second_moment_vec", "second_moment_vech", "sgd", "stationary_covariance", "t", "theta0",
+    "unregister", "v0", "vech_basis", "x", "xi", "z",
+]
