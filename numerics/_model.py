@@ -81,14 +81,60 @@ class RiskModel:
                 spread = -inv["w0"] * em * (2.0 + em) - 2.0 * c * s * inv["w1"] - s * s * inv["w2"]
             else:
                 mean, spread = doubling_moments(inv["D"], inv["b"], inv["init"], inv["out"], t)
-            det = self.weight * self.start * mean * mean
-            noi = self.weight * self.noise * spread
-            unstable = ~self.stable
+            used = self.weight > 0
+            det = np.where(used, self.weight * self.start * mean * mean, 0.0)
+            noi = np.where(used, self.weight * self.noise * spread, 0.0)
+            unstable = ~self.stable & used
             det = np.where(unstable & ~np.isfinite(det), np.inf, det)
             noi = np.where(unstable & ~np.isfinite(noi), np.inf, noi)
             # a divergent noise part is positive; sign noise from overflow is not meaningful
             noi = np.where(unstable & (noi < 0) & (np.abs(noi) > 1e300), np.inf, noi)
         return det, noi
+
+    def flatten(self) -> RiskModel:
+        """The same model with every per-element array materialised as ``(grid points, bins)``.
+
+        Requires a model built without trailing axes.
+        """
+        shape = self.weight.shape
+        rows = int(np.prod(shape[:-1]))
+
+        def flat(v: object) -> object:
+            if isinstance(v, np.ndarray) and v.ndim >= 1:
+                full = np.broadcast_to(v, shape + v.shape[len(shape):]) if v.ndim > len(shape) else np.broadcast_to(v, shape)
+                return np.ascontiguousarray(full).reshape((rows,) + full.shape[len(shape) - 1:])
+            return v
+
+        powers = None
+        if self.powers is not None:
+            powers = _take_attrs(self.powers, flat)
+        return RiskModel(
+            weight=flat(self.weight),
+            start=flat(self.start),
+            noise=flat(self.noise),
+            inv={k: flat(v) for k, v in self.inv.items()},
+            method=self.method,
+            powers=powers,
+            stable=flat(self.stable),
+            bin_axis=-1,
+        )
+
+    def take(self, rows: np.ndarray) -> RiskModel:
+        """Rows (grid points) of a :meth:`flatten`-ed model."""
+
+        def pick(v: object) -> object:
+            return v[rows] if isinstance(v, np.ndarray) and v.ndim >= 2 else v
+
+        return RiskModel(
+            weight=pick(self.weight),
+            start=pick(self.start),
+            noise=pick(self.noise),
+            inv={k: pick(v) for k, v in self.inv.items()},
+            method=self.method,
+            powers=None if self.powers is None else _take_attrs(self.powers, pick),
+            stable=pick(self.stable),
+            bin_axis=-1,
+        )
 
     def stationary(self) -> np.ndarray:
         """Per-element stationary risk (``inf`` where unstable)."""
@@ -100,6 +146,13 @@ class RiskModel:
         """Expected risk summed over bins."""
         det, noi = self.parts(t)
         return np.sum(det + noi, axis=self.bin_axis)
+
+
+def _take_attrs(obj: ChebyshevPowers, fn) -> ChebyshevPowers:
+    """A copy of ``obj`` with ``fn`` applied to every array attribute."""
+    new = object.__new__(type(obj))
+    new.__dict__.update({k: fn(v) for k, v in obj.__dict__.items()})
+    return new
 
 
 def _stack_square(entries: tuple, n: int, shape: tuple[int, ...]) -> np.ndarray:
