@@ -162,14 +162,15 @@ def from_spec(spec: Any, *, overwrite: bool = False) -> type[Optimizer]:
     from nqm.theory import get_spec, register
 
     try:
-        registered = get_spec(spec.name)
+        existing = get_spec(spec.name)
     except KeyError:
-        registered = register(spec)
-    else:
-        if registered is not spec:
-            registered = register(spec, overwrite=overwrite) if overwrite else registered
-            if registered is not spec:
-                raise ValueError(f"another spec is registered as {spec.name!r}; pass overwrite=True")
+        existing = None
+    if existing is None:
+        register(spec)
+    elif existing is not spec:
+        if not overwrite:
+            raise ValueError(f"another spec is registered as {spec.name!r}; pass overwrite=True to replace it")
+        register(spec, overwrite=True)
 
     def __init__(self: Optimizer, precond_power: object = 0.0, **hyper: object) -> None:
         Optimizer.__init__(self, precond_power=precond_power, **hyper)

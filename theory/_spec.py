@@ -25,7 +25,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import numpy as np
 import sympy as sp
 
 from ._symbols import PROBLEM_SYMBOLS, c, h, p, v0, xi
@@ -67,19 +66,6 @@ class Hyperparameter:
         hi = "]" if self.upper_closed else ")"
         fmt = lambda v: "inf" if math.isinf(v) else f"{v:g}"  # noqa: E731
         return f"{lo}{fmt(self.lower)}, {fmt(self.upper)}{hi}"
-
-    def validate(self, value: Any) -> np.ndarray:
-        """Return ``value`` as a float array, or raise ``ValueError`` naming the range."""
-        arr = np.asarray(value, dtype=float)
-        ok = np.isfinite(arr)
-        ok &= (arr >= self.lower) if self.lower_closed else (arr > self.lower)
-        ok &= (arr <= self.upper) if self.upper_closed else (arr < self.upper)
-        if not np.all(ok):
-            bad = arr[~ok].ravel()[0] if arr.ndim else float(arr)
-            raise ValueError(
-                f"{self.name} must be a finite number in {self.range_text}; got {bad!r}"
-            )
-        return arr
 
 
 #: the preconditioning power of eq. 8, shared by every spec
@@ -255,9 +241,9 @@ class OptimizerSpec:
         sub: dict[sp.Symbol, Any] = {}
         for name, value in values.items():
             hp = self.hyperparameter(name)
-            if not isinstance(value, sp.Basic):
-                hp.validate(value)
-                value = sp.nsimplify(value)
+            value = sp.sympify(value) if isinstance(value, sp.Basic) else sp.nsimplify(value)
+            if value.is_number and not hp.interval.contains(value):
+                raise ValueError(f"{name} must be in {hp.range_text}; got {value}")
             sub[hp.symbol] = value
         keep = tuple(hp for hp in self.hyperparameters if hp.symbol not in sub)
         suffix = ",".join(f"{k}={v}" for k, v in values.items())
