@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ._forms import Forms, forms_for, validate_hyperparameter
+from ._generated import FORMS
 
 __all__ = ["Optimizer", "SGD", "Momentum", "EMA", "Nesterov", "QHM", "optimizer", "from_spec"]
 
@@ -93,6 +94,20 @@ class Optimizer:
         values = {k: np.broadcast_to(v, self._shape)[index] for k, v in self._values.items()}
         return Optimizer(self._name, **values)
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # user specs travel with the optimizer so that worker processes can re-register them
+        spec = None if self._name in FORMS else _spec_of(self._name)
+        return _rebuild, (self._name, spec, dict(self._values))
+
+    def cache_config(self) -> dict[str, Any]:
+        """Plain data identifying this optimizer (for result caches)."""
+        identity: Any = self._name
+        if self._name not in FORMS:
+            from nqm.theory import forms_source
+
+            identity = [self._name, forms_source(_spec_of(self._name))]
+        return {"spec": identity, "values": {k: v for k, v in self._values.items()}}
+
     def __repr__(self) -> str:
         def fmt(v: np.ndarray) -> str:
             return f"{float(v):.6g}" if v.ndim == 0 else f"array{v.shape}"
@@ -144,6 +159,26 @@ class QHM(Optimizer):
 
     def __init__(self, lr: object, beta: object, nu: object, precond_power: object = 0.0) -> None:
         super().__init__(precond_power=precond_power, lr=lr, beta=beta, nu=nu)
+
+
+def _spec_of(name: str) -> Any:
+    from nqm.theory import get_spec
+
+    return get_spec(name)
+
+
+def _rebuild(name: str, spec: Any, values: dict[str, Any]) -> Optimizer:
+    if spec is not None:
+        from nqm.theory import get_spec, register
+
+        try:
+            get_spec(name)
+        except KeyError:
+            register(spec)
+    cls = next((k for k in Optimizer.__subclasses__() if k.spec_name == name), Optimizer)
+    obj = Optimizer.__new__(cls)
+    Optimizer.__init__(obj, name, **values)
+    return obj
 
 
 def optimizer(name: str, **values: object) -> Optimizer:

@@ -185,6 +185,10 @@ class Problem:
         p = np.asarray(power, dtype=float)[..., None]
         return preconditioned_problem(self.h, self.c, self.init_var, p)
 
+    def cache_config(self) -> dict[str, object]:
+        """Plain data identifying this problem (for result caches)."""
+        return {"h": self.h, "c": self.c, "init_var": self.init_var, "weights": self.weights}
+
     def __repr__(self) -> str:
         return (
             f"Problem({self.name!r}, bins={self.size}, dimension={self.dimension:g}, "

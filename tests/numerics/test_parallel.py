@@ -1,0 +1,53 @@
+"""map_tasks: any executor gives the serial results; the cache makes re-runs free and resumable."""
+
+import pickle
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+import nqm.numerics as nn
+from nqm.numerics._parallel import ResultCache, config_key, map_tasks
+
+
+def test_executors_agree_with_serial() -> None:
+    tasks = [(i, i + 1, i + 2) for i in range(7)]
+    serial = map_tasks(sum, tasks, executor="serial")
+    assert serial == [sum(t) for t in tasks]
+    assert map_tasks(sum, tasks) == serial  # default: local process pool
+    with ThreadPoolExecutor(2) as pool:
+        assert map_tasks(sum, tasks, executor=pool) == serial
+
+
+def test_cache_skips_finished_tasks_and_resumes(tmp_path) -> None:
+    cache = ResultCache(tmp_path, "t")
+    calls = []
+
+    def counted(task):  # closures are fine for the serial executor
+        calls.append(task)
+        return task * 2
+
+    map_tasks(counted, [1, 2], executor="serial", cache=cache)  # an "interrupted" run
+    assert map_tasks(counted, [1, 2, 3], executor="serial", cache=cache) == [2, 4, 6]
+    assert calls == [1, 2, 3], "finished tasks must not run again"
+
+
+def test_config_keys_are_order_independent_and_exact() -> None:
+    assert config_key({"a": 1.0, "b": [1, 2]}) == config_key({"b": [1, 2], "a": 1.0})
+    assert config_key({"lr": 0.1}) != config_key({"lr": float(np.nextafter(0.1, 1.0))})
+    prob = nn.Problem.paper()
+    assert config_key(prob) == config_key(nn.Problem.paper())
+    assert config_key(nn.Momentum(lr=0.1, beta=0.9)) != config_key(nn.Momentum(lr=0.1, beta=0.8))
+
+
+def test_optimizers_and_problems_pickle_for_workers() -> None:
+    opt = nn.Momentum(lr=np.array([0.1, 0.2]), beta=0.9, precond_power=0.5)
+    back = pickle.loads(pickle.dumps(opt))
+    assert type(back) is nn.Momentum and np.array_equal(back.lr, opt.lr) and float(back.precond_power) == 0.5
+    prob = pickle.loads(pickle.dumps(nn.Problem.paper()))
+    assert prob.initial_risk == nn.Problem.paper().initial_risk
+
+
+def test_bad_executor_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="executor"):
+        map_tasks(sum, [(1,)], executor="threads")
