@@ -1,0 +1,401 @@
+r"""Exact moment maps of learning-rate schedules: one constant piece at a time.
+
+Per eigen-direction a spec is :math:`x' = A x + b\,\xi` (:mod:`nqm.theory`), with
+:math:`x_0 = \mathrm{init}\,\theta_0`. Write the second moment of the state as
+:math:`\mathbb E[xx^\top] = v\,mm^\top + \tfrac cB N` with the *mean path*
+:math:`m` (:math:`m_0 = \mathrm{init}`) and the *accumulated noise* :math:`N`
+(:math:`N_0 = 0`); the expected risk is
+
+.. math::
+
+    \mathbb E\ell = w\tfrac12 h\,\bigl[v\,(\mathrm{out}\,m)^2 + \tfrac cB\,\mathrm{out}\,N\,\mathrm{out}^\top\bigr]
+
+(the decomposition of Appendix C, generalised to any spec; preconditioning enters through
+the equivalent problem of eqs. 8–9, exactly as in the engine). A piece of :math:`L` steps
+at a constant learning rate maps
+
+.. math::
+
+    m \mapsto P m,\qquad N \mapsto P N P^\top + Q,\qquad
+    P = A^L,\quad Q = S_L = \sum_{k<L}A^kbb^\top A^{k\top} = \bar S - A^L\bar S A^{L\top},
+
+the closed-form power of eq. 3's recursion (:math:`\bar S = A\bar SA^\top + bb^\top`). Two
+stable evaluations, both reusing the engine's invariants:
+
+* **Chebyshev** (specs with at most two states): :math:`A^L = c_LI + s_LK`,
+  :math:`K = D - \sigma I`, from :class:`~nqm.numerics._chebyshev.ChebyshevPowers`, and
+  :math:`Q = -e_L(2+e_L)\bar S - c_Ls_L(K\bar S + \bar SK^\top) - s_L^2K\bar SK^\top` with
+  :math:`e_L = c_L - 1` (the matrix form of the engine's :math:`w_0, w_1, w_2` identity).
+* **Doubling** (any number of states, no eigenvalues, no divisions): the pair
+  :math:`(A^p - I, S_p)` composes as :math:`A^{a+p} = A^aA^p`,
+  :math:`S_{a+p} = S_a + A^aS_pA^{a\top}` — the recursion of
+  :mod:`~nqm.numerics._doubling`, here returning full matrices.
+
+**Exact gradients.** With :math:`\partial = \partial/\partial\log\alpha` of one piece,
+:math:`\partial A` and :math:`\partial b` come from the generated forms by a complex step
+(:math:`\partial f = \operatorname{Im} f(\alpha(1 + i\epsilon))/\epsilon`, exact to rounding for
+the rational forms, no cancellation). The derivatives of the piece map are then exact:
+
+* one state: :math:`\partial P = L A^{L-1}\partial A` and
+  :math:`\partial Q = \partial\bar S\,(1-P^2) - 2\bar S P\,\partial P` (closed form);
+* any n: the Fréchet derivative of the power by doubling the block-triangular system
+  :math:`\tilde A = \begin{pmatrix}A&0\\ \partial A&A\end{pmatrix}`,
+  :math:`\tilde b = (b, \partial b)`, carried as blocks: with :math:`F_p = \partial(A^p)` and
+  :math:`C_p = \sum_{k<p}\partial(A^kb)(A^kb)^\top`,
+
+  .. math::
+
+      F_{a+p} = F_aA^p + A^aF_p,\qquad
+      C_{a+p} = C_a + F_aS_pA^{a\top} + A^aC_pA^{a\top},\qquad \partial Q = C + C^\top .
+
+The composition of pieces and the reverse accumulation of the gradient are in
+:func:`propagate` and :func:`gradient`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from ._chebyshev import ChebyshevPowers
+from ._doubling import spectral_radius
+from ._optimizers import Optimizer
+from ._problem import Problem
+
+__all__ = [
+    "LrFamily",
+    "PieceMaps",
+    "piece_maps",
+    "propagate",
+    "per_bin_risk",
+    "boundary_risk",
+    "gradient",
+    "risk_and_gradient",
+    "MapMethod",
+]
+
+MapMethod = Literal["auto", "chebyshev", "doubling"]
+
+#: relative complex step: d f / d log(lr) = Im f(lr (1 + i eps)) / eps
+_COMPLEX_STEP = 1e-20
+
+
+def _stack(entries: tuple, shape: tuple[int, ...], dtype: type) -> np.ndarray:
+    return np.stack([np.broadcast_to(np.asarray(e, dtype=dtype), shape) for e in entries], axis=-1)
+
+
+class LrFamily:
+    """One optimizer with every hyperparameter fixed except ``lr``, on one problem and batch size.
+
+    Holds the per-bin data of the (preconditioned) problem — ``weight`` :math:`w\\tfrac12h`,
+    ``start`` :math:`v`, ``noise`` :math:`c/B` — and evaluates the spec's generated forms at
+    any array of learning rates (:meth:`invariants`).
+    """
+
+    def __init__(self, problem: Problem, opt: Optimizer, batch_size: float) -> None:
+        if "lr" not in opt.forms.params:
+            raise ValueError(f"schedules vary the hyperparameter 'lr'; {opt.name} has {', '.join(opt.forms.params)}")
+        fixed = {k: v for k, v in opt.hyperparameters.items() if k != "lr"}
+        for name, value in {**fixed, "precond_power": opt.precond_power}.items():
+            if np.ndim(value) != 0:
+                raise ValueError(f"{name} must be a scalar for a schedule (only lr varies); got shape {np.shape(value)}")
+        self.forms = opt.forms
+        self.fixed = {k: float(v) for k, v in fixed.items()}
+        self.batch_size = float(batch_size)
+        h, c, v = problem.preconditioned(opt.precond_power)
+        self.h, self.c = np.asarray(h, dtype=float), np.asarray(c, dtype=float)
+        self.weight = 0.5 * problem.weights * self.h
+        self.start = np.asarray(v, dtype=float)
+        self.noise = self.c / self.batch_size
+        probe = self.invariants(np.array([1.0, 0.5]), derivative=True)
+        self.n = int(probe["n"])
+        if np.any(probe["dinit"] != 0) or np.any(probe["dout"] != 0):
+            raise ValueError(f"{opt.name}: schedules need init and out independent of lr")
+        self.init = probe["init"][0]  # (bins, n)
+        self.out = probe["out"][0]
+
+    @property
+    def h_range(self) -> tuple[float, float]:
+        """Largest and smallest curvature of the preconditioned problem (bins of positive weight)."""
+        used = self.h[self.weight > 0] if np.any(self.weight > 0) else self.h
+        return float(used.max()), float(used.min())
+
+    def invariants(self, lr: np.ndarray, *, derivative: bool = False) -> dict[str, np.ndarray]:
+        """The forms at learning rates ``lr`` (any shape E); arrays get shape ``E + (bins,)``.
+
+        Returns ``D`` (``... n, n``), ``b``, ``init``, ``out`` (``... n``), ``Sbar``
+        (``... n, n``), ``sigma``, ``det_D``, ``det_A_minus_1``; with ``derivative`` also
+        their derivatives in :math:`\\log\\alpha`, prefixed ``d`` (complex step).
+        """
+        lr = np.asarray(lr, dtype=float)[..., None]
+        arg = lr * (1.0 + 1j * _COMPLEX_STEP) if derivative else lr
+        hyper = {**self.fixed, "lr": arg}
+        inv = self.forms.evaluate(self.h, self.c, np.asarray(self.batch_size), hyper)
+        n = int(inv["n"])
+        shape = np.broadcast_shapes(lr.shape, self.h.shape)
+        dtype = complex if derivative else float
+        out: dict[str, np.ndarray] = {"n": np.asarray(n)}
+        raw = {
+            "D": _stack(inv["D"], shape, dtype).reshape(shape + (n, n)),
+            "Sbar": _stack(inv["Sbar"], shape, dtype).reshape(shape + (n, n)),
+            "b": _stack(inv["b"], shape, dtype),
+            "init": _stack(inv["init"], shape, dtype),
+            "out": _stack(inv["out"], shape, dtype),
+        }
+        for key in ("sigma", "det_D", "det_A_minus_1"):
+            if inv.get(key) is not None:
+                raw[key] = np.broadcast_to(np.asarray(inv[key], dtype=dtype), shape)
+        for key, val in raw.items():
+            out[key] = np.ascontiguousarray(val.real)
+            if derivative:
+                out["d" + key] = val.imag / _COMPLEX_STEP
+        return out
+
+
+@dataclass
+class PieceMaps:
+    r"""Per (element, bin): ``P`` :math:`=A^L`, ``Q`` :math:`=S_L` and, if asked, their
+    :math:`\log\alpha`-derivatives ``dP``, ``dQ``; ``stable`` is the spectral radius < 1."""
+
+    P: np.ndarray
+    Q: np.ndarray
+    dP: np.ndarray | None
+    dQ: np.ndarray | None
+    stable: np.ndarray
+
+
+def _t(a: np.ndarray) -> np.ndarray:
+    return np.swapaxes(a, -1, -2)
+
+
+def _chebyshev_maps(inv: dict[str, np.ndarray], L: np.ndarray, derivative: bool) -> PieceMaps:
+    """Closed-form maps from :class:`ChebyshevPowers` (n <= 2; derivatives for n = 1)."""
+    n = int(inv["n"])
+    pw = ChebyshevPowers(inv["sigma"], inv["det_D"], inv["det_A_minus_1"], n)
+    Lb = np.broadcast_to(L, pw.shape)
+    with np.errstate(all="ignore"):
+        c, s, em = pw.powers(Lb)
+        Sbar = inv["Sbar"]
+        if n == 1:  # K = 0
+            P = c[..., None, None]
+            Q = (-em * (2.0 + em))[..., None, None] * Sbar
+        else:
+            eye = np.eye(n)
+            K = inv["D"] - inv["sigma"][..., None, None] * eye
+            KS = K @ Sbar
+            P = c[..., None, None] * eye + s[..., None, None] * K
+            Q = (
+                (-em * (2.0 + em))[..., None, None] * Sbar
+                - (c * s)[..., None, None] * (KS + _t(KS))
+                - (s * s)[..., None, None] * (KS @ _t(K))
+            )
+        dP = dQ = None
+        if derivative:
+            if n != 1:
+                raise ValueError("closed-form derivatives are for one-state specs; use method='doubling'")
+            c_prev, _, _ = pw.powers(np.maximum(Lb - 1.0, 0.0))
+            dP = (Lb * c_prev)[..., None, None] * inv["dD"]
+            dQ = (-em * (2.0 + em))[..., None, None] * inv["dSbar"] - 2.0 * Sbar * P * dP
+    return PieceMaps(P, Q, dP, dQ, np.asarray(pw.stable))
+
+
+def _mm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Elementwise matrix product in the (n, n, elements...) layout (fast for tiny n)."""
+    return np.einsum("ij...,jk...->ik...", a, b)
+
+
+def _far(E: np.ndarray) -> np.ndarray:
+    """Per element: is :math:`A^p = I + E` no longer close to the identity (max |E| > 1/2)?"""
+    with np.errstate(invalid="ignore"):
+        return ~(np.max(np.abs(E), axis=(0, 1)) <= 0.5)
+
+
+def _doubling_maps(inv: dict[str, np.ndarray], L: np.ndarray, derivative: bool) -> PieceMaps:
+    r"""Maps (and the Fréchet derivatives) by binary doubling of the powers, any n.
+
+    A power close to the identity is carried as :math:`E = A^p - I`
+    (:math:`E_{2p} = 2E_p + E_p^2`), which keeps relative accuracy for tiny
+    :math:`\alpha h`; once :math:`\max|E| > 1/2` it is carried as :math:`A^p` itself
+    (:math:`A^{2p} = (A^p)^2`), which keeps relative accuracy when the power decays
+    towards 0, where :math:`I + E` would cancel. The loop works on matrices laid out as
+    ``(n, n) + elements``, many times faster than batched ``matmul`` on 2x2 blocks.
+    """
+    D = inv["D"]
+    shape = D.shape[:-2]
+    n = D.shape[-1]
+    soa = lambda a: np.ascontiguousarray(np.moveaxis(a, (-2, -1), (0, 1)))  # noqa: E731
+    aos = lambda a: np.ascontiguousarray(np.moveaxis(a, (0, 1), (-2, -1)))  # noqa: E731
+    eye = np.eye(n).reshape((n, n) + (1,) * len(shape))
+    T = lambda a: a.swapaxes(0, 1)  # noqa: E731
+    rem = np.broadcast_to(np.asarray(L, dtype=np.int64), shape).copy()
+    b = np.ascontiguousarray(np.moveaxis(inv["b"], -1, 0))
+    # power p = 2^j: (E_p or X_p = A^p, S_p, F_p, C_p); accumulators (index a) for the bits seen
+    Ep = soa(D)
+    Xp = eye + Ep
+    far_p = _far(Ep)
+    Sp = b[:, None] * b[None, :]
+    Ea = np.zeros((n, n) + shape)
+    Xa = np.broadcast_to(eye, (n, n) + shape).copy()
+    far_a = np.zeros(shape, dtype=bool)
+    Sa = np.zeros((n, n) + shape)
+    if derivative:
+        Fp = soa(inv["dD"])
+        Cp = np.ascontiguousarray(np.moveaxis(inv["db"], -1, 0))[:, None] * b[None, :]
+        Fa = np.zeros((n, n) + shape)
+        Ca = np.zeros((n, n) + shape)
+    with np.errstate(all="ignore"):
+        while np.any(rem):
+            bit = (rem & 1) == 1
+            Ap = np.where(far_p, Xp, eye + Ep)
+            if bit.any():
+                Aa = np.where(far_a, Xa, eye + Ea)
+                SpAaT = _mm(Sp, T(Aa))
+                if derivative:
+                    Ca = np.where(bit, Ca + _mm(Fa, SpAaT) + _mm(_mm(Aa, Cp), T(Aa)), Ca)
+                    Fa = np.where(bit, _mm(Fa, Ap) + _mm(Aa, Fp), Fa)
+                Sa = np.where(bit, Sa + _mm(Aa, SpAaT), Sa)
+                E_new = Ea + Ep + _mm(Ea, Ep)
+                far_new = far_a | far_p | _far(E_new)
+                Xa = np.where(bit, _mm(Aa, Ap), Xa)
+                Ea = np.where(bit, E_new, Ea)
+                far_a = np.where(bit, far_new, far_a)
+            rem >>= 1
+            if not np.any(rem):
+                break
+            SpApT = _mm(Sp, T(Ap))
+            if derivative:
+                Cp = Cp + _mm(Fp, SpApT) + _mm(_mm(Ap, Cp), T(Ap))
+                Fp = _mm(Fp, Ap) + _mm(Ap, Fp)
+            Sp = Sp + _mm(Ap, SpApT)
+            Xp = _mm(Ap, Ap)
+            Ep = 2.0 * Ep + _mm(Ep, Ep)
+            far_p = far_p | _far(Ep)
+    stable = spectral_radius(D) < 1.0
+    P = aos(np.where(far_a, Xa, eye + Ea))
+    if not derivative:
+        return PieceMaps(P, aos(Sa), None, None, stable)
+    return PieceMaps(P, aos(Sa), aos(Fa), aos(Ca + T(Ca)), stable)
+
+
+def piece_maps(
+    family: LrFamily, lrs: np.ndarray, lengths: np.ndarray, *, method: MapMethod = "auto", derivative: bool = False
+) -> PieceMaps:
+    """Maps of pieces with learning rates ``lrs`` and step counts ``lengths`` (broadcast, shape E).
+
+    ``method="auto"`` uses the Chebyshev closed form when the spec has at most two states
+    (and, with ``derivative``, one state), doubling otherwise.
+    """
+    if method not in ("auto", "chebyshev", "doubling"):
+        raise ValueError(f"method must be 'auto', 'chebyshev' or 'doubling'; got {method!r}")
+    shape = np.broadcast_shapes(np.shape(lrs), np.shape(lengths))
+    lrs = np.broadcast_to(lrs, shape)
+    L = np.broadcast_to(np.asarray(lengths, dtype=float), shape)[..., None]
+    n = family.n
+    use = method
+    if use == "auto":
+        use = "chebyshev" if (n == 1 or (n == 2 and not derivative)) else "doubling"
+    if use == "chebyshev" and (n > 2 or (derivative and n != 1)):
+        raise ValueError(
+            f"method='chebyshev' needs at most 2 states (1 with gradients); {family.forms.name} has {n}"
+        )
+    inv = family.invariants(lrs, derivative=derivative)
+    if use == "chebyshev":
+        return _chebyshev_maps(inv, L, derivative)
+    return _doubling_maps(inv, L, derivative)
+
+
+def propagate(family: LrFamily, maps: PieceMaps) -> tuple[np.ndarray, np.ndarray]:
+    r"""Mean paths and accumulated noise at every piece boundary.
+
+    ``maps`` have shape ``(K, ...) + (bins, n, n)`` (pieces first). Returns ``m`` of shape
+    ``(K+1, ...) + (bins, n)`` and ``N`` of shape ``(K+1, ...) + (bins, n, n)``.
+    """
+    P, Q = maps.P, maps.Q
+    K = P.shape[0]
+    lead = P.shape[1:-2]
+    if family.n == 1:  # scalars: m_k = prod P, N_{k+1} = P_k^2 N_k + Q_k
+        p, q = P[..., 0, 0], Q[..., 0, 0]
+        m1 = np.empty((K + 1,) + lead)
+        N1 = np.empty((K + 1,) + lead)
+        m1[0] = np.broadcast_to(family.init[..., 0], lead)
+        N1[0] = 0.0
+        with np.errstate(all="ignore"):
+            m1[1:] = m1[0] * np.cumprod(p, axis=0)
+            for k in range(K):
+                N1[k + 1] = p[k] * p[k] * N1[k] + q[k]
+        return m1[..., None], N1[..., None, None]
+    m = np.empty((K + 1,) + lead + (family.n,))
+    N = np.empty((K + 1,) + lead + (family.n, family.n))
+    m[0] = np.broadcast_to(family.init, lead + (family.n,))
+    N[0] = 0.0
+    with np.errstate(all="ignore"):
+        for k in range(K):
+            m[k + 1] = np.einsum("...ij,...j->...i", P[k], m[k])
+            N[k + 1] = P[k] @ N[k] @ _t(P[k]) + Q[k]
+    return m, N
+
+
+def per_bin_risk(family: LrFamily, m: np.ndarray, N: np.ndarray, unstable: np.ndarray) -> np.ndarray:
+    """Per-bin risk from states; ``inf`` where an unstable piece overflowed (never NaN)."""
+    out = family.out
+    with np.errstate(all="ignore"):
+        y = np.einsum("...i,...i->...", out, m)
+        noi = np.einsum("...i,...ij,...j->...", out, N, out)
+        r = family.weight * (family.start * y * y + family.noise * noi)
+    used = family.weight > 0
+    r = np.where(used, r, 0.0)
+    return np.where(used & unstable & ~(np.isfinite(r) & (r >= 0)), np.inf, r)
+
+
+def boundary_risk(family: LrFamily, maps: PieceMaps, m: np.ndarray, N: np.ndarray) -> np.ndarray:
+    """Expected risk at every piece boundary, shape ``(K+1, ...)``."""
+    unstable = np.logical_or.accumulate(~np.broadcast_to(maps.stable, maps.P.shape[:-2]), axis=0)
+    unstable = np.concatenate([np.zeros_like(unstable[:1]), unstable], axis=0)
+    return np.sum(per_bin_risk(family, m, N, unstable), axis=-1)
+
+
+def gradient(family: LrFamily, maps: PieceMaps, m: np.ndarray, N: np.ndarray) -> np.ndarray:
+    r"""Exact :math:`\partial R/\partial\log\alpha_k` of the final risk, by reverse accumulation.
+
+    The adjoints of :math:`(m_k, N_k)` are :math:`2w\tfrac12hv\,(\mathrm{out}\,m_K)\,u_k` and
+    :math:`w\tfrac12h\tfrac cB\,u_ku_k^\top` with :math:`u_K = \mathrm{out}^\top`,
+    :math:`u_k = P_k^\top u_{k+1}`, so
+
+    .. math::
+
+        \frac{\partial R}{\partial\log\alpha_k} = \sum_{\rm bins} w\tfrac12h\Bigl[
+          2v\,(\mathrm{out}\,m_K)\,u_{k+1}^\top\partial P_k\,m_k
+          + \tfrac cB\bigl(2u_{k+1}^\top\partial P_kN_kP_k^\top u_{k+1} + u_{k+1}^\top\partial Q_k\,u_{k+1}\bigr)\Bigr].
+
+    Returns shape ``(K, ...)``.
+    """
+    P, dP, dQ = maps.P, maps.dP, maps.dQ
+    if dP is None or dQ is None:
+        raise ValueError("gradient needs maps computed with derivative=True")
+    K = P.shape[0]
+    lead = P.shape[1:-2]
+    # u[k] = u_{k+1} (the adjoint direction after piece k), one small product per piece
+    u = np.empty((K,) + lead + (family.n,))
+    u[K - 1] = np.broadcast_to(family.out, lead + (family.n,))
+    with np.errstate(all="ignore"):
+        for k in range(K - 1, 0, -1):
+            u[k - 1] = np.einsum("...ji,...j->...i", P[k], u[k])
+        yK = np.einsum("...i,...i->...", family.out, m[K])
+        du = np.einsum("...i,...ij->...j", u, dP)  # u^T dP
+        pu = np.einsum("...ji,...j->...i", P, u)  # P^T u
+        term = 2.0 * family.weight * family.start * yK * np.einsum("...i,...i->...", du, m[:K]) + family.weight * family.noise * (
+            2.0 * np.einsum("...i,...ij,...j->...", du, N[:K], pu) + np.einsum("...i,...ij,...j->...", u, dQ, u)
+        )
+    return np.sum(np.where(family.weight > 0, term, 0.0), axis=-1)
+
+
+def risk_and_gradient(
+    family: LrFamily, lrs: np.ndarray, lengths: np.ndarray, method: MapMethod = "auto"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Final risk (shape ``...``) and its gradient in the log learning rates (shape ``(..., K)``)
+    of schedules ``lrs`` (``(..., K)``) with piece ``lengths``; inputs already validated."""
+    maps = piece_maps(family, np.moveaxis(lrs, -1, 0), np.moveaxis(lengths, -1, 0), method=method, derivative=True)
+    m, N = propagate(family, maps)
+    return boundary_risk(family, maps, m, N)[-1], np.moveaxis(gradient(family, maps, m, N), 0, -1)
