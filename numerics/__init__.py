@@ -5,6 +5,8 @@ compiled on first use for user specs); nothing optimizer-specific is typed here.
 """
 
 from ._model import MAX_STEPS
+from ._montecarlo import MonteCarloResult, monte_carlo
+from ._multiplicative import MAX_MULTIPLICATIVE_STEPS, multiplicative_expected_risk
 from ._optimizers import EMA, QHM, SGD, Momentum, Nesterov, Optimizer, from_spec, optimizer
 from ._problem import Problem
 from ._risk import expected_risk, risk_components, risk_variance, stationary_risk
@@ -15,8 +17,10 @@ from ._steps import steps_to_target
 
 __all__ = [
     "EMA",
+    "MAX_MULTIPLICATIVE_STEPS",
     "MAX_STEPS",
     "Momentum",
+    "MonteCarloResult",
     "Nesterov",
     "Optimizer",
     "Problem",
@@ -28,6 +32,8 @@ __all__ = [
     "default_max_lr",
     "expected_risk",
     "from_spec",
+    "monte_carlo",
+    "multiplicative_expected_risk",
     "optimal_schedule",
     "optimize_schedule",
     "optimizer",

@@ -96,21 +96,22 @@ def _nesterov(h, c, B, lr, beta):
 def _qhm(h, c, B, lr, beta, nu):
     """Numeric invariants of 'qhm': see nqm.theory.NumericInvariants."""
     beta_c = 1.0 - beta
+    nu_c = 1.0 - nu
     return {
         'n': 2,
-        'D': (-h*lr*(beta_c*nu - nu + 1), lr*nu*(beta_c - 1), beta_c*h, -beta_c,),
-        'b': (-lr*(beta_c*nu - nu + 1), beta_c,),
+        'D': (h*lr*(beta_c*nu_c - beta_c - nu_c), -lr*(beta_c - 1)*(nu_c - 1), beta_c*h, -beta_c,),
+        'b': (lr*(beta_c*nu_c - beta_c - nu_c), beta_c,),
         'init': (1, 0,),
         'out': (1, 0,),
-        'Sbar': (-lr*(2*beta_c**2*h*lr*nu**2 - 3*beta_c**2*h*lr*nu + beta_c**2*h*lr - beta_c**2 - 4*beta_c*h*lr*nu**2 + 7*beta_c*h*lr*nu - 3*beta_c*h*lr + 2*beta_c + 2*h*lr*nu**2 - 4*h*lr*nu + 2*h*lr)/(h*(beta_c*h*lr*nu - beta_c*h*lr + beta_c - h*lr*nu + h*lr)*(2*beta_c*h*lr*nu - beta_c*h*lr + 2*beta_c - 2*h*lr*nu + 2*h*lr - 4)), beta_c*lr*(2*beta_c*nu - beta_c - 2*nu + 2)/((beta_c*h*lr*nu - beta_c*h*lr + beta_c - h*lr*nu + h*lr)*(2*beta_c*h*lr*nu - beta_c*h*lr + 2*beta_c - 2*h*lr*nu + 2*h*lr - 4)), beta_c*lr*(2*beta_c*nu - beta_c - 2*nu + 2)/((beta_c*h*lr*nu - beta_c*h*lr + beta_c - h*lr*nu + h*lr)*(2*beta_c*h*lr*nu - beta_c*h*lr + 2*beta_c - 2*h*lr*nu + 2*h*lr - 4)), -2*beta_c**2/((beta_c*h*lr*nu - beta_c*h*lr + beta_c - h*lr*nu + h*lr)*(2*beta_c*h*lr*nu - beta_c*h*lr + 2*beta_c - 2*h*lr*nu + 2*h*lr - 4)),),
-        'w0': -lr*(2*beta_c**2*h*lr*nu**2 - 3*beta_c**2*h*lr*nu + beta_c**2*h*lr - beta_c**2 - 4*beta_c*h*lr*nu**2 + 7*beta_c*h*lr*nu - 3*beta_c*h*lr + 2*beta_c + 2*h*lr*nu**2 - 4*h*lr*nu + 2*h*lr)/(h*(beta_c*h*lr*nu - beta_c*h*lr + beta_c - h*lr*nu + h*lr)*(2*beta_c*h*lr*nu - beta_c*h*lr + 2*beta_c - 2*h*lr*nu + 2*h*lr - 4)),
-        'sigma': -1/2*beta_c*h*lr*nu - 1/2*beta_c + (1/2)*h*lr*nu - 1/2*h*lr,
+        'Sbar': (-lr*(2*beta_c**2*h*lr*nu_c**2 - beta_c**2*h*lr*nu_c - beta_c**2 - 4*beta_c*h*lr*nu_c**2 + beta_c*h*lr*nu_c + 2*beta_c + 2*h*lr*nu_c**2)/(h*(beta_c*h*lr*nu_c - beta_c - h*lr*nu_c)*(2*beta_c*h*lr*nu_c - beta_c*h*lr - 2*beta_c - 2*h*lr*nu_c + 4)), -beta_c*lr*(2*beta_c*nu_c - beta_c - 2*nu_c)/((beta_c*h*lr*nu_c - beta_c - h*lr*nu_c)*(2*beta_c*h*lr*nu_c - beta_c*h*lr - 2*beta_c - 2*h*lr*nu_c + 4)), -beta_c*lr*(2*beta_c*nu_c - beta_c - 2*nu_c)/((beta_c*h*lr*nu_c - beta_c - h*lr*nu_c)*(2*beta_c*h*lr*nu_c - beta_c*h*lr - 2*beta_c - 2*h*lr*nu_c + 4)), -2*beta_c**2/((beta_c*h*lr*nu_c - beta_c - h*lr*nu_c)*(2*beta_c*h*lr*nu_c - beta_c*h*lr - 2*beta_c - 2*h*lr*nu_c + 4)),),
+        'w0': -lr*(2*beta_c**2*h*lr*nu_c**2 - beta_c**2*h*lr*nu_c - beta_c**2 - 4*beta_c*h*lr*nu_c**2 + beta_c*h*lr*nu_c + 2*beta_c + 2*h*lr*nu_c**2)/(h*(beta_c*h*lr*nu_c - beta_c - h*lr*nu_c)*(2*beta_c*h*lr*nu_c - beta_c*h*lr - 2*beta_c - 2*h*lr*nu_c + 4)),
+        'sigma': (1/2)*beta_c*h*lr*nu_c - 1/2*beta_c*h*lr - 1/2*beta_c - 1/2*h*lr*nu_c,
         'det_D': beta_c*h*lr,
-        'det_A_minus_1': -beta_c*h*lr*nu + beta_c*h*lr - beta_c + h*lr*nu - h*lr,
+        'det_A_minus_1': beta_c*h*lr*nu_c - beta_c - h*lr*nu_c,
         'u0': 1,
-        'u1': -1/2*beta_c*h*lr*nu + (1/2)*beta_c + (1/2)*h*lr*nu - 1/2*h*lr,
-        'w1': (1/2)*lr*(2*beta_c**2*h*lr*nu**2 - beta_c**2*h*lr*nu + beta_c**2 - 4*beta_c*h*lr*nu**2 + 5*beta_c*h*lr*nu - beta_c*h*lr - 2*beta_c + 2*h*lr*nu**2 - 4*h*lr*nu + 2*h*lr)/(h*(2*beta_c*h*lr*nu - beta_c*h*lr + 2*beta_c - 2*h*lr*nu + 2*h*lr - 4)),
-        'w2': -1/4*lr*(2*beta_c**4*h**3*lr**3*nu**4 - 3*beta_c**4*h**3*lr**3*nu**3 + beta_c**4*h**3*lr**3*nu**2 + 4*beta_c**4*h**2*lr**2*nu**3 + beta_c**4*h**2*lr**2*nu**2 - 2*beta_c**4*h**2*lr**2*nu + 2*beta_c**4*h*lr*nu**2 + 3*beta_c**4*h*lr*nu + beta_c**4*h*lr - beta_c**4 - 8*beta_c**3*h**3*lr**3*nu**4 + 17*beta_c**3*h**3*lr**3*nu**3 - 11*beta_c**3*h**3*lr**3*nu**2 + 2*beta_c**3*h**3*lr**3*nu - 12*beta_c**3*h**2*lr**2*nu**3 + 4*beta_c**3*h**2*lr**2*nu**2 + 8*beta_c**3*h**2*lr**2*nu - 2*beta_c**3*h**2*lr**2 - 4*beta_c**3*h*lr*nu**2 - 11*beta_c**3*h*lr*nu - beta_c**3*h*lr + 2*beta_c**3 + 12*beta_c**2*h**3*lr**3*nu**4 - 33*beta_c**2*h**3*lr**3*nu**3 + 31*beta_c**2*h**3*lr**3*nu**2 - 11*beta_c**2*h**3*lr**3*nu + beta_c**2*h**3*lr**3 + 12*beta_c**2*h**2*lr**2*nu**3 - 11*beta_c**2*h**2*lr**2*nu**2 - 6*beta_c**2*h**2*lr**2*nu + 5*beta_c**2*h**2*lr**2 + 2*beta_c**2*h*lr*nu**2 + 8*beta_c**2*h*lr*nu - 2*beta_c**2*h*lr - 8*beta_c*h**3*lr**3*nu**4 + 27*beta_c*h**3*lr**3*nu**3 - 33*beta_c*h**3*lr**3*nu**2 + 17*beta_c*h**3*lr**3*nu - 3*beta_c*h**3*lr**3 - 4*beta_c*h**2*lr**2*nu**3 + 6*beta_c*h**2*lr**2*nu**2 - 2*beta_c*h**2*lr**2 + 2*h**3*lr**3*nu**4 - 8*h**3*lr**3*nu**3 + 12*h**3*lr**3*nu**2 - 8*h**3*lr**3*nu + 2*h**3*lr**3)/(h*(beta_c*h*lr*nu - beta_c*h*lr + beta_c - h*lr*nu + h*lr)*(2*beta_c*h*lr*nu - beta_c*h*lr + 2*beta_c - 2*h*lr*nu + 2*h*lr - 4)),
+        'u1': (1/2)*beta_c*h*lr*nu_c - 1/2*beta_c*h*lr + (1/2)*beta_c - 1/2*h*lr*nu_c,
+        'w1': -1/2*lr*(2*beta_c**2*h*lr*nu_c**2 - 3*beta_c**2*h*lr*nu_c + beta_c**2*h*lr + beta_c**2 - 4*beta_c*h*lr*nu_c**2 + 3*beta_c*h*lr*nu_c - 2*beta_c + 2*h*lr*nu_c**2)/(h*(2*beta_c*h*lr*nu_c - beta_c*h*lr - 2*beta_c - 2*h*lr*nu_c + 4)),
+        'w2': -1/4*lr*(2*beta_c**4*h**3*lr**3*nu_c**4 - 5*beta_c**4*h**3*lr**3*nu_c**3 + 4*beta_c**4*h**3*lr**3*nu_c**2 - beta_c**4*h**3*lr**3*nu_c - 4*beta_c**4*h**2*lr**2*nu_c**3 + 13*beta_c**4*h**2*lr**2*nu_c**2 - 12*beta_c**4*h**2*lr**2*nu_c + 3*beta_c**4*h**2*lr**2 + 2*beta_c**4*h*lr*nu_c**2 - 7*beta_c**4*h*lr*nu_c + 6*beta_c**4*h*lr - beta_c**4 - 8*beta_c**3*h**3*lr**3*nu_c**4 + 15*beta_c**3*h**3*lr**3*nu_c**3 - 8*beta_c**3*h**3*lr**3*nu_c**2 + beta_c**3*h**3*lr**3*nu_c + 12*beta_c**3*h**2*lr**2*nu_c**3 - 32*beta_c**3*h**2*lr**2*nu_c**2 + 20*beta_c**3*h**2*lr**2*nu_c - 2*beta_c**3*h**2*lr**2 - 4*beta_c**3*h*lr*nu_c**2 + 19*beta_c**3*h*lr*nu_c - 16*beta_c**3*h*lr + 2*beta_c**3 + 12*beta_c**2*h**3*lr**3*nu_c**4 - 15*beta_c**2*h**3*lr**3*nu_c**3 + 4*beta_c**2*h**3*lr**3*nu_c**2 - 12*beta_c**2*h**2*lr**2*nu_c**3 + 25*beta_c**2*h**2*lr**2*nu_c**2 - 8*beta_c**2*h**2*lr**2*nu_c + 2*beta_c**2*h*lr*nu_c**2 - 12*beta_c**2*h*lr*nu_c + 8*beta_c**2*h*lr - 8*beta_c*h**3*lr**3*nu_c**4 + 5*beta_c*h**3*lr**3*nu_c**3 + 4*beta_c*h**2*lr**2*nu_c**3 - 6*beta_c*h**2*lr**2*nu_c**2 + 2*h**3*lr**3*nu_c**4)/(h*(beta_c*h*lr*nu_c - beta_c - h*lr*nu_c)*(2*beta_c*h*lr*nu_c - beta_c*h*lr - 2*beta_c - 2*h*lr*nu_c + 4)),
     }
 
 

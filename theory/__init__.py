@@ -6,8 +6,10 @@ stationary risk, stability conditions, effective learning rate and closed forms.
 """
 
 from ._builtins import BETA, BUILTINS, GAMMA, LR, NU, ema, momentum, nesterov, qhm, sgd
+from ._closed_form import ClosedForm, closed_form, same_closed_form
 from ._codegen import compile_forms, forms_source, generated_module_source, hyperparameter_ranges
 from ._derive import Derivation, NumericInvariants, derive
+from ._latex import latex_document, roundtrip, to_latex
 from ._moments import (
     characteristic_polynomial,
     second_moment_vec,
@@ -15,16 +17,20 @@ from ._moments import (
     stationary_covariance,
     vech_basis,
 )
+from ._multiplicative import MultiplicativeDynamics, multiplicative_dynamics, query_row
+from ._paper import STATEMENTS, Statement, check_all, statement
 from ._registry import get_spec, register, registered_names, registered_specs, unregister
 from ._spec import PRECOND_POWER, PRECONDITIONED_PROBLEM, Hyperparameter, OptimizerSpec, SpecError
 from ._symbols import B, LATEX_NAMES, alpha, beta, c, gamma, h, k, nu, p, r1, r2, t, theta0, v0, x, xi, z
 
 __all__ = [
-    "B", "BETA", "BUILTINS", "Derivation", "GAMMA", "Hyperparameter", "LATEX_NAMES", "LR", "NU",
+    "B", "BETA", "BUILTINS", "Derivation", "GAMMA", "Hyperparameter", "LATEX_NAMES", "LR", "MultiplicativeDynamics", "NU",
     "NumericInvariants", "OptimizerSpec", "PRECONDITIONED_PROBLEM", "PRECOND_POWER", "SpecError",
     "alpha", "beta", "c", "characteristic_polynomial", "compile_forms", "derive", "ema", "forms_source",
     "gamma", "generated_module_source", "get_spec", "h", "hyperparameter_ranges", "k", "momentum",
-    "nesterov", "nu", "p", "qhm", "r1", "r2", "register", "registered_names", "registered_specs",
+    "multiplicative_dynamics", "nesterov", "nu", "p", "qhm", "query_row", "r1", "r2", "register", "registered_names", "registered_specs",
     "second_moment_vec", "second_moment_vech", "sgd", "stationary_covariance", "t", "theta0",
     "unregister", "v0", "vech_basis", "x", "xi", "z",
+    "ClosedForm", "STATEMENTS", "Statement", "check_all", "closed_form", "latex_document", "roundtrip",
+    "same_closed_form", "statement", "to_latex",
 ]

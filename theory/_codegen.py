@@ -7,12 +7,13 @@ a test checks that the committed file is fresh), so ``import nqm.numerics`` neve
 imports sympy. A user spec is compiled on first use by :func:`compile_forms` and cached
 in memory and on disk (``$NQM_CACHE_DIR``, default ``~/.cache/nqm-toolkit``).
 
-Accuracy. Hyperparameters on ``[lo, 1)`` with the excluded upper end 1 (momentum
-:math:`\beta`, EMA :math:`\gamma`) enter every expression through the complement
-:math:`\bar\beta = 1-\beta`, computed once and exactly (Sterbenz) for
-:math:`\beta\ge\tfrac12`. Factored in :math:`\bar\beta`, a polynomial such as
-:math:`-\beta^3+\beta^2+\beta-1 = -\bar\beta^2(2-\bar\beta)` keeps full relative accuracy
-as :math:`\beta\to1`, where the expanded form would cancel catastrophically.
+Accuracy. Hyperparameters on the unit interval (momentum :math:`\beta`, EMA :math:`\gamma`,
+QHM :math:`\nu`) enter every expression through the complement :math:`\bar\beta = 1-\beta`,
+computed once and exactly (Sterbenz) for :math:`\beta\ge\tfrac12`. Factored in
+:math:`\bar\beta`, a polynomial such as :math:`-\beta^3+\beta^2+\beta-1 = -\bar\beta^2(2-\bar\beta)`
+keeps full relative accuracy as :math:`\beta\to1`, where the expanded form would cancel
+catastrophically; near 0 the complement costs only an absolute rounding of
+:math:`10^{-16}` in :math:`\beta`, to which every invariant is insensitive.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ FORMS_VERSION = 1
 
 
 def _complemented(hp: Hyperparameter) -> bool:
-    return hp.upper == 1.0 and not hp.upper_closed
+    return hp.lower == 0.0 and hp.upper == 1.0
 
 
 def _complement_symbol(hp: Hyperparameter) -> sp.Symbol:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from typing import TYPE_CHECKING
 
 import sympy as sp
 
@@ -29,6 +30,9 @@ from ._moments import (
 )
 from ._spec import OptimizerSpec, SpecError
 from ._symbols import B, c, h, x, z
+
+if TYPE_CHECKING:
+    from ._closed_form import ClosedForm
 
 __all__ = ["Derivation", "NumericInvariants", "derive"]
 
@@ -201,6 +205,40 @@ class Derivation:
         """
         lr = self._lr_symbol()
         return sp.expand((1 + self.slow_eigenvalue_slope * lr).subs(lr, x / h))
+
+    # ------------------------------------------------------------------ closed forms (Z-transform)
+    @cached_property
+    def closed_form(self) -> ClosedForm:
+        r"""Closed forms of :math:`\mathbb{E}\,\ell(t)` via the Z-transform (:mod:`nqm.theory._closed_form`).
+
+        In named roots :math:`r_1, r_2, \dots` with Vieta's relations for specs with two or
+        more states (Theorems 1 and 2), in radicals for one state (eq. 4).
+        """
+        from ._closed_form import closed_form
+
+        return closed_form(self.spec)
+
+    @cached_property
+    def closed_form_generic(self) -> ClosedForm:
+        """The same closed forms with the roots written in radicals."""
+        from ._closed_form import closed_form
+
+        return closed_form(self.spec, named=False)
+
+    @cached_property
+    def mean_path(self) -> sp.Expr:
+        r""":math:`m_t = \mathrm{out}\,A^t\,\mathrm{init}` (the bracket of Theorems 1 and 2), via :attr:`closed_form`."""
+        return self.closed_form.mean_path
+
+    @cached_property
+    def noise_sum(self) -> sp.Expr:
+        r""":math:`\sum_k g_k^2`, :math:`g_k = \mathrm{out}A^kb`, root-free (Appendix C's route to the stationary risk)."""
+        return self.closed_form.noise_sum
+
+    @cached_property
+    def expected_risk(self) -> sp.Expr:
+        r""":math:`\mathbb{E}\,\ell(t) = \tfrac{h}{2}[v_0 m_t^2 + \tfrac{c}{B}\sum_{k<t} g_k^2]`, exact, via :attr:`closed_form`."""
+        return self.closed_form.expected_risk
 
     # ------------------------------------------------------------------ numeric engine inputs
     @cached_property

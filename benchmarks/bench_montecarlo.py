@@ -1,0 +1,72 @@
+"""Monte-Carlo throughput against the machine's own limit, measured in the same run.
+
+The limit is the rate at which numpy draws standard normal variates (``Generator.standard_normal``
+into a preallocated buffer, PCG64), because every coordinate-update needs one fresh variate.
+For each optimizer the script times ``nqm.numerics.monte_carlo`` on the paper's binned problem
+(10^4 coordinates, each bin simulated with its multiplicity) and prints coordinate-updates per
+second, the draw-only rate for the same number of variates, and their ratio (goal >= 0.5).
+
+    python benchmarks/bench_montecarlo.py [--runs 8] [--steps 500] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+import nqm.numerics as nn
+
+
+def best_times(fns, repeats: int) -> list[float]:
+    """The fastest of ``repeats`` wall-clock timings of each function, measured interleaved
+    (so that background load affects all of them alike)."""
+    best = [float("inf")] * len(fns)
+    for _ in range(repeats):
+        for i, fn in enumerate(fns):
+            start = time.perf_counter()
+            fn()
+            best[i] = min(best[i], time.perf_counter() - start)
+    return best
+
+
+def draw_only(count: int, block: int = 1 << 22) -> None:
+    """Draw ``count`` standard normals in blocks, as fast as numpy can."""
+    rng = np.random.default_rng(0)
+    buf = np.empty(block)
+    for start in range(0, count, block):
+        rng.standard_normal(out=buf[: min(block, count - start)])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=500)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    problem = nn.Problem.paper()
+    optimizers = [
+        nn.SGD(lr=0.5),
+        nn.Momentum(lr=0.1, beta=0.9),
+        nn.EMA(lr=0.5, gamma=0.9),
+        nn.QHM(lr=0.5, beta=0.9, nu=0.7, precond_power=0.5),
+    ]
+    updates = args.runs * int(problem.dimension) * args.steps
+    print(f"problem: {problem!r}")
+    print(f"runs={args.runs} steps={args.steps}: {updates:.3g} coordinate-updates per optimizer, best of {args.repeats}")
+    print(f"{'optimizer':<10} {'updates/s':>12} {'draws/s':>12} {'ratio':>7}")
+    for opt in optimizers:
+        t_mc, t_draw = best_times(
+            [
+                lambda: nn.monte_carlo(problem, opt, batch_size=64, steps=args.steps, runs=args.runs, seed=0),
+                lambda: draw_only(updates),
+            ],
+            args.repeats,
+        )
+        print(f"{opt.name:<10} {updates / t_mc:12.4g} {updates / t_draw:12.4g} {t_draw / t_mc:7.2f}")
+
+
+if __name__ == "__main__":
+    main()

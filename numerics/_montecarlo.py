@@ -1,0 +1,416 @@
+r"""Monte-Carlo simulation of the noisy quadratic model: the actual stochastic updates.
+
+Every run draws a start and a noise sequence and iterates the optimizer's update on every
+coordinate (Section 3.1; one eigen-direction per coordinate):
+
+.. math::
+
+    x_{t+1} = A_t\,x_t + b_t\,\xi_t,\qquad \xi_t \sim N(0, c/B),\qquad
+    x_0 = \mathrm{init}\;\theta(0),\ \ \theta(0) \sim N(0, v),\qquad
+    \mathcal L_t = \sum_{\rm coordinates} \tfrac12 h\,(\mathrm{out}\,x_t)^2 .
+
+The coefficients :math:`A = I + D`, :math:`b`, :math:`\mathrm{init}`, :math:`\mathrm{out}`
+are the spec's compiled numeric forms (``opt.forms.evaluate``), never retyped here, so
+any registered spec (built-in or user) simulates. Nothing is taken from the moment
+equations: this is the check that the moments describe the process.
+
+**Preconditioning** (eqs. 8–9) is simulated in the coordinates
+:math:`\tilde\theta = h^{p/2}\theta`, where the update of :math:`P = H^p` is the same
+optimizer on :math:`\tilde h = h^{1-p}` with noise variance :math:`\tilde c = c\,h^{-p}`
+and start variance :math:`\tilde v = v\,h^{p}`; this change of variables is exact path by
+path and leaves every loss value unchanged.
+
+**Weights.** A bin of weight :math:`w` is simulated with :math:`m` i.i.d. coordinates, each
+carrying the loss weight :math:`w/m`; scaling a coordinate's loss by :math:`s` is the same
+as simulating :math:`\sqrt s\,\theta`, i.e. the bin with noise :math:`s\,c` and start
+variance :math:`s\,v`. The simulated system is therefore exactly the NQM
+:attr:`MonteCarloResult.simulated_problem` with multiplicities :math:`m`, noise
+:math:`c\,w/m` and start variance :math:`v\,w/m`: its expected risk equals that of the
+original problem, and the exact variance of one run's loss is
+``risk_variance(result.simulated_problem, ...)``. ``coordinates="multiplicity"``
+(:math:`m = w`, the default for integer weights) makes that the original problem's own
+``risk_variance``, which treats weights as multiplicities; ``"scaled"`` (:math:`m = 1`,
+the default for non-integer weights) simulates one coordinate per bin.
+
+**Reproducibility.** Runs are grouped in blocks of
+:math:`K = \min(\text{runs}, \lceil 16384/d\rceil)` (``d`` simulated coordinates); block
+``k`` draws from ``PCG64(SeedSequence(seed, spawn_key=(k,)))`` first the start of all its
+coordinates, then the noise step by step. Time is processed in chunks of
+``chunk_bytes``, and because the draws are step-major, the chunk size never changes
+which variate goes where: the result is a deterministic function of (problem, optimizer,
+batch size, steps, runs, seed, schedule) and is bit-identical for every ``chunk_bytes``.
+Memory stays bounded by about ``chunk_bytes`` plus a few state vectors of
+:math:`K d` entries and :math:`O(\text{steps})` statistics (plus ``runs x steps`` with
+``keep_curves=True``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from ._forms import validate_hyperparameter
+from ._model import validate_batch_size, validate_steps
+from ._optimizers import Optimizer
+from ._problem import Problem
+
+__all__ = ["MonteCarloResult", "monte_carlo"]
+
+#: simulated (run, coordinate) rows per block: long vectors amortise the per-step Python
+#: overhead while a few state vectors still fit in the L2 cache
+_TARGET_ROWS = 1 << 14
+_DEFAULT_CHUNK_BYTES = 1 << 25
+
+Coordinates = Literal["auto", "multiplicity", "scaled"]
+
+
+@dataclass(frozen=True, eq=False)
+class MonteCarloResult:
+    r"""Empirical risk statistics of ``runs`` independent simulations.
+
+    Attributes
+    ----------
+    steps:
+        the steps :math:`0, 1, \dots, T`.
+    mean, stderr:
+        the mean loss over runs at each step and its standard error
+        (sample standard deviation / :math:`\sqrt{\text{runs}}`); ``inf`` at every step where
+        some run overflowed (a divergent setting), never NaN.
+    runs, seed:
+        the number of runs and the seed they were drawn from.
+    simulated_problem:
+        the NQM that was simulated, with the same expected risk as the input problem (see
+        the module docstring); ``risk_variance(simulated_problem, ...)`` is the exact
+        variance of one run's loss, so the exact variance of :attr:`mean` is that over ``runs``.
+    coordinates:
+        simulated coordinates per bin, :math:`m_i`.
+    curves:
+        every run's loss curve, shape ``(runs, T + 1)``, if requested.
+    targets, first_hits:
+        the target losses and each run's first step with loss :math:`\le` target, shape
+        ``(len(targets), runs)``; ``inf`` where a run did not reach it within ``T`` steps.
+    quantile_levels, steps_quantiles:
+        empirical quantiles (inverted-CDF, no interpolation) of :attr:`first_hits` at those
+        levels, shape ``(len(targets), len(levels))``; ``inf`` when fewer runs than the level
+        reached the target (the estimate is censored at ``T``).
+    """
+
+    steps: np.ndarray
+    mean: np.ndarray
+    stderr: np.ndarray
+    runs: int
+    seed: int | np.random.SeedSequence
+    simulated_problem: Problem
+    coordinates: np.ndarray
+    curves: np.ndarray | None
+    targets: np.ndarray
+    first_hits: np.ndarray
+    quantile_levels: np.ndarray
+    steps_quantiles: np.ndarray
+
+
+def _noise_std(c: np.ndarray, batch_size: float) -> np.ndarray:
+    r"""Standard deviation of the mini-batch gradient noise, :math:`\sqrt{c/B}` (Section 3.1)."""
+    return np.sqrt(c / batch_size)
+
+
+def _validate_count(name: str, value: object, lowest: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lowest:
+        raise ValueError(f"{name} must be an integer >= {lowest}; got {value!r}")
+    return int(value)
+
+
+def _validate_list(name: str, value: object, low: float, high: float, closed: bool) -> np.ndarray:
+    """A 1-D float array in ``[low, high]`` (``closed``) or ``(low, high)``, else ``ValueError``."""
+    arr = np.atleast_1d(np.asarray(value, dtype=float))
+    inside = (arr >= low) & (arr <= high) if closed else (arr > low) & (arr < high)
+    if arr.ndim != 1 or not np.all(np.isfinite(arr) & inside):
+        interval = f"[{low:g}, {high:g}]" if closed else f"({low:g}, {high:g})"
+        raise ValueError(f"{name} must be a 1-D list of finite numbers in {interval}; got {value!r}")
+    return arr
+
+
+def _simulated(problem: Problem, coordinates: Coordinates) -> tuple[Problem, np.ndarray]:
+    """The simulated NQM (multiplicities m, noise c w/m, start v w/m) and m as integers."""
+    w = problem.weights
+    integer = bool(np.all(w == np.round(w)))
+    mode = ("multiplicity" if integer else "scaled") if coordinates == "auto" else coordinates
+    if mode == "multiplicity":
+        if not integer:
+            raise ValueError("coordinates='multiplicity' needs integer problem.weights; use 'scaled' or 'auto'")
+        m = w.copy()
+    elif mode == "scaled":
+        m = (w > 0).astype(float)
+    else:
+        raise ValueError(f"coordinates must be 'auto', 'multiplicity' or 'scaled'; got {coordinates!r}")
+    if not np.any(m > 0):
+        raise ValueError("problem.weights must have at least one positive entry (nothing to simulate)")
+    scale = np.where(m > 0, w / np.where(m > 0, m, 1.0), 0.0)
+    sim = Problem(problem.h, problem.c * scale, problem.init_var * scale, m, name=f"{problem.name} (simulated)")
+    return sim, m.astype(np.int64)
+
+
+class _Coefficients:
+    """Per-bin update coefficients, one table per distinct learning rate of the schedule."""
+
+    def __init__(self, problem: Problem, opt: Optimizer, batch_size: float, lrs: np.ndarray | None) -> None:
+        h, c, v = problem.preconditioned(opt.precond_power)
+        hyper = dict(opt.hyperparameters)
+        if lrs is not None:
+            hyper["lr"] = lrs[:, None]
+        inv = opt.forms.evaluate(h, c, np.asarray(batch_size, dtype=float), hyper)
+        n = int(inv["n"])
+        shape = (1 if lrs is None else lrs.size, h.size)
+
+        def table(entries: tuple) -> np.ndarray:
+            return np.stack([np.broadcast_to(np.asarray(e, dtype=float), shape) for e in entries])
+
+        D = table(inv["D"]).reshape(n, n, *shape)
+        self.n = n
+        self.A = D + np.eye(n)[:, :, None, None]
+        self.b = table(inv["b"]) * _noise_std(c, float(batch_size))
+        init, out = table(inv["init"]), table(inv["out"])
+        if np.any(init != init[:, :1]) or np.any(out != out[:, :1]):
+            raise ValueError("lr_schedule needs a spec whose init and out do not depend on lr")
+        self.init = init[:, 0] * np.sqrt(v)
+        self.out = out[:, 0]
+        self.loss_weight = 0.5 * h
+
+
+class _Simulator:
+    """Run blocks of ``K`` runs x ``d`` coordinates, stepping all rows together."""
+
+    def __init__(self, coef: _Coefficients, counts: np.ndarray, K: int, schedule_index: np.ndarray | None) -> None:
+        self.coef = coef
+        self.d = int(counts.sum())
+        bins = np.repeat(np.arange(counts.size), counts)
+        self.bin_of_row = np.tile(bins, K)
+        self.schedule_index = schedule_index
+        n = coef.n
+        # entries that vanish for every bin and every learning rate are skipped
+        self.pairs = [[j for j in range(n) if np.any(coef.A[i, j] != 0)] for i in range(n)]
+        self.noisy = [bool(np.any(coef.b[i] != 0)) for i in range(n)]
+        out = coef.out[:, bins]
+        unit = [k for k in range(n) if np.all(out[k] == 1) and all(np.all(out[j] == 0) for j in range(n) if j != k)]
+        self.unit_out = unit[0] if unit else None
+        self.q = np.tile(coef.loss_weight[bins], K)
+
+    def _rows(self, k: int, rows: int) -> tuple[list, list]:
+        """(A, b) per row for learning-rate table ``k``; an entry equal in every bin is a float."""
+        idx = self.bin_of_row[:rows]
+
+        def per_row(values: np.ndarray) -> np.ndarray | float:
+            return float(values[0]) if np.all(values == values[0]) else values[idx]
+
+        n = self.coef.n
+        A = [[per_row(self.coef.A[i, j, k]) for j in range(n)] for i in range(n)]
+        return A, [per_row(self.coef.b[i, k]) for i in range(n)]
+
+    def run(self, rng: np.random.Generator, runs: int, steps: int, chunk_bytes: int) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield ``(first step, losses)`` with losses of shape ``(steps in chunk, runs)``."""
+        n, d, coef = self.coef.n, self.d, self.coef
+        rows = runs * d
+        idx = self.bin_of_row[:rows]
+        out = coef.out[:, idx]
+        q = self.q[:rows]
+        x = coef.init[:, idx] * rng.standard_normal(rows)
+        yield 0, self._losses(self._output(x, out, np.empty(rows))[None, :], q, runs)
+        k = 0 if self.schedule_index is None else int(self.schedule_index[0])
+        A, b = self._rows(k, rows)
+        new = np.empty_like(x)
+        tmp = np.empty(rows)
+        length = max(1, min(steps, chunk_bytes // (8 * rows)))
+        buf = np.empty((length, rows))
+        with np.errstate(over="ignore", invalid="ignore"):
+            for start in range(0, steps, length):
+                Y = buf[: min(length, steps - start)]
+                rng.standard_normal(out=Y)
+                for s in range(Y.shape[0]):
+                    if self.schedule_index is not None and self.schedule_index[start + s] != k:
+                        k = int(self.schedule_index[start + s])
+                        A, b = self._rows(k, rows)
+                    xi = Y[s]
+                    for i in range(n):
+                        acc = new[i]
+                        if self.noisy[i]:
+                            np.multiply(b[i], xi, out=acc)
+                        else:
+                            acc.fill(0.0)
+                        for j in self.pairs[i]:
+                            np.multiply(A[i][j], x[j], out=tmp)
+                            acc += tmp
+                    x, new = new, x
+                    self._output(x, out, xi)
+                yield start + 1, self._losses(Y, q, runs)
+
+    def _output(self, x: np.ndarray, out: np.ndarray, into: np.ndarray) -> np.ndarray:
+        r"""``into`` := :math:`\mathrm{out}\,x` per row."""
+        if self.unit_out is not None:
+            np.copyto(into, x[self.unit_out])
+            return into
+        np.multiply(out[0], x[0], out=into)
+        for k in range(1, self.coef.n):
+            into += out[k] * x[k]
+        return into
+
+    def _losses(self, Y: np.ndarray, q: np.ndarray, runs: int) -> np.ndarray:
+        """Loss per (step, run) from outputs ``Y`` (overwritten); overflow (NaN) reads as ``inf``."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            np.square(Y, out=Y)
+            Y *= q
+            L = Y.reshape(Y.shape[0], runs, self.d).sum(axis=2)
+        L[np.isnan(L)] = np.inf
+        return L
+
+
+class _Statistics:
+    """Per-step mean and sum of squared deviations merged over run blocks (Chan et al.)."""
+
+    def __init__(self, size: int) -> None:
+        self.count = 0
+        self.mean = np.zeros(size)
+        self.m2 = np.zeros(size)
+        self.diverged = np.zeros(size, dtype=bool)
+
+    def add(self, start: int, losses: np.ndarray, count_before: int) -> None:
+        sl = slice(start, start + losses.shape[0])
+        finite = np.all(np.isfinite(losses), axis=1)
+        self.diverged[sl] |= ~finite
+        nb = losses.shape[1]
+        with np.errstate(invalid="ignore", over="ignore"):
+            mb = losses.mean(axis=1)
+            m2b = np.square(losses - mb[:, None]).sum(axis=1)
+            if count_before:
+                delta = mb - self.mean[sl]
+                total = count_before + nb
+                mb = self.mean[sl] + delta * (nb / total)
+                m2b = self.m2[sl] + m2b + delta * delta * (count_before * nb / total)
+            self.mean[sl] = np.where(finite, mb, np.inf)
+            self.m2[sl] = np.where(finite & ~np.isnan(m2b), m2b, np.inf)
+
+    def result(self, runs: int) -> tuple[np.ndarray, np.ndarray]:
+        mean = np.where(self.diverged, np.inf, self.mean)
+        stderr = np.where(self.diverged, np.inf, np.sqrt(np.maximum(self.m2, 0.0) / (runs - 1) / runs))
+        return mean, stderr
+
+
+def monte_carlo(
+    problem: Problem,
+    opt: Optimizer,
+    *,
+    batch_size: object,
+    steps: object,
+    runs: object,
+    seed: int | np.random.SeedSequence = 0,
+    lr_schedule: object | None = None,
+    targets: object = (),
+    quantiles: object = (0.1, 0.5, 0.9),
+    keep_curves: bool = False,
+    coordinates: Coordinates = "auto",
+    chunk_bytes: int = _DEFAULT_CHUNK_BYTES,
+) -> MonteCarloResult:
+    r"""Simulate ``runs`` independent runs of ``opt`` on ``problem`` for ``steps`` updates.
+
+    Parameters
+    ----------
+    problem, opt:
+        the NQM and one optimizer (not a grid) of any registered spec, with its
+        ``precond_power``.
+    batch_size:
+        :math:`B \ge 1`; the gradient noise of a step has variance :math:`c/B` per coordinate.
+    steps:
+        the number of updates :math:`T`; losses are recorded at steps :math:`0..T`.
+    runs:
+        independent runs (:math:`\ge 2`, for the standard error).
+    seed:
+        an integer or a ``numpy.random.SeedSequence`` (see the module docstring).
+    lr_schedule:
+        optional learning rate of each update, shape ``(steps,)``; replaces ``opt.lr``.
+    targets, quantiles:
+        target losses for the empirical steps-to-target and the quantile levels reported.
+    keep_curves:
+        also return every run's loss curve.
+    coordinates:
+        how weighted bins are simulated: ``"multiplicity"``, ``"scaled"`` or ``"auto"``
+        (module docstring).
+    chunk_bytes:
+        memory for one chunk of noise; any value gives the same result.
+    """
+    if not isinstance(problem, Problem):
+        raise TypeError(f"problem must be an nqm.numerics.Problem; got {type(problem).__name__}")
+    if not isinstance(opt, Optimizer):
+        raise TypeError(f"opt must be an nqm.numerics.Optimizer; got {type(opt).__name__}")
+    if opt.shape != ():
+        raise ValueError(f"opt must be a single optimizer; got a hyperparameter grid of shape {opt.shape}")
+    B = validate_batch_size(batch_size)
+    if B.ndim != 0:
+        raise ValueError(f"batch_size must be a single number >= 1; got shape {B.shape}")
+    T = validate_steps(steps)
+    if T.ndim != 0:
+        raise ValueError(f"steps must be a single integer >= 0; got shape {T.shape}")
+    T_int = int(T)
+    n_runs = _validate_count("runs", runs, 2)
+    chunk = _validate_count("chunk_bytes", chunk_bytes, 1)
+    if not isinstance(seed, np.random.SeedSequence):
+        _validate_count("seed", seed, 0)
+    target_arr = _validate_list("targets", targets, 0.0, math.inf, False) if np.size(targets) else np.zeros(0)
+    levels = _validate_list("quantiles", quantiles, 0.0, 1.0, True)
+
+    lrs = schedule_index = None
+    if lr_schedule is not None:
+        if "lr" not in opt.hyperparameters:
+            raise ValueError(f"lr_schedule needs a spec with a hyperparameter 'lr'; {opt.name} has none")
+        sched = validate_hyperparameter("lr_schedule", lr_schedule, opt.forms.ranges["lr"])
+        if sched.shape != (T_int,):
+            raise ValueError(f"lr_schedule must have shape (steps,) = ({T_int},); got {sched.shape}")
+        lrs, schedule_index = np.unique(sched, return_inverse=True)
+        if T_int == 0:
+            lrs = schedule_index = None
+
+    sim, counts = _simulated(problem, coordinates)
+    coef = _Coefficients(sim, opt, float(B), lrs)
+    d = int(counts.sum())
+    K = min(n_runs, max(1, math.ceil(_TARGET_ROWS / d)))
+    simulator = _Simulator(coef, counts, K, schedule_index)
+
+    stats = _Statistics(T_int + 1)
+    curves = np.empty((n_runs, T_int + 1)) if keep_curves else None
+    hits = np.full((target_arr.size, n_runs), np.inf)
+    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    for block, first in enumerate(range(0, n_runs, K)):
+        size = min(K, n_runs - first)
+        child = np.random.SeedSequence(root.entropy, spawn_key=tuple(root.spawn_key) + (block,))
+        rng = np.random.Generator(np.random.PCG64(child))
+        block_hits = hits[:, first : first + size]
+        for start, losses in simulator.run(rng, size, T_int, chunk):
+            stats.add(start, losses, first)
+            if curves is not None:
+                curves[first : first + size, start : start + losses.shape[0]] = losses.T
+            if target_arr.size:
+                reached = losses[None, :, :] <= target_arr[:, None, None]
+                new = np.isinf(block_hits) & reached.any(axis=1)
+                block_hits[new] = (start + reached.argmax(axis=1))[new]
+    mean, stderr = stats.result(n_runs)
+    squantiles = (
+        np.quantile(hits, levels, axis=1, method="inverted_cdf").T
+        if target_arr.size
+        else np.zeros((0, levels.size))
+    )
+    return MonteCarloResult(
+        steps=np.arange(T_int + 1),
+        mean=mean,
+        stderr=stderr,
+        runs=n_runs,
+        seed=seed,
+        simulated_problem=sim,
+        coordinates=counts,
+        curves=curves,
+        targets=target_arr,
+        first_hits=hits,
+        quantile_levels=levels,
+        steps_quantiles=squantiles,
+    )

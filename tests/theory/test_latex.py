@@ -1,0 +1,174 @@
+"""LaTeX export (nqm.theory._latex) and the ``nqm latex`` command.
+
+The round trip is the test: every formula of the full document is parsed back with
+sympy's ``parse_latex`` and compared symbolically with the object it was printed from.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import sympy as sp
+from click.testing import CliRunner
+from sympy.parsing.latex import parse_latex
+
+from nqm.proofs._cli import main
+from nqm.theory import BETA, BUILTINS, GAMMA, LR, B, OptimizerSpec, alpha, beta, c, derive, gamma, h, momentum, p, r1, r2, sgd, t, v0, x
+from nqm.theory._latex import (
+    PRINT_NAMES,
+    document_formulas,
+    formula_lines,
+    latex_document,
+    parse_formula,
+    roundtrip,
+    to_latex,
+)
+
+
+@pytest.fixture(scope="module")
+def full() -> tuple[str, list]:
+    """The document of every registered optimizer, and its formulas in order."""
+    return latex_document(), document_formulas()
+
+
+def test_every_formula_of_the_full_document_parses_back_to_its_source(full) -> None:
+    document, formulas = full
+    lines = formula_lines(document)
+    assert lines == [f.tex for f in formulas]  # the document holds exactly these formulas
+    assert len(lines) > 150
+    failed = [f.tex for f in formulas if not roundtrip(f.tex, f.source)]
+    assert not failed, failed[:3]
+
+
+def test_document_is_structurally_complete(full) -> None:
+    document, _ = full
+    assert document.startswith("\\documentclass{article}") and document.rstrip().endswith("\\end{document}")
+    assert re.findall(r"\\usepackage\{([^}]*)\}", document) == ["amsmath"]
+    stack = []
+    for kind, env in re.findall(r"\\(begin|end)\{([^}]*)\}", document):
+        if kind == "begin":
+            stack.append(env)
+        else:
+            assert stack and stack.pop() == env, env
+    assert not stack
+    depth = 0
+    for char in re.sub(r"\\[{}]", "", document):
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        assert depth >= 0
+    assert depth == 0
+    for line in formula_lines(document):
+        assert line.count("\\left(") == line.count("\\right)")
+    used = set(re.findall(r"\\([A-Za-z]+)", document))
+    assert used <= CORE_AND_AMSMATH, used - CORE_AND_AMSMATH
+
+
+#: commands of LaTeX's core and amsmath that the export may use (no amssymb: no \mathbb)
+CORE_AND_AMSMATH = {
+    "documentclass", "usepackage", "begin", "end", "section", "subsection", "emph", "allowdisplaybreaks", "text",
+    "tfrac", "frac", "sqrt", "left", "right", "cdot", "quad", "big", "bigl", "bigr", "textstyle", "mathrm", "mathcal",
+    "bar", "tilde", "top", "det", "log", "min", "sum", "partial", "infty", "approx", "le", "ge", "ll", "gg", "ne",
+    "in", "to", "pm", "dots", "ell", "alpha", "beta", "gamma", "kappa", "lambda", "nu", "theta", "xi", "wedge",
+}
+
+
+def test_document_cites_the_papers_equations_and_covers_every_builtin(full) -> None:
+    document, _ = full
+    for spec in BUILTINS:
+        assert f"\\section{{Optimizer {spec.name}}}" in document
+    for citation in ("eq. 4", "Theorem 1 (eq. 6)", "eq. 7", "eqs. 8", "eq. 10", "Theorem 2 (eq. 12)", "Appendix B", "Appendix D", "Section 3.6"):
+        assert citation in document, citation
+    assert "refuted" in document  # the two known errors of public restatements
+
+
+def test_paper_notation() -> None:
+    tex = to_latex(derive(momentum).stationary_risk)
+    assert all(name in tex for name in (r"\alpha", r"\beta", "h_{i}", "c_{i}", "B"))
+    assert to_latex(r1**t + r2) == "r_{1}^{t} + r_{2}"
+    assert to_latex(gamma) == r"\gamma" and to_latex(h ** (1 - p)) == "h_{i}^{1 - p}"
+    assert to_latex(v0) == "s_{0}" and PRINT_NAMES[alpha] == r"\alpha"
+
+
+def test_products_before_parentheses_survive_parse_latex() -> None:
+    """parse_latex reads sympy's `B \\left(2 - x\\right)` as a call of B; the export writes \\cdot."""
+    expr = B * (2 - x)
+    assert isinstance(parse_latex(sp.latex(expr)), sp.core.function.AppliedUndef)
+    assert "\\cdot" in to_latex(expr) and roundtrip(to_latex(expr), expr)
+
+
+def test_every_derived_object_renders() -> None:
+    d = derive(momentum)
+    objects = [
+        d.characteristic_polynomial, d.eigenvalues, d.second_moment, d.second_moment_vec, d.stationary_covariance,
+        d.stationary_risk, d.stability_conditions, d.stability_region, d.effective_lr, d.slow_eigenvalue_series,
+        d.closed_form.mean_path, d.closed_form.impulse_response, d.closed_form.noise_sum, d.closed_form.partial_noise_sum,
+        d.closed_form.expected_risk, d.closed_form.vieta,
+    ]
+    for obj in objects:
+        assert to_latex(obj)
+    region = derive(BUILTINS[3]).stability_region  # nesterov: a conjunction
+    assert r"\wedge" in to_latex(region)
+
+
+def test_matrices_and_relations_round_trip() -> None:
+    M = derive(momentum).second_moment[0]
+    assert roundtrip(to_latex(M), M)
+    assert not roundtrip(to_latex(M), M.T)
+    rel = sp.StrictLessThan(alpha * h - 2 * beta - 2, 0)
+    assert roundtrip(to_latex(rel), rel) and not roundtrip(to_latex(rel), sp.StrictGreaterThan(rel.lhs, 0))
+    assert parse_formula(to_latex(c * h / (2 * B))) == c * h / (2 * B)
+
+
+@pytest.mark.slow
+def test_three_state_user_spec_document_round_trips() -> None:
+    """A user spec with three states (momentum averaged by an EMA) exports and parses back."""
+
+    def update(grad, theta, m, avg, lr, beta, gamma):
+        m = beta * m + grad(theta)
+        theta = theta - lr * m
+        return theta, m, gamma * avg + (1 - gamma) * theta
+
+    spec = OptimizerSpec.from_update(
+        "latex_test_momentum_ema", update, state=("theta", "m", "avg"),
+        hyperparameters=(LR, BETA, GAMMA), init=(1, 0, 1), out=(0, 0, 1),
+    )
+    document, formulas = latex_document([spec]), document_formulas([spec])
+    assert formula_lines(document) == [f.tex for f in formulas]
+    assert "r_{3}" in document and "left out" in document
+    assert all(roundtrip(f.tex, f.source) for f in formulas)
+
+
+def test_single_optimizer_document_and_file_output(tmp_path: Path) -> None:
+    target = tmp_path / "sgd.tex"
+    text = latex_document([sgd], path=target)
+    assert target.read_text() == text
+    assert "\\section{Optimizer sgd}" in text and "Optimizer momentum" not in text
+    assert "eq4\\_sgd\\_risk" in text and "theorem1" not in text
+    with pytest.raises(FileExistsError, match="overwrite"):
+        latex_document(["sgd"], path=target)
+    assert latex_document(["sgd"], path=target, overwrite=True) == text
+    with pytest.raises(ValueError, match="specs"):
+        latex_document([])
+
+
+def test_cli_writes_refuses_to_overwrite_and_forces(tmp_path: Path) -> None:
+    runner = CliRunner()
+    target = tmp_path / "out.tex"
+    first = runner.invoke(main, ["latex", "--optimizer", "sgd", "--output", str(target)])
+    assert first.exit_code == 0 and target.read_text().startswith("\\documentclass")
+    target.write_text("keep me")
+    refused = runner.invoke(main, ["latex", "--optimizer", "sgd", "--output", str(target)])
+    assert refused.exit_code == 2 and target.read_text() == "keep me"
+    assert len(refused.output.strip().splitlines()) == 1 and "--force" in refused.output
+    forced = runner.invoke(main, ["latex", "--optimizer", "sgd", "--output", str(target), "--force"])
+    assert forced.exit_code == 0 and target.read_text().startswith("\\documentclass")
+    unknown = runner.invoke(main, ["latex", "--optimizer", "adamw"])
+    assert unknown.exit_code == 2 and "adamw" in unknown.output
+    stdout = runner.invoke(main, ["latex", "--optimizer", "sgd"])
+    assert stdout.exit_code == 0 and stdout.output.rstrip().endswith("\\end{document}")
+
+
+def test_report_command_still_works() -> None:
+    result = CliRunner().invoke(main, ["report"])
+    assert result.exit_code == 0 and "momentum" in result.output
