@@ -202,7 +202,7 @@ def from_spec(spec: Any, *, overwrite: bool = False) -> type[Optimizer]:
         existing = None
     if existing is None:
         register(spec)
-    elif existing is not spec:
+    elif existing != spec:
         if not overwrite:
             raise ValueError(f"another spec is registered as {spec.name!r}; pass overwrite=True to replace it")
         register(spec, overwrite=True)
