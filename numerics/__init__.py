@@ -4,6 +4,16 @@ Formulas come from :mod:`nqm.theory` (the committed generated forms for built-in
 compiled on first use for user specs); nothing optimizer-specific is typed here.
 """
 
+from ._critical import (
+    CriticalBatchSizes,
+    GradientNoiseScale,
+    McCandlishFit,
+    critical_batch_sizes,
+    expected_gradient_noise_scale,
+    gradient_noise_scale,
+    mccandlish_fit,
+    perfect_scaling_breakdown,
+)
 from ._model import MAX_STEPS
 from ._montecarlo import MonteCarloResult, monte_carlo
 from ._multiplicative import MAX_MULTIPLICATIVE_STEPS, multiplicative_expected_risk
@@ -14,11 +24,17 @@ from ._schedule import piecewise_risk, piecewise_risk_gradient, scheduled_risk, 
 from ._schedule_opt import ScheduleResult, bayes_bound_steps, default_max_lr, optimal_schedule, optimize_schedule
 from ._schedule_sweep import ScheduleSweep, schedule_sweep
 from ._steps import steps_to_target
+from ._sweep import LearningRateTable, Sweep, SweepRow, effective_lr, optimal_learning_rates, sweep
+from ._tune import TuneResult, default_grid, tune
 
 __all__ = [
+    "CriticalBatchSizes",
     "EMA",
+    "GradientNoiseScale",
+    "LearningRateTable",
     "MAX_MULTIPLICATIVE_STEPS",
     "MAX_STEPS",
+    "McCandlishFit",
     "Momentum",
     "MonteCarloResult",
     "Nesterov",
@@ -28,15 +44,26 @@ __all__ = [
     "SGD",
     "ScheduleResult",
     "ScheduleSweep",
+    "Sweep",
+    "SweepRow",
+    "TuneResult",
     "bayes_bound_steps",
+    "critical_batch_sizes",
+    "default_grid",
     "default_max_lr",
+    "effective_lr",
+    "expected_gradient_noise_scale",
     "expected_risk",
     "from_spec",
+    "gradient_noise_scale",
+    "mccandlish_fit",
     "monte_carlo",
     "multiplicative_expected_risk",
+    "optimal_learning_rates",
     "optimal_schedule",
     "optimize_schedule",
     "optimizer",
+    "perfect_scaling_breakdown",
     "piecewise_risk",
     "piecewise_risk_gradient",
     "risk_components",
@@ -46,4 +73,6 @@ __all__ = [
     "split_steps",
     "stationary_risk",
     "steps_to_target",
+    "sweep",
+    "tune",
 ]

@@ -22,8 +22,12 @@ where the paper's closed forms are 0/0:
   :math:`\varphi = \operatorname{atanh}(\delta/m)`,
   :math:`c_t = \tfrac12\lambda_1^t(1+e^{-2t\varphi})`,
   :math:`s_t = \lambda_1^t\, t\,\mathrm{exprel}(-2t\varphi)\,\varphi/\delta`;
-* a non-positive eigenvalue: direct signed powers (the roots are well separated);
-* :math:`m<0`: :math:`A^t = (-1)^t(-A)^t` reduces to :math:`m>0`.
+* a non-positive eigenvalue: direct signed powers (the roots are well separated), the
+  positive one as :math:`\exp(t\,\mathrm{log1p}(\mu_1))` (it can be within
+  :math:`10^{-12}` of 1, e.g. momentum with :math:`\beta = 0`);
+* :math:`m<0`: :math:`A^t = (-1)^t(-A)^t` reduces to :math:`m>0`; then
+  :math:`c_t - 1` is :math:`c'_t - 1` for even t and :math:`-(2 + (c'_t - 1))` for odd t,
+  never formed by cancellation (an eigenvalue near -1).
 
 Eigenvalues close to 1 are carried as :math:`\mu = \lambda - 1` from the stable quadratic
 formula, so :math:`\lambda^t = \exp(t\,\mathrm{log1p}(\mu))` keeps full relative accuracy for
@@ -153,7 +157,8 @@ class ChebyshevPowers:
                 tt = tb[mixed]
                 la = sel(self.lam1, mixed)
                 lb = sel(self.lam2, mixed)
-                Pa = _signed_power(la, tt)
+                # a positive eigenvalue near 1 needs its accurate log (log1p of mu1)
+                Pa = np.where(la > 0, np.exp(tt * sel(self.L1, mixed)), _signed_power(la, tt))
                 Pb = _signed_power(lb, tt)
                 d = sel(self.delta, mixed)
                 c[mixed] = 0.5 * (Pa + Pb)
@@ -162,8 +167,9 @@ class ChebyshevPowers:
                 em[mixed] = 0.5 * (Ea + (Pb - 1.0))
             flip = np.broadcast_to(self.flip, shape)
             if flip.any():
-                sign = 1.0 - 2.0 * np.mod(tb[flip], 2.0)
-                c[flip] = sign * c[flip]
-                s[flip] = -sign * s[flip]
-                em[flip] = c[flip] - 1.0
+                odd = np.mod(tb[flip], 2.0) == 1.0
+                c[flip] = np.where(odd, -c[flip], c[flip])
+                s[flip] = np.where(odd, s[flip], -s[flip])
+                # c - 1 without cancellation: c' - 1 for even t, -(2 + (c' - 1)) for odd t
+                em[flip] = np.where(odd, -2.0 - em[flip], em[flip])
         return c, s, em

@@ -16,8 +16,8 @@ Chebyshev closed form (:mod:`._chebyshev`), larger ones exact doubling (:mod:`._
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
 
 import numpy as np
 
@@ -70,6 +70,9 @@ class RiskModel:
     powers: ChebyshevPowers | None
     stable: np.ndarray
     bin_axis: int
+    c: np.ndarray | None = None  # per-example noise variance c (noise = c / B)
+    #: batch-size-independent derived data (shared by :meth:`with_batch_size` copies)
+    cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def parts(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per-element ``(start part, noise part)`` of the expected risk at steps ``t`` (broadcast)."""
@@ -117,6 +120,7 @@ class RiskModel:
             powers=powers,
             stable=flat(self.stable),
             bin_axis=-1,
+            c=None if self.c is None else flat(self.c),
         )
 
     def take(self, rows: np.ndarray) -> RiskModel:
@@ -134,7 +138,21 @@ class RiskModel:
             powers=None if self.powers is None else _take_attrs(self.powers, pick),
             stable=pick(self.stable),
             bin_axis=-1,
+            c=None if self.c is None else pick(self.c),
         )
+
+    def with_batch_size(self, batch_size: float) -> RiskModel:
+        """The same model at another (scalar) batch size: only the noise part ``c / B`` changes.
+
+        The transition invariants do not depend on B, so a batch-size sweep builds them once;
+        the result equals ``build_model`` at that batch size bit for bit.
+        """
+        B = validate_batch_size(batch_size)
+        if B.ndim:
+            raise ValueError(f"batch_size must be a single number >= 1 here; got shape {B.shape}")
+        if self.c is None:
+            raise ValueError("with_batch_size needs a model from build_model")
+        return replace(self, noise=self.c / float(B), cache=self.cache)
 
     def stationary(self) -> np.ndarray:
         """Per-element stationary risk (``inf`` where unstable)."""
@@ -185,7 +203,10 @@ def build_model(
     if method not in ("auto", "chebyshev", "doubling"):
         raise ValueError(f"method must be 'auto', 'chebyshev' or 'doubling'; got {method!r}")
     B = validate_batch_size(batch_size)
-    grid = np.broadcast_shapes(opt.shape, B.shape)
+    try:
+        grid = np.broadcast_shapes(opt.shape, B.shape)
+    except ValueError:
+        raise ValueError(f"batch_size of shape {B.shape} does not broadcast against the hyperparameter grid of shape {opt.shape}") from None
 
     def expand(a: np.ndarray) -> np.ndarray:
         a = np.broadcast_to(a, grid)[..., None]
@@ -225,6 +246,7 @@ def build_model(
         weight=np.broadcast_to(0.5 * w * h, shape),
         start=np.broadcast_to(v, shape),
         noise=np.broadcast_to(c / Be, shape),
+        c=np.broadcast_to(c, shape),
         inv=inv,
         method=use,
         powers=powers,

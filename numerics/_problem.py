@@ -96,6 +96,8 @@ class Problem:
         not above them and weighted by count; the binned initial risk is about 4.70
         against the exact 4.89. ``binned=False`` is the exact d-dimensional problem.
         """
+        if not isinstance(d, (int, np.integer)) or d < 1:
+            raise ValueError(f"d must be an integer >= 1; got {d!r}")
         h = 1.0 / np.arange(1, d + 1)
         if not binned:
             return cls(h, name=f"paper (exact, d={d})")
@@ -120,8 +122,11 @@ class Problem:
         variance are averaged within a bin, which is exact for the expected risk because
         it is linear in both).
         """
-        if d < 1:
+        if not isinstance(d, (int, np.integer)) or d < 1:
             raise ValueError(f"d must be an integer >= 1; got {d!r}")
+        for label, value, lo in (("a", a, -np.inf), ("b", a if b is None else b, -np.inf), ("h_scale", h_scale, 0.0), ("c_scale", c_scale, 0.0)):
+            if not (np.isfinite(value) and value > lo):
+                raise ValueError(f"{label} must be a finite number in ({lo:g}, inf); got {value!r}")
         i = np.arange(1, d + 1, dtype=float)
         h = h_scale * i ** (-a)
         c = c_scale * i ** (-(a if b is None else b))
@@ -174,6 +179,8 @@ class Problem:
         if not np.isfinite(target) or target <= 0:
             raise ValueError(f"target must be a finite number in (0, inf); got {target!r}")
         B = np.asarray(batch_size, dtype=float)
+        if np.any(~np.isfinite(B) | (B < 1)):
+            raise ValueError(f"batch_size must be a finite number in [1, inf); got {batch_size!r}")
         return self.information_constant / (target * B)
 
     def preconditioned(self, power: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -183,6 +190,8 @@ class Problem:
         ``power`` broadcasts against the bins (trailing axis).
         """
         p = np.asarray(power, dtype=float)[..., None]
+        if np.any(~np.isfinite(p) | (p < 0) | (p > 1)):
+            raise ValueError(f"precond_power must be a finite number in [0, 1]; got {power!r}")
         return preconditioned_problem(self.h, self.c, self.init_var, p)
 
     def cache_config(self) -> dict[str, object]:

@@ -2,28 +2,70 @@ r"""Exact steps-to-target: the first :math:`t \ge 0` with :math:`\mathbb{E}\math
 
 The authors' notebook binary-searches t, which silently assumes a monotone risk curve;
 underdamped momentum is not monotone. This module finds the first hit exactly with a
-branch-and-bound over integer intervals of t, vectorised over whole hyperparameter grids:
+branch-and-bound over integer intervals of t, vectorised over whole hyperparameter grids.
 
-1. Each grid point gets a certified hit :math:`t_{\rm hi}` (an exactly evaluated
-   :math:`\mathcal L(t_{\rm hi})\le\varepsilon`, found by doubling t), or is settled as
-   ``inf``: divergent, or a noise part that provably exceeds the target forever.
-2. The interval :math:`[0, t_{\rm hi})` is split recursively. For an interval
-   :math:`[a, b]` the risk is evaluated exactly at :math:`a`; the rest is discarded when a
-   certified lower bound exceeds the target:
+**Certified exactness.** Hits are decided only by exact evaluations of the risk (the
+engine of :mod:`._model`). Steps are ruled out only by certified lower bounds:
 
-   .. math::
+* an interval :math:`[a, b]` is discarded when a lower bound on
+  :math:`\min_{a\le t\le b}\mathcal L(t)` exceeds the target (the *modal bound* below);
+* :math:`[a+1, b]` is discarded when the exact noise part at a exceeds the target (the
+  noise part :math:`\tfrac cB\sum_{k<t}g(k)^2` is a sum of squares, non-decreasing in t);
+* everything after an exact hit is irrelevant to the first hit (per row), or to the
+  smallest first hit over the grid (:func:`grid_minimum`).
 
-       \min_{a\le t\le b}\mathcal L(t) \ \ge\ N(a) + \sum_i \underline{D}_i(a, b),
+Every step below the answer is therefore either evaluated exactly or covered by a
+certified bound, so the result is the first hit for monotone and oscillating curves alike.
+Everything else only decides *where to look first* and cannot change the result: the
+exact hit that starts a search (found by doubling t, or at a step *predicted* by bisecting
+the modal bound, then verified exactly), the order in which intervals are split, which
+left ends are evaluated (those where the point bound allows a hit), and, in a batch-size
+sweep, rows skipped because a certified lower bound carried over from a smaller batch
+size already exceeds the target (:func:`grid_minimum`'s ``floor``).
 
-   where :math:`N` (the accumulated noise, a sum of squares) is non-decreasing, and the
-   start part of bin i is bounded below by :math:`D_i(b)` when its mean path is certified
-   monotone (real non-negative eigenvalues and sign conditions on its two modes), by
-   :math:`w_i\tfrac12h_iv_iR_i^2r_i^{2b}\min_{[a,b]}\cos^2(t\vartheta_i-\psi_i)` for a complex
-   pair (the path is :math:`r^tR\cos(t\vartheta-\psi)`), and by 0 otherwise.
-3. Any exact hit tightens :math:`t_{\rm hi}` and prunes every interval to its right.
+Rows with a divergent bin (spectral radius >= 1) never reach any target. Intervals
+shorter than :data:`_LEAF` steps are evaluated exactly at every step.
 
-Every t below the answer is either evaluated exactly or covered by a certified bound, so
-the result is the first hit, for monotone and oscillating curves alike.
+**The modal bound** is a sum over bins. For a one- or two-state spec (Chebyshev form,
+:mod:`._chebyshev`) each bin's risk has an exact *modal expansion*. With real eigenvalues
+:math:`\lambda_{1,2} = m\pm\delta` of the transition, :math:`A^t = c_tI + s_tK`,
+:math:`c_t = \tfrac12(\lambda_1^t+\lambda_2^t)`, :math:`s_t = (\lambda_1^t-\lambda_2^t)/(2\delta)`
+turn the risk :math:`w\tfrac12h[v(c_tu_0+s_tu_1)^2 + \tfrac cB(w_0 - c_t^2w_0 - 2c_ts_tw_1 - s_t^2w_2)]`
+of :class:`nqm.theory.NumericInvariants` into
+
+.. math::
+
+    \ell(t) = \ell_\infty + A_1\lambda_1^{2t} + A_3(\lambda_1\lambda_2)^t + A_2\lambda_2^{2t},
+    \qquad \ell_\infty = W_n w_0,
+
+    A_{1,2} = W_s\alpha_{1,2}^2 - W_n\Bigl(\frac{w_0}4 \pm \frac{w_1}{2\delta} + \frac{w_2}{4\delta^2}\Bigr),\quad
+    A_3 = 2W_s\alpha_1\alpha_2 - W_n\Bigl(\frac{w_0}2 - \frac{w_2}{2\delta^2}\Bigr),\quad
+    \alpha_{1,2} = \frac{u_0}2 \pm \frac{u_1}{2\delta},
+
+with :math:`W_s = w\tfrac12hv` and :math:`W_n = w\tfrac12h\,c/B`. Around the dominant mode
+d (the other is o) this is :math:`\ell - \ell_\infty = Q^t g(y)`, :math:`Q = \lambda_d^2`,
+:math:`g(y) = A_d + A_3y + A_oy^2`, :math:`y = (\lambda_o/\lambda_d)^t`, :math:`|y| \le 1`; on
+:math:`[a, b]`, y ranges over :math:`[y(b), y(a)]` (or :math:`[-|y(a)|, |y(a)|]` when
+:math:`\lambda_1\lambda_2 < 0`), where the minimum of the quadratic g is exact (ends and
+vertex). A complex pair :math:`m\pm i\omega = re^{\pm i\vartheta}` gives
+
+.. math::
+
+    \ell(t) = \ell_\infty + r^{2t}\bigl(K_0 + R\cos(2t\vartheta - \phi)\bigr),\qquad
+    K_0 = \tfrac12W_s(u_0^2+u_1'^2) - \tfrac12W_n(w_0+w_2'),
+
+with :math:`R e^{i\phi} = K_1 + iK_2`, :math:`K_1 = \tfrac12W_s(u_0^2-u_1'^2) - \tfrac12W_n(w_0-w_2')`,
+:math:`K_2 = W_su_0u_1' - W_nw_1'`, :math:`u_1' = u_1/\omega`, :math:`w_1' = w_1/\omega`,
+:math:`w_2' = w_2/\omega^2`; g is bounded by :math:`K_0 + R\min\cos` over the angle range
+(:math:`K_0 - R` when it spans a full turn). Then :math:`Q^tg \ge Q^bg_{\min}` if
+:math:`g_{\min} \ge 0`, else :math:`Q^ag_{\min}` (:math:`0 \le Q \le 1`). The bound is
+lowered by a rounding margin :math:`10^{-11}` times the sum of the magnitudes of all
+summands (which also bounds every coefficient), and never below 0 (a bin's risk is
+non-negative). Where the expansion is ill-conditioned (near the repeated root
+:math:`\delta\to0`: summands above :math:`10^{6}` times the bin's scale) or the spec has
+more states (exact doubling), a bin is bounded by its noise part at the last exactly
+evaluated step instead. tests/numerics/test_tune.py checks the bounds against exhaustive
+scans of the exact risk.
 """
 
 from __future__ import annotations
@@ -39,8 +81,27 @@ from ._problem import Problem
 __all__ = ["steps_to_target", "first_hits", "grid_minimum", "validate_target"]
 
 _LOG2_MAX = 62
-#: intervals examined per branch-and-bound round (bounds memory; leftmost first)
+#: intervals examined per branch-and-bound round (leftmost first; fewer for wide problems)
 _MAX_FRONTIER = 1 << 15
+#: intervals shorter than this are evaluated exactly at every step
+_LEAF = 8
+#: relative rounding margin of the modal bound, and the largest summand-to-scale ratio used
+_MARGIN = 1e-11
+_MAX_AMPLIFICATION = 1e6
+_TWO_PI = 2.0 * np.pi
+#: elements (rows x bins) evaluated at once; bounds the memory of wide problems (d = 10^6)
+_BLOCK_ELEMENTS = 1 << 20
+
+
+def _blocked(fn, bins: int, rows: np.ndarray, *per_row: np.ndarray):
+    """``fn(rows, *per_row)`` over blocks of at most :data:`_BLOCK_ELEMENTS` elements, concatenated."""
+    step = max(1, _BLOCK_ELEMENTS // max(bins, 1))
+    if rows.size <= step:
+        return fn(rows, *per_row)
+    parts = [fn(rows[i : i + step], *(a[i : i + step] for a in per_row)) for i in range(0, rows.size, step)]
+    if isinstance(parts[0], tuple):
+        return tuple(np.concatenate(p) for p in zip(*parts))
+    return np.concatenate(parts)
 
 
 def validate_target(target: object) -> float:
@@ -54,81 +115,247 @@ def validate_target(target: object) -> float:
     return value
 
 
-def _min_cos2(xa: np.ndarray, xb: np.ndarray) -> np.ndarray:
-    r""":math:`\min_{x\in[x_a,x_b]}\cos^2 x`, with a margin for rounding in the angles."""
+def _min_cos(xa: np.ndarray, xb: np.ndarray) -> np.ndarray:
+    r""":math:`\min_{x\in[x_a,x_b]}\cos x`, with a margin for rounding in the angles."""
     margin = 1e-12 * (1.0 + np.abs(xa) + np.abs(xb))
     xa = xa - margin
     xb = xb + margin
-    k = np.ceil((xa - 0.5 * np.pi) / np.pi)
-    zero_inside = (0.5 * np.pi + k * np.pi) <= xb
-    ends = np.minimum(np.cos(xa) ** 2, np.cos(xb) ** 2)
-    return np.where((xb - xa >= np.pi) | zero_inside, 0.0, ends)
+    trough = np.pi + _TWO_PI * np.ceil((xa - np.pi) / _TWO_PI)  # first odd multiple of pi >= xa
+    ends = np.minimum(np.cos(xa), np.cos(xb))
+    return np.where((xb - xa >= _TWO_PI) | (trough <= xb), -1.0, ends)
 
 
-class _Bounds:
-    """Per-element certificates for lower bounds on the start part (see module docstring)."""
+def _log_abs(mu: np.ndarray) -> np.ndarray:
+    r""":math:`\log|1+\mu|` accurate for :math:`1+\mu` near :math:`\pm1`; ``-1e300`` for 0 (so that 0**0 = 1)."""
+    value = np.where(mu > -1.0, np.log1p(np.maximum(mu, -1.0)), np.log1p(np.minimum(-2.0 - mu, 0.0)))
+    return np.maximum(value, -1e300)
 
-    def __init__(self, model: RiskModel) -> None:
-        shape = model.weight.shape
-        zeros = np.zeros(shape)
-        self.kind = np.zeros(shape, dtype=np.int8)  # 0: none, 1: monotone, 2: complex, 3: real dominant mode
-        self.amp, self.psi, self.theta, self.log_r2 = zeros, zeros, zeros, zeros
-        self.alpha1, self.alpha2, self.L1, self.L2 = zeros, zeros, zeros, zeros
-        self.scale = model.weight * model.start
-        pw = model.powers
-        if pw is None:  # doubling engine: no certificates, the bound is N(a) alone
+
+def _base_pack(model: RiskModel, X, Y, lQ, lrat, negative, theta2, cx, w0, u0) -> dict[str, np.ndarray]:
+    r"""The batch-size-free certificate data: ``base[row, k, bin]`` with k = log Q, log ratio,
+    sign flag, 2 theta, then :math:`W_sX_j` (4..9), :math:`w\tfrac12h\,Y_j` (10..15),
+    :math:`w\tfrac12h\,w_0` (16) and :math:`W_su_0^2` (17); the noise terms are multiplied by
+    the model's per-element noise :math:`c/B` when certificates are made. ``ok``: bins of
+    positive weight with finite data."""
+    used = model.weight > 0
+    ws = np.where(used, model.weight * model.start, 0.0)
+    wc = np.where(used, model.weight, 0.0)
+    with np.errstate(all="ignore"):
+        base = np.concatenate(
+            [np.stack([lQ, lrat, negative.astype(float), theta2], axis=1), ws[:, None] * X, wc[:, None] * Y,
+             np.stack([wc * w0, ws * u0 * u0], axis=1)],
+            axis=1,
+        )
+        ok = used & np.all(np.isfinite(base), axis=1)
+    return {"base": np.where(ok[:, None], base, 0.0), "ok": ok, "complex": cx & ok}
+
+
+def _modal_units(model: RiskModel) -> dict[str, np.ndarray]:
+    r"""Batch-size-free parts of the modal expansion of a flattened Chebyshev model.
+
+    The expansion is written around the dominant mode: :math:`\ell - \ell_\infty = Q^t g(t)`
+    with :math:`Q = \lambda_d^2` (:math:`r^2` for a complex pair) and
+    :math:`g = A_d + A_3y + A_oy^2`, :math:`y = (\lambda_o/\lambda_d)^t`, :math:`|y|\le1`
+    (real pair), or :math:`g = K_0 + R\cos(2t\vartheta-\phi)` (complex pair).
+    ``X[:, j]``, ``Y[:, j]`` give :math:`A_d` (or :math:`K_0`), :math:`A_3`, :math:`A_o`,
+    :math:`K_1`, :math:`K_2` as :math:`W_sX_j - W_nY_j` (j = 0..4); j = 5 gives the
+    magnitude scale :math:`W_sX_5 + W_nY_5` of all summands (for the rounding margin).
+    """
+    pw = model.powers
+    assert pw is not None
+    shape = model.weight.shape
+    b = lambda v: np.broadcast_to(np.asarray(v, dtype=float), shape)  # noqa: E731
+    u0, u1, w0, w1, w2 = (b(model.inv[k]) for k in ("u0", "u1", "w0", "w1", "w2"))
+    X = np.zeros(shape[:1] + (6,) + shape[1:])
+    Y = np.zeros_like(X)
+    with np.errstate(all="ignore"):
+        l1, l2 = _log_abs(b(pw.mu1)), _log_abs(b(pw.mu2))
+        if pw.n == 1:
+            cx = np.zeros(shape, dtype=bool)
+            X[:, 0], Y[:, 0] = u0 * u0, w0
+            X[:, 5], Y[:, 5] = u0 * u0, np.abs(w0)
+            return _base_pack(model, X, Y, 2.0 * l1, np.zeros(shape), cx, np.zeros(shape), cx, w0, u0)
+        cx = b(pw.complex_) > 0
+        first = l1 >= l2  # dominant mode
+        # real pair lambda_{1,2} = m +- delta: coefficients of lambda_1^{2t}, (lambda_1 lambda_2)^t, lambda_2^{2t}
+        d = b(pw.delta)
+        v = u1 / (2.0 * d)
+        al1, al2 = 0.5 * u0 + v, 0.5 * u0 - v
+        p1, p2 = w1 / (2.0 * d), w2 / (4.0 * d * d)
+        c1 = (al1 * al1, 0.25 * w0 + p1 + p2)
+        c2 = (al2 * al2, 0.25 * w0 - p1 + p2)
+        real = [
+            tuple(np.where(first, x, y) for x, y in zip(c1, c2)),
+            (2.0 * al1 * al2, 0.5 * w0 - 2.0 * p2),
+            tuple(np.where(first, y, x) for x, y in zip(c1, c2)),
+            (0.0, 0.0),
+            (0.0, 0.0),
+            (2.0 * (np.abs(0.5 * u0) + np.abs(v)) ** 2, np.abs(w0) + 2.0 * np.abs(p1) + 4.0 * np.abs(p2)),
+        ]
+        # complex pair m +- i omega = r e^{+-i theta}: r^{2t}(K0 + K1 cos 2t theta + K2 sin 2t theta)
+        om = b(pw.omega)
+        u1p, w1p, w2p = u1 / om, w1 / om, w2 / (om * om)
+        complex_ = [
+            (0.5 * (u0 * u0 + u1p * u1p), 0.5 * (w0 + w2p)),
+            (0.0, 0.0),
+            (0.0, 0.0),
+            (0.5 * (u0 * u0 - u1p * u1p), 0.5 * (w0 - w2p)),
+            (u0 * u1p, w1p),
+            (u0 * u0 + u1p * u1p, np.abs(w0) + 2.0 * np.abs(w1p) + np.abs(w2p)),
+        ]
+        for j, ((xr, yr), (xc, yc)) in enumerate(zip(real, complex_)):
+            X[:, j] = np.where(cx, xc, xr)
+            Y[:, j] = np.where(cx, yc, yr)
+        ld, lo = np.where(first, l1, l2), np.where(first, l2, l1)
+        theta = np.where(b(pw.flip) > 0, -b(pw.theta), b(pw.theta))  # angle of the unflipped pair
+        return _base_pack(
+            model,
+            X,
+            Y,
+            np.where(cx, 2.0 * b(pw.log_r), 2.0 * ld),
+            np.where(cx, 0.0, np.maximum(lo - ld, -1e300)),
+            (b(pw.det_A_minus_1) < -1.0) & ~cx,  # lambda_1 lambda_2 < 0: y alternates in sign
+            np.where(cx, 2.0 * theta, 0.0),
+            cx,
+            w0,
+            u0,
+        )
+
+
+class _Certificates:
+    r"""Per-element data of the modal lower bound (see the module docstring and :func:`_modal_units`).
+
+    ``pack[row, k, bin]`` holds :math:`\log Q`, :math:`\log|\lambda_o/\lambda_d|`, the sign
+    flag of :math:`y`, :math:`A_d` (or :math:`K_0`), :math:`A_3`, :math:`A_o`, the stationary
+    risk less its rounding margin, the margin scale, and :math:`R, \phi, 2\vartheta` of a
+    complex pair. ``fallback`` marks the bins bounded by their noise part instead. The
+    batch-size-free parts are cached on the model, so a batch-size sweep computes them once.
+    """
+
+    LQ, LRAT, NEG, THETA2, A, A3, C, RHO, MAG, R, PHI = range(11)
+
+    def __init__(self, model: RiskModel, rows: np.ndarray | None = None) -> None:
+        #: model row of each certificate row (the certificates may cover a subset)
+        self.rows = np.arange(model.weight.shape[0]) if rows is None else rows
+        self.pack: np.ndarray | None = None
+        if model.powers is None:  # doubling engine: every bin falls back to its noise part
+            used = model.weight > 0
+            self.fallback = used if rows is None else used[rows]
             return
-        inv = model.inv
-        b = lambda v: np.broadcast_to(v, shape)  # noqa: E731
-        u0, u1, stable = b(inv["u0"]), b(inv["u1"]), b(model.stable)
+        units = model.cache.get("modal")
+        if units is None:
+            units = model.cache["modal"] = _modal_units(model)
+        pick = (lambda v: v) if rows is None else (lambda v: v[rows])  # noqa: E731
+        base, ok, cx = pick(units["base"]), pick(units["ok"]), pick(units["complex"])
+        used = pick(model.weight) > 0
+        noise = pick(model.noise)
+        rows_n = base.shape[0]
+        pack = np.empty((rows_n, 11) + base.shape[2:])
         with np.errstate(all="ignore"):
-            if pw.n == 1:
-                self.kind = np.where(stable, 1, 0).astype(np.int8)
-                return
-            flip, cx, positive = b(pw.flip), b(pw.complex_), b(pw.positive)
-            sigma, delta, m_abs = b(pw.sigma), b(pw.delta), b(pw.m_abs)
-            # monotone mean path: real eigenvalues in [0, 1), dominant mode >= 0, m(0) >= m(1)
-            sign = np.where(u0 != 0, np.sign(u0), np.sign(u1))
-            a0, a1 = sign * u0, sign * u1
-            zero_second = b(pw.lam2) == 0
-            monotone = stable & ~flip & ~cx & (positive | zero_second)
-            monotone &= (a0 >= 0) & (delta * a0 + a1 >= 0) & (-sigma * a0 - a1 >= 0)
-            # complex pair: m(t) = r^t R cos(t theta - psi)
-            omega = b(pw.omega)
-            ratio = np.where(cx, u1 / np.where(cx, omega, 1.0), 0.0)
-            psi = np.arctan2(ratio, u0)
-            self.amp = np.where(cx, u0 * u0 + ratio * ratio, 0.0)
-            self.psi = np.where(flip, -psi, psi)
-            self.theta = np.where(cx, b(pw.theta), 0.0)
-            self.log_r2 = np.where(cx, 2.0 * b(pw.log_r), 0.0)
-            # well-separated real pair: |m(t)| >= |alpha1| lambda1^t - |alpha2| |lambda2|^t
-            separated = stable & ~cx & ~monotone & (delta > 1e-3 * m_abs)
-            v1 = np.where(flip, -u1, u1) / np.where(separated, 2.0 * delta, 1.0)
-            self.alpha1 = np.where(separated, np.abs(0.5 * u0 + v1), 0.0)
-            self.alpha2 = np.where(separated, np.abs(0.5 * u0 - v1), 0.0)
-            self.L1 = np.where(separated, b(pw.L1), 0.0)
-            lam2 = np.abs(b(pw.lam2))
-            self.L2 = np.where(separated & (lam2 > 0), np.log(np.where(lam2 > 0, lam2, 1.0)), -np.inf)
-            self.kind = np.select([monotone, cx & stable, separated], [1, 2, 3], 0).astype(np.int8)
+            pack[:, :4] = base[:, :4]  # log Q, log ratio, sign flag, 2 theta
+            np.multiply(base[:, 10:13], noise[:, None], out=pack[:, 4:7])
+            np.subtract(base[:, 4:7], pack[:, 4:7], out=pack[:, 4:7])  # A_d (or K0), A_3, A_o
+            rho = base[:, 16] * noise
+            mag = base[:, 9] + base[:, 15] * noise
+            pack[:, self.RHO] = rho - _MARGIN * np.abs(rho)
+            np.multiply(mag, _MARGIN, out=pack[:, self.MAG])
+            pack[:, self.R] = 0.0
+            pack[:, self.PHI] = 0.0
+            if cx.any():
+                K1 = base[:, 7][cx] - base[:, 13][cx] * noise[cx]
+                K2 = base[:, 8][cx] - base[:, 14][cx] * noise[cx]
+                pack[:, self.R][cx] = np.hypot(K1, K2)
+                pack[:, self.PHI][cx] = np.arctan2(K2, K1)
+            # every coefficient and the stationary risk are at most mag in size, so a finite,
+            # moderate mag also certifies finite coefficients (NaN and inf fail the test)
+            ok &= mag <= _MAX_AMPLIFICATION * (base[:, 17] + np.abs(rho))
+        pack.transpose(0, 2, 1)[~ok] = 0.0
+        self.pack = pack
+        self.fallback = used & ~ok
 
-    def take(self, rows: np.ndarray) -> _Bounds:
-        new = object.__new__(_Bounds)
-        new.__dict__.update({k: v[rows] for k, v in self.__dict__.items()})
-        return new
+    def _take(self, rows: np.ndarray) -> np.ndarray:
+        assert self.pack is not None
+        whole = rows.size == self.pack.shape[0] and rows[0] == 0 and rows[-1] == rows.size - 1
+        return self.pack if whole else self.pack[rows]
 
-    def start_lower(self, det_b: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Lower bound on the start part over ``[a, b]`` (a >= 1) per element (rows x bins)."""
+    def _point(self, p: np.ndarray, t: np.ndarray, Q: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Bound at the single step ``t`` (column) given :math:`Q^t` and :math:`|y(t)|`."""
+        y = np.where((p[:, self.NEG] > 0) & (np.mod(t, 2.0) == 1.0), -y, y)
+        g = p[:, self.A] + (p[:, self.A3] + p[:, self.C] * y) * y
+        # complex pairs (R = theta = phi = 0 elsewhere); cos with a margin for the angle's rounding
+        x = t * p[:, self.THETA2] - p[:, self.PHI]
+        g += p[:, self.R] * (np.cos(x) - 1e-12 * (1.0 + 2.0 * np.abs(x)))
+        return np.sum(np.maximum(p[:, self.RHO] + (g - p[:, self.MAG]) * Q, 0.0), axis=-1)
+
+    def lower(self, rows: np.ndarray, a: np.ndarray, b: np.ndarray, with_left: bool = False):
+        r"""Certified lower bound on :math:`\sum_i \ell_i(t)` over :math:`t\in[a, b]`, per interval,
+        from the well-conditioned bins (the others contribute 0 here). ``with_left`` also
+        returns the bound at the single step a (as :meth:`lower_at`). Evaluated in blocks."""
+        bins = self.fallback.shape[-1]
+        return _blocked(lambda r, aa, bb: self._lower(r, aa, bb, with_left), bins, rows, a, b)
+
+    def _lower(self, rows: np.ndarray, a: np.ndarray, b: np.ndarray, with_left: bool):
+        if self.pack is None:
+            zero = np.zeros(rows.size)
+            return (zero, zero) if with_left else zero
+        p = self._take(rows)
+        from_zero = not with_left and not a.any()
+        a = a[:, None]
+        b = b[:, None]
         with np.errstate(all="ignore"):
-            osc = self.amp * np.exp(b * self.log_r2) * _min_cos2(a * self.theta - self.psi, b * self.theta - self.psi)
-            dom = np.maximum(self.alpha1 * np.exp(b * self.L1) - self.alpha2 * np.exp(a * self.L2), 0.0) ** 2
-            low = np.select([self.kind == 1, self.kind == 2, self.kind == 3], [det_b, self.scale * osc, self.scale * dom], 0.0)
-        return np.where(np.isfinite(low), low, 0.0)
+            lQ, lrat = p[:, self.LQ], p[:, self.LRAT]
+            Qb = np.exp(b * lQ)
+            Qa = 1.0 if from_zero else np.exp(a * lQ)
+            y_hi = 1.0 if from_zero else np.exp(a * lrat)
+            y_lo = np.where(p[:, self.NEG] > 0, -y_hi, np.exp(b * lrat))
+            A, A3, C = p[:, self.A], p[:, self.A3], p[:, self.C]
+            # min of the quadratic g(y) = A + A3 y + C y^2 over [y_lo, y_hi] (vertex where C > 0)
+            g = np.minimum(A + (A3 + C * y_lo) * y_lo, A + (A3 + C * y_hi) * y_hi)
+            inside = (C > 0) & (-A3 > 2.0 * C * y_lo) & (-A3 < 2.0 * C * y_hi)
+            if inside.any():
+                g[inside] = np.minimum(g[inside], A[inside] - 0.25 * A3[inside] ** 2 / C[inside])
+            # complex pairs: g = K0 + R cos(2 t theta - phi) >= K0 - R, or better on short spans
+            R = p[:, self.R]
+            g -= R
+            short = (R > 0) & (np.abs(p[:, self.THETA2]) * (b - a) < _TWO_PI - 1e-6)
+            if short.any():
+                phi = p[:, self.PHI][short]
+                th = p[:, self.THETA2][short]
+                mc = _min_cos(np.broadcast_to(a, short.shape)[short] * th - phi, np.broadcast_to(b, short.shape)[short] * th - phi)
+                g[short] += R[short] * (1.0 + mc)
+            low = p[:, self.RHO] + np.where(g >= 0, g * Qb, g * Qa) - p[:, self.MAG] * Qa
+            total = np.sum(np.maximum(low, 0.0), axis=-1)
+            if with_left:
+                return total, self._point(p, a, Qa, y_hi)
+        return total
+
+    def lower_at(self, rows: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """:meth:`lower` over the single step ``t`` of each row (cheaper: no minimisation)."""
+        return _blocked(self._lower_at, self.fallback.shape[-1], rows, t)
+
+    def _lower_at(self, rows: np.ndarray, t: np.ndarray) -> np.ndarray:
+        if self.pack is None:
+            return np.zeros(rows.size)
+        p = self._take(rows)
+        t = t[:, None]
+        with np.errstate(all="ignore"):
+            return self._point(p, t, np.exp(t * p[:, self.LQ]), np.exp(t * p[:, self.LRAT]))
 
 
-def _risk_rows(model: RiskModel, rows: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-bin (start, noise) parts of the given rows, each at its own step ``t``."""
-    sub = model if rows.size == model.weight.shape[0] and np.array_equal(rows, np.arange(rows.size)) else model.take(rows)
-    return sub.parts(t[:, None].astype(float))
+def _risk_sums(
+    model: RiskModel, rows: np.ndarray, t: np.ndarray, fallback: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Exact risk of the given rows, each at its own step ``t``, summed over bins (in blocks):
+    ``(risk, noise part, noise part of the bins marked in fallback[i])``."""
+
+    def block(r: np.ndarray, tt: np.ndarray, *fb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        whole = r.size == model.weight.shape[0] and np.array_equal(r, np.arange(r.size))
+        det, noi = (model if whole else model.take(r)).parts(tt[:, None].astype(float))
+        marked = np.sum(np.where(fb[0], noi, 0.0), axis=-1) if fb else np.zeros(r.size)
+        return np.sum(det + noi, axis=-1), np.sum(noi, axis=-1), marked
+
+    extra = () if fallback is None else (fallback,)
+    return _blocked(block, model.weight.shape[-1], rows, t, *extra)
 
 
 def _settled_rows(model: RiskModel) -> np.ndarray:
@@ -144,54 +371,88 @@ def _branch_and_bound(
     hi: np.ndarray,
     best: np.ndarray,
     per_row: bool,
+    cert: _Certificates | None = None,
 ) -> int | None:
     """Search ``[lo, hi]`` of each row for steps with risk <= target (see module docstring).
 
     ``per_row``: ``best`` holds one first hit per row (updated in place). Otherwise ``best``
     has one entry, the smallest hit over all rows, and the smallest row index that attains
     it is returned (ties are searched so that the grid's first optimum wins).
+
+    Intervals shorter than :data:`_LEAF` are evaluated exactly at every step. Longer ones
+    are evaluated exactly at their left end where a hit is possible there (always for rows
+    with fallback bins, whose noise part then bounds the rest), and then halved.
     """
-    bounds = _Bounds(model)
+    cert = _Certificates(model) if cert is None else cert
+    row_fallback = cert.fallback.any(axis=-1)
+    cap = max(1, min(_MAX_FRONTIER, (_BLOCK_ELEMENTS << 2) // max(1, model.weight.shape[-1])))
     winner: int | None = None
-    pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def record(r: np.ndarray, t: np.ndarray, exact: bool = False) -> None:
+        """Register the hits among steps ``t`` of rows ``r`` (``exact``: all are known hits)."""
+        nonlocal winner
+        if not exact:
+            hit = _exact_hits(model, cert.rows[r], t, target)
+            r, t = r[hit], t[hit]
+        if r.size == 0:
+            return
+        if per_row:
+            np.minimum.at(best, r, t)
+            return
+        first = t.min()
+        row = int(r[t == first].min())
+        if first < best[0] or (first == best[0] and (winner is None or row < winner)):
+            best[0], winner = first, row
+
+    pending: list[tuple[np.ndarray, ...]] = []
+    # frontier: rows, interval ends, and the noise floor of the fallback bins
     fr, fa, fb = rows, lo.astype(float), hi.astype(float)
+    ff = np.zeros(rows.size)
     while fr.size or pending:
         if fr.size == 0:
-            fr, fa, fb = pending.pop()
+            fr, fa, fb, ff = pending.pop()
         fb = np.minimum(fb, best[fr] - 1.0) if per_row else np.minimum(fb, best[0])
         keep = fa <= fb
-        fr, fa, fb = fr[keep], fa[keep], fb[keep]
-        if fr.size > _MAX_FRONTIER:
+        fr, fa, fb, ff = fr[keep], fa[keep], fb[keep], ff[keep]
+        if fr.size > cap:
             order = np.argsort(fa, kind="stable")
-            pending.append((fr[order[_MAX_FRONTIER:]], fa[order[_MAX_FRONTIER:]], fb[order[_MAX_FRONTIER:]]))
-            fr, fa, fb = fr[order[:_MAX_FRONTIER]], fa[order[:_MAX_FRONTIER]], fb[order[:_MAX_FRONTIER]]
+            later, order = order[cap:], order[:cap]
+            pending.append((fr[later], fa[later], fb[later], ff[later]))
+            fr, fa, fb, ff = fr[order], fa[order], fb[order], ff[order]
         if fr.size == 0:
             continue
-        det_a, noi_a = _risk_rows(model, fr, fa)
-        hit = np.sum(det_a + noi_a, axis=-1) <= target
-        if hit.any():
-            if per_row:
-                np.minimum.at(best, fr[hit], fa[hit])
-            else:
-                first = fa[hit].min()
-                row = int(fr[hit][fa[hit] == first].min())
-                if first < best[0] or (first == best[0] and (winner is None or row < winner)):
-                    best[0], winner = first, row
-        rest = ~hit & (fa < fb)
-        if not per_row:
-            rest &= fa < best[0]
-        fr, fa, fb, noi_a = fr[rest], fa[rest], fb[rest], noi_a[rest]
-        if fr.size == 0:
-            continue
-        a1 = fa + 1.0
-        det_b, _ = _risk_rows(model, fr, fb)
-        lower = np.sum(noi_a, axis=-1) + np.sum(bounds.take(fr).start_lower(det_b, a1[:, None], fb[:, None]), axis=-1)
-        survive = lower <= target
-        fr, a1, fb = fr[survive], a1[survive], fb[survive]
-        mid = np.floor((a1 + fb) / 2.0)
+        # discard intervals whose certified lower bound exceeds the target
+        low, left = cert.lower(fr, fa, fb, with_left=True)
+        keep = low + ff <= target
+        fr, fa, fb, ff, left = fr[keep], fa[keep], fb[keep], ff[keep], left[keep]
+        # short intervals: every step exactly
+        leaf = fb - fa < _LEAF
+        if leaf.any():
+            n = (fb[leaf] - fa[leaf] + 1.0).astype(np.int64)
+            offset = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
+            record(np.repeat(fr[leaf], n), np.repeat(fa[leaf], n) + offset)
+            fr, fa, fb, ff, left = fr[~leaf], fa[~leaf], fb[~leaf], ff[~leaf], left[~leaf]
+        # left ends: evaluated exactly where a hit is possible (always for rows with fallback
+        # bins, whose N(a) then bounds [a+1, b] below in total and per bin as the next floor)
+        ev = row_fallback[fr] | (left <= target)
+        if ev.any():
+            risk_a, noise_a, marked_a = _risk_sums(model, cert.rows[fr[ev]], fa[ev], cert.fallback[fr[ev]])
+            hit = risk_a <= target
+            if hit.any():
+                record(fr[ev][hit], fa[ev][hit], exact=True)
+            ff = ff.copy()
+            ff[ev] = np.where(row_fallback[fr[ev]], marked_a, ff[ev])
+            drop = np.zeros(fr.size, dtype=bool)
+            drop[np.nonzero(ev)[0]] = hit | (noise_a > target)
+            keep = ~drop
+            fr, fa, fb, ff = fr[keep], fa[keep], fb[keep], ff[keep]
+        fa = fa + 1.0
+        keep = fa <= fb
+        fr, fa, fb, ff = fr[keep], fa[keep], fb[keep], ff[keep]
+        mid = np.floor((fa + fb) / 2.0)
         fr = np.concatenate([fr, fr])
-        fa = np.concatenate([a1, mid + 1.0])
-        fb = np.concatenate([mid, fb])
+        fa, fb = np.concatenate([fa, mid + 1.0]), np.concatenate([mid, fb])
+        ff = np.concatenate([ff, ff])
     return winner
 
 
@@ -206,35 +467,129 @@ def first_hits(model: RiskModel, target: float) -> np.ndarray:
     k = 0
     while todo.size and k <= _LOG2_MAX + 1:
         t = np.full(todo.size, 0.0 if k == 0 else float(2 ** (k - 1)))
-        det, noi = _risk_rows(model, todo, t)
-        hit = np.sum(det + noi, axis=-1) <= target
-        over = (np.sum(noi, axis=-1) > target) & ~hit
+        risk, noise, _ = _risk_sums(model, todo, t)
+        hit = risk <= target
+        over = (noise > target) & ~hit
         best[todo[hit]] = t[hit]
         horizon[todo[hit | over]] = t[hit | over]
         todo = todo[~(hit | over)]
         k += 1
-    # step 2: branch and bound below each horizon
+    cert = _Certificates(model)
+    # step 2: for rows with a hit, a predicted earlier hit, verified exactly
+    rows = np.nonzero(np.isfinite(best) & (best > 1))[0]
+    if rows.size and cert.pack is not None:
+        guess = _predict_hits(cert, rows, best[rows], target, competing=False)
+        sooner = guess < best[rows]
+        if sooner.any():
+            hit = _exact_hits(model, rows[sooner], guess[sooner], target)
+            best[rows[sooner][hit]] = guess[sooner][hit]
+            horizon[rows[sooner][hit]] = guess[sooner][hit]
+    # step 3: branch and bound below each horizon
     rows = np.nonzero(horizon > 0)[0]
-    _branch_and_bound(model, target, rows, np.zeros(rows.size), horizon[rows] - 1.0, best, per_row=True)
+    _branch_and_bound(model, target, rows, np.zeros(rows.size), horizon[rows] - 1.0, best, per_row=True, cert=cert)
     return best
 
 
-def grid_minimum(model: RiskModel, target: float, upper: float = math.inf) -> tuple[float, int | None]:
-    """Smallest first hit over all rows of a flattened model and the first row attaining it.
+def _exact_hits(model: RiskModel, rows: np.ndarray, t: np.ndarray, target: float) -> np.ndarray:
+    """Whether the exactly evaluated risk of each row at its step is <= target."""
+    return _risk_sums(model, rows, t)[0] <= target
+
+
+def _hit_at(model: RiskModel, cert: _Certificates, rows: np.ndarray, t: np.ndarray, target: float) -> tuple[float, int] | None:
+    """The smallest ``t[i]`` at which row ``rows[i]`` hits exactly (smallest row on ties), or None.
+
+    Rows whose certified lower bound at their step exceeds the target are skipped; the
+    others are evaluated exactly in order of increasing bound until the first hit.
+    """
+    low = cert.lower_at(rows, t)
+    maybe = np.nonzero(low <= target)[0]
+    maybe = maybe[np.lexsort((rows[maybe], low[maybe], t[maybe]))]
+    for lo in range(0, maybe.size, 16):
+        chunk = maybe[lo : lo + 16]
+        hit = chunk[_exact_hits(model, cert.rows[rows[chunk]], t[chunk], target)]
+        if hit.size:
+            first = t[hit].min()
+            return float(first), int(rows[hit][t[hit] == first].min())
+    return None
+
+
+def _predict_hits(cert: _Certificates, rows: np.ndarray, hi: np.ndarray, target: float, competing: bool) -> np.ndarray:
+    r"""Per row, the smallest step in :math:`[0, \text{hi}]` whose certified lower bound allows a hit,
+    located by bisection (geometric where possible); exact for monotone curves, a guess
+    otherwise. Each row needs ``hi`` with a bound :math:`\le` target. ``competing``: only
+    rows that can still beat the smallest prediction are refined, to 0.1 %; otherwise every
+    row is refined to one step.
+    """
+    hi = hi.astype(float)
+    lo = np.zeros(rows.size)
+    while True:
+        open_ = hi - lo > (np.maximum(1.0, 1e-3 * hi) if competing else 1.0)
+        if competing:
+            open_ &= lo < hi.min()
+        active = np.nonzero(open_)[0]
+        if active.size == 0:
+            return hi
+        l, h = lo[active], hi[active]
+        mid = np.clip(np.floor(np.where(l >= 1.0, np.sqrt(l * h), 0.5 * (l + h))), l + 1.0, h - 1.0)
+        ok = cert.lower_at(rows[active], mid) <= target
+        hi[active[ok]] = mid[ok]
+        lo[active[~ok]] = mid[~ok]
+
+
+def _tighten(model: RiskModel, cert: _Certificates, target: float, rows: np.ndarray, upper: float) -> float:
+    """A smaller certified hit than ``upper`` over ``rows``, if the modal bound points to one.
+
+    Only the exact evaluation certifies a hit, so the result is an exact hit (or ``upper``).
+    """
+    hi = np.full(rows.size, upper)
+    rows = rows[cert.lower_at(rows, hi) <= target]
+    if rows.size == 0 or upper < 2:
+        return upper
+    found = _hit_at(model, cert, rows, _predict_hits(cert, rows, hi[: rows.size], target, competing=True), target)
+    return min(upper, found[0]) if found is not None else upper
+
+
+def grid_minimum(
+    model: RiskModel, target: float, upper: float = math.inf, *, floor: np.ndarray | None = None
+) -> tuple[float, int | None]:
+    r"""Smallest first hit over all rows of a flattened model and the first row attaining it.
 
     ``upper`` may pass a known exact hit (e.g. the previous batch size's optimum, since the
     risk decreases pointwise in B). Returns ``(inf, None)`` when no row reaches the target.
+
+    ``floor`` (optional, one entry per row, updated in place) holds certified lower bounds
+    on each row's risk over :math:`[0, \text{upper}]`; rows whose floor exceeds the target
+    are skipped. On return each entry is the largest such bound known over
+    :math:`[0, \text{result}]` (``inf`` for divergent rows). A batch-size sweep passes
+    :math:`B_{\rm prev}/B` times the previous floors: the noise part of the risk scales as
+    :math:`1/B` and the start part does not depend on B, so
+    :math:`\mathcal L_B \ge (B_{\rm prev}/B)\,\mathcal L_{B_{\rm prev}}` pointwise.
     """
     rows = _settled_rows(model)
+    if floor is not None:
+        unsettled = np.ones(floor.shape, dtype=bool)
+        unsettled[rows] = False
+        floor[unsettled] = np.inf
+        rows = rows[floor[rows] <= target]
     if rows.size == 0:
         return math.inf, None
+    cert = _Certificates(model, None if rows.size == model.weight.shape[0] else rows)
+    local = np.arange(rows.size)
+    if not math.isfinite(upper):
+        # a global upper bound: the predicted first hit of a row that ends below the target,
+        # verified exactly; failing that, the smallest 2**k at which some row hits (bisection)
+        end = np.full(rows.size, float(2**_LOG2_MAX))
+        ends_below = local[cert.lower_at(local, end) <= target]
+        if ends_below.size:
+            guess = _predict_hits(cert, ends_below, end[: ends_below.size], target, competing=True)
+            found = _hit_at(model, cert, ends_below, guess, target)
+            if found is not None:
+                upper = found[0]
     best = np.array([float(upper)])
     if not math.isfinite(upper):
-        # a global upper bound: bisect on k for the smallest 2**k at which some row hits
+
         def any_hit(k: int) -> bool:
-            t = np.full(rows.size, float(2**k))
-            det, noi = _risk_rows(model, rows, t)
-            return bool(np.any(np.sum(det + noi, axis=-1) <= target))
+            return _hit_at(model, cert, local, np.full(rows.size, float(2**k)), target) is not None
 
         lo_k, hi_k = -1, _LOG2_MAX
         if not any_hit(hi_k):
@@ -247,8 +602,14 @@ def grid_minimum(model: RiskModel, target: float, upper: float = math.inf) -> tu
             mid = (lo_k + hi_k) // 2
             lo_k, hi_k = (lo_k, mid) if any_hit(mid) else (mid, hi_k)
         best[0] = float(2**hi_k)
-    winner = _branch_and_bound(model, target, rows, np.zeros(rows.size), np.full(rows.size, best[0]), best, per_row=False)
-    return float(best[0]), winner
+    # rows whose certified bound over [0, upper] exceeds the target cannot win
+    root = cert.lower(local, np.zeros(rows.size), np.full(rows.size, best[0]))
+    if floor is not None:
+        floor[rows] = np.maximum(floor[rows], root)
+    local = local[root <= target]
+    best[0] = _tighten(model, cert, target, local, best[0])
+    winner = _branch_and_bound(model, target, local, np.zeros(local.size), np.full(local.size, best[0]), best, per_row=False, cert=cert)
+    return float(best[0]), (None if winner is None else int(rows[winner]))
 
 
 def steps_to_target(

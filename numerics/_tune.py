@@ -1,0 +1,378 @@
+r"""Tuning constant hyperparameters for the fewest steps to a target risk (Section 3.7).
+
+For a batch size B and target :math:`\varepsilon`, :func:`tune` returns
+
+.. math::
+
+    S^*(B) = \min_{\text{grid}}\ \min\{t \ge 0 : \mathbb{E}\mathcal L(t) \le \varepsilon\}
+
+and the first grid point attaining it (grid order: the spec's hyperparameters in their
+declared order, the last varying fastest). Every step count is exact, also for
+non-monotone curves (:mod:`._steps`); the minimum over the grid comes from one certified
+branch-and-bound over all grid points (:func:`~nqm.numerics._steps.grid_minimum`), not from
+one search per point. Divergent grid points never reach the target (``inf``) and never win.
+
+The default grids are the paper's (Section 3.7; the authors' notebook):
+
+* SGD (any spec whose only hyperparameter is ``lr``): ``lr = logspace(-5, 0.5, 100)``;
+* specs with more hyperparameters (momentum, EMA, Nesterov, QHM, ...):
+  ``lr = logspace(-8, 1, 100)`` and ``beta`` / ``gamma = 1 - logspace(-5, 0, 20)``;
+* QHM's ``nu`` is fixed at 0.7 (Ma & Yarats' recommendation) unless given.
+
+:class:`GridSearch` holds the built grid so that a batch-size sweep (:mod:`._sweep`) builds
+the transition invariants once: they do not depend on B.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ._forms import Forms, forms_for, validate_hyperparameter
+from ._model import RiskModel, build_model, validate_batch_size
+from ._optimizers import Optimizer
+from ._problem import Problem
+from ._steps import first_hits, grid_minimum, validate_target
+
+__all__ = ["TuneResult", "GridSearch", "tune", "default_grid", "resolve_spec_name"]
+
+#: grid points x bins per built model (bounds the memory of one chunk to ~100 MB)
+_CHUNK_ELEMENTS = 1 << 18
+#: grids up to this many elements keep their built models for reuse across batch sizes
+_CACHE_ELEMENTS = 1 << 21
+_PAPER_SGD_LR = np.logspace(-5, 0.5, 100)
+_PAPER_LR = np.logspace(-8, 1, 100)
+_PAPER_DECAY = 1.0 - np.logspace(-5, 0, 20)
+_DEFAULT_FIXED = {"nu": 0.7}
+#: rounds of grid-edge extension and of local refinement for ``refine=True``
+_EXTEND_ROUNDS = 8
+_ZOOM_ROUNDS = 4
+_ZOOM_POINTS = 9
+
+
+def resolve_spec_name(optimizer: object) -> str:
+    """The registered spec name of an optimizer class (``nn.Momentum``) or name (``"momentum"``)."""
+    if isinstance(optimizer, str):
+        name = optimizer
+    elif isinstance(optimizer, type) and issubclass(optimizer, Optimizer) and optimizer.spec_name is not None:
+        name = optimizer.spec_name
+    else:
+        raise TypeError(
+            "optimizer must be a registered spec name or an optimizer class such as nn.Momentum; "
+            f"got {optimizer!r}"
+        )
+    try:
+        forms_for(name)
+    except KeyError as err:
+        raise ValueError(f"optimizer must name a registered spec; {err.args[0]}") from None
+    return name
+
+
+def default_grid(name: str) -> dict[str, np.ndarray]:
+    """The paper's grid for spec ``name`` (module docstring); hyperparameters without a default are left out."""
+    params = forms_for(name).params
+    grid: dict[str, np.ndarray] = {}
+    for p in params:
+        if p == "lr":
+            grid[p] = _PAPER_SGD_LR if params == ("lr",) else _PAPER_LR
+        elif p in ("beta", "gamma"):
+            grid[p] = _PAPER_DECAY
+    return grid
+
+
+def _axes(forms: Forms, grid: Mapping[str, object] | None, fixed: Mapping[str, object]) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """Validated 1-D grid axes (spec order) and fixed scalar hyperparameters."""
+    grid = dict(grid or {})
+    unknown = [k for k in (*grid, *fixed) if k not in forms.params]
+    if unknown:
+        raise ValueError(f"{forms.name} has hyperparameters {', '.join(forms.params)}; unknown {', '.join(unknown)}"
+                         + (" (pass precond_power= separately)" if "precond_power" in unknown else ""))
+    both = [k for k in grid if k in fixed]
+    if both:
+        raise ValueError(f"hyperparameter {both[0]} is both on the grid and fixed")
+    defaults = default_grid(forms.name)
+    axes: dict[str, np.ndarray] = {}
+    values: dict[str, float] = {}
+    for p in forms.params:
+        if p in grid:
+            axis = validate_hyperparameter(p, grid[p], forms.ranges[p])
+            if axis.ndim != 1 or axis.size == 0:
+                raise ValueError(f"grid[{p!r}] must be a non-empty 1-D array; got shape {axis.shape}")
+            axes[p] = axis
+        elif p in fixed:
+            val = validate_hyperparameter(p, fixed[p], forms.ranges[p])
+            if val.ndim:
+                raise ValueError(f"fixed hyperparameter {p} must be a scalar; put arrays into grid=")
+            values[p] = float(val)
+        elif p in defaults:
+            axes[p] = defaults[p]
+        elif p in _DEFAULT_FIXED:
+            values[p] = _DEFAULT_FIXED[p]
+        else:
+            raise ValueError(f"hyperparameter {p} of {forms.name} needs a grid (grid={{{p!r}: ...}}) or a value ({p}=...)")
+    return axes, values
+
+
+class GridSearch:
+    """A hyperparameter grid of one spec on one problem, searchable at any batch size.
+
+    The grid is the product of ``axes`` (flattened in C order: first grid point = first
+    values). Models are built in chunks of at most :data:`_CHUNK_ELEMENTS` elements and,
+    for grids up to :data:`_CACHE_ELEMENTS` elements, kept for reuse at other batch sizes.
+    Successive calls of :meth:`minimum` with non-decreasing batch sizes pass each grid
+    point's certified lower bound on its risk (scaled by :math:`B_{\\rm prev}/B`, see
+    :func:`~nqm.numerics._steps.grid_minimum`) so that points far from the optimum are
+    skipped without evaluation.
+    """
+
+    def __init__(
+        self,
+        problem: Problem,
+        name: str,
+        axes: Mapping[str, np.ndarray],
+        fixed: Mapping[str, float],
+        precond_power: float,
+    ) -> None:
+        if not isinstance(problem, Problem):
+            raise TypeError(f"problem must be an nqm.numerics.Problem; got {type(problem).__name__}")
+        self.problem = problem
+        self.name = name
+        self.axes = dict(axes)
+        self.fixed = dict(fixed)
+        self.precond_power = float(validate_hyperparameter("precond_power", precond_power, (0.0, 1.0, True, True)))
+        self.shape = tuple(a.size for a in self.axes.values())
+        self.size = int(np.prod(self.shape))
+        mesh = np.meshgrid(*self.axes.values(), indexing="ij") if self.axes else []
+        self.points = {k: m.ravel() for k, m in zip(self.axes, mesh)}
+        per = max(1, _CHUNK_ELEMENTS // problem.size)
+        self.chunks = [np.arange(lo, min(lo + per, self.size)) for lo in range(0, self.size, per)]
+        self._keep = self.size * problem.size <= _CACHE_ELEMENTS
+        self._models: dict[int, RiskModel] = {}
+        # warm start state: per-chunk floors valid over [0, horizon] at batch size _floor_B
+        self._floors = [np.zeros(c.size) for c in self.chunks]
+        self._floor_B = math.inf
+        self._horizon = 0.0
+
+    def optimizer(self, index: int | np.ndarray | slice) -> Optimizer:
+        """The optimizer at flat grid ``index`` (an array or slice gives a sub-grid)."""
+        values = {k: v[index] for k, v in self.points.items()}
+        return Optimizer(self.name, precond_power=self.precond_power, **values, **self.fixed)
+
+    def hyperparameters(self, index: int) -> dict[str, float]:
+        """Hyperparameter values of flat grid point ``index`` (grid and fixed)."""
+        values = {k: float(v[index]) for k, v in self.points.items()}
+        values.update(self.fixed)
+        return {p: values[p] for p in forms_for(self.name).params}
+
+    def _model(self, k: int, batch_size: float) -> RiskModel:
+        model = self._models.get(k)
+        if model is None:
+            model = build_model(self.problem, self.optimizer(self.chunks[k]), 1.0).flatten()
+            if self._keep:
+                self._models[k] = model
+        return model.with_batch_size(batch_size)
+
+    def minimum(self, batch_size: float, target: float, upper: float = math.inf) -> tuple[float, int | None]:
+        """Fewest steps over the grid and the first flat index attaining it (``(inf, None)`` if none).
+
+        ``upper`` may pass a known exact hit of some grid point at this batch size (e.g. the
+        optimum at a smaller batch size: the risk is pointwise non-increasing in B).
+        """
+        B = float(batch_size)
+        warm = B >= self._floor_B and upper <= self._horizon
+        if not warm:
+            self._floors = [np.zeros(c.size) for c in self.chunks]
+        best, winner = float(upper), None
+        for k, rows in enumerate(self.chunks):
+            floor = self._floors[k]
+            if warm:
+                floor *= self._floor_B / B
+            steps, row = grid_minimum(self._model(k, B), target, best, floor=floor)
+            if row is not None and (steps < best or winner is None):
+                best, winner = steps, int(rows[row])
+        self._floor_B, self._horizon = (B, best) if winner is not None else (math.inf, 0.0)
+        return (best, winner) if winner is not None else (math.inf, None)
+
+    def all_steps(self, batch_size: float, target: float) -> np.ndarray:
+        """Exact steps to target of every grid point, shaped like the grid (``inf`` where never)."""
+        out = np.concatenate([first_hits(self._model(k, float(batch_size)), target) for k in range(len(self.chunks))])
+        return out.reshape(self.shape)
+
+
+@dataclass(frozen=True)
+class TuneResult:
+    """The outcome of :func:`tune`.
+
+    ``steps``: fewest steps to the target (``int``, or ``math.inf`` when no grid point
+    reaches it); ``optimizer``: the best optimizer (``None`` when none reaches it);
+    ``hyperparameters``: its values; ``index``: its grid index (``None`` if found off the
+    grid by refinement); ``grid``: the searched axes; ``grid_optimum``: the best steps on
+    the grid itself; ``at_edge``: hyperparameters whose grid optimum lies at an end of
+    their axis (the grid, not the model, limits the answer there); ``refined``: whether
+    ``refine=True`` continued past the grid; ``grid_steps``: every grid point's steps if
+    requested.
+    """
+
+    steps: int | float
+    optimizer: Optimizer | None
+    hyperparameters: dict[str, float]
+    index: tuple[int, ...] | None
+    batch_size: float
+    target: float
+    precond_power: float
+    grid: dict[str, np.ndarray] = field(repr=False)
+    grid_optimum: int | float = math.inf
+    at_edge: tuple[str, ...] = ()
+    refined: bool = False
+    grid_steps: np.ndarray | None = field(default=None, repr=False)
+
+
+def _as_steps(value: float) -> int | float:
+    return int(value) if math.isfinite(value) else math.inf
+
+
+def _scale(rng: tuple[float, float, bool, bool]) -> tuple[Any, Any]:
+    """Coordinates in which a hyperparameter is refined: log for (0, inf), log(1 - x) for [0, 1)."""
+    lo, hi, _, hi_closed = rng
+    if lo == 0.0 and math.isinf(hi):
+        return np.log, np.exp
+    if lo == 0.0 and hi == 1.0 and not hi_closed:
+        return (lambda x: np.log1p(-x)), (lambda u: -np.expm1(u))
+    return (lambda x: np.asarray(x, dtype=float)), (lambda u: np.asarray(u, dtype=float))
+
+
+def _clip(values: np.ndarray, rng: tuple[float, float, bool, bool]) -> np.ndarray:
+    """The values inside the hyperparameter's range (rounding at the ends removed)."""
+    lo, hi, lo_closed, hi_closed = rng
+    ok = np.isfinite(values) & ((values >= lo) if lo_closed else (values > lo)) & ((values <= hi) if hi_closed else (values < hi))
+    return values[ok]
+
+
+def _refine(
+    problem: Problem,
+    forms: Forms,
+    search: GridSearch,
+    best_steps: float,
+    best: dict[str, float],
+    B: float,
+    target: float,
+) -> tuple[float, dict[str, float], bool]:
+    r"""Continue past the grid from the optimum ``best`` (``refine=True`` of :func:`tune`).
+
+    Coordinates: :math:`\log\alpha` for a positive hyperparameter, :math:`\log(1-\beta)`
+    for one in [0, 1), linear otherwise (:func:`_scale`).
+
+    1. *Edge extension*: while the optimum lies at an end of an axis, that axis is extended
+       beyond it by eight points of the grid's own end spacing, within the
+       hyperparameter's range, and the new slab (new values x all other axes) is searched.
+    2. *Zoom*: 9 points per axis between the optimum's neighbours are searched, then the
+       neighbourhood shrinks to one local spacing around the new optimum (4 rounds).
+
+    Every candidate grid is searched exactly with the incumbent as upper bound; only
+    strictly fewer steps replace it, so ties keep the earlier point. Returns the refined
+    steps, hyperparameters, and whether a point off the original grid won.
+    """
+    axes = {k: np.unique(v) for k, v in search.axes.items()}  # sorted
+    moved = False
+
+    def try_grid(sub_axes: dict[str, np.ndarray]) -> bool:
+        nonlocal best_steps, best, moved
+        if any(a.size == 0 for a in sub_axes.values()):
+            return False
+        sub = GridSearch(problem, forms.name, sub_axes, search.fixed, search.precond_power)
+        steps, idx = sub.minimum(B, target, best_steps)
+        if idx is None or not steps < best_steps:
+            return False
+        best_steps, best, moved = steps, sub.hyperparameters(idx), True
+        return True
+
+    for _ in range(_EXTEND_ROUNDS):
+        extended = False
+        for p, axis in axes.items():
+            i = int(np.argmin(np.abs(axis - best[p])))
+            if axis.size < 2 or i not in (0, axis.size - 1):
+                continue
+            fwd, inv = _scale(forms.ranges[p])
+            u = fwd(axis)
+            end, spacing = (u[0], u[0] - u[1]) if i == 0 else (u[-1], u[-1] - u[-2])
+            new = _clip(inv(end + spacing * np.arange(1, 9)), forms.ranges[p])
+            new = new[~np.isin(new, axis)]
+            if new.size:
+                axes[p] = np.unique(np.concatenate([axis, new]))
+                extended |= try_grid({q: (new if q == p else axes[q]) for q in axes})
+        if not extended:
+            break
+    window = {}
+    for p, axis in axes.items():
+        fwd, _ = _scale(forms.ranges[p])
+        i = int(np.argmin(np.abs(axis - best[p])))
+        window[p] = (float(fwd(axis[max(i - 1, 0)])), float(fwd(axis[min(i + 1, axis.size - 1)])))
+    for _ in range(_ZOOM_ROUNDS):
+        sub_axes = {}
+        for p, (ua, ub) in window.items():
+            _, inv = _scale(forms.ranges[p])
+            sub_axes[p] = _clip(np.unique(inv(np.linspace(ua, ub, _ZOOM_POINTS))), forms.ranges[p])
+        try_grid(sub_axes)
+        for p, (ua, ub) in window.items():
+            fwd, _ = _scale(forms.ranges[p])
+            centre, half = float(fwd(best[p])), abs(ub - ua) / (_ZOOM_POINTS - 1)
+            window[p] = (centre - half, centre + half)
+    return best_steps, best, moved
+
+
+def tune(
+    problem: Problem,
+    optimizer: object,
+    *,
+    batch_size: object,
+    target: object,
+    grid: Mapping[str, object] | None = None,
+    precond_power: object = 0.0,
+    refine: bool = False,
+    grid_steps: bool = False,
+    **fixed: object,
+) -> TuneResult:
+    r"""Fewest steps to ``target`` over a hyperparameter grid, with the best optimizer.
+
+    ``optimizer`` is a class (``nn.Momentum``, or one from :func:`~nqm.numerics.from_spec`)
+    or a registered name. ``grid`` maps hyperparameter names to 1-D arrays; missing ones
+    take the paper's defaults (module docstring) unless fixed by keyword, e.g.
+    ``tune(prob, nn.Momentum, batch_size=B, target=0.01, beta=0.9)`` tunes lr at
+    :math:`\beta = 0.9`. ``refine=True`` continues past the grid (edge extension and local
+    zoom, see :func:`_refine`) and reports it in ``refined``; ``grid_steps=True`` also
+    returns every grid point's exact steps. Ties go to the first grid point.
+    """
+    name = resolve_spec_name(optimizer)
+    forms = forms_for(name)
+    B = validate_batch_size(batch_size)
+    if B.ndim:
+        raise ValueError(f"batch_size must be a single number >= 1; got shape {B.shape} (use nn.sweep for several)")
+    eps = validate_target(target)
+    axes, values = _axes(forms, grid, fixed)
+    search = GridSearch(problem, name, axes, values, precond_power)
+    steps, idx = search.minimum(float(B), eps)
+    all_steps = search.all_steps(float(B), eps) if grid_steps else None
+    common = dict(batch_size=float(B), target=eps, precond_power=search.precond_power, grid=axes, grid_steps=all_steps)
+    if idx is None:
+        return TuneResult(math.inf, None, {}, None, **common)
+    index = tuple(int(i) for i in np.unravel_index(idx, search.shape))
+    edges = tuple(p for (p, a), i in zip(axes.items(), index) if a.size > 1 and i in (0, a.size - 1))
+    hyper = search.hyperparameters(idx)
+    best_steps, refined = steps, False
+    if refine:
+        best_steps, hyper, refined = _refine(problem, forms, search, steps, hyper, float(B), eps)
+    opt = Optimizer(name, precond_power=search.precond_power, **hyper)
+    return TuneResult(
+        _as_steps(best_steps),
+        opt,
+        hyper,
+        None if refined else index,
+        grid_optimum=_as_steps(steps),
+        at_edge=edges,
+        refined=refined,
+        **common,
+    )

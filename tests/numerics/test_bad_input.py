@@ -1,0 +1,224 @@
+"""Bad input: every public nqm.numerics function raises ValueError naming the parameter and its range.
+
+Covers non-positive and NaN learning rates, batch sizes below 1, beta / gamma outside
+[0, 1), p outside [0, 1], h <= 0, mismatched array shapes, and the arguments of tuning,
+sweeps and the critical-batch-size tools. Divergent settings are not errors: they give
+``inf`` risk and steps, never NaN.
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+import nqm.numerics as nn
+
+PROB = nn.Problem([1.0, 0.1], c=[1.0, 0.5])
+SGD = nn.SGD(lr=0.1)
+
+
+def raises(match: str, call) -> None:
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+# ------------------------------------------------------------------ hyperparameters
+@pytest.mark.parametrize("lr", [0.0, -0.1, np.nan, np.inf, [0.1, -1.0], "fast"])
+@pytest.mark.parametrize("cls", [nn.SGD, nn.Momentum, nn.EMA, nn.Nesterov, nn.QHM])
+def test_learning_rate(cls, lr) -> None:
+    extra = {"SGD": {}, "Momentum": {"beta": 0.9}, "EMA": {"gamma": 0.9}, "Nesterov": {"beta": 0.9}, "QHM": {"beta": 0.9, "nu": 0.7}}
+    raises(r"lr must be .*\(0, inf\)", lambda: cls(lr=lr, **extra[cls.__name__]))
+
+
+@pytest.mark.parametrize("value", [1.0, -0.01, 1.5, np.nan])
+@pytest.mark.parametrize("cls, name", [(nn.Momentum, "beta"), (nn.Nesterov, "beta"), (nn.EMA, "gamma")])
+def test_decay_outside_unit_interval(cls, name, value) -> None:
+    raises(rf"{name} must be .*\[0, 1\)", lambda: cls(lr=0.1, **{name: value}))
+
+
+def test_qhm_nu_and_beta() -> None:
+    raises(r"nu must be .*\[0, 1\]", lambda: nn.QHM(lr=0.1, beta=0.9, nu=1.5))
+    raises(r"beta must be .*\[0, 1\)", lambda: nn.QHM(lr=0.1, beta=1.0, nu=0.5))
+
+
+@pytest.mark.parametrize("p", [-0.1, 1.01, np.nan])
+def test_preconditioner_power(p) -> None:
+    raises(r"precond_power must be .*\[0, 1\]", lambda: nn.SGD(lr=0.1, precond_power=p))
+    raises(r"precond_power must be .*\[0, 1\]", lambda: nn.Momentum(lr=0.1, beta=0.5, precond_power=p))
+    raises(r"precond_power must be .*\[0, 1\]", lambda: PROB.preconditioned(p))
+    raises(r"precond_power must be .*\[0, 1\]", lambda: nn.tune(PROB, nn.SGD, batch_size=4, target=0.1, precond_power=p))
+
+
+def test_generic_optimizer_constructors() -> None:
+    raises("missing beta", lambda: nn.Optimizer("momentum", lr=0.1))
+    raises("unknown gamma", lambda: nn.optimizer("momentum", lr=0.1, beta=0.5, gamma=0.1))
+    raises(r"lr must be .*\(0, inf\)", lambda: nn.optimizer("sgd", lr=-1))
+    raises("mismatched shape", lambda: nn.Momentum(lr=[0.1, 0.2], beta=[0.1, 0.2, 0.3]))
+    raises(r"lr must be .*\(0, inf\)", lambda: nn.SGD(lr=0.1).replace(lr=0.0))
+
+
+# ------------------------------------------------------------------ problems
+@pytest.mark.parametrize("h", [[1.0, 0.0], [1.0, -2.0], [np.nan], [np.inf], [[1.0, 2.0]], []])
+def test_curvatures(h) -> None:
+    raises(r"h must", lambda: nn.Problem(h))
+
+
+@pytest.mark.parametrize("field", ["c", "init_var", "weights"])
+def test_problem_fields(field) -> None:
+    raises(rf"{field} has 3 entries but h has 2", lambda: nn.Problem([1.0, 2.0], **{field: [1.0, 1.0, 1.0]}))
+    raises(rf"{field} must be finite and in \[0, inf\)", lambda: nn.Problem([1.0, 2.0], **{field: [1.0, -1.0]}))
+    raises(rf"{field} must be finite", lambda: nn.Problem([1.0, 2.0], **{field: [1.0, np.nan]}))
+
+
+def test_problem_constructors() -> None:
+    raises(r"d must be an integer >= 1", lambda: nn.Problem.paper(d=0))
+    raises(r"d must be an integer >= 1", lambda: nn.Problem.paper(d=2.5))
+    raises(r"bins must be an integer >= 1", lambda: nn.Problem.paper(bins=0))
+    raises(r"d must be an integer >= 1", lambda: nn.Problem.power_law(0))
+    raises(r"a must be a finite number", lambda: nn.Problem.power_law(10, a=np.nan))
+    raises(r"h_scale must be a finite number in \(0, inf\)", lambda: nn.Problem.power_law(10, h_scale=0.0))
+    raises(r"c_scale must be a finite number in \(0, inf\)", lambda: nn.Problem.power_law(10, c_scale=-1.0))
+    raises(r"bins must be an integer >= 1", lambda: nn.Problem.power_law(10, bins=0))
+
+
+def test_information_bound() -> None:
+    raises(r"target must be a finite number in \(0, inf\)", lambda: PROB.information_bound(0.0, 4))
+    raises(r"batch_size must be a finite number in \[1, inf\)", lambda: PROB.information_bound(0.01, 0.5))
+    raises(r"batch_size must be a finite number in \[1, inf\)", lambda: PROB.information_bound(0.01, [4, np.nan]))
+
+
+# ------------------------------------------------------------------ risk and steps
+ENGINE = [
+    ("expected_risk", lambda **k: nn.expected_risk(PROB, SGD, steps=[0, 5], **k)),
+    ("risk_components", lambda **k: nn.risk_components(PROB, SGD, steps=[0, 5], **k)),
+    ("risk_variance", lambda **k: nn.risk_variance(PROB, SGD, steps=[0, 5], **k)),
+    ("stationary_risk", lambda **k: nn.stationary_risk(PROB, SGD, **k)),
+    ("steps_to_target", lambda **k: nn.steps_to_target(PROB, SGD, target=0.1, **k)),
+    ("multiplicative_expected_risk", lambda **k: nn.multiplicative_expected_risk(PROB, SGD, steps=[0, 5], **k)),
+    ("expected_gradient_noise_scale", lambda **k: nn.expected_gradient_noise_scale(PROB, SGD, steps=[0, 5], **k)),
+    ("tune", lambda **k: nn.tune(PROB, nn.SGD, target=0.1, **k)),
+]
+
+
+@pytest.mark.parametrize("B", [0.0, 0.99, -4, np.nan, np.inf, [4.0, 0.5]])
+@pytest.mark.parametrize("name, call", ENGINE, ids=[e[0] for e in ENGINE])
+def test_batch_size(name, call, B) -> None:
+    raises(r"batch_size must be a finite number in \[1, inf\)", lambda: call(batch_size=B))
+
+
+def test_batch_size_shape_must_broadcast_against_the_grid() -> None:
+    grid = nn.SGD(lr=[0.1, 0.2])
+    raises(r"batch_size of shape \(3,\) does not broadcast", lambda: nn.expected_risk(PROB, grid, batch_size=[1, 2, 4], steps=1))
+    raises(r"batch_size must be a single number", lambda: nn.tune(PROB, nn.SGD, batch_size=[4, 8], target=0.1))
+
+
+@pytest.mark.parametrize("steps", [-1, 1.5, np.nan, [0, -3], 2.0**63])
+@pytest.mark.parametrize("fn", [nn.expected_risk, nn.risk_components, nn.risk_variance, nn.expected_gradient_noise_scale])
+def test_steps(fn, steps) -> None:
+    raises(r"steps must be integers in \[0, 2\*\*62\]", lambda: fn(PROB, SGD, batch_size=4, steps=steps))
+
+
+@pytest.mark.parametrize("target", [0.0, -1.0, np.nan, np.inf, "low"])
+def test_target(target) -> None:
+    raises(r"target must be a .*number in \(0, inf\)", lambda: nn.steps_to_target(PROB, SGD, batch_size=4, target=target))
+    raises(r"target must be a .*number in \(0, inf\)", lambda: nn.tune(PROB, nn.SGD, batch_size=4, target=target))
+    raises(r"target must be a .*number in \(0, inf\)", lambda: nn.sweep(PROB, nn.SGD, batch_sizes=[4], target=target))
+
+
+def test_method() -> None:
+    raises("method must be 'auto', 'chebyshev' or 'doubling'", lambda: nn.expected_risk(PROB, SGD, batch_size=4, steps=1, method="fast"))
+
+
+def test_divergent_settings_are_inf_not_errors() -> None:
+    bad = nn.SGD(lr=[0.5, 3.0])
+    risk = nn.expected_risk(PROB, bad, batch_size=4, steps=[10**6])
+    assert math.isfinite(risk[0, 0]) and risk[1, 0] == np.inf
+    assert nn.stationary_risk(PROB, bad, batch_size=4)[1] == np.inf
+    assert nn.steps_to_target(PROB, bad, batch_size=4, target=0.2)[1] == np.inf
+
+
+# ------------------------------------------------------------------ tuning and sweeps
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"grid": {"lr": [0.1, -1.0]}}, r"lr must be .*\(0, inf\)"),
+        ({"grid": {"lr": [[0.1, 0.2]]}}, r"grid\['lr'\] must be a non-empty 1-D array"),
+        ({"grid": {"lr": []}}, r"grid\['lr'\] must be a non-empty 1-D array"),
+        ({"grid": {"beta": [0.5, 1.0]}}, r"beta must be .*\[0, 1\)"),
+        ({"grid": {"rho": [0.5]}}, r"unknown rho"),
+        ({"grid": {"precond_power": [0.5]}}, r"pass precond_power= separately"),
+        ({"beta": [0.5, 0.9]}, r"fixed hyperparameter beta must be a scalar"),
+        ({"beta": 1.2}, r"beta must be .*\[0, 1\)"),
+        ({"grid": {"beta": [0.5]}, "beta": 0.5}, r"both on the grid and fixed"),
+    ],
+)
+def test_tune_arguments(kwargs, match) -> None:
+    raises(match, lambda: nn.tune(PROB, nn.Momentum, batch_size=4, target=0.1, **kwargs))
+    raises(match, lambda: nn.sweep(PROB, nn.Momentum, batch_sizes=[4, 16], target=0.1, **kwargs))
+
+
+def test_tune_optimizer_argument() -> None:
+    raises(r"optimizer must name a registered spec", lambda: nn.tune(PROB, "adamw", batch_size=4, target=0.1))
+    with pytest.raises(TypeError, match="optimizer must be a registered spec name or an optimizer class"):
+        nn.tune(PROB, nn.SGD(lr=0.1), batch_size=4, target=0.1)
+    from nqm.theory import unregister
+
+    spec = _spec_with_foo()
+    try:
+        cls = nn.from_spec(spec)
+        raises(r"hyperparameter foo of .* needs a grid", lambda: nn.tune(PROB, cls, batch_size=4, target=0.1))
+    finally:
+        unregister(spec.name)
+
+
+def _spec_with_foo():
+    import sympy as sp
+
+    from nqm.theory import LR, Hyperparameter, OptimizerSpec
+
+    foo = Hyperparameter("foo", sp.Symbol("phi", nonnegative=True), 0.0, 1.0, True, True)
+
+    def update(grad, theta, lr, foo):
+        return (theta - lr * (1 - foo / 2) * grad(theta),)
+
+    return OptimizerSpec.from_update("bad_input_foo", update, state=("theta",), hyperparameters=(LR, foo))
+
+
+def test_sweep_batch_sizes() -> None:
+    raises(r"batch_sizes must be a non-empty 1-D array", lambda: nn.sweep(PROB, nn.SGD, batch_sizes=[], target=0.1))
+    raises(r"batch_sizes must be a non-empty 1-D array", lambda: nn.sweep(PROB, nn.SGD, batch_sizes=[[4, 8]], target=0.1))
+    raises(r"batch_sizes must be distinct", lambda: nn.sweep(PROB, nn.SGD, batch_sizes=[4, 4], target=0.1))
+    raises(r"batch_size must be a finite number in \[1, inf\)", lambda: nn.sweep(PROB, nn.SGD, batch_sizes=[4, 0.5], target=0.1))
+    raises(r"batch_size must be a finite number in \[1, inf\)", lambda: nn.optimal_learning_rates(PROB, nn.SGD, batch_sizes=[0.0], target=0.1))
+
+
+def test_effective_lr_needs_a_valid_optimizer() -> None:
+    raises(r"lr must be .*\(0, inf\)", lambda: nn.effective_lr(nn.SGD(lr=0.1).replace(lr=-1.0)))
+
+
+# ------------------------------------------------------------------ critical batch size, noise scale
+def test_critical_batch_size_arguments() -> None:
+    raises(r"batch_sizes and steps must be 1-D arrays of the same length", lambda: nn.mccandlish_fit([1, 2, 4], [3, 2]))
+    raises(r"batch_size must be a finite number in \[1, inf\)", lambda: nn.critical_batch_sizes([0.5, 2], [3, 2]))
+    raises(r"steps must be numbers in \[0, inf\]", lambda: nn.perfect_scaling_breakdown([1, 2], [3, -2]))
+    raises(r"steps must be numbers in \[0, inf\]", lambda: nn.mccandlish_fit([1, 2], ["a", 2]))
+    raises(r"batch_sizes must be distinct", lambda: nn.critical_batch_sizes([2, 2], [3, 2]))
+    raises(r"needs at least 2 rows with finite steps", lambda: nn.mccandlish_fit([1, 2], [3, np.inf]))
+    raises(r"factor must be a finite number in \(1, inf\)", lambda: nn.perfect_scaling_breakdown([1, 2], [3, 2], factor=np.nan))
+
+
+def test_gradient_noise_scale_arguments() -> None:
+    raises(r"theta must have 2 entries \(one per bin\)", lambda: nn.gradient_noise_scale(PROB, [1.0]))
+    raises(r"theta must have 2 entries", lambda: nn.gradient_noise_scale(PROB, 1.0))
+    raises(r"theta must be finite", lambda: nn.gradient_noise_scale(PROB, [1.0, np.inf]))
+    raises(r"theta must be an array of numbers", lambda: nn.gradient_noise_scale(PROB, ["a", "b"]))
+
+
+# ------------------------------------------------------------------ other engines' entry points
+def test_monte_carlo_and_schedules() -> None:
+    raises(r"batch_size must be a finite number in \[1, inf\)", lambda: nn.monte_carlo(PROB, SGD, batch_size=0, steps=3, runs=2))
+    raises(r"runs must be an integer >= 2", lambda: nn.monte_carlo(PROB, SGD, batch_size=4, steps=3, runs=0))
+    raises(r"batch_size must be a finite number in \[1, inf\)", lambda: nn.scheduled_risk(PROB, "sgd", batch_size=0, lrs=[0.1]))
+    raises(r"lrs must be finite learning rates in \(0, inf\)", lambda: nn.scheduled_risk(PROB, "sgd", batch_size=4, lrs=[np.nan]))
+    raises(r"lengths must have one entry per piece", lambda: nn.piecewise_risk(PROB, "sgd", batch_size=4, lrs=[0.1, 0.2], lengths=[1]))
+    raises(r"pieces must be an integer >= 1", lambda: nn.split_steps(10, 0))
