@@ -1,8 +1,11 @@
 """placeholder"""
 
+from ._claims import proof_catalogue
 from ._conformance import ConformanceReport, PropertyResult, check_conformance
+from ._formula import QUANTITIES, FormulaVerdict, verify_formula
 from ._networks_linear import LinearRuns, NoiseModelComparison, compare_noise_models, train_linear_regression
 from ._networks_validation import ValidationReport, run_validation
+from ._proof_report import latex_appendix, proof_table, results_to_json, write_json, write_latex
 from ._properties import (
     ABSOLUTE_ACCURACY,
     PROPERTIES,
@@ -11,6 +14,7 @@ from ._properties import (
     bayes_risk_bound,
     monte_carlo_tolerances,
 )
+from ._prover import METHODS, Proof, ProofResult, generic_proofs, run_all
 from ._recursion import moment_recursion_risk
 from ._reductions import Reduction, declare_reduction, declared_reductions
 from ._strategies import (
@@ -34,6 +38,20 @@ from ._strategies import (
 
 __all__ = [
     "ABSOLUTE_ACCURACY",
+    "FormulaVerdict",
+    "METHODS",
+    "Proof",
+    "ProofResult",
+    "QUANTITIES",
+    "generic_proofs",
+    "latex_appendix",
+    "proof_catalogue",
+    "proof_table",
+    "results_to_json",
+    "run_all",
+    "verify_formula",
+    "write_json",
+    "write_latex",
     "PROPERTIES",
     "ConformanceError",
     "ConformanceReport",

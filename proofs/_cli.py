@@ -80,5 +80,11 @@ def validate(out_dir: Path, reduced: bool, force: bool, cache_dir: str | None) -
     click.echo(f"wrote {len(result.files)} files to {result.out_dir}")
 
 
+from . import _cli_proofs  # noqa: E402
+
+main.add_command(_cli_proofs.proofs)
+main.add_command(_cli_proofs.verify)
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -1,0 +1,131 @@
+"""verify_formula: equal for true formulas written differently, not equal with a checked counterexample, unknown.
+
+References: Theorem 1's and Theorem 2's stationary risks and eq. 4 as printed in the paper
+(nqm-math.md), typed here; counterexamples re-evaluated here with exact rational arithmetic.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from nqm.proofs import QUANTITIES, verify_formula
+from nqm.theory import B, alpha, beta, c, gamma, h
+
+SETTINGS = settings(max_examples=8, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+
+#: Theorem 1's second term as printed
+THEOREM1 = (1 + beta) * alpha * c / (2 * B * (2 * beta + 2 - alpha * h) * (1 - beta))
+#: the same without (1 + beta): wrong
+THEOREM1_WRONG = alpha * c / (2 * B * (2 * beta + 2 - alpha * h) * (1 - beta))
+
+
+@pytest.mark.parametrize("formula", [
+    "(1+beta)*alpha*c/(2*B*(2*beta+2-alpha*h)*(1-beta))",
+    "alpha*c*(1 + beta) / (2*B*(1 - beta)*(2*(1 + beta) - alpha*h))",
+    "lr*c_i*(1+β)/(2*B*(1-β)*(2+2*β-lr*h_i))",
+    "x*c*(1+beta)/(2*h*B*(1-beta)*(2+2*beta-x))",  # the notebook's x = alpha h
+    "E_inf = (alpha*c/(4*B)) * (1+beta)/((1-beta)*(1+beta-alpha*h/2))",
+    THEOREM1,
+])
+def test_theorem1_stationary_risk_written_differently_is_equal(formula: object) -> None:
+    result = verify_formula(formula, optimizer="momentum", quantity="stationary_risk")
+    assert result.verdict == "equal", str(result)
+    assert result.equal and result.counterexample is None
+
+
+@pytest.mark.parametrize("formula", [
+    r"\frac{(1+\beta)\alpha c_i}{2B(2\beta+2-\alpha h_i)(1-\beta)}",
+    r"\mathrm{E}\,\ell_i(\infty) = \frac{\alpha c_{i} \left(1 + \beta\right)}{2 B \left(1 - \beta\right) \left(2 \beta + 2 - \alpha h_{i}\right)}",
+])
+def test_latex_input(formula: str) -> None:
+    assert verify_formula(formula, optimizer="momentum", quantity="stationary_risk").verdict == "equal"
+    wrong = formula.replace(r"(1+\beta)", "").replace(r"\left(1 + \beta\right)", "")
+    assert verify_formula(wrong, optimizer="momentum", quantity="stationary_risk").verdict == "not equal"
+
+
+def _exact(expr: sp.Expr, point: dict[str, str]) -> sp.Rational:
+    return sp.nsimplify(expr.subs({s: sp.Rational(point[s.name]) for s in expr.free_symbols}))
+
+
+def test_missing_one_plus_beta_gives_a_valid_counterexample() -> None:
+    result = verify_formula("alpha*c/(2*B*(2*beta+2-alpha*h)*(1-beta))", optimizer="momentum", quantity="stationary_risk")
+    assert result.verdict == "not equal" and not result.equal
+    point = result.counterexample
+    a, b_, hv, Bv = (sp.Rational(point[n]) for n in ("alpha", "beta", "h", "B"))
+    # inside the hyperparameter domain and the stability region 0 < alpha h < 2(1 + beta) (Theorem 1's regime)
+    assert a > 0 and 0 <= b_ < 1 and hv > 0 and Bv >= 1 and a * hv < 2 * (1 + b_)
+    claimed, derived = _exact(THEOREM1_WRONG, point), _exact(THEOREM1, point)
+    assert claimed != derived
+    assert abs(sp.Float(result.values[0], 30) - claimed) <= sp.Rational(1, 10**15) * abs(claimed)
+    assert abs(sp.Float(result.values[1], 30) - derived) <= sp.Rational(1, 10**15) * abs(derived)
+
+
+def test_theorem2_and_eq4_and_the_mean_path() -> None:
+    red = (1 - gamma) * (1 + (1 - alpha * h) * gamma) / ((1 + gamma) * (1 - (1 - alpha * h) * gamma))
+    assert verify_formula(alpha * c / (2 * B * (2 - alpha * h)) * red, optimizer="ema", quantity="stationary_risk").equal
+    no_gamma = (1 - gamma) * (1 + (1 - alpha * h)) / ((1 + gamma) * (1 - (1 - alpha * h)))  # the restatement's error
+    wrong = verify_formula(alpha * c / (2 * B * (2 - alpha * h)) * no_gamma, optimizer="ema", quantity="stationary_risk")
+    assert wrong.verdict == "not equal"
+    eq4 = "(1-alpha*h)**(2*t)*h*s0/2 + (1-(1-alpha*h)**(2*t))*alpha*c/(2*B*(2-alpha*h))"
+    assert verify_formula(eq4, optimizer="sgd", quantity="expected_risk").equal
+    bracket = "((r1**(t+1) - r2**(t+1)) - beta*(r1**t - r2**t))/(r1 - r2)"
+    assert verify_formula(bracket, optimizer="momentum", quantity="mean_path").equal
+    shifted = verify_formula("((r1**(t+1) - r2**(t+1)) - beta*(r1**(t+1) - r2**(t+1)))/(r1 - r2)",
+                             optimizer="momentum", quantity="mean_path")
+    assert shifted.verdict == "not equal" and "t" in shifted.counterexample
+    assert verify_formula("z**2 - (1 - alpha*h + beta)*z + beta", optimizer="momentum",
+                          quantity="characteristic_polynomial").equal
+    assert verify_formula("alpha/(1-beta)", optimizer="nesterov", quantity="effective_lr").equal
+
+
+def test_preconditioned_eq10() -> None:
+    formula = "alpha*c*h**(-p)/(2*B*(2 - alpha*h**(1-p)))"
+    assert verify_formula(formula, optimizer="sgd", quantity="stationary_risk", precondition=True).equal
+    with pytest.raises(ValueError, match="cannot depend"):
+        verify_formula(formula, optimizer="sgd", quantity="stationary_risk")
+
+
+def test_unknown_when_numerics_agree_but_no_proof_closes() -> None:
+    """A relative change of 1e-40 is below the numeric tolerance and not an identity: the honest answer is unknown."""
+    result = verify_formula(THEOREM1 * (1 + sp.Rational(1, 10**40)), optimizer="momentum", quantity="stationary_risk")
+    assert result.verdict == "unknown"
+    assert any("agree" in s for s in result.tried) and any("inconclusive" in s for s in result.tried)
+
+
+@SETTINGS
+@given(st.fractions(min_value=-3, max_value=3).filter(lambda q: abs(q) > 1e-6))
+def test_rescaled_stationary_risk_is_never_equal(q) -> None:
+    result = verify_formula(THEOREM1 * (1 + sp.Rational(q.numerator, q.denominator)), optimizer="momentum",
+                            quantity="stationary_risk", samples=4)
+    assert result.verdict == "not equal"
+
+
+@SETTINGS
+@given(st.sampled_from(["expand", "factor", "apart", "together"]), st.sampled_from(["sgd", "momentum", "ema", "nesterov", "qhm"]))
+def test_rewritten_derived_quantities_are_equal(rewrite: str, name: str) -> None:
+    from nqm.theory import derive, get_spec
+
+    derived = derive(get_spec(name)).stationary_risk
+    formula = getattr(sp, rewrite)(derived, alpha) if rewrite == "apart" else getattr(sp, rewrite)(derived)
+    assert verify_formula(formula, optimizer=name, quantity="stationary_risk", samples=4).equal
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(formula="alpha", optimizer="momentum", quantity="nope"), "quantity"),
+    (dict(formula="alpha", optimizer="nope", quantity="stationary_risk"), "optimizer"),
+    (dict(formula="alpha +", optimizer="momentum", quantity="stationary_risk"), "parse"),
+    (dict(formula="foo*alpha", optimizer="momentum", quantity="stationary_risk"), "foo"),
+    (dict(formula="alpha < 1", optimizer="momentum", quantity="stationary_risk"), "scalar"),
+    (dict(formula="alpha", optimizer="momentum", quantity="stationary_risk", samples=0), "samples"),
+])
+def test_bad_input_raises_value_error_naming_the_parameter(kwargs: dict, match: str) -> None:
+    formula = kwargs.pop("formula")
+    with pytest.raises(ValueError, match=match):
+        verify_formula(formula, **kwargs)
+
+
+def test_documented_quantities() -> None:
+    assert {"stationary_risk", "effective_lr", "characteristic_polynomial", "mean_path", "expected_risk"} <= set(QUANTITIES)
