@@ -21,25 +21,20 @@ Steps:
 2. property-test it against the whole conformance suite (:func:`nqm.proofs.check_conformance`);
 3. read off its derived stationary risk, stability region and effective learning rate
    (:func:`nqm.theory.derive`);
-4. read off its critical batch size on the paper's problem: tune the hyperparameters on a
-   grid for the exact fewest steps to the target at each batch size, and fit McCandlish et
-   al.'s :math:`S = S_{\min} + E_{\min}/B`, whose critical batch size is
-   :math:`E_{\min}/S_{\min}`. (``nqm.numerics`` has no public batch-size sweep yet; this uses
-   the engine's certified grid minimum, which such a sweep wraps.)
+4. read off its critical batch size on the paper's problem: :func:`nqm.numerics.sweep` tunes
+   the hyperparameters on a grid for the exact fewest steps to the target at each batch size,
+   and :meth:`~nqm.numerics.Sweep.critical_batch_sizes` fits McCandlish et al.'s
+   :math:`S = S_{\min} + E_{\min}/B`, whose critical batch size is :math:`E_{\min}/S_{\min}`.
 
 Run it: ``python examples/custom_variant.py``.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import sympy as sp
 
 import nqm.numerics as nn
-from nqm.numerics._model import build_model
-from nqm.numerics._steps import grid_minimum
 from nqm.proofs import check_conformance, declare_reduction
 from nqm.theory import GAMMA, LR, NU, OptimizerSpec, derive
 
@@ -66,31 +61,6 @@ declare_reduction("linear_lookahead", "ema", nu=0.0)
 declare_reduction("linear_lookahead", "sgd", gamma=0.0)
 
 
-def tuned_steps(problem: nn.Problem, opt_grid: nn.Optimizer, batch_sizes: np.ndarray, target: float) -> np.ndarray:
-    """The exact fewest steps to ``target`` over a hyperparameter grid, at each batch size.
-
-    Uses the engine's certified grid minimum (one branch-and-bound over the whole grid; the
-    previous batch size's optimum is an exact upper bound since the risk decreases in B).
-    nqm.numerics' batch-size sweep API, when present, wraps exactly this.
-    """
-    steps, upper = [], math.inf
-    for B in batch_sizes:
-        upper, _ = grid_minimum(build_model(problem, opt_grid, B).flatten(), target, upper)
-        steps.append(upper)
-    return np.array(steps)
-
-
-def critical_batch_size(batch_sizes: np.ndarray, steps: np.ndarray) -> float:
-    r"""McCandlish et al.'s critical batch size :math:`E_{\min}/S_{\min}` of :math:`S = S_{\min} + E_{\min}/B`.
-
-    :math:`S_{\min}, E_{\min}` minimise the relative residuals
-    :math:`\sum_B\bigl((S_{\min} + E_{\min}/B)/S(B) - 1\bigr)^2` (linear least squares).
-    """
-    design = np.column_stack([np.ones_like(batch_sizes, dtype=float), 1.0 / batch_sizes]) / steps[:, None]
-    (s_min, e_min), *_ = np.linalg.lstsq(design, np.ones_like(steps), rcond=None)
-    return float(e_min / s_min)
-
-
 def main(*, max_examples: int = 20, seed: int = 0, batch_sizes: np.ndarray | None = None) -> dict[str, object]:
     """Run the worked example; returns what it printed, for tests."""
     report = check_conformance(SPEC, max_examples=max_examples, seed=seed)
@@ -106,26 +76,23 @@ def main(*, max_examples: int = 20, seed: int = 0, batch_sizes: np.ndarray | Non
     target = 0.01
     bs = 4.0 ** np.arange(0, 9) if batch_sizes is None else np.asarray(batch_sizes, dtype=float)
     lrs = np.logspace(-5, 0.5, 100)  # the paper's SGD grid (Section 3.7)
-    grid = LinearLookahead(
-        lr=lrs[:, None, None],
-        gamma=(1.0 - np.logspace(-5, 0, 16))[None, :, None],  # includes gamma = 0, i.e. SGD on the same lrs
-        nu=np.array([0.0, 0.5, 0.9])[None, None, :],
-    )
-    steps = tuned_steps(problem, grid, bs, target)
-    sgd_steps = tuned_steps(problem, nn.SGD(lr=lrs), bs, target)
-    b_crit, sgd_crit = critical_batch_size(bs, steps), critical_batch_size(bs, sgd_steps)
+    grid = {"lr": lrs, "gamma": 1.0 - np.logspace(-5, 0, 16), "nu": np.array([0.0, 0.5, 0.9])}  # gamma = 0 is SGD
+    lookahead = nn.sweep(problem, LinearLookahead, batch_sizes=bs, target=target, grid=grid)
+    sgd = nn.sweep(problem, nn.SGD, batch_sizes=bs, target=target, grid={"lr": lrs})
+    b_crit = lookahead.critical_batch_sizes().mccandlish.B_crit
+    sgd_crit = sgd.critical_batch_sizes().mccandlish.B_crit
     print(f"\nsteps to risk {target} on {problem.name} (tuned on a grid):")
     print(f"  {'B':>8} {'lookahead':>12} {'SGD':>12}")
-    for B, s_la, s_sgd in zip(bs, steps, sgd_steps):
+    for B, s_la, s_sgd in zip(bs, lookahead.steps, sgd.steps):
         print(f"  {B:8.0f} {s_la:12.0f} {s_sgd:12.0f}")
     print(f"critical batch size (E_min/S_min fit): lookahead {b_crit:.4g}, SGD {sgd_crit:.4g}")
     return {
         "report": report,
         "stationary_risk": d.stationary_risk,
         "batch_sizes": bs,
-        "steps": steps,
+        "steps": lookahead.steps,
         "critical_batch_size": b_crit,
-        "sgd_steps": sgd_steps,
+        "sgd_steps": sgd.steps,
         "sgd_critical_batch_size": sgd_crit,
     }
 

@@ -24,7 +24,7 @@ from ._schedule import piecewise_risk, piecewise_risk_gradient, scheduled_risk, 
 from ._schedule_opt import ScheduleResult, bayes_bound_steps, default_max_lr, optimal_schedule, optimize_schedule
 from ._schedule_sweep import ScheduleSweep, schedule_sweep
 from ._steps import steps_to_target
-from ._sweep import LearningRateTable, Sweep, SweepRow, effective_lr, optimal_learning_rates, sweep
+from ._sweep import LearningRateTable, Sweep, SweepRow, effective_lr, optimal_learning_rates, sweep, sweeps
 from ._tune import TuneResult, default_grid, tune
 
 __all__ = [
@@ -74,5 +74,6 @@ __all__ = [
     "stationary_risk",
     "steps_to_target",
     "sweep",
+    "sweeps",
     "tune",
 ]

@@ -39,6 +39,9 @@ coordinates, then the noise step by step. Time is processed in chunks of
 ``chunk_bytes``, and because the draws are step-major, the chunk size never changes
 which variate goes where: the result is a deterministic function of (problem, optimizer,
 batch size, steps, runs, seed, schedule) and is bit-identical for every ``chunk_bytes``.
+Consecutive blocks are grouped into tasks of a fixed size (a function of runs, coordinates
+and steps only); each task merges its blocks' statistics in order and the tasks are merged
+in order, so the result is also bit-identical for every executor and number of workers.
 Memory stays bounded by about ``chunk_bytes`` plus a few state vectors of
 :math:`K d` entries and :math:`O(\text{steps})` statistics (plus ``runs x steps`` with
 ``keep_curves=True``).
@@ -47,15 +50,18 @@ Memory stays bounded by about ``chunk_bytes`` plus a few state vectors of
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from ._forms import validate_hyperparameter
 from ._model import validate_batch_size, validate_steps
 from ._optimizers import Optimizer
+from ._parallel import ResultCache, map_tasks, resolve_cache
 from ._problem import Problem
 
 __all__ = ["MonteCarloResult", "monte_carlo"]
@@ -267,35 +273,112 @@ class _Simulator:
         return L
 
 
+def _chan(mean_a: np.ndarray, m2_a: np.ndarray, n_a: int, mean_b: np.ndarray, m2_b: np.ndarray, n_b: int) -> tuple[np.ndarray, np.ndarray]:
+    r"""Mean and sum of squared deviations of two groups of runs merged (Chan et al. 1979):
+    :math:`\delta = \bar x_b - \bar x_a`, :math:`\bar x = \bar x_a + \delta\,n_b/n`,
+    :math:`M_2 = M_{2,a} + M_{2,b} + \delta^2 n_an_b/n`."""
+    if not n_a:
+        return mean_b, m2_b
+    delta = mean_b - mean_a
+    total = n_a + n_b
+    return mean_a + delta * (n_b / total), m2_a + m2_b + delta * delta * (n_a * n_b / total)
+
+
 class _Statistics:
-    """Per-step mean and sum of squared deviations merged over run blocks (Chan et al.)."""
+    """Per-step mean and sum of squared deviations merged over run blocks (:func:`_chan`)."""
 
     def __init__(self, size: int) -> None:
-        self.count = 0
         self.mean = np.zeros(size)
         self.m2 = np.zeros(size)
         self.diverged = np.zeros(size, dtype=bool)
 
     def add(self, start: int, losses: np.ndarray, count_before: int) -> None:
+        """Merge the losses ``(steps, runs)`` of steps ``start, ...`` into ``count_before`` runs."""
         sl = slice(start, start + losses.shape[0])
-        finite = np.all(np.isfinite(losses), axis=1)
-        self.diverged[sl] |= ~finite
-        nb = losses.shape[1]
         with np.errstate(invalid="ignore", over="ignore"):
             mb = losses.mean(axis=1)
             m2b = np.square(losses - mb[:, None]).sum(axis=1)
-            if count_before:
-                delta = mb - self.mean[sl]
-                total = count_before + nb
-                mb = self.mean[sl] + delta * (nb / total)
-                m2b = self.m2[sl] + m2b + delta * delta * (count_before * nb / total)
-            self.mean[sl] = np.where(finite, mb, np.inf)
-            self.m2[sl] = np.where(finite & ~np.isnan(m2b), m2b, np.inf)
+            mb, m2b = _chan(self.mean[sl], self.m2[sl], count_before, mb, m2b, losses.shape[1])
+        # a non-finite loss, or a mean that overflows, marks the step as diverged
+        finite = np.all(np.isfinite(losses), axis=1) & np.isfinite(mb)
+        self.diverged[sl] |= ~finite
+        self.mean[sl] = np.where(finite, mb, np.inf)
+        self.m2[sl] = np.where(finite & ~np.isnan(m2b), m2b, np.inf)
+
+    def merge(self, other: _Statistics, count_before: int, count: int) -> None:
+        """Merge ``other`` (statistics of ``count`` further runs) into these of ``count_before`` runs."""
+        with np.errstate(invalid="ignore", over="ignore"):
+            mean, m2 = _chan(self.mean, self.m2, count_before, other.mean, other.m2, count)
+        self.diverged |= other.diverged | ~np.isfinite(mean)
+        self.mean = np.where(self.diverged, np.inf, mean)
+        self.m2 = np.where(self.diverged | np.isnan(m2), np.inf, m2)
 
     def result(self, runs: int) -> tuple[np.ndarray, np.ndarray]:
         mean = np.where(self.diverged, np.inf, self.mean)
         stderr = np.where(self.diverged, np.inf, np.sqrt(np.maximum(self.m2, 0.0) / (runs - 1) / runs))
         return mean, stderr
+
+
+#: simulated (run, coordinate) rows x steps per task (about a second of work): the blocks of
+#: runs are grouped into tasks of this size, a function of (runs, coordinates, steps) only
+_TASK_ROW_STEPS = 1 << 25
+
+
+@dataclass(frozen=True, eq=False)
+class _RunBlocks:
+    """One task: blocks ``first_block ..`` (``blocks`` of them) of ``block_runs`` runs each."""
+
+    coef: _Coefficients
+    counts: np.ndarray
+    schedule_index: np.ndarray | None
+    steps: int
+    runs: int  # all runs of the simulation (the last block may be short)
+    block_runs: int
+    first_block: int
+    blocks: int
+    seed: np.random.SeedSequence
+    targets: np.ndarray
+    keep_curves: bool
+    chunk_bytes: int
+
+    @property
+    def run_range(self) -> tuple[int, int]:
+        first = self.first_block * self.block_runs
+        return first, min(self.runs, first + self.blocks * self.block_runs)
+
+    def cache_config(self) -> dict[str, object]:
+        c = self.coef
+        return {
+            "coef": [c.A, c.b, c.init, c.out, c.loss_weight], "counts": self.counts, "schedule": self.schedule_index,
+            "steps": self.steps, "runs": self.runs, "block_runs": self.block_runs, "first_block": self.first_block,
+            "blocks": self.blocks, "seed": [self.seed.entropy, list(self.seed.spawn_key), self.seed.pool_size],
+            "targets": self.targets, "keep_curves": self.keep_curves,
+        }
+
+
+def _run_blocks(task: _RunBlocks) -> tuple[_Statistics, np.ndarray | None, np.ndarray]:
+    """Statistics, curves (``(runs, T + 1)`` or ``None``) and first hits of one task's runs."""
+    simulator = _Simulator(task.coef, task.counts, task.block_runs, task.schedule_index)
+    lo, hi = task.run_range
+    T = task.steps
+    stats = _Statistics(T + 1)
+    curves = np.empty((hi - lo, T + 1)) if task.keep_curves else None
+    hits = np.full((task.targets.size, hi - lo), np.inf)
+    root = task.seed
+    for block, first in zip(range(task.first_block, task.first_block + task.blocks), range(lo, hi, task.block_runs)):
+        size = min(task.block_runs, hi - first)
+        child = np.random.SeedSequence(root.entropy, spawn_key=tuple(root.spawn_key) + (block,), pool_size=root.pool_size)
+        rng = np.random.Generator(np.random.PCG64(child))
+        block_hits = hits[:, first - lo : first - lo + size]
+        for start, losses in simulator.run(rng, size, T, task.chunk_bytes):
+            stats.add(start, losses, first - lo)
+            if curves is not None:
+                curves[first - lo : first - lo + size, start : start + losses.shape[0]] = losses.T
+            if task.targets.size:
+                reached = losses[None, :, :] <= task.targets[:, None, None]
+                new = np.isinf(block_hits) & reached.any(axis=1)
+                block_hits[new] = (start + reached.argmax(axis=1))[new]
+    return stats, curves, hits
 
 
 def monte_carlo(
@@ -312,6 +395,9 @@ def monte_carlo(
     keep_curves: bool = False,
     coordinates: Coordinates = "auto",
     chunk_bytes: int = _DEFAULT_CHUNK_BYTES,
+    executor: Executor | str | None = None,
+    cache: ResultCache | str | os.PathLike[str] | bool | None = None,
+    progress: Callable[[Iterable[Any], int], Iterable[Any]] | None = None,
 ) -> MonteCarloResult:
     r"""Simulate ``runs`` independent runs of ``opt`` on ``problem`` for ``steps`` updates.
 
@@ -339,6 +425,19 @@ def monte_carlo(
         (module docstring).
     chunk_bytes:
         memory for one chunk of noise; any value gives the same result.
+    executor:
+        where the tasks run (groups of blocks of runs, about :data:`_TASK_ROW_STEPS` simulated
+        coordinate-steps each, a function of runs, coordinates and steps only): any
+        ``concurrent.futures.Executor`` (a dask ``Client(...).get_executor()``, Ray, ...),
+        ``"serial"``, or ``None`` (default): a local process pool when there is more than one
+        task, else this process. Every block is seeded from ``seed`` and its index, so the
+        result is the same for every executor and number of workers.
+    cache:
+        ``True`` (the default cache directory), a directory or a ``ResultCache``: finished
+        tasks are stored on disk by their full configuration (re-runs are free, interrupted
+        runs resume).
+    progress:
+        a wrapper ``progress(iterable, total)`` around task completions.
     """
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be an nqm.numerics.Problem; got {type(problem).__name__}")
@@ -375,25 +474,22 @@ def monte_carlo(
     coef = _Coefficients(sim, opt, float(B), lrs)
     d = int(counts.sum())
     K = min(n_runs, max(1, math.ceil(_TARGET_ROWS / d)))
-    simulator = _Simulator(coef, counts, K, schedule_index)
 
-    stats = _Statistics(T_int + 1)
-    curves = np.empty((n_runs, T_int + 1)) if keep_curves else None
-    hits = np.full((target_arr.size, n_runs), np.inf)
     root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-    for block, first in enumerate(range(0, n_runs, K)):
-        size = min(K, n_runs - first)
-        child = np.random.SeedSequence(root.entropy, spawn_key=tuple(root.spawn_key) + (block,))
-        rng = np.random.Generator(np.random.PCG64(child))
-        block_hits = hits[:, first : first + size]
-        for start, losses in simulator.run(rng, size, T_int, chunk):
-            stats.add(start, losses, first)
-            if curves is not None:
-                curves[first : first + size, start : start + losses.shape[0]] = losses.T
-            if target_arr.size:
-                reached = losses[None, :, :] <= target_arr[:, None, None]
-                new = np.isinf(block_hits) & reached.any(axis=1)
-                block_hits[new] = (start + reached.argmax(axis=1))[new]
+    n_blocks = math.ceil(n_runs / K)
+    per_task = max(1, math.ceil(_TASK_ROW_STEPS / (K * d * max(T_int, 1))))
+    tasks = [
+        _RunBlocks(coef, counts, schedule_index, T_int, n_runs, K, b, min(per_task, n_blocks - b), root, target_arr,
+                   keep_curves, chunk)
+        for b in range(0, n_blocks, per_task)
+    ]
+    parts = map_tasks(_run_blocks, tasks, executor=executor, cache=resolve_cache(cache, "monte-carlo"), progress=progress)
+    stats = _Statistics(T_int + 1)
+    for task, (part, _, _) in zip(tasks, parts):
+        lo, hi = task.run_range
+        stats.merge(part, lo, hi - lo)
+    curves = np.concatenate([c for _, c, _ in parts]) if keep_curves else None
+    hits = np.concatenate([h for _, _, h in parts], axis=1)
     mean, stderr = stats.result(n_runs)
     squantiles = (
         np.quantile(hits, levels, axis=1, method="inverted_cdf").T

@@ -24,7 +24,7 @@ import numpy as np
 
 from ._generated import FORMS_VERSION
 
-__all__ = ["ResultCache", "map_tasks", "default_cache_dir", "config_key"]
+__all__ = ["ResultCache", "map_tasks", "default_cache_dir", "config_key", "resolve_cache", "resolve_executor"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -89,6 +89,30 @@ class ResultCache:
         tmp.replace(path)
 
 
+def resolve_cache(cache: ResultCache | str | os.PathLike[str] | bool | None, namespace: str) -> ResultCache | None:
+    """The ``cache=`` argument of the sweeps: ``None``/``False`` (no cache), ``True`` (the default
+    directory, :func:`default_cache_dir`), a directory, or a :class:`ResultCache` (used as given)."""
+    if cache is None or cache is False:
+        return None
+    if isinstance(cache, ResultCache):
+        return cache
+    if cache is True:
+        return ResultCache(None, namespace)
+    if isinstance(cache, (str, os.PathLike)):
+        return ResultCache(cache, namespace)
+    raise ValueError(f"cache must be None, True, a directory or a ResultCache; got {cache!r}")
+
+
+def resolve_executor(executor: Executor | str | None, work: float, threshold: float) -> Executor | str | None:
+    """``executor=None`` means a local process pool only for work worth spawning one.
+
+    ``work`` is the caller's estimate of the total work and ``threshold`` the amount below which a
+    pool costs more than it saves (each caller documents both): below it ``None`` becomes
+    ``"serial"``. Any other value is returned unchanged (and checked by :func:`map_tasks`).
+    """
+    return "serial" if executor is None and work < threshold else executor
+
+
 def map_tasks(
     fn: Callable[[T], R],
     tasks: Sequence[T],
@@ -110,7 +134,9 @@ def map_tasks(
         any ``concurrent.futures.Executor``; ``None`` (default) uses a local process pool
         sized to the machine, ``"serial"`` runs in this process.
     cache:
-        a :class:`ResultCache`; finished tasks are stored as soon as they complete.
+        a :class:`ResultCache`; finished tasks are stored as soon as they complete. If a
+        task fails, the pending ones are cancelled, those already running still finish and
+        are stored, and the first error is re-raised: a re-run resumes from there.
     progress:
         optional wrapper ``progress(iterable, total)`` around completions (e.g. a rich bar).
     """
@@ -137,11 +163,21 @@ def map_tasks(
         return results
     pool = executor if isinstance(executor, Executor) else None
     ctx = nullcontext(pool) if pool is not None else ProcessPoolExecutor(max_workers=min(len(missing), os.cpu_count() or 1))
+    failure: BaseException | None = None
     with ctx as ex:
         futures = {ex.submit(fn, tasks[i]): i for i in missing}
         for fut in wrap(as_completed(futures), len(futures)):
             i = futures[fut]
-            results[i] = fut.result()
+            try:
+                results[i] = fut.result()
+            except BaseException as err:  # keep the tasks that still finish, then re-raise
+                if failure is None:
+                    failure = err
+                    for other in futures:
+                        other.cancel()
+                continue
             if cache is not None:
                 cache.put(keys[i], results[i])
+    if failure is not None:
+        raise failure
     return results

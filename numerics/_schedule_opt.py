@@ -31,13 +31,13 @@ rounding of piece lengths here; L-BFGS-B finds local optima only. The answer is 
 certified feasible (its schedule's exact risk is at most the target), and the optimiser
 reported :math:`R^*(T-1) >` target.
 
-**Bayes bound.** With the start :math:`\theta_0-\theta^*\sim N(0, v)` as a prior and
-:math:`N = tB` examples, each giving :math:`h_i(\theta_i-\theta^*_i)` plus noise of variance
-:math:`c_i`, the posterior variance of direction i is :math:`1/(1/v_i + Nh_i^2/c_i)`. No
-method beats :math:`\sum_i w_i\tfrac12h_i/(1/v_i + Nh_i^2/c_i)`; letting
-:math:`v\to\infty` gives the paper's information bound
-:math:`\tfrac12\operatorname{tr}(H^{-1}C)/N` (Section 3.6), which is not a strict lower bound
-for finite :math:`v` (it is about 1% above the Bayes bound on the paper's problem at 0.01).
+**Bayes bound.** With the start :math:`\theta_0-\theta^*\sim N(0, v)` as a prior, no method
+reaches a risk below :meth:`Problem.bayes_risk_bound <nqm.numerics.Problem.bayes_risk_bound>`
+after :math:`N = tB` examples; :meth:`Problem.bayes_bound_steps
+<nqm.numerics.Problem.bayes_bound_steps>` turns it into steps. Its flat-prior limit, the paper's
+information bound :math:`\tfrac12\operatorname{tr}(H^{-1}C)/N` (Section 3.6), is not a strict
+lower bound for finite :math:`v` (it is about 1% above the Bayes bound on the paper's problem
+at 0.01).
 """
 
 from __future__ import annotations
@@ -109,31 +109,8 @@ def default_max_lr(problem: Problem, opt: Optimizer | str) -> float:
 
 
 def bayes_bound_steps(problem: Problem, *, batch_size: float, target: float) -> float:
-    r"""Fewest steps any method needs to reach ``target`` (the Bayes bound in the module docstring).
-
-    Returns ``math.inf`` if even infinitely many examples cannot reach it (never, for c > 0).
-    """
-    target = validate_target(target)
-    w, h, c, v = problem.weights, problem.h, problem.c, problem.init_var
-
-    def bound(examples: float) -> float:
-        with np.errstate(divide="ignore"):
-            prior = np.where(v > 0, 1.0 / np.where(v > 0, v, 1.0), np.inf)
-            data = np.where(c > 0, examples * h * h / np.where(c > 0, c, 1.0), np.inf if examples > 0 else 0.0)
-        return float(np.sum(np.where(w > 0, w * 0.5 * h / (prior + data), 0.0)))
-
-    if bound(0.0) <= target:
-        return 0.0
-    hi = 1
-    while bound(hi * batch_size) > target:
-        hi *= 2
-        if hi > 2**62:
-            return math.inf
-    lo = hi // 2
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        lo, hi = (lo, mid) if bound(mid * batch_size) <= target else (mid, hi)
-    return float(hi)
+    """:meth:`nqm.numerics.Problem.bayes_bound_steps` as a function (``nn.bayes_bound_steps``)."""
+    return problem.bayes_bound_steps(target, batch_size)
 
 
 def _validate_pieces(pieces: object) -> int:
@@ -288,7 +265,7 @@ def optimal_schedule(
     hi_steps, lr_c = best_constant(problem, opt, B, target, grid)
     evaluations = 0
     searched: dict[int, float] = {}
-    lo = int(min(bayes_bound_steps(problem, batch_size=B, target=target), MAX_SCHEDULE_STEPS)) - 1  # infeasible
+    lo = int(min(problem.bayes_bound_steps(target, B), MAX_SCHEDULE_STEPS)) - 1  # infeasible
 
     def feasible(total: int) -> bool:
         nonlocal evaluations

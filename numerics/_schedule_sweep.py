@@ -9,11 +9,16 @@ exact engine. Plotting is left to the caller: every table is plain arrays.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from ._optimizers import Optimizer
+from ._parallel import ResultCache, map_tasks, resolve_cache
 from ._problem import Problem
 from ._schedule_maps import MapMethod
 from ._schedule_opt import AUTHORS_START, PAPER_SGD_LRS, ScheduleResult, best_constant, optimal_schedule
@@ -74,6 +79,31 @@ class ScheduleSweep:
         return {"batch_size": self.batch_sizes, "final_lr": lr, "local_slope": slope}
 
 
+@dataclass(frozen=True)
+class _ScheduleTask:
+    """One batch size of :func:`schedule_sweep`: the optimised schedule and the best constant rate."""
+
+    problem: Problem
+    opt: Optimizer | str
+    batch_size: float
+    target: float
+    pieces: int
+    constant_lrs: np.ndarray
+    max_lr: float | None
+    start: float | np.ndarray
+    method: MapMethod
+
+    def cache_config(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def _schedule_task(task: _ScheduleTask) -> tuple[ScheduleResult, float, float]:
+    schedule = optimal_schedule(task.problem, task.opt, batch_size=task.batch_size, target=task.target,
+                                pieces=task.pieces, max_lr=task.max_lr, start=task.start, method=task.method)
+    steps, lr = best_constant(task.problem, task.opt, task.batch_size, task.target, task.constant_lrs)
+    return schedule, steps, lr
+
+
 def schedule_sweep(
     problem: Problem | None = None,
     opt: Optimizer | str = "sgd",
@@ -85,26 +115,31 @@ def schedule_sweep(
     max_lr: float | None = None,
     start: float | np.ndarray = AUTHORS_START,
     method: MapMethod = "auto",
+    executor: Executor | str | None = None,
+    cache: ResultCache | str | os.PathLike[str] | bool | None = None,
+    progress: Callable[[Iterable[Any], int], Iterable[Any]] | None = None,
 ) -> ScheduleSweep:
     """Optimised ``pieces``-piece schedules and the best constant rate at every batch size.
 
     Defaults reproduce the paper: its binned problem (:meth:`Problem.paper`), SGD, target
     0.01, B = 2^2..2^20, 50 pieces (use ``pieces=10`` for the 10-piece figure), the
     constant grid ``logspace(-5, 0.5, 100)``.
+
+    Each batch size is one picklable task: ``executor`` is any ``concurrent.futures.Executor``
+    (dask, Ray, ...), ``"serial"``, or ``None`` (default: a local process pool for more than
+    one batch size); the result does not depend on it. ``cache`` (``True``, a directory or a
+    ``ResultCache``) stores each finished batch size by its full configuration, so re-runs are
+    free and an interrupted sweep resumes; ``progress`` wraps the task completions.
     """
     problem = Problem.paper() if problem is None else problem
     Bs = np.atleast_1d(np.asarray(batch_sizes, dtype=float))
     grid = np.atleast_1d(np.asarray(constant_lrs, dtype=float))
-    schedules, const_steps, const_lr = [], [], []
-    for B in Bs:
-        schedules.append(
-            optimal_schedule(
-                problem, opt, batch_size=B, target=target, pieces=pieces, max_lr=max_lr, start=start, method=method
-            )
-        )
-        steps, lr = best_constant(problem, opt, B, target, grid)
-        const_steps.append(steps)
-        const_lr.append(lr)
+    tasks = [_ScheduleTask(problem, opt, float(B), target, pieces, grid, max_lr, start, method) for B in Bs]
+    done = map_tasks(_schedule_task, tasks, executor=executor, cache=resolve_cache(cache, "schedule-sweep"),
+                     progress=progress)
+    schedules = [schedule for schedule, _, _ in done]
+    const_steps = [steps for _, steps, _ in done]
+    const_lr = [lr for _, _, lr in done]
     return ScheduleSweep(
         batch_sizes=Bs,
         target=float(target),

@@ -18,9 +18,11 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -28,11 +30,12 @@ from ._critical import CriticalBatchSizes, critical_batch_sizes
 from ._forms import forms_for
 from ._model import build_model, validate_batch_size
 from ._optimizers import Optimizer
+from ._parallel import ResultCache, map_tasks, resolve_cache, resolve_executor
 from ._problem import Problem
 from ._steps import validate_target
 from ._tune import GridSearch, _axes, _refine, resolve_spec_name
 
-__all__ = ["SweepRow", "Sweep", "sweep", "effective_lr", "LearningRateTable", "optimal_learning_rates", "PAPER_BATCH_SIZES"]
+__all__ = ["SweepRow", "Sweep", "sweep", "sweeps", "POOL_MIN_WORK", "effective_lr", "LearningRateTable", "optimal_learning_rates", "PAPER_BATCH_SIZES"]
 
 #: the paper's batch sizes 2^2, 2^4, ..., 2^20 (Fig. 3a)
 PAPER_BATCH_SIZES = 2.0 ** np.arange(2, 21, 2)
@@ -194,7 +197,95 @@ class Sweep:
         return path
 
 
-def sweep(
+@dataclass(frozen=True)
+class _GridTask:
+    """One sweep task: the warm-started batch-size loop over a block of rows of the grid.
+
+    ``spec`` is the optimizer at the block's first grid point: it carries the spec (a user
+    spec re-registers itself in a worker process), the fixed hyperparameters and the
+    preconditioner power; ``axes`` is the block (a product grid whose first axis is a slice
+    of the sweep's first axis).
+    """
+
+    problem: Problem
+    spec: Optimizer
+    axes: dict[str, np.ndarray]
+    batch_sizes: tuple[float, ...]
+    target: float
+
+    def cache_config(self) -> dict[str, object]:
+        return {"problem": self.problem, "spec": self.spec, "axes": self.axes,
+                "batch_sizes": list(self.batch_sizes), "target": self.target}
+
+    def search(self) -> GridSearch:
+        fixed = {k: float(v) for k, v in self.spec.hyperparameters.items() if k not in self.axes}
+        return GridSearch(self.problem, self.spec.name, self.axes, fixed, self.spec.precond_power)
+
+
+def _grid_task(task: _GridTask) -> list[tuple[float, int | None]]:
+    """Per batch size (increasing) the block's fewest steps and first flat index in the block."""
+    search = task.search()
+    out = []
+    upper = math.inf
+    for B in task.batch_sizes:
+        steps, idx = search.minimum(B, task.target, upper)
+        upper = steps
+        out.append((steps, idx))
+    return out
+
+
+@dataclass(frozen=True)
+class _RefineTask:
+    """Refinement past the grid at one batch size, from the grid optimum ``hyperparameters``."""
+
+    grid: _GridTask  # the whole grid, at this batch size
+    steps: float
+    hyperparameters: dict[str, float]
+
+    def cache_config(self) -> dict[str, object]:
+        return {"grid": self.grid, "steps": self.steps, "hyperparameters": self.hyperparameters}
+
+
+def _refine_task(task: _RefineTask) -> tuple[float, dict[str, float], bool]:
+    g = task.grid
+    search = g.search()
+    return _refine(g.problem, forms_for(g.spec.name), search, task.steps, dict(task.hyperparameters),
+                   g.batch_sizes[0], g.target)
+
+
+#: grid points x bins per sweep task. Blocks are whole rows of the first axis and depend only
+#: on the grid and the problem (never on the executor), so cache entries are shared by every
+#: executor and every executor gives the same tasks.
+_TASK_ELEMENTS = 1 << 16
+#: with ``executor=None``, sweeps whose total work (grid points x bins x batch sizes, summed
+#: over configurations) is below this run in this process. A process pool costs about 0.05 s
+#: to start and its workers warm up on their own; one paper momentum sweep (2000 x 100 x 10 =
+#: 2e6) takes about 0.4 s serially and gains nothing measurable from 2 workers, so a single
+#: paper sweep stays in-process while several at once (Fig. 4: about 1e7) use the pool
+#: (benchmarks/bench_scaleout.py).
+POOL_MIN_WORK = 5_000_000
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One configuration of :func:`sweeps`: validated arguments and its grid tasks."""
+
+    name: str
+    problem: Problem
+    batch_sizes: np.ndarray  # increasing
+    target: float
+    axes: dict[str, np.ndarray]
+    search: GridSearch
+    refine: bool
+    tasks: tuple[_GridTask, ...]
+    offsets: tuple[int, ...]  # flat index of each task's first grid point
+
+    @property
+    def work(self) -> float:
+        return float(self.search.size * self.problem.size * self.batch_sizes.size)
+
+
+def _plan(
     problem: Problem,
     optimizer: object,
     *,
@@ -204,14 +295,7 @@ def sweep(
     precond_power: object = 0.0,
     refine: bool = False,
     **fixed: object,
-) -> Sweep:
-    r"""Tune ``optimizer`` at every batch size: the steps-vs-B table of Fig. 3a.
-
-    Arguments as for :func:`~nqm.numerics.tune` (the paper's grids by default); rows come
-    in increasing batch size. Exact: each row equals ``tune`` at that batch size (the warm
-    start only skips provably losing work, module docstring). ``refine=True`` refines each
-    row past the grid (the warm start keeps using the on-grid optima).
-    """
+) -> _Plan:
     name = resolve_spec_name(optimizer)
     forms = forms_for(name)
     Bs = validate_batch_size(batch_sizes)
@@ -222,24 +306,134 @@ def sweep(
     eps = validate_target(target)
     axes, values = _axes(forms, grid, fixed)
     search = GridSearch(problem, name, axes, values, precond_power)
-    rows = []
-    upper = math.inf
-    for B in np.sort(Bs):
-        steps, idx = search.minimum(float(B), eps, upper)
-        upper = steps
-        bound = float(problem.information_bound(eps, B))
-        if idx is None:
-            rows.append(SweepRow(float(B), math.inf, {}, math.nan, bound))
-            continue
-        index = np.unravel_index(idx, search.shape)
-        edges = tuple(p for (p, a), i in zip(axes.items(), index) if a.size > 1 and i in (0, a.size - 1))
-        hyper = search.hyperparameters(idx)
-        best, refined = steps, False
-        if refine:
-            best, hyper, refined = _refine(problem, forms, search, steps, hyper, float(B), eps)
-        lr_eff = float(effective_lr(Optimizer(name, **hyper)))
-        rows.append(SweepRow(float(B), float(best), hyper, lr_eff, bound, edges, refined))
-    return Sweep(name, search.precond_power, eps, problem.name, tuple(rows), axes)
+    Bs = np.sort(Bs)
+    B_tuple = tuple(float(B) for B in Bs)
+    blocks: list[dict[str, np.ndarray]] = [axes]
+    offsets = [0]
+    if axes:
+        first, *rest = axes
+        pieces = min(axes[first].size, math.ceil(search.size * problem.size / _TASK_ELEMENTS))
+        per_row = search.size // axes[first].size
+        splits = np.array_split(np.arange(axes[first].size), pieces)
+        blocks = [{first: axes[first][rows], **{k: axes[k] for k in rest}} for rows in splits]
+        offsets = [int(rows[0]) * per_row for rows in splits]
+    tasks = tuple(
+        _GridTask(problem, Optimizer(name, precond_power=search.precond_power, **{k: a[0] for k, a in block.items()}, **values),
+                  block, B_tuple, eps)
+        for block in blocks
+    )
+    return _Plan(name, problem, Bs, eps, axes, search, bool(refine), tasks, tuple(offsets))
+
+
+def _assemble(plan: _Plan, results: list[list[tuple[float, int | None]]]) -> list[tuple[float, int | None]]:
+    """Per batch size the grid optimum over all blocks: fewest steps, ties to the first grid point."""
+    best = []
+    for j in range(plan.batch_sizes.size):
+        steps, winner = math.inf, None
+        for offset, per_B in zip(plan.offsets, results):
+            s, idx = per_B[j]
+            if idx is not None and s < steps:
+                steps, winner = s, offset + idx
+        best.append((steps, winner))
+    return best
+
+
+def sweeps(
+    problem: Problem,
+    configs: Sequence[Mapping[str, object]],
+    *,
+    executor: Executor | str | None = None,
+    cache: ResultCache | str | Path | bool | None = None,
+    progress: Callable[[Iterable[Any], int], Iterable[Any]] | None = None,
+    **common: object,
+) -> list[Sweep]:
+    r"""Several sweeps at once (e.g. every (optimizer, p) of Fig. 4): one :class:`Sweep` per config.
+
+    Each config is a mapping of :func:`sweep`'s keyword arguments plus ``optimizer``, e.g.
+    ``{"optimizer": nn.Momentum, "precond_power": 0.5}``; ``common`` holds arguments shared
+    by all (a config's own value wins). All configurations' tasks go to the executor
+    together; ``executor``, ``cache`` and ``progress`` as for :func:`sweep`.
+    """
+    plans = []
+    for config in configs:
+        args = {**common, **config}
+        if "optimizer" not in args:
+            raise ValueError(f"every config needs an 'optimizer'; got {dict(config)!r}")
+        plans.append(_plan(problem, **args))  # type: ignore[arg-type]
+    store = resolve_cache(cache, "sweep")
+    executor = resolve_executor(executor, sum(p.work for p in plans), POOL_MIN_WORK)
+    tasks = [t for p in plans for t in p.tasks]
+    flat = map_tasks(_grid_task, tasks, executor=executor, cache=store, progress=progress)
+    optima, k = [], 0
+    for plan in plans:
+        optima.append(_assemble(plan, flat[k : k + len(plan.tasks)]))
+        k += len(plan.tasks)
+    refine_jobs = [
+        (i, j, _RefineTask(_GridTask(p.problem, p.tasks[0].spec, p.axes, (float(p.batch_sizes[j]),), p.target),
+                           float(steps), p.search.hyperparameters(idx)))
+        for i, (p, best) in enumerate(zip(plans, optima)) if p.refine
+        for j, (steps, idx) in enumerate(best) if idx is not None
+    ]
+    refined = map_tasks(_refine_task, [job for _, _, job in refine_jobs], executor=executor, cache=store, progress=progress)
+    refined_at = {(i, j): r for (i, j, _), r in zip(refine_jobs, refined)}
+    out = []
+    for i, (plan, best) in enumerate(zip(plans, optima)):
+        rows = []
+        for j, (B, (steps, idx)) in enumerate(zip(plan.batch_sizes, best)):
+            bound = float(plan.problem.information_bound(plan.target, B))
+            if idx is None:
+                rows.append(SweepRow(float(B), math.inf, {}, math.nan, bound))
+                continue
+            index = np.unravel_index(idx, plan.search.shape)
+            edges = tuple(p for (p, a), n in zip(plan.axes.items(), index) if a.size > 1 and n in (0, a.size - 1))
+            hyper = plan.search.hyperparameters(idx)
+            value, is_refined = steps, False
+            if (i, j) in refined_at:
+                value, hyper, is_refined = refined_at[(i, j)]
+            lr_eff = float(effective_lr(Optimizer(plan.name, **hyper)))
+            rows.append(SweepRow(float(B), float(value), hyper, lr_eff, bound, edges, is_refined))
+        out.append(Sweep(plan.name, plan.search.precond_power, plan.target, plan.problem.name, tuple(rows), plan.axes))
+    return out
+
+
+def sweep(
+    problem: Problem,
+    optimizer: object,
+    *,
+    batch_sizes: object = PAPER_BATCH_SIZES,
+    target: object = 0.01,
+    grid: Mapping[str, object] | None = None,
+    precond_power: object = 0.0,
+    refine: bool = False,
+    executor: Executor | str | None = None,
+    cache: ResultCache | str | Path | bool | None = None,
+    progress: Callable[[Iterable[Any], int], Iterable[Any]] | None = None,
+    **fixed: object,
+) -> Sweep:
+    r"""Tune ``optimizer`` at every batch size: the steps-vs-B table of Fig. 3a.
+
+    Arguments as for :func:`~nqm.numerics.tune` (the paper's grids by default); rows come
+    in increasing batch size. Exact: each row equals ``tune`` at that batch size (the warm
+    start only skips provably losing work, module docstring). ``refine=True`` refines each
+    row past the grid (the warm start keeps using the on-grid optima).
+
+    **Scaling out.** The grid is split into blocks of whole rows of its first axis (about
+    :data:`_TASK_ELEMENTS` grid points x bins each); each block is one picklable task that
+    runs the warm-started loop over all batch sizes, and the reduction takes per batch size
+    the fewest steps with ties to the first grid point, so the table is identical for every
+    executor and every number of workers.
+
+    ``executor``: any ``concurrent.futures.Executor`` (e.g. a dask ``Client(...).get_executor()``
+    or a Ray executor); ``"serial"`` runs in this process; ``None`` (default) uses a local process
+    pool when the work (grid points x bins x batch sizes) is at least :data:`POOL_MIN_WORK`, else
+    runs in this process. ``cache``: ``True`` (``$NQM_CACHE_DIR``), a directory or a
+    :class:`~nqm.numerics._parallel.ResultCache`: every finished task is stored under its full
+    configuration, so a repeated sweep computes nothing and an interrupted one resumes.
+    ``progress``: a wrapper ``progress(iterable, total)`` around task completions (e.g. a rich bar).
+    """
+    return sweeps(problem, [dict(optimizer=optimizer, batch_sizes=batch_sizes, target=target, grid=grid,
+                                 precond_power=precond_power, refine=refine, **fixed)],
+                  executor=executor, cache=cache, progress=progress)[0]
 
 
 @dataclass(frozen=True)

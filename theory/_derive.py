@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import sympy as sp
 
 from ._moments import (
+    _rational_in_placeholders,
     characteristic_polynomial,
     second_moment_vec,
     second_moment_vech,
@@ -137,12 +138,22 @@ class Derivation:
         return _factor(h / 2 * c / B * (out * self.stationary_covariance * out.T)[0])
 
     # ------------------------------------------------------------------ stability
+    def _characteristic_poly(self) -> tuple[sp.Poly, dict[sp.Dummy, sp.Expr]]:
+        r"""The characteristic polynomial as a :class:`~sympy.Poly` in z with rational coefficients.
+
+        Powers with symbolic exponents (:math:`h^{1-p}` of a preconditioned spec, eq. 8) become
+        placeholders first (as in :mod:`._moments`); the second value maps them back.
+        """
+        (poly,), back = _rational_in_placeholders([sp.expand(self.characteristic_polynomial)])
+        return sp.Poly(poly, z), back
+
     @cached_property
     def stability_conditions(self) -> list[sp.Basic]:
         """Jury (Schur–Cohn) conditions: all eigenvalues of A strictly inside the unit circle."""
         from ._stability import jury_conditions
 
-        return jury_conditions(sp.Poly(sp.expand(self.characteristic_polynomial), z), z)
+        poly, back = self._characteristic_poly()
+        return [cond.xreplace(back) for cond in jury_conditions(poly, z)]
 
     @cached_property
     def stability_region(self) -> sp.Basic:
@@ -150,7 +161,8 @@ class Derivation:
         from ._stability import stability_region
 
         assumptions = {hp.symbol: hp.interval for hp in self.spec.hyperparameters}
-        return stability_region(sp.Poly(sp.expand(self.characteristic_polynomial), z), z, assumptions)
+        poly, back = self._characteristic_poly()
+        return stability_region(poly, z, assumptions).xreplace(back)
 
     # ------------------------------------------------------------------ small-step behaviour
     def _lr_symbol(self) -> sp.Symbol:

@@ -14,11 +14,25 @@ r_2^2`, Appendix B). The stationary second moment solves the discrete Lyapunov e
 :math:`S = A S A^\top + \frac{c}{B} bb^\top`; we solve it in the form
 :math:`DS + SD^\top + DSD^\top + bb^\top = 0` with :math:`D = A - I`, which keeps the
 factors that vanish as :math:`\alpha h\to 0` exact.
+
+The Lyapunov equation is linear in the :math:`n(n+1)/2` distinct entries of :math:`S`. Its
+coefficients are rational functions once every power with a non-integer exponent is a
+symbol: :func:`stationary_covariance` writes each such power :math:`w^{e}` (after
+:math:`w^{e_1+e_2} = w^{e_1}w^{e_2}`) as a placeholder :math:`u = w^{|e|}` or :math:`1/u`, e.g.
+:math:`h^{1-p} = h/u`, :math:`c\,h^{-p} = c/u` with :math:`u = h^p` for a preconditioned
+spec (eq. 8), solves the polynomial system by fraction-free elimination
+(``DomainMatrix.solve_den``) and substitutes back.
+The solution over the field with independent placeholders specialises to the solution of
+the original system wherever its determinant does not vanish identically, which is checked.
 """
 
 from __future__ import annotations
 
+import random
+
 import sympy as sp
+from sympy.polys.matrices import DomainMatrix
+from sympy.polys.matrices.exceptions import DMNonInvertibleMatrixError
 
 from ._spec import OptimizerSpec
 from ._symbols import B, c, z
@@ -76,11 +90,48 @@ def second_moment_vech(
     return M, q
 
 
+def _rational_in_placeholders(exprs: list[sp.Expr]) -> tuple[list[sp.Expr], dict[sp.Dummy, sp.Expr]]:
+    r"""``exprs`` with every power :math:`w^e` of non-integer exponent replaced by a placeholder.
+
+    Exponent sums are split first (:math:`h^{1-p} = h\,h^{-p}`); a power whose exponent has a
+    minus sign becomes :math:`1/u` with :math:`u = w^{-e}`. Returns the rewritten
+    expressions (rational functions) and ``placeholder -> power`` for substituting back.
+    """
+    table: dict[sp.Expr, sp.Dummy] = {}
+
+    def placeholder(power: sp.Expr) -> sp.Expr:
+        base, exponent = power.as_base_exp()
+        if exponent.could_extract_minus_sign():
+            return 1 / placeholder(base ** (-exponent))
+        key = base**exponent
+        if key not in table:
+            table[key] = sp.Dummy("u", positive=key.is_positive)
+        return table[key]
+
+    rewritten = [
+        sp.expand_power_exp(e).replace(lambda q: q.is_Pow and not q.exp.is_Integer, placeholder) for e in exprs
+    ]
+    return rewritten, {u: power for power, u in table.items()}
+
+
+def _not_identically_zero(expr: sp.Expr, attempts: int = 5) -> bool:
+    """True if ``expr`` is non-zero at a random rational point (which proves it is not identically 0)."""
+    rng = random.Random(0)
+    symbols = sorted(expr.free_symbols, key=sp.default_sort_key)
+    for _ in range(attempts):
+        point = {s: sp.Rational(rng.randint(5, 95), 100) * (-1 if s.is_nonpositive else 1) for s in symbols}
+        value = sp.N(expr.xreplace(point), 50)
+        if value.is_number and value.is_finite and abs(value) > sp.Float(10) ** -30:
+            return True
+    return False
+
+
 def stationary_covariance(spec: OptimizerSpec) -> sp.ImmutableMatrix:
     r"""The stationary second moment for unit noise, :math:`\bar S = A\bar SA^\top + bb^\top`.
 
     The stationary second moment of the state is :math:`\frac{c}{B}\bar S`. Entries are
-    factored rational functions; they are finite exactly where the spec is stable.
+    factored rational functions (in the placeholders of the module docstring, e.g.
+    :math:`h^p` for a preconditioned spec); they are finite exactly where the spec is stable.
     """
     n = spec.n
     order = vech_basis(n)
@@ -88,15 +139,24 @@ def stationary_covariance(spec: OptimizerSpec) -> sp.ImmutableMatrix:
     S = sp.zeros(n, n)
     for sym, (i, j) in zip(syms, order):
         S[i, j] = S[j, i] = sym
-    D = sp.Matrix(spec.D)
-    E = D * S + S * D.T + D * S * D.T + spec.b * spec.b.T
-    eqs = [sp.expand(E[i, j]) for i, j in order]
-    # sympy's linear solver over the field of rational functions (fast, exact)
-    solutions = sp.solve(eqs, syms, dict=True)
-    if len(solutions) != 1 or set(solutions[0]) != set(syms):
+    entries, back = _rational_in_placeholders([*spec.D, *spec.b])
+    D, b = sp.Matrix(n, n, entries[: n * n]), sp.Matrix(n, 1, entries[n * n :])
+    E = D * S + S * D.T + D * S * D.T + b * b.T
+    # each equation times its denominator: a linear system with polynomial coefficients
+    equations = [sp.together(sp.expand(E[i, j])).as_numer_denom()[0] for i, j in order]
+    matrix, rhs = sp.linear_eq_to_matrix(equations, syms)
+    dmatrix, drhs = DomainMatrix.from_Matrix(matrix).unify(DomainMatrix.from_Matrix(rhs))
+    try:
+        numerators, denominator = dmatrix.solve_den(drhs)  # fraction-free: exact and fast
+    except DMNonInvertibleMatrixError as exc:
+        raise ValueError(f"{spec.name}: the Lyapunov equation has no unique generic solution") from exc
+    denominator = dmatrix.domain.to_sympy(denominator)
+    if back and not _not_identically_zero(denominator.xreplace(back)):
         raise ValueError(f"{spec.name}: the Lyapunov equation has no unique generic solution")
-    values = {sym: sp.factor(v) for sym, v in solutions[0].items()}
-    return sp.ImmutableMatrix(S.subs(values).applyfunc(sp.factor))
+    values = {
+        sym: sp.factor(num / denominator).xreplace(back) for sym, num in zip(syms, numerators.to_Matrix())
+    }
+    return sp.ImmutableMatrix(S.xreplace(values))
 
 
 def characteristic_polynomial_vec(spec: OptimizerSpec, var: sp.Symbol = z) -> sp.Expr:

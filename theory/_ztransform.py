@@ -65,7 +65,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from math import factorial, log
+from math import comb, factorial, log
 
 import mpmath
 import sympy as sp
@@ -91,6 +91,7 @@ _TOL = mpmath.mpf(10) ** -30  #: relative tolerance of the numeric checks
 _EXTRA_K = (23,)  #: indices beyond the compared terms at which residuals are also checked
 _SEED = 20190717
 _SYMBOLIC_OPS = 400  #: larger residuals skip the symbolic attempt and are checked numerically
+_SYMBOLIC_TERMS = 4000  #: so do residuals whose expansion or common numerator may exceed this many terms
 _STABLE_MARGIN = 1e-3  #: sum_of_squares samples points with spectral radius < 1 - margin
 
 
@@ -426,17 +427,55 @@ def _draw_value(sym: sp.Symbol, rng: random.Random) -> sp.Rational:
     return value if rng.random() < 0.5 else -value
 
 
+def _expanded_terms(expr: sp.Expr, cap: int) -> int:
+    r"""An upper bound on the number of terms of ``expand(expand_power_exp(expr))``, saturating at ``cap``.
+
+    A sum adds, a product multiplies, and a power :math:`(\sum_{i=1}^m a_i)^{n+e}` with
+    integer :math:`n` and symbolic :math:`e` gives at most :math:`\binom{|n|+m-1}{m-1}`
+    monomials (multinomial theorem); the bound is computed without expanding anything.
+    """
+    if expr.is_Add or expr.is_Mul:
+        total = 0 if expr.is_Add else 1
+        for arg in expr.args:
+            size = _expanded_terms(arg, cap)
+            total = min(cap, total + size if expr.is_Add else total * size)
+        return total
+    if expr.is_Pow:
+        exponent = expr.exp if expr.exp.is_Integer else expr.exp.as_coeff_Add()[0]
+        terms = _expanded_terms(expr.base, cap)
+        if not exponent.is_Integer or terms == 1:
+            return 1
+        return min(cap, comb(abs(int(exponent)) + terms - 1, terms - 1))
+    return 1
+
+
 def _vanishes_symbolically(expr: sp.Expr) -> bool:
-    """True if ``expr`` expands/cancels to 0.
+    """True if ``expr`` expands/cancels to 0, decided within a size budget.
 
     False means inconclusive: it did not cancel, or the attempt was skipped because
-    ``expr`` is large or contains radicals (cancellation over radicals is slow and weak).
+    ``expr`` is large (more than ``_SYMBOLIC_OPS`` operations, or an expansion or common
+    denominator that could exceed ``_SYMBOLIC_TERMS`` terms, bounded beforehand by
+    :func:`_expanded_terms`) or contains radicals (cancellation over radicals is slow and
+    weak). The caller then verifies numerically, so the budget never admits an unchecked
+    result; it only bounds the time spent before that.
     """
+    if expr == 0:
+        return True
     radicals = any(p.exp.is_Rational and not p.exp.is_Integer for p in expr.atoms(sp.Pow))
     if radicals or sp.count_ops(expr) > _SYMBOLIC_OPS:
         return False
-    e = sp.expand(sp.expand_power_exp(expr))
-    return e == 0 or sp.cancel(sp.together(e)) == 0
+    split = sp.expand_power_exp(expr)
+    if _expanded_terms(split, _SYMBOLIC_TERMS + 1) > _SYMBOLIC_TERMS:
+        return False
+    e = sp.expand(split)
+    if e == 0:
+        return True
+    terms = sp.Add.make_args(e)
+    denominators = {term.as_numer_denom()[1] for term in terms}
+    common = len(terms)
+    for d in denominators:
+        common = min(_SYMBOLIC_TERMS + 1, common * _expanded_terms(d, _SYMBOLIC_TERMS + 1))
+    return common <= _SYMBOLIC_TERMS and sp.cancel(sp.together(e)) == 0
 
 
 def _close(a: mpmath.mpc, b: mpmath.mpc, scale: mpmath.mpf = 0) -> bool:

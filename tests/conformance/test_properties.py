@@ -42,7 +42,7 @@ def test_bayes_bound_limits() -> None:
 
 
 def test_bayes_bound_agrees_with_the_schedule_module() -> None:
-    """nqm.numerics.bayes_bound_steps (written separately) inverts bayes_risk_bound."""
+    """bayes_bound_steps (an exact integer search over t) inverts the closed-form bayes_risk_bound."""
     problem = nn.Problem.paper(d=500, bins=20)
     for steps in (1, 17, 4000):
         target = float(bayes_risk_bound(problem, steps * 8.0))

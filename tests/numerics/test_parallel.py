@@ -51,3 +51,43 @@ def test_optimizers_and_problems_pickle_for_workers() -> None:
 def test_bad_executor_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="executor"):
         map_tasks(sum, [(1,)], executor="threads")
+
+
+#: tasks that fail, and the tasks run, of :func:`_flaky` (the cache key names the function, so
+#: the interrupted and the resumed run must use the same one)
+FAILING: set[int] = set()
+RAN: list[int] = []
+
+
+def _flaky(x: int) -> int:
+    RAN.append(x)
+    if x in FAILING:
+        raise ArithmeticError(f"task {x} failed")
+    return x * 10
+
+
+def test_a_failing_task_keeps_the_finished_ones_cached(tmp_path) -> None:
+    cache = ResultCache(tmp_path, "t")
+    FAILING.add(3)
+    RAN.clear()
+    with ThreadPoolExecutor(1) as pool, pytest.raises(ArithmeticError, match="task 3"):
+        map_tasks(_flaky, [1, 2, 3, 4, 5], executor=pool, cache=cache)
+    FAILING.clear()
+    finished = [x for x in RAN if x != 3]
+    assert 1 in finished and 2 in finished  # one worker: tasks 1 and 2 ran before 3 failed
+    RAN.clear()
+    assert map_tasks(_flaky, [1, 2, 3, 4, 5], executor="serial", cache=cache) == [10, 20, 30, 40, 50]
+    assert sorted(RAN) == sorted({1, 2, 3, 4, 5} - set(finished)), "finished tasks must not run again"
+
+
+def test_cache_and_executor_arguments() -> None:
+    from nqm.numerics._parallel import resolve_cache, resolve_executor
+
+    assert resolve_cache(None, "x") is None and resolve_cache(False, "x") is None
+    assert resolve_cache(True, "x").directory == nn._parallel.default_cache_dir() / "x"
+    given = ResultCache("/tmp", "y")
+    assert resolve_cache(given, "x") is given
+    with pytest.raises(ValueError, match="cache"):
+        resolve_cache(1.5, "x")
+    assert resolve_executor(None, 10, 100) == "serial" and resolve_executor(None, 100, 100) is None
+    assert resolve_executor("serial", 1e9, 1) == "serial"

@@ -9,5 +9,5 @@ from nqm.theory import BUILTINS, generated_module_source
 def test_generated_module_is_fresh() -> None:
     committed = (Path(nqm.numerics.__file__).parent / "_generated.py").read_text()
     assert committed == generated_module_source(BUILTINS), (
-        "numerics/_generated.py is stale; run `python -m nqm.theory._codegen`"
+        "numerics/_generated.py is stale; run `python -m nqm.theory._regenerate`"
     )

@@ -126,3 +126,32 @@ def test_degenerate_inputs():
         jury_conditions(sp.Integer(0), z)
     with pytest.raises(ValueError):
         is_schur_stable(z - x, z, {})
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "ema", "nesterov", "qhm"])
+def test_preconditioned_conditions_match_the_spectral_radius(name: str) -> None:
+    """With P = H^p the transition holds h^(1-p); its Jury conditions hold exactly where the
+    numeric spectral radius of A (evaluated independently with numpy) is below 1."""
+    from nqm.theory import derive, get_spec
+
+    spec = get_spec(name).precondition()
+    conditions = derive(spec).stability_conditions
+    symbols = [hp.symbol for hp in spec.hyperparameters]
+    h = sp.Symbol("h", positive=True)
+    rng = np.random.default_rng(0)
+    agree = 0
+    for _ in range(60):
+        point = {s: sp.Rational(int(rng.integers(1, 99)), 100) for s in symbols}
+        point[spec_symbol(spec, "lr")] = sp.Rational(int(rng.integers(1, 400)), 100)
+        point[h] = sp.Rational(int(rng.integers(1, 300)), 100)
+        radius = max(abs(np.linalg.eigvals(np.array(spec.A.xreplace(point).evalf(30), dtype=float))))
+        if abs(radius - 1) < 1e-9:
+            continue
+        holds = all(bool(cond.xreplace(point)) for cond in conditions)
+        assert holds == (radius < 1), (point, radius)
+        agree += 1
+    assert agree >= 50
+
+
+def spec_symbol(spec, name: str) -> sp.Symbol:
+    return next(hp.symbol for hp in spec.hyperparameters if hp.name == name)
