@@ -23,14 +23,20 @@ Momentum-like methods are searched in the effective learning rate
 :math:`\alpha/(1-\beta)` and :math:`1-\beta` (Section 3.2), which is a reparametrisation of the
 same space.
 
-Finished searches are cached on disk (:class:`nqm.numerics._parallel.ResultCache`) under
-a key derived from their full configuration, so an interrupted sweep resumes.
+Every (optimizer, B) search is one picklable task (:func:`run_sweep`), run on any
+``concurrent.futures.Executor`` (default: a local process pool; a dask or Ray executor works
+unchanged). Finished searches are cached on disk (:class:`nqm.numerics._parallel.ResultCache`)
+under a key derived from their full configuration, so a re-run trains nothing and an
+interrupted sweep resumes.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Callable, Sequence
+import multiprocessing
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -355,52 +361,77 @@ class SweepConfig:
         return cfg
 
 
+@dataclass(frozen=True)
+class _Search:
+    """One (optimizer, B) search of a sweep as a picklable task; cached under
+    :meth:`SweepConfig.search_key` (so that adding batch sizes or optimizers reuses results)."""
+
+    config: SweepConfig
+    optimizer: str
+    batch_size: int
+
+    def cache_config(self) -> dict:
+        return self.config.search_key(self.optimizer, self.batch_size)
+
+
+@functools.lru_cache(maxsize=4)
+def _digits(validation: int, split_seed: int) -> DigitsData:
+    """The data set, loaded once per process."""
+    return load_digits_data(validation, split_seed)
+
+
+def _run_one(task: _Search) -> SearchResult:
+    """Run one search; in a worker process (a pool or a dask/Ray worker) torch uses one thread,
+    since the workers already fill the cores."""
+    if multiprocessing.parent_process() is not None:
+        torch.set_num_threads(1)
+    c, o, b = task.config, task.optimizer, task.batch_size
+    sample = sample_hyperparameters(o, c.trials, c.search_seed)
+    return run_search(
+        _digits(c.validation, c.split_seed), MLP(c.hidden), o, b, optimizer_hyperparameters(o, sample),
+        target=c.target, max_steps=c.step_cap(b), init_seed=c.init_seed, data_seed=c.data_seed + b,
+    )
+
+
+def _rich_progress(description: str) -> Callable[[Iterable, int], Iterator]:
+    """A ``wrapper(iterable, total)`` with a rich progress bar (for ``map_tasks(progress=...)``)."""
+
+    def wrap(iterable: Iterable, total: int) -> Iterator:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as bar:
+            task = bar.add_task(description, total=total)
+            for item in iterable:
+                yield item
+                bar.advance(task)
+
+    return wrap
+
+
 def run_sweep(
     config: SweepConfig,
     *,
     cache_dir: str | None = None,
-    progress: Callable[[str], None] | bool = True,
+    progress: Callable[[Iterable, int], Iterable] | bool = True,
+    executor: Executor | str | None = None,
 ) -> list[SearchResult]:
-    """Every (optimizer, B) search of ``config``, cached and resumable, with a rich progress bar.
+    """Every (optimizer, B) search of ``config``, cached and resumable.
 
-    ``progress``: ``True`` for a rich bar, ``False`` for none, or a callable receiving one
-    line per finished search.
+    Each search is one picklable task of :func:`nqm.numerics._parallel.map_tasks`:
+    ``executor`` is any ``concurrent.futures.Executor`` (a dask ``Client(...).get_executor()``,
+    Ray, ...), ``"serial"`` (this process, ``config.torch_threads`` torch threads), or ``None``
+    (default): a local process pool (one torch thread per worker). A finished search is stored
+    in ``cache_dir`` (default ``$NQM_CACHE_DIR``/results) as soon as it completes, so a repeated
+    sweep trains nothing and an interrupted one resumes. Results come in the order of
+    ``config.optimizers`` x ``config.batch_sizes`` and do not depend on the executor.
+
+    ``progress``: ``True`` for a rich bar, ``False`` for none, or a wrapper
+    ``progress(iterable, total)`` around search completions (as for ``map_tasks``).
     """
-    from nqm.numerics._parallel import ResultCache, config_key
+    from nqm.numerics._parallel import ResultCache, map_tasks
 
     torch.set_num_threads(config.torch_threads)
-    data = load_digits_data(config.validation, config.split_seed)
-    model = MLP(config.hidden)
-    cache = ResultCache(cache_dir, namespace="networks-digits")
-    jobs = [(o, b) for o in config.optimizers for b in config.batch_sizes]
-    results: list[SearchResult] = []
-
-    def one(o: str, b: int) -> SearchResult:
-        key = config_key(config.search_key(o, b))
-        found, value = cache.get(key)
-        if found:
-            return value
-        sample = sample_hyperparameters(o, config.trials, config.search_seed)
-        res = run_search(
-            data, model, o, b, optimizer_hyperparameters(o, sample), target=config.target,
-            max_steps=config.step_cap(b), init_seed=config.init_seed, data_seed=config.data_seed + b,
-        )
-        cache.put(key, res)
-        return res
-
-    if progress is True:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as bar:
-            task = bar.add_task("digits sweep", total=len(jobs))
-            for o, b in jobs:
-                bar.update(task, description=f"digits sweep: {o} B={b}")
-                results.append(one(o, b))
-                bar.advance(task)
-    else:
-        for o, b in jobs:
-            res = one(o, b)
-            results.append(res)
-            if callable(progress):
-                progress(f"{o} B={b}: {res.best_steps} steps")
-    return results
+    tasks = [_Search(config, o, b) for o in config.optimizers for b in config.batch_sizes]
+    wrapper = _rich_progress("digits sweep") if progress is True else (progress or None)
+    return map_tasks(_run_one, tasks, executor=executor, cache=ResultCache(cache_dir, namespace="networks-digits"),
+                     progress=wrapper)

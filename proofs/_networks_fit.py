@@ -18,8 +18,9 @@ NQM's optimum). The NQM takes :math:`h_i, u_i, c_i` at :math:`\theta_T`, the sta
 (Section 3.7; exact for the expected risk, which is linear in c and v within a bin).
 
 **Predictions.** Steps to target against B for each optimizer, tuned exactly over grids
-with the engine: SGD, heavy-ball momentum, SGD+EMA, and the preconditioned stand-ins
-for Adam (momentum with :math:`P = H^{1/2}`: Adam divides by the root of a gradient
+with the engine's :func:`nqm.numerics.sweeps`, and critical batch sizes by the engine's
+:func:`nqm.numerics.critical_batch_sizes` (the same definitions for network and NQM).
+Optimizers: SGD, heavy-ball momentum, SGD+EMA, and the preconditioned stand-ins for Adam (momentum with :math:`P = H^{1/2}`: Adam divides by the root of a gradient
 second moment, and :math:`C\approx H`) and K-FAC (momentum with :math:`P = H`, the
 undamped natural gradient). These stand-ins are idealisations; the report says where
 they miss.
@@ -28,6 +29,7 @@ they miss.
 from __future__ import annotations
 
 import math
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,6 +47,8 @@ __all__ = [
     "nqm_sweep",
     "critical_batch_sizes",
     "NQM_STANDINS",
+    "NQM_LR_GRID",
+    "NQM_DECAY_GRID",
     "flatten_trial",
     "train_loss",
     "network_rows",
@@ -226,89 +230,62 @@ def fit_nqm(at_target: CurvatureNoise, run: ReferenceRun, *, excess_train_loss: 
     return FittedNQM(problem, target, int((~keep).sum()), excess_train_loss)
 
 
-def _grids(name: str, power: float) -> object:
-    from nqm.numerics import EMA, SGD, Momentum
-
-    lr = np.logspace(-6, 2, 100)
-    second = 1.0 - np.logspace(-4, 0, 20)
-    if name == "sgd":
-        return SGD(lr, precond_power=power)
-    if name == "momentum":
-        return Momentum(lr[:, None], second[None, :], precond_power=power)
-    return EMA(lr[:, None], second[None, :], precond_power=power)
+#: the NQM's search grids for the network comparison: lr, and beta or gamma (wider than the paper's:
+#: the fitted problem's curvature scale differs from the paper's)
+NQM_LR_GRID = np.logspace(-6, 2, 100)
+NQM_DECAY_GRID = 1.0 - np.logspace(-4, 0, 20)
 
 
-def nqm_sweep(fitted: FittedNQM, optimizers: tuple[str, ...], batch_sizes: tuple[int, ...]) -> list[dict]:
-    """Rows ``{optimizer, batch_size, steps, lr, second, at_grid_edge}`` of exact tuned steps to target.
+def nqm_sweep(
+    fitted: FittedNQM,
+    optimizers: tuple[str, ...],
+    batch_sizes: tuple[int, ...],
+    *,
+    executor: Executor | str | None = None,
+    cache: object = None,
+) -> list[dict]:
+    """Rows ``{optimizer, batch_size, steps, lr, second, at_grid_edge, effective_lr}`` of exact tuned steps to target.
 
-    ``second`` is β or γ (``nan`` for SGD); ``at_grid_edge`` flags an optimum on the lr grid's
-    boundary (where the grid, not the model, decides). Batch sizes are searched in
-    increasing order with the previous optimum as an upper bound (risk decreases in B).
+    One :func:`nqm.numerics.sweeps` over the stand-ins of :data:`NQM_STANDINS` on the grids
+    :data:`NQM_LR_GRID` x :data:`NQM_DECAY_GRID` (exact, warm-started in B, ties to the first
+    grid point; ``executor`` and ``cache`` as there). ``second`` is β or γ (``nan`` for SGD);
+    ``at_grid_edge`` flags an optimum on the lr grid's boundary (where the grid, not the
+    model, decides); ``effective_lr`` is :func:`nqm.numerics.effective_lr` of the optimum.
     """
-    from nqm.numerics._model import build_model
-    from nqm.numerics._steps import grid_minimum
+    from nqm.numerics import sweeps
+    from nqm.numerics._forms import forms_for
 
-    rows = []
+    configs = []
     for name in optimizers:
-        engine_name, power = NQM_STANDINS[name]
-        opt = _grids(engine_name, power)
-        upper = math.inf
-        for b in sorted(batch_sizes):
-            steps, row = grid_minimum(build_model(fitted.problem, opt, float(b)).flatten(), fitted.target, upper)
-            upper = steps if math.isfinite(steps) else math.inf
-            lr = second = float("nan")
-            edge = False
-            if row is not None:
-                index = np.unravel_index(row, opt.shape)
-                hyper = {k: float(np.broadcast_to(v, opt.shape)[index]) for k, v in opt.hyperparameters.items()}
-                lr = hyper["lr"]
-                second = hyper.get("beta", hyper.get("gamma", float("nan")))
-                edge = index[0] in (0, opt.shape[0] - 1)
-            rows.append(dict(optimizer=name, batch_size=int(b), steps=float(steps), lr=lr, second=second, at_grid_edge=edge))
+        engine, power = NQM_STANDINS[name]
+        grid = {p: (NQM_LR_GRID if p == "lr" else NQM_DECAY_GRID) for p in forms_for(engine).params}
+        configs.append(dict(optimizer=engine, precond_power=power, grid=grid))
+    tables = sweeps(fitted.problem, configs, batch_sizes=np.asarray(batch_sizes, dtype=float), target=fitted.target,
+                    executor=executor, cache=cache)
+    rows = []
+    for name, table in zip(optimizers, tables):
+        for r in table.rows:
+            hp = r.hyperparameters
+            rows.append(dict(optimizer=name, batch_size=int(r.batch_size), steps=float(r.steps), lr=hp.get("lr", math.nan),
+                             second=hp.get("beta", hp.get("gamma", math.nan)), at_grid_edge="lr" in r.at_edge,
+                             effective_lr=r.effective_lr))
     return rows
 
 
 def critical_batch_sizes(batch_sizes: np.ndarray, steps: np.ndarray) -> dict[str, float]:
-    r"""Critical batch size by two definitions (ADAPTER, see below).
+    r"""Both critical batch sizes of a steps curve, as used for network and NQM alike.
 
-    * ``mccandlish``: least-squares fit of :math:`\log S = \log(S_{\min} + E_{\min}/B)` over the
-      finite points (McCandlish et al. 2018), :math:`B_{\rm crit} = E_{\min}/S_{\min}`;
-    * ``two_x``: the batch size at which the steps exceed the perfect-scaling
-      extrapolation from the smallest batch size, :math:`S(B_0)B_0/B`, by a factor 2
-      (log-log interpolation between measured batch sizes; ``inf`` if never).
-
-    ADAPTER: a small stand-in for ``nqm.numerics.critical_batch_size`` (being written in
-    the engine, issue 3) so that network and NQM use one definition here; replace it by the
-    engine's function when that lands.
+    A dict view of :func:`nqm.numerics.critical_batch_sizes` (one definition for both):
+    ``mccandlish`` is :math:`B_{\rm crit} = E_{\min}/S_{\min}` of McCandlish's fit
+    :math:`S = S_{\min} + E_{\min}/B` (``nan`` with fewer than two finite rows), ``two_x`` the
+    batch size at which the steps exceed perfect scaling from the smallest batch size by a
+    factor 2 (``inf`` if never on the rows given).
     """
-    from scipy.optimize import least_squares
+    from nqm.numerics import critical_batch_sizes as engine_critical
 
-    B = np.asarray(batch_sizes, dtype=float)
-    S = np.asarray(steps, dtype=float)
-    ok = np.isfinite(S) & (S > 0)
-    B, S = B[ok], S[ok]
-    out = {"mccandlish": math.nan, "two_x": math.nan}
-    if B.size < 3:
-        return out
-    order = np.argsort(B)
-    B, S = B[order], S[order]
-
-    def resid(z: np.ndarray) -> np.ndarray:
-        return np.log(np.exp(z[0]) + np.exp(z[1]) / B) - np.log(S)
-
-    z0 = np.log([max(S.min() * 0.5, 1e-12), max(S[0] * B[0], 1e-12)])
-    fit = least_squares(resid, z0)
-    out["mccandlish"] = float(np.exp(fit.x[1] - fit.x[0]))
-    excess = np.log(S * B / (S[0] * B[0]))  # log of steps over perfect scaling
-    above = np.nonzero(excess >= math.log(2.0))[0]
-    if above.size == 0:
-        out["two_x"] = math.inf
-    else:
-        j = above[0]
-        lb, le = np.log(B[j - 1]), np.log(B[j])
-        e0, e1 = excess[j - 1], excess[j]
-        out["two_x"] = float(np.exp(lb + (math.log(2.0) - e0) * (le - lb) / (e1 - e0)))
-    return out
+    crit = engine_critical(batch_sizes, steps)
+    return {"mccandlish": crit.mccandlish.B_crit if crit.mccandlish is not None else math.nan,
+            "two_x": crit.perfect_scaling_2x}
 
 
 def network_rows(results: list[SearchResult]) -> list[dict]:

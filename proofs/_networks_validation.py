@@ -26,6 +26,7 @@ import csv
 import math
 import time
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -282,13 +283,16 @@ def run_validation(
     force: bool = False,
     cache_dir: str | None = None,
     progress: bool = True,
+    executor: Executor | str | None = None,
 ) -> ValidationReport:
     """Run the whole network validation and write :data:`OUTPUT_FILES` into ``out_dir``.
 
     ``reduced``: the small configuration used by the tests (fewer batch sizes, trials and
     linear settings). Existing output files are not overwritten unless ``force``
     (``FileExistsError``). ``cache_dir``: where finished digits searches are cached
-    (default ``$NQM_CACHE_DIR``/results). Needs the ``torch`` extra.
+    (default ``$NQM_CACHE_DIR``/results). ``executor``: where the digits searches and the NQM
+    sweeps run (any ``concurrent.futures.Executor``, ``"serial"``, or ``None`` for a local
+    process pool; see :func:`~nqm.proofs._networks_digits.run_sweep`). Needs the ``torch`` extra.
     """
     out = Path(out_dir)
     existing = [out / f for f in OUTPUT_FILES if (out / f).exists()]
@@ -300,8 +304,7 @@ def run_validation(
         raise ImportError("the network validation needs PyTorch: pip install 'nqm-toolkit[torch]'") from None
     from ._networks_digits import MLP, SweepConfig, load_digits_data, run_sweep
     from ._networks_fit import (
-        NQM_STANDINS, critical_batch_sizes, fit_nqm, measure_curvature_noise, network_rows, nqm_sweep, reference_run,
-        train_loss,
+        critical_batch_sizes, fit_nqm, measure_curvature_noise, network_rows, nqm_sweep, reference_run, train_loss,
     )
 
     out.mkdir(parents=True, exist_ok=True)
@@ -327,14 +330,12 @@ def run_validation(
     timings["curvature and fit"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    results = run_sweep(config, cache_dir=cache_dir, progress=progress)
+    results = run_sweep(config, cache_dir=cache_dir, progress=progress, executor=executor)
     timings["digits sweep"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
     net = network_rows(results)
-    nqm = nqm_sweep(fitted, config.optimizers, config.batch_sizes)
-    for r in nqm:
-        r["effective_lr"] = r["lr"] / (1 - r["second"]) if NQM_STANDINS[r["optimizer"]][0] == "momentum" else r["lr"]
+    nqm = nqm_sweep(fitted, config.optimizers, config.batch_sizes, executor=executor)
     timings["NQM sweep"] = time.perf_counter() - clock
 
     crit_net = {o: critical_batch_sizes(*_curve(net, o)) for o in config.optimizers}
