@@ -9,7 +9,7 @@ r"""Claims 5 and 6: the information bound at the tuned optimum, and linear learn
   the paper's binned problem at the paper's batch sizes :math:`2^2,\dots,2^{20}`, target
   0.01 and preconditioning powers :math:`p \in \{0, 0.25, 0.5, 0.75\}`, the fewest steps
   satisfy both the paper's bound and the rigorous Bayes bound
-  (:func:`nqm.numerics.bayes_bound_steps`), and each optimum is certified by the exact risk
+  (:meth:`nqm.numerics.Problem.bayes_bound_steps`), and each optimum is certified by the exact risk
   at its step count;
 * ``bayes_information_bound`` — symbolic: the flat-prior bound is the :math:`v\to\infty` limit of
   the Bayes (posterior-variance) bound :math:`\tfrac12 h\,vc/(c+vNh^2)`, which is smaller; and
@@ -47,7 +47,6 @@ from nqm.theory import B, alpha, c, h, sgd, statement, t, v0
 from nqm.theory._closed_form import closed_form, same_closed_form
 from nqm.theory._paper import positive_on
 
-from ._properties import bayes_risk_bound
 from ._prover import NUMERIC, SERIES, SIGN, SYMBOLIC, Outcome, Proof, method, statements_outcome, step
 
 __all__ = [
@@ -117,8 +116,8 @@ def _information_bound_outcome(name: str) -> Outcome:
         sweep = _paper_sweep(name, power)
         for row in sweep.rows:
             Bv = row.batch_size
-            paper_steps = constant / (eps * Bv)
-            bayes_steps = nn.bayes_bound_steps(prob, batch_size=Bv, target=eps)
+            paper_steps = float(prob.information_bound(eps, Bv))
+            bayes_steps = prob.bayes_bound_steps(eps, Bv)
             rows.append({"precond_power": power, "batch_size": Bv, "steps": row.steps,
                          "information_bound_steps": paper_steps, "bayes_bound_steps": bayes_steps,
                          "hyperparameters": row.hyperparameters})
@@ -149,7 +148,7 @@ def _information_bound_outcome(name: str) -> Outcome:
                               + (f"; NOT certified: {'; '.join(uncertified[:3])}" if uncertified else "")),
         step(not beaten_paper, f"paper's bound: steps x B >= tr(H^-1 C)/2 / eps = {constant / eps:.6g} at every optimum; "
                                f"smallest ratio {worst_paper[0]:.4g} (at {worst_paper[1]})" + beaten(beaten_paper)),
-        step(not beaten_bayes, f"rigorous Bayes bound (finite start, nn.bayes_bound_steps): smallest ratio steps / bound "
+        step(not beaten_bayes, f"rigorous Bayes bound (finite start, Problem.bayes_bound_steps): smallest ratio steps / bound "
                                f"{worst_bayes[0]:.4g} (at {worst_bayes[1]})" + beaten(beaten_bayes)),
     ]
     if unreached:
@@ -192,7 +191,7 @@ def _bayes_outcome() -> Outcome:
     worst = 0.0
     for _ in range(20):
         hv, cv, vv, Nv = (float(np.exp(rng.uniform(-3, 3))) for _ in range(4))
-        code = float(bayes_risk_bound(nn.Problem([hv], [cv], [vv]), Nv))
+        code = float(nn.Problem([hv], [cv], [vv]).bayes_risk_bound(Nv))
         derived = float(bayes.subs({h: hv, c: cv, v: vv, N: Nv}))
         worst = max(worst, abs(code - derived) / derived)
     ok_code = worst < 1e-12
@@ -201,18 +200,18 @@ def _bayes_outcome() -> Outcome:
     flat_at = flat.subs({c: 1, h: 1, N: 1})
     bayes_at = bayes.subs({c: 1, h: 1, v: 1, N: 1})
     ok_counter = risk == sp.Rational(1, 4) and flat_at == sp.Rational(1, 2) and bayes_at <= risk
-    steps = nn.bayes_bound_steps(nn.Problem([1.0], [1.0], [1.0]), batch_size=1, target=0.25)
+    steps = nn.Problem([1.0], [1.0], [1.0]).bayes_bound_steps(0.25, 1)
     ok_steps = steps == 1
     return Outcome(all((ok_form, ok_limit, ok_below, ok_code, ok_counter, ok_steps)), (
         step(ok_form, f"posterior of theta* ~ N(theta(0), v) after N examples g = h theta + eps, eps ~ N(0, c): precision "
                       f"{sp.simplify(precision)}, so no estimator beats E l >= {bayes} (MMSE = posterior variance)"),
         step(ok_limit, "flat-prior limit v -> oo: c/(2 h N), the paper's per-direction bound (Cramer-Rao statement)"),
         step(ok_below, "c/(2 h N) - Bayes bound > 0 for all N, v > 0 (sign argument): the Bayes bound is the weaker, rigorous one"),
-        step(ok_code, f"nqm.proofs.bayes_risk_bound implements the derived formula (20 random points, worst relative "
+        step(ok_code, f"Problem.bayes_risk_bound implements the derived formula (20 random points, worst relative "
                       f"difference {worst:.1e})"),
         step(ok_counter, f"counterexample to the flat bound with a finite start: SGD, alpha h = 1/2, h = c = v = B = 1, t = 1 has "
                          f"exact risk {risk} < tr(H^-1 C)/(2N) = {flat_at}; the Bayes bound {bayes_at} holds (with equality)"),
-        step(ok_steps, "nn.bayes_bound_steps gives 1 step for that problem and target 1/4 (attained by the SGD step above)"),
+        step(ok_steps, "Problem.bayes_bound_steps gives 1 step for that problem and target 1/4 (attained by the SGD step above)"),
     ))
 
 

@@ -1,4 +1,11 @@
-"""The ``nqm`` command line."""
+"""The ``nqm`` command line: the click group ``main`` (console script ``nqm``) and its subcommands.
+
+Conventions (:mod:`._cli_common`): defaults are the paper's problem; ``--help``/``-h`` on every
+subcommand; usage errors are one line ``error: ...`` with exit status 2; work longer than about
+2 s shows a progress bar on standard error (``--quiet`` silences it); output files are never
+silently overwritten (``--force``); ``--spec-file FILE`` registers user optimizers (entry points
+in the ``nqm.optimizers`` group are registered automatically).
+"""
 
 from __future__ import annotations
 
@@ -7,10 +14,20 @@ from pathlib import Path
 
 import click
 
+from ._cli_common import NqmGroup, fail, force_option, quiet_option, refuse_overwrite, spec_file_option, status
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+@click.group(cls=NqmGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog="""\b
+Examples:
+  nqm derive momentum --latex
+  nqm sweep --optimizer momentum --precond-power 0.5 --batch-sizes 4:1048576 --target 0.01
+  nqm steps --optimizer momentum --hp lr=0.1 --hp beta=0.9 --batch-size 64
+  nqm --spec-file my_opt.py derive lookahead
+Run 'nqm COMMAND --help' for a command's options.
+""")
+@spec_file_option
 def main() -> None:
-    """nqm-toolkit: theory, exact numerics and checks for the noisy quadratic model."""
+    """nqm-toolkit: theory, exact numerics and checks for the noisy quadratic model (Zhang et al. 2019)."""
 
 
 @main.command()
@@ -26,30 +43,32 @@ def report() -> None:
         click.echo(f"  effective learning rate:   {d.effective_lr}")
 
 
-@main.command()
+@main.command(epilog="""\b
+Examples:
+  nqm latex --output derivations.tex
+  nqm latex --optimizer sgd,momentum
+""")
 @click.option(
     "--optimizer", "optimizers", multiple=True, metavar="NAME",
-    help="A registered optimizer (repeatable); default: all of them.",
+    help="A registered optimizer (repeatable or comma-separated); default: all of them.",
 )
 @click.option(
-    "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
     help="Write the document to FILE instead of standard output.",
 )
-@click.option("--force", is_flag=True, help="Replace an existing --output file.")
-def latex(optimizers: tuple[str, ...], output: Path | None, force: bool) -> None:
+@force_option
+@quiet_option
+@spec_file_option
+def latex(optimizers: tuple[str, ...], output: Path | None, force: bool, quiet: bool) -> None:
     """Write a LaTeX document (amsmath) of all derivations and the paper's results re-derived."""
-    from nqm.theory import get_spec
     from nqm.theory._latex import latex_document
 
-    for name in optimizers:
-        try:
-            get_spec(name)
-        except KeyError as exc:
-            raise click.BadParameter(exc.args[0], param_hint="--optimizer") from None
-    if output is not None and output.exists() and not force:
-        click.echo(f"error: {output} exists; pass --force to replace it", err=True)
-        sys.exit(2)
-    text = latex_document(list(optimizers) or None)
+    from ._cli_values import optimizer_names
+
+    names = optimizer_names(optimizers)
+    refuse_overwrite([output], force)
+    with status("deriving and checking every formula ...", quiet):
+        text = latex_document(names or None)
     if output is None:
         click.echo(text, nl=False)
     else:
@@ -57,13 +76,18 @@ def latex(optimizers: tuple[str, ...], output: Path | None, force: bool) -> None
         click.echo(f"wrote {output}", err=True)
 
 
-@main.command()
+@main.command(epilog="""\b
+Examples:
+  nqm validate results/ --reduced
+  nqm validate results/ --force
+""")
 @click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--reduced", is_flag=True, help="The small configuration the tests use (about 3 minutes).")
-@click.option("--force", is_flag=True, help="Overwrite existing output files.")
+@force_option
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
               help="Cache of finished digits searches (default: $NQM_CACHE_DIR/results).")
-def validate(out_dir: Path, reduced: bool, force: bool, cache_dir: str | None) -> None:
+@quiet_option
+def validate(out_dir: Path, reduced: bool, force: bool, cache_dir: str | None, quiet: bool) -> None:
     """Check the NQM against PyTorch networks; write CSV tables, PNG figures and report.md to OUT_DIR.
 
     Needs the torch extra. Finished digits searches are cached, so an interrupted run resumes.
@@ -71,19 +95,25 @@ def validate(out_dir: Path, reduced: bool, force: bool, cache_dir: str | None) -
     from nqm.proofs._networks_validation import run_validation
 
     try:
-        result = run_validation(out_dir, reduced=reduced, force=force, cache_dir=cache_dir)
-    except (FileExistsError, ValueError, ImportError) as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        result = run_validation(out_dir, reduced=reduced, force=force, cache_dir=cache_dir, progress=not quiet)
+    except (FileExistsError, ImportError) as exc:
+        fail(str(exc))
     for claim in result.claims:
         click.echo(f"{claim['claim']}: network {claim['network']}, NQM {claim['nqm']}")
     click.echo(f"wrote {len(result.files)} files to {result.out_dir}")
 
 
-from . import _cli_proofs  # noqa: E402
+from . import _cli_conformance, _cli_derive, _cli_figures, _cli_montecarlo, _cli_proofs, _cli_sweep  # noqa: E402
 
+main.add_command(_cli_derive.derive)
+main.add_command(_cli_sweep.sweep)
+main.add_command(_cli_sweep.critical)
+main.add_command(_cli_sweep.steps)
+main.add_command(_cli_montecarlo.montecarlo)
 main.add_command(_cli_proofs.proofs)
 main.add_command(_cli_proofs.verify)
+main.add_command(_cli_conformance.conformance)
+main.add_command(_cli_figures.figures)
 
 
 if __name__ == "__main__":  # pragma: no cover

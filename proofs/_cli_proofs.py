@@ -7,83 +7,55 @@ Exit codes:
 * ``nqm verify``: 0 equal, 1 not equal, 3 unknown, 2 on a usage error (bad flag, unknown
   optimizer or quantity, unparsable formula).
 
-Usage errors print one line, ``error: ...``, on standard error (no traceback).
+Usage errors print one line, ``error: ...``, on standard error (no traceback; see :mod:`._cli_common`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
+from ._cli_common import fail, force_option, quiet_option, refuse_overwrite, spec_file_option, status
+from ._cli_values import optimizer_names
 from ._formula import QUANTITIES
 
 __all__ = ["proofs", "verify"]
 
 
-class UsageLine(click.ClickException):
-    """A usage error shown as one line on standard error, exit status 2."""
-
-    exit_code = 2
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
-
-
-class OneLineCommand(click.Command):
-    """A command whose parsing errors (unknown flag, missing or invalid value) are one line, exit 2."""
-
-    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any) -> click.Context:
-        try:
-            return super().make_context(info_name, args, parent=parent, **extra)
-        except click.UsageError as exc:
-            raise UsageLine(exc.format_message()) from None
-
-
-def _optimizer_names(values: tuple[str, ...]) -> list[str]:
-    from nqm.theory import get_spec
-
-    names = [n.strip() for v in values for n in v.split(",") if n.strip()]
-    for name in names:
-        try:
-            get_spec(name)
-        except KeyError as err:
-            raise UsageLine(f"--optimizer: {err.args[0]}") from None
-    return names
-
-
-@click.command("proofs", cls=OneLineCommand)
+@click.command("proofs", epilog="""\b
+Examples:
+  nqm proofs
+  nqm proofs --optimizer momentum --json proofs.json --latex appendix.tex
+  nqm --spec-file my_opt.py proofs --optimizer lookahead
+""")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the results as JSON to FILE.")
 @click.option("--latex", "latex_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write a LaTeX appendix (amsmath) to FILE.")
 @click.option("--optimizer", "optimizers", multiple=True, metavar="NAME",
               help="Only proofs about these registered optimizers (repeatable or comma-separated); default: all.")
-@click.option("--force", is_flag=True, help="Replace existing output files.")
+@force_option
+@quiet_option
+@spec_file_option
 @click.pass_context
-def proofs(ctx: click.Context, json_path: Path | None, latex_path: Path | None, optimizers: tuple[str, ...], force: bool) -> None:
+def proofs(ctx: click.Context, json_path: Path | None, latex_path: Path | None, optimizers: tuple[str, ...], force: bool,
+           quiet: bool) -> None:
     """Run every machine-checked proof: print a table, optionally write JSON and a LaTeX appendix.
 
     Exits 1 if any proof fails, 2 on a usage error.
     """
-    from rich.console import Console
-
+    from ._cli_values import console_for_tables
     from ._proof_report import proof_table, summary, write_json, write_latex
     from ._prover import run_all
 
-    names = _optimizer_names(optimizers)
+    names = optimizer_names(optimizers)
     if json_path is not None and latex_path is not None and json_path.resolve() == latex_path.resolve():
-        raise UsageLine("--json and --latex must name different files")
-    for flag, path in (("--json", json_path), ("--latex", latex_path)):
-        if path is not None and path.exists() and not force:
-            raise UsageLine(f"{flag}: {path} exists; pass --force to replace it")
-    console = Console()
-    if not console.is_terminal:  # files and pipes get a table wide enough for the proof names
-        console = Console(width=max(console.width, 120))
-    with console.status("running proofs ...") as status:
-        results = run_all(names or None, progress=lambda r: status.update(f"{r.name}: {r.outcome}"))
-    console.print(proof_table(results))
+        fail("--json and --latex must name different files")
+    refuse_overwrite([json_path, latex_path], force)
+    with status("running proofs ...", quiet) as update:
+        results = run_all(names or None, progress=lambda r: update(f"{r.name}: {r.outcome}"))
+    console_for_tables().print(proof_table(results))
     click.echo(summary(results))
     if json_path is not None:
         click.echo(f"wrote {write_json(results, json_path, overwrite=force)}", err=True)
@@ -95,7 +67,11 @@ def proofs(ctx: click.Context, json_path: Path | None, latex_path: Path | None, 
 _VERDICT_EXIT = {"equal": 0, "not equal": 1, "unknown": 3}
 
 
-@click.command("verify", cls=OneLineCommand)
+@click.command("verify", epilog="""\b
+Examples:
+  nqm verify --optimizer momentum --quantity stationary_risk "(1+beta)*alpha*c/(2*B*(2*beta+2-alpha*h)*(1-beta))"
+  nqm verify --optimizer sgd --quantity stationary_risk '\\frac{\\alpha c_i}{2B(2-\\alpha h_i)}'
+""")
 @click.argument("formula")
 @click.option("--optimizer", required=True, metavar="NAME", help="A registered optimizer.")
 @click.option("--quantity", required=True, type=click.Choice(list(QUANTITIES)), help="The derived quantity.")
@@ -104,6 +80,7 @@ _VERDICT_EXIT = {"equal": 0, "not equal": 1, "unknown": 3}
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random points.")
 @click.option("--syntax", type=click.Choice(["auto", "sympy", "latex"]), default="auto", show_default=True,
               help="How FORMULA is written (auto: LaTeX if it has a backslash or brace).")
+@spec_file_option
 @click.pass_context
 def verify(ctx: click.Context, formula: str, optimizer: str, quantity: str, precondition: bool, samples: int, seed: int,
            syntax: str) -> None:
@@ -112,18 +89,13 @@ def verify(ctx: click.Context, formula: str, optimizer: str, quantity: str, prec
     FORMULA is sympy syntax (alpha, beta, gamma, nu, h, c, B, p, t, k, z, r1, r2, x = alpha*h, s0)
     or LaTeX; put it after `--` if it starts with a minus sign. Exit 2 on a usage error.
     """
-    from nqm.theory import get_spec
-
     from ._formula import verify_formula
 
-    try:
-        get_spec(optimizer)
-    except KeyError as err:
-        raise UsageLine(f"--optimizer: {err.args[0]}") from None
+    optimizer_names([optimizer])
     try:
         result = verify_formula(formula, optimizer=optimizer, quantity=quantity, precondition=precondition,
                                 samples=samples, seed=seed, syntax=syntax)
     except ValueError as exc:
-        raise UsageLine(str(exc).splitlines()[0]) from None
+        fail(str(exc).splitlines()[0])
     click.echo(str(result))
     ctx.exit(_VERDICT_EXIT[result.verdict])

@@ -37,7 +37,7 @@ the registry and the public engine (:mod:`nqm.numerics`), so they apply to any s
 ``scale_symmetry``
     Derived in :func:`check_scale_symmetry` (``PROPERTIES["scale_symmetry"].check``).
 ``information_bound``
-    See :func:`bayes_risk_bound`: no setting (drawn, or the best of a learning-rate grid) beats it,
+    See :meth:`nqm.numerics.Problem.bayes_risk_bound`: no setting (drawn, or the best of a learning-rate grid) beats it,
     neither on the risk curve nor in steps x B to a target.
 """
 
@@ -486,43 +486,22 @@ def check_scale_symmetry(spec: OptimizerSpec, ex: tuple[Setup, float, float]) ->
 
 # ---------------------------------------------------------------------- information bound
 def bayes_risk_bound(problem: nn.Problem, examples: object) -> np.ndarray:
-    r"""The least expected risk any method can reach after ``examples`` = :math:`N = tB` gradient examples.
-
-    Each example observes :math:`h_i(y_i - \theta^\star_i) + \epsilon_i`, :math:`\epsilon_i\sim N(0, c_i)`,
-    at a known query point, i.e. :math:`h_i\theta^\star_i` with Fisher information
-    :math:`h_i^2/c_i`; the start is a prior :math:`\theta^\star_i - \theta_i(0) \sim N(0, v_i)`.
-    The posterior variance bounds the error of every estimator, hence
-
-    .. math::
-
-        E\mathcal L \ \ge\ \sum_i w_i\,\tfrac12 h_i\,\frac{v_i c_i}{c_i + v_i N h_i^2}
-        \ \le\ \frac{\tfrac12\operatorname{tr}(H^{-1}C)}{N}.
-
-    Its flat-prior limit :math:`v\to\infty` is Section 3.6's :math:`\tfrac12\operatorname{tr}(H^{-1}C)/N`
-    (:meth:`nqm.numerics.Problem.information_bound`), which a finite start *can* beat: SGD
-    with :math:`\alpha h = \tfrac12`, :math:`h = c = v = B = 1` reaches risk :math:`\tfrac14` after
-    one step, while :math:`\tfrac12\operatorname{tr}(H^{-1}C)/\varepsilon = 2` examples. The
-    conformance property checks this exact bound.
-    """
-    N = np.asarray(examples, dtype=float)[..., None]
-    hv, cv, vv, wv = problem.h, problem.c, problem.init_var, problem.weights
-    with np.errstate(divide="ignore", invalid="ignore"):
-        per = np.where(cv > 0, vv * cv / (cv + vv * N * hv * hv), np.where(N == 0, vv, 0.0))
-    return np.sum(wv * 0.5 * hv * per, axis=-1)
+    """:meth:`nqm.numerics.Problem.bayes_risk_bound` as a function (``nqm.proofs.bayes_risk_bound``)."""
+    return problem.bayes_risk_bound(examples)
 
 
 def _check_information_bound(spec: OptimizerSpec, ex: tuple[Setup, float]) -> None:
-    r""":math:`E\mathcal L(t) \ge` :func:`bayes_risk_bound` :math:`(tB)` at the drawn steps and at
+    r""":math:`E\mathcal L(t) \ge` :meth:`~nqm.numerics.Problem.bayes_risk_bound` :math:`(tB)` at the drawn steps and at
     :math:`t = 2^k \le 2^{40}`, for the drawn setting and for the best of a 24-point learning-rate
     grid at each t (the tuned optimum); and, in the headline form, the exact first step with risk
-    :math:`\le \varepsilon` is at least :func:`nqm.numerics.bayes_bound_steps` (from the full risk
+    :math:`\le \varepsilon` is at least :meth:`~nqm.numerics.Problem.bayes_bound_steps` (from the full risk
     curve when the target is reached within 1024 steps; for the drawn setting this also checks
     :func:`nqm.numerics.steps_to_target` against that curve).
     """
     s, fraction = ex
     prob, B_ = s.problem, s.batch_size
     steps = np.unique(np.concatenate([s.steps, 2.0 ** np.arange(41)]))
-    bound = bayes_risk_bound(prob, steps * B_)
+    bound = prob.bayes_risk_bound(steps * B_)
     settings = [("drawn", s.optimizer)]
     if _has_lr(spec) is None:
         others = {k: v for k, v in s.hyperparameters.items() if k != "lr"}
@@ -544,7 +523,7 @@ def _check_information_bound(spec: OptimizerSpec, ex: tuple[Setup, float]) -> No
         dense = np.arange(reached[0] + 1.0)
         curve = nn.expected_risk(prob, opt, batch_size=B_, steps=dense).reshape(-1, dense.size).min(axis=0)
         first = int(np.argmax(curve <= target))
-        needed = nn.bayes_bound_steps(prob, batch_size=B_, target=target)
+        needed = prob.bayes_bound_steps(target, B_)
         if first < needed:
             raise ConformanceError(
                 f"{label} setting reached target {target!r} after {first} steps at B={B_:g}; the information "

@@ -1,0 +1,236 @@
+"""Conventions shared by every ``nqm`` subcommand.
+
+* **One-line errors.** :class:`NqmGroup` runs click in non-standalone mode and turns any usage
+  error (unknown flag or command, bad or missing value) and any ``ValueError``/``KeyError`` raised
+  by the Python API on bad user values into one line ``error: ...`` on standard error, exit
+  status 2. Commands report their own usage errors with :func:`fail`.
+* **Progress.** Work that may take longer than about 2 s goes through :func:`progress_wrapper`
+  (a transient rich bar on standard error for iterables, e.g. ``map_tasks(progress=...)``) or
+  :func:`status` (a spinner for one long call); both appear only after 2 s and ``--quiet``
+  (:data:`quiet_option`) silences them.
+* **No silent overwrite.** :func:`refuse_overwrite` before writing; ``--force``
+  (:data:`force_option`) replaces.
+* **User optimizers.** ``--spec-file FILE`` (:data:`spec_file_option`, on the group and on every
+  subcommand) registers the :class:`~nqm.theory.OptimizerSpec` objects a Python file defines;
+  entry points in the ``nqm.optimizers`` group are registered by :mod:`nqm.theory` itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import sys
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+__all__ = [
+    "NqmGroup",
+    "fail",
+    "force_option",
+    "load_spec_file",
+    "progress_wrapper",
+    "quiet_option",
+    "refuse_overwrite",
+    "spec_file_option",
+    "status",
+]
+
+T = TypeVar("T")
+
+#: Work shorter than this many seconds never shows a progress bar or spinner.
+PROGRESS_DELAY = 2.0
+
+USAGE_EXIT = 2
+
+
+def _one_line(message: str) -> str:
+    return " ".join(str(message).split())
+
+
+def fail(message: str) -> NoReturn:
+    """Print ``error: <message>`` as one line on standard error and exit with status 2."""
+    click.echo(f"error: {_one_line(message)}", err=True)
+    sys.exit(USAGE_EXIT)
+
+
+def refuse_overwrite(paths: Iterable[Path | None], force: bool) -> None:
+    """:func:`fail` naming the first of ``paths`` that exists, unless ``force`` (``None`` entries are skipped)."""
+    if force:
+        return
+    for path in paths:
+        if path is not None and Path(path).exists():
+            fail(f"{path} exists; pass --force to replace it")
+
+
+quiet_option = click.option("--quiet", "-q", is_flag=True, help="Silence progress bars.")
+force_option = click.option("--force", is_flag=True, help="Replace existing output files.")
+
+
+def _stderr_console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+@contextmanager
+def _delayed(live: Any) -> Iterator[None]:
+    """Start the rich ``live`` display (a Progress or Status) only after :data:`PROGRESS_DELAY` seconds."""
+    timer = threading.Timer(PROGRESS_DELAY, live.start)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        timer.join()
+        live.stop()  # a no-op if it never started
+
+
+def progress_wrapper(description: str, quiet: bool) -> Callable[[Iterable[T], int], Iterable[T]] | None:
+    """A ``wrapper(iterable, total)`` that shows a transient rich progress bar on standard error.
+
+    Compatible with ``numerics._parallel.map_tasks(progress=...)``. The bar appears only once the
+    iteration has run for :data:`PROGRESS_DELAY` seconds. ``None`` (no bar) when ``quiet`` or when
+    standard error is not a terminal.
+    """
+    console = _stderr_console()
+    if quiet or not console.is_terminal:
+        return None
+
+    def wrap(iterable: Iterable[T], total: int) -> Iterator[T]:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                       TimeRemainingColumn(), console=console, transient=True)
+        task = bar.add_task(description, total=total)
+        with _delayed(bar):
+            for item in iterable:
+                yield item
+                bar.advance(task)
+
+    return wrap
+
+
+@contextmanager
+def status(description: str, quiet: bool) -> Iterator[Callable[[str], None]]:
+    """A spinner on standard error for one long call, shown after :data:`PROGRESS_DELAY` seconds.
+
+    Yields ``update(text)`` to change the message. Silent when ``quiet`` or standard error is not a terminal.
+    """
+    console = _stderr_console()
+    if quiet or not console.is_terminal:
+        yield lambda text: None
+        return
+    from rich.status import Status
+
+    spinner = Status(description, console=console)
+    with _delayed(spinner):
+        yield lambda text: spinner.update(text)
+
+
+def _module_specs(namespace: dict[str, Any]) -> list[Any]:
+    from nqm.theory import OptimizerSpec
+
+    found = [v for k, v in namespace.items() if isinstance(v, OptimizerSpec) and not k.startswith("_")]
+    listed = namespace.get("SPECS", ())
+    if isinstance(listed, OptimizerSpec) or not isinstance(listed, Sequence):
+        listed = (listed,)
+    for spec in listed:
+        if not isinstance(spec, OptimizerSpec):
+            raise ValueError(f"SPECS must hold OptimizerSpec objects, got {type(spec).__name__}")
+        found.append(spec)
+    unique: dict[int, Any] = {id(s): s for s in found}
+    return list(unique.values())
+
+
+def load_spec_file(path: Path) -> list[str]:
+    """Execute the Python file ``path`` and register every module-level OptimizerSpec (and those in ``SPECS``).
+
+    Registering a spec equal to the one already registered under its name is a no-op, so a file
+    may also call :func:`nqm.theory.register` itself, and the same file may be passed twice.
+    Returns the registered names. Raises ``ValueError`` naming the file for any problem.
+    """
+    from nqm.theory import get_spec, register, registered_names
+
+    path = Path(path)
+    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
+    module_name = f"nqm_user_specs_{digest}"
+    module = sys.modules.get(module_name)
+    if module is None:
+        loader_spec = importlib.util.spec_from_file_location(module_name, path)
+        if loader_spec is None or loader_spec.loader is None:
+            raise ValueError(f"{path}: not a Python file")
+        module = importlib.util.module_from_spec(loader_spec)
+        sys.modules[module_name] = module  # so specs defined there pickle by reference
+        try:
+            loader_spec.loader.exec_module(module)
+        except Exception as exc:  # the user's file failed: report it in one line
+            del sys.modules[module_name]
+            raise ValueError(f"{path}: {type(exc).__name__}: {exc}") from exc
+    specs = _module_specs(vars(module))
+    if not specs:
+        raise ValueError(f"{path}: defines no OptimizerSpec (module-level or in a list SPECS)")
+    names = []
+    for spec in specs:
+        if spec.name in registered_names():
+            if get_spec(spec.name) != spec:
+                raise ValueError(f"{path}: another optimizer named {spec.name!r} is already registered")
+        else:
+            register(spec)
+        names.append(spec.name)
+    return names
+
+
+def _load_spec_files(ctx: click.Context, param: click.Parameter, values: tuple[Path, ...]) -> None:
+    for path in values:
+        try:
+            load_spec_file(path)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+
+
+spec_file_option = click.option(
+    "--spec-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), multiple=True,
+    is_eager=True, expose_value=False, callback=_load_spec_files, metavar="FILE",
+    help="A Python file defining OptimizerSpec objects (module-level, or a list SPECS); "
+         "they become usable by name. Repeatable.",
+)
+
+
+class NqmGroup(click.Group):
+    """A click group whose errors are one line, exit status 2, never a traceback.
+
+    Usage errors (bad flag, value, missing argument, unknown command) and ``ValueError``/``KeyError``
+    from the Python API print ``error: ...`` (with a ``try 'nqm X --help'`` hint for usage errors).
+    Other exceptions are bugs and keep their traceback.
+    """
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            exc.show()
+            rv = exc.exit_code
+        except click.UsageError as exc:
+            hint = f" (try '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+            click.echo(f"error: {_one_line(exc.format_message())}{hint}", err=True)
+            rv = USAGE_EXIT
+        except click.ClickException as exc:
+            click.echo(f"error: {_one_line(exc.format_message())}", err=True)
+            rv = exc.exit_code
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            rv = 1
+        except (ValueError, KeyError) as exc:
+            message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+            click.echo(f"error: {_one_line(str(message))}", err=True)
+            rv = USAGE_EXIT
+        if not standalone_mode:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else 0)

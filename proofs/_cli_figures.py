@@ -1,0 +1,58 @@
+"""The ``nqm figures`` command: render the paper's NQM figures (and the extra ones) to a folder."""
+
+from __future__ import annotations
+
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import nullcontext
+from pathlib import Path
+
+import click
+
+from ._cli_common import fail, force_option, progress_wrapper, quiet_option, refuse_overwrite
+
+__all__ = ["figures"]
+
+
+def _names() -> list[str]:
+    from ._figures import FIGURES
+
+    return sorted(FIGURES)
+
+
+@click.command()
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--only", "only", multiple=True, metavar="NAME",
+              help="Render only this figure (repeatable): fig2, fig3a, fig3b, fig3c, fig4, fig11, fig13, fig14, fig15, "
+                   "steps_surface, critical_vs_power, network_vs_nqm.")
+@click.option("--validation", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Output folder of 'nqm validate'; adds the network_vs_nqm figure.")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Worker processes for the independent sweeps (1 = in this process).")
+@force_option
+@quiet_option
+def figures(out_dir: Path, only: tuple[str, ...], validation: Path | None, jobs: int, force: bool, quiet: bool) -> None:
+    """Render the NQM figures to OUT_DIR: PNG (150 dpi), PDF, and the plotted data as CSV and JSON.
+
+    By default every paper figure (Fig. 2, 3a, 3b, 3c, 4, 11, 13, 14, 15) and the extra ones
+    (steps_surface, critical_vs_power) on the paper's problem, about a minute on 2 cores; the
+    schedule figures use 7 batch sizes (see nqm.proofs.figure_3b for the full grid).
+    network_vs_nqm needs --validation.
+    """
+    from ._figures import DEFAULT_FIGURES, FIGURES, figure_paths, make_figures
+
+    unknown = [n for n in only if n not in FIGURES]
+    if unknown:
+        fail(f"--only must name figures from {', '.join(sorted(FIGURES))}; got {unknown[0]!r}")
+    names = list(dict.fromkeys(only)) if only else DEFAULT_FIGURES + (["network_vs_nqm"] if validation else [])
+    if "network_vs_nqm" in names and validation is None:
+        fail("--only network_vs_nqm needs --validation DIR (the output folder of 'nqm validate')")
+    refuse_overwrite([p for n in names for p in figure_paths(n, out_dir)], force)
+
+    def saved(result, paths: list[Path]) -> None:
+        click.echo(f"{result.name:<18} {result.seconds:6.1f} s  " + ", ".join(str(p) for p in paths))
+
+    pool = ProcessPoolExecutor(jobs) if jobs > 1 else nullcontext(None)
+    with pool as executor:
+        make_figures(out_dir, names, force=True, executor=executor, validation=validation,
+                     progress=progress_wrapper("sweeps", quiet), on_saved=saved)
+    click.echo(f"wrote {len(names)} figures to {out_dir}")

@@ -1,0 +1,281 @@
+r"""Values and options shared by the numeric ``nqm`` subcommands (sweep, steps, critical, montecarlo).
+
+Syntax (documented in every command's help):
+
+* batch sizes: ``a:b`` is :math:`a, 2a, 4a, \dots \le b` (powers of two for ``4:1048576``),
+  ``a:b:r`` uses the ratio ``r``; or a comma list ``4,64,1024``; or one number.
+* grid axes (``--grid NAME=AXIS``): ``a:b:n`` is ``n`` log-spaced points from ``a`` to ``b``,
+  ``lin:a:b:n`` linearly spaced, ``1-log:a:b:n`` is :math:`1 - ` log-spaced (the paper's
+  momentum grid is ``beta=1-log:1e-5:1:20``); or a comma list.
+* hyperparameters (``--hp NAME=VALUE``): any hyperparameter of the spec, by name.
+* steps (``--steps``): ``T``, or ``0:T:k`` for every ``k``-th step up to ``T``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from ._cli_common import fail
+
+__all__ = [
+    "BATCH_SIZES",
+    "cache_dir_option",
+    "executor",
+    "no_cache_option",
+    "result_cache",
+    "workers_option",
+    "GRID",
+    "HYPERPARAMETER",
+    "STEPS",
+    "check_output_suffix",
+    "console_for_tables",
+    "optimizer_names",
+    "optimizers_option",
+    "paper_problem",
+    "parse_batch_sizes",
+    "parse_grid",
+    "parse_hyperparameter",
+    "parse_steps",
+    "precond_powers_option",
+    "problem_option",
+    "target_option",
+    "write_records",
+]
+
+
+def _number(text: str, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{what}: {text!r} is not a number") from None
+    if math.isnan(value):
+        raise ValueError(f"{what}: NaN is not allowed")
+    return value
+
+
+def _count(text: str, what: str) -> int:
+    value = _number(text, what)
+    if value != int(value) or value < 1:
+        raise ValueError(f"{what}: {text!r} is not a positive integer")
+    return int(value)
+
+
+class _Parsed(click.ParamType):
+    """A click type from a function ``parse(text) -> value`` that raises ValueError with the reason."""
+
+    def __init__(self, name: str, parse: Callable[[str], Any]) -> None:
+        self.name = name
+        self._parse = parse
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            return self._parse(value.strip())
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def parse_batch_sizes(text: str) -> np.ndarray:
+    """``a:b[:r]`` (geometric, ratio 2 by default, both ends inclusive), ``a,b,c`` or ``a``; every value >= 1."""
+    if ":" in text:
+        parts = text.split(":")
+        if len(parts) not in (2, 3):
+            raise ValueError(f"{text!r} is not a:b or a:b:ratio")
+        a, b = (_number(x, "batch size") for x in parts[:2])
+        ratio = _number(parts[2], "ratio") if len(parts) == 3 else 2.0
+        if not (1 <= a <= b < math.inf) or not 1 < ratio < math.inf:
+            raise ValueError(f"{text!r}: need 1 <= a <= b (finite) and ratio > 1")
+        n = int(math.floor(math.log(b / a) / math.log(ratio) * (1 + 1e-12))) + 1
+        values = a * ratio ** np.arange(n)
+    else:
+        values = np.array([_number(x, "batch size") for x in text.split(",") if x.strip()])
+    if values.size == 0 or np.any(values < 1) or not np.all(np.isfinite(values)):
+        raise ValueError(f"{text!r}: batch sizes must be finite numbers >= 1")
+    if np.unique(values).size != values.size:
+        raise ValueError(f"{text!r}: batch sizes must be distinct")
+    return values
+
+
+def parse_grid(text: str) -> tuple[str, np.ndarray]:
+    """``NAME=a:b:n`` (log-spaced), ``NAME=lin:a:b:n``, ``NAME=1-log:a:b:n`` or ``NAME=v1,v2,...``."""
+    name, axis = _pair(text)
+    parts = axis.split(":")
+    if len(parts) == 1:
+        values = np.array([_number(x, name) for x in axis.split(",") if x.strip()])
+        if values.size == 0:
+            raise ValueError(f"{text!r}: empty axis")
+        return name, values
+    kind = parts.pop(0) if parts[0] in ("lin", "log", "1-log") else "log"
+    if len(parts) != 3:
+        raise ValueError(f"{text!r} is not NAME=a:b:n, NAME=lin:a:b:n, NAME=1-log:a:b:n or NAME=v1,v2,...")
+    a, b = (_number(x, name) for x in parts[:2])
+    n = _count(parts[2], f"{name} points")
+    if kind == "lin":
+        return name, np.linspace(a, b, n)
+    if not (0 < a < math.inf and 0 < b < math.inf):
+        raise ValueError(f"{text!r}: log-spaced ends must be positive and finite")
+    values = np.geomspace(a, b, n)
+    return name, 1.0 - values if kind == "1-log" else values
+
+
+def parse_hyperparameter(text: str) -> tuple[str, float]:
+    """``NAME=VALUE``."""
+    name, value = _pair(text)
+    return name, _number(value, name)
+
+
+def parse_steps(text: str) -> np.ndarray:
+    """``T`` (steps 0..T... reported at T only) or ``a:T:k`` (every k-th step from a to T inclusive)."""
+    parts = text.split(":")
+    if len(parts) == 1:
+        return np.array([_steps_value(parts[0])])
+    if len(parts) != 3:
+        raise ValueError(f"{text!r} is not T or a:T:k")
+    a, T = _steps_value(parts[0]), _steps_value(parts[1])
+    k = _count(parts[2], "step interval")
+    if a > T:
+        raise ValueError(f"{text!r}: need a <= T")
+    values = np.arange(a, T + 1, k)
+    return values if values[-1] == T else np.append(values, T)
+
+
+def _steps_value(text: str) -> int:
+    value = _number(text, "steps")
+    if value != int(value) or value < 0 or not math.isfinite(value):
+        raise ValueError(f"steps: {text!r} is not an integer >= 0")
+    return int(value)
+
+
+def _pair(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip() or not value.strip():
+        raise ValueError(f"{text!r} is not NAME=VALUE")
+    return name.strip(), value.strip()
+
+
+BATCH_SIZES = _Parsed("BATCH_SIZES", parse_batch_sizes)
+GRID = _Parsed("NAME=AXIS", parse_grid)
+HYPERPARAMETER = _Parsed("NAME=VALUE", parse_hyperparameter)
+STEPS = _Parsed("STEPS", parse_steps)
+
+
+def optimizer_names(values: Sequence[str]) -> list[str]:
+    """Registered optimizer names from repeatable, comma-separated values (each checked; fails in one line)."""
+    from nqm.theory import get_spec
+
+    names = [n.strip() for v in values for n in v.split(",") if n.strip()]
+    for name in names:
+        try:
+            get_spec(name)
+        except KeyError as exc:
+            fail(f"--optimizer: {exc.args[0]}")
+    return list(dict.fromkeys(names))
+
+
+def optimizers_option(default: tuple[str, ...] | None) -> Callable[[Any], Any]:
+    """``--optimizer NAME``: one, required (``default`` None), or repeatable and comma-separated with ``default``."""
+    what = "A registered optimizer (built-in, entry point or --spec-file)"
+    if default is None:
+        return click.option("--optimizer", "optimizer", metavar="NAME", required=True, help=what + ".")
+    return click.option("--optimizer", "optimizers", multiple=True, metavar="NAME", default=default,
+                        show_default=True, help=what + "; repeatable or comma-separated, one run each.")
+
+
+def precond_powers_option(multiple: bool = True) -> Callable[[Any], Any]:
+    """``--precond-power P``: the preconditioner P = H^p (eqs. 8-9)."""
+    return click.option("--precond-power", "precond_powers" if multiple else "precond_power", type=float,
+                        multiple=multiple, default=(0.0,) if multiple else 0.0, show_default=True,
+                        help="Preconditioner power p of P = H^p (eqs. 8-9), in [0, 1]"
+                             + ("; repeatable, one run each." if multiple else "."))
+
+
+target_option = click.option("--target", type=float, default=0.01, show_default=True,
+                             help="Target expected risk (the paper's 0.01).")
+problem_option = click.option("--unbinned", is_flag=True,
+                              help="The paper's problem with all 10^4 eigenvalues instead of its 100 bins (slower).")
+
+
+workers_option = click.option(
+    "--workers", type=click.IntRange(min=0), default=None,
+    help="Worker processes (0: run here; default: a local process pool when the work is large).")
+cache_dir_option = click.option(
+    "--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Cache finished tasks here (default: $NQM_CACHE_DIR or ~/.cache/nqm-toolkit/results).")
+no_cache_option = click.option("--no-cache", is_flag=True, help="Do not read or write the result cache.")
+
+
+def result_cache(cache_dir: Path | None, no_cache: bool) -> Path | bool:
+    """The ``cache=`` argument of the numerics for ``--cache-dir``/``--no-cache`` (default: the default directory)."""
+    return False if no_cache else (cache_dir if cache_dir is not None else True)
+
+
+@contextmanager
+def executor(workers: int | None) -> Iterator[Any]:
+    """The ``executor=`` argument for ``--workers``: a pool of that many processes, ``"serial"`` for 0,
+    ``None`` (the numerics' default) when not given."""
+    if not workers:
+        yield "serial" if workers == 0 else None
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        yield pool
+
+
+def paper_problem(unbinned: bool) -> Any:
+    """The paper's problem (Section 3.1: h_i = 1/i, C = H, d = 10^4), binned unless ``unbinned``."""
+    from nqm.numerics import Problem
+
+    return Problem.paper(binned=not unbinned)
+
+
+def console_for_tables() -> Any:
+    """A rich console on standard output, at least 120 columns wide when it is a file or pipe."""
+    from rich.console import Console
+
+    console = Console()
+    return console if console.is_terminal else Console(width=max(console.width, 120))
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, (np.floating, np.integer)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+def write_records(path: Path, records: list[dict[str, Any]], meta: Mapping[str, Any]) -> None:
+    """Write ``records`` by the file's extension: ``.csv`` (columns = the union of keys, in order)
+    or ``.json`` (``{**meta, "rows": records}``, non-finite numbers as strings)."""
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        columns = list(dict.fromkeys(k for r in records for k in r))
+        with path.open("w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=columns, restval="")
+            writer.writeheader()
+            writer.writerows(records)
+    elif suffix == ".json":
+        path.write_text(json.dumps(_clean({**meta, "rows": records}), indent=2) + "\n")
+    else:
+        fail(f"--output: {path} must end in .csv or .json")
+
+
+def check_output_suffix(path: Path | None) -> None:
+    """Fail early (before any work) unless ``path`` is None or ends in .csv or .json."""
+    if path is not None and path.suffix.lower() not in (".csv", ".json"):
+        fail(f"--output: {path} must end in .csv or .json")
