@@ -57,6 +57,7 @@ from ._properties import (
 from ._prover import METHODS, Proof, ProofResult, generic_proofs, run_all
 from ._recursion import moment_recursion_risk
 from ._reductions import Reduction, declare_reduction, declared_reductions
+from ._report import VALIDATION_MODES, ReportConfig, build_report
 from ._strategies import (
     Setup,
     batch_sizes,
@@ -93,6 +94,9 @@ __all__ = [
     "figure_network_vs_nqm",
     "figure_steps_surface",
     "make_figures",
+    "VALIDATION_MODES",
+    "ReportConfig",
+    "build_report",
     "save_figure",
     "ABSOLUTE_ACCURACY",
     "FormulaVerdict",

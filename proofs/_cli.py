@@ -30,19 +30,6 @@ def main() -> None:
     """nqm-toolkit: theory, exact numerics and checks for the noisy quadratic model (Zhang et al. 2019)."""
 
 
-@main.command()
-def report() -> None:
-    """Derive and print the paper's results for every built-in optimizer."""
-    from nqm.theory import BUILTINS, derive
-
-    for spec in BUILTINS:
-        d = derive(spec)
-        click.echo(f"{spec.name}: {spec.description} ({spec.reference})")
-        click.echo(f"  characteristic polynomial: {d.characteristic_polynomial}")
-        click.echo(f"  stationary risk:           {d.stationary_risk}")
-        click.echo(f"  effective learning rate:   {d.effective_lr}")
-
-
 @main.command(epilog="""\b
 Examples:
   nqm latex --output derivations.tex
@@ -103,8 +90,17 @@ def validate(out_dir: Path, reduced: bool, force: bool, cache_dir: str | None, q
     click.echo(f"wrote {len(result.files)} files to {result.out_dir}")
 
 
-from . import _cli_conformance, _cli_derive, _cli_figures, _cli_montecarlo, _cli_proofs, _cli_sweep  # noqa: E402
+from . import (  # noqa: E402
+    _cli_conformance,
+    _cli_derive,
+    _cli_figures,
+    _cli_montecarlo,
+    _cli_proofs,
+    _cli_report,
+    _cli_sweep,
+)
 
+main.add_command(_cli_report.report)
 main.add_command(_cli_derive.derive)
 main.add_command(_cli_sweep.sweep)
 main.add_command(_cli_sweep.critical)

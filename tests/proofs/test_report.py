@@ -1,0 +1,222 @@
+"""``nqm report`` (:func:`nqm.proofs.build_report`): the folder, its links, and that every table
+holds what the library computes when asked directly.
+
+The module builds one report on :meth:`ReportConfig.quick` (small problem, few batch sizes,
+cheap figures, no PyTorch) and checks it against independent recomputation; the slow test
+builds the full default report.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import nqm.numerics as nn
+from nqm.proofs import ReportConfig, build_report
+from nqm.proofs._claims import proof_catalogue
+from nqm.proofs._cli_report import report as report_command
+from nqm.proofs._report_math import mathtext_source, render_svg, split_formula
+from nqm.theory import BUILTINS, registered_names
+
+BUILTIN_NAMES = tuple(spec.name for spec in BUILTINS)
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ReportConfig, tuple[str, ...]]:
+    """The folder, its configuration, and the optimizers registered when it was built (other
+    tests in this process may register more later)."""
+    out = tmp_path_factory.mktemp("report")
+    config = ReportConfig.quick()
+    registered = tuple(registered_names())
+    index = build_report(out, config=config, validation="none")
+    assert index == out / "index.html"
+    return out, config, registered
+
+
+def _refs(page: Path) -> list[str]:
+    text = page.read_text()
+    refs = re.findall(r'(?:href|src)="([^"#]+)"', text)
+    return [html.unescape(r) for r in refs if not r.startswith(("http:", "https:"))]
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_every_link_of_every_page_resolves(quick):
+    out, _, _ = quick
+    pages = [out / "index.html", out / "derivations.html", out / "sweeps.html"]
+    for page in pages:
+        refs = _refs(page)
+        assert refs, page
+        for ref in refs:
+            assert (page.parent / ref).is_file(), f"{page.name} links {ref}, which does not exist"
+    index_refs = set(_refs(out / "index.html"))
+    for name in ("derivations.html", "derivations.tex", "sweeps.html", "proofs/proofs.json", "proofs/proofs.tex",
+                 "sweeps/critical_batch_sizes.csv", "monte_carlo/monte_carlo.csv", "monte_carlo/monte_carlo.png"):
+        assert name in index_refs
+    md = (out / "index.md").read_text()
+    for ref in re.findall(r"\]\(([^)#]+)\)", md):
+        assert (out / ref).is_file(), f"index.md links {ref}, which does not exist"
+
+
+def test_every_figure_is_written_and_shown(quick):
+    out, config, _ = quick
+    index = (out / "index.html").read_text()
+    for name in config.figures:
+        for ext in ("png", "pdf", "csv", "json"):
+            assert (out / "figures" / f"{name}.{ext}").stat().st_size > 0
+        assert f'src="figures/{name}.png"' in index
+
+
+def test_every_registered_optimizer_is_derived_with_source_and_drawing(quick):
+    out, _, registered = quick
+    page = (out / "derivations.html").read_text()
+    tex = (out / "derivations.tex").read_text()
+    sections = re.split(r"<h2 id=", page)
+    assert set(BUILTIN_NAMES) <= set(registered)
+    for name in registered:
+        assert f"\\section{{Optimizer {name}}}".replace("_", r"\_") in tex  # LaTeX escapes the underscore
+        section = next(s for s in sections if s.split(">", 1)[1].startswith(f"Optimizer {name}<"))
+        for heading in ("Mean dynamics", "Second moments", "Second-moment eigenvalues", "Stability", "Closed forms"):
+            assert heading in section, (name, heading)
+        assert "\\det(zI - A) =" in html.unescape(section)
+        drawings = re.findall(r'<img src="(math/[0-9a-f]+\.svg)"', section)
+        assert drawings
+        for ref in drawings:
+            assert (out / ref).read_text().startswith("<svg")
+    meta = json.loads((out / "report.json").read_text())
+    assert meta["summary"]["derivations"]["mathtext_failures"] == 0
+    assert 'class="failed"' not in page
+
+
+def test_proof_table_lists_every_proof_with_its_outcome(quick):
+    out, config, _ = quick
+    names = [p.name for p in proof_catalogue(config.proof_specs)]
+    index = (out / "index.html").read_text()
+    rows = {m[0]: m[1] for m in re.findall(r"<tr><td>([^<]+)</td><td>[^<]*</td><td><span class=\"\w+\">(\w+)</span>", index)}
+    assert set(names) <= set(rows)
+    assert {rows[n] for n in names} <= {"passed", "failed", "error"}
+    records = json.loads((out / "proofs" / "proofs.json").read_text())["proofs"]
+    assert [r["name"] for r in records] == names
+    assert {r["name"]: r["outcome"] for r in records} == {n: rows[n] for n in names}
+
+
+def test_sweep_csvs_equal_a_fresh_sweep(quick):
+    out, config, _ = quick
+    crit = {(r["optimizer"], float(r["precond_power"])): r for r in _read_csv(out / "sweeps" / "critical_batch_sizes.csv")}
+    for name, p in config.sweep_configs():
+        fresh = nn.sweep(config.problem, name, batch_sizes=np.array(config.batch_sizes), target=config.target, precond_power=p)
+        rows = _read_csv(out / "sweeps" / f"{name}_p{p:g}.csv")
+        assert [float(r["batch_size"]) for r in rows] == list(fresh.batch_sizes)
+        assert [float(r["steps"]) for r in rows] == list(fresh.steps)
+        for hp in fresh.grid:
+            assert np.array_equal([float(r[hp]) for r in rows], fresh.column(hp), equal_nan=True)
+        assert [float(r["information_bound"]) for r in rows] == list(fresh.information_bounds)
+        c = fresh.critical_batch_sizes()
+        row = crit[(name, p)]
+        assert float(row["B_crit_perfect_scaling_2x"]) == c.perfect_scaling_2x
+        assert float(row["B_crit_mccandlish"]) == (c.mccandlish.B_crit if c.mccandlish else math.nan) or c.mccandlish is None
+
+
+def test_monte_carlo_table_matches_the_engine_and_a_fresh_simulation(quick):
+    out, config, _ = quick
+    rows = _read_csv(out / "monte_carlo" / "monte_carlo.csv")
+    assert len(rows) == sum(len(s.steps) for s in config.monte_carlo)
+    for s in config.monte_carlo:
+        mine = [r for r in rows if r["setting"] == s.label]
+        steps = np.array([int(r["step"]) for r in mine])
+        assert tuple(steps) == s.steps
+        opt = s.optimizer()
+        exact = nn.expected_risk(config.problem, opt, batch_size=s.batch_size, steps=steps)
+        np.testing.assert_array_equal([float(r["exact"]) for r in mine], exact)
+        mc = nn.monte_carlo(config.problem, opt, batch_size=s.batch_size, steps=max(s.steps), runs=s.runs, seed=s.seed,
+                            coordinates="scaled", executor="serial")
+        np.testing.assert_array_equal([float(r["mc_mean"]) for r in mine], mc.mean[steps])
+        var = nn.risk_variance(mc.simulated_problem, opt, batch_size=s.batch_size, steps=steps)
+        z = (mc.mean[steps] - exact) / np.sqrt(var / s.runs)
+        np.testing.assert_allclose([float(r["z"]) for r in mine], np.where(np.isfinite(z), z, 0.0), rtol=1e-12, atol=1e-12)
+        for r in mine:
+            dev = float(r["mc_mean"]) - float(r["exact"])
+            assert (r["agrees"] == "True") == (-float(r["allowed_below"]) <= dev <= float(r["allowed_above"]))
+            assert r["agrees"] == "True"
+
+
+def test_header_names_the_problem_command_versions_and_timings(quick):
+    out, config, _ = quick
+    index = (out / "index.html").read_text()
+    assert html.escape(config.problem.name) in index
+    assert "build_report(" in index
+    meta = json.loads((out / "report.json").read_text())
+    assert meta["validation"] == "none"
+    assert {"numpy", "sympy", "matplotlib", "nqm-toolkit"} <= set(meta["versions"])
+    for section in ("derivations", "proofs", "figures", "sweeps", "monte_carlo"):
+        assert meta["sections"][section]["finished_after_s"] > 0
+    assert "nqm report --validation quick" in index  # how to enable what was skipped
+
+
+def test_refuses_a_non_empty_folder(tmp_path):
+    (tmp_path / "keep.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="not empty"):
+        build_report(tmp_path, validation="none")
+    result = CliRunner().invoke(report_command, ["--out", str(tmp_path), "--validation", "none"])
+    assert result.exit_code == 2
+    assert result.output.strip().startswith("error:") and "--force" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
+
+
+def test_bad_arguments_are_value_errors(tmp_path):
+    with pytest.raises(ValueError, match="validation"):
+        build_report(tmp_path / "a", validation="everything")
+    with pytest.raises(ValueError, match="sections"):
+        build_report(tmp_path / "b", sections=("derivations", "nonsense"))
+    result = CliRunner().invoke(report_command, ["--out", str(tmp_path / "c"), "--validation", "everything"])
+    assert result.exit_code == 2
+
+
+# ---------------------------------------------------------------------- the formula helpers
+@pytest.mark.parametrize("tex", [r"\frac12 h_i", r"\sqrt\beta", r"\tfrac{1}{2}", r"\sum_{k\ge0} g_k^2", r"x\big|_{p}", r"\textstyle\sum_k"])
+def test_rewrites_make_mathtext_draw_what_it_could_not(tex):
+    assert render_svg(tex) is None
+    assert render_svg(mathtext_source(tex)) is not None
+
+
+@settings(deadline=None, max_examples=60)
+@given(st.lists(st.sampled_from([r"\alpha", "h_{i}", r"\left(x - 1\right)", r"\frac{a + b}{c}", "2", "{y - z}"]), min_size=1, max_size=60),
+       st.lists(st.sampled_from([" + ", " - ", r",\quad "]), min_size=60, max_size=60), st.integers(10, 200))
+def test_split_formula_cuts_only_at_top_level_and_loses_nothing(terms, ops, width):
+    tex = "".join(t + o for t, o in zip(terms, ops))[:-1] + "1"
+    pieces = split_formula(tex, width)
+    assert "".join(pieces) == tex
+    for piece in pieces:
+        assert piece.count("{") == piece.count("}")
+        assert piece.count(r"\left") == piece.count(r"\right")
+
+
+@pytest.mark.slow
+def test_full_default_report(tmp_path):
+    from nqm.proofs import DEFAULT_FIGURES
+
+    index = build_report(tmp_path / "r")
+    out = index.parent
+    for name in DEFAULT_FIGURES:
+        assert (out / "figures" / f"{name}.png").is_file()
+    for ref in _refs(index):
+        assert (out / ref).is_file()
+    assert len(list((out / "sweeps").glob("*_p*.csv"))) == 12
+    meta = json.loads((out / "report.json").read_text())
+    assert meta["summary"]["proofs"]["failed"] == []
+    assert meta["summary"]["monte_carlo"]["disagree"] == 0
+    assert meta["summary"]["derivations"]["mathtext_failures"] == 0
