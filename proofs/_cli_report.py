@@ -19,7 +19,8 @@ __all__ = ["report"]
               show_default=True, help="The report folder (refused if it exists and is not empty, unless --force).")
 @click.option("--validation", type=click.Choice(VALIDATION_MODES), default="auto", show_default=True,
               help="PyTorch check: quick = linear regression against both noise models (seconds); reduced / full = "
-                   "the whole network validation (over 10 minutes / hours); auto = quick if PyTorch is installed, else none.")
+                   "the network validation, reduced (about a minute) or full (minutes); auto = reduced if PyTorch "
+                   "is installed, else none.")
 @force_option
 @quiet_option
 @spec_file_option
@@ -28,7 +29,7 @@ def report(out_dir: Path, validation: str, force: bool, quiet: bool) -> None:
     every figure, the batch-size sweeps with critical batch sizes, the Monte-Carlo agreement and
     the PyTorch validation, linked from OUT/index.html (and index.md).
 
-    The default report takes under 3 minutes on two cores (PyTorch: the quick linear-regression check).
+    The default report takes under 3 minutes on two cores (with PyTorch: the reduced network validation).
     """
     from ._report import build_report
 

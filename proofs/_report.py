@@ -58,8 +58,8 @@ SECTIONS = ("derivations", "proofs", "figures", "sweeps", "monte_carlo", "valida
 
 #: ``--validation`` choices. ``quick``: PyTorch linear regression against the constant- and
 #: multiplicative-noise NQM (seconds); ``reduced``/``full``: the whole network validation
-#: (:func:`~nqm.proofs.run_validation`; the reduced one alone took 15 minutes on two busy
-#: cores, so it is not the default); ``auto``: ``quick`` if PyTorch is installed, else ``none``.
+#: (:func:`~nqm.proofs.run_validation`; reduced about 40 s, full about 4 minutes on two quiet
+#: cores); ``auto``: ``reduced`` if PyTorch is installed, else ``none``.
 VALIDATION_MODES = ("auto", "none", "quick", "reduced", "full")
 
 Progress = Callable[[Iterable[Any], int], Iterable[Any]]
@@ -142,16 +142,15 @@ def resolve_validation(mode: str) -> tuple[str, str]:
     if mode in ("quick", "reduced", "full") and not have:
         raise ImportError("the PyTorch validation needs the torch extra: pip install 'nqm-toolkit[torch]'")
     if mode == "auto":
-        mode = "quick" if have else "none"
+        mode = "reduced" if have else "none"
     why = {
         "none": "PyTorch validation skipped" + ("" if have else " (PyTorch is not installed)")
         + ". Install the extra with <code>pip install 'nqm-toolkit[torch]'</code> and run "
-        "<code>nqm report --validation quick</code> (linear regression, seconds), <code>--validation reduced</code> "
-        "(the whole network check, reduced: over 10 minutes) or <code>nqm validate OUT</code> (the full sweep).",
+        "<code>nqm report --validation reduced</code> (the network check, reduced: about a minute) or "
+        "<code>--validation full</code> / <code>nqm validate OUT</code> (the full sweep, minutes).",
         "quick": "Quick PyTorch validation: linear regression trained with PyTorch against the constant-noise NQM and the "
-        "exact multiplicative-noise model. The digits-network sweep is left out of the default report because it alone "
-        "exceeds the 3-minute budget on two cores; run <code>nqm report --validation reduced</code> (over 10 minutes) "
-        "or <code>--validation full</code> / <code>nqm validate OUT</code> for it.",
+        "exact multiplicative-noise model, without the digits-network sweep (<code>--validation reduced</code> or "
+        "<code>--validation full</code> / <code>nqm validate OUT</code> add it).",
         "reduced": "Reduced PyTorch validation (run_validation(reduced=True)): linear regression and the digits MLP "
         "against its fitted NQM. The full sweep: <code>--validation full</code>.",
         "full": "Full PyTorch validation (run_validation(reduced=False)).",

@@ -163,7 +163,7 @@ def test_header_names_the_problem_command_versions_and_timings(quick):
     assert {"numpy", "sympy", "matplotlib", "nqm-toolkit"} <= set(meta["versions"])
     for section in ("derivations", "proofs", "figures", "sweeps", "monte_carlo"):
         assert meta["sections"][section]["finished_after_s"] > 0
-    assert "nqm report --validation quick" in index  # how to enable what was skipped
+    assert "nqm report --validation reduced" in index  # how to enable what was skipped
 
 
 def test_refuses_a_non_empty_folder(tmp_path):
