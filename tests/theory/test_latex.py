@@ -167,8 +167,3 @@ def test_cli_writes_refuses_to_overwrite_and_forces(tmp_path: Path) -> None:
     assert unknown.exit_code == 2 and "adamw" in unknown.output
     stdout = runner.invoke(main, ["latex", "--optimizer", "sgd"])
     assert stdout.exit_code == 0 and stdout.output.rstrip().endswith("\\end{document}")
-
-
-def test_report_command_still_works() -> None:
-    result = CliRunner().invoke(main, ["report"])
-    assert result.exit_code == 0 and "momentum" in result.output
