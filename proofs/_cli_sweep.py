@@ -160,7 +160,7 @@ def _sweep_json(results: Sequence[Any]) -> dict[str, Any]:
     return {"sweeps": docs}
 
 
-@click.command("sweep", epilog=_SYNTAX + """\b
+@click.command("sweep", short_help="Tuned steps to target against batch size (Fig. 3a), with critical batch sizes.", epilog=_SYNTAX + """\b
 Examples:
   nqm sweep --optimizer momentum --precond-power 0.5 --batch-sizes 4:1048576 --target 0.01
   nqm sweep --optimizer sgd,momentum --precond-power 0 --precond-power 0.5 --output fig4.csv
