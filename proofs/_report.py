@@ -215,7 +215,7 @@ def _figures_and_sweeps(config: ReportConfig, out: Path, force: bool, executor: 
 
 def _run(config: ReportConfig, out: Path, sections: Sequence[str], validation: str, force: bool,
          executor: Executor | str | None, progress: Progress | None, timer: _Timer) -> _Results:
-    from nqm.theory._latex import _select
+    from nqm.theory._latex import select_specs
 
     from ._figures import DEFAULT_FIGURES
 
@@ -255,7 +255,7 @@ def _run(config: ReportConfig, out: Path, sections: Sequence[str], validation: s
                 thread.start()
         # spec objects, not names: a worker need not share this process's registry (spawned or remote)
         if "derivations" in sections:
-            submit("derivations", derivation_task, tuple(_select(config.optimizers)))
+            submit("derivations", derivation_task, tuple(select_specs(config.optimizers)))
         if "proofs" in sections:
             submit("proofs", proofs_task, config.proof_specs)
         if "validation" in sections and validation != "none":
@@ -292,10 +292,10 @@ def _run(config: ReportConfig, out: Path, sections: Sequence[str], validation: s
 
 def _section_count(specs: Sequence[str] | None) -> int:
     """How many sections the derivations have: one per optimizer, plus the paper's statements if any concern them."""
-    from nqm.theory._latex import _select
+    from nqm.theory._latex import select_specs
     from nqm.theory._paper import STATEMENTS
 
-    names = {s.name for s in _select(specs)}
+    names = {s.name for s in select_specs(specs)}
     return len(names) + any(set(st.specs) <= names for st in STATEMENTS)
 
 

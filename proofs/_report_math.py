@@ -189,12 +189,12 @@ def derivation_sections(specs: Sequence[object] | None = None) -> tuple[str, lis
     :math:`M` (Appendix B), which the document leaves implicit in :math:`M`.
     """
     from nqm.theory import derive
-    from nqm.theory._latex import _sections, _select, latex_document, to_latex
+    from nqm.theory._latex import document_sections, select_specs, latex_document, to_latex
 
     document = latex_document(specs)
-    chosen = {spec.name: spec for spec in _select(specs)}
+    chosen = {spec.name: spec for spec in select_specs(specs)}
     sections = []
-    for title, blocks in _sections(specs):
+    for title, blocks in document_sections(specs):
         plain = [Block(b.heading, b.text, tuple(Line(f.label, f.tex, f.relation) for f in b.formulas)) for b in blocks]
         spec = chosen.get(title.removeprefix("Optimizer ")) if title.startswith("Optimizer ") else None
         if spec is not None:

@@ -32,13 +32,16 @@ from ._spec import PRECONDITIONED_PROBLEM, OptimizerSpec, SpecError
 from ._symbols import LATEX_NAMES, v0
 
 __all__ = [
+    "DocumentBlock",
     "Formula",
     "PRINT_NAMES",
     "document_formulas",
+    "document_sections",
     "formula_lines",
     "latex_document",
     "parse_formula",
     "roundtrip",
+    "select_specs",
     "to_latex",
 ]
 
@@ -170,7 +173,9 @@ class Formula:
 
 
 @dataclass(frozen=True)
-class _Block:
+class DocumentBlock:
+    """One subsection of the LaTeX document: its heading, running text and display formulas."""
+
     heading: str
     text: str
     formulas: tuple[Formula, ...]
@@ -198,12 +203,12 @@ def _state_tex(spec: OptimizerSpec, i: int) -> str:
 _PARTIAL_SUM_STATES = 2
 
 
-def _spec_blocks(spec: OptimizerSpec) -> list[_Block]:
+def _spec_blocks(spec: OptimizerSpec) -> list[DocumentBlock]:
     """Every derivation of one spec, as document blocks."""
     d = derive(spec)
     cf = d.closed_form
     blocks = [
-        _Block(
+        DocumentBlock(
             "State-space form",
             rf"{_escape(spec.description[:1].upper() + spec.description[1:])} ({_escape(spec.reference) or 'user spec'}). Per eigen-direction, "
             r"$x_{t+1} = A x_t + b\,\xi_t$ with $\mathrm{E}\,\xi_t^2 = c_i/B$, $x_0 = \mathrm{init}\,\theta_i(0)$, "
@@ -224,7 +229,7 @@ def _spec_blocks(spec: OptimizerSpec) -> list[_Block]:
         roots += [Formula(to_latex(r), v) for r, v in zip(cf.roots, values)]
         roots += [Formula(to_latex(rel.lhs), rel.rhs) for rel in cf.vieta]
     blocks.append(
-        _Block(
+        DocumentBlock(
             "Mean dynamics",
             r"Characteristic polynomial of the mean dynamics (eq. 22); for $n \ge 2$ states the closed forms below are "
             r"written in its named roots $r_1, r_2, \dots$ (Theorems 1 and 2), tied to the hyperparameters by Vieta's relations.",
@@ -234,7 +239,7 @@ def _spec_blocks(spec: OptimizerSpec) -> list[_Block]:
     M, q = d.second_moment
     S = d.stationary_covariance
     blocks.append(
-        _Block(
+        DocumentBlock(
             "Second moments",
             rf"Second-moment dynamics $s_{{t+1}} = M s_t + q$ on $s = ({_vech_label(spec)})$ (Appendices B and D); "
             r"stationary second moment $\frac{c_i}{B}\bar S$ with $\bar S = A\bar SA^\top + bb^\top$ "
@@ -248,7 +253,7 @@ def _spec_blocks(spec: OptimizerSpec) -> list[_Block]:
         )
     )
     blocks.append(
-        _Block(
+        DocumentBlock(
             "Stability",
             r"Jury (Schur--Cohn) conditions: all eigenvalues of $A$ strictly inside the unit circle.",
             tuple(Formula(rf"\text{{(J{i})}}\quad", cond, relation=True) for i, cond in enumerate(d.stability_conditions, 1)),
@@ -265,7 +270,7 @@ def _spec_blocks(spec: OptimizerSpec) -> list[_Block]:
             small = ()
         if small:
             blocks.append(
-                _Block(
+                DocumentBlock(
                     "Small steps",
                     r"Effective learning rate from the slow eigenvalue $\lambda \approx 1 - \alpha_{\mathrm{eff}} h_i$ and "
                     r"from the small-$\alpha$ steady state (Section 3.2, eq. 7), and the slow eigenvalue to first order in $x = \alpha h_i$.",
@@ -295,10 +300,10 @@ def _spec_blocks(spec: OptimizerSpec) -> list[_Block]:
             rf". The partial sum $\sum_{{k<t}} g_k^2$ of a spec with more than {_PARTIAL_SUM_STATES} states is left out: "
             r"its symbolic self-check is too slow; the numeric engine evaluates the risk at step $t$ exactly."
         )
-    blocks.append(_Block("Closed forms via the Z-transform", text, tuple(closed)))
+    blocks.append(DocumentBlock("Closed forms via the Z-transform", text, tuple(closed)))
     if not spec.preconditioned:
         blocks.append(
-            _Block(
+            DocumentBlock(
                 "Preconditioning",
                 r"With $P = H^p$ (eqs. 8--9) the method runs on the NQM $h_i \to h_i^{1-p}$, $c_i \to c_i h_i^{-p}$, "
                 r"$s_0 \to s_0 h_i^{p}$; its stationary risk is",
@@ -308,7 +313,7 @@ def _spec_blocks(spec: OptimizerSpec) -> list[_Block]:
     return blocks
 
 
-def _paper_blocks(names: set[str]) -> list[_Block]:
+def _paper_blocks(names: set[str]) -> list[DocumentBlock]:
     """The paper's statements that concern only the chosen specs, with their derivations."""
     from ._paper import STATEMENTS
 
@@ -329,11 +334,12 @@ def _paper_blocks(names: set[str]) -> list[_Block]:
             + verdict
         )
         formulas = st.formulas(derived=result.derived)
-        blocks.append(_Block(f"{st.reference}: {st.name}", text, formulas))
+        blocks.append(DocumentBlock(f"{st.reference}: {st.name}", text, formulas))
     return blocks
 
 
-def _select(specs: Sequence[OptimizerSpec | str] | None) -> list[OptimizerSpec]:
+def select_specs(specs: Sequence[OptimizerSpec | str] | None) -> list[OptimizerSpec]:
+    """The specs named (or given) in ``specs``; ``None`` means every registered optimizer."""
     from ._registry import get_spec, registered_specs
 
     if specs is None:
@@ -344,8 +350,10 @@ def _select(specs: Sequence[OptimizerSpec | str] | None) -> list[OptimizerSpec]:
     return chosen
 
 
-def _sections(specs: Sequence[OptimizerSpec | str] | None) -> list[tuple[str, list[_Block]]]:
-    chosen = _select(specs)
+def document_sections(specs: Sequence[OptimizerSpec | str] | None) -> list[tuple[str, list[DocumentBlock]]]:
+    """The document of :func:`latex_document` as ``(section title, blocks)``: one section per
+    optimizer, then the paper's results re-derived for the chosen ones."""
+    chosen = select_specs(specs)
     sections = [(f"Optimizer {spec.name}", _spec_blocks(spec)) for spec in chosen]
     paper = _paper_blocks({spec.name for spec in chosen})
     if paper:
@@ -355,7 +363,7 @@ def _sections(specs: Sequence[OptimizerSpec | str] | None) -> list[tuple[str, li
 
 def document_formulas(specs: Sequence[OptimizerSpec | str] | None = None) -> list[Formula]:
     """Every formula of :func:`latex_document` for ``specs``, in document order."""
-    return [f for _, blocks in _sections(specs) for block in blocks for f in block.formulas]
+    return [f for _, blocks in document_sections(specs) for block in blocks for f in block.formulas]
 
 
 _PREAMBLE = r"""\documentclass{article}
@@ -381,7 +389,7 @@ def latex_document(
     :class:`FileExistsError`).
     """
     parts = [_PREAMBLE]
-    for title, blocks in _sections(specs):
+    for title, blocks in document_sections(specs):
         parts.append(f"\n\\section{{{_escape(title)}}}\n")
         for block in blocks:
             parts.append(f"\\subsection*{{{_escape(block.heading)}}}\n{block.text}\n")
