@@ -65,7 +65,7 @@ def test_engine_predicts_the_pytorch_mean_curve(case) -> None:
 
 
 @pytest.mark.slow
-@settings(max_examples=8, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+@settings(max_examples=5, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
 @given(settings_(max_d=1000))
 def test_engine_predicts_the_pytorch_mean_curve_large(case) -> None:
     h, sigma, opt, hyper, B, init_var = case
