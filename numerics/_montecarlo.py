@@ -66,6 +66,9 @@ from ._problem import Problem
 
 __all__ = ["MonteCarloResult", "monte_carlo"]
 
+#: longest simulated horizon (the mean, stderr and quantile curves are kept for every step)
+MAX_MONTE_CARLO_STEPS = 10**7
+
 #: simulated (run, coordinate) rows per block: long vectors amortise the per-step Python
 #: overhead while a few state vectors still fit in the L2 cache
 _TARGET_ROWS = 1 << 14
@@ -452,6 +455,10 @@ def monte_carlo(
     if T.ndim != 0:
         raise ValueError(f"steps must be a single integer >= 0; got shape {T.shape}")
     T_int = int(T)
+    if T_int > MAX_MONTE_CARLO_STEPS:
+        raise ValueError(
+            f"steps must be at most {MAX_MONTE_CARLO_STEPS:,} for Monte Carlo (it keeps the whole mean curve); got {T_int:,}"
+        )
     n_runs = _validate_count("runs", runs, 2)
     chunk = _validate_count("chunk_bytes", chunk_bytes, 1)
     if not isinstance(seed, np.random.SeedSequence):

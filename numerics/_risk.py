@@ -73,7 +73,8 @@ def risk_variance(
 
     def reduce(d: np.ndarray, n: np.ndarray) -> np.ndarray:
         rho = d + n
-        return np.sum(np.where(w > 0, 2.0 * rho * rho / safe, 0.0), axis=-2)
+        with np.errstate(over="ignore"):  # a divergent bin's square overflows to inf, as it should
+            return np.sum(np.where(w > 0, 2.0 * rho * rho / safe, 0.0), axis=-2)
 
     return _reduce_over_steps(problem, opt, batch_size, steps, method, reduce)
 

@@ -16,7 +16,7 @@ from ._cli_common import fail, force_option, quiet_option, refuse_overwrite, spe
 Examples:
   nqm conformance momentum
   nqm conformance my_variant --spec-file my_variant.py --max-examples 50
-  nqm conformance --all --property engine_vs_recursion --json conformance.json
+  nqm conformance --all --property engine_matches_recursion --json conformance.json
 """)
 @click.argument("names", nargs=-1, metavar="[NAME]...")
 @click.option("--all", "all_", is_flag=True, help="Every registered optimizer (built-ins, entry points, --spec-file).")
@@ -42,8 +42,10 @@ def conformance(names: tuple[str, ...], all_: bool, properties: tuple[str, ...],
     from nqm.proofs import PROPERTIES, check_conformance
     from nqm.theory import get_spec, registered_specs
 
-    if all_ == bool(names):
-        fail("give optimizer NAMEs or --all (not both)")
+    if all_ and names:
+        fail("give optimizer NAMEs or --all, not both")
+    if not all_ and not names:
+        fail("give optimizer NAMEs or --all")
     unknown = [p for p in properties if p not in PROPERTIES]
     if unknown:
         fail(f"--property: unknown {', '.join(unknown)}; available: {', '.join(PROPERTIES)}")

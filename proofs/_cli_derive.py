@@ -66,7 +66,7 @@ def _items(spec: Any) -> list[tuple[str, str, str, Callable[[], Any]]]:
         ("eigenvalues", "eigenvalues of A (with multiplicity)", r"\lambda", lambda: d.eigenvalues),
         ("second_moment_M", "second-moment dynamics s' = M s + q: M (Appendices B, D)", "M", lambda: d.second_moment[0]),
         ("second_moment_q", "second-moment dynamics: q", "q", lambda: d.second_moment[1]),
-        ("second_moment_eigenvalues", "eigenvalues of the second-moment dynamics (products of eigenvalues)",
+        ("second_moment_eigenvalues", "eigenvalues of the vectorised second-moment dynamics A⊗A (products of eigenvalues)",
          r"\lambda_i\lambda_j", lambda: d.second_moment_eigenvalues),
         ("stationary_covariance", "stationary covariance S (S = A S A^T + b b^T; times c/B)", r"\bar S",
          lambda: d.stationary_covariance),

@@ -20,6 +20,7 @@ import numpy as np
 from ._cli_common import force_option, progress_wrapper, quiet_option, refuse_overwrite, spec_file_option
 from ._cli_values import (
     HYPERPARAMETER,
+    distinct_names,
     STEPS,
     cache_dir_option,
     check_output_suffix,
@@ -51,7 +52,7 @@ Examples:
   nqm montecarlo --optimizer sgd --hp lr=0.5 --batch-size 256 --steps 0:200:20 --output mc.csv
 """)
 @optimizers_option(None)
-@click.option("--hp", "hyper", type=HYPERPARAMETER, multiple=True, metavar="NAME=VALUE",
+@click.option("--hp", "hyper", type=HYPERPARAMETER, multiple=True, callback=distinct_names, metavar="NAME=VALUE",
               help="A hyperparameter of the optimizer, e.g. lr=0.1 (repeatable; every one is needed).")
 @precond_powers_option(multiple=False)
 @click.option("--batch-size", type=click.FloatRange(min=1), required=True, help="The batch size B (>= 1).")
@@ -92,13 +93,17 @@ def montecarlo(optimizer: str, hyper: tuple[tuple[str, float], ...], precond_pow
     exact = expected_risk(problem, opt, batch_size=B, steps=steps)
     se = np.sqrt(risk_variance(result.simulated_problem, opt, batch_size=B, steps=steps) / runs)
     mean, mc_se = result.mean[steps], result.stderr[steps]
+    diverged = ~np.isfinite(exact)  # the exact risk is inf: the setting diverges
     with np.errstate(divide="ignore", invalid="ignore"):
-        comparable = np.isfinite(mean) & np.isfinite(exact) & (se > 0)
+        comparable = np.isfinite(mean) & ~diverged & (se > 0)
         z = np.where(comparable, (mean - exact) / se, np.where(mean == exact, 0.0, np.inf))
+    # where both diverge there is nothing to compare (z undefined); one diverging alone is a disagreement
+    both_diverged = diverged & ~np.isfinite(mean)
     threshold = float(norm.isf(FALSE_ALARM / (2 * steps.size)))
     records = [
-        {"step": int(t), "mc_mean": float(m), "mc_stderr": float(s), "exact": float(e), "exact_stderr": float(x), "z": float(zz)}
-        for t, m, s, e, x, zz in zip(steps, mean, mc_se, exact, se, z)
+        {"step": int(t), "mc_mean": float(m), "mc_stderr": float(s), "exact": float(e), "exact_stderr": float(x),
+         "z": None if both else float(zz)}
+        for t, m, s, e, x, zz, both in zip(steps, mean, mc_se, exact, se, z, both_diverged)
     ]
     from rich.table import Table
 
@@ -111,12 +116,16 @@ def montecarlo(optimizer: str, hyper: tuple[tuple[str, float], ...], precond_pow
         table.add_column(col, justify="right")
     for rec in records:
         table.add_row(str(rec["step"]), f"{rec['mc_mean']:.6g}", f"{rec['mc_stderr']:.3g}", f"{rec['exact']:.6g}",
-                      f"{rec['exact_stderr']:.3g}", f"{rec['z']:+.2f}")
+                      f"{rec['exact_stderr']:.3g}", "-" if rec["z"] is None else f"{rec['z']:+.2f}")
     console.print(table)
-    worst = float(np.max(np.abs(z))) if z.size else 0.0
+    checked = np.abs(z[~both_diverged])
+    worst = float(np.max(checked)) if checked.size else 0.0
     verdict = "agree" if worst <= threshold else "DISAGREE"
-    console.print(f"max |z| = {worst:.2f}; {verdict} at a {FALSE_ALARM:g} false-alarm rate "
-                  f"(Bonferroni over {steps.size} steps: |z| <= {threshold:.2f})", highlight=False)
+    if diverged.any():
+        console.print(f"the setting diverges: the exact risk is inf from step {int(steps[np.argmax(diverged)])} on"
+                      + ("; so does Monte Carlo" if np.array_equal(both_diverged, diverged) else ""), highlight=False)
+    console.print(f"max |z| = {worst:.2f} over the steps with a finite exact risk; {verdict} at a {FALSE_ALARM:g} "
+                  f"false-alarm rate (Bonferroni over {steps.size} steps: |z| <= {threshold:.2f})", highlight=False)
     if output is not None:
         meta = {"optimizer": name, "hyperparameters": dict(hyper), "precond_power": precond_power, "batch_size": B,
                 "runs": runs, "seed": seed, "problem": problem.name, "max_abs_z": worst, "z_threshold": threshold,

@@ -30,6 +30,7 @@ from ._cli_values import (
     BATCH_SIZES,
     GRID,
     HYPERPARAMETER,
+    distinct_names,
     cache_dir_option,
     check_output_suffix,
     console_for_tables,
@@ -79,8 +80,8 @@ def _sweep_options(func: Any) -> Any:
         click.option("--batch-sizes", type=BATCH_SIZES, default="4:1048576:4", show_default=True,
                      help="Batch sizes (syntax below)."),
         target_option,
-        click.option("--grid", "grids", type=GRID, multiple=True, help="A hyperparameter's grid axis, e.g. lr=1e-8:10:100 (repeatable)."),
-        click.option("--hp", "fixed", type=HYPERPARAMETER, multiple=True, help="Fix a hyperparameter, e.g. beta=0.9 (repeatable)."),
+        click.option("--grid", "grids", type=GRID, multiple=True, callback=distinct_names, help="A hyperparameter's grid axis, e.g. lr=1e-8:10:100 (repeatable)."),
+        click.option("--hp", "fixed", type=HYPERPARAMETER, multiple=True, callback=distinct_names, help="Fix a hyperparameter, e.g. beta=0.9 (repeatable)."),
         click.option("--refine", is_flag=True, help="Refine each optimum past the grid (edge extension and local zoom)."),
         problem_option,
         workers_option,
@@ -235,7 +236,7 @@ Examples:
   nqm steps --optimizer sgd --hp lr=0.5 --precond-power 0.5 --batch-size 4:4096
 """)
 @optimizers_option(None)
-@click.option("--hp", "hyper", type=HYPERPARAMETER, multiple=True, metavar="NAME=VALUE",
+@click.option("--hp", "hyper", type=HYPERPARAMETER, multiple=True, callback=distinct_names, metavar="NAME=VALUE",
               help="A hyperparameter of the optimizer, e.g. lr=0.1 (repeatable; every one is needed).")
 @precond_powers_option(multiple=False)
 @click.option("--batch-size", "batch_sizes", type=BATCH_SIZES, required=True, help="Batch size(s) (syntax below).")

@@ -35,6 +35,7 @@ __all__ = [
     "workers_option",
     "GRID",
     "HYPERPARAMETER",
+    "distinct_names",
     "STEPS",
     "check_output_suffix",
     "console_for_tables",
@@ -161,6 +162,15 @@ def _pair(text: str) -> tuple[str, str]:
     if not sep or not name.strip() or not value.strip():
         raise ValueError(f"{text!r} is not NAME=VALUE")
     return name.strip(), value.strip()
+
+
+def distinct_names(ctx: click.Context, param: click.Parameter, pairs: tuple[tuple[str, Any], ...]) -> tuple[tuple[str, Any], ...]:
+    """Click callback of repeatable ``NAME=...`` options: each NAME at most once."""
+    names = [name for name, _ in pairs]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise click.BadParameter(f"{', '.join(repeated)} given more than once", ctx=ctx, param=param)
+    return pairs
 
 
 BATCH_SIZES = _Parsed("BATCH_SIZES", parse_batch_sizes)

@@ -35,6 +35,7 @@ sympy syntax ``^`` is a power and ``E`` is Euler's number.
 
 from __future__ import annotations
 
+import ast
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -260,12 +261,42 @@ def parse_user_formula(formula: object, spec: OptimizerSpec, syntax: str = "auto
         except Exception as exc:  # noqa: BLE001 - sympy's LaTeX parser raises its own exception types
             raise ValueError(f"cannot parse formula {formula!r} as LaTeX: {str(exc).splitlines()[0]}") from None
     else:
+        _check_arithmetic(text, formula)
         locals_ = {name: sym for name, sym in _aliases(spec).items() if name.isidentifier()}
         try:
             parsed = parse_expr(text, local_dict=locals_, transformations=standard_transformations + (convert_xor,))
-        except (SyntaxError, TypeError, AttributeError, sp.SympifyError, TokenError) as exc:  # sympy's parser raises these
+        except Exception as exc:  # noqa: BLE001 - sympy's parser raises many exception types
             raise ValueError(f"cannot parse formula {formula!r} in sympy syntax: {str(exc).splitlines()[0]}") from None
+    if not isinstance(parsed, sp.Expr):
+        raise ValueError(f"formula {formula!r} is not a scalar expression (got a {type(parsed).__name__})")
+    if parsed.has(sp.zoo, sp.nan, sp.oo):
+        raise ValueError(f"formula {formula!r} is not finite (it simplifies to {parsed})")
     return _canonical(parsed, spec)
+
+
+#: syntax nodes of an arithmetic formula: names, numbers, operators and calls of named functions
+_ARITHMETIC_NODES = (
+    ast.Expression, ast.BinOp, ast.UnaryOp, ast.operator, ast.unaryop, ast.Name, ast.Load, ast.Constant, ast.Call,
+    ast.Compare, ast.cmpop,  # refused after parsing as "not a scalar expression"
+)
+
+
+def _check_arithmetic(text: str, formula: object) -> None:
+    """``ValueError`` unless ``text`` is an arithmetic expression (sympy's parser evaluates Python
+    code, so anything else, e.g. attribute access, lambdas or containers, is refused first)."""
+    try:
+        tree = ast.parse(text.strip().replace("^", "**"), mode="eval")
+    except SyntaxError as exc:
+        raise ValueError(f"cannot parse formula {formula!r} in sympy syntax: {exc.msg}") from None
+    for node in ast.walk(tree):
+        numeric_constant = not isinstance(node, ast.Constant) or isinstance(node.value, (int, float, complex))
+        plain_call = not isinstance(node, ast.Call) or (isinstance(node.func, ast.Name) and not node.keywords)
+        dunder = isinstance(node, ast.Name) and node.id.startswith("_")
+        if not isinstance(node, _ARITHMETIC_NODES) or not numeric_constant or not plain_call or dunder:
+            raise ValueError(
+                f"formula {formula!r} must be an arithmetic expression in the symbols and functions "
+                f"(sqrt, exp, ...); {type(node).__name__} is not allowed"
+            )
 
 
 # ---------------------------------------------------------------------- checking

@@ -144,9 +144,10 @@ def resolve_validation(mode: str) -> tuple[str, str]:
     if mode == "auto":
         mode = "reduced" if have else "none"
     why = {
-        "none": "PyTorch validation skipped" + ("" if have else " (PyTorch is not installed)")
-        + ". Install the extra with <code>pip install 'nqm-toolkit[torch]'</code> and run "
-        "<code>nqm report --validation reduced</code> (the network check, reduced: about a minute) or "
+        "none": ("PyTorch validation skipped (--validation none). Run " if have else
+                 "PyTorch validation skipped (PyTorch is not installed). Install the extra with "
+                 "<code>pip install 'nqm-toolkit[torch]'</code> and run ")
+        + "<code>nqm report --validation reduced</code> (the network check, reduced: about a minute) or "
         "<code>--validation full</code> / <code>nqm validate OUT</code> (the full sweep, minutes).",
         "quick": "Quick PyTorch validation: linear regression trained with PyTorch against the constant-noise NQM and the "
         "exact multiplicative-noise model, without the digits-network sweep (<code>--validation reduced</code> or "

@@ -129,3 +129,11 @@ def test_bad_input_raises_value_error_naming_the_parameter(kwargs: dict, match: 
 
 def test_documented_quantities() -> None:
     assert {"stationary_risk", "effective_lr", "characteristic_polynomial", "mean_path", "expected_risk"} <= set(QUANTITIES)
+
+
+@pytest.mark.parametrize(
+    "formula", ["(alpha, c)", "[alpha]", "'abc'", "lambda: 1", "__import__('os').getcwd()", "alpha.real", "1/0"]
+)
+def test_non_arithmetic_formulas_are_refused_before_evaluation(formula: str) -> None:
+    with pytest.raises(ValueError, match="formula"):
+        verify_formula(formula, optimizer="sgd", quantity="stationary_risk")
