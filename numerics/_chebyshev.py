@@ -90,10 +90,13 @@ class ChebyshevPowers:
             self.delta = np.sqrt(np.where(self.complex_, 0.0, Delta))
             self.omega = np.sqrt(np.where(self.complex_, -Delta, 0.0))
             # roots of mu^2 - 2 sigma mu + det_D (mu = lambda - 1), stable quadratic formula
-            q = sigma + np.where(sigma > 0, 1.0, -1.0) * self.delta
-            other = np.where(q != 0, det_D / np.where(q != 0, q, 1.0), 0.0)
-            self.mu1 = np.maximum(q, other)
-            self.mu2 = np.minimum(q, other)
+            if self.n == 1:  # the one eigenvalue is 1 + sigma (det_D = sigma^2 may underflow)
+                self.mu1, self.mu2 = sigma, sigma
+            else:
+                q = sigma + np.where(sigma > 0, 1.0, -1.0) * self.delta
+                other = np.where(q != 0, det_D / np.where(q != 0, q, 1.0), 0.0)
+                self.mu1 = np.maximum(q, other)
+                self.mu2 = np.minimum(q, other)
             # eigenvalue magnitudes in the flipped frame (lambda' = -lambda when m < 0)
             lam1 = np.where(self.flip, self.m_abs + self.delta, 1.0 + self.mu1)
             lam2 = np.where(self.flip, self.m_abs - self.delta, 1.0 + self.mu2)
