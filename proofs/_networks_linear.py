@@ -29,6 +29,8 @@ from typing import Literal
 
 import numpy as np
 
+from nqm.numerics._forms import validate_hyperparameter
+
 __all__ = ["LinearRuns", "NoiseModelComparison", "train_linear_regression", "compare_noise_models"]
 
 LinearOptimizer = Literal["sgd", "momentum", "ema"]
@@ -45,13 +47,9 @@ class LinearRuns:
     runs: int
 
 
-def _check(name: str, value: float, lo: float, hi: float, lo_closed: bool, hi_closed: bool) -> float:
-    value = float(value)
-    ok = np.isfinite(value) and (value >= lo if lo_closed else value > lo) and (value <= hi if hi_closed else value < hi)
-    if not ok:
-        rng = f"{'[' if lo_closed else '('}{lo:g}, {hi:g}{']' if hi_closed else ')'}"
-        raise ValueError(f"{name} must be a finite number in {rng}; got {value!r}")
-    return value
+def _check(name: str, value: object, lo: float, hi: float, lo_closed: bool, hi_closed: bool) -> float:
+    """``value`` as a float, or the engine's ``ValueError`` naming ``name`` and its allowed range."""
+    return float(validate_hyperparameter(name, value, (lo, hi, lo_closed, hi_closed)))
 
 
 def train_linear_regression(
