@@ -14,10 +14,10 @@ from pathlib import Path
 
 import click
 
-from ._cli_common import NqmGroup, fail, force_option, quiet_option, refuse_overwrite, spec_file_option, status
+from ._cli_common import CONTEXT_SETTINGS, NqmGroup, fail, force_option, quiet_option, refuse_overwrite, spec_file_option, status
 
 
-@click.group(cls=NqmGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog="""\b
+@click.group(cls=NqmGroup, context_settings=CONTEXT_SETTINGS, epilog="""\b
 Examples:
   nqm derive momentum --latex
   nqm sweep --optimizer momentum --precond-power 0.5 --batch-sizes 4:1048576 --target 0.01
@@ -30,7 +30,7 @@ def main() -> None:
     """nqm-toolkit: theory, exact numerics and checks for the noisy quadratic model (Zhang et al. 2019)."""
 
 
-@main.command(epilog="""\b
+@main.command(context_settings=CONTEXT_SETTINGS, epilog="""\b
 Examples:
   nqm latex --output derivations.tex
   nqm latex --optimizer sgd,momentum
@@ -63,7 +63,7 @@ def latex(optimizers: tuple[str, ...], output: Path | None, force: bool, quiet: 
         click.echo(f"wrote {output}", err=True)
 
 
-@main.command(epilog="""\b
+@main.command(context_settings=CONTEXT_SETTINGS, epilog="""\b
 Examples:
   nqm validate results/ --reduced
   nqm validate results/ --force

@@ -29,6 +29,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 __all__ = [
+    "CONTEXT_SETTINGS",
     "NqmGroup",
     "fail",
     "force_option",
@@ -46,6 +47,10 @@ T = TypeVar("T")
 PROGRESS_DELAY = 2.0
 
 USAGE_EXIT = 2
+
+#: every command accepts -h as well as --help, also when invoked on its own (click caches the
+#: help option per command, so the group's setting alone is not enough)
+CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"]}
 
 
 def _one_line(message: str) -> str:

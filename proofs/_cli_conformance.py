@@ -9,10 +9,10 @@ from pathlib import Path
 
 import click
 
-from ._cli_common import fail, force_option, quiet_option, refuse_overwrite, spec_file_option, status
+from ._cli_common import CONTEXT_SETTINGS, fail, force_option, quiet_option, refuse_overwrite, spec_file_option, status
 
 
-@click.command(epilog="""\b
+@click.command(context_settings=CONTEXT_SETTINGS, epilog="""\b
 Examples:
   nqm conformance momentum
   nqm conformance my_variant --spec-file my_variant.py --max-examples 50

@@ -22,7 +22,7 @@ from typing import Any
 import click
 import sympy as sp
 
-from ._cli_common import fail, force_option, quiet_option, refuse_overwrite, spec_file_option, status
+from ._cli_common import CONTEXT_SETTINGS, fail, force_option, quiet_option, refuse_overwrite, spec_file_option, status
 
 __all__ = ["Quantity", "derive", "derived_quantities"]
 
@@ -195,7 +195,7 @@ def _json(spec: Any, quantities: list[Quantity]) -> str:
     return json.dumps(doc, indent=2) + "\n"
 
 
-@click.command("derive", epilog="""\b
+@click.command("derive", context_settings=CONTEXT_SETTINGS, epilog="""\b
 Examples:
   nqm derive momentum
   nqm derive momentum --latex --output momentum.tex

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ._cli_common import fail, force_option, progress_wrapper, quiet_option, refuse_overwrite
+from ._cli_common import CONTEXT_SETTINGS, fail, force_option, progress_wrapper, quiet_option, refuse_overwrite
 
 __all__ = ["figures"]
 
@@ -19,7 +19,7 @@ def _names() -> list[str]:
     return sorted(FIGURES)
 
 
-@click.command()
+@click.command(context_settings=CONTEXT_SETTINGS)
 @click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--only", "only", multiple=True, metavar="NAME",
               help="Render only this figure (repeatable): fig2, fig3a, fig3b, fig3c, fig4, fig11, fig13, fig14, fig15, "

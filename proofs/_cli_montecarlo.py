@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from ._cli_common import force_option, progress_wrapper, quiet_option, refuse_overwrite, spec_file_option
+from ._cli_common import CONTEXT_SETTINGS, force_option, progress_wrapper, quiet_option, refuse_overwrite, spec_file_option
 from ._cli_values import (
     HYPERPARAMETER,
     distinct_names,
@@ -43,7 +43,7 @@ __all__ = ["montecarlo"]
 FALSE_ALARM = 0.01
 
 
-@click.command("montecarlo", epilog="""\b
+@click.command("montecarlo", context_settings=CONTEXT_SETTINGS, epilog="""\b
 Steps: T reports step T only; a:T:k reports every k-th step from a to T (and T).
 
 \b

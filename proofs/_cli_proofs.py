@@ -16,14 +16,14 @@ from pathlib import Path
 
 import click
 
-from ._cli_common import fail, force_option, quiet_option, refuse_overwrite, spec_file_option, status
+from ._cli_common import CONTEXT_SETTINGS, fail, force_option, quiet_option, refuse_overwrite, spec_file_option, status
 from ._cli_values import optimizer_names
 from ._formula import QUANTITIES
 
 __all__ = ["proofs", "verify"]
 
 
-@click.command("proofs", epilog="""\b
+@click.command("proofs", context_settings=CONTEXT_SETTINGS, epilog="""\b
 Examples:
   nqm proofs
   nqm proofs --optimizer momentum --json proofs.json --latex appendix.tex
@@ -67,7 +67,7 @@ def proofs(ctx: click.Context, json_path: Path | None, latex_path: Path | None, 
 _VERDICT_EXIT = {"equal": 0, "not equal": 1, "unknown": 3}
 
 
-@click.command("verify", epilog="""\b
+@click.command("verify", context_settings=CONTEXT_SETTINGS, epilog="""\b
 Examples:
   nqm verify --optimizer momentum --quantity stationary_risk "(1+beta)*alpha*c/(2*B*(2*beta+2-alpha*h)*(1-beta))"
   nqm verify --optimizer sgd --quantity stationary_risk '\\frac{\\alpha c_i}{2B(2-\\alpha h_i)}'

@@ -25,7 +25,7 @@ from typing import Any
 import click
 import numpy as np
 
-from ._cli_common import force_option, progress_wrapper, quiet_option, refuse_overwrite, spec_file_option
+from ._cli_common import CONTEXT_SETTINGS, force_option, progress_wrapper, quiet_option, refuse_overwrite, spec_file_option
 from ._cli_values import (
     BATCH_SIZES,
     GRID,
@@ -161,7 +161,7 @@ def _sweep_json(results: Sequence[Any]) -> dict[str, Any]:
     return {"sweeps": docs}
 
 
-@click.command("sweep", short_help="Tuned steps to target against batch size (Fig. 3a), with critical batch sizes.", epilog=_SYNTAX + """\b
+@click.command("sweep", context_settings=CONTEXT_SETTINGS, short_help="Tuned steps to target against batch size (Fig. 3a), with critical batch sizes.", epilog=_SYNTAX + """\b
 Examples:
   nqm sweep --optimizer momentum --precond-power 0.5 --batch-sizes 4:1048576 --target 0.01
   nqm sweep --optimizer sgd,momentum --precond-power 0 --precond-power 0.5 --output fig4.csv
@@ -197,7 +197,7 @@ def sweep(optimizers: tuple[str, ...], precond_powers: tuple[float, ...], batch_
         click.echo(f"wrote {output}", err=True)
 
 
-@click.command("critical", epilog=_SYNTAX + """\b
+@click.command("critical", context_settings=CONTEXT_SETTINGS, epilog=_SYNTAX + """\b
 Examples:
   nqm critical --optimizer sgd,momentum --precond-power 0 --precond-power 0.5
   nqm critical --optimizer momentum --batch-sizes 4:1048576 --output crit.json
@@ -227,7 +227,7 @@ def critical(optimizers: tuple[str, ...], precond_powers: tuple[float, ...], bat
         click.echo(f"wrote {output}", err=True)
 
 
-@click.command("steps", epilog="""\b
+@click.command("steps", context_settings=CONTEXT_SETTINGS, epilog="""\b
 Batch sizes: a:b = a, 2a, 4a, ... up to b; a:b:r uses ratio r; or a comma list 4,64,1024.
 
 \b

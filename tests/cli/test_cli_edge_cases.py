@@ -39,3 +39,11 @@ def test_divergent_monte_carlo_is_reported_as_divergent_not_compared() -> None:
     assert result.exit_code == 0, result.output
     assert "the setting diverges" in result.output
     assert "nan" not in result.output.lower()
+
+
+@pytest.mark.parametrize("name", sorted(main.commands))
+def test_short_help_flag_survives_a_standalone_invocation(name: str) -> None:
+    """click caches each command's help option; invoking it on its own first must not lose -h."""
+    command = main.commands[name]
+    assert CliRunner().invoke(command, ["-h"]).exit_code == 0
+    assert run(name, "-h").exit_code == 0
