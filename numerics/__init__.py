@@ -17,6 +17,7 @@ from ._critical import (
 from ._model import MAX_STEPS
 from ._montecarlo import MonteCarloResult, monte_carlo
 from ._multiplicative import MAX_MULTIPLICATIVE_STEPS, multiplicative_expected_risk
+from ._parallel import ResultCache, local_pool
 from ._optimizers import EMA, QHM, SGD, Momentum, Nesterov, Optimizer, from_spec, optimizer
 from ._problem import Problem
 from ._risk import expected_risk, risk_components, risk_variance, stationary_risk
@@ -41,6 +42,7 @@ __all__ = [
     "Optimizer",
     "Problem",
     "QHM",
+    "ResultCache",
     "SGD",
     "ScheduleResult",
     "ScheduleSweep",
@@ -56,6 +58,7 @@ __all__ = [
     "expected_risk",
     "from_spec",
     "gradient_noise_scale",
+    "local_pool",
     "mccandlish_fit",
     "monte_carlo",
     "multiplicative_expected_risk",

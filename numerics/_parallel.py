@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import pickle
 from collections.abc import Callable, Iterable, Sequence
@@ -24,7 +25,7 @@ import numpy as np
 
 from ._generated import FORMS_VERSION
 
-__all__ = ["ResultCache", "map_tasks", "default_cache_dir", "config_key", "resolve_cache", "resolve_executor"]
+__all__ = ["ResultCache", "local_pool", "map_tasks", "default_cache_dir", "config_key", "resolve_cache", "resolve_executor"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -103,6 +104,23 @@ def resolve_cache(cache: ResultCache | str | os.PathLike[str] | bool | None, nam
     raise ValueError(f"cache must be None, True, a directory or a ResultCache; got {cache!r}")
 
 
+def local_pool(max_workers: int | None = None) -> ProcessPoolExecutor:
+    """The toolkit's local process pool (the default executor): ``max_workers`` processes (default
+    ``os.cpu_count()``) started by a fork server, never by forking the calling process.
+
+    Forking a process whose OpenMP runtime has run a parallel region (PyTorch's CPU kernels use
+    GNU libgomp) leaves the child's thread pool locked: the child's first parallel tensor
+    operation hangs forever. The fork server is a fresh, single-threaded interpreter started once
+    per session, so its children are safe whatever this process has run. As with any
+    ``spawn``/``forkserver`` pool (Python 3.14's default on Linux), workers re-import the main
+    module, so a script that starts a pool needs an ``if __name__ == "__main__":`` guard.
+    """
+    if max_workers is not None and max_workers < 1:
+        raise ValueError(f"max_workers must be a positive integer; got {max_workers!r}")
+    return ProcessPoolExecutor(max_workers=max_workers or os.cpu_count() or 1,
+                               mp_context=multiprocessing.get_context("forkserver"))
+
+
 def resolve_executor(executor: Executor | str | None, work: float, threshold: float) -> Executor | str | None:
     """``executor=None`` means a local process pool only for work worth spawning one.
 
@@ -162,7 +180,7 @@ def map_tasks(
                 cache.put(keys[i], results[i])
         return results
     pool = executor if isinstance(executor, Executor) else None
-    ctx = nullcontext(pool) if pool is not None else ProcessPoolExecutor(max_workers=min(len(missing), os.cpu_count() or 1))
+    ctx = nullcontext(pool) if pool is not None else local_pool(min(len(missing), os.cpu_count() or 1))
     failure: BaseException | None = None
     with ctx as ex:
         futures = {ex.submit(fn, tasks[i]): i for i in missing}

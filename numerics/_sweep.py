@@ -258,10 +258,10 @@ def _refine_task(task: _RefineTask) -> tuple[float, dict[str, float], bool]:
 #: executor and every executor gives the same tasks.
 _TASK_ELEMENTS = 1 << 16
 #: with ``executor=None``, sweeps whose total work (grid points x bins x batch sizes, summed
-#: over configurations) is below this run in this process. A process pool costs about 0.05 s
-#: to start and its workers warm up on their own; one paper momentum sweep (2000 x 100 x 10 =
-#: 2e6) takes about 0.4 s serially and gains nothing measurable from 2 workers, so a single
-#: paper sweep stays in-process while several at once (Fig. 4: about 1e7) use the pool
+#: over configurations) is below this run in this process. A new :func:`local_pool` costs about
+#: 0.4 s before its first result (its workers import the engine); one paper momentum sweep
+#: (2000 x 100 x 10 = 2e6) takes about 0.35 s serially, so it stays in-process, while several
+#: at once (Fig. 4: about 1e7, 2.1 s serially) take 1.6 s on a new 2-worker pool
 #: (benchmarks/bench_scaleout.py).
 POOL_MIN_WORK = 5_000_000
 

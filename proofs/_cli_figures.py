@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -38,6 +37,8 @@ def figures(out_dir: Path, only: tuple[str, ...], validation: Path | None, jobs:
     schedule figures use 7 batch sizes (see nqm.proofs.figure_3b for the full grid).
     network_vs_nqm needs --validation.
     """
+    from nqm.numerics import local_pool
+
     from ._figures import DEFAULT_FIGURES, FIGURES, figure_paths, make_figures
 
     unknown = [n for n in only if n not in FIGURES]
@@ -51,7 +52,7 @@ def figures(out_dir: Path, only: tuple[str, ...], validation: Path | None, jobs:
     def saved(result, paths: list[Path]) -> None:
         click.echo(f"{result.name:<18} {result.seconds:6.1f} s  " + ", ".join(str(p) for p in paths))
 
-    pool = ProcessPoolExecutor(jobs) if jobs > 1 else nullcontext(None)
+    pool = local_pool(jobs) if jobs > 1 else nullcontext(None)
     with pool as executor:
         make_figures(out_dir, names, force=True, executor=executor, validation=validation,
                      progress=progress_wrapper("sweeps", quiet), on_saved=saved)

@@ -236,9 +236,9 @@ def executor(workers: int | None) -> Iterator[Any]:
     if not workers:
         yield "serial" if workers == 0 else None
         return
-    from concurrent.futures import ProcessPoolExecutor
+    from nqm.numerics import local_pool
 
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with local_pool(workers) as pool:
         yield pool
 
 

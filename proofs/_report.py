@@ -25,19 +25,18 @@ by default); the symbolic derivations run in this process meanwhile.
 
 from __future__ import annotations
 
-import os
 import platform
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from nqm.numerics import Problem
+from nqm.numerics import Problem, local_pool
 from nqm.numerics._sweep import PAPER_BATCH_SIZES
 
 from ._report_tasks import (
@@ -222,7 +221,7 @@ def _run(config: ReportConfig, out: Path, sections: Sequence[str], validation: s
 
     res = _Results()
     own = executor is None
-    pool: Executor = _Serial() if executor == "serial" else ProcessPoolExecutor(max_workers=os.cpu_count() or 1) if own else executor  # type: ignore[assignment]
+    pool: Executor = _Serial() if executor == "serial" else local_pool() if own else executor  # type: ignore[assignment]
     events: queue.Queue = queue.Queue()
     pending = 0
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future
 
 import pytest
 
 pytest.importorskip("torch")
 pytest.importorskip("sklearn")
 
+from nqm.numerics import local_pool
 from nqm.proofs._networks_digits import SweepConfig, run_sweep  # noqa: E402
 
 #: a few short searches (about a second serially)
@@ -32,7 +33,7 @@ class Recorder(Executor):
 def test_digits_sweep_on_a_process_pool_equals_serial_and_is_cached(tmp_path) -> None:
     serial = run_sweep(TINY, cache_dir=str(tmp_path / "serial"), progress=False, executor="serial")
     assert [(r.optimizer, r.batch_size) for r in serial] == [(o, b) for o in TINY.optimizers for b in TINY.batch_sizes]
-    with ProcessPoolExecutor(2) as pool:  # workers train with one torch thread each
+    with local_pool(2) as pool:  # workers train with one torch thread each
         pooled = run_sweep(TINY, cache_dir=str(tmp_path / "pool"), progress=False, executor=pool)
     assert pooled == serial
     again = Recorder()

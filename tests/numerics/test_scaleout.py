@@ -92,7 +92,7 @@ def test_sweep_on_a_threaded_dask_cluster_is_identical_to_serial(serial_momentum
 
 
 def test_sweep_on_process_pools_is_identical_to_serial(serial_momentum, user_spec) -> None:
-    with ProcessPoolExecutor(2) as pool:
+    with nn.local_pool(2) as pool:
         assert rows(nn.sweep(PAPER, nn.Momentum, batch_sizes=BS, executor=pool)) == rows(serial_momentum)
     # spawned workers start from nothing: the user spec must travel with the task
     user_serial = nn.sweep(PAPER, user_spec, batch_sizes=BS[:2], executor="serial")
@@ -173,7 +173,7 @@ def test_monte_carlo_is_identical_across_executors_and_workers(small_tasks) -> N
     for workers in (1, 3):
         with ThreadPoolExecutor(workers) as pool:
             others.append(nn.monte_carlo(prob, opt, **kw, executor=pool))
-    with ProcessPoolExecutor(2) as pool:
+    with nn.local_pool(2) as pool:
         others.append(nn.monte_carlo(prob, opt, **kw, executor=pool))
     for got in others:
         for name in ("mean", "stderr", "curves", "first_hits", "steps_quantiles"):

@@ -1,0 +1,64 @@
+"""The toolkit's default process pool never forks the calling process.
+
+A forked child of a process whose OpenMP runtime has run a parallel region (PyTorch's CPU
+kernels, GNU libgomp) hangs in its first parallel tensor operation. That is how a CI run once
+stalled: the report's validation task, on a pool forked from a pytest worker that had trained
+torch models before. The check runs in a subprocess with a time limit, so that a regression fails
+instead of hanging the suite.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import nqm.numerics as nn
+
+SCRIPT = textwrap.dedent(
+    """
+    import torch
+    import nqm.numerics as nn
+
+    def work(n):
+        x = torch.ones(n, dtype=torch.float64)
+        return float((x * x).sum())
+
+    if __name__ == "__main__":
+        torch.set_num_threads(2)
+        assert work(1 << 22) == 1 << 22  # a parallel region in this process
+        with nn.local_pool(1) as pool:
+            print(pool.submit(work, 1 << 22).result(timeout=120))
+    """
+)
+
+
+def test_local_pool_workers_survive_a_parent_that_ran_torch_threads(tmp_path) -> None:
+    pytest.importorskip("torch")
+    script = tmp_path / "parent.py"
+    script.write_text(SCRIPT)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert float(done.stdout.strip()) == 1 << 22
+
+
+def test_local_pool_runs_tasks_in_other_processes() -> None:
+    with nn.local_pool(2) as pool:
+        pids = set(pool.map(_pid_after_sleep, range(4)))
+    assert os.getpid() not in pids and 1 <= len(pids) <= 2
+
+
+def _pid_after_sleep(_: int) -> int:
+    import time
+
+    time.sleep(0.2)
+    return os.getpid()
+
+
+@pytest.mark.parametrize("workers", [0, -1])
+def test_local_pool_rejects_non_positive_worker_counts(workers: int) -> None:
+    with pytest.raises(ValueError, match="max_workers must be a positive integer"):
+        nn.local_pool(workers)
