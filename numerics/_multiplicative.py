@@ -84,7 +84,6 @@ def multiplicative_expected_risk(
     Bv = np.broadcast_to(validate_batch_size(batch_size), grid)[..., None]
     ht, ct, _ = problem.preconditioned(np.broadcast_to(opt.precond_power, grid))
     mult = problem.weights
-    n = model.inv["D"].shape[-1]
     hyper = opt.hyperparameters
     q = np.stack([np.broadcast_to(np.asarray(v, dtype=float), grid) for v in qfn(*(hyper[k] for k in names))], -1)
     q = q[..., None, :]  # grid + (1 bin, n)

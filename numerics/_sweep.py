@@ -28,6 +28,7 @@ import numpy as np
 
 from ._critical import CriticalBatchSizes, critical_batch_sizes
 from ._forms import forms_for
+from ._jsonio import json_ready
 from ._model import build_model, validate_batch_size
 from ._optimizers import Optimizer
 from ._parallel import ResultCache, map_tasks, resolve_cache, resolve_executor
@@ -170,15 +171,6 @@ class Sweep:
     def to_json(self, path: str | Path) -> Path:
         """Write the table, grid and both critical batch sizes as JSON (non-finite numbers as strings)."""
 
-        def clean(v: object) -> object:
-            if isinstance(v, float) and not math.isfinite(v):
-                return str(v)
-            if isinstance(v, dict):
-                return {k: clean(x) for k, x in v.items()}
-            if isinstance(v, (list, tuple)):
-                return [clean(x) for x in v]
-            return v
-
         crit = self.critical_batch_sizes()
         doc = {
             "optimizer": self.optimizer,
@@ -193,7 +185,7 @@ class Sweep:
             },
         }
         path = Path(path)
-        path.write_text(json.dumps(clean(doc), indent=2))
+        path.write_text(json.dumps(json_ready(doc), indent=2))
         return path
 
 

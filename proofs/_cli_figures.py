@@ -7,7 +7,14 @@ from pathlib import Path
 
 import click
 
-from ._cli_common import CONTEXT_SETTINGS, fail, force_option, progress_wrapper, quiet_option, refuse_overwrite
+from ._cli_common import (
+    CONTEXT_SETTINGS,
+    fail,
+    force_option,
+    progress_wrapper,
+    quiet_option,
+    refuse_overwrite,
+)
 
 __all__ = ["figures"]
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import click
 import numpy as np
+from nqm.numerics._jsonio import json_ready
 
 from ._cli_common import fail
 
@@ -257,18 +258,6 @@ def console_for_tables() -> Any:
     return console if console.is_terminal else Console(width=max(console.width, 120))
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, (np.floating, np.integer)):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, Mapping):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return value
-
-
 def write_records(path: Path, records: list[dict[str, Any]], meta: Mapping[str, Any]) -> None:
     """Write ``records`` by the file's extension: ``.csv`` (columns = the union of keys, in order)
     or ``.json`` (``{**meta, "rows": records}``, non-finite numbers as strings)."""
@@ -280,7 +269,7 @@ def write_records(path: Path, records: list[dict[str, Any]], meta: Mapping[str, 
             writer.writeheader()
             writer.writerows(records)
     elif suffix == ".json":
-        path.write_text(json.dumps(_clean({**meta, "rows": records}), indent=2) + "\n")
+        path.write_text(json.dumps(json_ready({**meta, "rows": records}), indent=2) + "\n")
     else:
         fail(f"--output: {path} must end in .csv or .json")
 

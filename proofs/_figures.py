@@ -40,8 +40,8 @@ from matplotlib.axes import Axes
 from matplotlib.colors import Colormap, ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogLocator
-
 from nqm.numerics import Problem, ScheduleSweep, Sweep, schedule_sweep, sweep
+from nqm.numerics._jsonio import json_ready
 from nqm.numerics._parallel import config_key, map_tasks
 
 __all__ = [
@@ -286,20 +286,6 @@ def _flat_records(data: Records | dict[str, np.ndarray]) -> Records:
     return [{k: (a[i].tolist() if a.ndim else a.item()) for k, a in arrays.items()} for i in range(n)]
 
 
-def _json_clean(v: Any) -> Any:
-    if isinstance(v, (float, np.floating)):
-        return float(v) if math.isfinite(v) else str(float(v))
-    if isinstance(v, (np.integer,)):
-        return int(v)
-    if isinstance(v, np.ndarray):
-        return [_json_clean(x) for x in v.tolist()]
-    if isinstance(v, dict):
-        return {str(k): _json_clean(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_json_clean(x) for x in v]
-    return v
-
-
 def figure_paths(name: str, folder: Path) -> list[Path]:
     """The files :func:`save_figure` writes for ``name``: PNG, PDF, CSV, JSON."""
     return [Path(folder) / f"{name}.{ext}" for ext in ("png", "pdf", "csv", "json")]
@@ -328,7 +314,7 @@ def save_figure(result: FigureResult, folder: str | Path, *, force: bool = False
         writer.writeheader()
         writer.writerows(records)
     doc = {"name": result.name, "caption": result.caption, "seconds": result.seconds, "data": records}
-    json_path.write_text(json.dumps(_json_clean(doc), indent=1))
+    json_path.write_text(json.dumps(json_ready(doc), indent=1))
     return paths
 
 

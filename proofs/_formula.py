@@ -45,7 +45,6 @@ import mpmath as mp
 import sympy as sp
 from sympy.core.function import AppliedUndef
 from sympy.parsing.sympy_parser import convert_xor, parse_expr, standard_transformations
-from tokenize import TokenError
 
 from nqm.theory import (
     B,

@@ -10,12 +10,12 @@ text).
 from __future__ import annotations
 
 import json
-import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from nqm.numerics._jsonio import json_ready
 from rich.markup import escape
 from rich.table import Table
 
@@ -46,21 +46,6 @@ def proof_table(results: Sequence[ProofResult]) -> Table:
 
 
 # ---------------------------------------------------------------------- JSON
-def _plain(value: Any) -> Any:
-    """JSON-ready data: numpy scalars to Python, non-finite floats as strings."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)
-
-
 def results_to_json(results: Sequence[ProofResult]) -> dict[str, Any]:
     """The results as a JSON-ready dict: ``ok``, counts, total seconds, and one record per proof."""
     records = [
@@ -82,7 +67,7 @@ def results_to_json(results: Sequence[ProofResult]) -> dict[str, Any]:
         }
         for r in results
     ]
-    return _plain({
+    return json_ready({
         "ok": all(r.ok for r in results),
         "passed": sum(r.ok for r in results),
         "failed": sum(not r.ok for r in results),

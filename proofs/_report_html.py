@@ -14,9 +14,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ._report_math import Drawing, Piece, RenderedBlock, RenderedFormula
+from ._report_math import Drawing, Piece, RenderedBlock, RenderedFormula, render_text
 
-__all__ = ["derivations_page", "fmt", "link", "markdown_table", "page", "table"]
+__all__ = ["derivations_page", "fmt", "link", "markdown_table", "page", "table", "texts_with_math"]
 
 CSS = """
 body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1d1d1f;
@@ -72,14 +72,15 @@ def fmt(value: Any, digits: int = 6) -> str:
 
 
 def _cell(value: Any) -> str:
-    if isinstance(value, tuple) and len(value) == 2 and value[0] == "html":
+    if isinstance(value, tuple) and value[:1] == ("html",):
         return f"<td>{value[1]}</td>"
     numeric = isinstance(value, (int, float)) and not isinstance(value, bool) or hasattr(value, "item")
     return f'<td class="num">{fmt(value)}</td>' if numeric else f"<td>{html.escape(fmt(value))}</td>"
 
 
 def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> str:
-    """An HTML table of ``rows`` (dicts); a cell ``("html", markup)`` is inserted verbatim."""
+    """An HTML table of ``rows`` (dicts); a cell ``("html", markup)`` or ``("html", markup, markdown)``
+    is inserted verbatim."""
     if not rows:
         return "<p><em>(no rows)</em></p>"
     cols = list(columns or dict.fromkeys(k for r in rows for k in r))
@@ -89,14 +90,15 @@ def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = Non
 
 
 def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> str:
-    """A GitHub-flavoured Markdown table of ``rows`` (``("html", markup)`` cells as their text)."""
+    """A GitHub-flavoured Markdown table of ``rows`` (``("html", markup)`` cells as their text,
+    ``("html", markup, markdown)`` cells as ``markdown``)."""
     if not rows:
         return "_(no rows)_"
     cols = list(columns or dict.fromkeys(k for r in rows for k in r))
 
     def text(v: Any) -> str:
-        if isinstance(v, tuple) and len(v) == 2 and v[0] == "html":
-            v = re.sub(r"<[^>]+>", "", v[1])
+        if isinstance(v, tuple) and v[:1] == ("html",):
+            v = v[2] if len(v) == 3 else re.sub(r"<[^>]+>", "", v[1])
         return fmt(v).replace("|", "\\|").replace("\n", " ")
 
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
@@ -156,8 +158,21 @@ def _formula_html(f: RenderedFormula, images: _Images) -> str:
     )
 
 
+def _text_html(pieces: Iterable[Piece], images: _Images) -> str:
+    return "".join(images.img(p, "inline") if p.math else html.escape(latex_text(p.text)) for p in pieces)
+
+
+def texts_with_math(texts: Sequence[str], folder: Path, prefix: str) -> list[str]:
+    """Each of ``texts`` (running text with inline ``$...$``) as HTML, its formulas drawn by mathtext
+    as SVG files in ``folder`` and linked as ``prefix/<name>.svg`` (a formula mathtext cannot
+    draw stays as its LaTeX source)."""
+    images = _Images(folder, prefix)
+    memo: dict[str, Drawing | None] = {}
+    return [_text_html(render_text(t, memo, []), images) for t in texts]
+
+
 def _block_html(b: RenderedBlock, images: _Images) -> str:
-    text = "".join(images.img(p, "inline") if p.math else html.escape(latex_text(p.text)) for p in b.text)
+    text = _text_html(b.text, images)
     formulas = "\n".join(_formula_html(f, images) for f in b.formulas)
     return f"<h4>{html.escape(latex_text(b.heading))}</h4>\n<p>{text}</p>\n{formulas}"
 

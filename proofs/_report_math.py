@@ -32,6 +32,7 @@ __all__ = [
     "derivation_sections",
     "mathtext_source",
     "render_sections",
+    "render_text",
     "render_svg",
     "split_formula",
 ]
@@ -273,8 +274,9 @@ def _render_line(line: Line, memo: dict[str, Drawing | None]) -> RenderedFormula
 _INLINE = re.compile(r"\$([^$]+)\$")
 
 
-def _render_text(text: str, memo: dict[str, Drawing | None], failures: list[str]) -> tuple[Piece, ...]:
-    """Running text with inline ``$...$`` formulas drawn."""
+def render_text(text: str, memo: dict[str, Drawing | None], failures: list[str]) -> tuple[Piece, ...]:
+    """Running text with inline ``$...$`` formulas drawn (``memo``: drawings by source, shared between
+    calls; the sources mathtext cannot parse are appended to ``failures``)."""
     parts: list[Piece] = []
     pos = 0
     for m in _INLINE.finditer(text):
@@ -293,7 +295,7 @@ def render_sections(sections: Sequence[tuple[str, Sequence[Block]]]) -> list[tup
         rendered = []
         for b in blocks:
             failures: list[str] = []
-            text = _render_text(b.text, memo, failures)
+            text = render_text(b.text, memo, failures)
             formulas = tuple(_render_line(line, memo) for line in b.lines)
             rendered.append(RenderedBlock(b.heading, text, formulas, tuple(failures) + tuple(f for r in formulas for f in r.failures)))
         out.append((title, rendered))

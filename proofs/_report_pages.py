@@ -18,7 +18,15 @@ from typing import Any
 
 import numpy as np
 
-from ._report_html import derivations_page, fmt, link, markdown_table, page, table
+from ._report_html import (
+    derivations_page,
+    fmt,
+    link,
+    markdown_table,
+    page,
+    table,
+    texts_with_math,
+)
 
 __all__ = ["write_pages"]
 
@@ -125,11 +133,12 @@ def _proofs(idx: _Index, results: Any) -> dict[str, Any]:
     idx.heading("proofs", _SECTION_TITLES["proofs"])
     failed = [r for r in proofs if not r.ok]
     idx.note(html.escape(summary(proofs)), "warn" if failed else "note")
+    claims = texts_with_math([r.claim for r in proofs], out / "math", "proofs/math")
     rows = [
         dict(proof=r.name, method=r.method,
              outcome=("html", f'<span class="{"ok" if r.ok else "bad"}">{html.escape(r.outcome)}</span>'),
-             seconds=round(r.seconds, 2), claim=r.claim)
-        for r in proofs
+             seconds=round(r.seconds, 2), claim=("html", claim, r.claim))
+        for r, claim in zip(proofs, claims, strict=True)
     ]
     idx.table(rows, ["proof", "method", "outcome", "seconds", "claim"])
     idx.files(paths, "JSON and the LaTeX appendix")

@@ -12,7 +12,7 @@ import sympy as sp
 import sympy.stats as ss
 
 import nqm.numerics as nn
-from nqm.theory import LR, OptimizerSpec, SpecError, alpha, beta, ema, gamma, h, momentum, multiplicative_dynamics, nesterov, query_row, sgd
+from nqm.theory import LR, OptimizerSpec, SpecError, alpha, beta, ema, h, momentum, multiplicative_dynamics, nesterov, query_row, sgd
 from nqm.theory._multiplicative import preconditioned_noise_is_invariant
 
 

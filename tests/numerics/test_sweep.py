@@ -70,6 +70,17 @@ def test_unreachable_rows_are_inf_and_skipped_by_the_warm_start() -> None:
     assert t.rows[1].steps == scan(PROB, nn.SGD(lr=lr), 1e5, 1e-3, 20000).min()
 
 
+def test_never_reached_rows_are_strict_json_and_read_back_as_inf(tmp_path) -> None:
+    t = nn.sweep(PROB, nn.SGD, batch_sizes=[1.0, 1e5], target=1e-3, grid={"lr": np.geomspace(0.01, 1.9, 12)})
+
+    def refuse(token: str) -> None:
+        raise AssertionError(f"non-standard JSON number {token}")
+
+    doc = json.loads(t.to_json(tmp_path / "s.json").read_text(), parse_constant=refuse)
+    assert doc["rows"][0]["steps"] == "inf" and float(doc["rows"][0]["steps"]) == t.rows[0].steps
+    assert doc["rows"][1]["steps"] == t.rows[1].steps
+
+
 def test_csv_and_json_round_trip(table, tmp_path) -> None:
     with open(table.to_csv(tmp_path / "s.csv")) as fh:
         rows = list(csv.DictReader(fh))

@@ -113,6 +113,21 @@ def test_proof_table_lists_every_proof_with_its_outcome(quick):
     assert {r["name"]: r["outcome"] for r in records} == {n: rows[n] for n in names}
 
 
+def test_proof_claims_are_drawn_in_html_and_kept_as_latex_in_markdown(quick):
+    out, config, _ = quick
+    claims = [p.claim for p in proof_catalogue(config.proof_specs)]
+    inline = [m for c in claims for m in re.findall(r"\$([^$]+)\$", c)]
+    assert inline  # the catalogue's claims do carry inline LaTeX
+    section = (out / "index.html").read_text().split('<h2 id="proofs">')[1].split("<h2 ")[0]
+    drawn = re.findall(r'<img class="inline"[^>]* src="(proofs/math/[0-9a-f]+\.svg)" alt="([^"]*)"', section)
+    assert {html.unescape(alt) for _, alt in drawn} == {mathtext_source(m) for m in inline}
+    for ref, _ in drawn:
+        assert (out / ref).read_text().startswith("<svg")
+    assert "$" not in re.sub(r'alt="[^"]*"', "", section) and 'class="failed"' not in section
+    md = (out / "index.md").read_text()
+    assert all(c.replace("|", "\\|") in md for c in claims)
+
+
 def test_sweep_csvs_equal_a_fresh_sweep(quick):
     out, config, _ = quick
     crit = {(r["optimizer"], float(r["precond_power"])): r for r in _read_csv(out / "sweeps" / "critical_batch_sizes.csv")}
