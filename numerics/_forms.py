@@ -16,7 +16,7 @@ import numpy as np
 
 from ._generated import FORMS
 
-__all__ = ["Forms", "forms_for", "validate_hyperparameter"]
+__all__ = ["Forms", "forms_for", "validate_hyperparameter", "validate_positive"]
 
 Range = tuple[float, float, bool, bool]
 
@@ -41,6 +41,14 @@ def validate_hyperparameter(name: str, value: object, rng: Range) -> np.ndarray:
         bad = arr[~ok].ravel()[0] if arr.ndim else float(arr)
         raise ValueError(f"{name} must be a finite number in {_range_text(rng)}; got {bad!r}")
     return arr
+
+
+def validate_positive(name: str, value: object) -> float:
+    """``value`` as a float, or ``ValueError`` naming ``name`` unless it is one finite number in (0, inf)."""
+    arr = validate_hyperparameter(name, value, (0.0, math.inf, False, False))
+    if arr.ndim:
+        raise ValueError(f"{name} must be a single number in (0, inf); got {value!r}")
+    return float(arr)
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import minimize
 
+from ._forms import validate_positive
 from ._model import build_model
 from ._optimizers import Optimizer
 from ._problem import Problem
@@ -117,16 +118,6 @@ def _validate_pieces(pieces: object) -> int:
     if not isinstance(pieces, (int, np.integer)) or pieces < 1:
         raise ValueError(f"pieces must be an integer >= 1; got {pieces!r}")
     return int(pieces)
-
-
-def _validate_max_lr(max_lr: object) -> float:
-    try:
-        value = float(max_lr)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ValueError(f"max_lr must be a number in (0, inf); got {max_lr!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"max_lr must be a finite number in (0, inf); got {max_lr!r}")
-    return value
 
 
 def _minimise(
@@ -213,7 +204,7 @@ def optimize_schedule(
     """
     pieces = _validate_pieces(pieces)
     family = schedule_family(problem, opt, batch_size)
-    cap = default_max_lr(problem, opt) if max_lr is None else _validate_max_lr(max_lr)
+    cap = default_max_lr(problem, opt) if max_lr is None else validate_positive("max_lr", max_lr)
     lengths = split_steps(steps, pieces)
     x0 = np.broadcast_to(np.asarray(start, dtype=float), (pieces,)).copy()
     lrs, _, converged, message, n = _minimise(family, lengths, cap, x0, method, stop_below=None)
@@ -256,7 +247,7 @@ def optimal_schedule(
     pieces = _validate_pieces(pieces)
     family = schedule_family(problem, opt, batch_size)
     B = family.batch_size
-    cap = default_max_lr(problem, opt) if max_lr is None else _validate_max_lr(max_lr)
+    cap = default_max_lr(problem, opt) if max_lr is None else validate_positive("max_lr", max_lr)
     x0 = np.broadcast_to(np.asarray(start, dtype=float), (pieces,)).copy()
     if problem.initial_risk <= target:
         lengths = split_steps(0, pieces)

@@ -74,6 +74,7 @@ import math
 
 import numpy as np
 
+from ._forms import validate_positive
 from ._model import Method, RiskModel, build_model
 from ._optimizers import Optimizer
 from ._problem import Problem
@@ -105,14 +106,8 @@ def _blocked(fn, bins: int, rows: np.ndarray, *per_row: np.ndarray):
 
 
 def validate_target(target: object) -> float:
-    """The target risk as a float, or ``ValueError`` unless finite and positive."""
-    try:
-        value = float(target)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ValueError(f"target must be a number in (0, inf); got {target!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"target must be a finite number in (0, inf); got {target!r}")
-    return value
+    """The target risk as a float, or ``ValueError`` unless one finite number in (0, inf)."""
+    return validate_positive("target", target)
 
 
 def _min_cos(xa: np.ndarray, xb: np.ndarray) -> np.ndarray:

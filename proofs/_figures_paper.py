@@ -17,6 +17,7 @@ from concurrent.futures import Executor
 import numpy as np
 
 from nqm.numerics import SGD, Momentum, Problem, effective_lr, risk_components, stationary_risk
+from nqm.numerics._forms import validate_positive
 from nqm.numerics._model import build_model
 from nqm.numerics._sweep import PAPER_BATCH_SIZES
 
@@ -75,12 +76,6 @@ def _validate_powers(powers: Sequence[float]) -> tuple[float, ...]:
     if not ps or any(not (0.0 <= p <= 1.0) for p in ps):
         raise ValueError(f"powers must be a non-empty list of preconditioning powers in [0, 1]; got {list(powers)!r}")
     return ps
-
-
-def _validate_target(target: float, name: str = "target") -> float:
-    if not (np.isfinite(target) and target > 0):
-        raise ValueError(f"{name} must be a finite number in (0, inf); got {target!r}")
-    return float(target)
 
 
 # ---------------------------------------------------------------------- Fig. 2
@@ -162,7 +157,7 @@ def _steps_by_power(
     prob = problem_or_paper(problem)
     Bs = validate_batch_sizes("batch_sizes", batch_sizes)
     ps = _validate_powers(powers)
-    eps = _validate_target(target)
+    eps = validate_positive("target", target)
     configs = [(o, p) for o in ("sgd", second) for p in ps]
     sweeps = run_sweeps(prob, configs, batch_sizes=Bs, target=eps, executor=executor, progress=progress)
     fig, axes = new_figure(1, width=5.4, height=4.2)
@@ -221,7 +216,7 @@ def _schedules(problem, batch_sizes, target, pieces, executor, progress):
     Bs = validate_batch_sizes("batch_sizes", batch_sizes)
     if not isinstance(pieces, (int, np.integer)) or pieces < 1:
         raise ValueError(f"pieces must be an integer >= 1; got {pieces!r}")
-    eps = _validate_target(target)
+    eps = validate_positive("target", target)
     return prob, run_schedules(prob, Bs, target=eps, pieces=int(pieces), executor=executor, progress=progress)
 
 
@@ -380,7 +375,7 @@ def figure_13(
     optimizer, each threshold with its information bound (dashed, same colour)."""
     prob = problem_or_paper(problem)
     Bs = validate_batch_sizes("batch_sizes", batch_sizes)
-    eps = [_validate_target(e, "targets") for e in targets]
+    eps = [validate_positive("targets", e) for e in targets]
     if not eps:
         raise ValueError("targets must hold at least one loss threshold")
     opts = list(optimizers)
@@ -419,7 +414,7 @@ def figure_14(
     prob = problem_or_paper(problem)
     Bs = validate_batch_sizes("batch_sizes", batch_sizes)
     ps = _validate_powers(powers)
-    eps = _validate_target(target)
+    eps = validate_positive("target", target)
     configs = [(o, p) for o in ("sgd", "momentum") for p in ps]
     sweeps = run_sweeps(prob, configs, batch_sizes=Bs, target=eps, executor=executor, progress=progress)
     fig, axes = new_figure(2, width=9.4, height=4.0)

@@ -118,11 +118,17 @@ def test_steps(fn, steps) -> None:
     raises(r"steps must be integers in \[0, 2\*\*62\]", lambda: fn(PROB, SGD, batch_size=4, steps=steps))
 
 
-@pytest.mark.parametrize("target", [0.0, -1.0, np.nan, np.inf, "low"])
+@pytest.mark.parametrize("target", [0.0, -1.0, np.nan, np.inf, "low", [0.1, 0.2]])
 def test_target(target) -> None:
     raises(r"target must be a .*number in \(0, inf\)", lambda: nn.steps_to_target(PROB, SGD, batch_size=4, target=target))
     raises(r"target must be a .*number in \(0, inf\)", lambda: nn.tune(PROB, nn.SGD, batch_size=4, target=target))
     raises(r"target must be a .*number in \(0, inf\)", lambda: nn.sweep(PROB, nn.SGD, batch_sizes=[4], target=target))
+
+
+@pytest.mark.parametrize("max_lr", [0.0, np.inf, "big", [1.0, 2.0]])
+def test_schedule_max_lr(max_lr) -> None:
+    raises(r"max_lr must be a .*number in \(0, inf\)",
+           lambda: nn.optimize_schedule(PROB, SGD, batch_size=4, steps=100, max_lr=max_lr))
 
 
 def test_method() -> None:
