@@ -111,10 +111,11 @@ def validate_target(target: object) -> float:
 
 
 def _min_cos(xa: np.ndarray, xb: np.ndarray) -> np.ndarray:
-    r""":math:`\min_{x\in[x_a,x_b]}\cos x`, with a margin for rounding in the angles."""
+    r""":math:`\min\cos x` for :math:`x` between :math:`x_a` and :math:`x_b` (either may be the larger: the
+    angle :math:`2t\vartheta - \phi` decreases in t when :math:`\vartheta < 0`), with a margin for
+    rounding in the angles."""
     margin = 1e-12 * (1.0 + np.abs(xa) + np.abs(xb))
-    xa = xa - margin
-    xb = xb + margin
+    xa, xb = np.minimum(xa, xb) - margin, np.maximum(xa, xb) + margin
     trough = np.pi + _TWO_PI * np.ceil((xa - np.pi) / _TWO_PI)  # first odd multiple of pi >= xa
     ends = np.minimum(np.cos(xa), np.cos(xb))
     return np.where((xb - xa >= _TWO_PI) | (trough <= xb), -1.0, ends)
@@ -623,7 +624,7 @@ def steps_to_target(
     (including divergent settings). Step counts are searched up to 2**62.
     """
     eps = validate_target(target)
-    model = build_model(problem, opt, batch_size, method=method)
+    model = build_model(problem, opt, batch_size, method=method, merge_bins=True)
     grid = model.weight.shape[:-1]
     hits = first_hits(model.flatten(), eps).reshape(grid)
     if grid == ():
