@@ -59,6 +59,8 @@ class Forms:
     params: tuple[str, ...]
     ranges: Mapping[str, Range]
     fn: Callable[..., dict[str, Any]]
+    #: c enters only as the noise variance c/B (:attr:`nqm.theory.OptimizerSpec.noise_linear`)
+    noise_linear: bool
 
     def evaluate(self, h: np.ndarray, c: np.ndarray, B: np.ndarray, hyper: Mapping[str, np.ndarray]) -> dict[str, Any]:
         """Evaluate the invariants; entries broadcast against ``h`` and the hyperparameters."""
@@ -69,10 +71,10 @@ class Forms:
 def forms_for(name: str) -> Forms:
     """The forms of the spec registered as ``name`` (user specs compile once per spec)."""
     if name in FORMS:
-        params, ranges, fn = FORMS[name]
-        return Forms(name, params, ranges, fn)
+        params, ranges, fn, noise_linear = FORMS[name]
+        return Forms(name, params, ranges, fn, noise_linear)
     from nqm.theory import compile_forms, get_spec, hyperparameter_ranges
 
     spec = get_spec(name)
     ranges = hyperparameter_ranges(spec)
-    return Forms(name, tuple(ranges), ranges, compile_forms(spec))
+    return Forms(name, tuple(ranges), ranges, compile_forms(spec), spec.noise_linear)

@@ -120,11 +120,12 @@ def preconditioned_problem(h, c, v0, p):
     return (h**(1 - p), c*h**(-p), h**p*v0)
 
 
-#: name -> hyperparameter names, their ranges (lower, upper, lower_closed, upper_closed), forms
+#: name -> hyperparameter names, their ranges (lower, upper, lower_closed, upper_closed), forms,
+#: and whether the risk is linear in c (OptimizerSpec.noise_linear)
 FORMS = {
-    'sgd': (('lr',), {'lr': (0.0, inf, False, False)}, _sgd),
-    'momentum': (('lr', 'beta'), {'lr': (0.0, inf, False, False), 'beta': (0.0, 1.0, True, False)}, _momentum),
-    'ema': (('lr', 'gamma'), {'lr': (0.0, inf, False, False), 'gamma': (0.0, 1.0, True, False)}, _ema),
-    'nesterov': (('lr', 'beta'), {'lr': (0.0, inf, False, False), 'beta': (0.0, 1.0, True, False)}, _nesterov),
-    'qhm': (('lr', 'beta', 'nu'), {'lr': (0.0, inf, False, False), 'beta': (0.0, 1.0, True, False), 'nu': (0.0, 1.0, True, True)}, _qhm),
+    'sgd': (('lr',), {'lr': (0.0, inf, False, False)}, _sgd, True),
+    'momentum': (('lr', 'beta'), {'lr': (0.0, inf, False, False), 'beta': (0.0, 1.0, True, False)}, _momentum, True),
+    'ema': (('lr', 'gamma'), {'lr': (0.0, inf, False, False), 'gamma': (0.0, 1.0, True, False)}, _ema, True),
+    'nesterov': (('lr', 'beta'), {'lr': (0.0, inf, False, False), 'beta': (0.0, 1.0, True, False)}, _nesterov, True),
+    'qhm': (('lr', 'beta', 'nu'), {'lr': (0.0, inf, False, False), 'beta': (0.0, 1.0, True, False), 'nu': (0.0, 1.0, True, True)}, _qhm, True),
 }

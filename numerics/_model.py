@@ -189,12 +189,20 @@ def build_model(
     *,
     trailing: int = 0,
     method: Method = "auto",
+    merge_bins: bool = False,
 ) -> RiskModel:
     """Evaluate the optimizer's numeric invariants on every (grid point, bin).
 
     The grid is the broadcast of the optimizer's hyperparameter shape and
     ``batch_size``'s shape; ``trailing`` extra singleton axes are appended after the bin
     axis (used to broadcast against step arrays).
+
+    ``merge_bins``: where the preconditioner power is one number p, the model of
+    :meth:`Problem.expected_risk_equivalent` (the same optimizer without preconditioning on
+    the preconditioned problem, bins of equal curvature merged): the same expected risk
+    summed over bins with fewer bins (one at p = 1). Only for sums over bins of the expected
+    risk (steps-to-target, tuning, the stationary risk), never for per-bin values or the
+    risk variance.
     """
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be an nqm.numerics.Problem; got {type(problem).__name__}")
@@ -203,6 +211,9 @@ def build_model(
     if method not in ("auto", "chebyshev", "doubling"):
         raise ValueError(f"method must be 'auto', 'chebyshev' or 'doubling'; got {method!r}")
     B = validate_batch_size(batch_size)
+    if merge_bins and np.ndim(opt.precond_power) == 0:
+        problem = problem.expected_risk_equivalent(float(opt.precond_power), noise_linear=opt.forms.noise_linear)
+        opt = opt.replace(precond_power=0.0)
     try:
         grid = np.broadcast_shapes(opt.shape, B.shape)
     except ValueError:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._forms import validate_positive
 from ._generated import preconditioned_problem
 
 __all__ = ["Problem"]
@@ -198,9 +199,7 @@ class Problem:
         This is the flat-prior limit of :meth:`bayes_risk_bound`; a finite start can beat it
         (see there), :meth:`bayes_bound_steps` cannot be beaten.
         """
-        from ._steps import validate_target  # _steps imports this module
-
-        target = validate_target(target)
+        target = validate_positive("target", target)
         return self.information_constant / (target * _validate_batch_size(batch_size))
 
     def bayes_risk_bound(self, examples: object) -> np.ndarray:
@@ -240,9 +239,7 @@ class Problem:
         ``0.0`` if the start already meets the target; ``math.inf`` if infinitely many examples
         cannot (never, for :math:`c > 0`).
         """
-        from ._steps import validate_target  # _steps imports this module
-
-        target = validate_target(target)
+        target = validate_positive("target", target)
         B = _validate_batch_size(batch_size)
         if B.ndim:
             raise ValueError(f"batch_size must be a single number in [1, inf); got {batch_size!r}")
@@ -270,6 +267,36 @@ class Problem:
         if np.any(~np.isfinite(p) | (p < 0) | (p > 1)):
             raise ValueError(f"precond_power must be a finite number in [0, 1]; got {power!r}")
         return preconditioned_problem(self.h, self.c, self.init_var, p)
+
+    def expected_risk_equivalent(self, power: float, *, noise_linear: bool) -> Problem:
+        r"""The fewest-bin problem on which a method run *without* preconditioning has, at every step,
+        the expected risk that the :math:`P = H^p` preconditioned method (``power`` = p) has here.
+
+        It is the preconditioned NQM :math:`(h^{1-p},\, c\,h^{-p},\, v\,h^{p})` of eqs. 8–9
+        (:meth:`preconditioned`) with bins of equal curvature merged. A direction's expected
+        risk is :math:`\tfrac12 h\,[v\,m_t + \tfrac cB n_t]` with :math:`m_t, n_t` set by
+        :math:`(h, c)` and the optimizer, linear in :math:`v`; with ``noise_linear``
+        (:attr:`nqm.theory.OptimizerSpec.noise_linear`: :math:`c` enters only as the noise
+        variance) :math:`m_t, n_t` depend on :math:`h` alone and the risk is linear in :math:`c`
+        too. So bins of equal :math:`h` (and equal :math:`c` unless ``noise_linear``) merge into one
+        of weight :math:`W = \sum w`, start :math:`\sum wv/W` and noise :math:`\sum wc/W`, exactly up
+        to the order of summation; bins of zero weight are dropped (unless all are). At
+        :math:`p = 1` every curvature becomes :math:`h^0 = 1`: the paper's 100 bins (or its
+        :math:`10^4` unbinned directions) become one. Only the expected risk is preserved, not its
+        variance (which is not linear in :math:`v`).
+        """
+        h, c, v = (np.broadcast_to(a, self.h.shape) for a in self.preconditioned(float(power)))
+        w = self.weights
+        if np.any(w > 0):
+            h, c, v, w = h[w > 0], c[w > 0], v[w > 0], w[w > 0]
+        keys = np.stack([h] if noise_linear else [h, c])
+        _, first, group = np.unique(keys, axis=1, return_index=True, return_inverse=True)
+        if first.size == h.size:
+            return Problem(h, c, v, w, name=self.name)
+        group = group.ravel()
+        W = np.bincount(group, weights=w)
+        mean = lambda x: np.bincount(group, weights=w * x) / np.where(W > 0, W, 1.0)  # noqa: E731
+        return Problem(h[first], mean(c), mean(v), W, name=self.name)
 
     def cache_config(self) -> dict[str, object]:
         """Plain data identifying this problem (for result caches)."""

@@ -20,12 +20,13 @@ __all__ = ["expected_risk", "risk_variance", "stationary_risk", "risk_components
 _CHUNK_ELEMENTS = 1 << 21
 
 
-def _reduce_over_steps(problem, opt, batch_size, steps, method: Method, reduce) -> np.ndarray:
+def _reduce_over_steps(problem, opt, batch_size, steps, method: Method, reduce, merge_bins: bool) -> np.ndarray:
     """Apply ``reduce(start_parts, noise_parts)`` (summing out the bin axis, -2) chunk by chunk
-    over the flattened ``steps``; the result ends in ``steps.shape``."""
+    over the flattened ``steps``; the result ends in ``steps.shape``. ``merge_bins``: as for
+    :func:`build_model` (only where ``reduce`` is a sum over bins of the expected risk)."""
     t = validate_steps(steps)
     flat = t.ravel()
-    model = build_model(problem, opt, batch_size, trailing=1, method=method)
+    model = build_model(problem, opt, batch_size, trailing=1, method=method, merge_bins=merge_bins)
     chunk = max(1, _CHUNK_ELEMENTS // max(1, model.weight.size))
     pieces = [reduce(*model.parts(flat[lo : lo + chunk])) for lo in range(0, flat.size, chunk)]
     if not pieces:
@@ -44,7 +45,7 @@ def expected_risk(
     the former where it applies. Both are accurate to ~1e-13 relative in the regimes
     tested against 50-digit mpmath (tests/numerics/test_exactness.py).
     """
-    return _reduce_over_steps(problem, opt, batch_size, steps, method, lambda d, n: np.sum(d + n, axis=-2))
+    return _reduce_over_steps(problem, opt, batch_size, steps, method, lambda d, n: np.sum(d + n, axis=-2), True)
 
 
 def risk_components(
@@ -53,7 +54,7 @@ def risk_components(
     """``(start part, noise part)`` of the expected risk: the decaying mean-path term and
     the accumulated noise term (the two terms of Theorems 1 and 2 before stationarity)."""
     both = _reduce_over_steps(
-        problem, opt, batch_size, steps, method, lambda d, n: np.stack([np.sum(d, axis=-2), np.sum(n, axis=-2)])
+        problem, opt, batch_size, steps, method, lambda d, n: np.stack([np.sum(d, axis=-2), np.sum(n, axis=-2)]), True
     )
     return both[0], both[1]
 
@@ -76,10 +77,10 @@ def risk_variance(
         with np.errstate(over="ignore"):  # a divergent bin's square overflows to inf, as it should
             return np.sum(np.where(w > 0, 2.0 * rho * rho / safe, 0.0), axis=-2)
 
-    return _reduce_over_steps(problem, opt, batch_size, steps, method, reduce)
+    return _reduce_over_steps(problem, opt, batch_size, steps, method, reduce, False)
 
 
 def stationary_risk(problem: Problem, opt: Optimizer, *, batch_size: object) -> np.ndarray:
     r"""The :math:`t\to\infty` risk :math:`\sum_i w_i\tfrac12 h_i\frac{c_i}{B}\,\mathrm{out}\bar S_i\mathrm{out}^\top`; ``inf`` if unstable."""
-    model = build_model(problem, opt, batch_size)
+    model = build_model(problem, opt, batch_size, merge_bins=True)
     return np.sum(model.stationary(), axis=-1)

@@ -218,7 +218,7 @@ def best_constant(
     minimum) and the first learning rate attaining it; ``(inf, nan)`` if none reaches it."""
     base = Optimizer(opt, lr=1.0) if isinstance(opt, str) else opt
     lrs = np.asarray(lrs, dtype=float)
-    steps, row = grid_minimum(build_model(problem, base.replace(lr=lrs), batch_size).flatten(), target)
+    steps, row = grid_minimum(build_model(problem, base.replace(lr=lrs), batch_size, merge_bins=True).flatten(), target)
     return float(steps), (math.nan if row is None else float(lrs[row]))
 
 

@@ -171,7 +171,7 @@ class GridSearch:
     def _model(self, k: int, batch_size: float) -> RiskModel:
         model = self._models.get(k)
         if model is None:
-            model = build_model(self.problem, self.optimizer(self.chunks[k]), 1.0).flatten()
+            model = build_model(self.problem, self.optimizer(self.chunks[k]), 1.0, merge_bins=True).flatten()
             if self._keep:
                 self._models[k] = model
         return model.with_batch_size(batch_size)

@@ -63,7 +63,8 @@ def _log_uniform(low: float, high: float) -> st.SearchStrategy[float]:
 def spectra(
     *, min_bins: int = 1, max_bins: int = 5, min_h: float = 1e-4, max_h: float = 10.0, max_condition: float = 1e4
 ) -> st.SearchStrategy[np.ndarray]:
-    r"""Curvatures :math:`h_i`: log-uniform in ``[min_h, max_h]`` with :math:`h_{\max}/h_{\min} \le` ``max_condition``."""
+    r"""Curvatures :math:`h_i`: log-uniform in ``[min_h, max_h]`` with :math:`h_{\max}/h_{\min} \le` ``max_condition``;
+    sometimes with repeated values (bins of equal curvature, which the engine merges)."""
 
     @st.composite
     def draw_spectrum(draw: st.DrawFn) -> np.ndarray:
@@ -71,6 +72,8 @@ def spectra(
         top = draw(_log_uniform(min_h, max_h))
         spread = math.log10(min(max_condition, top / min_h))
         logs = draw(st.lists(st.floats(0.0, 1.0), min_size=k, max_size=k))
+        if k > 1 and draw(st.booleans()):
+            logs = [draw(st.sampled_from(logs[: (k + 1) // 2])) for _ in range(k)]
         return np.array([top * 10.0 ** (-u * spread) for u in logs])
 
     return draw_spectrum()

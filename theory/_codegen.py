@@ -131,10 +131,11 @@ def generated_module_source(specs: tuple[OptimizerSpec, ...]) -> str:
         '    """The NQM seen by a P = H^p preconditioned method (nqm.theory.PRECONDITIONED_PROBLEM)."""',
         "    return (" + ", ".join(printer.doprint(pre[s].xreplace({v0: sp.Symbol("v0")})) for s in (h, c, v0)) + ")",
     ]
-    table = ["", "#: name -> hyperparameter names, their ranges (lower, upper, lower_closed, upper_closed), forms", "FORMS = {"]
+    table = ["", "#: name -> hyperparameter names, their ranges (lower, upper, lower_closed, upper_closed), forms,",
+             "#: and whether the risk is linear in c (OptimizerSpec.noise_linear)", "FORMS = {"]
     for spec in specs:
         params = tuple(hp.name for hp in spec.hyperparameters)
-        table.append(f"    {spec.name!r}: ({params!r}, {hyperparameter_ranges(spec)!r}, _{spec.name}),")
+        table.append(f"    {spec.name!r}: ({params!r}, {hyperparameter_ranges(spec)!r}, _{spec.name}, {spec.noise_linear!r}),")
     table.append("}")
     return (
         "\n".join(header) + "\n\n" + "\n\n".join(body) + "\n\n" + "\n".join(precond) + "\n\n" + "\n".join(table) + "\n"

@@ -170,6 +170,17 @@ class OptimizerSpec:
         """Hyperparameter symbols in declaration order."""
         return tuple(hp.symbol for hp in self.hyperparameters)
 
+    @property
+    def noise_linear(self) -> bool:
+        r"""Whether :math:`c` appears in none of ``A``, ``b``, ``init`` and ``out``.
+
+        Then :math:`c` only scales the noise variance :math:`c/B`: the expected risk of a
+        direction is :math:`\tfrac12 h\,[v\,m_t(h)^2 + \tfrac cB\,n_t(h)]`, linear in :math:`v` and
+        :math:`c`, so directions of equal curvature share :math:`m_t, n_t` and the numeric engine
+        merges them exactly (:meth:`nqm.numerics.Problem.expected_risk_equivalent`).
+        """
+        return all(c not in m.free_symbols for m in (self.A, self.b, self.init, self.out))
+
     def hyperparameter(self, name: str) -> Hyperparameter:
         """Look up a hyperparameter by its Python name."""
         for hp in self.hyperparameters:
