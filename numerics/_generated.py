@@ -7,7 +7,7 @@ Regenerate with `python -m nqm.theory._regenerate`; tests/theory/test_codegen.py
 import numpy
 from numpy import inf
 
-FORMS_VERSION = 1
+FORMS_VERSION = 2
 
 
 def _sgd(h, c, B, lr):
@@ -33,63 +33,66 @@ def _sgd(h, c, B, lr):
 def _momentum(h, c, B, lr, beta):
     """Numeric invariants of 'momentum': see nqm.theory.NumericInvariants."""
     beta_c = 1.0 - beta
+    _k = numpy.asarray(1 * numpy.greater_equal(beta, 0.5), dtype=numpy.intp)  # variant: which are complemented
     return {
         'n': 2,
-        'D': (-h*lr, lr*(beta_c - 1), h, -beta_c,),
+        'D': (-h*lr, numpy.choose(_k, (-beta*lr, lr*(beta_c - 1))), h, numpy.choose(_k, (beta - 1, -beta_c)),),
         'b': (-lr, 1,),
         'init': (1, 0,),
         'out': (1, 0,),
-        'Sbar': (lr*(beta_c - 2)/(beta_c*h*(2*beta_c + h*lr - 4)), lr/(beta_c*(2*beta_c + h*lr - 4)), lr/(beta_c*(2*beta_c + h*lr - 4)), -2/(beta_c*(2*beta_c + h*lr - 4)),),
-        'w0': lr*(beta_c - 2)/(beta_c*h*(2*beta_c + h*lr - 4)),
-        'sigma': -1/2*beta_c - 1/2*h*lr,
+        'Sbar': (numpy.choose(_k, (lr*(beta + 1)/(h*(beta - 1)*(-2*beta + h*lr - 2)), lr*(beta_c - 2)/(beta_c*h*(2*beta_c + h*lr - 4)))), numpy.choose(_k, (-lr/((beta - 1)*(-2*beta + h*lr - 2)), lr/(beta_c*(2*beta_c + h*lr - 4)))), numpy.choose(_k, (-lr/((beta - 1)*(-2*beta + h*lr - 2)), lr/(beta_c*(2*beta_c + h*lr - 4)))), numpy.choose(_k, (2/((beta - 1)*(-2*beta + h*lr - 2)), -2/(beta_c*(2*beta_c + h*lr - 4)))),),
+        'w0': numpy.choose(_k, (lr*(beta + 1)/(h*(beta - 1)*(-2*beta + h*lr - 2)), lr*(beta_c - 2)/(beta_c*h*(2*beta_c + h*lr - 4)))),
+        'sigma': numpy.choose(_k, ((1/2)*beta - 1/2*h*lr - 1/2, -1/2*beta_c - 1/2*h*lr)),
         'det_D': h*lr,
-        'det_A_minus_1': -beta_c,
+        'det_A_minus_1': numpy.choose(_k, (beta - 1, -beta_c)),
         'u0': 1,
-        'u1': (1/2)*beta_c - 1/2*h*lr,
-        'w1': (1/2)*lr*(beta_c + h*lr - 2)/(h*(2*beta_c + h*lr - 4)),
-        'w2': -1/4*lr*(-beta_c**3 + 6*beta_c**2*h*lr + 2*beta_c**2 + 3*beta_c*h**2*lr**2 - 16*beta_c*h*lr - 2*h**2*lr**2 + 8*h*lr)/(beta_c*h*(2*beta_c + h*lr - 4)),
+        'u1': numpy.choose(_k, (-1/2*beta - 1/2*h*lr + 1/2, (1/2)*beta_c - 1/2*h*lr)),
+        'w1': numpy.choose(_k, ((1/2)*lr*(-beta + h*lr - 1)/(h*(-2*beta + h*lr - 2)), (1/2)*lr*(beta_c + h*lr - 2)/(h*(2*beta_c + h*lr - 4)))),
+        'w2': numpy.choose(_k, (-1/4*lr*(-beta**3 - 6*beta**2*h*lr + beta**2 + 3*beta*h**2*lr**2 - 4*beta*h*lr + beta - h**2*lr**2 + 2*h*lr - 1)/(h*(beta - 1)*(-2*beta + h*lr - 2)), -1/4*lr*(-beta_c**3 + 6*beta_c**2*h*lr + 2*beta_c**2 + 3*beta_c*h**2*lr**2 - 16*beta_c*h*lr - 2*h**2*lr**2 + 8*h*lr)/(beta_c*h*(2*beta_c + h*lr - 4)))),
     }
 
 
 def _ema(h, c, B, lr, gamma):
     """Numeric invariants of 'ema': see nqm.theory.NumericInvariants."""
     gamma_c = 1.0 - gamma
+    _k = numpy.asarray(1 * numpy.greater_equal(gamma, 0.5), dtype=numpy.intp)  # variant: which are complemented
     return {
         'n': 2,
-        'D': (-h*lr, 0, -gamma_c*(h*lr - 1), -gamma_c,),
-        'b': (-lr, -gamma_c*lr,),
+        'D': (-h*lr, 0, numpy.choose(_k, ((gamma - 1)*(h*lr - 1), -gamma_c*(h*lr - 1))), numpy.choose(_k, (gamma - 1, -gamma_c)),),
+        'b': (-lr, numpy.choose(_k, (lr*(gamma - 1), -gamma_c*lr)),),
         'init': (1, 1,),
         'out': (0, 1,),
-        'Sbar': (-lr/(h*(h*lr - 2)), gamma_c*lr/(h*(h*lr - 2)*(gamma_c*h*lr - gamma_c - h*lr)), gamma_c*lr/(h*(h*lr - 2)*(gamma_c*h*lr - gamma_c - h*lr)), -gamma_c*lr*(gamma_c*h*lr - gamma_c - h*lr + 2)/(h*(gamma_c - 2)*(h*lr - 2)*(gamma_c*h*lr - gamma_c - h*lr)),),
-        'w0': -gamma_c*lr*(gamma_c*h*lr - gamma_c - h*lr + 2)/(h*(gamma_c - 2)*(h*lr - 2)*(gamma_c*h*lr - gamma_c - h*lr)),
-        'sigma': -1/2*gamma_c - 1/2*h*lr,
-        'det_D': gamma_c*h*lr,
-        'det_A_minus_1': gamma_c*h*lr - gamma_c - h*lr,
+        'Sbar': (-lr/(h*(h*lr - 2)), numpy.choose(_k, (lr*(gamma - 1)/(h*(h*lr - 2)*(gamma*h*lr - gamma + 1)), gamma_c*lr/(h*(h*lr - 2)*(gamma_c*h*lr - gamma_c - h*lr)))), numpy.choose(_k, (lr*(gamma - 1)/(h*(h*lr - 2)*(gamma*h*lr - gamma + 1)), gamma_c*lr/(h*(h*lr - 2)*(gamma_c*h*lr - gamma_c - h*lr)))), numpy.choose(_k, (-lr*(gamma - 1)*(gamma*h*lr - gamma - 1)/(h*(gamma + 1)*(h*lr - 2)*(gamma*h*lr - gamma + 1)), -gamma_c*lr*(gamma_c*h*lr - gamma_c - h*lr + 2)/(h*(gamma_c - 2)*(h*lr - 2)*(gamma_c*h*lr - gamma_c - h*lr)))),),
+        'w0': numpy.choose(_k, (-lr*(gamma - 1)*(gamma*h*lr - gamma - 1)/(h*(gamma + 1)*(h*lr - 2)*(gamma*h*lr - gamma + 1)), -gamma_c*lr*(gamma_c*h*lr - gamma_c - h*lr + 2)/(h*(gamma_c - 2)*(h*lr - 2)*(gamma_c*h*lr - gamma_c - h*lr)))),
+        'sigma': numpy.choose(_k, ((1/2)*gamma - 1/2*h*lr - 1/2, -1/2*gamma_c - 1/2*h*lr)),
+        'det_D': numpy.choose(_k, (-h*lr*(gamma - 1), gamma_c*h*lr)),
+        'det_A_minus_1': numpy.choose(_k, (-gamma*h*lr + gamma - 1, gamma_c*h*lr - gamma_c - h*lr)),
         'u0': 1,
-        'u1': -gamma_c*h*lr + (1/2)*gamma_c + (1/2)*h*lr,
-        'w1': -1/2*gamma_c*lr*(gamma_c + h*lr - 2)/(h*(gamma_c - 2)*(h*lr - 2)),
-        'w2': -1/4*gamma_c*lr*(4*gamma_c**3*h**3*lr**3 - 12*gamma_c**3*h**2*lr**2 + 9*gamma_c**3*h*lr - gamma_c**3 - 12*gamma_c**2*h**3*lr**3 + 34*gamma_c**2*h**2*lr**2 - 23*gamma_c**2*h*lr + 2*gamma_c**2 + 9*gamma_c*h**3*lr**3 - 23*gamma_c*h**2*lr**2 + 12*gamma_c*h*lr - h**3*lr**3 + 2*h**2*lr**2)/(h*(gamma_c - 2)*(h*lr - 2)*(gamma_c*h*lr - gamma_c - h*lr)),
+        'u1': numpy.choose(_k, (gamma*h*lr - 1/2*gamma - 1/2*h*lr + 1/2, -gamma_c*h*lr + (1/2)*gamma_c + (1/2)*h*lr)),
+        'w1': numpy.choose(_k, (-1/2*lr*(gamma - 1)*(-gamma + h*lr - 1)/(h*(gamma + 1)*(h*lr - 2)), -1/2*gamma_c*lr*(gamma_c + h*lr - 2)/(h*(gamma_c - 2)*(h*lr - 2)))),
+        'w2': numpy.choose(_k, (-1/4*lr*(gamma - 1)*(4*gamma**3*h**3*lr**3 - 12*gamma**3*h**2*lr**2 + 9*gamma**3*h*lr - gamma**3 + 2*gamma**2*h**2*lr**2 - 4*gamma**2*h*lr + gamma**2 - 3*gamma*h**3*lr**3 + 9*gamma*h**2*lr**2 - 7*gamma*h*lr + gamma - h**2*lr**2 + 2*h*lr - 1)/(h*(gamma + 1)*(h*lr - 2)*(gamma*h*lr - gamma + 1)), -1/4*gamma_c*lr*(4*gamma_c**3*h**3*lr**3 - 12*gamma_c**3*h**2*lr**2 + 9*gamma_c**3*h*lr - gamma_c**3 - 12*gamma_c**2*h**3*lr**3 + 34*gamma_c**2*h**2*lr**2 - 23*gamma_c**2*h*lr + 2*gamma_c**2 + 9*gamma_c*h**3*lr**3 - 23*gamma_c*h**2*lr**2 + 12*gamma_c*h*lr - h**3*lr**3 + 2*h**2*lr**2)/(h*(gamma_c - 2)*(h*lr - 2)*(gamma_c*h*lr - gamma_c - h*lr)))),
     }
 
 
 def _nesterov(h, c, B, lr, beta):
     """Numeric invariants of 'nesterov': see nqm.theory.NumericInvariants."""
     beta_c = 1.0 - beta
+    _k = numpy.asarray(1 * numpy.greater_equal(beta, 0.5), dtype=numpy.intp)  # variant: which are complemented
     return {
         'n': 2,
-        'D': (-h*lr, -lr*(beta_c - 1)*(h*lr - 1), h, beta_c*h*lr - beta_c - h*lr,),
+        'D': (-h*lr, numpy.choose(_k, (beta*lr*(h*lr - 1), -lr*(beta_c - 1)*(h*lr - 1))), h, numpy.choose(_k, (-beta*h*lr + beta - 1, beta_c*h*lr - beta_c - h*lr)),),
         'b': (-lr, 1,),
         'init': (1, 0,),
         'out': (1, 0,),
-        'Sbar': (-lr*(beta_c*h*lr - beta_c - h*lr + 2)/(h*(beta_c*h*lr - beta_c - h*lr)*(2*beta_c*h*lr - 2*beta_c - 3*h*lr + 4)), lr/((beta_c*h*lr - beta_c - h*lr)*(2*beta_c*h*lr - 2*beta_c - 3*h*lr + 4)), lr/((beta_c*h*lr - beta_c - h*lr)*(2*beta_c*h*lr - 2*beta_c - 3*h*lr + 4)), -2/((beta_c*h*lr - beta_c - h*lr)*(2*beta_c*h*lr - 2*beta_c - 3*h*lr + 4)),),
-        'w0': -lr*(beta_c*h*lr - beta_c - h*lr + 2)/(h*(beta_c*h*lr - beta_c - h*lr)*(2*beta_c*h*lr - 2*beta_c - 3*h*lr + 4)),
-        'sigma': (1/2)*beta_c*h*lr - 1/2*beta_c - h*lr,
+        'Sbar': (numpy.choose(_k, (lr*(beta*h*lr - beta - 1)/(h*(beta*h*lr - beta + 1)*(2*beta*h*lr - 2*beta + h*lr - 2)), -lr*(beta_c*h*lr - beta_c - h*lr + 2)/(h*(beta_c*h*lr - beta_c - h*lr)*(2*beta_c*h*lr - 2*beta_c - 3*h*lr + 4)))), numpy.choose(_k, (lr/((beta*h*lr - beta + 1)*(2*beta*h*lr - 2*beta + h*lr - 2)), lr/((beta_c*h*lr - beta_c - h*lr)*(2*beta_c*h*lr - 2*beta_c - 3*h*lr + 4)))), numpy.choose(_k, (lr/((beta*h*lr - beta + 1)*(2*beta*h*lr - 2*beta + h*lr - 2)), lr/((beta_c*h*lr - beta_c - h*lr)*(2*beta_c*h*lr - 2*beta_c - 3*h*lr + 4)))), numpy.choose(_k, (-2/((beta*h*lr - beta + 1)*(2*beta*h*lr - 2*beta + h*lr - 2)), -2/((beta_c*h*lr - beta_c - h*lr)*(2*beta_c*h*lr - 2*beta_c - 3*h*lr + 4)))),),
+        'w0': numpy.choose(_k, (lr*(beta*h*lr - beta - 1)/(h*(beta*h*lr - beta + 1)*(2*beta*h*lr - 2*beta + h*lr - 2)), -lr*(beta_c*h*lr - beta_c - h*lr + 2)/(h*(beta_c*h*lr - beta_c - h*lr)*(2*beta_c*h*lr - 2*beta_c - 3*h*lr + 4)))),
+        'sigma': numpy.choose(_k, (-1/2*beta*h*lr + (1/2)*beta - 1/2*h*lr - 1/2, (1/2)*beta_c*h*lr - 1/2*beta_c - h*lr)),
         'det_D': h*lr,
-        'det_A_minus_1': beta_c*h*lr - beta_c - h*lr,
+        'det_A_minus_1': numpy.choose(_k, (-beta*h*lr + beta - 1, beta_c*h*lr - beta_c - h*lr)),
         'u0': 1,
-        'u1': -1/2*beta_c*(h*lr - 1),
-        'w1': (1/2)*lr*(beta_c - 2)*(h*lr - 1)/(h*(2*beta_c*h*lr - 2*beta_c - 3*h*lr + 4)),
-        'w2': -1/4*lr*(h*lr - 1)**2*(beta_c**3*h*lr - beta_c**3 + 3*beta_c**2*h*lr + 2*beta_c**2 - 12*beta_c*h*lr + 8*h*lr)/(h*(beta_c*h*lr - beta_c - h*lr)*(2*beta_c*h*lr - 2*beta_c - 3*h*lr + 4)),
+        'u1': numpy.choose(_k, ((1/2)*(beta - 1)*(h*lr - 1), -1/2*beta_c*(h*lr - 1))),
+        'w1': numpy.choose(_k, ((1/2)*lr*(beta + 1)*(h*lr - 1)/(h*(2*beta*h*lr - 2*beta + h*lr - 2)), (1/2)*lr*(beta_c - 2)*(h*lr - 1)/(h*(2*beta_c*h*lr - 2*beta_c - 3*h*lr + 4)))),
+        'w2': numpy.choose(_k, ((1/4)*lr*(h*lr - 1)**2*(beta**3*h*lr - beta**3 - 6*beta**2*h*lr + beta**2 - 3*beta*h*lr + beta - 1)/(h*(beta*h*lr - beta + 1)*(2*beta*h*lr - 2*beta + h*lr - 2)), -1/4*lr*(h*lr - 1)**2*(beta_c**3*h*lr - beta_c**3 + 3*beta_c**2*h*lr + 2*beta_c**2 - 12*beta_c*h*lr + 8*h*lr)/(h*(beta_c*h*lr - beta_c - h*lr)*(2*beta_c*h*lr - 2*beta_c - 3*h*lr + 4)))),
     }
 
 
@@ -97,21 +100,22 @@ def _qhm(h, c, B, lr, beta, nu):
     """Numeric invariants of 'qhm': see nqm.theory.NumericInvariants."""
     beta_c = 1.0 - beta
     nu_c = 1.0 - nu
+    _k = numpy.asarray(1 * numpy.greater_equal(beta, 0.5) + 2 * numpy.greater_equal(nu, 0.5), dtype=numpy.intp)  # variant: which are complemented
     return {
         'n': 2,
-        'D': (h*lr*(beta_c*nu_c - beta_c - nu_c), -lr*(beta_c - 1)*(nu_c - 1), beta_c*h, -beta_c,),
-        'b': (lr*(beta_c*nu_c - beta_c - nu_c), beta_c,),
+        'D': (numpy.choose(_k, (h*lr*(beta*nu - 1), -h*lr*(beta_c*nu - nu + 1), -h*lr*(beta*nu_c - beta + 1), h*lr*(beta_c*nu_c - beta_c - nu_c))), numpy.choose(_k, (-beta*lr*nu, lr*nu*(beta_c - 1), beta*lr*(nu_c - 1), -lr*(beta_c - 1)*(nu_c - 1))), numpy.choose(_k, (-h*(beta - 1), beta_c*h, -h*(beta - 1), beta_c*h)), numpy.choose(_k, (beta - 1, -beta_c, beta - 1, -beta_c)),),
+        'b': (numpy.choose(_k, (lr*(beta*nu - 1), -lr*(beta_c*nu - nu + 1), -lr*(beta*nu_c - beta + 1), lr*(beta_c*nu_c - beta_c - nu_c))), numpy.choose(_k, (1 - beta, beta_c, 1 - beta, beta_c)),),
         'init': (1, 0,),
         'out': (1, 0,),
-        'Sbar': (-lr*(2*beta_c**2*h*lr*nu_c**2 - beta_c**2*h*lr*nu_c - beta_c**2 - 4*beta_c*h*lr*nu_c**2 + beta_c*h*lr*nu_c + 2*beta_c + 2*h*lr*nu_c**2)/(h*(beta_c*h*lr*nu_c - beta_c - h*lr*nu_c)*(2*beta_c*h*lr*nu_c - beta_c*h*lr - 2*beta_c - 2*h*lr*nu_c + 4)), -beta_c*lr*(2*beta_c*nu_c - beta_c - 2*nu_c)/((beta_c*h*lr*nu_c - beta_c - h*lr*nu_c)*(2*beta_c*h*lr*nu_c - beta_c*h*lr - 2*beta_c - 2*h*lr*nu_c + 4)), -beta_c*lr*(2*beta_c*nu_c - beta_c - 2*nu_c)/((beta_c*h*lr*nu_c - beta_c - h*lr*nu_c)*(2*beta_c*h*lr*nu_c - beta_c*h*lr - 2*beta_c - 2*h*lr*nu_c + 4)), -2*beta_c**2/((beta_c*h*lr*nu_c - beta_c - h*lr*nu_c)*(2*beta_c*h*lr*nu_c - beta_c*h*lr - 2*beta_c - 2*h*lr*nu_c + 4)),),
-        'w0': -lr*(2*beta_c**2*h*lr*nu_c**2 - beta_c**2*h*lr*nu_c - beta_c**2 - 4*beta_c*h*lr*nu_c**2 + beta_c*h*lr*nu_c + 2*beta_c + 2*h*lr*nu_c**2)/(h*(beta_c*h*lr*nu_c - beta_c - h*lr*nu_c)*(2*beta_c*h*lr*nu_c - beta_c*h*lr - 2*beta_c - 2*h*lr*nu_c + 4)),
-        'sigma': (1/2)*beta_c*h*lr*nu_c - 1/2*beta_c*h*lr - 1/2*beta_c - 1/2*h*lr*nu_c,
-        'det_D': beta_c*h*lr,
-        'det_A_minus_1': beta_c*h*lr*nu_c - beta_c - h*lr*nu_c,
+        'Sbar': (numpy.choose(_k, (-lr*(2*beta**2*h*lr*nu**2 - 3*beta**2*h*lr*nu + beta**2*h*lr - beta**2 - beta*h*lr*nu + beta*h*lr + 1)/(h*(beta*h*lr*nu - beta*h*lr + beta - 1)*(2*beta*h*lr*nu - beta*h*lr + 2*beta - h*lr + 2)), -lr*(2*beta_c**2*h*lr*nu**2 - 3*beta_c**2*h*lr*nu + beta_c**2*h*lr - beta_c**2 - 4*beta_c*h*lr*nu**2 + 7*beta_c*h*lr*nu - 3*beta_c*h*lr + 2*beta_c + 2*h*lr*nu**2 - 4*h*lr*nu + 2*h*lr)/(h*(beta_c*h*lr*nu - beta_c*h*lr + beta_c - h*lr*nu + h*lr)*(2*beta_c*h*lr*nu - beta_c*h*lr + 2*beta_c - 2*h*lr*nu + 2*h*lr - 4)), -lr*(2*beta**2*h*lr*nu_c**2 - beta**2*h*lr*nu_c - beta**2 + beta*h*lr*nu_c + 1)/(h*(beta*h*lr*nu_c - beta + 1)*(2*beta*h*lr*nu_c - beta*h*lr - 2*beta + h*lr - 2)), -lr*(2*beta_c**2*h*lr*nu_c**2 - beta_c**2*h*lr*nu_c - beta_c**2 - 4*beta_c*h*lr*nu_c**2 + beta_c*h*lr*nu_c + 2*beta_c + 2*h*lr*nu_c**2)/(h*(beta_c*h*lr*nu_c - beta_c - h*lr*nu_c)*(2*beta_c*h*lr*nu_c - beta_c*h*lr - 2*beta_c - 2*h*lr*nu_c + 4)))), numpy.choose(_k, (lr*(beta - 1)*(2*beta*nu - beta - 1)/((beta*h*lr*nu - beta*h*lr + beta - 1)*(2*beta*h*lr*nu - beta*h*lr + 2*beta - h*lr + 2)), beta_c*lr*(2*beta_c*nu - beta_c - 2*nu + 2)/((beta_c*h*lr*nu - beta_c*h*lr + beta_c - h*lr*nu + h*lr)*(2*beta_c*h*lr*nu - beta_c*h*lr + 2*beta_c - 2*h*lr*nu + 2*h*lr - 4)), -lr*(beta - 1)*(2*beta*nu_c - beta + 1)/((beta*h*lr*nu_c - beta + 1)*(2*beta*h*lr*nu_c - beta*h*lr - 2*beta + h*lr - 2)), -beta_c*lr*(2*beta_c*nu_c - beta_c - 2*nu_c)/((beta_c*h*lr*nu_c - beta_c - h*lr*nu_c)*(2*beta_c*h*lr*nu_c - beta_c*h*lr - 2*beta_c - 2*h*lr*nu_c + 4)))), numpy.choose(_k, (lr*(beta - 1)*(2*beta*nu - beta - 1)/((beta*h*lr*nu - beta*h*lr + beta - 1)*(2*beta*h*lr*nu - beta*h*lr + 2*beta - h*lr + 2)), beta_c*lr*(2*beta_c*nu - beta_c - 2*nu + 2)/((beta_c*h*lr*nu - beta_c*h*lr + beta_c - h*lr*nu + h*lr)*(2*beta_c*h*lr*nu - beta_c*h*lr + 2*beta_c - 2*h*lr*nu + 2*h*lr - 4)), -lr*(beta - 1)*(2*beta*nu_c - beta + 1)/((beta*h*lr*nu_c - beta + 1)*(2*beta*h*lr*nu_c - beta*h*lr - 2*beta + h*lr - 2)), -beta_c*lr*(2*beta_c*nu_c - beta_c - 2*nu_c)/((beta_c*h*lr*nu_c - beta_c - h*lr*nu_c)*(2*beta_c*h*lr*nu_c - beta_c*h*lr - 2*beta_c - 2*h*lr*nu_c + 4)))), numpy.choose(_k, (-2*(beta - 1)**2/((beta*h*lr*nu - beta*h*lr + beta - 1)*(2*beta*h*lr*nu - beta*h*lr + 2*beta - h*lr + 2)), -2*beta_c**2/((beta_c*h*lr*nu - beta_c*h*lr + beta_c - h*lr*nu + h*lr)*(2*beta_c*h*lr*nu - beta_c*h*lr + 2*beta_c - 2*h*lr*nu + 2*h*lr - 4)), -2*(beta - 1)**2/((beta*h*lr*nu_c - beta + 1)*(2*beta*h*lr*nu_c - beta*h*lr - 2*beta + h*lr - 2)), -2*beta_c**2/((beta_c*h*lr*nu_c - beta_c - h*lr*nu_c)*(2*beta_c*h*lr*nu_c - beta_c*h*lr - 2*beta_c - 2*h*lr*nu_c + 4)))),),
+        'w0': numpy.choose(_k, (-lr*(2*beta**2*h*lr*nu**2 - 3*beta**2*h*lr*nu + beta**2*h*lr - beta**2 - beta*h*lr*nu + beta*h*lr + 1)/(h*(beta*h*lr*nu - beta*h*lr + beta - 1)*(2*beta*h*lr*nu - beta*h*lr + 2*beta - h*lr + 2)), -lr*(2*beta_c**2*h*lr*nu**2 - 3*beta_c**2*h*lr*nu + beta_c**2*h*lr - beta_c**2 - 4*beta_c*h*lr*nu**2 + 7*beta_c*h*lr*nu - 3*beta_c*h*lr + 2*beta_c + 2*h*lr*nu**2 - 4*h*lr*nu + 2*h*lr)/(h*(beta_c*h*lr*nu - beta_c*h*lr + beta_c - h*lr*nu + h*lr)*(2*beta_c*h*lr*nu - beta_c*h*lr + 2*beta_c - 2*h*lr*nu + 2*h*lr - 4)), -lr*(2*beta**2*h*lr*nu_c**2 - beta**2*h*lr*nu_c - beta**2 + beta*h*lr*nu_c + 1)/(h*(beta*h*lr*nu_c - beta + 1)*(2*beta*h*lr*nu_c - beta*h*lr - 2*beta + h*lr - 2)), -lr*(2*beta_c**2*h*lr*nu_c**2 - beta_c**2*h*lr*nu_c - beta_c**2 - 4*beta_c*h*lr*nu_c**2 + beta_c*h*lr*nu_c + 2*beta_c + 2*h*lr*nu_c**2)/(h*(beta_c*h*lr*nu_c - beta_c - h*lr*nu_c)*(2*beta_c*h*lr*nu_c - beta_c*h*lr - 2*beta_c - 2*h*lr*nu_c + 4)))),
+        'sigma': numpy.choose(_k, ((1/2)*beta*h*lr*nu + (1/2)*beta - 1/2*h*lr - 1/2, -1/2*beta_c*h*lr*nu - 1/2*beta_c + (1/2)*h*lr*nu - 1/2*h*lr, -1/2*beta*h*lr*nu_c + (1/2)*beta*h*lr + (1/2)*beta - 1/2*h*lr - 1/2, (1/2)*beta_c*h*lr*nu_c - 1/2*beta_c*h*lr - 1/2*beta_c - 1/2*h*lr*nu_c)),
+        'det_D': numpy.choose(_k, (-h*lr*(beta - 1), beta_c*h*lr, -h*lr*(beta - 1), beta_c*h*lr)),
+        'det_A_minus_1': numpy.choose(_k, (beta*h*lr*nu - beta*h*lr + beta - 1, -beta_c*h*lr*nu + beta_c*h*lr - beta_c + h*lr*nu - h*lr, -beta*h*lr*nu_c + beta - 1, beta_c*h*lr*nu_c - beta_c - h*lr*nu_c)),
         'u0': 1,
-        'u1': (1/2)*beta_c*h*lr*nu_c - 1/2*beta_c*h*lr + (1/2)*beta_c - 1/2*h*lr*nu_c,
-        'w1': -1/2*lr*(2*beta_c**2*h*lr*nu_c**2 - 3*beta_c**2*h*lr*nu_c + beta_c**2*h*lr + beta_c**2 - 4*beta_c*h*lr*nu_c**2 + 3*beta_c*h*lr*nu_c - 2*beta_c + 2*h*lr*nu_c**2)/(h*(2*beta_c*h*lr*nu_c - beta_c*h*lr - 2*beta_c - 2*h*lr*nu_c + 4)),
-        'w2': -1/4*lr*(2*beta_c**4*h**3*lr**3*nu_c**4 - 5*beta_c**4*h**3*lr**3*nu_c**3 + 4*beta_c**4*h**3*lr**3*nu_c**2 - beta_c**4*h**3*lr**3*nu_c - 4*beta_c**4*h**2*lr**2*nu_c**3 + 13*beta_c**4*h**2*lr**2*nu_c**2 - 12*beta_c**4*h**2*lr**2*nu_c + 3*beta_c**4*h**2*lr**2 + 2*beta_c**4*h*lr*nu_c**2 - 7*beta_c**4*h*lr*nu_c + 6*beta_c**4*h*lr - beta_c**4 - 8*beta_c**3*h**3*lr**3*nu_c**4 + 15*beta_c**3*h**3*lr**3*nu_c**3 - 8*beta_c**3*h**3*lr**3*nu_c**2 + beta_c**3*h**3*lr**3*nu_c + 12*beta_c**3*h**2*lr**2*nu_c**3 - 32*beta_c**3*h**2*lr**2*nu_c**2 + 20*beta_c**3*h**2*lr**2*nu_c - 2*beta_c**3*h**2*lr**2 - 4*beta_c**3*h*lr*nu_c**2 + 19*beta_c**3*h*lr*nu_c - 16*beta_c**3*h*lr + 2*beta_c**3 + 12*beta_c**2*h**3*lr**3*nu_c**4 - 15*beta_c**2*h**3*lr**3*nu_c**3 + 4*beta_c**2*h**3*lr**3*nu_c**2 - 12*beta_c**2*h**2*lr**2*nu_c**3 + 25*beta_c**2*h**2*lr**2*nu_c**2 - 8*beta_c**2*h**2*lr**2*nu_c + 2*beta_c**2*h*lr*nu_c**2 - 12*beta_c**2*h*lr*nu_c + 8*beta_c**2*h*lr - 8*beta_c*h**3*lr**3*nu_c**4 + 5*beta_c*h**3*lr**3*nu_c**3 + 4*beta_c*h**2*lr**2*nu_c**3 - 6*beta_c*h**2*lr**2*nu_c**2 + 2*h**3*lr**3*nu_c**4)/(h*(beta_c*h*lr*nu_c - beta_c - h*lr*nu_c)*(2*beta_c*h*lr*nu_c - beta_c*h*lr - 2*beta_c - 2*h*lr*nu_c + 4)),
+        'u1': numpy.choose(_k, ((1/2)*beta*h*lr*nu - 1/2*beta - 1/2*h*lr + 1/2, -1/2*beta_c*h*lr*nu + (1/2)*beta_c + (1/2)*h*lr*nu - 1/2*h*lr, -1/2*beta*h*lr*nu_c + (1/2)*beta*h*lr - 1/2*beta - 1/2*h*lr + 1/2, (1/2)*beta_c*h*lr*nu_c - 1/2*beta_c*h*lr + (1/2)*beta_c - 1/2*h*lr*nu_c)),
+        'w1': numpy.choose(_k, (-1/2*lr*(2*beta**2*h*lr*nu**2 - beta**2*h*lr*nu + beta**2 - 3*beta*h*lr*nu + beta*h*lr + h*lr - 1)/(h*(2*beta*h*lr*nu - beta*h*lr + 2*beta - h*lr + 2)), (1/2)*lr*(2*beta_c**2*h*lr*nu**2 - beta_c**2*h*lr*nu + beta_c**2 - 4*beta_c*h*lr*nu**2 + 5*beta_c*h*lr*nu - beta_c*h*lr - 2*beta_c + 2*h*lr*nu**2 - 4*h*lr*nu + 2*h*lr)/(h*(2*beta_c*h*lr*nu - beta_c*h*lr + 2*beta_c - 2*h*lr*nu + 2*h*lr - 4)), (1/2)*lr*(2*beta**2*h*lr*nu_c**2 - 3*beta**2*h*lr*nu_c + beta**2*h*lr + beta**2 + 3*beta*h*lr*nu_c - 2*beta*h*lr + h*lr - 1)/(h*(2*beta*h*lr*nu_c - beta*h*lr - 2*beta + h*lr - 2)), -1/2*lr*(2*beta_c**2*h*lr*nu_c**2 - 3*beta_c**2*h*lr*nu_c + beta_c**2*h*lr + beta_c**2 - 4*beta_c*h*lr*nu_c**2 + 3*beta_c*h*lr*nu_c - 2*beta_c + 2*h*lr*nu_c**2)/(h*(2*beta_c*h*lr*nu_c - beta_c*h*lr - 2*beta_c - 2*h*lr*nu_c + 4)))),
+        'w2': numpy.choose(_k, (-1/4*lr*(2*beta**4*h**3*lr**3*nu**4 - 3*beta**4*h**3*lr**3*nu**3 + beta**4*h**3*lr**3*nu**2 + 4*beta**4*h**2*lr**2*nu**3 + beta**4*h**2*lr**2*nu**2 - 2*beta**4*h**2*lr**2*nu + 2*beta**4*h*lr*nu**2 + 3*beta**4*h*lr*nu + beta**4*h*lr - beta**4 - 5*beta**3*h**3*lr**3*nu**3 + 7*beta**3*h**3*lr**3*nu**2 - 2*beta**3*h**3*lr**3*nu - 4*beta**3*h**2*lr**2*nu**3 - 8*beta**3*h**2*lr**2*nu**2 + 2*beta**3*h**2*lr**2 - 4*beta**3*h*lr*nu**2 - beta**3*h*lr*nu - 3*beta**3*h*lr + 2*beta**3 + 4*beta**2*h**3*lr**3*nu**2 - 5*beta**2*h**3*lr**3*nu + beta**2*h**3*lr**3 + 7*beta**2*h**2*lr**2*nu**2 + 6*beta**2*h**2*lr**2*nu - beta**2*h**2*lr**2 + 2*beta**2*h*lr*nu**2 - 7*beta**2*h*lr*nu + beta**2*h*lr - beta*h**3*lr**3*nu + beta*h**3*lr**3 - 4*beta*h**2*lr**2*nu - 2*beta*h**2*lr**2 + 5*beta*h*lr*nu + 3*beta*h*lr - 2*beta + h**2*lr**2 - 2*h*lr + 1)/(h*(beta*h*lr*nu - beta*h*lr + beta - 1)*(2*beta*h*lr*nu - beta*h*lr + 2*beta - h*lr + 2)), -1/4*lr*(2*beta_c**4*h**3*lr**3*nu**4 - 3*beta_c**4*h**3*lr**3*nu**3 + beta_c**4*h**3*lr**3*nu**2 + 4*beta_c**4*h**2*lr**2*nu**3 + beta_c**4*h**2*lr**2*nu**2 - 2*beta_c**4*h**2*lr**2*nu + 2*beta_c**4*h*lr*nu**2 + 3*beta_c**4*h*lr*nu + beta_c**4*h*lr - beta_c**4 - 8*beta_c**3*h**3*lr**3*nu**4 + 17*beta_c**3*h**3*lr**3*nu**3 - 11*beta_c**3*h**3*lr**3*nu**2 + 2*beta_c**3*h**3*lr**3*nu - 12*beta_c**3*h**2*lr**2*nu**3 + 4*beta_c**3*h**2*lr**2*nu**2 + 8*beta_c**3*h**2*lr**2*nu - 2*beta_c**3*h**2*lr**2 - 4*beta_c**3*h*lr*nu**2 - 11*beta_c**3*h*lr*nu - beta_c**3*h*lr + 2*beta_c**3 + 12*beta_c**2*h**3*lr**3*nu**4 - 33*beta_c**2*h**3*lr**3*nu**3 + 31*beta_c**2*h**3*lr**3*nu**2 - 11*beta_c**2*h**3*lr**3*nu + beta_c**2*h**3*lr**3 + 12*beta_c**2*h**2*lr**2*nu**3 - 11*beta_c**2*h**2*lr**2*nu**2 - 6*beta_c**2*h**2*lr**2*nu + 5*beta_c**2*h**2*lr**2 + 2*beta_c**2*h*lr*nu**2 + 8*beta_c**2*h*lr*nu - 2*beta_c**2*h*lr - 8*beta_c*h**3*lr**3*nu**4 + 27*beta_c*h**3*lr**3*nu**3 - 33*beta_c*h**3*lr**3*nu**2 + 17*beta_c*h**3*lr**3*nu - 3*beta_c*h**3*lr**3 - 4*beta_c*h**2*lr**2*nu**3 + 6*beta_c*h**2*lr**2*nu**2 - 2*beta_c*h**2*lr**2 + 2*h**3*lr**3*nu**4 - 8*h**3*lr**3*nu**3 + 12*h**3*lr**3*nu**2 - 8*h**3*lr**3*nu + 2*h**3*lr**3)/(h*(beta_c*h*lr*nu - beta_c*h*lr + beta_c - h*lr*nu + h*lr)*(2*beta_c*h*lr*nu - beta_c*h*lr + 2*beta_c - 2*h*lr*nu + 2*h*lr - 4)), -1/4*lr*(2*beta**4*h**3*lr**3*nu_c**4 - 5*beta**4*h**3*lr**3*nu_c**3 + 4*beta**4*h**3*lr**3*nu_c**2 - beta**4*h**3*lr**3*nu_c - 4*beta**4*h**2*lr**2*nu_c**3 + 13*beta**4*h**2*lr**2*nu_c**2 - 12*beta**4*h**2*lr**2*nu_c + 3*beta**4*h**2*lr**2 + 2*beta**4*h*lr*nu_c**2 - 7*beta**4*h*lr*nu_c + 6*beta**4*h*lr - beta**4 + 5*beta**3*h**3*lr**3*nu_c**3 - 8*beta**3*h**3*lr**3*nu_c**2 + 3*beta**3*h**3*lr**3*nu_c + 4*beta**3*h**2*lr**2*nu_c**3 - 20*beta**3*h**2*lr**2*nu_c**2 + 28*beta**3*h**2*lr**2*nu_c - 10*beta**3*h**2*lr**2 - 4*beta**3*h*lr*nu_c**2 + 9*beta**3*h*lr*nu_c - 8*beta**3*h*lr + 2*beta**3 + 4*beta**2*h**3*lr**3*nu_c**2 - 3*beta**2*h**3*lr**3*nu_c + 7*beta**2*h**2*lr**2*nu_c**2 - 20*beta**2*h**2*lr**2*nu_c + 12*beta**2*h**2*lr**2 + 2*beta**2*h*lr*nu_c**2 + 3*beta**2*h*lr*nu_c - 4*beta**2*h*lr + beta*h**3*lr**3*nu_c + 4*beta*h**2*lr**2*nu_c - 6*beta*h**2*lr**2 - 5*beta*h*lr*nu_c + 8*beta*h*lr - 2*beta + h**2*lr**2 - 2*h*lr + 1)/(h*(beta*h*lr*nu_c - beta + 1)*(2*beta*h*lr*nu_c - beta*h*lr - 2*beta + h*lr - 2)), -1/4*lr*(2*beta_c**4*h**3*lr**3*nu_c**4 - 5*beta_c**4*h**3*lr**3*nu_c**3 + 4*beta_c**4*h**3*lr**3*nu_c**2 - beta_c**4*h**3*lr**3*nu_c - 4*beta_c**4*h**2*lr**2*nu_c**3 + 13*beta_c**4*h**2*lr**2*nu_c**2 - 12*beta_c**4*h**2*lr**2*nu_c + 3*beta_c**4*h**2*lr**2 + 2*beta_c**4*h*lr*nu_c**2 - 7*beta_c**4*h*lr*nu_c + 6*beta_c**4*h*lr - beta_c**4 - 8*beta_c**3*h**3*lr**3*nu_c**4 + 15*beta_c**3*h**3*lr**3*nu_c**3 - 8*beta_c**3*h**3*lr**3*nu_c**2 + beta_c**3*h**3*lr**3*nu_c + 12*beta_c**3*h**2*lr**2*nu_c**3 - 32*beta_c**3*h**2*lr**2*nu_c**2 + 20*beta_c**3*h**2*lr**2*nu_c - 2*beta_c**3*h**2*lr**2 - 4*beta_c**3*h*lr*nu_c**2 + 19*beta_c**3*h*lr*nu_c - 16*beta_c**3*h*lr + 2*beta_c**3 + 12*beta_c**2*h**3*lr**3*nu_c**4 - 15*beta_c**2*h**3*lr**3*nu_c**3 + 4*beta_c**2*h**3*lr**3*nu_c**2 - 12*beta_c**2*h**2*lr**2*nu_c**3 + 25*beta_c**2*h**2*lr**2*nu_c**2 - 8*beta_c**2*h**2*lr**2*nu_c + 2*beta_c**2*h*lr*nu_c**2 - 12*beta_c**2*h*lr*nu_c + 8*beta_c**2*h*lr - 8*beta_c*h**3*lr**3*nu_c**4 + 5*beta_c*h**3*lr**3*nu_c**3 + 4*beta_c*h**2*lr**2*nu_c**3 - 6*beta_c*h**2*lr**2*nu_c**2 + 2*h**3*lr**3*nu_c**4)/(h*(beta_c*h*lr*nu_c - beta_c - h*lr*nu_c)*(2*beta_c*h*lr*nu_c - beta_c*h*lr - 2*beta_c - 2*h*lr*nu_c + 4)))),
     }
 
 

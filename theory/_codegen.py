@@ -7,13 +7,18 @@ committed as ``numerics/_generated.py`` (regenerate with ``python -m nqm.theory.
 imports sympy. A user spec is compiled on first use by :func:`compile_forms` and cached
 in memory and on disk (``$NQM_CACHE_DIR``, default ``~/.cache/nqm-toolkit``).
 
-Accuracy. Hyperparameters on the unit interval (momentum :math:`\beta`, EMA :math:`\gamma`,
-QHM :math:`\nu`) enter every expression through the complement :math:`\bar\beta = 1-\beta`,
-computed once and exactly (Sterbenz) for :math:`\beta\ge\tfrac12`. Factored in
-:math:`\bar\beta`, a polynomial such as :math:`-\beta^3+\beta^2+\beta-1 = -\bar\beta^2(2-\bar\beta)`
-keeps full relative accuracy as :math:`\beta\to1`, where the expanded form would cancel
-catastrophically; near 0 the complement costs only an absolute rounding of
-:math:`10^{-16}` in :math:`\beta`, to which every invariant is insensitive.
+Accuracy. A hyperparameter on the unit interval (momentum :math:`\beta`, EMA :math:`\gamma`,
+QHM :math:`\nu`, a user's weight decay) is accurate in one of two writings, depending on its
+value. Near 1 it must enter through the complement :math:`\bar\beta = 1-\beta`, computed
+exactly (Sterbenz) for :math:`\beta\ge\tfrac12`: factored in :math:`\bar\beta`, a polynomial such
+as :math:`-\beta^3+\beta^2+\beta-1 = -\bar\beta^2(2-\bar\beta)` keeps full relative accuracy as
+:math:`\beta\to1`, where the expanded form cancels catastrophically. Near 0 it must enter as
+itself: a weight decay :math:`\omega` next to a tiny :math:`\alpha h` appears as
+:math:`\alpha h + \omega`, which the complement would compute as
+:math:`(\alpha h - \bar\omega) + 1`, losing :math:`\alpha h` to rounding. So every such
+hyperparameter gets both writings (each factored), and the generated code picks per element:
+the complement where the value is at least 1/2, the plain value below (:math:`2^k` variants
+for k such hyperparameters, all evaluated, one chosen by ``numpy.choose``).
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ __all__ = [
 ]
 
 #: bump when the generated interface changes (invalidates the disk cache)
-FORMS_VERSION = 1
+FORMS_VERSION = 2
 
 
 def _complemented(hp: Hyperparameter) -> bool:
@@ -53,29 +58,43 @@ def _complement_symbol(hp: Hyperparameter) -> sp.Symbol:
     return sp.Symbol(f"{hp.name}_c", positive=True)
 
 
-def _printable(spec: OptimizerSpec, expr: sp.Expr) -> sp.Expr:
-    """Rewrite ``expr`` in complement variables and factor for accurate evaluation."""
-    sub = {hp.symbol: 1 - _complement_symbol(hp) for hp in spec.hyperparameters if _complemented(hp)}
-    rewritten = sp.sympify(expr).subs(sub)
-    return sp.factor(sp.cancel(rewritten)) if sub else rewritten
+def _printable(spec: OptimizerSpec, expr: sp.Expr, complemented: tuple[Hyperparameter, ...]) -> sp.Expr:
+    """``expr`` with the ``complemented`` hyperparameters written as ``1 - <name>_c``, factored for
+    accurate evaluation (unchanged for a spec without unit-interval hyperparameters)."""
+    if not any(_complemented(hp) for hp in spec.hyperparameters):
+        return sp.sympify(expr)
+    rewritten = sp.sympify(expr).subs({hp.symbol: 1 - _complement_symbol(hp) for hp in complemented})
+    return sp.factor(sp.cancel(rewritten))
 
 
 def forms_source(spec: OptimizerSpec, function_name: str = "forms") -> str:
-    """Source of ``def <function_name>(h, c, B, *hyperparameters) -> dict`` for ``spec``."""
+    """Source of ``def <function_name>(h, c, B, *hyperparameters) -> dict`` for ``spec``.
+
+    Unit-interval hyperparameters are written per element in the accurate one of two ways (module
+    docstring): variant ``k`` complements the j-th of them where bit j of ``k`` is set, and the code
+    chooses ``k`` from the values (bit j set where the j-th is at least 1/2).
+    """
     inv = derive(spec).numeric
     params = [hp.name for hp in spec.hyperparameters]
+    unit = tuple(hp for hp in spec.hyperparameters if _complemented(hp))
+    variants = [tuple(hp for j, hp in enumerate(unit) if k >> j & 1) for k in range(1 << len(unit))]
     rename = {h: sp.Symbol("h"), c: sp.Symbol("c"), B: sp.Symbol("B")}
     rename.update({hp.symbol: sp.Symbol(hp.name) for hp in spec.hyperparameters})
     printer = NumPyPrinter({"fully_qualified_modules": True, "allow_unknown_functions": False})
 
     def render(expr: sp.Expr) -> str:
-        return printer.doprint(_printable(spec, expr).xreplace(rename))
+        texts = [printer.doprint(_printable(spec, expr, v).xreplace(rename)) for v in variants]
+        if len(set(texts)) == 1:
+            return texts[0]
+        return f"numpy.choose(_k, ({', '.join(texts)}))"
 
     lines = [f"def {function_name}(h, c, B, {', '.join(params)}):" if params else f"def {function_name}(h, c, B):"]
     lines.append(f'    """Numeric invariants of {spec.name!r}: see nqm.theory.NumericInvariants."""')
-    for hp in spec.hyperparameters:
-        if _complemented(hp):
-            lines.append(f"    {hp.name}_c = 1.0 - {hp.name}")
+    for hp in unit:
+        lines.append(f"    {hp.name}_c = 1.0 - {hp.name}")
+    if unit:
+        bits = " + ".join(f"{1 << j} * numpy.greater_equal({hp.name}, 0.5)" for j, hp in enumerate(unit))
+        lines.append(f"    _k = numpy.asarray({bits}, dtype=numpy.intp)  # variant: which are complemented")
     lines.append("    return {")
     for f in fields(NumericInvariants):
         value = getattr(inv, f.name)
