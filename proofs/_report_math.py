@@ -21,11 +21,12 @@ from dataclasses import dataclass
 
 from matplotlib.path import Path
 
+from nqm.theory import derive
+from nqm.theory._latex import DocumentBlock, Formula, document_sections, latex_document, select_specs
+
 __all__ = [
     "LINE_CHARS",
-    "Block",
     "Drawing",
-    "Line",
     "Piece",
     "RenderedBlock",
     "RenderedFormula",
@@ -158,56 +159,28 @@ def split_formula(tex: str, width: int = LINE_CHARS) -> list[str]:
 
 
 # ---------------------------------------------------------------------- the document's formulas
-@dataclass(frozen=True)
-class Line:
-    """One display line of the document: LaTeX ``label``, right-hand side ``tex``, and whether it is a condition."""
-
-    label: str
-    tex: str
-    relation: bool = False
-
-    @property
-    def source(self) -> str:
-        """The line as written in ``derivations.tex`` (without the alignment ``&``)."""
-        return f"{self.label} {self.tex}" if self.relation else f"{self.label} = {self.tex}"
-
-
-@dataclass(frozen=True)
-class Block:
-    """A subsection of the document: heading, the LaTeX running text, and its display lines."""
-
-    heading: str
-    text: str
-    lines: tuple[Line, ...]
-
-
-def derivation_sections(specs: Sequence[object] | None = None) -> tuple[str, list[tuple[str, list[Block]]]]:
+def derivation_sections(specs: Sequence[object] | None = None) -> tuple[str, list[tuple[str, list[DocumentBlock]]]]:
     r"""``(document, sections)``: :func:`~nqm.theory._latex.latex_document` for ``specs`` (None:
-    every registered optimizer) and the same content as plain data, one ``(title, blocks)`` per
-    optimizer (plus the paper's re-derived statements).
+    every registered optimizer) and its content, :func:`~nqm.theory._latex.document_sections`:
+    one ``(title, blocks)`` per optimizer (plus the paper's re-derived statements).
 
     Each optimizer's section also lists the eigenvalues of its second-moment transition
     :math:`M` (Appendix B), which the document leaves implicit in :math:`M`.
     """
-    from nqm.theory import derive
-    from nqm.theory._latex import document_sections, select_specs, latex_document, to_latex
-
     document = latex_document(specs)
     chosen = {spec.name: spec for spec in select_specs(specs)}
-    sections = []
-    for title, blocks in document_sections(specs):
-        plain = [Block(b.heading, b.text, tuple(Line(f.label, f.tex, f.relation) for f in b.formulas)) for b in blocks]
+    sections = document_sections(specs)
+    for title, blocks in sections:
         spec = chosen.get(title.removeprefix("Optimizer ")) if title.startswith("Optimizer ") else None
         if spec is not None:
             eig = derive(spec).second_moment_eigenvalues
-            at = next(i for i, b in enumerate(plain) if b.heading == "Second moments") + 1
-            plain.insert(at, Block(
+            at = next(i for i, b in enumerate(blocks) if b.heading == "Second moments") + 1
+            blocks.insert(at, DocumentBlock(
                 "Second-moment eigenvalues",
                 r"Eigenvalues of $M$ with their multiplicities: the rates at which the second moments, and so the "
                 r"expected risk, approach the stationary value (Appendix B).",
-                (Line(r"\operatorname{eig} M", to_latex(eig)),),
+                (Formula(r"\operatorname{eig} M", eig),),
             ))
-        sections.append((title, plain))
     return document, sections
 
 
@@ -226,10 +199,11 @@ class Piece:
 class RenderedFormula:
     r"""A display line with its drawings.
 
-    ``source``: the LaTeX line; ``lines``: the drawn rows (the first holds the label; a long
-    right-hand side continues on further rows, :func:`split_formula`); ``matrix``: for a
-    ``pmatrix`` right-hand side, its entries drawn one by one (rows of pieces), else ``None``;
-    ``failures``: the mathtext sources that could not be drawn (shown as source in the page).
+    ``source``: the LaTeX line as written in ``derivations.tex`` (without the alignment ``&``);
+    ``lines``: the drawn rows (the first holds the label; a long right-hand side continues on
+    further rows, :func:`split_formula`); ``matrix``: for a ``pmatrix`` right-hand side, its
+    entries drawn one by one (rows of pieces), else ``None``; ``failures``: the mathtext sources
+    that could not be drawn (shown as source in the page).
     """
 
     source: str
@@ -240,7 +214,8 @@ class RenderedFormula:
 
 @dataclass(frozen=True)
 class RenderedBlock:
-    """A :class:`Block` with the inline formulas of its running text and its display lines drawn."""
+    """A :class:`~nqm.theory._latex.DocumentBlock` with the inline formulas of its running text and
+    its display lines drawn."""
 
     heading: str
     text: tuple[Piece, ...]
@@ -257,18 +232,20 @@ def _draw(tex: str, memo: dict[str, Drawing | None], failures: list[str]) -> Pie
     return Piece(src, memo[src], math=True)
 
 
-def _render_line(line: Line, memo: dict[str, Drawing | None]) -> RenderedFormula:
+def _render_formula(formula: Formula, memo: dict[str, Drawing | None]) -> RenderedFormula:
     failures: list[str] = []
-    head = line.label if line.relation else f"{line.label} ="
-    found = _MATRIX.fullmatch(line.tex.strip())
+    tex = formula.tex
+    head = formula.label if formula.relation else f"{formula.label} ="
+    source = f"{head} {tex}"
+    found = _MATRIX.fullmatch(tex.strip())
     if found:
         cells = [[c.strip() for c in row.split("&")] for row in found.group(1).split(r"\\") if row.strip()]
         lines = (_draw(head, memo, failures),)
         matrix = tuple(tuple(_draw(c, memo, failures) for c in row) for row in cells)
-        return RenderedFormula(line.source, lines, matrix, tuple(failures))
-    pieces = split_formula(line.tex)
+        return RenderedFormula(source, lines, matrix, tuple(failures))
+    pieces = split_formula(tex)
     lines = (_draw(f"{head} {pieces[0]}", memo, failures),) + tuple(_draw(r"\quad " + p, memo, failures) for p in pieces[1:])
-    return RenderedFormula(line.source, lines, None, tuple(failures))
+    return RenderedFormula(source, lines, None, tuple(failures))
 
 
 _INLINE = re.compile(r"\$([^$]+)\$")
@@ -287,7 +264,7 @@ def render_text(text: str, memo: dict[str, Drawing | None], failures: list[str])
     return tuple(p for p in parts if p.math or p.text)
 
 
-def render_sections(sections: Sequence[tuple[str, Sequence[Block]]]) -> list[tuple[str, list[RenderedBlock]]]:
+def render_sections(sections: Sequence[tuple[str, Sequence[DocumentBlock]]]) -> list[tuple[str, list[RenderedBlock]]]:
     """Draw every display line and inline formula of ``sections`` (identical sources are drawn once)."""
     memo: dict[str, Drawing | None] = {}
     out = []
@@ -296,7 +273,7 @@ def render_sections(sections: Sequence[tuple[str, Sequence[Block]]]) -> list[tup
         for b in blocks:
             failures: list[str] = []
             text = render_text(b.text, memo, failures)
-            formulas = tuple(_render_line(line, memo) for line in b.lines)
+            formulas = tuple(_render_formula(formula, memo) for formula in b.formulas)
             rendered.append(RenderedBlock(b.heading, text, formulas, tuple(failures) + tuple(f for r in formulas for f in r.failures)))
         out.append((title, rendered))
     return out

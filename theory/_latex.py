@@ -153,12 +153,13 @@ def _equal(parsed: sp.Basic, source: sp.Basic, same) -> bool:
 class Formula:
     r"""One display line ``label & formula`` of the document.
 
-    ``label`` is LaTeX for the left-hand side (not parsed); ``source`` the sympy object;
-    ``relation`` marks a condition line (no ``=``).
+    ``label`` is LaTeX for the left-hand side (not parsed); ``source`` the sympy object, or
+    eigenvalues with their multiplicities (printed by :func:`to_latex`); ``relation`` marks a
+    condition line (no ``=``).
     """
 
     label: str
-    source: sp.Basic
+    source: sp.Basic | dict[sp.Expr, int]
     relation: bool = False
 
     @property
