@@ -185,9 +185,15 @@ def monte_carlo_tolerances(
 
 def _compare_with_monte_carlo(mc: nn.MonteCarloResult, exact: np.ndarray, opt: nn.Optimizer, batch_size: float,
                               steps: np.ndarray) -> None:
-    variance = nn.risk_variance(mc.simulated_problem, opt, batch_size=batch_size, steps=steps)
-    largest = _per_coordinate_risk(mc.simulated_problem, opt, batch_size, steps).max(axis=0)
-    below, above = monte_carlo_tolerances(variance, largest, mc.runs, steps.size)
+    per = _per_coordinate_risk(mc.simulated_problem, opt, batch_size, steps)  # a_i per bin and step
+    largest = per.max(axis=0)
+    # one run's exact variance 2 sum_i m_i a_i^2 (what risk_variance(simulated_problem) gives) in
+    # units of the largest a_i: squares of risks below ~1e-154 underflow to 0, which would make the
+    # tolerance 0; the tolerances are linear in that unit
+    unit = np.where(largest > 0, largest, 1.0)
+    variance = 2.0 * np.sum(mc.simulated_problem.weights[:, None] * (per / unit) ** 2, axis=0)
+    below, above = monte_carlo_tolerances(variance, largest / unit, mc.runs, steps.size)
+    below, above = below * unit, above * unit
     mean = mc.mean[steps.astype(int)]
     dev = mean - exact
     bad = ~np.isfinite(mean) | (dev > above) | (dev < -below)

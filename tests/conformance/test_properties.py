@@ -16,7 +16,7 @@ from nqm.proofs import (
     declared_reductions,
     monte_carlo_tolerances,
 )
-from nqm.theory import momentum
+from nqm.theory import get_spec, momentum
 
 
 def test_a_finite_start_beats_the_flat_prior_bound_but_not_the_bayes_bound() -> None:
@@ -89,3 +89,15 @@ def test_report_of_a_user_spec_and_its_validation() -> None:
         check_conformance(momentum.precondition())
     assert set(PROPERTIES) >= {"engine_matches_recursion", "engine_matches_monte_carlo", "information_bound"}
     assert math.isfinite(report["scale_symmetry"].seconds)
+
+
+def test_monte_carlo_tolerances_survive_risks_whose_squares_underflow() -> None:
+    """A noise-free direction decaying to 1e-164 by step 33: its risk variance (~1e-328) underflows
+    to 0, yet the Monte-Carlo mean still scatters by ~1e-165 around it; the tolerance must too."""
+    from nqm.proofs._properties import _check_monte_carlo
+    from nqm.proofs._strategies import Setup
+
+    problem = nn.Problem([1e-4], c=[0.0], init_var=[1.0], weights=[0.1])
+    opt = nn.SGD(lr=9960.28673046106)
+    assert float(nn.risk_variance(problem, opt, batch_size=1.0, steps=33)) == 0.0  # the underflow
+    _check_monte_carlo(get_spec("sgd"), (Setup(problem, opt, 1.0, np.array([33.0])), 256, 0))
