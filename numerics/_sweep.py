@@ -44,6 +44,16 @@ PAPER_BATCH_SIZES = 2.0 ** np.arange(2, 21, 2)
 _H_EFF = 1e-12
 
 
+def _slowest_rate(opt: Optimizer, h: float) -> tuple[np.ndarray, bool]:
+    """``(-mu, closed)``: minus the slowest eigenvalue of D = A - I at curvature ``h`` (no noise), per
+    grid point, and whether it came from the closed form (else from numpy's eigenvalues)."""
+    model = build_model(Problem([h], c=[0.0], name="effective-lr probe"), opt, 1.0)
+    if model.powers is not None:
+        return -np.asarray(model.powers.mu1)[..., 0], True
+    mu = np.linalg.eigvals(model.inv["D"])
+    return -np.max(mu.real, axis=-1)[..., 0], False
+
+
 def effective_lr(opt: Optimizer) -> np.ndarray:
     r"""Effective learning rate: the decay rate of the slowest mode per unit curvature as :math:`h\to0`.
 
@@ -52,19 +62,21 @@ def effective_lr(opt: Optimizer) -> np.ndarray:
     (Section 3.3, Fig. 11), :math:`\alpha` for SGD and EMA. Read off from the engine's
     invariants at :math:`h = 10^{-12}` (:math:`\mu_1/h`, relative error about
     :math:`10^{-12}\alpha_{\rm eff}`); specs with more than two states use the eigenvalues of
-    the transition at :math:`h = 10^{-6}` (relative error about :math:`10^{-6}`). Shape: the
-    optimizer's grid.
+    the transition at :math:`h = 10^{-6}` (relative error about :math:`10^{-6}`). ``nan`` where
+    the slow mode does not tend to 1 as :math:`h\to0` (its rate at :math:`2h` is not within 10%
+    of twice that at :math:`h`), e.g. weight decay, whose rate is set by the decay rather than
+    the curvature.
+    Shape: the optimizer's grid.
     """
-    probe = Problem([_H_EFF], c=[0.0], name="effective-lr probe")
     plain = opt.replace(precond_power=0.0)
-    model = build_model(probe, plain, 1.0)
-    if model.powers is not None:
-        return -np.asarray(model.powers.mu1)[..., 0] / _H_EFF
-    h = 1e-6
-    model = build_model(Problem([h], c=[0.0]), plain, 1.0)
-    mu = np.linalg.eigvals(model.inv["D"])
-    slow = np.max(mu.real, axis=-1)
-    return -slow[..., 0] / h
+    rate, closed = _slowest_rate(plain, _H_EFF)
+    h = _H_EFF if closed else 1e-6
+    if not closed:
+        rate, _ = _slowest_rate(plain, h)
+    doubled, _ = _slowest_rate(plain, 2.0 * h)
+    with np.errstate(all="ignore"):
+        linear = np.abs(doubled / rate - 2.0) <= 0.1  # 1 for weight decay; 2 up to O(h) for a slope
+        return np.where(linear, rate / h, np.nan)
 
 
 @dataclass(frozen=True)

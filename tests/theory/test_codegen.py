@@ -55,3 +55,9 @@ def test_weight_decay_zero_is_sgd_to_the_last_bits(decay) -> None:
     plain = nn.expected_risk(prob, nn.SGD(lr=0.1), batch_size=4.0, steps=steps)
     np.testing.assert_allclose(nn.expected_risk(prob, decay(lr=0.1, wd=0.0), batch_size=4.0, steps=steps), plain, rtol=1e-14)
     assert nn.effective_lr(decay(lr=0.1, wd=0.0)) == pytest.approx(0.1, rel=1e-13)
+
+
+def test_weight_decay_has_no_effective_learning_rate(decay) -> None:
+    """Its slow mode tends to 1 - w, not 1, as h -> 0: no rate per unit curvature to read off."""
+    rates = nn.effective_lr(decay(lr=np.array([0.1, 0.1, 0.3]), wd=np.array([0.0, 0.01, 0.5])))
+    assert rates[0] == pytest.approx(0.1, rel=1e-13) and np.isnan(rates[1:]).all()
