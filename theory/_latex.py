@@ -54,8 +54,36 @@ _MATRIX = re.compile(r"^\\begin\{pmatrix\}(.*)\\end\{pmatrix\}$", re.S)
 _RELATIONS = {"<": sp.StrictLessThan, ">": sp.StrictGreaterThan, r"\leq": sp.LessThan, r"\geq": sp.GreaterThan}
 
 
+def _signed_factor(e: sp.Expr) -> tuple[int, sp.Expr]:
+    """``(sign, factor)`` with ``sign * factor == e``: a sum (or an integer power of one) that can
+    extract a minus sign is written the other way round."""
+    base, exp = e.as_base_exp()
+    if base.is_Add and exp.is_Integer and base.could_extract_minus_sign():
+        return (-1 if int(exp) % 2 else 1), sp.Pow(-base, exp)
+    return 1, e
+
+
+def _canonical_signs(expr: sp.Expr) -> sp.Expr:
+    r"""``expr`` with every sum that is a factor written with one canonical sign.
+
+    :math:`1/(r_2 - r_1)` and :math:`-1/(r_1 - r_2)` are the same number, and which one a
+    derivation ends with can depend on the order in which sympy met its terms (which varies
+    between processes). Choosing, for each such sum :math:`s`, the one of :math:`\pm s` that
+    cannot extract a minus sign makes the printed formula the same in every run.
+    """
+
+    def fix(e: sp.Expr) -> sp.Expr:
+        parts = [_signed_factor(a) for a in (e.args if e.is_Mul else (e,))]
+        sign = 1
+        for s, _ in parts:
+            sign *= s
+        return sign * sp.Mul(*(f for _, f in parts))
+
+    return expr.replace(lambda e: e.is_Mul or e.is_Pow, fix)
+
+
 def _expr_latex(expr: sp.Expr) -> str:
-    return _JUXTAPOSED_PAREN.sub(r" \\cdot ", sp.latex(expr, symbol_names=PRINT_NAMES))
+    return _JUXTAPOSED_PAREN.sub(r" \\cdot ", sp.latex(_canonical_signs(expr), symbol_names=PRINT_NAMES))
 
 
 def to_latex(obj: object) -> str:
