@@ -32,8 +32,10 @@ from ._figures import (
 
 __all__ = ["figure_steps_surface", "figure_critical_vs_power", "figure_network_vs_nqm", "SURFACE_GRID", "CRITICAL_POWERS"]
 
-#: default powers of the critical-batch-size figure: 0, 1/8, ..., 7/8. (p = 1 is allowed but
-#: slow for EMA: every curvature becomes 1 and the EMA sweep then takes minutes.)
+#: default powers of the critical-batch-size figure: 0, 1/8, ..., 7/8. p = 1 is allowed (and fast: every
+#: curvature becomes 1 and the engine merges the bins), but there the critical batch size leaves the
+#: swept range B <= 2^20: SGD still scales perfectly at 2^20 (fitted S_min = 0, so both definitions
+#: give inf) and EMA's McCandlish fit extrapolates to 2.2e7.
 CRITICAL_POWERS = tuple(np.arange(8) / 8)
 
 #: default (α, β) grid of the surfaces: α = logspace(-8, 1, 46) (5 per decade, the paper's range),
