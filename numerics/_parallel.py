@@ -15,6 +15,7 @@ import json
 import multiprocessing
 import os
 import pickle
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from contextlib import nullcontext
@@ -23,7 +24,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from ._generated import FORMS_VERSION
+from ._generated import FORMS, FORMS_VERSION
 
 __all__ = ["ResultCache", "local_pool", "map_tasks", "default_cache_dir", "config_key", "resolve_cache", "resolve_executor"]
 
@@ -118,7 +119,27 @@ def local_pool(max_workers: int | None = None) -> ProcessPoolExecutor:
     if max_workers is not None and max_workers < 1:
         raise ValueError(f"max_workers must be a positive integer; got {max_workers!r}")
     return ProcessPoolExecutor(max_workers=max_workers or os.cpu_count() or 1,
-                               mp_context=multiprocessing.get_context("forkserver"))
+                               mp_context=multiprocessing.get_context("forkserver"),
+                               initializer=_register_specs, initargs=(_user_specs(),))
+
+
+def _user_specs() -> tuple[Any, ...]:
+    """The optimizer specs registered in this process beyond the built-ins (none if
+    :mod:`nqm.theory`, where specs are registered, was never imported)."""
+    theory = sys.modules.get("nqm.theory")
+    if theory is None:
+        return ()
+    return tuple(spec for spec in theory.registered_specs() if spec.name not in FORMS)
+
+
+def _register_specs(specs: tuple[Any, ...]) -> None:
+    """Pool initializer: the parent's user specs, registered in a fresh worker (as a fork
+    would have inherited them), so that tasks may name them."""
+    if specs:
+        from nqm.theory import register
+
+        for spec in specs:
+            register(spec, overwrite=True)
 
 
 def resolve_executor(executor: Executor | str | None, work: float, threshold: float) -> Executor | str | None:

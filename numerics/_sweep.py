@@ -62,21 +62,30 @@ def effective_lr(opt: Optimizer) -> np.ndarray:
     (Section 3.3, Fig. 11), :math:`\alpha` for SGD and EMA. Read off from the engine's
     invariants at :math:`h = 10^{-12}` (:math:`\mu_1/h`, relative error about
     :math:`10^{-12}\alpha_{\rm eff}`); specs with more than two states use the eigenvalues of
-    the transition at :math:`h = 10^{-6}` (relative error about :math:`10^{-6}`). ``nan`` where
-    the slow mode does not tend to 1 as :math:`h\to0` (its rate at :math:`2h` is not within 10%
-    of twice that at :math:`h`), e.g. weight decay, whose rate is set by the decay rather than
-    the curvature.
+    the transition at :math:`h = 10^{-6}` (relative error about :math:`10^{-6}`). Where the
+    rate is not yet linear there (momentum with :math:`\alpha h \not\ll (1-\beta)^2`), smaller
+    probes down to :math:`10^{-21}` (:math:`10^{-10}`) are used: the slope is read at the first
+    probe where the rate at :math:`2h` is twice that at :math:`h` to within :math:`10^{-4}`
+    (:math:`10^{-3}`). ``nan`` where none is, i.e. where the slow mode does not tend to 1 as
+    :math:`h\to0`, e.g. weight decay, whose rate is set by the decay rather than the curvature.
     Shape: the optimizer's grid.
     """
     plain = opt.replace(precond_power=0.0)
     rate, closed = _slowest_rate(plain, _H_EFF)
-    h = _H_EFF if closed else 1e-6
-    if not closed:
-        rate, _ = _slowest_rate(plain, h)
-    doubled, _ = _slowest_rate(plain, 2.0 * h)
-    with np.errstate(all="ignore"):
-        linear = np.abs(doubled / rate - 2.0) <= 0.1  # 1 for weight decay; 2 up to O(h) for a slope
-        return np.where(linear, rate / h, np.nan)
+    # probe curvatures, largest first: the slope is read at the first h where the rate doubles
+    # with h to within tol (the O(h^2) term is negligible), e.g. momentum needs alpha h << (1-beta)^2
+    probes, tol = ((_H_EFF, 1e-15, 1e-18, 1e-21), 1e-4) if closed else ((1e-6, 1e-8, 1e-10), 1e-3)
+    out = np.full(np.shape(rate), np.nan)
+    for h in probes:
+        if h != _H_EFF or not closed:
+            rate, _ = _slowest_rate(plain, h)
+        doubled, _ = _slowest_rate(plain, 2.0 * h)
+        with np.errstate(all="ignore"):
+            linear = np.isnan(out) & (np.abs(doubled / rate - 2.0) <= 2.0 * tol)
+            out = np.where(linear, rate / h, out)
+        if not np.isnan(out).any():
+            break
+    return out if out.ndim else out[()]
 
 
 @dataclass(frozen=True)

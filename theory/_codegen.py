@@ -18,7 +18,8 @@ itself: a weight decay :math:`\omega` next to a tiny :math:`\alpha h` appears as
 :math:`(\alpha h - \bar\omega) + 1`, losing :math:`\alpha h` to rounding. So every such
 hyperparameter gets both writings (each factored), and the generated code picks per element:
 the complement where the value is at least 1/2, the plain value below (:math:`2^k` variants
-for k such hyperparameters, all evaluated, one chosen by ``numpy.choose``).
+for k such hyperparameters, all evaluated, one chosen by ``numpy.choose``; beyond
+:data:`_MAX_CHOSEN` of them the rest are always complemented).
 """
 
 from __future__ import annotations
@@ -48,6 +49,10 @@ __all__ = [
 
 #: bump when the generated interface changes (invalidates the disk cache)
 FORMS_VERSION = 2
+#: unit-interval hyperparameters written both ways and chosen per element (2^k variants of every
+#: expression); a spec with more has the others always complemented (numpy.choose takes < 32 choices
+#: on numpy 1.x)
+_MAX_CHOSEN = 4
 
 
 def _complemented(hp: Hyperparameter) -> bool:
@@ -77,7 +82,10 @@ def forms_source(spec: OptimizerSpec, function_name: str = "forms") -> str:
     inv = derive(spec).numeric
     params = [hp.name for hp in spec.hyperparameters]
     unit = tuple(hp for hp in spec.hyperparameters if _complemented(hp))
-    variants = [tuple(hp for j, hp in enumerate(unit) if k >> j & 1) for k in range(1 << len(unit))]
+    # both writings for up to _MAX_CHOSEN of them (2^k variants); any further ones are complemented
+    chosen = unit if len(unit) <= _MAX_CHOSEN else ()
+    always = tuple(hp for hp in unit if hp not in chosen)
+    variants = [tuple(hp for j, hp in enumerate(chosen) if k >> j & 1) + always for k in range(1 << len(chosen))]
     rename = {h: sp.Symbol("h"), c: sp.Symbol("c"), B: sp.Symbol("B")}
     rename.update({hp.symbol: sp.Symbol(hp.name) for hp in spec.hyperparameters})
     printer = NumPyPrinter({"fully_qualified_modules": True, "allow_unknown_functions": False})
@@ -92,8 +100,8 @@ def forms_source(spec: OptimizerSpec, function_name: str = "forms") -> str:
     lines.append(f'    """Numeric invariants of {spec.name!r}: see nqm.theory.NumericInvariants."""')
     for hp in unit:
         lines.append(f"    {hp.name}_c = 1.0 - {hp.name}")
-    if unit:
-        bits = " + ".join(f"{1 << j} * numpy.greater_equal({hp.name}, 0.5)" for j, hp in enumerate(unit))
+    if chosen:
+        bits = " + ".join(f"{1 << j} * numpy.greater_equal({hp.name}, 0.5)" for j, hp in enumerate(chosen))
         lines.append(f"    _k = numpy.asarray({bits}, dtype=numpy.intp)  # variant: which are complemented")
     lines.append("    return {")
     for f in fields(NumericInvariants):

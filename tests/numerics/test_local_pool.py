@@ -58,6 +58,36 @@ def _pid_after_sleep(_: int) -> int:
     return os.getpid()
 
 
+def _registered_names() -> tuple[str, ...]:
+    from nqm.theory import registered_names
+
+    return registered_names()
+
+
+def _pool_user_update(grad, theta, lr):
+    return (theta - lr * grad(theta),)
+
+
+def test_local_pool_workers_know_the_specs_registered_here() -> None:
+    """A fork inherited the parent's registry; fresh workers get it from the pool's initializer,
+    so report and Monte-Carlo tasks that name a user spec find it."""
+    from nqm.theory import LR, OptimizerSpec, register, unregister
+
+    spec = register(OptimizerSpec.from_update("pool_user_sgd", _pool_user_update, state=("theta",), hyperparameters=(LR,)))
+    try:
+        with nn.local_pool(1) as pool:
+            names = pool.submit(_registered_names).result(timeout=120)
+            risk = pool.submit(_user_risk).result(timeout=120)
+        assert spec.name in names
+        assert risk == pytest.approx(float(nn.expected_risk(nn.Problem([1.0]), nn.SGD(lr=0.5), batch_size=1.0, steps=3)), rel=1e-14)
+    finally:
+        unregister(spec.name)
+
+
+def _user_risk() -> float:
+    return float(nn.expected_risk(nn.Problem([1.0]), nn.optimizer("pool_user_sgd", lr=0.5), batch_size=1.0, steps=3))
+
+
 @pytest.mark.parametrize("workers", [0, -1])
 def test_local_pool_rejects_non_positive_worker_counts(workers: int) -> None:
     with pytest.raises(ValueError, match="max_workers must be a positive integer"):

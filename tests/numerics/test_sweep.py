@@ -107,6 +107,14 @@ def test_effective_learning_rate(opt, want) -> None:
     assert float(nn.effective_lr(opt)) == pytest.approx(want, rel=1e-9)
 
 
+def test_effective_learning_rate_near_beta_one_on_the_paper_grid() -> None:
+    """alpha/(1-beta) also where alpha h = 1e-12 is not << (1-beta)^2 (beta = 1 - 1e-6, lr = 1): the
+    slope is read at a smaller probe curvature, to 1e-4."""
+    assert float(nn.effective_lr(nn.Momentum(lr=1.0, beta=1 - 1e-6))) == pytest.approx(1e6, rel=1e-4)
+    lr, beta = np.logspace(-8, 1, 100)[:, None], 1 - np.logspace(-5, 0, 20)[None, :]
+    np.testing.assert_allclose(nn.effective_lr(nn.Momentum(lr=lr, beta=beta)), lr / (1 - beta), rtol=1e-4)
+
+
 def test_optimal_learning_rate_table_scales_linearly_on_the_paper_problem() -> None:
     # Fig. 14's claim: the optimal learning rate grows about linearly with B below B_crit
     t = nn.optimal_learning_rates(nn.Problem.paper(), nn.SGD, batch_sizes=2.0 ** np.arange(2, 12, 2))
