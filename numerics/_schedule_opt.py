@@ -54,7 +54,7 @@ from ._optimizers import Optimizer
 from ._problem import Problem
 from ._schedule import piecewise_risk, schedule_family, split_steps
 from ._schedule_maps import LrFamily, MapMethod, risk_and_gradient
-from ._steps import grid_minimum, validate_target
+from ._steps import grid_minimum
 
 __all__ = [
     "ScheduleResult",
@@ -243,7 +243,7 @@ def optimal_schedule(
     doubling; ``steps = math.inf`` (with the schedule of the last candidate) if no schedule
     of at most :data:`MAX_SCHEDULE_STEPS` steps reaches it.
     """
-    target = validate_target(target)
+    target = validate_positive("target", target)
     pieces = _validate_pieces(pieces)
     family = schedule_family(problem, opt, batch_size)
     B = family.batch_size

@@ -79,7 +79,7 @@ from ._model import Method, RiskModel, build_model
 from ._optimizers import Optimizer
 from ._problem import Problem
 
-__all__ = ["steps_to_target", "first_hits", "grid_minimum", "validate_target"]
+__all__ = ["steps_to_target", "first_hits", "grid_minimum"]
 
 _LOG2_MAX = 62
 #: intervals examined per branch-and-bound round (leftmost first; fewer for wide problems)
@@ -103,11 +103,6 @@ def _blocked(fn, bins: int, rows: np.ndarray, *per_row: np.ndarray):
     if isinstance(parts[0], tuple):
         return tuple(np.concatenate(p) for p in zip(*parts))
     return np.concatenate(parts)
-
-
-def validate_target(target: object) -> float:
-    """The target risk as a float, or ``ValueError`` unless one finite number in (0, inf)."""
-    return validate_positive("target", target)
 
 
 def _min_cos(xa: np.ndarray, xb: np.ndarray) -> np.ndarray:
@@ -623,7 +618,7 @@ def steps_to_target(
     a float array of the grid's shape with ``inf`` where the target is never reached
     (including divergent settings). Step counts are searched up to 2**62.
     """
-    eps = validate_target(target)
+    eps = validate_positive("target", target)
     model = build_model(problem, opt, batch_size, method=method, merge_bins=True)
     grid = model.weight.shape[:-1]
     hits = first_hits(model.flatten(), eps).reshape(grid)

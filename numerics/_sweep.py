@@ -27,13 +27,12 @@ from typing import Any
 import numpy as np
 
 from ._critical import CriticalBatchSizes, critical_batch_sizes
-from ._forms import forms_for
+from ._forms import forms_for, validate_positive
 from ._jsonio import json_ready
 from ._model import build_model, validate_batch_size
 from ._optimizers import Optimizer
 from ._parallel import ResultCache, map_tasks, resolve_cache, resolve_executor
 from ._problem import Problem
-from ._steps import validate_target
 from ._tune import GridSearch, _axes, _refine, resolve_spec_name
 
 __all__ = ["SweepRow", "Sweep", "sweep", "sweeps", "POOL_MIN_WORK", "effective_lr", "LearningRateTable", "optimal_learning_rates", "PAPER_BATCH_SIZES"]
@@ -316,7 +315,7 @@ def _plan(
         raise ValueError(f"batch_sizes must be a non-empty 1-D array of numbers >= 1; got shape {Bs.shape}")
     if np.unique(Bs).size != Bs.size:
         raise ValueError("batch_sizes must be distinct")
-    eps = validate_target(target)
+    eps = validate_positive("target", target)
     axes, values = _axes(forms, grid, fixed)
     search = GridSearch(problem, name, axes, values, precond_power)
     Bs = np.sort(Bs)

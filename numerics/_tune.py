@@ -32,11 +32,11 @@ from typing import Any
 
 import numpy as np
 
-from ._forms import Forms, forms_for, validate_hyperparameter
+from ._forms import Forms, forms_for, validate_hyperparameter, validate_positive
 from ._model import RiskModel, build_model, validate_batch_size
 from ._optimizers import Optimizer
 from ._problem import Problem
-from ._steps import first_hits, grid_minimum, validate_target
+from ._steps import first_hits, grid_minimum
 
 __all__ = ["TuneResult", "GridSearch", "tune", "default_grid", "resolve_spec_name"]
 
@@ -351,7 +351,7 @@ def tune(
     B = validate_batch_size(batch_size)
     if B.ndim:
         raise ValueError(f"batch_size must be a single number >= 1; got shape {B.shape} (use nn.sweep for several)")
-    eps = validate_target(target)
+    eps = validate_positive("target", target)
     axes, values = _axes(forms, grid, fixed)
     search = GridSearch(problem, name, axes, values, precond_power)
     steps, idx = search.minimum(float(B), eps)
