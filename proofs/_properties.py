@@ -172,9 +172,11 @@ def monte_carlo_tolerances(
         P\bigl(X \ge 2\|a\|_2\sqrt x + 2\|a\|_\infty x\bigr) \le e^{-x},\qquad
         P\bigl(X \le -2\|a\|_2\sqrt x\bigr) \le e^{-x},
 
-    with :math:`2\|a\|_2^2 = N\,\mathrm{Var}` (``variance``: one run's exact variance, from
-    :func:`nqm.numerics.risk_variance`) and :math:`\|a\|_\infty` = ``largest`` (the largest
-    per-coordinate risk). Choosing :math:`x = \ln(2\,\text{comparisons}/\text{rate})` and a
+    with :math:`2\|a\|_2^2 = N\,\mathrm{Var}` (``variance``: one run's exact variance, as
+    :func:`nqm.numerics.risk_variance` gives it) and :math:`\|a\|_\infty` = ``largest`` (the largest
+    per-coordinate risk). Both tolerances are linear in a common unit of ``sqrt(variance)`` and
+    ``largest``, so both may be given in any unit (the suite uses the largest risk, because
+    squares of risks below ~1e-154 underflow). Choosing :math:`x = \ln(2\,\text{comparisons}/\text{rate})` and a
     union bound makes the probability that any of ``comparisons`` two-sided checks fails at
     most ``rate``.
     """
