@@ -30,14 +30,31 @@ def _per_bin_sum(problem: nn.Problem, opt: nn.Optimizer, batch_size: float, step
 
 
 def test_full_preconditioning_makes_the_paper_problem_one_bin() -> None:
+    """At p = 1 every curvature h^(1-p) is 1 and every noise c h^-p is c/h = 1 (C = H on the bins):
+    the authors' problem is one bin of weight d with h = c = 1, start sum(w h v)/d, and information
+    constant exactly d/2."""
     merged = PAPER.expected_risk_equivalent(1.0, noise_linear=True)
-    assert merged.size == 1 and merged.h.tolist() == [1.0]
-    assert merged.dimension == PAPER.dimension
+    assert merged.size == 1 and merged.h.tolist() == [1.0] and merged.c.tolist() == [1.0]
+    assert merged.dimension == PAPER.dimension == 10_000
     assert merged.initial_risk == pytest.approx(PAPER.initial_risk, rel=1e-14)
-    # the noise is the weighted mean of c h^-1: the information constant is preserved
-    assert merged.information_constant == pytest.approx(PAPER.information_constant, rel=1e-14)
-    # below p = 1 the binned curvatures stay distinct
-    assert PAPER.expected_risk_equivalent(0.5, noise_linear=True).size == PAPER.size
+    assert merged.information_constant == PAPER.information_constant == 10_000 / 2
+    # below p = 1 the binned curvatures stay distinct: only the weightless (empty) bins are dropped
+    at_half = PAPER.expected_risk_equivalent(0.5, noise_linear=True)
+    assert at_half.size == np.count_nonzero(PAPER.weights) < PAPER.size
+    assert np.array_equal(at_half.weights, PAPER.weights[PAPER.weights > 0])
+
+
+def test_full_preconditioning_merges_the_bin_mean_variant_keeping_its_noise() -> None:
+    """With the noise-preserving binning c/h differs between bins (in [1, r)); the merged bin's noise
+    is their weighted mean, so the information constant (about 5236, not d/2) is preserved."""
+    bin_mean = nn.Problem.paper(noise="bin-mean")
+    merged = bin_mean.expected_risk_equivalent(1.0, noise_linear=True)
+    assert merged.size == 1 and merged.h.tolist() == [1.0]
+    assert merged.dimension == bin_mean.dimension
+    assert merged.initial_risk == pytest.approx(bin_mean.initial_risk, rel=1e-14)
+    assert merged.information_constant == pytest.approx(bin_mean.information_constant, rel=1e-14)
+    assert merged.c[0] == pytest.approx(np.sum(bin_mean.weights * bin_mean.c / bin_mean.h) / bin_mean.dimension, rel=1e-14)
+    assert bin_mean.expected_risk_equivalent(0.5, noise_linear=True).size == bin_mean.size
 
 
 def test_noise_variance_splits_bins_unless_the_risk_is_linear_in_it() -> None:
