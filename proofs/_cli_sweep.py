@@ -125,7 +125,7 @@ def _critical_rows(result: Any) -> dict[str, Any]:
 def _print_critical(console: Any, results: Sequence[Any]) -> None:
     from rich.table import Table
 
-    console.print("critical batch sizes", highlight=False)
+    console.print("critical batch sizes" + (f" on {results[0].problem}" if results else ""), highlight=False)
     table = Table()
     for col in ("optimizer", "p", "B_crit (McCandlish)", "S_min", "E_min", "fit rms rel. err.", "B_crit (2x perfect scaling)"):
         table.add_column(col, justify="left" if col == "optimizer" else "right")
@@ -221,8 +221,8 @@ def critical(optimizers: tuple[str, ...], precond_powers: tuple[float, ...], bat
                           workers, cache_dir, no_cache, quiet)
     _print_critical(console_for_tables(), results)
     if output is not None:
-        meta = {"target": target, "batch_sizes": batch_sizes.tolist(), "definitions": {"mccandlish": MCCANDLISH,
-                                                                                      "perfect_scaling_2x": PERFECT_2X}}
+        meta = {"problem": results[0].problem if results else None, "target": target, "batch_sizes": batch_sizes.tolist(),
+                "definitions": {"mccandlish": MCCANDLISH, "perfect_scaling_2x": PERFECT_2X}}
         write_records(output, [_critical_rows(r) for r in results], meta)
         click.echo(f"wrote {output}", err=True)
 

@@ -212,8 +212,29 @@ def precond_powers_option(multiple: bool = True) -> Callable[[Any], Any]:
 
 target_option = click.option("--target", type=float, default=0.01, show_default=True,
                              help="Target expected risk (the paper's 0.01).")
-problem_option = click.option("--unbinned", is_flag=True,
-                              help="The paper's problem with all 10^4 eigenvalues instead of its 100 bins (slower).")
+#: ``ctx.meta`` key under which ``--paper-noise`` leaves its choice for :func:`paper_problem`
+PAPER_NOISE_KEY = "nqm.paper_noise"
+
+
+def _remember_paper_noise(ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    ctx.meta[PAPER_NOISE_KEY] = value
+    return value
+
+
+_unbinned_option = click.option(
+    "--unbinned", is_flag=True,
+    help="The exact paper problem, all 10^4 eigenvalues h_i = 1/i with C = H, instead of the authors' 100 bins (slower).")
+_paper_noise_option = click.option(
+    "--paper-noise", type=click.Choice(["binned", "bin-mean"]), default="binned", show_default=True,
+    expose_value=False, callback=_remember_paper_noise,
+    help="Noise of the binned paper problem. binned: the authors' (C = H on the binned curvatures, a bin's noise is "
+         "its rounded-down h, as in their notebook and every number of the paper); bin-mean: each bin keeps its "
+         "members' true mean noise, to see how much of a result is due to the binning (Problem.paper(noise=...)).")
+
+
+def problem_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--unbinned`` and ``--paper-noise``: which paper problem :func:`paper_problem` builds."""
+    return _unbinned_option(_paper_noise_option(func))
 
 
 workers_option = click.option(
@@ -244,10 +265,16 @@ def executor(workers: int | None) -> Iterator[Any]:
 
 
 def paper_problem(unbinned: bool) -> Any:
-    """The paper's problem (Section 3.1: h_i = 1/i, C = H, d = 10^4), binned unless ``unbinned``."""
+    """The paper's problem (Section 3.1: h_i = 1/i, C = H, d = 10^4): :meth:`Problem.paper
+    <nqm.numerics.Problem.paper>`, binned as the authors did unless ``unbinned``, with the bin noise
+    that ``--paper-noise`` chose (read from the click context, where :func:`problem_option` left it)."""
     from nqm.numerics import Problem
 
-    return Problem.paper(binned=not unbinned)
+    ctx = click.get_current_context(silent=True)
+    noise = ctx.meta.get(PAPER_NOISE_KEY, "binned") if ctx is not None else "binned"
+    if unbinned and noise != "binned":
+        fail("--paper-noise chooses the noise of the binned problem; drop it or --unbinned")
+    return Problem.paper(binned=not unbinned, noise=noise)
 
 
 def console_for_tables() -> Any:
