@@ -31,6 +31,7 @@ from ._claims import proof_catalogue
 from ._conformance import ConformanceReport, PropertyResult, check_conformance
 from ._figures import DEFAULT_FIGURES, FIGURES, FigureResult, make_figures, save_figure
 from ._figures_extra import figure_critical_vs_power, figure_network_vs_nqm, figure_steps_surface
+from ._figures_notebook import figure_training_curves
 from ._figures_paper import (
     figure_2,
     figure_3a,
@@ -93,6 +94,7 @@ __all__ = [
     "figure_critical_vs_power",
     "figure_network_vs_nqm",
     "figure_steps_surface",
+    "figure_training_curves",
     "make_figures",
     "VALIDATION_MODES",
     "ReportConfig",

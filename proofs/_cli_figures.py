@@ -29,7 +29,7 @@ def _names() -> list[str]:
 @click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--only", "only", multiple=True, metavar="NAME",
               help="Render only this figure (repeatable): fig2, fig3a, fig3b, fig3c, fig4, fig11, fig13, fig14, fig15, "
-                   "steps_surface, critical_vs_power, network_vs_nqm.")
+                   "training_curves, steps_surface, critical_vs_power, network_vs_nqm.")
 @click.option("--validation", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Output folder of 'nqm validate'; adds the network_vs_nqm figure.")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
@@ -39,10 +39,12 @@ def _names() -> list[str]:
 def figures(out_dir: Path, only: tuple[str, ...], validation: Path | None, jobs: int, force: bool, quiet: bool) -> None:
     """Render the NQM figures to OUT_DIR: PNG (150 dpi), PDF, and the plotted data as CSV and JSON.
 
-    By default every paper figure (Fig. 2, 3a, 3b, 3c, 4, 11, 13, 14, 15) and the extra ones
-    (steps_surface, critical_vs_power) on the paper's problem, about a minute on 2 cores; the
-    schedule figures use 7 batch sizes (see nqm.proofs.figure_3b for the full grid).
-    network_vs_nqm needs --validation.
+    By default every paper figure (Fig. 2, 3a, 3b, 3c, 4, 11, 13, 14, 15), the authors' notebook
+    figure training_curves (SGD at fixed learning rates on the unbinned d = 5000 problem) and the
+    extra ones (steps_surface, critical_vs_power), about a minute on 2 cores. The paper figures
+    use the authors' problem, Problem.paper() (h_i = 1/i, d = 10^4, 100 bins, C = H on the binned
+    curvatures); every caption and JSON file names its problem. The schedule figures use 7 batch
+    sizes (see nqm.proofs.figure_3b for the full grid). network_vs_nqm needs --validation.
     """
     from nqm.numerics import local_pool
 

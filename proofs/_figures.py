@@ -86,7 +86,8 @@ class FigureResult:
     ``name``: registry name (``"fig3a"``, ...); ``figure``: the matplotlib Figure;
     ``data``: the plotted numbers, as tidy records (one dict per point) or named arrays;
     ``caption``: what is shown, which paper figure, and the definitions used;
-    ``seconds``: wall time of building it.
+    ``seconds``: wall time of building it; ``problem``: the name of the NQM it was computed on
+    (:attr:`Problem.name <nqm.numerics.Problem.name>`; None for one-direction illustrations).
     """
 
     name: str
@@ -94,6 +95,7 @@ class FigureResult:
     data: Records | dict[str, np.ndarray]
     caption: str
     seconds: float = field(default=0.0, compare=False)
+    problem: str | None = None
 
 
 #: name -> figure function (keyword-only arguments; returns a FigureResult)
@@ -265,7 +267,8 @@ def sweep_records(s: Sweep, **extra: Any) -> Records:
 
 
 def problem_or_paper(problem: Problem | None) -> Problem:
-    """``problem``, or the paper's binned problem."""
+    """``problem``, or :meth:`Problem.paper() <nqm.numerics.Problem.paper>`: the authors' binned problem
+    (C = H on the binned curvatures, their notebook's arrays)."""
     return Problem.paper() if problem is None else problem
 
 
@@ -293,7 +296,7 @@ def figure_paths(name: str, folder: Path) -> list[Path]:
 
 def save_figure(result: FigureResult, folder: str | Path, *, force: bool = False) -> list[Path]:
     """Write ``<name>.png`` (150 dpi), ``.pdf``, ``.csv`` (the records) and ``.json``
-    (name, caption, records) into ``folder`` (created if missing).
+    (name, caption, problem, records) into ``folder`` (created if missing).
 
     Raises ``FileExistsError`` naming the first existing file unless ``force``.
     """
@@ -313,7 +316,7 @@ def save_figure(result: FigureResult, folder: str | Path, *, force: bool = False
         writer = csv.DictWriter(fh, fieldnames=columns or ["empty"])
         writer.writeheader()
         writer.writerows(records)
-    doc = {"name": result.name, "caption": result.caption, "seconds": result.seconds, "data": records}
+    doc = {"name": result.name, "caption": result.caption, "problem": result.problem, "seconds": result.seconds, "data": records}
     json_path.write_text(json.dumps(json_ready(doc), indent=1))
     return paths
 
@@ -364,3 +367,4 @@ def make_figures(
 # registers the figures (kept last: those modules use the helpers above)
 from . import _figures_paper  # noqa: E402,F401,I001
 from . import _figures_extra  # noqa: E402,F401,I001
+from . import _figures_notebook  # noqa: E402,F401,I001

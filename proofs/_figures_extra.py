@@ -118,7 +118,7 @@ def figure_steps_surface(
         "target is never reached (divergent, or the stationary risk is above the target). Red star: the grid optimum "
         "(the tuned setting of nqm.numerics.tune on this grid). Not in the paper. Rows with optimum=True in the data are the stars."
     )
-    return FigureResult("steps_surface", fig, data, caption)
+    return FigureResult("steps_surface", fig, data, caption, problem=prob.name)
 
 
 @register_figure("critical_vs_power")
@@ -171,7 +171,7 @@ def figure_critical_vs_power(
         "batch size at which the steps exceed perfect scaling from the smallest B by 2x (dashed; infinite if not reached). "
         "Not in the paper."
     )
-    return FigureResult("critical_vs_power", fig, data, caption)
+    return FigureResult("critical_vs_power", fig, data, caption, problem=prob.name)
 
 
 _NET_LABELS = {"sgd": "SGD", "momentum": "momentum", "adam": "Adam", "ema": "SGD + EMA", "kfac": "K-FAC"}

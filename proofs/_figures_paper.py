@@ -3,8 +3,8 @@ r"""The paper's NQM figures (Zhang et al. 2019): Fig. 2, 3a, 3b, 3c, 4, 11, 13, 
 Every number comes from the exact engine (:mod:`nqm.numerics`): tuned sweeps
 (:func:`~nqm.numerics.sweep`, the paper's grids), optimised piecewise-constant schedules
 (:func:`~nqm.numerics.schedule_sweep`), stationary risks and risk components. Defaults are the
-paper's protocol (nqm-math.md §7) on :meth:`Problem.paper() <nqm.numerics.Problem.paper>`,
-except the schedule figures (3b, 3c, 15), which by default optimise at every third power of
+paper's protocol (nqm-math.md §7) on :meth:`Problem.paper() <nqm.numerics.Problem.paper>`, the
+authors' binned problem (C = H on the binned curvatures; every caption names the problem), except the schedule figures (3b, 3c, 15), which by default optimise at every third power of
 two, :data:`SCHEDULE_BATCH_SIZES` (7 batch sizes instead of 10, to keep the default report
 within its time budget; pass ``batch_sizes=PAPER_BATCH_SIZES`` for the paper's grid).
 """
@@ -172,7 +172,7 @@ def _steps_by_power(
     data += plot_bound(ax, prob, eps, Bs)
     steps_axes(ax, title)
     ax.legend(ncol=2, loc="lower left")
-    return FigureResult(name, fig, data, caption.format(target=eps, problem=prob.name))
+    return FigureResult(name, fig, data, caption.format(target=eps, problem=prob.name), problem=prob.name)
 
 
 @register_figure("fig3a")
@@ -250,7 +250,7 @@ def figure_3b(
         "steps). Dashed black: the information bound tr(H^-1 C)/(2 eps B). Schedules nearly reach the bound at small B and do "
         f"not help at large B. Batch sizes: {', '.join(f'{b:g}' for b in ss.batch_sizes)}."
     )
-    return FigureResult("fig3b", fig, data, caption)
+    return FigureResult("fig3b", fig, data, caption, problem=prob.name)
 
 
 @register_figure("fig3c")
@@ -281,7 +281,7 @@ def figure_3c(
         "of each piece against the fraction of the total steps T, one line per batch size. They keep a large rate, then decay "
         "roughly exponentially; the final rate grows with B (Fig. 15)."
     )
-    return FigureResult("fig3c", fig, data, caption)
+    return FigureResult("fig3c", fig, data, caption, problem=prob.name)
 
 
 @register_figure("fig15")
@@ -312,7 +312,7 @@ def figure_15(
         f"({prob.name}, target {ss.target:g}), beside the best constant learning rate; dotted grey: slope 1 (linear scaling). "
         "The final learning rate scales about linearly with B below the critical batch size."
     )
-    return FigureResult("fig15", fig, data, caption)
+    return FigureResult("fig15", fig, data, caption, problem=prob.name)
 
 
 # ---------------------------------------------------------------------- Fig. 11
@@ -399,7 +399,7 @@ def figure_13(
         "one panel per optimizer (paper grids at every B). Dashed lines (same colour): the information bound "
         "tr(H^-1 C)/(2 eps B) of each threshold. The curves keep their shape; the critical batch size grows for harder thresholds."
     )
-    return FigureResult("fig13", fig, data, caption)
+    return FigureResult("fig13", fig, data, caption, problem=prob.name)
 
 
 # ---------------------------------------------------------------------- Fig. 14
@@ -442,4 +442,4 @@ def figure_14(
         "(p = 0) in grey. Dotted grey: slope 1. The optimal (effective) learning rate scales linearly with B up to the "
         "critical batch size; at small B momentum's effective rate matches SGD's."
     )
-    return FigureResult("fig14", fig, data, caption)
+    return FigureResult("fig14", fig, data, caption, problem=prob.name)

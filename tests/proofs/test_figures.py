@@ -35,6 +35,7 @@ from nqm.proofs import (
     figure_critical_vs_power,
     figure_network_vs_nqm,
     figure_steps_surface,
+    figure_training_curves,
     make_figures,
     save_figure,
 )
@@ -59,9 +60,12 @@ SMALL = {
     "steps_surface": dict(problem=PROB, batch_sizes=(16.0, 1024.0), lrs=np.logspace(-4, 0.5, 10),
                           seconds=1 - np.logspace(-3, 0, 6), target=TARGET),
     "critical_vs_power": dict(problem=PROB, powers=(0.0, 0.5), optimizers=("sgd", "momentum"), batch_sizes=BS, target=TARGET),
+    "training_curves": dict(problem=PROB, lrs=(0.05, 0.5, 1.9), steps=3000, batch_size=4.0, points=60),
 }
 #: figures whose every panel is log-log
-LOG_LOG = {"fig2", "fig3a", "fig4", "fig3b", "fig13", "fig14", "fig15", "steps_surface"}
+LOG_LOG = {"fig2", "fig3a", "fig4", "fig3b", "fig13", "fig14", "fig15", "steps_surface", "training_curves"}
+#: figures computed on a problem (the others draw one direction)
+ON_A_PROBLEM = {name for name, kwargs in SMALL.items() if "problem" in kwargs}
 #: figures with the information bound
 WITH_BOUND = {"fig3a": TARGET, "fig4": TARGET, "fig3b": TARGET, "fig13": None}
 
@@ -136,6 +140,61 @@ def test_steps_figures_match_tune(results: dict[str, FigureResult], name: str, s
     plotted = {ln.get_label(): ln for ln in ax.get_lines()}
     sgd0 = sorted(_records(result, series="sgd p=0"), key=lambda r: r["batch_size"])
     np.testing.assert_array_equal(plotted["SGD, $p=0$"].get_ydata(), [r["steps"] for r in sgd0])
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_every_figure_names_its_problem(results: dict[str, FigureResult], name: str, tmp_path: Path) -> None:
+    result = results[name]
+    if name in ON_A_PROBLEM:
+        assert result.problem == PROB.name and PROB.name in result.caption
+    else:
+        assert result.problem is None
+    json_path = save_figure(result, tmp_path)[3]
+    assert json.loads(json_path.read_text())["problem"] == result.problem
+
+
+def test_figures_default_to_the_authors_problem() -> None:
+    import inspect
+
+    from nqm.proofs._figures import problem_or_paper
+
+    assert problem_or_paper(None).name == nn.Problem.paper().name
+    assert "C = H on the bins" in nn.Problem.paper().name
+    for name in ON_A_PROBLEM - {"training_curves"}:
+        assert inspect.signature(FIGURES[name]).parameters["problem"].default is None
+
+
+def test_training_curves_match_eq_4() -> None:
+    """Per direction, SGD's E theta_t^2 = s* + (1 - lr h)^(2t) (v - s*), s* = lr c / (B h (2 - lr h)) (eq. 4):
+    the closed form, summed in plain numpy, against the plotted data."""
+    result = FIGURES["training_curves"](**SMALL["training_curves"])
+    opts = SMALL["training_curves"]
+    B = opts["batch_size"]
+    for lr in opts["lrs"]:
+        rows = sorted(_records(result, series="risk", lr=lr), key=lambda r: r["step"])
+        t = np.array([r["step"] for r in rows], dtype=float)
+        assert t[0] == 1 and t[-1] == opts["steps"] - 1 and np.all(np.diff(t) > 0)
+        s_star = lr * PROB.c / (B * PROB.h * (2 - lr * PROB.h))
+        second = s_star + (1 - lr * PROB.h) ** (2 * t[:, None]) * (PROB.init_var - s_star)
+        want = np.sum(PROB.weights * 0.5 * PROB.h * second, axis=1)
+        np.testing.assert_allclose([r["risk"] for r in rows], want, rtol=1e-10)
+        (floor,) = _records(result, series="stationary", lr=lr)
+        assert floor["risk"] == pytest.approx(np.sum(PROB.weights * 0.5 * PROB.h * s_star), rel=1e-12)
+    # the trade-off the figure shows: a larger rate (below 1/h_max) is ahead at first, with a higher stationary risk
+    first = [_records(result, series="risk", lr=lr, step=1)[0]["risk"] for lr in opts["lrs"]]
+    floors = [_records(result, series="stationary", lr=lr)[0]["risk"] for lr in opts["lrs"]]
+    assert first[1] < first[0] and floors[0] < floors[1] < floors[2]
+
+
+def test_training_curves_default_is_the_notebooks_cell() -> None:
+    """NUM_STEPS = 20000, NDIM = 5000 unbinned, sigma_sq = h (B = 1), rates 0.01 ... 1 (the notebook's cell)."""
+    result = figure_training_curves(points=12)
+    assert result.problem == nn.Problem.paper(binned=False, d=5000).name == "paper (exact, d=5000)"
+    rows = _records(result, series="risk")
+    assert sorted({r["lr"] for r in rows}) == [0.01, 0.03, 0.1, 0.3, 1.0]
+    assert max(r["step"] for r in rows) == 19_999 and "B = 1" in result.caption
+    ax = _panels(result.figure)[0]
+    assert ax.get_xscale() == ax.get_yscale() == "log"
 
 
 def test_momentum_better_at_large_batch_on_fig3a(results: dict[str, FigureResult]) -> None:
@@ -290,6 +349,10 @@ def test_bad_arguments_name_the_parameter() -> None:
         figure_3c(problem=PROB, batch_sizes=(4.0,))
     with pytest.raises(ValueError, match="target"):
         figure_15(problem=PROB, batch_sizes=SCHED_BS, target=0.0)
+    for kwargs, name in (({"lrs": ()}, "lrs"), ({"lrs": (0.1, -1.0)}, "lrs"), ({"steps": 2}, "steps"), ({"steps": 10.5}, "steps"),
+                         ({"points": 1}, "points"), ({"batch_size": 0.5}, "batch_size")):
+        with pytest.raises(ValueError, match=f"^{name} must be"):
+            figure_training_curves(problem=PROB, **kwargs)
 
 
 def test_save_figure_writes_and_refuses_to_overwrite(results: dict[str, FigureResult], tmp_path: Path) -> None:
