@@ -68,7 +68,8 @@ Progress = Callable[[Iterable[Any], int], Iterable[Any]]
 class ReportConfig:
     """What the report computes. The default is the paper's protocol (nqm-math.md §7).
 
-    ``problem``: the NQM (the paper's binned spectrum); ``batch_sizes``, ``powers``, ``target``,
+    ``problem``: the NQM (default :meth:`Problem.paper() <nqm.numerics.Problem.paper>`, the authors'
+    binned problem: C = H on the binned curvatures; the header names it); ``batch_sizes``, ``powers``, ``target``,
     ``sweep_optimizers``: the sweeps (paper grids); ``optimizers``: the derivations (None: every
     registered optimizer); ``proof_specs``: :func:`~nqm.proofs.run_all`'s argument (None: the
     whole catalogue); ``figures``: figure names (None: every default figure);
@@ -90,7 +91,8 @@ class ReportConfig:
     @classmethod
     def quick(cls) -> ReportConfig:
         """A small configuration for tests: a 12-bin power-law problem, three batch sizes, two
-        powers, the cheap figures, the SGD proofs, short Monte-Carlo runs."""
+        powers, the cheap figures (and the notebook's training curves, a few seconds), the SGD
+        proofs, short Monte-Carlo runs."""
         problem = Problem.power_law(200, bins=12)
         return cls(
             problem=problem,
@@ -98,7 +100,7 @@ class ReportConfig:
             powers=(0.0, 0.5),
             target=0.05,
             proof_specs=("sgd",),
-            figures=("fig2", "fig11"),
+            figures=("fig2", "fig11", "training_curves"),
             monte_carlo=(
                 MonteCarloSetting("SGD", "sgd", {"lr": 0.5}, 8.0, steps=(0, 5, 20), runs=200),
                 MonteCarloSetting("momentum", "momentum", {"lr": 0.1, "beta": 0.8}, 8.0, steps=(0, 5, 20), runs=200),

@@ -66,6 +66,10 @@ class _Index:
         self.html.append(f'<h2 id="{key}">{html.escape(title)}</h2>')
         self.md.append(f"\n## {title}\n")
 
+    def subheading(self, key: str, title: str) -> None:
+        self.html.append(f'<h3 id="{key}">{html.escape(title)}</h3>')
+        self.md.append(f"\n### {title}\n")
+
     def para(self, text_html: str, text_md: str | None = None) -> None:
         self.html.append(f"<p>{text_html}</p>")
         self.md.append((text_md if text_md is not None else _strip(text_html)) + "\n")
@@ -187,11 +191,30 @@ def _sweeps(idx: _Index, config: Any, results: Any) -> dict[str, Any]:
     return {"sweeps": len(csvs)}
 
 
+#: figures introduced under a sub-heading of their own: name -> (title, paragraph)
+_FIGURE_SECTIONS = {
+    "training_curves": (
+        "The authors' training curves",
+        "The one figure of the authors' notebook (gd-zhang/noisy-quadratic-model, nqm.ipynb, cell “Training curves”) that "
+        "the paper does not print: SGD at the fixed learning rates 0.01, 0.03, 0.1, 0.3 and 1 on the <em>unbinned</em> "
+        "d = 5000 problem (h<sub>i</sub> = 1/i, C = H, batch size 1), 20,000 steps, here from the exact engine on log–log "
+        "axes with each rate's stationary risk. It shows the trade-off of Section 3.1: a larger rate converges faster to "
+        "a higher stationary risk, which is why reaching a low target needs a small rate, a schedule or a larger batch.",
+    ),
+}
+
+
 def _figures(idx: _Index, results: Any) -> dict[str, Any]:
     idx.heading("figures", _SECTION_TITLES["figures"])
-    idx.para("The paper's NQM figures and additions, each as PNG, PDF and the plotted data (CSV, JSON).")
+    idx.para("The paper's NQM figures, the authors' notebook figure and additions, each as PNG, PDF and the plotted data "
+             "(CSV, JSON). Each caption, and the JSON's <code>problem</code>, names the problem it was computed on; the "
+             "paper's figures default to the authors' binned problem (C = H on the binned curvatures).")
     names = []
     for result, paths in results.figures:
+        if result.name in _FIGURE_SECTIONS:
+            title, text = _FIGURE_SECTIONS[result.name]
+            idx.subheading(f"figure-{result.name}", title)
+            idx.para(text)
         png = next(p for p in paths if p.suffix == ".png")
         idx.image(png, result.caption, [p for p in paths if p.suffix != ".png"])
         names.append(result.name)
@@ -277,7 +300,7 @@ def _header(config: Any, versions: dict[str, str], command: str, timer: Any, sec
     problem_rows = [
         dict(item="problem", value=prob.name),
         dict(item="dimension d (sum of bin weights)", value=fmt(float(prob.dimension))),
-        dict(item="bins", value=str(prob.size)),
+        dict(item="bins", value=f"{prob.size}" + (f" ({np.count_nonzero(prob.weights)} non-empty)" if np.any(prob.weights == 0) else "")),
         dict(item="noise", value="C = H" if np.allclose(prob.c, prob.h) else "C given per bin"),
         dict(item="initial risk", value=fmt(float(prob.initial_risk))),
         dict(item="information constant ½tr(H⁻¹C)", value=fmt(float(prob.information_constant))),

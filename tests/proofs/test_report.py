@@ -235,3 +235,22 @@ def test_full_default_report(tmp_path):
     assert meta["summary"]["proofs"]["failed"] == []
     assert meta["summary"]["monte_carlo"]["disagree"] == 0
     assert meta["summary"]["derivations"]["mathtext_failures"] == 0
+
+
+def test_training_curves_have_their_own_section(quick):
+    out, config, _ = quick
+    assert "training_curves" in config.figures
+    index, md = (out / "index.html").read_text(), (out / "index.md").read_text()
+    assert '<h3 id="figure-training_curves">' in index and "### The authors' training curves" in md
+    assert index.index('id="figure-training_curves"') < index.index('src="figures/training_curves.png"')
+    doc = json.loads((out / "figures" / "training_curves.json").read_text())
+    assert doc["problem"] == nn.Problem.paper(binned=False, d=5000).name and doc["problem"] in doc["caption"]
+
+
+def test_header_states_the_authors_problem(tmp_path):
+    paper = nn.Problem.paper()
+    index = build_report(tmp_path / "r", config=ReportConfig(problem=paper, monte_carlo=()), sections=("monte_carlo",),
+                         validation="none")
+    text = index.read_text()
+    assert html.escape(paper.name) in text and "C = H on the bins" in paper.name
+    assert f"<td>100 ({np.count_nonzero(paper.weights)} non-empty)</td>" in text
