@@ -3,9 +3,10 @@
 The sweep: SGD and heavy-ball momentum, preconditioner powers p in {0, .25, .5, .75},
 batch sizes 2^2, 2^4, ..., 2^20, the paper's grids (SGD lr = logspace(-5, 0.5, 100);
 momentum lr = logspace(-8, 1, 100) x beta = 1 - logspace(-5, 0, 20)), target risk 0.01,
-the notebook's binned problem (its ``toy_problem``: 100 geometric bins, h rounded down,
-weighted by count, C = H on the binned values; empty bins dropped, which changes nothing).
-80 rows, 168,400 tuned grid points.
+on ``nn.Problem.paper()``: the notebook's binned problem (its ``toy_problem``: 100 geometric
+bins, h rounded down, weighted by count, C = H on the binned values; empty bins have weight 0
+and cost nothing). The run first checks that its arrays are ``toy_problem(10000, 100)``'s bit
+for bit. 80 rows, 168,400 tuned grid points.
 
 * Engine: one ``nqm.numerics.sweeps`` call for the 8 (optimizer, p) curves, as a user draws
   the figure; wall-clock best of ``--repeats`` and its CPU time, in this process
@@ -31,6 +32,7 @@ weighted by count, C = H on the binned values; empty bins dropped, which changes
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import os
 import time
@@ -63,16 +65,17 @@ class Row:
     reason: str = ""
 
 
-def notebook_problem() -> nn.Problem:
-    """The notebook's binned problem for the engine (C = H on the binned values).
-
-    ``nn.Problem.paper()`` differs from it: it averages the true eigenvalues of a bin into
-    c, so its binned C is not H (up to 4% different risks at the optima); the comparison
-    here must use the authors' problem.
-    """
+@functools.cache
+def authors_problem() -> nn.Problem:
+    """``nn.Problem.paper()``, after checking that it is the notebook's ``toy_problem(10000, 100)``
+    bit for bit (bin values as h and as c = h, counts as weights, start variance 1)."""
+    prob = nn.Problem.paper()
     h, counts = bl.toy_problem()
-    keep = counts > 0
-    return nn.Problem(h[keep], c=h[keep], weights=counts[keep], name="notebook toy_problem(10000, 100)")
+    same = (np.array_equal(prob.h, h) and np.array_equal(prob.c, h) and np.array_equal(prob.weights, counts)
+            and np.array_equal(prob.init_var, np.ones_like(h)))
+    if not same:
+        raise SystemExit("nn.Problem.paper() is not the notebook's toy_problem(10000, 100): the comparison would be void")
+    return prob
 
 
 def notebook_setup(p: float, B: float) -> tuple[np.ndarray, ...]:
@@ -82,7 +85,7 @@ def notebook_setup(p: float, B: float) -> tuple[np.ndarray, ...]:
 
 def engine_sweeps(executor: str | None) -> dict[tuple[str, float], nn.Sweep]:
     configs = [{"optimizer": name, "precond_power": p} for name in ("sgd", "momentum") for p in POWERS]
-    tables = nn.sweeps(notebook_problem(), configs, batch_sizes=BATCH_SIZES, target=TARGET, executor=executor)
+    tables = nn.sweeps(authors_problem(), configs, batch_sizes=BATCH_SIZES, target=TARGET, executor=executor)
     return {(c["optimizer"], c["precond_power"]): t for c, t in zip(configs, tables, strict=True)}
 
 
@@ -137,7 +140,7 @@ def replay_search(h, sig, s0, counts, prec, lr: float, mom: float) -> list[tuple
 
 def exact_risk(name: str, point: tuple[float, ...], p: float, B: float, t: float, method: str = "auto") -> float:
     opt = nn.SGD(lr=point[0], precond_power=p) if name == "sgd" else nn.Momentum(lr=point[0], beta=point[1], precond_power=p)
-    return float(nn.expected_risk(notebook_problem(), opt, batch_size=B, steps=[t], method=method)[0])
+    return float(nn.expected_risk(authors_problem(), opt, batch_size=B, steps=[t], method=method)[0])
 
 
 def notebook_loss(name: str, point: tuple[float, ...], p: float, B: float, t: float) -> float:
@@ -229,6 +232,7 @@ def main() -> None:
     warnings.filterwarnings("ignore")  # the notebook's arithmetic overflows for divergent grid points
     stride = 1 if args.full_baseline else args.stride
 
+    console.print(f"problem: {authors_problem().name}, equal to the notebook's toy_problem(10000, 100) arrays bit for bit")
     engine_sweeps("serial")  # warm-up: imports and first-use allocations
     wall, cpu, sweeps = time_engine(args.repeats, "serial")
     console.print(f"[bold]engine[/bold]: full Fig. 3a (80 rows, 168,400 grid points) in this process: {wall:.3f} s wall "
