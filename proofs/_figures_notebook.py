@@ -57,7 +57,7 @@ def figure_training_curves(
     risk = np.asarray(expected_risk(prob, opt, batch_size=batch_size, steps=t))
     plateau = np.asarray(stationary_risk(prob, opt, batch_size=batch_size))
 
-    fig, axes = new_figure(1, width=5.6, height=4.2)
+    fig, axes = new_figure(1, width=6.6, height=4.2)
     ax = axes[0, 0]
     cmap = sequential_colormap()
     data: Records = []
@@ -73,7 +73,7 @@ def figure_training_curves(
     ax.set_yscale("log")
     ax.set(xlabel="step $t$", ylabel=r"expected risk $E\,\mathcal{L}(t)$",
            title="The authors' training curves: SGD at fixed learning rates")
-    ax.legend(loc="lower left", title="learning rate")
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), title="learning rate")
     caption = (
         f"The authors' notebook figure 'Training curves' (gd-zhang/noisy-quadratic-model, nqm.ipynb) — exact expected risk of "
         f"SGD at fixed learning rates {', '.join(f'{lr:g}' for lr in rates)} against the step t ({prob.name}; h_i = 1/i, "

@@ -193,6 +193,10 @@ def test_training_curves_default_is_the_notebooks_cell() -> None:
     rows = _records(result, series="risk")
     assert sorted({r["lr"] for r in rows}) == [0.01, 0.03, 0.1, 0.3, 1.0]
     assert max(r["step"] for r in rows) == 19_999 and "B = 1" in result.caption
+    h = 1.0 / np.arange(1, 5001)  # the notebook's h, sigma_sq = h, s_init = 1: eq. 4 per direction at the last step
+    for r in (r for r in rows if r["step"] == 19_999):
+        s_star = r["lr"] / (2 - r["lr"] * h)
+        assert r["risk"] == pytest.approx(np.sum(0.5 * h * (s_star + (1 - r["lr"] * h) ** (2 * 19_999) * (1 - s_star))), rel=1e-10)
     ax = _panels(result.figure)[0]
     assert ax.get_xscale() == ax.get_yscale() == "log"
 
