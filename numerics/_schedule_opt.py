@@ -25,8 +25,9 @@ in ``schedules`` — each after clipping its rates to :math:`[10^{-30}, \texttt{
 
 **The step search** (:func:`optimal_schedule`). The rule: the answer is the fewest total
 :math:`T` whose certified risk reaches the target among the totals the search tests, and
-:math:`T-1` was tested and failed (see :mod:`._schedule_search`: a bisection whose guarantees do
-not assume the optimised risk is monotone in :math:`T`). Its ends are certified:
+:math:`T-1` was tested and failed (see :mod:`._schedule_search`: a bracketing search, secant
+steps on the log risk safeguarded by bisection, whose guarantees do not assume the optimised risk
+is monotone in :math:`T`). Its ends are certified:
 
 * lower end: no method whatsoever reaches the target before the Bayes bound (below), so
   :math:`T < T_{\rm Bayes}` is infeasible without optimising;
@@ -263,6 +264,7 @@ class _StepSearch:
         self.extra = np.append(PAPER_SGD_LRS, constant_lr) if math.isfinite(constant_lr) else PAPER_SGD_LRS
         self.found: dict[int, np.ndarray] = {}
         self.searched: dict[int, float] = {}
+        self.kept: dict[int, int] = {}  # steps each end of the bracket has been kept (hi as -hi)
         self.evaluations = 0
 
     def neighbours(self, total: int) -> list[np.ndarray]:
@@ -281,9 +283,34 @@ class _StepSearch:
         self.evaluations += best.evaluations
         return best
 
+    def estimate(self, lo: int, hi: int) -> int | None:
+        """Where the log of the best risks at the bracket's ends, interpolated linearly, meets the
+        target (Illinois rule: an end kept for a second step in a row has its residual halved, so
+        a curved log risk does not pin the estimates to one side). While the lower end is the
+        untested Bayes end, where a risk falling like 1/T from the upper end would meet it."""
+        r_lo, r_hi = self.searched.get(lo * self.unit, math.nan), self.searched.get(hi * self.unit, math.nan)
+        if not self.target >= r_hi > 0:
+            return None
+        if math.isnan(r_lo):  # lo untested (the Bayes end): as if the risk fell like 1/T
+            return min(max(math.ceil(hi * r_hi / self.target), lo + 1), hi - 1)
+        if not (math.isfinite(r_lo) and r_lo > self.target):
+            return None
+        a, b = math.log(r_lo / self.target), math.log(r_hi / self.target)
+        kept_lo, kept_hi = self.kept.get(lo, -1) + 1, self.kept.get(-hi, -1) + 1
+        self.kept = {lo: kept_lo, -hi: kept_hi}
+        a, b = a * 0.5 ** max(kept_lo - 1, 0), b * 0.5 ** max(kept_hi - 1, 0)
+        return min(max(math.ceil(lo + (hi - lo) * a / (a - b)), lo + 1), hi - 1)
+
     def __call__(self, u: int) -> bool:
+        """Whether the certified minimum at total ``unit * u`` reaches the target; a schedule that
+        reaches it is optimised on from there (one polished run) so that the estimates see how
+        far below the target this total gets."""
         total = u * self.unit
         best = self.minimum(total, stop=True)
+        if best.risk <= self.target:
+            more = certified_minimum(self.family, split_steps(total, self.pieces), self.cap, [best.x], self.method)
+            self.evaluations += more.evaluations
+            best = more if more.risk <= best.risk else best
         self.found[total], self.searched[total] = best.x, best.risk
         return best.risk <= self.target
 
@@ -355,7 +382,7 @@ def optimal_schedule(
                           search.evaluations, method, math.inf)
             out.searched = search.searched
             return out
-    total = first_feasible(search, lo, hi) * unit
+    total = first_feasible(search, lo, hi, search.estimate) * unit
     best = search.minimum(total, stop=False)  # starts include the feasible schedule found at total
     out = _result(problem, opt, B, split_steps(total, pieces), np.exp(best.x), cap, best.converged, best.message,
                   search.evaluations, method, float(total))

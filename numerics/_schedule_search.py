@@ -17,9 +17,10 @@ authors' own optimisation at this total: that is the certificate.
 total :math:`T` reaches the target. Nothing proves :math:`F` monotone (the exact optimum over
 :math:`K` pieces of unequal integer lengths need not be non-increasing in :math:`T`, and the
 optimiser finds local optima), so the search does not rely on it for its guarantee. It is a
-bisection between a total known to fail and one known to succeed, and its invariant holds for
+bracketing search between a total known to fail and one known to succeed, and its invariant holds for
 *any* :math:`F`: the total it returns succeeded, the total one below it failed, and every total
-it tested that succeeded is at least the one returned. Hence the rule: **the answer is the
+it tested that succeeded is at least the one returned (the integer tested at each step, a secant
+estimate or the midpoint, only affects how many steps it takes). Hence the rule: **the answer is the
 fewest total among those the search tested whose certified risk reaches the target, and the
 total one step below it was tested and failed**. Minimality over *all* totals additionally needs
 :math:`F` to fail everywhere below the answer; the warm starts make the certified risk smooth in
@@ -44,6 +45,8 @@ __all__ = ["Minimum", "certified_minimum", "best_constant_at", "standard_starts"
 LOG_LR_FLOOR = -69.0
 #: the authors' start, log(alpha) = -5 for every piece
 AUTHORS_LOG_LR = -5.0
+#: steps in a row that did not halve the bracket before :func:`first_feasible` bisects once
+_SLOW_STEPS = 3
 #: restarts of the final polish at most (each restart must lower the risk to continue)
 _POLISH_ROUNDS = 4
 #: constant rates tried per decade below the cap by :func:`best_constant_at` (then refined)
@@ -179,16 +182,27 @@ def standard_starts(pieces: int, max_lr: float, constant_lr: float, start: np.nd
     ]
 
 
-def first_feasible(test: Callable[[int], bool], lo: int, hi: int) -> int:
-    """Bisection on the integers for a ``test`` known to fail at ``lo`` and succeed at ``hi``.
+def first_feasible(
+    test: Callable[[int], bool], lo: int, hi: int, estimate: Callable[[int, int], int | None] | None = None
+) -> int:
+    r"""Bracketing search on the integers for a ``test`` known to fail at ``lo`` and succeed at ``hi``.
 
-    Returns ``hi'`` with ``test(hi')`` true and ``hi' - 1`` either ``lo`` or tested false; every
-    tested integer that succeeded is :math:`\\ge` ``hi'``. No monotonicity of ``test`` is assumed
-    for these guarantees (see the module docstring).
+    Each step tests one integer strictly inside the bracket and replaces the end of the same
+    outcome: ``estimate(lo, hi)`` if it returns one inside, otherwise (and after :data:`_SLOW_STEPS` steps in a
+    row that did not halve the bracket) the midpoint. Returns ``hi'`` with ``test(hi')`` true
+    and ``hi' - 1`` either ``lo`` or tested false; every tested integer that succeeded is
+    :math:`\ge` ``hi'``. No monotonicity of ``test`` is assumed for these guarantees (see the
+    module docstring); ``estimate`` only changes which integers are tested.
     """
     if not lo < hi:
         raise ValueError(f"the search needs lo < hi; got lo={lo}, hi={hi}")
+    slow = 0  # consecutive steps that did not halve the bracket; the midpoint after _SLOW_STEPS
     while hi - lo > 1:
         mid = (lo + hi) // 2
+        guess = estimate(lo, hi) if estimate is not None and slow < _SLOW_STEPS else None
+        if guess is not None and lo < guess < hi:
+            mid = guess
+        width = hi - lo
         lo, hi = (lo, mid) if test(mid) else (mid, hi)
+        slow = slow + 1 if 2 * (hi - lo) > width else 0
     return hi

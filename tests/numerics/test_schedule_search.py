@@ -95,11 +95,11 @@ def test_step_search_finds_the_fewest_total_of_a_brute_force_scan(case) -> None:
         assert brute_force_minimum(prob, B, lengths, res.max_lr, points=2500, refine=1, tol=1e-6) > target, total
 
 
-@settings(max_examples=60, deadline=None)
-@given(st.lists(st.booleans(), min_size=0, max_size=40), st.data())
-def test_bisection_guarantees_hold_for_any_predicate(inner, data) -> None:
-    """Not monotone: the answer succeeded, one below it failed (or is the known-failing end),
-    and no tested integer below the answer succeeded."""
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.booleans(), min_size=0, max_size=40), st.data(), st.booleans())
+def test_search_guarantees_hold_for_any_predicate_and_any_estimates(inner, data, estimates) -> None:
+    """Not monotone, estimates anywhere (inside, outside or none): the answer succeeded, one
+    below it failed (or is the known-failing end), and no tested integer below it succeeded."""
     values = [False] + inner + [True]
     tested: dict[int, bool] = {}
 
@@ -107,7 +107,10 @@ def test_bisection_guarantees_hold_for_any_predicate(inner, data) -> None:
         tested[u] = values[u]
         return values[u]
 
-    r = first_feasible(test, 0, len(values) - 1)
+    def estimate(lo: int, hi: int) -> int | None:
+        return data.draw(st.one_of(st.none(), st.integers(lo - 2, hi + 2)))
+
+    r = first_feasible(test, 0, len(values) - 1, estimate if estimates else None)
     assert values[r] and (r - 1 == 0 or tested.get(r - 1) is False)
     assert all(u >= r for u, ok in tested.items() if ok)
 
