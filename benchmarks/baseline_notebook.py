@@ -234,13 +234,14 @@ def grid_steps_momentum(h, sigma_sq, s_init, C, counts, prec, points: np.ndarray
 
 
 # ---------------------------------------------------------------- piecewise-constant schedules
-def pwc_loss(h, sigma_sq, s_init, log_lrates, ks, counts, prec) -> float:
+def pwc_loss(h, sigma_sq, s_init, log_lrates, ks, counts, prec, xp=np) -> float:
     """``eval_pwc_schedule``: the loss after the pieces ``(exp(log_lrates), ks)``, each piece in
-    the notebook's closed form (``simulate_kstep_dynamics``, with its ``1e-8``)."""
+    the notebook's closed form (``simulate_kstep_dynamics``, with its ``1e-8``). ``xp`` is the
+    numpy module (``autograd.numpy`` to differentiate it as the notebook does)."""
     s = s_init
-    for lrate, k in zip(np.exp(log_lrates), ks):
+    for lrate, k in zip(xp.exp(log_lrates), ks):
         s = simulate_kstep_dynamics(h, sigma_sq, s, lrate, k, prec)
-    return loss(h, s, counts)
+    return 0.5 * xp.sum(h * s * counts)
 
 
 def pwc_loss_and_grad(h, sigma_sq, s_init, log_lrates, ks, counts, prec) -> tuple[float, np.ndarray]:
@@ -279,16 +280,27 @@ def pwc_loss_and_grad(h, sigma_sq, s_init, log_lrates, ks, counts, prec) -> tupl
     return loss(h, states[-1], counts), grad
 
 
-def optimize_lrates(h, sigma_sq, s_init, ks, counts, prec, max_llr) -> np.ndarray:
+def optimize_lrates(h, sigma_sq, s_init, ks, counts, prec, max_llr, gradient: str = "hand") -> np.ndarray:
     """The notebook's ``optimize_lrates``: ``scipy.optimize.minimize`` from log lr -5 with
-    bounds ``(-inf, max_llr)`` (so L-BFGS-B) and default options, exact gradients."""
-    fun = lambda llr: pwc_loss_and_grad(h, sigma_sq, s_init, llr, ks, counts, prec)  # noqa: E731
+    bounds ``(-inf, max_llr)`` (so L-BFGS-B) and default options, exact gradients:
+    ``gradient="autograd"`` as the notebook takes them (loss and gradient evaluated separately;
+    needs the ``autograd`` package), ``"hand"`` by :func:`pwc_loss_and_grad` (same values, faster)."""
     bounds = scipy.optimize.Bounds(-np.inf, max_llr)
-    res = scipy.optimize.minimize(fun, -5 * np.ones(len(ks)), jac=True, bounds=bounds)
-    return res.x
+    x0 = -5 * np.ones(len(ks))
+    if gradient == "autograd":
+        import autograd
+        import autograd.numpy as anp
+
+        fn = lambda llr: pwc_loss(h, sigma_sq, s_init, llr, ks, counts, prec)  # noqa: E731
+        grad = autograd.grad(lambda llr: pwc_loss(h, sigma_sq, s_init, llr, ks, counts, prec, anp))
+        return scipy.optimize.minimize(fn, x0, jac=grad, bounds=bounds).x
+    if gradient != "hand":
+        raise ValueError(f"gradient must be 'hand' or 'autograd'; got {gradient!r}")
+    fun = lambda llr: pwc_loss_and_grad(h, sigma_sq, s_init, llr, ks, counts, prec)  # noqa: E731
+    return scipy.optimize.minimize(fun, x0, jac=True, bounds=bounds).x
 
 
-def ttl_sched(h, sigma_sq, s_init, C, counts, prec, npc, max_llr) -> tuple[float, np.ndarray, int]:
+def ttl_sched(h, sigma_sq, s_init, C, counts, prec, npc, max_llr, gradient: str = "hand") -> tuple[float, np.ndarray, int]:
     """The notebook's ``ttl_sched``: bisection over the per-piece length ``mid`` in
     ``[0, 1e8]`` with the test ``loss < C`` on the schedule optimised at ``npc`` pieces of
     ``mid`` steps. Returns ``(total steps npc * high, that schedule's learning rates, the
@@ -299,7 +311,7 @@ def ttl_sched(h, sigma_sq, s_init, C, counts, prec, npc, max_llr) -> tuple[float
     while low < high - 1:
         mid = (low + high) // 2
         ks = mid * np.ones(npc, dtype=int)
-        log_lrates = optimize_lrates(h, sigma_sq, s_init, ks, counts, prec, max_llr)
+        log_lrates = optimize_lrates(h, sigma_sq, s_init, ks, counts, prec, max_llr, gradient)
         runs += 1
         if pwc_loss(h, sigma_sq, s_init, log_lrates, ks, counts, prec) < C:
             high, best = mid, np.exp(log_lrates)

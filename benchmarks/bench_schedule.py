@@ -10,8 +10,10 @@ a bisection over every total), in two configurations:
     2/(h_max + h_min + 1e-4)), the authors' search space exactly.
 The authors' protocol: ``baseline_notebook.ttl_sched`` (their notebook's ``ttl_sched`` and
 ``optimize_lrates``: L-BFGS-B from log lr -5 with scipy's defaults on their loss, exact
-gradients as autograd gives them, bisection over the piece length from 1e8). Its answer is the
-first feasible total of its search (K * high).
+gradients, bisection over the piece length from 1e8). Its answer is the first feasible total
+of its search (K * high). ``--gradient autograd`` (the default when the ``autograd`` package
+is installed) takes the gradients as the notebook does; ``--gradient hand`` uses the same
+derivative written out in numpy, same answers, about 8-14x faster than autograd here.
 
 "reached" is the *exact* risk (``nn.piecewise_risk``) of the returned schedule at the returned
 total against the target: the notebook's loss has a ``1e-8`` in a denominator, so its own test
@@ -62,19 +64,28 @@ def exact_final_risk(prob, opt, B: float, lrs: np.ndarray, total: float) -> floa
     return float(nn.piecewise_risk(prob, opt, batch_size=B, lrs=np.maximum(lrs, 1e-300), lengths=lengths)[-1])
 
 
-def authors_protocol(prob, p: float, B: float, pieces: int):
+def autograd_installed() -> bool:
+    try:
+        import autograd  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def authors_protocol(prob, p: float, B: float, pieces: int, gradient: str):
     """``ttl_sched`` on the problem's arrays (the notebook's toy_problem for Problem.paper())."""
     h, counts = prob.h, prob.weights
     prec = h**-p
     used = counts > 0
     s_init = np.broadcast_to(prob.init_var, h.shape).astype(float)
-    return nb.ttl_sched(h, prob.c / B, s_init, TARGET, counts, prec, pieces, nb.authors_max_llr(h[used], prec[used]))
+    return nb.ttl_sched(h, prob.c / B, s_init, TARGET, counts, prec, pieces, nb.authors_max_llr(h[used], prec[used]),
+                        gradient)
 
 
-def compare(prob, p: float, B: float, pieces: int, modes: list[str], repeats: int) -> dict:
+def compare(prob, p: float, B: float, pieces: int, modes: list[str], repeats: int, gradient: str) -> dict:
     opt = nn.SGD(lr=1.0, precond_power=p)
     row = {"K": pieces, "p": p, "B": B}
-    t_a, (T_a, lrs_a, runs) = best_of(lambda: authors_protocol(prob, p, B, pieces), repeats)
+    t_a, (T_a, lrs_a, runs) = best_of(lambda: authors_protocol(prob, p, B, pieces, gradient), repeats)
     risk_a = exact_final_risk(prob, opt, B, lrs_a, T_a)
     row["protocol"] = (T_a, t_a, risk_a <= TARGET)
     row["protocol_risk"] = risk_a
@@ -122,6 +133,8 @@ def main() -> None:
     parser.add_argument("--powers", type=float, nargs="+", default=None)
     parser.add_argument("--modes", nargs="+", default=["default", "authors"], choices=list(MODES))
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--gradient", choices=["autograd", "hand"], default="autograd" if autograd_installed() else "hand",
+                        help="how the authors' protocol takes gradients (default: autograd when installed)")
     parser.add_argument("--compare-all", action="store_true", help="B = 2^0..2^16, p in {0, 0.5}")
     parser.add_argument("--scan", type=int, default=0, help="test every total this far below each answer")
     args = parser.parse_args()
@@ -130,7 +143,8 @@ def main() -> None:
         Bs, powers = args.batch_sizes or list(2.0 ** np.arange(17)), args.powers or [0.0, 0.5]
     else:
         Bs, powers = args.batch_sizes or [4.0, 64.0, 1024.0], args.powers or [0.0]
-    print(f"problem: {prob.name}; target {TARGET}; OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}", flush=True)
+    print(f"problem: {prob.name}; target {TARGET}; protocol gradients: {args.gradient}; "
+          f"OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}", flush=True)
     if args.scan:
         for K in args.pieces:
             for p in powers:
@@ -143,7 +157,7 @@ def main() -> None:
     for K in args.pieces:
         for p in powers:
             for B in Bs:
-                rows.append(compare(prob, p, B, K, args.modes, args.repeats))
+                rows.append(compare(prob, p, B, K, args.modes, args.repeats, args.gradient))
                 print_row(rows[-1], args.modes)
     print(f"\n{len(rows)} cases in {time.perf_counter() - start:.0f} s")
     for mode in args.modes:
