@@ -19,9 +19,11 @@ total is therefore optimised from several starts and polished
 (:func:`~nqm.numerics._schedule_search.certified_minimum`); the schedule returned at a total
 :math:`T` has an exact final risk **never above** that of: the best constant learning rate at
 :math:`T` (a 1-D search that includes every rate of the paper's grid under the cap); the
-authors' start :math:`\log\alpha=-5` and the result of L-BFGS-B run from it the authors' way
-(on :math:`R` with scipy's default tolerances); the caller's ``start``; and every schedule passed
-in ``schedules`` — each after clipping its rates to :math:`[10^{-30}, \texttt{max\_lr}]`.
+authors' start :math:`\log\alpha=-5` and the result of the authors' optimiser run from it
+(L-BFGS-B on :math:`R` with scipy's default tolerances; their loss differs from the exact
+:math:`R` by a :math:`10^{-8}` in a denominator, and their lower bound is :math:`-\infty`, not
+:math:`\log 10^{-30}`); the caller's ``start``; and every schedule passed in ``schedules`` — each
+after clipping its rates to :math:`[10^{-30}, \texttt{max\_lr}]`.
 
 **The step search** (:func:`optimal_schedule`). The rule: the answer is the fewest total
 :math:`T` whose certified risk reaches the target among the totals the search tests, and
