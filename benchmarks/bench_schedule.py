@@ -26,6 +26,8 @@ this helps both sides equally.
     python benchmarks/bench_schedule.py --compare-all    # B = 2^0..2^16, p in {0, 0.5}, K in {10, 50}
     python benchmarks/bench_schedule.py --scan 200 --batch-sizes 64 --pieces 10
         # tests every total in the 200 below each answer: none may reach the target
+    python benchmarks/bench_schedule.py --at-protocol --batch-sizes 1 2 4 8 --powers 0 0.5
+        # where the protocol's answer misses the target: the certified optimum at its total
 """
 
 from __future__ import annotations
@@ -126,6 +128,20 @@ def scan(prob, p: float, B: float, pieces: int, width: int, mode: str) -> None:
           f"(down to {below[-1] if len(below) else T}); reaching the target: {bad or 'none'}", flush=True)
 
 
+def at_protocol(prob, p: float, B: float, pieces: int, gradient: str) -> None:
+    """The protocol's answer, its schedule's exact risk there, and the certified optimum at that
+    total (max_lr='authors', the protocol's schedule among the starts)."""
+    opt = nn.SGD(lr=1.0, precond_power=p)
+    T_a, lrs_a, _ = authors_protocol(prob, p, B, pieces, gradient)
+    if not math.isfinite(T_a):
+        print(f"at-protocol K={pieces} p={p:g} B={B:g}: the protocol found no total", flush=True)
+        return
+    best = nn.optimize_schedule(prob, opt, batch_size=B, steps=int(T_a), pieces=pieces, max_lr="authors",
+                                schedules=[np.maximum(lrs_a, 1e-30)]).final_risk
+    print(f"at-protocol K={pieces} p={p:g} B={B:g}: protocol total {T_a:,.0f}; its schedule's exact risk "
+          f"{exact_final_risk(prob, opt, B, lrs_a, T_a):.7f}; certified optimum there {best:.7f}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch-sizes", type=float, nargs="+", default=None)
@@ -137,6 +153,8 @@ def main() -> None:
                         help="how the authors' protocol takes gradients (default: autograd when installed)")
     parser.add_argument("--compare-all", action="store_true", help="B = 2^0..2^16, p in {0, 0.5}")
     parser.add_argument("--scan", type=int, default=0, help="test every total this far below each answer")
+    parser.add_argument("--at-protocol", action="store_true",
+                        help="the certified optimum at the protocol's answer (is the target reachable there?)")
     args = parser.parse_args()
     prob = nn.Problem.paper()
     if args.compare_all:
@@ -145,6 +163,12 @@ def main() -> None:
         Bs, powers = args.batch_sizes or [4.0, 64.0, 1024.0], args.powers or [0.0]
     print(f"problem: {prob.name}; target {TARGET}; protocol gradients: {args.gradient}; "
           f"OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}", flush=True)
+    if args.at_protocol:
+        for K in args.pieces:
+            for p in powers:
+                for B in Bs:
+                    at_protocol(prob, p, B, K, args.gradient)
+        return
     if args.scan:
         for K in args.pieces:
             for p in powers:
