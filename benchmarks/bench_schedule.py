@@ -87,12 +87,14 @@ def authors_protocol(prob, p: float, B: float, pieces: int, gradient: str):
 def compare(prob, p: float, B: float, pieces: int, modes: list[str], repeats: int, gradient: str) -> dict:
     opt = nn.SGD(lr=1.0, precond_power=p)
     row = {"K": pieces, "p": p, "B": B}
-    t_a, (T_a, lrs_a, runs) = best_of(lambda: authors_protocol(prob, p, B, pieces, gradient), repeats)
+    t_a, (T_a, lrs_a, _) = best_of(lambda: authors_protocol(prob, p, B, pieces, gradient), repeats)
     risk_a = exact_final_risk(prob, opt, B, lrs_a, T_a)
     row["protocol"] = (T_a, t_a, risk_a <= TARGET)
     row["protocol_risk"] = risk_a
     for mode in modes:
-        t, res = best_of(lambda: nn.optimal_schedule(prob, opt, batch_size=B, target=TARGET, pieces=pieces, **MODES[mode]), repeats)
+        options = MODES[mode]
+        t, res = best_of(lambda: nn.optimal_schedule(prob, opt, batch_size=B, target=TARGET, pieces=pieces, **options),
+                         repeats)
         row[mode] = (res.steps, t, res.final_risk <= TARGET)
     return row
 

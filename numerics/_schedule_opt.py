@@ -69,7 +69,7 @@ from ._model import build_model
 from ._optimizers import Optimizer
 from ._problem import Problem
 from ._schedule import piecewise_risk, schedule_family, split_steps, validate_lrs
-from ._schedule_maps import LrFamily, MapMethod, risk_and_gradient
+from ._schedule_maps import LrFamily, MapMethod
 from ._schedule_search import (
     AUTHORS_LOG_LR,
     best_constant_at,

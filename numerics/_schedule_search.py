@@ -82,7 +82,7 @@ class _Objective:
         """Risks of several log-lr vectors at once (rows of ``xs``), recorded like single evaluations."""
         risk, _ = risk_and_gradient(self.family, np.exp(xs), np.broadcast_to(self.lengths, xs.shape), self.method)
         risk = np.where(np.isfinite(risk) & (risk > 0), risk, np.inf)
-        for x, r in zip(xs, risk):
+        for x, r in zip(xs, risk, strict=True):
             self._record(x, float(r))
         return risk
 
