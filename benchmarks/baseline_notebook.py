@@ -15,6 +15,11 @@ A transcription of the tuning code of the paper's notebook (gd-zhang/noisy-quadr
   notebook does), real part of the first component;
 * steps to target: a binary search on t over ``[0, 1e9]`` (SGD) or ``[0, 1e7]``
   (momentum) with the test ``L < C``, which assumes a monotone curve;
+* piecewise-constant schedules (``optimize_lrates``, ``ttl_sched``): L-BFGS-B from log lr -5
+  with bounds ``(-inf, max_llr)`` and scipy's default options on the notebook's loss, and a
+  bisection over the per-piece length from ``high = 1e8`` (totals are multiples of the number
+  of pieces). The notebook's gradients come from ``autograd``; here the same derivative is
+  written out by hand (:func:`pwc_loss_and_grad`). The cap is 2/(h_max + h_min + 1e-4);
 * tuning: Python loops over the paper's grids (``logspace(-5, 0.5, 100)``; momentum
   ``logspace(-8, 1, 100)`` x ``1 - logspace(-5, 0, 20)``), keeping the first best.
 
@@ -37,6 +42,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import scipy.optimize
 
 __all__ = [
     "toy_problem",
@@ -46,6 +52,11 @@ __all__ = [
     "optimal_ttl_wm",
     "grid_steps_sgd",
     "grid_steps_momentum",
+    "pwc_loss",
+    "pwc_loss_and_grad",
+    "optimize_lrates",
+    "ttl_sched",
+    "authors_max_llr",
     "SGD_LRATES",
     "MOMENTUM_LRATES",
     "MOMENTA",
@@ -59,6 +70,8 @@ MOMENTA = 1 - np.logspace(-5, 0, 20)
 #: upper ends of the notebook's binary searches
 SGD_HIGH = 1_000_000_000
 MOMENTUM_HIGH = 10_000_000
+#: upper end of the notebook's search over the per-piece length (``ttl_sched``)
+SCHED_HIGH = 100_000_000
 
 
 def toy_problem(ndim: int = 10_000, nbins: int = 100) -> tuple[np.ndarray, np.ndarray]:
@@ -218,3 +231,97 @@ def grid_steps_momentum(h, sigma_sq, s_init, C, counts, prec, points: np.ndarray
         return 0.5 * np.sum(h * final_p[..., 0].real * counts, axis=-1)
 
     return _grid_search(evaluate, lr.size, MOMENTUM_HIGH, C)
+
+
+# ---------------------------------------------------------------- piecewise-constant schedules
+def pwc_loss(h, sigma_sq, s_init, log_lrates, ks, counts, prec, xp=np) -> float:
+    """``eval_pwc_schedule``: the loss after the pieces ``(exp(log_lrates), ks)``, each piece in
+    the notebook's closed form (``simulate_kstep_dynamics``, with its ``1e-8``). ``xp`` is the
+    numpy module (``autograd.numpy`` to differentiate it as the notebook does)."""
+    s = s_init
+    for lrate, k in zip(xp.exp(log_lrates), ks):
+        s = simulate_kstep_dynamics(h, sigma_sq, s, lrate, k, prec)
+    return 0.5 * xp.sum(h * s * counts)
+
+
+def pwc_loss_and_grad(h, sigma_sq, s_init, log_lrates, ks, counts, prec) -> tuple[float, np.ndarray]:
+    r""":func:`pwc_loss` and its exact gradient in the log learning rates.
+
+    The notebook differentiates ``eval_pwc_schedule`` with ``autograd``, which is not
+    installed here; this is the same derivative by hand. Per piece, with
+    :math:`x = \alpha p h`, :math:`\beta=(1-x)^2`, :math:`D = 1-\beta+10^{-8}`,
+    :math:`s_* = (p\alpha)^2\sigma^2/D` and :math:`s' = s_* + \beta^k(s-s_*)`:
+    :math:`\partial s'/\partial s = \beta^k` and
+    :math:`\partial s'/\partial\alpha = s_*'(1-\beta^k) + k\beta^{k-1}\beta'(s-s_*)` with
+    :math:`\beta' = -2ph(1-x)`, :math:`s_*' = 2p^2\alpha\sigma^2/D + s_*\beta'/D`; the loss
+    :math:`\tfrac12\sum h s\,\mathrm{counts}` is back-propagated through the pieces.
+    """
+    lrates = np.exp(np.asarray(log_lrates, dtype=float))
+    states = [np.asarray(s_init, dtype=float) * np.ones_like(h)]
+    parts = []
+    for lrate, k in zip(lrates, ks):
+        x = lrate * prec * h
+        beta = (1 - x) ** 2
+        denom = 1 - beta + 1e-8
+        s_star = (prec * lrate) ** 2 * sigma_sq / denom
+        beta_k = beta**k
+        dbeta = -2 * prec * h * (1 - x)
+        ds_star = 2 * prec**2 * lrate * sigma_sq / denom + s_star * dbeta / denom
+        kbeta = k * beta ** (k - 1) if k > 0 else np.zeros_like(beta)
+        s = states[-1]
+        parts.append((beta_k, ds_star * (1 - beta_k) + kbeta * dbeta * (s - s_star)))
+        states.append(s_star + beta_k * (s - s_star))
+    adj = 0.5 * h * counts
+    grad = np.empty(lrates.size)
+    for i in range(lrates.size - 1, -1, -1):
+        beta_k, ds_dlr = parts[i]
+        grad[i] = np.sum(adj * ds_dlr) * lrates[i]
+        adj = adj * beta_k
+    return loss(h, states[-1], counts), grad
+
+
+def optimize_lrates(h, sigma_sq, s_init, ks, counts, prec, max_llr, gradient: str = "hand") -> np.ndarray:
+    """The notebook's ``optimize_lrates``: ``scipy.optimize.minimize`` from log lr -5 with
+    bounds ``(-inf, max_llr)`` (so L-BFGS-B) and default options, exact gradients:
+    ``gradient="autograd"`` as the notebook takes them (loss and gradient evaluated separately;
+    needs the ``autograd`` package), ``"hand"`` by :func:`pwc_loss_and_grad` (same values, faster)."""
+    bounds = scipy.optimize.Bounds(-np.inf, max_llr)
+    x0 = -5 * np.ones(len(ks))
+    if gradient == "autograd":
+        import autograd
+        import autograd.numpy as anp
+
+        fn = lambda llr: pwc_loss(h, sigma_sq, s_init, llr, ks, counts, prec)  # noqa: E731
+        grad = autograd.grad(lambda llr: pwc_loss(h, sigma_sq, s_init, llr, ks, counts, prec, anp))
+        return scipy.optimize.minimize(fn, x0, jac=grad, bounds=bounds).x
+    if gradient != "hand":
+        raise ValueError(f"gradient must be 'hand' or 'autograd'; got {gradient!r}")
+    fun = lambda llr: pwc_loss_and_grad(h, sigma_sq, s_init, llr, ks, counts, prec)  # noqa: E731
+    return scipy.optimize.minimize(fun, x0, jac=True, bounds=bounds).x
+
+
+def ttl_sched(h, sigma_sq, s_init, C, counts, prec, npc, max_llr, gradient: str = "hand") -> tuple[float, np.ndarray, int]:
+    """The notebook's ``ttl_sched``: bisection over the per-piece length ``mid`` in
+    ``[0, 1e8]`` with the test ``loss < C`` on the schedule optimised at ``npc`` pieces of
+    ``mid`` steps. Returns ``(total steps npc * high, that schedule's learning rates, the
+    number of optimisations)``: ``high`` is the first feasible length the search found (the
+    notebook returns ``low = high - 1``); ``(inf, ...)`` if none was feasible."""
+    low, high, runs = 0, SCHED_HIGH, 0
+    best = np.full(npc, np.nan)
+    while low < high - 1:
+        mid = (low + high) // 2
+        ks = mid * np.ones(npc, dtype=int)
+        log_lrates = optimize_lrates(h, sigma_sq, s_init, ks, counts, prec, max_llr, gradient)
+        runs += 1
+        if pwc_loss(h, sigma_sq, s_init, log_lrates, ks, counts, prec) < C:
+            high, best = mid, np.exp(log_lrates)
+        else:
+            low = mid
+    return (math.inf if high == SCHED_HIGH else float(npc * high)), best, runs
+
+
+def authors_max_llr(h, prec) -> float:
+    """Log of the cap 2/(h_max + h_min + 1e-4) on the preconditioned curvatures ``prec * h``
+    (bins of positive count are what ``h`` should hold here)."""
+    ph = prec * h
+    return math.log(2.0 / (ph.max() + ph.min() + 1e-4))

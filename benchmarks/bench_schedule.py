@@ -1,37 +1,33 @@
-"""Speed of optimal piecewise-constant schedules against the authors' protocol, same run.
+"""Optimal piecewise-constant schedules against the authors' protocol, measured in the same run.
 
-Paper problem (binned, SGD, C = H, target 0.01), K = 50 equal pieces, log(lr) from -5,
-learning rates capped at 2/(h_max + h_min) - 1e-4 (Section 3.7.2, Figs. 3b/3c).
+Problem: the authors' (``Problem.paper()``: binned, C = H on the bins), SGD with P = H^p,
+target 0.01, K equal pieces (K = 50; one of the paper's figures uses 10).
 
-Engine (nqm.numerics): exact piecewise risk in O(K) closed-form pieces, exact gradient by
-reverse accumulation, L-BFGS-B on log(risk); step search between certified ends.
+Ours: ``nn.optimal_schedule`` (certified multi-start optimisation per total, exact gradients,
+a bisection over every total), in two configurations:
+  * ``default``: every total, pieces as equal as integers allow, cap 2/(h_max + h_min) - 1e-4;
+  * ``authors``: ``equal_pieces=True, max_lr="authors"`` (totals multiples of K, cap
+    2/(h_max + h_min + 1e-4)), the authors' search space exactly.
+The authors' protocol: ``baseline_notebook.ttl_sched`` (their notebook's ``ttl_sched`` and
+``optimize_lrates``: L-BFGS-B from log lr -5 with scipy's defaults on their loss, exact
+gradients, bisection over the piece length from 1e8). Its answer is the first feasible total
+of its search (K * high). ``--gradient autograd`` (the default when the ``autograd`` package
+is installed) takes the gradients as the notebook does; ``--gradient hand`` uses the same
+derivative written out in numpy, same answers, about 8-14x faster than autograd here.
 
-Baselines, plain implementations written here (loops as the authors wrote them):
+"reached" is the *exact* risk (``nn.piecewise_risk``) of the returned schedule at the returned
+total against the target: the notebook's loss has a ``1e-8`` in a denominator, so its own test
+can differ from the exact one. Times are wall clock, one run each (``--repeats`` for more, best
+kept). BLAS threads are pinned to one (``OPENBLAS_NUM_THREADS=1`` unless set): scipy's L-BFGS-B
+calls BLAS on tiny vectors, and on a loaded 2-core machine threads made each iteration slower;
+this helps both sides equally.
 
-A. the protocol as the paper states it (footnote 2, and the brief of this benchmark):
-   the risk of a schedule by per-step dynamic programming with eq. 3,
-   s <- (1 - lr h)^2 s + lr^2 c / B over every step (vectorised over bins), and scipy's
-   L-BFGS-B with numerical (2-point) gradients, K + 1 risk evaluations per gradient.
-B. the authors' notebook (gd-zhang/noisy-quadratic-model, ``optimize_lrates`` and
-   ``ttl_sched``): the same optimiser on the per-piece closed form
-   ``s* + beta^k (s - s*)`` with its ``1 - beta + 1e-8`` denominator, and the step search
-   as a bisection over the per-piece length from ``high = 1e8``. The notebook takes exact
-   gradients with ``autograd``, which is not installed here; this baseline uses 2-point
-   numerical gradients instead (so it is slower than the notebook by about the cost ratio
-   of K + 1 evaluations to one reverse pass).
-
-Timings are wall-clock, best of ``--repeats`` for the engine and baseline B. Baseline A is
-measured in full at the cheapest case only (``--full`` measures every case); elsewhere it is
-extrapolated as (time of one A risk evaluation, best of 3) x (the number of risk evaluations
-baseline B's L-BFGS-B needed at the same T): the same optimiser on the same objective up
-to the notebook's ``1e-8``. The cheapest case prints the measured time next to the rule's
-value, and the table says which numbers are extrapolated.
-
-BLAS threads are pinned to one (``OPENBLAS_NUM_THREADS=1`` unless set): scipy's L-BFGS-B
-calls BLAS on tiny matrices, and on a loaded 2-core machine threaded BLAS made each
-L-BFGS-B iteration ~1 ms slower; this helps the baselines as much as the engine.
-
-    python benchmarks/bench_schedule.py [--batch-sizes 4 256 16384] [--repeats 3] [--full]
+    python benchmarks/bench_schedule.py                  # K = 10, 50 at B = 4, 64, 1024 (p = 0)
+    python benchmarks/bench_schedule.py --compare-all    # B = 2^0..2^16, p in {0, 0.5}, K in {10, 50}
+    python benchmarks/bench_schedule.py --scan 200 --batch-sizes 64 --pieces 10
+        # tests every total in the 200 below each answer: none may reach the target
+    python benchmarks/bench_schedule.py --at-protocol --batch-sizes 1 2 4 8 --powers 0 0.5
+        # where the protocol's answer misses the target: the certified optimum at its total
 """
 
 from __future__ import annotations
@@ -45,68 +41,15 @@ import math  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
-import scipy.optimize  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
 
+import baseline_notebook as nb  # noqa: E402
 import nqm.numerics as nn  # noqa: E402
 
-PIECES = 50
 TARGET = 0.01
+MODES = {"default": {}, "authors": {"equal_pieces": True, "max_lr": "authors"}}
 
 
-# ---------------------------------------------------------------- baselines (authors' protocol)
-def dp_risk(h, c, counts, B, log_lrs, lengths) -> float:
-    """Eq. 3 step by step: s <- (1 - lr h)^2 s + lr^2 c / B; loss 1/2 sum h s counts."""
-    s = np.ones_like(h)
-    noise = c / B
-    for lr, k in zip(np.exp(log_lrs), lengths):
-        a2 = (1.0 - lr * h) ** 2
-        q = lr * lr * noise
-        for _ in range(int(k)):
-            s = a2 * s + q
-    return float(0.5 * np.sum(h * s * counts))
-
-
-def notebook_risk(h, c, counts, B, log_lrs, lengths) -> float:
-    """The notebook's per-piece closed form, including its ``+ 1e-8``."""
-    s = np.ones_like(h)
-    sigma_sq = c / B
-    for lr, k in zip(np.exp(log_lrs), lengths):
-        beta = (1.0 - lr * h) ** 2
-        s_star = lr**2 * sigma_sq / (1.0 - beta + 1e-8)
-        s = s_star + beta**k * (s - s_star)
-    return float(0.5 * np.sum(h * s * counts))
-
-
-def baseline_optimise(risk_fn, prob, B, lengths, max_lr) -> tuple[np.ndarray, float, int]:
-    """scipy.optimize.minimize(risk, -5, bounds=(-inf, log max_lr)): L-BFGS-B, 2-point gradients."""
-    fn = lambda y: risk_fn(prob.h, prob.c, prob.weights, B, y, lengths)  # noqa: E731
-    bounds = scipy.optimize.Bounds(-np.inf, math.log(max_lr))
-    res = scipy.optimize.minimize(fn, -5.0 * np.ones(len(lengths)), bounds=bounds, method="L-BFGS-B")
-    return res.x, float(res.fun), int(res.nfev)
-
-
-def notebook_search(prob, B, max_lr) -> tuple[int, int]:
-    """``ttl_sched``: bisection over the per-piece length (total = K * mid), high = 1e8.
-
-    Returns (first feasible per-piece length, optimisations run); the notebook itself returns
-    ``low``, one per-piece length (K steps) less than the first feasible one.
-    """
-    low, high, runs = 0, 100_000_000, 0
-    while low < high - 1:
-        mid = (low + high) // 2
-        ks = np.full(PIECES, mid)
-        y, _, _ = baseline_optimise(notebook_risk, prob, B, ks, max_lr)
-        runs += 1
-        if notebook_risk(prob.h, prob.c, prob.weights, B, y, ks) < TARGET:
-            high = mid
-        else:
-            low = mid
-    return high, runs
-
-
-def best_of(fn, repeats: int) -> tuple[float, object]:
+def best_of(fn, repeats: int):
     best, out = math.inf, None
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -115,65 +58,145 @@ def best_of(fn, repeats: int) -> tuple[float, object]:
     return best, out
 
 
+def exact_final_risk(prob, opt, B: float, lrs: np.ndarray, total: float) -> float:
+    """Exact risk of ``lrs`` on ``len(lrs)`` pieces splitting ``total`` (rates below 1e-300 clipped)."""
+    if not math.isfinite(total):
+        return math.inf
+    lengths = nn.split_steps(int(total), lrs.size)
+    return float(nn.piecewise_risk(prob, opt, batch_size=B, lrs=np.maximum(lrs, 1e-300), lengths=lengths)[-1])
+
+
+def autograd_installed() -> bool:
+    try:
+        import autograd  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def authors_protocol(prob, p: float, B: float, pieces: int, gradient: str):
+    """``ttl_sched`` on the problem's arrays (the notebook's toy_problem for Problem.paper())."""
+    h, counts = prob.h, prob.weights
+    prec = h**-p
+    used = counts > 0
+    s_init = np.broadcast_to(prob.init_var, h.shape).astype(float)
+    return nb.ttl_sched(h, prob.c / B, s_init, TARGET, counts, prec, pieces, nb.authors_max_llr(h[used], prec[used]),
+                        gradient)
+
+
+def compare(prob, p: float, B: float, pieces: int, modes: list[str], repeats: int, gradient: str) -> dict:
+    opt = nn.SGD(lr=1.0, precond_power=p)
+    row = {"K": pieces, "p": p, "B": B}
+    t_a, (T_a, lrs_a, _) = best_of(lambda: authors_protocol(prob, p, B, pieces, gradient), repeats)
+    risk_a = exact_final_risk(prob, opt, B, lrs_a, T_a)
+    row["protocol"] = (T_a, t_a, risk_a <= TARGET)
+    row["protocol_risk"] = risk_a
+    for mode in modes:
+        options = MODES[mode]
+        t, res = best_of(lambda: nn.optimal_schedule(prob, opt, batch_size=B, target=TARGET, pieces=pieces, **options),
+                         repeats)
+        row[mode] = (res.steps, t, res.final_risk <= TARGET)
+    return row
+
+
+def print_row(row: dict, modes: list[str]) -> None:
+    T_a, t_a, ok_a = row["protocol"]
+    parts = [f"K={row['K']:<3d} p={row['p']:<4g} B={row['B']:<8g} protocol T={T_a:>10,.0f} {t_a:7.2f}s "
+             f"reached={ok_a!s:5} (exact risk {row['protocol_risk']:.7f})"]
+    for mode in modes:
+        T, t, ok = row[mode]
+        verdict = "ok" if T <= T_a else ("WORSE" if ok_a else "more steps; the protocol's schedule misses the target")
+        parts.append(f"{mode}: T={T:>10,.0f} {t:7.2f}s reached={ok!s:5} authors/ours time {t_a / t:6.2f}x "
+                     f"steps ratio {T / T_a:.4f} {verdict}")
+    print(" | ".join(parts), flush=True)
+
+
+def scan(prob, p: float, B: float, pieces: int, width: int, mode: str) -> None:
+    """Every total in [T - width, T - 1] optimised (certified, from the answer's schedule too)."""
+    opt = nn.SGD(lr=1.0, precond_power=p)
+    options = MODES[mode]
+    res = nn.optimal_schedule(prob, opt, batch_size=B, target=TARGET, pieces=pieces, **options)
+    T = int(res.steps)
+    unit = pieces if options.get("equal_pieces") else 1
+    cap = options.get("max_lr")
+    below = range(T - unit, max(T - width - 1, 0), -unit)
+    bad = []
+    for total in below:
+        r = nn.optimize_schedule(prob, opt, batch_size=B, steps=total, pieces=pieces, max_lr=cap,
+                                 schedules=[res.lrs]).final_risk
+        if r <= TARGET:
+            bad.append((total, r))
+    print(f"scan K={pieces} p={p:g} B={B:g} {mode}: answer {T}; {len(below)} totals below tested "
+          f"(down to {below[-1] if len(below) else T}); reaching the target: {bad or 'none'}", flush=True)
+
+
+def at_protocol(prob, p: float, B: float, pieces: int, gradient: str) -> None:
+    """The protocol's answer, its schedule's exact risk there, and the certified optimum at that
+    total (max_lr='authors', the protocol's schedule among the starts)."""
+    opt = nn.SGD(lr=1.0, precond_power=p)
+    T_a, lrs_a, _ = authors_protocol(prob, p, B, pieces, gradient)
+    if not math.isfinite(T_a):
+        print(f"at-protocol K={pieces} p={p:g} B={B:g}: the protocol found no total", flush=True)
+        return
+    best = nn.optimize_schedule(prob, opt, batch_size=B, steps=int(T_a), pieces=pieces, max_lr="authors",
+                                schedules=[np.maximum(lrs_a, 1e-30)]).final_risk
+    print(f"at-protocol K={pieces} p={p:g} B={B:g}: protocol total {T_a:,.0f}; its schedule's exact risk "
+          f"{exact_final_risk(prob, opt, B, lrs_a, T_a):.7f}; certified optimum there {best:.7f}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch-sizes", type=float, nargs="+", default=[4.0, 256.0, 16384.0])
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--full", action="store_true", help="run baseline A in full at every batch size")
+    parser.add_argument("--batch-sizes", type=float, nargs="+", default=None)
+    parser.add_argument("--pieces", type=int, nargs="+", default=[10, 50])
+    parser.add_argument("--powers", type=float, nargs="+", default=None)
+    parser.add_argument("--modes", nargs="+", default=["default", "authors"], choices=list(MODES))
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--gradient", choices=["autograd", "hand"], default="autograd" if autograd_installed() else "hand",
+                        help="how the authors' protocol takes gradients (default: autograd when installed)")
+    parser.add_argument("--compare-all", action="store_true", help="B = 2^0..2^16, p in {0, 0.5}")
+    parser.add_argument("--scan", type=int, default=0, help="test every total this far below each answer")
+    parser.add_argument("--at-protocol", action="store_true",
+                        help="the certified optimum at the protocol's answer (is the target reachable there?)")
     args = parser.parse_args()
-    console = Console(width=200)
     prob = nn.Problem.paper()
-    cap = nn.default_max_lr(prob, "sgd")
-    console.print(f"paper problem: {prob}; cap {cap:.6f}; K = {PIECES}; target {TARGET}; "
-                  f"OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}")
-
-    opt_table = Table(title="one 50-piece schedule optimisation at the optimal T")
-    for col in ("B", "T", "engine s", "evals", "B: notebook+FD s", "evals", "A: DP+FD s", "A/engine", "B/engine", "risk engine", "risk B"):
-        opt_table.add_column(col, justify="right")
-    search_table = Table(title="steps search (smallest T reaching the target)")
-    for col in ("B", "engine T", "engine s", "notebook T (first feasible)", "notebook s", "notebook/engine", "A: DP search"):
-        search_table.add_column(col, justify="right")
-
-    cheapest = max(args.batch_sizes)
-    for B in args.batch_sizes:
-        t_search, res = best_of(lambda: nn.optimal_schedule(prob, "sgd", batch_size=B, target=TARGET), args.repeats)
-        T = int(res.steps)
-        lengths = res.lengths
-        t_opt, one = best_of(lambda: nn.optimize_schedule(prob, "sgd", batch_size=B, steps=T), args.repeats)
-        # baseline B at the same T (the notebook's pieces are equal; ours differ by at most one step)
-        t_B, (yB, fB, nB) = best_of(lambda: baseline_optimise(notebook_risk, prob, B, lengths, cap), args.repeats)
-        # baseline A: one risk evaluation measured; the optimisation in full at the cheapest case
-        t_evalA, _ = best_of(lambda: dp_risk(prob.h, prob.c, prob.weights, B, -5.0 * np.ones(PIECES), lengths), 3)
-        extrapolated = t_evalA * nB  # as many evaluations as baseline B needed
-        if args.full or B == cheapest:
-            t0 = time.perf_counter()
-            _, _, nA = baseline_optimise(dp_risk, prob, B, lengths, cap)
-            t_A, note = time.perf_counter() - t0, ""
-            console.print(
-                f"B={B:g}: baseline A measured {t_A:.1f} s with {nA} evaluations; the extrapolation rule "
-                f"(one evaluation x baseline B's {nB} evaluations) would give {extrapolated:.1f} s"
-            )
-        else:
-            t_A, note = extrapolated, " (extrap.)"
-        opt_table.add_row(
-            f"{B:g}", f"{T}", f"{t_opt:.3f}", f"{one.evaluations}", f"{t_B:.2f}", f"{nB}", f"{t_A:.1f}{note}",
-            f"{t_A / t_opt:,.0f}x", f"{t_B / t_opt:,.0f}x", f"{one.final_risk:.6g}", f"{fB:.6g}",
-        )
-        # steps search: the notebook's bisection in full; baseline A's first level extrapolated
-        t0 = time.perf_counter()
-        mid, runs = notebook_search(prob, B, cap)
-        t_nb = time.perf_counter() - t0
-        first_level = t_evalA / lengths.sum() * (PIECES * 50_000_000)  # one DP evaluation at T = 50 * 5e7
-        search_table.add_row(
-            f"{B:g}", f"{T}", f"{t_search:.2f}", f"{PIECES * mid} ({runs} optimisations)", f"{t_nb:.1f}",
-            f"{t_nb / t_search:,.0f}x", f">= {first_level:,.0f} s for one risk evaluation at the first level",
-        )
-    console.print(opt_table)
-    console.print(search_table)
-    console.print(
-        "engine T is exact to one step with pieces split as evenly as integers allow; the notebook's T is a "
-        "multiple of 50 and its returned value is one piece length below the first feasible one."
-    )
+    if args.compare_all:
+        Bs, powers = args.batch_sizes or list(2.0 ** np.arange(17)), args.powers or [0.0, 0.5]
+    else:
+        Bs, powers = args.batch_sizes or [4.0, 64.0, 1024.0], args.powers or [0.0]
+    print(f"problem: {prob.name}; target {TARGET}; protocol gradients: {args.gradient}; "
+          f"OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}", flush=True)
+    if args.at_protocol:
+        for K in args.pieces:
+            for p in powers:
+                for B in Bs:
+                    at_protocol(prob, p, B, K, args.gradient)
+        return
+    if args.scan:
+        for K in args.pieces:
+            for p in powers:
+                for B in Bs:
+                    for mode in args.modes:
+                        scan(prob, p, B, K, args.scan, mode)
+        return
+    rows = []
+    start = time.perf_counter()
+    for K in args.pieces:
+        for p in powers:
+            for B in Bs:
+                rows.append(compare(prob, p, B, K, args.modes, args.repeats, args.gradient))
+                print_row(rows[-1], args.modes)
+    print(f"\n{len(rows)} cases in {time.perf_counter() - start:.0f} s")
+    for mode in args.modes:
+        worse = [r for r in rows if r[mode][0] > r["protocol"][0] and r["protocol"][2]]
+        unreached = [r for r in rows if not r[mode][2]]
+        total_ours = sum(r[mode][1] for r in rows)
+        total_auth = sum(r["protocol"][1] for r in rows)
+        print(f"{mode}: more steps than a protocol schedule that reaches the target in {len(worse)} of {len(rows)} "
+              f"cases; more steps than the protocol's (missing) answer in "
+              f"{sum(r[mode][0] > r['protocol'][0] for r in rows)}; target not reached "
+              f"in {len(unreached)}; total time ours {total_ours:.1f} s, authors' {total_auth:.1f} s "
+              f"(authors/ours {total_auth / total_ours:.2f}x)")
+    print(f"authors' answers whose exact risk misses the target: {sum(not r['protocol'][2] for r in rows)} of {len(rows)}")
 
 
 if __name__ == "__main__":

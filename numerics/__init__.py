@@ -22,7 +22,15 @@ from ._optimizers import EMA, QHM, SGD, Momentum, Nesterov, Optimizer, from_spec
 from ._problem import Problem
 from ._risk import expected_risk, risk_components, risk_variance, stationary_risk
 from ._schedule import piecewise_risk, piecewise_risk_gradient, scheduled_risk, split_steps
-from ._schedule_opt import ScheduleResult, bayes_bound_steps, default_max_lr, optimal_schedule, optimize_schedule
+from ._schedule_opt import (
+    PAPER_SGD_LRS,
+    ScheduleResult,
+    authors_max_lr,
+    bayes_bound_steps,
+    default_max_lr,
+    optimal_schedule,
+    optimize_schedule,
+)
 from ._schedule_sweep import ScheduleSweep, schedule_sweep
 from ._steps import steps_to_target
 from ._sweep import LearningRateTable, Sweep, SweepRow, effective_lr, optimal_learning_rates, sweep, sweeps
@@ -53,6 +61,8 @@ __all__ = [
     "critical_batch_sizes",
     "default_grid",
     "default_max_lr",
+    "authors_max_lr",
+    "PAPER_SGD_LRS",
     "effective_lr",
     "expected_gradient_noise_scale",
     "expected_risk",

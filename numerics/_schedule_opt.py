@@ -5,31 +5,47 @@ number of steps to reach a target risk:
 
 * for a fixed total :math:`T`, minimise the exact final risk over the log learning rates
   with scipy's bounded L-BFGS-B, starting from :math:`\log\alpha = -5`, learning rates capped
-  at :math:`2/(h_{\max}+h_{\min}) - 10^{-4}` (:func:`optimize_schedule`);
+  (:func:`optimize_schedule`);
 * binary-search the smallest :math:`T` whose optimised schedule reaches the target
   (:func:`optimal_schedule`).
 
 Here the risk is the exact piecewise map (:func:`~nqm.numerics.piecewise_risk`) and the
-gradient is exact (:func:`~nqm.numerics.piecewise_risk_gradient`); the objective is
-:math:`\log R`, so L-BFGS-B's tolerances are relative. Pieces are as equal as integers allow
-(:func:`~nqm.numerics.split_steps`), so every :math:`T` — not only multiples of K — is a
-candidate.
+gradient is exact (:func:`~nqm.numerics.piecewise_risk_gradient`).
 
-**The step search.** Let :math:`R^*(T)` be the optimised final risk. The search brackets
-the answer with certified ends and bisects:
+**Certified per total.** One L-BFGS-B run from the authors' start can stall in a poor local
+optimum (for SGD at B = 64 with 10 pieces it once stopped with the last piece at
+:math:`\alpha\approx10^{-11}` and risk 0.0116 where a schedule with risk 0.0099947 exists). Every
+total is therefore optimised from several starts and polished
+(:func:`~nqm.numerics._schedule_search.certified_minimum`); the schedule returned at a total
+:math:`T` has an exact final risk **never above** that of: the best constant learning rate at
+:math:`T` (a 1-D search that includes every rate of the paper's grid under the cap); the
+authors' start :math:`\log\alpha=-5` and the result of the authors' optimiser run from it
+(L-BFGS-B on :math:`R` with scipy's default tolerances; their loss differs from the exact
+:math:`R` by a :math:`10^{-8}` in a denominator, and their lower bound is :math:`-\infty`, not
+:math:`\log 10^{-30}`); the caller's ``start``; and every schedule passed in ``schedules`` — each
+after clipping its rates to :math:`[10^{-30}, \texttt{max\_lr}]`.
+
+**The step search** (:func:`optimal_schedule`). The rule: the answer is the fewest total
+:math:`T` whose certified risk reaches the target among the totals the search tests, and
+:math:`T-1` was tested and failed (see :mod:`._schedule_search`: a bracketing search, secant
+steps on the log risk safeguarded by bisection, whose guarantees do not assume the optimised risk
+is monotone in :math:`T`). Its ends are certified:
 
 * lower end: no method whatsoever reaches the target before the Bayes bound (below), so
   :math:`T < T_{\rm Bayes}` is infeasible without optimising;
 * upper end: the best *constant* learning rate under the cap (exact engine, the paper's
-  grid) reaches the target at :math:`T_c`, and the constant schedule is one of the
-  candidates at :math:`T_c`, so the search never reports more than :math:`T_c` (and
-  that case is certified by the constant schedule itself).
+  grid) reaches the target at :math:`T_c`, and any schedule passed in ``schedules`` that reaches
+  the target at its own total; the search never reports more than the smallest of these.
 
-Bisection assumes :math:`R^*` is non-increasing in :math:`T`. That holds exactly for
-per-step schedules (an extra step at :math:`\alpha\to0` is the identity) and up to the
-rounding of piece lengths here; L-BFGS-B finds local optima only. The answer is always
-certified feasible (its schedule's exact risk is at most the target), and the optimiser
-reported :math:`R^*(T-1) >` target.
+Every total tested is warm-started from the optimised schedules of the nearest totals tested
+below and above it, so the certified risk varies smoothly with :math:`T`.
+
+**The authors' protocol as options.** ``equal_pieces=True`` restricts totals to multiples of
+the number of pieces, every piece of the same length (the notebook bisects over the piece
+length); ``max_lr="authors"`` is their cap :math:`2/(h_{\max}+h_{\min}+10^{-4})`
+(:func:`authors_max_lr`) beside the default :func:`default_max_lr`,
+:math:`2/(h_{\max}+h_{\min}) - 10^{-4}`. Both caps are computed on the preconditioned
+curvatures.
 
 **Bayes bound.** With the start :math:`\theta_0-\theta^*\sim N(0, v)` as a prior, no method
 reaches a risk below :meth:`Problem.bayes_risk_bound <nqm.numerics.Problem.bayes_risk_bound>`
@@ -43,17 +59,24 @@ at 0.01).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import minimize
 
 from ._forms import validate_positive
 from ._model import build_model
 from ._optimizers import Optimizer
 from ._problem import Problem
-from ._schedule import piecewise_risk, schedule_family, split_steps
-from ._schedule_maps import LrFamily, MapMethod, risk_and_gradient
+from ._schedule import piecewise_risk, schedule_family, split_steps, validate_lrs
+from ._schedule_maps import LrFamily, MapMethod
+from ._schedule_search import (
+    AUTHORS_LOG_LR,
+    best_constant_at,
+    certified_minimum,
+    first_feasible,
+    standard_starts,
+)
 from ._steps import grid_minimum
 
 __all__ = [
@@ -63,15 +86,14 @@ __all__ = [
     "bayes_bound_steps",
     "best_constant",
     "default_max_lr",
+    "authors_max_lr",
     "AUTHORS_START",
     "PAPER_SGD_LRS",
     "MAX_SCHEDULE_STEPS",
 ]
 
 #: the authors' start, log(alpha) = -5 for every piece
-AUTHORS_START = -5.0
-#: lower bound of the log learning rates (exp(-69) ~ 1e-30: a piece that does nothing)
-_LOG_LR_FLOOR = -69.0
+AUTHORS_START = AUTHORS_LOG_LR
 #: the paper's constant-learning-rate grid for SGD (Section 3.7)
 PAPER_SGD_LRS = np.logspace(-5, 0.5, 100)
 #: largest total the step search tries when no constant rate reaches the target
@@ -82,10 +104,11 @@ MAX_SCHEDULE_STEPS = 2**40
 class ScheduleResult:
     """An optimised piecewise-constant schedule.
 
-    ``steps``: the total number of steps (for :func:`optimal_schedule`, the smallest that
-    reaches the target, or ``math.inf``); ``lrs``/``lengths``: the pieces; ``boundaries``:
-    the steps :math:`0, L_0, \\dots, T`; ``risk``: the exact risk at each boundary;
-    ``final_lr``: ``lrs[-1]``; ``evaluations``: risk-and-gradient evaluations used.
+    ``steps``: the total number of steps (for :func:`optimal_schedule`, the answer of the step
+    search, or ``math.inf``); ``lrs``/``lengths``: the pieces; ``boundaries``: the steps
+    :math:`0, L_0, \\dots, T`; ``risk``: the exact risk at each boundary; ``final_lr``:
+    ``lrs[-1]``; ``evaluations``: risk-and-gradient evaluations used; ``searched``: the best
+    risk found at each total the search tested.
     """
 
     steps: float
@@ -103,10 +126,26 @@ class ScheduleResult:
 
 
 def default_max_lr(problem: Problem, opt: Optimizer | str) -> float:
-    r"""The authors' cap :math:`2/(h_{\max}+h_{\min}) - 10^{-4}` of the (preconditioned) problem."""
-    family = schedule_family(problem, opt, 1.0)
-    hmax, hmin = family.h_range
+    r"""The toolkit's default cap :math:`2/(h_{\max}+h_{\min}) - 10^{-4}` of the (preconditioned) problem."""
+    hmax, hmin = schedule_family(problem, opt, 1.0).h_range
     return 2.0 / (hmax + hmin) - 1e-4
+
+
+def authors_max_lr(problem: Problem, opt: Optimizer | str) -> float:
+    r"""The authors' cap :math:`2/(h_{\max}+h_{\min}+10^{-4})` of the (preconditioned) problem
+    (``max_lr="authors"``; about 1.9996 on the paper's problem against the default's 1.9997)."""
+    hmax, hmin = schedule_family(problem, opt, 1.0).h_range
+    return 2.0 / (hmax + hmin + 1e-4)
+
+
+def _resolve_cap(problem: Problem, opt: Optimizer | str, max_lr: object) -> float:
+    if max_lr is None:
+        return default_max_lr(problem, opt)
+    if isinstance(max_lr, str):
+        if max_lr != "authors":
+            raise ValueError(f"max_lr must be a single number in (0, inf), 'authors' or None; got {max_lr!r}")
+        return authors_max_lr(problem, opt)
+    return validate_positive("max_lr", max_lr)
 
 
 def bayes_bound_steps(problem: Problem, *, batch_size: float, target: float) -> float:
@@ -115,55 +154,27 @@ def bayes_bound_steps(problem: Problem, *, batch_size: float, target: float) -> 
 
 
 def _validate_pieces(pieces: object) -> int:
-    if not isinstance(pieces, (int, np.integer)) or pieces < 1:
+    if isinstance(pieces, (bool, np.bool_)) or not isinstance(pieces, (int, np.integer)) or pieces < 1:
         raise ValueError(f"pieces must be an integer >= 1; got {pieces!r}")
     return int(pieces)
 
 
-def _minimise(
-    family: LrFamily,
-    lengths: np.ndarray,
-    max_lr: float,
-    start: np.ndarray,
-    method: MapMethod,
-    stop_below: float | None,
-) -> tuple[np.ndarray, float, bool, str, int]:
-    """L-BFGS-B on log learning rates; returns ``(lrs, risk, converged, message, evaluations)``.
+def _log_start(start: object, pieces: int) -> np.ndarray:
+    arr = np.asarray(start, dtype=float)
+    if arr.ndim > 1 or (arr.ndim == 1 and arr.size != pieces) or not np.all(np.isfinite(arr)):
+        raise ValueError(f"start must be one finite log learning rate or one per piece ({pieces}); got {start!r}")
+    return np.broadcast_to(arr, (pieces,)).copy()
 
-    With ``stop_below`` the run ends as soon as an evaluated schedule's risk is at most it.
-    """
-    upper = math.log(max_lr)
-    x0 = np.clip(start, _LOG_LR_FLOOR, upper)
-    best = {"x": x0.copy(), "f": math.inf, "n": 0}
 
-    class _Reached(Exception):
-        pass
-
-    def fun(y: np.ndarray) -> tuple[float, np.ndarray]:
-        risk, grad = risk_and_gradient(family, np.exp(y), lengths, method)
-        best["n"] += 1
-        risk = float(risk)
-        if risk < best["f"]:
-            best["x"], best["f"] = y.copy(), risk
-        if stop_below is not None and risk <= stop_below:
-            raise _Reached
-        if not (math.isfinite(risk) and risk > 0):
-            return math.inf, np.zeros_like(y)
-        return math.log(risk), grad / risk
-
+def _log_lrs(name: str, lrs: object, pieces: int) -> np.ndarray:
+    """Log learning rates of one schedule of ``pieces`` pieces (``ValueError`` naming ``name``)."""
     try:
-        res = minimize(
-            fun,
-            x0,
-            jac=True,
-            method="L-BFGS-B",
-            bounds=[(_LOG_LR_FLOOR, upper)] * x0.size,
-            options={"maxiter": 5000, "maxfun": 20000, "ftol": 1e-13, "gtol": 1e-10},
-        )
-        converged, message = bool(res.success), str(res.message)
-    except _Reached:
-        converged, message = True, "reached the target"
-    return np.exp(best["x"]), best["f"], converged, message, best["n"]
+        arr = validate_lrs(lrs)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
+    if arr.shape != (pieces,):
+        raise ValueError(f"{name} must hold one learning rate per piece ({pieces}); got shape {arr.shape}")
+    return np.log(arr)
 
 
 def _result(problem, opt, batch_size, lengths, lrs, max_lr, converged, message, evaluations, method, steps=None):
@@ -190,25 +201,32 @@ def optimize_schedule(
     batch_size: float,
     steps: int,
     pieces: int = 50,
-    max_lr: float | None = None,
+    max_lr: float | str | None = None,
     start: float | np.ndarray = AUTHORS_START,
     method: MapMethod = "auto",
+    schedules: Iterable[object] = (),
 ) -> ScheduleResult:
     r"""The piecewise-constant schedule of ``pieces`` equal pieces minimising the exact risk after ``steps``.
 
-    L-BFGS-B on :math:`\log\alpha_k` with exact gradients, from ``start`` (the authors'
-    :math:`\log\alpha=-5`; an array gives one start per piece), learning rates in
-    :math:`[10^{-30}, \texttt{max\_lr}]` (default :func:`default_max_lr`).
+    Multi-start bounded L-BFGS-B on :math:`\log\alpha_k` with exact gradients and a final polish
+    (module docstring): the result's risk is never above that of the best constant rate at
+    ``steps``, of the authors' start and their L-BFGS-B run from it, of ``start`` (one log
+    learning rate, or one per piece), or of any schedule in ``schedules`` (arrays of ``pieces``
+    learning rates). Learning rates lie in :math:`[10^{-30}, \texttt{max\_lr}]`; ``max_lr`` is a
+    number, ``None`` (:func:`default_max_lr`) or ``"authors"`` (:func:`authors_max_lr`).
     ``opt`` is any registered spec with an ``lr`` (its value is ignored; the other
     hyperparameters and ``precond_power`` stay fixed).
     """
     pieces = _validate_pieces(pieces)
     family = schedule_family(problem, opt, batch_size)
-    cap = default_max_lr(problem, opt) if max_lr is None else validate_positive("max_lr", max_lr)
+    cap = _resolve_cap(problem, opt, max_lr)
     lengths = split_steps(steps, pieces)
-    x0 = np.broadcast_to(np.asarray(start, dtype=float), (pieces,)).copy()
-    lrs, _, converged, message, n = _minimise(family, lengths, cap, x0, method, stop_below=None)
-    return _result(problem, opt, family.batch_size, lengths, lrs, cap, converged, message, n, method)
+    x0 = _log_start(start, pieces)
+    user = [_log_lrs("schedules", s, pieces) for s in schedules]
+    lr_T = best_constant_at(family, int(lengths.sum()), cap, method, PAPER_SGD_LRS)
+    best = certified_minimum(family, lengths, cap, standard_starts(pieces, cap, lr_T, x0) + user, method)
+    return _result(problem, opt, family.batch_size, lengths, np.exp(best.x), cap, best.converged, best.message,
+                   best.evaluations, method)
 
 
 def best_constant(
@@ -222,6 +240,83 @@ def best_constant(
     return float(steps), (math.nan if row is None else float(lrs[row]))
 
 
+def _user_schedules(schedules: Iterable[object], pieces: int, equal_pieces: bool) -> list[tuple[np.ndarray, int]]:
+    """``(log lrs, total)`` of each ``(lrs, steps)`` pair passed to :func:`optimal_schedule`."""
+    out = []
+    for item in schedules:
+        try:
+            lrs, total = item
+        except (TypeError, ValueError):
+            raise ValueError(f"schedules must hold (lrs, steps) pairs; got {item!r}") from None
+        if isinstance(total, (bool, np.bool_)) or not isinstance(total, (int, np.integer)) or total < 1:
+            raise ValueError(f"schedules: steps must be an integer >= 1; got {total!r}")
+        if equal_pieces and total % pieces:
+            raise ValueError(f"schedules: steps must be a multiple of pieces ({pieces}) with equal_pieces=True; got {total}")
+        out.append((_log_lrs("schedules", lrs, pieces), int(total)))
+    return out
+
+
+class _StepSearch:
+    """The certified feasibility test of :func:`optimal_schedule` at totals ``unit * u``."""
+
+    def __init__(self, family: LrFamily, pieces: int, cap: float, target: float, method: MapMethod,
+                 unit: int, starts: list[np.ndarray], constant_lr: float) -> None:
+        self.family, self.pieces, self.cap, self.target, self.method = family, pieces, cap, target, method
+        self.unit, self.starts = unit, starts
+        self.extra = np.append(PAPER_SGD_LRS, constant_lr) if math.isfinite(constant_lr) else PAPER_SGD_LRS
+        self.found: dict[int, np.ndarray] = {}
+        self.searched: dict[int, float] = {}
+        self.kept: dict[int, int] = {}  # steps each end of the bracket has been kept (hi as -hi)
+        self.evaluations = 0
+
+    def neighbours(self, total: int) -> list[np.ndarray]:
+        """Optimised schedules of the nearest tested totals below and above ``total``."""
+        below = [t for t in self.found if t < total]
+        above = [t for t in self.found if t > total]
+        return [self.found[t] for t in (max(below, default=None), min(above, default=None)) if t is not None]
+
+    def minimum(self, total: int, stop: bool):
+        lr_T = best_constant_at(self.family, total, self.cap, self.method, self.extra)
+        starts = standard_starts(self.pieces, self.cap, lr_T, self.starts[0]) + self.starts[1:] + self.neighbours(total)
+        if total in self.found:
+            starts.append(self.found[total])
+        best = certified_minimum(self.family, split_steps(total, self.pieces), self.cap, starts, self.method,
+                                 stop_below=self.target if stop else None)
+        self.evaluations += best.evaluations
+        return best
+
+    def estimate(self, lo: int, hi: int) -> int | None:
+        """Where the log of the best risks at the bracket's ends, interpolated linearly, meets the
+        target (Illinois rule: an end kept for a second step in a row has its residual halved, so
+        a curved log risk does not pin the estimates to one side). While the lower end is the
+        untested Bayes end, where a risk falling like 1/T from the upper end would meet it."""
+        r_lo, r_hi = self.searched.get(lo * self.unit, math.nan), self.searched.get(hi * self.unit, math.nan)
+        if not self.target >= r_hi > 0:
+            return None
+        if math.isnan(r_lo):  # lo untested (the Bayes end): as if the risk fell like 1/T
+            return min(max(math.ceil(hi * r_hi / self.target), lo + 1), hi - 1)
+        if not (math.isfinite(r_lo) and r_lo > self.target):
+            return None
+        a, b = math.log(r_lo / self.target), math.log(r_hi / self.target)
+        kept_lo, kept_hi = self.kept.get(lo, -1) + 1, self.kept.get(-hi, -1) + 1
+        self.kept = {lo: kept_lo, -hi: kept_hi}
+        a, b = a * 0.5 ** max(kept_lo - 1, 0), b * 0.5 ** max(kept_hi - 1, 0)
+        return min(max(math.ceil(lo + (hi - lo) * a / (a - b)), lo + 1), hi - 1)
+
+    def __call__(self, u: int) -> bool:
+        """Whether the certified minimum at total ``unit * u`` reaches the target; a schedule that
+        reaches it is optimised on from there (one polished run) so that the estimates see how
+        far below the target this total gets."""
+        total = u * self.unit
+        best = self.minimum(total, stop=True)
+        if best.risk <= self.target:
+            more = certified_minimum(self.family, split_steps(total, self.pieces), self.cap, [best.x], self.method)
+            self.evaluations += more.evaluations
+            best = more if more.risk <= best.risk else best
+        self.found[total], self.searched[total] = best.x, best.risk
+        return best.risk <= self.target
+
+
 def optimal_schedule(
     problem: Problem,
     opt: Optimizer | str = "sgd",
@@ -229,62 +324,69 @@ def optimal_schedule(
     batch_size: float,
     target: float = 0.01,
     pieces: int = 50,
-    max_lr: float | None = None,
+    max_lr: float | str | None = None,
     start: float | np.ndarray = AUTHORS_START,
     method: MapMethod = "auto",
+    equal_pieces: bool = False,
+    schedules: Iterable[object] = (),
 ) -> ScheduleResult:
     r"""The fewest total steps for which an optimised ``pieces``-piece schedule reaches ``target``.
 
-    Bisection between certified ends (see the module docstring); every candidate total is
-    optimised as :func:`optimize_schedule` does (from ``start``, the authors' choice),
-    stopping a run early once the target is reached. The schedule of the answer is then
-    optimised to convergence. ``searched`` maps each candidate total to its best risk.
-    If no constant rate on the paper's grid reaches the target, the upper end is found by
-    doubling; ``steps = math.inf`` (with the schedule of the last candidate) if no schedule
-    of at most :data:`MAX_SCHEDULE_STEPS` steps reaches it.
+    The rule and its certificates are in the module docstring: the step search's answer is the
+    fewest tested total whose certified optimised risk reaches the target, one total below it
+    was tested and failed, and it never exceeds the best constant rate's steps nor the total of
+    any passed schedule that reaches the target. Each tested total is optimised as
+    :func:`optimize_schedule` does, stopping as soon as the target is reached; the answer's
+    schedule is then optimised to convergence. ``searched`` maps each tested total to its best
+    risk.
+
+    Options: ``max_lr`` as in :func:`optimize_schedule` (``"authors"`` for the authors' cap);
+    ``equal_pieces=True`` restricts totals to multiples of ``pieces`` (equal pieces, the authors'
+    convention; default ``False``: every total, pieces as equal as integers allow);
+    ``schedules``: ``(lrs, steps)`` pairs, each ``pieces`` learning rates and its total, used as
+    starts at every total and as upper ends of the search when they reach the target.
+    If neither a constant rate on the paper's grid nor a passed schedule reaches the target, the
+    upper end is found by doubling; ``steps = math.inf`` (with the schedule of the last failed
+    total) if no schedule of at most :data:`MAX_SCHEDULE_STEPS` steps reaches it.
     """
     target = validate_positive("target", target)
     pieces = _validate_pieces(pieces)
+    if not isinstance(equal_pieces, (bool, np.bool_)):
+        raise ValueError(f"equal_pieces must be True or False; got {equal_pieces!r}")
     family = schedule_family(problem, opt, batch_size)
     B = family.batch_size
-    cap = default_max_lr(problem, opt) if max_lr is None else validate_positive("max_lr", max_lr)
-    x0 = np.broadcast_to(np.asarray(start, dtype=float), (pieces,)).copy()
+    cap = _resolve_cap(problem, opt, max_lr)
+    x0 = _log_start(start, pieces)
+    user = _user_schedules(schedules, pieces, bool(equal_pieces))
     if problem.initial_risk <= target:
         lengths = split_steps(0, pieces)
         return _result(problem, opt, B, lengths, np.full(pieces, cap), cap, True, "initial risk below target", 0, method, 0)
+    unit = pieces if equal_pieces else 1
     grid = np.append(PAPER_SGD_LRS[PAPER_SGD_LRS <= cap], cap)
-    hi_steps, lr_c = best_constant(problem, opt, B, target, grid)
-    evaluations = 0
-    searched: dict[int, float] = {}
-    lo = int(min(problem.bayes_bound_steps(target, B), MAX_SCHEDULE_STEPS)) - 1  # infeasible
-
-    def feasible(total: int) -> bool:
-        nonlocal evaluations
-        _, risk, _, _, n = _minimise(family, split_steps(total, pieces), cap, x0, method, stop_below=target)
-        evaluations += n
-        searched[total] = risk
-        return risk <= target
-
-    if math.isfinite(hi_steps):
-        hi = int(hi_steps)
-    else:  # no constant rate reaches the target: double until a schedule does
-        hi = max(lo + 1, 1)
-        while not feasible(hi):
-            lo, hi = hi, 2 * hi
-            if hi > MAX_SCHEDULE_STEPS:
-                lengths = split_steps(lo, pieces)
-                lrs, _, conv, msg, n = _minimise(family, lengths, cap, x0, method, stop_below=None)
-                out = _result(problem, opt, B, lengths, lrs, cap, conv, msg, evaluations + n, method, math.inf)
-                out.searched = searched
-                return out
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        lo, hi = (lo, mid) if feasible(mid) else (mid, hi)
-    lengths = split_steps(hi, pieces)
-    lrs, risk, conv, msg, n = _minimise(family, lengths, cap, x0, method, stop_below=None)
-    evaluations += n
-    if not risk <= target:  # only at the constant-rate end: its schedule certifies it
-        lrs, conv, msg = np.full(pieces, lr_c), True, "the best constant learning rate"
-    out = _result(problem, opt, B, lengths, lrs, cap, conv, msg, evaluations, method, float(hi))
-    out.searched = searched
+    T_c, lr_c = best_constant(problem, opt, B, target, grid)
+    search = _StepSearch(family, pieces, cap, target, method, unit, [x0] + [np.minimum(x, math.log(cap)) for x, _ in user], lr_c)
+    # certified ends: below the Bayes bound nothing reaches the target; the constant rate and
+    # any passed schedule that reaches it bound the answer from above
+    lo = int(min(problem.bayes_bound_steps(target, B), MAX_SCHEDULE_STEPS) - 1) // unit
+    uppers = [-(-int(T_c) // unit)] if math.isfinite(T_c) else []
+    for x, total in user:
+        risk = piecewise_risk(problem, opt, batch_size=B, lrs=np.exp(np.minimum(x, math.log(cap))),
+                              lengths=split_steps(total, pieces), method=method)[-1]
+        if risk <= target:
+            uppers.append(total // unit)
+    hi = max(min(uppers, default=lo + 1), lo + 1, 1)
+    while not search(hi):  # the upper end is confirmed by the certified test itself
+        lo, hi = hi, 2 * hi
+        if hi * unit > MAX_SCHEDULE_STEPS:
+            lengths = split_steps(lo * unit, pieces)
+            best = search.minimum(lo * unit, stop=False)
+            out = _result(problem, opt, B, lengths, np.exp(best.x), cap, best.converged, best.message,
+                          search.evaluations, method, math.inf)
+            out.searched = search.searched
+            return out
+    total = first_feasible(search, lo, hi, search.estimate) * unit
+    best = search.minimum(total, stop=False)  # starts include the feasible schedule found at total
+    out = _result(problem, opt, B, split_steps(total, pieces), np.exp(best.x), cap, best.converged, best.message,
+                  search.evaluations, method, float(total))
+    out.searched = search.searched
     return out

@@ -135,7 +135,7 @@ def schedule_sweep(
     Bs = np.atleast_1d(np.asarray(batch_sizes, dtype=float))
     grid = np.atleast_1d(np.asarray(constant_lrs, dtype=float))
     tasks = [_ScheduleTask(problem, opt, float(B), target, pieces, grid, max_lr, start, method) for B in Bs]
-    done = map_tasks(_schedule_task, tasks, executor=executor, cache=resolve_cache(cache, "schedule-sweep"),
+    done = map_tasks(_schedule_task, tasks, executor=executor, cache=resolve_cache(cache, "schedule-sweep-certified"),
                      progress=progress)
     schedules = [schedule for schedule, _, _ in done]
     const_steps = [steps for _, steps, _ in done]

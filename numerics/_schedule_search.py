@@ -1,0 +1,208 @@
+r"""Certified minimisation of a schedule's exact final risk at one total, and the search over totals.
+
+**One total** (:func:`certified_minimum`). The final risk :math:`R(\log\alpha_1,\dots,\log\alpha_K)`
+of a piecewise-constant schedule is not convex; bounded L-BFGS-B from one start can stop in a
+poor local optimum or on a plateau (a piece whose rate has collapsed towards the lower bound has
+a vanishing :math:`\partial R/\partial\log\alpha`). So every total is optimised from several
+starts (:func:`standard_starts`: the authors' :math:`\log\alpha=-5`, the best constant rate at
+this total, a decaying shape, the optimised schedules of neighbouring totals and any schedules a
+caller passes in); the run from the authors' start minimises :math:`R` itself with scipy's
+default L-BFGS-B tolerances, as the authors do; the others minimise :math:`\log R` with tight
+tolerances; the best point is then polished by restarting L-BFGS-B from it until a restart no
+longer improves it. The answer is the best *evaluated* point, so its exact risk is at most the
+risk of every start (each start is evaluated before any run) and at most the result of the
+authors' own optimisation at this total: that is the certificate.
+
+**The search** (:func:`first_feasible`). Let :math:`F(T)` say whether the certified minimum at
+total :math:`T` reaches the target. Nothing proves :math:`F` monotone (the exact optimum over
+:math:`K` pieces of unequal integer lengths need not be non-increasing in :math:`T`, and the
+optimiser finds local optima), so the search does not rely on it for its guarantee. It is a
+bracketing search between a total known to fail and one known to succeed, and its invariant holds for
+*any* :math:`F`: the total it returns succeeded, the total one below it failed, and every total
+it tested that succeeded is at least the one returned (the integer tested at each step, a secant
+estimate or the midpoint, only affects how many steps it takes). Hence the rule: **the answer is the
+fewest total among those the search tested whose certified risk reaches the target, and the
+total one step below it was tested and failed**. Minimality over *all* totals additionally needs
+:math:`F` to fail everywhere below the answer; the warm starts make the certified risk smooth in
+:math:`T` in practice, and ``benchmarks/bench_schedule.py --scan`` checks it by testing every
+total in a window below the answer.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import minimize, minimize_scalar
+
+from ._schedule_maps import LrFamily, MapMethod, risk_and_gradient
+
+__all__ = ["Minimum", "certified_minimum", "best_constant_at", "standard_starts", "first_feasible", "LOG_LR_FLOOR"]
+
+#: lower bound of the log learning rates (exp(-69) ~ 1e-30: a piece that does nothing)
+LOG_LR_FLOOR = -69.0
+#: the authors' start, log(alpha) = -5 for every piece
+AUTHORS_LOG_LR = -5.0
+#: steps in a row that did not halve the bracket before :func:`first_feasible` bisects once
+_SLOW_STEPS = 3
+#: restarts of the final polish at most (each restart must lower the risk to continue)
+_POLISH_ROUNDS = 4
+#: constant rates tried per decade below the cap by :func:`best_constant_at` (then refined)
+_CONSTANT_GRID_PER_DECADE = 20
+#: decades below the cap the constant-rate grid spans
+_CONSTANT_GRID_DECADES = 9
+
+
+@dataclass
+class Minimum:
+    """Best point found: log learning rates ``x``, exact final ``risk``, whether the last
+    L-BFGS-B run ``converged`` (or the target was reached), its ``message``, risk evaluations."""
+
+    x: np.ndarray
+    risk: float
+    converged: bool
+    message: str
+    evaluations: int
+
+
+class _Reached(Exception):
+    """Raised inside an objective once an evaluated schedule reaches ``stop_below``."""
+
+
+class _Objective:
+    """Exact risk and gradient in the log learning rates; remembers the best point evaluated."""
+
+    def __init__(self, family: LrFamily, lengths: np.ndarray, method: MapMethod, stop_below: float | None) -> None:
+        self.family, self.lengths, self.method, self.stop_below = family, lengths, method, stop_below
+        self.best = Minimum(np.empty(0), math.inf, False, "", 0)
+
+    def risks(self, xs: np.ndarray) -> np.ndarray:
+        """Risks of several log-lr vectors at once (rows of ``xs``), recorded like single evaluations."""
+        risk, _ = risk_and_gradient(self.family, np.exp(xs), np.broadcast_to(self.lengths, xs.shape), self.method)
+        risk = np.where(np.isfinite(risk) & (risk > 0), risk, np.inf)
+        for x, r in zip(xs, risk, strict=True):
+            self._record(x, float(r))
+        return risk
+
+    def _record(self, x: np.ndarray, risk: float) -> None:
+        self.best.evaluations += 1
+        if risk < self.best.risk:
+            self.best.x, self.best.risk = x.copy(), risk
+        if self.stop_below is not None and risk <= self.stop_below:
+            raise _Reached
+
+    def __call__(self, x: np.ndarray, log: bool) -> tuple[float, np.ndarray]:
+        risk, grad = risk_and_gradient(self.family, np.exp(x), self.lengths, self.method)
+        risk = float(risk)
+        ok = math.isfinite(risk) and risk > 0
+        self._record(x, risk if ok else math.inf)
+        if not ok:
+            return math.inf, np.zeros_like(x)
+        return (math.log(risk), grad / risk) if log else (risk, np.asarray(grad, dtype=float))
+
+    def run(self, x0: np.ndarray, upper: float, *, authors: bool) -> None:
+        """One bounded L-BFGS-B run from ``x0``; ``authors``: on R with scipy's defaults."""
+        options = {} if authors else {"maxiter": 5000, "maxfun": 20000, "ftol": 1e-13, "gtol": 1e-10}
+        res = minimize(self, x0, args=(not authors,), jac=True, method="L-BFGS-B",
+                       bounds=[(LOG_LR_FLOOR, upper)] * x0.size, options=options)
+        self.best.converged, self.best.message = bool(res.success), str(res.message)
+
+
+def certified_minimum(
+    family: LrFamily,
+    lengths: np.ndarray,
+    max_lr: float,
+    starts: Iterable[np.ndarray],
+    method: MapMethod,
+    stop_below: float | None = None,
+) -> Minimum:
+    """The best schedule found from ``starts`` (log learning rates, clipped to
+    ``[LOG_LR_FLOOR, log max_lr]``) at piece ``lengths``; see the module docstring.
+
+    Every start is evaluated first; then L-BFGS-B runs from each start in order of increasing
+    risk (from :data:`AUTHORS_LOG_LR` everywhere, the authors' way), then the polish. With
+    ``stop_below`` the work ends as soon as an evaluated schedule's risk is at most it.
+    """
+    upper = math.log(max_lr)
+    xs = np.unique(np.clip(np.array([np.asarray(s, dtype=float) for s in starts]), LOG_LR_FLOOR, upper), axis=0)
+    f = _Objective(family, lengths, method, stop_below)
+    try:
+        order = np.argsort(f.risks(xs), kind="stable")
+        for x0 in xs[order]:
+            f.run(x0, upper, authors=bool(np.all(x0 == min(AUTHORS_LOG_LR, upper))))
+        for _ in range(_POLISH_ROUNDS):
+            before = f.best.risk
+            f.run(f.best.x.copy(), upper, authors=False)
+            if not f.best.risk < before:
+                break
+    except _Reached:
+        f.best.converged, f.best.message = True, "reached the target"
+    return f.best
+
+
+def best_constant_at(family: LrFamily, steps: int, max_lr: float, method: MapMethod, extra: np.ndarray) -> float:
+    r"""The constant learning rate :math:`\le` ``max_lr`` with the lowest exact risk after ``steps``:
+    the best of a log grid (:data:`_CONSTANT_GRID_PER_DECADE` per decade over
+    :data:`_CONSTANT_GRID_DECADES` decades below the cap, the cap itself and the rates ``extra``),
+    refined by a bounded scalar search between its grid neighbours (kept only if better)."""
+    grid = np.concatenate([
+        max_lr * np.logspace(-_CONSTANT_GRID_DECADES, 0, _CONSTANT_GRID_DECADES * _CONSTANT_GRID_PER_DECADE + 1),
+        np.asarray(extra, dtype=float)[np.asarray(extra) <= max_lr],
+    ])
+    grid = np.unique(grid)
+    length = np.array([steps], dtype=np.int64)
+    risk, _ = risk_and_gradient(family, grid[:, None], np.broadcast_to(length, (grid.size, 1)), method)
+    risk = np.where(np.isfinite(risk) & (risk > 0), risk, np.inf)
+    i = int(np.argmin(risk))
+    lo, hi = math.log(grid[max(i - 1, 0)]), math.log(grid[min(i + 1, grid.size - 1)])
+    if hi > lo:
+        def one(y: float) -> float:
+            r = float(risk_and_gradient(family, np.array([math.exp(y)]), length, method)[0])
+            return r if math.isfinite(r) and r > 0 else math.inf
+
+        res = minimize_scalar(one, bounds=(lo, hi), method="bounded", options={"xatol": 1e-10})
+        if res.fun < risk[i]:
+            return min(math.exp(float(res.x)), max_lr)
+    return float(grid[i])
+
+
+def standard_starts(pieces: int, max_lr: float, constant_lr: float, start: np.ndarray) -> list[np.ndarray]:
+    r"""The starts every total gets (log learning rates): the authors' :math:`\log\alpha = -5`,
+    the caller's ``start``, the constant ``constant_lr`` and a decaying shape, geometric from
+    ``max_lr`` down to a tenth of ``constant_lr`` (high rate first, then decay, Fig. 3c)."""
+    upper = math.log(max_lr)
+    floor = math.log(constant_lr) - math.log(10.0)
+    return [
+        np.full(pieces, AUTHORS_LOG_LR),
+        np.asarray(start, dtype=float),
+        np.full(pieces, math.log(constant_lr)),
+        np.linspace(upper, min(floor, upper), pieces),
+    ]
+
+
+def first_feasible(
+    test: Callable[[int], bool], lo: int, hi: int, estimate: Callable[[int, int], int | None] | None = None
+) -> int:
+    r"""Bracketing search on the integers for a ``test`` known to fail at ``lo`` and succeed at ``hi``.
+
+    Each step tests one integer strictly inside the bracket and replaces the end of the same
+    outcome: ``estimate(lo, hi)`` if it returns one inside, otherwise (and after :data:`_SLOW_STEPS` steps in a
+    row that did not halve the bracket) the midpoint. Returns ``hi'`` with ``test(hi')`` true
+    and ``hi' - 1`` either ``lo`` or tested false; every tested integer that succeeded is
+    :math:`\ge` ``hi'``. No monotonicity of ``test`` is assumed for these guarantees (see the
+    module docstring); ``estimate`` only changes which integers are tested.
+    """
+    if not lo < hi:
+        raise ValueError(f"the search needs lo < hi; got lo={lo}, hi={hi}")
+    slow = 0  # consecutive steps that did not halve the bracket; the midpoint after _SLOW_STEPS
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        guess = estimate(lo, hi) if estimate is not None and slow < _SLOW_STEPS else None
+        if guess is not None and lo < guess < hi:
+            mid = guess
+        width = hi - lo
+        lo, hi = (lo, mid) if test(mid) else (mid, hi)
+        slow = slow + 1 if 2 * (hi - lo) > width else 0
+    return hi
