@@ -35,7 +35,6 @@ sympy syntax ``^`` is a power and ``E`` is Euler's number.
 
 from __future__ import annotations
 
-import ast
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -43,8 +42,6 @@ from dataclasses import dataclass
 
 import mpmath as mp
 import sympy as sp
-from sympy.core.function import AppliedUndef
-from sympy.parsing.sympy_parser import convert_xor, parse_expr, standard_transformations
 
 from nqm.theory import (
     B,
@@ -69,7 +66,10 @@ from nqm.theory import (
 )
 from nqm.theory._closed_form import closed_form, hyperparameters_from_roots, root_symbols, root_values, same_closed_form
 
+from ._budget import call_with_budget
 from ._prover import DIGITS, PointSampler, SpecNumerics, _mp, spec_numerics
+from ._safe_eval import evaluate
+from ._safe_parse import FormulaBuilder
 
 __all__ = ["QUANTITIES", "FormulaVerdict", "Quantity", "parse_user_formula", "verify_formula"]
 
@@ -77,6 +77,11 @@ __all__ = ["QUANTITIES", "FormulaVerdict", "Quantity", "parse_user_formula", "ve
 AGREEMENT = mp.mpf(10) ** -30
 #: symbolic fallbacks in radicals are skipped for larger expressions (sympy's simplify may not return)
 MAX_RADICAL_OPS = 400
+#: default wall-clock budget of the symbolic checks, and the largest one accepted (seconds)
+SYMBOLIC_SECONDS = 30.0
+MAX_SYMBOLIC_SECONDS = 3600.0
+#: most random points compared
+MAX_SAMPLES = 10_000
 
 
 @dataclass(frozen=True)
@@ -217,85 +222,29 @@ def _right_hand_side(text: str) -> str:
     return pieces[1]
 
 
-def _canonical(expr: sp.Basic, spec: OptimizerSpec) -> sp.Expr:
-    """Map user symbols to the canonical ones; a function call ``B(2 - x)`` of a symbol name is a product."""
-    table = _aliases(spec)
-    calls = {f: table[_normal_name(f.func.__name__)] * f.args[0]
-             for f in expr.atoms(AppliedUndef) if _normal_name(f.func.__name__) in table and len(f.args) == 1}
-    expr = expr.xreplace(calls)
-    unknown_calls = sorted({str(f.func) for f in expr.atoms(AppliedUndef)})
-    if unknown_calls:
-        raise ValueError(f"formula calls unknown function(s) {unknown_calls}")
-    mapping = {}
-    for s in expr.free_symbols:
-        name = _normal_name(s.name)
-        if name in table:
-            mapping[s] = table[name]
-    expr = expr.xreplace(mapping)
-    expr = expr.xreplace({f: sp.Rational(str(f)) for f in expr.atoms(sp.Float)})  # 0.1 means 1/10
-    if isinstance(expr, (sp.Rel, sp.MatrixBase)) or not isinstance(expr, sp.Expr):
-        raise ValueError("formula must be a scalar expression (no relation or matrix)")
-    return expr
-
-
 def parse_user_formula(formula: object, spec: OptimizerSpec, syntax: str = "auto") -> sp.Expr:
     """``formula`` (sympy expression, sympy-syntax string or LaTeX) in the canonical symbols of ``spec``.
 
     ``syntax``: ``"auto"`` (LaTeX if the text has a backslash or a brace, else sympy syntax),
-    ``"sympy"`` or ``"latex"``. ``ValueError`` on unparsable input.
+    ``"sympy"`` or ``"latex"``. The text is never executed: it is read into a syntax tree and
+    rebuilt from a whitelist with bounded size and cost (:mod:`nqm.proofs._safe_parse`, whose
+    docstring is the grammar); a sympy expression is rebuilt the same way. ``ValueError`` on
+    anything outside it.
     """
     if syntax not in ("auto", "sympy", "latex"):
         raise ValueError(f"syntax must be 'auto', 'sympy' or 'latex'; got {syntax!r}")
+    builder = FormulaBuilder(_aliases(spec), _normal_name)
     if isinstance(formula, sp.Basic):
-        return _canonical(formula, spec)
-    if not isinstance(formula, str) or not formula.strip():
+        parsed = builder.from_sympy(formula)
+    elif not isinstance(formula, str) or not formula.strip():
         raise ValueError(f"formula must be a sympy expression or a non-empty string; got {formula!r}")
-    text = _right_hand_side(formula.strip())
-    use_latex = syntax == "latex" or (syntax == "auto" and re.search(r"[\\{}]", text) is not None)
-    if use_latex:
-        from nqm.theory._latex import parse_formula
-
-        try:
-            parsed = parse_formula(text)
-        except Exception as exc:  # noqa: BLE001 - sympy's LaTeX parser raises its own exception types
-            raise ValueError(f"cannot parse formula {formula!r} as LaTeX: {str(exc).splitlines()[0]}") from None
     else:
-        _check_arithmetic(text, formula)
-        locals_ = {name: sym for name, sym in _aliases(spec).items() if name.isidentifier()}
-        try:
-            parsed = parse_expr(text, local_dict=locals_, transformations=standard_transformations + (convert_xor,))
-        except Exception as exc:  # noqa: BLE001 - sympy's parser raises many exception types
-            raise ValueError(f"cannot parse formula {formula!r} in sympy syntax: {str(exc).splitlines()[0]}") from None
-    if not isinstance(parsed, sp.Expr):
-        raise ValueError(f"formula {formula!r} is not a scalar expression (got a {type(parsed).__name__})")
-    if parsed.has(sp.zoo, sp.nan, sp.oo):
+        text = _right_hand_side(formula.strip())
+        use_latex = syntax == "latex" or (syntax == "auto" and re.search(r"[\\{}]", text) is not None)
+        parsed = builder.from_latex(text) if use_latex else builder.from_python(text)
+    if parsed.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
         raise ValueError(f"formula {formula!r} is not finite (it simplifies to {parsed})")
-    return _canonical(parsed, spec)
-
-
-#: syntax nodes of an arithmetic formula: names, numbers, operators and calls of named functions
-_ARITHMETIC_NODES = (
-    ast.Expression, ast.BinOp, ast.UnaryOp, ast.operator, ast.unaryop, ast.Name, ast.Load, ast.Constant, ast.Call,
-    ast.Compare, ast.cmpop,  # refused after parsing as "not a scalar expression"
-)
-
-
-def _check_arithmetic(text: str, formula: object) -> None:
-    """``ValueError`` unless ``text`` is an arithmetic expression (sympy's parser evaluates Python
-    code, so anything else, e.g. attribute access, lambdas or containers, is refused first)."""
-    try:
-        tree = ast.parse(text.strip().replace("^", "**"), mode="eval")
-    except SyntaxError as exc:
-        raise ValueError(f"cannot parse formula {formula!r} in sympy syntax: {exc.msg}") from None
-    for node in ast.walk(tree):
-        numeric_constant = not isinstance(node, ast.Constant) or isinstance(node.value, (int, float, complex))
-        plain_call = not isinstance(node, ast.Call) or (isinstance(node.func, ast.Name) and not node.keywords)
-        dunder = isinstance(node, ast.Name) and node.id.startswith("_")
-        if not isinstance(node, _ARITHMETIC_NODES) or not numeric_constant or not plain_call or dunder:
-            raise ValueError(
-                f"formula {formula!r} must be an arithmetic expression in the symbols and functions "
-                f"(sqrt, exp, ...); {type(node).__name__} is not allowed"
-            )
+    return parsed
 
 
 # ---------------------------------------------------------------------- checking
@@ -340,25 +289,46 @@ def _vieta_substitution(spec: OptimizerSpec) -> dict[sp.Symbol, sp.Expr] | None:
         return None
 
 
-def _symbolic(user: sp.Expr, derived: sp.Expr, spec: OptimizerSpec) -> tuple[bool, list[str]]:
-    tried = []
-    if same_closed_form(user, derived):
-        return True, ["symbolic: expansion/cancellation (powers of t, k as sequences): equal"]
-    tried.append("symbolic: expansion/cancellation (powers of t, k as sequences): inconclusive")
+class _SymbolicBudget:
+    """Runs :func:`same_closed_form` calls in a worker process (:func:`._budget.call_with_budget`)
+    until ``seconds`` of wall-clock time are spent, noting each attempt in ``tried``."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.deadline = time.monotonic() + seconds
+        self.tried: list[str] = []
+
+    def same(self, label: str, *args: object) -> bool | None:
+        """True/False as :func:`same_closed_form` answers, None if it did not answer in time or failed."""
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            self.tried.append(f"{label}: not attempted (the symbolic time budget of {self.seconds:g} s was spent)")
+            return None
+        status, value = call_with_budget(same_closed_form, args, remaining)
+        if status == "done":
+            self.tried.append(f"{label}: {'equal' if value else 'inconclusive'}")
+            return bool(value)
+        self.tried.append(f"{label}: stopped at the symbolic time budget of {self.seconds:g} s" if status == "timeout"
+                          else f"{label}: failed ({value})")
+        return None
+
+
+def _symbolic(user: sp.Expr, derived: sp.Expr, spec: OptimizerSpec, seconds: float) -> tuple[bool, list[str]]:
+    budget = _SymbolicBudget(seconds)
+    if budget.same("symbolic: expansion/cancellation (powers of t, k as sequences)", user, derived):
+        return True, budget.tried
     roots = set(root_symbols(spec.n)) if spec.n >= 2 else set()
     if roots & (user.free_symbols | derived.free_symbols):
         sub = _vieta_substitution(spec)
         if sub is not None:
-            if same_closed_form(user, derived, sub):
-                return True, tried + [f"symbolic modulo Vieta's relations ({', '.join(f'{k} = {v}' for k, v in sub.items())}): equal"]
-            tried.append("symbolic modulo Vieta's relations: inconclusive")
+            relations = ", ".join(f"{k} = {v}" for k, v in sub.items())
+            if budget.same(f"symbolic modulo Vieta's relations ({relations})", user, derived, sub):
+                return True, budget.tried
         values = dict(zip(root_symbols(spec.n), root_values(spec)))
         u, d = user.xreplace(values), derived.xreplace(values)
-        if sp.count_ops(u) + sp.count_ops(d) <= MAX_RADICAL_OPS:
-            if same_closed_form(u, d):
-                return True, tried + ["symbolic with the roots in radicals: equal"]
-            tried.append("symbolic with the roots in radicals: inconclusive")
-    return False, tried
+        if sp.count_ops(u) + sp.count_ops(d) <= MAX_RADICAL_OPS and budget.same("symbolic with the roots in radicals", u, d):
+            return True, budget.tried
+    return False, budget.tried
 
 
 def _show(value: object) -> str:
@@ -381,6 +351,7 @@ def verify_formula(
     samples: int = 20,
     seed: int = 0,
     syntax: str = "auto",
+    symbolic_seconds: float = SYMBOLIC_SECONDS,
 ) -> FormulaVerdict:
     r"""Decide whether ``formula`` equals the derived ``quantity`` of ``optimizer`` (module docstring).
 
@@ -393,8 +364,12 @@ def verify_formula(
     start = time.perf_counter()
     if quantity not in QUANTITIES:
         raise ValueError(f"quantity must be one of {', '.join(QUANTITIES)}; got {quantity!r}")
-    if not isinstance(samples, int) or samples < 1:
-        raise ValueError(f"samples must be an integer >= 1; got {samples!r}")
+    if not isinstance(samples, int) or isinstance(samples, bool) or not 1 <= samples <= MAX_SAMPLES:
+        raise ValueError(f"samples must be an integer from 1 to {MAX_SAMPLES}; got {samples!r}")
+    if (not isinstance(symbolic_seconds, (int, float)) or isinstance(symbolic_seconds, bool)
+            or not 0 < symbolic_seconds <= MAX_SYMBOLIC_SECONDS):
+        raise ValueError(f"symbolic_seconds must be a number of seconds in (0, {MAX_SYMBOLIC_SECONDS:g}]; "
+                         f"got {symbolic_seconds!r}")
     q = QUANTITIES[quantity]
     spec = _resolve(optimizer, precondition)
     if q.name in ("effective_lr", "effective_lr_steady_state", "slow_eigenvalue_series") and _lr(spec) is None:
@@ -407,9 +382,13 @@ def verify_formula(
     if extra:
         raise ValueError(f"formula uses symbol(s) {sorted(map(str, extra))} that {quantity} of {spec.name} cannot depend on; "
                          f"allowed: {sorted(map(str, allowed))}")
-    values = dict(zip(root_symbols(spec.n), root_values(spec))) if spec.n >= 2 else {}
-    variables = list(num.args) + ([q.index] if q.index is not None else [])
-    user_f = sp.lambdify(variables, user.xreplace(values), "mpmath")
+    roots = root_symbols(spec.n) if spec.n >= 2 else ()
+    roots_f = sp.lambdify(num.args, list(root_values(spec)) if roots else [], "mpmath")  # derived, not user text
+
+    def user_f(*args: object) -> object:
+        point_values = dict(zip(num.args, args)) | dict(zip(roots, roots_f(*args[: len(num.args)])))
+        return evaluate(user, point_values | ({q.index: args[-1]} if q.index is not None else {}))
+
     sampler = PointSampler(spec, seed)
     checked, skipped = 0, 0
     with mp.workdps(DIGITS):
@@ -447,6 +426,6 @@ def verify_formula(
         return FormulaVerdict("unknown", spec.name, quantity, user, derived, None, None,
                               (f"numeric: no sample point where both sides are defined ({skipped} tried)",),
                               time.perf_counter() - start)
-    proved, tried = _symbolic(user, derived, spec)
+    proved, tried = _symbolic(user, derived, spec, symbolic_seconds)
     return FormulaVerdict("equal" if proved else "unknown", spec.name, quantity, user, derived, None, None,
                           (numeric_note, *tried), time.perf_counter() - start)
