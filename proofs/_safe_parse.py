@@ -29,13 +29,13 @@ Bounds, checked while the tree is rebuilt and before any expensive step:
   as one level (a flat sum of thousands of terms is built as one ``Add``);
 * numeric exponents :math:`p/q` with :math:`|p|, q \le` :data:`MAX_EXPONENT` (so a tower
   such as ``10**10**10`` is refused at its outer power);
-* :data:`MAX_NUMBER_DIGITS` digits in all: every literal :math:`p/q` spends its size
-  :math:`\log_{10}|p| + \log_{10} q`, and every power with a numeric exponent :math:`p/q`
-  spends :math:`|p|` times the size of the largest number in its base (sympy multiplies such
-  powers out at once). A product's size is at most the sum of its factors' sizes (a sum adds
-  at most the logarithm of its number of terms), so no exact number the formula builds has
-  many more digits (which also keeps it below Python's limit of 4300 digits for printing an
-  integer);
+* powers with a numeric exponent :math:`p/q` spend :math:`|p| - 1` times the size
+  (:math:`\log_{10}|n| + \log_{10} d` of a number :math:`n/d`) of the largest number in their
+  base, since sympy multiplies them out at once, from a budget of :data:`MAX_NUMBER_DIGITS`
+  digits for the whole formula; every other number is a product or sum of literals, which
+  have at most :data:`MAX_CHARS` digits in all (as the text has at most that many characters);
+* every exact number of the result has at most :data:`MAX_NUMBER_DIGITS` digits (below
+  Python's limit of 4300 digits for printing an integer);
 * LaTeX: at most :data:`MAX_LATEX_CHARS` characters (sympy's LaTeX parser needs about 5 ms per
   term; a longer formula can be written in Python syntax).
 """
@@ -127,6 +127,7 @@ class FormulaBuilder:
         self.normalise = normalise
         self.nodes = 0
         self.digits = 0.0
+        self.literal_digits = 0
 
     # ------------------------------------------------------------------ pieces
     def _spend(self, digits: float, what: str) -> None:
@@ -143,9 +144,12 @@ class FormulaBuilder:
 
     def number(self, value: sp.Rational) -> sp.Rational:
         """A literal: at most MAX_LITERAL_DIGITS digits above and below the fraction bar."""
-        if max(_int_digits(int(value.p)), _int_digits(int(value.q))) > MAX_LITERAL_DIGITS:
+        digits = _int_digits(int(value.p)), _int_digits(int(value.q))
+        if max(digits) > MAX_LITERAL_DIGITS:
             raise ValueError(f"formula has a number literal longer than {MAX_LITERAL_DIGITS} digits")
-        self._spend(_size(value), "a literal")
+        self.literal_digits += sum(digits)
+        if self.literal_digits > MAX_CHARS:
+            raise ValueError(f"formula is too large: its number literals have more than {MAX_CHARS} digits in all")
         return value
 
     def name(self, name: str) -> sp.Expr:
@@ -159,13 +163,14 @@ class FormulaBuilder:
 
     def power(self, base: sp.Expr, exponent: sp.Expr) -> sp.Expr:
         """``base**exponent``; a numeric exponent p/q needs |p|, q <= MAX_EXPONENT, and spends
-        |p| times the size of the largest number in the base (sympy distributes integer powers)."""
+        |p| - 1 times the size of the largest number in the base (sympy distributes integer
+        powers; a reciprocal is as large as its base)."""
         if isinstance(exponent, sp.Rational):
             if max(abs(int(exponent.p)), int(exponent.q)) > MAX_EXPONENT:
                 raise ValueError(f"formula has an exponent {_short(exponent)} beyond the bound: numerator and "
                                  f"denominator at most {MAX_EXPONENT} in absolute value")
             numbers = [a for a in sp.preorder_traversal(base) if isinstance(a, sp.Rational)]
-            self._spend(abs(int(exponent.p)) * max(map(_size, numbers), default=0), "a power")
+            self._spend(max(abs(int(exponent.p)) - 1, 0) * max(map(_size, numbers), default=0), "a power")
         return sp.Pow(base, exponent)
 
     def call(self, name: str, args: list[sp.Expr]) -> sp.Expr:
@@ -198,7 +203,7 @@ class FormulaBuilder:
             raise ValueError(f"cannot parse formula {_short(text)} in sympy syntax: {exc.args[0]}") from None
         if len(tokens) > MAX_NODES:
             raise ValueError(f"formula is too large: {len(tokens)} tokens, at most {MAX_NODES}")
-        return self._span(source, tokens, 0)
+        return _checked(self._span(source, tokens, 0))
 
     def _span(self, source: str, tokens: list[tokenize.TokenInfo], depth: int) -> sp.Expr:
         self._visit(depth)
@@ -258,14 +263,17 @@ class FormulaBuilder:
             raise ValueError(f"cannot parse formula {_short(text)} as LaTeX: {str(exc).splitlines()[0]}") from None
         return self.from_sympy(parsed)
 
-    def from_sympy(self, expr: sp.Basic, depth: int = 0) -> sp.Expr:
+    def from_sympy(self, expr: sp.Basic) -> sp.Expr:
         """A sympy object, possibly unevaluated, rebuilt from whitelisted parts."""
+        return _checked(self._sympy(expr, 0))
+
+    def _sympy(self, expr: sp.Basic, depth: int) -> sp.Expr:
         self._visit(depth)
         if isinstance(expr, (sp.Add, sp.Mul)):
-            parts = [self.from_sympy(a, depth + 1) for a in _sympy_chain(expr)]
+            parts = [self._sympy(a, depth + 1) for a in _sympy_chain(expr)]
             return sp.Add(*parts) if isinstance(expr, sp.Add) else sp.Mul(*parts)
         if isinstance(expr, sp.Pow):
-            return self.power(self.from_sympy(expr.base, depth + 1), self.from_sympy(expr.exp, depth + 1))
+            return self.power(self._sympy(expr.base, depth + 1), self._sympy(expr.exp, depth + 1))
         if isinstance(expr, sp.Rational):
             return self.number(expr)
         if isinstance(expr, sp.Float) and expr.is_finite:
@@ -276,11 +284,19 @@ class FormulaBuilder:
             return expr
         if isinstance(expr, AppliedUndef) or type(expr) in _FUNCTION_CLASSES:
             name = _FUNCTION_CLASSES.get(type(expr), type(expr).__name__)
-            return self.call(name, [self.from_sympy(a, depth + 1) for a in expr.args])
+            return self.call(name, [self._sympy(a, depth + 1) for a in expr.args])
         if isinstance(expr, (sp.Rel, sp.MatrixBase)) or not isinstance(expr, sp.Expr):
             raise ValueError(f"formula must be a scalar expression (no relation or matrix); got a {type(expr).__name__}")
         raise ValueError(f"formula may not contain {type(expr).__name__} ({_short(str(expr))}); allowed: numbers, "
                          f"the symbols, + - * / ^ and the functions {', '.join(FUNCTIONS)}")
+
+
+def _checked(expr: sp.Expr) -> sp.Expr:
+    """``expr`` if none of its exact numbers has more than MAX_NUMBER_DIGITS digits."""
+    for number in expr.atoms(sp.Rational):
+        if max(_int_digits(int(number.p)), _int_digits(int(number.q))) > MAX_NUMBER_DIGITS:
+            raise ValueError(f"formula is too large: it holds a number of more than {MAX_NUMBER_DIGITS} digits")
+    return expr
 
 
 def _check_length(text: str) -> None:
