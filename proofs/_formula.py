@@ -1,19 +1,27 @@
 r"""Verifying a user's own formula against a derived quantity.
 
 :func:`verify_formula` takes a formula — a sympy expression, a string in sympy syntax, or
-LaTeX (parsed with :func:`nqm.theory._latex.parse_formula`) — that the user claims equals a
-quantity derived for one optimizer, and answers
+LaTeX — that the user claims equals a quantity derived for one optimizer, and answers
 
 ``equal``
     proved symbolically (expansion/cancellation with powers of :math:`t, k` compared as
     sequences; named roots eliminated through Vieta's relations; or roots in radicals);
 ``not equal``
     with a counterexample: an exact rational point inside the hyperparameter domain and the
-    stability region (:class:`~nqm.proofs._prover.PointSampler`), and both values there at 50
-    digits (the difference confirmed at 100 digits);
+    stability region (:class:`~nqm.proofs._prover.PointSampler`), and both values there: a
+    difference seen at 50 digits is re-evaluated at 100, 200, 400 and 800 digits until both
+    values agree with those at half the precision to a relative :math:`10^{-20}` (a formula
+    that cancels more than 50 digits is not called unequal on rounding noise; a point where
+    the values never settle is skipped and counted);
 ``unknown``
     with what was tried: every sampled point agrees to a relative :math:`10^{-30}` at 50
-    digits, but no symbolic route closed.
+    digits, but no symbolic route closed within the time budget.
+
+A formula is never executed. The text is read into a syntax tree (:func:`ast.parse`, or
+sympy's ``parse_latex``) and rebuilt from a whitelist with bounded size and cost
+(:mod:`nqm.proofs._safe_parse`), the user side is evaluated at the sample points by walking
+that tree in mpmath (:mod:`nqm.proofs._safe_eval`), and the symbolic routes run in a worker
+process that is stopped when the budget is spent (:mod:`nqm.proofs._budget`).
 
 The derived side is evaluated independently of its closed form at the sample points: the
 mean path as :math:`\mathrm{out}A^t\mathrm{init}`, noise sums by exact doubling of the moment
@@ -29,8 +37,8 @@ Symbols: the canonical ones of :mod:`nqm.theory`, with user spellings mapped: ``
 ``h``, ``h_i``; ``c``, ``c_i``; ``B``; ``p``; ``t``, ``k``; ``z`` (also ``lambda``/``λ``, the
 polynomial variable); ``r1``, ``r_1``, ``r2``, ``r_2`` (the named roots, :math:`r_1` the slow
 one); ``x`` = :math:`\alpha h` (the notebook's shorthand); ``v0``, ``s0``, ``s_0`` (the start
-moment :math:`\mathrm E\theta_i(0)^2`); and each hyperparameter's own name and symbol name. In
-sympy syntax ``^`` is a power and ``E`` is Euler's number.
+moment :math:`\mathrm E\theta_i(0)^2`); and each hyperparameter's own name and symbol name.
+``^`` is a power and ``E`` is Euler's number.
 """
 
 from __future__ import annotations
@@ -82,6 +90,10 @@ SYMBOLIC_SECONDS = 30.0
 MAX_SYMBOLIC_SECONDS = 3600.0
 #: most random points compared
 MAX_SAMPLES = 10_000
+#: precisions (digits) at which a difference seen at DIGITS is re-evaluated, until both values settle
+CONFIRM_DIGITS = (2 * DIGITS, 4 * DIGITS, 8 * DIGITS, 16 * DIGITS)
+#: a value has settled when it agrees with the one at half the precision to this relative accuracy
+STABLE = mp.mpf(10) ** -20
 
 
 @dataclass(frozen=True)
@@ -331,6 +343,37 @@ def _symbolic(user: sp.Expr, derived: sp.Expr, spec: OptimizerSpec, seconds: flo
     return False, budget.tried
 
 
+def _pair(user_f: Callable[..., object], q: Quantity, num: SpecNumerics, point: Mapping[sp.Symbol, sp.Rational],
+          i: object) -> tuple[object, object]:
+    """(formula, derived) at ``point`` (and index ``i``) at the current precision."""
+    return user_f(*num.values(point), *([_mp(i)] if i is not None else [])), q.numeric(num, point, i)
+
+
+def _stable(coarse: object, fine: object) -> bool:
+    return abs(coarse - fine) <= STABLE * max(abs(coarse), abs(fine))
+
+
+def _difference(pair: Callable[[], tuple[object, object]], a: object, b: object) -> bool | None | tuple[int, tuple]:
+    """Whether values ``a``, ``b`` that differ at DIGITS really differ: re-evaluated at each of
+    CONFIRM_DIGITS, True (not a counterexample) as soon as they agree, ``(digits, (a, b))`` as
+    soon as both agree with the previous precision's to a relative STABLE while differing (so a
+    formula that cancels more digits than 50 is not reported unequal), None if neither happens."""
+    for dps in CONFIRM_DIGITS:
+        with mp.workdps(dps):
+            try:
+                fine_a, fine_b = pair()
+            except (ZeroDivisionError, ValueError, TypeError):
+                return None
+            if not (mp.isfinite(fine_a) and mp.isfinite(fine_b)):
+                return None
+            if _close(fine_a, fine_b):
+                return True
+            if _stable(a, fine_a) and _stable(b, fine_b):
+                return dps, (fine_a, fine_b)
+            a, b = fine_a, fine_b
+    return None
+
+
 def _show(value: object) -> str:
     """20 significant digits; a complex value with a negligible imaginary part prints as real."""
     if isinstance(value, mp.mpc) and abs(value.imag) <= mp.mpf(10) ** -40 * max(abs(value.real), 1):
@@ -357,9 +400,34 @@ def verify_formula(
 
     ``optimizer``: a registered name or an :class:`~nqm.theory.OptimizerSpec`;
     ``precondition=True`` checks the :math:`P = H^p` version (adds :math:`p`). ``samples``
-    random stable points (seeded by ``seed``) are compared first; symbolic proof is attempted
-    when they all agree. ``ValueError`` names the bad argument (unknown quantity, unparsable
-    formula, symbols the quantity cannot depend on).
+    (1 to :data:`MAX_SAMPLES`) random stable points (seeded by ``seed``) are compared first;
+    symbolic proof is attempted when they all agree, in a worker process, for at most
+    ``symbolic_seconds`` (in :math:`(0,` :data:`MAX_SYMBOLIC_SECONDS` :math:`]`; the worker's
+    start, about 3 s on first use, is not counted); past it the answer is ``unknown``.
+    ``ValueError`` names the bad argument (unknown quantity, unparsable or refused formula,
+    symbols the quantity cannot depend on).
+
+    Grammar of ``formula`` (a string, or a sympy expression taken apart the same way;
+    :mod:`nqm.proofs._safe_parse` has the details). Allowed:
+
+    * numbers: integer and decimal literals, exact (``0.1`` is :math:`1/10`);
+    * names: the symbols of the module docstring, and ``pi``, ``E``, ``I``;
+    * operators ``+ - * / **`` (``^`` too), unary ``+``/``-``, parentheses;
+    * calls, positional only, of ``sqrt exp log ln`` (``log(x, b)`` too) ``sin cos tan asin
+      acos atan sinh cosh tanh abs``; a symbol called with one argument, ``B(2 - x)``, is a
+      product. LaTeX (``\frac``, ``\sqrt``, ``\left(``, ``^{}``, ``\cdot``, Greek letters,
+      ``h_i``, ...) is parsed by sympy and must reduce to the same parts.
+
+    Everything else is refused: attribute access, subscripts, keywords, strings, lambdas,
+    comprehensions, containers, comparisons, any other name or call (``eval``, ``chr``,
+    ``factorial``, ``N``, ``\operatorname{...}``, ``\int``, ``\sum``, ``\binom``, ``x!``).
+    Bounds (:mod:`nqm.proofs._safe_parse`): 100,000 characters of text (LaTeX: 2,000);
+    50,000 nodes; 60 levels of nesting (a chain of ``+``/``-`` or ``*``/``/`` is one level,
+    so a flat sum of thousands of terms is fine); literals of at most 100 digits; numeric
+    exponents :math:`p/q` with :math:`|p|, q \le 1000` (towers are refused); 4,000 digits for
+    any exact number the formula makes. At a sample point, :math:`e^u`, trigonometric and
+    hyperbolic functions of :math:`u` and :math:`b^u` with :math:`|u|` (or :math:`|u \ln b|`)
+    above :math:`2^{4096}` count as undefined there (:mod:`nqm.proofs._safe_eval`).
     """
     start = time.perf_counter()
     if quantity not in QUANTITIES:
@@ -390,7 +458,7 @@ def verify_formula(
         return evaluate(user, point_values | ({q.index: args[-1]} if q.index is not None else {}))
 
     sampler = PointSampler(spec, seed)
-    checked, skipped = 0, 0
+    checked, skipped, unsettled = 0, 0, 0
     with mp.workdps(DIGITS):
         for _ in range(samples):
             point = sampler.point(stable=True)
@@ -407,21 +475,25 @@ def verify_formula(
             checked += 1
             if _close(a, b):
                 continue
-            with mp.workdps(2 * DIGITS):
-                args_hi = num.values(point) + ([_mp(i)] if i is not None else [])
-                a_hi, b_hi = user_f(*args_hi), q.numeric(num, point, i)
-                confirmed = not _close(a_hi, b_hi)
-            if not confirmed:
+            outcome = _difference(lambda: _pair(user_f, q, num, point, i), a, b)
+            if outcome is None:
+                checked, unsettled = checked - 1, unsettled + 1
                 continue
+            if outcome is True:
+                continue
+            dps, (a, b) = outcome
             where = {s.name: str(v) for s, v in sorted(point.items(), key=lambda kv: kv[0].name) if s in set(num.args)}
             if i is not None:
                 where[q.index.name] = str(i)
             tried = (f"numeric: point {checked} of the sample differs (relative difference "
-                     f"{mp.nstr(abs(a - b) / max(abs(a), abs(b)), 3)} at {DIGITS} digits, confirmed at {2 * DIGITS})",)
+                     f"{mp.nstr(abs(a - b) / max(abs(a), abs(b)), 3)} at {dps} digits, where both values agree with "
+                     f"those at {dps // 2} digits to a relative 1e-20)",)
             return FormulaVerdict("not equal", spec.name, quantity, user, derived, where,
                                   (_show(a), _show(b)), tried, time.perf_counter() - start)
     numeric_note = (f"numeric: {checked} random points inside the stability region agree to a relative 1e-30 at {DIGITS} digits"
-                    + (f" ({skipped} points skipped: a side undefined there)" if skipped else ""))
+                    + (f" ({skipped} points skipped: a side undefined there)" if skipped else "")
+                    + (f" ({unsettled} points skipped: the values did not settle by {CONFIRM_DIGITS[-1]} digits)"
+                       if unsettled else ""))
     if checked == 0:
         return FormulaVerdict("unknown", spec.name, quantity, user, derived, None, None,
                               (f"numeric: no sample point where both sides are defined ({skipped} tried)",),

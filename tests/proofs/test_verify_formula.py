@@ -16,7 +16,8 @@ from nqm.theory import B, alpha, beta, c, gamma, h
 
 SETTINGS = settings(max_examples=8, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 
-#: Theorem 1's second term as printed
+#: Theorem 1's second term as printed (text and sympy)
+THEOREM1_TEXT = "(1+beta)*alpha*c/(2*B*(2*beta+2-alpha*h)*(1-beta))"
 THEOREM1 = (1 + beta) * alpha * c / (2 * B * (2 * beta + 2 - alpha * h) * (1 - beta))
 #: the same without (1 + beta): wrong
 THEOREM1_WRONG = alpha * c / (2 * B * (2 * beta + 2 - alpha * h) * (1 - beta))
@@ -137,3 +138,17 @@ def test_documented_quantities() -> None:
 def test_non_arithmetic_formulas_are_refused_before_evaluation(formula: str) -> None:
     with pytest.raises(ValueError, match="formula"):
         verify_formula(formula, optimizer="sgd", quantity="stationary_risk")
+
+
+def test_cancellation_beyond_50_digits_is_not_a_counterexample() -> None:
+    """X**40 (1 + beta) - X**40 - beta X**40 is 0, but with X = alpha + beta + h + c + B its terms
+    exceed the derived value by more than 50 digits at some sample points: the values at 50 and
+    100 digits are rounding noise, and only a precision where they settle may decide."""
+    power = "(alpha+beta+h+c+B)**40"
+    cancelling = f"{power}*(1+beta) - {power} - beta*{power}"
+    result = verify_formula(f"{THEOREM1_TEXT} + {cancelling}", optimizer="momentum", quantity="stationary_risk",
+                            symbolic_seconds=1)
+    assert result.verdict != "not equal", str(result)
+    off = verify_formula(f"{THEOREM1_TEXT}*(1 + 10**-25) + {cancelling}", optimizer="momentum",
+                         quantity="stationary_risk", symbolic_seconds=1)
+    assert off.verdict == "not equal", str(off)

@@ -139,6 +139,22 @@ def test_symbolic_check_past_its_budget_answers_unknown_with_what_was_tried() ->
     assert any("time budget of 1 s" in s for s in result.tried), result.tried
 
 
+def test_documented_bounds_are_the_enforced_ones() -> None:
+    """The numbers in verify_formula's docstring and in ``nqm verify --help`` are the constants."""
+    from nqm.proofs import _safe_eval, _safe_parse
+
+    help_text = CliRunner().invoke(main, ["verify", "--help"]).output
+    doc = " ".join(verify_formula.__doc__.split())
+    for value in (_safe_parse.MAX_CHARS, _safe_parse.MAX_LATEX_CHARS, _safe_parse.MAX_NODES,
+                  _safe_parse.MAX_NUMBER_DIGITS):
+        assert f"{value:,}" in doc and f"{value:,}" in " ".join(help_text.split()), value
+    for value in (MAX_DEPTH, MAX_LITERAL_DIGITS, MAX_EXPONENT):
+        assert f"{value}" in doc and f"{value}" in help_text, value
+    assert f"2^{{{_safe_eval.MAX_ARGUMENT_BITS}}}" in doc
+    for name in _safe_parse.FUNCTIONS:
+        assert name in help_text
+
+
 def test_decimals_are_exact_and_constants_are_known() -> None:
     spec = get_spec("momentum")
     assert parse_user_formula("0.1", spec) == sp.Rational(1, 10)
