@@ -103,6 +103,7 @@ _FUNCTION_CLASSES: dict[type, str] = {
 
 _ADDITIVE = (ast.Add, ast.Sub)
 _MULTIPLICATIVE = (ast.Mult, ast.Div)
+_OPERATORS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 
 
 def _int_digits(n: int) -> int:
@@ -208,10 +209,10 @@ class FormulaBuilder:
     def _span(self, source: str, tokens: list[tokenize.TokenInfo], depth: int) -> sp.Expr:
         self._visit(depth)
         if len(tokens) > _PIECE_TOKENS:
-            for ops, combine in (({"+", "-"}, _sum), ({"*", "/"}, _product)):
+            for ops in ({"+", "-"}, {"*", "/"}):
                 pieces = _split(tokens, ops)
                 if len(pieces) > 1:
-                    return combine([(op, self._span(source, piece, depth + 1)) for op, piece in pieces], self)
+                    return self._combine([(op, self._span(source, piece, depth + 1)) for op, piece in pieces])
             if tokens[0].string == "(" and _closing(tokens, 0) == len(tokens) - 1:
                 return self._span(source, tokens[1:-1], depth + 1)
         piece = source[tokens[0].start[1]: tokens[-1].end[1]] if tokens else ""
@@ -223,14 +224,17 @@ class FormulaBuilder:
             raise ValueError(f"cannot parse formula {_short(source)}: nested too deeply") from None
         return self._python(tree.body, piece, depth)
 
+    def _combine(self, parts: list[tuple[str, sp.Expr]]) -> sp.Expr:
+        """``[("+", a), ("-", b), ...]`` as one Add, or ``[("*", a), ("/", b), ...]`` as one Mul."""
+        if parts[0][0] in "+-":
+            return sp.Add(*(-part if op == "-" else part for op, part in parts))
+        return sp.Mul(*(self.power(part, sp.Integer(-1)) if op == "/" else part for op, part in parts))
+
     def _python(self, node: ast.AST, text: str, depth: int) -> sp.Expr:
         self._visit(depth)
-        if isinstance(node, ast.BinOp) and isinstance(node.op, _ADDITIVE):
-            return sp.Add(*(-self._python(n, text, depth + 1) if isinstance(op, ast.Sub) else self._python(n, text, depth + 1)
-                            for op, n in _chain(node, _ADDITIVE)))
-        if isinstance(node, ast.BinOp) and isinstance(node.op, _MULTIPLICATIVE):
-            return sp.Mul(*(self.power(self._python(n, text, depth + 1), sp.Integer(-1)) if isinstance(op, ast.Div)
-                            else self._python(n, text, depth + 1) for op, n in _chain(node, _MULTIPLICATIVE)))
+        if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
+            kind = _ADDITIVE if isinstance(node.op, _ADDITIVE) else _MULTIPLICATIVE
+            return self._combine([(_OPERATORS[type(op)], self._python(n, text, depth + 1)) for op, n in _chain(node, kind)])
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
             return self.power(self._python(node.left, text, depth + 1), self._python(node.right, text, depth + 1))
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
@@ -356,14 +360,6 @@ def _split(tokens: list[tokenize.TokenInfo], ops: set[str]) -> list[tuple[str, l
             op, start = tok.string, j + 1
     pieces.append((op, tokens[start:]))
     return pieces
-
-
-def _sum(terms: list[tuple[str, sp.Expr]], builder: FormulaBuilder) -> sp.Expr:
-    return sp.Add(*(-term if op == "-" else term for op, term in terms))
-
-
-def _product(factors: list[tuple[str, sp.Expr]], builder: FormulaBuilder) -> sp.Expr:
-    return sp.Mul(*(builder.power(f, sp.Integer(-1)) if op == "/" else f for op, f in factors))
 
 
 def _chain(node: ast.BinOp, ops: tuple[type, ...]) -> list[tuple[ast.operator, ast.AST]]:
