@@ -74,7 +74,7 @@ from nqm.theory import (
 )
 from nqm.theory._closed_form import closed_form, hyperparameters_from_roots, root_symbols, root_values, same_closed_form
 
-from ._budget import call_with_budget
+from ._budget import call_with_budget, prestart
 from ._prover import DIGITS, PointSampler, SpecNumerics, _mp, spec_numerics
 from ._safe_eval import evaluate
 from ._safe_parse import FormulaBuilder
@@ -403,7 +403,8 @@ def verify_formula(
     (1 to :data:`MAX_SAMPLES`) random stable points (seeded by ``seed``) are compared first;
     symbolic proof is attempted when they all agree, in a worker process, for at most
     ``symbolic_seconds`` (in :math:`(0,` :data:`MAX_SYMBOLIC_SECONDS` :math:`]`; the worker's
-    start, about 3 s on first use, is not counted); past it the answer is ``unknown``.
+    start, about 1 s on first use, overlaps the comparison and is not counted); past it the
+    answer is ``unknown``.
     ``ValueError`` names the bad argument (unknown quantity, unparsable or refused formula,
     symbols the quantity cannot depend on).
 
@@ -443,6 +444,7 @@ def verify_formula(
     if q.name in ("effective_lr", "effective_lr_steady_state", "slow_eigenvalue_series") and _lr(spec) is None:
         raise ValueError(f"quantity {quantity} needs a hyperparameter named 'lr'; {spec.name} has none")
     user = _in_lr(parse_user_formula(formula, spec, syntax), spec)
+    prestart((same_closed_form.__module__,))  # the symbolic worker starts while the points are compared
     derived = _in_lr(q.symbolic(spec), spec)
     num = spec_numerics(spec)
     allowed = set(num.args) | ({q.index} if q.index is not None else set()) | (set(root_symbols(spec.n)) if spec.n >= 2 else set())

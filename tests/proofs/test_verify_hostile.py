@@ -231,7 +231,7 @@ _ORPHAN_SCRIPT = """
 import os, signal, sys
 from nqm.proofs import _budget
 assert _budget.call_with_budget(pow, (2, 3), 120) == ("done", 8)
-print(_budget._worker[0].pid, flush=True)
+print(_budget._worker.process.pid, flush=True)
 os.kill(os.getpid(), getattr(signal, sys.argv[1]))
 """
 
