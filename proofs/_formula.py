@@ -225,13 +225,21 @@ def _aliases(spec: OptimizerSpec) -> dict[str, sp.Symbol]:
 
 
 def _right_hand_side(text: str) -> str:
-    """The part after a single top-level ``=`` (a left-hand side such as ``E l(inf) =`` is dropped)."""
-    if re.search(r"(?<![<>=!])=(?!=)", text) is None:
+    """The part after a single top-level ``=`` (a left-hand side such as ``E l(inf) =`` is dropped).
+
+    Only an ``=`` outside brackets and braces counts (LaTeX's ``\\sum_{i=1}`` or a keyword
+    argument is not an equation), and not one of ``<= >= == !=``.
+    """
+    level, cuts = 0, []
+    for j, ch in enumerate(text):
+        level += (ch in "([{") - (ch in ")]}")
+        if ch == "=" and level == 0 and text[j - 1: j] not in ("<", ">", "=", "!") and text[j + 1: j + 2] != "=":
+            cuts.append(j)
+    if not cuts:
         return text
-    pieces = re.split(r"(?<![<>=!])=(?!=)", text)
-    if len(pieces) != 2:
-        raise ValueError(f"formula must be an expression, optionally 'lhs = expression'; got {text!r}")
-    return pieces[1]
+    if len(cuts) != 1:
+        raise ValueError(f"formula must be an expression, optionally 'lhs = expression'; got {text[:60]!r}")
+    return text[cuts[0] + 1:]
 
 
 def parse_user_formula(formula: object, spec: OptimizerSpec, syntax: str = "auto") -> sp.Expr:

@@ -260,7 +260,7 @@ class FormulaBuilder:
             raise ValueError(f"LaTeX formula is too long: {len(text)} characters, at most {MAX_LATEX_CHARS} "
                              f"(write a longer formula in sympy syntax)")
         try:
-            parsed = parse_latex(text)
+            parsed = parse_latex(text, strict=True)  # not strict, it drops what follows a syntax error
         except (RecursionError, MemoryError):
             raise ValueError(f"cannot parse formula {_short(text)} as LaTeX: nested too deeply") from None
         except Exception as exc:  # noqa: BLE001 - sympy's LaTeX parser raises its own exception types

@@ -152,3 +152,14 @@ def test_cancellation_beyond_50_digits_is_not_a_counterexample() -> None:
     off = verify_formula(f"{THEOREM1_TEXT}*(1 + 10**-25) + {cancelling}", optimizer="momentum",
                          quantity="stationary_risk", symbolic_seconds=1)
     assert off.verdict == "not equal", str(off)
+
+
+@pytest.mark.parametrize("formula", [
+    r"\frac{\alpha c_i}{2B(2-\alpha h_i)} )(",  # sympy's lenient LaTeX parser dropped the tail: 'equal'
+    r"\frac{\alpha c_i}{2B(2-\alpha h_i)} +",
+    r"\sum_{i=1}^{3} i",  # the '=' of the subscript was taken for 'lhs = rhs'
+    "E = alpha = beta",
+])
+def test_latex_is_read_whole_or_refused(formula: str) -> None:
+    with pytest.raises(ValueError, match="formula"):
+        verify_formula(formula, optimizer="sgd", quantity="stationary_risk")
