@@ -90,6 +90,10 @@ SYMBOLIC_SECONDS = 30.0
 MAX_SYMBOLIC_SECONDS = 3600.0
 #: most random points compared
 MAX_SAMPLES = 10_000
+#: most formula nodes evaluated over the sample (samples x nodes; about 6 us a node at 50 digits)
+MAX_POINT_WORK = 2_000_000
+#: points whose values do not settle after which no further points are compared
+MAX_UNSETTLED = 3
 #: precisions (digits) at which a difference seen at DIGITS is re-evaluated, until both values settle
 CONFIRM_DIGITS = (2 * DIGITS, 4 * DIGITS, 8 * DIGITS, 16 * DIGITS)
 #: a value has settled when it agrees with the one at half the precision to this relative accuracy
@@ -262,8 +266,6 @@ def parse_user_formula(formula: object, spec: OptimizerSpec, syntax: str = "auto
         text = _right_hand_side(formula.strip())
         use_latex = syntax == "latex" or (syntax == "auto" and re.search(r"[\\{}]", text) is not None)
         parsed = builder.from_latex(text) if use_latex else builder.from_python(text)
-    if parsed.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
-        raise ValueError(f"formula {formula!r} is not finite (it simplifies to {parsed})")
     return parsed
 
 
@@ -408,7 +410,8 @@ def verify_formula(
 
     ``optimizer``: a registered name or an :class:`~nqm.theory.OptimizerSpec`;
     ``precondition=True`` checks the :math:`P = H^p` version (adds :math:`p`). ``samples``
-    (1 to :data:`MAX_SAMPLES`) random stable points (seeded by ``seed``) are compared first;
+    (1 to :data:`MAX_SAMPLES`, and at most :data:`MAX_POINT_WORK` formula nodes evaluated in
+    all) random stable points (seeded by ``seed``) are compared first;
     symbolic proof is attempted when they all agree, in a worker process, for at most
     ``symbolic_seconds`` (in :math:`(0,` :data:`MAX_SYMBOLIC_SECONDS` :math:`]`; the worker's
     start, about 1 s on first use, overlaps the comparison and is not counted); past it the
@@ -452,6 +455,10 @@ def verify_formula(
     if q.name in ("effective_lr", "effective_lr_steady_state", "slow_eigenvalue_series") and _lr(spec) is None:
         raise ValueError(f"quantity {quantity} needs a hyperparameter named 'lr'; {spec.name} has none")
     user = _in_lr(parse_user_formula(formula, spec, syntax), spec)
+    size = sum(1 for _ in sp.preorder_traversal(user))
+    if samples * size > MAX_POINT_WORK:
+        raise ValueError(f"samples times the formula's size ({samples} x {size} nodes) must be at most "
+                         f"{MAX_POINT_WORK:,}; use fewer samples")
     prestart((same_closed_form.__module__,))  # the symbolic worker starts while the points are compared
     derived = _in_lr(q.symbolic(spec), spec)
     num = spec_numerics(spec)
@@ -488,6 +495,8 @@ def verify_formula(
             outcome = _difference(lambda: _pair(user_f, q, num, point, i), a, b)
             if outcome is None:
                 checked, unsettled = checked - 1, unsettled + 1
+                if unsettled == MAX_UNSETTLED:
+                    break
                 continue
             if outcome is True:
                 continue
@@ -502,11 +511,12 @@ def verify_formula(
                                   (_show(a), _show(b)), tried, time.perf_counter() - start)
     numeric_note = (f"numeric: {checked} random points inside the stability region agree to a relative 1e-30 at {DIGITS} digits"
                     + (f" ({skipped} points skipped: a side undefined there)" if skipped else "")
-                    + (f" ({unsettled} points skipped: the values did not settle by {CONFIRM_DIGITS[-1]} digits)"
-                       if unsettled else ""))
+                    + (f" ({unsettled} points skipped: the values did not settle by {CONFIRM_DIGITS[-1]} digits"
+                       + ("; no further points compared)" if unsettled == MAX_UNSETTLED else ")") if unsettled else ""))
     if checked == 0:
         return FormulaVerdict("unknown", spec.name, quantity, user, derived, None, None,
-                              (f"numeric: no sample point where both sides are defined ({skipped} tried)",),
+                              (f"numeric: no sample point where both sides are defined and settle "
+                               f"({skipped} undefined, {unsettled} unsettled)",),
                               time.perf_counter() - start)
     proved, tried = _symbolic(user, derived, spec, symbolic_seconds)
     return FormulaVerdict("equal" if proved else "unknown", spec.name, quantity, user, derived, None, None,

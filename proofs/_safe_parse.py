@@ -160,7 +160,7 @@ class FormulaBuilder:
         if key in CONSTANTS:
             return CONSTANTS[key]
         allowed = sorted({n for n in self.names if n.isidentifier()} | set(CONSTANTS))
-        raise ValueError(f"formula uses unknown name {name!r}; allowed names: {', '.join(allowed)}")
+        raise ValueError(f"formula uses unknown name {_short(name)}; allowed names: {', '.join(allowed)}")
 
     def power(self, base: sp.Expr, exponent: sp.Expr) -> sp.Expr:
         """``base**exponent``; a numeric exponent p/q needs |p|, q <= MAX_EXPONENT, and spends
@@ -184,7 +184,7 @@ class FormulaBuilder:
         key = self.normalise(name)
         if key in self.names and len(args) == 1:
             return self.names[key] * args[0]
-        raise ValueError(f"formula calls {name!r}, which is not an allowed function; allowed: {', '.join(FUNCTIONS)}")
+        raise ValueError(f"formula calls {_short(name)}, which is not an allowed function; allowed: {', '.join(FUNCTIONS)}")
 
     # ------------------------------------------------------------------ Python syntax
     def from_python(self, text: str) -> sp.Expr:
@@ -296,7 +296,9 @@ class FormulaBuilder:
 
 
 def _checked(expr: sp.Expr) -> sp.Expr:
-    """``expr`` if none of its exact numbers has more than MAX_NUMBER_DIGITS digits."""
+    """``expr`` if it is finite and none of its exact numbers has more than MAX_NUMBER_DIGITS digits."""
+    if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+        raise ValueError(f"formula is not finite (it simplifies to {_short(expr)})")
     for number in expr.atoms(sp.Rational):
         if max(_int_digits(int(number.p)), _int_digits(int(number.q))) > MAX_NUMBER_DIGITS:
             raise ValueError(f"formula is too large: it holds a number of more than {MAX_NUMBER_DIGITS} digits")

@@ -251,3 +251,19 @@ def test_worker_exits_when_its_caller_dies(tmp_path: Path, sig: str) -> None:
             return
         time.sleep(0.1)
     pytest.fail(f"worker {pid} still alive after its caller died of {sig}")
+
+
+def test_sample_work_is_checked_before_it_starts() -> None:
+    long_sum = " + ".join(f"{i}*alpha*beta**{i % 5}/(h + {i})" for i in range(3000))
+    with pytest.raises(ValueError, match="samples"):
+        verify_formula(long_sum, optimizer="momentum", quantity="stationary_risk", samples=10_000)
+
+
+@pytest.mark.timeout(300)
+def test_values_that_never_settle_are_not_a_counterexample() -> None:
+    """X**1000 (1 + beta) - X**1000 - beta X**1000 = 0 cancels up to thousands of digits."""
+    power = "(alpha+beta+h+c+B)**1000"
+    formula = f"{THEOREM1} + {power}*(1+beta) - {power} - beta*{power}"
+    result = verify_formula(formula, optimizer="momentum", quantity="stationary_risk", symbolic_seconds=1)
+    assert result.verdict == "unknown", str(result)
+    assert any("settle" in s for s in result.tried), result.tried
