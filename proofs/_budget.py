@@ -91,7 +91,7 @@ def _launch(modules: tuple[str, ...]) -> str | None:
             pass_fds=(child_reads, child_writes), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL, cwd=_HERE,
         )
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: no pass_fds on this platform
         os.close(parent_writes)
         os.close(parent_reads)
         return f"no worker process ({exc})"
