@@ -61,10 +61,10 @@ def _payloads(marker: Path) -> list[str]:
         f"(alpha := {system})",
         f"f'{{{system}}}'",
         rf"\operatorname{{eval}}({_chars(system)})",
-        rf"\mathrm{{exec}}(\alpha)",
-        rf"\operatorname{{open}}(x) + \alpha",
-        rf"\frac{{\operatorname{{eval}}(x)}}{{2}}",
-        rf"\mathrm{{__import__}}(os)",
+        r"\mathrm{exec}(\alpha)",
+        r"\operatorname{open}(x) + \alpha",
+        r"\frac{\operatorname{eval}(x)}{2}",
+        r"\mathrm{__import__}(os)",
     ]
 
 
