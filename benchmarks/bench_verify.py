@@ -10,7 +10,9 @@
 (c) The budget holds: a formula that is equal but whose expansion takes far longer is
     checked with ``symbolic_seconds=1``; the symbolic stage's wall time is printed.
 (d) Hostile strings (the issue's: towers, factorial, N(pi, 10**8), LaTeX towers, a
-    3000-term sum, chr-built eval payloads): the wall time of each answer.
+    3000-term sum, chr-built eval payloads) and formulas at the size limits (about 100,000
+    characters in Python syntax, 2,000 in LaTeX, where sympy's parser is slowest): the wall
+    time of each whole verify_formula call (parse, 20 points, symbolic check if reached).
 
     python benchmarks/bench_verify.py [--repeats 5]
 """
@@ -30,6 +32,11 @@ HOSTILE = [
     r"\operatorname{eval}(x)",
     "exp(exp(exp(exp(10))))*alpha",
     "-" * 5000 + "alpha",
+    # at the size limits: 100,000 characters of Python, 2,000 of LaTeX
+    "*".join(["(alpha+beta)"] * 7600),
+    " + ".join(f"{i}*alpha*beta**{i % 5}/(h + {i})" for i in range(3000)),
+    "x^" * 666 + "x",
+    "1+" * 666 + "1",
 ]
 README_TRUE = "alpha*c*(1 + beta)/(2*B*(1 - beta)*(2 + 2*beta - alpha*h))"
 THEOREM1 = "(1+beta)*alpha*c/(2*B*(2*beta+2-alpha*h)*(1-beta))"
@@ -84,7 +91,8 @@ def main() -> None:
     for formula in HOSTILE:
         start = time.perf_counter()
         try:
-            answer = verify_formula(formula, optimizer="momentum", quantity="stationary_risk").verdict
+            syntax = "latex" if formula.startswith(("x^", "1+")) else "auto"
+            answer = verify_formula(formula, optimizer="momentum", quantity="stationary_risk", syntax=syntax).verdict
         except ValueError as exc:
             answer = "ValueError: " + str(exc)[:70]
         elapsed = time.perf_counter() - start
