@@ -18,7 +18,18 @@ import click
 
 from ._cli_common import CONTEXT_SETTINGS, fail, force_option, quiet_option, refuse_overwrite, spec_file_option, status
 from ._cli_values import optimizer_names
-from ._formula import QUANTITIES
+from ._formula import MAX_SAMPLES, MAX_SYMBOLIC_SECONDS, QUANTITIES, SYMBOLIC_SECONDS
+from ._safe_parse import (
+    CONSTANTS,
+    FUNCTIONS,
+    MAX_CHARS,
+    MAX_DEPTH,
+    MAX_EXPONENT,
+    MAX_LATEX_CHARS,
+    MAX_LITERAL_DIGITS,
+    MAX_NODES,
+    MAX_NUMBER_DIGITS,
+)
 
 __all__ = ["proofs", "verify"]
 
@@ -67,7 +78,20 @@ def proofs(ctx: click.Context, json_path: Path | None, latex_path: Path | None, 
 _VERDICT_EXIT = {"equal": 0, "not equal": 1, "unknown": 3}
 
 
-@click.command("verify", context_settings=CONTEXT_SETTINGS, epilog="""\b
+_VERIFY_HELP = f"""Check that FORMULA equals a derived quantity: equal (exit 0), not equal with a counterexample (1), unknown (3).
+
+FORMULA is sympy syntax or LaTeX; put it after `--` if it starts with a minus sign. It is
+never executed, only read, and may hold only: numbers (0.1 is exactly 1/10); the symbols
+(alpha, beta, gamma, nu, h, c, B, p, t, k, z, r1, r2, x = alpha*h, s0); {', '.join(CONSTANTS)};
++ - * / ** ^ and parentheses; the functions {' '.join(FUNCTIONS)}. Bounds: {MAX_CHARS:,}
+characters (LaTeX {MAX_LATEX_CHARS:,}), {MAX_NODES:,} nodes, {MAX_DEPTH} levels of nesting, literals
+of {MAX_LITERAL_DIGITS} digits, numeric exponents p/q with |p|, q <= {MAX_EXPONENT}, exact numbers of
+{MAX_NUMBER_DIGITS:,} digits. Outside them: one line, exit 2. The symbolic proof runs in a
+worker process and stops at --symbolic-seconds (the random-point comparison always runs).
+"""
+
+
+@click.command("verify", context_settings=CONTEXT_SETTINGS, help=_VERIFY_HELP, epilog="""\b
 Examples:
   nqm verify --optimizer momentum --quantity stationary_risk "(1+beta)*alpha*c/(2*B*(2*beta+2-alpha*h)*(1-beta))"
   nqm verify --optimizer sgd --quantity stationary_risk '\\frac{\\alpha c_i}{2B(2-\\alpha h_i)}'
@@ -76,25 +100,23 @@ Examples:
 @click.option("--optimizer", required=True, metavar="NAME", help="A registered optimizer.")
 @click.option("--quantity", required=True, type=click.Choice(list(QUANTITIES)), help="The derived quantity.")
 @click.option("--precondition", is_flag=True, help="Check the P = H^p preconditioned version (adds p).")
-@click.option("--samples", type=click.IntRange(min=1), default=20, show_default=True, help="Random points compared.")
+@click.option("--samples", type=click.IntRange(1, MAX_SAMPLES), default=20, show_default=True, help="Random points compared.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random points.")
 @click.option("--syntax", type=click.Choice(["auto", "sympy", "latex"]), default="auto", show_default=True,
               help="How FORMULA is written (auto: LaTeX if it has a backslash or brace).")
+@click.option("--symbolic-seconds", type=click.FloatRange(0, MAX_SYMBOLIC_SECONDS, min_open=True), default=SYMBOLIC_SECONDS,
+              show_default=True, help="Time budget of the symbolic proof; past it the answer is unknown.")
 @spec_file_option
 @click.pass_context
 def verify(ctx: click.Context, formula: str, optimizer: str, quantity: str, precondition: bool, samples: int, seed: int,
-           syntax: str) -> None:
-    """Check that FORMULA equals a derived quantity: equal (exit 0), not equal with a counterexample (1), unknown (3).
-
-    FORMULA is sympy syntax (alpha, beta, gamma, nu, h, c, B, p, t, k, z, r1, r2, x = alpha*h, s0)
-    or LaTeX; put it after `--` if it starts with a minus sign. Exit 2 on a usage error.
-    """
+           syntax: str, symbolic_seconds: float) -> None:
+    """``nqm verify`` (its help is :data:`_VERIFY_HELP`)."""
     from ._formula import verify_formula
 
     optimizer_names([optimizer])
     try:
         result = verify_formula(formula, optimizer=optimizer, quantity=quantity, precondition=precondition,
-                                samples=samples, seed=seed, syntax=syntax)
+                                samples=samples, seed=seed, syntax=syntax, symbolic_seconds=symbolic_seconds)
     except ValueError as exc:
         fail(str(exc).splitlines()[0])
     click.echo(str(result))

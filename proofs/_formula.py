@@ -1,19 +1,27 @@
 r"""Verifying a user's own formula against a derived quantity.
 
 :func:`verify_formula` takes a formula — a sympy expression, a string in sympy syntax, or
-LaTeX (parsed with :func:`nqm.theory._latex.parse_formula`) — that the user claims equals a
-quantity derived for one optimizer, and answers
+LaTeX — that the user claims equals a quantity derived for one optimizer, and answers
 
 ``equal``
     proved symbolically (expansion/cancellation with powers of :math:`t, k` compared as
     sequences; named roots eliminated through Vieta's relations; or roots in radicals);
 ``not equal``
     with a counterexample: an exact rational point inside the hyperparameter domain and the
-    stability region (:class:`~nqm.proofs._prover.PointSampler`), and both values there at 50
-    digits (the difference confirmed at 100 digits);
+    stability region (:class:`~nqm.proofs._prover.PointSampler`), and both values there: a
+    difference seen at 50 digits is re-evaluated at 100, 200, 400 and 800 digits until both
+    values agree with those at half the precision to a relative :math:`10^{-20}` (a formula
+    that cancels more than 50 digits is not called unequal on rounding noise; a point where
+    the values never settle is skipped and counted);
 ``unknown``
     with what was tried: every sampled point agrees to a relative :math:`10^{-30}` at 50
-    digits, but no symbolic route closed.
+    digits, but no symbolic route closed within the time budget.
+
+A formula is never executed. The text is read into a syntax tree (:func:`ast.parse`, or
+sympy's ``parse_latex``) and rebuilt from a whitelist with bounded size and cost
+(:mod:`nqm.proofs._safe_parse`), the user side is evaluated at the sample points by walking
+that tree in mpmath (:mod:`nqm.proofs._safe_eval`), and the symbolic routes run in a worker
+process that is stopped when the budget is spent (:mod:`nqm.proofs._budget`).
 
 The derived side is evaluated independently of its closed form at the sample points: the
 mean path as :math:`\mathrm{out}A^t\mathrm{init}`, noise sums by exact doubling of the moment
@@ -29,13 +37,12 @@ Symbols: the canonical ones of :mod:`nqm.theory`, with user spellings mapped: ``
 ``h``, ``h_i``; ``c``, ``c_i``; ``B``; ``p``; ``t``, ``k``; ``z`` (also ``lambda``/``λ``, the
 polynomial variable); ``r1``, ``r_1``, ``r2``, ``r_2`` (the named roots, :math:`r_1` the slow
 one); ``x`` = :math:`\alpha h` (the notebook's shorthand); ``v0``, ``s0``, ``s_0`` (the start
-moment :math:`\mathrm E\theta_i(0)^2`); and each hyperparameter's own name and symbol name. In
-sympy syntax ``^`` is a power and ``E`` is Euler's number.
+moment :math:`\mathrm E\theta_i(0)^2`); and each hyperparameter's own name and symbol name.
+``^`` is a power and ``E`` is Euler's number.
 """
 
 from __future__ import annotations
 
-import ast
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -43,8 +50,6 @@ from dataclasses import dataclass
 
 import mpmath as mp
 import sympy as sp
-from sympy.core.function import AppliedUndef
-from sympy.parsing.sympy_parser import convert_xor, parse_expr, standard_transformations
 
 from nqm.theory import (
     B,
@@ -69,7 +74,10 @@ from nqm.theory import (
 )
 from nqm.theory._closed_form import closed_form, hyperparameters_from_roots, root_symbols, root_values, same_closed_form
 
+from ._budget import call_with_budget, prestart
 from ._prover import DIGITS, PointSampler, SpecNumerics, _mp, spec_numerics
+from ._safe_eval import evaluate
+from ._safe_parse import FormulaBuilder
 
 __all__ = ["QUANTITIES", "FormulaVerdict", "Quantity", "parse_user_formula", "verify_formula"]
 
@@ -77,6 +85,19 @@ __all__ = ["QUANTITIES", "FormulaVerdict", "Quantity", "parse_user_formula", "ve
 AGREEMENT = mp.mpf(10) ** -30
 #: symbolic fallbacks in radicals are skipped for larger expressions (sympy's simplify may not return)
 MAX_RADICAL_OPS = 400
+#: default wall-clock budget of the symbolic checks, and the largest one accepted (seconds)
+SYMBOLIC_SECONDS = 30.0
+MAX_SYMBOLIC_SECONDS = 3600.0
+#: most random points compared
+MAX_SAMPLES = 10_000
+#: most formula nodes evaluated over the sample (samples x nodes; about 6 us a node at 50 digits)
+MAX_POINT_WORK = 2_000_000
+#: points whose values do not settle after which no further points are compared
+MAX_UNSETTLED = 3
+#: precisions (digits) at which a difference seen at DIGITS is re-evaluated, until both values settle
+CONFIRM_DIGITS = (2 * DIGITS, 4 * DIGITS, 8 * DIGITS, 16 * DIGITS)
+#: a value has settled when it agrees with the one at half the precision to this relative accuracy
+STABLE = mp.mpf(10) ** -20
 
 
 @dataclass(frozen=True)
@@ -208,94 +229,44 @@ def _aliases(spec: OptimizerSpec) -> dict[str, sp.Symbol]:
 
 
 def _right_hand_side(text: str) -> str:
-    """The part after a single top-level ``=`` (a left-hand side such as ``E l(inf) =`` is dropped)."""
-    if re.search(r"(?<![<>=!])=(?!=)", text) is None:
+    """The part after a single top-level ``=`` (a left-hand side such as ``E l(inf) =`` is dropped).
+
+    Only an ``=`` outside brackets and braces counts (LaTeX's ``\\sum_{i=1}`` or a keyword
+    argument is not an equation), and not one of ``<= >= == !=``.
+    """
+    level, cuts = 0, []
+    for j, ch in enumerate(text):
+        level += (ch in "([{") - (ch in ")]}")
+        if ch == "=" and level == 0 and text[j - 1: j] not in ("<", ">", "=", "!") and text[j + 1: j + 2] != "=":
+            cuts.append(j)
+    if not cuts:
         return text
-    pieces = re.split(r"(?<![<>=!])=(?!=)", text)
-    if len(pieces) != 2:
-        raise ValueError(f"formula must be an expression, optionally 'lhs = expression'; got {text!r}")
-    return pieces[1]
-
-
-def _canonical(expr: sp.Basic, spec: OptimizerSpec) -> sp.Expr:
-    """Map user symbols to the canonical ones; a function call ``B(2 - x)`` of a symbol name is a product."""
-    table = _aliases(spec)
-    calls = {f: table[_normal_name(f.func.__name__)] * f.args[0]
-             for f in expr.atoms(AppliedUndef) if _normal_name(f.func.__name__) in table and len(f.args) == 1}
-    expr = expr.xreplace(calls)
-    unknown_calls = sorted({str(f.func) for f in expr.atoms(AppliedUndef)})
-    if unknown_calls:
-        raise ValueError(f"formula calls unknown function(s) {unknown_calls}")
-    mapping = {}
-    for s in expr.free_symbols:
-        name = _normal_name(s.name)
-        if name in table:
-            mapping[s] = table[name]
-    expr = expr.xreplace(mapping)
-    expr = expr.xreplace({f: sp.Rational(str(f)) for f in expr.atoms(sp.Float)})  # 0.1 means 1/10
-    if isinstance(expr, (sp.Rel, sp.MatrixBase)) or not isinstance(expr, sp.Expr):
-        raise ValueError("formula must be a scalar expression (no relation or matrix)")
-    return expr
+    if len(cuts) != 1:
+        raise ValueError(f"formula must be an expression, optionally 'lhs = expression'; got {text[:60]!r}")
+    return text[cuts[0] + 1:]
 
 
 def parse_user_formula(formula: object, spec: OptimizerSpec, syntax: str = "auto") -> sp.Expr:
     """``formula`` (sympy expression, sympy-syntax string or LaTeX) in the canonical symbols of ``spec``.
 
     ``syntax``: ``"auto"`` (LaTeX if the text has a backslash or a brace, else sympy syntax),
-    ``"sympy"`` or ``"latex"``. ``ValueError`` on unparsable input.
+    ``"sympy"`` or ``"latex"``. The text is never executed: it is read into a syntax tree and
+    rebuilt from a whitelist with bounded size and cost (:mod:`nqm.proofs._safe_parse`, whose
+    docstring is the grammar); a sympy expression is rebuilt the same way. ``ValueError`` on
+    anything outside it.
     """
     if syntax not in ("auto", "sympy", "latex"):
         raise ValueError(f"syntax must be 'auto', 'sympy' or 'latex'; got {syntax!r}")
+    builder = FormulaBuilder(_aliases(spec), _normal_name)
     if isinstance(formula, sp.Basic):
-        return _canonical(formula, spec)
-    if not isinstance(formula, str) or not formula.strip():
+        parsed = builder.from_sympy(formula)
+    elif not isinstance(formula, str) or not formula.strip():
         raise ValueError(f"formula must be a sympy expression or a non-empty string; got {formula!r}")
-    text = _right_hand_side(formula.strip())
-    use_latex = syntax == "latex" or (syntax == "auto" and re.search(r"[\\{}]", text) is not None)
-    if use_latex:
-        from nqm.theory._latex import parse_formula
-
-        try:
-            parsed = parse_formula(text)
-        except Exception as exc:  # noqa: BLE001 - sympy's LaTeX parser raises its own exception types
-            raise ValueError(f"cannot parse formula {formula!r} as LaTeX: {str(exc).splitlines()[0]}") from None
     else:
-        _check_arithmetic(text, formula)
-        locals_ = {name: sym for name, sym in _aliases(spec).items() if name.isidentifier()}
-        try:
-            parsed = parse_expr(text, local_dict=locals_, transformations=standard_transformations + (convert_xor,))
-        except Exception as exc:  # noqa: BLE001 - sympy's parser raises many exception types
-            raise ValueError(f"cannot parse formula {formula!r} in sympy syntax: {str(exc).splitlines()[0]}") from None
-    if not isinstance(parsed, sp.Expr):
-        raise ValueError(f"formula {formula!r} is not a scalar expression (got a {type(parsed).__name__})")
-    if parsed.has(sp.zoo, sp.nan, sp.oo):
-        raise ValueError(f"formula {formula!r} is not finite (it simplifies to {parsed})")
-    return _canonical(parsed, spec)
-
-
-#: syntax nodes of an arithmetic formula: names, numbers, operators and calls of named functions
-_ARITHMETIC_NODES = (
-    ast.Expression, ast.BinOp, ast.UnaryOp, ast.operator, ast.unaryop, ast.Name, ast.Load, ast.Constant, ast.Call,
-    ast.Compare, ast.cmpop,  # refused after parsing as "not a scalar expression"
-)
-
-
-def _check_arithmetic(text: str, formula: object) -> None:
-    """``ValueError`` unless ``text`` is an arithmetic expression (sympy's parser evaluates Python
-    code, so anything else, e.g. attribute access, lambdas or containers, is refused first)."""
-    try:
-        tree = ast.parse(text.strip().replace("^", "**"), mode="eval")
-    except SyntaxError as exc:
-        raise ValueError(f"cannot parse formula {formula!r} in sympy syntax: {exc.msg}") from None
-    for node in ast.walk(tree):
-        numeric_constant = not isinstance(node, ast.Constant) or isinstance(node.value, (int, float, complex))
-        plain_call = not isinstance(node, ast.Call) or (isinstance(node.func, ast.Name) and not node.keywords)
-        dunder = isinstance(node, ast.Name) and node.id.startswith("_")
-        if not isinstance(node, _ARITHMETIC_NODES) or not numeric_constant or not plain_call or dunder:
-            raise ValueError(
-                f"formula {formula!r} must be an arithmetic expression in the symbols and functions "
-                f"(sqrt, exp, ...); {type(node).__name__} is not allowed"
-            )
+        text = _right_hand_side(formula.strip())
+        use_latex = syntax == "latex" or (syntax == "auto" and re.search(r"[\\{}]", text) is not None)
+        parsed = builder.from_latex(text) if use_latex else builder.from_python(text)
+    return parsed
 
 
 # ---------------------------------------------------------------------- checking
@@ -340,25 +311,77 @@ def _vieta_substitution(spec: OptimizerSpec) -> dict[sp.Symbol, sp.Expr] | None:
         return None
 
 
-def _symbolic(user: sp.Expr, derived: sp.Expr, spec: OptimizerSpec) -> tuple[bool, list[str]]:
-    tried = []
-    if same_closed_form(user, derived):
-        return True, ["symbolic: expansion/cancellation (powers of t, k as sequences): equal"]
-    tried.append("symbolic: expansion/cancellation (powers of t, k as sequences): inconclusive")
+class _SymbolicBudget:
+    """Runs :func:`same_closed_form` calls in a worker process (:func:`._budget.call_with_budget`)
+    until ``seconds`` of wall-clock time are spent, noting each attempt in ``tried``."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.deadline = time.monotonic() + seconds
+        self.tried: list[str] = []
+
+    def same(self, label: str, *args: object) -> bool | None:
+        """True/False as :func:`same_closed_form` answers, None if it did not answer in time or failed."""
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            self.tried.append(f"{label}: not attempted (the symbolic time budget of {self.seconds:g} s was spent)")
+            return None
+        status, value = call_with_budget(same_closed_form, args, remaining)
+        if status == "done":
+            self.tried.append(f"{label}: {'equal' if value else 'inconclusive'}")
+            return bool(value)
+        self.tried.append(f"{label}: stopped at the symbolic time budget of {self.seconds:g} s" if status == "timeout"
+                          else f"{label}: failed ({value})")
+        return None
+
+
+def _symbolic(user: sp.Expr, derived: sp.Expr, spec: OptimizerSpec, seconds: float) -> tuple[bool, list[str]]:
+    budget = _SymbolicBudget(seconds)
+    if budget.same("symbolic: expansion/cancellation (powers of t, k as sequences)", user, derived):
+        return True, budget.tried
     roots = set(root_symbols(spec.n)) if spec.n >= 2 else set()
     if roots & (user.free_symbols | derived.free_symbols):
         sub = _vieta_substitution(spec)
         if sub is not None:
-            if same_closed_form(user, derived, sub):
-                return True, tried + [f"symbolic modulo Vieta's relations ({', '.join(f'{k} = {v}' for k, v in sub.items())}): equal"]
-            tried.append("symbolic modulo Vieta's relations: inconclusive")
+            relations = ", ".join(f"{k} = {v}" for k, v in sub.items())
+            if budget.same(f"symbolic modulo Vieta's relations ({relations})", user, derived, sub):
+                return True, budget.tried
         values = dict(zip(root_symbols(spec.n), root_values(spec)))
         u, d = user.xreplace(values), derived.xreplace(values)
-        if sp.count_ops(u) + sp.count_ops(d) <= MAX_RADICAL_OPS:
-            if same_closed_form(u, d):
-                return True, tried + ["symbolic with the roots in radicals: equal"]
-            tried.append("symbolic with the roots in radicals: inconclusive")
-    return False, tried
+        if sp.count_ops(u) + sp.count_ops(d) <= MAX_RADICAL_OPS and budget.same("symbolic with the roots in radicals", u, d):
+            return True, budget.tried
+    return False, budget.tried
+
+
+def _pair(user_f: Callable[..., object], q: Quantity, num: SpecNumerics, point: Mapping[sp.Symbol, sp.Rational],
+          i: object) -> tuple[object, object]:
+    """(formula, derived) at ``point`` (and index ``i``) at the current precision."""
+    return user_f(*num.values(point), *([_mp(i)] if i is not None else [])), q.numeric(num, point, i)
+
+
+def _stable(coarse: object, fine: object) -> bool:
+    return abs(coarse - fine) <= STABLE * max(abs(coarse), abs(fine))
+
+
+def _difference(pair: Callable[[], tuple[object, object]], a: object, b: object) -> bool | None | tuple[int, tuple]:
+    """Whether values ``a``, ``b`` that differ at DIGITS really differ: re-evaluated at each of
+    CONFIRM_DIGITS, True (not a counterexample) as soon as they agree, ``(digits, (a, b))`` as
+    soon as both agree with the previous precision's to a relative STABLE while differing (so a
+    formula that cancels more digits than 50 is not reported unequal), None if neither happens."""
+    for dps in CONFIRM_DIGITS:
+        with mp.workdps(dps):
+            try:
+                fine_a, fine_b = pair()
+            except (ZeroDivisionError, ValueError, TypeError):
+                return None
+            if not (mp.isfinite(fine_a) and mp.isfinite(fine_b)):
+                return None
+            if _close(fine_a, fine_b):
+                return True
+            if _stable(a, fine_a) and _stable(b, fine_b):
+                return dps, (fine_a, fine_b)
+            a, b = fine_a, fine_b
+    return None
 
 
 def _show(value: object) -> str:
@@ -381,25 +404,62 @@ def verify_formula(
     samples: int = 20,
     seed: int = 0,
     syntax: str = "auto",
+    symbolic_seconds: float = SYMBOLIC_SECONDS,
 ) -> FormulaVerdict:
     r"""Decide whether ``formula`` equals the derived ``quantity`` of ``optimizer`` (module docstring).
 
     ``optimizer``: a registered name or an :class:`~nqm.theory.OptimizerSpec`;
     ``precondition=True`` checks the :math:`P = H^p` version (adds :math:`p`). ``samples``
-    random stable points (seeded by ``seed``) are compared first; symbolic proof is attempted
-    when they all agree. ``ValueError`` names the bad argument (unknown quantity, unparsable
-    formula, symbols the quantity cannot depend on).
+    (1 to :data:`MAX_SAMPLES`, and at most :data:`MAX_POINT_WORK` formula nodes evaluated in
+    all) random stable points (seeded by ``seed``) are compared first;
+    symbolic proof is attempted when they all agree, in a worker process, for at most
+    ``symbolic_seconds`` (in :math:`(0,` :data:`MAX_SYMBOLIC_SECONDS` :math:`]`; the worker's
+    start, about 1 s on first use, overlaps the comparison and is not counted); past it the
+    answer is ``unknown``.
+    ``ValueError`` names the bad argument (unknown quantity, unparsable or refused formula,
+    symbols the quantity cannot depend on).
+
+    Grammar of ``formula`` (a string, or a sympy expression taken apart the same way;
+    :mod:`nqm.proofs._safe_parse` has the details). Allowed:
+
+    * numbers: integer and decimal literals, exact (``0.1`` is :math:`1/10`);
+    * names: the symbols of the module docstring, and ``pi``, ``E``, ``I``;
+    * operators ``+ - * / **`` (``^`` too), unary ``+``/``-``, parentheses;
+    * calls, positional only, of ``sqrt exp log ln`` (``log(x, b)`` too) ``sin cos tan asin
+      acos atan sinh cosh tanh abs``; a symbol called with one argument, ``B(2 - x)``, is a
+      product. LaTeX (``\frac``, ``\sqrt``, ``\left(``, ``^{}``, ``\cdot``, Greek letters,
+      ``h_i``, ...) is parsed by sympy and must reduce to the same parts.
+
+    Everything else is refused: attribute access, subscripts, keywords, strings, lambdas,
+    comprehensions, containers, comparisons, any other name or call (``eval``, ``chr``,
+    ``factorial``, ``N``, ``\operatorname{...}``, ``\int``, ``\sum``, ``\binom``, ``x!``).
+    Bounds (:mod:`nqm.proofs._safe_parse`): 100,000 characters of text (LaTeX: 2,000);
+    50,000 nodes; 60 levels of nesting (a chain of ``+``/``-`` or ``*``/``/`` is one level,
+    so a flat sum of thousands of terms is fine); literals of at most 100 digits; numeric
+    exponents :math:`p/q` with :math:`|p|, q \le 1000` (towers are refused); 4,000 digits for
+    any exact number the formula makes. At a sample point, :math:`e^u`, trigonometric and
+    hyperbolic functions of :math:`u` and :math:`b^u` with :math:`|u|` (or :math:`|u \ln b|`)
+    above :math:`2^{4096}` count as undefined there (:mod:`nqm.proofs._safe_eval`).
     """
     start = time.perf_counter()
     if quantity not in QUANTITIES:
         raise ValueError(f"quantity must be one of {', '.join(QUANTITIES)}; got {quantity!r}")
-    if not isinstance(samples, int) or samples < 1:
-        raise ValueError(f"samples must be an integer >= 1; got {samples!r}")
+    if not isinstance(samples, int) or isinstance(samples, bool) or not 1 <= samples <= MAX_SAMPLES:
+        raise ValueError(f"samples must be an integer from 1 to {MAX_SAMPLES}; got {samples!r}")
+    if (not isinstance(symbolic_seconds, (int, float)) or isinstance(symbolic_seconds, bool)
+            or not 0 < symbolic_seconds <= MAX_SYMBOLIC_SECONDS):
+        raise ValueError(f"symbolic_seconds must be a number of seconds in (0, {MAX_SYMBOLIC_SECONDS:g}]; "
+                         f"got {symbolic_seconds!r}")
     q = QUANTITIES[quantity]
     spec = _resolve(optimizer, precondition)
     if q.name in ("effective_lr", "effective_lr_steady_state", "slow_eigenvalue_series") and _lr(spec) is None:
         raise ValueError(f"quantity {quantity} needs a hyperparameter named 'lr'; {spec.name} has none")
     user = _in_lr(parse_user_formula(formula, spec, syntax), spec)
+    size = sum(1 for _ in sp.preorder_traversal(user))
+    if samples * size > MAX_POINT_WORK:
+        raise ValueError(f"samples times the formula's size ({samples} x {size} nodes) must be at most "
+                         f"{MAX_POINT_WORK:,}; use fewer samples")
+    prestart((same_closed_form.__module__,))  # the symbolic worker starts while the points are compared
     derived = _in_lr(q.symbolic(spec), spec)
     num = spec_numerics(spec)
     allowed = set(num.args) | ({q.index} if q.index is not None else set()) | (set(root_symbols(spec.n)) if spec.n >= 2 else set())
@@ -407,11 +467,15 @@ def verify_formula(
     if extra:
         raise ValueError(f"formula uses symbol(s) {sorted(map(str, extra))} that {quantity} of {spec.name} cannot depend on; "
                          f"allowed: {sorted(map(str, allowed))}")
-    values = dict(zip(root_symbols(spec.n), root_values(spec))) if spec.n >= 2 else {}
-    variables = list(num.args) + ([q.index] if q.index is not None else [])
-    user_f = sp.lambdify(variables, user.xreplace(values), "mpmath")
+    roots = root_symbols(spec.n) if spec.n >= 2 else ()
+    roots_f = sp.lambdify(num.args, list(root_values(spec)) if roots else [], "mpmath")  # derived, not user text
+
+    def user_f(*args: object) -> object:
+        point_values = dict(zip(num.args, args)) | dict(zip(roots, roots_f(*args[: len(num.args)])))
+        return evaluate(user, point_values | ({q.index: args[-1]} if q.index is not None else {}))
+
     sampler = PointSampler(spec, seed)
-    checked, skipped = 0, 0
+    checked, skipped, unsettled = 0, 0, 0
     with mp.workdps(DIGITS):
         for _ in range(samples):
             point = sampler.point(stable=True)
@@ -428,25 +492,32 @@ def verify_formula(
             checked += 1
             if _close(a, b):
                 continue
-            with mp.workdps(2 * DIGITS):
-                args_hi = num.values(point) + ([_mp(i)] if i is not None else [])
-                a_hi, b_hi = user_f(*args_hi), q.numeric(num, point, i)
-                confirmed = not _close(a_hi, b_hi)
-            if not confirmed:
+            outcome = _difference(lambda: _pair(user_f, q, num, point, i), a, b)
+            if outcome is None:
+                checked, unsettled = checked - 1, unsettled + 1
+                if unsettled == MAX_UNSETTLED:
+                    break
                 continue
+            if outcome is True:
+                continue
+            dps, (a, b) = outcome
             where = {s.name: str(v) for s, v in sorted(point.items(), key=lambda kv: kv[0].name) if s in set(num.args)}
             if i is not None:
                 where[q.index.name] = str(i)
             tried = (f"numeric: point {checked} of the sample differs (relative difference "
-                     f"{mp.nstr(abs(a - b) / max(abs(a), abs(b)), 3)} at {DIGITS} digits, confirmed at {2 * DIGITS})",)
+                     f"{mp.nstr(abs(a - b) / max(abs(a), abs(b)), 3)} at {dps} digits, where both values agree with "
+                     f"those at {dps // 2} digits to a relative 1e-20)",)
             return FormulaVerdict("not equal", spec.name, quantity, user, derived, where,
                                   (_show(a), _show(b)), tried, time.perf_counter() - start)
     numeric_note = (f"numeric: {checked} random points inside the stability region agree to a relative 1e-30 at {DIGITS} digits"
-                    + (f" ({skipped} points skipped: a side undefined there)" if skipped else ""))
+                    + (f" ({skipped} points skipped: a side undefined there)" if skipped else "")
+                    + (f" ({unsettled} points skipped: the values did not settle by {CONFIRM_DIGITS[-1]} digits"
+                       + ("; no further points compared)" if unsettled == MAX_UNSETTLED else ")") if unsettled else ""))
     if checked == 0:
         return FormulaVerdict("unknown", spec.name, quantity, user, derived, None, None,
-                              (f"numeric: no sample point where both sides are defined ({skipped} tried)",),
+                              (f"numeric: no sample point where both sides are defined and settle "
+                               f"({skipped} undefined, {unsettled} unsettled)",),
                               time.perf_counter() - start)
-    proved, tried = _symbolic(user, derived, spec)
+    proved, tried = _symbolic(user, derived, spec, symbolic_seconds)
     return FormulaVerdict("equal" if proved else "unknown", spec.name, quantity, user, derived, None, None,
                           (numeric_note, *tried), time.perf_counter() - start)

@@ -6,17 +6,21 @@ References: Theorem 1's and Theorem 2's stationary risks and eq. 4 as printed in
 
 from __future__ import annotations
 
+import mpmath as mp
 import sympy as sp
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nqm.proofs import QUANTITIES, verify_formula
-from nqm.theory import B, alpha, beta, c, gamma, h
+from nqm.proofs._formula import parse_user_formula
+from nqm.proofs._safe_eval import evaluate
+from nqm.theory import B, alpha, beta, c, gamma, get_spec, h
 
 SETTINGS = settings(max_examples=8, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 
-#: Theorem 1's second term as printed
+#: Theorem 1's second term as printed (text and sympy)
+THEOREM1_TEXT = "(1+beta)*alpha*c/(2*B*(2*beta+2-alpha*h)*(1-beta))"
 THEOREM1 = (1 + beta) * alpha * c / (2 * B * (2 * beta + 2 - alpha * h) * (1 - beta))
 #: the same without (1 + beta): wrong
 THEOREM1_WRONG = alpha * c / (2 * B * (2 * beta + 2 - alpha * h) * (1 - beta))
@@ -106,7 +110,7 @@ def test_rescaled_stationary_risk_is_never_equal(q) -> None:
 @SETTINGS
 @given(st.sampled_from(["expand", "factor", "apart", "together"]), st.sampled_from(["sgd", "momentum", "ema", "nesterov", "qhm"]))
 def test_rewritten_derived_quantities_are_equal(rewrite: str, name: str) -> None:
-    from nqm.theory import derive, get_spec
+    from nqm.theory import derive
 
     derived = derive(get_spec(name)).stationary_risk
     formula = getattr(sp, rewrite)(derived, alpha) if rewrite == "apart" else getattr(sp, rewrite)(derived)
@@ -137,3 +141,64 @@ def test_documented_quantities() -> None:
 def test_non_arithmetic_formulas_are_refused_before_evaluation(formula: str) -> None:
     with pytest.raises(ValueError, match="formula"):
         verify_formula(formula, optimizer="sgd", quantity="stationary_risk")
+
+
+def test_cancellation_beyond_50_digits_is_not_a_counterexample() -> None:
+    """X**40 (1 + beta) - X**40 - beta X**40 is 0, but with X = alpha + beta + h + c + B its terms
+    exceed the derived value by more than 50 digits at some sample points: the values at 50 and
+    100 digits are rounding noise, and only a precision where they settle may decide."""
+    power = "(alpha+beta+h+c+B)**40"
+    cancelling = f"{power}*(1+beta) - {power} - beta*{power}"
+    result = verify_formula(f"{THEOREM1_TEXT} + {cancelling}", optimizer="momentum", quantity="stationary_risk",
+                            symbolic_seconds=1)
+    assert result.verdict != "not equal", str(result)
+    off = verify_formula(f"{THEOREM1_TEXT}*(1 + 10**-25) + {cancelling}", optimizer="momentum",
+                         quantity="stationary_risk", symbolic_seconds=1)
+    assert off.verdict == "not equal", str(off)
+
+
+@pytest.mark.parametrize("formula", [
+    r"\frac{\alpha c_i}{2B(2-\alpha h_i)} )(",  # sympy's lenient LaTeX parser dropped the tail: 'equal'
+    r"\frac{\alpha c_i}{2B(2-\alpha h_i)} +",
+    r"\sum_{i=1}^{3} i",  # the '=' of the subscript was taken for 'lhs = rhs'
+    "E = alpha = beta",
+])
+def test_latex_is_read_whole_or_refused(formula: str) -> None:
+    with pytest.raises(ValueError, match="formula"):
+        verify_formula(formula, optimizer="sgd", quantity="stationary_risk")
+
+
+def _formulas() -> st.SearchStrategy[str]:
+    """Random formulas of the whitelisted grammar, as text."""
+    leaves = st.sampled_from(["alpha", "beta", "h", "c", "B", "2", "3", "0.5", "1/7", "pi", "E"])
+
+    def extend(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+        return st.one_of(
+            st.tuples(inner, st.sampled_from(["+", "-", "*", "/"]), inner).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+            st.tuples(inner, st.sampled_from(["2", "3", "-1", "1/2", "-3/2", "beta"])).map(lambda t: f"({t[0]})**({t[1]})"),
+            st.tuples(st.sampled_from(["sqrt", "exp", "log", "sin", "cos", "tan", "atan", "sinh", "tanh", "abs"]), inner)
+            .map(lambda t: f"{t[0]}({t[1]})"),
+            inner.map(lambda a: f"-{a}"),
+        )
+
+    return st.recursive(leaves, extend, max_leaves=12)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(_formulas(), st.tuples(*[st.fractions(min_value=0.01, max_value=3)] * 5))
+def test_formula_values_match_sympy_evalf(formula: str, point) -> None:
+    """The verifier's own evaluation of a formula (a walk of the tree in mpmath) against sympy's
+    evalf at 60 digits, an independent evaluator, at a random exact point."""
+    expr = parse_user_formula(formula, get_spec("momentum"))
+    symbols = (alpha, beta, h, c, B)
+    exact = {s: sp.Rational(v.numerator, v.denominator) for s, v in zip(symbols, point)}
+    reference = sp.N(expr.subs(exact), 60)
+    if not reference.is_finite or reference.has(sp.nan, sp.zoo):
+        return
+    with mp.workdps(50):
+        try:
+            value = evaluate(expr, {s: mp.mpf(v.p) / v.q for s, v in exact.items()})
+        except (ZeroDivisionError, ValueError):
+            return
+        ref = mp.mpc(str(sp.re(reference)), str(sp.im(reference)))
+        assert abs(value - ref) <= mp.mpf(10) ** -40 * max(abs(ref), 1), (formula, value, reference)
