@@ -187,6 +187,16 @@ def _collect_z(expr: sp.Expr) -> sp.Expr:
     )
 
 
+def _combine_powers(expr: sp.Expr) -> sp.Expr:
+    """Every product with several powers of one base written with one power (:math:`h_i^p h_i^{1-p} = h_i`)."""
+
+    def repeated(e: sp.Basic) -> bool:
+        bases = [f.as_base_exp()[0] for f in e.args]
+        return len(set(bases)) < len(bases)
+
+    return expr.replace(lambda e: e.is_Mul and repeated(e), lambda e: sp.powsimp(e, combine="exp"))
+
+
 def _power_of_p(term: sp.Expr) -> sp.Expr | None:
     """``b**e`` if ``term`` is a number times a positive base to a power in the preconditioning power p."""
     coeff, rest = term.as_coeff_Mul()
@@ -210,14 +220,14 @@ def _lead_with_a_number(expr: sp.Expr) -> sp.Expr:
 def canonical_form(expr: sp.Expr) -> sp.Expr:
     r"""``expr`` rearranged (not changed in value) as the paper writes formulas.
 
-    Powers of one base are combined (:math:`h_i^p h_i^{1-p} = h_i`), a sum leads with a number
+    Powers of one base are combined (:func:`_combine_powers`), a sum leads with a number
     where a power :math:`h_i^{e(p)}` can be taken out (:func:`_lead_with_a_number`), polynomials in :math:`z` are collected in its powers (:math:`z^2 - (1 + \beta - \alpha h_i)z + \beta`),
     terms over one denominator are one fraction (Theorem 1's :math:`[\dots]/(r_1 - r_2)`,
     eq. 4's :math:`1 - (1 - \alpha h_i)^{2t}`), and every sum that is a factor gets the
     paper's sign (:func:`_canonical_signs`). :func:`to_latex` prints this form.
     """
-    joined = _join_fractions(_canonical_signs(_collect_z(_lead_with_a_number(sp.powsimp(sp.sympify(expr), deep=True)))))
-    return _canonical_signs(sp.powsimp(joined, deep=True))
+    joined = _join_fractions(_canonical_signs(_collect_z(_lead_with_a_number(_combine_powers(sp.sympify(expr))))))
+    return _canonical_signs(_combine_powers(joined))
 
 
 @dataclass(frozen=True)
