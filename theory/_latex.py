@@ -113,17 +113,23 @@ def _keeps_sign(s: sp.Add) -> bool:
     return not _negative(min(s.args, key=_rank))
 
 
-def _signed_factor(e: sp.Expr) -> tuple[int, sp.Expr]:
-    """``(sign, factor)`` with ``sign * factor == e``: a sum (or an integer power of one) that
-    reads better negated (:func:`_keeps_sign`) is written the other way round."""
+def _signed_factor(e: sp.Expr) -> tuple[sp.Rational, sp.Expr]:
+    """``(number, factor)`` with ``number * factor == e``: a sum (or an integer power of one)
+    without its numeric content (:math:`2 - 2\\alpha h_i = 2(1 - \\alpha h_i)`), and written the
+    other way round where it reads better negated (:func:`_keeps_sign`)."""
     base, exp = e.as_base_exp()
-    if base.is_Add and exp.is_Integer and not _keeps_sign(base):
-        return (-1 if int(exp) % 2 else 1), sp.Pow(-base, exp)
-    return 1, e
+    if not (base.is_Add and exp.is_Integer):
+        return sp.S.One, e
+    content, base = base.primitive()
+    number = content**exp
+    if not _keeps_sign(base):
+        base, number = -base, (-number if int(exp) % 2 else number)
+    return number, sp.Pow(base, exp)
 
 
 def _canonical_signs(expr: sp.Expr) -> sp.Expr:
-    r"""``expr`` with every sum that is a factor written with the paper's sign (:func:`_keeps_sign`).
+    r"""``expr`` with every sum that is a factor written with the paper's sign (:func:`_keeps_sign`)
+    and without numeric content (:func:`_signed_factor`).
 
     :math:`1/(r_2 - r_1)` and :math:`-1/(r_1 - r_2)` are the same number, and which one a
     derivation ends with can depend on the order in which sympy met its terms (which varies
@@ -133,13 +139,11 @@ def _canonical_signs(expr: sp.Expr) -> sp.Expr:
     """
 
     def fix(e: sp.Expr) -> sp.Expr:
-        parts = [_signed_factor(a) for a in (e.args if e.is_Mul else (e,))]
-        if all(s == 1 and f is a for (s, f), a in zip(parts, e.args if e.is_Mul else (e,))):
+        args = e.args if e.is_Mul else (e,)
+        parts = [_signed_factor(a) for a in args]
+        if all(n == 1 and f is a for (n, f), a in zip(parts, args)):
             return e
-        sign = 1
-        for s, _ in parts:
-            sign *= s
-        return sign * sp.Mul(*(f for _, f in parts))
+        return sp.Mul(*(n for n, _ in parts)) * sp.Mul(*(f for _, f in parts))
 
     return sp.sympify(expr).replace(lambda e: e.is_Mul or e.is_Pow, fix)
 

@@ -15,12 +15,15 @@ from pathlib import Path
 import pytest
 import sympy as sp
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sympy.parsing.latex import parse_latex
 
 from nqm.proofs._cli import main
 from nqm.theory import BETA, BUILTINS, GAMMA, LR, B, OptimizerSpec, alpha, beta, c, derive, gamma, h, momentum, p, r1, r2, sgd, t, v0, x
 from nqm.theory._latex import (
     PRINT_NAMES,
+    canonical_form,
     document_formulas,
     formula_lines,
     latex_document,
@@ -245,9 +248,9 @@ def test_the_papers_statements_print_as_their_derivations() -> None:
     from nqm.theory._paper import statement
 
     for name in ("eq4_sgd_risk", "eq9_preconditioned_sgd_risk", "theorem1_stationary_risk", "appendix_c_impulse_response"):
-        st = statement(name)
-        claimed = to_latex(st.claimed)
-        derived = [to_latex(e) for e in (st.derived if isinstance(st.derived, sp.Tuple) else [st.derived])]
+        stmt = statement(name)
+        claimed = to_latex(stmt.claimed)
+        derived = [to_latex(e) for e in (stmt.derived if isinstance(stmt.derived, sp.Tuple) else [stmt.derived])]
         assert derived == [claimed] * len(derived), name
 
 
@@ -292,3 +295,29 @@ def test_to_latex_is_canonical_for_any_construction_order() -> None:
     for a, b in pairs:
         assert to_latex(a) == to_latex(b)
         assert "\\left(- " not in to_latex(a)
+
+
+_ATOMS = (alpha, beta, h, r1, r2, 1 - alpha * h, alpha * h - 2, beta - 1, r1 - r2, r2 - beta, 1 + beta - alpha * h)
+
+
+@st.composite
+def _rational_expressions(draw) -> sp.Expr:
+    """Sums of 1-3 terms, each a signed coefficient times powers (-2..2) of symbols and of sums."""
+    terms = []
+    for _ in range(draw(st.integers(1, 3))):
+        coeff = draw(st.sampled_from([-3, -2, -1, sp.Rational(-1, 2), sp.Rational(1, 2), 1, 2, 3]))
+        factors = [draw(st.sampled_from(_ATOMS)) ** draw(st.sampled_from([-2, -1, 1, 2])) for _ in range(draw(st.integers(1, 3)))]
+        terms.append(coeff * sp.Mul(*factors))
+    return sp.Add(*terms)
+
+
+@settings(max_examples=40, deadline=None)
+@given(_rational_expressions())
+def test_canonical_form_keeps_the_value_and_prints_one_way(expr: sp.Expr) -> None:
+    """Any rational expression: the canonical print parses back to the same value, does not depend on
+    how the expression was built (rebuilt from its string), and no parenthesised sum leads with a minus."""
+    tex = to_latex(expr)
+    assert sp.simplify(canonical_form(expr) - expr) == 0
+    assert roundtrip(tex, expr)
+    assert to_latex(sp.sympify(str(expr), locals={s.name: s for s in expr.free_symbols})) == tex
+    assert "\\left(- " not in tex
