@@ -1,19 +1,29 @@
-r"""LaTeX export in the paper's notation, with a parse-back round trip for every formula.
+r"""LaTeX export in the paper's notation and canonical form, with a parse-back round trip for every formula.
 
 Symbols print with :data:`nqm.theory.LATEX_NAMES` (:math:`\alpha, \beta, \gamma, h_i, c_i, B,
 p, r_1, r_2`), except the start moment :math:`v_0 = \mathrm{E}\,\theta_i(0)^2`, whose name in
 LATEX_NAMES does not parse back; it prints as :math:`s_0`, Appendix D's name for it
-(:data:`PRINT_NAMES`). Products whose next factor opens a parenthesis get an explicit
-``\cdot``: sympy's ``parse_latex`` reads ``B \left(2 - x\right)`` as a call of a function B.
+(:data:`PRINT_NAMES`).
 
-:func:`latex_document` writes one complete ``amsmath`` document of every derivation for
-the chosen specs (state-space form, eq. 22's characteristic polynomial, roots and Vieta's
-relations, the second-moment system of Appendices B/D, the stationary covariance and risk,
-Jury's stability conditions, effective learning rates, the Z-transform closed forms of
-Appendix C, the preconditioned steady state of eqs. 8–9) and of the paper's statements
-re-derived by :mod:`nqm.theory._paper`. Every display line is ``label & formula``; the
-formula (after an optional ``=``) is what :func:`roundtrip` parses back with
-``sympy.parsing.latex.parse_latex`` and compares with its source symbolically.
+Every formula prints in the paper's canonical form (:func:`canonical_form`, :func:`to_latex`):
+sums that are factors lead with a positive term (:math:`(1 - \alpha h_i)^t`, positive
+denominators :math:`2B(2 - \alpha h_i^{1-p})`, :math:`\alpha/(1 - \beta)`), terms over one
+denominator are one fraction (Theorem 1's :math:`[r_1^t(r_1 - \beta) - r_2^t(r_2 - \beta)]/(r_1 - r_2)`),
+polynomials in :math:`z` are collected in its powers, and a condition :math:`s < 0` reads
+:math:`a < b`. sympy's ``parse_latex`` reads ``B \left(2 - x\right)`` as a call of a function
+B, so :func:`parse_formula` writes ``\cdot`` between a factor and an opening parenthesis
+before parsing.
+
+:func:`latex_document` writes one complete ``amsmath`` document (with ``geometry`` for 2 cm
+margins) of every derivation for the chosen specs (state-space form, eq. 22's characteristic
+polynomial, roots and Vieta's relations, the second-moment system of Appendices B/D, the
+stationary covariance and risk, Jury's stability conditions, effective learning rates, the
+Z-transform closed forms of Appendix C, the preconditioned steady state of eqs. 8–9) and of
+the paper's statements re-derived by :mod:`nqm.theory._paper`. Every display line is
+``label & formula``; a formula too long for the page continues on lines ``&\qquad ± term``,
+broken before top-level signs (:attr:`Formula.line`). The formula (after an optional ``=``,
+with its continuation lines joined back, :func:`formula_lines`) is what :func:`roundtrip`
+parses back with ``sympy.parsing.latex.parse_latex`` and compares with its source symbolically.
 """
 
 from __future__ import annotations
@@ -21,20 +31,23 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import sympy as sp
+from sympy.printing.latex import LatexPrinter
 
 from ._derive import derive
 from ._moments import vech_basis
 from ._spec import PRECONDITIONED_PROBLEM, OptimizerSpec, SpecError
-from ._symbols import LATEX_NAMES, v0
+from ._symbols import LATEX_NAMES, k, p, t, v0, z
 
 __all__ = [
     "DocumentBlock",
     "Formula",
+    "LINE_UNITS",
     "PRINT_NAMES",
+    "canonical_form",
     "document_formulas",
     "document_sections",
     "formula_lines",
@@ -49,41 +62,253 @@ __all__ = [
 PRINT_NAMES: dict[sp.Symbol, str] = {**LATEX_NAMES, v0: "s_{0}"}
 
 # a factor that ends in a letter, digit, brace or parenthesis, followed by an opening \left(
+# (parse_formula writes \cdot there: parse_latex would read `B \left(2 - x\right)` as a call of B)
 _JUXTAPOSED_PAREN = re.compile(r"(?<=[A-Za-z0-9}\)])\s*(?=\\left\()")
 _MATRIX = re.compile(r"^\\begin\{pmatrix\}(.*)\\end\{pmatrix\}$", re.S)
+_ROOT_NAME = re.compile(r"r_\d+")
+#: step indices: a sum of them and a number reads t + 1, 2t + 2 (numbers lead elsewhere: 1 - x)
+_INDICES = frozenset({t, k})
 _RELATIONS = {"<": sp.StrictLessThan, ">": sp.StrictGreaterThan, r"\leq": sp.LessThan, r"\geq": sp.GreaterThan}
 
 
-def _signed_factor(e: sp.Expr) -> tuple[int, sp.Expr]:
-    """``(sign, factor)`` with ``sign * factor == e``: a sum (or an integer power of one) that can
-    extract a minus sign is written the other way round."""
+# --------------------------------------------------------------------------- canonical form
+def _negative(term: sp.Expr) -> bool:
+    """A term of a sum is negative if its numeric coefficient is (``-2 x``, ``-\\frac{a}{b}``)."""
+    return bool(term.as_coeff_Mul()[0].is_negative)
+
+
+def _magnitude(term: sp.Expr) -> sp.Expr:
+    return -term if _negative(term) else term
+
+
+def _is_root(s: sp.Symbol) -> bool:
+    return bool(_ROOT_NAME.fullmatch(s.name))
+
+
+def _rank(term: sp.Expr) -> tuple:
+    """Which term of a sum leads: the highest power of the transform variable z, then a number,
+    then terms in the roots r_j alone, then terms with roots, then sympy's order."""
+    free = term.free_symbols
+    return (
+        -_z_degree(term),
+        not term.is_Number,
+        not any(_is_root(s) for s in free),
+        any(not _is_root(s) for s in free - _INDICES),
+        sp.default_sort_key(_magnitude(term)),
+    )
+
+
+def _z_degree(term: sp.Expr) -> int:
+    return int(sp.degree(term, z)) if z in term.free_symbols and term.is_polynomial(z) else 0
+
+
+def _keeps_sign(s: sp.Add) -> bool:
+    r"""True if the sum ``s`` reads as the paper writes it, False if :math:`-s` does: its leading
+    term (:func:`_rank`) is positive.
+
+    So :math:`z - \gamma`, :math:`2 - \alpha h_i`, :math:`1 - \beta`, :math:`1 + \beta - \alpha h_i`,
+    :math:`r_1 - r_2`, :math:`r_1 - \beta`, :math:`r_1^{t+1} - r_2^{t+1} - \beta(r_1^t - r_2^t)`.
+    Exactly one of :math:`s, -s` qualifies, whatever order sympy built ``s`` in.
+    """
+    return not _negative(min(s.args, key=_rank))
+
+
+def _signed_factor(e: sp.Expr) -> tuple[sp.Rational, sp.Expr]:
+    """``(number, factor)`` with ``number * factor == e``: a sum (or an integer power of one)
+    without its numeric content (:math:`2 - 2\\alpha h_i = 2(1 - \\alpha h_i)`), and written the
+    other way round where it reads better negated (:func:`_keeps_sign`)."""
     base, exp = e.as_base_exp()
-    if base.is_Add and exp.is_Integer and base.could_extract_minus_sign():
-        return (-1 if int(exp) % 2 else 1), sp.Pow(-base, exp)
-    return 1, e
+    if not (base.is_Add and exp.is_Integer):
+        return sp.S.One, e
+    content, base = base.primitive()
+    number = content**exp
+    if not _keeps_sign(base):
+        base, number = -base, (-number if int(exp) % 2 else number)
+    return number, sp.Pow(base, exp)
 
 
 def _canonical_signs(expr: sp.Expr) -> sp.Expr:
-    r"""``expr`` with every sum that is a factor written with one canonical sign.
+    r"""``expr`` with every sum that is a factor written with the paper's sign (:func:`_keeps_sign`)
+    and without numeric content (:func:`_signed_factor`).
 
     :math:`1/(r_2 - r_1)` and :math:`-1/(r_1 - r_2)` are the same number, and which one a
     derivation ends with can depend on the order in which sympy met its terms (which varies
     between processes). Choosing, for each such sum :math:`s`, the one of :math:`\pm s` that
-    cannot extract a minus sign makes the printed formula the same in every run.
+    reads as the paper writes it gives positive denominators (:math:`2B(2 - \alpha h_i)`),
+    :math:`1 - x` factors, and the same printed formula in every run.
     """
 
     def fix(e: sp.Expr) -> sp.Expr:
-        parts = [_signed_factor(a) for a in (e.args if e.is_Mul else (e,))]
-        sign = 1
-        for s, _ in parts:
-            sign *= s
-        return sign * sp.Mul(*(f for _, f in parts))
+        args = e.args if e.is_Mul else (e,)
+        parts = [_signed_factor(a) for a in args]
+        if all(n == 1 and f is a for (n, f), a in zip(parts, args)):
+            return e
+        return sp.Mul(*(n for n, _ in parts)) * sp.Mul(*(f for _, f in parts))
 
-    return expr.replace(lambda e: e.is_Mul or e.is_Pow, fix)
+    return sp.sympify(expr).replace(lambda e: e.is_Mul or e.is_Pow, fix)
+
+
+def _by_denominator(terms: Iterable[sp.Expr]) -> list[list[sp.Expr]]:
+    """``terms`` grouped by their denominator (terms without one stay alone), in order of first appearance."""
+    groups: dict[sp.Expr, list[sp.Expr]] = {}
+    for term in terms:
+        den = sp.fraction(term)[1]
+        groups.setdefault(den if den != 1 else sp.Dummy(), []).append(term)
+    return list(groups.values())
+
+
+def _over_denominator(members: list[sp.Expr]) -> tuple[bool, sp.Expr, sp.Expr]:
+    """``(negative, numerator, denominator)`` of the sum of ``members`` (one common denominator),
+    the numerator with the paper's sign and its common factors taken out."""
+    numerator = sp.Add(*(sp.fraction(m)[0] for m in members))
+    negative = bool(numerator.is_Add and not _keeps_sign(numerator))
+    numerator = _canonical_signs(sp.factor_terms(-numerator if negative else numerator))
+    return negative, numerator, sp.fraction(members[0])[1]
+
+
+def _join_fractions(expr: sp.Expr) -> sp.Expr:
+    r"""Every sum with terms over one symbolic denominator :math:`D` written as one fraction over :math:`D`
+    (numeric denominators are joined in print, :func:`_terms`, where sympy cannot undo it)."""
+
+    def join(e: sp.Add) -> sp.Expr:
+        out = []
+        for members in _by_denominator(e.args):
+            if len(members) == 1 or sp.fraction(members[0])[1].is_Number:
+                out += members
+            else:
+                negative, numerator, den = _over_denominator(members)
+                out.append((-1 if negative else 1) * numerator / den)
+        return sp.Add(*out)
+
+    return expr.replace(lambda e: e.is_Add, join)
+
+
+def _collect_z(expr: sp.Expr) -> sp.Expr:
+    """Every polynomial of degree >= 2 in the transform variable z collected in descending powers of z."""
+    return expr.replace(
+        lambda e: e.is_Add and z in e.free_symbols and e.is_polynomial(z) and sp.degree(e, z) >= 2,
+        lambda e: sp.collect(e, z),
+    )
+
+
+def _combine_powers(expr: sp.Expr) -> sp.Expr:
+    """Every product with several powers of one base written with one power (:math:`h_i^p h_i^{1-p} = h_i`)."""
+
+    def repeated(e: sp.Basic) -> bool:
+        bases = [f.as_base_exp()[0] for f in e.args]
+        return len(set(bases)) < len(bases)
+
+    return expr.replace(lambda e: e.is_Mul and repeated(e), lambda e: sp.powsimp(e, combine="exp"))
+
+
+def _power_of_p(term: sp.Expr) -> sp.Expr | None:
+    """``b**e`` if ``term`` is a number times a positive base to a power in the preconditioning power p."""
+    coeff, rest = term.as_coeff_Mul()
+    base, exp = rest.as_base_exp()
+    return rest if base.is_Symbol and base.is_positive and exp.free_symbols == {p} else None
+
+
+def _lead_with_a_number(expr: sp.Expr) -> sp.Expr:
+    r"""Every sum without a number term but with a term :math:`a\,h_i^{e(p)}` written
+    :math:`h_i^{e}(a + \dots)`: :math:`2h_i^p - \alpha h_i = h_i^p(2 - \alpha h_i^{1-p})` (eqs. 9-10)."""
+
+    def lead(e: sp.Add) -> sp.Expr:
+        power = next(f for f in map(_power_of_p, e.as_ordered_terms()) if f is not None)
+        return power * sp.Add(*(sp.powsimp(a / power) for a in e.args))
+
+    return expr.replace(
+        lambda e: e.is_Add and not any(a.is_Number for a in e.args) and any(_power_of_p(a) is not None for a in e.args), lead
+    )
+
+
+def canonical_form(expr: sp.Expr) -> sp.Expr:
+    r"""``expr`` rearranged (not changed in value) as the paper writes formulas.
+
+    Powers of one base are combined (:func:`_combine_powers`), a sum leads with a number
+    where a power :math:`h_i^{e(p)}` can be taken out (:func:`_lead_with_a_number`), polynomials in :math:`z` are collected in its powers (:math:`z^2 - (1 + \beta - \alpha h_i)z + \beta`),
+    terms over one denominator are one fraction (Theorem 1's :math:`[\dots]/(r_1 - r_2)`,
+    eq. 4's :math:`1 - (1 - \alpha h_i)^{2t}`), and every sum that is a factor gets the
+    paper's sign (:func:`_canonical_signs`). :func:`to_latex` prints this form.
+    """
+    joined = _join_fractions(_canonical_signs(_collect_z(_lead_with_a_number(_combine_powers(sp.sympify(expr))))))
+    return _canonical_signs(_combine_powers(joined))
+
+
+@dataclass(frozen=True)
+class _Term:
+    """One printed term of a sum: its sign, and a magnitude or a fraction ``value/denominator``."""
+
+    negative: bool
+    value: sp.Expr
+    denominator: sp.Expr | None = None
+
+
+def _terms(expr: sp.Add) -> list[_Term]:
+    r"""The terms of ``expr`` in the paper's order, terms over one numeric denominator as one fraction.
+
+    Order: descending powers of :math:`z`; radicals last (eq. 7's :math:`1 + \beta - \alpha h_i + \sqrt{\dots}`);
+    numbers first (:math:`1 - \alpha h_i`, :math:`2 + 2\beta - \alpha h_i`) except after step
+    indices (:math:`t + 1`); terms in the roots :math:`r_j` alone, then with other symbols,
+    then without roots (:math:`r_1^{t+1} - r_2^{t+1} - \beta(r_1^t - r_2^t)`); positive before
+    negative terms; then sympy's order.
+    """
+    out = []
+    for members in _by_denominator(expr.as_ordered_terms()):
+        if len(members) == 1 or not sp.fraction(members[0])[1].is_Number:
+            out += [_Term(_negative(m), _magnitude(m)) for m in members]
+        else:
+            out.append(_Term(*_over_denominator(members)))
+    indexed = all(term.value.free_symbols <= _INDICES for term in out if not term.value.is_Number)
+
+    def key(term: _Term) -> tuple:
+        radical = any(e.is_Pow and e.exp.is_Rational and not e.exp.is_Integer for e in sp.Mul.make_args(term.value))
+        number = 1 if not term.value.is_Number else 2 if indexed else 0
+        free = term.value.free_symbols - _INDICES
+        roots = 0 if free and all(_is_root(s) for s in free) else 1 if any(_is_root(s) for s in free) else 2
+        return (-_z_degree(term.value), radical, number, roots, term.negative)
+
+    return sorted(out, key=key)
+
+
+class _PaperPrinter(LatexPrinter):
+    """sympy's LaTeX printer with the paper's order of terms (:func:`_terms`)."""
+
+    def term_pieces(self, expr: sp.Expr) -> list[str]:
+        """``expr`` printed as its top-level terms, each with its sign (``"a"``, ``"- b"``, ``"+ c"``)."""
+        if not expr.is_Add:
+            return [self._print(expr)]
+        pieces = []
+        for i, term in enumerate(_terms(expr)):
+            if term.denominator is not None:
+                tex = rf"\frac{{{self._print(term.value)}}}{{{self._print(term.denominator)}}}"
+            else:
+                tex = self._print(term.value)
+                if self._needs_add_brackets(term.value):
+                    tex = rf"\left({tex}\right)"
+            sign = "-" if term.negative else "+"
+            pieces.append(f"{sign} {tex}" if i or term.negative else tex)
+        return pieces
+
+    def _print_Add(self, expr: sp.Add, order: str | None = None) -> str:
+        return " ".join(self.term_pieces(expr))
+
+
+_PRINTER = _PaperPrinter({"symbol_names": PRINT_NAMES})
 
 
 def _expr_latex(expr: sp.Expr) -> str:
-    return _JUXTAPOSED_PAREN.sub(r" \\cdot ", sp.latex(_canonical_signs(expr), symbol_names=PRINT_NAMES))
+    return _PRINTER.doprint(canonical_form(expr))
+
+
+def _relation_latex(rel: sp.Rel, op: str) -> str:
+    r"""``lhs op rhs``; a comparison of a sum with 0 moves its negative terms to the right
+    (:math:`\alpha h_i - 2 < 0` prints as :math:`\alpha h_i < 2`)."""
+    lhs, rhs = canonical_form(rel.lhs), rel.rhs
+    if rhs == 0 and lhs.is_Add:
+        positive = [a for a in lhs.args if not _negative(a)]
+        if positive and len(positive) < len(lhs.args):
+            lhs, rhs = sp.Add(*positive), sp.Add(*positive) - lhs
+    return f"{_expr_latex(lhs)} {op} {_expr_latex(rhs)}"
 
 
 def to_latex(obj: object) -> str:
@@ -99,9 +324,7 @@ def to_latex(obj: object) -> str:
         return r"\begin{pmatrix} " + r" \\ ".join(rows) + r" \end{pmatrix}"
     if isinstance(obj, sp.Rel):
         op = {sp.StrictLessThan: "<", sp.StrictGreaterThan: ">", sp.LessThan: r"\leq", sp.GreaterThan: r"\geq"}.get(type(obj))
-        if op is None:
-            return f"{_expr_latex(obj.lhs)} = {_expr_latex(obj.rhs)}"
-        return f"{_expr_latex(obj.lhs)} {op} {_expr_latex(obj.rhs)}"
+        return _relation_latex(obj, "=" if op is None else op)
     if isinstance(obj, sp.And):
         return r" \;\wedge\; ".join(to_latex(a) for a in obj.args)
     if isinstance(obj, dict):
@@ -148,7 +371,7 @@ def parse_formula(tex: str, symbols: Iterable[sp.Symbol] = ()) -> sp.Basic:
         parts = re.split(rf"\s{re.escape(op)}\s", tex)
         if len(parts) == 2:
             return cls(parse_formula(parts[0], symbols), parse_formula(parts[1], symbols), evaluate=False)
-    return parse_latex(tex).xreplace(table)
+    return parse_latex(_JUXTAPOSED_PAREN.sub(r" \\cdot ", tex)).xreplace(table)
 
 
 def roundtrip(tex: str, source: sp.Basic) -> bool:
@@ -176,31 +399,124 @@ def _equal(parsed: sp.Basic, source: sp.Basic, same) -> bool:
     return not isinstance(parsed, (sp.MatrixBase, sp.Rel)) and same(parsed, source)
 
 
-# --------------------------------------------------------------------------- document
+# --------------------------------------------------------------------------- display lines
+#: widest display line, in units of about one letter of 10pt math (the document's text is
+#: 17 cm wide, see _PREAMBLE); longer formulas are broken before top-level + and -
+LINE_UNITS = 78
+#: room kept for a label and the continuation indent
+_LABEL_UNITS = 16
+#: the start of a continuation line of a broken formula (see Formula.line and formula_lines)
+_CONTINUED = r"&\qquad "
+_WIDTH_TOKEN = re.compile(r"\\[A-Za-z]+|\\.|\s+|.")
+_UNIT_WIDTH = {"+": 2.5, "-": 2.5, "=": 2.5, "<": 2.5, ">": 2.5, r"\cdot": 1.5, r"\leq": 2.5, r"\geq": 2.5,
+               "(": 0.5, ")": 0.5, ",": 0.5, r"\quad": 2.0, r"\qquad": 4.0, r"\,": 0.3, r"\;": 0.3, r"\ ": 0.5,
+               r"\left": 0.0, r"\right": 0.0, r"\mathrm": 0.0, r"\text": 0.0, r"\big": 0.0, r"\textstyle": 0.0}
+
+
+def _width(tex: str) -> float:
+    r"""A rough width of the math ``tex`` in units of about one letter: fractions as wide as
+    their wider part, scripts at 0.7, binary operators with their spacing."""
+    tokens = [tok for tok in _WIDTH_TOKEN.findall(tex) if not tok.isspace()]
+    pos = 0
+
+    def argument() -> float:
+        nonlocal pos
+        if pos >= len(tokens):
+            return 0.0
+        tok = tokens[pos]
+        pos += 1
+        return group() if tok == "{" else _UNIT_WIDTH.get(tok, 1.0)
+
+    def group() -> float:
+        nonlocal pos
+        total = 0.0
+        while pos < len(tokens) and tokens[pos] != "}":
+            tok = tokens[pos]
+            if tok in ("^", "_"):
+                pos += 1
+                total += 0.7 * argument()
+            elif tok in (r"\frac", r"\tfrac"):
+                pos += 1
+                total += max(argument(), argument()) * (1.0 if tok == r"\frac" else 0.7)
+            else:
+                total += argument()
+        pos += 1
+        return total
+
+    return group()
+
+
+def _spread(expr: sp.Expr, room: float) -> list[sp.Expr]:
+    r"""The terms of ``expr``, each product of a sum that prints wider than ``room`` multiplied
+    out (:math:`\frac{c_i h_i}{2B}(a - b)` becomes :math:`\frac{c_i h_i a}{2B} - \frac{c_i h_i b}{2B}`,
+    repeatedly): shorter terms that a sum can be broken between."""
+    out = []
+    for term in sp.Add.make_args(expr):
+        sums = [f for f in sp.Mul.make_args(term) if f.is_Add]
+        if len(sums) == 1 and _width(_PRINTER.doprint(_canonical_signs(term))) > room:
+            out += [part for a in sums[0].args for part in _spread(term / sums[0] * a, room)]
+        else:
+            out.append(term)
+    return out
+
+
+def _pieces(source: object) -> list[str]:
+    """The formula as printed pieces: the terms of a sum (multiplied out where a term is too long
+    for one line, :func:`_spread`), else the whole of :func:`to_latex`."""
+    if not isinstance(source, sp.Expr) or isinstance(source, sp.MatrixBase):
+        return [to_latex(source)]
+    expr = canonical_form(source)
+    pieces = _PRINTER.term_pieces(expr)
+    if _width(" ".join(pieces)) > LINE_UNITS:
+        pieces = _PRINTER.term_pieces(_canonical_signs(sp.Add(*_spread(expr, LINE_UNITS - _LABEL_UNITS))))
+    return pieces
+
+
+def _lines(pieces: Sequence[str], room: float) -> list[str]:
+    """``pieces`` packed greedily into lines of at most ``room`` units (a piece wider than that stands alone)."""
+    lines: list[str] = []
+    for piece in pieces:
+        if lines and _width(f"{lines[-1]} {piece}") <= room:
+            lines[-1] = f"{lines[-1]} {piece}"
+        else:
+            lines.append(piece)
+    return lines
+
+
 @dataclass(frozen=True)
 class Formula:
     r"""One display line ``label & formula`` of the document.
 
     ``label`` is LaTeX for the left-hand side (not parsed); ``source`` the sympy object, or
     eigenvalues with their multiplicities (printed by :func:`to_latex`); ``relation`` marks a
-    condition line (no ``=``).
+    condition line (no ``=``). A sum too long for one line continues on further lines
+    (:attr:`line`), broken before a top-level ``+`` or ``-``.
     """
 
     label: str
     source: sp.Basic | dict[sp.Expr, int]
     relation: bool = False
 
+    @cached_property
+    def pieces(self) -> list[str]:
+        """The right-hand side as its top-level terms (:func:`_pieces`)."""
+        return _pieces(self.source)
+
     @property
     def tex(self) -> str:
-        """The right-hand side, as written in the document."""
-        return to_latex(self.source)
+        """The right-hand side, as written in the document (on one line)."""
+        return " ".join(self.pieces)
 
     @property
     def line(self) -> str:
-        """The align line (without the trailing ``\\\\``)."""
-        return f"{self.label} & {self.tex}" if self.relation else f"{self.label} &= {self.tex}"
+        """The align line (without the trailing ``\\\\``): ``label & rhs``, with continuation
+        lines ``&\\qquad rhs`` where the right-hand side is too long for one."""
+        head = f"{self.label} &" if self.relation else f"{self.label} &="
+        rows = _lines(self.pieces, LINE_UNITS - max(_width(head), _LABEL_UNITS))
+        return " \\\\\n".join([f"{head} {rows[0]}"] + [_CONTINUED + row for row in rows[1:]])
 
 
+# --------------------------------------------------------------------------- document
 @dataclass(frozen=True)
 class DocumentBlock:
     """One subsection of the LaTeX document: its heading, running text and display formulas."""
@@ -215,7 +531,11 @@ def _escape(text: str) -> str:
 
 
 def _vech_label(spec: OptimizerSpec) -> str:
-    names = [rf"\mathrm{{E}}\,{_state_tex(spec, i)}{_state_tex(spec, j)}" for i, j in vech_basis(spec.n)]
+    r"""The second moments :math:`\mathrm{E}[\theta^2], \mathrm{E}[\theta\,m], \dots` in vech order."""
+    names = [
+        rf"\mathrm{{E}}[{_state_tex(spec, i)}^2]" if i == j else rf"\mathrm{{E}}[{_state_tex(spec, i)}\,{_state_tex(spec, j)}]"
+        for i, j in vech_basis(spec.n)
+    ]
     return ", ".join(names)
 
 
@@ -223,9 +543,24 @@ _GREEK = {"alpha", "beta", "gamma", "theta", "nu", "xi"}
 
 
 def _state_tex(spec: OptimizerSpec, i: int) -> str:
-    """A state component's name: Greek names as letters, others upright."""
-    name = spec.state[i]
-    return f"\\{name}" if name in _GREEK else rf"\mathrm{{{_escape(name)}}}"
+    r"""A state component's name: Greek names as letters, others upright; a suffix after ``_``
+    becomes an upright subscript (``theta_avg`` -> :math:`\theta_{\mathrm{avg}}`)."""
+    name, _, suffix = spec.state[i].partition("_")
+    base = f"\\{name}" if name in _GREEK else rf"\mathrm{{{_escape(name)}}}"
+    return base + (rf"_{{\mathrm{{{_escape(suffix)}}}}}" if suffix else "")
+
+
+def _quadratic_formula(root: sp.Expr, polynomial: sp.Expr) -> sp.Expr:
+    r"""A root of the quadratic :math:`z^2 - Sz + P` with its square root written as
+    :math:`\sqrt{S^2 - 4P}` (eq. 7's :math:`(1 - \alpha h_i + \beta)^2 - 4\beta`), not expanded."""
+    poly = sp.Poly(polynomial, z)
+    if poly.degree() != 2:
+        return root
+    a, b, c = poly.all_coeffs()
+    compact = sp.Pow(canonical_form(b / a), 2) - 4 * canonical_form(c / a)
+    return root.replace(
+        lambda e: e.is_Pow and e.exp == sp.S.Half and sp.expand(e.base - compact) == 0, lambda e: sp.sqrt(compact)
+    )
 
 
 #: specs with more states get no partial noise sum in the document (see _spec_blocks)
@@ -255,7 +590,7 @@ def _spec_blocks(spec: OptimizerSpec) -> list[DocumentBlock]:
             values = root_values(spec)
         except SpecError:
             values = ()
-        roots += [Formula(to_latex(r), v) for r, v in zip(cf.roots, values)]
+        roots += [Formula(to_latex(r), _quadratic_formula(v, d.characteristic_polynomial)) for r, v in zip(cf.roots, values)]
         roots += [Formula(to_latex(rel.lhs), rel.rhs) for rel in cf.vieta]
     blocks.append(
         DocumentBlock(
@@ -363,7 +698,7 @@ def _paper_blocks(names: set[str]) -> list[DocumentBlock]:
             + verdict
         )
         formulas = st.formulas(derived=result.derived)
-        blocks.append(DocumentBlock(f"{st.reference}: {st.name}", text, formulas))
+        blocks.append(DocumentBlock(st.heading, text, formulas))
     return blocks
 
 
@@ -397,6 +732,7 @@ def document_formulas(specs: Sequence[OptimizerSpec | str] | None = None) -> lis
 
 _PREAMBLE = r"""\documentclass{article}
 \usepackage{amsmath}
+\usepackage[a4paper, margin=2cm]{geometry}
 \allowdisplaybreaks
 \begin{document}
 \section*{Derivations on the noisy quadratic model}
@@ -437,10 +773,14 @@ def latex_document(
 
 def formula_lines(document: str) -> list[str]:
     r"""The formulas of a document written by :func:`latex_document`: the right-hand side
-    of every line of every ``align*`` block (the text after ``&`` and an optional ``=``)."""
-    out = []
+    of every line of every ``align*`` block (the text after ``&`` and an optional ``=``),
+    with the continuation lines of a broken formula joined back (as :attr:`Formula.tex`)."""
+    out: list[str] = []
     for block in re.findall(r"\\begin\{align\*\}\n(.*?)\n\\end\{align\*\}", document, re.S):
         for line in re.split(r" \\\\\n", block):
+            if line.startswith(_CONTINUED):
+                out[-1] += " " + line[len(_CONTINUED):]
+                continue
             rhs = line.split("&", 1)[1].strip()
             out.append(rhs[1:].strip() if rhs.startswith("=") else rhs)
     return out

@@ -27,6 +27,7 @@ Where nqm-math.md restores a formula that paper.txt lost, the reference says so.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+import re
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -52,6 +53,9 @@ L0 = h * v0 / 2
 _X = {alpha: x / h}
 #: the notebook's state order (θθ, vv, θv) for Appendices B and D
 NOTEBOOK_ORDER = [(0, 0), (1, 1), (0, 1)]
+
+#: words of statement names written out in headings (Statement.heading)
+_HEADING_WORDS = {"sgd": "SGD", "ema": "EMA", "lr": "learning rate"}
 
 Domain = Mapping[sp.Symbol, tuple[sp.Expr, sp.Expr]]
 
@@ -220,6 +224,19 @@ class Statement:
 
         derived = self.derived if derived is None else derived
         return tuple(lines(self.claimed, self.labels, "paper:") + lines(derived, self.derived_labels or self.labels, "derived:"))
+
+    @property
+    def heading(self) -> str:
+        """The name in words, for a heading: ``theorem1_characteristic_polynomial`` reads
+        "Theorem 1: characteristic polynomial", ``eq4_sgd_risk`` "Eq. 4: SGD risk"."""
+        words = self.name.split("_")
+        lead = re.fullmatch(r"(theorem|eq)(\d+)", words[0])
+        if lead:
+            words = [f"{'Theorem' if lead.group(1) == 'theorem' else 'Eq.'} {lead.group(2)}:"] + words[1:]
+        elif words[0] == "appendix" and len(words) > 1:
+            words = [f"Appendix {words[1].upper()}:"] + words[2:]
+        text = " ".join(_HEADING_WORDS.get(w, w) for w in words)
+        return text[:1].upper() + text[1:]
 
     @property
     def latex(self) -> str:

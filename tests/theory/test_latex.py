@@ -15,12 +15,15 @@ from pathlib import Path
 import pytest
 import sympy as sp
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sympy.parsing.latex import parse_latex
 
 from nqm.proofs._cli import main
 from nqm.theory import BETA, BUILTINS, GAMMA, LR, B, OptimizerSpec, alpha, beta, c, derive, gamma, h, momentum, p, r1, r2, sgd, t, v0, x
 from nqm.theory._latex import (
     PRINT_NAMES,
+    canonical_form,
     document_formulas,
     formula_lines,
     latex_document,
@@ -48,7 +51,7 @@ def test_every_formula_of_the_full_document_parses_back_to_its_source(full) -> N
 def test_document_is_structurally_complete(full) -> None:
     document, _ = full
     assert document.startswith("\\documentclass{article}") and document.rstrip().endswith("\\end{document}")
-    assert re.findall(r"\\usepackage\{([^}]*)\}", document) == ["amsmath"]
+    assert re.findall(r"\\usepackage(?:\[[^]]*\])?\{([^}]*)\}", document) == ["amsmath", "geometry"]
     stack = []
     for kind, env in re.findall(r"\\(begin|end)\{([^}]*)\}", document):
         if kind == "begin":
@@ -67,11 +70,11 @@ def test_document_is_structurally_complete(full) -> None:
     assert used <= CORE_AND_AMSMATH, used - CORE_AND_AMSMATH
 
 
-#: commands of LaTeX's core and amsmath that the export may use (no amssymb: no \mathbb)
+#: commands of LaTeX's core and amsmath that the export may use (no amssymb: no \mathbb; geometry only sets the margins)
 CORE_AND_AMSMATH = {
     "documentclass", "usepackage", "begin", "end", "section", "subsection", "emph", "allowdisplaybreaks", "text",
     "tfrac", "frac", "sqrt", "left", "right", "cdot", "quad", "big", "bigl", "bigr", "textstyle", "mathrm", "mathcal",
-    "bar", "tilde", "top", "det", "log", "min", "sum", "partial", "infty", "approx", "le", "ge", "ll", "gg", "ne",
+    "bar", "tilde", "top", "det", "log", "min", "sum", "partial", "infty", "approx", "le", "ge", "ll", "gg", "ne", "qquad",
     "in", "to", "pm", "dots", "ell", "alpha", "beta", "gamma", "kappa", "lambda", "nu", "theta", "xi", "wedge",
 }
 
@@ -94,10 +97,11 @@ def test_paper_notation() -> None:
 
 
 def test_products_before_parentheses_survive_parse_latex() -> None:
-    """parse_latex reads sympy's `B \\left(2 - x\\right)` as a call of B; the export writes \\cdot."""
+    """parse_latex reads `B \\left(2 - x\\right)` as a call of B; the export prints the paper's
+    `B(2 - x)` and parse_formula reads it as a product."""
     expr = B * (2 - x)
     assert isinstance(parse_latex(sp.latex(expr)), sp.core.function.AppliedUndef)
-    assert "\\cdot" in to_latex(expr) and roundtrip(to_latex(expr), expr)
+    assert to_latex(expr) == r"B \left(2 - x\right)" and roundtrip(to_latex(expr), expr)
 
 
 def test_every_derived_object_renders() -> None:
@@ -147,7 +151,7 @@ def test_single_optimizer_document_and_file_output(tmp_path: Path) -> None:
     text = latex_document([sgd], path=target)
     assert target.read_text() == text
     assert "\\section{Optimizer sgd}" in text and "Optimizer momentum" not in text
-    assert "eq4\\_sgd\\_risk" in text and "theorem1" not in text
+    assert "\\subsection*{Eq. 4: SGD risk}" in text and "Theorem 1" not in text
     with pytest.raises(FileExistsError, match="overwrite"):
         latex_document(["sgd"], path=target)
     assert latex_document(["sgd"], path=target, overwrite=True) == text
@@ -193,3 +197,127 @@ def test_the_document_is_the_same_in_every_process() -> None:
         for seed in (0, 1, 2, 3)
     }
     assert len(digests) == 1
+
+
+# --------------------------------------------------------------------------- the paper's canonical form
+#: formulas as the paper typesets them (eqs. 4, 6, 7, 9, 10; Theorem 1's bracket), in this
+#: export's spacing: what to_latex must print for the derived objects
+PAPER_FORMS = {
+    "sgd mean path": (lambda: derive(sgd).closed_form.mean_path, r"\left(1 - \alpha h_{i}\right)^{t}"),
+    "sgd stationary risk": (lambda: derive(sgd).stationary_risk, r"\frac{\alpha c_{i}}{2 B \left(2 - \alpha h_{i}\right)}"),
+    "preconditioned stationary risk (eq. 10)": (
+        lambda: derive(sgd.precondition()).stationary_risk,
+        r"\frac{\alpha c_{i} h_{i}^{- p}}{2 B \left(2 - \alpha h_{i}^{1 - p}\right)}",
+    ),
+    "momentum effective lr (eq. 7)": (lambda: derive(momentum).effective_lr, r"\frac{\alpha}{1 - \beta}"),
+    "momentum characteristic polynomial (eq. 22)": (
+        lambda: derive(momentum).characteristic_polynomial, r"z^{2} - z \left(1 + \beta - \alpha h_{i}\right) + \beta"
+    ),
+    "Theorem 1's bracket": (
+        lambda: derive(momentum).closed_form.mean_path,
+        r"\frac{r_{1}^{t} \left(r_{1} - \beta\right) - r_{2}^{t} \left(r_{2} - \beta\right)}{r_{1} - r_{2}}",
+    ),
+    "momentum impulse response": (
+        lambda: derive(momentum).closed_form.impulse_response,
+        r"- \frac{\alpha \left(r_{1}^{k + 1} - r_{2}^{k + 1}\right)}{r_{1} - r_{2}}",
+    ),
+    "sgd exact risk (eq. 4)": (
+        lambda: derive(sgd).closed_form.expected_risk,
+        r"\frac{h_{i} s_{0} \left(1 - \alpha h_{i}\right)^{2 t}}{2} + \frac{\alpha c_{i} \left(1 - \left(1 - \alpha h_{i}\right)^{2 t}\right)}"
+        r"{2 B \left(2 - \alpha h_{i}\right)}",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PAPER_FORMS))
+def test_derived_formulas_print_as_the_paper_writes_them(name: str) -> None:
+    build, paper = PAPER_FORMS[name]
+    expr = build()
+    assert to_latex(expr) == paper
+    assert roundtrip(paper, expr)
+
+
+def test_stability_conditions_read_as_bounds() -> None:
+    """Jury's conditions `alpha h - 2 < 0` print as the paper's `alpha h_i < 2`."""
+    assert [to_latex(c) for c in derive(sgd).stability_conditions] == [r"\alpha h_{i} < 2"]
+    assert [to_latex(c) for c in derive(momentum).stability_conditions] == [r"\alpha h_{i} < 2 + 2 \beta", r"\beta < 1"]
+
+
+def test_the_papers_statements_print_as_their_derivations() -> None:
+    """Where the claim and the derivation are the same expression, the document prints them the same."""
+    from nqm.theory._paper import statement
+
+    for name in ("eq4_sgd_risk", "eq9_preconditioned_sgd_risk", "theorem1_stationary_risk", "appendix_c_impulse_response"):
+        stmt = statement(name)
+        claimed = to_latex(stmt.claimed)
+        derived = [to_latex(e) for e in (stmt.derived if isinstance(stmt.derived, sp.Tuple) else [stmt.derived])]
+        assert derived == [claimed] * len(derived), name
+
+
+def test_no_sum_is_printed_with_a_leading_minus(full) -> None:
+    """`(-\\alpha h_i + 1)`, `(\\beta - 1)` in a denominator: a sum that is a factor reads with a positive lead."""
+    document, _ = full
+    assert "\\left(- " not in document
+    assert not re.search(r"\\left\(\\alpha h_\{i\} - [12]\\right\)", document)
+    assert "\\left(\\beta - 1\\right)" not in document and "\\left(\\gamma - 1\\right)" not in document
+
+
+def test_headings_and_second_moments_are_readable(full) -> None:
+    document, _ = full
+    headings = re.findall(r"\\subsection\*\{([^}]*)\}", document)
+    assert "Theorem 1: characteristic polynomial" in headings and "Eq. 4: SGD risk" in headings
+    assert not [h for h in headings if "\\_" in h]  # no raw identifiers such as theorem1_characteristic_polynomial
+    assert r"\mathrm{E}[\mathrm{buf}^2]" in document and r"\mathrm{E}[\theta\,\mathrm{buf}]" in document
+    assert "bufbuf" not in document and r"\mathrm{E}[\theta_{\mathrm{avg}}^2]" in document
+
+
+def test_long_formulas_are_broken_before_top_level_signs(full) -> None:
+    """The exact risk of momentum runs over several lines, each continuation starting with + or -,
+    and the lines joined back are the formula that parses back."""
+    document, formulas = full
+    continued = [line for line in document.splitlines() if line.startswith("&\\qquad ")]
+    assert len(continued) > 10
+    assert all(line[len("&\\qquad "):].startswith(("+ ", "- ")) for line in continued)
+    momentum_risk = next(f for f in formulas if f.label == r"\mathrm{E}\,\ell_{i}(t)" and "r_{1}" in f.tex)
+    assert momentum_risk.line.count("\\\\\n") >= 1
+    assert roundtrip(momentum_risk.tex, momentum_risk.source)
+
+
+def test_to_latex_is_canonical_for_any_construction_order() -> None:
+    """The same quantity built in different orders (and signs) prints the same (users call to_latex
+    on their own derived quantities)."""
+    pairs = [
+        (alpha * c / (2 * B * (2 - alpha * h)), -alpha * c / (2 * B * (alpha * h - 2))),
+        (alpha / (1 - beta), -alpha / (beta - 1)),
+        ((1 - alpha * h) ** t, (-alpha * h + 1) ** t),
+        ((r1 ** (t + 1) - r2 ** (t + 1)) / (r1 - r2), (r2 ** (t + 1) - r1 ** (t + 1)) / (r2 - r1)),
+    ]
+    for a, b in pairs:
+        assert to_latex(a) == to_latex(b)
+        assert "\\left(- " not in to_latex(a)
+
+
+_ATOMS = (alpha, beta, h, r1, r2, 1 - alpha * h, alpha * h - 2, beta - 1, r1 - r2, r2 - beta, 1 + beta - alpha * h)
+
+
+@st.composite
+def _rational_expressions(draw) -> sp.Expr:
+    """Sums of 1-3 terms, each a signed coefficient times powers (-2..2) of symbols and of sums."""
+    terms = []
+    for _ in range(draw(st.integers(1, 3))):
+        coeff = draw(st.sampled_from([-3, -2, -1, sp.Rational(-1, 2), sp.Rational(1, 2), 1, 2, 3]))
+        factors = [draw(st.sampled_from(_ATOMS)) ** draw(st.sampled_from([-2, -1, 1, 2])) for _ in range(draw(st.integers(1, 3)))]
+        terms.append(coeff * sp.Mul(*factors))
+    return sp.Add(*terms)
+
+
+@settings(max_examples=40, deadline=None)
+@given(_rational_expressions())
+def test_canonical_form_keeps_the_value_and_prints_one_way(expr: sp.Expr) -> None:
+    """Any rational expression: the canonical print parses back to the same value, does not depend on
+    how the expression was built (rebuilt from its string), and no parenthesised sum leads with a minus."""
+    tex = to_latex(expr)
+    assert sp.simplify(canonical_form(expr) - expr) == 0
+    assert roundtrip(tex, expr)
+    assert to_latex(sp.sympify(str(expr), locals={s.name: s for s in expr.free_symbols})) == tex
+    assert "\\left(- " not in tex
