@@ -23,7 +23,9 @@ left ends are evaluated (those where the point bound allows a hit), and, in a ba
 sweep, rows skipped because a certified lower bound carried over from a smaller batch
 size already exceeds the target (:func:`grid_minimum`'s ``floor``).
 
-Rows with a divergent bin (spectral radius >= 1) never reach any target. Intervals
+Rows with a divergent bin (spectral radius >= 1) never reach any target. "Hit" follows
+the tie rule of :mod:`._tie` (risk at most :math:`\varepsilon(1 + 2^{-40})`): the public
+functions turn the target into that threshold once, and every comparison below uses it. Intervals
 shorter than :data:`_LEAF` steps are evaluated exactly at every step.
 
 **The modal bound** is a sum over bins. For a one- or two-state spec (Chebyshev form,
@@ -78,6 +80,7 @@ from ._forms import validate_positive
 from ._model import Method, RiskModel, build_model
 from ._optimizers import Optimizer
 from ._problem import Problem
+from ._tie import tie_threshold
 
 __all__ = ["steps_to_target", "first_hits", "grid_minimum"]
 
@@ -448,7 +451,12 @@ def _branch_and_bound(
 
 
 def first_hits(model: RiskModel, target: float) -> np.ndarray:
-    """Exact first hit of every row of a flattened model (``inf`` where never)."""
+    """Exact first hit of every row of a flattened model (``inf`` where never), under the tie rule."""
+    return _first_hits(model, tie_threshold(target))
+
+
+def _first_hits(model: RiskModel, target: float) -> np.ndarray:
+    """:func:`first_hits` with ``target`` already the tie threshold (as every internal ``target`` here)."""
     rows_total = model.weight.shape[0]
     best = np.full(rows_total, np.inf)
     # step 1: per row, a certified hit (doubling t), or a horizon past which the noise part
@@ -555,7 +563,9 @@ def grid_minimum(
     :math:`B_{\rm prev}/B` times the previous floors: the noise part of the risk scales as
     :math:`1/B` and the start part does not depend on B, so
     :math:`\mathcal L_B \ge (B_{\rm prev}/B)\,\mathcal L_{B_{\rm prev}}` pointwise.
+    Hits follow the tie rule of :mod:`._tie`.
     """
+    target = tie_threshold(target)
     rows = _settled_rows(model)
     if floor is not None:
         unsettled = np.ones(floor.shape, dtype=bool)
@@ -584,7 +594,7 @@ def grid_minimum(
 
         lo_k, hi_k = -1, _LOG2_MAX
         if not any_hit(hi_k):
-            hits = first_hits(model.take(rows), target)
+            hits = _first_hits(model.take(rows), target)
             if not np.isfinite(hits).any():
                 return math.inf, None
             best[0] = hits.min()
@@ -613,7 +623,13 @@ def steps_to_target(
 ) -> int | float | np.ndarray:
     r"""First step t with :math:`\mathbb{E}\mathcal L(t) \le` ``target``; ``math.inf`` if never.
 
-    Exact for non-monotone (underdamped) curves. For a single optimizer returns an
+    Exact for non-monotone (underdamped) curves. **Tie rule** (:mod:`nqm.numerics._tie`,
+    the same in :func:`tune`, the sweeps, the schedule step search and the Monte-Carlo first
+    hits): step t reaches the target when its computed risk is at most
+    ``target * (1 + TIE_RTOL)``, ``TIE_RTOL = 2**-40`` (about 9.1e-13, far below the engine's
+    1e-10 exactness). A target equal to a value the curve attains (``problem.initial_risk``,
+    a value read from :func:`expected_risk`) is thus reached at the first step attaining it,
+    whatever rounding separates the two evaluations. For a single optimizer returns an
     ``int`` or ``math.inf``; for a hyperparameter grid (or a ``batch_size`` array) returns
     a float array of the grid's shape with ``inf`` where the target is never reached
     (including divergent settings). Step counts are searched up to 2**62.
