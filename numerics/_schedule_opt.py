@@ -52,6 +52,7 @@ from ._forms import validate_positive
 from ._model import build_model
 from ._optimizers import Optimizer
 from ._problem import Problem
+from ._tie import reaches
 from ._schedule import piecewise_risk, schedule_family, split_steps
 from ._schedule_maps import LrFamily, MapMethod, risk_and_gradient
 from ._steps import grid_minimum
@@ -145,7 +146,7 @@ def _minimise(
         risk = float(risk)
         if risk < best["f"]:
             best["x"], best["f"] = y.copy(), risk
-        if stop_below is not None and risk <= stop_below:
+        if stop_below is not None and reaches(risk, stop_below):
             raise _Reached
         if not (math.isfinite(risk) and risk > 0):
             return math.inf, np.zeros_like(y)
@@ -249,7 +250,7 @@ def optimal_schedule(
     B = family.batch_size
     cap = default_max_lr(problem, opt) if max_lr is None else validate_positive("max_lr", max_lr)
     x0 = np.broadcast_to(np.asarray(start, dtype=float), (pieces,)).copy()
-    if problem.initial_risk <= target:
+    if reaches(problem.initial_risk, target):
         lengths = split_steps(0, pieces)
         return _result(problem, opt, B, lengths, np.full(pieces, cap), cap, True, "initial risk below target", 0, method, 0)
     grid = np.append(PAPER_SGD_LRS[PAPER_SGD_LRS <= cap], cap)
@@ -263,7 +264,7 @@ def optimal_schedule(
         _, risk, _, _, n = _minimise(family, split_steps(total, pieces), cap, x0, method, stop_below=target)
         evaluations += n
         searched[total] = risk
-        return risk <= target
+        return bool(reaches(risk, target))
 
     if math.isfinite(hi_steps):
         hi = int(hi_steps)
@@ -283,7 +284,7 @@ def optimal_schedule(
     lengths = split_steps(hi, pieces)
     lrs, risk, conv, msg, n = _minimise(family, lengths, cap, x0, method, stop_below=None)
     evaluations += n
-    if not risk <= target:  # only at the constant-rate end: its schedule certifies it
+    if not reaches(risk, target):  # only at the constant-rate end: its schedule certifies it
         lrs, conv, msg = np.full(pieces, lr_c), True, "the best constant learning rate"
     out = _result(problem, opt, B, lengths, lrs, cap, conv, msg, evaluations, method, float(hi))
     out.searched = searched
