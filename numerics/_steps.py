@@ -202,18 +202,30 @@ def _modal_units(model: RiskModel) -> dict[str, np.ndarray]:
             Y[:, j] = np.where(cx, yc, yr)
         ld, lo = np.where(first, l1, l2), np.where(first, l2, l1)
         theta = np.where(b(pw.flip) > 0, -b(pw.theta), b(pw.theta))  # angle of the unflipped pair
-        return _base_pack(
-            model,
-            X,
-            Y,
-            np.where(cx, 2.0 * b(pw.log_r), 2.0 * ld),
-            np.where(cx, 0.0, np.maximum(lo - ld, -1e300)),
-            (b(pw.det_A_minus_1) < -1.0) & ~cx,  # lambda_1 lambda_2 < 0: y alternates in sign
-            np.where(cx, 2.0 * theta, 0.0),
-            cx,
-            w0,
-            u0,
-        )
+        lQ = np.where(cx, 2.0 * b(pw.log_r), 2.0 * ld)
+        lrat = np.where(cx, 0.0, np.maximum(lo - ld, -1e300))
+        negative = (b(pw.det_A_minus_1) < -1.0) & ~cx  # lambda_1 lambda_2 < 0: y alternates in sign
+        one = _one_mode_bins(model, shape)
+        if one is not None:  # the one-state expansion of a decoupled mode (nqm.numerics._single_mode)
+            amp = b(model.inv["single_amp"])
+            for j, (xj, yj) in enumerate([(amp * amp, w0), (0.0, 0.0), (0.0, 0.0), (0.0, 0.0), (0.0, 0.0),
+                                          (amp * amp, np.abs(w0))]):
+                X[:, j] = np.where(one, xj, X[:, j])
+                Y[:, j] = np.where(one, yj, Y[:, j])
+            lQ = np.where(one, 2.0 * _log_abs(b(model.inv["single_mu"])), lQ)
+            lrat, negative, cx = np.where(one, 0.0, lrat), negative & ~one, cx & ~one
+            u0 = np.where(one, amp, u0)
+        return _base_pack(model, X, Y, lQ, lrat, negative, np.where(cx, 2.0 * theta, 0.0), cx, w0, u0)
+
+
+def _one_mode_bins(model: RiskModel, shape: tuple[int, ...]) -> np.ndarray | None:
+    """Elements whose whole risk has one mode: the output cannot see the other (unobservable), or
+    only the mean path has one mode and the direction is noise-free (c = 0); ``None`` if none."""
+    inv = model.inv
+    if "single_mask" not in inv:
+        return None
+    noise_free = np.broadcast_to(model.c == 0, shape) if model.c is not None else np.zeros(shape, dtype=bool)
+    return np.broadcast_to(inv["single_bin"], shape) | (np.broadcast_to(inv["single_mask"], shape) & noise_free)
 
 
 class _Certificates:
