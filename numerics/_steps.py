@@ -66,7 +66,11 @@ summands (which also bounds every coefficient), and never below 0 (a bin's risk 
 non-negative). Where the expansion is ill-conditioned (near the repeated root
 :math:`\delta\to0`: summands above :math:`10^{6}` times the bin's scale) or the spec has
 more states (exact doubling), a bin is bounded by its noise part at the last exactly
-evaluated step instead. tests/numerics/test_tune.py checks the bounds against exhaustive
+evaluated step instead. A bin with a decoupled state (:mod:`._single_mode`: the output
+does not see one mode, or c = 0 and the start excites one mode) has the one-state
+expansion :math:`\ell_\infty + (W_s a^2 - W_n w_0)\lambda_j^{2t}` (a = out_j init_j), so its
+rounding margin scales with the mode it shows and not with an unseen slow one (whose
+margin would otherwise hide every target below :math:`10^{-11}\beta^{2t}`). tests/numerics/test_tune.py checks the bounds against exhaustive
 scans of the exact risk.
 """
 
