@@ -65,11 +65,18 @@ def single_mode(inv: dict, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
 
 
 def single_mode_mean(inv: dict, mean: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """``mean`` with the one-mode elements replaced by :math:`\\mathrm{amp}\\,(1 + \\mu)^t` (no-op without any)."""
+    """``mean`` (a fresh array of the broadcast shape, updated in place) with the one-mode elements
+    replaced by :math:`\mathrm{amp}\,(1 + \mu)^t`; a no-op without any."""
     if "single_mask" not in inv:
         return mean
-    mu, amp = inv["single_mu"], inv["single_amp"]
+    mask = np.broadcast_to(inv["single_mask"], mean.shape)
+    if not mask.any():
+        return mean
+    mu = np.broadcast_to(inv["single_mu"], mean.shape)[mask]
+    amp = np.broadcast_to(inv["single_amp"], mean.shape)[mask]
+    tt = np.broadcast_to(np.asarray(t, dtype=float), mean.shape)[mask]
     lam = 1.0 + mu
     with np.errstate(all="ignore"):
-        power = np.where(lam > 0, np.exp(t * np.log1p(np.maximum(mu, -1.0))), _signed_power(lam, t))
-    return np.where(inv["single_mask"], amp * power, mean)
+        power = np.where(lam > 0, np.exp(tt * np.log1p(np.maximum(mu, -1.0))), _signed_power(lam, tt))
+    mean[mask] = amp * power
+    return mean
