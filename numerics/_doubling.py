@@ -27,8 +27,10 @@ error carried into it), plus the :math:`10^{-16}` absolute floor of :math:`\lamb
 amplified by :math:`2^L/|\lambda^{p_0}|`, where :math:`p_0 = 2^{k_0} \ge t/2^L` gives
 :math:`|\lambda^{p_0}| \ge |\lambda^t|^{2^{-L+1}}`. With L = 8 a mode that decays to
 :math:`10^{-154}` (the square root of the smallest normal double) still has
-:math:`|\lambda^{p_0}| \ge 0.06`: relative error below :math:`10^{-12}` down to risks of
-:math:`10^{-300}`. Exact zeros of :math:`A` (a state the output does not read, such as QHM's
+:math:`|\lambda^{p_0}| \ge 0.06`: per mode, relative error below :math:`10^{-12}` down to
+risks of :math:`10^{-300}`. Where modes of opposite sign or complex modes cancel in
+:math:`m(t)` (an oscillating mean path near a zero), the error is that much relative to
+:math:`|\mathrm{out}|\,|A^t|\,|\mathrm{init}|` instead. Exact zeros of :math:`A` (a state the output does not read, such as QHM's
 buffer at :math:`\nu = 0`) stay exact zeros in both representations, so a slow mode the output
 does not see cannot leak into the mean path. Below the smallest double the result underflows
 to 0. benchmarks/scan_edges_doubling.py measures the error against a 50-digit oracle.
