@@ -15,8 +15,15 @@ cancels. Repeated eigenvalues need no special care.
 
 **Two representations of the powers.** Squaring a number near 1 doubles its relative error
 each time, so :math:`A^p` for :math:`p = 2^k` is first carried as :math:`A^p = I + E_p`,
-:math:`E_{2p} = 2E_p + E_p^2`, :math:`E_{a+p} = E_a + E_p + E_aE_p`, which keeps relative
-accuracy in :math:`E_p` when :math:`A` is within :math:`10^{-12}` of the identity. But
+:math:`E_{2p} = E_p(E_p + 2I)` (:math:`= 2E_p + E_p^2`), :math:`E_{a+p} = E_a + E_p + E_aE_p`,
+which keeps relative accuracy in :math:`E_p` when :math:`A` is within :math:`10^{-12}` of the
+identity. The product form also forms :math:`\lambda^2 - 1 = (\lambda - 1)(\lambda + 1)` of an
+eigenvalue near -1 without cancellation (:math:`2E + E^2` lost :math:`10^{-16}/\delta` of it,
+:math:`\delta` the distance to the stability edge) wherever :math:`E + 2I` carries
+:math:`\lambda + 1` in an entry of its own (triangular transitions: SGD, EMA); a transition
+that mixes the near -1 mode into other entries (heavy ball near
+:math:`\alpha h = 2(1+\beta)`) keeps a relative error of about :math:`10^{-16}/\delta`
+(benchmarks/scan_edges_doubling.py). But
 :math:`I + E_p` has an absolute error of about :math:`10^{-16}`, a floor that swallows a
 decayed mean path (:math:`m(t)^2` below :math:`10^{-32}`, the whole start part of a
 noise-free direction, c = 0). So the last :data:`DIRECT_LEVELS` levels of each t (bit length
@@ -107,8 +114,7 @@ def doubling_moments(
             break
         Ap = P + shift
         Sp = Sp + _mm(_mm(Ap, Sp), np.swapaxes(Ap, -1, -2))
-        PP = _mm(P, P)
-        P = np.where(near_identity[..., None, None], 2.0 * P + PP, PP)
+        P = _mm(P, P + 2.0 * shift)  # E(E + 2I) = 2E + E^2 near the identity, P P after the switch
         level += 1
     At = Acc + near_identity[..., None, None] * eye
     init_b = np.broadcast_to(init, shape + (n,))

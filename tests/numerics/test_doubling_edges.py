@@ -146,3 +146,21 @@ def test_oracle_matches_the_literal_recursion(spec: OptimizerSpec) -> None:
     for (m1, n1), (m2, n2) in zip(fast, slow):
         assert abs(m1 - m2) <= mp.mpf(10) ** -oracle.DIGITS * max(1, abs(m2))
         assert abs(n1 - n2) <= mp.mpf(10) ** -oracle.DIGITS * max(1, abs(n2))
+
+
+@SETTINGS
+@given(name=st.sampled_from(["sgd", "ema"]), log_delta=st.floats(-12.0, -2.0), gamma=st.floats(0.0, 0.99),
+       log_t=st.floats(0.0, 9.0), c=st.sampled_from([0.0, 1.0]))
+def test_eigenvalue_near_minus_one_of_a_triangular_transition(name, log_delta, gamma, log_t, c) -> None:
+    # lr h = 2 - delta: the first squaring forms lambda^2 - 1 = E(E + 2I) without cancellation
+    # (2E + E^2 lost ~1e-16/delta of it: 1e-9 relative at delta = 1e-9)
+    lr, t = 2.0 - 10.0**log_delta, int(10.0**log_t)
+    hyper = {"lr": lr} if name == "sgd" else {"lr": lr, "gamma": gamma}
+    prob = nn.Problem([1.0], c=[c], init_var=[1.0])
+    got = float(np.ravel(nn.expected_risk(prob, nn.optimizer(name, **hyper), batch_size=1.0, steps=[t], method="doubling"))[0])
+    (start, noise), = oracle.risk(get_spec(name), [1.0], [c], [1.0], [1.0], 1.0, hyper, [t])
+    true = start + noise
+    if true < mp.mpf(SMALLEST):
+        assert 0.0 <= got <= SMALLEST
+    else:
+        assert abs(mp.mpf(got) - true) <= RTOL * true, (t, got, true)
