@@ -33,6 +33,7 @@ from ._schedule_opt import (
 )
 from ._schedule_sweep import ScheduleSweep, schedule_sweep
 from ._steps import steps_to_target
+from ._tie import TIE_RTOL, reaches
 from ._sweep import LearningRateTable, Sweep, SweepRow, effective_lr, optimal_learning_rates, sweep, sweeps
 from ._tune import TuneResult, default_grid, tune
 
@@ -56,6 +57,7 @@ __all__ = [
     "ScheduleSweep",
     "Sweep",
     "SweepRow",
+    "TIE_RTOL",
     "TuneResult",
     "bayes_bound_steps",
     "critical_batch_sizes",
@@ -79,6 +81,7 @@ __all__ = [
     "perfect_scaling_breakdown",
     "piecewise_risk",
     "piecewise_risk_gradient",
+    "reaches",
     "risk_components",
     "risk_variance",
     "schedule_sweep",

@@ -25,6 +25,7 @@ from ._chebyshev import ChebyshevPowers
 from ._doubling import doubling_moments, spectral_radius
 from ._optimizers import Optimizer
 from ._problem import Problem
+from ._single_mode import single_mode, single_mode_mean
 
 __all__ = ["RiskModel", "build_model", "validate_batch_size", "validate_steps", "MAX_STEPS"]
 
@@ -80,7 +81,7 @@ class RiskModel:
         with np.errstate(all="ignore"):
             if self.powers is not None:
                 c, s, em = self.powers.powers(t)
-                mean = c * inv["u0"] + s * inv["u1"]
+                mean = single_mode_mean(inv, c * inv["u0"] + s * inv["u1"], t)
                 spread = -inv["w0"] * em * (2.0 + em) - 2.0 * c * s * inv["w1"] - s * s * inv["w2"]
             else:
                 mean, spread = doubling_moments(inv["D"], inv["b"], inv["init"], inv["out"], t)
@@ -249,6 +250,7 @@ def build_model(
     with np.errstate(all="ignore"):
         if use == "chebyshev":
             powers = ChebyshevPowers(inv["sigma"], inv["det_D"], inv["det_A_minus_1"], n)
+            inv.update(single_mode(inv, shape))  # a decoupled state: one-mode mean path, exactly
             stable = np.broadcast_to(powers.stable, shape)
         else:
             powers = None

@@ -63,6 +63,7 @@ from ._model import validate_batch_size, validate_steps
 from ._optimizers import Optimizer
 from ._parallel import ResultCache, map_tasks, resolve_cache
 from ._problem import Problem
+from ._tie import reaches
 
 __all__ = ["MonteCarloResult", "monte_carlo"]
 
@@ -100,7 +101,8 @@ class MonteCarloResult:
     curves:
         every run's loss curve, shape ``(runs, T + 1)``, if requested.
     targets, first_hits:
-        the target losses and each run's first step with loss :math:`\le` target, shape
+        the target losses and each run's first step with loss :math:`\le` target (the tie rule of
+        :func:`steps_to_target`: at most ``target * (1 + TIE_RTOL)``), shape
         ``(len(targets), runs)``; ``inf`` where a run did not reach it within ``T`` steps.
     quantile_levels, steps_quantiles:
         empirical quantiles (inverted-CDF, no interpolation) of :attr:`first_hits` at those
@@ -378,7 +380,7 @@ def _run_blocks(task: _RunBlocks) -> tuple[_Statistics, np.ndarray | None, np.nd
             if curves is not None:
                 curves[first - lo : first - lo + size, start : start + losses.shape[0]] = losses.T
             if task.targets.size:
-                reached = losses[None, :, :] <= task.targets[:, None, None]
+                reached = reaches(losses[None, :, :], task.targets[:, None, None])
                 new = np.isinf(block_hits) & reached.any(axis=1)
                 block_hits[new] = (start + reached.argmax(axis=1))[new]
     return stats, curves, hits

@@ -21,6 +21,7 @@ import numpy as np
 
 from ._forms import validate_positive
 from ._generated import preconditioned_problem
+from ._tie import reaches
 
 __all__ = ["Problem"]
 
@@ -268,17 +269,17 @@ class Problem:
         if B.ndim:
             raise ValueError(f"batch_size must be a single number in [1, inf); got {batch_size!r}")
         B = float(B)
-        if self.bayes_risk_bound(0.0) <= target:
+        if reaches(self.bayes_risk_bound(0.0), target):
             return 0.0
         hi = 1
-        while self.bayes_risk_bound(hi * B) > target:
+        while not reaches(self.bayes_risk_bound(hi * B), target):
             hi *= 2
             if hi > 2**62:
                 return math.inf
         lo = hi // 2
         while hi - lo > 1:
             mid = (lo + hi) // 2
-            lo, hi = (lo, mid) if self.bayes_risk_bound(mid * B) <= target else (mid, hi)
+            lo, hi = (lo, mid) if reaches(self.bayes_risk_bound(mid * B), target) else (mid, hi)
         return float(hi)
 
     def preconditioned(self, power: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -23,7 +23,9 @@ left ends are evaluated (those where the point bound allows a hit), and, in a ba
 sweep, rows skipped because a certified lower bound carried over from a smaller batch
 size already exceeds the target (:func:`grid_minimum`'s ``floor``).
 
-Rows with a divergent bin (spectral radius >= 1) never reach any target. Intervals
+Rows with a divergent bin (spectral radius >= 1) never reach any target. "Hit" follows
+the tie rule of :mod:`._tie` (risk at most :math:`\varepsilon(1 + 2^{-40})`): the public
+functions turn the target into that threshold once, and every comparison below uses it. Intervals
 shorter than :data:`_LEAF` steps are evaluated exactly at every step.
 
 **The modal bound** is a sum over bins. For a one- or two-state spec (Chebyshev form,
@@ -64,7 +66,11 @@ summands (which also bounds every coefficient), and never below 0 (a bin's risk 
 non-negative). Where the expansion is ill-conditioned (near the repeated root
 :math:`\delta\to0`: summands above :math:`10^{6}` times the bin's scale) or the spec has
 more states (exact doubling), a bin is bounded by its noise part at the last exactly
-evaluated step instead. tests/numerics/test_tune.py checks the bounds against exhaustive
+evaluated step instead. A bin with a decoupled state (:mod:`._single_mode`: the output
+does not see one mode, or c = 0 and the start excites one mode) has the one-state
+expansion :math:`\ell_\infty + (W_s a^2 - W_n w_0)\lambda_j^{2t}` (a = out_j init_j), so its
+rounding margin scales with the mode it shows and not with an unseen slow one (whose
+margin would otherwise hide every target below :math:`10^{-11}\beta^{2t}`). tests/numerics/test_tune.py checks the bounds against exhaustive
 scans of the exact risk.
 """
 
@@ -78,6 +84,7 @@ from ._forms import validate_positive
 from ._model import Method, RiskModel, build_model
 from ._optimizers import Optimizer
 from ._problem import Problem
+from ._tie import tie_threshold
 
 __all__ = ["steps_to_target", "first_hits", "grid_minimum"]
 
@@ -199,18 +206,30 @@ def _modal_units(model: RiskModel) -> dict[str, np.ndarray]:
             Y[:, j] = np.where(cx, yc, yr)
         ld, lo = np.where(first, l1, l2), np.where(first, l2, l1)
         theta = np.where(b(pw.flip) > 0, -b(pw.theta), b(pw.theta))  # angle of the unflipped pair
-        return _base_pack(
-            model,
-            X,
-            Y,
-            np.where(cx, 2.0 * b(pw.log_r), 2.0 * ld),
-            np.where(cx, 0.0, np.maximum(lo - ld, -1e300)),
-            (b(pw.det_A_minus_1) < -1.0) & ~cx,  # lambda_1 lambda_2 < 0: y alternates in sign
-            np.where(cx, 2.0 * theta, 0.0),
-            cx,
-            w0,
-            u0,
-        )
+        lQ = np.where(cx, 2.0 * b(pw.log_r), 2.0 * ld)
+        lrat = np.where(cx, 0.0, np.maximum(lo - ld, -1e300))
+        negative = (b(pw.det_A_minus_1) < -1.0) & ~cx  # lambda_1 lambda_2 < 0: y alternates in sign
+        one = _one_mode_bins(model, shape)
+        if one is not None:  # the one-state expansion of a decoupled mode (nqm.numerics._single_mode)
+            amp = b(model.inv["single_amp"])
+            for j, (xj, yj) in enumerate([(amp * amp, w0), (0.0, 0.0), (0.0, 0.0), (0.0, 0.0), (0.0, 0.0),
+                                          (amp * amp, np.abs(w0))]):
+                X[:, j] = np.where(one, xj, X[:, j])
+                Y[:, j] = np.where(one, yj, Y[:, j])
+            lQ = np.where(one, 2.0 * _log_abs(b(model.inv["single_mu"])), lQ)
+            lrat, negative, cx = np.where(one, 0.0, lrat), negative & ~one, cx & ~one
+            u0 = np.where(one, amp, u0)
+        return _base_pack(model, X, Y, lQ, lrat, negative, np.where(cx, 2.0 * theta, 0.0), cx, w0, u0)
+
+
+def _one_mode_bins(model: RiskModel, shape: tuple[int, ...]) -> np.ndarray | None:
+    """Elements whose whole risk has one mode: the output cannot see the other (unobservable), or
+    only the mean path has one mode and the direction is noise-free (c = 0); ``None`` if none."""
+    inv = model.inv
+    if "single_mask" not in inv:
+        return None
+    noise_free = np.broadcast_to(model.c == 0, shape) if model.c is not None else np.zeros(shape, dtype=bool)
+    return np.broadcast_to(inv["single_bin"], shape) | (np.broadcast_to(inv["single_mask"], shape) & noise_free)
 
 
 class _Certificates:
@@ -448,7 +467,12 @@ def _branch_and_bound(
 
 
 def first_hits(model: RiskModel, target: float) -> np.ndarray:
-    """Exact first hit of every row of a flattened model (``inf`` where never)."""
+    """Exact first hit of every row of a flattened model (``inf`` where never), under the tie rule."""
+    return _first_hits(model, tie_threshold(target))
+
+
+def _first_hits(model: RiskModel, target: float) -> np.ndarray:
+    """:func:`first_hits` with ``target`` already the tie threshold (as every internal ``target`` here)."""
     rows_total = model.weight.shape[0]
     best = np.full(rows_total, np.inf)
     # step 1: per row, a certified hit (doubling t), or a horizon past which the noise part
@@ -555,7 +579,9 @@ def grid_minimum(
     :math:`B_{\rm prev}/B` times the previous floors: the noise part of the risk scales as
     :math:`1/B` and the start part does not depend on B, so
     :math:`\mathcal L_B \ge (B_{\rm prev}/B)\,\mathcal L_{B_{\rm prev}}` pointwise.
+    Hits follow the tie rule of :mod:`._tie`.
     """
+    target = tie_threshold(target)
     rows = _settled_rows(model)
     if floor is not None:
         unsettled = np.ones(floor.shape, dtype=bool)
@@ -584,7 +610,7 @@ def grid_minimum(
 
         lo_k, hi_k = -1, _LOG2_MAX
         if not any_hit(hi_k):
-            hits = first_hits(model.take(rows), target)
+            hits = _first_hits(model.take(rows), target)
             if not np.isfinite(hits).any():
                 return math.inf, None
             best[0] = hits.min()
@@ -613,7 +639,13 @@ def steps_to_target(
 ) -> int | float | np.ndarray:
     r"""First step t with :math:`\mathbb{E}\mathcal L(t) \le` ``target``; ``math.inf`` if never.
 
-    Exact for non-monotone (underdamped) curves. For a single optimizer returns an
+    Exact for non-monotone (underdamped) curves. **Tie rule** (:mod:`nqm.numerics._tie`,
+    the same in :func:`tune`, the sweeps, the schedule step search and the Monte-Carlo first
+    hits): step t reaches the target when its computed risk is at most
+    ``target * (1 + TIE_RTOL)``, ``TIE_RTOL = 2**-40`` (about 9.1e-13, far below the engine's
+    1e-10 exactness). A target equal to a value the curve attains (``problem.initial_risk``,
+    a value read from :func:`expected_risk`) is thus reached at the first step attaining it,
+    whatever rounding separates the two evaluations. For a single optimizer returns an
     ``int`` or ``math.inf``; for a hyperparameter grid (or a ``batch_size`` array) returns
     a float array of the grid's shape with ``inf`` where the target is never reached
     (including divergent settings). Step counts are searched up to 2**62.

@@ -525,12 +525,12 @@ def _check_information_bound(spec: OptimizerSpec, ex: tuple[Setup, float]) -> No
             raise ConformanceError(
                 f"{label} setting: risk {float(best[i])!r} at step {int(steps[i])} beats the Bayes bound {float(bound[i])!r}"
             )
-        reached = steps[best <= target]
+        reached = steps[nn.reaches(best, target)]
         if not reached.size or reached[0] > 1024:
             continue
         dense = np.arange(reached[0] + 1.0)
         curve = nn.expected_risk(prob, opt, batch_size=B_, steps=dense).reshape(-1, dense.size).min(axis=0)
-        first = int(np.argmax(curve <= target))
+        first = int(np.argmax(nn.reaches(curve, target)))
         needed = prob.bayes_bound_steps(target, B_)
         if first < needed:
             raise ConformanceError(

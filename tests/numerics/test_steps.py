@@ -12,7 +12,7 @@ import nqm.numerics as nn
 
 def brute_force(prob, opt, B, target, horizon):
     risk = nn.expected_risk(prob, opt, batch_size=B, steps=np.arange(horizon + 1))
-    hits = np.nonzero(risk <= target)[0]
+    hits = np.nonzero(nn.reaches(risk, target))[0]
     return int(hits[0]) if hits.size else math.inf
 
 

@@ -1,0 +1,82 @@
+r"""Mean paths that hold exactly one mode of a two-state transition.
+
+The Chebyshev form writes the mean path as :math:`m(t) = c_tu_0 + s_tu_1` (:mod:`._chebyshev`);
+when only one eigenvalue :math:`\lambda_j` enters :math:`m`, the other cancels through
+:math:`u_1 = \pm\delta` in floating point, leaving an absolute floor of about
+:math:`10^{-16}\lambda_o^t`. With a slow mode the output does not see (QHM at :math:`\nu = 0`,
+which is SGD: :math:`\theta` never reads the buffer, whose mode :math:`\beta` can be within
+:math:`10^{-9}` of 1), a noise-free direction (c = 0) then read :math:`10^{-33}` where the truth
+was :math:`10^{-200}`.
+
+This happens exactly when a structural zero of the spec's matrices decouples a state:
+
+* **unobservable**: the output reads one state j (:math:`\mathrm{out} = o_je_j`) whose row of
+  :math:`A` has no off-diagonal entry (:math:`D_{jk} = 0`); then
+  :math:`\mathrm{out}A^t = \lambda_j^t\,\mathrm{out}` with :math:`\lambda_j = 1 + D_{jj}`, so
+  :math:`m(t) = o_j\,\mathrm{init}_j\,\lambda_j^t` and the impulse response
+  :math:`g(k) = o_jb_j\lambda_j^k`: the whole direction has one mode;
+* **unreachable from the start**: the start excites one state j
+  (:math:`\mathrm{init} = i_je_j`) whose column has no off-diagonal entry (:math:`D_{kj} = 0`);
+  then :math:`A^t\mathrm{init} = \lambda_j^ti_je_j` and :math:`m(t) = \mathrm{out}_j\,i_j\,\lambda_j^t`
+  (the noise part keeps both modes).
+
+Both tests compare floats with exact zeros, which the generated forms produce for such
+structure (e.g. :math:`-\alpha\beta\nu = -0` at :math:`\nu = 0`). The power is
+:math:`\exp(t\,\mathrm{log1p}(D_{jj}))` for :math:`\lambda_j > 0` (relative error about
+:math:`|\ln\lambda_j^t|` ulps) and a signed power otherwise.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._chebyshev import _signed_power
+
+__all__ = ["single_mode", "single_mode_mean"]
+
+
+def single_mode(inv: dict, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
+    """Per-element data of two-state elements whose mean path has one mode (module docstring).
+
+    Returns ``{}`` when no element qualifies, else ``single_mask`` (one mode in the mean path),
+    ``single_bin`` (one mode in the whole direction: unobservable case), ``single_mu``
+    (:math:`D_{jj}`) and ``single_amp`` (:math:`\\mathrm{out}_j\\mathrm{init}_j`), all of ``shape``.
+    """
+    if int(inv["n"]) != 2:
+        return {}
+    D = [np.broadcast_to(np.asarray(x, dtype=float), shape) for x in inv["D"]]  # D00, D01, D10, D11
+    out = [np.broadcast_to(np.asarray(x, dtype=float), shape) for x in inv["out"]]
+    init = [np.broadcast_to(np.asarray(x, dtype=float), shape) for x in inv["init"]]
+    mask = np.zeros(shape, dtype=bool)
+    whole = np.zeros(shape, dtype=bool)
+    mu = np.zeros(shape)
+    amp = np.zeros(shape)
+    for j, k in ((0, 1), (1, 0)):
+        row = (out[k] == 0) & (D[2 * j + k] == 0)
+        col = (init[k] == 0) & (D[2 * k + j] == 0)
+        new = (row | col) & ~mask
+        mu = np.where(new, D[3 * j], mu)
+        amp = np.where(new, out[j] * init[j], amp)
+        whole |= new & row
+        mask |= new
+    if not mask.any():
+        return {}
+    return {"single_mask": mask, "single_bin": whole, "single_mu": mu, "single_amp": amp}
+
+
+def single_mode_mean(inv: dict, mean: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """``mean`` (a fresh array of the broadcast shape, updated in place) with the one-mode elements
+    replaced by :math:`\mathrm{amp}\,(1 + \mu)^t`; a no-op without any."""
+    if "single_mask" not in inv:
+        return mean
+    mask = np.broadcast_to(inv["single_mask"], mean.shape)
+    if not mask.any():
+        return mean
+    mu = np.broadcast_to(inv["single_mu"], mean.shape)[mask]
+    amp = np.broadcast_to(inv["single_amp"], mean.shape)[mask]
+    tt = np.broadcast_to(np.asarray(t, dtype=float), mean.shape)[mask]
+    lam = 1.0 + mu
+    with np.errstate(all="ignore"):
+        power = np.where(lam > 0, np.exp(tt * np.log1p(np.maximum(mu, -1.0))), _signed_power(lam, tt))
+    mean[mask] = amp * power
+    return mean
