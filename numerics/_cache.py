@@ -167,14 +167,6 @@ def _from_bytes_form(form: Any) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.dtype(dtype)).reshape(shape).copy()
 
 
-def _one_key(data: dict[str, Any]) -> tuple[str, Any]:
-    if len(data) == 1:
-        return next(iter(data.items()))
-    if set(data) == {"object", "fields"}:
-        return "object", data
-    raise CorruptEntry(f"unexpected object with keys {sorted(data)[:4]}")
-
-
 def from_plain(data: Any) -> Any:
     """The value :func:`to_plain` made ``data`` from; :class:`CorruptEntry` for anything it cannot have made."""
     if data is None or isinstance(data, (bool, str, int, float)):
@@ -183,7 +175,11 @@ def from_plain(data: Any) -> Any:
         return [from_plain(v) for v in data]
     if not isinstance(data, dict):
         raise CorruptEntry(f"unexpected {type(data).__name__}")
-    tag, body = _one_key(data)
+    if set(data) == {"object", "fields"}:
+        return _from_object(data["object"], data["fields"])
+    if len(data) != 1:
+        raise CorruptEntry(f"unexpected object with keys {sorted(data)[:4]}")
+    tag, body = next(iter(data.items()))
     if tag == "float" and body in ("inf", "-inf", "nan"):
         return float(body)
     if tag == "tuple" and isinstance(body, list):
@@ -197,12 +193,17 @@ def from_plain(data: Any) -> Any:
         if array.shape != ():
             raise CorruptEntry("a numpy scalar has shape []")
         return array[()]
-    if tag == "object":
-        codec = _BY_TAG.get(body["object"]) if isinstance(body["object"], str) else None
-        if codec is None or not isinstance(body["fields"], dict):
-            raise CorruptEntry(f"{str(body['object'])[:40]!r} is not a registered result type")
-        return codec.from_fields({k: from_plain(v) for k, v in body["fields"].items()})
     raise CorruptEntry(f"unexpected {tag[:40]!r} object")
+
+
+def _from_object(tag: Any, fields: Any) -> Any:
+    """A registered result type's instance: the whitelist is the registry, never a name lookup."""
+    codec = _BY_TAG.get(tag) if isinstance(tag, str) else None
+    if codec is None:
+        raise CorruptEntry(f"{str(tag)[:40]!r} is not a registered result type")
+    if not isinstance(fields, dict):
+        raise CorruptEntry("the fields of a result type are an object")
+    return codec.from_fields({k: from_plain(v) for k, v in fields.items()})
 
 
 def _hashable(key: Any) -> Any:
