@@ -20,7 +20,6 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from contextlib import nullcontext
-from types import TracebackType
 from typing import Any, TypeVar
 
 import numpy as np
@@ -77,15 +76,18 @@ def resolve_cache(cache: ResultCache | str | os.PathLike[str] | bool | None, nam
 
 #: seconds a terminated worker gets to exit before it is killed
 _GRACE = 2.0
+#: what stops a :class:`LocalPool` at once: Ctrl-C, and SIGTERM as turned into ``SystemExit``
+_INTERRUPTIONS = (KeyboardInterrupt, SystemExit)
 
 
 class LocalPool(ProcessPoolExecutor):
     """A process pool that an interruption stops at once, leaving no process behind.
 
     Leaving its ``with`` block by ``KeyboardInterrupt`` or ``SystemExit`` (SIGINT, or SIGTERM
-    while the pool is open: see :func:`local_pool`) calls :meth:`terminate` instead of waiting
-    for the queued tasks; leaving it normally, or by an ordinary exception, waits as
-    ``ProcessPoolExecutor`` does.
+    while the pool is open: see :func:`local_pool`), or calling ``shutdown()`` while one of them
+    is being handled (a ``finally`` clause or ``except`` block), calls :meth:`terminate` instead of
+    waiting for the queued and running tasks, whose results nobody would read. Otherwise (leaving
+    normally, or by an ordinary exception) it waits as ``ProcessPoolExecutor`` does.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -110,16 +112,15 @@ class LocalPool(ProcessPoolExecutor):
             manager.join(_GRACE)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """As ``ProcessPoolExecutor.shutdown``, but :meth:`terminate` while an interruption is
+        being handled (this includes leaving a ``with`` block by one)."""
+        if wait and isinstance(sys.exc_info()[1], _INTERRUPTIONS):
+            self.terminate()  # shuts down without waiting
+            return
         super().shutdown(wait=wait, cancel_futures=cancel_futures)
         if self._holds_sigterm:
             self._holds_sigterm = False
             _release_sigterm()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> bool:
-        if exc_type is not None and not issubclass(exc_type, Exception):
-            self.terminate()
-            return False
-        return bool(super().__exit__(exc_type, exc, tb))
 
 
 def local_pool(max_workers: int | None = None) -> LocalPool:

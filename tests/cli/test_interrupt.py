@@ -55,15 +55,17 @@ def _cached(directory: Path) -> list[Path]:
 def _interrupt(cmd: list[str], cache: Path, signum: int, *, group: bool, env: dict[str, str]) -> tuple[int, int]:
     """Start ``cmd``, signal it once a result is cached; ``(exit status, results cached)``.
     Fails if it takes longer than ``EXIT_WITHIN`` to exit or leaves a process of its tree behind
-    (which is then killed, as is everything else it started)."""
-    run = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                           start_new_session=True)
+    (which is then killed, as is everything else it started). Its output goes to files, which
+    a leftover process cannot hold open as it could a pipe."""
+    log = cache.parent / "output.txt"
+    with open(log, "w") as out:
+        run = subprocess.Popen(cmd, stdout=out, stderr=out, env=env, start_new_session=True)
     tree: list = []
     took = alive = None
     try:
         deadline = time.monotonic() + 300
         while not _cached(cache):
-            assert run.poll() is None, run.communicate()
+            assert run.poll() is None, log.read_text()
             assert time.monotonic() < deadline, "no result was cached"
             time.sleep(0.05)
         tree = psutil.Process(run.pid).children(recursive=True)
@@ -74,15 +76,14 @@ def _interrupt(cmd: list[str], cache: Path, signum: int, *, group: bool, env: di
         else:
             run.send_signal(signum)
         with contextlib.suppress(subprocess.TimeoutExpired):
-            run.communicate(timeout=EXIT_WITHIN)
+            run.wait(timeout=EXIT_WITHIN)
             took = time.monotonic() - sent
             _, alive = psutil.wait_procs(tree, timeout=5)
     finally:
-        if run.poll() is None:
-            run.kill()
-            run.communicate()
-        for proc in psutil.wait_procs(tree, timeout=0)[1]:
-            proc.kill()
+        for proc in [*tree, psutil.Process(run.pid)] if run.poll() is None else tree:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                proc.kill()
+        run.wait()
     assert took is not None, f"still running {EXIT_WITHIN} s after the signal"
     assert not alive, f"left behind: {len(alive)} of {len(tree)} processes"
     return run.returncode, len(_cached(cache))
