@@ -32,6 +32,7 @@ import json
 import math
 import os
 import re
+import stat
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -102,8 +103,8 @@ def register_result_type(
             return cls(**fields)
     tag = cls.__qualname__
     known = _BY_TAG.get(tag)
-    if known is not None and known.cls is not cls:
-        raise ValueError(f"cls: another result type is already registered as {tag!r}")
+    if known is not None and known.cls.__module__ != cls.__module__:  # the same module reloaded may replace it
+        raise ValueError(f"cls: {known.cls.__module__}.{tag} is already registered as {tag!r}")
     _BY_TAG[tag] = _Codec(cls, to_fields, from_fields)  # type: ignore[arg-type]
     _TAG_OF[cls] = tag
     return cls
@@ -259,6 +260,16 @@ def decode_entry(key: str, contents: bytes) -> Any:
         raise CorruptEntry(f"a result that cannot be rebuilt ({err})") from None
 
 
+def _read_regular_file(path: Path) -> bytes:
+    """The bytes of ``path`` if it is a regular file; ``OSError`` otherwise (never blocks on a FIFO
+    nor reads a device such as ``/dev/zero`` that a link in the cache folder could point to)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path} is not a regular file")
+        return fh.read()
+
+
 def default_cache_dir() -> Path:
     """``$NQM_CACHE_DIR`` or ``~/.cache/nqm-toolkit``, subfolder ``results``."""
     return Path(os.environ.get("NQM_CACHE_DIR", Path.home() / ".cache" / "nqm-toolkit")) / "results"
@@ -290,10 +301,10 @@ class ResultCache:
         """
         path = self.path(key)
         try:
-            contents = path.read_bytes()
+            contents = _read_regular_file(path)
         except FileNotFoundError:
             return False, None
-        except OSError as err:
+        except (OSError, MemoryError) as err:
             warnings.warn(f"cannot read cache entry {path} ({err}); recomputing it", CacheWarning, stacklevel=2)
             return False, None
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import pickle
 import random
 import warnings
@@ -31,7 +32,6 @@ from nqm.numerics._cache import (
     ResultCache,
     _digest,
     decode_entry,
-    encode_entry,
     from_plain,
     to_plain,
 )
@@ -340,3 +340,24 @@ def test_monte_carlo_and_schedule_sweep_results_come_back_exactly(tmp_path: Path
         with pytest.warns(CacheWarning):
             assert same(run(tmp_path), run(None))
     assert len(files) >= 3
+
+
+def test_network_search_results_round_trip() -> None:
+    pytest.importorskip("torch")
+    from nqm.proofs._networks_digits import SearchResult
+
+    result = SearchResult(optimizer="momentum", batch_size=64, hyperparameters={"lr": [0.1, 0.2], "beta": [0.9, 0.99]},
+                          steps=[120.0, math.inf], diverged=[False, True], stopped_at=500, best_steps=120.0, best_index=0)
+    assert same(from_plain(json.loads(json.dumps(to_plain(result)))), result)
+
+
+def test_links_to_devices_and_fifos_are_refused_without_blocking(populated) -> None:
+    cache, paths, uncached = populated
+    paths[0].unlink()
+    paths[0].symlink_to("/dev/zero")  # reading it would never end
+    paths[1].unlink()
+    os.mkfifo(paths[1])  # opening it for reading would wait for a writer
+    got, ran, messages = _rerun(cache)
+    assert ran[:2] == [0, 1] and all(same(a, b) for a, b in zip(got, uncached))
+    assert any("not a regular file" in m and str(paths[0]) in m for m in messages)
+    assert any("not a regular file" in m and str(paths[1]) in m for m in messages)
