@@ -1,12 +1,14 @@
 """The on-disk result cache: plain JSON that cannot run code, checked against its task's key.
 
-One file per task, ``<directory>/<namespace>/<key[:2]>/<key>.json``::
+One file per task, ``<directory>/<namespace>/<key[:2]>/<key>.json``, of two lines of JSON::
 
-    {"format": "nqm-result-cache", "version": 1, "key": KEY, "sha256": HASH, "result": DATA}
+    {"format": "nqm-result-cache", "version": 1, "key": KEY, "sha256": HASH}
+    DATA
 
 ``DATA`` is the result in the typed plain form of :func:`to_plain` (every Python and numpy type
 the toolkit's tasks return, exactly: tuples stay tuples, floats keep every bit, arrays keep dtype
-and shape) and ``HASH`` is the SHA-256 of ``[format, version, KEY, DATA]`` in canonical JSON.
+and shape) and ``HASH`` is the SHA-256 of ``"nqm-result-cache\n1\nKEY\n"`` followed by the bytes
+of ``DATA`` as stored (so checking it needs no re-serialisation).
 
 What is guaranteed. Reading an entry never executes code: it is parsed as strict JSON and
 rebuilt only from plain values, numeric arrays of a fixed list of dtypes and the result types
@@ -215,45 +217,52 @@ def _hashable(key: Any) -> Any:
     return key
 
 
-def _digest(key: str, result: Any) -> str:
-    text = json.dumps([FORMAT, FORMAT_VERSION, key, result], sort_keys=True, separators=(",", ":"), allow_nan=False)
-    return hashlib.sha256(text.encode()).hexdigest()
+def _digest(key: str, data: bytes) -> str:
+    digest = hashlib.sha256(f"{FORMAT}\n{FORMAT_VERSION}\n{key}\n".encode())
+    digest.update(data)
+    return digest.hexdigest()
 
 
 def _reject_constant(name: str) -> Any:
     raise CorruptEntry(f"{name} is not strict JSON")
 
 
+def _loads(text: bytes) -> Any:
+    try:
+        return json.loads(text.decode("utf-8"), parse_constant=_reject_constant)
+    except RecursionError:
+        raise CorruptEntry("nested too deeply") from None
+    except ValueError as err:  # also UnicodeDecodeError, JSONDecodeError
+        raise CorruptEntry(f"not JSON ({err})") from None
+
+
+def entry_bytes(key: str, data: Any) -> bytes:
+    """The file contents that store the plain ``data`` (as :func:`to_plain` gives) under ``key``."""
+    body = json.dumps(data, allow_nan=False, separators=(",", ":")).encode()
+    header = {"format": FORMAT, "version": FORMAT_VERSION, "key": key, "sha256": _digest(key, body)}
+    return json.dumps(header).encode() + b"\n" + body
+
+
 def encode_entry(key: str, value: Any) -> bytes:
     """The file contents that store ``value`` under ``key`` (``TypeError`` for an unstorable value)."""
-    result = to_plain(value)
-    entry = {"format": FORMAT, "version": FORMAT_VERSION, "key": key, "sha256": _digest(key, result), "result": result}
-    return json.dumps(entry, allow_nan=False, separators=(",", ":")).encode()
+    return entry_bytes(key, to_plain(value))
 
 
 def decode_entry(key: str, contents: bytes) -> Any:
     """The value stored in ``contents`` for ``key``; :class:`CorruptEntry` (a ``ValueError``) if
     the contents are not an intact entry written for that key."""
-    try:
-        entry = json.loads(contents.decode("utf-8"), parse_constant=_reject_constant)
-    except RecursionError:
-        raise CorruptEntry("nested too deeply") from None
-    except ValueError as err:  # also UnicodeDecodeError, JSONDecodeError
-        raise CorruptEntry(f"not JSON ({err})") from None
-    if not isinstance(entry, dict) or set(entry) != {"format", "version", "key", "sha256", "result"}:
+    first, newline, body = contents.partition(b"\n")
+    header = _loads(first)
+    if not newline or not isinstance(header, dict) or set(header) != {"format", "version", "key", "sha256"}:
         raise CorruptEntry("not a cache entry")
-    if entry["format"] != FORMAT or entry["version"] != FORMAT_VERSION:
+    if header["format"] != FORMAT or header["version"] != FORMAT_VERSION:
         raise CorruptEntry("an unknown format or version")
-    if entry["key"] != key:
-        raise CorruptEntry(f"stored for another key ({str(entry['key'])[:16]}...)")
-    try:
-        digest = _digest(key, entry["result"])
-    except (ValueError, RecursionError):
-        raise CorruptEntry("a result that is not strict JSON") from None
-    if entry["sha256"] != digest:
+    if header["key"] != key:
+        raise CorruptEntry(f"stored for another key ({str(header['key'])[:16]}...)")
+    if header["sha256"] != _digest(key, body):
         raise CorruptEntry("its contents do not match their hash (altered or damaged)")
     try:
-        return from_plain(entry["result"])
+        return from_plain(_loads(body))
     except RecursionError:
         raise CorruptEntry("nested too deeply") from None
     except (ValueError, TypeError, KeyError) as err:  # a registered type refusing its fields, bad base64

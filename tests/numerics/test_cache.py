@@ -25,13 +25,11 @@ from hypothesis.extra import numpy as hnp
 
 import nqm.numerics as nn
 from nqm.numerics._cache import (
-    FORMAT,
-    FORMAT_VERSION,
     CacheWarning,
     CorruptEntry,
     ResultCache,
-    _digest,
     decode_entry,
+    entry_bytes,
     from_plain,
     to_plain,
 )
@@ -114,9 +112,8 @@ def test_unregistered_types_are_neither_stored_nor_built(tmp_path: Path) -> None
     # a file naming a type that is not registered is refused even with a matching hash
     for forged in ({"object": "Popen", "fields": {"dict": []}}, {"object": "subprocess.Popen", "fields": {}},
                    {"array": {"dtype": "|O", "shape": [1], "data": "AAAAAAAAAAA="}}):
-        entry = {"format": FORMAT, "version": FORMAT_VERSION, "key": key, "sha256": _digest(key, forged), "result": forged}
         with pytest.raises(CorruptEntry):
-            decode_entry(key, json.dumps(entry).encode())
+            decode_entry(key, entry_bytes(key, forged))
 
 
 json_values = st.recursive(
@@ -136,9 +133,8 @@ json_values = st.recursive(
 def test_any_json_with_a_valid_hash_is_rebuilt_or_refused_never_an_uncaught_error(result: Any) -> None:
     """What a forger could write: only ``CorruptEntry`` (a refusal) or a value ever comes out."""
     key = config_key("forged")
-    entry = {"format": FORMAT, "version": FORMAT_VERSION, "key": key, "sha256": _digest(key, result), "result": result}
     try:
-        decode_entry(key, json.dumps(entry).encode())
+        decode_entry(key, entry_bytes(key, result))
     except CorruptEntry:
         pass
 
@@ -155,9 +151,9 @@ def test_deeply_nested_files_are_refused() -> None:
     with pytest.raises(CorruptEntry):
         decode_entry(key, b"[" * 100_000 + b"]" * 100_000)
     deep = '{"tuple":[' * 5000 + "0" + "]}" * 5000
-    text = f'{{"format":"{FORMAT}","version":{FORMAT_VERSION},"key":"{key}","sha256":"{"0" * 64}","result":{deep}}}'
+    header, _, _ = entry_bytes(key, 0).partition(b"\n")
     with pytest.raises(CorruptEntry):
-        decode_entry(key, text.encode())
+        decode_entry(key, header + b"\n" + deep.encode())
 
 
 # --- damaged files, over many entries -------------------------------------------------------
@@ -183,24 +179,25 @@ def _flip(contents: bytes, rng: random.Random) -> bytes:
 
 def _edit_value(contents: bytes, rng: random.Random) -> bytes:
     """Valid JSON, hash kept, one stored number changed by one (as 1,507,529 -> 1,507,528)."""
-    entry = json.loads(contents)
-    numbers = entry["result"]["tuple"][5]
-    numbers[1] -= 1
-    return json.dumps(entry).encode()
+    header, _, body = contents.partition(b"\n")
+    result = json.loads(body)
+    result["tuple"][5][1] -= 1
+    return header + b"\n" + json.dumps(result).encode()
 
 
 def _edit_array(contents: bytes, rng: random.Random) -> bytes:
     """Valid JSON, hash kept, one byte of the stored array's data changed."""
     import base64
 
-    entry = json.loads(contents)
-    form = entry["result"]["tuple"][2]["array"]
+    header, _, body = contents.partition(b"\n")
+    result = json.loads(body)
+    form = result["tuple"][2]["array"]
     raw = bytearray(base64.b64decode(form["data"]))
     if not raw:
         return _edit_value(contents, rng)
     raw[rng.randrange(len(raw))] ^= 0x01
     form["data"] = base64.b64encode(bytes(raw)).decode()
-    return json.dumps(entry).encode()
+    return header + b"\n" + json.dumps(result).encode()
 
 
 DAMAGE = {
@@ -297,11 +294,11 @@ def test_bad_keys_are_value_errors(tmp_path: Path) -> None:
 # --- the toolkit's cached computations --------------------------------------------------------
 
 def _damage_all(directory: Path) -> list[Path]:
-    """Edit the first number of every entry (hash kept) and return the files."""
+    """Edit the first number of every entry's result (header and hash kept) and return the files."""
     files = sorted(directory.rglob("*.json"))
     for path in files:
         text = path.read_text()
-        i = next(i for i, ch in enumerate(text) if ch.isdigit() and text[i - 1] in ":[,")
+        i = next(i for i in range(text.index("\n"), len(text)) if text[i].isdigit() and text[i - 1] in ":[,")
         path.write_text(text[:i] + str((int(text[i]) + 1) % 10) + text[i + 1:])
     return files
 
