@@ -131,9 +131,7 @@ def to_plain(value: Any) -> Any:
     little-endian bytes in base64, so every bit is kept) and ``{"object": tag, "fields": ...}``
     for a registered result type. Anything else is a ``TypeError``.
     """
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if type(value) is int:
+    if value is None or type(value) in (bool, int, str):  # exact types: a subclass would come back as its base
         return value
     if type(value) is float:
         return value if math.isfinite(value) else {"float": repr(value)}

@@ -358,3 +358,15 @@ def test_links_to_devices_and_fifos_are_refused_without_blocking(populated) -> N
     assert ran[:2] == [0, 1] and all(same(a, b) for a, b in zip(got, uncached))
     assert any("not a regular file" in m and str(paths[0]) in m for m in messages)
     assert any("not a regular file" in m and str(paths[1]) in m for m in messages)
+
+
+def test_subclasses_of_plain_types_are_not_stored_as_their_base() -> None:
+    """An ``IntEnum`` or ``str`` subclass would come back as a plain ``int``/``str``: refused instead."""
+    import enum
+
+    class Level(enum.IntEnum):
+        LOW = 1
+
+    for value in (Level.LOW, np.ma.masked_array([1.0, 2.0])):
+        with pytest.raises(TypeError, match="register_result_type"):
+            to_plain(value)
