@@ -120,3 +120,27 @@ def test_an_interruption_stops_a_local_pool_at_once(how: str) -> None:
     assert all(f.cancelled() or f.exception() is not None for f in sleeping)  # none ran to its end
     workers = [psutil.Process(pid) for pid in pids if psutil.pid_exists(pid)]
     assert not psutil.wait_procs(workers, timeout=5)[1]
+
+
+def test_sigterm_raises_system_exit_only_while_a_pool_is_open_and_never_replaces_a_handler() -> None:
+    import signal
+
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        pytest.skip("this test process has its own SIGTERM handler")
+    with nn.local_pool(1), nn.local_pool(1):
+        handler = signal.getsignal(signal.SIGTERM)
+        with pytest.raises(SystemExit) as exit_:
+            handler(signal.SIGTERM, None)
+        assert exit_.value.code == 128 + signal.SIGTERM
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+    def mine(signum, frame) -> None:
+        pass
+
+    previous = signal.signal(signal.SIGTERM, mine)
+    try:
+        with nn.local_pool(1):
+            assert signal.getsignal(signal.SIGTERM) is mine
+        assert signal.getsignal(signal.SIGTERM) is mine
+    finally:
+        signal.signal(signal.SIGTERM, previous)
