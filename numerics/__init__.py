@@ -17,7 +17,8 @@ from ._critical import (
 from ._model import MAX_STEPS
 from ._montecarlo import MonteCarloResult, monte_carlo
 from ._multiplicative import MAX_MULTIPLICATIVE_STEPS, multiplicative_expected_risk
-from ._parallel import ResultCache, local_pool
+from ._cache import CacheWarning, register_result_type
+from ._parallel import LocalPool, ResultCache, local_pool
 from ._optimizers import EMA, QHM, SGD, Momentum, Nesterov, Optimizer, from_spec, optimizer
 from ._problem import Problem
 from ._risk import expected_risk, risk_components, risk_variance, stationary_risk
@@ -38,10 +39,12 @@ from ._sweep import LearningRateTable, Sweep, SweepRow, effective_lr, optimal_le
 from ._tune import TuneResult, default_grid, tune
 
 __all__ = [
+    "CacheWarning",
     "CriticalBatchSizes",
     "EMA",
     "GradientNoiseScale",
     "LearningRateTable",
+    "LocalPool",
     "MAX_MULTIPLICATIVE_STEPS",
     "MAX_STEPS",
     "McCandlishFit",
@@ -82,6 +85,7 @@ __all__ = [
     "piecewise_risk",
     "piecewise_risk_gradient",
     "reaches",
+    "register_result_type",
     "risk_components",
     "risk_variance",
     "schedule_sweep",

@@ -61,6 +61,7 @@ import numpy as np
 from ._forms import validate_hyperparameter
 from ._model import validate_batch_size, validate_steps
 from ._optimizers import Optimizer
+from ._cache import register_result_type
 from ._parallel import ResultCache, map_tasks, resolve_cache
 from ._problem import Problem
 from ._tie import reaches
@@ -322,6 +323,16 @@ class _Statistics:
         mean = np.where(self.diverged, np.inf, self.mean)
         stderr = np.where(self.diverged, np.inf, np.sqrt(np.maximum(self.m2, 0.0) / (runs - 1) / runs))
         return mean, stderr
+
+
+def _statistics_from_fields(fields: dict[str, Any]) -> _Statistics:
+    """A cached :class:`_Statistics` from its three per-step arrays (the cache's codec)."""
+    stats = _Statistics(0)
+    stats.mean, stats.m2, stats.diverged = fields["mean"], fields["m2"], fields["diverged"]
+    return stats
+
+
+register_result_type(_Statistics, to_fields=vars, from_fields=_statistics_from_fields)
 
 
 #: simulated (run, coordinate) rows x steps per task (about a second of work): the blocks of

@@ -17,11 +17,14 @@ from typing import Any
 
 import numpy as np
 
+from ._cache import register_result_type
 from ._optimizers import Optimizer
 from ._parallel import ResultCache, map_tasks, resolve_cache
 from ._problem import Problem
 from ._schedule_maps import MapMethod
 from ._schedule_opt import AUTHORS_START, PAPER_SGD_LRS, ScheduleResult, best_constant, optimal_schedule
+
+register_result_type(ScheduleResult)  # cached by schedule_sweep
 
 __all__ = ["ScheduleSweep", "schedule_sweep", "PAPER_BATCH_SIZES"]
 

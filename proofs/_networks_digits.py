@@ -42,6 +42,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from nqm.numerics._cache import register_result_type
+
 from ._networks_kfac import KFACFactors, fisher_factors, precondition
 
 __all__ = [
@@ -252,6 +254,9 @@ class SearchResult:
         if self.best_index is None:
             return {}
         return {k: v[self.best_index] for k, v in self.hyperparameters.items()}
+
+
+register_result_type(SearchResult)  # cached by run_sweep
 
 
 def run_search(

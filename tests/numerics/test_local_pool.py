@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -92,3 +93,54 @@ def _user_risk() -> float:
 def test_local_pool_rejects_non_positive_worker_counts(workers: int) -> None:
     with pytest.raises(ValueError, match="max_workers must be a positive integer"):
         nn.local_pool(workers)
+
+
+@pytest.mark.parametrize("how", ["with", "finally"])
+def test_an_interruption_stops_a_local_pool_at_once(how: str) -> None:
+    """Ctrl-C (or SIGTERM, turned into SystemExit) while tasks run: leaving the ``with`` block or
+    calling ``shutdown()`` in a ``finally`` clause neither starts the queued tasks nor waits for
+    the running ones; the workers are gone."""
+    psutil = pytest.importorskip("psutil")
+    pool = nn.local_pool(2)
+    pids = set(pool.map(_pid_after_sleep, range(2)))
+    sleeping = [pool.submit(time.sleep, 60) for _ in range(6)]
+    while not all(f.running() for f in sleeping[:2]):
+        time.sleep(0.01)
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        if how == "with":
+            with pool:
+                raise KeyboardInterrupt
+        else:
+            try:
+                raise KeyboardInterrupt
+            finally:
+                pool.shutdown()
+    assert time.monotonic() - start < 10
+    assert all(f.cancelled() or f.exception() is not None for f in sleeping)  # none ran to its end
+    workers = [psutil.Process(pid) for pid in pids if psutil.pid_exists(pid)]
+    assert not psutil.wait_procs(workers, timeout=5)[1]
+
+
+def test_sigterm_raises_system_exit_only_while_a_pool_is_open_and_never_replaces_a_handler() -> None:
+    import signal
+
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        pytest.skip("this test process has its own SIGTERM handler")
+    with nn.local_pool(1), nn.local_pool(1):
+        handler = signal.getsignal(signal.SIGTERM)
+        with pytest.raises(SystemExit) as exit_:
+            handler(signal.SIGTERM, None)
+        assert exit_.value.code == 128 + signal.SIGTERM
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+    def mine(signum, frame) -> None:
+        pass
+
+    previous = signal.signal(signal.SIGTERM, mine)
+    try:
+        with nn.local_pool(1):
+            assert signal.getsignal(signal.SIGTERM) is mine
+        assert signal.getsignal(signal.SIGTERM) is mine
+    finally:
+        signal.signal(signal.SIGTERM, previous)

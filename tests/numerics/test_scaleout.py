@@ -124,7 +124,7 @@ def test_cached_sweep_computes_nothing_on_any_executor(tmp_path, serial_momentum
     first = Recorder()
     assert rows(nn.sweep(PAPER, nn.Momentum, batch_sizes=BS, executor=first, cache=tmp_path)) == rows(serial_momentum)
     assert first.submitted >= 2
-    assert len(list(tmp_path.rglob("*.pkl"))) == first.submitted  # one entry per task
+    assert len(list(tmp_path.rglob("*.json"))) == first.submitted  # one entry per task
     again = Recorder()
     assert rows(nn.sweep(PAPER, nn.Momentum, batch_sizes=BS, executor=again, cache=tmp_path)) == rows(serial_momentum)
     assert again.submitted == 0
@@ -143,7 +143,7 @@ def test_interrupted_sweep_resumes_where_it_stopped(tmp_path, serial_momentum) -
     assert k >= 1
     with pytest.raises(RuntimeError, match="worker lost"):
         nn.sweep(PAPER, nn.Momentum, batch_sizes=BS, executor=Recorder(fail_after=k), cache=tmp_path)
-    assert len(list(tmp_path.rglob("*.pkl"))) == k
+    assert len(list(tmp_path.rglob("*.json"))) == k
     resumed = Recorder()
     assert rows(nn.sweep(PAPER, nn.Momentum, batch_sizes=BS, executor=resumed, cache=tmp_path)) == rows(serial_momentum)
     assert resumed.submitted == total.submitted - k
