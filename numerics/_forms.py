@@ -8,6 +8,7 @@ other registered spec is derived and compiled on first use by
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,9 +17,35 @@ import numpy as np
 
 from ._generated import FORMS
 
-__all__ = ["Forms", "forms_for", "validate_hyperparameter", "validate_positive"]
+__all__ = [
+    "MAX_STEPS",
+    "PRECOND_RANGE",
+    "Forms",
+    "forms_for",
+    "real_array",
+    "validate_batch_size",
+    "validate_count",
+    "validate_hyperparameter",
+    "validate_positive",
+    "validate_steps",
+]
 
 Range = tuple[float, float, bool, bool]
+
+#: largest step count the engine accepts (2**62; exact integer arithmetic in doubling). Steps are
+#: evaluated as float64, so an integer step above 2**53 that float64 cannot hold is refused.
+MAX_STEPS = 2**62
+
+#: the preconditioner power p of P = H^p (eq. 8)
+PRECOND_RANGE: Range = (0.0, 1.0, True, True)
+
+_BATCH_SIZE_RANGE: Range = (1.0, math.inf, True, False)
+
+
+def _shown(value: object) -> str:
+    """``repr(value)`` cut to one readable line for error messages."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _range_text(rng: Range) -> str:
@@ -27,12 +54,37 @@ def _range_text(rng: Range) -> str:
     return f"{'[' if lo_closed else '('}{fmt(lo)}, {fmt(hi)}{']' if hi_closed else ')'}"
 
 
+def _real_or_fail(name: str, value: object, allowed: str) -> np.ndarray:
+    """``value`` as an array of real numbers (numeric dtype, or Python numbers in an object array)."""
+    wrong = ValueError(f"{name} must be {allowed}; got {_shown(value)}")
+    try:
+        raw = np.asarray(value)
+    except (TypeError, ValueError):  # ragged nesting
+        raise wrong from None
+    if raw.dtype.kind == "O":
+        if not all(isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_)) for x in raw.flat):
+            raise wrong
+    elif raw.dtype.kind not in "iuf":  # strings, bools, complex, dates: never converted silently
+        raise wrong
+    return raw
+
+
+def real_array(name: str, value: object, allowed: str) -> np.ndarray:
+    """``value`` as a float array, or ``ValueError`` naming ``name`` and ``allowed`` (the accepted values).
+
+    Only real numbers are accepted (Python or NumPy scalars, sequences or arrays of them); strings,
+    numeric strings (``"0.1"``), booleans, ``None`` and complex numbers are refused, never converted.
+    """
+    raw = _real_or_fail(name, value, allowed)
+    try:
+        return raw.astype(float)
+    except OverflowError:  # a Python integer beyond the float range
+        raise ValueError(f"{name} must be {allowed}; got {_shown(value)}") from None
+
+
 def validate_hyperparameter(name: str, value: object, rng: Range) -> np.ndarray:
     """``value`` as a float array, or ``ValueError`` naming ``name`` and its allowed range."""
-    try:
-        arr = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number in {_range_text(rng)}; got {value!r}") from None
+    arr = real_array(name, value, f"a number in {_range_text(rng)}")
     lo, hi, lo_closed, hi_closed = rng
     ok = np.isfinite(arr)
     ok &= (arr >= lo) if lo_closed else (arr > lo)
@@ -47,8 +99,50 @@ def validate_positive(name: str, value: object) -> float:
     """``value`` as a float, or ``ValueError`` naming ``name`` unless it is one finite number in (0, inf)."""
     arr = validate_hyperparameter(name, value, (0.0, math.inf, False, False))
     if arr.ndim:
-        raise ValueError(f"{name} must be a single number in (0, inf); got {value!r}")
+        raise ValueError(f"{name} must be a single number in (0, inf); got {_shown(value)}")
     return float(arr)
+
+
+def validate_batch_size(batch_size: object, name: str = "batch_size") -> np.ndarray:
+    """Batch sizes as a float array; ``ValueError`` unless finite numbers in [1, inf)."""
+    return validate_hyperparameter(name, batch_size, _BATCH_SIZE_RANGE)
+
+
+def validate_steps(steps: object, name: str = "steps") -> np.ndarray:
+    """Step counts as a float array; ``ValueError`` unless integers in [0, :data:`MAX_STEPS`] held exactly by float64.
+
+    Integer input is checked before the conversion to float, so a step such as ``2**53 + 1``
+    (which float64 would round to ``2**53``) is refused instead of evaluated at another step.
+    """
+    allowed = "integers in [0, 2**62]"
+    raw = _real_or_fail(name, steps, allowed)
+    try:
+        t = raw.astype(float)
+    except OverflowError:
+        raise ValueError(f"{name} must be {allowed}; got {_shown(steps)}") from None
+    bad = ~np.isfinite(t) | (t < 0) | (t != np.floor(t)) | (t > MAX_STEPS)
+    if np.any(bad):
+        raise ValueError(f"{name} must be {allowed}; got {t[bad].ravel()[0]!r}")
+    if raw.dtype.kind in "iu":  # every value is <= 2**62 here: the int64 casts are exact
+        exact = t.astype(np.int64) == raw.astype(np.int64)
+    elif raw.dtype.kind == "O":  # Python numbers: int == float compares exactly
+        exact = np.array([x == y for x, y in zip(raw.ravel().tolist(), t.ravel().tolist())], dtype=bool).reshape(t.shape)
+    else:
+        exact = np.ones(t.shape, dtype=bool)
+    if not exact.all():
+        raise ValueError(
+            f"{name} must be {allowed} that float64 holds exactly (every integer up to 2**53 is); "
+            f"got {raw[~exact].ravel()[0]}, which would be evaluated at step {int(t[~exact].ravel()[0])}"
+        )
+    return t
+
+
+def validate_count(name: str, value: object, lowest: int) -> int:
+    """``value`` as a Python int, or ``ValueError`` naming ``name`` unless it is an integer >= ``lowest``
+    (``bool`` and integral floats such as ``2.0`` are refused: a count is an ``int``)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < lowest:
+        raise ValueError(f"{name} must be an integer >= {lowest}; got {_shown(value)}")
+    return int(value)
 
 
 @dataclass(frozen=True)
@@ -69,12 +163,16 @@ class Forms:
 
 
 def forms_for(name: str) -> Forms:
-    """The forms of the spec registered as ``name`` (user specs compile once per spec)."""
-    if name in FORMS:
+    """The forms of the spec registered as ``name`` (user specs compile once per spec); ``ValueError``
+    listing the registered names if there is none."""
+    if isinstance(name, str) and name in FORMS:
         params, ranges, fn, noise_linear = FORMS[name]
         return Forms(name, params, ranges, fn, noise_linear)
-    from nqm.theory import compile_forms, get_spec, hyperparameter_ranges
+    from nqm.theory import compile_forms, get_spec, hyperparameter_ranges, registered_names
 
-    spec = get_spec(name)
+    try:
+        spec = get_spec(name)
+    except (KeyError, TypeError):  # TypeError: an unhashable name
+        raise ValueError(f"optimizer must name a registered spec ({', '.join(registered_names())}); got {_shown(name)}") from None
     ranges = hyperparameter_ranges(spec)
     return Forms(name, tuple(ranges), ranges, compile_forms(spec), spec.noise_linear)

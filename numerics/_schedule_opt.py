@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import minimize
 
-from ._forms import validate_positive
+from ._forms import validate_count, validate_positive
 from ._model import build_model
 from ._optimizers import Optimizer
 from ._problem import Problem
@@ -112,12 +112,6 @@ def default_max_lr(problem: Problem, opt: Optimizer | str) -> float:
 def bayes_bound_steps(problem: Problem, *, batch_size: float, target: float) -> float:
     """:meth:`nqm.numerics.Problem.bayes_bound_steps` as a function (``nn.bayes_bound_steps``)."""
     return problem.bayes_bound_steps(target, batch_size)
-
-
-def _validate_pieces(pieces: object) -> int:
-    if not isinstance(pieces, (int, np.integer)) or pieces < 1:
-        raise ValueError(f"pieces must be an integer >= 1; got {pieces!r}")
-    return int(pieces)
 
 
 def _minimise(
@@ -202,7 +196,7 @@ def optimize_schedule(
     ``opt`` is any registered spec with an ``lr`` (its value is ignored; the other
     hyperparameters and ``precond_power`` stay fixed).
     """
-    pieces = _validate_pieces(pieces)
+    pieces = validate_count("pieces", pieces, 1)
     family = schedule_family(problem, opt, batch_size)
     cap = default_max_lr(problem, opt) if max_lr is None else validate_positive("max_lr", max_lr)
     lengths = split_steps(steps, pieces)
@@ -244,7 +238,7 @@ def optimal_schedule(
     of at most :data:`MAX_SCHEDULE_STEPS` steps reaches it.
     """
     target = validate_positive("target", target)
-    pieces = _validate_pieces(pieces)
+    pieces = validate_count("pieces", pieces, 1)
     family = schedule_family(problem, opt, batch_size)
     B = family.batch_size
     cap = default_max_lr(problem, opt) if max_lr is None else validate_positive("max_lr", max_lr)
