@@ -43,7 +43,7 @@ __all__ = [
 
 def _curve(batch_sizes: object, steps: object) -> tuple[np.ndarray, np.ndarray]:
     """Validated (B, S) rows with finite steps, sorted by B."""
-    B = validate_batch_size(batch_sizes)
+    B = validate_batch_size(batch_sizes, "batch_sizes")
     S = real_array("steps", steps, "numbers in [0, inf]")
     if B.ndim != 1 or S.shape != B.shape:
         raise ValueError(f"batch_sizes and steps must be 1-D arrays of the same length; got shapes {B.shape} and {S.shape}")

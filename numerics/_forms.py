@@ -66,6 +66,9 @@ def _real_or_fail(name: str, value: object, allowed: str) -> np.ndarray:
             raise wrong
     elif raw.dtype.kind not in "iuf":  # strings, bools, complex, dates: never converted silently
         raise wrong
+    elif raw.ndim and not isinstance(value, np.ndarray):  # a sequence: numpy turns [0.1, True] into floats
+        if any(isinstance(x, (bool, np.bool_)) for x in np.asarray(value, dtype=object).flat):
+            raise wrong
     return raw
 
 
