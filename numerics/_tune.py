@@ -38,7 +38,11 @@ from ._optimizers import Optimizer
 from ._problem import Problem
 from ._steps import first_hits, grid_minimum
 
-__all__ = ["TuneResult", "GridSearch", "tune", "default_grid", "resolve_spec_name"]
+__all__ = ["MAX_GRID_POINTS", "TuneResult", "GridSearch", "tune", "default_grid", "resolve_spec_name"]
+
+#: most hyperparameter grid points one search holds (its flattened points are ~80 MB per
+#: hyperparameter at the limit; the paper's grids have 2,000); larger grids are refused before any work
+MAX_GRID_POINTS = 10**7
 
 #: grid points x bins per built model (bounds the memory of one chunk to ~100 MB)
 _CHUNK_ELEMENTS = 1 << 18
@@ -142,7 +146,10 @@ class GridSearch:
         self.fixed = dict(fixed)
         self.precond_power = float(validate_hyperparameter("precond_power", precond_power, PRECOND_RANGE))
         self.shape = tuple(a.size for a in self.axes.values())
-        self.size = int(np.prod(self.shape))
+        self.size = math.prod(self.shape)
+        if self.size > MAX_GRID_POINTS:
+            raise ValueError(f"grid has {' x '.join(map(str, self.shape))} = {self.size:,} points; "
+                             f"at most {MAX_GRID_POINTS:,} are searched at once (split the grid)")
         mesh = np.meshgrid(*self.axes.values(), indexing="ij") if self.axes else []
         self.points = {k: m.ravel() for k, m in zip(self.axes, mesh)}
         per = max(1, _CHUNK_ELEMENTS // problem.size)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from ._cli_common import CONTEXT_SETTINGS, NqmGroup, fail, force_option, quiet_option, refuse_overwrite, spec_file_option, status
+from ._cli_common import CONTEXT_SETTINGS, NqmGroup, OutputPath, fail, force_option, quiet_option, refuse_overwrite, spec_file_option, status
 
 
 @click.group(cls=NqmGroup, context_settings=CONTEXT_SETTINGS, epilog="""\b
@@ -40,7 +40,7 @@ Examples:
     help="A registered optimizer (repeatable or comma-separated); default: all of them.",
 )
 @click.option(
-    "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    "--output", "-o", type=OutputPath(), default=None,
     help="Write the document to FILE instead of standard output.",
 )
 @force_option
@@ -68,10 +68,10 @@ Examples:
   nqm validate results/ --reduced
   nqm validate results/ --force
 """)
-@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("out_dir", type=OutputPath("dir"))
 @click.option("--reduced", is_flag=True, help="The small configuration the tests use (under a minute on two cores; the full sweep takes about 4 minutes).")
 @force_option
-@click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
+@click.option("--cache-dir", type=OutputPath("dir"), default=None,
               help="Cache of finished digits searches (default: $NQM_CACHE_DIR/results).")
 @quiet_option
 def validate(out_dir: Path, reduced: bool, force: bool, cache_dir: str | None, quiet: bool) -> None:

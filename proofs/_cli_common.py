@@ -10,6 +10,12 @@
   (:data:`quiet_option`) silences them.
 * **No silent overwrite.** :func:`refuse_overwrite` before writing; ``--force``
   (:data:`force_option`) replaces.
+* **Outputs checked before the work.** Every output file or folder option has the click type
+  :class:`OutputPath`: at parse time the folder that will hold it must exist (for a folder
+  output: its nearest existing ancestor), be a folder and accept a new file (tried by creating
+  and removing an empty probe file, so read-only mounts count, also for root), a file output
+  must not be a folder, and the suffix must be one the command writes; otherwise one line,
+  exit status 2, and nothing is computed or written.
 * **User optimizers.** ``--spec-file FILE`` (:data:`spec_file_option`, on the group and on every
   subcommand) registers the :class:`~nqm.theory.OptimizerSpec` objects a Python file defines;
   entry points in the ``nqm.optimizers`` group are registered by :mod:`nqm.theory` itself.
@@ -19,7 +25,9 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import os
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -31,6 +39,7 @@ import click
 __all__ = [
     "CONTEXT_SETTINGS",
     "NqmGroup",
+    "OutputPath",
     "fail",
     "force_option",
     "load_spec_file",
@@ -70,6 +79,66 @@ def refuse_overwrite(paths: Iterable[Path | None], force: bool) -> None:
     for path in paths:
         if path is not None and Path(path).exists():
             fail(f"{path} exists; pass --force to replace it")
+
+
+def _accepts_new_files(folder: Path) -> str | None:
+    """Why a new file cannot be created in the existing ``folder`` (``None`` if it can): an empty
+    probe file is created and removed, the only test that also holds for root and read-only mounts."""
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".nqm-write-check-", dir=folder)
+    except OSError as exc:
+        return f"cannot write into {folder} ({exc.strerror or exc})"
+    os.close(fd)
+    os.unlink(probe)
+    return None
+
+
+def output_problem(path: Path, kind: str = "file", suffixes: Sequence[str] = ()) -> str | None:
+    """Why ``path`` cannot be written as an output ``kind`` ("file" or "dir"), or ``None``.
+
+    A file needs an existing, writable parent folder and must not be a folder (nor, if it exists, a
+    read-only file), with one of ``suffixes`` if any are given; a folder must be a folder if it
+    exists, and otherwise its nearest existing ancestor must be a writable folder (it is created).
+    Existing outputs are not refused here: that is :func:`refuse_overwrite`'s ``--force`` rule.
+    """
+    if kind == "file":
+        if path.is_dir():
+            return f"{path} is a folder; give a file name"
+        if suffixes and path.suffix.lower() not in suffixes:
+            return f"{path} must end in {' or '.join(suffixes)}"
+        if path.exists() and not os.access(path, os.W_OK):
+            return f"{path} is not writable"
+        folder = path.absolute().parent
+        if not folder.exists():
+            return f"folder {folder} does not exist"
+        if not folder.is_dir():
+            return f"{folder} is not a folder"
+        return _accepts_new_files(folder)
+    if path.exists():
+        return _accepts_new_files(path) if path.is_dir() else f"{path} is a file; give a folder"
+    ancestor = path.absolute().parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        return f"cannot create folder {path}: {ancestor} is a file"
+    return _accepts_new_files(ancestor)
+
+
+class OutputPath(click.ParamType):
+    """A click type for an output file (``kind="file"``) or folder (``kind="dir"``), checked at parse
+    time by :func:`output_problem`, i.e. before any work starts; the value is a :class:`~pathlib.Path`."""
+
+    def __init__(self, kind: str = "file", suffixes: Sequence[str] = ()) -> None:
+        self.kind = kind
+        self.suffixes = tuple(suffixes)
+        self.name = "DIR" if kind == "dir" else "FILE"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Path:
+        path = Path(value)
+        problem = output_problem(path, self.kind, self.suffixes)
+        if problem is not None:
+            self.fail(problem, param, ctx)
+        return path
 
 
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="Silence progress bars.")

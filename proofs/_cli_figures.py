@@ -9,6 +9,7 @@ import click
 
 from ._cli_common import (
     CONTEXT_SETTINGS,
+    OutputPath,
     fail,
     force_option,
     progress_wrapper,
@@ -26,7 +27,7 @@ def _names() -> list[str]:
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
-@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("out_dir", type=OutputPath("dir"))
 @click.option("--only", "only", multiple=True, metavar="NAME",
               help="Render only this figure (repeatable): fig2, fig3a, fig3b, fig3c, fig4, fig11, fig13, fig14, fig15, "
                    "steps_surface, critical_vs_power, network_vs_nqm.")

@@ -22,8 +22,8 @@ from ._cli_values import (
     HYPERPARAMETER,
     distinct_names,
     STEPS,
+    TABLE_OUTPUT,
     cache_dir_option,
-    check_output_suffix,
     console_for_tables,
     executor,
     no_cache_option,
@@ -63,7 +63,7 @@ Examples:
 @workers_option
 @cache_dir_option
 @no_cache_option
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--output", "-o", type=TABLE_OUTPUT, default=None,
               help="Write the per-step table to FILE.csv or FILE.json.")
 @force_option
 @quiet_option
@@ -83,7 +83,6 @@ def montecarlo(optimizer: str, hyper: tuple[tuple[str, float], ...], precond_pow
 
     (name,) = optimizer_names([optimizer])
     B = batch_size
-    check_output_suffix(output)
     refuse_overwrite([output], force)
     problem = paper_problem(unbinned)
     opt = Optimizer(name, precond_power=precond_power, **dict(hyper))

@@ -25,7 +25,7 @@ import click
 import numpy as np
 from nqm.numerics._jsonio import json_ready
 
-from ._cli_common import fail
+from ._cli_common import OutputPath, fail
 
 __all__ = [
     "BATCH_SIZES",
@@ -38,7 +38,7 @@ __all__ = [
     "HYPERPARAMETER",
     "distinct_names",
     "STEPS",
-    "check_output_suffix",
+    "TABLE_OUTPUT",
     "console_for_tables",
     "optimizer_names",
     "optimizers_option",
@@ -52,6 +52,11 @@ __all__ = [
     "target_option",
     "write_records",
 ]
+
+
+#: most values one list option (batch sizes, a grid axis, reported steps) expands to; the whole
+#: hyperparameter grid is bounded by :data:`nqm.numerics._tune.MAX_GRID_POINTS`
+MAX_VALUES = 10**7
 
 
 def _number(text: str, what: str) -> float:
@@ -68,7 +73,14 @@ def _count(text: str, what: str) -> int:
     value = _number(text, what)
     if value != int(value) or value < 1:
         raise ValueError(f"{what}: {text!r} is not a positive integer")
-    return int(value)
+    return _listed(int(value), what)
+
+
+def _listed(n: int, what: str) -> int:
+    """``n``, the length of a list a value expands to, unless it exceeds :data:`MAX_VALUES` (checked before allocating)."""
+    if n > MAX_VALUES:
+        raise ValueError(f"{what}: {n:,} values; at most {MAX_VALUES:,} are allowed")
+    return n
 
 
 class _Parsed(click.ParamType):
@@ -97,7 +109,7 @@ def parse_batch_sizes(text: str) -> np.ndarray:
         ratio = _number(parts[2], "ratio") if len(parts) == 3 else 2.0
         if not (1 <= a <= b < math.inf) or not 1 < ratio < math.inf:
             raise ValueError(f"{text!r}: need 1 <= a <= b (finite) and ratio > 1")
-        n = int(math.floor(math.log(b / a) / math.log(ratio) * (1 + 1e-12))) + 1
+        n = _listed(int(math.floor(math.log(b / a) / math.log(ratio) * (1 + 1e-12))) + 1, "batch sizes")
         values = a * ratio ** np.arange(n)
     else:
         values = np.array([_number(x, "batch size") for x in text.split(",") if x.strip()])
@@ -147,6 +159,7 @@ def parse_steps(text: str) -> np.ndarray:
     k = _count(parts[2], "step interval")
     if a > T:
         raise ValueError(f"{text!r}: need a <= T")
+    _listed((T - a) // k + 1, "steps")
     values = np.arange(a, T + 1, k)
     return values if values[-1] == T else np.append(values, T)
 
@@ -178,13 +191,19 @@ BATCH_SIZES = _Parsed("BATCH_SIZES", parse_batch_sizes)
 GRID = _Parsed("NAME=AXIS", parse_grid)
 HYPERPARAMETER = _Parsed("NAME=VALUE", parse_hyperparameter)
 STEPS = _Parsed("STEPS", parse_steps)
+#: an output table, FILE.csv or FILE.json (checked before any work, :class:`OutputPath`)
+TABLE_OUTPUT = OutputPath(suffixes=(".csv", ".json"))
 
 
 def optimizer_names(values: Sequence[str]) -> list[str]:
-    """Registered optimizer names from repeatable, comma-separated values (each checked; fails in one line)."""
+    """Registered optimizer names from repeatable, comma-separated values (each checked; fails in one line).
+
+    No values at all is ``[]`` (the command's default); values that name nothing (``,,``) are refused."""
     from nqm.theory import get_spec
 
     names = [n.strip() for v in values for n in v.split(",") if n.strip()]
+    if values and not names:
+        fail(f"--optimizer: {','.join(values)!r} names no optimizer")
     for name in names:
         try:
             get_spec(name)
@@ -220,7 +239,7 @@ workers_option = click.option(
     "--workers", type=click.IntRange(min=0), default=None,
     help="Worker processes (0: run here; default: a local process pool when the work is large).")
 cache_dir_option = click.option(
-    "--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    "--cache-dir", type=OutputPath("dir"), default=None,
     help="Cache finished tasks here (default: $NQM_CACHE_DIR or ~/.cache/nqm-toolkit/results).")
 no_cache_option = click.option("--no-cache", is_flag=True, help="Do not read or write the result cache.")
 
@@ -271,10 +290,4 @@ def write_records(path: Path, records: list[dict[str, Any]], meta: Mapping[str, 
     elif suffix == ".json":
         path.write_text(json.dumps(json_ready({**meta, "rows": records}), indent=2) + "\n")
     else:
-        fail(f"--output: {path} must end in .csv or .json")
-
-
-def check_output_suffix(path: Path | None) -> None:
-    """Fail early (before any work) unless ``path`` is None or ends in .csv or .json."""
-    if path is not None and path.suffix.lower() not in (".csv", ".json"):
         fail(f"--output: {path} must end in .csv or .json")

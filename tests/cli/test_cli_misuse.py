@@ -1,0 +1,143 @@
+"""CLI misuse: every output option and every size is checked before any work, in one line, exit status 2.
+
+Output places that fail for root too (the tests may run as root, which writes into read-only
+folders): a folder that does not exist, a path under a regular file, a folder where a file is
+expected (and a file where a folder is), and ``/proc`` (no new files there, whoever asks). The
+error must be click's parse-time ``Invalid value`` (raised before the command's body runs, so
+nothing was computed) and no output may appear.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import assert_one_line_error, run
+
+from nqm.numerics._montecarlo import MAX_MONTE_CARLO_WORK
+from nqm.numerics._tune import MAX_GRID_POINTS
+from nqm.proofs._cli_values import MAX_VALUES
+
+TABLE = ("--batch-sizes", "4,16", "--grid", "lr=1e-3:1:5", "--no-cache", "--quiet")
+MC_BASE = ("montecarlo", "--optimizer", "sgd", "--hp", "lr=0.1", "--batch-size", "4", "--steps", "10")
+MC = (*MC_BASE, "--runs", "2", "--no-cache", "--quiet")
+
+#: commands with an output FILE option; ``{}`` is replaced by the bad path
+FILE_OUTPUTS = [
+    ("latex", "--optimizer", "sgd", "--output", "{}"),
+    ("derive", "sgd", "-o", "{}"),
+    ("steps", "--optimizer", "sgd", "--hp", "lr=0.1", "--batch-size", "64", "-o", "{}"),
+    ("sweep", "--optimizer", "sgd", *TABLE, "-o", "{}"),
+    ("critical", "--optimizer", "sgd", *TABLE, "-o", "{}"),
+    (*MC, "-o", "{}"),
+    ("proofs", "--optimizer", "sgd", "--json", "{}"),
+    ("proofs", "--optimizer", "sgd", "--latex", "{}"),
+    ("conformance", "sgd", "--max-examples", "1", "--json", "{}"),
+]
+#: commands with an output FOLDER (created if missing)
+DIR_OUTPUTS = [
+    ("figures", "{}", "--only", "fig2"),
+    ("validate", "{}", "--reduced"),
+    ("report", "--out", "{}"),
+    ("sweep", "--optimizer", "sgd", "--batch-sizes", "4,16", "--grid", "lr=1e-3:1:5", "--cache-dir", "{}"),
+    (*MC_BASE, "--runs", "2", "--cache-dir", "{}"),
+]
+
+
+def _bad_files(tmp: Path) -> dict[str, Path]:
+    regular = tmp / "regular.txt"
+    regular.write_text("a file, not a folder\n")
+    (tmp / "folder.csv").mkdir()
+    bad = {"missing folder": tmp / "missing" / "x.csv", "under a file": regular / "x.csv", "a folder": tmp / "folder.csv"}
+    if Path("/proc").is_dir():
+        bad["no new files"] = Path("/proc/nqm-test-output.csv")
+    return bad
+
+
+def _bad_dirs(tmp: Path) -> dict[str, Path]:
+    regular = tmp / "regular.txt"
+    regular.write_text("a file, not a folder\n")
+    bad = {"a file": regular, "under a file": regular / "sub" / "dir"}
+    if Path("/proc").is_dir():
+        bad["no new files"] = Path("/proc/nqm-test-output")
+    return bad
+
+
+def _fill(template: tuple[str, ...], path: Path) -> list[str]:
+    return [str(path) if a == "{}" else a for a in template]
+
+
+def _refused_at_parse_time(args: list[str]) -> str:
+    result = run(*args)
+    assert_one_line_error(result)
+    assert "Invalid value for" in result.stderr, result.stderr  # a click parse error: the command body never ran
+    return result.stderr
+
+
+@pytest.mark.parametrize("template", FILE_OUTPUTS, ids=lambda t: " ".join(t[:2]) + " " + t[-2])
+def test_unwritable_output_files_are_refused_before_any_work(template: tuple[str, ...], tmp_path: Path) -> None:
+    for what, path in _bad_files(tmp_path).items():
+        before = sorted(tmp_path.rglob("*"))
+        message = _refused_at_parse_time(_fill(template, path))
+        assert str(path.parent if what != "a folder" else path) in message, (what, message)
+        assert sorted(tmp_path.rglob("*")) == before, what  # nothing written, no probe left behind
+        assert what == "a folder" or not path.exists()
+
+
+@pytest.mark.parametrize("template", DIR_OUTPUTS, ids=lambda t: " ".join(t[:2]))
+def test_unwritable_output_folders_are_refused_before_any_work(template: tuple[str, ...], tmp_path: Path) -> None:
+    for what, path in _bad_dirs(tmp_path).items():
+        before = sorted(tmp_path.rglob("*"))
+        _refused_at_parse_time(_fill(template, path))
+        assert sorted(tmp_path.rglob("*")) == before, what
+
+
+def test_a_table_output_needs_a_csv_or_json_name(tmp_path: Path) -> None:
+    message = _refused_at_parse_time(["steps", "--optimizer", "sgd", "--hp", "lr=0.1", "--batch-size", "64",
+                                      "-o", str(tmp_path / "table.txt")])
+    assert "must end in .csv or .json" in message
+
+
+def test_a_writable_output_is_accepted_and_leaves_only_the_output(tmp_path: Path) -> None:
+    target = tmp_path / "steps.csv"
+    result = run("steps", "--optimizer", "sgd", "--hp", "lr=0.1", "--batch-size", "64", "-o", str(target))
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["steps.csv"]  # the write probe was removed
+
+
+@pytest.mark.parametrize("value", [",,", ",", " , "])
+@pytest.mark.parametrize("command", [("sweep", *TABLE), ("critical", *TABLE), ("latex",), ("proofs",)])
+def test_an_optimizer_list_that_names_nothing_is_refused(command: tuple[str, ...], value: str) -> None:
+    result = run(*command, "--optimizer", value)
+    assert_one_line_error(result)
+    assert "names no optimizer" in result.stderr
+
+
+def test_a_grid_beyond_the_limit_is_refused_with_the_limit_stated() -> None:
+    side = 10**6  # 10^12 points: a MemoryError traceback before the limit
+    result = run("sweep", "--optimizer", "momentum", "--grid", f"lr=1e-8:10:{side}", "--grid", f"beta=1-log:1e-5:1:{side}",
+                 "--batch-sizes", "4,16", "--no-cache")
+    assert_one_line_error(result)
+    assert f"{MAX_GRID_POINTS:,}" in result.stderr and "1,000,000,000,000 points" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("sweep", "--grid", "lr=1e-8:10:1000000000000", "--batch-sizes", "4,16", "--no-cache"),
+        ("sweep", "--batch-sizes", "1:1e12:1.0000001", "--no-cache"),
+        ("montecarlo", "--optimizer", "sgd", "--hp", "lr=0.1", "--batch-size", "4", "--steps", "0:1000000000000:1"),
+    ],
+    ids=["grid axis", "batch sizes", "reported steps"],
+)
+def test_a_list_option_beyond_the_limit_is_refused_before_allocating(args: tuple[str, ...]) -> None:
+    result = run(*args)
+    assert_one_line_error(result)
+    assert f"at most {MAX_VALUES:,}" in result.stderr
+
+
+@pytest.mark.parametrize("runs", ["100000000000000000000", "1e20"])
+def test_monte_carlo_runs_are_bounded(runs: str) -> None:
+    result = run(*MC_BASE, "--runs", runs)
+    assert_one_line_error(result)
+    assert runs == "1e20" or f"at most {MAX_MONTE_CARLO_WORK:.0e}" in result.stderr
