@@ -61,14 +61,16 @@ def _real_or_fail(name: str, value: object, allowed: str) -> np.ndarray:
         raw = np.asarray(value)
     except (TypeError, ValueError):  # ragged nesting
         raise wrong from None
-    if raw.dtype.kind == "O":
-        if not all(isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_)) for x in raw.flat):
-            raise wrong
+    if raw.dtype.kind == "O":  # Python numbers (e.g. integers beyond int64) or anything else
+        elements = raw.flat
     elif raw.dtype.kind not in "iuf":  # strings, bools, complex, dates: never converted silently
         raise wrong
     elif raw.ndim and not isinstance(value, np.ndarray):  # a sequence: numpy turns [0.1, True] into floats
-        if any(isinstance(x, (bool, np.bool_)) for x in np.asarray(value, dtype=object).flat):
-            raise wrong
+        elements = np.asarray(value, dtype=object).flat
+    else:
+        return raw
+    if not all(isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_)) for x in elements):
+        raise wrong
     return raw
 
 

@@ -296,7 +296,10 @@ class Problem:
         :math:`10^4` unbinned directions) become one. Only the expected risk is preserved, not its
         variance (which is not linear in :math:`v`).
         """
-        h, c, v = (np.broadcast_to(a, self.h.shape) for a in self.preconditioned(float(power)))
+        p = validate_hyperparameter("precond_power", power, PRECOND_RANGE)
+        if p.ndim:
+            raise ValueError(f"precond_power must be a single number in [0, 1]; got shape {p.shape}")
+        h, c, v = (np.broadcast_to(a, self.h.shape) for a in self.preconditioned(p))
         w = self.weights
         if np.any(w > 0):
             h, c, v, w = h[w > 0], c[w > 0], v[w > 0], w[w > 0]

@@ -14,7 +14,18 @@ from pathlib import Path
 
 import click
 
-from ._cli_common import CONTEXT_SETTINGS, NqmGroup, OutputPath, fail, force_option, quiet_option, refuse_overwrite, spec_file_option, status
+from ._cli_common import (
+    CONTEXT_SETTINGS,
+    NqmGroup,
+    OutputPath,
+    fail,
+    force_option,
+    quiet_option,
+    refuse_overwrite,
+    spec_file_option,
+    status,
+    write_output,
+)
 
 
 @click.group(cls=NqmGroup, context_settings=CONTEXT_SETTINGS, epilog="""\b
@@ -59,7 +70,7 @@ def latex(optimizers: tuple[str, ...], output: Path | None, force: bool, quiet: 
     if output is None:
         click.echo(text, nl=False)
     else:
-        output.write_text(text)
+        write_output(output, text)
         click.echo(f"wrote {output}", err=True)
 
 

@@ -15,7 +15,8 @@
   output: its nearest existing ancestor), be a folder and accept a new file (tried by creating
   and removing an empty probe file, so read-only mounts count, also for root), a file output
   must not be a folder, and the suffix must be one the command writes; otherwise one line,
-  exit status 2, and nothing is computed or written.
+  exit status 2, and nothing is computed or written. Files are written whole or not at all
+  (:func:`write_output`).
 * **User optimizers.** ``--spec-file FILE`` (:data:`spec_file_option`, on the group and on every
   subcommand) registers the :class:`~nqm.theory.OptimizerSpec` objects a Python file defines;
   entry points in the ``nqm.optimizers`` group are registered by :mod:`nqm.theory` itself.
@@ -48,6 +49,7 @@ __all__ = [
     "refuse_overwrite",
     "spec_file_option",
     "status",
+    "write_output",
 ]
 
 T = TypeVar("T")
@@ -122,6 +124,27 @@ def output_problem(path: Path, kind: str = "file", suffixes: Sequence[str] = ())
     if not ancestor.is_dir():
         return f"cannot create folder {path}: {ancestor} is a file"
     return _accepts_new_files(ancestor)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_output(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` whole or not at all: into a temporary file next to it, then renamed
+    over it (an interrupted or failed write leaves no half-written output). The file gets the mode a
+    plain ``open(path, "w")`` would give it (the replaced file's, or 0o666 less the umask)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.absolute().parent)
+    try:
+        with os.fdopen(fd, "w", newline="") as fh:
+            fh.write(text)
+        os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
 
 class OutputPath(click.ParamType):

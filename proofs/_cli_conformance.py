@@ -9,7 +9,17 @@ from pathlib import Path
 
 import click
 
-from ._cli_common import CONTEXT_SETTINGS, OutputPath, fail, force_option, quiet_option, refuse_overwrite, spec_file_option, status
+from ._cli_common import (
+    CONTEXT_SETTINGS,
+    OutputPath,
+    fail,
+    force_option,
+    quiet_option,
+    refuse_overwrite,
+    spec_file_option,
+    status,
+    write_output,
+)
 
 
 @click.command(context_settings=CONTEXT_SETTINGS, epilog="""\b
@@ -58,7 +68,7 @@ def conformance(names: tuple[str, ...], all_: bool, properties: tuple[str, ...],
         click.echo(str(report))
         reports.append(report)
     if json_path is not None:
-        json_path.write_text(json.dumps([asdict(r) | {"ok": r.ok} for r in reports], indent=2, default=str))
+        write_output(json_path, json.dumps([asdict(r) | {"ok": r.ok} for r in reports], indent=2, default=str))
         click.echo(f"wrote {json_path}", err=True)
     if not all(r.ok for r in reports):
         sys.exit(1)

@@ -22,7 +22,17 @@ from typing import Any
 import click
 import sympy as sp
 
-from ._cli_common import CONTEXT_SETTINGS, OutputPath, fail, force_option, quiet_option, refuse_overwrite, spec_file_option, status
+from ._cli_common import (
+    CONTEXT_SETTINGS,
+    OutputPath,
+    fail,
+    force_option,
+    quiet_option,
+    refuse_overwrite,
+    spec_file_option,
+    status,
+    write_output,
+)
 
 __all__ = ["Quantity", "derive", "derived_quantities"]
 
@@ -238,5 +248,5 @@ def derive(name: str, fmt: str | None, precondition: bool, output: Path | None, 
     if output is None:
         click.echo(text, nl=False)
     else:
-        output.write_text(text)
+        write_output(output, text)
         click.echo(f"wrote {output}", err=True)

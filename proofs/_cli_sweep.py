@@ -25,7 +25,15 @@ from typing import Any
 import click
 import numpy as np
 
-from ._cli_common import CONTEXT_SETTINGS, force_option, progress_wrapper, quiet_option, refuse_overwrite, spec_file_option
+from ._cli_common import (
+    CONTEXT_SETTINGS,
+    force_option,
+    progress_wrapper,
+    quiet_option,
+    refuse_overwrite,
+    spec_file_option,
+    write_output,
+)
 from ._cli_values import (
     BATCH_SIZES,
     GRID,
@@ -190,7 +198,7 @@ def sweep(optimizers: tuple[str, ...], precond_powers: tuple[float, ...], batch_
     _print_critical(console, results)
     if output is not None:
         if output.suffix.lower() == ".json":
-            output.write_text(json.dumps(_sweep_json(results), indent=2) + "\n")
+            write_output(output, json.dumps(_sweep_json(results), indent=2) + "\n")
         else:
             write_records(output, [rec for r in results for rec in r.records()], {})
         click.echo(f"wrote {output}", err=True)

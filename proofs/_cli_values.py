@@ -14,6 +14,7 @@ Syntax (documented in every command's help):
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -25,7 +26,7 @@ import click
 import numpy as np
 from nqm.numerics._jsonio import json_ready
 
-from ._cli_common import OutputPath, fail
+from ._cli_common import OutputPath, fail, write_output
 
 __all__ = [
     "BATCH_SIZES",
@@ -283,11 +284,12 @@ def write_records(path: Path, records: list[dict[str, Any]], meta: Mapping[str, 
     suffix = path.suffix.lower()
     if suffix == ".csv":
         columns = list(dict.fromkeys(k for r in records for k in r))
-        with path.open("w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=columns, restval="")
-            writer.writeheader()
-            writer.writerows(records)
+        buffer = io.StringIO(newline="")
+        writer = csv.DictWriter(buffer, fieldnames=columns, restval="")
+        writer.writeheader()
+        writer.writerows(records)
+        write_output(path, buffer.getvalue())
     elif suffix == ".json":
-        path.write_text(json.dumps(json_ready({**meta, "rows": records}), indent=2) + "\n")
+        write_output(path, json.dumps(json_ready({**meta, "rows": records}), indent=2) + "\n")
     else:
-        fail(f"--output: {path} must end in .csv or .json")
+        raise ValueError(f"--output: {path} must end in .csv or .json")  # TABLE_OUTPUT refuses it at parse time

@@ -141,3 +141,28 @@ def test_monte_carlo_runs_are_bounded(runs: str) -> None:
     result = run(*MC_BASE, "--runs", runs)
     assert_one_line_error(result)
     assert runs == "1e20" or f"at most {MAX_MONTE_CARLO_WORK:.0e}" in result.stderr
+
+
+def test_outputs_are_written_whole_or_not_at_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from nqm.proofs import _cli_common
+
+    target = tmp_path / "table.csv"
+    _cli_common.write_output(target, "a,b\n1,2\n")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.read_text() == "a,b\n1,2\n" and target.stat().st_mode & 0o777 == 0o666 & ~mask
+    target.chmod(0o640)  # replacing keeps the file's mode
+
+    def interrupted(src: str, dst: str) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_cli_common.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _cli_common.write_output(target, "new text")
+    assert target.read_text() == "a,b\n1,2\n"  # the old file is untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["table.csv"]  # and no partial file is left
+    monkeypatch.undo()
+    _cli_common.write_output(target, "new text")
+    assert target.read_text() == "new text" and target.stat().st_mode & 0o777 == 0o640

@@ -262,6 +262,7 @@ WALK = [
     ("Problem.information_bound", "batch_size", "batch_size", lambda v: PROB.information_bound(0.1, v)),
     ("Problem.bayes_bound_steps", "batch_size", "batch_size", lambda v: PROB.bayes_bound_steps(0.1, v)),
     ("Problem.preconditioned", "precond_power", "unit", lambda v: PROB.preconditioned(v)),
+    ("Problem.expected_risk_equivalent", "precond_power", "unit", lambda v: PROB.expected_risk_equivalent(v, noise_linear=True)),
     ("SGD", "lr", "positive", lambda v: nn.SGD(lr=v)),
     ("SGD", "precond_power", "unit", lambda v: nn.SGD(lr=0.1, precond_power=v)),
     ("Momentum", "beta", "unit", lambda v: nn.Momentum(lr=0.1, beta=v)),
