@@ -3,8 +3,10 @@
 Conventions (:mod:`._cli_common`): defaults are the paper's problem; ``--help``/``-h`` on every
 subcommand; usage errors are one line ``error: ...`` with exit status 2; work longer than about
 2 s shows a progress bar on standard error (``--quiet`` silences it); output files are never
-silently overwritten (``--force``); ``--spec-file FILE`` registers user optimizers (entry points
-in the ``nqm.optimizers`` group are registered automatically).
+silently overwritten (``--force``) and are written whole or not at all; output paths (:class:`._cli_common.OutputPath`)
+and sizes (list options, grids, Monte-Carlo work, worker processes) are checked before any work;
+``--spec-file FILE`` registers user optimizers (entry points in the ``nqm.optimizers`` group are
+registered automatically).
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ Examples:
 @click.option("--cache-dir", type=OutputPath("dir"), default=None,
               help="Cache of finished digits searches (default: $NQM_CACHE_DIR/results).")
 @quiet_option
-def validate(out_dir: Path, reduced: bool, force: bool, cache_dir: str | None, quiet: bool) -> None:
+def validate(out_dir: Path, reduced: bool, force: bool, cache_dir: Path | None, quiet: bool) -> None:
     """Check the NQM against PyTorch networks; write CSV tables, PNG figures and report.md to OUT_DIR.
 
     Needs the torch extra. Finished digits searches are cached, so an interrupted run resumes.

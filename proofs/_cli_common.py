@@ -39,6 +39,7 @@ import click
 
 __all__ = [
     "CONTEXT_SETTINGS",
+    "MAX_WORKERS",
     "NqmGroup",
     "OutputPath",
     "fail",
@@ -58,6 +59,9 @@ T = TypeVar("T")
 PROGRESS_DELAY = 2.0
 
 USAGE_EXIT = 2
+
+#: most worker processes a command starts (``--workers``, ``--jobs``): 4 per CPU
+MAX_WORKERS = 4 * (os.cpu_count() or 1)
 
 #: every command accepts -h as well as --help, also when invoked on its own (click caches the
 #: help option per command, so the group's setting alone is not enough)

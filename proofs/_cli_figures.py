@@ -9,6 +9,7 @@ import click
 
 from ._cli_common import (
     CONTEXT_SETTINGS,
+    MAX_WORKERS,
     OutputPath,
     fail,
     force_option,
@@ -33,7 +34,7 @@ def _names() -> list[str]:
                    "steps_surface, critical_vs_power, network_vs_nqm.")
 @click.option("--validation", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Output folder of 'nqm validate'; adds the network_vs_nqm figure.")
-@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--jobs", type=click.IntRange(min=1, max=MAX_WORKERS), default=1, show_default=True,
               help="Worker processes for the independent sweeps (1 = in this process).")
 @force_option
 @quiet_option

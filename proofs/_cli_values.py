@@ -26,7 +26,7 @@ import click
 import numpy as np
 from nqm.numerics._jsonio import json_ready
 
-from ._cli_common import OutputPath, fail, write_output
+from ._cli_common import MAX_WORKERS, OutputPath, fail, write_output
 
 __all__ = [
     "BATCH_SIZES",
@@ -72,7 +72,7 @@ def _number(text: str, what: str) -> float:
 
 def _count(text: str, what: str) -> int:
     value = _number(text, what)
-    if value != int(value) or value < 1:
+    if not math.isfinite(value) or value != int(value) or value < 1:
         raise ValueError(f"{what}: {text!r} is not a positive integer")
     return _listed(int(value), what)
 
@@ -166,8 +166,11 @@ def parse_steps(text: str) -> np.ndarray:
 
 
 def _steps_value(text: str) -> int:
+    """An integer step count; digits are read exactly (a float would turn 2**53 + 1 into 2**53)."""
+    if text.strip().isdigit():
+        return int(text)
     value = _number(text, "steps")
-    if value != int(value) or value < 0 or not math.isfinite(value):
+    if not math.isfinite(value) or value != int(value) or value < 0:
         raise ValueError(f"steps: {text!r} is not an integer >= 0")
     return int(value)
 
@@ -237,7 +240,7 @@ problem_option = click.option("--unbinned", is_flag=True,
 
 
 workers_option = click.option(
-    "--workers", type=click.IntRange(min=0), default=None,
+    "--workers", type=click.IntRange(min=0, max=MAX_WORKERS), default=None,
     help="Worker processes (0: run here; default: a local process pool when the work is large).")
 cache_dir_option = click.option(
     "--cache-dir", type=OutputPath("dir"), default=None,

@@ -166,3 +166,39 @@ def test_outputs_are_written_whole_or_not_at_all(tmp_path: Path, monkeypatch: py
     monkeypatch.undo()
     _cli_common.write_output(target, "new text")
     assert target.read_text() == "new text" and target.stat().st_mode & 0o777 == 0o640
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("sweep", "--batch-sizes", "4,16", "--no-cache", "--workers"), (*MC, "--workers"), ("figures", "{}", "--jobs")],
+    ids=["sweep --workers", "montecarlo --workers", "figures --jobs"],
+)
+def test_worker_processes_are_bounded(args: tuple[str, ...], tmp_path: Path) -> None:
+    from nqm.proofs._cli_common import MAX_WORKERS
+
+    result = run(*_fill(args, tmp_path / "figs"), str(MAX_WORKERS + 1))
+    assert_one_line_error(result)
+    assert f"<={MAX_WORKERS}" in result.stderr
+    assert not (tmp_path / "figs").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("sweep", "--grid", "lr=1e-3:1:inf", "--batch-sizes", "4,16", "--no-cache"),
+        (*MC_BASE[:-2], "--steps", "inf"),
+        (*MC_BASE[:-2], "--steps", "0:inf:1"),
+        (*MC_BASE[:-2], "--steps", "0:10:inf"),
+    ],
+    ids=["grid points", "steps", "steps range end", "steps interval"],
+)
+def test_infinite_counts_are_one_line_errors(args: tuple[str, ...]) -> None:
+    result = run(*args)
+    assert_one_line_error(result)
+    assert "inf" in result.stderr
+
+
+def test_step_digits_are_read_exactly() -> None:
+    from nqm.proofs._cli_values import parse_steps
+
+    assert parse_steps(str(2**53 + 1)).tolist() == [2**53 + 1]  # not 2**53
