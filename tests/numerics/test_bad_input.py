@@ -2,16 +2,21 @@
 
 Covers non-positive and NaN learning rates, batch sizes below 1, beta / gamma outside
 [0, 1), p outside [0, 1], h <= 0, mismatched array shapes, and the arguments of tuning,
-sweeps and the critical-batch-size tools. Divergent settings are not errors: they give
-``inf`` risk and steps, never NaN.
+sweeps and the critical-batch-size tools. :func:`test_every_public_entry_point_refuses_bad_values`
+walks every public name of ``nqm.numerics`` (a test keeps the walk complete) with numeric strings,
+booleans, ``None``, complex and out-of-range values, unknown optimizer names and integer steps that
+float64 would round. Divergent settings are not errors: they give ``inf`` risk and steps, never NaN.
 """
 
 import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import nqm.numerics as nn
+from nqm.numerics._forms import validate_steps
 
 PROB = nn.Problem([1.0, 0.1], c=[1.0, 0.5])
 SGD = nn.SGD(lr=0.1)
@@ -387,3 +392,23 @@ def test_monte_carlo_work_is_bounded_before_it_starts() -> None:
     runs = MAX_MONTE_CARLO_WORK // (PROB.dimension * 4) + 1  # just past the limit (2 coordinates x 4 recorded steps)
     raises(r"runs x coordinates x \(steps \+ 1\) must be at most 1e\+12", lambda: nn.monte_carlo(PROB, SGD, batch_size=4, steps=3, runs=int(runs)))
     raises(r"must be at most 1e\+12", lambda: nn.monte_carlo(PROB, SGD, batch_size=4, steps=3, runs=10**20))
+
+
+# ------------------------------------------------------------------ the whole integer range of steps
+@given(st.integers(min_value=-(2**64), max_value=2**64) | st.integers(min_value=2**52, max_value=2**63))
+def test_steps_are_evaluated_at_the_step_asked_for_or_refused(n: int) -> None:
+    """Over all integers (Python ints and int64 arrays): the engine's step is exactly n, or ValueError."""
+    for value in (n, [n], np.array([n], dtype=np.int64) if -(2**63) <= n < 2**63 else [n, 1]):
+        try:
+            t = validate_steps(value)
+        except ValueError as exc:
+            assert "steps must be integers in [0, 2**62]" in str(exc)
+            assert not (0 <= n <= 2**53) or n > nn.MAX_STEPS
+        else:
+            assert 0 <= n <= nn.MAX_STEPS and int(t.ravel()[0]) == n
+
+
+@given(st.text(max_size=20) | st.booleans() | st.complex_numbers(allow_nan=False) | st.none())
+def test_anything_but_a_real_number_is_refused(value: object) -> None:
+    with pytest.raises(ValueError, match="lr must be a number in"):
+        nn.SGD(lr=value)
