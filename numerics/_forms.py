@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable, Mapping
+import reprlib
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,10 +42,17 @@ PRECOND_RANGE: Range = (0.0, 1.0, True, True)
 
 _BATCH_SIZE_RANGE: Range = (1.0, math.inf, True, False)
 
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 60
+
 
 def _shown(value: object) -> str:
-    """``repr(value)`` cut to one readable line for error messages."""
-    text = " ".join(repr(value).split())
+    """A short one-line ``repr`` of ``value`` for error messages (long sequences are elided)."""
+    if isinstance(value, np.ndarray):
+        with np.printoptions(threshold=6, edgeitems=3):
+            text = " ".join(repr(value).split())
+    else:
+        text = " ".join(_SHORT.repr(value).split())
     return text if len(text) <= 80 else text[:77] + "..."
 
 
@@ -56,22 +64,26 @@ def _range_text(rng: Range) -> str:
 
 def _real_or_fail(name: str, value: object, allowed: str) -> np.ndarray:
     """``value`` as an array of real numbers (numeric dtype, or Python numbers in an object array)."""
-    wrong = ValueError(f"{name} must be {allowed}; got {_shown(value)}")
     try:
         raw = np.asarray(value)
     except (TypeError, ValueError):  # ragged nesting
-        raise wrong from None
-    if raw.dtype.kind == "O":  # Python numbers (e.g. integers beyond int64) or anything else
-        elements = raw.flat
-    elif raw.dtype.kind not in "iuf":  # strings, bools, complex, dates: never converted silently
-        raise wrong
+        raw = None
+    if raw is None or raw.dtype.kind not in "iufO":  # strings, bools, complex, dates: never converted silently
+        ok = False
+    elif raw.dtype.kind == "O":  # Python numbers (e.g. integers beyond int64) or anything else
+        ok = _all_real(raw.flat)
     elif raw.ndim and not isinstance(value, np.ndarray):  # a sequence: numpy turns [0.1, True] into floats
-        elements = np.asarray(value, dtype=object).flat
+        ok = _all_real(np.asarray(value, dtype=object).flat)
     else:
-        return raw
-    if not all(isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_)) for x in elements):
-        raise wrong
+        ok = True
+    if not ok:
+        raise ValueError(f"{name} must be {allowed}; got {_shown(value)}")
     return raw
+
+
+def _all_real(elements: Iterable[object]) -> bool:
+    """Whether every element is a real number and not a bool (checked once per distinct type)."""
+    return all(issubclass(k, numbers.Real) and not issubclass(k, (bool, np.bool_)) for k in set(map(type, elements)))
 
 
 def real_array(name: str, value: object, allowed: str) -> np.ndarray:
