@@ -140,17 +140,15 @@ def validate_steps(steps: object, name: str = "steps") -> np.ndarray:
     bad = ~np.isfinite(t) | (t < 0) | (t != np.floor(t)) | (t > MAX_STEPS)
     if np.any(bad):
         raise ValueError(f"{name} must be {allowed}; got {t[bad].ravel()[0]!r}")
-    if raw.dtype.kind in "iu":  # every value is <= 2**62 here: the int64 casts are exact
-        exact = t.astype(np.int64) == raw.astype(np.int64)
-    elif raw.dtype.kind == "O":  # Python numbers: int == float compares exactly
-        exact = np.array([x == y for x, y in zip(raw.ravel().tolist(), t.ravel().tolist())], dtype=bool).reshape(t.shape)
-    else:
-        exact = np.ones(t.shape, dtype=bool)
-    if not exact.all():
-        raise ValueError(
-            f"{name} must be {allowed} that float64 holds exactly (every integer up to 2**53 is); "
-            f"got {raw[~exact].ravel()[0]}, which would be evaluated at step {int(t[~exact].ravel()[0])}"
-        )
+    big = t >= 2**53  # only integers above 2**53 can be rounded by the conversion (2**53 + 1 becomes 2**53)
+    if raw.dtype.kind in "iuO" and big.any():
+        wanted, got = raw[big].ravel().tolist(), t[big].ravel().tolist()  # Python ints: compared exactly
+        rounded = next(((x, y) for x, y in zip(wanted, got) if int(x) != int(y)), None)
+        if rounded is not None:
+            raise ValueError(
+                f"{name} must be {allowed} that float64 holds exactly (every integer up to 2**53 is); "
+                f"got {int(rounded[0])}, which would be evaluated at step {int(rounded[1])}"
+            )
     return t
 
 
