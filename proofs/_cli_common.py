@@ -102,9 +102,10 @@ def _accepts_new_files(folder: Path) -> str | None:
 def output_problem(path: Path, kind: str = "file", suffixes: Sequence[str] = ()) -> str | None:
     """Why ``path`` cannot be written as an output ``kind`` ("file" or "dir"), or ``None``.
 
-    A file needs an existing, writable parent folder and must not be a folder (nor, if it exists, a
-    read-only file), with one of ``suffixes`` if any are given; a folder must be a folder if it
-    exists, and otherwise its nearest existing ancestor must be a writable folder (it is created).
+    A file needs an existing parent folder that accepts a new file (outputs are written next to the
+    target and renamed over it, :func:`write_output`) and must not be a folder, with one of
+    ``suffixes`` if any are given; a folder must be a folder that accepts a new file if it exists,
+    and otherwise its nearest existing ancestor must be (the folder is created by the command).
     Existing outputs are not refused here: that is :func:`refuse_overwrite`'s ``--force`` rule.
     """
     if kind == "file":
@@ -112,8 +113,6 @@ def output_problem(path: Path, kind: str = "file", suffixes: Sequence[str] = ())
             return f"{path} is a folder; give a file name"
         if suffixes and path.suffix.lower() not in suffixes:
             return f"{path} must end in {' or '.join(suffixes)}"
-        if path.exists() and not os.access(path, os.W_OK):
-            return f"{path} is not writable"
         folder = path.absolute().parent
         if not folder.exists():
             return f"folder {folder} does not exist"
