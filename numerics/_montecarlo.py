@@ -413,7 +413,8 @@ def monte_carlo(
     steps:
         the number of updates :math:`T`; losses are recorded at steps :math:`0..T`.
     runs:
-        independent runs (:math:`\ge 2`, for the standard error).
+        independent runs (:math:`\ge 2`, for the standard error); runs x simulated coordinates x
+        (steps + 1) is at most :data:`MAX_MONTE_CARLO_WORK` (checked before any work).
     seed:
         an integer or a ``numpy.random.SeedSequence`` (see the module docstring).
     lr_schedule:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import click
 import numpy as np
+from nqm.numerics._montecarlo import MAX_MONTE_CARLO_WORK
 
 from ._cli_common import CONTEXT_SETTINGS, force_option, progress_wrapper, quiet_option, refuse_overwrite, spec_file_option
 from ._cli_values import (
@@ -57,7 +58,7 @@ Examples:
 @precond_powers_option(multiple=False)
 @click.option("--batch-size", type=click.FloatRange(min=1), required=True, help="The batch size B (>= 1).")
 @click.option("--steps", "steps", type=STEPS, default="0:1000:100", show_default=True, help="Steps reported (syntax below).")
-@click.option("--runs", type=click.IntRange(min=2), default=100, show_default=True, help="Independent simulated runs.")
+@click.option("--runs", type=click.IntRange(min=2), default=100, show_default=True, help=f"Independent simulated runs (runs x 10^4 coordinates x (steps + 1) at most {MAX_MONTE_CARLO_WORK:.0e}).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed (results are reproducible).")
 @problem_option
 @workers_option
