@@ -107,7 +107,7 @@ def validate_hyperparameter(name: str, value: object, rng: Range) -> np.ndarray:
     ok &= (arr >= lo) if lo_closed else (arr > lo)
     ok &= (arr <= hi) if hi_closed else (arr < hi)
     if not np.all(ok):
-        bad = arr[~ok].ravel()[0] if arr.ndim else float(arr)
+        bad = float(arr[~ok].ravel()[0])
         raise ValueError(f"{name} must be a finite number in {_range_text(rng)}; got {bad!r}")
     return arr
 
@@ -139,7 +139,7 @@ def validate_steps(steps: object, name: str = "steps") -> np.ndarray:
         raise ValueError(f"{name} must be {allowed}; got {_shown(steps)}") from None
     bad = ~np.isfinite(t) | (t < 0) | (t != np.floor(t)) | (t > MAX_STEPS)
     if np.any(bad):
-        raise ValueError(f"{name} must be {allowed}; got {t[bad].ravel()[0]!r}")
+        raise ValueError(f"{name} must be {allowed}; got {float(t[bad].ravel()[0])!r}")
     big = t >= 2**53  # only integers above 2**53 can be rounded by the conversion (2**53 + 1 becomes 2**53)
     if raw.dtype.kind in "iuO" and big.any():
         wanted, got = raw[big].ravel().tolist(), t[big].ravel().tolist()  # Python ints: compared exactly
