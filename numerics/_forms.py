@@ -22,6 +22,7 @@ __all__ = [
     "MAX_STEPS",
     "PRECOND_RANGE",
     "Forms",
+    "UnknownOptimizerError",
     "forms_for",
     "real_array",
     "validate_batch_size",
@@ -160,6 +161,13 @@ def validate_count(name: str, value: object, lowest: int) -> int:
     return int(value)
 
 
+class UnknownOptimizerError(ValueError, KeyError):
+    """No spec is registered under the name: a ``ValueError`` (bad input, like every other) that is
+    still a ``KeyError`` for code written against the registry's lookup (as numpy's ``AxisError``)."""
+
+    __str__ = BaseException.__str__  # the message itself, not KeyError's quoted repr
+
+
 @dataclass(frozen=True)
 class Forms:
     """The compiled invariants of one spec and the metadata to call them."""
@@ -188,6 +196,8 @@ def forms_for(name: str) -> Forms:
     try:
         spec = get_spec(name)
     except (KeyError, TypeError):  # TypeError: an unhashable name
-        raise ValueError(f"optimizer must name a registered spec ({', '.join(registered_names())}); got {_shown(name)}") from None
+        raise UnknownOptimizerError(
+            f"optimizer must name a registered spec ({', '.join(registered_names())}); got {_shown(name)}"
+        ) from None
     ranges = hyperparameter_ranges(spec)
     return Forms(name, tuple(ranges), ranges, compile_forms(spec), spec.noise_linear)

@@ -379,6 +379,9 @@ def test_steps_beyond_float_precision_are_refused_not_rounded() -> None:
 def test_unknown_optimizer_lists_the_registered_names() -> None:
     with pytest.raises(ValueError, match=r"optimizer must name a registered spec \(sgd, momentum, ema, nesterov, qhm\); got 'nope'"):
         nn.optimizer("nope")
+    with pytest.raises(KeyError) as info:  # still a KeyError for code written against the registry lookup
+        nn.Optimizer("nope", lr=0.1)
+    assert str(info.value).startswith("optimizer must name")  # the message, not KeyError's quoted repr
 
 
 def test_from_spec_needs_a_spec() -> None:
