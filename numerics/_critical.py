@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import nnls
 
+from ._forms import real_array
 from ._model import build_model, validate_batch_size, validate_steps
 from ._optimizers import Optimizer
 from ._problem import Problem
@@ -42,11 +43,8 @@ __all__ = [
 
 def _curve(batch_sizes: object, steps: object) -> tuple[np.ndarray, np.ndarray]:
     """Validated (B, S) rows with finite steps, sorted by B."""
-    B = validate_batch_size(batch_sizes)
-    try:
-        S = np.asarray(steps, dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError(f"steps must be numbers in [0, inf]; got {steps!r}") from None
+    B = validate_batch_size(batch_sizes, "batch_sizes")
+    S = real_array("steps", steps, "numbers in [0, inf]")
     if B.ndim != 1 or S.shape != B.shape:
         raise ValueError(f"batch_sizes and steps must be 1-D arrays of the same length; got shapes {B.shape} and {S.shape}")
     if np.any(np.isnan(S) | (S < 0)):
@@ -176,10 +174,7 @@ def gradient_noise_scale(problem: Problem, theta: object) -> GradientNoiseScale:
     """
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be an nqm.numerics.Problem; got {type(problem).__name__}")
-    try:
-        th = np.asarray(theta, dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError(f"theta must be an array of numbers; got {theta!r}") from None
+    th = real_array("theta", theta, "an array of numbers")
     if th.ndim == 0 or th.shape[-1] != problem.size:
         raise ValueError(f"theta must have {problem.size} entries (one per bin) on its last axis; got shape {th.shape}")
     if not np.all(np.isfinite(th)):

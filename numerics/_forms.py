@@ -8,7 +8,9 @@ other registered spec is derived and compiled on first use by
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+import numbers
+import reprlib
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,9 +18,43 @@ import numpy as np
 
 from ._generated import FORMS
 
-__all__ = ["Forms", "forms_for", "validate_hyperparameter", "validate_positive"]
+__all__ = [
+    "MAX_STEPS",
+    "PRECOND_RANGE",
+    "Forms",
+    "UnknownOptimizerError",
+    "forms_for",
+    "real_array",
+    "validate_batch_size",
+    "validate_count",
+    "validate_hyperparameter",
+    "validate_positive",
+    "validate_steps",
+]
 
 Range = tuple[float, float, bool, bool]
+
+#: largest step count the engine accepts (2**62; exact integer arithmetic in doubling). Steps are
+#: evaluated as float64, so an integer step above 2**53 that float64 cannot hold is refused.
+MAX_STEPS = 2**62
+
+#: the preconditioner power p of P = H^p (eq. 8)
+PRECOND_RANGE: Range = (0.0, 1.0, True, True)
+
+_BATCH_SIZE_RANGE: Range = (1.0, math.inf, True, False)
+
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 60
+
+
+def _shown(value: object) -> str:
+    """A short one-line ``repr`` of ``value`` for error messages (long sequences are elided)."""
+    if isinstance(value, np.ndarray):
+        with np.printoptions(threshold=6, edgeitems=3):
+            text = " ".join(repr(value).split())
+    else:
+        text = " ".join(_SHORT.repr(value).split())
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _range_text(rng: Range) -> str:
@@ -27,18 +63,52 @@ def _range_text(rng: Range) -> str:
     return f"{'[' if lo_closed else '('}{fmt(lo)}, {fmt(hi)}{']' if hi_closed else ')'}"
 
 
+def _real_or_fail(name: str, value: object, allowed: str) -> np.ndarray:
+    """``value`` as an array of real numbers (numeric dtype, or Python numbers in an object array)."""
+    try:
+        raw = np.asarray(value)
+    except (TypeError, ValueError):  # ragged nesting
+        raw = None
+    if raw is None or raw.dtype.kind not in "iufO":  # strings, bools, complex, dates: never converted silently
+        ok = False
+    elif raw.dtype.kind == "O":  # Python numbers (e.g. integers beyond int64) or anything else
+        ok = _all_real(raw.flat)
+    elif raw.ndim and not isinstance(value, np.ndarray):  # a sequence: numpy turns [0.1, True] into floats
+        ok = _all_real(np.asarray(value, dtype=object).flat)
+    else:
+        ok = True
+    if not ok:
+        raise ValueError(f"{name} must be {allowed}; got {_shown(value)}")
+    return raw
+
+
+def _all_real(elements: Iterable[object]) -> bool:
+    """Whether every element is a real number and not a bool (checked once per distinct type)."""
+    return all(issubclass(k, numbers.Real) and not issubclass(k, (bool, np.bool_)) for k in set(map(type, elements)))
+
+
+def real_array(name: str, value: object, allowed: str) -> np.ndarray:
+    """``value`` as a float array, or ``ValueError`` naming ``name`` and ``allowed`` (the accepted values).
+
+    Only real numbers are accepted (Python or NumPy scalars, sequences or arrays of them); strings,
+    numeric strings (``"0.1"``), booleans, ``None`` and complex numbers are refused, never converted.
+    """
+    raw = _real_or_fail(name, value, allowed)
+    try:
+        return raw.astype(float)
+    except OverflowError:  # a Python integer beyond the float range
+        raise ValueError(f"{name} must be {allowed}; got {_shown(value)}") from None
+
+
 def validate_hyperparameter(name: str, value: object, rng: Range) -> np.ndarray:
     """``value`` as a float array, or ``ValueError`` naming ``name`` and its allowed range."""
-    try:
-        arr = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number in {_range_text(rng)}; got {value!r}") from None
+    arr = real_array(name, value, f"a number in {_range_text(rng)}")
     lo, hi, lo_closed, hi_closed = rng
     ok = np.isfinite(arr)
     ok &= (arr >= lo) if lo_closed else (arr > lo)
     ok &= (arr <= hi) if hi_closed else (arr < hi)
     if not np.all(ok):
-        bad = arr[~ok].ravel()[0] if arr.ndim else float(arr)
+        bad = float(arr[~ok].ravel()[0])
         raise ValueError(f"{name} must be a finite number in {_range_text(rng)}; got {bad!r}")
     return arr
 
@@ -47,8 +117,55 @@ def validate_positive(name: str, value: object) -> float:
     """``value`` as a float, or ``ValueError`` naming ``name`` unless it is one finite number in (0, inf)."""
     arr = validate_hyperparameter(name, value, (0.0, math.inf, False, False))
     if arr.ndim:
-        raise ValueError(f"{name} must be a single number in (0, inf); got {value!r}")
+        raise ValueError(f"{name} must be a single number in (0, inf); got {_shown(value)}")
     return float(arr)
+
+
+def validate_batch_size(batch_size: object, name: str = "batch_size") -> np.ndarray:
+    """Batch sizes as a float array; ``ValueError`` unless finite numbers in [1, inf)."""
+    return validate_hyperparameter(name, batch_size, _BATCH_SIZE_RANGE)
+
+
+def validate_steps(steps: object, name: str = "steps") -> np.ndarray:
+    """Step counts as a float array; ``ValueError`` unless integers in [0, :data:`MAX_STEPS`] held exactly by float64.
+
+    Integer input is checked before the conversion to float, so a step such as ``2**53 + 1``
+    (which float64 would round to ``2**53``) is refused instead of evaluated at another step.
+    """
+    allowed = "integers in [0, 2**62]"
+    raw = _real_or_fail(name, steps, allowed)
+    try:
+        t = raw.astype(float)
+    except OverflowError:
+        raise ValueError(f"{name} must be {allowed}; got {_shown(steps)}") from None
+    bad = ~np.isfinite(t) | (t < 0) | (t != np.floor(t)) | (t > MAX_STEPS)
+    if np.any(bad):
+        raise ValueError(f"{name} must be {allowed}; got {float(t[bad].ravel()[0])!r}")
+    big = t >= 2**53  # only integers above 2**53 can be rounded by the conversion (2**53 + 1 becomes 2**53)
+    if raw.dtype.kind in "iuO" and big.any():
+        wanted, got = raw[big].ravel().tolist(), t[big].ravel().tolist()  # Python ints: compared exactly
+        rounded = next(((x, y) for x, y in zip(wanted, got) if int(x) != int(y)), None)
+        if rounded is not None:
+            raise ValueError(
+                f"{name} must be {allowed} that float64 holds exactly (every integer up to 2**53 is); "
+                f"got {int(rounded[0])}, which would be evaluated at step {int(rounded[1])}"
+            )
+    return t
+
+
+def validate_count(name: str, value: object, lowest: int) -> int:
+    """``value`` as a Python int, or ``ValueError`` naming ``name`` unless it is an integer >= ``lowest``
+    (``bool`` and integral floats such as ``2.0`` are refused: a count is an ``int``)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < lowest:
+        raise ValueError(f"{name} must be an integer >= {lowest}; got {_shown(value)}")
+    return int(value)
+
+
+class UnknownOptimizerError(ValueError, KeyError):
+    """No spec is registered under the name: a ``ValueError`` (bad input, like every other) that is
+    still a ``KeyError`` for code written against the registry's lookup (as numpy's ``AxisError``)."""
+
+    __str__ = BaseException.__str__  # the message itself, not KeyError's quoted repr
 
 
 @dataclass(frozen=True)
@@ -69,12 +186,18 @@ class Forms:
 
 
 def forms_for(name: str) -> Forms:
-    """The forms of the spec registered as ``name`` (user specs compile once per spec)."""
-    if name in FORMS:
+    """The forms of the spec registered as ``name`` (user specs compile once per spec); ``ValueError``
+    listing the registered names if there is none."""
+    if isinstance(name, str) and name in FORMS:
         params, ranges, fn, noise_linear = FORMS[name]
         return Forms(name, params, ranges, fn, noise_linear)
-    from nqm.theory import compile_forms, get_spec, hyperparameter_ranges
+    from nqm.theory import compile_forms, get_spec, hyperparameter_ranges, registered_names
 
-    spec = get_spec(name)
+    try:
+        spec = get_spec(name)
+    except (KeyError, TypeError):  # TypeError: an unhashable name
+        raise UnknownOptimizerError(
+            f"optimizer must name a registered spec ({', '.join(registered_names())}); got {_shown(name)}"
+        ) from None
     ranges = hyperparameter_ranges(spec)
     return Forms(name, tuple(ranges), ranges, compile_forms(spec), spec.noise_linear)

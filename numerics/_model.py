@@ -23,40 +23,14 @@ import numpy as np
 
 from ._chebyshev import ChebyshevPowers
 from ._doubling import doubling_moments, spectral_radius
+from ._forms import MAX_STEPS, validate_batch_size, validate_steps
 from ._optimizers import Optimizer
 from ._problem import Problem
 from ._single_mode import single_mode, single_mode_mean
 
 __all__ = ["RiskModel", "build_model", "validate_batch_size", "validate_steps", "MAX_STEPS"]
 
-#: largest step count the engine accepts (2**62; exact integer arithmetic in doubling)
-MAX_STEPS = 2**62
-
 Method = Literal["auto", "chebyshev", "doubling"]
-
-
-def validate_batch_size(batch_size: object) -> np.ndarray:
-    """Batch sizes as a float array; ``ValueError`` unless finite and >= 1."""
-    try:
-        B = np.asarray(batch_size, dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError(f"batch_size must be a number >= 1; got {batch_size!r}") from None
-    bad = ~np.isfinite(B) | (B < 1)
-    if np.any(bad):
-        raise ValueError(f"batch_size must be a finite number in [1, inf); got {B[bad].ravel()[0]!r}")
-    return B
-
-
-def validate_steps(steps: object) -> np.ndarray:
-    """Step counts as a float array of non-negative integers <= 2**62."""
-    try:
-        t = np.asarray(steps, dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError(f"steps must be non-negative integers; got {steps!r}") from None
-    bad = ~np.isfinite(t) | (t < 0) | (t != np.floor(t)) | (t > MAX_STEPS)
-    if np.any(bad):
-        raise ValueError(f"steps must be integers in [0, 2**62]; got {t[bad].ravel()[0]!r}")
-    return t
 
 
 @dataclass

@@ -58,7 +58,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ._forms import validate_hyperparameter
+from ._forms import real_array, validate_count, validate_hyperparameter
 from ._model import validate_batch_size, validate_steps
 from ._optimizers import Optimizer
 from ._cache import register_result_type
@@ -70,6 +70,11 @@ __all__ = ["MonteCarloResult", "monte_carlo"]
 
 #: longest simulated horizon (the mean, stderr and quantile curves are kept for every step)
 MAX_MONTE_CARLO_STEPS = 10**7
+
+#: most simulated coordinate-steps, runs x coordinates x (steps + 1), of one call: about 13 hours
+#: on one core at the 2.2e7 coordinate-steps per second measured on the paper's problem (the
+#: default ``nqm montecarlo`` run is 1e9); larger requests are refused before any work
+MAX_MONTE_CARLO_WORK = 10**12
 
 #: simulated (run, coordinate) rows per block: long vectors amortise the per-step Python
 #: overhead while a few state vectors still fit in the L2 cache
@@ -130,18 +135,12 @@ def _noise_std(c: np.ndarray, batch_size: float) -> np.ndarray:
     return np.sqrt(c / batch_size)
 
 
-def _validate_count(name: str, value: object, lowest: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lowest:
-        raise ValueError(f"{name} must be an integer >= {lowest}; got {value!r}")
-    return int(value)
-
-
 def _validate_list(name: str, value: object, low: float, high: float, closed: bool) -> np.ndarray:
     """A 1-D float array in ``[low, high]`` (``closed``) or ``(low, high)``, else ``ValueError``."""
-    arr = np.atleast_1d(np.asarray(value, dtype=float))
+    interval = f"[{low:g}, {high:g}]" if closed else f"({low:g}, {high:g})"
+    arr = np.atleast_1d(real_array(name, value, f"a 1-D list of finite numbers in {interval}"))
     inside = (arr >= low) & (arr <= high) if closed else (arr > low) & (arr < high)
     if arr.ndim != 1 or not np.all(np.isfinite(arr) & inside):
-        interval = f"[{low:g}, {high:g}]" if closed else f"({low:g}, {high:g})"
         raise ValueError(f"{name} must be a 1-D list of finite numbers in {interval}; got {value!r}")
     return arr
 
@@ -427,7 +426,8 @@ def monte_carlo(
     steps:
         the number of updates :math:`T`; losses are recorded at steps :math:`0..T`.
     runs:
-        independent runs (:math:`\ge 2`, for the standard error).
+        independent runs (:math:`\ge 2`, for the standard error); runs x simulated coordinates x
+        (steps + 1) is at most :data:`MAX_MONTE_CARLO_WORK` (checked before any work).
     seed:
         an integer or a ``numpy.random.SeedSequence`` (see the module docstring).
     lr_schedule:
@@ -472,10 +472,10 @@ def monte_carlo(
         raise ValueError(
             f"steps must be at most {MAX_MONTE_CARLO_STEPS:,} for Monte Carlo (it keeps the whole mean curve); got {T_int:,}"
         )
-    n_runs = _validate_count("runs", runs, 2)
-    chunk = _validate_count("chunk_bytes", chunk_bytes, 1)
+    n_runs = validate_count("runs", runs, 2)
+    chunk = validate_count("chunk_bytes", chunk_bytes, 1)
     if not isinstance(seed, np.random.SeedSequence):
-        _validate_count("seed", seed, 0)
+        validate_count("seed", seed, 0)
     target_arr = _validate_list("targets", targets, 0.0, math.inf, False) if np.size(targets) else np.zeros(0)
     levels = _validate_list("quantiles", quantiles, 0.0, 1.0, True)
 
@@ -491,8 +491,13 @@ def monte_carlo(
             lrs = schedule_index = None
 
     sim, counts = _simulated(problem, coordinates)
-    coef = _Coefficients(sim, opt, float(B), lrs)
     d = int(counts.sum())
+    if n_runs * d * (T_int + 1) > MAX_MONTE_CARLO_WORK:
+        raise ValueError(
+            f"runs x coordinates x (steps + 1) must be at most {MAX_MONTE_CARLO_WORK:.0e} simulated coordinate-steps; "
+            f"got {n_runs:,} x {d:,} x {T_int + 1:,} = {n_runs * d * (T_int + 1):.3g} (use fewer runs or steps)"
+        )
+    coef = _Coefficients(sim, opt, float(B), lrs)
     K = min(n_runs, max(1, math.ceil(_TARGET_ROWS / d)))
 
     root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)

@@ -11,12 +11,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ._forms import Forms, forms_for, validate_hyperparameter
+from ._forms import PRECOND_RANGE, Forms, forms_for, validate_hyperparameter
 from ._generated import FORMS
 
 __all__ = ["Optimizer", "SGD", "Momentum", "EMA", "Nesterov", "QHM", "optimizer", "from_spec"]
-
-_PRECOND_RANGE = (0.0, 1.0, True, True)
 
 
 class Optimizer:
@@ -41,7 +39,7 @@ class Optimizer:
                 + (f"missing {', '.join(missing)}" if missing else f"unknown {', '.join(extra)}")
             )
         values = {p: validate_hyperparameter(p, hyper[p], forms.ranges[p]) for p in forms.params}
-        values["precond_power"] = validate_hyperparameter("precond_power", precond_power, _PRECOND_RANGE)
+        values["precond_power"] = validate_hyperparameter("precond_power", precond_power, PRECOND_RANGE)
         try:
             shape = np.broadcast_shapes(*(v.shape for v in values.values()))
         except ValueError:
@@ -194,8 +192,10 @@ def from_spec(spec: Any, *, overwrite: bool = False) -> type[Optimizer]:
         Lookahead = nn.from_spec(my_spec)
         opt = Lookahead(lr=0.1, k=0.5)
     """
-    from nqm.theory import get_spec, register
+    from nqm.theory import OptimizerSpec, get_spec, register
 
+    if not isinstance(spec, OptimizerSpec):
+        raise TypeError(f"spec must be an nqm.theory.OptimizerSpec; got {type(spec).__name__}")
     try:
         existing = get_spec(spec.name)
     except KeyError:

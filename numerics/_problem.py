@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._forms import validate_positive
+from ._forms import PRECOND_RANGE, real_array, validate_batch_size, validate_count, validate_hyperparameter, validate_positive
 from ._generated import preconditioned_problem
 from ._tie import reaches
 
@@ -27,7 +27,8 @@ __all__ = ["Problem"]
 
 
 def _as_positive_vector(name: str, value: object, size: int | None, *, strict: bool) -> np.ndarray:
-    arr = np.atleast_1d(np.asarray(value, dtype=float))
+    rng = "(0, inf)" if strict else "[0, inf)"
+    arr = np.atleast_1d(real_array(name, value, f"a number or a 1-D array of numbers in {rng}"))
     if arr.ndim != 1:
         raise ValueError(f"{name} must be a scalar or a 1-D array; got shape {arr.shape}")
     if size is not None:
@@ -37,7 +38,6 @@ def _as_positive_vector(name: str, value: object, size: int | None, *, strict: b
             raise ValueError(f"{name} has {arr.size} entries but h has {size}; shapes must match")
     bad = ~np.isfinite(arr) | ((arr <= 0) if strict else (arr < 0))
     if np.any(bad):
-        rng = "(0, inf)" if strict else "[0, inf)"
         raise ValueError(f"{name} must be finite and in {rng}; got {arr[bad][0]!r}")
     return arr
 
@@ -47,13 +47,6 @@ def _round_down(values: np.ndarray, h: np.ndarray) -> np.ndarray:
     notebook's "rounded down"; values below the last bin go to it)."""
     asc_pos = np.searchsorted(values[::-1], h, side="right") - 1
     return values.size - 1 - np.clip(asc_pos, 0, values.size - 1)
-
-
-def _validate_batch_size(batch_size: object) -> np.ndarray:
-    B = np.asarray(batch_size, dtype=float)
-    if np.any(~np.isfinite(B) | (B < 1)):
-        raise ValueError(f"batch_size must be a finite number in [1, inf); got {batch_size!r}")
-    return B
 
 
 @dataclass(frozen=True, eq=False)
@@ -136,10 +129,8 @@ class Problem:
         """
         if isinstance(binned, (bool, np.bool_)) is False:
             raise ValueError(f"binned must be True or False; got {binned!r}")
-        if isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)) or d < 1:
-            raise ValueError(f"d must be an integer >= 1; got {d!r}")
-        if isinstance(bins, (bool, np.bool_)) or not isinstance(bins, (int, np.integer)) or bins < 1:
-            raise ValueError(f"bins must be an integer >= 1; got {bins!r}")
+        d = validate_count("d", d, 1)
+        bins = validate_count("bins", bins, 1)
         if noise not in ("binned", "bin-mean"):
             raise ValueError(f"noise must be 'binned' (the authors' C = H on the binned curvatures) or 'bin-mean'; got {noise!r}")
         h = 1.0 / np.arange(1, d + 1)
@@ -170,23 +161,22 @@ class Problem:
         variance are averaged within a bin, which is exact for the expected risk because
         it is linear in both).
         """
-        if not isinstance(d, (int, np.integer)) or d < 1:
-            raise ValueError(f"d must be an integer >= 1; got {d!r}")
-        for label, value, lo in (("a", a, -np.inf), ("b", a if b is None else b, -np.inf), ("h_scale", h_scale, 0.0), ("c_scale", c_scale, 0.0)):
-            if not (np.isfinite(value) and value > lo):
-                raise ValueError(f"{label} must be a finite number in ({lo:g}, inf); got {value!r}")
+        d = validate_count("d", d, 1)
+        a = float(validate_hyperparameter("a", a, (-math.inf, math.inf, False, False)))
+        b = a if b is None else float(validate_hyperparameter("b", b, (-math.inf, math.inf, False, False)))
+        h_scale, c_scale = (validate_positive(label, v) for label, v in (("h_scale", h_scale), ("c_scale", c_scale)))
+        if bins is not None:
+            bins = validate_count("bins", bins, 1)
         i = np.arange(1, d + 1, dtype=float)
         h = h_scale * i ** (-a)
-        c = c_scale * i ** (-(a if b is None else b))
-        name = f"power law (d={d}, a={a:g}, b={a if b is None else b:g})"
+        c = c_scale * i ** (-b)
+        name = f"power law (d={d}, a={a:g}, b={b:g})"
         if bins is None:
             return cls(h, c, init_var, name=name)
-        return cls._binned(h, c, np.full(d, float(init_var)), bins, name=f"{name}, {bins} bins")
+        return cls._binned(h, c, _as_positive_vector("init_var", init_var, d, strict=False), bins, name=f"{name}, {bins} bins")
 
     @classmethod
     def _binned(cls, h: np.ndarray, c: np.ndarray, v: np.ndarray, bins: int, name: str) -> Problem:
-        if bins < 1:
-            raise ValueError(f"bins must be an integer >= 1; got {bins!r}")
         values = np.geomspace(h.max(), h.min(), bins)  # decreasing, both ends exact
         pos = _round_down(values, h)
         counts = np.bincount(pos, minlength=bins).astype(float)
@@ -225,7 +215,7 @@ class Problem:
         (see there), :meth:`bayes_bound_steps` cannot be beaten.
         """
         target = validate_positive("target", target)
-        return self.information_constant / (target * _validate_batch_size(batch_size))
+        return self.information_constant / (target * validate_batch_size(batch_size))
 
     def bayes_risk_bound(self, examples: object) -> np.ndarray:
         r"""The least expected risk any method can reach after ``examples`` :math:`= N = tB` gradient examples.
@@ -247,7 +237,7 @@ class Problem:
         ``examples`` broadcasts (an array gives an array); a direction with :math:`c_i = 0` is
         known exactly after one example.
         """
-        N = np.asarray(examples, dtype=float)
+        N = real_array("examples", examples, "numbers in [0, inf]")
         if np.any(np.isnan(N) | (N < 0)):
             raise ValueError(f"examples must be in [0, inf]; got {examples!r}")
         N = N[..., None]
@@ -265,7 +255,7 @@ class Problem:
         cannot (never, for :math:`c > 0`).
         """
         target = validate_positive("target", target)
-        B = _validate_batch_size(batch_size)
+        B = validate_batch_size(batch_size)
         if B.ndim:
             raise ValueError(f"batch_size must be a single number in [1, inf); got {batch_size!r}")
         B = float(B)
@@ -288,9 +278,7 @@ class Problem:
         From :data:`nqm.theory.PRECONDITIONED_PROBLEM`: :math:`(h^{1-p}, c\,h^{-p}, v\,h^{p})`;
         ``power`` broadcasts against the bins (trailing axis).
         """
-        p = np.asarray(power, dtype=float)[..., None]
-        if np.any(~np.isfinite(p) | (p < 0) | (p > 1)):
-            raise ValueError(f"precond_power must be a finite number in [0, 1]; got {power!r}")
+        p = validate_hyperparameter("precond_power", power, PRECOND_RANGE)[..., None]
         return preconditioned_problem(self.h, self.c, self.init_var, p)
 
     def expected_risk_equivalent(self, power: float, *, noise_linear: bool) -> Problem:
@@ -310,7 +298,10 @@ class Problem:
         :math:`10^4` unbinned directions) become one. Only the expected risk is preserved, not its
         variance (which is not linear in :math:`v`).
         """
-        h, c, v = (np.broadcast_to(a, self.h.shape) for a in self.preconditioned(float(power)))
+        p = validate_hyperparameter("precond_power", power, PRECOND_RANGE)
+        if p.ndim:
+            raise ValueError(f"precond_power must be a single number in [0, 1]; got shape {p.shape}")
+        h, c, v = (np.broadcast_to(a, self.h.shape) for a in self.preconditioned(p))
         w = self.weights
         if np.any(w > 0):
             h, c, v, w = h[w > 0], c[w > 0], v[w > 0], w[w > 0]

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._forms import real_array, validate_count
 from ._model import validate_batch_size, validate_steps
 from ._optimizers import Optimizer
 from ._problem import Problem
@@ -60,10 +61,7 @@ _CHUNK_ELEMENTS = 1 << 18
 
 def validate_lrs(lrs: object) -> np.ndarray:
     """Learning rates as a float array of at least one dimension; ``ValueError`` unless finite and > 0."""
-    try:
-        arr = np.asarray(lrs, dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError(f"lrs must be an array of learning rates in (0, inf); got {lrs!r}") from None
+    arr = real_array("lrs", lrs, "an array of learning rates in (0, inf)")
     if arr.ndim == 0 or arr.shape[-1] == 0:
         raise ValueError(f"lrs must be an array (..., steps or pieces) with at least one entry; got shape {arr.shape}")
     bad = ~np.isfinite(arr) | (arr <= 0)
@@ -86,8 +84,7 @@ def validate_lengths(lengths: object, pieces: int) -> np.ndarray:
 def split_steps(total: int, pieces: int) -> np.ndarray:
     """``pieces`` integer lengths summing to ``total``, as equal as possible (the first
     ``total % pieces`` pieces are one step longer)."""
-    if pieces < 1:
-        raise ValueError(f"pieces must be an integer >= 1; got {pieces!r}")
+    pieces = validate_count("pieces", pieces, 1)
     total = int(validate_steps(total))
     base, extra = divmod(total, pieces)
     return np.array([base + 1] * extra + [base] * (pieces - extra), dtype=np.int64)

@@ -64,7 +64,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._forms import validate_positive
+from ._forms import validate_count, validate_positive
 from ._model import build_model
 from ._optimizers import Optimizer
 from ._problem import Problem
@@ -153,12 +153,6 @@ def bayes_bound_steps(problem: Problem, *, batch_size: float, target: float) -> 
     return problem.bayes_bound_steps(target, batch_size)
 
 
-def _validate_pieces(pieces: object) -> int:
-    if isinstance(pieces, (bool, np.bool_)) or not isinstance(pieces, (int, np.integer)) or pieces < 1:
-        raise ValueError(f"pieces must be an integer >= 1; got {pieces!r}")
-    return int(pieces)
-
-
 def _log_start(start: object, pieces: int) -> np.ndarray:
     arr = np.asarray(start, dtype=float)
     if arr.ndim > 1 or (arr.ndim == 1 and arr.size != pieces) or not np.all(np.isfinite(arr)):
@@ -217,7 +211,7 @@ def optimize_schedule(
     ``opt`` is any registered spec with an ``lr`` (its value is ignored; the other
     hyperparameters and ``precond_power`` stay fixed).
     """
-    pieces = _validate_pieces(pieces)
+    pieces = validate_count("pieces", pieces, 1)
     family = schedule_family(problem, opt, batch_size)
     cap = _resolve_cap(problem, opt, max_lr)
     lengths = split_steps(steps, pieces)
@@ -350,7 +344,7 @@ def optimal_schedule(
     total) if no schedule of at most :data:`MAX_SCHEDULE_STEPS` steps reaches it.
     """
     target = validate_positive("target", target)
-    pieces = _validate_pieces(pieces)
+    pieces = validate_count("pieces", pieces, 1)
     if not isinstance(equal_pieces, (bool, np.bool_)):
         raise ValueError(f"equal_pieces must be True or False; got {equal_pieces!r}")
     family = schedule_family(problem, opt, batch_size)

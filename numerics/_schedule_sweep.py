@@ -9,6 +9,7 @@ exact engine. Plotting is left to the caller: every table is plain arrays.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ._cache import register_result_type
+from ._forms import validate_batch_size, validate_count, validate_hyperparameter, validate_positive
 from ._optimizers import Optimizer
 from ._parallel import ResultCache, map_tasks, resolve_cache
 from ._problem import Problem
@@ -135,8 +137,9 @@ def schedule_sweep(
     free and an interrupted sweep resumes; ``progress`` wraps the task completions.
     """
     problem = Problem.paper() if problem is None else problem
-    Bs = np.atleast_1d(np.asarray(batch_sizes, dtype=float))
-    grid = np.atleast_1d(np.asarray(constant_lrs, dtype=float))
+    Bs = np.atleast_1d(validate_batch_size(batch_sizes, "batch_sizes"))
+    grid = np.atleast_1d(validate_hyperparameter("constant_lrs", constant_lrs, (0.0, math.inf, False, False)))
+    target, pieces = validate_positive("target", target), validate_count("pieces", pieces, 1)
     tasks = [_ScheduleTask(problem, opt, float(B), target, pieces, grid, max_lr, start, method) for B in Bs]
     done = map_tasks(_schedule_task, tasks, executor=executor, cache=resolve_cache(cache, "schedule-sweep-certified"),
                      progress=progress)

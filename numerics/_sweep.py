@@ -310,7 +310,7 @@ def _plan(
 ) -> _Plan:
     name = resolve_spec_name(optimizer)
     forms = forms_for(name)
-    Bs = validate_batch_size(batch_sizes)
+    Bs = validate_batch_size(batch_sizes, "batch_sizes")
     if Bs.ndim != 1 or Bs.size == 0:
         raise ValueError(f"batch_sizes must be a non-empty 1-D array of numbers >= 1; got shape {Bs.shape}")
     if np.unique(Bs).size != Bs.size:

@@ -32,13 +32,17 @@ from typing import Any
 
 import numpy as np
 
-from ._forms import Forms, forms_for, validate_hyperparameter, validate_positive
+from ._forms import PRECOND_RANGE, Forms, forms_for, validate_hyperparameter, validate_positive
 from ._model import RiskModel, build_model, validate_batch_size
 from ._optimizers import Optimizer
 from ._problem import Problem
 from ._steps import first_hits, grid_minimum
 
-__all__ = ["TuneResult", "GridSearch", "tune", "default_grid", "resolve_spec_name"]
+__all__ = ["MAX_GRID_POINTS", "TuneResult", "GridSearch", "tune", "default_grid", "resolve_spec_name"]
+
+#: most hyperparameter grid points one search holds (its flattened points are ~80 MB per
+#: hyperparameter at the limit; the paper's grids have 2,000); larger grids are refused before any work
+MAX_GRID_POINTS = 10**7
 
 #: grid points x bins per built model (bounds the memory of one chunk to ~100 MB)
 _CHUNK_ELEMENTS = 1 << 18
@@ -65,10 +69,7 @@ def resolve_spec_name(optimizer: object) -> str:
             "optimizer must be a registered spec name or an optimizer class such as nn.Momentum; "
             f"got {optimizer!r}"
         )
-    try:
-        forms_for(name)
-    except KeyError as err:
-        raise ValueError(f"optimizer must name a registered spec; {err.args[0]}") from None
+    forms_for(name)  # ValueError listing the registered names
     return name
 
 
@@ -143,9 +144,12 @@ class GridSearch:
         self.name = name
         self.axes = dict(axes)
         self.fixed = dict(fixed)
-        self.precond_power = float(validate_hyperparameter("precond_power", precond_power, (0.0, 1.0, True, True)))
+        self.precond_power = float(validate_hyperparameter("precond_power", precond_power, PRECOND_RANGE))
         self.shape = tuple(a.size for a in self.axes.values())
-        self.size = int(np.prod(self.shape))
+        self.size = math.prod(self.shape)
+        if self.size > MAX_GRID_POINTS:
+            raise ValueError(f"grid has {' x '.join(map(str, self.shape))} = {self.size:,} points; "
+                             f"at most {MAX_GRID_POINTS:,} are searched at once (split the grid)")
         mesh = np.meshgrid(*self.axes.values(), indexing="ij") if self.axes else []
         self.points = {k: m.ravel() for k, m in zip(self.axes, mesh)}
         per = max(1, _CHUNK_ELEMENTS // problem.size)

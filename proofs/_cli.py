@@ -3,8 +3,10 @@
 Conventions (:mod:`._cli_common`): defaults are the paper's problem; ``--help``/``-h`` on every
 subcommand; usage errors are one line ``error: ...`` with exit status 2; work longer than about
 2 s shows a progress bar on standard error (``--quiet`` silences it); output files are never
-silently overwritten (``--force``); ``--spec-file FILE`` registers user optimizers (entry points
-in the ``nqm.optimizers`` group are registered automatically).
+silently overwritten (``--force``) and are written whole or not at all; output paths (:class:`._cli_common.OutputPath`)
+and sizes (list options, grids, Monte-Carlo work, worker processes) are checked before any work;
+``--spec-file FILE`` registers user optimizers (entry points in the ``nqm.optimizers`` group are
+registered automatically).
 """
 
 from __future__ import annotations
@@ -14,7 +16,18 @@ from pathlib import Path
 
 import click
 
-from ._cli_common import CONTEXT_SETTINGS, NqmGroup, fail, force_option, quiet_option, refuse_overwrite, spec_file_option, status
+from ._cli_common import (
+    CONTEXT_SETTINGS,
+    NqmGroup,
+    OutputPath,
+    fail,
+    force_option,
+    quiet_option,
+    refuse_overwrite,
+    spec_file_option,
+    status,
+    write_output,
+)
 
 
 @click.group(cls=NqmGroup, context_settings=CONTEXT_SETTINGS, epilog="""\b
@@ -40,7 +53,7 @@ Examples:
     help="A registered optimizer (repeatable or comma-separated); default: all of them.",
 )
 @click.option(
-    "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    "--output", "-o", type=OutputPath(), default=None,
     help="Write the document to FILE instead of standard output.",
 )
 @force_option
@@ -59,7 +72,7 @@ def latex(optimizers: tuple[str, ...], output: Path | None, force: bool, quiet: 
     if output is None:
         click.echo(text, nl=False)
     else:
-        output.write_text(text)
+        write_output(output, text)
         click.echo(f"wrote {output}", err=True)
 
 
@@ -68,13 +81,13 @@ Examples:
   nqm validate results/ --reduced
   nqm validate results/ --force
 """)
-@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("out_dir", type=OutputPath("dir"))
 @click.option("--reduced", is_flag=True, help="The small configuration the tests use (under a minute on two cores; the full sweep takes about 4 minutes).")
 @force_option
-@click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
+@click.option("--cache-dir", type=OutputPath("dir"), default=None,
               help="Cache of finished digits searches (default: $NQM_CACHE_DIR/results).")
 @quiet_option
-def validate(out_dir: Path, reduced: bool, force: bool, cache_dir: str | None, quiet: bool) -> None:
+def validate(out_dir: Path, reduced: bool, force: bool, cache_dir: Path | None, quiet: bool) -> None:
     """Check the NQM against PyTorch networks; write CSV tables, PNG figures and report.md to OUT_DIR.
 
     Needs the torch extra. Finished digits searches are cached, so an interrupted run resumes.

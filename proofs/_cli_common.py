@@ -10,6 +10,13 @@
   (:data:`quiet_option`) silences them.
 * **No silent overwrite.** :func:`refuse_overwrite` before writing; ``--force``
   (:data:`force_option`) replaces.
+* **Outputs checked before the work.** Every output file or folder option has the click type
+  :class:`OutputPath`: at parse time the folder that will hold it must exist (for a folder
+  output: its nearest existing ancestor), be a folder and accept a new file (tried by creating
+  and removing an empty probe file, so read-only mounts count, also for root), a file output
+  must not be a folder, and the suffix must be one the command writes; otherwise one line,
+  exit status 2, and nothing is computed or written. Files are written whole or not at all
+  (:func:`write_output`).
 * **User optimizers.** ``--spec-file FILE`` (:data:`spec_file_option`, on the group and on every
   subcommand) registers the :class:`~nqm.theory.OptimizerSpec` objects a Python file defines;
   entry points in the ``nqm.optimizers`` group are registered by :mod:`nqm.theory` itself.
@@ -19,7 +26,9 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import os
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -30,7 +39,9 @@ import click
 
 __all__ = [
     "CONTEXT_SETTINGS",
+    "MAX_WORKERS",
     "NqmGroup",
+    "OutputPath",
     "fail",
     "force_option",
     "load_spec_file",
@@ -39,6 +50,7 @@ __all__ = [
     "refuse_overwrite",
     "spec_file_option",
     "status",
+    "write_output",
 ]
 
 T = TypeVar("T")
@@ -47,6 +59,9 @@ T = TypeVar("T")
 PROGRESS_DELAY = 2.0
 
 USAGE_EXIT = 2
+
+#: most worker processes a command starts (``--workers``, ``--jobs``): 4 per CPU
+MAX_WORKERS = 4 * (os.cpu_count() or 1)
 
 #: every command accepts -h as well as --help, also when invoked on its own (click caches the
 #: help option per command, so the group's setting alone is not enough)
@@ -70,6 +85,86 @@ def refuse_overwrite(paths: Iterable[Path | None], force: bool) -> None:
     for path in paths:
         if path is not None and Path(path).exists():
             fail(f"{path} exists; pass --force to replace it")
+
+
+def _accepts_new_files(folder: Path) -> str | None:
+    """Why a new file cannot be created in the existing ``folder`` (``None`` if it can): an empty
+    probe file is created and removed, the only test that also holds for root and read-only mounts."""
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".nqm-write-check-", dir=folder)
+    except OSError as exc:
+        return f"cannot write into {folder} ({exc.strerror or exc})"
+    os.close(fd)
+    os.unlink(probe)
+    return None
+
+
+def output_problem(path: Path, kind: str = "file", suffixes: Sequence[str] = ()) -> str | None:
+    """Why ``path`` cannot be written as an output ``kind`` ("file" or "dir"), or ``None``.
+
+    A file needs an existing parent folder that accepts a new file (outputs are written next to the
+    target and renamed over it, :func:`write_output`) and must not be a folder, with one of
+    ``suffixes`` if any are given; a folder must be a folder that accepts a new file if it exists,
+    and otherwise its nearest existing ancestor must be (the folder is created by the command).
+    Existing outputs are not refused here: that is :func:`refuse_overwrite`'s ``--force`` rule.
+    """
+    if kind == "file":
+        if path.is_dir():
+            return f"{path} is a folder; give a file name"
+        if suffixes and path.suffix.lower() not in suffixes:
+            return f"{path} must end in {' or '.join(suffixes)}"
+        folder = path.absolute().parent
+        if not folder.exists():
+            return f"folder {folder} does not exist"
+        if not folder.is_dir():
+            return f"{folder} is not a folder"
+        return _accepts_new_files(folder)
+    if path.exists():
+        return _accepts_new_files(path) if path.is_dir() else f"{path} is a file; give a folder"
+    ancestor = path.absolute().parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        return f"cannot create folder {path}: {ancestor} is a file"
+    return _accepts_new_files(ancestor)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_output(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` whole or not at all: into a temporary file next to it, then renamed
+    over it (an interrupted or failed write leaves no half-written output). The file gets the mode a
+    plain ``open(path, "w")`` would give it (the replaced file's, or 0o666 less the umask)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.absolute().parent)
+    try:
+        with os.fdopen(fd, "w", newline="") as fh:
+            fh.write(text)
+        os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+class OutputPath(click.ParamType):
+    """A click type for an output file (``kind="file"``) or folder (``kind="dir"``), checked at parse
+    time by :func:`output_problem`, i.e. before any work starts; the value is a :class:`~pathlib.Path`."""
+
+    def __init__(self, kind: str = "file", suffixes: Sequence[str] = ()) -> None:
+        self.kind = kind
+        self.suffixes = tuple(suffixes)
+        self.name = "DIR" if kind == "dir" else "FILE"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Path:
+        path = Path(value)
+        problem = output_problem(path, self.kind, self.suffixes)
+        if problem is not None:
+            self.fail(problem, param, ctx)
+        return path
 
 
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="Silence progress bars.")

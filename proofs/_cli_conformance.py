@@ -9,7 +9,17 @@ from pathlib import Path
 
 import click
 
-from ._cli_common import CONTEXT_SETTINGS, fail, force_option, quiet_option, refuse_overwrite, spec_file_option, status
+from ._cli_common import (
+    CONTEXT_SETTINGS,
+    OutputPath,
+    fail,
+    force_option,
+    quiet_option,
+    refuse_overwrite,
+    spec_file_option,
+    status,
+    write_output,
+)
 
 
 @click.command(context_settings=CONTEXT_SETTINGS, epilog="""\b
@@ -25,7 +35,7 @@ Examples:
 @click.option("--max-examples", type=click.IntRange(min=1), default=20, show_default=True,
               help="Hypothesis examples per property.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Hypothesis seed (runs are reproducible).")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
+@click.option("--json", "json_path", type=OutputPath(), default=None, metavar="FILE",
               help="Write every report (with shrunk counterexamples) as JSON to FILE.")
 @spec_file_option
 @force_option
@@ -58,7 +68,7 @@ def conformance(names: tuple[str, ...], all_: bool, properties: tuple[str, ...],
         click.echo(str(report))
         reports.append(report)
     if json_path is not None:
-        json_path.write_text(json.dumps([asdict(r) | {"ok": r.ok} for r in reports], indent=2, default=str))
+        write_output(json_path, json.dumps([asdict(r) | {"ok": r.ok} for r in reports], indent=2, default=str))
         click.echo(f"wrote {json_path}", err=True)
     if not all(r.ok for r in reports):
         sys.exit(1)

@@ -22,7 +22,17 @@ from typing import Any
 import click
 import sympy as sp
 
-from ._cli_common import CONTEXT_SETTINGS, fail, force_option, quiet_option, refuse_overwrite, spec_file_option, status
+from ._cli_common import (
+    CONTEXT_SETTINGS,
+    OutputPath,
+    fail,
+    force_option,
+    quiet_option,
+    refuse_overwrite,
+    spec_file_option,
+    status,
+    write_output,
+)
 
 __all__ = ["Quantity", "derive", "derived_quantities"]
 
@@ -206,7 +216,7 @@ Examples:
 @click.option("--latex", "fmt", flag_value="latex", help="Print LaTeX (amsmath align* blocks, the paper's notation).")
 @click.option("--json", "fmt", flag_value="json", help="Print JSON: per quantity its title, text (sympy) and LaTeX.")
 @click.option("--precondition", is_flag=True, help="Derive the method with the preconditioner P = H^p (eqs. 8-9; adds p).")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--output", "-o", type=OutputPath(), default=None,
               help="Write to FILE instead of standard output.")
 @force_option
 @quiet_option
@@ -238,5 +248,5 @@ def derive(name: str, fmt: str | None, precondition: bool, output: Path | None, 
     if output is None:
         click.echo(text, nl=False)
     else:
-        output.write_text(text)
+        write_output(output, text)
         click.echo(f"wrote {output}", err=True)

@@ -9,6 +9,8 @@ import click
 
 from ._cli_common import (
     CONTEXT_SETTINGS,
+    MAX_WORKERS,
+    OutputPath,
     fail,
     force_option,
     progress_wrapper,
@@ -26,13 +28,13 @@ def _names() -> list[str]:
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
-@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("out_dir", type=OutputPath("dir"))
 @click.option("--only", "only", multiple=True, metavar="NAME",
               help="Render only this figure (repeatable): fig2, fig3a, fig3b, fig3c, fig4, fig11, fig13, fig14, fig15, "
                    "training_curves, steps_surface, critical_vs_power, network_vs_nqm.")
 @click.option("--validation", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Output folder of 'nqm validate'; adds the network_vs_nqm figure.")
-@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--jobs", type=click.IntRange(min=1, max=MAX_WORKERS), default=1, show_default=True,
               help="Worker processes for the independent sweeps (1 = in this process).")
 @force_option
 @quiet_option

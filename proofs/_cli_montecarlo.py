@@ -16,14 +16,15 @@ from pathlib import Path
 
 import click
 import numpy as np
+from nqm.numerics._montecarlo import MAX_MONTE_CARLO_WORK
 
 from ._cli_common import CONTEXT_SETTINGS, force_option, progress_wrapper, quiet_option, refuse_overwrite, spec_file_option
 from ._cli_values import (
     HYPERPARAMETER,
     distinct_names,
     STEPS,
+    TABLE_OUTPUT,
     cache_dir_option,
-    check_output_suffix,
     console_for_tables,
     executor,
     no_cache_option,
@@ -57,13 +58,13 @@ Examples:
 @precond_powers_option(multiple=False)
 @click.option("--batch-size", type=click.FloatRange(min=1), required=True, help="The batch size B (>= 1).")
 @click.option("--steps", "steps", type=STEPS, default="0:1000:100", show_default=True, help="Steps reported (syntax below).")
-@click.option("--runs", type=click.IntRange(min=2), default=100, show_default=True, help="Independent simulated runs.")
+@click.option("--runs", type=click.IntRange(min=2), default=100, show_default=True, help=f"Independent simulated runs (runs x 10^4 coordinates x (steps + 1) at most {MAX_MONTE_CARLO_WORK:.0e}).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed (results are reproducible).")
 @problem_option
 @workers_option
 @cache_dir_option
 @no_cache_option
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--output", "-o", type=TABLE_OUTPUT, default=None,
               help="Write the per-step table to FILE.csv or FILE.json.")
 @force_option
 @quiet_option
@@ -83,7 +84,6 @@ def montecarlo(optimizer: str, hyper: tuple[tuple[str, float], ...], precond_pow
 
     (name,) = optimizer_names([optimizer])
     B = batch_size
-    check_output_suffix(output)
     refuse_overwrite([output], force)
     problem = paper_problem(unbinned)
     opt = Optimizer(name, precond_power=precond_power, **dict(hyper))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from ._cli_common import CONTEXT_SETTINGS, fail, force_option, quiet_option, refuse_overwrite, spec_file_option, status
+from ._cli_common import CONTEXT_SETTINGS, OutputPath, fail, force_option, quiet_option, refuse_overwrite, spec_file_option, status
 from ._cli_values import optimizer_names
 from ._formula import MAX_SAMPLES, MAX_SYMBOLIC_SECONDS, QUANTITIES, SYMBOLIC_SECONDS
 from ._safe_parse import (
@@ -40,9 +40,9 @@ Examples:
   nqm proofs --optimizer momentum --json proofs.json --latex appendix.tex
   nqm --spec-file my_opt.py proofs --optimizer lookahead
 """)
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--json", "json_path", type=OutputPath(), default=None,
               help="Write the results as JSON to FILE.")
-@click.option("--latex", "latex_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--latex", "latex_path", type=OutputPath(), default=None,
               help="Write a LaTeX appendix (amsmath) to FILE.")
 @click.option("--optimizer", "optimizers", multiple=True, metavar="NAME",
               help="Only proofs about these registered optimizers (repeatable or comma-separated); default: all.")

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import click
 
-from ._cli_common import CONTEXT_SETTINGS, fail, force_option, progress_wrapper, quiet_option, spec_file_option
+from ._cli_common import CONTEXT_SETTINGS, OutputPath, fail, force_option, progress_wrapper, quiet_option, spec_file_option
 from ._report import VALIDATION_MODES
 
 __all__ = ["report"]
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("nqm-report"),
+@click.option("--out", "out_dir", type=OutputPath("dir"), default=Path("nqm-report"),
               show_default=True, help="The report folder (refused if it exists and is not empty, unless --force).")
 @click.option("--validation", type=click.Choice(VALIDATION_MODES), default="auto", show_default=True,
               help="PyTorch check: quick = linear regression against both noise models (seconds); reduced / full = "

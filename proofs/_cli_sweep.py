@@ -25,14 +25,22 @@ from typing import Any
 import click
 import numpy as np
 
-from ._cli_common import CONTEXT_SETTINGS, force_option, progress_wrapper, quiet_option, refuse_overwrite, spec_file_option
+from ._cli_common import (
+    CONTEXT_SETTINGS,
+    force_option,
+    progress_wrapper,
+    quiet_option,
+    refuse_overwrite,
+    spec_file_option,
+    write_output,
+)
 from ._cli_values import (
     BATCH_SIZES,
     GRID,
     HYPERPARAMETER,
+    TABLE_OUTPUT,
     distinct_names,
     cache_dir_option,
-    check_output_suffix,
     console_for_tables,
     executor,
     no_cache_option,
@@ -168,7 +176,7 @@ Examples:
   nqm sweep --optimizer momentum --grid lr=1e-4:1:40 --hp beta=0.9 --batch-sizes 16,256,4096
 """)
 @_sweep_options
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--output", "-o", type=TABLE_OUTPUT, default=None,
               help="Write the rows to FILE.csv or FILE.json (JSON adds the grids and critical batch sizes).")
 @force_option
 def sweep(optimizers: tuple[str, ...], precond_powers: tuple[float, ...], batch_sizes: np.ndarray, target: float,
@@ -181,7 +189,6 @@ def sweep(optimizers: tuple[str, ...], precond_powers: tuple[float, ...], batch_
     effective learning rate, information-theoretic bound tr(H^-1 C)/(2 target B)) and both
     critical batch sizes.
     """
-    check_output_suffix(output)
     refuse_overwrite([output], force)
     results = _run_sweeps(optimizers, precond_powers, batch_sizes, target, grids, fixed, refine, unbinned,
                           workers, cache_dir, no_cache, quiet)
@@ -191,7 +198,7 @@ def sweep(optimizers: tuple[str, ...], precond_powers: tuple[float, ...], batch_
     _print_critical(console, results)
     if output is not None:
         if output.suffix.lower() == ".json":
-            output.write_text(json.dumps(_sweep_json(results), indent=2) + "\n")
+            write_output(output, json.dumps(_sweep_json(results), indent=2) + "\n")
         else:
             write_records(output, [rec for r in results for rec in r.records()], {})
         click.echo(f"wrote {output}", err=True)
@@ -203,7 +210,7 @@ Examples:
   nqm critical --optimizer momentum --batch-sizes 4:1048576 --output crit.json
 """)
 @_sweep_options
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--output", "-o", type=TABLE_OUTPUT, default=None,
               help="Write the critical batch sizes to FILE.csv or FILE.json.")
 @force_option
 def critical(optimizers: tuple[str, ...], precond_powers: tuple[float, ...], batch_sizes: np.ndarray, target: float,
@@ -215,7 +222,6 @@ def critical(optimizers: tuple[str, ...], precond_powers: tuple[float, ...], bat
     Perfect-scaling breakdown: the first B at which the steps are twice the perfect-scaling
     extrapolation S(B0) B0 / B from the smallest batch size (interpolated between rows).
     """
-    check_output_suffix(output)
     refuse_overwrite([output], force)
     results = _run_sweeps(optimizers, precond_powers, batch_sizes, target, grids, fixed, refine, unbinned,
                           workers, cache_dir, no_cache, quiet)
@@ -242,7 +248,7 @@ Examples:
 @click.option("--batch-size", "batch_sizes", type=BATCH_SIZES, required=True, help="Batch size(s) (syntax below).")
 @target_option
 @problem_option
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--output", "-o", type=TABLE_OUTPUT, default=None,
               help="Write the table to FILE.csv or FILE.json.")
 @force_option
 @spec_file_option
@@ -256,7 +262,6 @@ def steps(optimizer: str, hyper: tuple[tuple[str, float], ...], precond_power: f
     from nqm.numerics import Optimizer, stationary_risk, steps_to_target
 
     (name,) = optimizer_names([optimizer])
-    check_output_suffix(output)
     refuse_overwrite([output], force)
     problem = paper_problem(unbinned)
     opt = Optimizer(name, precond_power=precond_power, **dict(hyper))

@@ -14,6 +14,7 @@ Syntax (documented in every command's help):
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -25,7 +26,7 @@ import click
 import numpy as np
 from nqm.numerics._jsonio import json_ready
 
-from ._cli_common import fail
+from ._cli_common import MAX_WORKERS, OutputPath, fail, write_output
 
 __all__ = [
     "BATCH_SIZES",
@@ -38,7 +39,7 @@ __all__ = [
     "HYPERPARAMETER",
     "distinct_names",
     "STEPS",
-    "check_output_suffix",
+    "TABLE_OUTPUT",
     "console_for_tables",
     "optimizer_names",
     "optimizers_option",
@@ -54,6 +55,11 @@ __all__ = [
 ]
 
 
+#: most values one list option (batch sizes, a grid axis, reported steps) expands to; the whole
+#: hyperparameter grid is bounded by :data:`nqm.numerics._tune.MAX_GRID_POINTS`
+MAX_VALUES = 10**7
+
+
 def _number(text: str, what: str) -> float:
     try:
         value = float(text)
@@ -66,9 +72,16 @@ def _number(text: str, what: str) -> float:
 
 def _count(text: str, what: str) -> int:
     value = _number(text, what)
-    if value != int(value) or value < 1:
+    if not math.isfinite(value) or value != int(value) or value < 1:
         raise ValueError(f"{what}: {text!r} is not a positive integer")
-    return int(value)
+    return _listed(int(value), what)
+
+
+def _listed(n: int, what: str) -> int:
+    """``n``, the length of a list a value expands to, unless it exceeds :data:`MAX_VALUES` (checked before allocating)."""
+    if n > MAX_VALUES:
+        raise ValueError(f"{what}: {n:,} values; at most {MAX_VALUES:,} are allowed")
+    return n
 
 
 class _Parsed(click.ParamType):
@@ -97,7 +110,7 @@ def parse_batch_sizes(text: str) -> np.ndarray:
         ratio = _number(parts[2], "ratio") if len(parts) == 3 else 2.0
         if not (1 <= a <= b < math.inf) or not 1 < ratio < math.inf:
             raise ValueError(f"{text!r}: need 1 <= a <= b (finite) and ratio > 1")
-        n = int(math.floor(math.log(b / a) / math.log(ratio) * (1 + 1e-12))) + 1
+        n = _listed(int(math.floor(math.log(b / a) / math.log(ratio) * (1 + 1e-12))) + 1, "batch sizes")
         values = a * ratio ** np.arange(n)
     else:
         values = np.array([_number(x, "batch size") for x in text.split(",") if x.strip()])
@@ -147,13 +160,17 @@ def parse_steps(text: str) -> np.ndarray:
     k = _count(parts[2], "step interval")
     if a > T:
         raise ValueError(f"{text!r}: need a <= T")
+    _listed((T - a) // k + 1, "steps")
     values = np.arange(a, T + 1, k)
     return values if values[-1] == T else np.append(values, T)
 
 
 def _steps_value(text: str) -> int:
+    """An integer step count; digits are read exactly (a float would turn 2**53 + 1 into 2**53)."""
+    if text.strip().isdigit():
+        return int(text)
     value = _number(text, "steps")
-    if value != int(value) or value < 0 or not math.isfinite(value):
+    if not math.isfinite(value) or value != int(value) or value < 0:
         raise ValueError(f"steps: {text!r} is not an integer >= 0")
     return int(value)
 
@@ -178,13 +195,19 @@ BATCH_SIZES = _Parsed("BATCH_SIZES", parse_batch_sizes)
 GRID = _Parsed("NAME=AXIS", parse_grid)
 HYPERPARAMETER = _Parsed("NAME=VALUE", parse_hyperparameter)
 STEPS = _Parsed("STEPS", parse_steps)
+#: an output table, FILE.csv or FILE.json (checked before any work, :class:`OutputPath`)
+TABLE_OUTPUT = OutputPath(suffixes=(".csv", ".json"))
 
 
 def optimizer_names(values: Sequence[str]) -> list[str]:
-    """Registered optimizer names from repeatable, comma-separated values (each checked; fails in one line)."""
+    """Registered optimizer names from repeatable, comma-separated values (each checked; fails in one line).
+
+    No values at all is ``[]`` (the command's default); values that name nothing (``,,``) are refused."""
     from nqm.theory import get_spec
 
     names = [n.strip() for v in values for n in v.split(",") if n.strip()]
+    if values and not names:
+        fail(f"--optimizer: {','.join(values)!r} names no optimizer")
     for name in names:
         try:
             get_spec(name)
@@ -238,10 +261,10 @@ def problem_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 workers_option = click.option(
-    "--workers", type=click.IntRange(min=0), default=None,
+    "--workers", type=click.IntRange(min=0, max=MAX_WORKERS), default=None,
     help="Worker processes (0: run here; default: a local process pool when the work is large).")
 cache_dir_option = click.option(
-    "--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    "--cache-dir", type=OutputPath("dir"), default=None,
     help="Cache finished tasks here (default: $NQM_CACHE_DIR or ~/.cache/nqm-toolkit/results).")
 no_cache_option = click.option("--no-cache", is_flag=True, help="Do not read or write the result cache.")
 
@@ -291,17 +314,12 @@ def write_records(path: Path, records: list[dict[str, Any]], meta: Mapping[str, 
     suffix = path.suffix.lower()
     if suffix == ".csv":
         columns = list(dict.fromkeys(k for r in records for k in r))
-        with path.open("w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=columns, restval="")
-            writer.writeheader()
-            writer.writerows(records)
+        buffer = io.StringIO(newline="")
+        writer = csv.DictWriter(buffer, fieldnames=columns, restval="")
+        writer.writeheader()
+        writer.writerows(records)
+        write_output(path, buffer.getvalue())
     elif suffix == ".json":
-        path.write_text(json.dumps(json_ready({**meta, "rows": records}), indent=2) + "\n")
+        write_output(path, json.dumps(json_ready({**meta, "rows": records}), indent=2) + "\n")
     else:
-        fail(f"--output: {path} must end in .csv or .json")
-
-
-def check_output_suffix(path: Path | None) -> None:
-    """Fail early (before any work) unless ``path`` is None or ends in .csv or .json."""
-    if path is not None and path.suffix.lower() not in (".csv", ".json"):
-        fail(f"--output: {path} must end in .csv or .json")
+        raise ValueError(f"--output: {path} must end in .csv or .json")  # TABLE_OUTPUT refuses it at parse time

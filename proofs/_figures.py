@@ -41,6 +41,7 @@ from matplotlib.colors import Colormap, ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogLocator
 from nqm.numerics import Problem, ScheduleSweep, Sweep, schedule_sweep, sweep
+from nqm.numerics._forms import validate_batch_size
 from nqm.numerics._jsonio import json_ready
 from nqm.numerics._parallel import config_key, map_tasks
 
@@ -274,9 +275,9 @@ def problem_or_paper(problem: Problem | None) -> Problem:
 
 def validate_batch_sizes(name: str, values: Iterable[float]) -> tuple[float, ...]:
     """Distinct batch sizes >= 1 in increasing order; ``ValueError`` naming ``name`` otherwise."""
-    Bs = np.asarray(list(values), dtype=float)
-    if Bs.ndim != 1 or Bs.size < 2 or np.any(~np.isfinite(Bs) | (Bs < 1)) or np.unique(Bs).size != Bs.size:
-        raise ValueError(f"{name} must hold at least 2 distinct finite batch sizes >= 1; got {list(Bs)!r}")
+    Bs = validate_batch_size(list(values), name)
+    if Bs.ndim != 1 or Bs.size < 2 or np.unique(Bs).size != Bs.size:
+        raise ValueError(f"{name} must hold at least 2 distinct finite batch sizes >= 1; got {Bs.tolist()!r}")
     return tuple(float(b) for b in np.sort(Bs))
 
 

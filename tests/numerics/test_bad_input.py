@@ -2,16 +2,21 @@
 
 Covers non-positive and NaN learning rates, batch sizes below 1, beta / gamma outside
 [0, 1), p outside [0, 1], h <= 0, mismatched array shapes, and the arguments of tuning,
-sweeps and the critical-batch-size tools. Divergent settings are not errors: they give
-``inf`` risk and steps, never NaN.
+sweeps and the critical-batch-size tools. :func:`test_every_public_entry_point_refuses_bad_values`
+walks every public name of ``nqm.numerics`` (a test keeps the walk complete) with numeric strings,
+booleans, ``None``, complex and out-of-range values, unknown optimizer names and integer steps that
+float64 would round. Divergent settings are not errors: they give ``inf`` risk and steps, never NaN.
 """
 
 import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import nqm.numerics as nn
+from nqm.numerics._forms import validate_steps
 
 PROB = nn.Problem([1.0, 0.1], c=[1.0, 0.5])
 SGD = nn.SGD(lr=0.1)
@@ -194,8 +199,8 @@ def test_sweep_batch_sizes() -> None:
     raises(r"batch_sizes must be a non-empty 1-D array", lambda: nn.sweep(PROB, nn.SGD, batch_sizes=[], target=0.1))
     raises(r"batch_sizes must be a non-empty 1-D array", lambda: nn.sweep(PROB, nn.SGD, batch_sizes=[[4, 8]], target=0.1))
     raises(r"batch_sizes must be distinct", lambda: nn.sweep(PROB, nn.SGD, batch_sizes=[4, 4], target=0.1))
-    raises(r"batch_size must be a finite number in \[1, inf\)", lambda: nn.sweep(PROB, nn.SGD, batch_sizes=[4, 0.5], target=0.1))
-    raises(r"batch_size must be a finite number in \[1, inf\)", lambda: nn.optimal_learning_rates(PROB, nn.SGD, batch_sizes=[0.0], target=0.1))
+    raises(r"batch_sizes must be a finite number in \[1, inf\)", lambda: nn.sweep(PROB, nn.SGD, batch_sizes=[4, 0.5], target=0.1))
+    raises(r"batch_sizes must be a finite number in \[1, inf\)", lambda: nn.optimal_learning_rates(PROB, nn.SGD, batch_sizes=[0.0], target=0.1))
 
 
 def test_effective_lr_needs_a_valid_optimizer() -> None:
@@ -205,7 +210,7 @@ def test_effective_lr_needs_a_valid_optimizer() -> None:
 # ------------------------------------------------------------------ critical batch size, noise scale
 def test_critical_batch_size_arguments() -> None:
     raises(r"batch_sizes and steps must be 1-D arrays of the same length", lambda: nn.mccandlish_fit([1, 2, 4], [3, 2]))
-    raises(r"batch_size must be a finite number in \[1, inf\)", lambda: nn.critical_batch_sizes([0.5, 2], [3, 2]))
+    raises(r"batch_sizes must be a finite number in \[1, inf\)", lambda: nn.critical_batch_sizes([0.5, 2], [3, 2]))
     raises(r"steps must be numbers in \[0, inf\]", lambda: nn.perfect_scaling_breakdown([1, 2], [3, -2]))
     raises(r"steps must be numbers in \[0, inf\]", lambda: nn.mccandlish_fit([1, 2], ["a", 2]))
     raises(r"batch_sizes must be distinct", lambda: nn.critical_batch_sizes([2, 2], [3, 2]))
@@ -228,3 +233,185 @@ def test_monte_carlo_and_schedules() -> None:
     raises(r"lrs must be finite learning rates in \(0, inf\)", lambda: nn.scheduled_risk(PROB, "sgd", batch_size=4, lrs=[np.nan]))
     raises(r"lengths must have one entry per piece", lambda: nn.piecewise_risk(PROB, "sgd", batch_size=4, lrs=[0.1, 0.2], lengths=[1]))
     raises(r"pieces must be an integer >= 1", lambda: nn.split_steps(10, 0))
+
+
+# ------------------------------------------------------------------ every public entry point, every kind of bad value
+#: bad values by kind of parameter; numeric strings and booleans are refused, never converted
+BAD = {
+    "positive": ["0.1", True, None, 1 + 0j, -1.0, np.nan],
+    "unit": ["0.5", True, None, -0.5, 1.5, np.nan],  # precond_power, in [0, 1]
+    "batch_size": ["64", True, None, 0.5, np.nan, np.inf],
+    "steps": ["10", True, None, -1, 1.5, np.nan, 2**53 + 1, 2**62 + 1, 2**100],
+    "count": ["10", True, None, 2.5, 0, -3],
+    "optional positive": ["0.1", True, 1 + 0j, -1.0, np.nan],  # None is the default
+    "optional count": ["10", True, 2.5, 0, -3],
+    "name": ["nope", "SGD", ""],
+    "array": ["abc", ["1", "2"], True, None],
+    "optional array": ["abc", ["1", "2"], True],  # None is the default
+}
+MOM = nn.Momentum(lr=0.1, beta=0.5)
+SMALL = {"batch_sizes": [4, 16], "target": 0.2, "grid": {"lr": [0.1, 0.5]}, "executor": "serial", "cache": False}
+
+#: (public name, parameter, kind, call with the bad value)
+WALK = [
+    ("Problem", "h", "array", lambda v: nn.Problem(v)),
+    ("Problem", "c", "optional array", lambda v: nn.Problem([1.0], c=v)),
+    ("Problem", "init_var", "array", lambda v: nn.Problem([1.0], init_var=v)),
+    ("Problem", "weights", "array", lambda v: nn.Problem([1.0], weights=v)),
+    ("Problem.paper", "d", "count", lambda v: nn.Problem.paper(d=v)),
+    ("Problem.paper", "bins", "count", lambda v: nn.Problem.paper(bins=v)),
+    ("Problem.power_law", "d", "count", lambda v: nn.Problem.power_law(v)),
+    ("Problem.power_law", "bins", "optional count", lambda v: nn.Problem.power_law(10, bins=v)),
+    ("Problem.power_law", "h_scale", "positive", lambda v: nn.Problem.power_law(10, h_scale=v)),
+    ("Problem.information_bound", "target", "positive", lambda v: PROB.information_bound(v, 4)),
+    ("Problem.information_bound", "batch_size", "batch_size", lambda v: PROB.information_bound(0.1, v)),
+    ("Problem.bayes_bound_steps", "batch_size", "batch_size", lambda v: PROB.bayes_bound_steps(0.1, v)),
+    ("Problem.preconditioned", "precond_power", "unit", lambda v: PROB.preconditioned(v)),
+    ("Problem.expected_risk_equivalent", "precond_power", "unit", lambda v: PROB.expected_risk_equivalent(v, noise_linear=True)),
+    ("SGD", "lr", "positive", lambda v: nn.SGD(lr=v)),
+    ("SGD", "precond_power", "unit", lambda v: nn.SGD(lr=0.1, precond_power=v)),
+    ("Momentum", "beta", "unit", lambda v: nn.Momentum(lr=0.1, beta=v)),
+    ("EMA", "gamma", "unit", lambda v: nn.EMA(lr=0.1, gamma=v)),
+    ("Nesterov", "lr", "positive", lambda v: nn.Nesterov(lr=v, beta=0.5)),
+    ("QHM", "nu", "unit", lambda v: nn.QHM(lr=0.1, beta=0.5, nu=v if v != 1.5 else 2.0)),
+    ("Optimizer", "optimizer", "name", lambda v: nn.Optimizer(v, lr=0.1)),
+    ("optimizer", "optimizer", "name", lambda v: nn.optimizer(v, lr=0.1)),
+    ("optimizer", "lr", "positive", lambda v: nn.optimizer("sgd", lr=v)),
+    ("default_grid", "optimizer", "name", lambda v: nn.default_grid(v)),
+    ("expected_risk", "batch_size", "batch_size", lambda v: nn.expected_risk(PROB, SGD, batch_size=v, steps=3)),
+    ("expected_risk", "steps", "steps", lambda v: nn.expected_risk(PROB, SGD, batch_size=4, steps=v)),
+    ("risk_components", "steps", "steps", lambda v: nn.risk_components(PROB, MOM, batch_size=4, steps=v)),
+    ("risk_variance", "steps", "steps", lambda v: nn.risk_variance(PROB, SGD, batch_size=4, steps=v)),
+    ("stationary_risk", "batch_size", "batch_size", lambda v: nn.stationary_risk(PROB, SGD, batch_size=v)),
+    ("steps_to_target", "target", "positive", lambda v: nn.steps_to_target(PROB, SGD, batch_size=4, target=v)),
+    ("steps_to_target", "batch_size", "batch_size", lambda v: nn.steps_to_target(PROB, SGD, batch_size=v, target=0.1)),
+    ("multiplicative_expected_risk", "steps", "steps", lambda v: nn.multiplicative_expected_risk(PROB, SGD, batch_size=4, steps=v)),
+    ("expected_gradient_noise_scale", "steps", "steps",
+     lambda v: nn.expected_gradient_noise_scale(PROB, SGD, batch_size=4, steps=v)),
+    ("gradient_noise_scale", "theta", "array", lambda v: nn.gradient_noise_scale(PROB, v)),
+    ("tune", "optimizer", "name", lambda v: nn.tune(PROB, v, batch_size=4, target=0.1)),
+    ("tune", "target", "positive", lambda v: nn.tune(PROB, "sgd", batch_size=4, target=v)),
+    ("tune", "batch_size", "batch_size", lambda v: nn.tune(PROB, "sgd", batch_size=v, target=0.1)),
+    ("tune", "precond_power", "unit", lambda v: nn.tune(PROB, "sgd", batch_size=4, target=0.1, precond_power=v)),
+    ("tune", "lr", "positive", lambda v: nn.tune(PROB, "sgd", batch_size=4, target=0.1, grid={"lr": [0.1, v]})),
+    ("sweep", "target", "positive", lambda v: nn.sweep(PROB, "sgd", **{**SMALL, "target": v})),
+    ("sweep", "batch_sizes", "batch_size", lambda v: nn.sweep(PROB, "sgd", **{**SMALL, "batch_sizes": [4, v]})),
+    ("sweep", "beta", "unit", lambda v: nn.sweep(PROB, "momentum", **SMALL, beta=v)),
+    ("sweeps", "optimizer", "name", lambda v: nn.sweeps(PROB, [{"optimizer": v}], **SMALL)),
+    ("sweeps", "precond_power", "unit", lambda v: nn.sweeps(PROB, [{"optimizer": "sgd", "precond_power": v}], **SMALL)),
+    ("optimal_learning_rates", "optimizer", "name", lambda v: nn.optimal_learning_rates(PROB, v, **SMALL)),
+    ("optimal_learning_rates", "target", "positive", lambda v: nn.optimal_learning_rates(PROB, "sgd", **{**SMALL, "target": v})),
+    ("effective_lr", "lr", "positive", lambda v: nn.effective_lr(nn.SGD(lr=0.1).replace(lr=v))),
+    ("critical_batch_sizes", "batch_sizes", "batch_size", lambda v: nn.critical_batch_sizes([4, v], [30, 20])),
+    ("critical_batch_sizes", "steps", "array", lambda v: nn.critical_batch_sizes([4, 16], v)),
+    ("mccandlish_fit", "steps", "array", lambda v: nn.mccandlish_fit([4, 16], v)),
+    ("perfect_scaling_breakdown", "steps", "array", lambda v: nn.perfect_scaling_breakdown([4, 16], v)),
+    ("monte_carlo", "batch_size", "batch_size", lambda v: nn.monte_carlo(PROB, SGD, batch_size=v, steps=3, runs=2)),
+    ("monte_carlo", "steps", "steps", lambda v: nn.monte_carlo(PROB, SGD, batch_size=4, steps=v, runs=2)),
+    ("monte_carlo", "runs", "count", lambda v: nn.monte_carlo(PROB, SGD, batch_size=4, steps=3, runs=v)),
+    ("monte_carlo", "targets", "array", lambda v: nn.monte_carlo(PROB, SGD, batch_size=4, steps=3, runs=2, targets=v)),
+    ("scheduled_risk", "lrs", "array", lambda v: nn.scheduled_risk(PROB, "sgd", batch_size=4, lrs=v)),
+    ("scheduled_risk", "optimizer", "name", lambda v: nn.scheduled_risk(PROB, v, batch_size=4, lrs=[0.1])),
+    ("piecewise_risk", "lengths", "steps", lambda v: nn.piecewise_risk(PROB, "sgd", batch_size=4, lrs=[0.1], lengths=[v])),
+    ("piecewise_risk_gradient", "batch_size", "batch_size",
+     lambda v: nn.piecewise_risk_gradient(PROB, "sgd", batch_size=v, lrs=[0.1], lengths=[3])),
+    ("split_steps", "pieces", "count", lambda v: nn.split_steps(10, v)),
+    ("split_steps", "steps", "steps", lambda v: nn.split_steps(v, 2)),
+    ("optimize_schedule", "pieces", "count", lambda v: nn.optimize_schedule(PROB, "sgd", batch_size=4, steps=10, pieces=v)),
+    ("optimize_schedule", "max_lr", "optional positive", lambda v: nn.optimize_schedule(PROB, "sgd", batch_size=4, steps=10, max_lr=v)),
+    ("optimal_schedule", "target", "positive", lambda v: nn.optimal_schedule(PROB, "sgd", batch_size=4, target=v)),
+    ("schedule_sweep", "batch_sizes", "batch_size", lambda v: nn.schedule_sweep(PROB, batch_sizes=[4, v], executor="serial")),
+    ("schedule_sweep", "target", "positive", lambda v: nn.schedule_sweep(PROB, target=v, executor="serial")),
+    ("schedule_sweep", "pieces", "count", lambda v: nn.schedule_sweep(PROB, pieces=v, executor="serial")),
+    ("schedule_sweep", "constant_lrs", "positive", lambda v: nn.schedule_sweep(PROB, constant_lrs=[0.1, v], executor="serial")),
+    ("bayes_bound_steps", "target", "positive", lambda v: nn.bayes_bound_steps(PROB, batch_size=4, target=v)),
+    ("default_max_lr", "optimizer", "name", lambda v: nn.default_max_lr(PROB, v)),
+]
+
+#: public names that take no numeric input of their own: result containers (built by the engine),
+#: ``ResultCache`` (a directory), ``local_pool`` (a worker count handed to concurrent.futures),
+#: ``from_spec`` (a spec object: :func:`test_from_spec_needs_a_spec`), and the constants
+NOT_WALKED = {
+    "CriticalBatchSizes", "GradientNoiseScale", "LearningRateTable", "McCandlishFit", "MonteCarloResult",
+    "ScheduleResult", "ScheduleSweep", "Sweep", "SweepRow", "TuneResult", "ResultCache", "local_pool", "from_spec",
+    "MAX_STEPS", "MAX_MULTIPLICATIVE_STEPS",
+}
+
+
+def test_the_walk_covers_every_public_name() -> None:
+    walked = {name.split(".")[0] for name, *_ in WALK}
+    assert set(nn.__all__) == walked | NOT_WALKED
+    assert not walked & NOT_WALKED
+
+
+@pytest.mark.parametrize("name, param, kind, call", WALK, ids=[f"{w[0]}-{w[1]}" for w in WALK])
+def test_every_public_entry_point_refuses_bad_values(name, param, kind, call) -> None:
+    for value in BAD[kind]:
+        with pytest.raises(ValueError) as info:
+            call(value)
+        message = str(info.value)
+        assert param in message, (value, message)
+        assert "\n" not in message
+        if kind == "name":
+            assert "sgd, momentum, ema, nesterov, qhm" in message  # the known names are listed
+
+
+def test_numeric_strings_are_refused_not_converted() -> None:
+    """The values that used to be converted silently (float("0.1")) now name the parameter and its range."""
+    raises(r"lr must be a number in \(0, inf\); got '0\.1'", lambda: nn.SGD(lr="0.1"))
+    raises(r"batch_size must be a number in \[1, inf\); got '64'", lambda: nn.expected_risk(PROB, SGD, batch_size="64", steps=1))
+    raises(r"steps must be integers in \[0, 2\*\*62\]; got '10'", lambda: nn.expected_risk(PROB, SGD, batch_size=4, steps="10"))
+    raises(r"h must be a number or a 1-D array of numbers in \(0, inf\); got 'abc'", lambda: nn.Problem("abc"))
+    raises(r"weights must be .*\[0, inf\); got 'a'", lambda: nn.Problem([1.0], weights="a"))
+    raises(r"bins must be an integer >= 1; got 2\.5", lambda: nn.Problem.paper(bins=2.5))
+
+
+def test_steps_beyond_float_precision_are_refused_not_rounded() -> None:
+    """2**53 + 1 becomes 2**53 in float64; the engine must not answer for another step."""
+    raises(r"steps must be integers in \[0, 2\*\*62\] that float64 holds exactly.*got 9007199254740993, "
+           r"which would be evaluated at step 9007199254740992",
+           lambda: nn.expected_risk(PROB, SGD, batch_size=4, steps=[10, 2**53 + 1]))
+    raises(r"steps must be .*float64 holds exactly", lambda: nn.expected_risk(PROB, SGD, batch_size=4, steps=np.int64(2**60 + 1)))
+    # exactly representable integers beyond 2**53 (and every integer up to it) are evaluated, at that step
+    assert np.all(np.isfinite(nn.expected_risk(PROB, SGD, batch_size=4, steps=[2**53, 2**53 + 2, 2**62])))
+
+
+def test_unknown_optimizer_lists_the_registered_names() -> None:
+    with pytest.raises(ValueError, match=r"optimizer must name a registered spec \(sgd, momentum, ema, nesterov, qhm\); got 'nope'"):
+        nn.optimizer("nope")
+    with pytest.raises(KeyError) as info:  # still a KeyError for code written against the registry lookup
+        nn.Optimizer("nope", lr=0.1)
+    assert str(info.value).startswith("optimizer must name")  # the message, not KeyError's quoted repr
+
+
+def test_from_spec_needs_a_spec() -> None:
+    with pytest.raises(TypeError, match="spec must be an nqm.theory.OptimizerSpec; got str"):
+        nn.from_spec("sgd")
+
+
+def test_monte_carlo_work_is_bounded_before_it_starts() -> None:
+    from nqm.numerics._montecarlo import MAX_MONTE_CARLO_WORK
+
+    runs = MAX_MONTE_CARLO_WORK // (PROB.dimension * 4) + 1  # just past the limit (2 coordinates x 4 recorded steps)
+    raises(r"runs x coordinates x \(steps \+ 1\) must be at most 1e\+12", lambda: nn.monte_carlo(PROB, SGD, batch_size=4, steps=3, runs=int(runs)))
+    raises(r"must be at most 1e\+12", lambda: nn.monte_carlo(PROB, SGD, batch_size=4, steps=3, runs=10**20))
+
+
+# ------------------------------------------------------------------ the whole integer range of steps
+@given(st.integers(min_value=-(2**64), max_value=2**64) | st.integers(min_value=2**52, max_value=2**63))
+def test_steps_are_evaluated_at_the_step_asked_for_or_refused(n: int) -> None:
+    """Over all integers (Python ints and int64 arrays): the engine's step is exactly n, or ValueError."""
+    for value in (n, [n], np.array([n], dtype=np.int64) if -(2**63) <= n < 2**63 else [n, 1]):
+        try:
+            t = validate_steps(value)
+        except ValueError as exc:
+            assert "steps must be integers in [0, 2**62]" in str(exc)
+            assert not (0 <= n <= 2**53) or n > nn.MAX_STEPS
+        else:
+            assert 0 <= n <= nn.MAX_STEPS and int(t.ravel()[0]) == n
+
+
+@given(st.text(max_size=20) | st.booleans() | st.complex_numbers(allow_nan=False) | st.none())
+def test_anything_but_a_real_number_is_refused(value: object) -> None:
+    with pytest.raises(ValueError, match="lr must be a number in"):
+        nn.SGD(lr=value)
