@@ -170,6 +170,46 @@ def _t(a: np.ndarray) -> np.ndarray:
     return np.swapaxes(a, -1, -2)
 
 
+def _one_state_powers(sigma: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r""":math:`(\lambda^t, \lambda^t - 1)` for the one eigenvalue :math:`\lambda = 1 + \sigma` of a
+    one-state spec: the values of :meth:`ChebyshevPowers.powers` for ``n = 1`` (bit for bit),
+    without its two-state branches. :math:`|\lambda|^t = \exp(t\,\mathrm{log1p}(\sigma))`, or
+    :math:`\exp(t\log(-\lambda))` with the sign :math:`(-1)^t` when :math:`\lambda < 0` (then
+    :math:`\lambda^t - 1 = -2 - (|\lambda|^t - 1)` for odd t); :math:`0^t` exactly at :math:`\lambda = 0`."""
+    m = 1.0 + sigma
+    flip = m < 0
+    with np.errstate(all="ignore"):
+        y = t * np.where(flip, np.log(np.where(flip, -m, 1.0)), np.log1p(np.maximum(sigma, -1.0 + 1e-300)))
+        c, em = np.exp(y), np.expm1(y)
+        zero = ~(m > 0) & ~flip  # lambda = 0 (or not a number): 0**t
+        if zero.any():
+            c = np.where(zero, (t == 0).astype(float), c)
+            em = np.where(zero, c - 1.0, em)
+        odd = flip & (np.mod(t, 2.0) == 1.0)
+        return np.where(odd, -c, c), np.where(odd, -2.0 - em, em)
+
+
+def _one_state_maps(inv: dict[str, np.ndarray], L: np.ndarray, derivative: bool) -> PieceMaps:
+    r"""The maps of :func:`_chebyshev_maps` for a one-state spec (the same values, about 5x less
+    work per evaluation: the schedule optimiser's hot path for SGD): :math:`P = \lambda^L`,
+    :math:`Q = -e_L(2+e_L)\bar S`, :math:`\partial P = L\lambda^{L-1}\partial D`,
+    :math:`\partial Q = -e_L(2+e_L)\partial\bar S - 2\bar SP\,\partial P`."""
+    sigma = inv["sigma"]
+    Lb = np.broadcast_to(L, np.broadcast_shapes(sigma.shape, L.shape))
+    c, em = _one_state_powers(sigma, Lb)
+    stable = (sigma < 0) & (sigma > -2.0)
+    with np.errstate(all="ignore"):
+        Sbar = inv["Sbar"]
+        P = c[..., None, None]
+        Q = (-em * (2.0 + em))[..., None, None] * Sbar
+        if not derivative:
+            return PieceMaps(P, Q, None, None, stable)
+        c_prev, _ = _one_state_powers(sigma, np.maximum(Lb - 1.0, 0.0))
+        dP = (Lb * c_prev)[..., None, None] * inv["dD"]
+        dQ = (-em * (2.0 + em))[..., None, None] * inv["dSbar"] - 2.0 * Sbar * P * dP
+    return PieceMaps(P, Q, dP, dQ, stable)
+
+
 def _chebyshev_maps(inv: dict[str, np.ndarray], L: np.ndarray, derivative: bool) -> PieceMaps:
     """Closed-form maps from :class:`ChebyshevPowers` (n <= 2; derivatives for n = 1)."""
     n = int(inv["n"])
@@ -302,7 +342,7 @@ def piece_maps(
         )
     inv = family.invariants(lrs, derivative=derivative)
     if use == "chebyshev":
-        return _chebyshev_maps(inv, L, derivative)
+        return (_one_state_maps if n == 1 else _chebyshev_maps)(inv, L, derivative)
     return _doubling_maps(inv, L, derivative)
 
 
@@ -376,6 +416,8 @@ def gradient(family: LrFamily, maps: PieceMaps, m: np.ndarray, N: np.ndarray) ->
         raise ValueError("gradient needs maps computed with derivative=True")
     K = P.shape[0]
     lead = P.shape[1:-2]
+    if family.n == 1:  # scalars: u_{k+1} = out prod_{j>k} P_j, no per-piece loop
+        return _one_state_gradient(family, P[..., 0, 0], dP[..., 0, 0], dQ[..., 0, 0], m[..., 0], N[..., 0, 0])
     # u[k] = u_{k+1} (the adjoint direction after piece k), one small product per piece
     u = np.empty((K,) + lead + (family.n,))
     u[K - 1] = np.broadcast_to(family.out, lead + (family.n,))
@@ -387,6 +429,22 @@ def gradient(family: LrFamily, maps: PieceMaps, m: np.ndarray, N: np.ndarray) ->
         pu = np.einsum("...ji,...j->...i", P, u)  # P^T u
         term = 2.0 * family.weight * family.start * yK * np.einsum("...i,...i->...", du, m[:K]) + family.weight * family.noise * (
             2.0 * np.einsum("...i,...ij,...j->...", du, N[:K], pu) + np.einsum("...i,...ij,...j->...", u, dQ, u)
+        )
+    return np.sum(np.where(family.weight > 0, term, 0.0), axis=-1)
+
+
+def _one_state_gradient(family: LrFamily, P: np.ndarray, dP: np.ndarray, dQ: np.ndarray, m: np.ndarray,
+                        N: np.ndarray) -> np.ndarray:
+    """:func:`gradient` for one-state specs on scalar arrays ``(K, ...) + (bins,)`` (the same sum)."""
+    K = P.shape[0]
+    out = family.out[..., 0]
+    with np.errstate(all="ignore"):
+        u = np.empty(P.shape)
+        u[K - 1] = out
+        u[: K - 1] = out * np.cumprod(P[:0:-1], axis=0)[::-1]
+        du = u * dP
+        term = 2.0 * family.weight * family.start * (out * m[K]) * (du * m[:K]) + family.weight * family.noise * (
+            2.0 * (du * N[:K] * (P * u)) + u * dQ * u
         )
     return np.sum(np.where(family.weight > 0, term, 0.0), axis=-1)
 
