@@ -75,6 +75,7 @@ from ._schedule_search import (
     best_constant_at,
     certified_minimum,
     first_feasible,
+    one_blas_thread,
     standard_starts,
 )
 from ._steps import grid_minimum
@@ -194,6 +195,7 @@ def _result(problem, opt, batch_size, lengths, lrs, max_lr, converged, message, 
     )
 
 
+@one_blas_thread
 def optimize_schedule(
     problem: Problem,
     opt: Optimizer | str = "sgd",
@@ -317,6 +319,7 @@ class _StepSearch:
         return best.risk <= self.target
 
 
+@one_blas_thread
 def optimal_schedule(
     problem: Problem,
     opt: Optimizer | str = "sgd",

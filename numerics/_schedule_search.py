@@ -30,16 +30,30 @@ total in a window below the answer.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import ParamSpec, TypeVar
 
 import numpy as np
 from scipy.optimize import minimize, minimize_scalar
+from threadpoolctl import threadpool_limits
 
 from ._schedule_maps import LrFamily, MapMethod, risk_and_gradient
 
-__all__ = ["Minimum", "certified_minimum", "best_constant_at", "standard_starts", "first_feasible", "LOG_LR_FLOOR"]
+__all__ = [
+    "Minimum",
+    "certified_minimum",
+    "best_constant_at",
+    "standard_starts",
+    "first_feasible",
+    "one_blas_thread",
+    "LOG_LR_FLOOR",
+]
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 #: lower bound of the log learning rates (exp(-69) ~ 1e-30: a piece that does nothing)
 LOG_LR_FLOOR = -69.0
@@ -53,6 +67,23 @@ _POLISH_ROUNDS = 4
 _CONSTANT_GRID_PER_DECADE = 20
 #: decades below the cap the constant-rate grid spans
 _CONSTANT_GRID_DECADES = 9
+
+
+def one_blas_thread(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run ``fn`` with the BLAS libraries limited to one thread (threadpoolctl).
+
+    scipy's L-BFGS-B calls BLAS and LAPACK on vectors and matrices of a few dozen entries, once
+    per iteration; a multi-threaded BLAS wakes its threads for each call, which cost more than
+    the rest of the optimisation (about 5x the CPU time of a whole :func:`optimal_schedule` on
+    a 2-core machine). The previous limits are restored on return.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with threadpool_limits(limits=1, user_api="blas"):
+            return fn(*args, **kwargs)
+
+    return wrapper
 
 
 @dataclass

@@ -210,3 +210,34 @@ def test_ten_pieces_at_b64_is_not_beaten_by_the_authors_protocol(options) -> Non
 def test_bad_schedule_options_raise_value_error_naming_the_parameter(call, match) -> None:
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_optimisation_runs_with_one_blas_thread(monkeypatch) -> None:
+    """scipy's L-BFGS-B calls BLAS on vectors of a few entries; a multi-threaded BLAS made a whole
+    optimal_schedule several times slower. The optimisers limit BLAS to one thread while they run
+    (here inside a caller's limit of two) and restore the caller's limit afterwards."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from nqm.numerics import _schedule_search
+
+    def blas_threads() -> list[int]:
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    if not blas_threads():
+        pytest.skip("no BLAS library visible to threadpoolctl")
+    seen: list[int] = []
+    real = _schedule_search.risk_and_gradient
+
+    def spy(*args, **kwargs):
+        if len(seen) < 3:
+            seen.extend(blas_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_schedule_search, "risk_and_gradient", spy)
+    prob, B = SMALL[0]
+    with threadpool_limits(limits=2, user_api="blas"):
+        outside = blas_threads()
+        nn.optimize_schedule(prob, "sgd", batch_size=B, steps=50, pieces=2)
+        nn.optimal_schedule(prob, "sgd", batch_size=B, pieces=2, target=0.05)
+        assert blas_threads() == outside
+    assert seen and set(seen) == {1}
