@@ -40,7 +40,7 @@ import numpy as np
 from scipy.optimize import minimize, minimize_scalar
 from threadpoolctl import threadpool_limits
 
-from ._schedule_maps import LrFamily, MapMethod, risk_and_gradient
+from ._schedule_maps import LrFamily, MapMethod, final_risk, risk_and_gradient
 
 __all__ = [
     "Minimum",
@@ -111,7 +111,7 @@ class _Objective:
 
     def risks(self, xs: np.ndarray) -> np.ndarray:
         """Risks of several log-lr vectors at once (rows of ``xs``), recorded like single evaluations."""
-        risk, _ = risk_and_gradient(self.family, np.exp(xs), np.broadcast_to(self.lengths, xs.shape), self.method)
+        risk = final_risk(self.family, np.exp(xs), np.broadcast_to(self.lengths, xs.shape), self.method)
         risk = np.where(np.isfinite(risk) & (risk > 0), risk, np.inf)
         for x, r in zip(xs, risk, strict=True):
             self._record(x, float(r))
@@ -184,13 +184,13 @@ def best_constant_at(family: LrFamily, steps: int, max_lr: float, method: MapMet
     ])
     grid = np.unique(grid)
     length = np.array([steps], dtype=np.int64)
-    risk, _ = risk_and_gradient(family, grid[:, None], np.broadcast_to(length, (grid.size, 1)), method)
+    risk = final_risk(family, grid[:, None], np.broadcast_to(length, (grid.size, 1)), method)
     risk = np.where(np.isfinite(risk) & (risk > 0), risk, np.inf)
     i = int(np.argmin(risk))
     lo, hi = math.log(grid[max(i - 1, 0)]), math.log(grid[min(i + 1, grid.size - 1)])
     if hi > lo:
         def one(y: float) -> float:
-            r = float(risk_and_gradient(family, np.array([math.exp(y)]), length, method)[0])
+            r = float(final_risk(family, np.array([math.exp(y)]), length, method))
             return r if math.isfinite(r) and r > 0 else math.inf
 
         res = minimize_scalar(one, bounds=(lo, hi), method="bounded", options={"xatol": 1e-10})
