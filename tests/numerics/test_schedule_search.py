@@ -241,3 +241,38 @@ def test_optimisation_runs_with_one_blas_thread(monkeypatch) -> None:
         nn.optimal_schedule(prob, "sgd", batch_size=B, pieces=2, target=0.05)
         assert blas_threads() == outside
     assert seen and set(seen) == {1}
+
+
+def test_schedule_sweep_passes_the_protocol_options_and_schedules_through() -> None:
+    """schedule_sweep gives, at each batch size, optimal_schedule's answer with the same
+    max_lr, equal_pieces and schedules; a mapping routes each batch size's schedules to it."""
+    prob, _ = SMALL[1]
+    Bs = [1.0, 16.0]
+    target = 0.05
+    mine = nn.optimal_schedule(prob, "sgd", batch_size=16.0, pieces=3, target=target)
+    passed = (np.asarray(mine.lrs), int(mine.steps) + 3 - int(mine.steps) % 3)  # a multiple of the pieces
+    options = {"max_lr": "authors", "equal_pieces": True}
+    sweep = nn.schedule_sweep(prob, "sgd", batch_sizes=Bs, target=target, pieces=3, executor="serial",
+                              schedules={16.0: [passed]}, **options)
+    for B, res, pairs in zip(Bs, sweep.schedules, [[], [passed]], strict=True):
+        direct = nn.optimal_schedule(prob, "sgd", batch_size=B, pieces=3, target=target, schedules=pairs, **options)
+        assert res.steps == direct.steps and res.steps % 3 == 0 and res.max_lr == nn.authors_max_lr(prob, "sgd")
+        np.testing.assert_array_equal(res.lrs, direct.lrs)
+    assert sweep.steps[1] <= passed[1]
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"schedules": {3.0: []}}, "schedules"),
+        ({"schedules": [([0.1, 0.1], 10)]}, "schedules"),
+        ({"schedules": [([0.1, 0.1, 0.1], 10)], "equal_pieces": True}, "schedules"),
+        ({"equal_pieces": "yes"}, "equal_pieces"),
+        ({"max_lr": "theirs"}, "max_lr"),
+        ({"pieces": 0}, "pieces"),
+    ],
+)
+def test_schedule_sweep_rejects_bad_options_before_work(kwargs, match) -> None:
+    prob, _ = SMALL[0]
+    with pytest.raises(ValueError, match=match):
+        nn.schedule_sweep(prob, "sgd", batch_sizes=[1.0, 2.0], pieces=kwargs.pop("pieces", 3), executor="serial", **kwargs)
