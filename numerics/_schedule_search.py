@@ -220,7 +220,7 @@ def first_feasible(
 
     Each step tests one integer strictly inside the bracket and replaces the end of the same
     outcome: ``estimate(lo, hi)`` if it returns one inside, otherwise (and after :data:`_SLOW_STEPS` steps in a
-    row that did not halve the bracket) the midpoint. Returns ``hi'`` with ``test(hi')`` true
+    row that did not halve the bracket, to the nearest integer) the midpoint. Returns ``hi'`` with ``test(hi')`` true
     and ``hi' - 1`` either ``lo`` or tested false; every tested integer that succeeded is
     :math:`\ge` ``hi'``. No monotonicity of ``test`` is assumed for these guarantees (see the
     module docstring); ``estimate`` only changes which integers are tested.
@@ -235,5 +235,5 @@ def first_feasible(
             mid = guess
         width = hi - lo
         lo, hi = (lo, mid) if test(mid) else (mid, hi)
-        slow = slow + 1 if 2 * (hi - lo) > width else 0
+        slow = slow + 1 if 2 * (hi - lo) > width + 1 else 0  # a midpoint of an odd width halves it
     return hi

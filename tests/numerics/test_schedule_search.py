@@ -276,3 +276,19 @@ def test_schedule_sweep_rejects_bad_options_before_work(kwargs, match) -> None:
     prob, _ = SMALL[0]
     with pytest.raises(ValueError, match=match):
         nn.schedule_sweep(prob, "sgd", batch_sizes=[1.0, 2.0], pieces=kwargs.pop("pieces", 3), executor="serial", **kwargs)
+
+
+def test_search_returns_to_the_estimates_after_a_midpoint() -> None:
+    """After _SLOW_STEPS slow steps the search bisects once; a midpoint of an odd-width bracket
+    halves it as well as integers allow, so the estimates are used again. (It used to count that
+    midpoint as slow and bisect to the end: with equal pieces at K = 10, B = 4 on the paper's
+    problem, six failing totals instead of one.)"""
+    tested: list[int] = []
+
+    def test(u: int) -> bool:
+        tested.append(u)
+        return u >= 3000
+
+    assert first_feasible(test, 0, 4002, lambda lo, hi: hi - 1) == 3000
+    # three slow estimates from above, the midpoint of [0, 3999] (fails: [1999, 3999]), then an estimate
+    assert tested[:5] == [4001, 4000, 3999, 1999, 3998]
