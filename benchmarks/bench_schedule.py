@@ -4,7 +4,7 @@ Problem: the authors' (``Problem.paper()``: binned, C = H on the bins), SGD with
 target 0.01, K equal pieces (K = 50; one of the paper's figures uses 10).
 
 Ours: ``nn.optimal_schedule`` (certified multi-start optimisation per total, exact gradients,
-a bisection over every total), in two configurations:
+a bracketing search over the totals: secant estimates, safeguarded by bisection), in two configurations:
   * ``default``: every total, pieces as equal as integers allow, cap 2/(h_max + h_min) - 1e-4;
   * ``authors``: ``equal_pieces=True, max_lr="authors"`` (totals multiples of K, cap
     2/(h_max + h_min + 1e-4)), the authors' search space exactly.
