@@ -75,6 +75,7 @@ from ._schedule_search import (
     best_constant_at,
     certified_minimum,
     first_feasible,
+    one_blas_thread,
     standard_starts,
 )
 from ._steps import grid_minimum
@@ -188,6 +189,7 @@ def _result(problem, opt, batch_size, lengths, lrs, max_lr, converged, message, 
     )
 
 
+@one_blas_thread
 def optimize_schedule(
     problem: Problem,
     opt: Optimizer | str = "sgd",
@@ -259,6 +261,7 @@ class _StepSearch:
         self.unit, self.starts = unit, starts
         self.extra = np.append(PAPER_SGD_LRS, constant_lr) if math.isfinite(constant_lr) else PAPER_SGD_LRS
         self.found: dict[int, np.ndarray] = {}
+        self.constant: dict[int, float] = {}  # best constant rate at each tested total
         self.searched: dict[int, float] = {}
         self.kept: dict[int, int] = {}  # steps each end of the bracket has been kept (hi as -hi)
         self.evaluations = 0
@@ -270,7 +273,9 @@ class _StepSearch:
         return [self.found[t] for t in (max(below, default=None), min(above, default=None)) if t is not None]
 
     def minimum(self, total: int, stop: bool):
-        lr_T = best_constant_at(self.family, total, self.cap, self.method, self.extra)
+        if total not in self.constant:
+            self.constant[total] = best_constant_at(self.family, total, self.cap, self.method, self.extra)
+        lr_T = self.constant[total]
         starts = standard_starts(self.pieces, self.cap, lr_T, self.starts[0]) + self.starts[1:] + self.neighbours(total)
         if total in self.found:
             starts.append(self.found[total])
@@ -311,6 +316,7 @@ class _StepSearch:
         return best.risk <= self.target
 
 
+@one_blas_thread
 def optimal_schedule(
     problem: Problem,
     opt: Optimizer | str = "sgd",

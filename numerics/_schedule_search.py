@@ -30,16 +30,30 @@ total in a window below the answer.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import ParamSpec, TypeVar
 
 import numpy as np
 from scipy.optimize import minimize, minimize_scalar
+from threadpoolctl import threadpool_limits
 
-from ._schedule_maps import LrFamily, MapMethod, risk_and_gradient
+from ._schedule_maps import LrFamily, MapMethod, final_risk, risk_and_gradient
 
-__all__ = ["Minimum", "certified_minimum", "best_constant_at", "standard_starts", "first_feasible", "LOG_LR_FLOOR"]
+__all__ = [
+    "Minimum",
+    "certified_minimum",
+    "best_constant_at",
+    "standard_starts",
+    "first_feasible",
+    "one_blas_thread",
+    "LOG_LR_FLOOR",
+]
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 #: lower bound of the log learning rates (exp(-69) ~ 1e-30: a piece that does nothing)
 LOG_LR_FLOOR = -69.0
@@ -53,6 +67,23 @@ _POLISH_ROUNDS = 4
 _CONSTANT_GRID_PER_DECADE = 20
 #: decades below the cap the constant-rate grid spans
 _CONSTANT_GRID_DECADES = 9
+
+
+def one_blas_thread(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run ``fn`` with the BLAS libraries limited to one thread (threadpoolctl).
+
+    scipy's L-BFGS-B calls BLAS and LAPACK on vectors and matrices of a few dozen entries, once
+    per iteration; a multi-threaded BLAS wakes its threads for each call, which cost more than
+    the rest of the optimisation (about 5x the CPU time of a whole :func:`optimal_schedule` on
+    a 2-core machine). The previous limits are restored on return.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with threadpool_limits(limits=1, user_api="blas"):
+            return fn(*args, **kwargs)
+
+    return wrapper
 
 
 @dataclass
@@ -80,7 +111,7 @@ class _Objective:
 
     def risks(self, xs: np.ndarray) -> np.ndarray:
         """Risks of several log-lr vectors at once (rows of ``xs``), recorded like single evaluations."""
-        risk, _ = risk_and_gradient(self.family, np.exp(xs), np.broadcast_to(self.lengths, xs.shape), self.method)
+        risk = final_risk(self.family, np.exp(xs), np.broadcast_to(self.lengths, xs.shape), self.method)
         risk = np.where(np.isfinite(risk) & (risk > 0), risk, np.inf)
         for x, r in zip(xs, risk, strict=True):
             self._record(x, float(r))
@@ -153,13 +184,13 @@ def best_constant_at(family: LrFamily, steps: int, max_lr: float, method: MapMet
     ])
     grid = np.unique(grid)
     length = np.array([steps], dtype=np.int64)
-    risk, _ = risk_and_gradient(family, grid[:, None], np.broadcast_to(length, (grid.size, 1)), method)
+    risk = final_risk(family, grid[:, None], np.broadcast_to(length, (grid.size, 1)), method)
     risk = np.where(np.isfinite(risk) & (risk > 0), risk, np.inf)
     i = int(np.argmin(risk))
     lo, hi = math.log(grid[max(i - 1, 0)]), math.log(grid[min(i + 1, grid.size - 1)])
     if hi > lo:
         def one(y: float) -> float:
-            r = float(risk_and_gradient(family, np.array([math.exp(y)]), length, method)[0])
+            r = float(final_risk(family, np.array([math.exp(y)]), length, method))
             return r if math.isfinite(r) and r > 0 else math.inf
 
         res = minimize_scalar(one, bounds=(lo, hi), method="bounded", options={"xatol": 1e-10})
@@ -189,7 +220,7 @@ def first_feasible(
 
     Each step tests one integer strictly inside the bracket and replaces the end of the same
     outcome: ``estimate(lo, hi)`` if it returns one inside, otherwise (and after :data:`_SLOW_STEPS` steps in a
-    row that did not halve the bracket) the midpoint. Returns ``hi'`` with ``test(hi')`` true
+    row that did not halve the bracket, to the nearest integer) the midpoint. Returns ``hi'`` with ``test(hi')`` true
     and ``hi' - 1`` either ``lo`` or tested false; every tested integer that succeeded is
     :math:`\ge` ``hi'``. No monotonicity of ``test`` is assumed for these guarantees (see the
     module docstring); ``estimate`` only changes which integers are tested.
@@ -204,5 +235,5 @@ def first_feasible(
             mid = guess
         width = hi - lo
         lo, hi = (lo, mid) if test(mid) else (mid, hi)
-        slow = slow + 1 if 2 * (hi - lo) > width else 0
+        slow = slow + 1 if 2 * (hi - lo) > width + 1 else 0  # a midpoint of an odd width halves it
     return hi

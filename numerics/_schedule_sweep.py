@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +24,15 @@ from ._optimizers import Optimizer
 from ._parallel import ResultCache, map_tasks, resolve_cache
 from ._problem import Problem
 from ._schedule_maps import MapMethod
-from ._schedule_opt import AUTHORS_START, PAPER_SGD_LRS, ScheduleResult, best_constant, optimal_schedule
+from ._schedule_opt import (
+    AUTHORS_START,
+    PAPER_SGD_LRS,
+    ScheduleResult,
+    _resolve_cap,
+    _user_schedules,
+    best_constant,
+    optimal_schedule,
+)
 
 register_result_type(ScheduleResult)  # cached by schedule_sweep
 
@@ -94,9 +102,11 @@ class _ScheduleTask:
     target: float
     pieces: int
     constant_lrs: np.ndarray
-    max_lr: float | None
+    max_lr: float | str | None
     start: float | np.ndarray
     method: MapMethod
+    equal_pieces: bool
+    schedules: tuple[tuple[np.ndarray, int], ...]
 
     def cache_config(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -104,9 +114,36 @@ class _ScheduleTask:
 
 def _schedule_task(task: _ScheduleTask) -> tuple[ScheduleResult, float, float]:
     schedule = optimal_schedule(task.problem, task.opt, batch_size=task.batch_size, target=task.target,
-                                pieces=task.pieces, max_lr=task.max_lr, start=task.start, method=task.method)
+                                pieces=task.pieces, max_lr=task.max_lr, start=task.start, method=task.method,
+                                equal_pieces=task.equal_pieces, schedules=task.schedules)
     steps, lr = best_constant(task.problem, task.opt, task.batch_size, task.target, task.constant_lrs)
     return schedule, steps, lr
+
+
+def _schedules_by_batch_size(
+    schedules: Iterable[object] | Mapping[float, Iterable[object]], Bs: np.ndarray, pieces: int, equal_pieces: bool
+) -> list[tuple[tuple[np.ndarray, int], ...]]:
+    """The ``(lrs, steps)`` pairs of each batch size, validated as :func:`optimal_schedule` does
+    (``ValueError`` naming ``schedules``) before any work starts."""
+
+    def pairs(items: Iterable[object]) -> tuple[tuple[np.ndarray, int], ...]:
+        items = list(items)
+        _user_schedules(items, pieces, bool(equal_pieces))
+        return tuple((np.asarray(lrs, dtype=float), int(total)) for lrs, total in items)
+
+    if isinstance(schedules, Mapping):
+        given = {}
+        for B, items in schedules.items():
+            try:
+                known = bool(np.any(Bs == float(B)))
+            except (TypeError, ValueError):
+                known = False
+            if not known:
+                raise ValueError(f"schedules: batch size {B!r} is not among batch_sizes")
+            given[float(B)] = pairs(items)
+        return [given.get(float(B), ()) for B in Bs]
+    shared = pairs(schedules)
+    return [shared] * Bs.size
 
 
 def schedule_sweep(
@@ -117,9 +154,11 @@ def schedule_sweep(
     target: float = 0.01,
     pieces: int = 50,
     constant_lrs: object = PAPER_SGD_LRS,
-    max_lr: float | None = None,
+    max_lr: float | str | None = None,
     start: float | np.ndarray = AUTHORS_START,
     method: MapMethod = "auto",
+    equal_pieces: bool = False,
+    schedules: Iterable[object] | Mapping[float, Iterable[object]] = (),
     executor: Executor | str | None = None,
     cache: ResultCache | str | os.PathLike[str] | bool | None = None,
     progress: Callable[[Iterable[Any], int], Iterable[Any]] | None = None,
@@ -129,6 +168,13 @@ def schedule_sweep(
     Defaults reproduce the paper: its binned problem (:meth:`Problem.paper`), SGD, target
     0.01, B = 2^2..2^20, 50 pieces (use ``pieces=10`` for the 10-piece figure), the
     constant grid ``logspace(-5, 0.5, 100)``.
+
+    ``max_lr``, ``start``, ``method``, ``equal_pieces`` and ``schedules`` are passed to
+    :func:`~nqm.numerics.optimal_schedule` at every batch size, with its meaning and
+    certificates (``max_lr="authors"`` and ``equal_pieces=True`` for the authors' protocol).
+    ``schedules`` is either ``(lrs, steps)`` pairs used at every batch size, or a mapping from
+    batch size to the pairs of that batch size (for example the authors' schedules, one set per
+    B); a mapping's batch sizes must be among ``batch_sizes``.
 
     Each batch size is one picklable task: ``executor`` is any ``concurrent.futures.Executor``
     (dask, Ray, ...), ``"serial"``, or ``None`` (default: a local process pool for more than
@@ -140,19 +186,24 @@ def schedule_sweep(
     Bs = np.atleast_1d(validate_batch_size(batch_sizes, "batch_sizes"))
     grid = np.atleast_1d(validate_hyperparameter("constant_lrs", constant_lrs, (0.0, math.inf, False, False)))
     target, pieces = validate_positive("target", target), validate_count("pieces", pieces, 1)
-    tasks = [_ScheduleTask(problem, opt, float(B), target, pieces, grid, max_lr, start, method) for B in Bs]
+    if not isinstance(equal_pieces, (bool, np.bool_)):
+        raise ValueError(f"equal_pieces must be True or False; got {equal_pieces!r}")
+    _resolve_cap(problem, opt, max_lr)
+    per_batch = _schedules_by_batch_size(schedules, Bs, pieces, bool(equal_pieces))
+    tasks = [_ScheduleTask(problem, opt, float(B), target, pieces, grid, max_lr, start, method, bool(equal_pieces), pairs)
+             for B, pairs in zip(Bs, per_batch, strict=True)]
     done = map_tasks(_schedule_task, tasks, executor=executor, cache=resolve_cache(cache, "schedule-sweep-certified"),
                      progress=progress)
-    schedules = [schedule for schedule, _, _ in done]
+    results = [schedule for schedule, _, _ in done]
     const_steps = [steps for _, steps, _ in done]
     const_lr = [lr for _, _, lr in done]
     return ScheduleSweep(
         batch_sizes=Bs,
         target=float(target),
         pieces=int(pieces),
-        steps=np.array([s.steps for s in schedules], dtype=float),
+        steps=np.array([s.steps for s in results], dtype=float),
         constant_steps=np.array(const_steps),
         constant_lr=np.array(const_lr),
         information_bound=np.asarray(problem.information_bound(target, Bs), dtype=float),
-        schedules=schedules,
+        schedules=results,
     )

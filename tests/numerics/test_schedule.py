@@ -414,3 +414,32 @@ def test_spec_without_lr_is_rejected() -> None:
             nn.piecewise_risk(SMALL, cls(eta=0.1), batch_size=4, lrs=[0.1], lengths=[3])
     finally:
         unregister(spec.name)
+
+
+def test_one_state_maps_equal_the_general_closed_form() -> None:
+    """The one-state fast path of the piece maps (the optimiser's hot path for SGD) gives the
+    general Chebyshev closed form's P, Q, derivatives and stability flags at learning rates from
+    1e-30 through the edge of stability 2/h (just inside, at, just outside) to divergence, at
+    lengths 0, 1, odd and even up to 2^40: Q and its derivative bit for bit, P bit for bit
+    where it is a normal number, P and its derivative to one rounding everywhere (the general
+    path halves a power that may be subnormal, losing its last bits; the fast path does not)."""
+    from nqm.numerics._schedule import schedule_family
+    from nqm.numerics._schedule_maps import _chebyshev_maps, _one_state_maps
+
+    for p in (0.0, 0.5):
+        family = schedule_family(nn.Problem.paper(), nn.SGD(lr=1.0, precond_power=p), 64.0)
+        hmax = family.h_range[0]
+        edge = 2.0 / hmax
+        lrs = np.concatenate([np.logspace(-30, 1, 120), [1 / hmax, edge * (1 - 1e-12), edge, edge * (1 + 1e-12), 1e300]])
+        lengths = np.array([0, 1, 2, 3, 7, 8, 1000, 10**6 + 1, 10**9, 2**40], dtype=float)
+        lr, L = np.meshgrid(lrs, lengths, indexing="ij")
+        inv = family.invariants(lr, derivative=True)
+        for derivative in (False, True):
+            fast = _one_state_maps(inv, L[..., None], derivative)
+            general = _chebyshev_maps(inv, L[..., None], derivative)
+            np.testing.assert_array_equal(fast.stable, general.stable)
+            for key in ("P", "Q", "dP", "dQ") if derivative else ("P", "Q"):
+                a, b = getattr(fast, key), getattr(general, key)
+                np.testing.assert_allclose(a, b, rtol=2 * np.finfo(float).eps, atol=np.finfo(float).tiny, err_msg=key)
+                exact = ~(np.abs(b) < np.finfo(float).tiny) | (b == 0) if key == "P" else key != "dP"
+                np.testing.assert_array_equal(np.where(exact, a, 0.0), np.where(exact, b, 0.0), err_msg=key)

@@ -210,3 +210,85 @@ def test_ten_pieces_at_b64_is_not_beaten_by_the_authors_protocol(options) -> Non
 def test_bad_schedule_options_raise_value_error_naming_the_parameter(call, match) -> None:
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_optimisation_runs_with_one_blas_thread(monkeypatch) -> None:
+    """scipy's L-BFGS-B calls BLAS on vectors of a few entries; a multi-threaded BLAS made a whole
+    optimal_schedule several times slower. The optimisers limit BLAS to one thread while they run
+    (here inside a caller's limit of two) and restore the caller's limit afterwards."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from nqm.numerics import _schedule_search
+
+    def blas_threads() -> list[int]:
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    if not blas_threads():
+        pytest.skip("no BLAS library visible to threadpoolctl")
+    seen: list[int] = []
+    real = _schedule_search.risk_and_gradient
+
+    def spy(*args, **kwargs):
+        if len(seen) < 3:
+            seen.extend(blas_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_schedule_search, "risk_and_gradient", spy)
+    prob, B = SMALL[0]
+    with threadpool_limits(limits=2, user_api="blas"):
+        outside = blas_threads()
+        nn.optimize_schedule(prob, "sgd", batch_size=B, steps=50, pieces=2)
+        nn.optimal_schedule(prob, "sgd", batch_size=B, pieces=2, target=0.05)
+        assert blas_threads() == outside
+    assert seen and set(seen) == {1}
+
+
+def test_schedule_sweep_passes_the_protocol_options_and_schedules_through() -> None:
+    """schedule_sweep gives, at each batch size, optimal_schedule's answer with the same
+    max_lr, equal_pieces and schedules; a mapping routes each batch size's schedules to it."""
+    prob, _ = SMALL[1]
+    Bs = [1.0, 16.0]
+    target = 0.05
+    mine = nn.optimal_schedule(prob, "sgd", batch_size=16.0, pieces=3, target=target)
+    passed = (np.asarray(mine.lrs), int(mine.steps) + 3 - int(mine.steps) % 3)  # a multiple of the pieces
+    options = {"max_lr": "authors", "equal_pieces": True}
+    sweep = nn.schedule_sweep(prob, "sgd", batch_sizes=Bs, target=target, pieces=3, executor="serial",
+                              schedules={16.0: [passed]}, **options)
+    for B, res, pairs in zip(Bs, sweep.schedules, [[], [passed]], strict=True):
+        direct = nn.optimal_schedule(prob, "sgd", batch_size=B, pieces=3, target=target, schedules=pairs, **options)
+        assert res.steps == direct.steps and res.steps % 3 == 0 and res.max_lr == nn.authors_max_lr(prob, "sgd")
+        np.testing.assert_array_equal(res.lrs, direct.lrs)
+    assert sweep.steps[1] <= passed[1]
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"schedules": {3.0: []}}, "schedules"),
+        ({"schedules": [([0.1, 0.1], 10)]}, "schedules"),
+        ({"schedules": [([0.1, 0.1, 0.1], 10)], "equal_pieces": True}, "schedules"),
+        ({"equal_pieces": "yes"}, "equal_pieces"),
+        ({"max_lr": "theirs"}, "max_lr"),
+        ({"pieces": 0}, "pieces"),
+    ],
+)
+def test_schedule_sweep_rejects_bad_options_before_work(kwargs, match) -> None:
+    prob, _ = SMALL[0]
+    with pytest.raises(ValueError, match=match):
+        nn.schedule_sweep(prob, "sgd", batch_sizes=[1.0, 2.0], pieces=kwargs.pop("pieces", 3), executor="serial", **kwargs)
+
+
+def test_search_returns_to_the_estimates_after_a_midpoint() -> None:
+    """After _SLOW_STEPS slow steps the search bisects once; a midpoint of an odd-width bracket
+    halves it as well as integers allow, so the estimates are used again. (It used to count that
+    midpoint as slow and bisect to the end: with equal pieces at K = 10, B = 4 on the paper's
+    problem, six failing totals instead of one.)"""
+    tested: list[int] = []
+
+    def test(u: int) -> bool:
+        tested.append(u)
+        return u >= 3000
+
+    assert first_feasible(test, 0, 4002, lambda lo, hi: hi - 1) == 3000
+    # three slow estimates from above, the midpoint of [0, 3999] (fails: [1999, 3999]), then an estimate
+    assert tested[:5] == [4001, 4000, 3999, 1999, 3998]
