@@ -79,6 +79,7 @@ from ._schedule_search import (
     standard_starts,
 )
 from ._steps import grid_minimum
+from ._tie import reaches
 
 __all__ = [
     "ScheduleResult",
@@ -290,7 +291,7 @@ class _StepSearch:
         a curved log risk does not pin the estimates to one side). While the lower end is the
         untested Bayes end, where a risk falling like 1/T from the upper end would meet it."""
         r_lo, r_hi = self.searched.get(lo * self.unit, math.nan), self.searched.get(hi * self.unit, math.nan)
-        if not self.target >= r_hi > 0:
+        if not (reaches(r_hi, self.target) and r_hi > 0):
             return None
         if math.isnan(r_lo):  # lo untested (the Bayes end): as if the risk fell like 1/T
             return min(max(math.ceil(hi * r_hi / self.target), lo + 1), hi - 1)
@@ -308,12 +309,12 @@ class _StepSearch:
         far below the target this total gets."""
         total = u * self.unit
         best = self.minimum(total, stop=True)
-        if best.risk <= self.target:
+        if reaches(best.risk, self.target):
             more = certified_minimum(self.family, split_steps(total, self.pieces), self.cap, [best.x], self.method)
             self.evaluations += more.evaluations
             best = more if more.risk <= best.risk else best
         self.found[total], self.searched[total] = best.x, best.risk
-        return best.risk <= self.target
+        return bool(reaches(best.risk, self.target))
 
 
 @one_blas_thread
@@ -358,7 +359,7 @@ def optimal_schedule(
     cap = _resolve_cap(problem, opt, max_lr)
     x0 = _log_start(start, pieces)
     user = _user_schedules(schedules, pieces, bool(equal_pieces))
-    if problem.initial_risk <= target:
+    if reaches(problem.initial_risk, target):
         lengths = split_steps(0, pieces)
         return _result(problem, opt, B, lengths, np.full(pieces, cap), cap, True, "initial risk below target", 0, method, 0)
     unit = pieces if equal_pieces else 1
@@ -372,7 +373,7 @@ def optimal_schedule(
     for x, total in user:
         risk = piecewise_risk(problem, opt, batch_size=B, lrs=np.exp(np.minimum(x, math.log(cap))),
                               lengths=split_steps(total, pieces), method=method)[-1]
-        if risk <= target:
+        if reaches(risk, target):
             uppers.append(total // unit)
     hi = max(min(uppers, default=lo + 1), lo + 1, 1)
     while not search(hi):  # the upper end is confirmed by the certified test itself

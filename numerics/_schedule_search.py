@@ -41,6 +41,7 @@ from scipy.optimize import minimize, minimize_scalar
 from threadpoolctl import threadpool_limits
 
 from ._schedule_maps import LrFamily, MapMethod, final_risk, risk_and_gradient
+from ._tie import reaches
 
 __all__ = [
     "Minimum",
@@ -121,7 +122,7 @@ class _Objective:
         self.best.evaluations += 1
         if risk < self.best.risk:
             self.best.x, self.best.risk = x.copy(), risk
-        if self.stop_below is not None and risk <= self.stop_below:
+        if self.stop_below is not None and reaches(risk, self.stop_below):
             raise _Reached
 
     def __call__(self, x: np.ndarray, log: bool) -> tuple[float, np.ndarray]:
