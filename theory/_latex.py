@@ -64,6 +64,8 @@ PRINT_NAMES: dict[sp.Symbol, str] = {**LATEX_NAMES, v0: "s_{0}"}
 # a factor that ends in a letter, digit, brace or parenthesis, followed by an opening \left(
 # (parse_formula writes \cdot there: parse_latex would read `B \left(2 - x\right)` as a call of B)
 _JUXTAPOSED_PAREN = re.compile(r"(?<=[A-Za-z0-9}\)])\s*(?=\\left\()")
+#: the size commands before delimiters, dropped before strict parsing (see _parse_latex)
+_SIZED_DELIMITER = re.compile(r"\\(?:left|right)(?![A-Za-z])")
 _MATRIX = re.compile(r"^\\begin\{pmatrix\}(.*)\\end\{pmatrix\}$", re.S)
 _ROOT_NAME = re.compile(r"r_\d+")
 #: step indices: a sum of them and a number reads t + 1, 2t + 2 (numbers lead elsewhere: 1 - x)
@@ -340,28 +342,43 @@ def to_latex(obj: object) -> str:
 @lru_cache(maxsize=1)
 def _symbol_map() -> dict[sp.Symbol, sp.Symbol]:
     """Parsed symbol (e.g. ``Symbol('h_{i}')``) -> canonical :mod:`nqm.theory` symbol."""
-    from sympy.parsing.latex import parse_latex
-
     table = {}
     for sym, name in PRINT_NAMES.items():
-        parsed = parse_latex(name)
+        parsed = _parse_latex(name)
         if isinstance(parsed, sp.Symbol):
             table[parsed] = sym
     return table
+
+
+def _parse_latex(tex: str) -> sp.Basic:
+    r"""``parse_latex(tex, strict=True)``: the lenient parser returns what precedes a syntax
+    error (``x + y ) + z`` reads as :math:`x + y`), so a truncated formula could round-trip.
+
+    The size commands ``\left``/``ight`` are dropped first (their delimiters stay): the lexer
+    skips them, and strict mode then rejects a formula that begins with ``\left(`` because its
+    first parsed token does not start at position 0.
+    """
+    from sympy.parsing.latex import parse_latex
+    from sympy.parsing.latex.errors import LaTeXParsingError
+
+    try:
+        return parse_latex(_SIZED_DELIMITER.sub("", tex).strip(), strict=True)
+    except LaTeXParsingError as exc:
+        raise ValueError(f"tex must be a complete LaTeX formula; cannot parse {tex[:80]!r}") from exc
 
 
 def parse_formula(tex: str, symbols: Iterable[sp.Symbol] = ()) -> sp.Basic:
     """Parse a formula written by :func:`to_latex` back to sympy, in the canonical symbols.
 
     ``symbols`` adds further symbols (beyond :data:`PRINT_NAMES`) to map back by their
-    printed name, e.g. a statement's own ``N`` or ``d``.
+    printed name, e.g. a statement's own ``N`` or ``d``. Parsing is strict: a formula with a
+    syntax error anywhere raises :class:`ValueError` (nothing is silently dropped).
     """
-    from sympy.parsing.latex import parse_latex
 
     symbols = tuple(symbols)
     table = dict(_symbol_map())
     for sym in symbols:
-        table[parse_latex(sp.latex(sym))] = sym
+        table[_parse_latex(sp.latex(sym))] = sym
     tex = tex.strip()
     matrix = _MATRIX.match(tex)
     if matrix:
@@ -371,11 +388,12 @@ def parse_formula(tex: str, symbols: Iterable[sp.Symbol] = ()) -> sp.Basic:
         parts = re.split(rf"\s{re.escape(op)}\s", tex)
         if len(parts) == 2:
             return cls(parse_formula(parts[0], symbols), parse_formula(parts[1], symbols), evaluate=False)
-    return parse_latex(_JUXTAPOSED_PAREN.sub(r" \\cdot ", tex)).xreplace(table)
+    return _parse_latex(_JUXTAPOSED_PAREN.sub(r" \\cdot ", tex)).xreplace(table)
 
 
 def roundtrip(tex: str, source: sp.Basic) -> bool:
-    """True if ``tex`` parses back (:func:`parse_formula`) to an expression equal to ``source``.
+    """True if ``tex`` parses back (:func:`parse_formula`, strictly: a formula with a syntax
+    error is False) to an expression equal to ``source``.
 
     Symbols of ``source`` outside :data:`PRINT_NAMES` (e.g. the information bound's N and d)
     are mapped back by their printed names. Equality is symbolic: entrywise for matrices,
@@ -385,7 +403,10 @@ def roundtrip(tex: str, source: sp.Basic) -> bool:
     """
     from ._closed_form import same_closed_form
 
-    parsed = parse_formula(tex, [s for s in sp.sympify(source).free_symbols if s not in PRINT_NAMES])
+    try:
+        parsed = parse_formula(tex, [s for s in sp.sympify(source).free_symbols if s not in PRINT_NAMES])
+    except ValueError:
+        return False
     return _equal(parsed, sp.sympify(source), same_closed_form)
 
 

@@ -127,6 +127,24 @@ def test_matrices_and_relations_round_trip() -> None:
     assert parse_formula(to_latex(c * h / (2 * B))) == c * h / (2 * B)
 
 
+@pytest.mark.parametrize(
+    ("broken", "prefix"),
+    [
+        (r"\alpha + \beta \right) + c_{i}", alpha + beta),
+        (r"h_{i} c_{i} + ) 2 B", c * h),
+        (r"\frac{\alpha}{2} +", alpha / 2),
+    ],
+)
+def test_a_formula_with_a_syntax_error_does_not_round_trip(broken: str, prefix: sp.Expr) -> None:
+    """Lenient parse_latex returns what precedes a syntax error (`a + b ) + c` reads as a + b), so a
+    truncated formula would round-trip against that prefix; parse_formula parses strictly."""
+    names = {parse_latex(PRINT_NAMES[s]): s for s in prefix.free_symbols}
+    assert parse_latex(broken).xreplace(names) == prefix  # what a lenient round trip would accept
+    with pytest.raises(ValueError, match="tex must be a complete LaTeX formula"):
+        parse_formula(broken)
+    assert not roundtrip(broken, prefix)
+
+
 @pytest.mark.slow
 def test_three_state_user_spec_document_round_trips() -> None:
     """A user spec with three states (momentum averaged by an EMA) exports and parses back."""
