@@ -313,6 +313,10 @@ def _relation_latex(rel: sp.Rel, op: str) -> str:
     return f"{_expr_latex(lhs)} {op} {_expr_latex(rhs)}"
 
 
+#: between the entries of a dict (eigenvalues with multiplicities) in print
+_ENTRY_SEPARATOR = r",\quad "
+
+
 def to_latex(obj: object) -> str:
     r"""LaTeX of a derived object in the paper's notation.
 
@@ -330,7 +334,7 @@ def to_latex(obj: object) -> str:
     if isinstance(obj, sp.And):
         return r" \;\wedge\; ".join(to_latex(a) for a in obj.args)
     if isinstance(obj, dict):
-        return r",\quad ".join(
+        return _ENTRY_SEPARATOR.join(
             to_latex(key) + (rf" \ (\times {m})" if m != 1 else "") for key, m in sorted(obj.items(), key=lambda kv: sp.default_sort_key(kv[0]))
         )
     if isinstance(obj, (tuple, list)):
@@ -354,7 +358,7 @@ def _parse_latex(tex: str) -> sp.Basic:
     r"""``parse_latex(tex, strict=True)``: the lenient parser returns what precedes a syntax
     error (``x + y ) + z`` reads as :math:`x + y`), so a truncated formula could round-trip.
 
-    The size commands ``\left``/``ight`` are dropped first (their delimiters stay): the lexer
+    The size commands ``\left``/``\right`` are dropped first (their delimiters stay): the lexer
     skips them, and strict mode then rejects a formula that begins with ``\left(`` because its
     first parsed token does not start at position 0.
     """
@@ -483,7 +487,11 @@ def _spread(expr: sp.Expr, room: float) -> list[sp.Expr]:
 
 def _pieces(source: object) -> list[str]:
     """The formula as printed pieces: the terms of a sum (multiplied out where a term is too long
-    for one line, :func:`_spread`), else the whole of :func:`to_latex`."""
+    for one line, :func:`_spread`), the entries of a dict of eigenvalues (each but the last
+    ending in ``,\\quad``), else the whole of :func:`to_latex`."""
+    if isinstance(source, dict):
+        entries = to_latex(source).split(_ENTRY_SEPARATOR)
+        return [entry + _ENTRY_SEPARATOR.rstrip() for entry in entries[:-1]] + entries[-1:]
     if not isinstance(source, sp.Expr) or isinstance(source, sp.MatrixBase):
         return [to_latex(source)]
     expr = canonical_form(source)
@@ -529,12 +537,22 @@ class Formula:
         return " ".join(self.pieces)
 
     @property
+    def head(self) -> str:
+        """The left-hand side with its alignment point: ``label &=`` (``label &`` for a condition)."""
+        return f"{self.label} &" if self.relation else f"{self.label} &="
+
+    @property
+    def rows(self) -> list[str]:
+        """The right-hand side broken into the rows of the page (the first follows :attr:`head`):
+        :attr:`pieces` packed greedily into :data:`LINE_UNITS` less the room of the label."""
+        return _lines(self.pieces, LINE_UNITS - max(_width(self.head), _LABEL_UNITS))
+
+    @property
     def line(self) -> str:
         """The align line (without the trailing ``\\\\``): ``label & rhs``, with continuation
-        lines ``&\\qquad rhs`` where the right-hand side is too long for one."""
-        head = f"{self.label} &" if self.relation else f"{self.label} &="
-        rows = _lines(self.pieces, LINE_UNITS - max(_width(head), _LABEL_UNITS))
-        return " \\\\\n".join([f"{head} {rows[0]}"] + [_CONTINUED + row for row in rows[1:]])
+        lines ``&\\qquad rhs`` where the right-hand side is too long for one (:attr:`rows`)."""
+        rows = self.rows
+        return " \\\\\n".join([f"{self.head} {rows[0]}"] + [_CONTINUED + row for row in rows[1:]])
 
 
 # --------------------------------------------------------------------------- document
