@@ -228,27 +228,32 @@ def _lead_with_a_number(expr: sp.Expr) -> sp.Expr:
     )
 
 
-def _square_root_half(term: sp.Expr) -> sp.Pow | None:
-    r"""The square root in ``term`` if ``term`` is :math:`\pm\frac12\sqrt{D}`, else None."""
+def _square_root_half(term: sp.Expr) -> tuple[sp.Expr, sp.Pow] | None:
+    r"""``(m, sqrt(D))`` if ``term`` is :math:`\pm\frac12 m\sqrt{D}` with a positive product :math:`m`
+    (often 1; :math:`h_i^{-p}` after preconditioning), else None."""
     coeff, rest = term.as_coeff_Mul()
-    return rest if abs(coeff) == sp.S.Half and rest.is_Pow and rest.exp == sp.S.Half else None
+    roots = [f for f in sp.Mul.make_args(rest) if f.is_Pow and f.exp == sp.S.Half]
+    if abs(coeff) != sp.S.Half or len(roots) != 1 or not (rest / roots[0]).is_positive:
+        return None
+    return rest / roots[0], roots[0]
 
 
 def _quadratic_radicals(expr: sp.Expr) -> sp.Expr:
-    r"""Every root :math:`\frac{S \pm \sqrt{D}}{2}` of a quadratic :math:`z^2 - Sz + P` with its
-    discriminant written :math:`D = S^2 - 4P` (eq. 7's :math:`\sqrt{(1 + \beta - \alpha h_i)^2 - 4\beta}`),
-    where :math:`P = (S^2 - D)/4` has fewer terms than :math:`D` multiplied out."""
+    r"""Every root :math:`\frac{S \pm m\sqrt{D}}{2}` of a quadratic :math:`z^2 - Sz + P` with its
+    discriminant written :math:`m^2 D = S^2 - 4P` (eq. 7's :math:`\sqrt{(1 + \beta - \alpha h_i)^2 - 4\beta}`),
+    where :math:`P = (S^2 - m^2 D)/4` has fewer terms than :math:`m^2 D` multiplied out."""
 
     def compact(e: sp.Add) -> sp.Expr:
         radicals = [(a, r) for a in e.args if (r := _square_root_half(a)) is not None]
         if len(radicals) != 1:
             return e
-        term, root = radicals[0]
+        term, (m, root) = radicals[0]
         S = sp.factor(2 * (e - term))
-        P = sp.expand((S**2 - root.base) / 4)
-        if P == 0 or len(sp.Add.make_args(P)) >= len(sp.Add.make_args(sp.expand(root.base))):
+        D = sp.expand(m**2 * root.base)
+        P = sp.expand((S**2 - D) / 4)
+        if P == 0 or len(sp.Add.make_args(P)) >= len(sp.Add.make_args(D)):
             return e
-        return e - term + term / root * sp.sqrt(S**2 - 4 * sp.factor_terms(P))
+        return e - term + term / (m * root) * sp.sqrt(S**2 - 4 * sp.factor_terms(P))
 
     return expr.replace(lambda e: e.is_Add and any(_square_root_half(a) is not None for a in e.args), compact)
 

@@ -222,7 +222,7 @@ def test_the_document_is_the_same_in_every_process() -> None:
 #: export's spacing: what to_latex must print for the derived objects
 def _larger_eigenvalue(spec: OptimizerSpec) -> sp.Expr:
     """The eigenvalue of a two-state spec's A with the + sign before its square root (larger at alpha h_i = beta = 1/10)."""
-    return max(derive(spec).eigenvalues, key=lambda e: e.subs({alpha: sp.Rational(1, 10), h: 1, beta: sp.Rational(1, 10)}))
+    return max(derive(spec).eigenvalues, key=lambda e: e.subs({alpha: sp.Rational(1, 10), h: 1, beta: sp.Rational(1, 10), p: sp.Rational(1, 2)}))
 
 
 PAPER_FORMS = {
@@ -236,6 +236,10 @@ PAPER_FORMS = {
     "momentum's larger eigenvalue (eq. 7, as nqm derive --latex prints it)": (
         lambda: _larger_eigenvalue(momentum),
         r"\frac{1 + \beta - \alpha h_{i} + \sqrt{\left(1 + \beta - \alpha h_{i}\right)^{2} - 4 \beta}}{2}",
+    ),
+    "preconditioned momentum's larger eigenvalue (h_i^{-p} taken into the square root)": (
+        lambda: _larger_eigenvalue(momentum.precondition()),
+        r"\frac{1 + \beta - \alpha h_{i}^{1 - p} + \sqrt{\left(1 + \beta - \alpha h_{i}^{1 - p}\right)^{2} - 4 \beta}}{2}",
     ),
     "nesterov's larger eigenvalue: discriminant S^2 - 4P": (
         lambda: _larger_eigenvalue(BUILTINS[3]),
