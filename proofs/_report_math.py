@@ -4,10 +4,10 @@ The machine that runs ``nqm report`` has no TeX installation, so every formula i
 matplotlib's mathtext (Computer Modern glyphs as SVG paths) and shown beside its LaTeX source.
 mathtext knows a subset of LaTeX; :func:`mathtext_source` rewrites the few constructs the
 document uses that it lacks (``\tfrac``, ``\ge``, ``\big|``, ``\textstyle``), a
-``pmatrix`` becomes a grid of separately rendered entries, and long expressions are broken
-at top-level ``+``, ``-`` and ``,\quad`` into lines of at most :data:`LINE_CHARS` source
-characters (:func:`split_formula`). A formula that mathtext still cannot parse keeps its
-source and is counted as a failure (:attr:`RenderedFormula.failures`).
+``pmatrix`` becomes a grid of separately rendered entries, and a long formula is drawn in
+the rows the LaTeX document breaks it into (:attr:`nqm.theory._latex.Formula.rows`, before
+top-level ``+``, ``-`` and between eigenvalues). A formula that mathtext still cannot parse
+keeps its source and is counted as a failure (:attr:`RenderedFormula.failures`).
 
 The symbolic work (:func:`derivation_sections`) and the rendering (:func:`render_sections`)
 are separate module-level functions so that the report can run them as picklable tasks.
@@ -21,11 +21,9 @@ from dataclasses import dataclass
 
 from matplotlib.path import Path
 
-from nqm.theory import derive
-from nqm.theory._latex import DocumentBlock, Formula, document_sections, latex_document, select_specs
+from nqm.theory import DocumentBlock, Formula, derive, document_sections, latex_document, select_specs
 
 __all__ = [
-    "LINE_CHARS",
     "Drawing",
     "Piece",
     "RenderedBlock",
@@ -35,11 +33,7 @@ __all__ = [
     "render_sections",
     "render_text",
     "render_svg",
-    "split_formula",
 ]
-
-#: longest source line drawn as one image (longer expressions are split, see split_formula)
-LINE_CHARS = 160
 
 _TOKEN = r"(\\[A-Za-z]+|[A-Za-z0-9])"
 _REWRITES = (
@@ -111,53 +105,6 @@ def render_svg(tex: str) -> Drawing | None:
     return Drawing(svg, max(0.0, -ext.y0) + _PAD)
 
 
-# ---------------------------------------------------------------------- splitting
-def _top_level_breaks(tex: str) -> list[int]:
-    r"""Indices where ``tex`` may break: before a top-level binary ``+``/``-`` or after ``,\quad``.
-
-    Top level means outside braces and ``\left...\right`` pairs.
-    """
-    depth, breaks, i = 0, [], 0
-    while i < len(tex):
-        if tex.startswith(r"\left", i) and not tex[i + 5 : i + 6].isalpha():
-            depth += 1
-            i += 5
-            continue
-        if tex.startswith(r"\right", i) and not tex[i + 6 : i + 7].isalpha():
-            depth -= 1
-            i += 6
-            continue
-        ch = tex[i]
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-        elif depth == 0 and ch in "+-" and tex[:i].strip() and not tex[:i].rstrip().endswith(("=", "(", ",", "&", "{")):
-            breaks.append(i)
-        elif depth == 0 and tex.startswith(r",\quad", i):
-            breaks.append(i + len(r",\quad"))
-        i += 1
-    return breaks
-
-
-def split_formula(tex: str, width: int = LINE_CHARS) -> list[str]:
-    r"""``tex`` cut at top-level breaks (:func:`_top_level_breaks`) into pieces of about ``width`` characters.
-
-    Concatenating the pieces gives ``tex`` back; an expression without a top-level break, or
-    shorter than ``width``, stays whole.
-    """
-    if len(tex) <= width:
-        return [tex]
-    pieces, start, last = [], 0, 0
-    for b in _top_level_breaks(tex) + [len(tex)]:
-        if b - start > width and last > start:
-            pieces.append(tex[start:last])
-            start = last
-        last = b
-    pieces.append(tex[start:])
-    return [p for p in pieces if p.strip()]
-
-
 # ---------------------------------------------------------------------- the document's formulas
 def derivation_sections(specs: Sequence[object] | None = None) -> tuple[str, list[tuple[str, list[DocumentBlock]]]]:
     r"""``(document, sections)``: :func:`~nqm.theory._latex.latex_document` for ``specs`` (None:
@@ -201,7 +148,7 @@ class RenderedFormula:
 
     ``source``: the LaTeX line as written in ``derivations.tex`` (without the alignment ``&``);
     ``lines``: the drawn rows (the first holds the label; a long right-hand side continues on
-    further rows, :func:`split_formula`); ``matrix``: for a ``pmatrix`` right-hand side, its
+    further rows, :attr:`~nqm.theory._latex.Formula.rows`); ``matrix``: for a ``pmatrix`` right-hand side, its
     entries drawn one by one (rows of pieces), else ``None``; ``failures``: the mathtext sources
     that could not be drawn (shown as source in the page).
     """
@@ -243,8 +190,8 @@ def _render_formula(formula: Formula, memo: dict[str, Drawing | None]) -> Render
         lines = (_draw(head, memo, failures),)
         matrix = tuple(tuple(_draw(c, memo, failures) for c in row) for row in cells)
         return RenderedFormula(source, lines, matrix, tuple(failures))
-    pieces = split_formula(tex)
-    lines = (_draw(f"{head} {pieces[0]}", memo, failures),) + tuple(_draw(r"\quad " + p, memo, failures) for p in pieces[1:])
+    rows = formula.rows
+    lines = (_draw(f"{head} {rows[0]}", memo, failures),) + tuple(_draw(r"\quad " + row, memo, failures) for row in rows[1:])
     return RenderedFormula(source, lines, None, tuple(failures))
 
 

@@ -9,7 +9,7 @@ from ._builtins import BETA, BUILTINS, GAMMA, LR, NU, ema, momentum, nesterov, q
 from ._closed_form import ClosedForm, closed_form, same_closed_form
 from ._codegen import compile_forms, forms_source, generated_module_source, hyperparameter_ranges
 from ._derive import Derivation, NumericInvariants, derive
-from ._latex import canonical_form, latex_document, roundtrip, to_latex
+from ._latex import DocumentBlock, Formula, canonical_form, document_sections, formula_lines, latex_document, roundtrip, select_specs, to_latex
 from ._moments import (
     characteristic_polynomial,
     second_moment_vec,
@@ -31,6 +31,7 @@ __all__ = [
     "multiplicative_dynamics", "nesterov", "nu", "p", "qhm", "query_row", "r1", "r2", "register", "registered_names", "registered_specs",
     "second_moment_vec", "second_moment_vech", "sgd", "stationary_covariance", "t", "theta0",
     "unregister", "v0", "vech_basis", "x", "xi", "z",
-    "ClosedForm", "STATEMENTS", "Statement", "canonical_form", "check_all", "closed_form", "latex_document", "roundtrip",
+    "ClosedForm", "DocumentBlock", "Formula", "STATEMENTS", "Statement", "canonical_form", "check_all", "closed_form",
+    "document_sections", "formula_lines", "latex_document", "roundtrip", "select_specs",
     "same_closed_form", "statement", "to_latex",
 ]

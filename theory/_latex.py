@@ -9,8 +9,10 @@ Every formula prints in the paper's canonical form (:func:`canonical_form`, :fun
 sums that are factors lead with a positive term (:math:`(1 - \alpha h_i)^t`, positive
 denominators :math:`2B(2 - \alpha h_i^{1-p})`, :math:`\alpha/(1 - \beta)`), terms over one
 denominator are one fraction (Theorem 1's :math:`[r_1^t(r_1 - \beta) - r_2^t(r_2 - \beta)]/(r_1 - r_2)`),
-polynomials in :math:`z` are collected in its powers, and a condition :math:`s < 0` reads
-:math:`a < b`. sympy's ``parse_latex`` reads ``B \left(2 - x\right)`` as a call of a function
+polynomials in :math:`z` are collected in its powers, a root of a quadratic reads
+:math:`(S \pm \sqrt{S^2 - 4P})/2` (eq. 7), a three-term sum groups two terms that share a
+symbol as :math:`\pm m(1 - y)` (Theorem 2's :math:`1 + \gamma(1 - \alpha h_i)`), and a
+condition :math:`s < 0` reads :math:`a < b`. sympy's ``parse_latex`` reads ``B \left(2 - x\right)`` as a call of a function
 B, so :func:`parse_formula` writes ``\cdot`` between a factor and an opening parenthesis
 before parsing.
 
@@ -64,6 +66,8 @@ PRINT_NAMES: dict[sp.Symbol, str] = {**LATEX_NAMES, v0: "s_{0}"}
 # a factor that ends in a letter, digit, brace or parenthesis, followed by an opening \left(
 # (parse_formula writes \cdot there: parse_latex would read `B \left(2 - x\right)` as a call of B)
 _JUXTAPOSED_PAREN = re.compile(r"(?<=[A-Za-z0-9}\)])\s*(?=\\left\()")
+#: the size commands before delimiters, dropped before strict parsing (see _parse_latex)
+_SIZED_DELIMITER = re.compile(r"\\(?:left|right)(?![A-Za-z])")
 _MATRIX = re.compile(r"^\\begin\{pmatrix\}(.*)\\end\{pmatrix\}$", re.S)
 _ROOT_NAME = re.compile(r"r_\d+")
 #: step indices: a sum of them and a number reads t + 1, 2t + 2 (numbers lead elsewhere: 1 - x)
@@ -162,7 +166,10 @@ def _over_denominator(members: list[sp.Expr]) -> tuple[bool, sp.Expr, sp.Expr]:
     the numerator with the paper's sign and its common factors taken out."""
     numerator = sp.Add(*(sp.fraction(m)[0] for m in members))
     negative = bool(numerator.is_Add and not _keeps_sign(numerator))
-    numerator = _canonical_signs(sp.factor_terms(-numerator if negative else numerator))
+    # factor_terms also factors inside roots; a radicand keeps its form S^2 - 4P (_quadratic_radicals)
+    radicals = {r: sp.Dummy() for r in numerator.atoms(sp.Pow) if r.base.is_Add and not r.exp.is_Integer}
+    numerator = sp.factor_terms((-numerator if negative else numerator).xreplace(radicals))
+    numerator = _canonical_signs(numerator.xreplace({d: r for r, d in radicals.items()}))
     return negative, numerator, sp.fraction(members[0])[1]
 
 
@@ -221,16 +228,85 @@ def _lead_with_a_number(expr: sp.Expr) -> sp.Expr:
     )
 
 
+def _square_root_half(term: sp.Expr) -> tuple[sp.Expr, sp.Pow] | None:
+    r"""``(m, sqrt(D))`` if ``term`` is :math:`\pm\frac12 m\sqrt{D}` with a positive product :math:`m`
+    (often 1; :math:`h_i^{-p}` after preconditioning), else None."""
+    coeff, rest = term.as_coeff_Mul()
+    roots = [f for f in sp.Mul.make_args(rest) if f.is_Pow and f.exp == sp.S.Half]
+    if abs(coeff) != sp.S.Half or len(roots) != 1 or not (rest / roots[0]).is_positive:
+        return None
+    return rest / roots[0], roots[0]
+
+
+def _quadratic_radicals(expr: sp.Expr) -> sp.Expr:
+    r"""Every root :math:`\frac{S \pm m\sqrt{D}}{2}` of a quadratic :math:`z^2 - Sz + P` with its
+    discriminant written :math:`m^2 D = S^2 - 4P` (eq. 7's :math:`\sqrt{(1 + \beta - \alpha h_i)^2 - 4\beta}`),
+    where :math:`P = (S^2 - m^2 D)/4` has fewer terms than :math:`m^2 D` multiplied out."""
+
+    def compact(e: sp.Add) -> sp.Expr:
+        radicals = [(a, r) for a in e.args if (r := _square_root_half(a)) is not None]
+        if len(radicals) != 1:
+            return e
+        term, (m, root) = radicals[0]
+        S = sp.factor(2 * (e - term))
+        D = sp.expand(m**2 * root.base)
+        P = sp.expand((S**2 - D) / 4)
+        if P == 0 or len(sp.Add.make_args(P)) >= len(sp.Add.make_args(D)):
+            return e
+        return e - term + term / (m * root) * sp.sqrt(S**2 - 4 * sp.factor_terms(P))
+
+    return expr.replace(lambda e: e.is_Add and any(_square_root_half(a) is not None for a in e.args), compact)
+
+
+def _one_minus(e: sp.Expr) -> bool:
+    r"""True if ``e`` is :math:`1 - y` for a product :math:`y` with a positive coefficient."""
+    return e.is_Add and len(e.args) == 2 and sp.S.One in e.args and all(_negative(a) for a in e.args if a != 1)
+
+
+def _group_shared_symbol(expr: sp.Expr) -> sp.Expr:
+    r"""Every sum of three terms, two of which share a symbol :math:`s` (to the first power) and
+    together are :math:`\pm m(1 - y)`, written with that product (Theorem 2's grouping):
+    :math:`1 + \gamma - \alpha\gamma h_i = 1 + \gamma(1 - \alpha h_i)`,
+    :math:`1 + \alpha\gamma h_i - \gamma = 1 - \gamma(1 - \alpha h_i)`,
+    :math:`1 + \alpha\beta h_i\nu - \alpha h_i = 1 - \alpha h_i(1 - \beta\nu)`.
+    Symbols are tried in name order; the first that gives a :math:`1 - y` cofactor is taken.
+    Longer sums are left alone (partial groupings in them read worse, not better)."""
+
+    def group(e: sp.Add) -> sp.Expr:
+        for s in sorted(e.free_symbols - _INDICES, key=lambda s: s.name):
+            shared = [a for a in e.args if a.as_powers_dict().get(s) == 1]
+            if len(shared) != 2:
+                continue
+            number, factor = _signed_factor(sp.factor_terms(sp.Add(*shared)))
+            common, cofactor = factor.as_independent(sp.Add) if factor.is_Mul else (sp.S.One, factor)
+            if cofactor.is_Add and number.is_Number:
+                number, cofactor = (number, cofactor) if _one_minus(cofactor) else (-number, -cofactor)
+            if _one_minus(cofactor):
+                return sp.Add(*(a for a in e.args if a not in shared)) + number * common * cofactor
+        return e
+
+    return expr.replace(lambda e: e.is_Add and len(e.args) == 3, group)
+
+
 def canonical_form(expr: sp.Expr) -> sp.Expr:
     r"""``expr`` rearranged (not changed in value) as the paper writes formulas.
 
-    Powers of one base are combined (:func:`_combine_powers`), a sum leads with a number
+    The discriminant of a root of a quadratic reads :math:`S^2 - 4P` (:func:`_quadratic_radicals`),
+    powers of one base are combined (:func:`_combine_powers`), a sum leads with a number
     where a power :math:`h_i^{e(p)}` can be taken out (:func:`_lead_with_a_number`), polynomials in :math:`z` are collected in its powers (:math:`z^2 - (1 + \beta - \alpha h_i)z + \beta`),
     terms over one denominator are one fraction (Theorem 1's :math:`[\dots]/(r_1 - r_2)`,
-    eq. 4's :math:`1 - (1 - \alpha h_i)^{2t}`), and every sum that is a factor gets the
-    paper's sign (:func:`_canonical_signs`). :func:`to_latex` prints this form.
+    eq. 4's :math:`1 - (1 - \alpha h_i)^{2t}`), every sum that is a factor gets the paper's
+    sign (:func:`_canonical_signs`), and two terms of a three-term sum that share a symbol
+    are grouped as :math:`\pm m(1 - y)` (:func:`_group_shared_symbol`, Theorem 2's
+    :math:`1 + \gamma(1 - \alpha h_i)`). :func:`to_latex` prints this form.
     """
-    joined = _join_fractions(_canonical_signs(_collect_z(_lead_with_a_number(_combine_powers(sp.sympify(expr))))))
+    return _canonical_signs(_group_shared_symbol(_arranged(expr)))
+
+
+def _arranged(expr: sp.Expr) -> sp.Expr:
+    """:func:`canonical_form` without the grouping of :func:`_group_shared_symbol` (a condition
+    is split into its sides before grouping, :func:`_relation_latex`)."""
+    joined = _join_fractions(_canonical_signs(_collect_z(_lead_with_a_number(_combine_powers(_quadratic_radicals(sp.sympify(expr)))))))
     return _canonical_signs(_combine_powers(joined))
 
 
@@ -303,12 +379,16 @@ def _expr_latex(expr: sp.Expr) -> str:
 def _relation_latex(rel: sp.Rel, op: str) -> str:
     r"""``lhs op rhs``; a comparison of a sum with 0 moves its negative terms to the right
     (:math:`\alpha h_i - 2 < 0` prints as :math:`\alpha h_i < 2`)."""
-    lhs, rhs = canonical_form(rel.lhs), rel.rhs
+    lhs, rhs = _arranged(rel.lhs), rel.rhs
     if rhs == 0 and lhs.is_Add:
         positive = [a for a in lhs.args if not _negative(a)]
         if positive and len(positive) < len(lhs.args):
             lhs, rhs = sp.Add(*positive), sp.Add(*positive) - lhs
     return f"{_expr_latex(lhs)} {op} {_expr_latex(rhs)}"
+
+
+#: between the entries of a dict (eigenvalues with multiplicities) in print
+_ENTRY_SEPARATOR = r",\quad "
 
 
 def to_latex(obj: object) -> str:
@@ -328,7 +408,7 @@ def to_latex(obj: object) -> str:
     if isinstance(obj, sp.And):
         return r" \;\wedge\; ".join(to_latex(a) for a in obj.args)
     if isinstance(obj, dict):
-        return r",\quad ".join(
+        return _ENTRY_SEPARATOR.join(
             to_latex(key) + (rf" \ (\times {m})" if m != 1 else "") for key, m in sorted(obj.items(), key=lambda kv: sp.default_sort_key(kv[0]))
         )
     if isinstance(obj, (tuple, list)):
@@ -340,28 +420,43 @@ def to_latex(obj: object) -> str:
 @lru_cache(maxsize=1)
 def _symbol_map() -> dict[sp.Symbol, sp.Symbol]:
     """Parsed symbol (e.g. ``Symbol('h_{i}')``) -> canonical :mod:`nqm.theory` symbol."""
-    from sympy.parsing.latex import parse_latex
-
     table = {}
     for sym, name in PRINT_NAMES.items():
-        parsed = parse_latex(name)
+        parsed = _parse_latex(name)
         if isinstance(parsed, sp.Symbol):
             table[parsed] = sym
     return table
+
+
+def _parse_latex(tex: str) -> sp.Basic:
+    r"""``parse_latex(tex, strict=True)``: the lenient parser returns what precedes a syntax
+    error (``x + y ) + z`` reads as :math:`x + y`), so a truncated formula could round-trip.
+
+    The size commands ``\left``/``\right`` are dropped first (their delimiters stay): the lexer
+    skips them, and strict mode then rejects a formula that begins with ``\left(`` because its
+    first parsed token does not start at position 0.
+    """
+    from sympy.parsing.latex import parse_latex
+    from sympy.parsing.latex.errors import LaTeXParsingError
+
+    try:
+        return parse_latex(_SIZED_DELIMITER.sub("", tex).strip(), strict=True)
+    except LaTeXParsingError as exc:
+        raise ValueError(f"tex must be a complete LaTeX formula; cannot parse {tex[:80]!r}") from exc
 
 
 def parse_formula(tex: str, symbols: Iterable[sp.Symbol] = ()) -> sp.Basic:
     """Parse a formula written by :func:`to_latex` back to sympy, in the canonical symbols.
 
     ``symbols`` adds further symbols (beyond :data:`PRINT_NAMES`) to map back by their
-    printed name, e.g. a statement's own ``N`` or ``d``.
+    printed name, e.g. a statement's own ``N`` or ``d``. Parsing is strict: a formula with a
+    syntax error anywhere raises :class:`ValueError` (nothing is silently dropped).
     """
-    from sympy.parsing.latex import parse_latex
 
     symbols = tuple(symbols)
     table = dict(_symbol_map())
     for sym in symbols:
-        table[parse_latex(sp.latex(sym))] = sym
+        table[_parse_latex(sp.latex(sym))] = sym
     tex = tex.strip()
     matrix = _MATRIX.match(tex)
     if matrix:
@@ -371,22 +466,28 @@ def parse_formula(tex: str, symbols: Iterable[sp.Symbol] = ()) -> sp.Basic:
         parts = re.split(rf"\s{re.escape(op)}\s", tex)
         if len(parts) == 2:
             return cls(parse_formula(parts[0], symbols), parse_formula(parts[1], symbols), evaluate=False)
-    return parse_latex(_JUXTAPOSED_PAREN.sub(r" \\cdot ", tex)).xreplace(table)
+    return _parse_latex(_JUXTAPOSED_PAREN.sub(r" \\cdot ", tex)).xreplace(table)
 
 
 def roundtrip(tex: str, source: sp.Basic) -> bool:
-    """True if ``tex`` parses back (:func:`parse_formula`) to an expression equal to ``source``.
+    """True if ``tex`` parses back (:func:`parse_formula`, strictly: a formula with a syntax
+    error is False) to an expression equal to ``source``.
 
     Symbols of ``source`` outside :data:`PRINT_NAMES` (e.g. the information bound's N and d)
     are mapped back by their printed names. Equality is symbolic: entrywise for matrices,
     by relation type and :math:`lhs - rhs` for relations, and for expressions by
-    expansion/cancellation with powers in :math:`t, k` compared as sequences
-    (:func:`nqm.theory._closed_form.same_closed_form`).
+    expansion/cancellation with radicands multiplied out and powers in :math:`t, k` compared as
+    sequences (:func:`nqm.theory._closed_form.same_closed_form`).
     """
-    from ._closed_form import same_closed_form
+    from ._closed_form import _normal_radicals, same_closed_form
 
-    parsed = parse_formula(tex, [s for s in sp.sympify(source).free_symbols if s not in PRINT_NAMES])
-    return _equal(parsed, sp.sympify(source), same_closed_form)
+    try:
+        parsed = parse_formula(tex, [s for s in sp.sympify(source).free_symbols if s not in PRINT_NAMES])
+    except ValueError:
+        return False
+    # radicands multiplied out first: same_closed_form splits sqrt(a b) into sqrt(a) sqrt(b), so a
+    # factored radicand (nesterov's roots) and its printed form S^2 - 4P would not meet
+    return _equal(_normal_radicals(parsed), _normal_radicals(sp.sympify(source)), same_closed_form)
 
 
 def _equal(parsed: sp.Basic, source: sp.Basic, same) -> bool:
@@ -462,7 +563,11 @@ def _spread(expr: sp.Expr, room: float) -> list[sp.Expr]:
 
 def _pieces(source: object) -> list[str]:
     """The formula as printed pieces: the terms of a sum (multiplied out where a term is too long
-    for one line, :func:`_spread`), else the whole of :func:`to_latex`."""
+    for one line, :func:`_spread`), the entries of a dict of eigenvalues (each but the last
+    ending in ``,\\quad``), else the whole of :func:`to_latex`."""
+    if isinstance(source, dict):
+        entries = to_latex(source).split(_ENTRY_SEPARATOR)
+        return [entry + _ENTRY_SEPARATOR.rstrip() for entry in entries[:-1]] + entries[-1:]
     if not isinstance(source, sp.Expr) or isinstance(source, sp.MatrixBase):
         return [to_latex(source)]
     expr = canonical_form(source)
@@ -508,12 +613,22 @@ class Formula:
         return " ".join(self.pieces)
 
     @property
+    def head(self) -> str:
+        """The left-hand side with its alignment point: ``label &=`` (``label &`` for a condition)."""
+        return f"{self.label} &" if self.relation else f"{self.label} &="
+
+    @property
+    def rows(self) -> list[str]:
+        """The right-hand side broken into the rows of the page (the first follows :attr:`head`):
+        :attr:`pieces` packed greedily into :data:`LINE_UNITS` less the room of the label."""
+        return _lines(self.pieces, LINE_UNITS - max(_width(self.head), _LABEL_UNITS))
+
+    @property
     def line(self) -> str:
         """The align line (without the trailing ``\\\\``): ``label & rhs``, with continuation
-        lines ``&\\qquad rhs`` where the right-hand side is too long for one."""
-        head = f"{self.label} &" if self.relation else f"{self.label} &="
-        rows = _lines(self.pieces, LINE_UNITS - max(_width(head), _LABEL_UNITS))
-        return " \\\\\n".join([f"{head} {rows[0]}"] + [_CONTINUED + row for row in rows[1:]])
+        lines ``&\\qquad rhs`` where the right-hand side is too long for one (:attr:`rows`)."""
+        rows = self.rows
+        return " \\\\\n".join([f"{self.head} {rows[0]}"] + [_CONTINUED + row for row in rows[1:]])
 
 
 # --------------------------------------------------------------------------- document
@@ -550,19 +665,6 @@ def _state_tex(spec: OptimizerSpec, i: int) -> str:
     return base + (rf"_{{\mathrm{{{_escape(suffix)}}}}}" if suffix else "")
 
 
-def _quadratic_formula(root: sp.Expr, polynomial: sp.Expr) -> sp.Expr:
-    r"""A root of the quadratic :math:`z^2 - Sz + P` with its square root written as
-    :math:`\sqrt{S^2 - 4P}` (eq. 7's :math:`(1 - \alpha h_i + \beta)^2 - 4\beta`), not expanded."""
-    poly = sp.Poly(polynomial, z)
-    if poly.degree() != 2:
-        return root
-    a, b, c = poly.all_coeffs()
-    compact = sp.Pow(canonical_form(b / a), 2) - 4 * canonical_form(c / a)
-    return root.replace(
-        lambda e: e.is_Pow and e.exp == sp.S.Half and sp.expand(e.base - compact) == 0, lambda e: sp.sqrt(compact)
-    )
-
-
 #: specs with more states get no partial noise sum in the document (see _spec_blocks)
 _PARTIAL_SUM_STATES = 2
 
@@ -590,7 +692,7 @@ def _spec_blocks(spec: OptimizerSpec) -> list[DocumentBlock]:
             values = root_values(spec)
         except SpecError:
             values = ()
-        roots += [Formula(to_latex(r), _quadratic_formula(v, d.characteristic_polynomial)) for r, v in zip(cf.roots, values)]
+        roots += [Formula(to_latex(r), v) for r, v in zip(cf.roots, values)]
         roots += [Formula(to_latex(rel.lhs), rel.rhs) for rel in cf.vieta]
     blocks.append(
         DocumentBlock(

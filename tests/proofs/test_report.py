@@ -25,7 +25,7 @@ import nqm.numerics as nn
 from nqm.proofs import ReportConfig, build_report
 from nqm.proofs._claims import proof_catalogue
 from nqm.proofs._cli_report import report as report_command
-from nqm.proofs._report_math import mathtext_source, render_svg, split_formula
+from nqm.proofs._report_math import derivation_sections, mathtext_source, render_sections, render_svg
 from nqm.theory import BUILTINS, registered_names
 
 BUILTIN_NAMES = tuple(spec.name for spec in BUILTINS)
@@ -208,16 +208,31 @@ def test_rewrites_make_mathtext_draw_what_it_could_not(tex):
     assert render_svg(mathtext_source(tex)) is not None
 
 
-@settings(deadline=None, max_examples=60)
-@given(st.lists(st.sampled_from([r"\alpha", "h_{i}", r"\left(x - 1\right)", r"\frac{a + b}{c}", "2", "{y - z}"]), min_size=1, max_size=60),
-       st.lists(st.sampled_from([" + ", " - ", r",\quad "]), min_size=60, max_size=60), st.integers(10, 200))
-def test_split_formula_cuts_only_at_top_level_and_loses_nothing(terms, ops, width):
-    tex = "".join(t + o for t, o in zip(terms, ops))[:-1] + "1"
-    pieces = split_formula(tex, width)
-    assert "".join(pieces) == tex
-    for piece in pieces:
-        assert piece.count("{") == piece.count("}")
-        assert piece.count(r"\left") == piece.count(r"\right")
+def _document_rows(document: str) -> list[list[str]]:
+    """Every display line of the LaTeX document as its rows on the page, the first with its label
+    (``label = rhs`` or ``label rhs``, as the report draws it), continuation rows without their indent."""
+    out: list[list[str]] = []
+    for block in re.findall(r"\\begin\{align\*\}\n(.*?)\n\\end\{align\*\}", document, re.S):
+        for line in block.split(" \\\\\n"):
+            if line.startswith("&\\qquad "):
+                out[-1].append(line.removeprefix("&\\qquad "))
+            else:
+                out.append([re.sub(r" &(=?) ", lambda m: " = " if m.group(1) else " ", line, count=1)])
+    return out
+
+
+def test_the_report_breaks_formulas_where_the_latex_document_does():
+    """The derivations page draws each formula in the rows of derivations.tex (one line-breaking
+    rule for both), every row drawn by mathtext; momentum's exact risk takes several rows."""
+    document, sections = derivation_sections(["momentum"])
+    rendered = [f for _, blocks in render_sections(sections) for b in blocks for f in b.formulas if b.heading != "Second-moment eigenvalues"]
+    rows = _document_rows(document)
+    assert len(rendered) == len(rows)
+    drawn = [(f.lines, r) for f, r in zip(rendered, rows) if f.matrix is None]
+    for lines, page in drawn:
+        assert [p.text for p in lines] == [mathtext_source(page[0])] + [mathtext_source("\\quad " + r) for r in page[1:]]
+        assert all(p.drawing is not None for p in lines)
+    assert max(len(lines) for lines, _ in drawn) >= 3
 
 
 @pytest.mark.slow

@@ -127,6 +127,24 @@ def test_matrices_and_relations_round_trip() -> None:
     assert parse_formula(to_latex(c * h / (2 * B))) == c * h / (2 * B)
 
 
+@pytest.mark.parametrize(
+    ("broken", "prefix"),
+    [
+        (r"\alpha + \beta \right) + c_{i}", alpha + beta),
+        (r"h_{i} c_{i} + ) 2 B", c * h),
+        (r"\frac{\alpha}{2} +", alpha / 2),
+    ],
+)
+def test_a_formula_with_a_syntax_error_does_not_round_trip(broken: str, prefix: sp.Expr) -> None:
+    """Lenient parse_latex returns what precedes a syntax error (`a + b ) + c` reads as a + b), so a
+    truncated formula would round-trip against that prefix; parse_formula parses strictly."""
+    names = {parse_latex(PRINT_NAMES[s]): s for s in prefix.free_symbols}
+    assert parse_latex(broken).xreplace(names) == prefix  # what a lenient round trip would accept
+    with pytest.raises(ValueError, match="tex must be a complete LaTeX formula"):
+        parse_formula(broken)
+    assert not roundtrip(broken, prefix)
+
+
 @pytest.mark.slow
 def test_three_state_user_spec_document_round_trips() -> None:
     """A user spec with three states (momentum averaged by an EMA) exports and parses back."""
@@ -202,6 +220,11 @@ def test_the_document_is_the_same_in_every_process() -> None:
 # --------------------------------------------------------------------------- the paper's canonical form
 #: formulas as the paper typesets them (eqs. 4, 6, 7, 9, 10; Theorem 1's bracket), in this
 #: export's spacing: what to_latex must print for the derived objects
+def _larger_eigenvalue(spec: OptimizerSpec) -> sp.Expr:
+    """The eigenvalue of a two-state spec's A with the + sign before its square root (larger at alpha h_i = beta = 1/10)."""
+    return max(derive(spec).eigenvalues, key=lambda e: e.subs({alpha: sp.Rational(1, 10), h: 1, beta: sp.Rational(1, 10), p: sp.Rational(1, 2)}))
+
+
 PAPER_FORMS = {
     "sgd mean path": (lambda: derive(sgd).closed_form.mean_path, r"\left(1 - \alpha h_{i}\right)^{t}"),
     "sgd stationary risk": (lambda: derive(sgd).stationary_risk, r"\frac{\alpha c_{i}}{2 B \left(2 - \alpha h_{i}\right)}"),
@@ -210,6 +233,27 @@ PAPER_FORMS = {
         r"\frac{\alpha c_{i} h_{i}^{- p}}{2 B \left(2 - \alpha h_{i}^{1 - p}\right)}",
     ),
     "momentum effective lr (eq. 7)": (lambda: derive(momentum).effective_lr, r"\frac{\alpha}{1 - \beta}"),
+    "momentum's larger eigenvalue (eq. 7, as nqm derive --latex prints it)": (
+        lambda: _larger_eigenvalue(momentum),
+        r"\frac{1 + \beta - \alpha h_{i} + \sqrt{\left(1 + \beta - \alpha h_{i}\right)^{2} - 4 \beta}}{2}",
+    ),
+    "preconditioned momentum's larger eigenvalue (h_i^{-p} taken into the square root)": (
+        lambda: _larger_eigenvalue(momentum.precondition()),
+        r"\frac{1 + \beta - \alpha h_{i}^{1 - p} + \sqrt{\left(1 + \beta - \alpha h_{i}^{1 - p}\right)^{2} - 4 \beta}}{2}",
+    ),
+    "nesterov's larger eigenvalue: discriminant S^2 - 4P": (
+        lambda: _larger_eigenvalue(BUILTINS[3]),
+        r"\frac{\left(1 + \beta\right) \left(1 - \alpha h_{i}\right) + \sqrt{\left(1 + \beta\right)^{2} \left(1 - \alpha h_{i}\right)^{2}"
+        r" - 4 \beta \left(1 - \alpha h_{i}\right)}}{2}",
+    ),
+    "EMA's red factor (Theorem 2, eq. 12: gamma grouped as (1 - alpha h_i) gamma)": (
+        lambda: sp.factor(derive(BUILTINS[2]).stationary_risk / derive(sgd).stationary_risk),
+        r"\frac{\left(1 - \gamma\right) \left(1 + \gamma \left(1 - \alpha h_{i}\right)\right)}"
+        r"{\left(1 + \gamma\right) \left(1 - \gamma \left(1 - \alpha h_{i}\right)\right)}",
+    ),
+    "a grouping that does not give 1 - y is left alone": (
+        lambda: 1 + beta + alpha * beta * h, r"1 + \alpha \beta h_{i} + \beta",
+    ),
     "momentum characteristic polynomial (eq. 22)": (
         lambda: derive(momentum).characteristic_polynomial, r"z^{2} - z \left(1 + \beta - \alpha h_{i}\right) + \beta"
     ),
@@ -247,7 +291,10 @@ def test_the_papers_statements_print_as_their_derivations() -> None:
     """Where the claim and the derivation are the same expression, the document prints them the same."""
     from nqm.theory._paper import statement
 
-    for name in ("eq4_sgd_risk", "eq9_preconditioned_sgd_risk", "theorem1_stationary_risk", "appendix_c_impulse_response"):
+    for name in (
+        "eq4_sgd_risk", "eq7_overdamped_rate", "eq9_preconditioned_sgd_risk", "theorem1_stationary_risk",
+        "appendix_c_impulse_response", "theorem2_stationary_risk", "theorem2_red_factor",
+    ):
         stmt = statement(name)
         claimed = to_latex(stmt.claimed)
         derived = [to_latex(e) for e in (stmt.derived if isinstance(stmt.derived, sp.Tuple) else [stmt.derived])]
