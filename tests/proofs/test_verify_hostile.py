@@ -253,6 +253,17 @@ def test_worker_exits_when_its_caller_dies(tmp_path: Path, sig: str) -> None:
     pytest.fail(f"worker {pid} still alive after its caller died of {sig}")
 
 
+def test_a_formula_with_a_foreign_symbol_starts_no_symbolic_worker() -> None:
+    """The worker (a fresh interpreter importing sympy, about 1 s of CPU) is started only once the
+    formula has passed every check, not for a call that then raises."""
+    from nqm.proofs import _budget
+
+    _budget._stop()
+    with pytest.raises(ValueError, match="cannot depend on"):
+        verify_formula("alpha*gamma", optimizer="sgd", quantity="stationary_risk")
+    assert _budget._worker is None
+
+
 def test_sample_work_is_checked_before_it_starts() -> None:
     long_sum = " + ".join(f"{i}*alpha*beta**{i % 5}/(h + {i})" for i in range(3000))
     with pytest.raises(ValueError, match="samples"):
