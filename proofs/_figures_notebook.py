@@ -11,11 +11,13 @@ exact engine's :func:`~nqm.numerics.expected_risk` on
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 
 from nqm.numerics import MAX_STEPS, SGD, Problem, expected_risk, stationary_risk
+from nqm.numerics._forms import validate_hyperparameter
 from nqm.numerics._model import validate_batch_size
 
 from ._figures import FigureResult, Records, new_figure, register_figure, sequential_colormap
@@ -48,8 +50,8 @@ def figure_training_curves(
     notebook's problem only when ``problem`` is left at its default.
     """
     prob = Problem.paper(binned=False, d=NOTEBOOK_DIMENSION) if problem is None else problem
-    rates = np.asarray(lrs, dtype=float)
-    if rates.ndim != 1 or rates.size < 1 or np.any(~np.isfinite(rates) | (rates <= 0)):
+    rates = validate_hyperparameter("lrs", lrs, (0.0, math.inf, False, False))
+    if rates.ndim != 1 or rates.size < 1:
         raise ValueError(f"lrs must be a non-empty list of learning rates in (0, inf); got {lrs!r}")
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not 3 <= steps <= MAX_STEPS:
         raise ValueError(f"steps must be an integer in [3, 2**62]; got {steps!r}")

@@ -359,7 +359,7 @@ def test_bad_arguments_name_the_parameter() -> None:
         figure_3c(problem=PROB, batch_sizes=(4.0,))
     with pytest.raises(ValueError, match="target"):
         figure_15(problem=PROB, batch_sizes=SCHED_BS, target=0.0)
-    for kwargs, name in (({"lrs": ()}, "lrs"), ({"lrs": (0.1, -1.0)}, "lrs"), ({"steps": 2}, "steps"), ({"steps": 10.5}, "steps"),
+    for kwargs, name in (({"lrs": ()}, "lrs"), ({"lrs": (0.1, -1.0)}, "lrs"), ({"lrs": "abc"}, "lrs"), ({"steps": 2}, "steps"), ({"steps": 10.5}, "steps"),
                          ({"points": 1}, "points"), ({"batch_size": 0.5}, "batch_size"), ({"batch_size": "four"}, "batch_size"),
                          ({"batch_size": (1.0, 2.0)}, "batch_size"), ({"steps": 10**30}, "steps"), ({"points": 10**10}, "points")):
         with pytest.raises(ValueError, match=f"^{name} must be"):
