@@ -17,6 +17,7 @@ import os
 import signal
 import sys
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from contextlib import nullcontext
@@ -92,7 +93,8 @@ class LocalPool(ProcessPoolExecutor):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._holds_sigterm = _hold_sigterm()
+        # released by shutdown(), or when the pool is collected without one (a finalizer runs once)
+        self._sigterm = weakref.finalize(self, _release_sigterm) if _hold_sigterm() else None
 
     def terminate(self) -> None:
         """Cancel the pending tasks, stop the workers now (SIGTERM, SIGKILL after
@@ -118,9 +120,8 @@ class LocalPool(ProcessPoolExecutor):
             self.terminate()  # shuts down without waiting
             return
         super().shutdown(wait=wait, cancel_futures=cancel_futures)
-        if self._holds_sigterm:
-            self._holds_sigterm = False
-            _release_sigterm()
+        if self._sigterm is not None:
+            self._sigterm()
 
 
 def local_pool(max_workers: int | None = None) -> LocalPool:

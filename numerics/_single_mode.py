@@ -65,7 +65,7 @@ def single_mode(inv: dict, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
 
 
 def single_mode_mean(inv: dict, mean: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """``mean`` (a fresh array of the broadcast shape, updated in place) with the one-mode elements
+    r"""``mean`` (a fresh array of the broadcast shape, updated in place) with the one-mode elements
     replaced by :math:`\mathrm{amp}\,(1 + \mu)^t`; a no-op without any."""
     if "single_mask" not in inv:
         return mean

@@ -459,14 +459,14 @@ def verify_formula(
     if samples * size > MAX_POINT_WORK:
         raise ValueError(f"samples times the formula's size ({samples} x {size} nodes) must be at most "
                          f"{MAX_POINT_WORK:,}; use fewer samples")
-    prestart((same_closed_form.__module__,))  # the symbolic worker starts while the points are compared
-    derived = _in_lr(q.symbolic(spec), spec)
     num = spec_numerics(spec)
     allowed = set(num.args) | ({q.index} if q.index is not None else set()) | (set(root_symbols(spec.n)) if spec.n >= 2 else set())
     extra = user.free_symbols - allowed
     if extra:
         raise ValueError(f"formula uses symbol(s) {sorted(map(str, extra))} that {quantity} of {spec.name} cannot depend on; "
                          f"allowed: {sorted(map(str, allowed))}")
+    prestart((same_closed_form.__module__,))  # the symbolic worker starts while the points are compared
+    derived = _in_lr(q.symbolic(spec), spec)
     roots = root_symbols(spec.n) if spec.n >= 2 else ()
     roots_f = sp.lambdify(num.args, list(root_values(spec)) if roots else [], "mpmath")  # derived, not user text
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 import mpmath as mp
 import sympy as sp
 
-__all__ = ["MAX_ARGUMENT_BITS", "evaluate"]
+__all__ = ["EVALUABLE", "MAX_ARGUMENT_BITS", "evaluate"]
 
 #: |u| < 2**MAX_ARGUMENT_BITS for exp, sin, cos, tan, sinh, cosh, tanh of u, and for u ln|b| in b**u
 MAX_ARGUMENT_BITS = 4096
@@ -29,7 +29,13 @@ _MPMATH: dict[type, tuple[Callable[..., object], bool]] = {
     sp.sinh: (mp.sinh, True), sp.cosh: (mp.cosh, True), sp.tanh: (mp.tanh, True),
     sp.log: (mp.log, False), sp.asin: (mp.asin, False), sp.acos: (mp.acos, False), sp.atan: (mp.atan, False),
     sp.Abs: (abs, False),
+    # not callable by name, but what sympy makes of allowed calls: asin(I x) = I asinh(x),
+    # atan(I x) = I atanh(x), acos(I x) = pi/2 - I asinh(x), Abs(exp(z)) = exp(re(z)), ...
+    sp.asinh: (mp.asinh, False), sp.acosh: (mp.acosh, False), sp.atanh: (mp.atanh, False),
+    sp.re: (mp.re, False), sp.im: (mp.im, False),
 }
+#: the sympy function classes :func:`evaluate` can evaluate (a rebuilt formula may hold no other)
+EVALUABLE: frozenset[type] = frozenset(_MPMATH)
 _CONSTANTS: dict[sp.Expr, Callable[[], object]] = {sp.pi: lambda: +mp.pi, sp.E: lambda: +mp.e, sp.I: lambda: mp.mpc(0, 1)}
 
 

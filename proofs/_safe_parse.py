@@ -52,6 +52,8 @@ from collections.abc import Callable, Mapping
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
+from ._safe_eval import EVALUABLE
+
 __all__ = [
     "CONSTANTS",
     "FUNCTIONS",
@@ -296,9 +298,15 @@ class FormulaBuilder:
 
 
 def _checked(expr: sp.Expr) -> sp.Expr:
-    """``expr`` if it is finite and none of its exact numbers has more than MAX_NUMBER_DIGITS digits."""
+    """``expr`` if it is finite, holds only functions :func:`._safe_eval.evaluate` knows (sympy may
+    rewrite an allowed call, e.g. ``atan(I x)`` as ``I atanh(x)``), and none of its exact numbers has
+    more than MAX_NUMBER_DIGITS digits."""
     if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
         raise ValueError(f"formula is not finite (it simplifies to {_short(expr)})")
+    unknown = sorted({type(f).__name__ for f in expr.atoms(sp.Function) if type(f) not in EVALUABLE})
+    if unknown:
+        raise ValueError(f"formula simplifies to {_short(expr)}, with function(s) {', '.join(unknown)} that cannot be "
+                         f"evaluated here; allowed: {', '.join(FUNCTIONS)}")
     for number in expr.atoms(sp.Rational):
         if max(_int_digits(int(number.p)), _int_digits(int(number.q))) > MAX_NUMBER_DIGITS:
             raise ValueError(f"formula is too large: it holds a number of more than {MAX_NUMBER_DIGITS} digits")

@@ -144,3 +144,19 @@ def test_sigterm_raises_system_exit_only_while_a_pool_is_open_and_never_replaces
         assert signal.getsignal(signal.SIGTERM) is mine
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def test_a_pool_collected_without_shutdown_gives_sigterm_back() -> None:
+    """A pool that is dropped without ``shutdown()`` (no ``with`` block) must not leave SIGTERM
+    turned into ``SystemExit`` for the rest of the process."""
+    import gc
+    import signal
+
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        pytest.skip("this test process has its own SIGTERM handler")
+    pool = nn.local_pool(1)
+    assert pool.submit(abs, -3).result(timeout=120) == 3
+    assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL  # held while the pool is open
+    del pool
+    gc.collect()
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL

@@ -199,6 +199,12 @@ def test_training_curves_default_is_the_notebooks_cell() -> None:
         assert r["risk"] == pytest.approx(np.sum(0.5 * h * (s_star + (1 - r["lr"] * h) ** (2 * 19_999) * (1 - s_star))), rel=1e-10)
     ax = _panels(result.figure)[0]
     assert ax.get_xscale() == ax.get_yscale() == "log"
+    assert "h_i = 1/i, C = H, theta(0) ~ N(0, I) as in the notebook" in result.caption
+
+
+def test_training_curves_caption_claims_the_notebooks_problem_only_on_it(results: dict[str, FigureResult]) -> None:
+    caption = results["training_curves"].caption  # computed on PROB, not the notebook's problem
+    assert PROB.name in caption and "h_i = 1/i" not in caption and "as in the notebook" not in caption
 
 
 def test_momentum_better_at_large_batch_on_fig3a(results: dict[str, FigureResult]) -> None:
@@ -353,8 +359,9 @@ def test_bad_arguments_name_the_parameter() -> None:
         figure_3c(problem=PROB, batch_sizes=(4.0,))
     with pytest.raises(ValueError, match="target"):
         figure_15(problem=PROB, batch_sizes=SCHED_BS, target=0.0)
-    for kwargs, name in (({"lrs": ()}, "lrs"), ({"lrs": (0.1, -1.0)}, "lrs"), ({"steps": 2}, "steps"), ({"steps": 10.5}, "steps"),
-                         ({"points": 1}, "points"), ({"batch_size": 0.5}, "batch_size")):
+    for kwargs, name in (({"lrs": ()}, "lrs"), ({"lrs": (0.1, -1.0)}, "lrs"), ({"lrs": "abc"}, "lrs"), ({"steps": 2}, "steps"), ({"steps": 10.5}, "steps"),
+                         ({"points": 1}, "points"), ({"batch_size": 0.5}, "batch_size"), ({"batch_size": "four"}, "batch_size"),
+                         ({"batch_size": (1.0, 2.0)}, "batch_size"), ({"steps": 10**30}, "steps"), ({"points": 10**10}, "points")):
         with pytest.raises(ValueError, match=f"^{name} must be"):
             figure_training_curves(problem=PROB, **kwargs)
 

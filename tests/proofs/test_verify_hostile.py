@@ -253,6 +253,17 @@ def test_worker_exits_when_its_caller_dies(tmp_path: Path, sig: str) -> None:
     pytest.fail(f"worker {pid} still alive after its caller died of {sig}")
 
 
+def test_a_formula_with_a_foreign_symbol_starts_no_symbolic_worker() -> None:
+    """The worker (a fresh interpreter importing sympy, about 1 s of CPU) is started only once the
+    formula has passed every check, not for a call that then raises."""
+    from nqm.proofs import _budget
+
+    _budget._stop()
+    with pytest.raises(ValueError, match="cannot depend on"):
+        verify_formula("alpha*gamma", optimizer="sgd", quantity="stationary_risk")
+    assert _budget._worker is None
+
+
 def test_sample_work_is_checked_before_it_starts() -> None:
     long_sum = " + ".join(f"{i}*alpha*beta**{i % 5}/(h + {i})" for i in range(3000))
     with pytest.raises(ValueError, match="samples"):
@@ -267,3 +278,37 @@ def test_values_that_never_settle_are_not_a_counterexample() -> None:
     result = verify_formula(formula, optimizer="momentum", quantity="stationary_risk", symbolic_seconds=1)
     assert result.verdict == "unknown", str(result)
     assert any("settle" in s for s in result.tried), result.tried
+
+
+@pytest.mark.parametrize("formula", ["atan(I*alpha)", "asin(I*alpha)", "acos(I*alpha)"])
+def test_calls_that_sympy_rewrites_into_other_functions_are_still_evaluated(formula: str) -> None:
+    """sympy turns allowed calls into functions that cannot be called by name (atan(I x) = I atanh(x),
+    asin(I x) = I asinh(x), acos(I x) = pi/2 - I asinh(x)); the evaluator
+    knows them, so these formulas are compared at the points ("not equal" with a counterexample),
+    not skipped as undefined at every point ("unknown")."""
+    result = verify_formula(formula, optimizer="sgd", quantity="stationary_risk", samples=3, symbolic_seconds=5)
+    assert result.verdict == "not equal", result
+
+
+def test_every_allowed_call_parses_to_something_the_evaluator_knows() -> None:
+    """Each allowed function of a real, imaginary, negative, complex or nested argument: the rebuilt
+    formula is either refused (ValueError) or holds only functions the evaluator evaluates."""
+    import mpmath as mp
+
+    from nqm.proofs._safe_eval import evaluate
+    from nqm.proofs._safe_parse import FUNCTIONS
+
+    spec = get_spec("momentum")
+    point = {s: mp.mpf(1) / (k + 3) for k, s in enumerate(sp.symbols("alpha beta h c B z", real=True))}
+    for name in FUNCTIONS:
+        for arg in ("alpha", "I*alpha", "-alpha", "alpha + I*h", "exp(I*z)", "I*exp(z)", "z*I - 2"):
+            try:
+                expr = parse_user_formula(f"{name}({arg})", spec)
+            except ValueError:
+                continue
+            values = {s: point.get(sp.Symbol(s.name, real=True), mp.mpf(1) / 7) for s in expr.free_symbols}
+            with mp.workdps(30):
+                try:
+                    evaluate(expr, values)
+                except (ValueError, ZeroDivisionError):
+                    pass  # undefined at this point; a TypeError (an unknown function) fails the test
