@@ -42,11 +42,14 @@ def _as_positive_vector(name: str, value: object, size: int | None, *, strict: b
     return arr
 
 
-def _round_down(values: np.ndarray, h: np.ndarray) -> np.ndarray:
-    """Index into the decreasing bin ``values`` of the largest value <= each ``h_i`` (the
-    notebook's "rounded down"; values below the last bin go to it)."""
+def _geometric_bins(h: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(values, pos, counts)``: the ``bins`` geometric bin values ``geomspace(max h, min h)``
+    (decreasing, both ends exact), the index of the largest value <= each ``h_i`` (the notebook's
+    "rounded down"; values below the last bin go to it), and each bin's count."""
+    values = np.geomspace(h.max(), h.min(), bins)
     asc_pos = np.searchsorted(values[::-1], h, side="right") - 1
-    return values.size - 1 - np.clip(asc_pos, 0, values.size - 1)
+    pos = values.size - 1 - np.clip(asc_pos, 0, values.size - 1)
+    return values, pos, np.bincount(pos, minlength=bins).astype(float)
 
 
 @dataclass(frozen=True, eq=False)
@@ -127,7 +130,7 @@ class Problem:
           Fig. 3a/4 sweeps, target 0.01) are 0 to 8% above the authors' (median 3%; SGD at
           p = 0.5, B = 64: 22,814 against 21,589; EMA at p = 0.5, B = 1024: 850 against 794).
         """
-        if isinstance(binned, (bool, np.bool_)) is False:
+        if not isinstance(binned, (bool, np.bool_)):
             raise ValueError(f"binned must be True or False; got {binned!r}")
         d = validate_count("d", d, 1)
         bins = validate_count("bins", bins, 1)
@@ -138,8 +141,7 @@ class Problem:
             return cls(h, name=f"paper (exact, d={d})")
         if noise == "bin-mean":
             return cls._binned(h, h, np.ones(d), bins, name=f"paper (binned, bin-mean noise, d={d}, {bins} bins)")
-        values = np.geomspace(h[0], h[-1], bins)  # decreasing, both ends exact
-        counts = np.bincount(_round_down(values, h), minlength=bins).astype(float)
+        values, _, counts = _geometric_bins(h, bins)
         return cls(values, values, 1.0, counts, name=f"paper (binned, C = H on the bins, d={d}, {bins} bins)")
 
     @classmethod
@@ -177,9 +179,7 @@ class Problem:
 
     @classmethod
     def _binned(cls, h: np.ndarray, c: np.ndarray, v: np.ndarray, bins: int, name: str) -> Problem:
-        values = np.geomspace(h.max(), h.min(), bins)  # decreasing, both ends exact
-        pos = _round_down(values, h)
-        counts = np.bincount(pos, minlength=bins).astype(float)
+        values, pos, counts = _geometric_bins(h, bins)
         keep = counts > 0
         c_mean = np.bincount(pos, weights=c, minlength=bins)[keep] / counts[keep]
         v_mean = np.bincount(pos, weights=v, minlength=bins)[keep] / counts[keep]
