@@ -26,12 +26,11 @@ import sys
 from pathlib import Path
 
 import mpmath as mp
+import nqm.numerics as nn
 import numpy as np
 
-import nqm.numerics as nn
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "numerics"))
-import _edges_oracle as oracle  # noqa: E402
+import _edges_oracle as oracle
 
 STEPS = [0, 1, 2, 10, 10**3, 10**6, 10**9]
 BETAS = [0.0, 0.3, 0.9, 0.99, 1 - 1e-6]

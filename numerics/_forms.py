@@ -1,8 +1,15 @@
-"""Numeric-ready forms of registered optimizer specs.
+r"""Numeric-ready forms of registered optimizer specs.
 
 Built-ins come from the committed, generated ``_generated.py`` (no sympy import); any
 other registered spec is derived and compiled on first use by
 :func:`nqm.theory.compile_forms` (cached in memory and on disk).
+
+:meth:`Forms.evaluate` completes the generated invariants: for one or two states the forms
+return the stationary quantities times the edge factor :math:`E = \det(2I + D)`
+(:mod:`nqm.theory._codegen`), and E itself is evaluated exactly from the inputs (an exact
+double-double :math:`x = \alpha h`, :mod:`._twofold`) wherever the spec gives it as a polynomial,
+so that :math:`\bar S`, :math:`w_{0,1,2}` keep full relative accuracy up to the stability edge
+(and are ``inf`` on it).
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ._generated import FORMS
+from ._twofold import polynomial, two_product
 
 __all__ = ["Forms", "forms_for", "validate_hyperparameter", "validate_positive"]
 
@@ -61,20 +69,75 @@ class Forms:
     fn: Callable[..., dict[str, Any]]
     #: c enters only as the noise variance c/B (:attr:`nqm.theory.OptimizerSpec.noise_linear`)
     noise_linear: bool
+    #: the forms obey the scale symmetry (h, c, lr) -> (s h, s c, lr / s) (:func:`nqm.theory.scale_covariant`)
+    scale_covariant: bool = False
+    #: E = det(2I + D), the discriminant and tr(2I + D) as polynomials in x = lr h and the other
+    #: hyperparameters (:func:`nqm.theory.exact_terms`)
+    exact_terms: Mapping[str, tuple] | None = None
 
-    def evaluate(self, h: np.ndarray, c: np.ndarray, B: np.ndarray, hyper: Mapping[str, np.ndarray]) -> dict[str, Any]:
-        """Evaluate the invariants; entries broadcast against ``h`` and the hyperparameters."""
+    def evaluate(
+        self, h: np.ndarray, c: np.ndarray, B: np.ndarray, hyper: Mapping[str, np.ndarray], *, normalised: bool = False
+    ) -> dict[str, Any]:
+        """Evaluate the invariants; entries broadcast against ``h`` and the hyperparameters.
+
+        ``normalised`` (only for :attr:`scale_covariant` forms): evaluate at the equivalent
+        problem :math:`h = 1`, :math:`\alpha = \alpha h`, :math:`c = c/h`, whose invariants are
+        scale free (:math:`g` is :math:`h` times, the stationary quantities :math:`h^2` times the
+        original ones); the caller rescales the weights.
+        """
+        if normalised and not self.scale_covariant:
+            raise ValueError(f"the forms of {self.name!r} are not scale covariant")
+        args = dict(hyper)
         with np.errstate(all="ignore"):
-            return self.fn(h, c, B, *(hyper[p] for p in self.params))
+            if normalised:
+                args["lr"] = hyper["lr"] * h
+                inv = self.fn(np.ones_like(h), c / h, B, *(args[p] for p in self.params))
+            else:
+                inv = self.fn(h, c, B, *(args[p] for p in self.params))
+            if "edge" in inv:
+                self._exact(h, hyper, inv)
+                self._divide_by_edge(inv)
+        return inv
+
+    def _exact(self, h: np.ndarray, hyper: Mapping[str, np.ndarray], inv: dict[str, Any]) -> None:
+        """E, the discriminant and tr(2I + D) exactly from the inputs (double-double polynomials in
+        x = lr h; ``trace2`` is None without them: the numerics then use -2 - sigma)."""
+        inv["trace2"] = None
+        if self.exact_terms is None:
+            return
+        x = two_product(h, hyper["lr"])
+        others = [np.asarray(hyper[p], dtype=float) for p in self.params if p != "lr"]
+        for name, terms in self.exact_terms.items():
+            inv[name] = polynomial(terms, x, others)
+
+    @staticmethod
+    def _divide_by_edge(inv: dict[str, Any]) -> None:
+        """``Sbar``, ``w0``, ``w1``, ``w2`` from the generated ``edge_<name>`` = E * quantity (inf at E = 0)."""
+        E = inv["edge"]
+
+        def divide(value: object) -> np.ndarray:
+            value = np.asarray(value, dtype=float)
+            return np.where(value == 0, 0.0, value / E)
+
+        for name in ("Sbar", "w0", "w1", "w2"):
+            value = inv.pop(f"edge_{name}")
+            inv[name] = tuple(divide(v) for v in value) if isinstance(value, tuple) else divide(value)
 
 
 def forms_for(name: str) -> Forms:
     """The forms of the spec registered as ``name`` (user specs compile once per spec)."""
     if name in FORMS:
-        params, ranges, fn, noise_linear = FORMS[name]
-        return Forms(name, params, ranges, fn, noise_linear)
-    from nqm.theory import compile_forms, get_spec, hyperparameter_ranges
+        return Forms(name, *FORMS[name])
+    from nqm.theory import (
+        compile_forms,
+        exact_terms,
+        get_spec,
+        hyperparameter_ranges,
+        scale_covariant,
+    )
 
     spec = get_spec(name)
     ranges = hyperparameter_ranges(spec)
-    return Forms(name, tuple(ranges), ranges, compile_forms(spec), spec.noise_linear)
+    return Forms(
+        name, tuple(ranges), ranges, compile_forms(spec), spec.noise_linear, scale_covariant(spec), exact_terms(spec)
+    )

@@ -7,7 +7,7 @@ stationary risk, stability conditions, effective learning rate and closed forms.
 
 from ._builtins import BETA, BUILTINS, GAMMA, LR, NU, ema, momentum, nesterov, qhm, sgd
 from ._closed_form import ClosedForm, closed_form, same_closed_form
-from ._codegen import compile_forms, forms_source, generated_module_source, hyperparameter_ranges
+from ._codegen import compile_forms, exact_terms, forms_source, generated_module_source, hyperparameter_ranges, scale_covariant
 from ._derive import Derivation, NumericInvariants, derive
 from ._latex import latex_document, roundtrip, to_latex
 from ._moments import (
@@ -32,5 +32,5 @@ __all__ = [
     "second_moment_vec", "second_moment_vech", "sgd", "stationary_covariance", "t", "theta0",
     "unregister", "v0", "vech_basis", "x", "xi", "z",
     "ClosedForm", "STATEMENTS", "Statement", "check_all", "closed_form", "latex_document", "roundtrip",
-    "same_closed_form", "statement", "to_latex",
+    "same_closed_form", "statement", "to_latex", "exact_terms", "scale_covariant",
 ]

@@ -20,7 +20,6 @@ from functools import lru_cache
 
 import mpmath as mp
 import sympy as sp
-
 from nqm.theory import B, c, get_spec, h
 
 DIGITS = 50
