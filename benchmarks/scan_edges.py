@@ -11,6 +11,9 @@ built-in specs with at most two states, one coordinate (h, c, B = 1, start varia
 * ``unit x, beta = 0``: alpha*h = 1 + k*eps for k in +-logspace(0, 8) and 0; beta (gamma) = 0.
 * ``tiny x``: alpha*h in logspace(-16, -1), zero start variance (the noise part alone).
 * ``scales``: (h, c, alpha) = (s, s, x/s) for s = 10^k, k in -300..300, and subnormal h.
+* ``underdamped phase`` (interior, not an edge): momentum with alpha*h in {0.5, 1, 2} and beta up to
+  1 - 1e-7, a pair rotating by theta ~ 1 per step that decays slowly; the phase t*theta carries
+  t*theta*eps, a known floor of the closed form (not fixed here).
 
 Steps t in {0, 1, 2, 10, 1e3, 1e6, 1e9}. Prints, per region, the worst relative error of the
 expected risk and of its noise part, and the counts of NaN and negative values.
@@ -112,12 +115,19 @@ def region_scales(quick: bool):
             yield name, hyper(name, 1e300, beta), 1e-310, 1e-310, 1.0, 1.0
 
 
+def region_phase(quick: bool):
+    for beta in (0.9, 0.999, 0.99999, 1 - 1e-7):
+        for x in (0.5, 1.0, 2.0):
+            yield "momentum", hyper("momentum", x, beta), 1.0, 1.0, 1.0, 1.0
+
+
 REGIONS = {
     "near edge": region_near_edge,
     "on edge": region_on_edge,
     "unit x, beta = 0": region_unit_x,
     "tiny x (noise only)": region_tiny_x,
     "scales": region_scales,
+    "underdamped phase": region_phase,
 }
 
 

@@ -65,10 +65,15 @@ def _signed_power(lam: np.ndarray, t: np.ndarray) -> np.ndarray:
 
 
 def _roots(half_trace: np.ndarray, det: np.ndarray, delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Larger and smaller root of ``y^2 - 2 half_trace y + det`` (real, ``delta`` = half their
+    """Larger and smaller root of ``y^2 - 2 half_trace y + det`` (real; ``delta`` = half their
     distance), by the stable quadratic formula: the larger-magnitude root first, the other as
-    ``det`` over it."""
-    q = half_trace + np.where(half_trace > 0, 1.0, -1.0) * delta
+    ``det`` over it. Where ``|det| <= half_trace^2 / 2`` the half distance is recomputed as
+    ``|half_trace| sqrt(1 - det / half_trace^2)``, free of the cancellation in ``delta^2`` (e.g. a
+    zero root: the other is then exactly ``2 half_trace``)."""
+    ht2 = half_trace * half_trace
+    apart = (np.abs(det) <= 0.5 * ht2) & (ht2 > 0)
+    local = np.where(apart, np.abs(half_trace) * np.sqrt(1.0 - det / np.where(apart, ht2, 1.0)), delta)
+    q = half_trace + np.where(half_trace > 0, 1.0, -1.0) * local
     other = np.where(q != 0, det / np.where(q != 0, q, 1.0), 0.0)
     return np.maximum(q, other), np.minimum(q, other)
 
@@ -78,8 +83,9 @@ class ChebyshevPowers:
     r"""Per-element data for :math:`A^t = c_t I + s_t K`; arrays share one broadcast shape.
 
     ``edge`` is :math:`E = \det(2I + D) = (1+\lambda_1)(1+\lambda_2)`, ``disc``
-    :math:`\Delta = \sigma^2 - \det D` and ``trace2`` :math:`\operatorname{tr}(2I + D)`, exact from the
-    inputs where the forms allow (:mod:`._forms`); ``None`` computes them from ``sigma`` and ``det_D``.
+    :math:`\Delta = \sigma^2 - \det D`, ``trace2`` :math:`\operatorname{tr}(2I + D)`, ``traceA`` and
+    ``detA`` those of A, exact from the inputs where the forms allow (:mod:`._forms`); ``None``
+    computes them from ``sigma``, ``det_D`` and ``det_A_minus_1``.
 
     Each real eigenvalue :math:`\lambda_1\ge\lambda_2` is carried in the one of three writings that
     is accurate for it: :math:`\mu = \lambda - 1` (roots of :math:`\mu^2 - 2\sigma\mu + \det D`) near
@@ -99,6 +105,8 @@ class ChebyshevPowers:
     edge: np.ndarray | None = None
     disc: np.ndarray | None = None
     trace2: np.ndarray | None = None
+    traceA: np.ndarray | None = None
+    detA: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         with np.errstate(all="ignore"):
@@ -109,12 +117,18 @@ class ChebyshevPowers:
                 self.disc = sig * sig - dD if self.n == 2 else 0.0 * sig
             if self.trace2 is None:
                 self.trace2 = 4.0 + 2.0 * sig if self.n == 2 else 2.0 + sig
-            arrays = (self.sigma, self.det_D, self.det_A_minus_1, self.edge, self.disc, self.trace2)
-            sigma, det_D, det_A_m1, edge, Delta, trace2 = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in arrays))
+            if self.traceA is None:
+                self.traceA = 2.0 + 2.0 * sig if self.n == 2 else 1.0 + sig
+            if self.detA is None:
+                self.detA = 1.0 + np.asarray(self.det_A_minus_1, dtype=float)
+            arrays = (self.sigma, self.det_D, self.det_A_minus_1, self.edge, self.disc, self.trace2, self.traceA, self.detA)
+            sigma, det_D, det_A_m1, edge, Delta, trace2, traceA, detA = np.broadcast_arrays(
+                *(np.asarray(v, dtype=float) for v in arrays)
+            )
             self.sigma, self.det_D, self.det_A_minus_1, self.edge, self.disc, self.trace2 = (
                 sigma, det_D, det_A_m1, edge, Delta, trace2
             )
-            m = 1.0 + sigma
+            m = 0.5 * traceA if self.n == 2 else traceA
             self.flip = m < 0
             self.m_abs = np.abs(m)
             self.complex_ = Delta < 0
@@ -127,7 +141,7 @@ class ChebyshevPowers:
             else:
                 self.mu1, self.mu2 = _roots(sigma, det_D, self.delta)
                 nu1, nu2 = _roots(-0.5 * trace2, edge, self.delta)  # -lambda_2 = 1 + nu1, -lambda_1 = 1 + nu2
-                self.lam1, self.lam2 = _roots(m, 1.0 + det_A_m1, self.delta)
+                self.lam1, self.lam2 = _roots(m, detA, self.delta)
             self.nu1, self.nu2 = nu1, nu2
             self.L1 = self._log_abs(self.lam1, self.mu1, nu2)
             self.L2 = self._log_abs(self.lam2, self.mu2, nu1)
@@ -149,6 +163,15 @@ class ChebyshevPowers:
     @property
     def shape(self) -> tuple[int, ...]:
         return self.sigma.shape
+
+    def _subset(self, flat_index: np.ndarray) -> ChebyshevPowers:
+        """The elements at ``flat_index`` (of the flattened element shape) as a 1-D copy."""
+        index = np.unravel_index(flat_index, self.shape)
+        new = object.__new__(type(self))
+        new.__dict__.update(
+            {k: (np.broadcast_to(v, self.shape)[index] if isinstance(v, np.ndarray) else v) for k, v in self.__dict__.items()}
+        )
+        return new
 
     def spectral_radius_log(self) -> np.ndarray:
         """:math:`\\log\\max|\\lambda|` (accurate near 1)."""
@@ -211,9 +234,9 @@ class ChebyshevPowers:
                     P.append(np.where(negative, -mag, mag))
                     Pm.append(np.where(negative, -(mag + 1.0), less))  # lambda^t - 1
                     Pp.append(np.where(negative, -less, mag + 1.0))  # lambda^t + 1
-                d = sel(self.delta, apart)
+                d = sel(self.lam1 - self.lam2, apart)  # = 2 delta, from the accurate roots
                 c[apart] = 0.5 * (P[0] + P[1])
-                s[apart] = np.where(d > 0, (P[0] - P[1]) / np.where(d > 0, 2.0 * d, 1.0), (tt == 1).astype(float))
+                s[apart] = np.where(d > 0, (P[0] - P[1]) / np.where(d > 0, d, 1.0), (tt == 1).astype(float))
                 em[apart] = 0.5 * (Pm[0] + Pm[1])
                 ep[apart] = 0.5 * (Pp[0] + Pp[1])
         return c, s, em, ep
@@ -228,29 +251,40 @@ class ChebyshevPowers:
         of nearly equal stationary values (the closed form :math:`\bar S - A^t\bar SA^{t\top}` loses
         :math:`\bar S/G_t` of its accuracy for t below the slowest time scale, or near the edge).
         :math:`c_T, s_T` come from :meth:`powers` at :math:`T = 2^j`, so errors do not compound
-        through repeated squaring. Only for elements with spectral radius <= 1.
+        through repeated squaring. A divergent element overflows (inf or NaN; the caller maps both to inf).
         """
         t = np.asarray(t, dtype=float)
         shape = np.broadcast_shapes(self.shape, t.shape)
-        rem = np.broadcast_to(t, shape)[mask]
-        Dl = np.broadcast_to(self.delta**2 - self.omega**2, shape)[mask]
-        acc = (np.zeros_like(rem), np.zeros_like(rem), np.zeros_like(rem))
-        blk = (np.ones_like(rem), np.zeros_like(rem), np.zeros_like(rem))
+        rem = np.array(np.broadcast_to(t, shape)[mask])
+        # the powers c_T, s_T only of the elements that have an entry in the mask
+        lead = len(shape) - len(self.shape)
+        spread_axes = tuple(i for i in range(len(shape)) if i < lead or self.shape[i - lead] == 1 < shape[i])
+        element_mask = np.any(mask, axis=spread_axes).reshape(self.shape) if spread_axes else mask
+        used = np.flatnonzero(element_mask)
+        element = np.broadcast_to(np.arange(element_mask.size).reshape(self.shape), shape)[mask]
+        which = np.searchsorted(used, element)
+        sub = self._subset(used)
+        Dl = sub.delta**2 - sub.omega**2  # per element
+        acc = np.zeros((3, rem.size))
+        blk = np.zeros((3, used.size))  # G_T per element, T = 2^j
+        blk[0] = 1.0
+        live = np.nonzero(rem > 0)[0]  # entries with bits left
         T = 1.0
         with np.errstate(all="ignore"):
-            while np.any(rem > 0):
-                cT, sT, _ = self.powers(np.asarray(T))
-                C, S = np.broadcast_to(cT, shape)[mask], np.broadcast_to(sT, shape)[mask]
-                bit = np.mod(rem, 2.0) == 1.0
-                moved = _congruence(C, S, Dl, acc)
-                acc = tuple(np.where(bit, b + m, a) for a, b, m in zip(acc, blk, moved))
-                blk = tuple(b + m for b, m in zip(blk, _congruence(C, S, Dl, blk)))
-                rem = np.floor(rem / 2.0)
+            while live.size:
+                cT, sT, _ = sub.powers(np.asarray(T))
+                odd = np.mod(rem[live], 2.0) == 1.0
+                hit, e = live[odd], which[live[odd]]
+                moved = _congruence(cT[e], sT[e], Dl[e], acc[:, hit])
+                acc[:, hit] = blk[:, e] + np.stack(moved)
+                blk = blk + np.stack(_congruence(cT, sT, Dl, blk))
+                rem[live] = np.floor(rem[live] / 2.0)
+                live = live[rem[live] > 0]
                 T *= 2.0
-        return acc
+        return acc[0], acc[1], acc[2]
 
 
-def _congruence(C: np.ndarray, S: np.ndarray, Dl: np.ndarray, G: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _congruence(C: np.ndarray, S: np.ndarray, Dl: np.ndarray, G) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:math:`M G M^\\top` for :math:`M = ((C, \\Delta S), (S, C))` and symmetric ``G = (g11, g12, g22)``."""
     g11, g12, g22 = G
     DS = Dl * S

@@ -71,8 +71,8 @@ class Forms:
     noise_linear: bool
     #: the forms obey the scale symmetry (h, c, lr) -> (s h, s c, lr / s) (:func:`nqm.theory.scale_covariant`)
     scale_covariant: bool = False
-    #: E = det(2I + D), the discriminant and tr(2I + D) as polynomials in x = lr h and the other
-    #: hyperparameters (:func:`nqm.theory.exact_terms`)
+    #: E = det(2I + D), the discriminant, tr(2I + D), tr A, det A, u1, h g0 and h g1 as polynomials in
+    #: x = lr h and the other hyperparameters (:func:`nqm.theory.exact_terms`)
     exact_terms: Mapping[str, tuple] | None = None
 
     def evaluate(
@@ -95,20 +95,38 @@ class Forms:
             else:
                 inv = self.fn(h, c, B, *(args[p] for p in self.params))
             if "edge" in inv:
-                self._exact(h, hyper, inv)
+                # a complex step (derivatives, numerics/_schedule_maps.py) keeps the generated values
+                if not any(np.iscomplexobj(v) for v in (h, *hyper.values())):
+                    self._exact(h, hyper, inv, normalised)
                 self._divide_by_edge(inv)
         return inv
 
-    def _exact(self, h: np.ndarray, hyper: Mapping[str, np.ndarray], inv: dict[str, Any]) -> None:
-        """E, the discriminant and tr(2I + D) exactly from the inputs (double-double polynomials in
-        x = lr h; ``trace2`` is None without them: the numerics then use -2 - sigma)."""
-        inv["trace2"] = None
-        if self.exact_terms is None:
+    def _exact(self, h: np.ndarray, hyper: Mapping[str, np.ndarray], inv: dict[str, Any], normalised: bool) -> None:
+        """The quantities of :func:`nqm.theory.exact_terms` exactly from the inputs (double-double
+        polynomials in x = lr h): E, the discriminant, tr(2I + D), tr A, det A and u1 always (tr(2I + D),
+        tr A, det A are None without them: computed from sigma), g0 and g1 in the normalised evaluation.
+        Unit-interval hyperparameters enter as their (exact) complement where they are at least 1/2."""
+        inv.update(trace2=None, traceA=None, detA=None)
+        if not self.exact_terms:
             return
         x = two_product(h, hyper["lr"])
-        others = [np.asarray(hyper[p], dtype=float) for p in self.params if p != "lr"]
-        for name, terms in self.exact_terms.items():
-            inv[name] = polynomial(terms, x, others)
+        values = [np.asarray(hyper[p], dtype=float) for p in self.params if p != "lr"]
+        unit = [j for j, p in enumerate(q for q in self.params if q != "lr") if self.ranges[p][:2] == (0.0, 1.0)]
+        unit = unit if len(unit) <= 4 else []
+        k = sum((values[j] >= 0.5).astype(np.intp) << b for b, j in enumerate(unit)) if unit else np.intp(0)
+        shape = np.broadcast_shapes(np.shape(x[0]), np.shape(k), *(np.shape(y) for y in values))
+        k = np.broadcast_to(k, shape)
+        x = tuple(np.broadcast_to(v, shape) for v in x)
+        values = [np.broadcast_to(y, shape) for y in values]
+        for name, variants in self.exact_terms.items():
+            if normalised or name not in ("g0", "g1"):
+                result = np.empty(shape)
+                for v, terms in enumerate(variants):
+                    here = k == v  # evaluate each writing only where it is chosen
+                    if here.any():
+                        others = [1.0 - y[here] if j in unit and v >> unit.index(j) & 1 else y[here] for j, y in enumerate(values)]
+                        result[here] = polynomial(terms, (x[0][here], x[1][here]), others)
+                inv[name] = result
 
     @staticmethod
     def _divide_by_edge(inv: dict[str, Any]) -> None:
@@ -116,7 +134,7 @@ class Forms:
         E = inv["edge"]
 
         def divide(value: object) -> np.ndarray:
-            value = np.asarray(value, dtype=float)
+            value = np.asarray(value)
             return np.where(value == 0, 0.0, value / E)
 
         for name in ("Sbar", "w0", "w1", "w2"):

@@ -30,8 +30,8 @@ __all__ = ["RiskModel", "build_model", "validate_batch_size", "validate_steps", 
 
 #: largest step count the engine accepts (2**62; exact integer arithmetic in doubling)
 MAX_STEPS = 2**62
-#: largest ratio (sum of |terms|) / |sum| accepted in the closed-form noise part (error <= ~1e-13)
-CANCELLATION = 256.0
+#: largest ratio (sum of |terms|) / |sum| accepted in the closed-form noise part (error <= 2**16 eps ~ 1.5e-11)
+CANCELLATION = 2.0**16
 #: E = (1 + lambda_1)(1 + lambda_2) below which (an eigenvalue near -1) the noise part always uses the Gram sums
 NEAR_EDGE = 2.0**-4
 
@@ -108,17 +108,17 @@ class RiskModel:
 
         The closed form :math:`w_0(1 - c_t^2) - 2c_ts_tw_1 - s_t^2w_2` (stationary minus tail) is used
         where its terms do not cancel by more than :data:`CANCELLATION` (relative error below
-        ~1e-13); elsewhere (t below the slowest time scale, the edge itself) and wherever
+        ~1.5e-11); elsewhere (t below the slowest time scale, the edge itself) and wherever
         :math:`E = (1+\lambda_1)(1+\lambda_2)` is below :data:`NEAR_EDGE` (where :math:`w_{1,2}`
         themselves lose accuracy as both eigenvalues approach -1), the Gram sums by doubling
-        (:meth:`ChebyshevPowers.gram`), for spectral radius <= 1.
+        (:meth:`ChebyshevPowers.gram`; for a divergent element it overflows to inf, never NaN).
         """
         inv, pw = self.inv, self.powers
         terms = (-inv["w0"] * em * ep, -2.0 * c * s * inv["w1"], -s * s * inv["w2"])
         spread = terms[0] + terms[1] + terms[2]
         size = np.abs(terms[0]) + np.abs(terms[1]) + np.abs(terms[2])
         fine = np.isfinite(spread) & (size <= CANCELLATION * np.abs(spread)) & ~(pw.edge < NEAR_EDGE)
-        need = ~fine & (pw.stable | pw.marginal)
+        need = ~fine
         if need.any():
             g11, g12, g22 = pw.gram(t, need)
             shape = spread.shape
@@ -281,14 +281,13 @@ def build_model(
         inv["D"] = _stack_square(inv["D"], n, shape)
         for key in ("b", "init", "out"):
             inv[key] = _stack_vector(inv[key], shape)
-    for key in ("u0", "u1", "w0", "w1", "w2", "g0", "g1", "edge", "disc", "trace2"):
+    exact = ("edge", "disc", "trace2", "traceA", "detA")
+    for key in ("u0", "u1", "w0", "w1", "w2", "g0", "g1", *exact):
         if inv.get(key) is not None:
             inv[key] = np.broadcast_to(np.asarray(inv[key], dtype=float), shape)
     with np.errstate(all="ignore"):
         if use == "chebyshev":
-            powers = ChebyshevPowers(
-                inv["sigma"], inv["det_D"], inv["det_A_minus_1"], n, inv["edge"], inv["disc"], inv.get("trace2")
-            )
+            powers = ChebyshevPowers(inv["sigma"], inv["det_D"], inv["det_A_minus_1"], n, *(inv.get(k) for k in exact))
             stable = np.broadcast_to(powers.stable, shape)
         else:
             powers = None

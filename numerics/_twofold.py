@@ -65,13 +65,19 @@ def polynomial(
     shape = np.broadcast_shapes(np.shape(x[0]), *(np.shape(y) for y in others))
     zero = np.zeros(shape)
     total = (zero, zero)
+    variables = [tuple(np.broadcast_to(v, shape) for v in x)] + [(np.broadcast_to(np.asarray(y, dtype=float), shape), zero) for y in others]
+    powers: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+
+    def power(j: int, e: int) -> tuple[np.ndarray, np.ndarray]:
+        if (j, e) not in powers:
+            powers[(j, e)] = variables[j] if e == 1 else _mul(power(j, e - 1), variables[j])
+        return powers[(j, e)]
+
     with np.errstate(all="ignore"):
-        for coef, (i, *exps) in terms:
+        for coef, exps in terms:
             term = (np.full(shape, float(coef)), zero)
-            for _ in range(i):
-                term = _mul(term, x)
-            for y, e in zip(others, exps):
-                for _ in range(e):
-                    term = _mul(term, (np.asarray(y, dtype=float), zero))
+            for j, e in enumerate(exps):
+                if e:
+                    term = _mul(term, power(j, e))
             total = _add(total, term)
     return total[0] + total[1]

@@ -134,8 +134,11 @@ def scale_covariant(spec: OptimizerSpec) -> bool:
     return True
 
 
-#: the quantities :func:`exact_terms` gives as polynomials: E, the discriminant, tr(2I + D)
-_EXACT = ("edge", "disc", "trace2")
+#: the quantities :func:`exact_terms` gives as polynomials: E, the discriminant, tr(2I + D), tr A and
+#: det A (the eigenvalues near -1, 0 and +1), u1 = out K init (the mean path), and g0, g1 times h
+_EXACT = ("edge", "disc", "trace2", "traceA", "detA", "u1", "g0", "g1")
+#: of these, the ones that scale as 1/h (given for h = 1, i.e. for the normalised evaluation)
+_EXACT_SCALED = ("g0", "g1")
 
 
 def _as_terms(expr: sp.Expr, x: sp.Symbol, others: list[sp.Symbol]) -> tuple[tuple[float, tuple[int, ...]], ...] | None:
@@ -151,27 +154,50 @@ def _as_terms(expr: sp.Expr, x: sp.Symbol, others: list[sp.Symbol]) -> tuple[tup
     return tuple(terms)
 
 
+def _exact_variants(spec: OptimizerSpec) -> tuple[tuple[Hyperparameter, ...], list[tuple[Hyperparameter, ...]]]:
+    """The unit-interval hyperparameters written both ways (at most :data:`_MAX_CHOSEN`) and, per
+    variant k, those complemented (bit j of k set: the j-th of them), as in :func:`forms_source`."""
+    unit = tuple(hp for hp in spec.hyperparameters if _complemented(hp))
+    chosen = unit if len(unit) <= _MAX_CHOSEN else ()
+    return chosen, [tuple(hp for j, hp in enumerate(chosen) if k >> j & 1) for k in range(1 << len(chosen))]
+
+
 @lru_cache(maxsize=None)
-def exact_terms(spec: OptimizerSpec) -> dict[str, tuple[tuple[float, tuple[int, ...]], ...]] | None:
-    r"""E, the discriminant :math:`\Delta = \sigma^2 - \det D` and :math:`\operatorname{tr}(2I + D)`
-    as polynomials in :math:`x = \alpha h` and the other hyperparameters (in spec order):
-    ``{name: ((coefficient, (power of x, powers of the others...)), ...)}``, for evaluation in
-    double-double from the exact product :math:`\alpha h`; ``None`` unless the spec is
-    :func:`scale_covariant` and all three are polynomials with exactly representable coefficients."""
+def exact_terms(spec: OptimizerSpec) -> dict[str, tuple[tuple[tuple[float, tuple[int, ...]], ...], ...]] | None:
+    r"""The quantities of :data:`_EXACT` (E, the discriminant :math:`\Delta = \sigma^2 - \det D`,
+    :math:`\operatorname{tr}(2I + D)`, :math:`\operatorname{tr}A`, :math:`\det A`, :math:`u_1`, and
+    :math:`h\,g_0`, :math:`h\,g_1`) as polynomials in :math:`x = \alpha h` and the other
+    hyperparameters (in spec order), for evaluation in double-double from the exact product
+    :math:`\alpha h` (each is free of h for a :func:`scale_covariant` spec):
+    ``{name: (terms of variant 0, terms of variant 1, ...)}``, terms
+    ``((coefficient, (power of x, powers of the others...)), ...)``. As in :func:`forms_source`,
+    variant k writes the j-th unit-interval hyperparameter as its complement where bit j of k is set
+    (chosen where the value is at least 1/2: exact, and free of the cancellation of the expanded
+    polynomial near 1). A quantity that is not such a polynomial (with exactly representable
+    coefficients) is left out; ``None`` unless the spec is scale covariant."""
     if not scale_covariant(spec):
         return None
     inv = derive(spec).numeric
     lr = _lr_symbol(spec)
     x = sp.Symbol("_x", positive=True)
-    others = [hp.symbol for hp in spec.hyperparameters if hp.symbol != lr]
+    _, variants = _exact_variants(spec)
     D = sp.Matrix(inv.n, inv.n, inv.D)
-    exprs = {"edge": _edge_invariants(inv)["edge"], "disc": _edge_invariants(inv)["disc"], "trace2": (2 * sp.eye(inv.n) + D).trace()}
+    A = sp.eye(inv.n) + D
+    edge = _edge_invariants(inv)
+    exprs = {
+        "edge": edge["edge"], "disc": edge["disc"], "trace2": (2 * sp.eye(inv.n) + D).trace(), "traceA": A.trace(),
+        "detA": A.det(), "u1": inv.u1, "g0": edge["g0"] * h, "g1": edge["g1"] * h,
+    }
     result = {}
     for name in _EXACT:
-        terms = _as_terms(sp.cancel(sp.sympify(exprs[name]).subs(lr, x / h)), x, others)
-        if terms is None:
-            return None
-        result[name] = terms
+        base = sp.cancel(sp.sympify(exprs[name]).subs(lr, x / h))
+        per_variant = []
+        for complemented in variants:
+            subs = {hp.symbol: 1 - _complement_symbol(hp) for hp in complemented}
+            others = [_complement_symbol(hp) if hp in complemented else hp.symbol for hp in spec.hyperparameters if hp.symbol != lr]
+            per_variant.append(_as_terms(base.subs(subs), x, others))
+        if all(terms is not None for terms in per_variant):
+            result[name] = tuple(per_variant)
     return result
 
 
