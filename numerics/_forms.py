@@ -104,7 +104,8 @@ class Forms:
     def _exact(self, h: np.ndarray, hyper: Mapping[str, np.ndarray], inv: dict[str, Any], normalised: bool) -> None:
         """The quantities of :func:`nqm.theory.exact_terms` exactly from the inputs (double-double
         polynomials in x = lr h): E, the discriminant, tr(2I + D), tr A, det A and u1 always (tr(2I + D),
-        tr A, det A are None without them: computed from sigma), g0 and g1 in the normalised evaluation.
+        tr A, det A are None without them: computed from sigma); g0, g1 and E w0, E w1, E w2 (a ratio of
+        two such polynomials) in the normalised evaluation.
         Unit-interval hyperparameters enter as their (exact) complement where they are at least 1/2."""
         inv.update(trace2=None, traceA=None, detA=None)
         if not self.exact_terms:
@@ -119,7 +120,7 @@ class Forms:
         x = tuple(np.broadcast_to(v, shape) for v in x)
         values = [np.broadcast_to(y, shape) for y in values]
         for name, variants in self.exact_terms.items():
-            if normalised or name not in ("g0", "g1"):
+            if normalised or not name.startswith(("g0", "g1", "w0", "w1", "w2")):
                 result = np.empty(shape)
                 for v, terms in enumerate(variants):
                     here = k == v  # evaluate each writing only where it is chosen
@@ -127,6 +128,9 @@ class Forms:
                         others = [1.0 - y[here] if j in unit and v >> unit.index(j) & 1 else y[here] for j, y in enumerate(values)]
                         result[here] = polynomial(terms, (x[0][here], x[1][here]), others)
                 inv[name] = result
+        for name in ("w0", "w1", "w2"):  # E h^2 w as a ratio of two exact polynomials (normalised only)
+            if f"{name}_num" in inv:
+                inv[f"edge_{name}"] = inv.pop(f"{name}_num") / inv.pop(f"{name}_den")
 
     @staticmethod
     def _divide_by_edge(inv: dict[str, Any]) -> None:

@@ -137,8 +137,6 @@ def scale_covariant(spec: OptimizerSpec) -> bool:
 #: the quantities :func:`exact_terms` gives as polynomials: E, the discriminant, tr(2I + D), tr A and
 #: det A (the eigenvalues near -1, 0 and +1), u1 = out K init (the mean path), and g0, g1 times h
 _EXACT = ("edge", "disc", "trace2", "traceA", "detA", "u1", "g0", "g1")
-#: of these, the ones that scale as 1/h (given for h = 1, i.e. for the normalised evaluation)
-_EXACT_SCALED = ("g0", "g1")
 
 
 def _as_terms(expr: sp.Expr, x: sp.Symbol, others: list[sp.Symbol]) -> tuple[tuple[float, tuple[int, ...]], ...] | None:
@@ -166,7 +164,7 @@ def _exact_variants(spec: OptimizerSpec) -> tuple[tuple[Hyperparameter, ...], li
 def exact_terms(spec: OptimizerSpec) -> dict[str, tuple[tuple[tuple[float, tuple[int, ...]], ...], ...]] | None:
     r"""The quantities of :data:`_EXACT` (E, the discriminant :math:`\Delta = \sigma^2 - \det D`,
     :math:`\operatorname{tr}(2I + D)`, :math:`\operatorname{tr}A`, :math:`\det A`, :math:`u_1`, and
-    :math:`h\,g_0`, :math:`h\,g_1`) as polynomials in :math:`x = \alpha h` and the other
+    :math:`h\,g_0`, :math:`h\,g_1`, and :math:`E h^2 w_{0,1,2}` as ratios ``<name>_num / <name>_den``) as polynomials in :math:`x = \alpha h` and the other
     hyperparameters (in spec order), for evaluation in double-double from the exact product
     :math:`\alpha h` (each is free of h for a :func:`scale_covariant` spec):
     ``{name: (terms of variant 0, terms of variant 1, ...)}``, terms
@@ -188,16 +186,23 @@ def exact_terms(spec: OptimizerSpec) -> dict[str, tuple[tuple[tuple[float, tuple
         "edge": edge["edge"], "disc": edge["disc"], "trace2": (2 * sp.eye(inv.n) + D).trace(), "traceA": A.trace(),
         "detA": A.det(), "u1": inv.u1, "g0": edge["g0"] * h, "g1": edge["g1"] * h,
     }
+    # the stationary quantities times E h^2 (scale free) as numerator and denominator polynomials
+    for name in ("w0", "w1", "w2"):
+        num, den = sp.fraction(sp.cancel((edge[f"edge_{name}"] * h**2).subs(lr, x / h)))
+        exprs[f"{name}_num"], exprs[f"{name}_den"] = num, den
     result = {}
-    for name in _EXACT:
-        base = sp.cancel(sp.sympify(exprs[name]).subs(lr, x / h))
+    for name, expr in exprs.items():
+        base = sp.cancel(sp.sympify(expr).subs(lr, x / h))
         per_variant = []
         for complemented in variants:
             subs = {hp.symbol: 1 - _complement_symbol(hp) for hp in complemented}
             others = [_complement_symbol(hp) if hp in complemented else hp.symbol for hp in spec.hyperparameters if hp.symbol != lr]
-            per_variant.append(_as_terms(base.subs(subs), x, others))
+            per_variant.append(_as_terms(sp.expand(base.subs(subs)), x, others))
         if all(terms is not None for terms in per_variant):
             result[name] = tuple(per_variant)
+    for name in ("w0", "w1", "w2"):  # only as a pair
+        if (f"{name}_num" in result) != (f"{name}_den" in result):
+            result.pop(f"{name}_num", None), result.pop(f"{name}_den", None)
     return result
 
 

@@ -86,6 +86,19 @@ def test_near_the_stability_edge(name: str, beta: float, nu: float, hv: float, l
     _check(name, _hyper(name, lr, beta, nu), hv, 1.0, 1.0)
 
 
+@settings(deadline=None, max_examples=40)
+@given(name=specs, beta=betas, nu=nus, hv=curvatures, log_delta=st.floats(-15.0, -1.0))
+def test_stationary_risk_near_the_stability_edge(name: str, beta: float, nu: float, hv: float, log_delta: float) -> None:
+    """The t -> infinity noise part (oracle at t = 2^300, past every time scale here) to 1e-10."""
+    with mp.workdps(oracle.DIGITS):
+        lr = float(_edge(name, beta, nu) * (1 - mp.mpf(10) ** log_delta) / mp.mpf(hv))
+    hyper = _hyper(name, lr, beta, nu)
+    got = nn.stationary_risk(nn.Problem([hv], c=[1.0], init_var=1.0), nn.optimizer(name, **hyper), batch_size=1.0)
+    with mp.workdps(oracle.DIGITS):
+        want = oracle.parts(name, hyper, hv, 1.0, 1.0, 0.0, [2**300])[0][1]
+        assert abs(mp.mpf(float(got)) - want) <= RTOL * want, (got, want)
+
+
 def _largest_stable_lr(name: str, beta: float, nu: float, hv: float) -> float:
     """The largest double lr with lr * hv <= edge exactly (the edge itself where it is representable);
     700 digits resolve an edge 2 (1 + beta) / (1 + 2 beta) within 1e-300 of a double."""
