@@ -52,12 +52,12 @@ def main() -> None:
     }
     print(f"{'operation':<28}{'edge-exact s':>14}{'baseline s':>12}{'ratio':>8}")
     for label, call in calls.items():
-        new = best_of(lambda: call(exact), args.repeats)
+        new = best_of(lambda call=call: call(exact), args.repeats)
         saved = (model.CANCELLATION, model.NEAR_EDGE, _optimizers.Optimizer.forms)
         try:
             model.CANCELLATION, model.NEAR_EDGE = np.inf, -np.inf
             _optimizers.Optimizer.forms = property(lambda self: plain_forms)
-            old = best_of(lambda: call(exact), args.repeats)
+            old = best_of(lambda call=call: call(exact), args.repeats)
         finally:
             model.CANCELLATION, model.NEAR_EDGE, _optimizers.Optimizer.forms = saved
         print(f"{label:<28}{new:>14.3f}{old:>12.3f}{new / old:>8.2f}")

@@ -55,15 +55,6 @@ def _atanh_ratio(u: np.ndarray) -> np.ndarray:
     return np.where(small, 1.0 + u * u / 3.0, np.arctanh(safe) / safe)
 
 
-def _signed_power(lam: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """``lam**t`` for real ``lam`` (any sign) and integer-valued float ``t`` (0**0 = 1)."""
-    mag = np.abs(lam)
-    with np.errstate(divide="ignore"):
-        val = np.where(mag > 0, np.exp(t * np.log(np.where(mag > 0, mag, 1.0))), (t == 0).astype(float))
-    odd = np.mod(t, 2.0) == 1.0
-    return np.where((lam < 0) & odd, -val, val)
-
-
 def _roots(half_trace: np.ndarray, det: np.ndarray, delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Larger and smaller root of ``y^2 - 2 half_trace y + det`` (real; ``delta`` = half their
     distance), by the stable quadratic formula: the larger-magnitude root first, the other as

@@ -1,4 +1,4 @@
-"""The closed-form engine against the independent 50-digit oracle (``_edges_oracle``), region by region.
+r"""The closed-form engine against the independent 50-digit oracle (``_edges_oracle``), region by region.
 
 Each property draws points from a whole region of issue 10's first class and requires the expected
 risk and its noise part to 1e-10 relative, never NaN, never negative:
