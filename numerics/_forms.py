@@ -1,8 +1,15 @@
-"""Numeric-ready forms of registered optimizer specs.
+r"""Numeric-ready forms of registered optimizer specs.
 
 Built-ins come from the committed, generated ``_generated.py`` (no sympy import); any
 other registered spec is derived and compiled on first use by
 :func:`nqm.theory.compile_forms` (cached in memory and on disk).
+
+:meth:`Forms.evaluate` completes the generated invariants: for one or two states the forms
+return the stationary quantities times the edge factor :math:`E = \det(2I + D)`
+(:mod:`nqm.theory._codegen`), and E itself is evaluated exactly from the inputs (an exact
+double-double :math:`x = \alpha h`, :mod:`._twofold`) wherever the spec gives it as a polynomial,
+so that :math:`\bar S`, :math:`w_{0,1,2}` keep full relative accuracy up to the stability edge
+(and are ``inf`` on it).
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ._generated import FORMS
+from ._twofold import polynomial, two_product
 
 __all__ = [
     "MAX_STEPS",
@@ -178,20 +186,96 @@ class Forms:
     fn: Callable[..., dict[str, Any]]
     #: c enters only as the noise variance c/B (:attr:`nqm.theory.OptimizerSpec.noise_linear`)
     noise_linear: bool
+    #: the forms obey the scale symmetry (h, c, lr) -> (s h, s c, lr / s) (:func:`nqm.theory.scale_covariant`)
+    scale_covariant: bool = False
+    #: E = det(2I + D), the discriminant, tr(2I + D), tr A, det A, u1, h g0 and h g1 as polynomials in
+    #: x = lr h and the other hyperparameters (:func:`nqm.theory.exact_terms`)
+    exact_terms: Mapping[str, tuple] | None = None
 
-    def evaluate(self, h: np.ndarray, c: np.ndarray, B: np.ndarray, hyper: Mapping[str, np.ndarray]) -> dict[str, Any]:
-        """Evaluate the invariants; entries broadcast against ``h`` and the hyperparameters."""
+    def evaluate(
+        self, h: np.ndarray, c: np.ndarray, B: np.ndarray, hyper: Mapping[str, np.ndarray], *, normalised: bool = False
+    ) -> dict[str, Any]:
+        """Evaluate the invariants; entries broadcast against ``h`` and the hyperparameters.
+
+        ``normalised`` (only for :attr:`scale_covariant` forms): evaluate at the equivalent
+        problem :math:`h = 1`, :math:`\alpha = \alpha h`, :math:`c = c/h`, whose invariants are
+        scale free (:math:`g` is :math:`h` times, the stationary quantities :math:`h^2` times the
+        original ones); the caller rescales the weights.
+        """
+        if normalised and not self.scale_covariant:
+            raise ValueError(f"the forms of {self.name!r} are not scale covariant")
+        args = dict(hyper)
         with np.errstate(all="ignore"):
-            return self.fn(h, c, B, *(hyper[p] for p in self.params))
+            if normalised:
+                args["lr"] = hyper["lr"] * h
+                inv = self.fn(np.ones_like(h), c / h, B, *(args[p] for p in self.params))
+            else:
+                inv = self.fn(h, c, B, *(args[p] for p in self.params))
+            if "edge" in inv:
+                # a complex step (derivatives, numerics/_schedule_maps.py) keeps the generated values
+                if not any(np.iscomplexobj(v) for v in (h, *hyper.values())):
+                    self._exact(h, hyper, inv, normalised)
+                self._divide_by_edge(inv)
+        return inv
+
+    def _exact(self, h: np.ndarray, hyper: Mapping[str, np.ndarray], inv: dict[str, Any], normalised: bool) -> None:
+        """The quantities of :func:`nqm.theory.exact_terms` exactly from the inputs (double-double
+        polynomials in x = lr h): E, the discriminant, tr(2I + D), tr A, det A and u1 always (tr(2I + D),
+        tr A, det A are None without them: computed from sigma); g0, g1 and E w0, E w1, E w2 (a ratio of
+        two such polynomials) in the normalised evaluation.
+        Unit-interval hyperparameters enter as their (exact) complement where they are at least 1/2."""
+        inv.update(trace2=None, traceA=None, detA=None)
+        if not self.exact_terms:
+            return
+        x = two_product(h, hyper["lr"])
+        values = [np.asarray(hyper[p], dtype=float) for p in self.params if p != "lr"]
+        unit = [j for j, p in enumerate(q for q in self.params if q != "lr") if self.ranges[p][:2] == (0.0, 1.0)]
+        unit = unit if len(unit) <= 4 else []
+        k = sum((values[j] >= 0.5).astype(np.intp) << b for b, j in enumerate(unit)) if unit else np.intp(0)
+        shape = np.broadcast_shapes(np.shape(x[0]), np.shape(k), *(np.shape(y) for y in values))
+        k = np.broadcast_to(k, shape)
+        x = tuple(np.broadcast_to(v, shape) for v in x)
+        values = [np.broadcast_to(y, shape) for y in values]
+        for name, variants in self.exact_terms.items():
+            if normalised or not name.startswith(("g0", "g1", "w0", "w1", "w2")):
+                result = np.empty(shape)
+                for v, terms in enumerate(variants):
+                    here = k == v  # evaluate each writing only where it is chosen
+                    if here.any():
+                        others = [1.0 - y[here] if j in unit and v >> unit.index(j) & 1 else y[here] for j, y in enumerate(values)]
+                        result[here] = polynomial(terms, (x[0][here], x[1][here]), others)
+                inv[name] = result
+        for name in ("w0", "w1", "w2"):  # E h^2 w as a ratio of two exact polynomials (normalised only)
+            if f"{name}_num" in inv:
+                inv[f"edge_{name}"] = inv.pop(f"{name}_num") / inv.pop(f"{name}_den")
+
+    @staticmethod
+    def _divide_by_edge(inv: dict[str, Any]) -> None:
+        """``Sbar``, ``w0``, ``w1``, ``w2`` from the generated ``edge_<name>`` = E * quantity (inf at E = 0)."""
+        E = inv["edge"]
+
+        def divide(value: object) -> np.ndarray:
+            value = np.asarray(value)
+            return np.where(value == 0, 0.0, value / E)
+
+        for name in ("Sbar", "w0", "w1", "w2"):
+            value = inv.pop(f"edge_{name}")
+            inv[name] = tuple(divide(v) for v in value) if isinstance(value, tuple) else divide(value)
 
 
 def forms_for(name: str) -> Forms:
     """The forms of the spec registered as ``name`` (user specs compile once per spec); ``ValueError``
     listing the registered names if there is none."""
     if isinstance(name, str) and name in FORMS:
-        params, ranges, fn, noise_linear = FORMS[name]
-        return Forms(name, params, ranges, fn, noise_linear)
-    from nqm.theory import compile_forms, get_spec, hyperparameter_ranges, registered_names
+        return Forms(name, *FORMS[name])
+    from nqm.theory import (
+        compile_forms,
+        exact_terms,
+        get_spec,
+        hyperparameter_ranges,
+        registered_names,
+        scale_covariant,
+    )
 
     try:
         spec = get_spec(name)
@@ -200,4 +284,6 @@ def forms_for(name: str) -> Forms:
             f"optimizer must name a registered spec ({', '.join(registered_names())}); got {_shown(name)}"
         ) from None
     ranges = hyperparameter_ranges(spec)
-    return Forms(name, tuple(ranges), ranges, compile_forms(spec), spec.noise_linear)
+    return Forms(
+        name, tuple(ranges), ranges, compile_forms(spec), spec.noise_linear, scale_covariant(spec), exact_terms(spec)
+    )

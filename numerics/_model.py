@@ -30,6 +30,11 @@ from ._single_mode import single_mode, single_mode_mean
 
 __all__ = ["RiskModel", "build_model", "validate_batch_size", "validate_steps", "MAX_STEPS"]
 
+#: largest ratio (sum of |terms|) / |sum| accepted in the closed-form noise part (error <= 2**16 eps ~ 1.5e-11)
+CANCELLATION = 2.0**16
+#: E = (1 + lambda_1)(1 + lambda_2) below which (an eigenvalue near -1) the noise part always uses the Gram sums
+NEAR_EDGE = 2.0**-4
+
 Method = Literal["auto", "chebyshev", "doubling"]
 
 
@@ -37,15 +42,18 @@ Method = Literal["auto", "chebyshev", "doubling"]
 class RiskModel:
     """Per-element data; element arrays have shape ``grid + (bins,)`` (+ optional trailing axes)."""
 
-    weight: np.ndarray  # w * h / 2 of the (preconditioned) problem
-    start: np.ndarray  # v: start second moment
-    noise: np.ndarray  # c / B
+    # weight * start * (mean path)^2 and weight * noise * (noise sum) are the two parts; for
+    # scale-covariant forms (h, c, lr) -> (1, c/h, lr h): weight w/2, start h v, noise c/(h B),
+    # otherwise weight w h / 2, start v, noise c / B (all of the preconditioned problem)
+    weight: np.ndarray
+    start: np.ndarray
+    noise: np.ndarray
     inv: dict
     method: str
     powers: ChebyshevPowers | None
     stable: np.ndarray
     bin_axis: int
-    c: np.ndarray | None = None  # per-example noise variance c (noise = c / B)
+    c: np.ndarray | None = None  # per-example noise variance (noise = c / B), c/h when normalised
     #: batch-size-independent derived data (shared by :meth:`with_batch_size` copies)
     cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -54,9 +62,9 @@ class RiskModel:
         inv = self.inv
         with np.errstate(all="ignore"):
             if self.powers is not None:
-                c, s, em = self.powers.powers(t)
+                c, s, em, ep = self.powers.powers_and_gap(t)
                 mean = single_mode_mean(inv, c * inv["u0"] + s * inv["u1"], t)
-                spread = -inv["w0"] * em * (2.0 + em) - 2.0 * c * s * inv["w1"] - s * s * inv["w2"]
+                spread = self._spread(t, c, s, em, ep)
             else:
                 mean, spread = doubling_moments(inv["D"], inv["b"], inv["init"], inv["out"], t)
             used = self.weight > 0
@@ -67,7 +75,33 @@ class RiskModel:
             noi = np.where(unstable & ~np.isfinite(noi), np.inf, noi)
             # a divergent noise part is positive; sign noise from overflow is not meaningful
             noi = np.where(unstable & (noi < 0) & (np.abs(noi) > 1e300), np.inf, noi)
+            # a sum of squares: a rounding below zero is an absolute floor, reported as 0
+            noi = np.where(noi < 0, 0.0, noi)
         return det, noi
+
+    def _spread(self, t: np.ndarray, c: np.ndarray, s: np.ndarray, em: np.ndarray, ep: np.ndarray) -> np.ndarray:
+        r""":math:`\sum_{k<t}g(k)^2` of the Chebyshev model, :math:`g(k) = c_kg_0 + s_kg_1`.
+
+        The closed form :math:`w_0(1 - c_t^2) - 2c_ts_tw_1 - s_t^2w_2` (stationary minus tail) is used
+        where its terms do not cancel by more than :data:`CANCELLATION` (relative error below
+        ~1.5e-11); elsewhere (t below the slowest time scale, the edge itself) and wherever
+        :math:`E = (1+\lambda_1)(1+\lambda_2)` is below :data:`NEAR_EDGE` (where :math:`w_{1,2}`
+        themselves lose accuracy as both eigenvalues approach -1), the Gram sums by doubling
+        (:meth:`ChebyshevPowers.gram`; for a divergent element it overflows to inf, never NaN).
+        """
+        inv, pw = self.inv, self.powers
+        terms = (-inv["w0"] * em * ep, -2.0 * c * s * inv["w1"], -s * s * inv["w2"])
+        spread = terms[0] + terms[1] + terms[2]
+        size = np.abs(terms[0]) + np.abs(terms[1]) + np.abs(terms[2])
+        fine = np.isfinite(spread) & (size <= CANCELLATION * np.abs(spread)) & ~(pw.edge < NEAR_EDGE)
+        need = ~fine
+        if need.any():
+            g11, g12, g22 = pw.gram(t, need)
+            shape = spread.shape
+            g0, g1 = (np.broadcast_to(inv[k], shape)[need] for k in ("g0", "g1"))
+            spread = spread.copy()
+            spread[need] = g0 * g0 * g11 + 2.0 * g0 * g1 * g12 + g1 * g1 * g22
+        return spread
 
     def flatten(self) -> RiskModel:
         """The same model with every per-element array materialised as ``(grid points, bins)``.
@@ -206,7 +240,12 @@ def build_model(
     w = problem.weights.reshape(problem.weights.shape + tail)
     hyper = {k: expand(val) for k, val in opt.hyperparameters.items()}
     Be = expand(B)
-    inv = opt.forms.evaluate(h, c, Be, hyper)
+    # the scale symmetry (h, c, lr) -> (1, c/h, lr h): the same risk, free of overflow at any scale,
+    # with weight w/2, start h v, noise (c/h)/B (see Forms.evaluate)
+    normalised = opt.forms.scale_covariant and method != "doubling"
+    inv = opt.forms.evaluate(h, c, Be, hyper, normalised=normalised)
+    with np.errstate(all="ignore"):
+        half_w, v, c = (0.5 * w, h * v, c / h) if normalised else (0.5 * w * h, v, c)
     shape = np.broadcast_shapes(h.shape, Be.shape, *(a.shape for a in hyper.values()))
     n = int(inv["n"])
     use = "chebyshev" if (method == "auto" and n <= 2) else method
@@ -218,19 +257,20 @@ def build_model(
         inv["D"] = _stack_square(inv["D"], n, shape)
         for key in ("b", "init", "out"):
             inv[key] = _stack_vector(inv[key], shape)
-    for key in ("u0", "u1", "w0", "w1", "w2"):
+    exact = ("edge", "disc", "trace2", "traceA", "detA")
+    for key in ("u0", "u1", "w0", "w1", "w2", "g0", "g1", *exact):
         if inv.get(key) is not None:
             inv[key] = np.broadcast_to(np.asarray(inv[key], dtype=float), shape)
     with np.errstate(all="ignore"):
         if use == "chebyshev":
-            powers = ChebyshevPowers(inv["sigma"], inv["det_D"], inv["det_A_minus_1"], n)
+            powers = ChebyshevPowers(inv["sigma"], inv["det_D"], inv["det_A_minus_1"], n, *(inv.get(k) for k in exact))
             inv.update(single_mode(inv, shape))  # a decoupled state: one-mode mean path, exactly
             stable = np.broadcast_to(powers.stable, shape)
         else:
             powers = None
             stable = spectral_radius(inv["D"]) < 1.0
     return RiskModel(
-        weight=np.broadcast_to(0.5 * w * h, shape),
+        weight=np.broadcast_to(half_w, shape),
         start=np.broadcast_to(v, shape),
         noise=np.broadcast_to(c / Be, shape),
         c=np.broadcast_to(c, shape),

@@ -7,7 +7,7 @@ stationary risk, stability conditions, effective learning rate and closed forms.
 
 from ._builtins import BETA, BUILTINS, GAMMA, LR, NU, ema, momentum, nesterov, qhm, sgd
 from ._closed_form import ClosedForm, closed_form, same_closed_form
-from ._codegen import compile_forms, forms_source, generated_module_source, hyperparameter_ranges
+from ._codegen import compile_forms, exact_terms, forms_source, generated_module_source, hyperparameter_ranges, scale_covariant
 from ._derive import Derivation, NumericInvariants, derive
 from ._latex import DocumentBlock, Formula, canonical_form, document_sections, formula_lines, latex_document, roundtrip, select_specs, to_latex
 from ._moments import (
@@ -32,6 +32,6 @@ __all__ = [
     "second_moment_vec", "second_moment_vech", "sgd", "stationary_covariance", "t", "theta0",
     "unregister", "v0", "vech_basis", "x", "xi", "z",
     "ClosedForm", "DocumentBlock", "Formula", "STATEMENTS", "Statement", "canonical_form", "check_all", "closed_form",
-    "document_sections", "formula_lines", "latex_document", "roundtrip", "select_specs",
-    "same_closed_form", "statement", "to_latex",
+    "document_sections", "exact_terms", "formula_lines", "latex_document", "roundtrip", "scale_covariant",
+    "select_specs", "same_closed_form", "statement", "to_latex",
 ]

@@ -20,6 +20,17 @@ hyperparameter gets both writings (each factored), and the generated code picks 
 the complement where the value is at least 1/2, the plain value below (:math:`2^k` variants
 for k such hyperparameters, all evaluated, one chosen by ``numpy.choose``; beyond
 :data:`_MAX_CHOSEN` of them the rest are always complemented).
+
+The stability edge. For one or two states, every stationary quantity (:math:`\bar S`,
+:math:`w_{0,1,2}`) has the factor :math:`1/E` with :math:`E = \det(2I + D) = (1+\lambda_1)(1+\lambda_2)`,
+which vanishes where an eigenvalue reaches -1 (:math:`\alpha h = 2` for SGD,
+:math:`2(1+\beta)` for momentum). Rounding :math:`\alpha h` alone costs
+:math:`E` a relative error :math:`\epsilon\,\alpha h/E`, so the forms return the products
+``edge_<name>`` :math:`= E\cdot` quantity (free of the factor) and the numerics divide by
+:math:`E` evaluated exactly from the inputs: :func:`exact_terms` gives E as a polynomial in
+:math:`x = \alpha h` (formed as an exact double-double product) and the other hyperparameters,
+for every spec whose invariants are :func:`scale_covariant` (with the discriminant and
+:math:`\operatorname{tr}(2I + D)`, which fix the eigenvalues near -1 in the same way).
 """
 
 from __future__ import annotations
@@ -35,20 +46,22 @@ from typing import Any
 import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 
-from ._derive import NumericInvariants, derive
+from ._derive import NumericInvariants, _factor, derive
 from ._spec import PRECONDITIONED_PROBLEM, Hyperparameter, OptimizerSpec
 from ._symbols import B, c, h, v0
 
 __all__ = [
     "compile_forms",
+    "exact_terms",
     "forms_source",
     "generated_module_source",
     "hyperparameter_ranges",
+    "scale_covariant",
     "write_generated_module",
 ]
 
 #: bump when the generated interface changes (invalidates the disk cache)
-FORMS_VERSION = 2
+FORMS_VERSION = 3
 #: unit-interval hyperparameters written both ways and chosen per element (2^k variants of every
 #: expression); a spec with more has the others always complemented (numpy.choose takes < 32 choices
 #: on numpy 1.x)
@@ -70,6 +83,127 @@ def _printable(spec: OptimizerSpec, expr: sp.Expr, complemented: tuple[Hyperpara
         return sp.sympify(expr)
     rewritten = sp.sympify(expr).subs({hp.symbol: 1 - _complement_symbol(hp) for hp in complemented})
     return sp.factor(sp.cancel(rewritten))
+
+
+#: stationary quantities returned multiplied by the edge factor E (numerics divides by an exact E)
+_EDGE_SCALED = ("Sbar", "w0", "w1", "w2")
+
+
+def _edge_invariants(inv: NumericInvariants) -> dict[str, Any]:
+    r"""For n <= 2: :math:`E = \det(2I + D)`, the factored discriminant :math:`\Delta = \sigma^2 - \det D`
+    (accurate where the roots nearly coincide, e.g. at 0 for :math:`\beta = 0`, :math:`\alpha h = 1`), the impulse response's Chebyshev coefficients
+    :math:`g_0 = \mathrm{out}\,b`, :math:`g_1 = \mathrm{out}\,K\,b` (so that
+    :math:`\mathrm{out}A^kb = c_kg_0 + s_kg_1`), and ``edge_<name>`` = E times each stationary quantity."""
+    n = inv.n
+    D = sp.Matrix(n, n, inv.D)
+    E = _factor((2 * sp.eye(n) + D).det())
+    K = D - inv.sigma * sp.eye(n)
+    out, b = sp.Matrix(1, n, inv.out), sp.Matrix(n, 1, inv.b)
+    disc = _factor(inv.sigma**2 - inv.det_D) if n == 2 else sp.Integer(0)
+    result: dict[str, Any] = {"edge": E, "disc": disc, "g0": _factor((out * b)[0]), "g1": _factor((out * K * b)[0])}
+    for name in _EDGE_SCALED:
+        value = getattr(inv, name)
+        result[f"edge_{name}"] = tuple(_factor(v * E) for v in value) if isinstance(value, tuple) else _factor(value * E)
+    return result
+
+
+def _lr_symbol(spec: OptimizerSpec) -> sp.Symbol | None:
+    return next((hp.symbol for hp in spec.hyperparameters if hp.name == "lr"), None)
+
+
+@lru_cache(maxsize=None)
+def scale_covariant(spec: OptimizerSpec) -> bool:
+    r"""Whether the spec (n <= 2, with a hyperparameter ``lr``) obeys the NQM's scale symmetry
+    :math:`(h, c, \alpha) \to (sh, sc, \alpha/s)`: the mean-path invariants and E unchanged, the
+    impulse response :math:`g` scaling as :math:`1/s` and the stationary quantities as :math:`1/s^2`.
+    The numerics then evaluate the forms at :math:`h = 1`, :math:`\alpha = \alpha h`, free of
+    overflow and underflow at any scale."""
+    inv = derive(spec).numeric
+    lr = _lr_symbol(spec)
+    if lr is None or inv.sigma is None:
+        return False
+    s = sp.Symbol("_scale", positive=True)
+    edge = _edge_invariants(inv)
+    power = {"g0": 1, "g1": 1, "edge_w0": 2, "edge_w1": 2, "edge_w2": 2}
+    exprs = {name: getattr(inv, name) for name in ("sigma", "det_D", "det_A_minus_1", "u0", "u1")}
+    exprs.update({name: edge[name] for name in ("edge", *power)})
+    for name, expr in exprs.items():
+        moved = sp.sympify(expr).subs({h: s * h, lr: lr / s}, simultaneous=True) * s ** power.get(name, 0)
+        if sp.cancel(moved - expr) != 0:
+            return False
+    return True
+
+
+#: the quantities :func:`exact_terms` gives as polynomials: E, the discriminant, tr(2I + D), tr A and
+#: det A (the eigenvalues near -1, 0 and +1), u1 = out K init (the mean path), and g0, g1 times h
+_EXACT = ("edge", "disc", "trace2", "traceA", "detA", "u1", "g0", "g1")
+
+
+def _as_terms(expr: sp.Expr, x: sp.Symbol, others: list[sp.Symbol]) -> tuple[tuple[float, tuple[int, ...]], ...] | None:
+    try:
+        poly = sp.Poly(sp.expand(expr), x, *others)
+    except sp.PolynomialError:
+        return None
+    terms = []
+    for exps, coef in poly.terms():
+        if not coef.is_Rational or sp.Rational(float(coef)) != coef:
+            return None
+        terms.append((float(coef), tuple(int(e) for e in exps)))
+    return tuple(terms)
+
+
+def _exact_variants(spec: OptimizerSpec) -> tuple[tuple[Hyperparameter, ...], list[tuple[Hyperparameter, ...]]]:
+    """The unit-interval hyperparameters written both ways (at most :data:`_MAX_CHOSEN`) and, per
+    variant k, those complemented (bit j of k set: the j-th of them), as in :func:`forms_source`."""
+    unit = tuple(hp for hp in spec.hyperparameters if _complemented(hp))
+    chosen = unit if len(unit) <= _MAX_CHOSEN else ()
+    return chosen, [tuple(hp for j, hp in enumerate(chosen) if k >> j & 1) for k in range(1 << len(chosen))]
+
+
+@lru_cache(maxsize=None)
+def exact_terms(spec: OptimizerSpec) -> dict[str, tuple[tuple[tuple[float, tuple[int, ...]], ...], ...]] | None:
+    r"""The quantities of :data:`_EXACT` (E, the discriminant :math:`\Delta = \sigma^2 - \det D`,
+    :math:`\operatorname{tr}(2I + D)`, :math:`\operatorname{tr}A`, :math:`\det A`, :math:`u_1`, and
+    :math:`h\,g_0`, :math:`h\,g_1`, and :math:`E h^2 w_{0,1,2}` as ratios ``<name>_num / <name>_den``) as polynomials in :math:`x = \alpha h` and the other
+    hyperparameters (in spec order), for evaluation in double-double from the exact product
+    :math:`\alpha h` (each is free of h for a :func:`scale_covariant` spec):
+    ``{name: (terms of variant 0, terms of variant 1, ...)}``, terms
+    ``((coefficient, (power of x, powers of the others...)), ...)``. As in :func:`forms_source`,
+    variant k writes the j-th unit-interval hyperparameter as its complement where bit j of k is set
+    (chosen where the value is at least 1/2: exact, and free of the cancellation of the expanded
+    polynomial near 1). A quantity that is not such a polynomial (with exactly representable
+    coefficients) is left out; ``None`` unless the spec is scale covariant."""
+    if not scale_covariant(spec):
+        return None
+    inv = derive(spec).numeric
+    lr = _lr_symbol(spec)
+    x = sp.Symbol("_x", positive=True)
+    _, variants = _exact_variants(spec)
+    D = sp.Matrix(inv.n, inv.n, inv.D)
+    A = sp.eye(inv.n) + D
+    edge = _edge_invariants(inv)
+    exprs = {
+        "edge": edge["edge"], "disc": edge["disc"], "trace2": (2 * sp.eye(inv.n) + D).trace(), "traceA": A.trace(),
+        "detA": A.det(), "u1": inv.u1, "g0": edge["g0"] * h, "g1": edge["g1"] * h,
+    }
+    # the stationary quantities times E h^2 (scale free) as numerator and denominator polynomials
+    for name in ("w0", "w1", "w2"):
+        num, den = sp.fraction(sp.cancel((edge[f"edge_{name}"] * h**2).subs(lr, x / h)))
+        exprs[f"{name}_num"], exprs[f"{name}_den"] = num, den
+    result = {}
+    for name, expr in exprs.items():
+        base = sp.cancel(sp.sympify(expr).subs(lr, x / h))
+        per_variant = []
+        for complemented in variants:
+            subs = {hp.symbol: 1 - _complement_symbol(hp) for hp in complemented}
+            others = [_complement_symbol(hp) if hp in complemented else hp.symbol for hp in spec.hyperparameters if hp.symbol != lr]
+            per_variant.append(_as_terms(sp.expand(base.subs(subs)), x, others))
+        if all(terms is not None for terms in per_variant):
+            result[name] = tuple(per_variant)
+    for name in ("w0", "w1", "w2"):  # only as a pair
+        if (f"{name}_num" in result) != (f"{name}_den" in result):
+            result.pop(f"{name}_num", None), result.pop(f"{name}_den", None)
+    return result
 
 
 def forms_source(spec: OptimizerSpec, function_name: str = "forms") -> str:
@@ -104,8 +238,11 @@ def forms_source(spec: OptimizerSpec, function_name: str = "forms") -> str:
         bits = " + ".join(f"{1 << j} * numpy.greater_equal({hp.name}, 0.5)" for j, hp in enumerate(chosen))
         lines.append(f"    _k = numpy.asarray({bits}, dtype=numpy.intp)  # variant: which are complemented")
     lines.append("    return {")
+    extra = _edge_invariants(inv) if inv.sigma is not None else {}
     for f in fields(NumericInvariants):
         value = getattr(inv, f.name)
+        if extra and f.name in _EDGE_SCALED:
+            continue
         if f.name == "n":
             lines.append(f"        'n': {value},")
         elif value is None:
@@ -115,6 +252,9 @@ def forms_source(spec: OptimizerSpec, function_name: str = "forms") -> str:
             lines.append(f"        '{f.name}': ({body},),")
         else:
             lines.append(f"        '{f.name}': {render(value)},")
+    for name, value in extra.items():
+        body = f"({', '.join(render(v) for v in value)},)" if isinstance(value, tuple) else render(value)
+        lines.append(f"        '{name}': {body},")
     lines.append("    }")
     return "\n".join(lines) + "\n"
 
@@ -159,10 +299,16 @@ def generated_module_source(specs: tuple[OptimizerSpec, ...]) -> str:
         "    return (" + ", ".join(printer.doprint(pre[s].xreplace({v0: sp.Symbol("v0")})) for s in (h, c, v0)) + ")",
     ]
     table = ["", "#: name -> hyperparameter names, their ranges (lower, upper, lower_closed, upper_closed), forms,",
-             "#: and whether the risk is linear in c (OptimizerSpec.noise_linear)", "FORMS = {"]
+             "#: whether the risk is linear in c (OptimizerSpec.noise_linear), whether the forms are scale covariant",
+             "#: and E, the discriminant and tr(2I + D) as polynomials in x = lr * h and the other hyperparameters",
+             "#: (nqm.theory.exact_terms)",
+             "FORMS = {"]
     for spec in specs:
         params = tuple(hp.name for hp in spec.hyperparameters)
-        table.append(f"    {spec.name!r}: ({params!r}, {hyperparameter_ranges(spec)!r}, _{spec.name}, {spec.noise_linear!r}),")
+        table.append(
+            f"    {spec.name!r}: ({params!r}, {hyperparameter_ranges(spec)!r}, _{spec.name}, {spec.noise_linear!r}, "
+            f"{scale_covariant(spec)!r}, {exact_terms(spec)!r}),"
+        )
     table.append("}")
     return (
         "\n".join(header) + "\n\n" + "\n\n".join(body) + "\n\n" + "\n".join(precond) + "\n\n" + "\n".join(table) + "\n"
