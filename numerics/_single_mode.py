@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._chebyshev import _signed_power
 
 __all__ = ["single_mode", "single_mode_mean"]
 
@@ -62,6 +61,15 @@ def single_mode(inv: dict, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
     if not mask.any():
         return {}
     return {"single_mask": mask, "single_bin": whole, "single_mu": mu, "single_amp": amp}
+
+
+def _signed_power(lam: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """``lam**t`` for real ``lam`` (any sign) and integer-valued float ``t`` (0**0 = 1)."""
+    mag = np.abs(lam)
+    with np.errstate(divide="ignore"):
+        val = np.where(mag > 0, np.exp(t * np.log(np.where(mag > 0, mag, 1.0))), (t == 0).astype(float))
+    odd = np.mod(t, 2.0) == 1.0
+    return np.where((lam < 0) & odd, -val, val)
 
 
 def single_mode_mean(inv: dict, mean: np.ndarray, t: np.ndarray) -> np.ndarray:
