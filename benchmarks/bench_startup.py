@@ -2,8 +2,9 @@
 
 Each case runs in a fresh process (``subprocess.run``, output discarded), all cases interleaved
 ``--repeats`` times so that background load affects all alike; the script prints each case's
-median wall time and median CPU time (user + system of the child: on a loaded machine the wall
-time is mostly waiting for a core), their ratios to the baseline ``python -c pass`` measured in
+median wall time, its minimum (the run least disturbed by other processes) and the median CPU
+time (user + system of the child: on a loaded machine the wall time is mostly waiting for a
+core), their ratios to the baseline ``python -c pass`` measured in
 the same run, and the goal (``nqm --help`` and every ``nqm COMMAND --help`` within 0.3 s, ``import nqm.numerics``
 within 0.5 s). The CLI cases run the installed ``nqm`` console script next to this interpreter
 (or, without one, the same entry point through ``python -c``).
@@ -71,14 +72,15 @@ def main() -> None:
         for name, (command, _goal) in todo.items():
             times[name].append(_seconds(command))
     wall = {name: statistics.median(w for w, _ in values) for name, values in times.items()}
+    fastest = {name: min(w for w, _ in values) for name, values in times.items()}
     cpu = {name: statistics.median(c for _, c in values) for name, values in times.items()}
     base = "python -c pass (baseline)"
 
     print(f"start-up, median of {args.repeats} fresh processes each ({_nqm_command()[0]})")
-    print(f"{'case':<30} {'wall s':>7} {'x base':>7} {'CPU s':>7} {'x base':>7}  goal (wall)")
+    print(f"{'case':<30} {'wall s':>7} {'x base':>7} {'min s':>7} {'CPU s':>7} {'x base':>7}  goal (median wall)")
     for name, (_command, goal) in todo.items():
         verdict = "" if goal is None else f"<= {goal:.1f} s: {'met' if wall[name] <= goal else 'NOT met'}"
-        print(f"{name:<30} {wall[name]:>7.3f} {wall[name] / wall[base]:>7.2f} {cpu[name]:>7.3f} "
+        print(f"{name:<30} {wall[name]:>7.3f} {wall[name] / wall[base]:>7.2f} {fastest[name]:>7.3f} {cpu[name]:>7.3f} "
               f"{cpu[name] / cpu[base]:>7.2f}  {verdict}")
     slowest = max((name for name in todo if name.startswith("nqm ")), key=wall.__getitem__)
     print(f"slowest help: {slowest}, {wall[slowest]:.3f} s wall ({wall[slowest] / wall[base]:.2f}x the baseline), "

@@ -41,7 +41,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import exprel
 
 __all__ = ["ChebyshevPowers"]
 
@@ -147,6 +146,8 @@ class ChebyshevPowers:
                 s[cx] = R * np.sin(ang) / sel(self.omega, cx)
                 em[cx] = np.expm1(lr) * cos - 2.0 * np.sin(0.5 * ang) ** 2
             if pos.any():
+                from scipy.special import exprel  # on first use: a fast import nqm.numerics
+
                 tt = tb[pos]
                 L1 = sel(self.L1, pos)
                 phi = sel(self.phi, pos)

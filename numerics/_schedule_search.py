@@ -35,7 +35,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize, minimize_scalar
 
 from ._schedule_maps import LrFamily, MapMethod, risk_and_gradient
 
@@ -104,6 +103,8 @@ class _Objective:
 
     def run(self, x0: np.ndarray, upper: float, *, authors: bool) -> None:
         """One bounded L-BFGS-B run from ``x0``; ``authors``: on R with scipy's defaults."""
+        from scipy.optimize import minimize  # on first use: a fast import nqm.numerics
+
         options = {} if authors else {"maxiter": 5000, "maxfun": 20000, "ftol": 1e-13, "gtol": 1e-10}
         res = minimize(self, x0, args=(not authors,), jac=True, method="L-BFGS-B",
                        bounds=[(LOG_LR_FLOOR, upper)] * x0.size, options=options)
@@ -158,6 +159,8 @@ def best_constant_at(family: LrFamily, steps: int, max_lr: float, method: MapMet
     i = int(np.argmin(risk))
     lo, hi = math.log(grid[max(i - 1, 0)]), math.log(grid[min(i + 1, grid.size - 1)])
     if hi > lo:
+        from scipy.optimize import minimize_scalar  # on first use: a fast import nqm.numerics
+
         def one(y: float) -> float:
             r = float(risk_and_gradient(family, np.array([math.exp(y)]), length, method)[0])
             return r if math.isfinite(r) and r > 0 else math.inf
