@@ -106,7 +106,6 @@ def _items(spec: Any) -> list[tuple[str, str, str, Callable[[], Any]]]:
     return items
 
 
-
 def derived_quantities(name: str, precondition: bool = False,
                        report: Callable[[str], None] = lambda text: None) -> tuple[Any, list[Quantity]]:
     """The spec registered as ``name`` (preconditioned with ``P = H^p`` if asked) and all its :class:`Quantity` items.
