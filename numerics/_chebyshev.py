@@ -43,7 +43,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import exprel
 
 __all__ = ["ChebyshevPowers"]
 
@@ -197,6 +196,8 @@ class ChebyshevPowers:
                 s[cx] = R * np.sin(ang) / sel(self.omega, cx)
                 em[cx] = np.expm1(lr) * cos - 2.0 * np.sin(0.5 * ang) ** 2
             if close.any():  # both eigenvalues of one sign, in the frame where they are positive
+                from scipy.special import exprel  # on first use: a fast import nqm.numerics
+
                 tt = tb[close]
                 L1, L2 = sel(np.maximum(self.L1, self.L2), close), sel(np.minimum(self.L1, self.L2), close)
                 y = 2.0 * tt * sel(self.phi, close)

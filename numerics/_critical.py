@@ -22,7 +22,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import nnls
 
 from ._forms import real_array
 from ._model import build_model, validate_batch_size, validate_steps
@@ -88,6 +87,8 @@ def mccandlish_fit(batch_sizes: object, steps: object) -> McCandlishFit:
     if np.any(S <= 0):
         raise ValueError("the McCandlish fit needs positive steps")
     A = np.stack([1.0 / S, 1.0 / (B * S)], axis=1)
+    from scipy.optimize import nnls  # on first use: a fast import nqm.numerics
+
     (s_min, e_min), _ = nnls(A, np.ones(B.size))
     resid = A @ np.array([s_min, e_min]) - 1.0
     b_crit = e_min / s_min if s_min > 0 else math.inf

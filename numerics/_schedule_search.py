@@ -37,7 +37,6 @@ from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
 import numpy as np
-from scipy.optimize import minimize, minimize_scalar
 from threadpoolctl import threadpool_limits
 
 from ._schedule_maps import LrFamily, MapMethod, final_risk, risk_and_gradient
@@ -136,6 +135,8 @@ class _Objective:
 
     def run(self, x0: np.ndarray, upper: float, *, authors: bool) -> None:
         """One bounded L-BFGS-B run from ``x0``; ``authors``: on R with scipy's defaults."""
+        from scipy.optimize import minimize  # on first use: a fast import nqm.numerics
+
         options = {} if authors else {"maxiter": 5000, "maxfun": 20000, "ftol": 1e-13, "gtol": 1e-10}
         res = minimize(self, x0, args=(not authors,), jac=True, method="L-BFGS-B",
                        bounds=[(LOG_LR_FLOOR, upper)] * x0.size, options=options)
@@ -190,6 +191,8 @@ def best_constant_at(family: LrFamily, steps: int, max_lr: float, method: MapMet
     i = int(np.argmin(risk))
     lo, hi = math.log(grid[max(i - 1, 0)]), math.log(grid[min(i + 1, grid.size - 1)])
     if hi > lo:
+        from scipy.optimize import minimize_scalar  # on first use: a fast import nqm.numerics
+
         def one(y: float) -> float:
             r = float(final_risk(family, np.array([math.exp(y)]), length, method))
             return r if math.isfinite(r) and r > 0 else math.inf

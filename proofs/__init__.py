@@ -25,128 +25,54 @@ r"""nqm.proofs: machine-checked evidence that the theory and the engine are righ
 * **Command line.** The console script ``nqm`` (click group in :mod:`nqm.proofs._cli`):
   ``derive``, ``latex``, ``report``, ``sweep``, ``critical``, ``steps``, ``montecarlo``,
   ``proofs``, ``verify`` and ``validate``; ``nqm COMMAND --help`` documents each.
+
+The names below are loaded on first use (PEP 562 module ``__getattr__``): ``import nqm.proofs``
+and the ``nqm`` command line start without sympy, matplotlib or hypothesis, and
+``from nqm.proofs import X`` imports only the submodule that defines ``X``.
 """
 
-from ._claims import proof_catalogue
-from ._conformance import ConformanceReport, PropertyResult, check_conformance
-from ._figures import DEFAULT_FIGURES, FIGURES, FigureResult, make_figures, save_figure
-from ._figures_extra import figure_critical_vs_power, figure_network_vs_nqm, figure_steps_surface
-from ._figures_notebook import figure_training_curves
-from ._figures_paper import (
-    figure_2,
-    figure_3a,
-    figure_3b,
-    figure_3c,
-    figure_4,
-    figure_11,
-    figure_13,
-    figure_14,
-    figure_15,
-)
-from ._formula import QUANTITIES, FormulaVerdict, verify_formula
-from ._networks_linear import LinearRuns, NoiseModelComparison, compare_noise_models, train_linear_regression
-from ._networks_validation import ValidationReport, run_validation
-from ._proof_report import latex_appendix, proof_table, results_to_json, write_json, write_latex
-from ._properties import (
-    ABSOLUTE_ACCURACY,
-    PROPERTIES,
-    ConformanceError,
-    Property,
-    bayes_risk_bound,
-    monte_carlo_tolerances,
-)
-from ._prover import METHODS, Proof, ProofResult, generic_proofs, run_all
-from ._recursion import moment_recursion_risk
-from ._reductions import Reduction, declare_reduction, declared_reductions
-from ._report import VALIDATION_MODES, ReportConfig, build_report
-from ._strategies import (
-    Setup,
-    batch_sizes,
-    bin_weights,
-    derived_stable,
-    hyperparameters,
-    noise_variances,
-    optimizers,
-    precond_powers,
-    problems,
-    setups,
-    spectra,
-    spectral_radius,
-    stable_lr_limit,
-    start_variances,
-    step_lists,
-    unstable_hyperparameters,
-)
+from __future__ import annotations
 
-__all__ = [
-    "DEFAULT_FIGURES",
-    "FIGURES",
-    "FigureResult",
-    "figure_2",
-    "figure_3a",
-    "figure_3b",
-    "figure_3c",
-    "figure_4",
-    "figure_11",
-    "figure_13",
-    "figure_14",
-    "figure_15",
-    "figure_critical_vs_power",
-    "figure_network_vs_nqm",
-    "figure_steps_surface",
-    "figure_training_curves",
-    "make_figures",
-    "VALIDATION_MODES",
-    "ReportConfig",
-    "build_report",
-    "save_figure",
-    "ABSOLUTE_ACCURACY",
-    "FormulaVerdict",
-    "METHODS",
-    "Proof",
-    "ProofResult",
-    "QUANTITIES",
-    "generic_proofs",
-    "latex_appendix",
-    "proof_catalogue",
-    "proof_table",
-    "results_to_json",
-    "run_all",
-    "verify_formula",
-    "write_json",
-    "write_latex",
-    "PROPERTIES",
-    "ConformanceError",
-    "ConformanceReport",
-    "LinearRuns",
-    "NoiseModelComparison",
-    "Property",
-    "PropertyResult",
-    "Reduction",
-    "Setup",
-    "ValidationReport",
-    "batch_sizes",
-    "bayes_risk_bound",
-    "bin_weights",
-    "check_conformance",
-    "compare_noise_models",
-    "declare_reduction",
-    "declared_reductions",
-    "derived_stable",
-    "hyperparameters",
-    "moment_recursion_risk",
-    "monte_carlo_tolerances",
-    "noise_variances",
-    "optimizers",
-    "precond_powers",
-    "problems",
-    "run_validation",
-    "setups",
-    "spectra",
-    "spectral_radius",
-    "stable_lr_limit",
-    "start_variances",
-    "step_lists",
-    "train_linear_regression",
-    "unstable_hyperparameters",
-]
+import importlib
+from typing import Any
+
+#: public name -> the submodule that defines it, grouped by submodule
+_SUBMODULE_EXPORTS: dict[str, tuple[str, ...]] = {
+    "_claims": ("proof_catalogue",),
+    "_conformance": ("ConformanceReport", "PropertyResult", "check_conformance"),
+    "_figures": ("DEFAULT_FIGURES", "FIGURES", "FigureResult", "make_figures", "save_figure"),
+    "_figures_extra": ("figure_critical_vs_power", "figure_network_vs_nqm", "figure_steps_surface"),
+    "_figures_notebook": ("figure_training_curves",),
+    "_figures_paper": ("figure_2", "figure_3a", "figure_3b", "figure_3c", "figure_4", "figure_11", "figure_13",
+                       "figure_14", "figure_15"),
+    "_formula": ("QUANTITIES", "FormulaVerdict", "verify_formula"),
+    "_networks_linear": ("LinearRuns", "NoiseModelComparison", "compare_noise_models", "train_linear_regression"),
+    "_networks_validation": ("ValidationReport", "run_validation"),
+    "_proof_report": ("latex_appendix", "proof_table", "results_to_json", "write_json", "write_latex"),
+    "_properties": ("ABSOLUTE_ACCURACY", "PROPERTIES", "ConformanceError", "Property", "bayes_risk_bound",
+                    "monte_carlo_tolerances"),
+    "_prover": ("METHODS", "Proof", "ProofResult", "generic_proofs", "run_all"),
+    "_recursion": ("moment_recursion_risk",),
+    "_reductions": ("Reduction", "declare_reduction", "declared_reductions"),
+    "_report": ("VALIDATION_MODES", "ReportConfig", "build_report"),
+    "_strategies": ("Setup", "batch_sizes", "bin_weights", "derived_stable", "hyperparameters", "noise_variances",
+                    "optimizers", "precond_powers", "problems", "setups", "spectra", "spectral_radius",
+                    "stable_lr_limit", "start_variances", "step_lists", "unstable_hyperparameters"),
+}
+_EXPORTS: dict[str, str] = {name: module for module, names in _SUBMODULE_EXPORTS.items() for name in names}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    """Import the submodule defining the public ``name`` on first access and cache the value here."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import sympy as sp
 
 from ._cli_common import (
     CONTEXT_SETTINGS,
@@ -62,6 +61,7 @@ def _lr_items(d: Any) -> list[tuple[str, str, str, Callable[[], Any]]]:
 
 def _items(spec: Any) -> list[tuple[str, str, str, Callable[[], Any]]]:
     """(key, title, LaTeX label, getter) of every quantity, in the order shown."""
+    import sympy as sp
     from nqm.theory import derive, z
     from nqm.theory._latex import _PARTIAL_SUM_STATES
 
@@ -106,9 +106,6 @@ def _items(spec: Any) -> list[tuple[str, str, str, Callable[[], Any]]]:
     return items
 
 
-_MISSING = (NotImplementedError, ValueError, sp.PolynomialError)
-
-
 def derived_quantities(name: str, precondition: bool = False,
                        report: Callable[[str], None] = lambda text: None) -> tuple[Any, list[Quantity]]:
     """The spec registered as ``name`` (preconditioned with ``P = H^p`` if asked) and all its :class:`Quantity` items.
@@ -116,6 +113,7 @@ def derived_quantities(name: str, precondition: bool = False,
     A quantity that cannot be derived in closed form (e.g. eigenvalues of a cubic without
     radicals) carries the reason in ``error``. ``report(title)`` is called before each one.
     """
+    import sympy as sp
     from nqm.theory import get_spec
 
     base = get_spec(name)
@@ -125,7 +123,7 @@ def derived_quantities(name: str, precondition: bool = False,
         report(f"deriving {title} ...")
         try:
             value, error = get(), None
-        except _MISSING as exc:  # SpecError is a ValueError
+        except (NotImplementedError, ValueError, sp.PolynomialError) as exc:  # SpecError is a ValueError
             value, error = None, f"not available ({type(exc).__name__}: {' '.join(str(exc).split())})"
         relation = key.startswith("stability") or key == "roots"
         out.append(Quantity(key, title, label, value, error, relation))
@@ -134,6 +132,8 @@ def derived_quantities(name: str, precondition: bool = False,
 
 def _entries(value: Any) -> list[tuple[Any, int]]:
     """A quantity as a list of (expression, multiplicity) entries."""
+    import sympy as sp
+
     if isinstance(value, dict):
         return sorted(value.items(), key=lambda kv: sp.default_sort_key(kv[0]))
     if isinstance(value, (list, tuple)):
@@ -142,6 +142,8 @@ def _entries(value: Any) -> list[tuple[Any, int]]:
 
 
 def _pretty(expr: Any, width: int) -> str:
+    import sympy as sp
+
     return sp.pretty(expr, use_unicode=True, num_columns=width)
 
 

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import click
 import numpy as np
-from nqm.numerics._montecarlo import MAX_MONTE_CARLO_WORK
 
 from ._cli_common import CONTEXT_SETTINGS, force_option, progress_wrapper, quiet_option, refuse_overwrite, spec_file_option
 from ._cli_values import (
@@ -37,6 +36,7 @@ from ._cli_values import (
     workers_option,
     write_records,
 )
+from ._limits import MAX_MONTE_CARLO_WORK
 
 __all__ = ["montecarlo"]
 

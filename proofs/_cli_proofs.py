@@ -18,10 +18,9 @@ import click
 
 from ._cli_common import CONTEXT_SETTINGS, OutputPath, fail, force_option, quiet_option, refuse_overwrite, spec_file_option, status
 from ._cli_values import optimizer_names
-from ._formula import MAX_SAMPLES, MAX_SYMBOLIC_SECONDS, QUANTITIES, SYMBOLIC_SECONDS
-from ._safe_parse import (
-    CONSTANTS,
-    FUNCTIONS,
+from ._limits import (
+    CONSTANT_NAMES,
+    FUNCTION_NAMES,
     MAX_CHARS,
     MAX_DEPTH,
     MAX_EXPONENT,
@@ -29,6 +28,10 @@ from ._safe_parse import (
     MAX_LITERAL_DIGITS,
     MAX_NODES,
     MAX_NUMBER_DIGITS,
+    MAX_SAMPLES,
+    MAX_SYMBOLIC_SECONDS,
+    QUANTITY_NAMES,
+    SYMBOLIC_SECONDS,
 )
 
 __all__ = ["proofs", "verify"]
@@ -82,8 +85,8 @@ _VERIFY_HELP = f"""Check that FORMULA equals a derived quantity: equal (exit 0),
 
 FORMULA is sympy syntax or LaTeX; put it after `--` if it starts with a minus sign. It is
 never executed, only read, and may hold only: numbers (0.1 is exactly 1/10); the symbols
-(alpha, beta, gamma, nu, h, c, B, p, t, k, z, r1, r2, x = alpha*h, s0); {', '.join(CONSTANTS)};
-+ - * / ** ^ and parentheses; the functions {' '.join(FUNCTIONS)}. Bounds: {MAX_CHARS:,}
+(alpha, beta, gamma, nu, h, c, B, p, t, k, z, r1, r2, x = alpha*h, s0); {', '.join(CONSTANT_NAMES)};
++ - * / ** ^ and parentheses; the functions {' '.join(FUNCTION_NAMES)}. Bounds: {MAX_CHARS:,}
 characters (LaTeX {MAX_LATEX_CHARS:,}), {MAX_NODES:,} nodes, {MAX_DEPTH} levels of nesting, literals
 of {MAX_LITERAL_DIGITS} digits, numeric exponents p/q with |p|, q <= {MAX_EXPONENT}, exact numbers of
 {MAX_NUMBER_DIGITS:,} digits. Outside them: one line, exit 2. The symbolic proof runs in a
@@ -98,7 +101,7 @@ Examples:
 """)
 @click.argument("formula")
 @click.option("--optimizer", required=True, metavar="NAME", help="A registered optimizer.")
-@click.option("--quantity", required=True, type=click.Choice(list(QUANTITIES)), help="The derived quantity.")
+@click.option("--quantity", required=True, type=click.Choice(QUANTITY_NAMES), help="The derived quantity.")
 @click.option("--precondition", is_flag=True, help="Check the P = H^p preconditioned version (adds p).")
 @click.option("--samples", type=click.IntRange(1, MAX_SAMPLES), default=20, show_default=True, help="Random points compared.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random points.")

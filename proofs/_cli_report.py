@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from ._cli_common import CONTEXT_SETTINGS, OutputPath, fail, force_option, progress_wrapper, quiet_option, spec_file_option
-from ._report import VALIDATION_MODES
+from ._limits import VALIDATION_MODES
 
 __all__ = ["report"]
 

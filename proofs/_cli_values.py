@@ -24,7 +24,6 @@ from typing import Any
 
 import click
 import numpy as np
-from nqm.numerics._jsonio import json_ready
 
 from ._cli_common import MAX_WORKERS, OutputPath, fail, write_output
 
@@ -311,6 +310,8 @@ def console_for_tables() -> Any:
 def write_records(path: Path, records: list[dict[str, Any]], meta: Mapping[str, Any]) -> None:
     """Write ``records`` by the file's extension: ``.csv`` (columns = the union of keys, in order)
     or ``.json`` (``{**meta, "rows": records}``, non-finite numbers as strings)."""
+    from nqm.numerics._jsonio import json_ready
+
     suffix = path.suffix.lower()
     if suffix == ".csv":
         columns = list(dict.fromkeys(k for r in records for k in r))

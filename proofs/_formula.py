@@ -75,6 +75,7 @@ from nqm.theory import (
 from nqm.theory._closed_form import closed_form, hyperparameters_from_roots, root_symbols, root_values, same_closed_form
 
 from ._budget import call_with_budget, prestart
+from ._limits import MAX_SAMPLES, MAX_SYMBOLIC_SECONDS, SYMBOLIC_SECONDS  # the CLI's help shows them
 from ._prover import DIGITS, PointSampler, SpecNumerics, _mp, spec_numerics
 from ._safe_eval import evaluate
 from ._safe_parse import FormulaBuilder
@@ -85,11 +86,6 @@ __all__ = ["QUANTITIES", "FormulaVerdict", "Quantity", "parse_user_formula", "ve
 AGREEMENT = mp.mpf(10) ** -30
 #: symbolic fallbacks in radicals are skipped for larger expressions (sympy's simplify may not return)
 MAX_RADICAL_OPS = 400
-#: default wall-clock budget of the symbolic checks, and the largest one accepted (seconds)
-SYMBOLIC_SECONDS = 30.0
-MAX_SYMBOLIC_SECONDS = 3600.0
-#: most random points compared
-MAX_SAMPLES = 10_000
 #: most formula nodes evaluated over the sample (samples x nodes; about 6 us a node at 50 digits)
 MAX_POINT_WORK = 2_000_000
 #: points whose values do not settle after which no further points are compared

@@ -39,6 +39,7 @@ from typing import Any
 from nqm.numerics import Problem, local_pool
 from nqm.numerics._sweep import PAPER_BATCH_SIZES
 
+from ._limits import VALIDATION_MODES  # the CLI's help shows them
 from ._report_tasks import (
     DEFAULT_MONTE_CARLO,
     MonteCarloOutcome,
@@ -54,12 +55,6 @@ __all__ = ["MonteCarloSetting", "ReportConfig", "SECTIONS", "VALIDATION_MODES", 
 
 #: the report's sections, in page order
 SECTIONS = ("derivations", "proofs", "figures", "sweeps", "monte_carlo", "validation")
-
-#: ``--validation`` choices. ``quick``: PyTorch linear regression against the constant- and
-#: multiplicative-noise NQM (seconds); ``reduced``/``full``: the whole network validation
-#: (:func:`~nqm.proofs.run_validation`; reduced about 40 s, full about 4 minutes on two quiet
-#: cores); ``auto``: ``reduced`` if PyTorch is installed, else ``none``.
-VALIDATION_MODES = ("auto", "none", "quick", "reduced", "full")
 
 Progress = Callable[[Iterable[Any], int], Iterable[Any]]
 

@@ -52,6 +52,15 @@ from collections.abc import Callable, Mapping
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
+from ._limits import (  # defined there: the CLI's help shows them without sympy
+    MAX_CHARS,
+    MAX_DEPTH,
+    MAX_EXPONENT,
+    MAX_LATEX_CHARS,
+    MAX_LITERAL_DIGITS,
+    MAX_NODES,
+    MAX_NUMBER_DIGITS,
+)
 from ._safe_eval import EVALUABLE
 
 __all__ = [
@@ -66,14 +75,6 @@ __all__ = [
     "MAX_NUMBER_DIGITS",
     "FormulaBuilder",
 ]
-
-MAX_CHARS = 100_000
-MAX_NODES = 50_000
-MAX_DEPTH = 60
-MAX_LITERAL_DIGITS = 100
-MAX_EXPONENT = 1000
-MAX_NUMBER_DIGITS = 4000
-MAX_LATEX_CHARS = 2000
 
 #: the constants a formula may name
 CONSTANTS: dict[str, sp.Expr] = {"pi": sp.pi, "E": sp.E, "I": sp.I}
