@@ -50,12 +50,14 @@ def results() -> dict[str, ProofResult]:
     return {r.name: r for r in out}
 
 
+@pytest.mark.slow  # shares the module fixture that builds the whole proof catalogue
 def test_every_proof_passes(results: dict[str, ProofResult]) -> None:
     failed = {name: r.details for name, r in results.items() if not r.ok}
     assert not failed, failed
     assert all(r.outcome == "passed" for r in results.values())
 
 
+@pytest.mark.slow  # shares the module fixture that builds the whole proof catalogue
 def test_one_result_per_proof_with_its_statement(results: dict[str, ProofResult]) -> None:
     assert len(results) == len(paper_proofs()) + 4 * len(BUILTIN_NAMES)
     for r in results.values():
@@ -65,6 +67,7 @@ def test_one_result_per_proof_with_its_statement(results: dict[str, ProofResult]
         assert r.details and all(d.startswith(("[ok]", "(")) for d in r.details), r.details
 
 
+@pytest.mark.slow  # shares the module fixture that builds the whole proof catalogue
 def test_the_issues_claims_are_all_proved(results: dict[str, ProofResult]) -> None:
     for claim, names in ISSUE_CLAIMS.items():
         missing = [n for n in names if n not in results]
@@ -72,11 +75,13 @@ def test_the_issues_claims_are_all_proved(results: dict[str, ProofResult]) -> No
         assert all(results[n].ok for n in names), claim
 
 
+@pytest.mark.slow  # shares the module fixture that builds the whole proof catalogue
 def test_every_theory_statement_is_wrapped(results: dict[str, ProofResult]) -> None:
     wrapped = {s for r in results.values() for s in r.statements}
     assert {st.name for st in STATEMENTS} <= wrapped
 
 
+@pytest.mark.slow  # shares the module fixture that builds the whole proof catalogue
 def test_sampled_and_numerical_checks_are_reported_as_such(results: dict[str, ProofResult]) -> None:
     for name in BUILTIN_NAMES:
         assert results[f"stability_region[{name}]"].method == "sampled check (mpmath, 50 digits)"
@@ -89,6 +94,7 @@ def _bayes_risk(prob: nn.Problem, examples: float) -> float:
     return float(np.sum(prob.weights * 0.5 * prob.h * prob.init_var * prob.c / (prob.c + prob.init_var * examples * prob.h**2)))
 
 
+@pytest.mark.slow  # shares the module fixture that builds the whole proof catalogue
 def test_tuned_optima_respect_both_bounds_independently(results: dict[str, ProofResult]) -> None:
     prob = nn.Problem.paper()
     flat_examples = 0.5 * np.sum(prob.weights * prob.c / prob.h) / claims_batch.PAPER_TARGET
@@ -102,6 +108,7 @@ def test_tuned_optima_respect_both_bounds_independently(results: dict[str, Proof
                 assert _bayes_risk(prob, examples) <= claims_batch.PAPER_TARGET
 
 
+@pytest.mark.slow  # shares the module fixture that builds the whole proof catalogue
 def test_a_tuned_optimum_is_a_genuine_first_hit(results: dict[str, ProofResult]) -> None:
     prob = nn.Problem.paper()
     row = next(r for r in results["information_bound_at_tuned_optimum[momentum]"].data["settings"]
@@ -121,6 +128,7 @@ def test_the_alpha_to_zero_limit_of_eq4_in_floating_point() -> None:
         assert abs(risk - limit) < 10 * a * limit  # the leading correction is O(alpha h)
 
 
+@pytest.mark.slow  # shares the module fixture that builds the whole proof catalogue
 def test_scaling_proof_reports_its_range(results: dict[str, ProofResult]) -> None:
     data = results["sgd_lr_scales_with_batch_size"].data
     assert data["fit_batch_sizes"] and max(data["fit_batch_sizes"]) <= data["critical_batch_size_2x"] / 8

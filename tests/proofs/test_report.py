@@ -54,6 +54,7 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
+@pytest.mark.slow  # shares the module fixture that builds the whole quick report
 def test_every_link_of_every_page_resolves(quick):
     out, _, _ = quick
     pages = [out / "index.html", out / "derivations.html", out / "sweeps.html"]
@@ -71,6 +72,7 @@ def test_every_link_of_every_page_resolves(quick):
         assert (out / ref).is_file(), f"index.md links {ref}, which does not exist"
 
 
+@pytest.mark.slow  # shares the module fixture that builds the whole quick report
 def test_every_figure_is_written_and_shown(quick):
     out, config, _ = quick
     index = (out / "index.html").read_text()
@@ -80,6 +82,7 @@ def test_every_figure_is_written_and_shown(quick):
         assert f'src="figures/{name}.png"' in index
 
 
+@pytest.mark.slow  # shares the module fixture that builds the whole quick report
 def test_every_registered_optimizer_is_derived_with_source_and_drawing(quick):
     out, _, registered = quick
     page = (out / "derivations.html").read_text()
@@ -101,6 +104,7 @@ def test_every_registered_optimizer_is_derived_with_source_and_drawing(quick):
     assert 'class="failed"' not in page
 
 
+@pytest.mark.slow  # shares the module fixture that builds the whole quick report
 def test_proof_table_lists_every_proof_with_its_outcome(quick):
     out, config, _ = quick
     names = [p.name for p in proof_catalogue(config.proof_specs)]
@@ -113,6 +117,7 @@ def test_proof_table_lists_every_proof_with_its_outcome(quick):
     assert {r["name"]: r["outcome"] for r in records} == {n: rows[n] for n in names}
 
 
+@pytest.mark.slow  # shares the module fixture that builds the whole quick report
 def test_proof_claims_are_drawn_in_html_and_kept_as_latex_in_markdown(quick):
     out, config, _ = quick
     claims = [p.claim for p in proof_catalogue(config.proof_specs)]
@@ -128,6 +133,7 @@ def test_proof_claims_are_drawn_in_html_and_kept_as_latex_in_markdown(quick):
     assert all(c.replace("|", "\\|") in md for c in claims)
 
 
+@pytest.mark.slow  # shares the module fixture that builds the whole quick report
 def test_sweep_csvs_equal_a_fresh_sweep(quick):
     out, config, _ = quick
     crit = {(r["optimizer"], float(r["precond_power"])): r for r in _read_csv(out / "sweeps" / "critical_batch_sizes.csv")}
@@ -145,6 +151,7 @@ def test_sweep_csvs_equal_a_fresh_sweep(quick):
         assert float(row["B_crit_mccandlish"]) == (c.mccandlish.B_crit if c.mccandlish else math.nan) or c.mccandlish is None
 
 
+@pytest.mark.slow  # shares the module fixture that builds the whole quick report
 def test_monte_carlo_table_matches_the_engine_and_a_fresh_simulation(quick):
     out, config, _ = quick
     rows = _read_csv(out / "monte_carlo" / "monte_carlo.csv")
@@ -168,6 +175,7 @@ def test_monte_carlo_table_matches_the_engine_and_a_fresh_simulation(quick):
             assert r["agrees"] == "True"
 
 
+@pytest.mark.slow  # shares the module fixture that builds the whole quick report
 def test_header_names_the_problem_command_versions_and_timings(quick):
     out, config, _ = quick
     index = (out / "index.html").read_text()
@@ -252,6 +260,7 @@ def test_full_default_report(tmp_path):
     assert meta["summary"]["derivations"]["mathtext_failures"] == 0
 
 
+@pytest.mark.slow  # shares the module fixture that builds the whole quick report
 def test_training_curves_have_their_own_section(quick):
     out, config, _ = quick
     assert "training_curves" in config.figures
