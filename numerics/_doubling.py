@@ -28,15 +28,18 @@ of :math:`\det(2I + D) = \prod_i(1 + \lambda_i)`, and float products of :math:`E
 at :math:`\delta = 10^{-9}`, t = 1e9). Such elements, :math:`|\det(2I + D)|` below
 :data:`NEAR_EDGE` times Hadamard's bound :math:`\prod_i\|(2I + D)_{i\cdot}\|` (an
 eigenvalue or a complex pair near -1), run the same recursion in double-double
-(:class:`~._twofold.DoubleDouble`, about :math:`10^{-32}` per product; :math:`bb^\top`
-formed exactly), which leaves :math:`2\times10^{-32}/\delta` per level: at most
-:math:`2.3\times10^{-16}` relative was measured down to :math:`\delta = 10^{-12}`, t = 1e9
-(benchmarks/scan_edges_doubling.py). This presumes exact entries of D (those of the spec at
-the given floats); a rounded entry (such as :math:`\mathrm{fl}(\alpha\beta)`) is an error of
-the input that any method amplifies like :math:`10^{-16}/\delta`. Below the threshold the
-float path still loses about :math:`t\,\kappa^2\,10^{-16}` on a slow complex pair
-(:math:`\kappa` the condition of its eigenvectors): at most :math:`6\times10^{-11}` was
-measured, at :math:`\beta = 255/256`, :math:`\delta = 0.2`. But
+(:class:`~._twofold.DoubleDouble`, about :math:`10^{-32}` of the terms per product;
+:math:`bb^\top` formed exactly), so the loss is about :math:`10^{-32}/\delta`: for
+:math:`\beta` from :math:`2^{-20}` to 255/256, :math:`\delta` from :math:`10^{-2}` down to
+:math:`10^{-12}` and t up to 1e9 benchmarks/scan_edges_doubling.py measures at most
+:math:`9.5\times10^{-14}` relative (at :math:`\beta = 2^{-20}`, :math:`\delta = 10^{-2}`, a float
+element: a weakly mixed mode stays above the threshold). This presumes exact entries of D
+(those of the spec at the given floats); a rounded entry (such as
+:math:`\mathrm{fl}(\alpha\beta)`) is an error of the input that moves :math:`\lambda + 1`
+by about :math:`10^{-16}` whatever the method. Above the threshold the float path still
+loses about :math:`t\,\kappa^2\,10^{-16}` on a slow complex pair (:math:`\kappa` the
+condition of its eigenvectors): the scan measures at most :math:`6.1\times10^{-11}`
+(:math:`\beta = 255/256`, :math:`\delta = 0.2`, t = 1e5). But
 :math:`I + E_p` has an absolute error of about :math:`10^{-16}`, a floor that swallows a
 decayed mean path (:math:`m(t)^2` below :math:`10^{-32}`, the whole start part of a
 noise-free direction, c = 0). So the last :data:`DIRECT_LEVELS` levels of each t (bit length
