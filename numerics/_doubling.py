@@ -118,7 +118,7 @@ _FLOAT = _Arithmetic(np.array, _mm, lambda a: np.swapaxes(a, -1, -2), np.where)
 _DOUBLE_DOUBLE = _Arithmetic(DoubleDouble, DoubleDouble.__matmul__, lambda a: a.mT, lambda m, a, c: a.where(m, c))
 
 
-def _powers(D: np.ndarray, bb: np.ndarray, ti: np.ndarray, ar: _Arithmetic):
+def _powers(D: np.ndarray, bb: np.ndarray | DoubleDouble, ti: np.ndarray, ar: _Arithmetic) -> tuple:
     r"""``(A^t, S_t)`` by doubling from ``P = D`` and ``Sp = bb^\top`` (both lifted by ``ar``)."""
     shape, n = ti.shape, D.shape[-1]
     P, Sp = ar.lift(D), bb

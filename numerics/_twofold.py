@@ -11,6 +11,7 @@ accuracy unless it cancels by more than about 15 digits (Ogita, Rump and Oishi 2
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -108,20 +109,21 @@ class DoubleDouble:
 
     __radd__ = __add__
 
-    def __getitem__(self, key: object) -> DoubleDouble:
+    def __getitem__(self, key: Any) -> DoubleDouble:
         return DoubleDouble(self.hi[key], self.lo[key])
 
-    def __setitem__(self, key: object, value: DoubleDouble) -> None:
+    def __setitem__(self, key: Any, value: DoubleDouble) -> None:
         self.hi[key], self.lo[key] = self._pair(value)
 
     def __matmul__(self, other: DoubleDouble) -> DoubleDouble:
         """Batched matrix product ``(..., n, k) @ (..., k, m)``."""
         a, b = (self.hi, self.lo), self._pair(other)
-        total = None
         with np.errstate(all="ignore"):
-            for k in range(a[0].shape[-1]):
-                term = _mul((a[0][..., :, k, None], a[1][..., :, k, None]), (b[0][..., None, k, :], b[1][..., None, k, :]))
-                total = term if total is None else _add(total, term)
+            terms = [_mul((a[0][..., :, k, None], a[1][..., :, k, None]), (b[0][..., None, k, :], b[1][..., None, k, :]))
+                     for k in range(a[0].shape[-1])]
+            total = terms[0]
+            for term in terms[1:]:
+                total = _add(total, term)
         return DoubleDouble(*total)
 
     @property
