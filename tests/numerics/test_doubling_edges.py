@@ -15,6 +15,7 @@ non-negative value no larger than 1e-300.
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import mpmath as mp
 import numpy as np
@@ -27,6 +28,7 @@ import sympy as sp
 import nqm.numerics as nn
 from nqm.theory import BETA, GAMMA, LR, OptimizerSpec, get_spec
 from nqm.theory import h as H
+from nqm.numerics._twofold import DoubleDouble
 
 import _edge_oracle as oracle
 
@@ -199,3 +201,25 @@ def test_eigenvalue_near_minus_one_of_a_heavy_ball_transition(spec_name, log_del
         return
     floor = FLOOR * h / 2 * oracle.mean_scale(spec, h, c * h, 1.0, hyper, t) ** 2
     assert got >= 0.0 and abs(mp.mpf(got) - total) <= RTOL * total + floor, (t, got, total)
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 4), log_scale=st.floats(-100.0, 100.0))
+def test_double_double_matrix_product_is_exact_to_its_stated_bound(seed, n, log_scale) -> None:
+    # DoubleDouble's docstring: about n 2^-104 of |A||B| per entry; each of the n products is
+    # exact to 2^-104 of its term and each of the n - 1 sums to 2^-104 of its magnitude, so
+    # 4 n 2^-104 |A||B| bounds the error (exact rational reference, inputs with a lower part)
+    rng = np.random.default_rng(seed)
+
+    def operand() -> DoubleDouble:
+        hi = rng.standard_normal((3, n, n)) * 10.0**log_scale
+        return DoubleDouble(hi, hi * rng.uniform(-1.0, 1.0, hi.shape) * 2.0**-53)
+
+    a, b = operand(), operand()
+    got = a @ b
+    for e, i, j in np.ndindex(3, n, n):
+        exact = sum((Fraction(a.hi[e, i, k]) + Fraction(a.lo[e, i, k])) * (Fraction(b.hi[e, k, j]) + Fraction(b.lo[e, k, j]))
+                    for k in range(n))
+        size = sum(abs(a.hi[e, i, k]) * abs(b.hi[e, k, j]) for k in range(n))
+        error = abs(Fraction(got.hi[e, i, j]) + Fraction(got.lo[e, i, j]) - exact)
+        assert error <= Fraction(4 * n) * Fraction(2) ** -104 * Fraction(size) * (1 + Fraction(2) ** -50)
