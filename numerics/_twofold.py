@@ -87,8 +87,8 @@ def polynomial(
 class DoubleDouble:
     """An array of double-double numbers ``hi + lo`` (batched vectors and matrices): sums, matrix
     products, batch indexing and :func:`numpy.where`, each with a relative error of a few units of
-    :math:`2^{-104}` per term, so a product of n x n matrices is exact to about :math:`n\\,2^{-104}`
-    of :math:`|A||B|` (entrywise)."""
+    :math:`2^{-104}` per term, so a product of n x n matrices is exact to :math:`4n\\,2^{-104}` of
+    :math:`|A||B|` (entrywise; tests/numerics/test_doubling_edges.py)."""
 
     __slots__ = ("hi", "lo")
 
