@@ -12,9 +12,11 @@ Classes (each scanned over a grid that covers the region, not sampled points):
 * ``noisy three-state``: EMA of heavy-ball iterates with c > 0, t = 1 ... 10^9.
 * ``c=0 decoupled state (chebyshev)``: QHM at nu = 0 and momentum at beta = 0 with the
   default (Chebyshev) method, whose mean path holds one mode (nqm.numerics._single_mode).
-* ``eigenvalue near -1``: lr h = 2 - delta (SGD, EMA: triangular) and
+* ``eigenvalue near -1``: lr h = 2 - delta (SGD, EMA: triangular), delta = 1e-3 ... 1e-12, and
   lr h = 2 (1 + beta) (1 - delta) (heavy ball, and the three-state EMA of heavy-ball iterates),
-  delta = 1e-3 ... 1e-12, t up to 1e9, c in {0, 1}, all with ``method="doubling"``.
+  beta in {2^-20, 1/256, 1/2, 15/16, 255/256}, delta = 1e-2 ... 1e-12 and (a row of its own)
+  0.1 ... 0.3, either side of the double-double threshold; lr rounded to 44 bits so that
+  every entry of A is exact; t up to 1e9, c in {0, 1}, all with ``method="doubling"``.
 * ``first hit below 1e-32``: steps_to_target of a target between two consecutive oracle
   risks of a monotone noise-free curve (unseen slow mode), with doubling and with the
   default method; count of wrong answers.
@@ -141,23 +143,34 @@ def scan_noisy(quick: bool) -> Worst:
     return worst
 
 
-def scan_stability_edge(triangular: bool, quick: bool) -> Worst:
+def _dyadic(x: float, bits: int) -> float:
+    """x rounded to ``bits`` significant bits (its products with 8-bit numbers are then exact)."""
+    m, e = math.frexp(x)
+    return math.ldexp(round(m * 2**bits), e - bits)
+
+
+def _edge_cases(triangular: bool, delta: float, quick: bool) -> list:
+    if triangular:
+        return [(get_spec("sgd"), {"lr": 2.0 - 2.0 * delta}), (get_spec("ema"), {"lr": 2.0 - 2.0 * delta, "gamma": 0.5})]
+    cases = []
+    for beta in ([2.0**-20, 0.5, 255 / 256] if quick else [2.0**-20, 1 / 256, 0.5, 0.9375, 255 / 256]):
+        lr = _dyadic(2.0 * (1.0 + beta) * (1.0 - delta), 44)  # exact entries lr beta, lr (gamma - 1), ...
+        cases += [(get_spec("momentum"), {"lr": lr, "beta": beta}), (MOMENTUM_EMA, {"lr": lr, "beta": beta, "gamma": 0.5})]
+    return cases
+
+
+def scan_stability_edge(triangular: bool, quick: bool, deltas: list[float] | None = None) -> Worst:
     worst = Worst()
-    steps = [1, 10, 1000, 10**6, 10**9]
-    for delta in ([1e-3, 1e-9] if quick else [1e-3, 1e-6, 1e-9, 1e-12]):
+    steps = [1, 10, 1000, 10**4, 10**5, 10**6, 10**9]
+    for delta in deltas or ([1e-3, 1e-9] if quick else [1e-3, 1e-6, 1e-9, 1e-12]):
         for c in (0.0, 1.0):
-            if triangular:
-                cases = [(get_spec("sgd"), {"lr": 2.0 - 2.0 * delta}), (get_spec("ema"), {"lr": 2.0 - 2.0 * delta, "gamma": 0.5})]
-            else:
-                cases = [(get_spec("momentum"), {"lr": 3.0 * (1.0 - delta), "beta": 0.5}),
-                         (MOMENTUM_EMA, {"lr": 3.0 * (1.0 - delta), "beta": 0.5, "gamma": 0.5})]
-            for spec, hyper in cases:
+            for spec, hyper in _edge_cases(triangular, delta, quick):
                 opt = CLASSES[spec.name](**hyper) if spec.name in CLASSES else nn.optimizer(spec.name, **hyper)
                 prob = nn.Problem([1.0], c=[c], init_var=[1.0])
                 got = np.ravel(nn.expected_risk(prob, opt, batch_size=1.0, steps=steps, method="doubling"))
                 true = oracle.risk(spec, [1.0], [c], [1.0], [1.0], 1.0, hyper, steps)
                 for t, g, (ts, tn) in zip(steps, got, true):
-                    worst.add(float(g), ts + tn, None, f"{spec.name} delta={delta:g} c={c} t={t}")
+                    worst.add(float(g), ts + tn, None, f"{spec.name} beta={hyper.get('beta', 0):.4g} delta={delta:g} c={c} t={t}")
     return worst
 
 
@@ -217,7 +230,8 @@ def main() -> None:
         ("noisy three-state (doubling)", scan_noisy(q)),
         ("c=0 decoupled state (chebyshev)", scan_noise_free(["qhm", "momentum"], "chebyshev", q, False)),
         ("eigenvalue near -1, triangular", scan_stability_edge(True, q)),
-        ("eigenvalue near -1, heavy ball", scan_stability_edge(False, q)),
+        ("eigenvalue near -1, heavy ball", scan_stability_edge(False, q, [1e-2, 1e-3, 1e-6, 1e-9, 1e-12])),
+        ("heavy ball, delta = 0.1 ... 0.3", scan_stability_edge(False, q, [0.3, 0.2, 0.1])),
     ]:
         print(f"{label:<34} {worst.points:>7} {worst.rel:>10.2e} {worst.floor:>16.2e} {worst.bad_underflow:>13}"
               + (f"   worst at {worst.rel_at}" if worst.rel_at else ""))

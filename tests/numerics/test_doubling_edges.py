@@ -15,6 +15,7 @@ non-negative value no larger than 1e-300.
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import mpmath as mp
 import numpy as np
@@ -27,6 +28,7 @@ import sympy as sp
 import nqm.numerics as nn
 from nqm.theory import BETA, GAMMA, LR, OptimizerSpec, get_spec
 from nqm.theory import h as H
+from nqm.numerics._twofold import DoubleDouble
 
 import _edge_oracle as oracle
 
@@ -164,3 +166,60 @@ def test_eigenvalue_near_minus_one_of_a_triangular_transition(name, log_delta, g
         assert 0.0 <= got <= SMALLEST
     else:
         assert abs(mp.mpf(got) - true) <= RTOL * true, (t, got, true)
+
+
+def _dyadic(x: float, bits: int) -> float:
+    """x rounded to ``bits`` significant bits (so that its products with 8-bit numbers are exact)."""
+    m, e = math.frexp(x)
+    return math.ldexp(round(m * 2**bits), e - bits)
+
+
+@SETTINGS
+@given(spec_name=st.sampled_from(["momentum", MOMENTUM_EMA.name]), log_delta=st.floats(-12.0, -2.0),
+       beta=st.one_of(st.integers(1, 255).map(lambda k: k / 256), st.integers(9, 40).map(lambda j: 2.0**-j)),
+       gamma=st.integers(0, 255).map(lambda k: k / 256), log_t=st.floats(0.0, 9.0), c=st.sampled_from([0.0, 1.0]),
+       log2_h=st.integers(-20, 20))
+def test_eigenvalue_near_minus_one_of_a_heavy_ball_transition(spec_name, log_delta, beta, gamma, log_t, c, log2_h) -> None:
+    # lr h = 2 (1 + beta) (1 - delta): lambda + 1 ~ delta is the cancellation of O(1) terms of
+    # det(A + I), which float products of A + I lost (~1e-16/delta relative: 2e-6 at delta = 1e-9,
+    # t = 1e9); such elements are carried in double-double. lr has 44 bits, beta and gamma 8 (or
+    # beta a power of two) and h a power of two, so that every entry of the engine's D = A - I is
+    # the exact value of the spec's at these inputs (a rounded entry is an error in the input,
+    # amplified like 1e-16/delta by any method)
+    h, t = 2.0**log2_h, int(10.0**log_t)
+    lr = _dyadic(2.0 * (1.0 + beta) * (1.0 - 10.0**log_delta), 44) / h
+    hyper = {"lr": lr, "beta": beta} | ({} if spec_name == "momentum" else {"gamma": gamma})
+    spec = get_spec("momentum") if spec_name == "momentum" else MOMENTUM_EMA
+    opt = nn.Momentum(**hyper) if spec_name == "momentum" else CLASSES[spec_name](**hyper)
+    prob = nn.Problem([h], c=[c * h], init_var=[1.0])
+    start, noise = nn.risk_components(prob, opt, batch_size=1.0, steps=[t], method="doubling")
+    (true_start, true_noise), = oracle.risk(spec, [h], [c * h], [1.0], [1.0], 1.0, hyper, [t])
+    assert abs(mp.mpf(float(noise[0])) - true_noise) <= RTOL * true_noise, (t, float(noise[0]), true_noise)
+    total, got = true_start + true_noise, float(start[0] + noise[0])
+    if total < mp.mpf(SMALLEST):
+        assert 0.0 <= got <= SMALLEST
+        return
+    floor = FLOOR * h / 2 * oracle.mean_scale(spec, h, c * h, 1.0, hyper, t) ** 2
+    assert got >= 0.0 and abs(mp.mpf(got) - total) <= RTOL * total + floor, (t, got, total)
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 4), log_scale=st.floats(-100.0, 100.0))
+def test_double_double_matrix_product_is_exact_to_its_stated_bound(seed, n, log_scale) -> None:
+    # DoubleDouble's docstring: about n 2^-104 of |A||B| per entry; each of the n products is
+    # exact to 2^-104 of its term and each of the n - 1 sums to 2^-104 of its magnitude, so
+    # 4 n 2^-104 |A||B| bounds the error (exact rational reference, inputs with a lower part)
+    rng = np.random.default_rng(seed)
+
+    def operand() -> DoubleDouble:
+        hi = rng.standard_normal((3, n, n)) * 10.0**log_scale
+        return DoubleDouble(hi, hi * rng.uniform(-1.0, 1.0, hi.shape) * 2.0**-53)
+
+    a, b = operand(), operand()
+    got = a @ b
+    for e, i, j in np.ndindex(3, n, n):
+        exact = sum((Fraction(a.hi[e, i, k]) + Fraction(a.lo[e, i, k])) * (Fraction(b.hi[e, k, j]) + Fraction(b.lo[e, k, j]))
+                    for k in range(n))
+        size = sum(abs(a.hi[e, i, k]) * abs(b.hi[e, k, j]) for k in range(n))
+        error = abs(Fraction(got.hi[e, i, j]) + Fraction(got.lo[e, i, j]) - exact)
+        assert error <= Fraction(4 * n) * Fraction(2) ** -104 * Fraction(size) * (1 + Fraction(2) ** -50)
