@@ -13,19 +13,14 @@ in binary: 2 (SGD, EMA), 2 (1 + beta) (momentum), 2 (1 + beta) / (1 + 2 beta) (N
 """
 
 import math
-import sys
-from pathlib import Path
+from itertools import pairwise
 
+import _edges_oracle as oracle
 import mpmath as mp
-import numpy as np
+import nqm.numerics as nn
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import nqm.numerics as nn
-
-sys.path.insert(0, str(Path(__file__).parent))
-import _edges_oracle as oracle  # noqa: E402
 
 #: (spec, hyperparameters with lr * 1 exactly on the edge)
 ON_EDGE = [
@@ -62,7 +57,7 @@ def _targets(curve: list) -> list[tuple[float, int]]:
     with mp.workdps(oracle.DIGITS):
         values = sorted(set(curve))
         out = []
-        for lo, hi in zip(values, values[1:]):
+        for lo, hi in pairwise(values):
             target = float((lo + hi) / 2)
             if all(abs(mp.mpf(target) - x) > SEPARATION * x for x in curve):
                 out.append((target, next(t for t, x in enumerate(curve) if x <= target)))
