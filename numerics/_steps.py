@@ -23,7 +23,18 @@ left ends are evaluated (those where the point bound allows a hit), and, in a ba
 sweep, rows skipped because a certified lower bound carried over from a smaller batch
 size already exceeds the target (:func:`grid_minimum`'s ``floor``).
 
-Rows with a divergent bin (spectral radius >= 1) never reach any target. "Hit" follows
+Rows with a divergent bin (spectral radius > 1) never reach any target. A bin *on* the
+stability edge (spectral radius exactly 1, e.g. SGD at :math:`\alpha h = 2`; ``marginal``
+of :mod:`._chebyshev`) has a finite risk at every t whose noise part grows without bound
+(linearly where the noise excites the edge mode), so its row is searched like a stable one:
+its certificate is the modal expansion of the start part alone (the noise coefficients,
+infinite on the edge, are dropped) plus the bin's exact noise part at the last evaluated
+step, which bounds the rest because it is non-decreasing; a row whose noise part stays
+below the target up to 2**62 (a bounded risk, e.g. c = 0) is searched below the step past
+which that certificate rules out every hit (:func:`_bounded_edge_horizons`). Under exact doubling (no modal expansion) a bin
+is on the edge when its computed spectral radius is within :data:`_EDGE_RTOL` of 1, and
+such a row is searched only below the step where its noise part exceeds the target; without a
+modal bound that search, as for a stable row, takes time linear in that step (e.g. c/B tiny). "Hit" follows
 the tie rule of :mod:`._tie` (risk at most :math:`\varepsilon(1 + 2^{-40})`): the public
 functions turn the target into that threshold once, and every comparison below uses it. Intervals
 shorter than :data:`_LEAF` steps are evaluated exactly at every step.
@@ -80,6 +91,7 @@ import math
 
 import numpy as np
 
+from ._doubling import spectral_radius
 from ._forms import validate_positive
 from ._model import Method, RiskModel, build_model
 from ._optimizers import Optimizer
@@ -97,6 +109,8 @@ _LEAF = 8
 _MARGIN = 1e-11
 _MAX_AMPLIFICATION = 1e6
 _TWO_PI = 2.0 * np.pi
+#: computed spectral radii up to 1 + this count as the stability edge under exact doubling
+_EDGE_RTOL = 2.0**-40
 #: elements (rows x bins) evaluated at once; bounds the memory of wide problems (d = 10^6)
 _BLOCK_ELEMENTS = 1 << 20
 
@@ -134,7 +148,10 @@ def _base_pack(model: RiskModel, X, Y, lQ, lrat, negative, theta2, cx, w0, u0) -
     sign flag, 2 theta, then :math:`W_sX_j` (4..9), :math:`w\tfrac12h\,Y_j` (10..15),
     :math:`w\tfrac12h\,w_0` (16) and :math:`W_su_0^2` (17); the noise terms are multiplied by
     the model's per-element noise :math:`c/B` when certificates are made. ``ok``: bins of
-    positive weight with finite data."""
+    positive weight with finite data. On the stability edge (:func:`_marginal`) the noise
+    coefficients are dropped: the pack then bounds the start part alone."""
+    edge = _marginal(model)
+    Y, w0 = np.where(edge[:, None], 0.0, Y), np.where(edge, 0.0, w0)
     used = model.weight > 0
     ws = np.where(used, model.weight * model.start, 0.0)
     wc = np.where(used, model.weight, 0.0)
@@ -251,6 +268,7 @@ class _Certificates:
         if model.powers is None:  # doubling engine: every bin falls back to its noise part
             used = model.weight > 0
             self.fallback = used if rows is None else used[rows]
+            self.modal = np.zeros_like(self.fallback)
             return
         units = model.cache.get("modal")
         if units is None:
@@ -281,7 +299,10 @@ class _Certificates:
             ok &= mag <= _MAX_AMPLIFICATION * (base[:, 17] + np.abs(rho))
         pack.transpose(0, 2, 1)[~ok] = 0.0
         self.pack = pack
-        self.fallback = used & ~ok
+        #: bins bounded by their modal expansion (the others only by their noise part)
+        self.modal = used & ok
+        # bins on the edge add their exact noise part at the last evaluated step to the start bound
+        self.fallback = used & (~ok | pick(_marginal(model)))
 
     def _take(self, rows: np.ndarray) -> np.ndarray:
         assert self.pack is not None
@@ -368,9 +389,29 @@ def _risk_sums(
     return _blocked(block, model.weight.shape[-1], rows, t, *extra)
 
 
+def _marginal(model: RiskModel) -> np.ndarray:
+    r"""Elements on the stability edge (spectral radius exactly 1): finite risk at every step.
+
+    From the exact eigenvalue writings of :mod:`._chebyshev`; under exact doubling, where the
+    spectral radius computed by ``eigvals`` is within :data:`_EDGE_RTOL` above 1 (it rounds
+    :math:`|\lambda| = 1` to :math:`1 + 2^{-52}`, layout-dependently). Searching a slightly
+    divergent row like a stable one costs time only: every hit is verified exactly."""
+    if "marginal" not in model.cache:
+        if model.powers is not None:
+            edge = np.broadcast_to(model.powers.marginal, model.weight.shape)
+        else:  # eigenvalues only of the elements not already known stable
+            shape = model.weight.shape
+            edge = ~np.broadcast_to(model.stable, shape) & (model.weight > 0)
+            D = np.broadcast_to(model.inv["D"], shape + model.inv["D"].shape[-2:])
+            with np.errstate(all="ignore"):
+                edge[edge] = spectral_radius(D[edge]) <= 1.0 + _EDGE_RTOL
+        model.cache["marginal"] = edge
+    return model.cache["marginal"]
+
+
 def _settled_rows(model: RiskModel) -> np.ndarray:
-    """Rows whose every bin (of positive weight) is stable; the others never reach any target."""
-    return np.nonzero(np.all(model.stable | (model.weight <= 0), axis=-1))[0]
+    """Rows whose every bin (of positive weight) is stable or on the edge; the others never reach any target."""
+    return np.nonzero(np.all(model.stable | _marginal(model) | (model.weight <= 0), axis=-1))[0]
 
 
 def _branch_and_bound(
@@ -490,6 +531,8 @@ def _first_hits(model: RiskModel, target: float) -> np.ndarray:
         todo = todo[~(hit | over)]
         k += 1
     cert = _Certificates(model)
+    if todo.size and cert.pack is not None:
+        horizon[todo] = _bounded_edge_horizons(model, cert, todo, target)
     # step 2: for rows with a hit, a predicted earlier hit, verified exactly
     rows = np.nonzero(np.isfinite(best) & (best > 1))[0]
     if rows.size and cert.pack is not None:
@@ -503,6 +546,29 @@ def _first_hits(model: RiskModel, target: float) -> np.ndarray:
     rows = np.nonzero(horizon > 0)[0]
     _branch_and_bound(model, target, rows, np.zeros(rows.size), horizon[rows] - 1.0, best, per_row=True, cert=cert)
     return best
+
+
+def _bounded_edge_horizons(model: RiskModel, cert: _Certificates, rows: np.ndarray, target: float) -> np.ndarray:
+    r"""Per row neither hit at :math:`t = 2^k` nor ruled out by its noise part up to :math:`2^{62}`:
+    the smallest :math:`2^k` with a certified lower bound above the target over
+    :math:`[2^k, 2^{62}]`, or -1 (never reached) where there is none.
+
+    Only rows with a bin on the edge qualify (a stable row's risk tends to its noise part, so
+    there the doubling already decided), and only if every bin has a modal expansion. Their
+    risk is bounded and may dip below the target anywhere, so below the horizon every step
+    is searched. A limit of the risk within the rounding margin of the modal bound
+    (:data:`_MARGIN` times the magnitude of its terms) above the target leaves no horizon:
+    the row is then reported as never reaching the target, the documented floor here."""
+    out = np.full(rows.size, -1.0)
+    used = model.weight[rows] > 0
+    eligible = np.any(_marginal(model)[rows], axis=-1) & np.all(~used | cert.modal[rows], axis=-1)
+    if not eligible.any():
+        return out
+    sub, starts = rows[eligible], 2.0 ** np.arange(_LOG2_MAX + 1)
+    low = cert.lower(np.repeat(sub, starts.size), np.tile(starts, sub.size), np.full(sub.size * starts.size, 2.0**_LOG2_MAX))
+    decisive = (low > target).reshape(sub.size, starts.size)
+    out[eligible] = np.where(decisive.any(axis=1), starts[np.argmax(decisive, axis=1)], -1.0)
+    return out
 
 
 def _exact_hits(model: RiskModel, rows: np.ndarray, t: np.ndarray, target: float) -> np.ndarray:
