@@ -23,7 +23,9 @@ left ends are evaluated (those where the point bound allows a hit), and, in a ba
 sweep, rows skipped because a certified lower bound carried over from a smaller batch
 size already exceeds the target (:func:`grid_minimum`'s ``floor``).
 
-Rows with a divergent bin (spectral radius > 1) never reach any target. A bin *on* the
+Rows with a divergent bin (spectral radius > 1) reach the target at t = 0 if their start
+does and are not searched beyond it (the one documented gap: a row whose other bins dip below
+the target before a slowly divergent bin takes over is reported as never reaching it). A bin *on* the
 stability edge (spectral radius exactly 1, e.g. SGD at :math:`\alpha h = 2`; ``marginal``
 of :mod:`._chebyshev`) has a finite risk at every t whose noise part grows without bound
 (linearly where the noise excites the edge mode), so its row is searched like a stable one:
@@ -520,6 +522,10 @@ def _first_hits(model: RiskModel, target: float) -> np.ndarray:
     # alone exceeds the target; rows with neither by 2**62 never reach it
     horizon = np.full(rows_total, -1.0)
     todo = _settled_rows(model)
+    # a row with a divergent bin is searched at t = 0 only: its start may already meet the target
+    unsettled = np.setdiff1d(np.arange(rows_total), todo)
+    if unsettled.size:
+        best[unsettled[_risk_sums(model, unsettled, np.zeros(unsettled.size))[0] <= target]] = 0.0
     k = 0
     while todo.size and k <= _LOG2_MAX + 1:
         t = np.full(todo.size, 0.0 if k == 0 else float(2 ** (k - 1)))
@@ -649,6 +655,10 @@ def grid_minimum(
     """
     target = tie_threshold(target)
     rows = _settled_rows(model)
+    if rows.size == 0:  # every row diverges: only t = 0 is searched (as in first_hits)
+        every = np.arange(model.weight.shape[0])
+        at_start = np.nonzero(_risk_sums(model, every, np.zeros(every.size))[0] <= target)[0]
+        return (0.0, int(at_start[0])) if at_start.size else (math.inf, None)
     if floor is not None:
         unsettled = np.ones(floor.shape, dtype=bool)
         unsettled[rows] = False
