@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ._generated import FORMS
-from ._twofold import polynomial, two_product
+from ._twofold import polynomials, two_product
 
 __all__ = [
     "MAX_STEPS",
@@ -236,15 +236,18 @@ class Forms:
         k = np.broadcast_to(k, shape)
         x = tuple(np.broadcast_to(v, shape) for v in x)
         values = [np.broadcast_to(y, shape) for y in values]
-        for name, variants in self.exact_terms.items():
-            if normalised or not name.startswith(("g0", "g1", "w0", "w1", "w2")):
-                result = np.empty(shape)
-                for v, terms in enumerate(variants):
-                    here = k == v  # evaluate each writing only where it is chosen
-                    if here.any():
-                        others = [1.0 - y[here] if j in unit and v >> unit.index(j) & 1 else y[here] for j, y in enumerate(values)]
-                        result[here] = polynomial(terms, (x[0][here], x[1][here]), others)
-                inv[name] = result
+        names = [n for n in self.exact_terms if normalised or not n.startswith(("g0", "g1", "w0", "w1", "w2"))]
+        results = {name: np.empty(shape) for name in names}
+        for v in range(max((len(self.exact_terms[n]) for n in names), default=0)):
+            here = k == v  # evaluate each variant writing only where it is chosen
+            if not here.any():
+                continue
+            flip = [j in unit and v >> unit.index(j) & 1 for j in range(len(values))]
+            others = [1.0 - y[here] if f else y[here] for f, y in zip(flip, values)]
+            table = {name: self.exact_terms[name][v] for name in names if v < len(self.exact_terms[name])}
+            for name, value in polynomials(table, (x[0][here], x[1][here]), others).items():
+                results[name][here] = value
+        inv.update(results)
         for name in ("w0", "w1", "w2"):  # E h^2 w as a ratio of two exact polynomials (normalised only)
             if f"{name}_num" in inv:
                 inv[f"edge_{name}"] = inv.pop(f"{name}_num") / inv.pop(f"{name}_den")
