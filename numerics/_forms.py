@@ -7,7 +7,8 @@ other registered spec is derived and compiled on first use by
 :meth:`Forms.evaluate` completes the generated invariants: for one or two states the forms
 return the stationary quantities times the edge factor :math:`E = \det(2I + D)`
 (:mod:`nqm.theory._codegen`), and E itself is evaluated exactly from the inputs (an exact
-double-double :math:`x = \alpha h`, :mod:`._twofold`) wherever the spec gives it as a polynomial,
+double-double :math:`x = \alpha h`, :mod:`._twofold`: in double where a running error bound
+certifies 4 units of roundoff, in double-double elsewhere) wherever the spec gives it as a polynomial,
 so that :math:`\bar S`, :math:`w_{0,1,2}` keep full relative accuracy up to the stability edge
 (and are ``inf`` on it).
 """
@@ -219,8 +220,8 @@ class Forms:
         return inv
 
     def _exact(self, h: np.ndarray, hyper: Mapping[str, np.ndarray], inv: dict[str, Any], normalised: bool) -> None:
-        """The quantities of :func:`nqm.theory.exact_terms` exactly from the inputs (double-double
-        polynomials in x = lr h): E, the discriminant, tr(2I + D), tr A, det A and u1 always (tr(2I + D),
+        """The quantities of :func:`nqm.theory.exact_terms` exactly from the inputs (polynomials in the
+        double-double x = lr h, :func:`._twofold.polynomials`): E, the discriminant, tr(2I + D), tr A, det A and u1 always (tr(2I + D),
         tr A, det A are None without them: computed from sigma); g0, g1 and E w0, E w1, E w2 (a ratio of
         two such polynomials) in the normalised evaluation.
         Unit-interval hyperparameters enter as their (exact) complement where they are at least 1/2."""
