@@ -8,9 +8,9 @@ other registered spec is derived and compiled on first use by
 return the stationary quantities times the edge factor :math:`E = \det(2I + D)`
 (:mod:`nqm.theory._codegen`), and E itself is evaluated exactly from the inputs (an exact
 double-double :math:`x = \alpha h`, :mod:`._twofold`: in double where a running error bound
-certifies 4 units of roundoff, in double-double elsewhere) wherever the spec gives it as a polynomial,
-so that :math:`\bar S`, :math:`w_{0,1,2}` keep full relative accuracy up to the stability edge
-(and are ``inf`` on it).
+certifies 4 units of roundoff, in double-double elsewhere and always for E and the w polynomials)
+wherever the spec gives it as a polynomial, so that :math:`\bar S`, :math:`w_{0,1,2}` keep full
+relative accuracy up to the stability edge (and are ``inf`` on it).
 """
 
 from __future__ import annotations
@@ -51,6 +51,12 @@ MAX_STEPS = 2**62
 PRECOND_RANGE: Range = (0.0, 1.0, True, True)
 
 _BATCH_SIZE_RANGE: Range = (1.0, math.inf, True, False)
+
+#: exact terms always in double-double: w = (w_num / w_den) / E enters the closed-form noise sum, which
+#: amplifies its relative error by up to 2**16 (numerics/_model.py CANCELLATION); a certified 4 units of
+#: roundoff there (instead of the final rounding alone) moved benchmarks/scan_edges.py's worst tiny-x error
+#: from 1.05e-11 to 1.17e-11
+_ALWAYS_DOUBLE_DOUBLE = frozenset({"edge", "w0_num", "w0_den", "w1_num", "w1_den", "w2_num", "w2_den"})
 
 _SHORT = reprlib.Repr()
 _SHORT.maxstring = _SHORT.maxother = 60
@@ -246,7 +252,7 @@ class Forms:
             flip = [j in unit and v >> unit.index(j) & 1 for j in range(len(values))]
             others = [1.0 - y[here] if f else y[here] for f, y in zip(flip, values)]
             table = {name: self.exact_terms[name][v] for name in names if v < len(self.exact_terms[name])}
-            for name, value in polynomials(table, (x[0][here], x[1][here]), others).items():
+            for name, value in polynomials(table, (x[0][here], x[1][here]), others, _ALWAYS_DOUBLE_DOUBLE).items():
                 results[name][here] = value
         inv.update(results)
         for name in ("w0", "w1", "w2"):  # E h^2 w as a ratio of two exact polynomials (normalised only)

@@ -30,7 +30,7 @@ double-double.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 
 import numpy as np
 
@@ -38,10 +38,8 @@ __all__ = ["PLAIN_TOLERANCE", "double_double_polynomial", "polynomials", "two_pr
 
 _SPLIT = 134217729.0  # 2**27 + 1
 
-#: relative error (a rigorous bound) accepted from the plain double evaluation: 4 units of roundoff.
-#: The double-double result is itself rounded (u), and the closed-form noise sum (numerics/_model.py)
-#: amplifies the relative errors of w = (w_num / w_den) / E by up to its CANCELLATION = 2**16: with
-#: three such inputs and two divisions that is at most 2**16 (3 * 4 + 2) u ~ 1.0e-10, the promise
+#: relative error (a rigorous bound) accepted from the plain double evaluation: 4 units of roundoff,
+#: for the polynomials not named in ``polynomials(..., always=...)``
 PLAIN_TOLERANCE = 2.0**-51
 _UNIT = 2.0**-53
 #: nonzero inputs and coefficients within [2**-64, 2**64] and degree <= 14 keep every product within 2**+-896 (no under- or overflow)
@@ -112,12 +110,16 @@ def _add(x: tuple[np.ndarray, np.ndarray], y: tuple[np.ndarray, np.ndarray]) -> 
 
 
 def polynomials(
-    table: Mapping[str, Sequence[tuple[float, Sequence[int]]]], x: tuple[np.ndarray, np.ndarray], others: Sequence[np.ndarray]
+    table: Mapping[str, Sequence[tuple[float, Sequence[int]]]],
+    x: tuple[np.ndarray, np.ndarray],
+    others: Sequence[np.ndarray],
+    always: Collection[str] = (),
 ) -> dict[str, np.ndarray]:
     """Each polynomial ``sum(coef * x**i * prod(y_j**e_j))`` of ``table`` (name -> ``((coef, (i, e_1, ...)), ...)``)
     at the double-double ``x`` and the doubles ``others`` (1-D arrays), with a relative error below
     :data:`PLAIN_TOLERANCE` (or that of :func:`double_double_polynomial`) plus one rounding: in double
-    where the running bound certifies it, elsewhere in double-double."""
+    where the running bound certifies it, elsewhere in double-double; the names in ``always``
+    everywhere in double-double."""
     hi, lo = x
     variables = [hi, *others]
     powers: dict[tuple[int, int], np.ndarray] = {}
@@ -134,8 +136,11 @@ def polynomials(
             outside |= (a != 0) & ~((a >= 1.0 / _RANGE) & (a <= _RANGE))
         out = {}
         for name, terms in table.items():
-            value, need = _plain(terms, power, hi.shape)
-            need |= outside
+            if name in always:
+                value, need = np.empty(hi.shape), np.ones(hi.shape, dtype=bool)
+            else:
+                value, need = _plain(terms, power, hi.shape)
+                need |= outside
             if need.any():
                 value[need] = double_double_polynomial(terms, (hi[need], lo[need]), [y[need] for y in others])
             out[name] = value
