@@ -40,6 +40,7 @@ form (stationary minus tail) would cancel.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -179,31 +180,36 @@ class ChebyshevPowers:
         tb = np.broadcast_to(t, shape)
         c, s, em, ep = (np.empty(shape) for _ in range(4))
 
-        def sel(arr: np.ndarray, mask: np.ndarray) -> np.ndarray:
-            return np.broadcast_to(arr, shape)[mask]
+        element = np.broadcast_to(np.arange(math.prod(self.shape)).reshape(self.shape), shape)
+
+        def sel(arr: np.ndarray, at: np.ndarray) -> np.ndarray:
+            """The per-element ``arr`` at the element indices ``at`` of a set of entries."""
+            return np.broadcast_to(arr, self.shape).ravel()[at]
 
         with np.errstate(all="ignore"):
             cx = np.broadcast_to(self.complex_, shape)
             close = np.broadcast_to(self.close, shape)
             apart = ~cx & ~close
             if cx.any():  # in the frame of |m| (flipped below)
+                at_cx = element[cx]
                 tt = tb[cx]
-                ang = tt * sel(self.theta, cx)
-                lr = np.where(tt == 0, 0.0, tt * sel(self.log_r, cx))  # r = 0 (det A = 0) at t = 0
+                ang = tt * sel(self.theta, at_cx)
+                lr = np.where(tt == 0, 0.0, tt * sel(self.log_r, at_cx))  # r = 0 (det A = 0) at t = 0
                 R = np.exp(lr)
                 cos = np.cos(ang)
                 c[cx] = R * cos
-                s[cx] = R * np.sin(ang) / sel(self.omega, cx)
+                s[cx] = R * np.sin(ang) / sel(self.omega, at_cx)
                 em[cx] = np.expm1(lr) * cos - 2.0 * np.sin(0.5 * ang) ** 2
             if close.any():  # both eigenvalues of one sign, in the frame where they are positive
+                at_close = element[close]
                 from scipy.special import exprel  # on first use: a fast import nqm.numerics
 
                 tt = tb[close]
-                L1, L2 = sel(np.maximum(self.L1, self.L2), close), sel(np.minimum(self.L1, self.L2), close)
-                y = 2.0 * tt * sel(self.phi, close)
+                L1, L2 = sel(np.maximum(self.L1, self.L2), at_close), sel(np.minimum(self.L1, self.L2), at_close)
+                y = 2.0 * tt * sel(self.phi, at_close)
                 E1 = np.exp(tt * L1)
                 c[close] = 0.5 * E1 * (1.0 + np.exp(-y))
-                ratio = _atanh_ratio(sel(self.delta, close) / sel(self.m_abs, close)) / sel(self.m_abs, close)
+                ratio = _atanh_ratio(sel(self.delta, at_close) / sel(self.m_abs, at_close)) / sel(self.m_abs, at_close)
                 s[close] = E1 * tt * exprel(-y) * ratio
                 em[close] = 0.5 * (np.expm1(tt * L1) + np.expm1(tt * L2))
             ep[cx | close] = 2.0 + em[cx | close]
@@ -216,17 +222,18 @@ class ChebyshevPowers:
                 ep[flip] = np.where(odd, -em[flip], ep[flip])
                 em[flip] = np.where(odd, -2.0 - em[flip], em[flip])
             if apart.any():  # real roots of opposite signs or a factor 2 apart: each power directly
+                at_apart = element[apart]
                 tt = tb[apart]
                 odd = np.mod(tt, 2.0) == 1.0
                 P, Pm, Pp = [], [], []
                 for lam, L in ((self.lam1, self.L1), (self.lam2, self.L2)):
-                    negative = (sel(lam, apart) < 0) & odd
-                    Lt = np.where(tt == 0, 0.0, tt * sel(L, apart))  # 0**0 = 1
+                    negative = (sel(lam, at_apart) < 0) & odd
+                    Lt = np.where(tt == 0, 0.0, tt * sel(L, at_apart))  # 0**0 = 1
                     mag, less = np.exp(Lt), np.expm1(Lt)
                     P.append(np.where(negative, -mag, mag))
                     Pm.append(np.where(negative, -(mag + 1.0), less))  # lambda^t - 1
                     Pp.append(np.where(negative, -less, mag + 1.0))  # lambda^t + 1
-                d = sel(self.lam1 - self.lam2, apart)  # = 2 delta, from the accurate roots
+                d = sel(self.lam1 - self.lam2, at_apart)  # = 2 delta, from the accurate roots
                 c[apart] = 0.5 * (P[0] + P[1])
                 s[apart] = np.where(d > 0, (P[0] - P[1]) / np.where(d > 0, d, 1.0), (tt == 1).astype(float))
                 em[apart] = 0.5 * (Pm[0] + Pm[1])

@@ -7,9 +7,10 @@ other registered spec is derived and compiled on first use by
 :meth:`Forms.evaluate` completes the generated invariants: for one or two states the forms
 return the stationary quantities times the edge factor :math:`E = \det(2I + D)`
 (:mod:`nqm.theory._codegen`), and E itself is evaluated exactly from the inputs (an exact
-double-double :math:`x = \alpha h`, :mod:`._twofold`) wherever the spec gives it as a polynomial,
-so that :math:`\bar S`, :math:`w_{0,1,2}` keep full relative accuracy up to the stability edge
-(and are ``inf`` on it).
+double-double :math:`x = \alpha h`, :mod:`._twofold`: in double where a running error bound
+certifies 4 units of roundoff, in double-double elsewhere and always for E and the w polynomials)
+wherever the spec gives it as a polynomial, so that :math:`\bar S`, :math:`w_{0,1,2}` keep full
+relative accuracy up to the stability edge (and are ``inf`` on it).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ._generated import FORMS
-from ._twofold import polynomial, two_product
+from ._twofold import polynomials, two_product
 
 __all__ = [
     "MAX_STEPS",
@@ -50,6 +51,12 @@ MAX_STEPS = 2**62
 PRECOND_RANGE: Range = (0.0, 1.0, True, True)
 
 _BATCH_SIZE_RANGE: Range = (1.0, math.inf, True, False)
+
+#: exact terms always in double-double: w = (w_num / w_den) / E enters the closed-form noise sum, which
+#: amplifies its relative error by up to 2**16 (numerics/_model.py CANCELLATION); a certified 4 units of
+#: roundoff there (instead of the final rounding alone) moved benchmarks/scan_edges.py's worst tiny-x error
+#: from 1.05e-11 to 1.17e-11
+_ALWAYS_DOUBLE_DOUBLE = frozenset({"edge", "w0_num", "w0_den", "w1_num", "w1_den", "w2_num", "w2_den"})
 
 _SHORT = reprlib.Repr()
 _SHORT.maxstring = _SHORT.maxother = 60
@@ -219,8 +226,8 @@ class Forms:
         return inv
 
     def _exact(self, h: np.ndarray, hyper: Mapping[str, np.ndarray], inv: dict[str, Any], normalised: bool) -> None:
-        """The quantities of :func:`nqm.theory.exact_terms` exactly from the inputs (double-double
-        polynomials in x = lr h): E, the discriminant, tr(2I + D), tr A, det A and u1 always (tr(2I + D),
+        """The quantities of :func:`nqm.theory.exact_terms` exactly from the inputs (polynomials in the
+        double-double x = lr h, :func:`._twofold.polynomials`): E, the discriminant, tr(2I + D), tr A, det A and u1 always (tr(2I + D),
         tr A, det A are None without them: computed from sigma); g0, g1 and E w0, E w1, E w2 (a ratio of
         two such polynomials) in the normalised evaluation.
         Unit-interval hyperparameters enter as their (exact) complement where they are at least 1/2."""
@@ -236,15 +243,18 @@ class Forms:
         k = np.broadcast_to(k, shape)
         x = tuple(np.broadcast_to(v, shape) for v in x)
         values = [np.broadcast_to(y, shape) for y in values]
-        for name, variants in self.exact_terms.items():
-            if normalised or not name.startswith(("g0", "g1", "w0", "w1", "w2")):
-                result = np.empty(shape)
-                for v, terms in enumerate(variants):
-                    here = k == v  # evaluate each writing only where it is chosen
-                    if here.any():
-                        others = [1.0 - y[here] if j in unit and v >> unit.index(j) & 1 else y[here] for j, y in enumerate(values)]
-                        result[here] = polynomial(terms, (x[0][here], x[1][here]), others)
-                inv[name] = result
+        names = [n for n in self.exact_terms if normalised or not n.startswith(("g0", "g1", "w0", "w1", "w2"))]
+        results = {name: np.empty(shape) for name in names}
+        for v in range(max((len(self.exact_terms[n]) for n in names), default=0)):
+            here = k == v  # evaluate each variant writing only where it is chosen
+            if not here.any():
+                continue
+            flip = [j in unit and v >> unit.index(j) & 1 for j in range(len(values))]
+            others = [1.0 - y[here] if f else y[here] for f, y in zip(flip, values)]
+            table = {name: self.exact_terms[name][v] for name in names if v < len(self.exact_terms[name])}
+            for name, value in polynomials(table, (x[0][here], x[1][here]), others, _ALWAYS_DOUBLE_DOUBLE).items():
+                results[name][here] = value
+        inv.update(results)
         for name in ("w0", "w1", "w2"):  # E h^2 w as a ratio of two exact polynomials (normalised only)
             if f"{name}_num" in inv:
                 inv[f"edge_{name}"] = inv.pop(f"{name}_num") / inv.pop(f"{name}_den")

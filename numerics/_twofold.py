@@ -2,22 +2,49 @@ r"""Error-free products and double-double polynomials (for the stability-edge fa
 
 A double-double number is an unevaluated sum ``hi + lo`` with ``|lo| <= ulp(hi)/2``, about 106
 bits. :func:`two_product` returns :math:`a b` exactly as such a pair (Dekker's splitting, applied to
-the mantissas so that no intermediate overflows); :func:`polynomial` evaluates
+the mantissas so that no intermediate overflows); :func:`double_double_polynomial` evaluates
 :math:`\sum_k a_k x^{i_k}\prod_j y_j^{e_{jk}}` for a double-double ``x`` and double ``y_j`` with a
 relative error of a few units of :math:`2^{-104}` in each monomial, so the sum keeps full double
 accuracy unless it cancels by more than about 15 digits (Ogita, Rump and Oishi 2005).
+
+Double-double costs some twenty times plain arithmetic, and most elements do not need it:
+:func:`polynomials` first evaluates in double with a running error bound (Higham 2002, §3.1 and
+Alg. 5.1). In the standard model :math:`\mathrm{fl}(a\circ b) = (a\circ b)(1+\delta)`,
+:math:`|\delta|\le u = 2^{-53}`, a monomial of degree ``i`` in the rounded
+:math:`\hat x = x(1+\delta)` and ``e`` in the ``y_j`` carries :math:`m = 2i + e` factors
+:math:`1+\delta` (``i`` from :math:`\hat x`, one per multiplication), and each partial sum
+:math:`\hat s_k` one more, so to first order in u
+
+.. math::
+
+    |\hat p - p| \le u\Bigl(\sum_k m_k|\hat t_k| + \sum_k|\hat s_k|\Bigr),
+
+all from computed values; the factor 1.01 taken on it covers the higher orders (:math:`m u < 10^{-3}`)
+and its own rounding. It holds while no product under- or overflows: every nonzero input and
+coefficient within :math:`2^{\pm 64}` and degree at most 14. Only the elements whose bound exceeds
+:data:`PLAIN_TOLERANCE` times :math:`|\hat p|` (cancellation: near the stability edge, at tiny
+:math:`\alpha h`, near a repeated root), or whose inputs leave that range, are evaluated in
+double-double.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-__all__ = ["DoubleDouble", "polynomial", "two_product"]
+__all__ = ["PLAIN_TOLERANCE", "DoubleDouble", "double_double_polynomial", "polynomials", "two_product"]
 
 _SPLIT = 134217729.0  # 2**27 + 1
+
+#: relative error (a rigorous bound) accepted from the plain double evaluation: 4 units of roundoff,
+#: for the polynomials not named in ``polynomials(..., always=...)``
+PLAIN_TOLERANCE = 2.0**-51
+_UNIT = 2.0**-53
+#: nonzero inputs and coefficients within [2**-64, 2**64] and degree <= 14 keep every product within 2**+-896 (no under- or overflow)
+_RANGE, _DEGREE = 2.0**64, 14
 
 
 def _two_sum(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -33,9 +60,18 @@ def _split(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def two_product(a: object, b: object) -> tuple[np.ndarray, np.ndarray]:
-    """``(p, e)`` with ``p = fl(a b)`` and ``p + e = a b`` exactly (``e`` may underflow below ~1e-292)."""
+    """``(p, e)`` with ``p = fl(a b)`` and ``p + e = a b`` exactly (``e`` may underflow below ~1e-292).
+
+    The error ``e = a b - p`` is unique, so Dekker's product on the unscaled inputs gives the same
+    pair wherever no intermediate can under- or overflow (every nonzero input within
+    :math:`2^{\pm 400}`); otherwise the mantissas are multiplied and the exponents restored."""
     a, b = np.broadcast_arrays(np.asarray(a, dtype=float), np.asarray(b, dtype=float))
     with np.errstate(all="ignore"):
+        if _in_range(a) and _in_range(b):
+            p = a * b
+            a1, a2 = _split(a)
+            b1, b2 = _split(b)
+            return p, ((a1 * b1 - p) + a1 * b2 + a2 * b1) + a2 * b2
         ma, ea = np.frexp(a)
         mb, eb = np.frexp(b)
         p = ma * mb
@@ -47,10 +83,26 @@ def two_product(a: object, b: object) -> tuple[np.ndarray, np.ndarray]:
         return prod, np.where(np.isfinite(prod), np.ldexp(e, scale), 0.0)
 
 
-def _mul(x: tuple[np.ndarray, np.ndarray], y: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def _in_range(a: np.ndarray) -> bool:
+    """Whether every element is 0 or of magnitude within [2**-400, 2**400]."""
+    m = np.abs(a)
+    return bool(np.all((m == 0) | ((m >= 2.0**-400) & (m <= 2.0**400))))
+
+
+def _fast_two_sum(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``a + b`` exactly as ``(s, e)`` when ``|a| >= |b|`` (or ``a = 0``), as after a product."""
+    s = a + b
+    return s, b - (s - a)
+
+
+def _mul(x: tuple[np.ndarray, np.ndarray | None], y: tuple[np.ndarray, np.ndarray | None]) -> tuple[np.ndarray, np.ndarray]:
+    """The double-double product; a low part ``None`` marks a double (its low part is 0)."""
     p, e = two_product(x[0], y[0])
-    e = e + (x[0] * y[1] + x[1] * y[0])
-    return _two_sum(p, e)
+    if x[1] is not None:
+        e = e + x[1] * y[0]
+    if y[1] is not None:
+        e = e + x[0] * y[1]
+    return _fast_two_sum(p, e)
 
 
 def _add(x: tuple[np.ndarray, np.ndarray], y: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -58,7 +110,69 @@ def _add(x: tuple[np.ndarray, np.ndarray], y: tuple[np.ndarray, np.ndarray]) -> 
     return _two_sum(s, e + (x[1] + y[1]))
 
 
-def polynomial(
+def polynomials(
+    table: Mapping[str, Sequence[tuple[float, Sequence[int]]]],
+    x: tuple[np.ndarray, np.ndarray],
+    others: Sequence[np.ndarray],
+    always: Collection[str] = (),
+) -> dict[str, np.ndarray]:
+    """Each polynomial ``sum(coef * x**i * prod(y_j**e_j))`` of ``table`` (name -> ``((coef, (i, e_1, ...)), ...)``)
+    at the double-double ``x`` and the doubles ``others`` (1-D arrays), with a relative error below
+    :data:`PLAIN_TOLERANCE` (or that of :func:`double_double_polynomial`) plus one rounding: in double
+    where the running bound certifies it, elsewhere in double-double; the names in ``always``
+    everywhere in double-double."""
+    hi, lo = x
+    variables = [hi, *others]
+    powers: dict[tuple[int, int], np.ndarray] = {}
+
+    def power(j: int, e: int) -> np.ndarray:  # by e - 1 multiplications, as counted
+        if (j, e) not in powers:
+            powers[(j, e)] = variables[j] if e == 1 else power(j, e - 1) * variables[j]
+        return powers[(j, e)]
+
+    with np.errstate(all="ignore"):
+        outside = np.zeros(hi.shape, dtype=bool)  # a nonzero input beyond 2**+-64: the bound may not hold
+        for v in variables:
+            a = np.abs(v)
+            outside |= (a != 0) & ~((a >= 1.0 / _RANGE) & (a <= _RANGE))
+        out = {}
+        for name, terms in table.items():
+            if name in always:
+                value, need = np.empty(hi.shape), np.ones(hi.shape, dtype=bool)
+            else:
+                value, need = _plain(terms, power, hi.shape)
+                need |= outside
+            if need.any():
+                value[need] = double_double_polynomial(terms, (hi[need], lo[need]), [y[need] for y in others])
+            out[name] = value
+    return out
+
+
+def _plain(
+    terms: Sequence[tuple[float, Sequence[int]]], power: Callable[[int, int], np.ndarray], shape: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(value, need)``: the polynomial in double from the rounded inputs' ``power(j, e)``, and where
+    its running error bound (module docstring) is not certified below :data:`PLAIN_TOLERANCE`
+    relative (inputs assumed within range; the caller checks)."""
+    degree = max(sum(exps) for _, exps in terms)
+    rounds = max(2 * exps[0] + sum(exps[1:]) for _, exps in terms)
+    coefs = [abs(float(coef)) for coef, _ in terms if coef]
+    if degree > _DEGREE or rounds * _UNIT >= 1e-3 or any(not 1.0 / _RANGE <= a <= _RANGE for a in coefs):
+        return np.empty(shape), np.ones(shape, dtype=bool)
+    total = np.zeros(shape)
+    bound = np.zeros(shape)
+    for coef, exps in terms:
+        term: np.ndarray | float = float(coef)
+        for j, e in enumerate(exps):
+            if e:
+                term = term * power(j, e)
+        total = total + term
+        m = 2 * exps[0] + sum(exps[1:])
+        bound = bound + (m * np.abs(term) + np.abs(total) if m else np.abs(total))
+    return total, ~(1.01 * _UNIT * bound <= PLAIN_TOLERANCE * np.abs(total))  # NaN or inf: not certified
+
+
+def double_double_polynomial(
     terms: Sequence[tuple[float, Sequence[int]]], x: tuple[np.ndarray, np.ndarray], others: Sequence[np.ndarray]
 ) -> np.ndarray:
     """The polynomial ``sum(coef * x**i * prod(y_j**e_j))`` over ``terms = ((coef, (i, e_1, ...)), ...)``,
@@ -66,20 +180,25 @@ def polynomial(
     shape = np.broadcast_shapes(np.shape(x[0]), *(np.shape(y) for y in others))
     zero = np.zeros(shape)
     total = (zero, zero)
-    variables = [tuple(np.broadcast_to(v, shape) for v in x)] + [(np.broadcast_to(np.asarray(y, dtype=float), shape), zero) for y in others]
-    powers: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+    variables = [tuple(np.broadcast_to(v, shape) for v in x)] + [(np.broadcast_to(np.asarray(y, dtype=float), shape), None) for y in others]
+    powers: dict[tuple[int, int], tuple[np.ndarray, np.ndarray | None]] = {}
 
-    def power(j: int, e: int) -> tuple[np.ndarray, np.ndarray]:
+    def power(j: int, e: int) -> tuple[np.ndarray, np.ndarray | None]:
         if (j, e) not in powers:
             powers[(j, e)] = variables[j] if e == 1 else _mul(power(j, e - 1), variables[j])
         return powers[(j, e)]
 
     with np.errstate(all="ignore"):
         for coef, exps in terms:
-            term = (np.full(shape, float(coef)), zero)
-            for j, e in enumerate(exps):
-                if e:
-                    term = _mul(term, power(j, e))
+            factors = [power(j, e) for j, e in enumerate(exps) if e]
+            term = factors[0] if factors else (np.full(shape, 1.0), None)
+            for f in factors[1:]:
+                term = _mul(term, f)
+            lo = zero if term[1] is None else term[1]
+            if math.frexp(float(coef))[0] in (0.5, -0.5):  # a power of two: an exact scaling
+                term = (float(coef) * term[0], float(coef) * lo)
+            else:
+                term = _mul((term[0], lo), (np.full(shape, float(coef)), None))
             total = _add(total, term)
     return total[0] + total[1]
 
