@@ -40,18 +40,6 @@ BETAS = [0.0, 0.3, 0.9, 0.99, 1 - 1e-6]
 SPECS = ["sgd", "momentum", "ema", "nesterov", "qhm"]
 
 
-def edge(name: str, beta: float, nu: float = 0.7) -> mp.mpf:
-    """alpha*h at the stability edge (an eigenvalue at -1), exactly, for the spec's hyperparameters."""
-    b, n = mp.mpf(beta), mp.mpf(nu)
-    return {
-        "sgd": mp.mpf(2),
-        "ema": mp.mpf(2),
-        "momentum": 2 * (1 + b),
-        "nesterov": 2 * (1 + b) / (1 + 2 * b),
-        "qhm": 2 * (1 + b) / (1 + b - 2 * b * n),
-    }[name]
-
-
 def hyper(name: str, lr: float, beta: float) -> dict[str, float]:
     return {
         "sgd": {"lr": lr},
@@ -68,7 +56,7 @@ def region_near_edge(quick: bool):
             for hv in (1.0, 0.7):
                 for delta in np.logspace(-16, -1, 6 if quick else 16):
                     with mp.workdps(50):
-                        lr = float(edge(name, beta) * (1 - mp.mpf(delta)) / mp.mpf(hv))
+                        lr = float(oracle.edge(name, beta) * (1 - mp.mpf(delta)) / mp.mpf(hv))
                     yield name, hyper(name, lr, beta), hv, 1.0, 1.0, 1.0
 
 
@@ -77,10 +65,10 @@ def region_on_edge(quick: bool):
         for beta in BETAS[:1] if name == "sgd" else BETAS:
             for hv in (1.0, 0.7):
                 with mp.workdps(50):
-                    top = edge(name, beta) / mp.mpf(hv)
+                    top = oracle.edge(name, beta) / mp.mpf(hv)
                     lr = float(top)
                     for _ in range(4):  # step down to the largest stable learning rate
-                        if mp.mpf(lr) * mp.mpf(hv) <= edge(name, beta):
+                        if mp.mpf(lr) * mp.mpf(hv) <= oracle.edge(name, beta):
                             break
                         lr = math.nextafter(lr, 0.0)
                 for k in range(1 if quick else 3):

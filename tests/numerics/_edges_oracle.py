@@ -77,3 +77,15 @@ def risk(name: str, hyper: dict[str, float], hv: float, cv: float, Bv: float, v:
     """Expected loss of one coordinate at each of ``steps`` (start part + noise part)."""
     with mp.workdps(DIGITS):
         return [a + b for a, b in parts(name, hyper, hv, cv, Bv, v, steps)]
+
+
+def edge(name: str, beta: float, nu: float = 0.7) -> mp.mpf:
+    """alpha*h at the stability edge (an eigenvalue at -1) of a built-in, in the working precision."""
+    b, n = mp.mpf(beta), mp.mpf(nu)
+    return {
+        "sgd": mp.mpf(2),
+        "ema": mp.mpf(2),
+        "momentum": 2 * (1 + b),
+        "nesterov": 2 * (1 + b) / (1 + 2 * b),
+        "qhm": 2 * (1 + b) / (1 + b - 2 * b * n),
+    }[name]

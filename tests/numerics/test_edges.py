@@ -41,18 +41,6 @@ START_FLOOR = 1e-25
 SPECS = ["sgd", "momentum", "ema", "nesterov", "qhm"]
 
 
-def _edge(name: str, beta: float, nu: float) -> mp.mpf:
-    """alpha*h at the stability edge (an eigenvalue at -1), in 50 digits."""
-    b, n = mp.mpf(beta), mp.mpf(nu)
-    return {
-        "sgd": mp.mpf(2),
-        "ema": mp.mpf(2),
-        "momentum": 2 * (1 + b),
-        "nesterov": 2 * (1 + b) / (1 + 2 * b),
-        "qhm": 2 * (1 + b) / (1 + b - 2 * b * n),
-    }[name]
-
-
 def _hyper(name: str, lr: float, beta: float, nu: float) -> dict[str, float]:
     second = {"sgd": {}, "ema": {"gamma": beta}, "qhm": {"beta": beta, "nu": nu}}.get(name, {"beta": beta})
     return {"lr": lr, **second}
@@ -82,7 +70,7 @@ curvatures = st.one_of(st.just(1.0), st.floats(0.1, 10.0))
 @given(name=specs, beta=betas, nu=nus, hv=curvatures, log_delta=st.floats(-16.0, -1.0))
 def test_near_the_stability_edge(name: str, beta: float, nu: float, hv: float, log_delta: float) -> None:
     with mp.workdps(oracle.DIGITS):
-        lr = float(_edge(name, beta, nu) * (1 - mp.mpf(10) ** log_delta) / mp.mpf(hv))
+        lr = float(oracle.edge(name, beta, nu) * (1 - mp.mpf(10) ** log_delta) / mp.mpf(hv))
     _check(name, _hyper(name, lr, beta, nu), hv, 1.0, 1.0)
 
 
@@ -91,7 +79,7 @@ def test_near_the_stability_edge(name: str, beta: float, nu: float, hv: float, l
 def test_stationary_risk_near_the_stability_edge(name: str, beta: float, nu: float, hv: float, log_delta: float) -> None:
     """The t -> infinity noise part (oracle at t = 2^300, past every time scale here) to 1e-10."""
     with mp.workdps(oracle.DIGITS):
-        lr = float(_edge(name, beta, nu) * (1 - mp.mpf(10) ** log_delta) / mp.mpf(hv))
+        lr = float(oracle.edge(name, beta, nu) * (1 - mp.mpf(10) ** log_delta) / mp.mpf(hv))
     hyper = _hyper(name, lr, beta, nu)
     got = nn.stationary_risk(nn.Problem([hv], c=[1.0], init_var=1.0), nn.optimizer(name, **hyper), batch_size=1.0)
     with mp.workdps(oracle.DIGITS):
@@ -103,7 +91,7 @@ def _largest_stable_lr(name: str, beta: float, nu: float, hv: float) -> float:
     """The largest double lr with lr * hv <= edge exactly (the edge itself where it is representable);
     700 digits resolve an edge 2 (1 + beta) / (1 + 2 beta) within 1e-300 of a double."""
     with mp.workdps(700):
-        edge = _edge(name, beta, nu)
+        edge = oracle.edge(name, beta, nu)
         lr = float(edge / mp.mpf(hv))
         while mp.mpf(lr) * mp.mpf(hv) > edge:
             lr = math.nextafter(lr, 0.0)
@@ -166,7 +154,7 @@ def test_scale_symmetry(name: str, beta: float, nu: float, k: int, frac: float) 
     region 'underdamped phase'); this test is about the scale."""
     s = 10.0**k
     with mp.workdps(oracle.DIGITS):
-        lr = float(mp.mpf(frac) * _edge(name, beta, nu) / mp.mpf(s))
+        lr = float(mp.mpf(frac) * oracle.edge(name, beta, nu) / mp.mpf(s))
     _check(name, _hyper(name, lr, beta, nu), s, s, 1.0)
 
 
