@@ -244,6 +244,7 @@ def test_the_report_breaks_formulas_where_the_latex_document_does():
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2400)  # the whole default report: ~5 min alone, far more beside a busy xdist worker
 def test_full_default_report(tmp_path):
     from nqm.proofs import DEFAULT_FIGURES
 
