@@ -33,7 +33,7 @@ __all__ = ["RiskModel", "build_model", "validate_batch_size", "validate_steps", 
 #: largest ratio (sum of |terms|) / |sum| accepted in the closed-form noise part (error <= 2**16 eps ~ 1.5e-11)
 CANCELLATION = 2.0**16
 #: E = (1 + lambda_1)(1 + lambda_2) below which (an eigenvalue near -1) the noise part always uses the Gram sums
-NEAR_EDGE = 2.0**-4
+NEAR_EDGE = 2.0**-14
 
 Method = Literal["auto", "chebyshev", "doubling"]
 

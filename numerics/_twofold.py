@@ -60,7 +60,7 @@ def _split(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def two_product(a: object, b: object) -> tuple[np.ndarray, np.ndarray]:
-    """``(p, e)`` with ``p = fl(a b)`` and ``p + e = a b`` exactly (``e`` may underflow below ~1e-292).
+    r"""``(p, e)`` with ``p = fl(a b)`` and ``p + e = a b`` exactly (``e`` may underflow below ~1e-292).
 
     The error ``e = a b - p`` is unique, so Dekker's product on the unscaled inputs gives the same
     pair wherever no intermediate can under- or overflow (every nonzero input within

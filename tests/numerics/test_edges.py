@@ -161,3 +161,17 @@ def test_scale_symmetry(name: str, beta: float, nu: float, k: int, frac: float) 
 def test_subnormal_curvature() -> None:
     for name in SPECS:
         _check(name, _hyper(name, 1e300, 0.9, 0.7), 1e-310, 1e-300, 1.0)
+
+
+def test_slow_mode_beside_a_near_edge_mode_at_huge_t() -> None:
+    """QHM at 1 % below its edge with beta one ulp below 1 (a slow mode at rate 1.1e-13): the Gram
+    sums were taken for every element with E < 1/16 and lost 5e-5 relative by t = 5e14 (found by the
+    conformance suite's stationary-limit property); E < 2**-14 keeps them to where they are needed."""
+    hyper = {"lr": 1979.9999999998884, "beta": 0.9999999999999999, "nu": 0.999}
+    steps = [10**13, 10**14, 540431955284460, 10**16]
+    prob = nn.Problem([1.0], c=[1.0], init_var=1.0)
+    got = nn.expected_risk(prob, nn.optimizer("qhm", **hyper), batch_size=1.0, steps=steps)
+    with mp.workdps(oracle.DIGITS):
+        want = oracle.risk("qhm", hyper, 1.0, 1.0, 1.0, 1.0, steps)
+    for g, w in zip(got, want, strict=True):
+        assert abs(g - float(w)) <= 1e-10 * float(w), (g, w)
