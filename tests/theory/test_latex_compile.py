@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from nqm.theory import BUILTINS
 from nqm.theory._latex import latex_document
 
 PDFLATEX = shutil.which("pdflatex")
@@ -20,7 +21,7 @@ PDFLATEX = shutil.which("pdflatex")
 @pytest.mark.skipif(PDFLATEX is None, reason="no TeX engine: pdflatex is not installed (CI installs texlive-latex-base)")
 def test_the_full_document_compiles_without_errors_or_overfull_lines(tmp_path: Path) -> None:
     source = tmp_path / "derivations.tex"
-    latex_document(path=source)
+    latex_document(BUILTINS, path=source)  # what `nqm latex` writes in a fresh process (other tests register specs)
     run = subprocess.run(
         [PDFLATEX, "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", source.name],
         cwd=tmp_path, capture_output=True, text=True, timeout=300,
