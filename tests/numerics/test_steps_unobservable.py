@@ -23,6 +23,7 @@ from nqm.numerics._model import build_model
 from nqm.theory import get_spec
 
 import _edge_oracle as oracle
+from _bounds import assert_bounds_hold
 
 SETTINGS = settings(max_examples=30, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 RTOL = 1e-10
@@ -90,11 +91,4 @@ def test_modal_bounds_of_one_mode_bins_never_exceed_the_exact_risk(kind, log_lr_
     cert = _steps._Certificates(model)
     T = 400
     risk = np.ravel(nn.expected_risk(prob, opt, batch_size=2.0, steps=np.arange(T + 1)))
-    for _ in range(15):
-        a = int(rng.integers(0, T))
-        b = int(rng.integers(a, T + 1))
-        one = np.array([0])
-        low, left = cert.lower(one, np.array([float(a)]), np.array([float(b)]), with_left=True)
-        assert low[0] <= risk[a : b + 1].min() * (1 + 1e-12)
-        assert left[0] <= risk[a] * (1 + 1e-12)
-        assert cert.lower_at(one, np.array([float(b)]))[0] <= risk[b] * (1 + 1e-12)
+    assert_bounds_hold(cert, np.ravel(risk), rng)

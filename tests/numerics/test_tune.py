@@ -22,6 +22,7 @@ from nqm.theory import alpha, beta, ema, gamma, momentum, sgd
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_exactness import mp_risk  # noqa: E402  (the 50-digit reference of the engine tests)
+from _bounds import assert_bounds_hold
 
 
 def scan_first_hits(prob, opt, B, target, horizon):
@@ -166,14 +167,7 @@ def test_modal_bounds_never_exceed_the_exact_risk(kind, lr, decay, p, B, seed) -
     cert = _steps._Certificates(model)
     T = 600
     risk = nn.expected_risk(prob, opt, batch_size=B, steps=np.arange(T + 1))
-    for _ in range(15):
-        a = int(rng.integers(0, T))
-        b = int(rng.integers(a, T + 1))
-        one = np.array([0])
-        low, left = cert.lower(one, np.array([float(a)]), np.array([float(b)]), with_left=True)
-        assert low[0] <= risk[a : b + 1].min() * (1 + 1e-12)
-        assert left[0] <= risk[a] * (1 + 1e-12)
-        assert cert.lower_at(one, np.array([float(b)]))[0] <= risk[b] * (1 + 1e-12)
+    assert_bounds_hold(cert, np.ravel(risk), rng)
 
 
 # ------------------------------------------------------------------ accuracy fixed while building tune
