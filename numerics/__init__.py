@@ -35,7 +35,7 @@ from ._schedule_opt import (
 from ._schedule_sweep import ScheduleSweep, schedule_sweep
 from ._steps import steps_to_target
 from ._tie import TIE_RTOL, reaches
-from ._sweep import LearningRateTable, Sweep, SweepRow, effective_lr, optimal_learning_rates, sweep, sweeps
+from ._sweep import LearningRateTable, Sweep, SweepList, SweepRow, effective_lr, optimal_learning_rates, sweep, sweeps
 from ._tune import TuneResult, default_grid, tune
 
 __all__ = [
@@ -59,6 +59,7 @@ __all__ = [
     "ScheduleResult",
     "ScheduleSweep",
     "Sweep",
+    "SweepList",
     "SweepRow",
     "TIE_RTOL",
     "TuneResult",

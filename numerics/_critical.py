@@ -19,7 +19,9 @@ Three different quantities, easily confused:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
@@ -27,6 +29,7 @@ from ._forms import real_array
 from ._model import build_model, validate_batch_size, validate_steps
 from ._optimizers import Optimizer
 from ._problem import Problem
+from ._tables import Tabular
 
 __all__ = [
     "McCandlishFit",
@@ -57,18 +60,24 @@ def _curve(batch_sizes: object, steps: object) -> tuple[np.ndarray, np.ndarray]:
 
 
 @dataclass(frozen=True)
-class McCandlishFit:
+class McCandlishFit(Tabular):
     r"""McCandlish's model :math:`S = S_{\min} + E_{\min}/B` fitted to a steps curve.
 
     ``S_min`` (fewest steps, infinite batch), ``E_min`` (fewest examples, batch size -> 0),
     ``B_crit`` :math:`= E_{\min}/S_{\min}` (``inf`` if :math:`S_{\min} = 0`), and
-    ``rms_relative_error`` of the fit over the rows used.
+    ``rms_relative_error`` of the fit over the rows used. ``to_pandas()``: one row, these four columns.
     """
 
     S_min: float
     E_min: float
     B_crit: float
     rms_relative_error: float
+
+    def _tables(self) -> dict[str, tuple[str, ...]]:
+        return {"fit": ()}
+
+    def _columns(self, table: str) -> dict[str, Sequence[Any]]:
+        return {k: [v] for k, v in asdict(self).items()}
 
 
 def mccandlish_fit(batch_sizes: object, steps: object) -> McCandlishFit:
@@ -123,11 +132,24 @@ def perfect_scaling_breakdown(batch_sizes: object, steps: object, factor: float 
 
 
 @dataclass(frozen=True)
-class CriticalBatchSizes:
-    """Both definitions of the critical batch size for one steps curve (see the functions)."""
+class CriticalBatchSizes(Tabular):
+    """Both definitions of the critical batch size for one steps curve (see the functions).
+
+    ``to_pandas()``: one row; McCandlish's ``S_min`` (steps), ``E_min`` (examples),
+    ``B_crit_mccandlish`` and ``rms_relative_error`` (``nan`` without a fit), and
+    ``B_crit_perfect_scaling_2x`` (batch sizes).
+    """
 
     mccandlish: McCandlishFit | None
     perfect_scaling_2x: float
+
+    def _tables(self) -> dict[str, tuple[str, ...]]:
+        return {"fit": ()}
+
+    def _columns(self, table: str) -> dict[str, Sequence[Any]]:
+        fit = self.mccandlish or McCandlishFit(math.nan, math.nan, math.nan, math.nan)
+        return {"S_min": [fit.S_min], "E_min": [fit.E_min], "B_crit_mccandlish": [fit.B_crit],
+                "rms_relative_error": [fit.rms_relative_error], "B_crit_perfect_scaling_2x": [self.perfect_scaling_2x]}
 
 
 def critical_batch_sizes(batch_sizes: object, steps: object) -> CriticalBatchSizes:

@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -64,6 +64,7 @@ from ._optimizers import Optimizer
 from ._cache import register_result_type
 from ._parallel import ResultCache, map_tasks, resolve_cache
 from ._problem import Problem
+from ._tables import Tabular
 from ._tie import reaches
 
 __all__ = ["MonteCarloResult", "monte_carlo"]
@@ -85,7 +86,7 @@ Coordinates = Literal["auto", "multiplicity", "scaled"]
 
 
 @dataclass(frozen=True, eq=False)
-class MonteCarloResult:
+class MonteCarloResult(Tabular):
     r"""Empirical risk statistics of ``runs`` independent simulations.
 
     Attributes
@@ -114,6 +115,13 @@ class MonteCarloResult:
         empirical quantiles (inverted-CDF, no interpolation) of :attr:`first_hits` at those
         levels, shape ``(len(targets), len(levels))``; ``inf`` when fewer runs than the level
         reached the target (the estimate is censored at ``T``).
+
+    Tables (:class:`~nqm.numerics._tables.Tabular`): ``"risk"`` (the default; one row per
+    step: ``step``, ``mean``, ``stderr``), ``"curves"`` (if kept; one row per run and step:
+    ``run``, ``step``, ``loss``), ``"first_hits"`` (one row per target and run: ``target``,
+    ``run``, ``first_hit`` in steps, ``inf`` if never) and ``"quantiles"`` (one row per target
+    and level: ``target``, ``quantile``, ``steps``); ``runs`` and ``seed`` in the attrs.
+    ``to_xarray()`` joins them over the dimensions ``step``, ``run``, ``target``, ``quantile``.
     """
 
     steps: np.ndarray
@@ -128,6 +136,25 @@ class MonteCarloResult:
     first_hits: np.ndarray
     quantile_levels: np.ndarray
     steps_quantiles: np.ndarray
+
+    def _tables(self) -> dict[str, tuple[str, ...]]:
+        return {"risk": ("step",), **({"curves": ("run", "step")} if self.curves is not None else {}),
+                "first_hits": ("target", "run"), "quantiles": ("target", "quantile")}
+
+    def _columns(self, table: str) -> dict[str, Sequence[Any]]:
+        if table == "risk":
+            return {"step": self.steps, "mean": self.mean, "stderr": self.stderr}
+        name, values, first, second = {
+            "curves": ("loss", self.curves, np.arange(self.runs), self.steps),
+            "first_hits": ("first_hit", self.first_hits, self.targets, np.arange(self.runs)),
+            "quantiles": ("steps", self.steps_quantiles, self.targets, self.quantile_levels),
+        }[table]
+        a, b = self._tables()[table]  # values[i, j] is at (first[i], second[j])
+        return {a: np.repeat(first, second.size), b: np.tile(second, first.size), name: np.ravel(values)}
+
+    def _meta(self) -> dict[str, Any]:
+        seed = self.seed if isinstance(self.seed, int) else str(self.seed)
+        return {"runs": self.runs, "seed": seed, "problem": self.simulated_problem.name}
 
 
 def _noise_std(c: np.ndarray, batch_size: float) -> np.ndarray:

@@ -59,8 +59,9 @@ at 0.01).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -79,6 +80,7 @@ from ._schedule_search import (
     standard_starts,
 )
 from ._steps import grid_minimum
+from ._tables import Tabular
 from ._tie import reaches
 
 __all__ = [
@@ -103,7 +105,7 @@ MAX_SCHEDULE_STEPS = 2**40
 
 
 @dataclass
-class ScheduleResult:
+class ScheduleResult(Tabular):
     """An optimised piecewise-constant schedule.
 
     ``steps``: the total number of steps (for :func:`optimal_schedule`, the answer of the step
@@ -111,6 +113,11 @@ class ScheduleResult:
     :math:`0, L_0, \\dots, T`; ``risk``: the exact risk at each boundary; ``final_lr``:
     ``lrs[-1]``; ``evaluations``: risk-and-gradient evaluations used; ``searched``: the best
     risk found at each total the search tested.
+
+    Tables (:class:`~nqm.numerics._tables.Tabular`): ``"pieces"`` (the default; one row per
+    piece: ``piece`` (0, 1, ...), ``lr``, ``length``, ``start`` and ``end`` (steps),
+    ``risk_start`` and ``risk_end``, the exact risk at its ends) and ``"searched"``
+    (``total_steps``, ``best_risk``), when the step search ran; the scalars in the attrs.
     """
 
     steps: float
@@ -125,6 +132,20 @@ class ScheduleResult:
     message: str
     evaluations: int
     searched: dict[int, float] = field(default_factory=dict)
+
+    def _tables(self) -> dict[str, tuple[str, ...]]:
+        return {"pieces": ("piece",), **({"searched": ("total_steps",)} if self.searched else {})}
+
+    def _columns(self, table: str) -> dict[str, Sequence[Any]]:
+        if table == "searched":
+            return {"total_steps": list(self.searched), "best_risk": list(self.searched.values())}
+        b, r = np.asarray(self.boundaries), np.asarray(self.risk)
+        return {"piece": np.arange(len(self.lrs)), "lr": self.lrs, "length": self.lengths, "start": b[:-1], "end": b[1:],
+                "risk_start": r[:-1], "risk_end": r[1:]}
+
+    def _meta(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in ("steps", "final_risk", "final_lr", "max_lr", "converged", "message",
+                                              "evaluations")}
 
 
 def default_max_lr(problem: Problem, opt: Optimizer | str) -> float:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +24,7 @@ from ._optimizers import Optimizer
 from ._parallel import ResultCache, map_tasks, resolve_cache
 from ._problem import Problem
 from ._schedule_maps import MapMethod
+from ._tables import Tabular
 from ._schedule_opt import (
     AUTHORS_START,
     PAPER_SGD_LRS,
@@ -43,13 +44,20 @@ PAPER_BATCH_SIZES = 2.0 ** np.arange(2, 21, 2)
 
 
 @dataclass
-class ScheduleSweep:
+class ScheduleSweep(Tabular):
     """Optimised schedules and the constant-rate baseline at each batch size.
 
     ``steps``: fewest steps of the optimised schedule; ``constant_steps``/``constant_lr``:
     the best constant learning rate on the grid; ``information_bound``:
     :math:`\\tfrac12\\operatorname{tr}(H^{-1}C)/(\\varepsilon B)`; ``schedules``: one
     :class:`ScheduleResult` per batch size.
+
+    Tables (:class:`~nqm.numerics._tables.Tabular`): ``"steps"`` (the default; Fig. 3b and
+    15, one row per batch size: ``batch_size``, ``schedule_steps``, ``constant_steps`` (steps,
+    ``inf`` where never), ``constant_lr``, ``information_bound`` (steps), ``final_lr``) and
+    ``"pieces"`` (Fig. 3c, one row per batch size and piece: the columns of
+    :class:`ScheduleResult`'s ``"pieces"``). ``to_xarray()`` joins both over ``batch_size``
+    (and ``piece``).
     """
 
     batch_sizes: np.ndarray
@@ -90,6 +98,20 @@ class ScheduleSweep:
         lr = self.final_lr
         slope = np.diff(np.log(lr)) / np.diff(np.log(self.batch_sizes))
         return {"batch_size": self.batch_sizes, "final_lr": lr, "local_slope": slope}
+
+    def _tables(self) -> dict[str, tuple[str, ...]]:
+        return {"steps": ("batch_size",), "pieces": ("batch_size", "piece")}
+
+    def _columns(self, table: str) -> dict[str, Sequence[Any]]:
+        if table == "steps":
+            return {**self.steps_table(), "final_lr": self.final_lr}
+        parts = [s._columns("pieces") for s in self.schedules]
+        sizes = [len(part["piece"]) for part in parts]
+        return {"batch_size": np.repeat(self.batch_sizes, sizes),
+                **{k: np.concatenate([part[k] for part in parts]) for k in parts[0]}}
+
+    def _meta(self) -> dict[str, Any]:
+        return {"target": self.target, "pieces": self.pieces}
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,6 @@ batch size, and every grid point's certified lower bound carries over scaled by
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
@@ -28,14 +26,14 @@ import numpy as np
 
 from ._critical import CriticalBatchSizes, critical_batch_sizes
 from ._forms import forms_for, validate_positive
-from ._jsonio import json_ready
 from ._model import build_model, validate_batch_size
 from ._optimizers import Optimizer
 from ._parallel import ResultCache, map_tasks, resolve_cache, resolve_executor
 from ._problem import Problem
+from ._tables import Tabular, records_to_columns
 from ._tune import GridSearch, _axes, _refine, resolve_spec_name
 
-__all__ = ["SweepRow", "Sweep", "sweep", "sweeps", "POOL_MIN_WORK", "effective_lr", "LearningRateTable", "optimal_learning_rates", "PAPER_BATCH_SIZES"]
+__all__ = ["SweepRow", "Sweep", "SweepList", "sweep", "sweeps", "POOL_MIN_WORK", "effective_lr", "LearningRateTable", "optimal_learning_rates", "PAPER_BATCH_SIZES"]
 
 #: the paper's batch sizes 2^2, 2^4, ..., 2^20 (Fig. 3a)
 PAPER_BATCH_SIZES = 2.0 ** np.arange(2, 21, 2)
@@ -103,12 +101,17 @@ class SweepRow:
 
 
 @dataclass(frozen=True)
-class Sweep:
+class Sweep(Tabular):
     """Tuned steps to target against batch size, for one optimizer and preconditioner power.
 
     ``rows`` in increasing batch size. Columns as arrays: :attr:`batch_sizes`,
-    :attr:`steps`, :attr:`information_bounds`, :meth:`column`. Export with :meth:`to_csv`
-    and :meth:`to_json`; :meth:`critical_batch_sizes` gives both definitions.
+    :attr:`steps`, :attr:`information_bounds`, :meth:`column`; :meth:`critical_batch_sizes`
+    gives both definitions. Tables (:class:`~nqm.numerics._tables.Tabular`): ``to_pandas()``,
+    ``to_csv()`` give :meth:`records`, one row per batch size (``batch_size``; ``steps``, the
+    fewest steps to the target, ``inf`` if never; each hyperparameter; ``effective_lr``;
+    ``information_bound`` in steps; ``at_edge``; ``refined``; and the constant ``optimizer``,
+    ``precond_power``, ``target``); ``to_xarray()`` indexes them by ``batch_size``;
+    ``to_json()`` adds the grid and both critical batch sizes.
     """
 
     optimizer: str
@@ -178,25 +181,21 @@ class Sweep:
             out.append(rec)
         return out
 
-    def to_csv(self, path: str | Path) -> Path:
-        """Write :meth:`records` as CSV (``inf``/``nan`` spelled so); returns the path."""
-        path = Path(path)
-        recs = self.records()
-        with path.open("w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(recs[0]) if recs else ["batch_size", "steps"])
-            writer.writeheader()
-            writer.writerows(recs)
-        return path
+    def _tables(self) -> dict[str, tuple[str, ...]]:
+        return {"rows": ("batch_size",)}
 
-    def to_json(self, path: str | Path) -> Path:
-        """Write the table, grid and both critical batch sizes as JSON (non-finite numbers as strings)."""
+    def _columns(self, table: str) -> dict[str, Sequence[Any]]:
+        return records_to_columns(self.records())
 
+    def _meta(self) -> dict[str, Any]:
+        return {"optimizer": self.optimizer, "precond_power": self.precond_power, "target": self.target,
+                "problem": self.problem}
+
+    def _json_doc(self) -> dict[str, Any]:
+        """The table, grid and both critical batch sizes."""
         crit = self.critical_batch_sizes()
-        doc = {
-            "optimizer": self.optimizer,
-            "precond_power": self.precond_power,
-            "target": self.target,
-            "problem": self.problem,
+        return {
+            **self._meta(),
             "grid": {k: v.tolist() for k, v in self.grid.items()},
             "rows": self.records(),
             "critical_batch_size": {
@@ -204,9 +203,35 @@ class Sweep:
                 "perfect_scaling_2x": crit.perfect_scaling_2x,
             },
         }
-        path = Path(path)
-        path.write_text(json.dumps(json_ready(doc), indent=2))
-        return path
+
+
+class SweepList(list, Tabular):  # type: ignore[type-arg]
+    """The sweeps of :func:`sweeps`: a ``list`` of :class:`Sweep` that also converts as one table.
+
+    Tables: ``"rows"`` (:meth:`Sweep.records` of every sweep, one row per optimizer, power
+    and batch size; axes ``optimizer``, ``precond_power``, ``batch_size``) and ``"critical"``
+    (one row per sweep: ``optimizer``, ``precond_power``, ``target``, McCandlish's ``S_min``
+    (steps), ``E_min`` (examples), ``B_crit_mccandlish`` and ``rms_relative_error``, and
+    ``B_crit_perfect_scaling_2x``, batch sizes; see :class:`CriticalBatchSizes`).
+    ``to_xarray()`` needs each (optimizer, power) once.
+    """
+
+    def _tables(self) -> dict[str, tuple[str, ...]]:
+        return {"rows": ("optimizer", "precond_power", "batch_size"), "critical": ("optimizer", "precond_power")}
+
+    def _columns(self, table: str) -> dict[str, Sequence[Any]]:
+        if table == "rows":
+            return records_to_columns([rec for s in self for rec in s.records()])
+        return records_to_columns([
+            {"optimizer": s.optimizer, "precond_power": s.precond_power, "target": s.target,
+             **s.critical_batch_sizes()._records("fit")[0]}
+            for s in self
+        ])
+
+    def _meta(self) -> dict[str, Any]:
+        """The target and problem when every sweep shares them."""
+        shared = {k: {getattr(s, k) for s in self} for k in ("target", "problem")}
+        return {k: v.pop() for k, v in shared.items() if len(v) == 1}
 
 
 @dataclass(frozen=True)
@@ -358,8 +383,9 @@ def sweeps(
     cache: ResultCache | str | Path | bool | None = None,
     progress: Callable[[Iterable[Any], int], Iterable[Any]] | None = None,
     **common: object,
-) -> list[Sweep]:
-    r"""Several sweeps at once (e.g. every (optimizer, p) of Fig. 4): one :class:`Sweep` per config.
+) -> SweepList:
+    r"""Several sweeps at once (e.g. every (optimizer, p) of Fig. 4): one :class:`Sweep` per config,
+    in a :class:`SweepList` (a ``list`` whose ``to_pandas()``/``to_xarray()`` join them).
 
     Each config is a mapping of :func:`sweep`'s keyword arguments plus ``optimizer``, e.g.
     ``{"optimizer": nn.Momentum, "precond_power": 0.5}``; ``common`` holds arguments shared
@@ -405,7 +431,7 @@ def sweeps(
             lr_eff = float(effective_lr(Optimizer(plan.name, **hyper)))
             rows.append(SweepRow(float(B), float(value), hyper, lr_eff, bound, edges, is_refined))
         out.append(Sweep(plan.name, plan.search.precond_power, plan.target, plan.problem.name, tuple(rows), plan.axes))
-    return out
+    return SweepList(out)
 
 
 def sweep(
@@ -449,13 +475,15 @@ def sweep(
 
 
 @dataclass(frozen=True)
-class LearningRateTable:
+class LearningRateTable(Tabular):
     r"""Optimal learning rate against batch size (Fig. 14; Fig. 11 for momentum's effective rate).
 
     Arrays per batch size: ``lr`` (the tuned :math:`\alpha`), ``effective_lr``
     (:func:`effective_lr`, :math:`\alpha/(1-\beta)` for momentum), ``steps``;
     ``scaling_exponent``: the log-log slope of ``effective_lr`` below the 2x
     perfect-scaling critical batch size (1 = linear scaling, the paper's claim).
+    ``to_pandas()``/``to_csv()``: one row per batch size with those four columns (``steps``
+    ``inf`` where never reached); ``scaling_exponent`` in the attrs.
     """
 
     batch_sizes: np.ndarray
@@ -464,14 +492,14 @@ class LearningRateTable:
     steps: np.ndarray
     scaling_exponent: float
 
-    def to_csv(self, path: str | Path) -> Path:
-        """Write the columns as CSV; returns the path."""
-        path = Path(path)
-        with path.open("w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["batch_size", "lr", "effective_lr", "steps"])
-            writer.writerows(zip(self.batch_sizes, self.lr, self.effective_lr, self.steps))
-        return path
+    def _tables(self) -> dict[str, tuple[str, ...]]:
+        return {"rows": ("batch_size",)}
+
+    def _columns(self, table: str) -> dict[str, Sequence[Any]]:
+        return {"batch_size": self.batch_sizes, "lr": self.lr, "effective_lr": self.effective_lr, "steps": self.steps}
+
+    def _meta(self) -> dict[str, Any]:
+        return {"scaling_exponent": self.scaling_exponent}
 
 
 def optimal_learning_rates(problem: Problem, optimizer: object, **sweep_args: object) -> LearningRateTable:

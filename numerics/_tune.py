@@ -26,7 +26,7 @@ the transition invariants once: they do not depend on B.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +37,7 @@ from ._model import RiskModel, build_model, validate_batch_size
 from ._optimizers import Optimizer
 from ._problem import Problem
 from ._steps import first_hits, grid_minimum
+from ._tables import Tabular
 
 __all__ = ["MAX_GRID_POINTS", "TuneResult", "GridSearch", "tune", "default_grid", "resolve_spec_name"]
 
@@ -208,7 +209,7 @@ class GridSearch:
 
 
 @dataclass(frozen=True)
-class TuneResult:
+class TuneResult(Tabular):
     """The outcome of :func:`tune`.
 
     ``steps``: fewest steps to the target (``int``, or ``math.inf`` when no grid point
@@ -219,6 +220,13 @@ class TuneResult:
     their axis (the grid, not the model, limits the answer there); ``refined``: whether
     ``refine=True`` continued past the grid; ``grid_steps``: every grid point's steps if
     requested.
+
+    Tables (:class:`~nqm.numerics._tables.Tabular`): ``"optimum"`` (the default; one row:
+    ``optimizer``, ``precond_power``, ``batch_size``, ``target``, ``steps``, each
+    hyperparameter, ``grid_optimum``, ``at_edge``, ``refined``; steps ``inf`` where never) and,
+    with ``grid_steps``, ``"grid"`` (one row per grid point: each axis's value and ``steps``,
+    its exact steps to the target). ``to_xarray()``: ``steps`` over the grid's axes, the
+    optimum in the attrs.
     """
 
     steps: int | float
@@ -233,6 +241,20 @@ class TuneResult:
     at_edge: tuple[str, ...] = ()
     refined: bool = False
     grid_steps: np.ndarray | None = field(default=None, repr=False)
+
+    def _tables(self) -> dict[str, tuple[str, ...]]:
+        return {"optimum": (), **({"grid": tuple(self.grid)} if self.grid_steps is not None else {})}
+
+    def _columns(self, table: str) -> dict[str, Sequence[Any]]:
+        if table == "grid":
+            mesh = np.meshgrid(*self.grid.values(), indexing="ij")
+            return {**{k: m.ravel() for k, m in zip(self.grid, mesh)}, "steps": np.ravel(self.grid_steps)}
+        name = None if self.optimizer is None else self.optimizer.name
+        return {k: [v] for k, v in {
+            "optimizer": name, "precond_power": self.precond_power, "batch_size": self.batch_size,
+            "target": self.target, "steps": float(self.steps), **self.hyperparameters,
+            "grid_optimum": float(self.grid_optimum), "at_edge": " ".join(self.at_edge), "refined": self.refined,
+        }.items()}
 
 
 def _as_steps(value: float) -> int | float:
