@@ -40,7 +40,7 @@ from typing import Any
 _SUBMODULE_EXPORTS: dict[str, tuple[str, ...]] = {
     "_claims": ("proof_catalogue",),
     "_conformance": ("ConformanceReport", "PropertyResult", "check_conformance"),
-    "_figures": ("DEFAULT_FIGURES", "FIGURES", "FigureResult", "make_figures", "save_figure"),
+    "_figures": ("DEFAULT_FIGURES", "FIGURES", "STYLE", "FigureResult", "make_figures", "save_figure"),
     "_figures_extra": ("figure_critical_vs_power", "figure_network_vs_nqm", "figure_steps_surface"),
     "_figures_notebook": ("figure_training_curves",),
     "_figures_paper": ("figure_2", "figure_3a", "figure_3b", "figure_3c", "figure_4", "figure_11", "figure_13",

@@ -20,8 +20,10 @@ schedule sweep).
 
 from __future__ import annotations
 
-import csv
+import base64
 import functools
+import html
+import io
 import inspect
 import json
 import math
@@ -33,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import matplotlib.style
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.axes import Axes
@@ -44,6 +46,7 @@ from nqm.numerics import Problem, ScheduleSweep, Sweep, schedule_sweep, sweep
 from nqm.numerics._forms import validate_batch_size
 from nqm.numerics._jsonio import json_ready
 from nqm.numerics._parallel import config_key, map_tasks
+from nqm.numerics._tables import csv_text, records_to_columns, write_text
 
 __all__ = [
     "FigureResult",
@@ -52,27 +55,15 @@ __all__ = [
     "save_figure",
     "make_figures",
     "register_figure",
+    "STYLE",
 ]
 
 Progress = Callable[[Iterable[Any], int], Iterable[Any]]
 Records = list[dict[str, Any]]
 
-#: the small house style, applied while a figure is built
-STYLE: dict[str, Any] = {
-    "font.size": 9,
-    "axes.titlesize": 9.5,
-    "axes.labelsize": 9,
-    "legend.fontsize": 7.5,
-    "legend.framealpha": 0.85,
-    "xtick.labelsize": 8,
-    "ytick.labelsize": 8,
-    "lines.linewidth": 1.4,
-    "lines.markersize": 4,
-    "axes.grid": True,
-    "grid.alpha": 0.3,
-    "grid.linewidth": 0.5,
-    "savefig.dpi": 150,
-}
+#: the house style file (shipped with the package), applied while a figure is built; apply it
+#: to your own plots with ``plt.style.use(nqm.proofs.STYLE)``
+STYLE = str(Path(__file__).with_name("nqm.mplstyle"))
 #: PNG resolution
 DPI = 150
 #: gid of every information-bound line
@@ -98,6 +89,26 @@ class FigureResult:
     seconds: float = field(default=0.0, compare=False)
     problem: str | None = None
 
+    def _repr_png_(self) -> bytes:
+        """The figure as PNG at :data:`DPI` (how Jupyter shows a returned result)."""
+        buffer = io.BytesIO()
+        self.figure.savefig(buffer, format="png", dpi=DPI)
+        return buffer.getvalue()
+
+    def _html(self, png: bytes) -> str:
+        image = base64.b64encode(png).decode("ascii")
+        return (f'<figure><img src="data:image/png;base64,{image}" alt="{html.escape(self.name)}"/>'
+                f"<figcaption>{html.escape(self.caption)}</figcaption></figure>")
+
+    def _repr_html_(self) -> str:
+        """The figure (PNG) above its caption."""
+        return self._html(self._repr_png_())
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        """PNG and HTML from one rendering (Jupyter asks for every format at once)."""
+        png = self._repr_png_()
+        return {"image/png": png, "text/html": self._html(png), "text/plain": f"FigureResult({self.name!r})"}
+
 
 #: name -> figure function (keyword-only arguments; returns a FigureResult)
 FIGURES: dict[str, Callable[..., FigureResult]] = {}
@@ -107,13 +118,13 @@ DEFAULT_FIGURES: list[str] = []
 
 
 def register_figure(name: str, *, default: bool = True) -> Callable[[Callable[..., FigureResult]], Callable[..., FigureResult]]:
-    """Decorator: build the figure under :data:`STYLE`, time it, and register it as ``name``."""
+    """Decorator: build the figure under the style file :data:`STYLE`, time it, and register it as ``name``."""
 
     def wrap(fn: Callable[..., FigureResult]) -> Callable[..., FigureResult]:
         @functools.wraps(fn)
         def run(*args: Any, **kwargs: Any) -> FigureResult:
             clock = time.perf_counter()
-            with matplotlib.rc_context(STYLE):
+            with matplotlib.style.context(STYLE):
                 result = fn(*args, **kwargs)
             return replace(result, seconds=time.perf_counter() - clock)
 
@@ -296,7 +307,7 @@ def figure_paths(name: str, folder: Path) -> list[Path]:
 
 
 def save_figure(result: FigureResult, folder: str | Path, *, force: bool = False) -> list[Path]:
-    """Write ``<name>.png`` (150 dpi), ``.pdf``, ``.csv`` (the records) and ``.json``
+    """Write ``<name>.png`` (150 dpi), ``.pdf``, ``.csv`` (the records; integral numbers as integers) and ``.json``
     (name, caption, problem, records) into ``folder`` (created if missing).
 
     Raises ``FileExistsError`` naming the first existing file unless ``force``.
@@ -312,11 +323,7 @@ def save_figure(result: FigureResult, folder: str | Path, *, force: bool = False
     result.figure.savefig(png, dpi=DPI)
     result.figure.savefig(pdf)
     records = _flat_records(result.data)
-    columns = list(dict.fromkeys(k for r in records for k in r))
-    with csv_path.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns or ["empty"])
-        writer.writeheader()
-        writer.writerows(records)
+    write_text(csv_text(records_to_columns(records) or {"empty": []}), csv_path)
     doc = {"name": result.name, "caption": result.caption, "problem": result.problem, "seconds": result.seconds, "data": records}
     json_path.write_text(json.dumps(json_ready(doc), indent=1))
     return paths
