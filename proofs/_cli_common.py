@@ -5,7 +5,8 @@
   by the Python API on bad user values into one line ``error: ...`` on standard error, exit
   status 2. Commands report their own usage errors with :func:`fail`.
 * **Progress.** Work that may take longer than about 2 s goes through :func:`progress_wrapper`
-  (a transient rich bar on standard error for iterables, e.g. ``map_tasks(progress=...)``) or
+  (a transient rich bar on standard error for iterables, e.g. ``map_tasks(progress=...)``; plain
+  lines naming what finished when standard error is not a terminal, e.g. in CI logs) or
   :func:`status` (a spinner for one long call); both appear only after 2 s and ``--quiet``
   (:data:`quiet_option`) silences them.
 * **No silent overwrite.** :func:`refuse_overwrite` before writing; ``--force``
@@ -26,10 +27,12 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import math
 import os
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -191,16 +194,22 @@ def _delayed(live: Any) -> Iterator[None]:
         live.stop()  # a no-op if it never started
 
 
-def progress_wrapper(description: str, quiet: bool) -> Callable[[Iterable[T], int], Iterable[T]] | None:
-    """A ``wrapper(iterable, total)`` that shows a transient rich progress bar on standard error.
+def progress_wrapper(
+    description: str, quiet: bool, label: Callable[[T], str] | None = None
+) -> Callable[[Iterable[T], int], Iterable[T]] | None:
+    """A ``wrapper(iterable, total)`` that reports progress on standard error.
 
-    Compatible with ``numerics._parallel.map_tasks(progress=...)``. The bar appears only once the
-    iteration has run for :data:`PROGRESS_DELAY` seconds. ``None`` (no bar) when ``quiet`` or when
-    standard error is not a terminal.
+    Compatible with ``numerics._parallel.map_tasks(progress=...)``. On a terminal: a transient
+    rich progress bar. Otherwise (CI logs, ``!nqm report`` in a notebook): plain lines
+    ``[description] done/total label (elapsed s)`` (:func:`_plain_lines`). Either appears only
+    once the iteration has run for :data:`PROGRESS_DELAY` seconds. ``label(item)`` names what an
+    item finished (e.g. the report's section); ``None`` (nothing) when ``quiet``.
     """
     console = _stderr_console()
-    if quiet or not console.is_terminal:
+    if quiet:
         return None
+    if not console.is_terminal:
+        return _plain_lines(description, label)
 
     def wrap(iterable: Iterable[T], total: int) -> Iterator[T]:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -211,7 +220,41 @@ def progress_wrapper(description: str, quiet: bool) -> Callable[[Iterable[T], in
         with _delayed(bar):
             for item in iterable:
                 yield item
-                bar.advance(task)
+                bar.update(task, advance=1, description=description if label is None else f"{description}: {label(item)}")
+
+    return wrap
+
+
+#: plain progress lines come at most this often (plus the one of the last item)
+PLAIN_PROGRESS_INTERVAL = 5.0
+
+
+def _plain_lines(description: str, label: Callable[[T], str] | None) -> Callable[[Iterable[T], int], Iterator[T]]:
+    """Progress as plain lines on standard error, for logs: ``[description] started (0/total)`` after
+    :data:`PROGRESS_DELAY` seconds, then ``[description] done/total label (elapsed s)`` at most every
+    :data:`PLAIN_PROGRESS_INTERVAL` seconds and for the last item; nothing for work shorter than the delay."""
+
+    def say(text: str) -> None:
+        sys.stderr.write(f"[{description}] {text}\n")
+        sys.stderr.flush()
+
+    def wrap(iterable: Iterable[T], total: int) -> Iterator[T]:
+        start = time.monotonic()
+        timer = threading.Timer(PROGRESS_DELAY, say, (f"started (0/{total})",))
+        timer.daemon = True
+        timer.start()
+        last = -math.inf
+        try:
+            for done, item in enumerate(iterable, 1):
+                yield item
+                now = time.monotonic()
+                if now - start >= PROGRESS_DELAY and (done == total or now - last >= PLAIN_PROGRESS_INTERVAL):
+                    timer.cancel()
+                    timer.join()
+                    say(f"{done}/{total}" + ("" if label is None else f" {label(item)}") + f" ({now - start:.0f} s)")
+                    last = now
+        finally:
+            timer.cancel()
 
     return wrap
 

@@ -13,8 +13,6 @@ Syntax (documented in every command's help):
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -308,18 +306,16 @@ def console_for_tables() -> Any:
 
 
 def write_records(path: Path, records: list[dict[str, Any]], meta: Mapping[str, Any]) -> None:
-    """Write ``records`` by the file's extension: ``.csv`` (columns = the union of keys, in order)
+    """Write ``records`` by the file's extension: ``.csv`` (columns = the union of keys, in order;
+    integral numbers as integers, :func:`~nqm.numerics._tables.csv_text`)
     or ``.json`` (``{**meta, "rows": records}``, non-finite numbers as strings)."""
     from nqm.numerics._jsonio import json_ready
 
+    from nqm.numerics._tables import csv_text, records_to_columns
+
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        columns = list(dict.fromkeys(k for r in records for k in r))
-        buffer = io.StringIO(newline="")
-        writer = csv.DictWriter(buffer, fieldnames=columns, restval="")
-        writer.writeheader()
-        writer.writerows(records)
-        write_output(path, buffer.getvalue())
+        write_output(path, csv_text(records_to_columns(records)))
     elif suffix == ".json":
         write_output(path, json.dumps(json_ready({**meta, "rows": records}), indent=2) + "\n")
     else:

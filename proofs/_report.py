@@ -269,13 +269,13 @@ def _run(config: ReportConfig, out: Path, sections: Sequence[str], validation: s
                     raise payload
                 if kind == "figures-done":
                     pending -= 1
-                    yield kind
+                    yield _label(kind, payload, res)
                     continue
                 if isinstance(payload, Future):
                     pending -= 1
                     payload, seconds = payload.result()
                 _collect(kind, payload, seconds, res, timer, submit)
-                yield kind
+                yield _label(kind, payload, res)
 
         for _ in (progress or (lambda it, n: it))(stream(), total):
             pass
@@ -325,6 +325,18 @@ def _collect(kind: str, payload: Any, seconds: float, res: _Results, timer: _Tim
         timer.done("validation", seconds)
 
 
+def _label(kind: str, payload: Any, res: _Results) -> str:
+    """What a finished unit was, headed by its section (the items ``progress`` sees)."""
+    if kind.startswith("render:"):
+        return f"derivations: drew {res.derivations[1][int(kind.split(':')[1])][0]}"  # type: ignore[index]
+    if kind == "figure":
+        return f"figures: {payload[0].name}"
+    if kind == "monte_carlo":
+        return f"Monte Carlo: {payload.setting.label}"
+    return {"derivations": "derivations: derived", "sweeps": "sweeps: tuned", "figures-done": "figures: all written",
+            "proofs": "proofs: run", "validation": "validation: done"}[kind]
+
+
 # ---------------------------------------------------------------------- the public entry
 def build_report(
     out_dir: str | Path = "nqm-report",
@@ -343,7 +355,8 @@ def build_report(
     report are replaced, other files are left alone). ``validation``: one of
     :data:`VALIDATION_MODES`. ``executor``: any ``concurrent.futures.Executor``, ``"serial"``,
     or None for a local process pool. ``progress``: a ``wrapper(iterable, total)`` (as for
-    :func:`~nqm.numerics._parallel.map_tasks`) advanced once per finished unit of work.
+    :func:`~nqm.numerics._parallel.map_tasks`) advanced once per finished unit of work; its items
+    name the unit, headed by its section (``"figures: fig3a"``, ``"Monte Carlo: SGD"``).
     ``config``: what to compute (default: the paper's protocol, :class:`ReportConfig`);
     ``sections``: a subset of :data:`SECTIONS`; ``command``: the command line to print in
     the header (default: this process's).
