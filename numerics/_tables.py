@@ -34,7 +34,8 @@ import numpy as np
 
 from ._jsonio import json_ready
 
-__all__ = ["INSTALL_TABLES", "Tabular", "csv_cell", "csv_text", "html_table", "records_to_columns", "require", "write_text"]
+__all__ = ["INSTALL_TABLES", "Tabular", "csv_cell", "csv_text", "html_table", "records_csv", "records_to_columns", "require",
+           "write_text"]
 
 #: how to install the optional libraries of this module
 INSTALL_TABLES = 'pip install "nqm-toolkit[tables]"'
@@ -81,6 +82,11 @@ def records_to_columns(records: Sequence[Mapping[str, Any]]) -> Columns:
     """Columns (the union of keys, first-seen order; missing cells ``None``) of a list of records."""
     names = list(dict.fromkeys(k for r in records for k in r))
     return {k: [r.get(k) for r in records] for k in names}
+
+
+def records_csv(records: Sequence[Mapping[str, Any]]) -> str:
+    """:func:`csv_text` of a list of records (missing cells empty; the header ``empty`` when there are no columns)."""
+    return csv_text(records_to_columns(records) or {"empty": []})
 
 
 def write_text(text: str, path: Target) -> Path | str | None:

@@ -229,32 +229,47 @@ def progress_wrapper(
 PLAIN_PROGRESS_INTERVAL = 5.0
 
 
-def _plain_lines(description: str, label: Callable[[T], str] | None) -> Callable[[Iterable[T], int], Iterator[T]]:
-    """Progress as plain lines on standard error, for logs: ``[description] started (0/total)`` after
-    :data:`PROGRESS_DELAY` seconds, then ``[description] done/total label (elapsed s)`` at most every
-    :data:`PLAIN_PROGRESS_INTERVAL` seconds and for the last item; nothing for work shorter than the delay."""
+class _PlainLines:
+    """Progress as plain lines on standard error, for logs (standard error not a terminal):
+    ``[description] started`` after :data:`PROGRESS_DELAY` seconds, then ``[description] text
+    (elapsed s)`` at most every :data:`PLAIN_PROGRESS_INTERVAL` seconds and for a ``final`` text;
+    nothing for work shorter than the delay."""
 
-    def say(text: str) -> None:
-        sys.stderr.write(f"[{description}] {text}\n")
+    def __init__(self, description: str, started: str) -> None:
+        self.description = description
+        self.start = time.monotonic()
+        self.last = -math.inf
+        self.timer = threading.Timer(PROGRESS_DELAY, self._say, (started,))
+        self.timer.daemon = True
+        self.timer.start()
+
+    def _say(self, text: str) -> None:
+        sys.stderr.write(f"[{self.description}] {text}\n")
         sys.stderr.flush()
 
+    def report(self, text: str, final: bool = False) -> None:
+        now = time.monotonic()
+        if now - self.start >= PROGRESS_DELAY and (final or now - self.last >= PLAIN_PROGRESS_INTERVAL):
+            self.stop()  # the started line, if due, comes first
+            self._say(f"{text} ({now - self.start:.0f} s)")
+            self.last = now
+
+    def stop(self) -> None:
+        self.timer.cancel()
+        self.timer.join()
+
+
+def _plain_lines(description: str, label: Callable[[T], str] | None) -> Callable[[Iterable[T], int], Iterator[T]]:
+    """:class:`_PlainLines` around an iteration: ``[description] done/total label (elapsed s)``."""
+
     def wrap(iterable: Iterable[T], total: int) -> Iterator[T]:
-        start = time.monotonic()
-        timer = threading.Timer(PROGRESS_DELAY, say, (f"started (0/{total})",))
-        timer.daemon = True
-        timer.start()
-        last = -math.inf
+        lines = _PlainLines(description, f"started (0/{total})")
         try:
             for done, item in enumerate(iterable, 1):
                 yield item
-                now = time.monotonic()
-                if now - start >= PROGRESS_DELAY and (done == total or now - last >= PLAIN_PROGRESS_INTERVAL):
-                    timer.cancel()
-                    timer.join()
-                    say(f"{done}/{total}" + ("" if label is None else f" {label(item)}") + f" ({now - start:.0f} s)")
-                    last = now
+                lines.report(f"{done}/{total}" + ("" if label is None else f" {label(item)}"), final=done == total)
         finally:
-            timer.cancel()
+            lines.stop()
 
     return wrap
 
@@ -263,11 +278,19 @@ def _plain_lines(description: str, label: Callable[[T], str] | None) -> Callable
 def status(description: str, quiet: bool) -> Iterator[Callable[[str], None]]:
     """A spinner on standard error for one long call, shown after :data:`PROGRESS_DELAY` seconds.
 
-    Yields ``update(text)`` to change the message. Silent when ``quiet`` or standard error is not a terminal.
+    Yields ``update(text)`` to change the message. When standard error is not a terminal, plain
+    lines instead (:class:`_PlainLines`: ``[description] started``, then the updates). Silent when ``quiet``.
     """
     console = _stderr_console()
-    if quiet or not console.is_terminal:
+    if quiet:
         yield lambda text: None
+        return
+    if not console.is_terminal:
+        lines = _PlainLines(description, "started")
+        try:
+            yield lines.report
+        finally:
+            lines.stop()
         return
     from rich.status import Status
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -162,11 +161,7 @@ def _print_sweep(console: Any, result: Any) -> None:
 
 def _sweep_json(results: Sequence[Any]) -> dict[str, Any]:
     """The documents of :meth:`Sweep.to_json` for every sweep, under ``"sweeps"``."""
-    docs = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for result in results:
-            docs.append(json.loads(result.to_json(Path(tmp) / "sweep.json").read_text()))
-    return {"sweeps": docs}
+    return {"sweeps": [json.loads(result.to_json()) for result in results]}
 
 
 @click.command("sweep", context_settings=CONTEXT_SETTINGS, short_help="Tuned steps to target against batch size (Fig. 3a), with critical batch sizes.", epilog=_SYNTAX + """\b

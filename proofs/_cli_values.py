@@ -307,15 +307,15 @@ def console_for_tables() -> Any:
 
 def write_records(path: Path, records: list[dict[str, Any]], meta: Mapping[str, Any]) -> None:
     """Write ``records`` by the file's extension: ``.csv`` (columns = the union of keys, in order;
-    integral numbers as integers, :func:`~nqm.numerics._tables.csv_text`)
+    integral numbers as integers, :func:`~nqm.numerics._tables.records_csv`)
     or ``.json`` (``{**meta, "rows": records}``, non-finite numbers as strings)."""
     from nqm.numerics._jsonio import json_ready
 
-    from nqm.numerics._tables import csv_text, records_to_columns
+    from nqm.numerics._tables import records_csv
 
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        write_output(path, csv_text(records_to_columns(records)))
+        write_output(path, records_csv(records))
     elif suffix == ".json":
         write_output(path, json.dumps(json_ready({**meta, "rows": records}), indent=2) + "\n")
     else:

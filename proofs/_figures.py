@@ -46,7 +46,7 @@ from nqm.numerics import Problem, ScheduleSweep, Sweep, schedule_sweep, sweep
 from nqm.numerics._forms import validate_batch_size
 from nqm.numerics._jsonio import json_ready
 from nqm.numerics._parallel import config_key, map_tasks
-from nqm.numerics._tables import csv_text, records_to_columns, write_text
+from nqm.numerics._tables import records_csv, write_text
 
 __all__ = [
     "FigureResult",
@@ -323,7 +323,7 @@ def save_figure(result: FigureResult, folder: str | Path, *, force: bool = False
     result.figure.savefig(png, dpi=DPI)
     result.figure.savefig(pdf)
     records = _flat_records(result.data)
-    write_text(csv_text(records_to_columns(records) or {"empty": []}), csv_path)
+    write_text(records_csv(records), csv_path)
     doc = {"name": result.name, "caption": result.caption, "problem": result.problem, "seconds": result.seconds, "data": records}
     json_path.write_text(json.dumps(json_ready(doc), indent=1))
     return paths

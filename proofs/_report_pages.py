@@ -6,7 +6,6 @@ the index links each of them (paths relative to the folder).
 
 from __future__ import annotations
 
-import csv
 import html
 import json
 import math
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from nqm.numerics._tables import records_csv, write_text
 
 from ._report_html import (
     derivations_page,
@@ -42,12 +42,9 @@ _SECTION_TITLES = {
 
 
 def _write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
+    """``rows`` as CSV (integral numbers as integers, :func:`~nqm.numerics._tables.records_csv`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    columns = list(dict.fromkeys(k for r in rows for k in r)) or ["empty"]
-    with path.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
+    write_text(records_csv(rows), path)
     return path
 
 

@@ -20,7 +20,7 @@ import nqm.numerics as nn
 import nqm.proofs as proofs
 from nqm.proofs import _cli_common, _figures
 from nqm.proofs._cli import main
-from nqm.proofs._cli_common import progress_wrapper
+from nqm.proofs._cli_common import progress_wrapper, status
 from nqm.proofs._report import build_report, ReportConfig
 from nqm.proofs._report_tasks import MonteCarloSetting
 
@@ -82,7 +82,7 @@ def immediate(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _lines(text: str, prefix: str) -> list[str]:
     """The progress lines of ``prefix`` without the ``started`` line (its timer races the first item at delay 0)."""
-    return [ln for ln in text.splitlines() if ln.startswith(prefix) and " started (" not in ln]
+    return [ln for ln in text.splitlines() if ln.startswith(prefix) and not ln.startswith(f"{prefix} started")]
 
 
 def test_plain_lines_when_not_a_terminal(immediate: None, capsys: pytest.CaptureFixture[str]) -> None:
@@ -93,6 +93,17 @@ def test_plain_lines_when_not_a_terminal(immediate: None, capsys: pytest.Capture
     assert [ln.rsplit(" (", 1)[0] for ln in lines] == ["[work] 1/2 section a", "[work] 2/2 section b"]
     assert all(ln.endswith(" s)") for ln in lines)
     assert progress_wrapper("work", quiet=True) is None
+
+
+def test_a_status_off_a_terminal_prints_its_updates(immediate: None, capsys: pytest.CaptureFixture[str]) -> None:
+    with status("running proofs", quiet=False) as update:
+        update("sgd: passed")
+        update("momentum: passed")
+    lines = [ln.rsplit(" (", 1)[0] for ln in _lines(capsys.readouterr().err, "[running proofs]")]
+    assert lines == ["[running proofs] sgd: passed", "[running proofs] momentum: passed"]
+    with status("quiet", quiet=True) as update:
+        update("nothing")
+    assert capsys.readouterr().err == ""
 
 
 def test_a_started_line_comes_before_a_slow_first_item(capsys: pytest.CaptureFixture[str],
