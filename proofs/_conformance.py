@@ -1,15 +1,21 @@
 r"""Run the conformance suite against one optimizer spec: :func:`check_conformance`.
 
 Each property of :data:`~nqm.proofs.PROPERTIES` becomes a hypothesis test over examples
-drawn for the spec; a failing property reports the counterexample hypothesis shrank to,
-with the violated comparison. Runs are reproducible: ``seed`` fixes every draw, no example
-database is read or written, and every Monte-Carlo comparison uses seeds drawn as part of
-the example. No pytest needed::
+drawn for the spec. Its verdict is
+
+* PASSED: the number of examples actually checked and what was checked;
+* FAILED: the violated comparison at the counterexample hypothesis shrank to (both values and
+  the difference as a multiple of the tolerance) and that example, one ``name = value`` a line;
+* NOT APPLICABLE: nothing to check for this spec, and why (e.g. no declared reductions).
+
+Runs are reproducible: ``seed`` fixes every draw, no example database is read or written, and
+every Monte-Carlo comparison uses seeds drawn as part of the example. No pytest needed::
 
     from nqm.proofs import check_conformance
     report = check_conformance(my_spec, max_examples=20)
-    print(report)
+    print(report)            # in Jupyter, `report` displays as a table
     assert report.ok
+    report.to_pandas()       # one row per (optimizer, property); the `tables` extra
 """
 
 from __future__ import annotations
