@@ -190,6 +190,25 @@ def example_lines(plain: Any) -> list[str]:
 
 
 @contextmanager
+def _shrinking_limit(seconds: float):
+    """Hypothesis's own limit on shrinking time (five minutes; past it, it stops shrinking and
+    replays the smallest failure found) set to ``seconds`` for the duration. It is a module
+    constant of hypothesis's engine; where a version lacks it, the limit stays as it is and only
+    the examples not yet seen stop costing checks (see :func:`_run`)."""
+    from hypothesis.internal.conjecture import engine
+
+    if not hasattr(engine, "MAX_SHRINKING_SECONDS"):
+        yield
+        return
+    previous = engine.MAX_SHRINKING_SECONDS
+    engine.MAX_SHRINKING_SECONDS = seconds
+    try:
+        yield
+    finally:
+        engine.MAX_SHRINKING_SECONDS = previous
+
+
+@contextmanager
 def _registered(spec: OptimizerSpec):
     """``spec`` registered for the duration (if it is not already)."""
     try:
@@ -264,7 +283,8 @@ def _run(prop: Property, spec: OptimizerSpec, max_examples: int, seed: int, shri
     start = time.perf_counter()
     error: BaseException | None = None
     try:
-        test()
+        with _shrinking_limit(shrink_seconds):
+            test()
     except ConformanceError as exc:
         status, message, error = "failed", str(exc), exc
     except Unsatisfiable as exc:

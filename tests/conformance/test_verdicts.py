@@ -72,7 +72,6 @@ def test_a_false_reduction_fails_where_its_sides_differ() -> None:
     _check_false_reduction(shrink_seconds=0.0)
 
 
-@pytest.mark.slow
 def test_a_false_reduction_shrinks_to_a_point_where_its_sides_differ() -> None:
     """Shrinking heads for beta = 0, where the sides agree: it must stop at a point where they do not."""
     _check_false_reduction(shrink_seconds=2.0)
