@@ -163,7 +163,10 @@ def _same_steps(a: Setup, b: Setup, target: float, what: str) -> None:
     risks = [float(nn.expected_risk(x.problem, x.optimizer, batch_size=x.batch_size, steps=first)) for x in (a, b)]
     if all(abs(r - target) <= 1e-9 * target for r in risks):
         return
-    raise ConformanceError(f"{what}: steps to target {target!r} differ: {steps[0]} vs {steps[1]} (risks there {risks})")
+    raise ConformanceError(
+        f"{what}: steps to target {target!r} differ: {steps[0]} vs {steps[1]} (risks at step {first}: {risks[0]!r} vs "
+        f"{risks[1]!r})"
+    )
 
 
 def _per_coordinate_risk(problem: nn.Problem, opt: nn.Optimizer, batch_size: float, steps: np.ndarray) -> np.ndarray:
@@ -379,7 +382,9 @@ def _small_lr_examples(spec: OptimizerSpec) -> st.SearchStrategy[tuple[nn.Proble
 def _check_small_lr(spec: OptimizerSpec, ex: tuple[nn.Problem, float, dict[str, float]]) -> None:
     problem, p, others = ex
     if not stable_lr_limit(spec.name, problem, others, p) > 0:
-        raise ConformanceError(f"no learning rate near 0 is stable for {others} (precond_power={p})")
+        values = ", ".join(f"{k} = {v!r}" for k, v in others.items())
+        raise ConformanceError(f"no learning rate near 0 is stable at {values or 'no other hyperparameters'} "
+                               f"(precond_power = {p!r})")
 
 
 # ---------------------------------------------------------------------- reductions
