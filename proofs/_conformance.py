@@ -36,7 +36,7 @@ from nqm.theory import OptimizerSpec, get_spec, register, unregister
 from ._properties import PROPERTIES, ConformanceError, Property
 from ._tables import html_table, to_dataframe
 
-__all__ = ["ConformanceReport", "PropertyResult", "check_conformance", "example_lines"]
+__all__ = ["ConformanceReport", "PropertyResult", "check_conformance"]
 
 Status = Literal["passed", "failed", "not applicable"]
 
