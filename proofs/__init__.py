@@ -5,7 +5,8 @@ r"""nqm.proofs: machine-checked evidence that the theory and the engine are righ
   computations — for Claims 1–6 (SGD's eq. 4, momentum's Theorem 1, preconditioning's eqs. 8–9,
   EMA's Theorem 2, the information bound of Section 3.6, linear learning-rate scaling) and, via
   :func:`generic_proofs`, for any registered spec (stationary risk, stability region, bound
-  against the exact risk). :func:`run_all` runs them into :class:`ProofResult` records;
+  against the exact risk). :func:`run_all` runs them into :class:`ProofResult` records (a
+  :class:`ProofReport`: ``to_pandas()``, an HTML table in Jupyter);
   :func:`proof_table`, :func:`results_to_json`/:func:`write_json` and
   :func:`latex_appendix`/:func:`write_latex` report them.
 * **Checking a user's formula.** :func:`verify_formula` compares a formula (text or sympy) with
@@ -15,7 +16,8 @@ r"""nqm.proofs: machine-checked evidence that the theory and the engine are righ
   :data:`PROPERTIES` (engine vs the independent second-moment recursion
   :func:`moment_recursion_risk` to 1e-10, vs Monte Carlo, stationary limit, stability region,
   invariances, scale symmetry, declared reductions — :func:`declare_reduction` — and the Bayes
-  information bound) on hypothesis examples and returns a :class:`ConformanceReport`. The
+  information bound) on hypothesis examples and returns a :class:`ConformanceReport` (verdicts
+  passed / failed with a shrunk counterexample / not applicable; ``to_pandas()``). The
   strategies (:func:`problems`, :func:`optimizers`, :func:`setups`, ...) are public for your
   own property tests. Monte-Carlo comparisons use :func:`monte_carlo_tolerances`: bounds from
   the exact variance of the loss at a stated family-wise false-failure rate.
@@ -48,7 +50,7 @@ _SUBMODULE_EXPORTS: dict[str, tuple[str, ...]] = {
     "_formula": ("QUANTITIES", "FormulaVerdict", "verify_formula"),
     "_networks_linear": ("LinearRuns", "NoiseModelComparison", "compare_noise_models", "train_linear_regression"),
     "_networks_validation": ("ValidationReport", "run_validation"),
-    "_proof_report": ("latex_appendix", "proof_table", "results_to_json", "write_json", "write_latex"),
+    "_proof_report": ("ProofReport", "latex_appendix", "proof_table", "results_to_json", "write_json", "write_latex"),
     "_properties": ("ABSOLUTE_ACCURACY", "PROPERTIES", "ConformanceError", "Property", "bayes_risk_bound",
                     "monte_carlo_tolerances"),
     "_prover": ("METHODS", "Proof", "ProofResult", "generic_proofs", "run_all"),

@@ -47,7 +47,9 @@ def conformance(names: tuple[str, ...], all_: bool, properties: tuple[str, ...],
     Checks each NAME (a registered optimizer; use --spec-file for your own) against the engine's
     independent moment recursion, Monte Carlo at a stated false-failure rate, stationary limits,
     stability, declared reductions, metamorphic invariances and the information bound, and prints
-    which properties hold, with shrunk counterexamples for those that fail. Exits 1 if any fails.
+    each property's verdict: PASSED (with the examples checked and what was checked), FAILED (with
+    the shrunk counterexample and both sides' values) or NOT APPLICABLE (nothing to check, and why).
+    Exits 1 if any fails.
     """
     from nqm.proofs import PROPERTIES, check_conformance
     from nqm.theory import get_spec, registered_specs

@@ -1,7 +1,8 @@
-r"""Writers for proof results: a rich table, JSON, and a LaTeX appendix (amsmath).
+r"""Writers for proof results: a rich table, JSON, a LaTeX appendix (amsmath), and tables for notebooks.
 
 Every writer takes the list of :class:`~nqm.proofs.ProofResult` from
-:func:`~nqm.proofs.run_all`. The appendix gives each proof its claim in words and as a
+:func:`~nqm.proofs.run_all` (a :class:`ProofReport`, which also converts to a pandas DataFrame
+and displays as an HTML table in Jupyter). The appendix gives each proof its claim in words and as a
 display (``gather*``), its method, reference, assumptions and domain, its outcome and run
 time, and the steps of the check; it needs only ``amsmath`` (and ``fontenc`` for ``<``/``>`` in
 text).
@@ -13,15 +14,44 @@ import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nqm.numerics._jsonio import json_ready
 from rich.markup import escape
 from rich.table import Table
 
-from ._prover import ProofResult
+from ._tables import html_table, to_dataframe
 
-__all__ = ["latex_appendix", "proof_table", "results_to_json", "summary", "write_json", "write_latex"]
+if TYPE_CHECKING:
+    from ._prover import ProofResult
+
+__all__ = ["ProofReport", "latex_appendix", "proof_table", "results_to_json", "summary", "write_json", "write_latex"]
+
+#: the columns of :meth:`ProofReport.to_pandas`
+COLUMNS = ("proof", "outcome", "method", "seconds", "optimizers", "reference", "claim", "details")
+
+
+class ProofReport(list):
+    """The :class:`~nqm.proofs.ProofResult` records of :func:`~nqm.proofs.run_all` (a list), with
+    a tidy table: one row per proof, columns :data:`COLUMNS` (``details``: the proof's steps, one
+    line each)."""
+
+    def records(self) -> list[dict[str, object]]:
+        """One dict per proof (keys :data:`COLUMNS`)."""
+        return [
+            {"proof": r.name, "outcome": r.outcome, "method": r.method, "seconds": r.seconds,
+             "optimizers": ", ".join(r.optimizers), "reference": r.reference, "claim": r.claim,
+             "details": "\n".join(r.details)}
+            for r in self
+        ]
+
+    def to_pandas(self) -> Any:
+        """A ``pandas.DataFrame``, one row per proof. Needs the ``tables`` extra (pandas), imported here on demand."""
+        return to_dataframe(self.records(), COLUMNS)
+
+    def _repr_html_(self) -> str:
+        """An HTML table of the proofs (Jupyter); needs no pandas."""
+        return html_table(self.records(), COLUMNS, summary(self))
 
 
 def summary(results: Sequence[ProofResult]) -> str:

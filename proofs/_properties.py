@@ -26,10 +26,14 @@ the registry and the public engine (:mod:`nqm.numerics`), so they apply to any s
     For every value of the other hyperparameters some learning rate is stable (the method
     descends).
 ``reductions``
-    Every declared :class:`~nqm.proofs.Reduction` holds (derived stationary risks equal
-    symbolically, engine curves to 1e-10), and :math:`p = 0` is unpreconditioned
-    (:meth:`~nqm.theory.OptimizerSpec.precondition` at :math:`p = 0` is the spec itself, and
-    the engine at :math:`p = 0` equals the recursion of the unpreconditioned spec).
+    Every declared :class:`~nqm.proofs.Reduction` holds: both sides' risk curves agree to 1e-10
+    (above the absolute floor), and so do their stationary risks where both sides are stable. A
+    counterexample is a point where the two sides differ numerically. Not applicable to a spec
+    without declared reductions.
+``precondition_at_zero``
+    :math:`p = 0` is unpreconditioned: :meth:`~nqm.theory.OptimizerSpec.precondition` at
+    :math:`p = 0` is the spec itself, and the engine at :math:`p = 0` equals the recursion of
+    the unpreconditioned spec.
 ``permutation_invariance``, ``bin_splitting_invariance``
     Reordering the eigen-directions, or splitting a bin of weight :math:`w` into two of
     :math:`w/2`, leaves the risk curve, its variance, the stationary risk and the steps to a
@@ -96,7 +100,9 @@ class ConformanceError(AssertionError):
 class Property:
     """A named conformance check: ``check(spec, example)`` for examples from ``strategy(spec)``.
 
-    ``skip_reason(spec)`` returns why the property does not apply to a spec, or ``None``.
+    ``skip_reason(spec)`` returns why the property does not apply to a spec (nothing to check),
+    or ``None``; ``scope(spec)`` what exactly is checked for that spec beyond the ``statement``
+    (e.g. which reductions), or ``""``; ``fields`` names the parts of a tuple example in reports.
     """
 
     name: str
@@ -104,21 +110,33 @@ class Property:
     strategy: Callable[[OptimizerSpec], st.SearchStrategy[Any]]
     check: Callable[[OptimizerSpec, Any], None]
     skip_reason: Callable[[OptimizerSpec], str | None] = lambda spec: None
+    scope: Callable[[OptimizerSpec], str] = lambda spec: ""
+    fields: tuple[str, ...] = ()
 
 
 # ---------------------------------------------------------------------- helpers
-def _assert_close(actual: object, expected: object, rtol: float, what: str, atol: float = 0.0) -> None:
-    """``|actual - expected| <= rtol |expected| + atol`` elementwise (equal infinities pass)."""
+def _assert_close(actual: object, expected: object, rtol: float, what: str, atol: float = 0.0,
+                  steps: np.ndarray | None = None) -> None:
+    """``|actual - expected| <= rtol |expected| + atol`` elementwise (equal infinities pass).
+
+    The error names the first violation: where (the step, if ``steps`` gives the step of each
+    entry), both values, and the difference as a multiple of the tolerance there.
+    """
     a = np.atleast_1d(np.asarray(actual, dtype=float))
     e = np.atleast_1d(np.asarray(expected, dtype=float))
     with np.errstate(invalid="ignore"):
         ok = (a == e) | (np.abs(a - e) <= rtol * np.abs(e) + atol)
     if not np.all(ok):
         i = int(np.argmin(ok))
-        raise ConformanceError(
-            f"{what}: {a[i]:.17g} vs {e[i]:.17g} (difference {abs(a[i] - e[i]):.3g} > {rtol:g} x {abs(e[i]):.3g} + "
-            f"{atol:.3g}) at index {i}"
-        )
+        where = f" at step t = {int(np.ravel(steps)[i])}" if steps is not None else (f" at index {i}" if a.size > 1 else "")
+        raise ConformanceError(f"{what}{where}: {_versus(float(a[i]), float(e[i]), rtol * abs(float(e[i])) + atol)}")
+
+
+def _versus(a: float, b: float, tolerance: float) -> str:
+    """``a vs b``, their difference, and that difference as a multiple of ``tolerance``."""
+    diff = abs(a - b)
+    ratio = f"{diff / tolerance:.3g} x the tolerance {tolerance:.3g}" if tolerance > 0 else "the tolerance is 0"
+    return f"{a!r} vs {b!r} (difference {diff:.3g}; {ratio})"
 
 
 #: the absolute part of the engine's accuracy contract, relative to :func:`_scale`
@@ -145,7 +163,10 @@ def _same_steps(a: Setup, b: Setup, target: float, what: str) -> None:
     risks = [float(nn.expected_risk(x.problem, x.optimizer, batch_size=x.batch_size, steps=first)) for x in (a, b)]
     if all(abs(r - target) <= 1e-9 * target for r in risks):
         return
-    raise ConformanceError(f"{what}: steps to target {target!r} differ: {steps[0]} vs {steps[1]} (risks there {risks})")
+    raise ConformanceError(
+        f"{what}: steps to target {target!r} differ: {steps[0]} vs {steps[1]} (risks at step {first}: {risks[0]!r} vs "
+        f"{risks[1]!r})"
+    )
 
 
 def _per_coordinate_risk(problem: nn.Problem, opt: nn.Optimizer, batch_size: float, steps: np.ndarray) -> np.ndarray:
@@ -228,7 +249,7 @@ def _check_recursion(spec: OptimizerSpec, ex: Setup) -> None:
     )
     engine = nn.expected_risk(ex.problem, ex.optimizer, batch_size=ex.batch_size, steps=ex.steps)
     _assert_close(engine, reference, 1e-10, "engine expected_risk vs moment recursion",
-                  ABSOLUTE_ACCURACY * _scale(ex))
+                  ABSOLUTE_ACCURACY * _scale(ex), ex.steps)
 
 
 # ---------------------------------------------------------------------- engine vs Monte Carlo
@@ -267,9 +288,9 @@ def _check_stationary(spec: OptimizerSpec, ex: Setup) -> None:
     assume(horizon <= nn.MAX_STEPS)
     limit = float(nn.expected_risk(prob, opt, batch_size=ex.batch_size, steps=horizon))
     if not abs(derived - engine) <= 1e-9 * scale:
-        raise ConformanceError(f"derived stationary risk {derived!r} vs engine stationary_risk {engine!r}")
+        raise ConformanceError(f"derived vs engine stationary risk: {_versus(derived, engine, 1e-9 * scale)}")
     if not abs(limit - engine) <= 1e-9 * scale:
-        raise ConformanceError(f"engine risk at t = {horizon} is {limit!r}, stationary risk {engine!r}")
+        raise ConformanceError(f"engine risk at t = {horizon} vs stationary risk: {_versus(limit, engine, 1e-9 * scale)}")
 
 
 # ---------------------------------------------------------------------- stability region
@@ -361,17 +382,44 @@ def _small_lr_examples(spec: OptimizerSpec) -> st.SearchStrategy[tuple[nn.Proble
 def _check_small_lr(spec: OptimizerSpec, ex: tuple[nn.Problem, float, dict[str, float]]) -> None:
     problem, p, others = ex
     if not stable_lr_limit(spec.name, problem, others, p) > 0:
-        raise ConformanceError(f"no learning rate near 0 is stable for {others} (precond_power={p})")
+        values = ", ".join(f"{k} = {v!r}" for k, v in others.items())
+        raise ConformanceError(f"no learning rate near 0 is stable at {values or 'no other hyperparameters'} "
+                               f"(precond_power = {p!r})")
 
 
 # ---------------------------------------------------------------------- reductions
-def _reduction_examples(spec: OptimizerSpec) -> st.SearchStrategy[tuple[Reduction | None, Setup, Setup]]:
+@dataclass(frozen=True, eq=False)
+class _ReductionExample:
+    """One point of a declared reduction: the source (with the fixed values) and the target setting."""
+
+    reduction: Reduction
+    source: Setup
+    target: Setup
+
+    def describe(self) -> dict[str, object]:
+        """Plain data for reports: the claim, the problem and both optimizers at the point."""
+        s = self.source.describe()
+        return {
+            "claim": str(self.reduction),
+            "problem": s["problem"],
+            self.source.optimizer.name: s["hyperparameters"],
+            self.target.optimizer.name: self.target.hyperparameters,
+            "precond_power": s["precond_power"],
+            "batch_size": s["batch_size"],
+            "steps": s["steps"],
+        }
+
+
+def _no_reductions(spec: OptimizerSpec) -> str | None:
+    if declared_reductions(spec.name):
+        return None
+    return f"no reductions are declared for {spec.name!r} (declare one with nqm.proofs.declare_reduction)"
+
+
+def _reduction_examples(spec: OptimizerSpec) -> st.SearchStrategy[_ReductionExample]:
     @st.composite
-    def draw_example(draw: st.DrawFn) -> tuple[Reduction | None, Setup, Setup]:
-        reduction = draw(st.sampled_from((None,) + declared_reductions(spec.name)))
-        if reduction is None:
-            setup = draw(setups(spec, precondition=False))
-            return None, setup, setup
+    def draw_example(draw: st.DrawFn) -> _ReductionExample:
+        reduction = draw(st.sampled_from(declared_reductions(spec.name)))
         target = get_spec(reduction.target)
         problem = draw(problems())
         p = draw(precond_powers())
@@ -380,18 +428,28 @@ def _reduction_examples(spec: OptimizerSpec) -> st.SearchStrategy[tuple[Reductio
         B_, steps = draw(batch_sizes()), draw(step_lists(max_steps=1000))
         source = nn.optimizer(spec.name, precond_power=p, **{k: values[k] for k in values if k in hyperparameter_ranges(spec)},
                               **free, **reduction.fixed)
-        return reduction, Setup(problem, source, B_, steps), Setup(problem, nn.optimizer(target.name, precond_power=p, **values), B_, steps)
+        target_opt = nn.optimizer(target.name, precond_power=p, **values)
+        return _ReductionExample(reduction, Setup(problem, source, B_, steps), Setup(problem, target_opt, B_, steps))
 
     return draw_example()
 
 
-@lru_cache(maxsize=None)
-def _symbolic_reduction_gap(spec: OptimizerSpec, target: OptimizerSpec, fixed: tuple[tuple[str, float], ...]) -> sp.Expr:
-    """Derived stationary risk of ``spec`` with ``fixed`` values minus that of ``target``, simplified."""
-    reduced = spec.fix(**dict(fixed))
-    return sp.simplify(derive(reduced).stationary_risk - derive(target).stationary_risk)
+def _check_reduction(spec: OptimizerSpec, ex: _ReductionExample) -> None:
+    """The two sides' risk curves agree at the drawn steps (1e-10 relative, above the absolute floor),
+    and so do their stationary risks (derived, as the engine evaluates them) where both are stable.
+
+    Only a point where the two sides differ numerically fails: that point is the counterexample.
+    """
+    source, target = ex.source, ex.target
+    risks = [nn.expected_risk(s.problem, s.optimizer, batch_size=s.batch_size, steps=s.steps) for s in (source, target)]
+    floor = ABSOLUTE_ACCURACY * _scale(target)
+    _assert_close(risks[0], risks[1], 1e-10, f"{ex.reduction}: expected risk, left vs right side", floor, source.steps)
+    if all(float(spectral_radius(s.optimizer.name, s.problem, s.hyperparameters, s.precond_power)) < 1.0 for s in (source, target)):
+        _assert_close(*(nn.stationary_risk(s.problem, s.optimizer, batch_size=s.batch_size) for s in (source, target)),
+                      1e-10, f"{ex.reduction}: stationary risk, left vs right side", floor)
 
 
+# ---------------------------------------------------------------------- p = 0
 @lru_cache(maxsize=None)
 def _preconditioning_at_zero_changes(spec: OptimizerSpec) -> tuple[str, ...]:
     """The matrices of ``spec.precondition()`` at p = 0 that differ from the spec's own."""
@@ -402,24 +460,14 @@ def _preconditioning_at_zero_changes(spec: OptimizerSpec) -> tuple[str, ...]:
     )
 
 
-def _check_reduction(spec: OptimizerSpec, ex: tuple[Reduction | None, Setup, Setup]) -> None:
-    reduction, source, target = ex
-    if reduction is None:
-        changed = _preconditioning_at_zero_changes(spec)
-        if changed:
-            raise ConformanceError(f"precondition() at p = 0 changes {', '.join(changed)}")
-        reference = moment_recursion_risk(spec, source.problem, source.hyperparameters, batch_size=source.batch_size,
-                                          steps=source.steps)
-        engine = nn.expected_risk(source.problem, source.optimizer, batch_size=source.batch_size, steps=source.steps)
-        _assert_close(engine, reference, 1e-10, "engine at p = 0 vs recursion of the unpreconditioned spec",
-                      ABSOLUTE_ACCURACY * _scale(source))
-        return
-    gap = _symbolic_reduction_gap(spec, get_spec(reduction.target), tuple(sorted(reduction.fixed.items())))
-    if gap != 0:
-        raise ConformanceError(f"{reduction}: the derived stationary risks differ by {gap}")
-    risks = [nn.expected_risk(s.problem, s.optimizer, batch_size=s.batch_size, steps=s.steps) for s in (source, target)]
-    _assert_close(risks[0], risks[1], 1e-10, f"{reduction}: expected risk",
-                  ABSOLUTE_ACCURACY * _scale(target))
+def _check_precondition_at_zero(spec: OptimizerSpec, ex: Setup) -> None:
+    changed = _preconditioning_at_zero_changes(spec)
+    if changed:
+        raise ConformanceError(f"precondition() at p = 0 changes {', '.join(changed)}")
+    reference = moment_recursion_risk(spec, ex.problem, ex.hyperparameters, batch_size=ex.batch_size, steps=ex.steps)
+    engine = nn.expected_risk(ex.problem, ex.optimizer, batch_size=ex.batch_size, steps=ex.steps)
+    _assert_close(engine, reference, 1e-10, "engine at p = 0 vs recursion of the unpreconditioned spec",
+                  ABSOLUTE_ACCURACY * _scale(ex), ex.steps)
 
 
 # ---------------------------------------------------------------------- metamorphic invariances
@@ -430,7 +478,7 @@ def _compare_settings(a: Setup, b: Setup, rtol: float, what: str, target_fractio
     atol = ABSOLUTE_ACCURACY * scale
     for name, fn, floor in (("expected_risk", nn.expected_risk, atol), ("risk_variance", nn.risk_variance, 4 * atol * scale)):
         _assert_close(fn(b.problem, b.optimizer, batch_size=b.batch_size, steps=b.steps),
-                      fn(a.problem, a.optimizer, batch_size=a.batch_size, steps=a.steps), rtol, f"{what}: {name}", floor)
+                      fn(a.problem, a.optimizer, batch_size=a.batch_size, steps=a.steps), rtol, f"{what}: {name}", floor, b.steps)
     _assert_close(nn.stationary_risk(b.problem, b.optimizer, batch_size=b.batch_size),
                   nn.stationary_risk(a.problem, a.optimizer, batch_size=a.batch_size), rtol, f"{what}: stationary_risk")
     _same_steps(a, b, target_fraction * a.problem.initial_risk, what)
@@ -488,8 +536,9 @@ def check_scale_symmetry(spec: OptimizerSpec, ex: tuple[Setup, float, float]) ->
     start_s, noise_s = nn.risk_components(nn.Problem(scale * p.h, scale * p.c, p.init_var, p.weights), opt,
                                           batch_size=s.batch_size, steps=s.steps)
     atol = ABSOLUTE_ACCURACY * _scale(s)
-    _assert_close(start_s, scale * start, 1e-9, f"start part with (h, c, lr) scaled by s={scale!r}", scale * atol)
-    _assert_close(noise_s, noise, 1e-9, f"noise part with (h, c, lr) scaled by s={scale!r}", atol)
+    _assert_close(start_s, scale * start, 1e-9, f"start part with (h, c, lr) scaled by s={scale!r}", scale * atol,
+                  s.steps)
+    _assert_close(noise_s, noise, 1e-9, f"noise part with (h, c, lr) scaled by s={scale!r}", atol, s.steps)
 
 
 # ---------------------------------------------------------------------- information bound
@@ -563,6 +612,7 @@ PROPERTIES: dict[str, Property] = {
             "variance, family-wise false-failure rate 1e-6)",
             _monte_carlo_examples,
             _check_monte_carlo,
+            fields=("setting", "runs", "seed"),
         ),
         Property(
             "stationary_risk_is_limit",
@@ -583,12 +633,23 @@ PROPERTIES: dict[str, Property] = {
             _small_lr_examples,
             _check_small_lr,
             _has_lr,
+            fields=("problem", "precond_power", "hyperparameters"),
         ),
         Property(
             "reductions",
-            "declared reductions hold (symbolically and to 1e-10), and p = 0 is unpreconditioned",
+            "each declared reduction holds: both sides' risk curves agree to 1e-10 relative (above 1e-13 of the "
+            "initial + stationary risk), and their stationary risks where both are stable",
             _reduction_examples,
             _check_reduction,
+            _no_reductions,
+            lambda spec: "declared: " + "; ".join(str(r) for r in declared_reductions(spec.name)),
+        ),
+        Property(
+            "precondition_at_zero",
+            "p = 0 is unpreconditioned: precondition() at p = 0 is the spec itself, and the engine at p = 0 equals "
+            "the recursion of the unpreconditioned spec to 1e-10",
+            lambda spec: setups(spec, precondition=False),
+            _check_precondition_at_zero,
         ),
         Property(
             "permutation_invariance",
@@ -597,6 +658,7 @@ PROPERTIES: dict[str, Property] = {
                 lambda s: st.tuples(st.just(s), st.permutations(range(s.problem.size)), _target_fractions())
             ),
             _check_permutation,
+            fields=("setting", "permutation", "target_fraction"),
         ),
         Property(
             "bin_splitting_invariance",
@@ -606,6 +668,7 @@ PROPERTIES: dict[str, Property] = {
                                     _target_fractions())
             ),
             _check_split,
+            fields=("setting", "bin", "position", "target_fraction"),
         ),
         Property(
             "scale_symmetry",
@@ -614,12 +677,14 @@ PROPERTIES: dict[str, Property] = {
             lambda spec: st.tuples(_invariance_examples(spec), _log_uniform(1e-3, 1e3), _target_fractions()),
             check_scale_symmetry,
             _has_lr,
+            fields=("setting", "scale", "target_fraction"),
         ),
         Property(
             "information_bound",
             "no setting, drawn or the best of a learning-rate grid, beats the Bayes information bound",
             lambda spec: st.tuples(_invariance_examples(spec), _target_fractions()),
             _check_information_bound,
+            fields=("setting", "target_fraction"),
         ),
     )
 }

@@ -54,6 +54,7 @@ from sympy.polys.polyfuncs import symmetrize
 from nqm.theory import B, OptimizerSpec, c, derive, h, k, statement, t, v0
 from nqm.theory._closed_form import closed_form, root_symbols, same_closed_form, vieta_relations
 
+from ._proof_report import ProofReport
 from ._strategies import _spec
 
 __all__ = [
@@ -201,8 +202,9 @@ def run_all(
     specs: Iterable[OptimizerSpec | str] | None = None,
     *,
     progress: Callable[[ProofResult], None] | None = None,
-) -> list[ProofResult]:
-    """Run every proof of the catalogue and return one :class:`ProofResult` per proof.
+) -> ProofReport:
+    """Run every proof of the catalogue and return one :class:`ProofResult` per proof, as a
+    :class:`~nqm.proofs.ProofReport` (a list with ``to_pandas()`` and an HTML table for Jupyter).
 
     ``specs=None``: the paper's claims and, for every registered optimizer, the information
     bound at its tuned optimum and the generic proofs. Given specs (objects or registered
@@ -211,7 +213,7 @@ def run_all(
     """
     from ._claims import proof_catalogue
 
-    results = []
+    results = ProofReport()
     for proof in proof_catalogue(specs):
         results.append(proof.run())
         if progress is not None:

@@ -9,7 +9,19 @@ from ._builtins import BETA, BUILTINS, GAMMA, LR, NU, ema, momentum, nesterov, q
 from ._closed_form import ClosedForm, closed_form, same_closed_form
 from ._codegen import compile_forms, exact_terms, forms_source, generated_module_source, hyperparameter_ranges, scale_covariant
 from ._derive import Derivation, NumericInvariants, derive
-from ._latex import DocumentBlock, Formula, canonical_form, document_sections, formula_lines, latex_document, roundtrip, select_specs, to_latex
+from ._latex import (
+    DocumentBlock,
+    Formula,
+    canonical_form,
+    derivation_latex,
+    document_sections,
+    formula_lines,
+    latex_display,
+    latex_document,
+    roundtrip,
+    select_specs,
+    to_latex,
+)
 from ._moments import (
     characteristic_polynomial,
     second_moment_vec,
@@ -33,5 +45,5 @@ __all__ = [
     "unregister", "v0", "vech_basis", "x", "xi", "z",
     "ClosedForm", "DocumentBlock", "Formula", "STATEMENTS", "Statement", "canonical_form", "check_all", "closed_form",
     "document_sections", "exact_terms", "formula_lines", "latex_document", "roundtrip", "scale_covariant",
-    "select_specs", "same_closed_form", "statement", "to_latex",
+    "select_specs", "same_closed_form", "statement", "to_latex", "derivation_latex", "latex_display",
 ]

@@ -91,6 +91,14 @@ class Derivation:
 
     spec: OptimizerSpec
 
+    def _repr_latex_(self) -> str:
+        """Jupyter display: the state-space form, characteristic polynomial, stationary risk and
+        stability conditions, as the LaTeX document writes them (:func:`nqm.theory.derivation_latex`)."""
+        # the LaTeX module builds on this one: imported on use
+        from ._latex import derivation_latex
+
+        return derivation_latex(self.spec)
+
     # ------------------------------------------------------------------ mean dynamics
     @cached_property
     def characteristic_polynomial(self) -> sp.Expr:

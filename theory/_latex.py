@@ -50,6 +50,8 @@ __all__ = [
     "LINE_UNITS",
     "PRINT_NAMES",
     "canonical_form",
+    "derivation_latex",
+    "latex_display",
     "document_formulas",
     "document_sections",
     "formula_lines",
@@ -623,6 +625,10 @@ class Formula:
         :attr:`pieces` packed greedily into :data:`LINE_UNITS` less the room of the label."""
         return _lines(self.pieces, LINE_UNITS - max(_width(self.head), _LABEL_UNITS))
 
+    def _repr_latex_(self) -> str:
+        """Jupyter display: this line alone (:func:`latex_display`)."""
+        return latex_display((self,))
+
     @property
     def line(self) -> str:
         """The align line (without the trailing ``\\\\``): ``label & rhs``, with continuation
@@ -665,6 +671,39 @@ def _state_tex(spec: OptimizerSpec, i: int) -> str:
     return base + (rf"_{{\mathrm{{{_escape(suffix)}}}}}" if suffix else "")
 
 
+#: labels of the characteristic polynomial and the stationary risk
+_CHARACTERISTIC = r"\det(zI - A)"
+_STATIONARY = r"\mathrm{E}\,\ell_{i}(\infty)"
+
+
+def _state_space_formulas(spec: OptimizerSpec) -> tuple[Formula, ...]:
+    return (Formula("A", spec.A), Formula("b", spec.b), Formula(r"\mathrm{init}", spec.init), Formula(r"\mathrm{out}", spec.out))
+
+
+def _stability_formulas(spec: OptimizerSpec) -> tuple[Formula, ...]:
+    return tuple(
+        Formula(rf"\text{{(J{i})}}\quad", cond, relation=True) for i, cond in enumerate(derive(spec).stability_conditions, 1)
+    )
+
+
+def latex_display(formulas: Sequence[Formula]) -> str:
+    r"""Formulas as one display ``$$\begin{aligned} ... \end{aligned}$$`` of their document lines
+    (:attr:`Formula.line`), for Jupyter's ``_repr_latex_`` (MathJax)."""
+    return "$$\\begin{aligned}\n" + " \\\\\n".join(f.line for f in formulas) + "\n\\end{aligned}$$"
+
+
+def derivation_latex(spec: OptimizerSpec) -> str:
+    r"""The main results of :func:`~nqm.theory.derive` for ``spec`` as :func:`latex_document` writes
+    them: the state-space form, the characteristic polynomial (eq. 22), the stationary risk and
+    Jury's stability conditions, in one display (``Derivation._repr_latex_``)."""
+    d = derive(spec)
+    return latex_display(
+        _state_space_formulas(spec)
+        + (Formula(_CHARACTERISTIC, d.characteristic_polynomial), Formula(_STATIONARY, d.stationary_risk))
+        + _stability_formulas(spec)
+    )
+
+
 #: specs with more states get no partial noise sum in the document (see _spec_blocks)
 _PARTIAL_SUM_STATES = 2
 
@@ -681,10 +720,10 @@ def _spec_blocks(spec: OptimizerSpec) -> list[DocumentBlock]:
             r"evaluated iterate $y_t = \mathrm{out}\,x_t$, state $("
             + ", ".join(_state_tex(spec, i) for i in range(spec.n))
             + ")$.",
-            (Formula("A", spec.A), Formula("b", spec.b), Formula(r"\mathrm{init}", spec.init), Formula(r"\mathrm{out}", spec.out)),
+            _state_space_formulas(spec),
         )
     ]
-    roots: list[Formula] = [Formula(r"\det(zI - A)", d.characteristic_polynomial)]
+    roots: list[Formula] = [Formula(_CHARACTERISTIC, d.characteristic_polynomial)]
     if cf.named:
         from ._closed_form import root_values
 
@@ -714,7 +753,7 @@ def _spec_blocks(spec: OptimizerSpec) -> list[DocumentBlock]:
                 Formula("M", M),
                 Formula("q", q),
                 Formula(r"\bar S", S),
-                Formula(r"\mathrm{E}\,\ell_{i}(\infty)", d.stationary_risk),
+                Formula(_STATIONARY, d.stationary_risk),
             ),
         )
     )
@@ -722,7 +761,7 @@ def _spec_blocks(spec: OptimizerSpec) -> list[DocumentBlock]:
         DocumentBlock(
             "Stability",
             r"Jury (Schur--Cohn) conditions: all eigenvalues of $A$ strictly inside the unit circle.",
-            tuple(Formula(rf"\text{{(J{i})}}\quad", cond, relation=True) for i, cond in enumerate(d.stability_conditions, 1)),
+            _stability_formulas(spec),
         )
     )
     if any(hp.name == "lr" for hp in spec.hyperparameters):
