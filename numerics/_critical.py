@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._forms import real_array
+from ._forms import _shown, real_array
 from ._model import build_model, validate_batch_size, validate_steps
 from ._optimizers import Optimizer
 from ._problem import Problem
@@ -107,7 +107,7 @@ def perfect_scaling_breakdown(batch_sizes: object, steps: object, factor: float 
     and ``nan`` with fewer than two finite rows.
     """
     if not (isinstance(factor, (int, float)) and math.isfinite(factor) and factor > 1):
-        raise ValueError(f"factor must be a finite number in (1, inf); got {factor!r}")
+        raise ValueError(f"factor must be a finite number in (1, inf); got {_shown(factor)}")
     B, S = _curve(batch_sizes, steps)
     if B.size < 2:
         return math.nan
@@ -124,17 +124,43 @@ def perfect_scaling_breakdown(batch_sizes: object, steps: object, factor: float 
 
 @dataclass(frozen=True)
 class CriticalBatchSizes:
-    """Both definitions of the critical batch size for one steps curve (see the functions)."""
+    r"""Both definitions of the critical batch size for one steps curve (see the functions).
+
+    ``reason`` says why a value is not a finite batch size (empty when both are): too few rows
+    with finite steps, a fit whose :math:`S_{\min}` is 0 (the steps still fall as :math:`1/B` at
+    the largest batch size: the curve never flattens over the batch sizes given), or steps that stay
+    within 2x of perfect scaling up to the largest batch size.
+    """
 
     mccandlish: McCandlishFit | None
     perfect_scaling_2x: float
+    reason: str = ""
 
 
 def critical_batch_sizes(batch_sizes: object, steps: object) -> CriticalBatchSizes:
-    """:func:`mccandlish_fit` (``None`` with fewer than 2 finite rows) and :func:`perfect_scaling_breakdown` at 2x."""
+    """:func:`mccandlish_fit` (``None`` with fewer than 2 finite rows) and :func:`perfect_scaling_breakdown`
+    at 2x, with the ``reason`` for every value that is not a finite batch size."""
     B, S = _curve(batch_sizes, steps)
-    fit = mccandlish_fit(B, S) if B.size >= 2 and np.all(S > 0) else None
-    return CriticalBatchSizes(fit, perfect_scaling_breakdown(B, S) if np.all(S > 0) else math.nan)
+    positive = bool(np.all(S > 0))
+    fit = mccandlish_fit(B, S) if B.size >= 2 and positive else None
+    two_x = perfect_scaling_breakdown(B, S) if positive else math.nan
+    reasons = []
+    if B.size < 2:
+        reasons.append(f"both need at least 2 batch sizes with finite steps; got {B.size}")
+    elif not positive:
+        reasons.append("both need positive steps; the target is reached at step 0")
+    else:
+        largest = f"B = {B[-1]:g}, the largest batch size given"
+        if B.size == 2:
+            reasons.append("McCandlish: 2 batch sizes determine S_min and E_min exactly, so the fit is not tested "
+                           "(give at least 3)")
+        if fit is not None and fit.S_min == 0:
+            reasons.append(f"McCandlish: the fitted S_min is 0 (the steps still fall as 1/B up to {largest}: "
+                           "the curve never flattens), so B_crit lies beyond the batch sizes given (inf)")
+        if math.isinf(two_x):
+            reasons.append(f"2x perfect scaling: the steps stay within 2x of perfect scaling up to {largest}, "
+                           "so the breakdown lies beyond the batch sizes given (inf)")
+    return CriticalBatchSizes(fit, two_x, "; ".join(reasons))
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ __all__ = [
     "Forms",
     "UnknownOptimizerError",
     "forms_for",
+    "plain",
     "real_array",
     "validate_batch_size",
     "validate_count",
@@ -62,8 +63,22 @@ _SHORT = reprlib.Repr()
 _SHORT.maxstring = _SHORT.maxother = 60
 
 
+def plain(value: object) -> object:
+    """``value`` with NumPy scalars replaced by the Python numbers they hold (also inside lists,
+    tuples and dicts), so that messages read ``0.0`` rather than ``np.float64(0.0)``."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return type(value)(plain(v) for v in value) if type(value) in (list, tuple) else value
+    if isinstance(value, dict):
+        return {plain(k): plain(v) for k, v in value.items()}
+    return value
+
+
 def _shown(value: object) -> str:
-    """A short one-line ``repr`` of ``value`` for error messages (long sequences are elided)."""
+    """A short one-line ``repr`` of ``value`` for error messages (long sequences are elided, NumPy
+    scalars shown as plain numbers, :func:`plain`)."""
+    value = plain(value)
     if isinstance(value, np.ndarray):
         with np.printoptions(threshold=6, edgeitems=3):
             text = " ".join(repr(value).split())

@@ -1,7 +1,11 @@
 r"""Exact expected risk, its variance, and the stationary risk.
 
 All functions accept an optimizer whose hyperparameters are arrays (a grid) and a
-``batch_size`` array; results carry the broadcast grid shape in front. The risk of a
+``batch_size`` array; results carry the broadcast grid shape in front. The optimizer is any
+form :func:`~nqm.numerics._optimizers.as_optimizer` accepts: an instance, or a class, spec or
+registered name with the hyperparameters as keywords (``expected_risk(prob, nn.Momentum,
+lr=0.1, beta=0.9, ...)``. ``steps`` holds the evaluation times (any shape; a single
+number is one step), as in :func:`~nqm.numerics.monte_carlo`. The risk of a
 divergent setting is its exact (finite, growing) value where representable and ``inf``
 on overflow, never NaN; its stationary risk is ``inf``.
 """
@@ -11,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._model import Method, build_model, validate_steps
-from ._optimizers import Optimizer
+from ._optimizers import OptimizerLike, as_optimizer
 from ._problem import Problem
 
 __all__ = ["expected_risk", "risk_variance", "stationary_risk", "risk_components"]
@@ -20,13 +24,13 @@ __all__ = ["expected_risk", "risk_variance", "stationary_risk", "risk_components
 _CHUNK_ELEMENTS = 1 << 21
 
 
-def _reduce_over_steps(problem, opt, batch_size, steps, method: Method, reduce, merge_bins: bool) -> np.ndarray:
+def _reduce_over_steps(problem, opt, batch_size, steps, method: Method, reduce, merge_bins: bool, hyper) -> np.ndarray:
     """Apply ``reduce(start_parts, noise_parts)`` (summing out the bin axis, -2) chunk by chunk
     over the flattened ``steps``; the result ends in ``steps.shape``. ``merge_bins``: as for
     :func:`build_model` (only where ``reduce`` is a sum over bins of the expected risk)."""
     t = validate_steps(steps)
     flat = t.ravel()
-    model = build_model(problem, opt, batch_size, trailing=1, method=method, merge_bins=merge_bins)
+    model = build_model(problem, as_optimizer(opt, hyper), batch_size, trailing=1, method=method, merge_bins=merge_bins)
     chunk = max(1, _CHUNK_ELEMENTS // max(1, model.weight.size))
     pieces = [reduce(*model.parts(flat[lo : lo + chunk])) for lo in range(0, flat.size, chunk)]
     if not pieces:
@@ -36,7 +40,13 @@ def _reduce_over_steps(problem, opt, batch_size, steps, method: Method, reduce, 
 
 
 def expected_risk(
-    problem: Problem, opt: Optimizer, *, batch_size: object, steps: object, method: Method = "auto"
+    problem: Problem,
+    opt: OptimizerLike,
+    *,
+    batch_size: object,
+    steps: object,
+    method: Method = "auto",
+    **hyperparameters: object,
 ) -> np.ndarray:
     r"""Exact :math:`\mathbb{E}\mathcal L(t)` at each step in ``steps`` (eqs. 4, 6, 12 and their generalisation).
 
@@ -50,22 +60,35 @@ def expected_risk(
     ~1e-25 of the initial risk where the mean path cancels to nearly 0, and an underdamped pair
     carries a phase error of about t * theta * eps (1.8e-9 at beta = 1 - 1e-7, alpha h = 2).
     """
-    return _reduce_over_steps(problem, opt, batch_size, steps, method, lambda d, n: np.sum(d + n, axis=-2), True)
+    return _reduce_over_steps(problem, opt, batch_size, steps, method, lambda d, n: np.sum(d + n, axis=-2), True, hyperparameters)
 
 
 def risk_components(
-    problem: Problem, opt: Optimizer, *, batch_size: object, steps: object, method: Method = "auto"
+    problem: Problem,
+    opt: OptimizerLike,
+    *,
+    batch_size: object,
+    steps: object,
+    method: Method = "auto",
+    **hyperparameters: object,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(start part, noise part)`` of the expected risk: the decaying mean-path term and
     the accumulated noise term (the two terms of Theorems 1 and 2 before stationarity)."""
     both = _reduce_over_steps(
-        problem, opt, batch_size, steps, method, lambda d, n: np.stack([np.sum(d, axis=-2), np.sum(n, axis=-2)]), True
+        problem, opt, batch_size, steps, method, lambda d, n: np.stack([np.sum(d, axis=-2), np.sum(n, axis=-2)]), True,
+        hyperparameters,
     )
     return both[0], both[1]
 
 
 def risk_variance(
-    problem: Problem, opt: Optimizer, *, batch_size: object, steps: object, method: Method = "auto"
+    problem: Problem,
+    opt: OptimizerLike,
+    *,
+    batch_size: object,
+    steps: object,
+    method: Method = "auto",
+    **hyperparameters: object,
 ) -> np.ndarray:
     r"""Exact :math:`\mathrm{Var}[\mathcal L(t)]` for Gaussian noise and a Gaussian start.
 
@@ -82,10 +105,10 @@ def risk_variance(
         with np.errstate(over="ignore"):  # a divergent bin's square overflows to inf, as it should
             return np.sum(np.where(w > 0, 2.0 * rho * rho / safe, 0.0), axis=-2)
 
-    return _reduce_over_steps(problem, opt, batch_size, steps, method, reduce, False)
+    return _reduce_over_steps(problem, opt, batch_size, steps, method, reduce, False, hyperparameters)
 
 
-def stationary_risk(problem: Problem, opt: Optimizer, *, batch_size: object) -> np.ndarray:
+def stationary_risk(problem: Problem, opt: OptimizerLike, *, batch_size: object, **hyperparameters: object) -> np.ndarray:
     r"""The :math:`t\to\infty` risk :math:`\sum_i w_i\tfrac12 h_i\frac{c_i}{B}\,\mathrm{out}\bar S_i\mathrm{out}^\top`; ``inf`` if unstable."""
-    model = build_model(problem, opt, batch_size, merge_bins=True)
+    model = build_model(problem, as_optimizer(opt, hyperparameters), batch_size, merge_bins=True)
     return np.sum(model.stationary(), axis=-1)

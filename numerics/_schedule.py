@@ -33,7 +33,7 @@ import numpy as np
 
 from ._forms import real_array, validate_count
 from ._model import validate_batch_size, validate_steps
-from ._optimizers import Optimizer
+from ._optimizers import Optimizer, OptimizerLike, as_optimizer
 from ._problem import Problem
 from ._schedule_maps import (
     LrFamily,
@@ -90,15 +90,17 @@ def split_steps(total: int, pieces: int) -> np.ndarray:
     return np.array([base + 1] * extra + [base] * (pieces - extra), dtype=np.int64)
 
 
-def schedule_family(problem: Problem, opt: Optimizer | str, batch_size: object) -> LrFamily:
-    """Resolve ``opt`` (an optimizer, whose ``lr`` is ignored, or the name of a spec whose only
-    hyperparameter is ``lr``) into the per-bin data of one schedule problem."""
+def schedule_optimizer(opt: OptimizerLike) -> Optimizer:
+    """The optimizer of a schedule: an instance (its ``lr`` is ignored), or a class, spec or name
+    (:func:`~nqm.numerics._optimizers.as_optimizer`) of a spec whose only hyperparameter is ``lr``."""
+    return opt if isinstance(opt, Optimizer) else as_optimizer(opt, {"lr": 1.0})
+
+
+def schedule_family(problem: Problem, opt: OptimizerLike, batch_size: object) -> LrFamily:
+    """Resolve ``opt`` (:func:`schedule_optimizer`) into the per-bin data of one schedule problem."""
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be an nqm.numerics.Problem; got {type(problem).__name__}")
-    if isinstance(opt, str):
-        opt = Optimizer(opt, lr=1.0)
-    if not isinstance(opt, Optimizer):
-        raise TypeError(f"optimizer must be an nqm.numerics.Optimizer or a spec name; got {type(opt).__name__}")
+    opt = schedule_optimizer(opt)
     B = validate_batch_size(batch_size)
     if B.ndim != 0:
         raise ValueError(f"batch_size must be a single number >= 1 for a schedule; got shape {B.shape}")
@@ -106,7 +108,7 @@ def schedule_family(problem: Problem, opt: Optimizer | str, batch_size: object) 
 
 
 def scheduled_risk(
-    problem: Problem, opt: Optimizer | str, *, batch_size: object, lrs: object, steps: object = None
+    problem: Problem, opt: OptimizerLike, *, batch_size: object, lrs: object, steps: object = None
 ) -> np.ndarray:
     r"""Exact :math:`\mathbb E\mathcal L(t)` under a per-step schedule, by the moment recursion (eq. 3).
 
@@ -168,7 +170,7 @@ def _boundary_states(family: LrFamily, lr: np.ndarray, L: np.ndarray, method: Ma
 
 def piecewise_risk(
     problem: Problem,
-    opt: Optimizer | str,
+    opt: OptimizerLike,
     *,
     batch_size: object,
     lrs: object,
@@ -220,7 +222,7 @@ def piecewise_risk(
 
 def piecewise_risk_gradient(
     problem: Problem,
-    opt: Optimizer | str,
+    opt: OptimizerLike,
     *,
     batch_size: object,
     lrs: object,

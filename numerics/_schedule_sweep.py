@@ -20,9 +20,10 @@ import numpy as np
 
 from ._cache import register_result_type
 from ._forms import validate_batch_size, validate_count, validate_hyperparameter, validate_positive
-from ._optimizers import Optimizer
+from ._optimizers import Optimizer, OptimizerLike
 from ._parallel import ResultCache, map_tasks, resolve_cache
 from ._problem import Problem
+from ._schedule import schedule_optimizer
 from ._schedule_maps import MapMethod
 from ._schedule_opt import (
     AUTHORS_START,
@@ -97,7 +98,7 @@ class _ScheduleTask:
     """One batch size of :func:`schedule_sweep`: the optimised schedule and the best constant rate."""
 
     problem: Problem
-    opt: Optimizer | str
+    opt: Optimizer
     batch_size: float
     target: float
     pieces: int
@@ -148,7 +149,7 @@ def _schedules_by_batch_size(
 
 def schedule_sweep(
     problem: Problem | None = None,
-    opt: Optimizer | str = "sgd",
+    opt: OptimizerLike = "sgd",
     *,
     batch_sizes: object = PAPER_BATCH_SIZES,
     target: float = 0.01,
@@ -183,6 +184,7 @@ def schedule_sweep(
     free and an interrupted sweep resumes; ``progress`` wraps the task completions.
     """
     problem = Problem.paper() if problem is None else problem
+    opt = schedule_optimizer(opt)  # a class or spec from nn.from_spec travels to workers as an instance
     Bs = np.atleast_1d(validate_batch_size(batch_sizes, "batch_sizes"))
     grid = np.atleast_1d(validate_hyperparameter("constant_lrs", constant_lrs, (0.0, math.inf, False, False)))
     target, pieces = validate_positive("target", target), validate_count("pieces", pieces, 1)

@@ -33,7 +33,7 @@ from ._model import build_model, validate_batch_size
 from ._optimizers import Optimizer
 from ._parallel import ResultCache, map_tasks, resolve_cache, resolve_executor
 from ._problem import Problem
-from ._tune import GridSearch, _axes, _refine, resolve_spec_name
+from ._tune import OPTIMIZERS_OWN, GridSearch, _axes, _refine, tuning_arguments
 
 __all__ = ["SweepRow", "Sweep", "sweep", "sweeps", "POOL_MIN_WORK", "effective_lr", "LearningRateTable", "optimal_learning_rates", "PAPER_BATCH_SIZES"]
 
@@ -304,11 +304,11 @@ def _plan(
     batch_sizes: object = PAPER_BATCH_SIZES,
     target: object = 0.01,
     grid: Mapping[str, object] | None = None,
-    precond_power: object = 0.0,
+    precond_power: object = OPTIMIZERS_OWN,
     refine: bool = False,
     **fixed: object,
 ) -> _Plan:
-    name = resolve_spec_name(optimizer)
+    name, grid, fixed, precond_power = tuning_arguments(optimizer, grid, fixed, precond_power)
     forms = forms_for(name)
     Bs = validate_batch_size(batch_sizes, "batch_sizes")
     if Bs.ndim != 1 or Bs.size == 0:
@@ -352,7 +352,7 @@ def _assemble(plan: _Plan, results: list[list[tuple[float, int | None]]]) -> lis
 
 def sweeps(
     problem: Problem,
-    configs: Sequence[Mapping[str, object]],
+    configs: Sequence[Mapping[str, object] | object],
     *,
     executor: Executor | str | None = None,
     cache: ResultCache | str | Path | bool | None = None,
@@ -361,13 +361,15 @@ def sweeps(
 ) -> list[Sweep]:
     r"""Several sweeps at once (e.g. every (optimizer, p) of Fig. 4): one :class:`Sweep` per config.
 
-    Each config is a mapping of :func:`sweep`'s keyword arguments plus ``optimizer``, e.g.
+    Each config is an optimizer (anything :func:`sweep` accepts: ``[nn.SGD, nn.Momentum]``) or a
+    mapping of :func:`sweep`'s keyword arguments plus ``optimizer``, e.g.
     ``{"optimizer": nn.Momentum, "precond_power": 0.5}``; ``common`` holds arguments shared
     by all (a config's own value wins). All configurations' tasks go to the executor
     together; ``executor``, ``cache`` and ``progress`` as for :func:`sweep`.
     """
     plans = []
     for config in configs:
+        config = config if isinstance(config, Mapping) else {"optimizer": config}
         args = {**common, **config}
         if "optimizer" not in args:
             raise ValueError(f"every config needs an 'optimizer'; got {dict(config)!r}")
@@ -415,7 +417,7 @@ def sweep(
     batch_sizes: object = PAPER_BATCH_SIZES,
     target: object = 0.01,
     grid: Mapping[str, object] | None = None,
-    precond_power: object = 0.0,
+    precond_power: object = OPTIMIZERS_OWN,
     refine: bool = False,
     executor: Executor | str | None = None,
     cache: ResultCache | str | Path | bool | None = None,

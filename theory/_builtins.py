@@ -30,7 +30,8 @@ __all__ = ["LR", "BETA", "GAMMA", "NU", "sgd", "momentum", "ema", "nesterov", "q
 LR = Hyperparameter("lr", alpha, 0.0, math.inf, False, False, "learning rate alpha")
 BETA = Hyperparameter("beta", beta, 0.0, 1.0, True, False, "momentum beta")
 GAMMA = Hyperparameter("gamma", gamma, 0.0, 1.0, True, False, "EMA coefficient gamma")
-NU = Hyperparameter("nu", nu, 0.0, 1.0, True, True, "quasi-hyperbolic interpolation nu")
+#: tuning fixes nu at Ma & Yarats' recommended 0.7 unless it is given or put on the grid
+NU = Hyperparameter("nu", nu, 0.0, 1.0, True, True, "quasi-hyperbolic interpolation nu", default=0.7)
 
 
 def _sgd(grad, theta, lr):

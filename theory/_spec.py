@@ -41,7 +41,9 @@ class Hyperparameter:
     """A named, symbolic hyperparameter with its admissible interval.
 
     ``name`` is the Python keyword used by :mod:`nqm.numerics` (``lr``, ``beta``, ...);
-    ``symbol`` is the sympy symbol in the spec's matrices.
+    ``symbol`` is the sympy symbol in the spec's matrices. ``default`` (optional) is the value
+    tuning uses when a hyperparameter is neither on the grid nor given (QHM's
+    :math:`\nu = 0.7`): defaults belong to a spec, never to a name.
     """
 
     name: str
@@ -51,6 +53,11 @@ class Hyperparameter:
     lower_closed: bool = True
     upper_closed: bool = False
     description: str = ""
+    default: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.default is not None and not self.interval.contains(sp.nsimplify(self.default)):
+            raise SpecError(f"the default of {self.name} must be in {self.range_text}; got {self.default!r}")
 
     @property
     def interval(self) -> sp.Interval:

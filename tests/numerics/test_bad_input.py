@@ -170,8 +170,8 @@ def test_tune_arguments(kwargs, match) -> None:
 
 def test_tune_optimizer_argument() -> None:
     raises(r"optimizer must name a registered spec", lambda: nn.tune(PROB, "adamw", batch_size=4, target=0.1))
-    with pytest.raises(TypeError, match="optimizer must be a registered spec name or an optimizer class"):
-        nn.tune(PROB, nn.SGD(lr=0.1), batch_size=4, target=0.1)
+    with pytest.raises(ValueError, match=r"optimizer must be an optimizer \(nn.Momentum\(lr=0.1, beta=0.9\)\), an optimizer class"):
+        nn.tune(PROB, 3, batch_size=4, target=0.1)
     from nqm.theory import unregister
 
     spec = _spec_with_foo()
