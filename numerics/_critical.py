@@ -23,9 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._forms import _shown, real_array
-from ._model import build_model, validate_batch_size, validate_steps
-from ._optimizers import Optimizer
+from ._forms import _shown, evaluation_steps, real_array
+from ._model import build_model, validate_batch_size
+from ._optimizers import OptimizerLike, as_optimizer
 from ._problem import Problem
 
 __all__ = [
@@ -213,7 +213,7 @@ def gradient_noise_scale(problem: Problem, theta: object) -> GradientNoiseScale:
 
 
 def expected_gradient_noise_scale(
-    problem: Problem, opt: Optimizer, *, batch_size: object, steps: object
+    problem: Problem, opt: OptimizerLike, *, batch_size: object, steps: object, **hyperparameters: object
 ) -> GradientNoiseScale:
     r"""Expected-value versions of :math:`\mathcal B_{\rm noise}, \mathcal B_{\rm simple}` along a trajectory.
 
@@ -229,11 +229,11 @@ def expected_gradient_noise_scale(
     per-bin expected risks :math:`\ell_i = w_i\tfrac12h_i\mathbb E\theta_{i,t}^2` of the
     exact engine. This ratio of expectations is what the usual estimators target (they
     estimate :math:`|G|^2` and :math:`\operatorname{tr}\Sigma` separately); it is not the
-    expectation of the pointwise ratio. ``steps = 0`` gives the values at initialisation.
+    expectation of the pointwise ratio. ``steps`` as for :func:`~nqm.numerics.expected_risk` (``[0]``: the values at initialisation).
     Result shape: the optimizer's grid + ``steps.shape``.
     """
-    t = validate_steps(steps)
-    model = build_model(problem, opt, batch_size, trailing=1)
+    t = evaluation_steps(steps)
+    model = build_model(problem, as_optimizer(opt, hyperparameters), batch_size, trailing=1)
     det, noi = model.parts(t.ravel())
     risk = det + noi  # per bin, axis -2
     h = problem.h.reshape(-1, 1)

@@ -28,10 +28,12 @@ from ._generated import FORMS
 from ._twofold import polynomials, two_product
 
 __all__ = [
+    "MAX_HORIZON",
     "MAX_STEPS",
     "PRECOND_RANGE",
     "Forms",
     "UnknownOptimizerError",
+    "evaluation_steps",
     "forms_for",
     "plain",
     "real_array",
@@ -181,6 +183,29 @@ def validate_steps(steps: object, name: str = "steps") -> np.ndarray:
                 f"got {int(rounded[0])}, which would be evaluated at step {int(rounded[1])}"
             )
     return t
+
+
+#: most evaluation times a horizon (a single number T, meaning every step 0..T) may ask for
+MAX_HORIZON = 10**7
+
+
+def evaluation_steps(steps: object, name: str = "steps") -> np.ndarray:
+    """The evaluation times of a ``steps=`` argument: one meaning in every function that takes one.
+
+    A single integer T is a horizon: every step 0, 1, ..., T (a curve; T <= :data:`MAX_HORIZON`,
+    checked before any work). An array (list, tuple or ndarray of at least one dimension) holds the
+    evaluation times themselves, in any order and shape (``[T]`` is step T alone). Values as for
+    :func:`validate_steps`; ``ValueError`` naming ``name`` otherwise.
+    """
+    t = validate_steps(steps, name)
+    if t.ndim:
+        return t
+    if t > MAX_HORIZON:
+        raise ValueError(
+            f"{name}: a single number T means every step 0..T, at most {MAX_HORIZON:,}; got {int(t):,} "
+            f"(pass evaluation times as an array, e.g. [{int(t)}])"
+        )
+    return np.arange(int(t) + 1, dtype=float)
 
 
 def validate_count(name: str, value: object, lowest: int) -> int:

@@ -58,8 +58,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ._forms import _shown, real_array, validate_count, validate_hyperparameter
-from ._model import validate_batch_size, validate_steps
+from ._forms import _shown, evaluation_steps, real_array, validate_count, validate_hyperparameter
+from ._model import validate_batch_size
 from ._optimizers import Optimizer, OptimizerLike, as_optimizer
 from ._cache import register_result_type
 from ._parallel import ResultCache, map_tasks, resolve_cache
@@ -426,8 +426,8 @@ def monte_carlo(
     batch_size:
         :math:`B \ge 1`; the gradient noise of a step has variance :math:`c/B` per coordinate.
     steps:
-        a horizon :math:`T` (losses recorded at steps :math:`0..T`), or a 1-D array of evaluation
-        times as for :func:`~nqm.numerics.expected_risk` (the runs go to the largest; statistics are
+        as for :func:`~nqm.numerics.expected_risk`: a horizon :math:`T` (losses recorded at steps
+        :math:`0..T`) or a 1-D array of evaluation times (the runs go to the largest; statistics are
         reported at the times given, in their order; first hits use every step up to the largest).
     runs:
         independent runs (:math:`\ge 2`, for the standard error); runs x simulated coordinates x
@@ -467,9 +467,7 @@ def monte_carlo(
     B = validate_batch_size(batch_size)
     if B.ndim != 0:
         raise ValueError(f"batch_size must be a single number >= 1; got shape {B.shape}")
-    times = validate_steps(steps)
-    if times.ndim == 0:  # a horizon T: every step 0..T
-        times = np.arange(int(times) + 1, dtype=float)
+    times = evaluation_steps(steps)
     if times.ndim != 1 or times.size == 0:
         raise ValueError(f"steps must be a horizon T or a non-empty 1-D array of steps; got shape {times.shape}")
     T_int = int(times.max())

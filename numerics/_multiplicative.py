@@ -30,7 +30,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from ._model import build_model, validate_batch_size, validate_steps
+from ._forms import evaluation_steps
+from ._model import build_model, validate_batch_size
 from ._optimizers import OptimizerLike, as_optimizer
 from ._problem import Problem
 
@@ -68,7 +69,7 @@ def multiplicative_expected_risk(
     gradient per step (all built-ins); others raise ``ValueError``.
     """
     opt = as_optimizer(opt, hyperparameters)
-    t = validate_steps(steps)
+    t = evaluation_steps(steps)
     if t.size and t.max() > MAX_MULTIPLICATIVE_STEPS:
         raise ValueError(
             f"steps must be integers in [0, {MAX_MULTIPLICATIVE_STEPS}] for the multiplicative model "

@@ -4,8 +4,9 @@ All functions accept an optimizer whose hyperparameters are arrays (a grid) and 
 ``batch_size`` array; results carry the broadcast grid shape in front. The optimizer is any
 form :func:`~nqm.numerics._optimizers.as_optimizer` accepts: an instance, or a class, spec or
 registered name with the hyperparameters as keywords (``expected_risk(prob, nn.Momentum,
-lr=0.1, beta=0.9, ...)``. ``steps`` holds the evaluation times (any shape; a single
-number is one step), as in :func:`~nqm.numerics.monte_carlo`. The risk of a
+lr=0.1, beta=0.9, ...)``. ``steps`` is a horizon T (every step 0..T: a curve) or an array of
+evaluation times of any shape (``[T]`` is step T alone), as in every function that takes
+``steps`` (:func:`~nqm.numerics._forms.evaluation_steps`). The risk of a
 divergent setting is its exact (finite, growing) value where representable and ``inf``
 on overflow, never NaN; its stationary risk is ``inf``.
 """
@@ -14,7 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._model import Method, build_model, validate_steps
+from ._forms import evaluation_steps
+from ._model import Method, build_model
 from ._optimizers import OptimizerLike, as_optimizer
 from ._problem import Problem
 
@@ -28,7 +30,7 @@ def _reduce_over_steps(problem, opt, batch_size, steps, method: Method, reduce, 
     """Apply ``reduce(start_parts, noise_parts)`` (summing out the bin axis, -2) chunk by chunk
     over the flattened ``steps``; the result ends in ``steps.shape``. ``merge_bins``: as for
     :func:`build_model` (only where ``reduce`` is a sum over bins of the expected risk)."""
-    t = validate_steps(steps)
+    t = evaluation_steps(steps)
     flat = t.ravel()
     model = build_model(problem, as_optimizer(opt, hyper), batch_size, trailing=1, method=method, merge_bins=merge_bins)
     chunk = max(1, _CHUNK_ELEMENTS // max(1, model.weight.size))
@@ -50,7 +52,7 @@ def expected_risk(
 ) -> np.ndarray:
     r"""Exact :math:`\mathbb{E}\mathcal L(t)` at each step in ``steps`` (eqs. 4, 6, 12 and their generalisation).
 
-    Returns an array of shape ``grid + steps.shape``. ``method`` selects the Chebyshev
+    Returns an array of shape ``grid + times.shape`` (``times = 0..T`` for a horizon T). ``method`` selects the Chebyshev
     closed form (specs with <= 2 states) or exact doubling (any spec); ``"auto"`` picks
     the former where it applies. Both are accurate to ~1e-13 relative in the regimes
     tested against 50-digit mpmath (tests/numerics/test_exactness.py). The Chebyshev form

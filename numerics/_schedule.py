@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._forms import real_array, validate_count
+from ._forms import evaluation_steps, real_array, validate_count
 from ._model import validate_batch_size, validate_steps
 from ._optimizers import Optimizer, OptimizerLike, as_optimizer
 from ._problem import Problem
@@ -113,13 +113,14 @@ def scheduled_risk(
     r"""Exact :math:`\mathbb E\mathcal L(t)` under a per-step schedule, by the moment recursion (eq. 3).
 
     ``lrs[..., t]`` is the learning rate of step t (leading axes: several schedules at once).
-    ``steps`` (integers in [0, T]) defaults to every step 0..T. Returns shape
+    ``steps`` (as for :func:`~nqm.numerics.expected_risk`: a horizon or evaluation times, in
+    [0, T]) defaults to every step 0..T. Returns shape
     ``lrs.shape[:-1] + steps.shape``. Divergent schedules give ``inf``, never NaN.
     """
     family = schedule_family(problem, opt, batch_size)
     lr = validate_lrs(lrs)
     T = lr.shape[-1]
-    t = np.arange(T + 1, dtype=float) if steps is None else validate_steps(steps)
+    t = np.arange(T + 1, dtype=float) if steps is None else evaluation_steps(steps)
     if t.size and t.max() > T:
         raise ValueError(f"steps must be integers in [0, {T}] (the schedule's length); got {t.max():.0f}")
     flat = t.ravel().astype(np.int64)
@@ -183,7 +184,7 @@ def piecewise_risk(
     Piece k runs ``lengths[k]`` steps at ``lrs[..., k]`` (leading axes: several schedules).
     Without ``steps`` the result is the risk at every piece boundary
     (steps :math:`0, L_0, L_0+L_1, \dots, T`; shape ``(..., pieces + 1)``); with ``steps``
-    (integers in [0, T]) the risk at those steps (shape ``lrs.shape[:-1] + steps.shape``),
+    (a horizon or evaluation times in [0, T], as for :func:`~nqm.numerics.expected_risk`) the risk at those steps (shape ``lrs.shape[:-1] + steps.shape``),
     each from its piece's start state by one closed-form power. ``method`` as in
     :func:`~nqm.numerics.expected_risk`.
     """
@@ -192,7 +193,7 @@ def piecewise_risk(
     risk = np.moveaxis(boundary_risk(family, maps, m, N), 0, -1)
     if steps is None:
         return risk
-    t = validate_steps(steps)
+    t = evaluation_steps(steps)
     ends = np.cumsum(L, axis=-1)
     if t.size and np.any(t.max() > ends[..., -1]):
         raise ValueError(f"steps must be integers in [0, {int(ends[..., -1].min())}] (the schedule's length); got {t.max():.0f}")

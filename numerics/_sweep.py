@@ -30,7 +30,7 @@ from ._critical import CriticalBatchSizes, critical_batch_sizes
 from ._forms import forms_for, validate_positive
 from ._jsonio import json_ready
 from ._model import build_model, validate_batch_size
-from ._optimizers import Optimizer
+from ._optimizers import Optimizer, OptimizerLike, as_optimizer
 from ._parallel import ResultCache, map_tasks, resolve_cache, resolve_executor
 from ._problem import Problem
 from ._tune import OPTIMIZERS_OWN, GridSearch, _axes, _refine, tuning_arguments
@@ -53,7 +53,7 @@ def _slowest_rate(opt: Optimizer, h: float) -> tuple[np.ndarray, bool]:
     return -np.max(mu.real, axis=-1)[..., 0], False
 
 
-def effective_lr(opt: Optimizer) -> np.ndarray:
+def effective_lr(opt: OptimizerLike, **hyperparameters: object) -> np.ndarray:
     r"""Effective learning rate: the decay rate of the slowest mode per unit curvature as :math:`h\to0`.
 
     The slow eigenvalue of the transition is :math:`1 - \alpha_{\rm eff}h + O(h^2)`:
@@ -67,9 +67,9 @@ def effective_lr(opt: Optimizer) -> np.ndarray:
     probe where the rate at :math:`2h` is twice that at :math:`h` to within :math:`10^{-4}`
     (:math:`10^{-3}`). ``nan`` where none is, i.e. where the slow mode does not tend to 1 as
     :math:`h\to0`, e.g. weight decay, whose rate is set by the decay rather than the curvature.
-    Shape: the optimizer's grid.
+    Shape: the optimizer's grid. ``opt`` as for :func:`~nqm.numerics.expected_risk`.
     """
-    plain = opt.replace(precond_power=0.0)
+    plain = as_optimizer(opt, hyperparameters).replace(precond_power=0.0)
     rate, closed = _slowest_rate(plain, _H_EFF)
     # probe curvatures, largest first: the slope is read at the first h where the rate doubles
     # with h to within tol (the O(h^2) term is negligible), e.g. momentum needs alpha h << (1-beta)^2

@@ -16,6 +16,7 @@ from ._cli_common import (
     progress_wrapper,
     quiet_option,
     refuse_overwrite,
+    spec_file_option,
 )
 
 __all__ = ["figures"]
@@ -38,6 +39,7 @@ def _names() -> list[str]:
               help="Worker processes for the independent sweeps (1 = in this process).")
 @force_option
 @quiet_option
+@spec_file_option
 def figures(out_dir: Path, only: tuple[str, ...], validation: Path | None, jobs: int, force: bool, quiet: bool) -> None:
     """Render the NQM figures to OUT_DIR: PNG (150 dpi), PDF, and the plotted data as CSV and JSON.
 
