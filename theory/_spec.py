@@ -116,6 +116,8 @@ class OptimizerSpec:
         names of the state components, e.g. ``("theta", "m")``.
     description, reference:
         text for reports; ``reference`` cites the paper's equation.
+    display_name:
+        the name figures and tables show (``"SGD + EMA"``); :attr:`label` falls back to ``name``.
     """
 
     name: str
@@ -128,6 +130,7 @@ class OptimizerSpec:
     description: str = ""
     reference: str = ""
     preconditioned: bool = field(default=False)
+    display_name: str = ""
 
     def __post_init__(self) -> None:
         if not self.name or not self.name.replace("_", "").replace("-", "").isalnum():
@@ -167,6 +170,11 @@ class OptimizerSpec:
             raise SpecError("out (the output row) is all zero: it selects no iterate")
 
     # ------------------------------------------------------------------ basic views
+    @property
+    def label(self) -> str:
+        """The name shown in figures and tables: :attr:`display_name`, else :attr:`name`."""
+        return self.display_name or self.name
+
     @property
     def n(self) -> int:
         """State dimension per eigen-direction."""
@@ -289,6 +297,7 @@ class OptimizerSpec:
         out: Sequence[Any] | None = None,
         description: str = "",
         reference: str = "",
+        display_name: str = "",
     ) -> OptimizerSpec:
         r"""Build a spec from update code on symbolic state.
 
@@ -338,4 +347,5 @@ class OptimizerSpec:
             state=state,
             description=description,
             reference=reference,
+            display_name=display_name,
         )

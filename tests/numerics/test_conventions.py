@@ -240,3 +240,42 @@ def test_critical_batch_sizes_say_why_a_value_is_not_finite() -> None:
     assert "2 batch sizes determine S_min and E_min exactly" in nn.critical_batch_sizes([4.0, 8.0], [10.0, 6.0]).reason
     flat = nn.critical_batch_sizes([1.0, 4.0, 16.0, 64.0], [1000.0, 260.0, 100.0, 90.0])
     assert math.isfinite(flat.mccandlish.B_crit) and math.isfinite(flat.perfect_scaling_2x) and flat.reason == ""
+
+
+# ---------------------------------------------------------------------- figures
+FIG_PROB = nn.Problem.power_law(100, bins=4)
+FIG_BS = (1.0, 256.0)
+
+
+def _steps_by_series(result) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {}
+    for r in result.data:
+        if "series" in r and "steps" in r:
+            out.setdefault(r["series"].split(" ", 1)[1], []).append(r["steps"])
+    return out
+
+
+def test_figures_take_every_optimizer_form_and_label_it_by_its_spec() -> None:
+    from nqm.proofs import figure_13, figure_critical_vs_power, figure_steps_surface
+
+    kw = dict(problem=FIG_PROB, batch_sizes=FIG_BS, targets=(0.05,))
+    want = figure_13(optimizers=[nn.SGD], **kw)
+    user = figure_13(optimizers=[USER_SGD], **kw)
+    assert _steps_by_series(user) == _steps_by_series(want)
+    assert user.figure.axes[0].get_title().endswith(USER_SGD.name)  # a user spec's label is its name
+    assert want.figure.axes[0].get_title().endswith("SGD")  # the built-in's display name
+    from nqm.proofs._figures import figure_optimizers
+
+    forms = ["momentum", nn.from_spec(USER_MOMENTUM), USER_MOMENTUM.name, USER_MOMENTUM]
+    assert figure_optimizers("optimizers", forms) == ["momentum"] + [USER_MOMENTUM.name] * 3
+    surface = dict(problem=FIG_PROB, batch_sizes=(64.0,), lrs=np.logspace(-3, 0.3, 6), seconds=[0.0, 0.5, 0.9])
+    got = figure_steps_surface(optimizer=USER_MOMENTUM, **surface)
+    ref = figure_steps_surface(optimizer=nn.Momentum(lr=0.1, beta=0.5), **surface)
+    assert [r["steps"] for r in got.data] == [r["steps"] for r in ref.data]
+    crit = figure_critical_vs_power(problem=FIG_PROB, powers=(0.0, 0.5), optimizers=[nn.SGD, USER_SGD], batch_sizes=FIG_BS)
+    rows = {(r["optimizer"], r["precond_power"]): r["perfect_scaling_2x"] for r in crit.data}
+    assert {k[0] for k in rows} == {"sgd", USER_SGD.name}
+    for p in (0.0, 0.5):
+        assert rows["sgd", p] == rows[USER_SGD.name, p] or math.isnan(rows["sgd", p]) and math.isnan(rows[USER_SGD.name, p])
+    legend = [t.get_text() for t in crit.figure.axes[0].get_legend().get_texts()]
+    assert any(t.startswith("SGD:") for t in legend) and any(t.startswith(f"{USER_SGD.name}:") for t in legend)
