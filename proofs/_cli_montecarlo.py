@@ -35,7 +35,7 @@ from ._cli_values import (
     console_for_tables,
     executor,
     no_cache_option,
-    optimizer_names,
+    one_optimizer,
     optimizers_option,
     paper_problem,
     precond_powers_option,
@@ -93,7 +93,7 @@ def montecarlo(optimizer: str, hyper: tuple[tuple[str, float], ...], precond_pow
 
     from nqm.numerics import Optimizer, expected_risk, monte_carlo, risk_variance
 
-    (name,) = optimizer_names([optimizer])
+    name = one_optimizer(None, optimizer)
     B = batch_size
     refuse_overwrite([output], force)
     problem = paper_problem(unbinned)

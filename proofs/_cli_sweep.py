@@ -44,6 +44,7 @@ from ._cli_values import (
     console_for_tables,
     executor,
     no_cache_option,
+    one_optimizer,
     optimizer_names,
     optimizers_option,
     paper_problem,
@@ -261,7 +262,7 @@ def steps(optimizer: str, hyper: tuple[tuple[str, float], ...], precond_power: f
     """
     from nqm.numerics import Optimizer, stationary_risk, steps_to_target
 
-    (name,) = optimizer_names([optimizer])
+    name = one_optimizer(None, optimizer)
     refuse_overwrite([output], force)
     problem = paper_problem(unbinned)
     opt = Optimizer(name, precond_power=precond_power, **dict(hyper))
