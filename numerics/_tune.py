@@ -76,18 +76,21 @@ def tuning_arguments(
     (:func:`~nqm.numerics._optimizers.as_optimizer_spec`).
 
     An instance's values take part as given values below ``grid=`` and keywords: a scalar is fixed, a
-    1-D array is a grid axis; its ``precond_power`` applies unless ``precond_power=`` is given
-    (the default :data:`OPTIMIZERS_OWN`: the instance's, else 0).
+    1-D array is a grid axis (one at most: an instance's arrays are paired points, a grid is their
+    product, so several axes go into ``grid=``); its ``precond_power`` (a scalar) applies unless
+    ``precond_power=`` is given (the default :data:`OPTIMIZERS_OWN`: the instance's, else 0).
     """
     ref = as_optimizer_spec(optimizer)
     grid, fixed = dict(grid or {}), dict(fixed)
-    for p, value in ref.values.items():
+    used = {p: v for p, v in ref.values.items() if p == "precond_power" or (p not in grid and p not in fixed)}
+    arrays = [p for p, v in used.items() if np.ndim(v)]
+    if len(arrays) > 1 or "precond_power" in arrays or any(np.ndim(used[p]) > 1 for p in arrays):
+        raise ValueError(f"optimizer: an instance may hold one 1-D array (a grid axis) and scalars; got arrays for "
+                         f"{', '.join(arrays)} (pass several axes as grid={{...}}, one precond_power per call)")
+    for p, value in used.items():
         if p == "precond_power":
             precond_power = value if precond_power is OPTIMIZERS_OWN else precond_power
-        elif p not in grid and p not in fixed:
-            if value.ndim > 1:
-                raise ValueError(f"optimizer: the values of {p} must be a scalar or a 1-D grid axis; got shape "
-                                 f"{value.shape} (pass grid={{{p!r}: ...}})")
+        else:
             (grid if value.ndim else fixed)[p] = value
     return ref.name, grid, fixed, 0.0 if precond_power is OPTIMIZERS_OWN else precond_power
 

@@ -21,6 +21,7 @@ Preconditioning with :math:`P = H^p` (eqs. 8–9) combines with any of them thro
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from ._spec import Hyperparameter, OptimizerSpec
 from ._symbols import alpha, beta, gamma, nu
@@ -30,8 +31,7 @@ __all__ = ["LR", "BETA", "GAMMA", "NU", "sgd", "momentum", "ema", "nesterov", "q
 LR = Hyperparameter("lr", alpha, 0.0, math.inf, False, False, "learning rate alpha")
 BETA = Hyperparameter("beta", beta, 0.0, 1.0, True, False, "momentum beta")
 GAMMA = Hyperparameter("gamma", gamma, 0.0, 1.0, True, False, "EMA coefficient gamma")
-#: tuning fixes nu at Ma & Yarats' recommended 0.7 unless it is given or put on the grid
-NU = Hyperparameter("nu", nu, 0.0, 1.0, True, True, "quasi-hyperbolic interpolation nu", default=0.7)
+NU = Hyperparameter("nu", nu, 0.0, 1.0, True, True, "quasi-hyperbolic interpolation nu")
 
 
 def _sgd(grad, theta, lr):
@@ -79,7 +79,9 @@ nesterov = OptimizerSpec.from_update(
     reference="beyond the paper (Sutskever et al. 2013)", display_name="Nesterov",
 )
 qhm = OptimizerSpec.from_update(
-    "qhm", _qhm, state=("theta", "buf"), hyperparameters=(LR, BETA, NU),
+    # QHM's own default (Ma & Yarats' recommendation, used by tuning unless nu is given or on the grid);
+    # NU itself carries none, so a user spec that reuses it gets no default
+    "qhm", _qhm, state=("theta", "buf"), hyperparameters=(LR, BETA, replace(NU, default=0.7)),
     description="quasi-hyperbolic momentum", reference="beyond the paper (Ma & Yarats 2019)", display_name="QHM",
 )
 

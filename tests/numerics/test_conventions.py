@@ -279,3 +279,24 @@ def test_figures_take_every_optimizer_form_and_label_it_by_its_spec() -> None:
         assert rows["sgd", p] == rows[USER_SGD.name, p] or math.isnan(rows["sgd", p]) and math.isnan(rows[USER_SGD.name, p])
     legend = [t.get_text() for t in crit.figure.axes[0].get_legend().get_texts()]
     assert any(t.startswith("SGD:") for t in legend) and any(t.startswith(f"{USER_SGD.name}:") for t in legend)
+
+
+def test_a_user_spec_reusing_the_public_nu_gets_no_default() -> None:
+    from nqm.theory import NU, get_spec
+
+    assert NU.default is None and get_spec("qhm").hyperparameter("nu").default == 0.7
+    spec = OptimizerSpec.from_update("conv_nu_reuse", _nu_update, state=("theta",), hyperparameters=(LR, NU))
+    cls = nn.from_spec(spec)
+    try:
+        with pytest.raises(ValueError, match=r"hyperparameter nu of conv_nu_reuse needs a grid"):
+            nn.tune(PROB, cls, batch_size=B, target=TARGET)
+    finally:
+        unregister(spec.name)
+
+
+def test_an_instance_with_paired_arrays_is_not_read_as_a_product_grid() -> None:
+    paired = nn.Momentum(lr=[0.1, 0.2], beta=[0.5, 0.9])  # two points, not four
+    with pytest.raises(ValueError, match=r"an instance may hold one 1-D array \(a grid axis\) and scalars; got arrays for lr, beta"):
+        nn.tune(PROB, paired, batch_size=B, target=TARGET)
+    with pytest.raises(ValueError, match="got arrays for precond_power"):
+        nn.sweep(PROB, nn.SGD(lr=0.1, precond_power=[0.0, 0.5]), batch_sizes=[4, 16], target=TARGET)
