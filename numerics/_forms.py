@@ -38,6 +38,7 @@ __all__ = [
     "plain",
     "real_array",
     "validate_batch_size",
+    "validate_batch_sizes",
     "validate_count",
     "validate_hyperparameter",
     "validate_positive",
@@ -156,6 +157,18 @@ def validate_positive(name: str, value: object) -> float:
 def validate_batch_size(batch_size: object, name: str = "batch_size") -> np.ndarray:
     """Batch sizes as a float array; ``ValueError`` unless finite numbers in [1, inf)."""
     return validate_hyperparameter(name, batch_size, _BATCH_SIZE_RANGE)
+
+
+def validate_batch_sizes(batch_sizes: object, name: str = "batch_sizes", at_least: int = 1) -> np.ndarray:
+    """Several batch sizes (sweeps, figures, schedule sweeps) as a 1-D float array in the order given;
+    ``ValueError`` naming ``name`` unless at least ``at_least`` distinct finite numbers in [1, inf)."""
+    Bs = validate_batch_size(batch_sizes, name)
+    if Bs.ndim != 1 or Bs.size < at_least:
+        more = f", at least {at_least} of them" if at_least > 1 else ""
+        raise ValueError(f"{name} must be a non-empty 1-D array of numbers >= 1{more}; got {_shown(batch_sizes)}")
+    if np.unique(Bs).size != Bs.size:
+        raise ValueError(f"{name} must be distinct; got {_shown(batch_sizes)}")
+    return Bs
 
 
 def validate_steps(steps: object, name: str = "steps") -> np.ndarray:

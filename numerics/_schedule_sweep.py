@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ._cache import register_result_type
-from ._forms import validate_batch_size, validate_count, validate_hyperparameter, validate_positive
+from ._forms import validate_batch_sizes, validate_count, validate_hyperparameter, validate_positive
 from ._optimizers import Optimizer, OptimizerLike
 from ._parallel import ResultCache, map_tasks, resolve_cache
 from ._problem import Problem
@@ -185,7 +185,7 @@ def schedule_sweep(
     """
     problem = Problem.paper() if problem is None else problem
     opt = schedule_optimizer(opt)  # a class or spec from nn.from_spec travels to workers as an instance
-    Bs = np.atleast_1d(validate_batch_size(batch_sizes, "batch_sizes"))
+    Bs = validate_batch_sizes(batch_sizes if np.ndim(batch_sizes) else [batch_sizes])
     grid = np.atleast_1d(validate_hyperparameter("constant_lrs", constant_lrs, (0.0, math.inf, False, False)))
     target, pieces = validate_positive("target", target), validate_count("pieces", pieces, 1)
     if not isinstance(equal_pieces, (bool, np.bool_)):

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from ._critical import CriticalBatchSizes, critical_batch_sizes
-from ._forms import forms_for, validate_positive
+from ._forms import forms_for, validate_batch_sizes, validate_positive
 from ._jsonio import json_ready
 from ._model import build_model, validate_batch_size
 from ._optimizers import Optimizer, OptimizerLike, as_optimizer
@@ -310,11 +310,7 @@ def _plan(
 ) -> _Plan:
     name, grid, fixed, precond_power = tuning_arguments(optimizer, grid, fixed, precond_power)
     forms = forms_for(name)
-    Bs = validate_batch_size(batch_sizes, "batch_sizes")
-    if Bs.ndim != 1 or Bs.size == 0:
-        raise ValueError(f"batch_sizes must be a non-empty 1-D array of numbers >= 1; got shape {Bs.shape}")
-    if np.unique(Bs).size != Bs.size:
-        raise ValueError("batch_sizes must be distinct")
+    Bs = validate_batch_sizes(batch_sizes)
     eps = validate_positive("target", target)
     axes, values = _axes(forms, grid, fixed)
     search = GridSearch(problem, name, axes, values, precond_power)

@@ -41,7 +41,7 @@ from matplotlib.colors import Colormap, ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogLocator
 from nqm.numerics import Problem, ScheduleSweep, Sweep, as_optimizer_spec, schedule_sweep, sweep
-from nqm.numerics._forms import validate_batch_size
+from nqm.numerics._forms import validate_batch_sizes
 from nqm.numerics._jsonio import json_ready
 from nqm.numerics._parallel import config_key, map_tasks
 
@@ -297,12 +297,10 @@ def problem_or_paper(problem: Problem | None) -> Problem:
     return Problem.paper() if problem is None else problem
 
 
-def validate_batch_sizes(name: str, values: Iterable[float]) -> tuple[float, ...]:
-    """Distinct batch sizes >= 1 in increasing order; ``ValueError`` naming ``name`` otherwise."""
-    Bs = validate_batch_size(list(values), name)
-    if Bs.ndim != 1 or Bs.size < 2 or np.unique(Bs).size != Bs.size:
-        raise ValueError(f"{name} must hold at least 2 distinct finite batch sizes >= 1; got {Bs.tolist()!r}")
-    return tuple(float(b) for b in np.sort(Bs))
+def batch_sizes_in_order(name: str, values: Iterable[float], at_least: int = 2) -> tuple[float, ...]:
+    """At least ``at_least`` distinct batch sizes >= 1 in increasing order (the engine's
+    :func:`~nqm.numerics._forms.validate_batch_sizes`); ``ValueError`` naming ``name`` otherwise."""
+    return tuple(float(b) for b in np.sort(validate_batch_sizes(list(values), name, at_least)))
 
 
 # ---------------------------------------------------------------------- saving

@@ -30,7 +30,7 @@ from ._figures import (
     run_sweeps,
     run_tasks,
     steps_axes,
-    validate_batch_sizes,
+    batch_sizes_in_order,
 )
 
 __all__ = ["figure_steps_surface", "figure_critical_vs_power", "figure_network_vs_nqm", "SURFACE_GRID", "CRITICAL_POWERS"]
@@ -89,9 +89,7 @@ def figure_steps_surface(
     prob = problem_or_paper(problem)
     optimizer_name = optimizer_key(optimizer)
     second, sym = surface_axis(optimizer_name)
-    Bs = np.asarray(batch_sizes, dtype=float)
-    if Bs.ndim != 1 or Bs.size < 1 or np.any(~np.isfinite(Bs) | (Bs < 1)):
-        raise ValueError(f"batch_sizes must be batch sizes >= 1; got {list(batch_sizes)!r}")
+    Bs = np.asarray(batch_sizes_in_order("batch_sizes", batch_sizes, at_least=1))
     a = np.asarray(SURFACE_GRID["lr"] if lrs is None else lrs, dtype=float)
     s = np.asarray(SURFACE_GRID["second"] if seconds is None else seconds, dtype=float)
     if a.ndim != 1 or a.size < 2 or np.any(a <= 0):
@@ -151,7 +149,7 @@ def figure_critical_vs_power(
     (tuned sweeps on the paper's grids; ``optimizers`` in any form, as for
     :func:`~nqm.proofs.figure_13`). Not in the paper."""
     prob = problem_or_paper(problem)
-    Bs = validate_batch_sizes("batch_sizes", batch_sizes)
+    Bs = batch_sizes_in_order("batch_sizes", batch_sizes)
     ps = tuple(float(p) for p in powers)
     if len(ps) < 2 or any(not (0 <= p <= 1) for p in ps):
         raise ValueError(f"powers must hold at least 2 preconditioning powers in [0, 1]; got {list(powers)!r}")

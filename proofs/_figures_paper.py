@@ -41,7 +41,7 @@ from ._figures import (
     slope_one_guide,
     steps_axes,
     sweep_records,
-    validate_batch_sizes,
+    batch_sizes_in_order,
 )
 
 __all__ = [
@@ -158,7 +158,7 @@ def _steps_by_power(
     powers: Sequence[float], target: float, executor: Executor | None, progress: Progress | None,
 ) -> FigureResult:
     prob = problem_or_paper(problem)
-    Bs = validate_batch_sizes("batch_sizes", batch_sizes)
+    Bs = batch_sizes_in_order("batch_sizes", batch_sizes)
     ps = _validate_powers(powers)
     eps = validate_positive("target", target)
     pair = ("sgd", second)
@@ -217,7 +217,7 @@ def figure_4(
 # ---------------------------------------------------------------------- Fig. 3b, 3c, 15
 def _schedules(problem, batch_sizes, target, pieces, executor, progress):
     prob = problem_or_paper(problem)
-    Bs = validate_batch_sizes("batch_sizes", batch_sizes)
+    Bs = batch_sizes_in_order("batch_sizes", batch_sizes)
     if not isinstance(pieces, (int, np.integer)) or pieces < 1:
         raise ValueError(f"pieces must be an integer >= 1; got {pieces!r}")
     eps = validate_positive("target", target)
@@ -384,7 +384,7 @@ def figure_13(
     forms :func:`~nqm.numerics.as_optimizer_spec` accepts (user specs included; an instance's values
     are used as :func:`~nqm.numerics.sweep` uses them: scalars fixed, 1-D arrays grid axes)."""
     prob = problem_or_paper(problem)
-    Bs = validate_batch_sizes("batch_sizes", batch_sizes)
+    Bs = batch_sizes_in_order("batch_sizes", batch_sizes)
     eps = [validate_positive("targets", e) for e in targets]
     if not eps:
         raise ValueError("targets must hold at least one loss threshold")
@@ -420,7 +420,7 @@ def figure_14(
     :math:`\alpha` with :math:`P = H^p`; (b) momentum's optimal effective learning rate
     :math:`\alpha/(1-\beta)` (:func:`~nqm.numerics.effective_lr`), with SGD's (p = 0) in grey."""
     prob = problem_or_paper(problem)
-    Bs = validate_batch_sizes("batch_sizes", batch_sizes)
+    Bs = batch_sizes_in_order("batch_sizes", batch_sizes)
     ps = _validate_powers(powers)
     eps = validate_positive("target", target)
     configs = [(o, p) for o in ("sgd", "momentum") for p in ps]

@@ -327,6 +327,8 @@ WALK = [
     ("schedule_sweep", "constant_lrs", "positive", lambda v: nn.schedule_sweep(PROB, constant_lrs=[0.1, v], executor="serial")),
     ("bayes_bound_steps", "target", "positive", lambda v: nn.bayes_bound_steps(PROB, batch_size=4, target=v)),
     ("default_max_lr", "optimizer", "name", lambda v: nn.default_max_lr(PROB, v)),
+    ("as_optimizer_spec", "optimizer", "name", lambda v: nn.as_optimizer_spec(v)),
+    ("as_optimizer", "optimizer", "name", lambda v: nn.as_optimizer(v, {"lr": 0.1})),
 ]
 
 #: public names that take no numeric input of their own: result containers (built by the engine),
@@ -335,6 +337,7 @@ WALK = [
 NOT_WALKED = {
     "CriticalBatchSizes", "GradientNoiseScale", "LearningRateTable", "McCandlishFit", "MonteCarloResult",
     "ScheduleResult", "ScheduleSweep", "Sweep", "SweepRow", "TuneResult", "ResultCache", "local_pool", "from_spec",
+    "OptimizerRef",
     "MAX_STEPS", "MAX_MULTIPLICATIVE_STEPS",
     # constants, a warning category, the pool class behind local_pool, the cache's type registry,
     # and the tie rule's elementwise comparison (a hot-path helper on arrays the engine produced)
