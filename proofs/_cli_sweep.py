@@ -128,6 +128,7 @@ def _critical_rows(result: Any) -> dict[str, Any]:
         "E_min": math.nan if fit is None else fit.E_min,
         "fit_rms_relative_error": math.nan if fit is None else fit.rms_relative_error,
         "B_crit_perfect_scaling_2x": crit.perfect_scaling_2x,
+        "reason": crit.reason,
     }
 
 
@@ -143,6 +144,10 @@ def _print_critical(console: Any, results: Sequence[Any]) -> None:
         table.add_row(row["optimizer"], _fmt(row["precond_power"], 3), _fmt(row["B_crit_mccandlish"]), _fmt(row["S_min"]),
                       _fmt(row["E_min"]), _fmt(row["fit_rms_relative_error"], 2), _fmt(row["B_crit_perfect_scaling_2x"]))
     console.print(table)
+    for r in results:  # why a value is not a finite batch size
+        reason = _critical_rows(r)["reason"]
+        if reason:
+            console.print(f"  {r.optimizer}, p = {_fmt(r.precond_power, 3)}: {reason}", highlight=False)
     console.print(f"  {MCCANDLISH}\n  {PERFECT_2X}", highlight=False)
 
 

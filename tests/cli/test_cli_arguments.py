@@ -84,3 +84,13 @@ def test_montecarlo_says_which_simulation_ran(simulate: str, tmp_path: Path) -> 
     meta = json.loads(out.read_text())
     meta = meta.get("meta", meta)
     assert meta["simulate"] == simulate and meta["simulated_coordinates"] == coordinates
+
+
+def test_critical_says_why_a_critical_batch_size_is_not_finite(tmp_path: Path) -> None:
+    out = tmp_path / "crit.json"
+    result = run("critical", "--optimizer", "sgd", "--batch-sizes", "4:8", "--target", "0.5", "--workers", "0", "--output", out)
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())
+    assert "2 batch sizes determine S_min and E_min exactly" in text and "2x perfect scaling: the steps stay within" in text
+    (row,) = json.loads(out.read_text())["rows"]
+    assert row["B_crit_perfect_scaling_2x"] == "inf" and "largest batch size given" in row["reason"]
