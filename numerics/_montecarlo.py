@@ -59,7 +59,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ._forms import _shown, evaluation_steps, real_array, validate_count, validate_hyperparameter
-from ._model import validate_batch_size
+from ._model import validate_batch_size, validate_steps
 from ._optimizers import Optimizer, OptimizerLike, as_optimizer
 from ._cache import register_result_type
 from ._parallel import ResultCache, map_tasks, resolve_cache
@@ -467,14 +467,15 @@ def monte_carlo(
     B = validate_batch_size(batch_size)
     if B.ndim != 0:
         raise ValueError(f"batch_size must be a single number >= 1; got shape {B.shape}")
-    times = evaluation_steps(steps)
-    if times.ndim != 1 or times.size == 0:
-        raise ValueError(f"steps must be a horizon T or a non-empty 1-D array of steps; got shape {times.shape}")
-    T_int = int(times.max())
+    times = validate_steps(steps)
+    T_int = int(times.max()) if times.size else 0
     if T_int > MAX_MONTE_CARLO_STEPS:
         raise ValueError(
             f"steps must be at most {MAX_MONTE_CARLO_STEPS:,} for Monte Carlo (it keeps the whole mean curve); got {T_int:,}"
         )
+    times = evaluation_steps(steps)
+    if times.ndim != 1 or times.size == 0:
+        raise ValueError(f"steps must be a horizon T or a non-empty 1-D array of steps; got shape {times.shape}")
     n_runs = validate_count("runs", runs, 2)
     chunk = validate_count("chunk_bytes", chunk_bytes, 1)
     if not isinstance(seed, np.random.SeedSequence):
