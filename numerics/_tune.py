@@ -95,9 +95,10 @@ def tuning_arguments(
     return ref.name, grid, fixed, 0.0 if precond_power is OPTIMIZERS_OWN else precond_power
 
 
-def default_grid(name: str) -> dict[str, np.ndarray]:
-    """The paper's grid for spec ``name`` (module docstring); hyperparameters without a default are left out."""
-    params = forms_for(name).params
+def default_grid(optimizer: object) -> dict[str, np.ndarray]:
+    """The paper's grid for an optimizer in any form :func:`~nqm.numerics.as_optimizer_spec` accepts
+    (module docstring); hyperparameters without a default grid are left out."""
+    params = as_optimizer_spec(optimizer).forms.params
     grid: dict[str, np.ndarray] = {}
     for p in params:
         if p == "lr":

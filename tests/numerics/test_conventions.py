@@ -300,3 +300,10 @@ def test_an_instance_with_paired_arrays_is_not_read_as_a_product_grid() -> None:
         nn.tune(PROB, paired, batch_size=B, target=TARGET)
     with pytest.raises(ValueError, match="got arrays for precond_power"):
         nn.sweep(PROB, nn.SGD(lr=0.1, precond_power=[0.0, 0.5]), batch_sizes=[4, 16], target=TARGET)
+
+
+def test_default_grid_takes_every_optimizer_form() -> None:
+    want = nn.default_grid("momentum")
+    for _, make, _ in MOMENTUM_FORMS:
+        got = nn.default_grid(make())
+        assert list(got) == list(want) and all(np.array_equal(got[k], want[k]) for k in want)
