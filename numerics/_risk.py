@@ -24,6 +24,8 @@ __all__ = ["expected_risk", "risk_variance", "stationary_risk", "risk_components
 
 #: elements (grid x bins x steps) evaluated per chunk; bounds peak memory to a few hundred MB
 _CHUNK_ELEMENTS = 1 << 21
+#: most values (grid points x evaluation times) one call returns (800 MB of float64), checked before any step is evaluated
+MAX_RESULT_VALUES = 10**8
 
 
 def _reduce_over_steps(problem, opt, batch_size, steps, method: Method, reduce, merge_bins: bool, hyper) -> np.ndarray:
@@ -33,6 +35,10 @@ def _reduce_over_steps(problem, opt, batch_size, steps, method: Method, reduce, 
     t = evaluation_steps(steps)
     flat = t.ravel()
     model = build_model(problem, as_optimizer(opt, hyper), batch_size, trailing=1, method=method, merge_bins=merge_bins)
+    points = int(np.prod(model.weight.shape[:-2], dtype=np.int64))
+    if points * flat.size > MAX_RESULT_VALUES:
+        raise ValueError(f"steps: {flat.size:,} evaluation times x {points:,} grid points would return more than "
+                         f"{MAX_RESULT_VALUES:.0e} values; evaluate fewer steps or a smaller grid")
     chunk = max(1, _CHUNK_ELEMENTS // max(1, model.weight.size))
     pieces = [reduce(*model.parts(flat[lo : lo + chunk])) for lo in range(0, flat.size, chunk)]
     if not pieces:

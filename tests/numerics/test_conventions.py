@@ -218,6 +218,9 @@ def test_a_horizon_too_long_for_a_curve_is_refused_before_work() -> None:
                                          r"got 1,000,000,000 \(pass evaluation times as an array, e.g. \[1000000000\]\)"):
         nn.expected_risk(PROB, nn.SGD(lr=0.1), batch_size=B, steps=10**9)
     assert np.isfinite(nn.expected_risk(PROB, nn.SGD(lr=0.1), batch_size=B, steps=[10**9])).all()
+    grid = nn.SGD(lr=np.logspace(-3, 0, 100))  # 100 curves of 10^7 + 1 points: 8 GB, refused before any evaluation
+    with pytest.raises(ValueError, match=r"steps: 10,000,001 evaluation times x 100 grid points would return more than 1e\+08"):
+        nn.expected_risk(PROB, grid, batch_size=B, steps=10**7)
 
 
 # ---------------------------------------------------------------------- messages and critical batch sizes
