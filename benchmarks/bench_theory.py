@@ -40,7 +40,7 @@ WARM = """
 import time
 start = time.perf_counter()
 import nqm.numerics as nn
-risk = nn.expected_risk(nn.Problem.paper(), nn.SGD(lr=0.5), batch_size=16, steps=100)
+risk = nn.expected_risk(nn.Problem.paper(), nn.SGD(lr=0.5), batch_size=16, steps=[100])[0]
 elapsed = time.perf_counter() - start
 import sys
 print(elapsed, float(risk), "sympy" in sys.modules)

@@ -19,7 +19,19 @@ from ._montecarlo import MonteCarloResult, monte_carlo
 from ._multiplicative import MAX_MULTIPLICATIVE_STEPS, multiplicative_expected_risk
 from ._cache import CacheWarning, register_result_type
 from ._parallel import LocalPool, ResultCache, local_pool
-from ._optimizers import EMA, QHM, SGD, Momentum, Nesterov, Optimizer, from_spec, optimizer
+from ._optimizers import (
+    EMA,
+    QHM,
+    SGD,
+    Momentum,
+    Nesterov,
+    Optimizer,
+    OptimizerRef,
+    as_optimizer,
+    as_optimizer_spec,
+    from_spec,
+    optimizer,
+)
 from ._problem import Problem
 from ._risk import expected_risk, risk_components, risk_variance, stationary_risk
 from ._schedule import piecewise_risk, piecewise_risk_gradient, scheduled_risk, split_steps
@@ -52,6 +64,7 @@ __all__ = [
     "MonteCarloResult",
     "Nesterov",
     "Optimizer",
+    "OptimizerRef",
     "Problem",
     "QHM",
     "ResultCache",
@@ -67,6 +80,8 @@ __all__ = [
     "critical_batch_sizes",
     "default_grid",
     "default_max_lr",
+    "as_optimizer",
+    "as_optimizer_spec",
     "authors_max_lr",
     "PAPER_SGD_LRS",
     "effective_lr",

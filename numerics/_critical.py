@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from ._forms import real_array
-from ._model import build_model, validate_batch_size, validate_steps
-from ._optimizers import Optimizer
+from ._forms import _shown, evaluation_steps, real_array
+from ._model import build_model, validate_batch_size
+from ._optimizers import OptimizerLike, as_optimizer
 from ._problem import Problem
 from ._tables import Tabular
 
@@ -116,7 +116,7 @@ def perfect_scaling_breakdown(batch_sizes: object, steps: object, factor: float 
     and ``nan`` with fewer than two finite rows.
     """
     if not (isinstance(factor, (int, float)) and math.isfinite(factor) and factor > 1):
-        raise ValueError(f"factor must be a finite number in (1, inf); got {factor!r}")
+        raise ValueError(f"factor must be a finite number in (1, inf); got {_shown(factor)}")
     B, S = _curve(batch_sizes, steps)
     if B.size < 2:
         return math.nan
@@ -133,7 +133,12 @@ def perfect_scaling_breakdown(batch_sizes: object, steps: object, factor: float 
 
 @dataclass(frozen=True)
 class CriticalBatchSizes(Tabular):
-    """Both definitions of the critical batch size for one steps curve (see the functions).
+    r"""Both definitions of the critical batch size for one steps curve (see the functions).
+
+    ``reason`` says why a value is not a finite batch size (empty when both are): too few rows
+    with finite steps, a fit whose :math:`S_{\min}` is 0 (the steps still fall as :math:`1/B` at
+    the largest batch size: the curve never flattens over the batch sizes given), or steps that stay
+    within 2x of perfect scaling up to the largest batch size.
 
     ``to_pandas()``: one row; McCandlish's ``S_min`` (steps), ``E_min`` (examples),
     ``B_crit_mccandlish`` and ``rms_relative_error`` (``nan`` without a fit), and
@@ -142,6 +147,7 @@ class CriticalBatchSizes(Tabular):
 
     mccandlish: McCandlishFit | None
     perfect_scaling_2x: float
+    reason: str = ""
 
     def _tables(self) -> dict[str, tuple[str, ...]]:
         return {"fit": ()}
@@ -153,10 +159,29 @@ class CriticalBatchSizes(Tabular):
 
 
 def critical_batch_sizes(batch_sizes: object, steps: object) -> CriticalBatchSizes:
-    """:func:`mccandlish_fit` (``None`` with fewer than 2 finite rows) and :func:`perfect_scaling_breakdown` at 2x."""
+    """:func:`mccandlish_fit` (``None`` with fewer than 2 finite rows) and :func:`perfect_scaling_breakdown`
+    at 2x, with the ``reason`` for every value that is not a finite batch size."""
     B, S = _curve(batch_sizes, steps)
-    fit = mccandlish_fit(B, S) if B.size >= 2 and np.all(S > 0) else None
-    return CriticalBatchSizes(fit, perfect_scaling_breakdown(B, S) if np.all(S > 0) else math.nan)
+    positive = bool(np.all(S > 0))
+    fit = mccandlish_fit(B, S) if B.size >= 2 and positive else None
+    two_x = perfect_scaling_breakdown(B, S) if positive else math.nan
+    reasons = []
+    if B.size < 2:
+        reasons.append(f"both need at least 2 batch sizes with finite steps; got {B.size}")
+    elif not positive:
+        reasons.append("both need positive steps; the target is reached at step 0")
+    else:
+        largest = f"B = {B[-1]:g}, the largest batch size given"
+        if B.size == 2:
+            reasons.append("McCandlish: 2 batch sizes determine S_min and E_min exactly, so the fit is not tested "
+                           "(give at least 3)")
+        if fit is not None and fit.S_min == 0:
+            reasons.append(f"McCandlish: the fitted S_min is 0 (the steps still fall as 1/B up to {largest}: "
+                           "the curve never flattens), so B_crit lies beyond the batch sizes given (inf)")
+        if math.isinf(two_x):
+            reasons.append(f"2x perfect scaling: the steps stay within 2x of perfect scaling up to {largest}, "
+                           "so the breakdown lies beyond the batch sizes given (inf)")
+    return CriticalBatchSizes(fit, two_x, "; ".join(reasons))
 
 
 @dataclass(frozen=True)
@@ -209,7 +234,7 @@ def gradient_noise_scale(problem: Problem, theta: object) -> GradientNoiseScale:
 
 
 def expected_gradient_noise_scale(
-    problem: Problem, opt: Optimizer, *, batch_size: object, steps: object
+    problem: Problem, opt: OptimizerLike, *, batch_size: object, steps: object, **hyperparameters: object
 ) -> GradientNoiseScale:
     r"""Expected-value versions of :math:`\mathcal B_{\rm noise}, \mathcal B_{\rm simple}` along a trajectory.
 
@@ -225,11 +250,11 @@ def expected_gradient_noise_scale(
     per-bin expected risks :math:`\ell_i = w_i\tfrac12h_i\mathbb E\theta_{i,t}^2` of the
     exact engine. This ratio of expectations is what the usual estimators target (they
     estimate :math:`|G|^2` and :math:`\operatorname{tr}\Sigma` separately); it is not the
-    expectation of the pointwise ratio. ``steps = 0`` gives the values at initialisation.
+    expectation of the pointwise ratio. ``steps`` as for :func:`~nqm.numerics.expected_risk` (``[0]``: the values at initialisation).
     Result shape: the optimizer's grid + ``steps.shape``.
     """
-    t = validate_steps(steps)
-    model = build_model(problem, opt, batch_size, trailing=1)
+    t = evaluation_steps(steps)
+    model = build_model(problem, as_optimizer(opt, hyperparameters), batch_size, trailing=1)
     det, noi = model.parts(t.ravel())
     risk = det + noi  # per bin, axis -2
     h = problem.h.reshape(-1, 1)

@@ -28,13 +28,17 @@ from ._generated import FORMS
 from ._twofold import polynomials, two_product
 
 __all__ = [
+    "MAX_HORIZON",
     "MAX_STEPS",
     "PRECOND_RANGE",
     "Forms",
     "UnknownOptimizerError",
+    "evaluation_steps",
     "forms_for",
+    "plain",
     "real_array",
     "validate_batch_size",
+    "validate_batch_sizes",
     "validate_count",
     "validate_hyperparameter",
     "validate_positive",
@@ -62,8 +66,22 @@ _SHORT = reprlib.Repr()
 _SHORT.maxstring = _SHORT.maxother = 60
 
 
+def plain(value: object) -> object:
+    """``value`` with NumPy scalars replaced by the Python numbers they hold (also inside lists,
+    tuples and dicts), so that messages read ``0.0`` rather than ``np.float64(0.0)``."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return type(value)(plain(v) for v in value) if type(value) in (list, tuple) else value
+    if isinstance(value, dict):
+        return {plain(k): plain(v) for k, v in value.items()}
+    return value
+
+
 def _shown(value: object) -> str:
-    """A short one-line ``repr`` of ``value`` for error messages (long sequences are elided)."""
+    """A short one-line ``repr`` of ``value`` for error messages (long sequences are elided, NumPy
+    scalars shown as plain numbers, :func:`plain`)."""
+    value = plain(value)
     if isinstance(value, np.ndarray):
         with np.printoptions(threshold=6, edgeitems=3):
             text = " ".join(repr(value).split())
@@ -141,6 +159,18 @@ def validate_batch_size(batch_size: object, name: str = "batch_size") -> np.ndar
     return validate_hyperparameter(name, batch_size, _BATCH_SIZE_RANGE)
 
 
+def validate_batch_sizes(batch_sizes: object, name: str = "batch_sizes", at_least: int = 1) -> np.ndarray:
+    """Several batch sizes (sweeps, figures, schedule sweeps) as a 1-D float array in the order given;
+    ``ValueError`` naming ``name`` unless at least ``at_least`` distinct finite numbers in [1, inf)."""
+    Bs = validate_batch_size(batch_sizes, name)
+    if Bs.ndim != 1 or Bs.size < at_least:
+        more = f", at least {at_least} of them" if at_least > 1 else ""
+        raise ValueError(f"{name} must be a non-empty 1-D array of numbers >= 1{more}; got {_shown(batch_sizes)}")
+    if np.unique(Bs).size != Bs.size:
+        raise ValueError(f"{name} must be distinct; got {_shown(batch_sizes)}")
+    return Bs
+
+
 def validate_steps(steps: object, name: str = "steps") -> np.ndarray:
     """Step counts as a float array; ``ValueError`` unless integers in [0, :data:`MAX_STEPS`] held exactly by float64.
 
@@ -166,6 +196,29 @@ def validate_steps(steps: object, name: str = "steps") -> np.ndarray:
                 f"got {int(rounded[0])}, which would be evaluated at step {int(rounded[1])}"
             )
     return t
+
+
+#: most evaluation times a horizon (a single number T, meaning every step 0..T) may ask for
+MAX_HORIZON = 10**7
+
+
+def evaluation_steps(steps: object, name: str = "steps") -> np.ndarray:
+    """The evaluation times of a ``steps=`` argument: one meaning in every function that takes one.
+
+    A single integer T is a horizon: every step 0, 1, ..., T (a curve; T <= :data:`MAX_HORIZON`,
+    checked before any work). An array (list, tuple or ndarray of at least one dimension) holds the
+    evaluation times themselves, in any order and shape (``[T]`` is step T alone). Values as for
+    :func:`validate_steps`; ``ValueError`` naming ``name`` otherwise.
+    """
+    t = validate_steps(steps, name)
+    if t.ndim:
+        return t
+    if t > MAX_HORIZON:
+        raise ValueError(
+            f"{name}: a single number T means every step 0..T, at most {MAX_HORIZON:,}; got {int(t):,} "
+            f"(pass evaluation times as an array, e.g. [{int(t)}])"
+        )
+    return np.arange(int(t) + 1, dtype=float)
 
 
 def validate_count(name: str, value: object, lowest: int) -> int:

@@ -58,9 +58,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ._forms import real_array, validate_count, validate_hyperparameter
+from ._forms import _shown, evaluation_steps, real_array, validate_count, validate_hyperparameter
 from ._model import validate_batch_size, validate_steps
-from ._optimizers import Optimizer
+from ._optimizers import Optimizer, OptimizerLike, as_optimizer
 from ._cache import register_result_type
 from ._parallel import ResultCache, map_tasks, resolve_cache
 from ._problem import Problem
@@ -92,7 +92,7 @@ class MonteCarloResult(Tabular):
     Attributes
     ----------
     steps:
-        the steps :math:`0, 1, \dots, T`.
+        the reported steps: :math:`0, 1, \dots, T` for a horizon T, else the evaluation times given.
     mean, stderr:
         the mean loss over runs at each step and its standard error
         (sample standard deviation / :math:`\sqrt{\text{runs}}`); ``inf`` at every step where
@@ -106,7 +106,7 @@ class MonteCarloResult(Tabular):
     coordinates:
         simulated coordinates per bin, :math:`m_i`.
     curves:
-        every run's loss curve, shape ``(runs, T + 1)``, if requested.
+        every run's loss at the reported steps, shape ``(runs, len(steps))``, if requested.
     targets, first_hits:
         the target losses and each run's first step with loss :math:`\le` target (the tie rule of
         :func:`steps_to_target`: at most ``target * (1 + TIE_RTOL)``), shape
@@ -168,7 +168,7 @@ def _validate_list(name: str, value: object, low: float, high: float, closed: bo
     arr = np.atleast_1d(real_array(name, value, f"a 1-D list of finite numbers in {interval}"))
     inside = (arr >= low) & (arr <= high) if closed else (arr > low) & (arr < high)
     if arr.ndim != 1 or not np.all(np.isfinite(arr) & inside):
-        raise ValueError(f"{name} must be a 1-D list of finite numbers in {interval}; got {value!r}")
+        raise ValueError(f"{name} must be a 1-D list of finite numbers in {interval}; got {_shown(value)}")
     return arr
 
 
@@ -425,7 +425,7 @@ def _run_blocks(task: _RunBlocks) -> tuple[_Statistics, np.ndarray | None, np.nd
 
 def monte_carlo(
     problem: Problem,
-    opt: Optimizer,
+    opt: OptimizerLike,
     *,
     batch_size: object,
     steps: object,
@@ -440,6 +440,7 @@ def monte_carlo(
     executor: Executor | str | None = None,
     cache: ResultCache | str | os.PathLike[str] | bool | None = None,
     progress: Callable[[Iterable[Any], int], Iterable[Any]] | None = None,
+    **hyperparameters: object,
 ) -> MonteCarloResult:
     r"""Simulate ``runs`` independent runs of ``opt`` on ``problem`` for ``steps`` updates.
 
@@ -447,11 +448,14 @@ def monte_carlo(
     ----------
     problem, opt:
         the NQM and one optimizer (not a grid) of any registered spec, with its
-        ``precond_power``.
+        ``precond_power``: an instance, or a class, spec or name with the hyperparameters as
+        keywords (as for :func:`~nqm.numerics.expected_risk`).
     batch_size:
         :math:`B \ge 1`; the gradient noise of a step has variance :math:`c/B` per coordinate.
     steps:
-        the number of updates :math:`T`; losses are recorded at steps :math:`0..T`.
+        as for :func:`~nqm.numerics.expected_risk`: a horizon :math:`T` (losses recorded at steps
+        :math:`0..T`) or a 1-D array of evaluation times (the runs go to the largest; statistics are
+        reported at the times given, in their order; first hits use every step up to the largest).
     runs:
         independent runs (:math:`\ge 2`, for the standard error); runs x simulated coordinates x
         (steps + 1) is at most :data:`MAX_MONTE_CARLO_WORK` (checked before any work).
@@ -484,21 +488,21 @@ def monte_carlo(
     """
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be an nqm.numerics.Problem; got {type(problem).__name__}")
-    if not isinstance(opt, Optimizer):
-        raise TypeError(f"opt must be an nqm.numerics.Optimizer; got {type(opt).__name__}")
+    opt = as_optimizer(opt, hyperparameters, "opt")
     if opt.shape != ():
         raise ValueError(f"opt must be a single optimizer; got a hyperparameter grid of shape {opt.shape}")
     B = validate_batch_size(batch_size)
     if B.ndim != 0:
         raise ValueError(f"batch_size must be a single number >= 1; got shape {B.shape}")
-    T = validate_steps(steps)
-    if T.ndim != 0:
-        raise ValueError(f"steps must be a single integer >= 0; got shape {T.shape}")
-    T_int = int(T)
+    times = validate_steps(steps)
+    T_int = int(times.max()) if times.size else 0
     if T_int > MAX_MONTE_CARLO_STEPS:
         raise ValueError(
             f"steps must be at most {MAX_MONTE_CARLO_STEPS:,} for Monte Carlo (it keeps the whole mean curve); got {T_int:,}"
         )
+    times = evaluation_steps(steps)
+    if times.ndim != 1 or times.size == 0:
+        raise ValueError(f"steps must be a horizon T or a non-empty 1-D array of steps; got shape {times.shape}")
     n_runs = validate_count("runs", runs, 2)
     chunk = validate_count("chunk_bytes", chunk_bytes, 1)
     if not isinstance(seed, np.random.SeedSequence):
@@ -543,20 +547,21 @@ def monte_carlo(
     curves = np.concatenate([c for _, c, _ in parts]) if keep_curves else None
     hits = np.concatenate([h for _, _, h in parts], axis=1)
     mean, stderr = stats.result(n_runs)
+    at = times.astype(np.int64)
     squantiles = (
         np.quantile(hits, levels, axis=1, method="inverted_cdf").T
         if target_arr.size
         else np.zeros((0, levels.size))
     )
     return MonteCarloResult(
-        steps=np.arange(T_int + 1),
-        mean=mean,
-        stderr=stderr,
+        steps=at,
+        mean=mean[at],
+        stderr=stderr[at],
         runs=n_runs,
         seed=seed,
         simulated_problem=sim,
         coordinates=counts,
-        curves=curves,
+        curves=None if curves is None else curves[:, at],
         targets=target_arr,
         first_hits=hits,
         quantile_levels=levels,

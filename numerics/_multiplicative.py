@@ -30,8 +30,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from ._model import build_model, validate_batch_size, validate_steps
-from ._optimizers import Optimizer
+from ._forms import evaluation_steps
+from ._model import build_model, validate_batch_size
+from ._optimizers import OptimizerLike, as_optimizer
 from ._problem import Problem
 
 __all__ = ["multiplicative_expected_risk", "MAX_MULTIPLICATIVE_STEPS"]
@@ -55,7 +56,7 @@ def _query_function(name: str) -> tuple[tuple[str, ...], Callable[..., list]]:
 
 
 def multiplicative_expected_risk(
-    problem: Problem, opt: Optimizer, *, batch_size: object, steps: object
+    problem: Problem, opt: OptimizerLike, *, batch_size: object, steps: object, **hyperparameters: object
 ) -> np.ndarray:
     r"""Exact :math:`\mathbb{E}\mathcal L(t)` of ``opt`` on least squares with Gaussian inputs.
 
@@ -67,7 +68,8 @@ def multiplicative_expected_risk(
     settings give ``inf``, never NaN. Works for any registered spec that queries one
     gradient per step (all built-ins); others raise ``ValueError``.
     """
-    t = validate_steps(steps)
+    opt = as_optimizer(opt, hyperparameters)
+    t = evaluation_steps(steps)
     if t.size and t.max() > MAX_MULTIPLICATIVE_STEPS:
         raise ValueError(
             f"steps must be integers in [0, {MAX_MULTIPLICATIVE_STEPS}] for the multiplicative model "

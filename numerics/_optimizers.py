@@ -7,14 +7,31 @@ front). ``precond_power`` is the preconditioner power p of eq. 8 (p = 0: none).
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 
-from ._forms import PRECOND_RANGE, Forms, forms_for, validate_hyperparameter
+from ._forms import PRECOND_RANGE, Forms, _shown, forms_for, validate_hyperparameter
 from ._generated import FORMS
 
-__all__ = ["Optimizer", "SGD", "Momentum", "EMA", "Nesterov", "QHM", "optimizer", "from_spec"]
+__all__ = [
+    "Optimizer",
+    "OptimizerLike",
+    "OptimizerRef",
+    "SGD",
+    "Momentum",
+    "EMA",
+    "Nesterov",
+    "QHM",
+    "as_optimizer",
+    "as_optimizer_spec",
+    "from_spec",
+    "optimizer",
+    "spec_defaults",
+]
 
 
 class Optimizer:
@@ -173,10 +190,7 @@ def _rebuild(name: str, spec: Any, values: dict[str, Any]) -> Optimizer:
             get_spec(name)
         except KeyError:
             register(spec)
-    cls = next((k for k in Optimizer.__subclasses__() if k.spec_name == name), Optimizer)
-    obj = Optimizer.__new__(cls)
-    Optimizer.__init__(obj, name, **values)
-    return obj
+    return _instance(name, values)
 
 
 def optimizer(name: str, **values: object) -> Optimizer:
@@ -213,3 +227,93 @@ def from_spec(spec: Any, *, overwrite: bool = False) -> type[Optimizer]:
     cls_name = "".join(part.capitalize() for part in spec.name.split("_"))
     return type(cls_name, (Optimizer,), {"spec_name": spec.name, "__init__": __init__, "__doc__": spec.description})
 
+
+
+#: what every entry point accepts as its optimizer (:func:`as_optimizer_spec`)
+OptimizerLike = Any
+
+_ACCEPTED = (
+    "an optimizer (nn.Momentum(lr=0.1, beta=0.9)), an optimizer class (nn.Momentum, or one from "
+    "nn.from_spec), an nqm.theory.OptimizerSpec or a registered name"
+)
+
+
+class OptimizerArgumentError(TypeError, ValueError):
+    """The optimizer argument is of no accepted kind: bad input (a ``ValueError``, like every other)
+    that is still the ``TypeError`` code written against earlier versions catches."""
+
+
+@dataclass(frozen=True)
+class OptimizerRef:
+    """An optimizer argument resolved by :func:`as_optimizer_spec`: the registered spec ``name`` and,
+    when the argument was an instance, its hyperparameter values (``values``, with ``precond_power``)."""
+
+    name: str
+    values: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def forms(self) -> Forms:
+        """The spec's compiled numeric forms."""
+        return forms_for(self.name)
+
+    @property
+    def is_instance(self) -> bool:
+        """Whether the argument carried hyperparameter values (an :class:`Optimizer` instance)."""
+        return bool(self.values)
+
+
+def as_optimizer_spec(optimizer: object, name: str = "optimizer") -> OptimizerRef:
+    """Resolve any accepted optimizer argument, the one convention of every entry point.
+
+    Accepted: an :class:`Optimizer` instance (``nn.Momentum(lr=0.1, beta=0.9)``; its values are
+    kept), an :class:`Optimizer` subclass (``nn.Momentum``, or a class from :func:`from_spec`),
+    an :class:`nqm.theory.OptimizerSpec` (registered on first use, as by :func:`from_spec`), or the
+    name of a registered spec (``"momentum"``). Anything else raises ``ValueError`` (also a
+    ``TypeError``) naming ``name``; an unknown name lists the registered ones.
+    """
+    if isinstance(optimizer, Optimizer):
+        return OptimizerRef(optimizer.name, dict(optimizer._values))
+    if isinstance(optimizer, type) and issubclass(optimizer, Optimizer) and optimizer.spec_name is not None:
+        spec_name = optimizer.spec_name
+    elif isinstance(optimizer, str):
+        spec_name = optimizer
+    elif _is_theory_spec(optimizer):
+        spec_name = from_spec(optimizer).spec_name  # type: ignore[assignment]
+    else:
+        raise OptimizerArgumentError(f"{name} must be {_ACCEPTED}; got {_shown(optimizer)}")
+    forms_for(spec_name)  # ValueError listing the registered names
+    return OptimizerRef(spec_name)  # type: ignore[arg-type]
+
+
+def spec_defaults(name: str) -> dict[str, float]:
+    """The default values the spec registered as ``name`` declares for its hyperparameters
+    (:attr:`nqm.theory.Hyperparameter.default`, e.g. QHM's ``nu = 0.7``); imports the theory layer."""
+    spec = _spec_of(name)
+    return {hp.name: float(hp.default) for hp in spec.hyperparameters if hp.default is not None}
+
+
+def _is_theory_spec(value: object) -> bool:
+    """Whether ``value`` is an :class:`nqm.theory.OptimizerSpec` (without importing sympy: one exists
+    only once its module is loaded)."""
+    module = sys.modules.get("nqm.theory._spec")
+    return module is not None and isinstance(value, module.OptimizerSpec)
+
+
+def as_optimizer(optimizer: object, hyperparameters: Mapping[str, object] | None = None, name: str = "optimizer") -> Optimizer:
+    """An :class:`Optimizer` instance from any accepted argument (:func:`as_optimizer_spec`).
+
+    ``hyperparameters`` supply the values a class, spec or name does not carry and replace an
+    instance's; missing or unknown ones raise ``ValueError`` naming them.
+    """
+    if isinstance(optimizer, Optimizer):
+        return optimizer.replace(**hyperparameters) if hyperparameters else optimizer
+    ref = as_optimizer_spec(optimizer, name)
+    return _instance(ref.name, dict(hyperparameters or {}))
+
+
+def _instance(name: str, values: dict[str, Any]) -> Optimizer:
+    """``Optimizer(name, **values)`` as the built-in class of ``name`` where there is one."""
+    cls = next((k for k in Optimizer.__subclasses__() if k.spec_name == name), Optimizer)
+    obj = Optimizer.__new__(cls)
+    Optimizer.__init__(obj, name, **values)
+    return obj

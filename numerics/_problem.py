@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._forms import PRECOND_RANGE, real_array, validate_batch_size, validate_count, validate_hyperparameter, validate_positive
+from ._forms import PRECOND_RANGE, _shown, real_array, validate_batch_size, validate_count, validate_hyperparameter, validate_positive
 from ._generated import preconditioned_problem
 from ._tie import reaches
 
@@ -239,7 +239,7 @@ class Problem:
         """
         N = real_array("examples", examples, "numbers in [0, inf]")
         if np.any(np.isnan(N) | (N < 0)):
-            raise ValueError(f"examples must be in [0, inf]; got {examples!r}")
+            raise ValueError(f"examples must be in [0, inf]; got {_shown(examples)}")
         N = N[..., None]
         h, c, v = self.h, self.c, self.init_var
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -257,7 +257,7 @@ class Problem:
         target = validate_positive("target", target)
         B = validate_batch_size(batch_size)
         if B.ndim:
-            raise ValueError(f"batch_size must be a single number in [1, inf); got {batch_size!r}")
+            raise ValueError(f"batch_size must be a single number in [1, inf); got {_shown(batch_size)}")
         B = float(B)
         if reaches(self.bayes_risk_bound(0.0), target):
             return 0.0

@@ -31,9 +31,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._forms import real_array, validate_count
+from ._forms import evaluation_steps, real_array, validate_count
 from ._model import validate_batch_size, validate_steps
-from ._optimizers import Optimizer
+from ._optimizers import Optimizer, OptimizerLike, as_optimizer
 from ._problem import Problem
 from ._schedule_maps import (
     LrFamily,
@@ -90,15 +90,17 @@ def split_steps(total: int, pieces: int) -> np.ndarray:
     return np.array([base + 1] * extra + [base] * (pieces - extra), dtype=np.int64)
 
 
-def schedule_family(problem: Problem, opt: Optimizer | str, batch_size: object) -> LrFamily:
-    """Resolve ``opt`` (an optimizer, whose ``lr`` is ignored, or the name of a spec whose only
-    hyperparameter is ``lr``) into the per-bin data of one schedule problem."""
+def schedule_optimizer(opt: OptimizerLike) -> Optimizer:
+    """The optimizer of a schedule: an instance (its ``lr`` is ignored), or a class, spec or name
+    (:func:`~nqm.numerics._optimizers.as_optimizer`) of a spec whose only hyperparameter is ``lr``."""
+    return opt if isinstance(opt, Optimizer) else as_optimizer(opt, {"lr": 1.0})
+
+
+def schedule_family(problem: Problem, opt: OptimizerLike, batch_size: object) -> LrFamily:
+    """Resolve ``opt`` (:func:`schedule_optimizer`) into the per-bin data of one schedule problem."""
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be an nqm.numerics.Problem; got {type(problem).__name__}")
-    if isinstance(opt, str):
-        opt = Optimizer(opt, lr=1.0)
-    if not isinstance(opt, Optimizer):
-        raise TypeError(f"optimizer must be an nqm.numerics.Optimizer or a spec name; got {type(opt).__name__}")
+    opt = schedule_optimizer(opt)
     B = validate_batch_size(batch_size)
     if B.ndim != 0:
         raise ValueError(f"batch_size must be a single number >= 1 for a schedule; got shape {B.shape}")
@@ -106,18 +108,19 @@ def schedule_family(problem: Problem, opt: Optimizer | str, batch_size: object) 
 
 
 def scheduled_risk(
-    problem: Problem, opt: Optimizer | str, *, batch_size: object, lrs: object, steps: object = None
+    problem: Problem, opt: OptimizerLike, *, batch_size: object, lrs: object, steps: object = None
 ) -> np.ndarray:
     r"""Exact :math:`\mathbb E\mathcal L(t)` under a per-step schedule, by the moment recursion (eq. 3).
 
     ``lrs[..., t]`` is the learning rate of step t (leading axes: several schedules at once).
-    ``steps`` (integers in [0, T]) defaults to every step 0..T. Returns shape
+    ``steps`` (as for :func:`~nqm.numerics.expected_risk`: a horizon or evaluation times, in
+    [0, T]) defaults to every step 0..T. Returns shape
     ``lrs.shape[:-1] + steps.shape``. Divergent schedules give ``inf``, never NaN.
     """
     family = schedule_family(problem, opt, batch_size)
     lr = validate_lrs(lrs)
     T = lr.shape[-1]
-    t = np.arange(T + 1, dtype=float) if steps is None else validate_steps(steps)
+    t = np.arange(T + 1, dtype=float) if steps is None else evaluation_steps(steps)
     if t.size and t.max() > T:
         raise ValueError(f"steps must be integers in [0, {T}] (the schedule's length); got {t.max():.0f}")
     flat = t.ravel().astype(np.int64)
@@ -168,7 +171,7 @@ def _boundary_states(family: LrFamily, lr: np.ndarray, L: np.ndarray, method: Ma
 
 def piecewise_risk(
     problem: Problem,
-    opt: Optimizer | str,
+    opt: OptimizerLike,
     *,
     batch_size: object,
     lrs: object,
@@ -181,7 +184,7 @@ def piecewise_risk(
     Piece k runs ``lengths[k]`` steps at ``lrs[..., k]`` (leading axes: several schedules).
     Without ``steps`` the result is the risk at every piece boundary
     (steps :math:`0, L_0, L_0+L_1, \dots, T`; shape ``(..., pieces + 1)``); with ``steps``
-    (integers in [0, T]) the risk at those steps (shape ``lrs.shape[:-1] + steps.shape``),
+    (a horizon or evaluation times in [0, T], as for :func:`~nqm.numerics.expected_risk`) the risk at those steps (shape ``lrs.shape[:-1] + steps.shape``),
     each from its piece's start state by one closed-form power. ``method`` as in
     :func:`~nqm.numerics.expected_risk`.
     """
@@ -190,7 +193,7 @@ def piecewise_risk(
     risk = np.moveaxis(boundary_risk(family, maps, m, N), 0, -1)
     if steps is None:
         return risk
-    t = validate_steps(steps)
+    t = evaluation_steps(steps)
     ends = np.cumsum(L, axis=-1)
     if t.size and np.any(t.max() > ends[..., -1]):
         raise ValueError(f"steps must be integers in [0, {int(ends[..., -1].min())}] (the schedule's length); got {t.max():.0f}")
@@ -220,7 +223,7 @@ def piecewise_risk(
 
 def piecewise_risk_gradient(
     problem: Problem,
-    opt: Optimizer | str,
+    opt: OptimizerLike,
     *,
     batch_size: object,
     lrs: object,

@@ -65,11 +65,11 @@ from typing import Any
 
 import numpy as np
 
-from ._forms import validate_count, validate_positive
+from ._forms import _shown, validate_count, validate_positive
 from ._model import build_model
-from ._optimizers import Optimizer
+from ._optimizers import OptimizerLike
 from ._problem import Problem
-from ._schedule import piecewise_risk, schedule_family, split_steps, validate_lrs
+from ._schedule import piecewise_risk, schedule_family, schedule_optimizer, split_steps, validate_lrs
 from ._schedule_maps import LrFamily, MapMethod
 from ._schedule_search import (
     AUTHORS_LOG_LR,
@@ -148,20 +148,20 @@ class ScheduleResult(Tabular):
                                               "evaluations")}
 
 
-def default_max_lr(problem: Problem, opt: Optimizer | str) -> float:
+def default_max_lr(problem: Problem, opt: OptimizerLike) -> float:
     r"""The toolkit's default cap :math:`2/(h_{\max}+h_{\min}) - 10^{-4}` of the (preconditioned) problem."""
     hmax, hmin = schedule_family(problem, opt, 1.0).h_range
     return 2.0 / (hmax + hmin) - 1e-4
 
 
-def authors_max_lr(problem: Problem, opt: Optimizer | str) -> float:
+def authors_max_lr(problem: Problem, opt: OptimizerLike) -> float:
     r"""The authors' cap :math:`2/(h_{\max}+h_{\min}+10^{-4})` of the (preconditioned) problem
     (``max_lr="authors"``; about 1.9996 on the paper's problem against the default's 1.9997)."""
     hmax, hmin = schedule_family(problem, opt, 1.0).h_range
     return 2.0 / (hmax + hmin + 1e-4)
 
 
-def _resolve_cap(problem: Problem, opt: Optimizer | str, max_lr: object) -> float:
+def _resolve_cap(problem: Problem, opt: OptimizerLike, max_lr: object) -> float:
     if max_lr is None:
         return default_max_lr(problem, opt)
     if isinstance(max_lr, str):
@@ -179,7 +179,7 @@ def bayes_bound_steps(problem: Problem, *, batch_size: float, target: float) -> 
 def _log_start(start: object, pieces: int) -> np.ndarray:
     arr = np.asarray(start, dtype=float)
     if arr.ndim > 1 or (arr.ndim == 1 and arr.size != pieces) or not np.all(np.isfinite(arr)):
-        raise ValueError(f"start must be one finite log learning rate or one per piece ({pieces}); got {start!r}")
+        raise ValueError(f"start must be one finite log learning rate or one per piece ({pieces}); got {_shown(start)}")
     return np.broadcast_to(arr, (pieces,)).copy()
 
 
@@ -214,7 +214,7 @@ def _result(problem, opt, batch_size, lengths, lrs, max_lr, converged, message, 
 @one_blas_thread
 def optimize_schedule(
     problem: Problem,
-    opt: Optimizer | str = "sgd",
+    opt: OptimizerLike = "sgd",
     *,
     batch_size: float,
     steps: int,
@@ -248,11 +248,11 @@ def optimize_schedule(
 
 
 def best_constant(
-    problem: Problem, opt: Optimizer | str, batch_size: float, target: float, lrs: np.ndarray
+    problem: Problem, opt: OptimizerLike, batch_size: float, target: float, lrs: np.ndarray
 ) -> tuple[float, float]:
     """Fewest steps to ``target`` over constant learning rates ``lrs`` (the engine's exact grid
     minimum) and the first learning rate attaining it; ``(inf, nan)`` if none reaches it."""
-    base = Optimizer(opt, lr=1.0) if isinstance(opt, str) else opt
+    base = schedule_optimizer(opt)
     lrs = np.asarray(lrs, dtype=float)
     steps, row = grid_minimum(build_model(problem, base.replace(lr=lrs), batch_size, merge_bins=True).flatten(), target)
     return float(steps), (math.nan if row is None else float(lrs[row]))
@@ -267,7 +267,7 @@ def _user_schedules(schedules: Iterable[object], pieces: int, equal_pieces: bool
         except (TypeError, ValueError):
             raise ValueError(f"schedules must hold (lrs, steps) pairs; got {item!r}") from None
         if isinstance(total, (bool, np.bool_)) or not isinstance(total, (int, np.integer)) or total < 1:
-            raise ValueError(f"schedules: steps must be an integer >= 1; got {total!r}")
+            raise ValueError(f"schedules: steps must be an integer >= 1; got {_shown(total)}")
         if equal_pieces and total % pieces:
             raise ValueError(f"schedules: steps must be a multiple of pieces ({pieces}) with equal_pieces=True; got {total}")
         out.append((_log_lrs("schedules", lrs, pieces), int(total)))
@@ -341,7 +341,7 @@ class _StepSearch:
 @one_blas_thread
 def optimal_schedule(
     problem: Problem,
-    opt: Optimizer | str = "sgd",
+    opt: OptimizerLike = "sgd",
     *,
     batch_size: float,
     target: float = 0.01,

@@ -19,10 +19,11 @@ from typing import Any
 import numpy as np
 
 from ._cache import register_result_type
-from ._forms import validate_batch_size, validate_count, validate_hyperparameter, validate_positive
-from ._optimizers import Optimizer
+from ._forms import validate_batch_sizes, validate_count, validate_hyperparameter, validate_positive
+from ._optimizers import Optimizer, OptimizerLike
 from ._parallel import ResultCache, map_tasks, resolve_cache
 from ._problem import Problem
+from ._schedule import schedule_optimizer
 from ._schedule_maps import MapMethod
 from ._tables import Tabular
 from ._schedule_opt import (
@@ -119,7 +120,7 @@ class _ScheduleTask:
     """One batch size of :func:`schedule_sweep`: the optimised schedule and the best constant rate."""
 
     problem: Problem
-    opt: Optimizer | str
+    opt: Optimizer
     batch_size: float
     target: float
     pieces: int
@@ -170,7 +171,7 @@ def _schedules_by_batch_size(
 
 def schedule_sweep(
     problem: Problem | None = None,
-    opt: Optimizer | str = "sgd",
+    opt: OptimizerLike = "sgd",
     *,
     batch_sizes: object = PAPER_BATCH_SIZES,
     target: float = 0.01,
@@ -205,7 +206,8 @@ def schedule_sweep(
     free and an interrupted sweep resumes; ``progress`` wraps the task completions.
     """
     problem = Problem.paper() if problem is None else problem
-    Bs = np.atleast_1d(validate_batch_size(batch_sizes, "batch_sizes"))
+    opt = schedule_optimizer(opt)  # a class or spec from nn.from_spec travels to workers as an instance
+    Bs = validate_batch_sizes(batch_sizes if np.ndim(batch_sizes) else [batch_sizes])
     grid = np.atleast_1d(validate_hyperparameter("constant_lrs", constant_lrs, (0.0, math.inf, False, False)))
     target, pieces = validate_positive("target", target), validate_count("pieces", pieces, 1)
     if not isinstance(equal_pieces, (bool, np.bool_)):

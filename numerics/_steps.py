@@ -96,7 +96,7 @@ import numpy as np
 from ._doubling import spectral_radius
 from ._forms import validate_positive
 from ._model import Method, RiskModel, build_model
-from ._optimizers import Optimizer
+from ._optimizers import OptimizerLike, as_optimizer
 from ._problem import Problem
 from ._tie import tie_threshold
 
@@ -707,11 +707,12 @@ def grid_minimum(
 
 def steps_to_target(
     problem: Problem,
-    opt: Optimizer,
+    opt: OptimizerLike,
     *,
     batch_size: object,
     target: object,
     method: Method = "auto",
+    **hyperparameters: object,
 ) -> int | float | np.ndarray:
     r"""First step t with :math:`\mathbb{E}\mathcal L(t) \le` ``target``; ``math.inf`` if never.
 
@@ -724,10 +725,12 @@ def steps_to_target(
     whatever rounding separates the two evaluations. For a single optimizer returns an
     ``int`` or ``math.inf``; for a hyperparameter grid (or a ``batch_size`` array) returns
     a float array of the grid's shape with ``inf`` where the target is never reached
-    (including divergent settings). Step counts are searched up to 2**62.
+    (including divergent settings). Step counts are searched up to 2**62. ``opt`` as for
+    :func:`~nqm.numerics.expected_risk` (an instance, or a class, spec or name with the
+    hyperparameters as keywords).
     """
     eps = validate_positive("target", target)
-    model = build_model(problem, opt, batch_size, method=method, merge_bins=True)
+    model = build_model(problem, as_optimizer(opt, hyperparameters), batch_size, method=method, merge_bins=True)
     grid = model.weight.shape[:-1]
     hits = first_hits(model.flatten(), eps).reshape(grid)
     if grid == ():

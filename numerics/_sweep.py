@@ -25,13 +25,13 @@ from typing import Any
 import numpy as np
 
 from ._critical import CriticalBatchSizes, critical_batch_sizes
-from ._forms import forms_for, validate_positive
-from ._model import build_model, validate_batch_size
-from ._optimizers import Optimizer
+from ._forms import forms_for, validate_batch_sizes, validate_positive
+from ._model import build_model
+from ._optimizers import Optimizer, OptimizerLike, as_optimizer
 from ._parallel import ResultCache, map_tasks, resolve_cache, resolve_executor
 from ._problem import Problem
 from ._tables import Tabular, records_to_columns
-from ._tune import GridSearch, _axes, _refine, resolve_spec_name
+from ._tune import OPTIMIZERS_OWN, GridSearch, _axes, _refine, tuning_arguments
 
 __all__ = ["SweepRow", "Sweep", "SweepList", "sweep", "sweeps", "POOL_MIN_WORK", "effective_lr", "LearningRateTable", "optimal_learning_rates", "PAPER_BATCH_SIZES"]
 
@@ -51,7 +51,7 @@ def _slowest_rate(opt: Optimizer, h: float) -> tuple[np.ndarray, bool]:
     return -np.max(mu.real, axis=-1)[..., 0], False
 
 
-def effective_lr(opt: Optimizer) -> np.ndarray:
+def effective_lr(opt: OptimizerLike, **hyperparameters: object) -> np.ndarray:
     r"""Effective learning rate: the decay rate of the slowest mode per unit curvature as :math:`h\to0`.
 
     The slow eigenvalue of the transition is :math:`1 - \alpha_{\rm eff}h + O(h^2)`:
@@ -65,9 +65,9 @@ def effective_lr(opt: Optimizer) -> np.ndarray:
     probe where the rate at :math:`2h` is twice that at :math:`h` to within :math:`10^{-4}`
     (:math:`10^{-3}`). ``nan`` where none is, i.e. where the slow mode does not tend to 1 as
     :math:`h\to0`, e.g. weight decay, whose rate is set by the decay rather than the curvature.
-    Shape: the optimizer's grid.
+    Shape: the optimizer's grid. ``opt`` as for :func:`~nqm.numerics.expected_risk`.
     """
-    plain = opt.replace(precond_power=0.0)
+    plain = as_optimizer(opt, hyperparameters).replace(precond_power=0.0)
     rate, closed = _slowest_rate(plain, _H_EFF)
     # probe curvatures, largest first: the slope is read at the first h where the rate doubles
     # with h to within tol (the O(h^2) term is negligible), e.g. momentum needs alpha h << (1-beta)^2
@@ -329,17 +329,13 @@ def _plan(
     batch_sizes: object = PAPER_BATCH_SIZES,
     target: object = 0.01,
     grid: Mapping[str, object] | None = None,
-    precond_power: object = 0.0,
+    precond_power: object = OPTIMIZERS_OWN,
     refine: bool = False,
     **fixed: object,
 ) -> _Plan:
-    name = resolve_spec_name(optimizer)
+    name, grid, fixed, precond_power = tuning_arguments(optimizer, grid, fixed, precond_power)
     forms = forms_for(name)
-    Bs = validate_batch_size(batch_sizes, "batch_sizes")
-    if Bs.ndim != 1 or Bs.size == 0:
-        raise ValueError(f"batch_sizes must be a non-empty 1-D array of numbers >= 1; got shape {Bs.shape}")
-    if np.unique(Bs).size != Bs.size:
-        raise ValueError("batch_sizes must be distinct")
+    Bs = validate_batch_sizes(batch_sizes)
     eps = validate_positive("target", target)
     axes, values = _axes(forms, grid, fixed)
     search = GridSearch(problem, name, axes, values, precond_power)
@@ -377,7 +373,7 @@ def _assemble(plan: _Plan, results: list[list[tuple[float, int | None]]]) -> lis
 
 def sweeps(
     problem: Problem,
-    configs: Sequence[Mapping[str, object]],
+    configs: Sequence[Mapping[str, object] | object],
     *,
     executor: Executor | str | None = None,
     cache: ResultCache | str | Path | bool | None = None,
@@ -387,13 +383,15 @@ def sweeps(
     r"""Several sweeps at once (e.g. every (optimizer, p) of Fig. 4): one :class:`Sweep` per config,
     in a :class:`SweepList` (a ``list`` whose ``to_pandas()``/``to_xarray()`` join them).
 
-    Each config is a mapping of :func:`sweep`'s keyword arguments plus ``optimizer``, e.g.
+    Each config is an optimizer (anything :func:`sweep` accepts: ``[nn.SGD, nn.Momentum]``) or a
+    mapping of :func:`sweep`'s keyword arguments plus ``optimizer``, e.g.
     ``{"optimizer": nn.Momentum, "precond_power": 0.5}``; ``common`` holds arguments shared
     by all (a config's own value wins). All configurations' tasks go to the executor
     together; ``executor``, ``cache`` and ``progress`` as for :func:`sweep`.
     """
     plans = []
     for config in configs:
+        config = config if isinstance(config, Mapping) else {"optimizer": config}
         args = {**common, **config}
         if "optimizer" not in args:
             raise ValueError(f"every config needs an 'optimizer'; got {dict(config)!r}")
@@ -441,7 +439,7 @@ def sweep(
     batch_sizes: object = PAPER_BATCH_SIZES,
     target: object = 0.01,
     grid: Mapping[str, object] | None = None,
-    precond_power: object = 0.0,
+    precond_power: object = OPTIMIZERS_OWN,
     refine: bool = False,
     executor: Executor | str | None = None,
     cache: ResultCache | str | Path | bool | None = None,

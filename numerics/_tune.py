@@ -17,7 +17,9 @@ The default grids are the paper's (Section 3.7; the authors' notebook):
 * SGD (any spec whose only hyperparameter is ``lr``): ``lr = logspace(-5, 0.5, 100)``;
 * specs with more hyperparameters (momentum, EMA, Nesterov, QHM, ...):
   ``lr = logspace(-8, 1, 100)`` and ``beta`` / ``gamma = 1 - logspace(-5, 0, 20)``;
-* QHM's ``nu`` is fixed at 0.7 (Ma & Yarats' recommendation) unless given.
+* a hyperparameter without a default grid takes its spec's default value
+  (:attr:`nqm.theory.Hyperparameter.default`: QHM's ``nu`` is 0.7, Ma & Yarats'
+  recommendation) unless given; a user spec's hyperparameter named ``nu`` has no default.
 
 :class:`GridSearch` holds the built grid so that a batch-size sweep (:mod:`._sweep`) builds
 the transition invariants once: they do not depend on B.
@@ -34,12 +36,12 @@ import numpy as np
 
 from ._forms import PRECOND_RANGE, Forms, forms_for, validate_hyperparameter, validate_positive
 from ._model import RiskModel, build_model, validate_batch_size
-from ._optimizers import Optimizer
+from ._optimizers import Optimizer, as_optimizer_spec, spec_defaults
 from ._problem import Problem
 from ._steps import first_hits, grid_minimum
 from ._tables import Tabular
 
-__all__ = ["MAX_GRID_POINTS", "TuneResult", "GridSearch", "tune", "default_grid", "resolve_spec_name"]
+__all__ = ["MAX_GRID_POINTS", "TuneResult", "GridSearch", "tune", "default_grid", "tuning_arguments", "OPTIMIZERS_OWN"]
 
 #: most hyperparameter grid points one search holds (its flattened points are ~80 MB per
 #: hyperparameter at the limit; the paper's grids have 2,000); larger grids are refused before any work
@@ -52,31 +54,52 @@ _CACHE_ELEMENTS = 1 << 21
 _PAPER_SGD_LR = np.logspace(-5, 0.5, 100)
 _PAPER_LR = np.logspace(-8, 1, 100)
 _PAPER_DECAY = 1.0 - np.logspace(-5, 0, 20)
-_DEFAULT_FIXED = {"nu": 0.7}
 #: rounds of grid-edge extension and of local refinement for ``refine=True``
 _EXTEND_ROUNDS = 8
 _ZOOM_ROUNDS = 4
 _ZOOM_POINTS = 9
 
 
-def resolve_spec_name(optimizer: object) -> str:
-    """The registered spec name of an optimizer class (``nn.Momentum``) or name (``"momentum"``)."""
-    if isinstance(optimizer, str):
-        name = optimizer
-    elif isinstance(optimizer, type) and issubclass(optimizer, Optimizer) and optimizer.spec_name is not None:
-        name = optimizer.spec_name
-    else:
-        raise TypeError(
-            "optimizer must be a registered spec name or an optimizer class such as nn.Momentum; "
-            f"got {optimizer!r}"
-        )
-    forms_for(name)  # ValueError listing the registered names
-    return name
+class _OptimizersOwn:
+    """The default of ``precond_power`` in tuning: an instance's own value, else 0."""
+
+    def __repr__(self) -> str:
+        return "<the optimizer's, else 0>"
 
 
-def default_grid(name: str) -> dict[str, np.ndarray]:
-    """The paper's grid for spec ``name`` (module docstring); hyperparameters without a default are left out."""
-    params = forms_for(name).params
+OPTIMIZERS_OWN: Any = _OptimizersOwn()
+
+
+def tuning_arguments(
+    optimizer: object, grid: Mapping[str, object] | None, fixed: Mapping[str, object], precond_power: object
+) -> tuple[str, dict[str, object], dict[str, object], object]:
+    """``(spec name, grid, fixed values, precond_power)`` of a tuning call from any optimizer argument
+    (:func:`~nqm.numerics._optimizers.as_optimizer_spec`).
+
+    An instance's values take part as given values below ``grid=`` and keywords: a scalar is fixed, a
+    1-D array is a grid axis (one at most: an instance's arrays are paired points, a grid is their
+    product, so several axes go into ``grid=``); its ``precond_power`` (a scalar) applies unless
+    ``precond_power=`` is given (the default :data:`OPTIMIZERS_OWN`: the instance's, else 0).
+    """
+    ref = as_optimizer_spec(optimizer)
+    grid, fixed = dict(grid or {}), dict(fixed)
+    used = {p: v for p, v in ref.values.items() if p == "precond_power" or (p not in grid and p not in fixed)}
+    arrays = [p for p, v in used.items() if np.ndim(v)]
+    if len(arrays) > 1 or "precond_power" in arrays or any(np.ndim(used[p]) > 1 for p in arrays):
+        raise ValueError(f"optimizer: an instance may hold one 1-D array (a grid axis) and scalars; got arrays for "
+                         f"{', '.join(arrays)} (pass several axes as grid={{...}}, one precond_power per call)")
+    for p, value in used.items():
+        if p == "precond_power":
+            precond_power = value if precond_power is OPTIMIZERS_OWN else precond_power
+        else:
+            (grid if value.ndim else fixed)[p] = value
+    return ref.name, grid, fixed, 0.0 if precond_power is OPTIMIZERS_OWN else precond_power
+
+
+def default_grid(optimizer: object) -> dict[str, np.ndarray]:
+    """The paper's grid for an optimizer in any form :func:`~nqm.numerics.as_optimizer_spec` accepts
+    (module docstring); hyperparameters without a default grid are left out."""
+    params = as_optimizer_spec(optimizer).forms.params
     grid: dict[str, np.ndarray] = {}
     for p in params:
         if p == "lr":
@@ -112,8 +135,8 @@ def _axes(forms: Forms, grid: Mapping[str, object] | None, fixed: Mapping[str, o
             values[p] = float(val)
         elif p in defaults:
             axes[p] = defaults[p]
-        elif p in _DEFAULT_FIXED:
-            values[p] = _DEFAULT_FIXED[p]
+        elif p in spec_defaults(forms.name):  # the theory layer only where no grid or value is given
+            values[p] = spec_defaults(forms.name)[p]
         else:
             raise ValueError(f"hyperparameter {p} of {forms.name} needs a grid (grid={{{p!r}: ...}}) or a value ({p}=...)")
     return axes, values
@@ -357,22 +380,23 @@ def tune(
     batch_size: object,
     target: object,
     grid: Mapping[str, object] | None = None,
-    precond_power: object = 0.0,
+    precond_power: object = OPTIMIZERS_OWN,
     refine: bool = False,
     grid_steps: bool = False,
     **fixed: object,
 ) -> TuneResult:
     r"""Fewest steps to ``target`` over a hyperparameter grid, with the best optimizer.
 
-    ``optimizer`` is a class (``nn.Momentum``, or one from :func:`~nqm.numerics.from_spec`)
-    or a registered name. ``grid`` maps hyperparameter names to 1-D arrays; missing ones
+    ``optimizer`` is a class (``nn.Momentum``, or one from :func:`~nqm.numerics.from_spec`), a
+    registered name, an :class:`nqm.theory.OptimizerSpec` or an instance, whose values are used as
+    given (scalars fixed, 1-D arrays grid axes; :func:`tuning_arguments`). ``grid`` maps hyperparameter names to 1-D arrays; missing ones
     take the paper's defaults (module docstring) unless fixed by keyword, e.g.
     ``tune(prob, nn.Momentum, batch_size=B, target=0.01, beta=0.9)`` tunes lr at
     :math:`\beta = 0.9`. ``refine=True`` continues past the grid (edge extension and local
     zoom, see :func:`_refine`) and reports it in ``refined``; ``grid_steps=True`` also
     returns every grid point's exact steps. Ties go to the first grid point.
     """
-    name = resolve_spec_name(optimizer)
+    name, grid, fixed, precond_power = tuning_arguments(optimizer, grid, fixed, precond_power)
     forms = forms_for(name)
     B = validate_batch_size(batch_size)
     if B.ndim:

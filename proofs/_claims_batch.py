@@ -125,7 +125,7 @@ def _information_bound_outcome(name: str) -> Outcome:
                 unreached += 1
                 continue
             opt = nn.optimizer(name, precond_power=power, **row.hyperparameters)
-            risk = float(nn.expected_risk(prob, opt, batch_size=Bv, steps=row.steps))
+            risk = float(nn.expected_risk(prob, opt, batch_size=Bv, steps=[row.steps])[0])
             where = f"p = {power:g}, B = {Bv:g}"
             if risk > eps * (1 + 1e-9):
                 uncertified.append(f"{where} (risk {risk:.6g})")

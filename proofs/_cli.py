@@ -6,7 +6,9 @@ subcommand; usage errors are one line ``error: ...`` with exit status 2; work lo
 silently overwritten (``--force``) and are written whole or not at all; output paths (:class:`._cli_common.OutputPath`)
 and sizes (list options, grids, Monte-Carlo work, worker processes) are checked before any work;
 ``--spec-file FILE`` registers user optimizers (entry points in the ``nqm.optimizers`` group are
-registered automatically).
+registered automatically); every subcommand that takes an optimizer takes ``--optimizer NAME``
+(``derive`` and ``conformance`` also take it as a positional NAME, the older form); ``nqm --version``
+prints the package version.
 """
 
 from __future__ import annotations
@@ -32,12 +34,13 @@ from ._cli_common import (
 
 @click.group(cls=NqmGroup, context_settings=CONTEXT_SETTINGS, epilog="""\b
 Examples:
-  nqm derive momentum --latex
+  nqm derive --optimizer momentum --latex
   nqm sweep --optimizer momentum --precond-power 0.5 --batch-sizes 4:1048576 --target 0.01
   nqm steps --optimizer momentum --hp lr=0.1 --hp beta=0.9 --batch-size 64
-  nqm --spec-file my_opt.py derive lookahead
+  nqm --spec-file my_opt.py derive --optimizer lookahead
 Run 'nqm COMMAND --help' for a command's options.
 """)
+@click.version_option(package_name="nqm-toolkit", prog_name="nqm", message="%(prog)s %(version)s")
 @spec_file_option
 def main() -> None:
     """nqm-toolkit: theory, exact numerics and checks for the noisy quadratic model (Zhang et al. 2019)."""

@@ -24,11 +24,16 @@ from ._cli_common import (
 
 @click.command(context_settings=CONTEXT_SETTINGS, epilog="""\b
 Examples:
-  nqm conformance momentum
-  nqm conformance my_variant --spec-file my_variant.py --max-examples 50
+  nqm conformance --optimizer momentum
+  nqm conformance --optimizer my_variant --spec-file my_variant.py --max-examples 50
   nqm conformance --all --property engine_matches_recursion --json conformance.json
+
+\b
+The positional form 'nqm conformance momentum' is the same as --optimizer momentum.
 """)
-@click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.argument("positional", nargs=-1, metavar="[NAME]...")
+@click.option("--optimizer", "optimizers", multiple=True, metavar="NAME",
+              help="A registered optimizer (repeatable or comma-separated); or give them as NAMEs.")
 @click.option("--all", "all_", is_flag=True, help="Every registered optimizer (built-ins, entry points, --spec-file).")
 @click.option("--property", "properties", multiple=True, metavar="NAME",
               help="Only these properties (repeatable); default: all of them.")
@@ -40,7 +45,7 @@ Examples:
 @spec_file_option
 @force_option
 @quiet_option
-def conformance(names: tuple[str, ...], all_: bool, properties: tuple[str, ...], max_examples: int, seed: int,
+def conformance(positional: tuple[str, ...], optimizers: tuple[str, ...], all_: bool, properties: tuple[str, ...], max_examples: int, seed: int,
                 json_path: Path | None, force: bool, quiet: bool) -> None:
     """Property-test optimizers against the whole conformance suite.
 
@@ -54,10 +59,14 @@ def conformance(names: tuple[str, ...], all_: bool, properties: tuple[str, ...],
     from nqm.proofs import PROPERTIES, check_conformance
     from nqm.theory import get_spec, registered_specs
 
+    from ._cli_values import optimizer_names
+
+    names = optimizer_names(positional + optimizers)
+
     if all_ and names:
-        fail("give optimizer NAMEs or --all, not both")
+        fail("give --optimizer NAMEs or --all, not both")
     if not all_ and not names:
-        fail("give optimizer NAMEs or --all")
+        fail("give --optimizer NAMEs or --all")
     unknown = [p for p in properties if p not in PROPERTIES]
     if unknown:
         fail(f"--property: unknown {', '.join(unknown)}; available: {', '.join(PROPERTIES)}")

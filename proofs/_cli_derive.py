@@ -209,34 +209,40 @@ def _json(spec: Any, quantities: list[Quantity]) -> str:
 
 @click.command("derive", context_settings=CONTEXT_SETTINGS, epilog="""\b
 Examples:
-  nqm derive momentum
-  nqm derive momentum --latex --output momentum.tex
-  nqm derive qhm --precondition --json
-  nqm --spec-file my_opt.py derive lookahead --json
+  nqm derive --optimizer momentum
+  nqm derive --optimizer momentum --latex --output momentum.tex
+  nqm derive --optimizer qhm --precondition --json
+  nqm --spec-file my_opt.py derive --optimizer lookahead --json
+
+\b
+The positional form 'nqm derive momentum' is the same as --optimizer momentum.
 """)
-@click.argument("name", metavar="NAME")
-@click.option("--latex", "fmt", flag_value="latex", help="Print LaTeX (amsmath align* blocks, the paper's notation).")
-@click.option("--json", "fmt", flag_value="json", help="Print JSON: per quantity its title, text (sympy) and LaTeX.")
+@click.argument("positional", metavar="[NAME]", required=False)
+@click.option("--optimizer", "name", metavar="NAME", default=None,
+              help="The optimizer to derive (built-in, entry point or --spec-file); or give it as NAME.")
+@click.option("--latex", is_flag=True, help="Print LaTeX (amsmath align* blocks, the paper's notation).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: per quantity its title, text (sympy) and LaTeX.")
 @click.option("--precondition", is_flag=True, help="Derive the method with the preconditioner P = H^p (eqs. 8-9; adds p).")
 @click.option("--output", "-o", type=OutputPath(), default=None,
               help="Write to FILE instead of standard output.")
 @force_option
 @quiet_option
 @spec_file_option
-def derive(name: str, fmt: str | None, precondition: bool, output: Path | None, force: bool, quiet: bool) -> None:
-    """Derive everything about the optimizer NAME (built-in or registered) symbolically.
+def derive(positional: str | None, name: str | None, latex: bool, as_json: bool, precondition: bool, output: Path | None,
+           force: bool, quiet: bool) -> None:
+    """Derive everything about the optimizer NAME (--optimizer NAME; built-in or registered) symbolically.
 
     Characteristic polynomial and eigenvalues, second-moment dynamics and their eigenvalues,
     stationary covariance and risk, stability conditions and region, effective learning rates and
     the small-step series, and the Z-transform closed forms (mean path, noise sums, exact risk).
     Output is readable text by default, or --latex / --json.
     """
-    from nqm.theory import get_spec
+    from ._cli_values import one_optimizer
 
-    try:
-        get_spec(name)
-    except KeyError as exc:
-        fail(f"NAME: {exc.args[0]}")
+    name = one_optimizer(positional, name)
+    if latex and as_json:
+        fail("--latex and --json exclude each other; give one")
+    fmt = "latex" if latex else "json" if as_json else None
     refuse_overwrite([output], force)
     with status(f"deriving {name} ...", quiet) as update:
         spec, quantities = derived_quantities(name, precondition, update)

@@ -16,6 +16,7 @@ from ._cli_common import (
     progress_wrapper,
     quiet_option,
     refuse_overwrite,
+    spec_file_option,
 )
 
 __all__ = ["figures"]
@@ -34,11 +35,16 @@ def _names() -> list[str]:
                    "training_curves, steps_surface, critical_vs_power, network_vs_nqm.")
 @click.option("--validation", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Output folder of 'nqm validate'; adds the network_vs_nqm figure.")
+@click.option("--optimizer", "optimizers", multiple=True, metavar="NAME",
+              help="Draw this optimizer (repeatable or comma-separated; built-in, entry point or --spec-file) in the "
+                   "figures that take optimizers: fig13, critical_vs_power and (one optimizer) steps_surface.")
 @click.option("--jobs", type=click.IntRange(min=1, max=MAX_WORKERS), default=1, show_default=True,
               help="Worker processes for the independent sweeps (1 = in this process).")
 @force_option
 @quiet_option
-def figures(out_dir: Path, only: tuple[str, ...], validation: Path | None, jobs: int, force: bool, quiet: bool) -> None:
+@spec_file_option
+def figures(out_dir: Path, only: tuple[str, ...], validation: Path | None, optimizers: tuple[str, ...], jobs: int, force: bool,
+            quiet: bool) -> None:
     """Render the NQM figures to OUT_DIR: PNG (150 dpi), PDF, and the plotted data as CSV and JSON.
 
     By default every paper figure (Fig. 2, 3a, 3b, 3c, 4, 11, 13, 14, 15), the authors' notebook
@@ -50,7 +56,10 @@ def figures(out_dir: Path, only: tuple[str, ...], validation: Path | None, jobs:
     """
     from nqm.numerics import local_pool
 
+    from ._cli_values import optimizer_names
     from ._figures import DEFAULT_FIGURES, FIGURES, figure_paths, make_figures
+
+    chosen = optimizer_names(optimizers) or None
 
     unknown = [n for n in only if n not in FIGURES]
     if unknown:
@@ -66,5 +75,5 @@ def figures(out_dir: Path, only: tuple[str, ...], validation: Path | None, jobs:
     pool = local_pool(jobs) if jobs > 1 else nullcontext(None)
     with pool as executor:
         make_figures(out_dir, names, force=True, executor=executor, validation=validation,
-                     progress=progress_wrapper("sweeps", quiet), on_saved=saved)
+                     progress=progress_wrapper("sweeps", quiet), on_saved=saved, optimizers=chosen)
     click.echo(f"wrote {len(names)} figures to {out_dir}")

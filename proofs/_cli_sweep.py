@@ -43,6 +43,7 @@ from ._cli_values import (
     console_for_tables,
     executor,
     no_cache_option,
+    one_optimizer,
     optimizer_names,
     optimizers_option,
     paper_problem,
@@ -126,6 +127,7 @@ def _critical_rows(result: Any) -> dict[str, Any]:
         "E_min": math.nan if fit is None else fit.E_min,
         "fit_rms_relative_error": math.nan if fit is None else fit.rms_relative_error,
         "B_crit_perfect_scaling_2x": crit.perfect_scaling_2x,
+        "reason": crit.reason,
     }
 
 
@@ -141,6 +143,10 @@ def _print_critical(console: Any, results: Sequence[Any]) -> None:
         table.add_row(row["optimizer"], _fmt(row["precond_power"], 3), _fmt(row["B_crit_mccandlish"]), _fmt(row["S_min"]),
                       _fmt(row["E_min"]), _fmt(row["fit_rms_relative_error"], 2), _fmt(row["B_crit_perfect_scaling_2x"]))
     console.print(table)
+    for r in results:  # why a value is not a finite batch size
+        reason = _critical_rows(r)["reason"]
+        if reason:
+            console.print(f"  {r.optimizer}, p = {_fmt(r.precond_power, 3)}: {reason}", highlight=False)
     console.print(f"  {MCCANDLISH}\n  {PERFECT_2X}", highlight=False)
 
 
@@ -256,7 +262,7 @@ def steps(optimizer: str, hyper: tuple[tuple[str, float], ...], precond_power: f
     """
     from nqm.numerics import Optimizer, stationary_risk, steps_to_target
 
-    (name,) = optimizer_names([optimizer])
+    name = one_optimizer(None, optimizer)
     refuse_overwrite([output], force)
     problem = paper_problem(unbinned)
     opt = Optimizer(name, precond_power=precond_power, **dict(hyper))

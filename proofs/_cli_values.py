@@ -38,6 +38,7 @@ __all__ = [
     "STEPS",
     "TABLE_OUTPUT",
     "console_for_tables",
+    "one_optimizer",
     "optimizer_names",
     "optimizers_option",
     "paper_problem",
@@ -211,6 +212,19 @@ def optimizer_names(values: Sequence[str]) -> list[str]:
         except KeyError as exc:
             fail(f"--optimizer: {exc.args[0]}")
     return list(dict.fromkeys(names))
+
+
+def one_optimizer(positional: str | None, option: str | None) -> str:
+    """The one registered optimizer a command was given, as ``--optimizer NAME`` or as the positional
+    NAME (the older form of ``derive``); fails in one line on none, both or an unknown name."""
+    if positional is not None and option is not None:
+        fail(f"give the optimizer once: --optimizer {option} or NAME {positional}, not both")
+    if positional is None and option is None:
+        fail("give an optimizer: --optimizer NAME")
+    names = optimizer_names([positional if option is None else option])
+    if len(names) != 1:
+        fail(f"give one optimizer; got {', '.join(names)}")
+    return names[0]
 
 
 def optimizers_option(default: tuple[str, ...] | None) -> Callable[[Any], Any]:

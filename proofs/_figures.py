@@ -42,8 +42,8 @@ from matplotlib.axes import Axes
 from matplotlib.colors import Colormap, ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogLocator
-from nqm.numerics import Problem, ScheduleSweep, Sweep, schedule_sweep, sweep
-from nqm.numerics._forms import validate_batch_size
+from nqm.numerics import Problem, ScheduleSweep, Sweep, as_optimizer_spec, schedule_sweep, sweep
+from nqm.numerics._forms import validate_batch_sizes
 from nqm.numerics._jsonio import json_ready
 from nqm.numerics._parallel import config_key, map_tasks
 from nqm.numerics._tables import records_csv, write_text
@@ -226,15 +226,39 @@ def run_tasks(fn: Callable[[Any], Any], tasks: Sequence[Any], executor: Executor
     return [memo[k] for k in keys]
 
 
-def sweep_task(task: tuple[Problem, str, float, tuple[float, ...], float, dict[str, np.ndarray] | None]) -> Sweep:
-    """One tuned batch-size sweep (module level, picklable): ``(problem, optimizer, p, batch sizes, target, grid)``."""
+def sweep_task(task: tuple[Problem, object, float, tuple[float, ...], float, dict[str, np.ndarray] | None]) -> Sweep:
+    """One tuned batch-size sweep (module level, picklable): ``(problem, optimizer, p, batch sizes, target, grid)``
+    with the optimizer as :func:`figure_optimizers` gives it."""
     problem, name, power, batch_sizes, target, grid = task
     return sweep(problem, name, batch_sizes=np.asarray(batch_sizes), target=target, grid=grid, precond_power=power)
 
 
+def figure_optimizers(name: str, optimizers: object) -> list[object]:
+    """The optimizers of a figure, each in a form that travels to worker processes: an instance as
+    given (its values are used as :func:`~nqm.numerics.sweep` uses them), any other form
+    :func:`~nqm.numerics.as_optimizer_spec` accepts (class, ``OptimizerSpec``, name) as its registered
+    name. One optimizer may be given alone; ``ValueError`` naming ``name`` otherwise."""
+    items = [optimizers] if isinstance(optimizers, str) or not isinstance(optimizers, Iterable) else list(optimizers)
+    if not items:
+        raise ValueError(f"{name} must hold at least one optimizer")
+    return [o if as_optimizer_spec(o, name).is_instance else as_optimizer_spec(o, name).name for o in items]
+
+
+def optimizer_key(optimizer: object) -> str:
+    """The registered spec name of a figure's optimizer (data records and series names)."""
+    return as_optimizer_spec(optimizer).name
+
+
+def optimizer_label(optimizer: object) -> str:
+    """The legend text of a figure's optimizer: its spec's :attr:`~nqm.theory.OptimizerSpec.label`."""
+    from nqm.theory import get_spec
+
+    return get_spec(optimizer_key(optimizer)).label
+
+
 def run_sweeps(
     problem: Problem,
-    configs: Sequence[tuple[str, float]],
+    configs: Sequence[tuple[object, float]],
     *,
     batch_sizes: Sequence[float],
     target: float = 0.01,
@@ -284,12 +308,10 @@ def problem_or_paper(problem: Problem | None) -> Problem:
     return Problem.paper() if problem is None else problem
 
 
-def validate_batch_sizes(name: str, values: Iterable[float]) -> tuple[float, ...]:
-    """Distinct batch sizes >= 1 in increasing order; ``ValueError`` naming ``name`` otherwise."""
-    Bs = validate_batch_size(list(values), name)
-    if Bs.ndim != 1 or Bs.size < 2 or np.unique(Bs).size != Bs.size:
-        raise ValueError(f"{name} must hold at least 2 distinct finite batch sizes >= 1; got {Bs.tolist()!r}")
-    return tuple(float(b) for b in np.sort(Bs))
+def batch_sizes_in_order(name: str, values: Iterable[float], at_least: int = 2) -> tuple[float, ...]:
+    """At least ``at_least`` distinct batch sizes >= 1 in increasing order (the engine's
+    :func:`~nqm.numerics._forms.validate_batch_sizes`); ``ValueError`` naming ``name`` otherwise."""
+    return tuple(float(b) for b in np.sort(validate_batch_sizes(list(values), name, at_least)))
 
 
 # ---------------------------------------------------------------------- saving
@@ -338,12 +360,15 @@ def make_figures(
     progress: Progress | None = None,
     validation: str | Path | None = None,
     on_saved: Callable[[FigureResult, list[Path]], None] | None = None,
+    optimizers: Sequence[object] | None = None,
 ) -> list[FigureResult]:
     """Render figures ``names`` (default :data:`DEFAULT_FIGURES`, plus ``network_vs_nqm`` when
     ``validation`` — a folder written by :func:`~nqm.proofs.run_validation` — is given) and save
     each into ``folder`` (:func:`save_figure`). Existing files are refused before any work
     unless ``force``. Identical sweeps are shared between figures. ``on_saved(result, paths)``
-    is called after each figure is written.
+    is called after each figure is written. ``optimizers`` (any forms, user specs included) replace
+    the default optimizers of the figures that take ``optimizers`` (fig13, critical_vs_power) and,
+    when there is one, the ``optimizer`` of steps_surface; the paper's other figures draw fixed ones.
     """
     chosen = list(DEFAULT_FIGURES) + (["network_vs_nqm"] if validation is not None else []) if names is None else list(names)
     unknown = [n for n in chosen if n not in FIGURES]
@@ -351,6 +376,9 @@ def make_figures(
         raise ValueError(f"names must be figure names from {sorted(FIGURES)}; got {unknown[0]!r}")
     if "network_vs_nqm" in chosen and validation is None:
         raise ValueError("validation must name the output folder of the PyTorch validation to draw network_vs_nqm")
+    chosen_optimizers = None if optimizers is None else figure_optimizers("optimizers", optimizers)
+    if chosen_optimizers is not None and len(chosen_optimizers) > 1 and "steps_surface" in chosen:
+        raise ValueError("optimizers: steps_surface draws one optimizer; give one, or leave steps_surface out")
     if not force:
         for name in chosen:
             for p in figure_paths(name, Path(folder)):
@@ -363,7 +391,10 @@ def make_figures(
                 result = FIGURES[name](validation)
             else:
                 accepted = inspect.signature(FIGURES[name]).parameters
-                options = {k: v for k, v in (("executor", executor), ("progress", progress)) if k in accepted}
+                given = [("executor", executor), ("progress", progress)]
+                if chosen_optimizers is not None:
+                    given += [("optimizers", chosen_optimizers), ("optimizer", chosen_optimizers[0])]
+                options = {k: v for k, v in given if k in accepted}
                 result = FIGURES[name](**options)
             paths = save_figure(result, folder, force=force)
             if on_saved is not None:

@@ -21,13 +21,16 @@ from ._figures import (
     Progress,
     Records,
     batch_label,
+    figure_optimizers,
     new_figure,
+    optimizer_key,
+    optimizer_label,
     problem_or_paper,
     register_figure,
     run_sweeps,
     run_tasks,
     steps_axes,
-    validate_batch_sizes,
+    batch_sizes_in_order,
 )
 
 __all__ = ["figure_steps_surface", "figure_critical_vs_power", "figure_network_vs_nqm", "SURFACE_GRID", "CRITICAL_POWERS"]
@@ -41,25 +44,41 @@ CRITICAL_POWERS = tuple(np.arange(8) / 8)
 #: default (α, β) grid of the surfaces: α = logspace(-8, 1, 46) (5 per decade, the paper's range),
 #: β = 1 - logspace(-5, 0, 20) (the paper's momentum axis)
 SURFACE_GRID = {"lr": np.logspace(-8, 1, 46), "second": 1 - np.logspace(-5, 0, 20)}
-_SECOND = {"momentum": "beta", "ema": "gamma", "nesterov": "beta"}
-_SYMBOL = {"beta": r"\beta", "gamma": r"\gamma"}
+
+
+def surface_axis(name: str) -> tuple[str, str]:
+    """``(hyperparameter, LaTeX symbol)`` of the second axis of a steps surface of the spec registered as
+    ``name``: its one hyperparameter besides ``lr``, with range [0, 1) (momentum's beta, EMA's gamma, or
+    a user spec's); ``ValueError`` naming ``optimizer`` for any other spec."""
+    import sympy as sp
+    from nqm.theory import get_spec
+
+    spec = get_spec(name)
+    others = [hp for hp in spec.hyperparameters if hp.name != "lr"]
+    if len(spec.hyperparameters) != 2 or len(others) != 1 or (others[0].lower, others[0].upper) != (0.0, 1.0):
+        raise ValueError(f"optimizer must have lr and one more hyperparameter in [0, 1) for a steps surface; "
+                         f"{name} has {', '.join(hp.name for hp in spec.hyperparameters)}")
+    return others[0].name, sp.latex(others[0].symbol)
 
 
 def surface_task(task: tuple[Problem, str, np.ndarray, np.ndarray, float, float, float]) -> np.ndarray:
     """Exact steps to target on an (α, second) grid at one batch size (module level, picklable)."""
     problem, name, lrs, seconds, power, B, target = task
     lr, sec = np.meshgrid(lrs, seconds, indexing="ij")
-    opt = optimizer(name, lr=lr, precond_power=power, **{_SECOND[name]: sec})
+    opt = optimizer(name, lr=lr, precond_power=power, **{surface_axis(name)[0]: sec})
     return np.asarray(steps_to_target(problem, opt, batch_size=B, target=target), dtype=float)
 
 
 @register_figure("steps_surface")
 def figure_steps_surface(
-    *, problem: Problem | None = None, batch_sizes: Sequence[float] = (16.0, 1024.0, 65536.0), optimizer_name: str = "momentum",
+    *, problem: Problem | None = None, batch_sizes: Sequence[float] = (16.0, 1024.0, 65536.0), optimizer: object = "momentum",
     lrs: Sequence[float] | None = None, seconds: Sequence[float] | None = None, precond_power: float = 0.0, target: float = 0.01,
     executor: Executor | None = None, progress: Progress | None = None,
 ) -> FigureResult:
     r"""Exact steps to target over the (α, β) grid (momentum; γ for EMA) at a few batch sizes.
+
+    ``optimizer``: a class, ``OptimizerSpec``, name or instance (only its spec is drawn: the grid
+    sets the values) of any spec with ``lr`` and one hyperparameter in [0, 1) (:func:`surface_axis`).
 
     One heatmap per B: log α against :math:`1-\beta` (log), colour = steps (log scale, one
     colorbar shared by all panels), white = never reaches the target (unstable or a stationary
@@ -68,11 +87,9 @@ def figure_steps_surface(
     100 points; pass ``lrs`` for more).
     """
     prob = problem_or_paper(problem)
-    if optimizer_name not in _SECOND:
-        raise ValueError(f"optimizer_name must be one of {sorted(_SECOND)}; got {optimizer_name!r}")
-    Bs = np.asarray(batch_sizes, dtype=float)
-    if Bs.ndim != 1 or Bs.size < 1 or np.any(~np.isfinite(Bs) | (Bs < 1)):
-        raise ValueError(f"batch_sizes must be batch sizes >= 1; got {list(batch_sizes)!r}")
+    optimizer_name = optimizer_key(optimizer)
+    second, sym = surface_axis(optimizer_name)
+    Bs = np.asarray(batch_sizes_in_order("batch_sizes", batch_sizes, at_least=1))
     a = np.asarray(SURFACE_GRID["lr"] if lrs is None else lrs, dtype=float)
     s = np.asarray(SURFACE_GRID["second"] if seconds is None else seconds, dtype=float)
     if a.ndim != 1 or a.size < 2 or np.any(a <= 0):
@@ -84,8 +101,6 @@ def figure_steps_surface(
                          executor, progress)
     finite = np.concatenate([S[np.isfinite(S)] for S in surfaces])
     norm = LogNorm(vmin=max(finite.min(), 1), vmax=finite.max()) if finite.size else None
-    second = _SECOND[optimizer_name]
-    sym = _SYMBOL[second]
     fig, axes = new_figure(len(Bs), width=3.9 * len(Bs) + 1.0, height=3.8)
     data: Records = []
     mesh = None
@@ -110,7 +125,7 @@ def figure_steps_surface(
                  for k, x in enumerate(a) for m, y in enumerate(s)]
     if mesh is not None and norm is not None:
         fig.colorbar(mesh, ax=list(axes[0]), label=r"steps to target $\varepsilon$", shrink=0.9)
-    fig.suptitle(f"Steps to target over $(\\alpha, {sym})$: {optimizer_name}, $p={precond_power:g}$, "
+    fig.suptitle(f"Steps to target over $(\\alpha, {sym})$: {optimizer_label(optimizer_name)}, $p={precond_power:g}$, "
                  f"$\\varepsilon={target:g}$", fontsize=10)
     caption = (
         f"Exact steps to reach risk {target:g} ({prob.name}) for {optimizer_name} with P = H^{precond_power:g} over the grid of "
@@ -124,23 +139,21 @@ def figure_steps_surface(
 @register_figure("critical_vs_power")
 def figure_critical_vs_power(
     *, problem: Problem | None = None, powers: Sequence[float] = CRITICAL_POWERS,
-    optimizers: Sequence[str] = ("sgd", "momentum", "ema"), batch_sizes: Sequence[float] = tuple(2.0 ** np.arange(0, 22)),
+    optimizers: Sequence[object] = ("sgd", "momentum", "ema"), batch_sizes: Sequence[float] = tuple(2.0 ** np.arange(0, 22)),
     target: float = 0.01, executor: Executor | None = None, progress: Progress | None = None,
 ) -> FigureResult:
     r"""Critical batch size against the preconditioning power p, both definitions
     (:func:`~nqm.numerics.critical_batch_sizes`): McCandlish's fit
     :math:`S = S_{\min}+E_{\min}/B`, :math:`B_{\rm crit}=E_{\min}/S_{\min}` (solid), and the
     batch size where the steps exceed perfect scaling by 2x (dashed), for each optimizer
-    (tuned sweeps on the paper's grids). Not in the paper."""
+    (tuned sweeps on the paper's grids; ``optimizers`` in any form, as for
+    :func:`~nqm.proofs.figure_13`). Not in the paper."""
     prob = problem_or_paper(problem)
-    Bs = validate_batch_sizes("batch_sizes", batch_sizes)
+    Bs = batch_sizes_in_order("batch_sizes", batch_sizes)
     ps = tuple(float(p) for p in powers)
     if len(ps) < 2 or any(not (0 <= p <= 1) for p in ps):
         raise ValueError(f"powers must hold at least 2 preconditioning powers in [0, 1]; got {list(powers)!r}")
-    opts = list(optimizers)
-    labels = {"sgd": "SGD", "momentum": "momentum", "ema": "SGD + EMA", "nesterov": "Nesterov"}
-    if not opts or any(o not in labels for o in opts):
-        raise ValueError(f"optimizers must be names from {sorted(labels)}; got {opts!r}")
+    opts = figure_optimizers("optimizers", optimizers)
     configs = [(o, p) for o in opts for p in ps]
     sweeps = run_sweeps(prob, configs, batch_sizes=Bs, target=target, executor=executor, progress=progress)
     fig, axes = new_figure(1, width=5.4, height=4.0)
@@ -149,17 +162,18 @@ def figure_critical_vs_power(
     for i, o in enumerate(opts):
         rows = []
         for (name, p), s in zip(configs, sweeps):
-            if name != o:
+            if name is not o:
                 continue
             crit = s.critical_batch_sizes()
             fit = crit.mccandlish
-            rows.append(dict(optimizer=o, precond_power=p, mccandlish=fit.B_crit if fit else math.nan,
+            rows.append(dict(optimizer=optimizer_key(o), precond_power=p, mccandlish=fit.B_crit if fit else math.nan,
                              S_min=fit.S_min if fit else math.nan, E_min=fit.E_min if fit else math.nan,
                              fit_rms_relative_error=fit.rms_relative_error if fit else math.nan,
                              perfect_scaling_2x=crit.perfect_scaling_2x))
         x = [r["precond_power"] for r in rows]
-        ax.plot(x, [r["mccandlish"] for r in rows], "-o", color=f"C{i}", label=f"{labels[o]}: McCandlish $E_{{\\min}}/S_{{\\min}}$")
-        ax.plot(x, [r["perfect_scaling_2x"] for r in rows], "--s", color=f"C{i}", mfc="white", label=f"{labels[o]}: 2x perfect scaling")
+        label = optimizer_label(o)
+        ax.plot(x, [r["mccandlish"] for r in rows], "-o", color=f"C{i}", label=f"{label}: McCandlish $E_{{\\min}}/S_{{\\min}}$")
+        ax.plot(x, [r["perfect_scaling_2x"] for r in rows], "--s", color=f"C{i}", mfc="white", label=f"{label}: 2x perfect scaling")
         data += rows
     ax.set_yscale("log", base=2)
     ax.set(xlabel=r"preconditioning power $p$ ($P=H^p$)", ylabel=r"critical batch size $B_{\rm crit}$",

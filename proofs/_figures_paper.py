@@ -28,6 +28,9 @@ from ._figures import (
     batch_label,
     batch_size_axis,
     new_figure,
+    figure_optimizers,
+    optimizer_key,
+    optimizer_label,
     plot_bound,
     power_label,
     problem_or_paper,
@@ -38,7 +41,7 @@ from ._figures import (
     slope_one_guide,
     steps_axes,
     sweep_records,
-    validate_batch_sizes,
+    batch_sizes_in_order,
 )
 
 __all__ = [
@@ -67,8 +70,8 @@ WIDE_BATCH_SIZES = tuple(2.0 ** np.arange(0, 22))
 SCHEDULE_BATCH_SIZES = tuple(2.0 ** np.arange(2, 21, 3))
 
 _BOUNDS_LABEL = r"dashed: information bound of each $\varepsilon$"
-_OPT_LABEL = {"sgd": "SGD", "momentum": "momentum", "ema": "SGD + EMA"}
-_OPT_STYLE = {"sgd": ("-", "o"), "momentum": (":", "s"), "ema": (":", "^")}
+#: line style and marker of the two optimizers of Fig. 3a and 4 (the first is SGD)
+_OPT_STYLE = (("-", "o"), (":", "s"))
 
 
 def _validate_powers(powers: Sequence[float]) -> tuple[float, ...]:
@@ -155,19 +158,20 @@ def _steps_by_power(
     powers: Sequence[float], target: float, executor: Executor | None, progress: Progress | None,
 ) -> FigureResult:
     prob = problem_or_paper(problem)
-    Bs = validate_batch_sizes("batch_sizes", batch_sizes)
+    Bs = batch_sizes_in_order("batch_sizes", batch_sizes)
     ps = _validate_powers(powers)
     eps = validate_positive("target", target)
-    configs = [(o, p) for o in ("sgd", second) for p in ps]
+    pair = ("sgd", second)
+    configs = [(o, p) for o in pair for p in ps]
     sweeps = run_sweeps(prob, configs, batch_sizes=Bs, target=eps, executor=executor, progress=progress)
     fig, axes = new_figure(1, width=5.4, height=4.2)
     ax = axes[0, 0]
     data: Records = []
     for (opt, p), s in zip(configs, sweeps):
-        ls, marker = _OPT_STYLE[opt]
+        ls, marker = _OPT_STYLE[pair.index(opt)]
         i = ps.index(p)
         ax.plot(s.batch_sizes, s.steps, ls=ls, marker=marker, color=f"C{i}", mfc="white" if opt != "sgd" else None,
-                label=f"{_OPT_LABEL[opt]}, {power_label(p)}")
+                label=f"{optimizer_label(opt)}, {power_label(p)}")
         data += sweep_records(s, series=f"{opt} p={p:g}")
     data += plot_bound(ax, prob, eps, Bs)
     steps_axes(ax, title)
@@ -213,7 +217,7 @@ def figure_4(
 # ---------------------------------------------------------------------- Fig. 3b, 3c, 15
 def _schedules(problem, batch_sizes, target, pieces, executor, progress):
     prob = problem_or_paper(problem)
-    Bs = validate_batch_sizes("batch_sizes", batch_sizes)
+    Bs = batch_sizes_in_order("batch_sizes", batch_sizes)
     if not isinstance(pieces, (int, np.integer)) or pieces < 1:
         raise ValueError(f"pieces must be an integer >= 1; got {pieces!r}")
     eps = validate_positive("target", target)
@@ -373,18 +377,18 @@ def figure_11(
 @register_figure("fig13")
 def figure_13(
     *, problem: Problem | None = None, batch_sizes: Sequence[float] = WIDE_BATCH_SIZES, targets: Sequence[float] = PAPER_TARGETS,
-    optimizers: Sequence[str] = ("sgd", "momentum"), executor: Executor | None = None, progress: Progress | None = None,
+    optimizers: Sequence[object] = ("sgd", "momentum"), executor: Executor | None = None, progress: Progress | None = None,
 ) -> FigureResult:
     r"""Fig. 13 (Appendix E.5): tuned steps against B at several loss thresholds, one panel per
-    optimizer, each threshold with its information bound (dashed, same colour)."""
+    optimizer, each threshold with its information bound (dashed, same colour). ``optimizers``: any
+    forms :func:`~nqm.numerics.as_optimizer_spec` accepts (user specs included; an instance's values
+    are used as :func:`~nqm.numerics.sweep` uses them: scalars fixed, 1-D arrays grid axes)."""
     prob = problem_or_paper(problem)
-    Bs = validate_batch_sizes("batch_sizes", batch_sizes)
+    Bs = batch_sizes_in_order("batch_sizes", batch_sizes)
     eps = [validate_positive("targets", e) for e in targets]
     if not eps:
         raise ValueError("targets must hold at least one loss threshold")
-    opts = list(optimizers)
-    if not opts or any(o not in _OPT_LABEL for o in opts):
-        raise ValueError(f"optimizers must be names from {sorted(_OPT_LABEL)}; got {opts!r}")
+    opts = figure_optimizers("optimizers", optimizers)
     sweeps = run_sweeps(prob, [(o, 0.0) for o in opts], batch_sizes=Bs, targets=eps, executor=executor, progress=progress)
     fig, axes = new_figure(len(opts), width=4.8 * len(opts), height=4.2)
     cmap = sequential_colormap()
@@ -394,9 +398,9 @@ def figure_13(
             s = sweeps[j * len(eps) + i]
             color = cmap(i / max(len(eps) - 1, 1))
             ax.plot(s.batch_sizes, s.steps, "-o", color=color, ms=3, label=rf"$\varepsilon={e:g}$")
-            data += sweep_records(s, series=f"{opt} eps={e:g}")
+            data += sweep_records(s, series=f"{optimizer_key(opt)} eps={e:g}")
             data += plot_bound(ax, prob, e, Bs, color=color, label=_BOUNDS_LABEL if i == len(eps) - 1 else None)
-        steps_axes(ax, f"Fig. 13: loss thresholds, {_OPT_LABEL[opt]}", ylabel="steps to target")
+        steps_axes(ax, f"Fig. 13: loss thresholds, {optimizer_label(opt)}", ylabel="steps to target")
         ax.legend(loc="lower left", ncol=2)
     caption = (
         f"Fig. 13 (Appendix E.5) — tuned steps to reach each loss threshold eps against batch size B ({prob.name}), "
@@ -416,7 +420,7 @@ def figure_14(
     :math:`\alpha` with :math:`P = H^p`; (b) momentum's optimal effective learning rate
     :math:`\alpha/(1-\beta)` (:func:`~nqm.numerics.effective_lr`), with SGD's (p = 0) in grey."""
     prob = problem_or_paper(problem)
-    Bs = validate_batch_sizes("batch_sizes", batch_sizes)
+    Bs = batch_sizes_in_order("batch_sizes", batch_sizes)
     ps = _validate_powers(powers)
     eps = validate_positive("target", target)
     configs = [(o, p) for o in ("sgd", "momentum") for p in ps]

@@ -25,15 +25,35 @@ torch is imported inside the functions: importing this module does not need it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
+from nqm.numerics import as_optimizer_spec
 from nqm.numerics._forms import validate_hyperparameter
 
 __all__ = ["LinearRuns", "NoiseModelComparison", "train_linear_regression", "compare_noise_models"]
 
-LinearOptimizer = Literal["sgd", "momentum", "ema"]
+#: the specs trained with PyTorch's own optimizers (module docstring)
+TORCH_SPECS = ("sgd", "momentum", "ema")
+
+
+def _torch_setting(optimizer: object, lr: object, beta: object, gamma: object, precond_power: object) -> tuple[str, dict[str, object]]:
+    """``(spec name, {lr, beta, gamma, precond_power})`` of a linear-network run from any optimizer form
+    (:func:`~nqm.numerics.as_optimizer_spec`); an instance supplies its own values (then the keywords
+    must be left out). ``ValueError`` for a spec without a PyTorch counterpart."""
+    ref = as_optimizer_spec(optimizer)
+    if ref.name not in TORCH_SPECS:
+        raise ValueError(f"optimizer must be one of {', '.join(TORCH_SPECS)} (trained with PyTorch's own optimizers); "
+                         f"{ref.name} has no PyTorch counterpart here")
+    values = {"lr": lr, "beta": beta, "gamma": gamma, "precond_power": precond_power}
+    if ref.is_instance:
+        given = [k for k in ("lr", "beta", "gamma") if values[k] is not None]
+        if given:
+            raise ValueError(f"optimizer is an instance with its own values; leave out {', '.join(given)}")
+        values.update({k: float(v) for k, v in ref.values.items()})
+    if values["lr"] is None:
+        raise ValueError("lr must be given (or pass an optimizer instance such as nn.SGD(lr=0.1))")
+    return ref.name, {k: (0.0 if v is None else v) for k, v in values.items()}
 
 
 @dataclass(frozen=True)
@@ -56,11 +76,11 @@ def train_linear_regression(
     h: object,
     *,
     sigma: float,
-    optimizer: LinearOptimizer = "sgd",
-    lr: float,
-    beta: float = 0.0,
-    gamma: float = 0.0,
-    precond_power: float = 0.0,
+    optimizer: object = "sgd",
+    lr: float | None = None,
+    beta: float | None = None,
+    gamma: float | None = None,
+    precond_power: float | None = None,
     batch_size: int,
     steps: int,
     runs: int = 1000,
@@ -70,8 +90,10 @@ def train_linear_regression(
     r"""Train ``runs`` independent linear regressions with PyTorch and record the excess loss.
 
     ``h``: input covariance spectrum (eigenvalues of :math:`\Sigma`); ``sigma``: label noise;
-    ``optimizer``: ``"sgd"``, ``"momentum"`` (``torch.optim.SGD(momentum=beta)``) or ``"ema"``
-    (SGD evaluated at ``AveragedModel`` EMA weights with decay ``gamma``); ``precond_power``:
+    ``optimizer``: sgd, momentum (``torch.optim.SGD(momentum=beta)``) or ema (SGD evaluated at
+    ``AveragedModel`` EMA weights with decay ``gamma``) in any form :func:`~nqm.numerics.as_optimizer_spec`
+    accepts; an instance (``nn.Momentum(lr=0.1, beta=0.9)``) carries the values, otherwise ``lr``,
+    ``beta``, ``gamma`` (default 0) give them; ``precond_power``:
     p of :math:`P = H^p`. The start is :math:`\theta(0) = \theta^\ast + w_0`,
     :math:`w_0\sim N(0, \mathrm{init\_var}\,I)`. Float64 throughout; ``seed`` fixes everything.
     """
@@ -81,8 +103,8 @@ def train_linear_regression(
     hv = np.array(h, dtype=float, ndmin=1)
     if hv.ndim != 1 or hv.size == 0 or not np.all(np.isfinite(hv) & (hv > 0)):
         raise ValueError("h must be a non-empty 1-D array of finite numbers in (0, inf)")
-    if optimizer not in ("sgd", "momentum", "ema"):
-        raise ValueError(f"optimizer must be 'sgd', 'momentum' or 'ema'; got {optimizer!r}")
+    optimizer, values = _torch_setting(optimizer, lr, beta, gamma, precond_power)
+    lr, beta, gamma, precond_power = (values[k] for k in ("lr", "beta", "gamma", "precond_power"))
     sigma = _check("sigma", sigma, 0.0, np.inf, True, False)
     lr = _check("lr", lr, 0.0, np.inf, False, False)
     beta = _check("beta", beta, 0.0, 1.0, True, False)
@@ -188,11 +210,11 @@ def compare_noise_models(
     h: object,
     *,
     sigma: float,
-    optimizer: LinearOptimizer = "sgd",
-    lr: float,
-    beta: float = 0.0,
-    gamma: float = 0.0,
-    precond_power: float = 0.0,
+    optimizer: object = "sgd",
+    lr: float | None = None,
+    beta: float | None = None,
+    gamma: float | None = None,
+    precond_power: float | None = None,
     batch_size: int,
     steps: int,
     runs: int = 1000,
@@ -203,21 +225,19 @@ def compare_noise_models(
 
     The NQM is ``Problem(h, c=sigma**2 * h, init_var=init_var)``; the constant-noise curve is
     :func:`nqm.numerics.expected_risk`, the exact one :func:`nqm.numerics.multiplicative_expected_risk`.
+    Arguments as for :func:`train_linear_regression`.
     """
-    from nqm.numerics import EMA, SGD, Momentum, Problem, expected_risk, risk_variance
+    from nqm.numerics import Problem, as_optimizer, expected_risk, risk_variance
     from nqm.numerics._multiplicative import multiplicative_expected_risk
 
+    name, values = _torch_setting(optimizer, lr, beta, gamma, precond_power)
     runs_ = train_linear_regression(
-        h, sigma=sigma, optimizer=optimizer, lr=lr, beta=beta, gamma=gamma, precond_power=precond_power,
-        batch_size=batch_size, steps=steps, runs=runs, init_var=init_var, seed=seed,
+        h, sigma=sigma, optimizer=name, **values, batch_size=batch_size, steps=steps, runs=runs, init_var=init_var, seed=seed,
     )
     hv = np.asarray(h, dtype=float)
     problem = Problem(hv, c=sigma**2 * hv, init_var=init_var)
-    opt = {
-        "sgd": lambda: SGD(lr, precond_power),
-        "momentum": lambda: Momentum(lr, beta, precond_power),
-        "ema": lambda: EMA(lr, gamma, precond_power),
-    }[optimizer]()
+    params = as_optimizer_spec(name).forms.params
+    opt = as_optimizer(name, {k: v for k, v in values.items() if k in params or k == "precond_power"})
     t = runs_.steps
     return NoiseModelComparison(
         steps=t,

@@ -160,7 +160,7 @@ def _same_steps(a: Setup, b: Setup, target: float, what: str) -> None:
     if steps[0] == steps[1]:
         return
     first = min(steps)
-    risks = [float(nn.expected_risk(x.problem, x.optimizer, batch_size=x.batch_size, steps=first)) for x in (a, b)]
+    risks = [float(nn.expected_risk(x.problem, x.optimizer, batch_size=x.batch_size, steps=[first])[0]) for x in (a, b)]
     if all(abs(r - target) <= 1e-9 * target for r in risks):
         return
     raise ConformanceError(
@@ -286,7 +286,7 @@ def _check_stationary(spec: OptimizerSpec, ex: Setup) -> None:
     rate = -math.log(float(spectral_radius(opt.name, prob, ex.hyperparameters, ex.precond_power)))
     horizon = math.ceil(2.0 * (math.log(max(prob.initial_risk / scale, 1.0)) + 30.0) / rate)
     assume(horizon <= nn.MAX_STEPS)
-    limit = float(nn.expected_risk(prob, opt, batch_size=ex.batch_size, steps=horizon))
+    limit = float(nn.expected_risk(prob, opt, batch_size=ex.batch_size, steps=[horizon])[0])
     if not abs(derived - engine) <= 1e-9 * scale:
         raise ConformanceError(f"derived vs engine stationary risk: {_versus(derived, engine, 1e-9 * scale)}")
     if not abs(limit - engine) <= 1e-9 * scale:
@@ -328,7 +328,7 @@ def _stability_examples(spec: OptimizerSpec) -> st.SearchStrategy[_StabilityExam
         horizon = math.ceil(math.log(1e16) / (2.0 * abs(math.log(radius))))
         if outside:  # ... and the exact risk has grown 1e14-fold (an output that barely sees the mode needs longer)
             while horizon <= _STABILITY_HORIZON and not (
-                float(nn.expected_risk(problem, opt, batch_size=B_, steps=horizon)) >= 1e14 * problem.initial_risk
+                float(nn.expected_risk(problem, opt, batch_size=B_, steps=[horizon])[0]) >= 1e14 * problem.initial_risk
             ):
                 horizon *= 2
         assume(horizon <= _STABILITY_HORIZON)

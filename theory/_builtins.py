@@ -21,6 +21,7 @@ Preconditioning with :math:`P = H^p` (eqs. 8–9) combines with any of them thro
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from ._spec import Hyperparameter, OptimizerSpec
 from ._symbols import alpha, beta, gamma, nu
@@ -60,26 +61,28 @@ def _qhm(grad, theta, buf, lr, beta, nu):
 
 sgd = OptimizerSpec.from_update(
     "sgd", _sgd, state=("theta",), hyperparameters=(LR,),
-    description="plain SGD", reference="eqs. 2-4",
+    description="plain SGD", reference="eqs. 2-4", display_name="SGD",
 )
 momentum = OptimizerSpec.from_update(
     "momentum", _momentum, state=("theta", "m"), hyperparameters=(LR, BETA),
-    description="heavy-ball momentum", reference="eq. 5, Theorem 1, Appendix B",
+    description="heavy-ball momentum", reference="eq. 5, Theorem 1, Appendix B", display_name="momentum",
 )
 ema = OptimizerSpec.from_update(
     "ema", _ema, state=("theta", "theta_avg"), hyperparameters=(LR, GAMMA),
     init=(1, 1), out=(0, 1),
     description="SGD with an exponential moving average of the iterates",
-    reference="eq. 11, Theorem 2, Appendix D",
+    reference="eq. 11, Theorem 2, Appendix D", display_name="SGD + EMA",
 )
 nesterov = OptimizerSpec.from_update(
     "nesterov", _nesterov, state=("theta", "m"), hyperparameters=(LR, BETA),
     description="Nesterov momentum (gradient at the look-ahead point)",
-    reference="beyond the paper (Sutskever et al. 2013)",
+    reference="beyond the paper (Sutskever et al. 2013)", display_name="Nesterov",
 )
 qhm = OptimizerSpec.from_update(
-    "qhm", _qhm, state=("theta", "buf"), hyperparameters=(LR, BETA, NU),
-    description="quasi-hyperbolic momentum", reference="beyond the paper (Ma & Yarats 2019)",
+    # QHM's own default (Ma & Yarats' recommendation, used by tuning unless nu is given or on the grid);
+    # NU itself carries none, so a user spec that reuses it gets no default
+    "qhm", _qhm, state=("theta", "buf"), hyperparameters=(LR, BETA, replace(NU, default=0.7)),
+    description="quasi-hyperbolic momentum", reference="beyond the paper (Ma & Yarats 2019)", display_name="QHM",
 )
 
 BUILTINS: tuple[OptimizerSpec, ...] = (sgd, momentum, ema, nesterov, qhm)

@@ -41,7 +41,9 @@ class Hyperparameter:
     """A named, symbolic hyperparameter with its admissible interval.
 
     ``name`` is the Python keyword used by :mod:`nqm.numerics` (``lr``, ``beta``, ...);
-    ``symbol`` is the sympy symbol in the spec's matrices.
+    ``symbol`` is the sympy symbol in the spec's matrices. ``default`` (optional) is the value
+    tuning uses when a hyperparameter is neither on the grid nor given (QHM's
+    :math:`\nu = 0.7`): defaults belong to a spec, never to a name.
     """
 
     name: str
@@ -51,6 +53,11 @@ class Hyperparameter:
     lower_closed: bool = True
     upper_closed: bool = False
     description: str = ""
+    default: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.default is not None and not self.interval.contains(sp.nsimplify(self.default)):
+            raise SpecError(f"the default of {self.name} must be in {self.range_text}; got {self.default!r}")
 
     @property
     def interval(self) -> sp.Interval:
@@ -109,6 +116,8 @@ class OptimizerSpec:
         names of the state components, e.g. ``("theta", "m")``.
     description, reference:
         text for reports; ``reference`` cites the paper's equation.
+    display_name:
+        the name figures and tables show (``"SGD + EMA"``); :attr:`label` falls back to ``name``.
     """
 
     name: str
@@ -121,6 +130,7 @@ class OptimizerSpec:
     description: str = ""
     reference: str = ""
     preconditioned: bool = field(default=False)
+    display_name: str = ""
 
     def __post_init__(self) -> None:
         if not self.name or not self.name.replace("_", "").replace("-", "").isalnum():
@@ -160,6 +170,11 @@ class OptimizerSpec:
             raise SpecError("out (the output row) is all zero: it selects no iterate")
 
     # ------------------------------------------------------------------ basic views
+    @property
+    def label(self) -> str:
+        """The name shown in figures and tables: :attr:`display_name`, else :attr:`name`."""
+        return self.display_name or self.name
+
     @property
     def n(self) -> int:
         """State dimension per eigen-direction."""
@@ -282,6 +297,7 @@ class OptimizerSpec:
         out: Sequence[Any] | None = None,
         description: str = "",
         reference: str = "",
+        display_name: str = "",
     ) -> OptimizerSpec:
         r"""Build a spec from update code on symbolic state.
 
@@ -331,4 +347,5 @@ class OptimizerSpec:
             state=state,
             description=description,
             reference=reference,
+            display_name=display_name,
         )

@@ -22,7 +22,7 @@ from nqm.theory import get_spec, momentum
 def test_a_finite_start_beats_the_flat_prior_bound_but_not_the_bayes_bound() -> None:
     # one direction, h = c = v = B = 1; SGD with lr = 1/2 is the posterior mean after one example
     problem = nn.Problem([1.0], c=[1.0], init_var=[1.0])
-    risk = float(nn.expected_risk(problem, nn.SGD(lr=0.5), batch_size=1, steps=1))
+    risk = float(nn.expected_risk(problem, nn.SGD(lr=0.5), batch_size=1, steps=[1])[0])
     assert risk == pytest.approx(0.25, rel=1e-15)  # (1/2)(1/4 + 1/4) by hand
     assert nn.steps_to_target(problem, nn.SGD(lr=0.5), batch_size=1, target=0.25) == 1
     assert float(problem.information_bound(0.25, 1)) == pytest.approx(2.0)  # Section 3.6's bound: 2 steps
@@ -99,5 +99,5 @@ def test_monte_carlo_tolerances_survive_risks_whose_squares_underflow() -> None:
 
     problem = nn.Problem([1e-4], c=[0.0], init_var=[1.0], weights=[0.1])
     opt = nn.SGD(lr=9960.28673046106)
-    assert float(nn.risk_variance(problem, opt, batch_size=1.0, steps=33)) == 0.0  # the underflow
+    assert float(nn.risk_variance(problem, opt, batch_size=1.0, steps=[33])[0]) == 0.0  # the underflow
     _check_monte_carlo(get_spec("sgd"), (Setup(problem, opt, 1.0, np.array([33.0])), 256, 0))

@@ -138,7 +138,7 @@ def test_divergence_gives_inf_never_nan_and_bad_input_is_refused() -> None:
     # stable for the constant-noise model (lr h < 2) but the multiplicative noise blows up at B = 1
     risk = nn.multiplicative_expected_risk(prob, nn.Momentum(lr=1.5, beta=0.3), batch_size=1, steps=[0, 10, 5000])
     assert not np.isnan(risk).any() and risk[-1] == np.inf
-    assert np.isfinite(nn.expected_risk(prob, nn.Momentum(lr=1.5, beta=0.3), batch_size=1, steps=5000))
+    assert np.isfinite(nn.expected_risk(prob, nn.Momentum(lr=1.5, beta=0.3), batch_size=1, steps=[5000])[0])
     with pytest.raises(ValueError, match="steps"):
         nn.multiplicative_expected_risk(prob, nn.SGD(lr=0.1), batch_size=1, steps=[-1])
     with pytest.raises(ValueError, match="steps"):

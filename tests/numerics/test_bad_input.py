@@ -170,8 +170,8 @@ def test_tune_arguments(kwargs, match) -> None:
 
 def test_tune_optimizer_argument() -> None:
     raises(r"optimizer must name a registered spec", lambda: nn.tune(PROB, "adamw", batch_size=4, target=0.1))
-    with pytest.raises(TypeError, match="optimizer must be a registered spec name or an optimizer class"):
-        nn.tune(PROB, nn.SGD(lr=0.1), batch_size=4, target=0.1)
+    with pytest.raises(ValueError, match=r"optimizer must be an optimizer \(nn.Momentum\(lr=0.1, beta=0.9\)\), an optimizer class"):
+        nn.tune(PROB, 3, batch_size=4, target=0.1)
     from nqm.theory import unregister
 
     spec = _spec_with_foo()
@@ -327,6 +327,8 @@ WALK = [
     ("schedule_sweep", "constant_lrs", "positive", lambda v: nn.schedule_sweep(PROB, constant_lrs=[0.1, v], executor="serial")),
     ("bayes_bound_steps", "target", "positive", lambda v: nn.bayes_bound_steps(PROB, batch_size=4, target=v)),
     ("default_max_lr", "optimizer", "name", lambda v: nn.default_max_lr(PROB, v)),
+    ("as_optimizer_spec", "optimizer", "name", lambda v: nn.as_optimizer_spec(v)),
+    ("as_optimizer", "optimizer", "name", lambda v: nn.as_optimizer(v, {"lr": 0.1})),
 ]
 
 #: public names that take no numeric input of their own: result containers (built by the engine),
@@ -335,6 +337,7 @@ WALK = [
 NOT_WALKED = {
     "CriticalBatchSizes", "GradientNoiseScale", "LearningRateTable", "McCandlishFit", "MonteCarloResult",
     "ScheduleResult", "ScheduleSweep", "Sweep", "SweepRow", "TuneResult", "ResultCache", "local_pool", "from_spec",
+    "OptimizerRef",
     "MAX_STEPS", "MAX_MULTIPLICATIVE_STEPS",
     # constants, a warning category, the pool class behind local_pool, the cache's type registry,
     # and the tie rule's elementwise comparison (a hot-path helper on arrays the engine produced)

@@ -80,13 +80,13 @@ def test_local_pool_workers_know_the_specs_registered_here() -> None:
             names = pool.submit(_registered_names).result(timeout=120)
             risk = pool.submit(_user_risk).result(timeout=120)
         assert spec.name in names
-        assert risk == pytest.approx(float(nn.expected_risk(nn.Problem([1.0]), nn.SGD(lr=0.5), batch_size=1.0, steps=3)), rel=1e-14)
+        assert risk == pytest.approx(float(nn.expected_risk(nn.Problem([1.0]), nn.SGD(lr=0.5), batch_size=1.0, steps=[3])[0]), rel=1e-14)
     finally:
         unregister(spec.name)
 
 
 def _user_risk() -> float:
-    return float(nn.expected_risk(nn.Problem([1.0]), nn.optimizer("pool_user_sgd", lr=0.5), batch_size=1.0, steps=3))
+    return float(nn.expected_risk(nn.Problem([1.0]), nn.optimizer("pool_user_sgd", lr=0.5), batch_size=1.0, steps=[3])[0])
 
 
 @pytest.mark.parametrize("workers", [0, -1])

@@ -333,7 +333,7 @@ def test_optimised_schedule_beats_every_constant_rate_at_the_same_steps(B) -> No
     grid = np.logspace(-5, math.log10(cap), 200)
     T = int(grid_minimum(build_model(prob, nn.SGD(lr=grid), B).flatten(), 0.01)[0])  # best constant's steps
     res = nn.optimize_schedule(prob, "sgd", batch_size=B, steps=T)
-    constant_risks = nn.expected_risk(prob, nn.SGD(lr=grid), batch_size=B, steps=T)
+    constant_risks = nn.expected_risk(prob, nn.SGD(lr=grid), batch_size=B, steps=[T])[:, 0]
     assert res.final_risk <= constant_risks.min() * (1 + 1e-12)
     assert res.final_risk == pytest.approx(
         nn.piecewise_risk(prob, "sgd", batch_size=B, lrs=res.lrs, lengths=res.lengths)[-1], rel=1e-14

@@ -349,8 +349,10 @@ def test_bad_arguments_name_the_parameter() -> None:
         figure_11(betas=(1.0,))
     with pytest.raises(ValueError, match="alpha_h"):
         figure_2(alpha_h=2.0)
-    with pytest.raises(ValueError, match="optimizer_name"):
-        figure_steps_surface(problem=PROB, optimizer_name="sgd")
+    with pytest.raises(ValueError, match="optimizer must have lr and one more hyperparameter in"):
+        figure_steps_surface(problem=PROB, optimizer="sgd")
+    with pytest.raises(ValueError, match="optimizers must be an optimizer"):
+        figure_13(problem=PROB, batch_sizes=BS, optimizers=("sgd", 3))
     with pytest.raises(ValueError, match="powers"):
         figure_critical_vs_power(problem=PROB, powers=(0.0,))
     with pytest.raises(ValueError, match="powers"):
