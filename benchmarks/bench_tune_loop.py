@@ -1,0 +1,114 @@
+"""Fig. 3a one ``tune`` call at a time against one ``sweeps`` call and the authors' protocol, in one run.
+
+The figure (as in bench_fig3a.py): SGD and heavy-ball momentum, p in {0, .25, .5, .75},
+B = 4^1 .. 4^10, the paper's grids, target 0.01, ``nn.Problem.paper()``: 80 cells.
+
+* ``sweeps``: one call for the 8 curves, in this process (``executor="serial"``).
+* ``tune`` loop: 80 separate ``nn.tune`` calls, as a user writes the figure by hand
+  (``for p: for B: tune(...)``, B increasing), in this process, starting from an empty tune
+  cache (``nn.clear_tune_cache()``), so the time includes building every grid's models. The
+  same loop with the batch size outermost is timed too.
+* Both must give the same steps and the same winning grid points in every cell (checked).
+* Protocol: the authors' notebook tuning code run plainly (benchmarks/baseline_notebook.py,
+  via bench_fig3a.time_baseline): SGD on the full grid; momentum on every ``--stride``-th grid
+  point of every cell, extrapolated by the number of points (said so in the output).
+* EMA against momentum: the same tune loop for EMA and for momentum (p in {0, .5}, the 10
+  batch sizes, paper grids), per cell; and a single call on an empty cache (p = .5, B = 64).
+
+Timings are the best of ``--repeats`` wall-clock runs; ratios are between times of this run.
+
+    python benchmarks/bench_tune_loop.py [--repeats 2] [--stride 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+
+import nqm.numerics as nn
+
+from bench_fig3a import BATCH_SIZES, POWERS, TARGET, authors_problem, momentum_points, time_baseline
+
+OPTIMIZERS = ("sgd", "momentum")
+
+
+def best_of(repeats: int, run: Callable[[], object]) -> tuple[float, object]:
+    """Best wall-clock seconds of ``repeats`` runs (each from an empty tune cache) and the last result."""
+    best, result = math.inf, None
+    for _ in range(repeats):
+        nn.clear_tune_cache()
+        start = time.perf_counter()
+        result = run()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def by_sweeps() -> dict[tuple[str, float, float], tuple[float, dict]]:
+    configs = [{"optimizer": name, "precond_power": p} for name in OPTIMIZERS for p in POWERS]
+    tables = nn.sweeps(authors_problem(), configs, batch_sizes=BATCH_SIZES, target=TARGET, executor="serial")
+    return {(c["optimizer"], c["precond_power"], r.batch_size): (r.steps, r.hyperparameters)
+            for c, t in zip(configs, tables, strict=True) for r in t.rows}
+
+
+def by_tune(names: tuple[str, ...] = OPTIMIZERS, powers: tuple[float, ...] = POWERS, batch_outer: bool = False) -> dict:
+    cells = [(n, p, float(B)) for n in names for p in powers for B in BATCH_SIZES]
+    if batch_outer:
+        cells.sort(key=lambda cell: cell[2])
+    out = {}
+    for name, p, B in cells:
+        r = nn.tune(authors_problem(), name, batch_size=B, target=TARGET, precond_power=p)
+        out[(name, p, B)] = (float(r.steps), r.hyperparameters)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--stride", type=int, default=50, help="time the momentum protocol on every k-th grid point")
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore")  # the notebook's arithmetic overflows for divergent grid points
+    cells = len(OPTIMIZERS) * len(POWERS) * len(BATCH_SIZES)
+
+    by_sweeps()  # warm-up: imports and first-use allocations
+    t_sweeps, swept = best_of(args.repeats, by_sweeps)
+    t_loop, looped = best_of(args.repeats, by_tune)
+    t_outer, outer = best_of(1, lambda: by_tune(batch_outer=True))
+    print(f"Fig. 3a, {cells} cells, paper grids, this process (serial), best of {args.repeats}:")
+    print(f"  one sweeps call:                         {t_sweeps:7.3f} s")
+    print(f"  {cells} tune calls (p outer, B increasing): {t_loop:7.3f} s   same steps and grid points as sweeps: "
+          f"{looped == swept}")
+    print(f"  {cells} tune calls (B outer), one run:      {t_outer:7.3f} s   same: {outer == swept}")
+
+    sgd, mom, per_point, same = time_baseline(args.stride)
+    protocol = sgd + mom
+    points = momentum_points().shape[0] * len(POWERS) * len(BATCH_SIZES)
+    print(f"authors' protocol (notebook loops): {protocol:.1f} s = SGD {sgd:.2f} s measured on the full grid + momentum "
+          f"{mom:.1f} s, measured on {len(per_point)} of {points} grid points (every {args.stride}th) and scaled "
+          f"x{points / len(per_point):.0f}; loops == vectorised transcription there: {same}")
+    print("ratios:")
+    print(f"  tune loop / sweeps:     {t_loop / t_sweeps:6.2f}   (goal <= 1.5)")
+    print(f"  protocol / sweeps:      {protocol / t_sweeps:6.0f}x  (goal >= 500x)")
+    print(f"  protocol / tune loop:   {protocol / t_loop:6.0f}x  (goal >= 500x)")
+
+    powers = (0.0, 0.5)
+    per_cell = len(powers) * len(BATCH_SIZES)
+    t_mom, _ = best_of(args.repeats, lambda: by_tune(("momentum",), powers))
+    t_ema, _ = best_of(args.repeats, lambda: by_tune(("ema",), powers))
+    one = {}
+    for name in ("momentum", "ema"):
+        one[name], _ = best_of(args.repeats, lambda n=name: nn.tune(authors_problem(), n, batch_size=64, target=TARGET,
+                                                                       precond_power=0.5))
+    print(f"EMA vs momentum, tune loop over p in {powers} x {len(BATCH_SIZES)} batch sizes (paper grids, empty cache first):")
+    print(f"  momentum {t_mom / per_cell * 1e3:6.1f} ms per cell, EMA {t_ema / per_cell * 1e3:6.1f} ms per cell, "
+          f"EMA / momentum {t_ema / t_mom:.2f}")
+    print(f"  one call on an empty cache (p = 0.5, B = 64): momentum {one['momentum']:.3f} s, EMA {one['ema']:.3f} s, "
+          f"EMA / momentum {one['ema'] / one['momentum']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
