@@ -281,25 +281,31 @@ class _Certificates:
         noise = pick(model.noise)
         rows_n = base.shape[0]
         pack = np.empty((rows_n, 11) + base.shape[2:])
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"):  # in place where possible: this runs once per batch size
             pack[:, :4] = base[:, :4]  # log Q, log ratio, sign flag, 2 theta
             np.multiply(base[:, 10:13], noise[:, None], out=pack[:, 4:7])
             np.subtract(base[:, 4:7], pack[:, 4:7], out=pack[:, 4:7])  # A_d (or K0), A_3, A_o
             rho = base[:, 16] * noise
-            mag = base[:, 9] + base[:, 15] * noise
-            pack[:, self.RHO] = rho - _MARGIN * np.abs(rho)
+            mag = base[:, 15] * noise
+            mag += base[:, 9]
+            size = np.abs(rho)
+            np.multiply(size, _MARGIN, out=pack[:, self.RHO])
+            np.subtract(rho, pack[:, self.RHO], out=pack[:, self.RHO])  # rho less its margin
             np.multiply(mag, _MARGIN, out=pack[:, self.MAG])
             pack[:, self.R] = 0.0
             pack[:, self.PHI] = 0.0
             if cx.any():
-                K1 = base[:, 7][cx] - base[:, 13][cx] * noise[cx]
-                K2 = base[:, 8][cx] - base[:, 14][cx] * noise[cx]
+                noise_cx = noise[cx]
+                K1 = base[:, 7][cx] - base[:, 13][cx] * noise_cx
+                K2 = base[:, 8][cx] - base[:, 14][cx] * noise_cx
                 pack[:, self.R][cx] = np.hypot(K1, K2)
                 pack[:, self.PHI][cx] = np.arctan2(K2, K1)
             # every coefficient and the stationary risk are at most mag in size, so a finite,
             # moderate mag also certifies finite coefficients (NaN and inf fail the test)
-            ok &= mag <= _MAX_AMPLIFICATION * (base[:, 17] + np.abs(rho))
-        pack.transpose(0, 2, 1)[~ok] = 0.0
+            size += base[:, 17]
+            size *= _MAX_AMPLIFICATION
+            ok = ok & (mag <= size)  # a new array: units["ok"] is kept for every batch size
+        np.copyto(pack, 0.0, where=~ok[:, None, :])
         self.pack = pack
         #: bins bounded by their modal expansion (the others only by their noise part)
         self.modal = used & ok

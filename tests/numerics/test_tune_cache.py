@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 import nqm.numerics as nn
-from nqm.numerics import _tune
+from nqm.numerics import _steps, _tune
+from nqm.numerics._model import build_model
 
 PROB = nn.Problem.paper(d=1000, bins=8)
 GRID = {"lr": np.geomspace(1e-3, 1.5, 16), "beta": np.array([0.0, 0.5, 0.9, 0.99])}
@@ -135,3 +136,16 @@ def test_calls_from_threads_agree_with_serial_calls() -> None:
     with ThreadPoolExecutor(4) as pool:
         got = list(pool.map(lambda B: outcome(nn.tune(PROB, nn.Momentum, batch_size=B, target=TARGET, grid=GRID)), jobs))
     assert got == [want[B] for B in jobs]
+
+
+def test_certificates_at_one_batch_size_leave_the_kept_modal_data_unchanged() -> None:
+    # near-repeated roots (beta = (1 - sqrt(lr h))^2): ill-conditioned modal expansions, not "ok" at
+    # any batch size; making the certificates once used to clear those bins in the kept units too
+    prob = nn.Problem([1.0, 0.25], c=[1.0, 1.0], init_var=1.0)
+    model = build_model(prob, nn.Momentum(lr=np.array([0.01, 0.04, 0.01]), beta=np.array([0.81, 0.64, 0.5])), 1.0).flatten()
+    kept = {k: v.copy() for k, v in _steps._modal_units(model).items()}
+    model.cache["modal"] = _steps._modal_units(model)
+    cert = _steps._Certificates(model.with_batch_size(64.0))
+    assert not cert.modal.all()  # the case in question
+    for k, v in kept.items():
+        np.testing.assert_array_equal(model.cache["modal"][k], v)
