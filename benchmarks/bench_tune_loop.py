@@ -31,8 +31,6 @@ import time
 import warnings
 from collections.abc import Callable
 
-import numpy as np
-
 import nqm.numerics as nn
 
 from bench_fig3a import BATCH_SIZES, POWERS, TARGET, authors_problem, momentum_points, time_baseline

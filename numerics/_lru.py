@@ -60,9 +60,6 @@ class SizedLRU(Generic[V]):
     def __len__(self) -> int:
         return len(self._values)
 
-    def __contains__(self, key: Hashable) -> bool:
-        return key in self._values
-
     @property
     def total_size(self) -> int:
         """The sizes of the stored values as last measured."""
