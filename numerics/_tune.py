@@ -200,14 +200,19 @@ class GridSearch:
         return model.with_batch_size(batch_size)
 
     def nbytes(self) -> int:
-        """Bytes held by the kept models (with their batch-size-free derived data)."""
+        """Bytes held by this search: the kept models (with their batch-size-free derived data), the
+        flattened grid, the problem and the warm-start floors."""
         total = 0
         for k, model in list(self._models.items()):
             stamp = len(model.cache)  # derived data is only ever added
             if self._nbytes.get(k, (-1, 0))[0] != stamp:
                 self._nbytes[k] = (stamp, model.nbytes())
             total += self._nbytes[k][1]
-        return total
+        with self._lock:
+            warm = list(self._warm.values())
+        arrays = [*self.points.values(), *self.chunks, *(f for w in warm for f in w.floors),
+                  self.problem.h, self.problem.c, self.problem.init_var, self.problem.weights]
+        return total + sum(a.nbytes for a in arrays)
 
     def minimum(self, batch_size: float, target: float, upper: float = math.inf) -> tuple[float, int | None]:
         """Fewest steps over the grid and the first flat index attaining it (``(inf, None)`` if none).

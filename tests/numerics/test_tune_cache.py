@@ -129,6 +129,13 @@ def test_the_kept_work_is_bounded(monkeypatch) -> None:
     assert outcome(got) == outcome(fresh(PROB, nn.Momentum, 16, grid=GRID))
 
 
+def test_grids_too_large_to_keep_models_still_count_their_flattened_points(monkeypatch) -> None:
+    monkeypatch.setattr(_tune, "_CACHE_ELEMENTS", 1)  # no models kept
+    nn.tune(PROB, nn.Momentum, batch_size=64, target=TARGET, grid=GRID)
+    points = GRID["lr"].size * GRID["beta"].size
+    assert _tune._SEARCHES.total_size >= 2 * 8 * points  # lr and beta of every point
+
+
 def test_calls_from_threads_agree_with_serial_calls() -> None:
     want = {B: outcome(fresh(PROB, nn.Momentum, B, grid=GRID)) for B in BATCH_SIZES}
     nn.clear_tune_cache()
