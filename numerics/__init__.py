@@ -48,7 +48,7 @@ from ._schedule_sweep import ScheduleSweep, schedule_sweep
 from ._steps import steps_to_target
 from ._tie import TIE_RTOL, reaches
 from ._sweep import LearningRateTable, Sweep, SweepList, SweepRow, effective_lr, optimal_learning_rates, sweep, sweeps
-from ._tune import TuneResult, default_grid, tune
+from ._tune import TuneResult, clear_tune_cache, default_grid, tune
 
 __all__ = [
     "CacheWarning",
@@ -77,6 +77,7 @@ __all__ = [
     "TIE_RTOL",
     "TuneResult",
     "bayes_bound_steps",
+    "clear_tune_cache",
     "critical_batch_sizes",
     "default_grid",
     "default_max_lr",

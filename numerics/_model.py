@@ -163,6 +163,27 @@ class RiskModel:
             raise ValueError("with_batch_size needs a model from build_model")
         return replace(self, noise=self.c / float(B), cache=self.cache)
 
+    def nbytes(self) -> int:
+        """Bytes held by this model's arrays (each underlying buffer once, also the cached derived data)."""
+        seen: dict[int, int] = {}
+
+        def visit(value: object) -> None:
+            if isinstance(value, np.ndarray):
+                while isinstance(value.base, np.ndarray):
+                    value = value.base
+                seen[id(value)] = value.nbytes
+            elif isinstance(value, dict):
+                for v in list(value.values()):  # a snapshot: another thread may add derived data
+                    visit(v)
+            elif isinstance(value, (tuple, list)):
+                for v in value:
+                    visit(v)
+
+        visit([self.weight, self.start, self.noise, self.c, self.stable, self.inv, self.cache])
+        if self.powers is not None:
+            visit(vars(self.powers))
+        return sum(seen.values())
+
     def stationary(self) -> np.ndarray:
         """Per-element stationary risk (``inf`` where unstable)."""
         with np.errstate(all="ignore"):

@@ -275,31 +275,37 @@ class _Certificates:
         units = model.cache.get("modal")
         if units is None:
             units = model.cache["modal"] = _modal_units(model)
-        pick = (lambda v: v) if rows is None else (lambda v: v[rows])  # noqa: E731
+        pick = (lambda v: v) if rows is None else (lambda v: np.take(v, rows, axis=0))  # noqa: E731
         base, ok, cx = pick(units["base"]), pick(units["ok"]), pick(units["complex"])
         used = pick(model.weight) > 0
         noise = pick(model.noise)
         rows_n = base.shape[0]
         pack = np.empty((rows_n, 11) + base.shape[2:])
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"):  # in place where possible: this runs once per batch size
             pack[:, :4] = base[:, :4]  # log Q, log ratio, sign flag, 2 theta
             np.multiply(base[:, 10:13], noise[:, None], out=pack[:, 4:7])
             np.subtract(base[:, 4:7], pack[:, 4:7], out=pack[:, 4:7])  # A_d (or K0), A_3, A_o
             rho = base[:, 16] * noise
-            mag = base[:, 9] + base[:, 15] * noise
-            pack[:, self.RHO] = rho - _MARGIN * np.abs(rho)
+            mag = base[:, 15] * noise
+            mag += base[:, 9]
+            size = np.abs(rho)
+            np.multiply(size, _MARGIN, out=pack[:, self.RHO])
+            np.subtract(rho, pack[:, self.RHO], out=pack[:, self.RHO])  # rho less its margin
             np.multiply(mag, _MARGIN, out=pack[:, self.MAG])
             pack[:, self.R] = 0.0
             pack[:, self.PHI] = 0.0
             if cx.any():
-                K1 = base[:, 7][cx] - base[:, 13][cx] * noise[cx]
-                K2 = base[:, 8][cx] - base[:, 14][cx] * noise[cx]
+                noise_cx = noise[cx]
+                K1 = base[:, 7][cx] - base[:, 13][cx] * noise_cx
+                K2 = base[:, 8][cx] - base[:, 14][cx] * noise_cx
                 pack[:, self.R][cx] = np.hypot(K1, K2)
                 pack[:, self.PHI][cx] = np.arctan2(K2, K1)
             # every coefficient and the stationary risk are at most mag in size, so a finite,
             # moderate mag also certifies finite coefficients (NaN and inf fail the test)
-            ok &= mag <= _MAX_AMPLIFICATION * (base[:, 17] + np.abs(rho))
-        pack.transpose(0, 2, 1)[~ok] = 0.0
+            size += base[:, 17]
+            size *= _MAX_AMPLIFICATION
+            ok = ok & (mag <= size)  # a new array: units["ok"] is kept for every batch size
+        np.copyto(pack, 0.0, where=~ok[:, None, :])
         self.pack = pack
         #: bins bounded by their modal expansion (the others only by their noise part)
         self.modal = used & ok
@@ -309,7 +315,7 @@ class _Certificates:
     def _take(self, rows: np.ndarray) -> np.ndarray:
         assert self.pack is not None
         whole = rows.size == self.pack.shape[0] and rows[0] == 0 and rows[-1] == rows.size - 1
-        return self.pack if whole else self.pack[rows]
+        return self.pack if whole else np.take(self.pack, rows, axis=0)  # faster than pack[rows]
 
     def _point(self, p: np.ndarray, t: np.ndarray, Q: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Bound at the single step ``t`` (column) given :math:`Q^t` and :math:`|y(t)|`."""
@@ -602,7 +608,7 @@ def _hit_at(model: RiskModel, cert: _Certificates, rows: np.ndarray, t: np.ndarr
 
 def _predict_hits(cert: _Certificates, rows: np.ndarray, hi: np.ndarray, target: float, competing: bool) -> np.ndarray:
     r"""Per row, the smallest step in :math:`[0, \text{hi}]` whose certified lower bound allows a hit,
-    located by bisection (geometric where possible); exact for monotone curves, a guess
+    located by geometric bisection; exact for monotone curves, a guess
     otherwise. Each row needs ``hi`` with a bound :math:`\le` target. ``competing``: only
     rows that can still beat the smallest prediction are refined, to 0.1 %; otherwise every
     row is refined to one step.
@@ -617,7 +623,9 @@ def _predict_hits(cert: _Certificates, rows: np.ndarray, hi: np.ndarray, target:
         if active.size == 0:
             return hi
         l, h = lo[active], hi[active]
-        mid = np.clip(np.floor(np.where(l >= 1.0, np.sqrt(l * h), 0.5 * (l + h))), l + 1.0, h - 1.0)
+        # geometric midpoints, from 1 when lo = 0: ~log2(log2(hi)) halvings of the log range to a
+        # factor 2 (the arithmetic halving from hi = 2**62 down to a hit near 1e6 took ~40)
+        mid = np.clip(np.floor(np.sqrt(np.maximum(l, 1.0) * h)), l + 1.0, h - 1.0)
         ok = cert.lower_at(rows[active], mid) <= target
         hi[active[ok]] = mid[ok]
         lo[active[~ok]] = mid[~ok]

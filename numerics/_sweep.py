@@ -414,20 +414,28 @@ def sweeps(
     refined_at = {(i, j): r for (i, j, _), r in zip(refine_jobs, refined)}
     out = []
     for i, (plan, best) in enumerate(zip(plans, optima)):
-        rows = []
-        for j, (B, (steps, idx)) in enumerate(zip(plan.batch_sizes, best)):
-            bound = float(plan.problem.information_bound(plan.target, B))
+        found = {}  # batch-size index -> (steps, hyperparameters, grid edges, refined)
+        for j, (steps, idx) in enumerate(best):
             if idx is None:
-                rows.append(SweepRow(float(B), math.inf, {}, math.nan, bound))
                 continue
             index = np.unravel_index(idx, plan.search.shape)
             edges = tuple(p for (p, a), n in zip(plan.axes.items(), index) if a.size > 1 and n in (0, a.size - 1))
-            hyper = plan.search.hyperparameters(idx)
-            value, is_refined = steps, False
-            if (i, j) in refined_at:
-                value, hyper, is_refined = refined_at[(i, j)]
-            lr_eff = float(effective_lr(Optimizer(plan.name, **hyper)))
-            rows.append(SweepRow(float(B), float(value), hyper, lr_eff, bound, edges, is_refined))
+            value, hyper, is_refined = refined_at.get((i, j), (steps, plan.search.hyperparameters(idx), False))
+            found[j] = (float(value), hyper, edges, is_refined)
+        # every row's effective learning rate at once (one grid of optimizers, elementwise)
+        lr_eff = {}
+        if found:
+            names = list(next(iter(found.values()))[1])
+            grid = Optimizer(plan.name, **{p: np.array([f[1][p] for f in found.values()]) for p in names})
+            lr_eff = dict(zip(found, effective_lr(grid).tolist()))
+        rows = []
+        for j, B in enumerate(plan.batch_sizes):
+            bound = float(plan.problem.information_bound(plan.target, B))
+            if j not in found:
+                rows.append(SweepRow(float(B), math.inf, {}, math.nan, bound))
+                continue
+            value, hyper, edges, is_refined = found[j]
+            rows.append(SweepRow(float(B), value, hyper, float(lr_eff[j]), bound, edges, is_refined))
         out.append(Sweep(plan.name, plan.search.precond_power, plan.target, plan.problem.name, tuple(rows), plan.axes))
     return SweepList(out)
 

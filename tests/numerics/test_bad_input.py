@@ -342,6 +342,7 @@ NOT_WALKED = {
     # constants, a warning category, the pool class behind local_pool, the cache's type registry,
     # and the tie rule's elementwise comparison (a hot-path helper on arrays the engine produced)
     "TIE_RTOL", "PAPER_SGD_LRS", "CacheWarning", "LocalPool", "register_result_type", "reaches",
+    "clear_tune_cache",  # takes no argument
 }
 
 
