@@ -336,7 +336,7 @@ WALK = [
 #: ``from_spec`` (a spec object: :func:`test_from_spec_needs_a_spec`), and the constants
 NOT_WALKED = {
     "CriticalBatchSizes", "GradientNoiseScale", "LearningRateTable", "McCandlishFit", "MonteCarloResult",
-    "ScheduleResult", "ScheduleSweep", "Sweep", "SweepRow", "TuneResult", "ResultCache", "local_pool", "from_spec",
+    "ScheduleResult", "ScheduleSweep", "Sweep", "SweepList", "SweepRow", "TuneResult", "ResultCache", "local_pool", "from_spec",
     "OptimizerRef",
     "MAX_STEPS", "MAX_MULTIPLICATIVE_STEPS",
     # constants, a warning category, the pool class behind local_pool, the cache's type registry,
