@@ -253,7 +253,8 @@ class Forms:
     exact_terms: Mapping[str, tuple] | None = None
 
     def evaluate(
-        self, h: np.ndarray, c: np.ndarray, B: np.ndarray, hyper: Mapping[str, np.ndarray], *, normalised: bool = False
+        self, h: np.ndarray, c: np.ndarray, B: np.ndarray, hyper: Mapping[str, np.ndarray], *, normalised: bool = False,
+        edge_exact: bool = True,
     ) -> dict[str, Any]:
         """Evaluate the invariants; entries broadcast against ``h`` and the hyperparameters.
 
@@ -261,6 +262,11 @@ class Forms:
         problem :math:`h = 1`, :math:`\alpha = \alpha h`, :math:`c = c/h`, whose invariants are
         scale free (:math:`g` is :math:`h` times, the stationary quantities :math:`h^2` times the
         original ones); the caller rescales the weights.
+
+        ``edge_exact=False`` keeps the generated double-precision values of the edge quantities
+        (:meth:`_exact` recomputes them in double-double near the stability edge): for callers that
+        read only the transition entries ``D``, ``b``, ``init`` and ``out`` (spectral radii, Monte
+        Carlo), which the edge quantities do not enter.
         """
         if normalised and not self.scale_covariant:
             raise ValueError(f"the forms of {self.name!r} are not scale covariant")
@@ -273,7 +279,7 @@ class Forms:
                 inv = self.fn(h, c, B, *(args[p] for p in self.params))
             if "edge" in inv:
                 # a complex step (derivatives, numerics/_schedule_maps.py) keeps the generated values
-                if not any(np.iscomplexobj(v) for v in (h, *hyper.values())):
+                if edge_exact and not any(np.iscomplexobj(v) for v in (h, *hyper.values())):
                     self._exact(h, hyper, inv, normalised)
                 self._divide_by_edge(inv)
         return inv

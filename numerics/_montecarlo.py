@@ -200,7 +200,7 @@ class _Coefficients:
         hyper = dict(opt.hyperparameters)
         if lrs is not None:
             hyper["lr"] = lrs[:, None]
-        inv = opt.forms.evaluate(h, c, np.asarray(batch_size, dtype=float), hyper)
+        inv = opt.forms.evaluate(h, c, np.asarray(batch_size, dtype=float), hyper, edge_exact=False)  # D, b, init, out
         n = int(inv["n"])
         shape = (1 if lrs is None else lrs.size, h.size)
 
