@@ -19,7 +19,6 @@ import csv
 import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ from ._forms import forms_for, validate_positive
 from ._jsonio import json_ready
 from ._model import build_model, validate_batch_size
 from ._optimizers import Optimizer
-from ._parallel import ResultCache, map_tasks, resolve_cache, resolve_executor
+from ._parallel import ExecutorArg, ResultCache, map_tasks, resolve_cache, resolve_executor
 from ._problem import Problem
 from ._tune import GridSearch, _axes, _refine, resolve_spec_name
 
@@ -354,7 +353,7 @@ def sweeps(
     problem: Problem,
     configs: Sequence[Mapping[str, object]],
     *,
-    executor: Executor | str | None = None,
+    executor: ExecutorArg = None,
     cache: ResultCache | str | Path | bool | None = None,
     progress: Callable[[Iterable[Any], int], Iterable[Any]] | None = None,
     **common: object,
@@ -417,7 +416,7 @@ def sweep(
     grid: Mapping[str, object] | None = None,
     precond_power: object = 0.0,
     refine: bool = False,
-    executor: Executor | str | None = None,
+    executor: ExecutorArg = None,
     cache: ResultCache | str | Path | bool | None = None,
     progress: Callable[[Iterable[Any], int], Iterable[Any]] | None = None,
     **fixed: object,
@@ -435,10 +434,9 @@ def sweep(
     the fewest steps with ties to the first grid point, so the table is identical for every
     executor and every number of workers.
 
-    ``executor``: any ``concurrent.futures.Executor`` (e.g. a dask ``Client(...).get_executor()``
-    or a Ray executor); ``"serial"`` runs in this process; ``None`` (default) uses a local process
-    pool when the work (grid points x bins x batch sizes) is at least :data:`POOL_MIN_WORK`, else
-    runs in this process. ``cache``: ``True`` (``$NQM_CACHE_DIR``), a directory or a
+    ``executor``: where the tasks run, by the executor convention of
+    :func:`~nqm.numerics.resolve_executor`; ``None`` (default) uses a local thread pool when the
+    work (grid points x bins x batch sizes) is at least :data:`POOL_MIN_WORK`, else this process. ``cache``: ``True`` (``$NQM_CACHE_DIR``), a directory or a
     :class:`~nqm.numerics._parallel.ResultCache`: every finished task is stored under its full
     configuration, so a repeated sweep computes nothing and an interrupted one resumes.
     ``progress``: a wrapper ``progress(iterable, total)`` around task completions (e.g. a rich bar).

@@ -8,13 +8,13 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Sequence
-from concurrent.futures import Executor
 from pathlib import Path
 
 import numpy as np
 from matplotlib.colors import LogNorm
 
 from nqm.numerics import Problem, optimizer, steps_to_target
+from nqm.numerics._parallel import ExecutorArg
 
 from ._figures import (
     FigureResult,
@@ -57,7 +57,7 @@ def surface_task(task: tuple[Problem, str, np.ndarray, np.ndarray, float, float,
 def figure_steps_surface(
     *, problem: Problem | None = None, batch_sizes: Sequence[float] = (16.0, 1024.0, 65536.0), optimizer_name: str = "momentum",
     lrs: Sequence[float] | None = None, seconds: Sequence[float] | None = None, precond_power: float = 0.0, target: float = 0.01,
-    executor: Executor | None = None, progress: Progress | None = None,
+    executor: ExecutorArg = None, progress: Progress | None = None,
 ) -> FigureResult:
     r"""Exact steps to target over the (α, β) grid (momentum; γ for EMA) at a few batch sizes.
 
@@ -125,7 +125,7 @@ def figure_steps_surface(
 def figure_critical_vs_power(
     *, problem: Problem | None = None, powers: Sequence[float] = CRITICAL_POWERS,
     optimizers: Sequence[str] = ("sgd", "momentum", "ema"), batch_sizes: Sequence[float] = tuple(2.0 ** np.arange(0, 22)),
-    target: float = 0.01, executor: Executor | None = None, progress: Progress | None = None,
+    target: float = 0.01, executor: ExecutorArg = None, progress: Progress | None = None,
 ) -> FigureResult:
     r"""Critical batch size against the preconditioning power p, both definitions
     (:func:`~nqm.numerics.critical_batch_sizes`): McCandlish's fit

@@ -19,8 +19,9 @@ paper's problem, linked from an index page.
 * ``validation/`` — the PyTorch check, when the ``torch`` extra is installed
   (:data:`VALIDATION_MODES`).
 
-Independent sections run as tasks on a ``concurrent.futures.Executor`` (a local process pool
-by default); the symbolic derivations run in this process meanwhile.
+Independent sections run as tasks on the executor of the toolkit's convention
+(:func:`~nqm.numerics.resolve_executor`: by default a local thread pool; ``nqm report`` uses
+processes); the symbolic derivations run in this process meanwhile.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from nqm.numerics import Problem, local_pool
+from nqm.numerics import Problem
+from nqm.numerics._parallel import MAX_WORKERS, ExecutorArg, open_executor, resolve_executor
 from nqm.numerics._sweep import PAPER_BATCH_SIZES
 
 from ._limits import VALIDATION_MODES  # the CLI's help shows them
@@ -196,29 +198,33 @@ def _figures_and_sweeps(config: ReportConfig, out: Path, force: bool, executor: 
     """Sweeps, then the figures, sharing identical sweeps (:func:`~._figures.shared_results`)."""
     from ._figures import make_figures, run_sweeps, shared_results
 
-    ex = None if executor == "serial" else executor
     try:
         with shared_results():
             clock = time.perf_counter()
             sweeps = run_sweeps(config.problem, config.sweep_configs(), batch_sizes=config.batch_sizes,
-                                target=config.target, executor=ex)
+                                target=config.target, executor=executor)
             events.put(("sweeps", sweeps, time.perf_counter() - clock))
             make_figures(out / "figures", list(config.figures) if config.figures is not None else None, force=force,
-                         executor=ex, on_saved=lambda result, paths: events.put(("figure", (result, paths), result.seconds)))
+                         executor=executor, on_saved=lambda result, paths: events.put(("figure", (result, paths), result.seconds)))
         events.put(("figures-done", None, 0.0))
     except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
         events.put(("error", exc, 0.0))
 
 
 def _run(config: ReportConfig, out: Path, sections: Sequence[str], validation: str, force: bool,
-         executor: Executor | str | None, progress: Progress | None, timer: _Timer) -> _Results:
+         executor: ExecutorArg, progress: Progress | None, timer: _Timer) -> _Results:
+    with open_executor(resolve_executor(executor), MAX_WORKERS) as opened:
+        return _run_on(config, out, sections, validation, force, opened or _Serial(), progress, timer)
+
+
+def _run_on(config: ReportConfig, out: Path, sections: Sequence[str], validation: str, force: bool,
+            pool: Executor, progress: Progress | None, timer: _Timer) -> _Results:
+    """:func:`_run` on an open executor (a local pool is shut down by the caller, at once on an interruption)."""
     from nqm.theory._latex import select_specs
 
     from ._figures import DEFAULT_FIGURES
 
     res = _Results()
-    own = executor is None
-    pool: Executor = _Serial() if executor == "serial" else local_pool() if own else executor  # type: ignore[assignment]
     events: queue.Queue = queue.Queue()
     pending = 0
 
@@ -239,51 +245,47 @@ def _run(config: ReportConfig, out: Path, sections: Sequence[str], validation: s
     total += ("proofs" in sections) + ("validation" in sections and validation != "none")
     total += len(config.monte_carlo) * ("monte_carlo" in sections)
     thread = None
-    try:
-        # the figures' chain first (its sweeps head the queue), then the derivations (their drawings
-        # are submitted as they finish), then the independent sections
-        if chain:
-            pending += 1
-            args = (config, out, force, "serial" if isinstance(pool, _Serial) else pool, events)
-            if isinstance(pool, _Serial):
-                _figures_and_sweeps(*args)
-            else:
-                thread = threading.Thread(target=_figures_and_sweeps, args=args, daemon=True)
-                thread.start()
-        # spec objects, not names: a worker need not share this process's registry (spawned or remote)
-        if "derivations" in sections:
-            submit("derivations", derivation_task, tuple(select_specs(config.optimizers)))
-        if "proofs" in sections:
-            submit("proofs", proofs_task, config.proof_specs)
-        if "validation" in sections and validation != "none":
-            submit("validation", validation_task, (validation, str(out / "validation"), force))
-        if "monte_carlo" in sections:
-            for setting in config.monte_carlo:
-                submit("monte_carlo", monte_carlo_task, (config.problem, setting))
+    # the figures' chain first (its sweeps head the queue), then the derivations (their drawings
+    # are submitted as they finish), then the independent sections
+    if chain:
+        pending += 1
+        args = (config, out, force, "serial" if isinstance(pool, _Serial) else pool, events)
+        if isinstance(pool, _Serial):
+            _figures_and_sweeps(*args)
+        else:
+            thread = threading.Thread(target=_figures_and_sweeps, args=args, daemon=True)
+            thread.start()
+    # spec objects, not names: a worker need not share this process's registry (spawned or remote)
+    if "derivations" in sections:
+        submit("derivations", derivation_task, tuple(select_specs(config.optimizers)))
+    if "proofs" in sections:
+        submit("proofs", proofs_task, config.proof_specs)
+    if "validation" in sections and validation != "none":
+        submit("validation", validation_task, (validation, str(out / "validation"), force))
+    if "monte_carlo" in sections:
+        for setting in config.monte_carlo:
+            submit("monte_carlo", monte_carlo_task, (config.problem, setting))
 
-        def stream() -> Iterator[str]:
-            nonlocal pending
-            while pending:
-                kind, payload, seconds = events.get()
-                if kind == "error":
-                    raise payload
-                if kind == "figures-done":
-                    pending -= 1
-                    yield kind
-                    continue
-                if isinstance(payload, Future):
-                    pending -= 1
-                    payload, seconds = payload.result()
-                _collect(kind, payload, seconds, res, timer, submit)
+    def stream() -> Iterator[str]:
+        nonlocal pending
+        while pending:
+            kind, payload, seconds = events.get()
+            if kind == "error":
+                raise payload
+            if kind == "figures-done":
+                pending -= 1
                 yield kind
+                continue
+            if isinstance(payload, Future):
+                pending -= 1
+                payload, seconds = payload.result()
+            _collect(kind, payload, seconds, res, timer, submit)
+            yield kind
 
-        for _ in (progress or (lambda it, n: it))(stream(), total):
-            pass
-        if thread is not None:
-            thread.join()
-    finally:
-        if own:
-            pool.shutdown(wait=True, cancel_futures=True)
+    for _ in (progress or (lambda it, n: it))(stream(), total):
+        pass
+    if thread is not None:
+        thread.join()
     return res
 
 
@@ -331,7 +333,7 @@ def build_report(
     *,
     force: bool = False,
     validation: str = "auto",
-    executor: Executor | str | None = None,
+    executor: ExecutorArg = None,
     progress: Progress | None = None,
     config: ReportConfig | None = None,
     sections: Sequence[str] | None = None,
@@ -341,8 +343,9 @@ def build_report(
 
     ``force``: write into an existing non-empty folder (else ``FileExistsError``; files of the
     report are replaced, other files are left alone). ``validation``: one of
-    :data:`VALIDATION_MODES`. ``executor``: any ``concurrent.futures.Executor``, ``"serial"``,
-    or None for a local process pool. ``progress``: a ``wrapper(iterable, total)`` (as for
+    :data:`VALIDATION_MODES`. ``executor``: where the sections run, by the toolkit's convention
+    (:func:`~nqm.numerics.resolve_executor`; ``None``: a local thread pool; ``"processes"`` is
+    faster for the symbolic sections but needs a guarded script). ``progress``: a ``wrapper(iterable, total)`` (as for
     :func:`~nqm.numerics._parallel.map_tasks`) advanced once per finished unit of work.
     ``config``: what to compute (default: the paper's protocol, :class:`ReportConfig`);
     ``sections``: a subset of :data:`SECTIONS`; ``command``: the command line to print in
@@ -356,6 +359,7 @@ def build_report(
     if unknown:
         raise ValueError(f"sections must be a subset of {', '.join(SECTIONS)}; got {unknown[0]!r}")
     mode, why = resolve_validation(validation)
+    resolve_executor(executor)  # a bad value fails before any work
     if out.exists() and not out.is_dir():
         raise ValueError(f"out_dir must be a folder; {out} is a file")
     if out.exists() and any(out.iterdir()) and not force:
