@@ -45,9 +45,10 @@ _SECOND = {"momentum": "beta", "ema": "gamma", "nesterov": "beta"}
 _SYMBOL = {"beta": r"\beta", "gamma": r"\gamma"}
 
 
-def surface_task(task: tuple[Problem, str, np.ndarray, np.ndarray, float, float, float]) -> np.ndarray:
-    """Exact steps to target on an (α, second) grid at one batch size (module level, picklable)."""
-    problem, name, lrs, seconds, power, B, target = task
+def surface_task(job: tuple[tuple[Problem, str, np.ndarray, np.ndarray, float, float, float], ExecutorArg]) -> np.ndarray:
+    """Exact steps to target on an (α, second) grid at one batch size (module level, picklable;
+    one vectorised call, so the inner executor of :func:`~._figures.run_tasks` is not needed)."""
+    (problem, name, lrs, seconds, power, B, target), _ = job
     lr, sec = np.meshgrid(lrs, seconds, indexing="ij")
     opt = optimizer(name, lr=lr, precond_power=power, **{_SECOND[name]: sec})
     return np.asarray(steps_to_target(problem, opt, batch_size=B, target=target), dtype=float)

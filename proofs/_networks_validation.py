@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nqm.numerics._parallel import ExecutorArg
+from nqm.numerics._parallel import ExecutorArg, resolve_executor
 
 __all__ = ["run_validation", "ValidationReport", "OUTPUT_FILES", "CLAIM_CRITERIA", "evaluate_claims", "LINEAR_CASES"]
 
@@ -295,6 +295,7 @@ def run_validation(
     sweeps run, by the toolkit's convention (:func:`~nqm.numerics.resolve_executor`; see
     :func:`~nqm.proofs._networks_digits.run_sweep`). Needs the ``torch`` extra.
     """
+    resolve_executor(executor)  # a bad value fails before any work
     out = Path(out_dir)
     existing = [out / f for f in OUTPUT_FILES if (out / f).exists()]
     if existing and not force:

@@ -60,7 +60,7 @@ def test_every_entry_point_refuses_a_bad_executor(call: Callable[[Any], Any], ba
         call(bad)
 
 
-def test_the_report_and_the_figure_folder_refuse_a_bad_executor_before_any_work(tmp_path: Path) -> None:
+def test_the_report_figures_and_validation_refuse_a_bad_executor_before_any_work(tmp_path: Path) -> None:
     from nqm.proofs import build_report, make_figures
 
     with pytest.raises(ValueError, match="^executor must be"):
@@ -69,6 +69,11 @@ def test_the_report_and_the_figure_folder_refuse_a_bad_executor_before_any_work(
     with pytest.raises(ValueError, match="^executor must be"):
         make_figures(tmp_path / "figures", ["fig3a"], executor=-1)
     assert not (tmp_path / "figures").exists()
+    from nqm.proofs._networks_validation import run_validation
+
+    with pytest.raises(ValueError, match="^executor must be"):
+        run_validation(tmp_path / "validation", executor="thread")
+    assert not (tmp_path / "validation").exists()
 
 
 def test_processes_give_the_serial_result() -> None:
