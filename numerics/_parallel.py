@@ -293,8 +293,12 @@ def resolve_executor(executor: object, work: float = math.inf, threshold: float 
     * any ``concurrent.futures.Executor`` (used as given, never shut down here), or a
       ``dask.distributed.Client`` (its ``get_executor()``).
 
-    The command line's ``--workers N`` means the integer ``N`` (default: automatic). Measured on 2
-    cores: ``benchmarks/bench_executors.py``.
+    The command line's ``--workers N`` means the integer ``N`` (default: automatic).
+
+    Why threads: sampled with py-spy (``benchmarks/bench_gil.py``), the engine holds the GIL about
+    3 % of the time in Monte Carlo and 20-30 % in the Fig. 3a sweeps, so two threads can run nearly
+    in parallel; schedule sweeps hold it about 80 %, and gain from ``"processes"`` instead. Serial,
+    threads and process pools are timed side by side by ``benchmarks/bench_executors.py``.
 
     Returns ``"serial"``, a :class:`LocalWorkers` to open per run, or the given ``Executor``. ``work``
     is the caller's estimate of the total work and ``threshold`` the amount below which ``None``

@@ -269,11 +269,12 @@ def _refine_task(task: _RefineTask) -> tuple[float, dict[str, float], bool]:
 #: executor and every executor gives the same tasks.
 _TASK_ELEMENTS = 1 << 16
 #: with ``executor=None``, sweeps whose total work (grid points x bins x batch sizes, summed
-#: over configurations) is below this run in this process. A new :func:`local_pool` costs about
-#: 0.4 s before its first result (its workers import the engine); one paper momentum sweep
-#: (2000 x 100 x 10 = 2e6) takes about 0.35 s serially, so it stays in-process, while several
-#: at once (Fig. 4: about 1e7, 2.1 s serially) take 1.6 s on a new 2-worker pool
-#: (benchmarks/bench_scaleout.py).
+#: over configurations) is below this run in this process, larger ones on a thread pool. Set when
+#: the automatic pool was a process pool (0.4 s before its first result; one paper momentum sweep,
+#: 2000 x 100 x 10 = 2e6, takes about 0.35 s serially, Fig. 4's sweeps, about 1e7, 2.1 s:
+#: benchmarks/bench_scaleout.py); threads start at once, so a lower threshold would also pay,
+#: but wall-clock gains were unmeasurable on the saturated shared machine when threads became the
+#: default, so it stays.
 POOL_MIN_WORK = 5_000_000
 
 
