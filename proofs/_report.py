@@ -20,8 +20,10 @@ paper's problem, linked from an index page.
   (:data:`VALIDATION_MODES`).
 
 Independent sections run as tasks on the executor of the toolkit's convention
-(:func:`~nqm.numerics.resolve_executor`: by default a local thread pool; ``nqm report`` uses
-processes); the symbolic derivations run in this process meanwhile.
+(:func:`~nqm.numerics.resolve_executor`) when it runs them in other processes (``nqm report``
+uses a local process pool) or on a cluster; the symbolic derivations run in this process
+meanwhile. With threads (the default) the sections run one after the other in this process, since
+matplotlib is not thread-safe, and the threads run the sweeps inside them.
 """
 
 from __future__ import annotations
@@ -31,14 +33,14 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from nqm.numerics import Problem
-from nqm.numerics._parallel import MAX_WORKERS, ExecutorArg, open_executor, resolve_executor
+from nqm.numerics._parallel import MAX_WORKERS, ExecutorArg, LocalWorkers, open_executor, resolve_executor
 from nqm.numerics._sweep import PAPER_BATCH_SIZES
 
 from ._limits import VALIDATION_MODES  # the CLI's help shows them
@@ -194,7 +196,7 @@ class _Results:
     validation: dict[str, Any] | None = None
 
 
-def _figures_and_sweeps(config: ReportConfig, out: Path, force: bool, executor: Executor | str, events: queue.Queue) -> None:
+def _figures_and_sweeps(config: ReportConfig, out: Path, force: bool, executor: ExecutorArg, events: queue.Queue) -> None:
     """Sweeps, then the figures, sharing identical sweeps (:func:`~._figures.shared_results`)."""
     from ._figures import make_figures, run_sweeps, shared_results
 
@@ -213,13 +215,23 @@ def _figures_and_sweeps(config: ReportConfig, out: Path, force: bool, executor: 
 
 def _run(config: ReportConfig, out: Path, sections: Sequence[str], validation: str, force: bool,
          executor: ExecutorArg, progress: Progress | None, timer: _Timer) -> _Results:
-    with open_executor(resolve_executor(executor), MAX_WORKERS) as opened:
-        return _run_on(config, out, sections, validation, force, opened or _Serial(), progress, timer)
+    """Processes or a cluster run the sections side by side. Threads share this process, whose
+    matplotlib (figures, formula drawings, the validation's plots) is not thread-safe: the sections
+    then run one after the other here and the threads run the numeric tasks inside them (the
+    sweeps; ``None``: each sweep's own automatic pool)."""
+    where = resolve_executor(executor)
+    threads = isinstance(where, ThreadPoolExecutor) or isinstance(where, LocalWorkers) and where.kind == "threads"
+    with open_executor("serial" if executor is None and threads else where, MAX_WORKERS) as opened:
+        if threads or opened is None:
+            numeric = None if executor is None else opened or "serial"
+            return _run_on(config, out, sections, validation, force, _Serial(), numeric, progress, timer)
+        return _run_on(config, out, sections, validation, force, opened, opened, progress, timer)
 
 
 def _run_on(config: ReportConfig, out: Path, sections: Sequence[str], validation: str, force: bool,
-            pool: Executor, progress: Progress | None, timer: _Timer) -> _Results:
-    """:func:`_run` on an open executor (a local pool is shut down by the caller, at once on an interruption)."""
+            pool: Executor, numeric: ExecutorArg, progress: Progress | None, timer: _Timer) -> _Results:
+    """:func:`_run` with the sections on ``pool`` and the sweeps on ``numeric`` (a local pool is
+    shut down by the caller, at once on an interruption)."""
     from nqm.theory._latex import select_specs
 
     from ._figures import DEFAULT_FIGURES
@@ -249,7 +261,7 @@ def _run_on(config: ReportConfig, out: Path, sections: Sequence[str], validation
     # are submitted as they finish), then the independent sections
     if chain:
         pending += 1
-        args = (config, out, force, "serial" if isinstance(pool, _Serial) else pool, events)
+        args = (config, out, force, numeric, events)
         if isinstance(pool, _Serial):
             _figures_and_sweeps(*args)
         else:
@@ -344,8 +356,10 @@ def build_report(
     ``force``: write into an existing non-empty folder (else ``FileExistsError``; files of the
     report are replaced, other files are left alone). ``validation``: one of
     :data:`VALIDATION_MODES`. ``executor``: where the sections run, by the toolkit's convention
-    (:func:`~nqm.numerics.resolve_executor`; ``None``: a local thread pool; ``"processes"`` is
-    faster for the symbolic sections but needs a guarded script). ``progress``: a ``wrapper(iterable, total)`` (as for
+    (:func:`~nqm.numerics.resolve_executor`): with processes or a cluster the sections run side by
+    side; with threads (``None``, the default, an integer, ``"threads"``) one after the other in
+    this process, the threads running the sweeps inside them; ``"processes"`` is faster but needs a
+    guarded script. ``progress``: a ``wrapper(iterable, total)`` (as for
     :func:`~nqm.numerics._parallel.map_tasks`) advanced once per finished unit of work.
     ``config``: what to compute (default: the paper's protocol, :class:`ReportConfig`);
     ``sections``: a subset of :data:`SECTIONS`; ``command``: the command line to print in

@@ -248,7 +248,7 @@ def test_the_report_breaks_formulas_where_the_latex_document_does():
 def test_full_default_report(tmp_path):
     from nqm.proofs import DEFAULT_FIGURES
 
-    index = build_report(tmp_path / "r")
+    index = build_report(tmp_path / "r", executor="processes")  # as ``nqm report`` runs it (sections side by side)
     out = index.parent
     for name in DEFAULT_FIGURES:
         assert (out / "figures" / f"{name}.png").is_file()
