@@ -17,6 +17,11 @@ background load affects all alike; every result is checked identical to the seri
 Ratios are serial time / executor time (> 1: faster than serial).
 
     python benchmarks/bench_executors.py [--repeats 3] [--workers 2] [--only fig3a,montecarlo,schedule]
+
+Measured when threads became the default (2 CPUs shared with other jobs, load 6-8; serial, threads,
+new pool, warm pool): fig3a 5.40, 5.71, 6.90, 5.88 s; montecarlo 1.43, 1.29, 1.88, 1.34 s; schedule
+1.48, 1.49, 7.08, 1.65 s. No core was free, so no kind gained; ``bench_gil.py`` shows what threads
+can gain on free cores.
 """
 
 from __future__ import annotations
