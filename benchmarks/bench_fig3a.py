@@ -10,8 +10,8 @@ for bit. 80 rows, 168,400 tuned grid points.
 
 * Engine: one ``nqm.numerics.sweeps`` call for the 8 (optimizer, p) curves, as a user draws
   the figure; wall-clock best of ``--repeats`` and its CPU time, in this process
-  (``executor="serial"``) and with the default executor (a local process pool once the work
-  pays for one: both cores here). The speed-up is given for both.
+  (``executor="serial"``) and with the default executor (automatic: a thread pool, one thread
+  per core, once the work pays for one). The speed-up is given for both.
 * Baseline: benchmarks/baseline_notebook.py, the notebook's tuning code run plainly (Python
   loops over the grid, eigendecomposition per call, binary search on t). SGD is timed on
   the full grid. Momentum costs ~10 ms per grid point (80,000 points, ~15 min), so by
@@ -238,7 +238,7 @@ def main() -> None:
     console.print(f"[bold]engine[/bold]: full Fig. 3a (80 rows, 168,400 grid points) in this process: {wall:.3f} s wall "
                   f"(best of {args.repeats}), {cpu:.3f} s CPU")
     wall_default, _, pooled = time_engine(args.repeats, None)
-    console.print(f"  with the default executor (local pool, {os.cpu_count()} cores): {wall_default:.3f} s wall; "
+    console.print(f"  with the default executor (automatic: {os.cpu_count()} threads): {wall_default:.3f} s wall; "
                   f"identical tables: {all(repr(pooled[k].rows) == repr(sweeps[k].rows) for k in sweeps)}")
 
     sgd_t, mom_t, per_point, same = time_baseline(stride)

@@ -7,9 +7,8 @@ Workloads (paper problem, paper grids, B = 2^2..2^20, target 0.01):
   all tasks given to the executor together through ``nn.sweeps``).
 
 Executors: ``"serial"`` (baseline; the same tasks in this process), ``nn.local_pool`` with
-``--workers`` processes kept warm across repeats, the default ``executor=None`` (a new
-``nn.local_pool`` sized to the machine on every call above the threshold ``POOL_MIN_WORK``, so
-its time includes starting the workers), and a dask ``LocalCluster`` with
+``--workers`` processes kept warm across repeats, the default ``executor=None`` (automatic: a
+new thread pool sized to the machine on every call above the threshold ``POOL_MIN_WORK``), and a dask ``LocalCluster`` with
 ``--workers`` single-threaded processes (cluster start-up excluded, timed separately). Each
 time is the best of ``--repeats``; every result is checked identical to the serial one.
 Ratios are serial time / executor time (> 1: faster than serial). Dask's worker processes

@@ -18,7 +18,7 @@ from ._model import MAX_STEPS
 from ._montecarlo import MonteCarloResult, monte_carlo
 from ._multiplicative import MAX_MULTIPLICATIVE_STEPS, multiplicative_expected_risk
 from ._cache import CacheWarning, register_result_type
-from ._parallel import LocalPool, ResultCache, local_pool
+from ._parallel import MAX_WORKERS, LocalPool, LocalThreads, ResultCache, local_pool, resolve_executor
 from ._optimizers import (
     EMA,
     QHM,
@@ -57,8 +57,10 @@ __all__ = [
     "GradientNoiseScale",
     "LearningRateTable",
     "LocalPool",
+    "LocalThreads",
     "MAX_MULTIPLICATIVE_STEPS",
     "MAX_STEPS",
+    "MAX_WORKERS",
     "McCandlishFit",
     "Momentum",
     "MonteCarloResult",
@@ -102,6 +104,7 @@ __all__ = [
     "piecewise_risk",
     "piecewise_risk_gradient",
     "reaches",
+    "resolve_executor",
     "register_result_type",
     "risk_components",
     "risk_variance",

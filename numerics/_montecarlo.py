@@ -52,7 +52,6 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -62,7 +61,7 @@ from ._forms import _shown, evaluation_steps, real_array, validate_count, valida
 from ._model import validate_batch_size, validate_steps
 from ._optimizers import Optimizer, OptimizerLike, as_optimizer
 from ._cache import register_result_type
-from ._parallel import ResultCache, map_tasks, resolve_cache
+from ._parallel import ExecutorArg, ResultCache, map_tasks, resolve_cache, resolve_executor
 from ._problem import Problem
 from ._tables import Tabular
 from ._tie import reaches
@@ -437,7 +436,7 @@ def monte_carlo(
     keep_curves: bool = False,
     coordinates: Coordinates = "auto",
     chunk_bytes: int = _DEFAULT_CHUNK_BYTES,
-    executor: Executor | str | None = None,
+    executor: ExecutorArg = None,
     cache: ResultCache | str | os.PathLike[str] | bool | None = None,
     progress: Callable[[Iterable[Any], int], Iterable[Any]] | None = None,
     **hyperparameters: object,
@@ -474,11 +473,11 @@ def monte_carlo(
         memory for one chunk of noise; any value gives the same result.
     executor:
         where the tasks run (groups of blocks of runs, about :data:`_TASK_ROW_STEPS` simulated
-        coordinate-steps each, a function of runs, coordinates and steps only): any
-        ``concurrent.futures.Executor`` (a dask ``Client(...).get_executor()``, Ray, ...),
-        ``"serial"``, or ``None`` (default): a local process pool when there is more than one
-        task, else this process. Every block is seeded from ``seed`` and its index, so the
-        result is the same for every executor and number of workers.
+        coordinate-steps each, a function of runs, coordinates and steps only), by the executor
+        convention of :func:`~nqm.numerics.resolve_executor` (``None``, the default: a local
+        thread pool when there is more than one task, else this process). Every block is seeded
+        from ``seed`` and its index, so the result is the same for every executor and number of
+        workers.
     cache:
         ``True`` (the default cache directory), a directory or a ``ResultCache``: finished
         tasks are stored on disk by their full configuration (re-runs are free, interrupted
@@ -509,6 +508,7 @@ def monte_carlo(
         validate_count("seed", seed, 0)
     target_arr = _validate_list("targets", targets, 0.0, math.inf, False) if np.size(targets) else np.zeros(0)
     levels = _validate_list("quantiles", quantiles, 0.0, 1.0, True)
+    where = resolve_executor(executor)
 
     lrs = schedule_index = None
     if lr_schedule is not None:
@@ -539,7 +539,7 @@ def monte_carlo(
                    keep_curves, chunk)
         for b in range(0, n_blocks, per_task)
     ]
-    parts = map_tasks(_run_blocks, tasks, executor=executor, cache=resolve_cache(cache, "monte-carlo"), progress=progress)
+    parts = map_tasks(_run_blocks, tasks, executor=where, cache=resolve_cache(cache, "monte-carlo"), progress=progress)
     stats = _Statistics(T_int + 1)
     for task, (part, _, _) in zip(tasks, parts):
         lo, hi = task.run_range

@@ -1,9 +1,10 @@
 """Scale-out and resumability: picklable tasks on any ``concurrent.futures.Executor``.
 
-:func:`map_tasks` runs ``fn(task)`` for every task and returns the results in order. It
-accepts any standard executor — the default is a local process pool; a cluster user
-passes e.g. ``dask.distributed.Client(...).get_executor()`` or a Ray equivalent and
-nothing else changes. With a :class:`ResultCache` (:mod:`nqm.numerics._cache`: checked JSON,
+:func:`map_tasks` runs ``fn(task)`` for every task and returns the results in order. Every
+entry point of the toolkit reads its ``executor=`` argument with :func:`resolve_executor`
+(the executor convention: automatic by default, a local thread pool for large work, which
+never re-imports ``__main__``); a cluster user passes e.g. a ``dask.distributed.Client`` or a
+Ray executor and nothing else changes. With a :class:`ResultCache` (:mod:`nqm.numerics._cache`: checked JSON,
 never pickles), each finished task is stored on disk under a key derived from its full
 configuration, so re-running costs nothing and an interrupted run resumes where it stopped.
 """
@@ -12,24 +13,26 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import multiprocessing
 import os
 import signal
 import sys
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
-from contextlib import nullcontext
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar, Union
 
 import numpy as np
 
 from ._cache import ResultCache, default_cache_dir
 from ._generated import FORMS, FORMS_VERSION
 
-__all__ = ["LocalPool", "ResultCache", "config_key", "default_cache_dir", "local_pool", "map_tasks", "resolve_cache",
-           "resolve_executor"]
+__all__ = ["ExecutorArg", "LocalPool", "LocalThreads", "LocalWorkers", "MAX_WORKERS", "ResultCache", "config_key", "default_cache_dir",
+           "local_pool", "map_tasks", "open_executor", "resolve_cache", "resolve_executor"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -81,7 +84,24 @@ _GRACE = 2.0
 _INTERRUPTIONS = (KeyboardInterrupt, SystemExit)
 
 
-class LocalPool(ProcessPoolExecutor):
+def _interrupted() -> bool:
+    """Whether an interruption (:data:`_INTERRUPTIONS`) is being handled right now."""
+    return isinstance(sys.exc_info()[1], _INTERRUPTIONS)
+
+
+class _HoldsSigterm:
+    """A local pool holds SIGTERM (:func:`_hold_sigterm`) from its creation to its shutdown, or to
+    its collection without one (a finalizer runs once)."""
+
+    def _hold(self) -> None:
+        self._sigterm = weakref.finalize(self, _release_sigterm) if _hold_sigterm() else None
+
+    def _release(self) -> None:
+        if self._sigterm is not None:
+            self._sigterm()
+
+
+class LocalPool(_HoldsSigterm, ProcessPoolExecutor):
     """A process pool that an interruption stops at once, leaving no process behind.
 
     Leaving its ``with`` block by ``KeyboardInterrupt`` or ``SystemExit`` (SIGINT, or SIGTERM
@@ -93,8 +113,7 @@ class LocalPool(ProcessPoolExecutor):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # released by shutdown(), or when the pool is collected without one (a finalizer runs once)
-        self._sigterm = weakref.finalize(self, _release_sigterm) if _hold_sigterm() else None
+        self._hold()
 
     def terminate(self) -> None:
         """Cancel the pending tasks, stop the workers now (SIGTERM, SIGKILL after
@@ -116,17 +135,41 @@ class LocalPool(ProcessPoolExecutor):
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """As ``ProcessPoolExecutor.shutdown``, but :meth:`terminate` while an interruption is
         being handled (this includes leaving a ``with`` block by one)."""
-        if wait and isinstance(sys.exc_info()[1], _INTERRUPTIONS):
+        if wait and _interrupted():
             self.terminate()  # shuts down without waiting
             return
         super().shutdown(wait=wait, cancel_futures=cancel_futures)
-        if self._sigterm is not None:
-            self._sigterm()
+        self._release()
+
+
+class LocalThreads(_HoldsSigterm, ThreadPoolExecutor):
+    """The default local pool (:func:`resolve_executor`): ``max_workers`` threads that an
+    interruption releases at once.
+
+    Leaving its ``with`` block by ``KeyboardInterrupt`` or ``SystemExit``, or calling ``shutdown()``
+    while one is being handled, cancels the queued tasks and returns without waiting. A thread
+    cannot be stopped: each running task (at most one per thread) finishes in the background, and
+    the interpreter waits for them at exit. While the pool is open, SIGTERM raises
+    ``SystemExit(143)`` in the main thread as for :class:`LocalPool` (:func:`local_pool`).
+    """
+
+    def __init__(self, max_workers: int) -> None:
+        super().__init__(max_workers, thread_name_prefix="nqm-worker")
+        self._hold()
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """As ``ThreadPoolExecutor.shutdown``, but neither waiting nor starting queued tasks while
+        an interruption is being handled."""
+        if wait and _interrupted():
+            wait, cancel_futures = False, True
+        super().shutdown(wait=wait, cancel_futures=cancel_futures)
+        self._release()
 
 
 def local_pool(max_workers: int | None = None) -> LocalPool:
-    """The toolkit's local process pool (the default executor): ``max_workers`` processes (default
-    ``os.cpu_count()``) started by a fork server, never by forking the calling process.
+    """The toolkit's local process pool (``executor="processes"``, :func:`resolve_executor`):
+    ``max_workers`` processes (default ``os.cpu_count()``) started by a fork server, never by
+    forking the calling process.
 
     Forking a process whose OpenMP runtime has run a parallel region (PyTorch's CPU kernels use
     GNU libgomp) leaves the child's thread pool locked: the child's first parallel tensor
@@ -205,21 +248,105 @@ def _init_worker(specs: tuple[Any, ...]) -> None:
             register(spec, overwrite=True)
 
 
-def resolve_executor(executor: Executor | str | None, work: float, threshold: float) -> Executor | str | None:
-    """``executor=None`` means a local process pool only for work worth spawning one.
+#: most local workers an ``executor=`` count may ask for (4 per CPU), checked before any work
+MAX_WORKERS = 4 * (os.cpu_count() or 1)
+#: the kinds of local workers ``executor=`` may name; the first is the default kind
+LOCAL_KINDS = ("threads", "processes")
 
-    ``work`` is the caller's estimate of the total work and ``threshold`` the amount below which a
-    pool costs more than it saves (each caller documents both): below it ``None`` becomes
-    ``"serial"``. Any other value is returned unchanged (and checked by :func:`map_tasks`).
+
+@dataclass(frozen=True)
+class LocalWorkers:
+    """A local pool to open for one run: ``workers`` threads or processes (``kind``)."""
+
+    kind: str
+    workers: int
+
+    def open(self, tasks: int) -> Executor | None:
+        """The pool for ``tasks`` tasks (never more workers than tasks); ``None`` when one worker would do."""
+        n = min(self.workers, tasks)
+        if n <= 1:
+            return None
+        return LocalThreads(n) if self.kind == "threads" else local_pool(n)
+
+
+#: the ``executor=`` argument of every entry point (:func:`resolve_executor`; a dask ``Client`` is also accepted)
+ExecutorArg = Union[Executor, str, int, None]
+#: what every ``executor=`` argument is resolved to: run here, a pool to open, or the caller's executor
+Resolved = Union[str, LocalWorkers, Executor]
+
+
+def resolve_executor(executor: object, work: float = math.inf, threshold: float = 0.0) -> Resolved:
+    """The one reading of the ``executor=`` argument of every entry point of the toolkit.
+
+    **The executor convention.** ``executor`` says where independent tasks run; every value gives
+    the same result, bit for bit:
+
+    * ``None`` (default): automatic. Work below the entry point's threshold runs in this process;
+      larger work on a pool of ``os.cpu_count()`` *threads* (numpy releases the GIL in the heavy
+      kernels). Threads never re-import ``__main__``, so the default works alike in a guarded or
+      unguarded script, ``python -c``, ``python -`` and a Jupyter kernel.
+    * ``"serial"``, ``0`` or ``1``: this process, one task after the other.
+    * an integer ``n`` from 2 to :data:`MAX_WORKERS`: ``n`` worker threads.
+    * ``"threads"`` or ``"processes"``: ``os.cpu_count()`` workers of that kind. Processes
+      (:func:`local_pool`: a fork server, interruptible) pay off for GIL-bound work, but their
+      workers re-import the main module, so the script needs an ``if __name__ == "__main__":`` guard.
+    * any ``concurrent.futures.Executor`` (used as given, never shut down here), or a
+      ``dask.distributed.Client`` (its ``get_executor()``).
+
+    The command line's ``--workers N`` means the integer ``N`` (default: automatic).
+
+    Why threads: sampled with py-spy (``benchmarks/bench_gil.py``), the engine holds the GIL about
+    3 % of the time in Monte Carlo and 20-30 % in the Fig. 3a sweeps, so two threads can run nearly
+    in parallel; schedule sweeps hold it about 80 %, and gain from ``"processes"`` instead. Serial,
+    threads and process pools are timed side by side by ``benchmarks/bench_executors.py``.
+
+    Returns ``"serial"``, a :class:`LocalWorkers` to open per run, or the given ``Executor``. ``work``
+    is the caller's estimate of the total work and ``threshold`` the amount below which ``None``
+    becomes ``"serial"`` (each caller documents both). Anything else is a ``ValueError`` naming
+    ``executor`` and the values allowed.
     """
-    return "serial" if executor is None and work < threshold else executor
+    if executor is None:
+        return "serial" if work < threshold else LocalWorkers(LOCAL_KINDS[0], os.cpu_count() or 1)
+    if isinstance(executor, Executor):
+        return executor
+    if isinstance(executor, str) and executor in ("serial", *LOCAL_KINDS):
+        return "serial" if executor == "serial" else LocalWorkers(executor, os.cpu_count() or 1)
+    if isinstance(executor, (int, np.integer)) and not isinstance(executor, (bool, np.bool_)) \
+            and 0 <= executor <= MAX_WORKERS:
+        return "serial" if executor <= 1 else LocalWorkers(LOCAL_KINDS[0], int(executor))
+    get_executor = getattr(executor, "get_executor", None)
+    if callable(get_executor) and type(executor).__module__.split(".")[0] == "distributed":
+        return get_executor()
+    raise ValueError(
+        "executor must be None (automatic), 'serial', 'threads', 'processes', a worker count from 0 to "
+        f"{MAX_WORKERS}, a concurrent.futures.Executor or a dask.distributed.Client; got {executor!r}"
+    )
+
+
+@contextmanager
+def open_executor(resolved: Resolved, tasks: int) -> Iterator[Executor | None]:
+    """The executor for ``tasks`` tasks of a :func:`resolve_executor` result: ``None`` to run them in
+    this process; a local pool is opened here and shut down on leaving (at once on an interruption)."""
+    if isinstance(resolved, Executor):
+        yield resolved
+        return
+    pool = resolved.open(tasks) if isinstance(resolved, LocalWorkers) else None
+    if pool is None:
+        yield None
+        return
+    try:
+        yield pool
+    except BaseException:
+        pool.shutdown(cancel_futures=True)  # queued tasks never start; an interruption stops the pool at once
+        raise
+    pool.shutdown()
 
 
 def map_tasks(
     fn: Callable[[T], R],
     tasks: Sequence[T],
     *,
-    executor: Executor | str | None = None,
+    executor: object = None,
     cache: ResultCache | None = None,
     progress: Callable[[Iterable[Any], int], Iterable[Any]] | None = None,
 ) -> list[R]:
@@ -233,8 +360,8 @@ def map_tasks(
         picklable task configurations; with a cache they must also be hashable by
         :func:`config_key` (plain data, numpy arrays, or objects with ``cache_config()``).
     executor:
-        any ``concurrent.futures.Executor``; ``None`` (default) uses a local process pool
-        sized to the machine, ``"serial"`` runs in this process.
+        where the tasks run: the executor convention of :func:`resolve_executor` (``None``:
+        a local thread pool when there is more than one task), or its result.
     cache:
         a :class:`ResultCache`; finished tasks are stored as soon as they complete. If a
         task fails, the pending ones are cancelled, those already running still finish and
@@ -245,8 +372,7 @@ def map_tasks(
     progress:
         optional wrapper ``progress(iterable, total)`` around completions (e.g. a rich bar).
     """
-    if executor is not None and executor != "serial" and not isinstance(executor, Executor):
-        raise ValueError(f"executor must be a concurrent.futures.Executor, 'serial' or None; got {executor!r}")
+    resolved = executor if isinstance(executor, LocalWorkers) else resolve_executor(executor)
     results: list[Any] = [None] * len(tasks)
     keys = [config_key((getattr(fn, "__module__", ""), getattr(fn, "__qualname__", ""), task)) for task in tasks] if cache else []
     missing = []
@@ -260,16 +386,14 @@ def map_tasks(
     wrap = progress or (lambda it, total: it)
     if not missing:
         return results
-    if executor == "serial" or len(missing) == 1 and executor is None:
-        for i in wrap(missing, len(missing)):
-            results[i] = fn(tasks[i])
-            if cache is not None:
-                cache.put(keys[i], results[i])
-        return results
-    pool = executor if isinstance(executor, Executor) else None
-    ctx = nullcontext(pool) if pool is not None else local_pool(min(len(missing), os.cpu_count() or 1))
     failure: Exception | None = None
-    with ctx as ex:
+    with open_executor(resolved, len(missing)) as ex:
+        if ex is None:
+            for i in wrap(missing, len(missing)):
+                results[i] = fn(tasks[i])
+                if cache is not None:
+                    cache.put(keys[i], results[i])
+            return results
         futures: dict[Any, int] = {}
         try:
             for i in missing:
@@ -286,7 +410,7 @@ def map_tasks(
                     continue
                 if cache is not None:
                     cache.put(keys[i], results[i])
-        except BaseException:  # interrupted: nothing queued may start (a LocalPool also stops its workers)
+        except BaseException:  # interrupted: nothing queued may start (a local pool also stops at once)
             for fut in futures:
                 fut.cancel()
             raise

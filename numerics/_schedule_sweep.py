@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +20,7 @@ import numpy as np
 from ._cache import register_result_type
 from ._forms import validate_batch_sizes, validate_count, validate_hyperparameter, validate_positive
 from ._optimizers import Optimizer, OptimizerLike
-from ._parallel import ResultCache, map_tasks, resolve_cache
+from ._parallel import ExecutorArg, ResultCache, map_tasks, resolve_cache, resolve_executor
 from ._problem import Problem
 from ._schedule import schedule_optimizer
 from ._schedule_maps import MapMethod
@@ -182,7 +181,7 @@ def schedule_sweep(
     method: MapMethod = "auto",
     equal_pieces: bool = False,
     schedules: Iterable[object] | Mapping[float, Iterable[object]] = (),
-    executor: Executor | str | None = None,
+    executor: ExecutorArg = None,
     cache: ResultCache | str | os.PathLike[str] | bool | None = None,
     progress: Callable[[Iterable[Any], int], Iterable[Any]] | None = None,
 ) -> ScheduleSweep:
@@ -199,9 +198,9 @@ def schedule_sweep(
     batch size to the pairs of that batch size (for example the authors' schedules, one set per
     B); a mapping's batch sizes must be among ``batch_sizes``.
 
-    Each batch size is one picklable task: ``executor`` is any ``concurrent.futures.Executor``
-    (dask, Ray, ...), ``"serial"``, or ``None`` (default: a local process pool for more than
-    one batch size); the result does not depend on it. ``cache`` (``True``, a directory or a
+    Each batch size is one picklable task: ``executor`` says where they run, by the executor
+    convention of :func:`~nqm.numerics.resolve_executor` (``None``, the default: a local thread
+    pool for more than one batch size); the result does not depend on it. ``cache`` (``True``, a directory or a
     ``ResultCache``) stores each finished batch size by its full configuration, so re-runs are
     free and an interrupted sweep resumes; ``progress`` wraps the task completions.
     """
@@ -213,10 +212,11 @@ def schedule_sweep(
     if not isinstance(equal_pieces, (bool, np.bool_)):
         raise ValueError(f"equal_pieces must be True or False; got {equal_pieces!r}")
     _resolve_cap(problem, opt, max_lr)
+    where = resolve_executor(executor)
     per_batch = _schedules_by_batch_size(schedules, Bs, pieces, bool(equal_pieces))
     tasks = [_ScheduleTask(problem, opt, float(B), target, pieces, grid, max_lr, start, method, bool(equal_pieces), pairs)
              for B, pairs in zip(Bs, per_batch, strict=True)]
-    done = map_tasks(_schedule_task, tasks, executor=executor, cache=resolve_cache(cache, "schedule-sweep-certified"),
+    done = map_tasks(_schedule_task, tasks, executor=where, cache=resolve_cache(cache, "schedule-sweep-certified"),
                      progress=progress)
     results = [schedule for schedule, _, _ in done]
     const_steps = [steps for _, steps, _ in done]

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from ._critical import CriticalBatchSizes, critical_batch_sizes
 from ._forms import forms_for, validate_batch_sizes, validate_positive
 from ._model import build_model
 from ._optimizers import Optimizer, OptimizerLike, as_optimizer
-from ._parallel import ResultCache, map_tasks, resolve_cache, resolve_executor
+from ._parallel import ExecutorArg, ResultCache, map_tasks, resolve_cache, resolve_executor
 from ._problem import Problem
 from ._tables import Tabular, records_to_columns
 from ._tune import OPTIMIZERS_OWN, GridSearch, _axes, _refine, tuning_arguments
@@ -295,11 +294,12 @@ def _refine_task(task: _RefineTask) -> tuple[float, dict[str, float], bool]:
 #: executor and every executor gives the same tasks.
 _TASK_ELEMENTS = 1 << 16
 #: with ``executor=None``, sweeps whose total work (grid points x bins x batch sizes, summed
-#: over configurations) is below this run in this process. A new :func:`local_pool` costs about
-#: 0.4 s before its first result (its workers import the engine); one paper momentum sweep
-#: (2000 x 100 x 10 = 2e6) takes about 0.35 s serially, so it stays in-process, while several
-#: at once (Fig. 4: about 1e7, 2.1 s serially) take 1.6 s on a new 2-worker pool
-#: (benchmarks/bench_scaleout.py).
+#: over configurations) is below this run in this process, larger ones on a thread pool. Set when
+#: the automatic pool was a process pool (0.4 s before its first result; one paper momentum sweep,
+#: 2000 x 100 x 10 = 2e6, takes about 0.35 s serially, Fig. 4's sweeps, about 1e7, 2.1 s:
+#: benchmarks/bench_scaleout.py); threads start at once, so a lower threshold would also pay,
+#: but wall-clock gains were unmeasurable on the saturated shared machine when threads became the
+#: default, so it stays.
 POOL_MIN_WORK = 5_000_000
 
 
@@ -375,7 +375,7 @@ def sweeps(
     problem: Problem,
     configs: Sequence[Mapping[str, object] | object],
     *,
-    executor: Executor | str | None = None,
+    executor: ExecutorArg = None,
     cache: ResultCache | str | Path | bool | None = None,
     progress: Callable[[Iterable[Any], int], Iterable[Any]] | None = None,
     **common: object,
@@ -449,7 +449,7 @@ def sweep(
     grid: Mapping[str, object] | None = None,
     precond_power: object = OPTIMIZERS_OWN,
     refine: bool = False,
-    executor: Executor | str | None = None,
+    executor: ExecutorArg = None,
     cache: ResultCache | str | Path | bool | None = None,
     progress: Callable[[Iterable[Any], int], Iterable[Any]] | None = None,
     **fixed: object,
@@ -467,10 +467,9 @@ def sweep(
     the fewest steps with ties to the first grid point, so the table is identical for every
     executor and every number of workers.
 
-    ``executor``: any ``concurrent.futures.Executor`` (e.g. a dask ``Client(...).get_executor()``
-    or a Ray executor); ``"serial"`` runs in this process; ``None`` (default) uses a local process
-    pool when the work (grid points x bins x batch sizes) is at least :data:`POOL_MIN_WORK`, else
-    runs in this process. ``cache``: ``True`` (``$NQM_CACHE_DIR``), a directory or a
+    ``executor``: where the tasks run, by the executor convention of
+    :func:`~nqm.numerics.resolve_executor`; ``None`` (default) uses a local thread pool when the
+    work (grid points x bins x batch sizes) is at least :data:`POOL_MIN_WORK`, else this process. ``cache``: ``True`` (``$NQM_CACHE_DIR``), a directory or a
     :class:`~nqm.numerics._parallel.ResultCache`: every finished task is stored under its full
     configuration, so a repeated sweep computes nothing and an interrupted one resumes.
     ``progress``: a wrapper ``progress(iterable, total)`` around task completions (e.g. a rich bar).

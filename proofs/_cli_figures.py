@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from pathlib import Path
 
 import click
@@ -18,6 +17,7 @@ from ._cli_common import (
     refuse_overwrite,
     spec_file_option,
 )
+from ._cli_values import executor, optimizer_names
 
 __all__ = ["figures"]
 
@@ -38,13 +38,14 @@ def _names() -> list[str]:
 @click.option("--optimizer", "optimizers", multiple=True, metavar="NAME",
               help="Draw this optimizer (repeatable or comma-separated; built-in, entry point or --spec-file) in the "
                    "figures that take optimizers: fig13, critical_vs_power and (one optimizer) steps_surface.")
-@click.option("--jobs", type=click.IntRange(min=1, max=MAX_WORKERS), default=1, show_default=True,
-              help="Worker processes for the independent sweeps (1 = in this process).")
+@click.option("--jobs", type=click.IntRange(min=0, max=MAX_WORKERS), default=None,
+              help="Worker threads for the independent sweeps, as --workers elsewhere (0 or 1: in this process; "
+                   "default: automatic, each sweep on its own thread pool when large).")
 @force_option
 @quiet_option
 @spec_file_option
-def figures(out_dir: Path, only: tuple[str, ...], validation: Path | None, optimizers: tuple[str, ...], jobs: int, force: bool,
-            quiet: bool) -> None:
+def figures(out_dir: Path, only: tuple[str, ...], validation: Path | None, optimizers: tuple[str, ...], jobs: int | None,
+            force: bool, quiet: bool) -> None:
     """Render the NQM figures to OUT_DIR: PNG (150 dpi), PDF, and the plotted data as CSV and JSON.
 
     By default every paper figure (Fig. 2, 3a, 3b, 3c, 4, 11, 13, 14, 15), the authors' notebook
@@ -54,9 +55,6 @@ def figures(out_dir: Path, only: tuple[str, ...], validation: Path | None, optim
     curvatures); every caption and JSON file names its problem. The schedule figures use 7 batch
     sizes (see nqm.proofs.figure_3b for the full grid). network_vs_nqm needs --validation.
     """
-    from nqm.numerics import local_pool
-
-    from ._cli_values import optimizer_names
     from ._figures import DEFAULT_FIGURES, FIGURES, figure_paths, make_figures
 
     chosen = optimizer_names(optimizers) or None
@@ -72,8 +70,7 @@ def figures(out_dir: Path, only: tuple[str, ...], validation: Path | None, optim
     def saved(result, paths: list[Path]) -> None:
         click.echo(f"{result.name:<18} {result.seconds:6.1f} s  " + ", ".join(str(p) for p in paths))
 
-    pool = local_pool(jobs) if jobs > 1 else nullcontext(None)
-    with pool as executor:
-        make_figures(out_dir, names, force=True, executor=executor, validation=validation,
+    with executor(jobs) as where:
+        make_figures(out_dir, names, force=True, executor=where, validation=validation,
                      progress=progress_wrapper("sweeps", quiet), on_saved=saved, optimizers=chosen)
     click.echo(f"wrote {len(names)} figures to {out_dir}")

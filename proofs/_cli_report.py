@@ -39,7 +39,9 @@ def report(out_dir: Path, validation: str, force: bool, quiet: bool) -> None:
         fail(f"{out_dir} exists and is not empty; pass --force to write into it")
     command = ["nqm", "report", "--out", str(out_dir), "--validation", validation] + ["--force"] * force + ["--quiet"] * quiet
     try:
-        index = build_report(out_dir, force=force, validation=validation, progress=progress_wrapper("nqm report", quiet, label=str),
+        # processes: the symbolic sections hold the GIL, and this command's main module is guarded
+        index = build_report(out_dir, force=force, validation=validation, executor="processes",
+                             progress=progress_wrapper("nqm report", quiet, label=str),
                              command=" ".join(shlex.quote(a) for a in command))
     except ImportError as exc:
         fail(str(exc))

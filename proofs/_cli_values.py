@@ -273,7 +273,7 @@ def problem_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 workers_option = click.option(
     "--workers", type=click.IntRange(min=0, max=MAX_WORKERS), default=None,
-    help="Worker processes (0: run here; default: a local process pool when the work is large).")
+    help="Worker threads (0 or 1: run here; default: automatic, threads when the work is large).")
 cache_dir_option = click.option(
     "--cache-dir", type=OutputPath("dir"), default=None,
     help="Cache finished tasks here (default: $NQM_CACHE_DIR or ~/.cache/nqm-toolkit/results).")
@@ -287,15 +287,16 @@ def result_cache(cache_dir: Path | None, no_cache: bool) -> Path | bool:
 
 @contextmanager
 def executor(workers: int | None) -> Iterator[Any]:
-    """The ``executor=`` argument for ``--workers``: a pool of that many processes, ``"serial"`` for 0,
-    ``None`` (the numerics' default) when not given."""
-    if not workers:
-        yield "serial" if workers == 0 else None
-        return
-    from nqm.numerics import local_pool
+    """The ``executor=`` argument for ``--workers``: the count itself, by the toolkit's convention
+    (:func:`nqm.numerics.resolve_executor`; ``None``, automatic, when not given), opened here
+    so that every task of the command shares one pool."""
+    from nqm.numerics._parallel import open_executor, resolve_executor
 
-    with local_pool(workers) as pool:
-        yield pool
+    if workers is None:
+        yield None
+        return
+    with open_executor(resolve_executor(workers), MAX_WORKERS) as pool:
+        yield pool or "serial"
 
 
 def paper_problem(unbinned: bool) -> Any:

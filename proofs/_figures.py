@@ -12,8 +12,10 @@ batch size B, and the information-theoretic lower bound of Section 3.6,
 (:meth:`~nqm.numerics.Problem.information_bound`), as a dashed black line (``gid``
 ``"information_bound"``).
 
-Independent sweeps are distributed with :func:`~nqm.numerics._parallel.map_tasks` when an
-``executor`` is given (default: serial). Inside one :func:`make_figures` call, identical
+``executor`` follows the toolkit's convention (:func:`~nqm.numerics.resolve_executor`): with the
+default ``None`` a figure's sweeps run one after the other, each on the engine's automatic pool;
+any other value distributes the independent sweeps with :func:`~nqm.numerics._parallel.map_tasks`
+(each then runs in its worker). Inside one :func:`make_figures` call, identical
 sweeps are computed once and shared between figures (Fig. 3b, 3c and 15 share one
 schedule sweep).
 """
@@ -29,7 +31,6 @@ import json
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -45,7 +46,7 @@ from matplotlib.ticker import LogLocator
 from nqm.numerics import Problem, ScheduleSweep, Sweep, as_optimizer_spec, schedule_sweep, sweep
 from nqm.numerics._forms import validate_batch_sizes
 from nqm.numerics._jsonio import json_ready
-from nqm.numerics._parallel import config_key, map_tasks
+from nqm.numerics._parallel import MAX_WORKERS, ExecutorArg, config_key, map_tasks, open_executor, resolve_executor
 from nqm.numerics._tables import records_csv, write_text
 
 __all__ = [
@@ -214,23 +215,32 @@ def shared_results() -> Iterator[None]:
         _memo = outer
 
 
-def run_tasks(fn: Callable[[Any], Any], tasks: Sequence[Any], executor: Executor | None, progress: Progress | None) -> list[Any]:
-    """``[fn(t) for t in tasks]`` via :func:`map_tasks` (serial unless ``executor``), reusing
-    results inside :func:`shared_results`."""
+def run_tasks(fn: Callable[[Any, ExecutorArg], Any], tasks: Sequence[Any], executor: ExecutorArg,
+              progress: Progress | None) -> list[Any]:
+    """``[fn(t, inner) for t in tasks]``, reusing results inside :func:`shared_results`.
+
+    ``executor=None`` (automatic) runs the tasks here, one after the other, with ``inner=None``
+    (each parallel inside, on the engine's automatic pool); any other value
+    (:func:`~nqm.numerics.resolve_executor`) distributes them with :func:`map_tasks`, with
+    ``inner="serial"`` (no pool inside a worker)."""
+    where = resolve_executor(executor)
+    inner = None if executor is None else "serial"
     keys = [config_key((fn.__qualname__, task)) for task in tasks]
     memo = _memo if _memo is not None else {}
     todo = [i for i, k in enumerate(keys) if k not in memo]
-    done = map_tasks(fn, [tasks[i] for i in todo], executor=executor or "serial", progress=progress)
+    done = map_tasks(fn, [(tasks[i], inner) for i in todo], executor="serial" if executor is None else where,
+                     progress=progress)
     for i, value in zip(todo, done):
         memo[keys[i]] = value
     return [memo[k] for k in keys]
 
 
-def sweep_task(task: tuple[Problem, object, float, tuple[float, ...], float, dict[str, np.ndarray] | None]) -> Sweep:
-    """One tuned batch-size sweep (module level, picklable): ``(problem, optimizer, p, batch sizes, target, grid)``
+def sweep_task(job: tuple[tuple[Problem, object, float, tuple[float, ...], float, dict[str, np.ndarray] | None], ExecutorArg]) -> Sweep:
+    """One tuned batch-size sweep (module level, picklable): ``((problem, optimizer, p, batch sizes, target, grid), executor)``
     with the optimizer as :func:`figure_optimizers` gives it."""
-    problem, name, power, batch_sizes, target, grid = task
-    return sweep(problem, name, batch_sizes=np.asarray(batch_sizes), target=target, grid=grid, precond_power=power)
+    (problem, name, power, batch_sizes, target, grid), executor = job
+    return sweep(problem, name, batch_sizes=np.asarray(batch_sizes), target=target, grid=grid, precond_power=power,
+                 executor=executor)
 
 
 def figure_optimizers(name: str, optimizers: object) -> list[object]:
@@ -263,25 +273,26 @@ def run_sweeps(
     batch_sizes: Sequence[float],
     target: float = 0.01,
     grid: dict[str, np.ndarray] | None = None,
-    executor: Executor | None = None,
+    executor: ExecutorArg = None,
     progress: Progress | None = None,
     targets: Sequence[float] | None = None,
 ) -> list[Sweep]:
-    """Sweeps for each ``(optimizer, p)`` (and each of ``targets`` if given, config-major)."""
+    """Sweeps for each ``(optimizer, p)`` (and each of ``targets`` if given, config-major);
+    ``executor`` as for :func:`run_tasks`."""
     Bs = tuple(float(b) for b in batch_sizes)
     eps = [target] if targets is None else list(targets)
     tasks = [(problem, name, float(p), Bs, float(e), grid) for name, p in configs for e in eps]
     return run_tasks(sweep_task, tasks, executor, progress)
 
 
-def schedule_task(task: tuple[Problem, float, float, int]) -> ScheduleSweep:
-    """Optimised SGD schedule at one batch size: ``(problem, B, target, pieces)``."""
-    problem, B, target, pieces = task
-    return schedule_sweep(problem, "sgd", batch_sizes=[B], target=target, pieces=pieces)
+def schedule_task(job: tuple[tuple[Problem, float, float, int], ExecutorArg]) -> ScheduleSweep:
+    """Optimised SGD schedule at one batch size: ``((problem, B, target, pieces), executor)``."""
+    (problem, B, target, pieces), executor = job
+    return schedule_sweep(problem, "sgd", batch_sizes=[B], target=target, pieces=pieces, executor=executor)
 
 
 def run_schedules(
-    problem: Problem, batch_sizes: Sequence[float], *, target: float, pieces: int, executor: Executor | None, progress: Progress | None
+    problem: Problem, batch_sizes: Sequence[float], *, target: float, pieces: int, executor: ExecutorArg, progress: Progress | None
 ) -> ScheduleSweep:
     """:func:`~nqm.numerics.schedule_sweep` split into one task per batch size, then joined."""
     parts = run_tasks(schedule_task, [(problem, float(B), float(target), int(pieces)) for B in batch_sizes], executor, progress)
@@ -356,7 +367,7 @@ def make_figures(
     names: Sequence[str] | None = None,
     *,
     force: bool = False,
-    executor: Executor | None = None,
+    executor: ExecutorArg = None,
     progress: Progress | None = None,
     validation: str | Path | None = None,
     on_saved: Callable[[FigureResult, list[Path]], None] | None = None,
@@ -365,8 +376,10 @@ def make_figures(
     """Render figures ``names`` (default :data:`DEFAULT_FIGURES`, plus ``network_vs_nqm`` when
     ``validation`` — a folder written by :func:`~nqm.proofs.run_validation` — is given) and save
     each into ``folder`` (:func:`save_figure`). Existing files are refused before any work
-    unless ``force``. Identical sweeps are shared between figures. ``on_saved(result, paths)``
-    is called after each figure is written. ``optimizers`` (any forms, user specs included) replace
+    unless ``force``. Identical sweeps are shared between figures. ``executor``: the toolkit's
+    convention (:func:`~nqm.numerics.resolve_executor`; with ``None`` each sweep is parallel
+    inside, otherwise the independent sweeps are distributed). ``on_saved(result, paths)`` is
+    called after each figure is written. ``optimizers`` (any forms, user specs included) replace
     the default optimizers of the figures that take ``optimizers`` (fig13, critical_vs_power) and,
     when there is one, the ``optimizer`` of steps_surface; the paper's other figures draw fixed ones.
     """
@@ -384,8 +397,12 @@ def make_figures(
             for p in figure_paths(name, Path(folder)):
                 if p.exists():
                     raise FileExistsError(f"{p} exists; pass force=True (--force) to overwrite")
+    where = resolve_executor(executor)  # a bad value fails before any work
     results = []
-    with shared_results():
+    # one pool for all figures; None stays automatic (run_tasks)
+    with open_executor("serial" if executor is None else where, len(chosen) * MAX_WORKERS) as pool, shared_results():
+        if executor is not None:
+            executor = pool or "serial"
         for name in chosen:
             if name == "network_vs_nqm":
                 result = FIGURES[name](validation)

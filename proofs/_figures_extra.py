@@ -8,13 +8,13 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Sequence
-from concurrent.futures import Executor
 from pathlib import Path
 
 import numpy as np
 from matplotlib.colors import LogNorm
 
 from nqm.numerics import Problem, optimizer, steps_to_target
+from nqm.numerics._parallel import ExecutorArg
 
 from ._figures import (
     FigureResult,
@@ -61,9 +61,10 @@ def surface_axis(name: str) -> tuple[str, str]:
     return others[0].name, sp.latex(others[0].symbol)
 
 
-def surface_task(task: tuple[Problem, str, np.ndarray, np.ndarray, float, float, float]) -> np.ndarray:
-    """Exact steps to target on an (α, second) grid at one batch size (module level, picklable)."""
-    problem, name, lrs, seconds, power, B, target = task
+def surface_task(job: tuple[tuple[Problem, str, np.ndarray, np.ndarray, float, float, float], ExecutorArg]) -> np.ndarray:
+    """Exact steps to target on an (α, second) grid at one batch size (module level, picklable;
+    one vectorised call, so the inner executor of :func:`~._figures.run_tasks` is not needed)."""
+    (problem, name, lrs, seconds, power, B, target), _ = job
     lr, sec = np.meshgrid(lrs, seconds, indexing="ij")
     opt = optimizer(name, lr=lr, precond_power=power, **{surface_axis(name)[0]: sec})
     return np.asarray(steps_to_target(problem, opt, batch_size=B, target=target), dtype=float)
@@ -73,7 +74,7 @@ def surface_task(task: tuple[Problem, str, np.ndarray, np.ndarray, float, float,
 def figure_steps_surface(
     *, problem: Problem | None = None, batch_sizes: Sequence[float] = (16.0, 1024.0, 65536.0), optimizer: object = "momentum",
     lrs: Sequence[float] | None = None, seconds: Sequence[float] | None = None, precond_power: float = 0.0, target: float = 0.01,
-    executor: Executor | None = None, progress: Progress | None = None,
+    executor: ExecutorArg = None, progress: Progress | None = None,
 ) -> FigureResult:
     r"""Exact steps to target over the (α, β) grid (momentum; γ for EMA) at a few batch sizes.
 
@@ -140,7 +141,7 @@ def figure_steps_surface(
 def figure_critical_vs_power(
     *, problem: Problem | None = None, powers: Sequence[float] = CRITICAL_POWERS,
     optimizers: Sequence[object] = ("sgd", "momentum", "ema"), batch_sizes: Sequence[float] = tuple(2.0 ** np.arange(0, 22)),
-    target: float = 0.01, executor: Executor | None = None, progress: Progress | None = None,
+    target: float = 0.01, executor: ExecutorArg = None, progress: Progress | None = None,
 ) -> FigureResult:
     r"""Critical batch size against the preconditioning power p, both definitions
     (:func:`~nqm.numerics.critical_batch_sizes`): McCandlish's fit

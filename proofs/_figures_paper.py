@@ -12,13 +12,13 @@ within its time budget; pass ``batch_sizes=PAPER_BATCH_SIZES`` for the paper's g
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import Executor
 
 import numpy as np
 
 from nqm.numerics import SGD, Momentum, Problem, effective_lr, risk_components, stationary_risk
 from nqm.numerics._forms import validate_positive
 from nqm.numerics._model import build_model
+from nqm.numerics._parallel import ExecutorArg
 from nqm.numerics._sweep import PAPER_BATCH_SIZES
 
 from ._figures import (
@@ -155,7 +155,7 @@ def figure_2(*, alpha_h: float = 5e-4, betas: Sequence[float] | None = None) -> 
 # ---------------------------------------------------------------------- Fig. 3a and 4
 def _steps_by_power(
     name: str, second: str, title: str, caption: str, problem: Problem | None, batch_sizes: Sequence[float],
-    powers: Sequence[float], target: float, executor: Executor | None, progress: Progress | None,
+    powers: Sequence[float], target: float, executor: ExecutorArg, progress: Progress | None,
 ) -> FigureResult:
     prob = problem_or_paper(problem)
     Bs = batch_sizes_in_order("batch_sizes", batch_sizes)
@@ -182,7 +182,7 @@ def _steps_by_power(
 @register_figure("fig3a")
 def figure_3a(
     *, problem: Problem | None = None, batch_sizes: Sequence[float] = tuple(PAPER_BATCH_SIZES),
-    powers: Sequence[float] = PAPER_POWERS, target: float = 0.01, executor: Executor | None = None,
+    powers: Sequence[float] = PAPER_POWERS, target: float = 0.01, executor: ExecutorArg = None,
     progress: Progress | None = None,
 ) -> FigureResult:
     r"""Fig. 3a: tuned steps to target against B for SGD and heavy-ball momentum with
@@ -200,7 +200,7 @@ def figure_3a(
 @register_figure("fig4")
 def figure_4(
     *, problem: Problem | None = None, batch_sizes: Sequence[float] = tuple(PAPER_BATCH_SIZES),
-    powers: Sequence[float] = PAPER_POWERS, target: float = 0.01, executor: Executor | None = None,
+    powers: Sequence[float] = PAPER_POWERS, target: float = 0.01, executor: ExecutorArg = None,
     progress: Progress | None = None,
 ) -> FigureResult:
     r"""Fig. 4: tuned steps to target against B for SGD and SGD with an exponential moving
@@ -227,7 +227,7 @@ def _schedules(problem, batch_sizes, target, pieces, executor, progress):
 @register_figure("fig3b")
 def figure_3b(
     *, problem: Problem | None = None, batch_sizes: Sequence[float] = SCHEDULE_BATCH_SIZES, target: float = 0.01,
-    pieces: int = 50, executor: Executor | None = None, progress: Progress | None = None,
+    pieces: int = 50, executor: ExecutorArg = None, progress: Progress | None = None,
 ) -> FigureResult:
     r"""Fig. 3b: steps to target of the optimised piecewise-constant SGD schedule
     (:func:`~nqm.numerics.optimal_schedule`, ``pieces`` equal pieces) and of the best constant
@@ -264,7 +264,7 @@ def figure_3b(
 @register_figure("fig3c")
 def figure_3c(
     *, problem: Problem | None = None, batch_sizes: Sequence[float] = SCHEDULE_BATCH_SIZES, target: float = 0.01,
-    pieces: int = 50, executor: Executor | None = None, progress: Progress | None = None,
+    pieces: int = 50, executor: ExecutorArg = None, progress: Progress | None = None,
 ) -> FigureResult:
     r"""Fig. 3c: the shapes of the optimised schedules: learning rate of each piece against the
     fraction of training, one line per batch size."""
@@ -295,7 +295,7 @@ def figure_3c(
 @register_figure("fig15")
 def figure_15(
     *, problem: Problem | None = None, batch_sizes: Sequence[float] = SCHEDULE_BATCH_SIZES, target: float = 0.01,
-    pieces: int = 50, executor: Executor | None = None, progress: Progress | None = None,
+    pieces: int = 50, executor: ExecutorArg = None, progress: Progress | None = None,
 ) -> FigureResult:
     r"""Fig. 15: the final learning rate of the optimised schedule against B (log–log), with the
     best constant learning rate and a slope-1 guide (linear scaling)."""
@@ -377,7 +377,7 @@ def figure_11(
 @register_figure("fig13")
 def figure_13(
     *, problem: Problem | None = None, batch_sizes: Sequence[float] = WIDE_BATCH_SIZES, targets: Sequence[float] = PAPER_TARGETS,
-    optimizers: Sequence[object] = ("sgd", "momentum"), executor: Executor | None = None, progress: Progress | None = None,
+    optimizers: Sequence[object] = ("sgd", "momentum"), executor: ExecutorArg = None, progress: Progress | None = None,
 ) -> FigureResult:
     r"""Fig. 13 (Appendix E.5): tuned steps against B at several loss thresholds, one panel per
     optimizer, each threshold with its information bound (dashed, same colour). ``optimizers``: any
@@ -414,7 +414,7 @@ def figure_13(
 @register_figure("fig14")
 def figure_14(
     *, problem: Problem | None = None, batch_sizes: Sequence[float] = WIDE_BATCH_SIZES, powers: Sequence[float] = PAPER_POWERS,
-    target: float = 0.01, executor: Executor | None = None, progress: Progress | None = None,
+    target: float = 0.01, executor: ExecutorArg = None, progress: Progress | None = None,
 ) -> FigureResult:
     r"""Fig. 14 (Appendix E.6): the tuned learning rate against B. (a) SGD's optimal
     :math:`\alpha` with :math:`P = H^p`; (b) momentum's optimal effective learning rate

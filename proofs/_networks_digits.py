@@ -24,8 +24,8 @@ Momentum-like methods are searched in the effective learning rate
 same space.
 
 Every (optimizer, B) search is one picklable task (:func:`run_sweep`), run on any
-``concurrent.futures.Executor`` (default: a local process pool; a dask or Ray executor works
-unchanged). Finished searches are cached on disk (:class:`nqm.numerics._parallel.ResultCache`)
+executor of the toolkit's convention (:func:`nqm.numerics.resolve_executor`; default: a local
+thread pool; torch releases the GIL in its kernels; a dask client or Ray executor works unchanged). Finished searches are cached on disk (:class:`nqm.numerics._parallel.ResultCache`)
 under a key derived from their full configuration, so a re-run trains nothing and an
 interrupted sweep resumes.
 """
@@ -36,13 +36,13 @@ import functools
 import math
 import multiprocessing
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Executor
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 
 from nqm.numerics._cache import register_result_type
+from nqm.numerics._parallel import ExecutorArg
 
 from ._networks_kfac import KFACFactors, fisher_factors, precondition
 
@@ -418,14 +418,15 @@ def run_sweep(
     *,
     cache_dir: str | None = None,
     progress: Callable[[Iterable, int], Iterable] | bool = True,
-    executor: Executor | str | None = None,
+    executor: ExecutorArg = None,
 ) -> list[SearchResult]:
     """Every (optimizer, B) search of ``config``, cached and resumable.
 
     Each search is one picklable task of :func:`nqm.numerics._parallel.map_tasks`:
-    ``executor`` is any ``concurrent.futures.Executor`` (a dask ``Client(...).get_executor()``,
-    Ray, ...), ``"serial"`` (this process, ``config.torch_threads`` torch threads), or ``None``
-    (default): a local process pool (one torch thread per worker). A finished search is stored
+    ``executor`` says where, by the toolkit's convention (:func:`nqm.numerics.resolve_executor`):
+    ``None`` (default) is a local thread pool sharing this process's ``config.torch_threads``
+    torch threads, ``"serial"`` this process, ``"processes"`` a local process pool (one torch
+    thread per worker). A finished search is stored
     in ``cache_dir`` (default ``$NQM_CACHE_DIR``/results) as soon as it completes, so a repeated
     sweep trains nothing and an interrupted one resumes. Results come in the order of
     ``config.optimizers`` x ``config.batch_sizes`` and do not depend on the executor.

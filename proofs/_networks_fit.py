@@ -29,11 +29,12 @@ they miss.
 from __future__ import annotations
 
 import math
-from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+from nqm.numerics._parallel import ExecutorArg
 
 from ._networks_digits import MLP, DigitsData, SearchResult, init_mlp
 
@@ -241,7 +242,7 @@ def nqm_sweep(
     optimizers: tuple[str, ...],
     batch_sizes: tuple[int, ...],
     *,
-    executor: Executor | str | None = None,
+    executor: ExecutorArg = None,
     cache: object = None,
 ) -> list[dict]:
     """Rows ``{optimizer, batch_size, steps, lr, second, at_grid_edge, effective_lr}`` of exact tuned steps to target.

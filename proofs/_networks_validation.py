@@ -26,11 +26,12 @@ import csv
 import math
 import time
 from collections.abc import Sequence
-from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from nqm.numerics._parallel import ExecutorArg, resolve_executor
 
 __all__ = ["run_validation", "ValidationReport", "OUTPUT_FILES", "CLAIM_CRITERIA", "evaluate_claims", "LINEAR_CASES"]
 
@@ -283,7 +284,7 @@ def run_validation(
     force: bool = False,
     cache_dir: str | None = None,
     progress: bool = True,
-    executor: Executor | str | None = None,
+    executor: ExecutorArg = None,
 ) -> ValidationReport:
     """Run the whole network validation and write :data:`OUTPUT_FILES` into ``out_dir``.
 
@@ -291,9 +292,10 @@ def run_validation(
     linear settings). Existing output files are not overwritten unless ``force``
     (``FileExistsError``). ``cache_dir``: where finished digits searches are cached
     (default ``$NQM_CACHE_DIR``/results). ``executor``: where the digits searches and the NQM
-    sweeps run (any ``concurrent.futures.Executor``, ``"serial"``, or ``None`` for a local
-    process pool; see :func:`~nqm.proofs._networks_digits.run_sweep`). Needs the ``torch`` extra.
+    sweeps run, by the toolkit's convention (:func:`~nqm.numerics.resolve_executor`; see
+    :func:`~nqm.proofs._networks_digits.run_sweep`). Needs the ``torch`` extra.
     """
+    resolve_executor(executor)  # a bad value fails before any work
     out = Path(out_dir)
     existing = [out / f for f in OUTPUT_FILES if (out / f).exists()]
     if existing and not force:

@@ -19,8 +19,11 @@ paper's problem, linked from an index page.
 * ``validation/`` — the PyTorch check, when the ``torch`` extra is installed
   (:data:`VALIDATION_MODES`).
 
-Independent sections run as tasks on a ``concurrent.futures.Executor`` (a local process pool
-by default); the symbolic derivations run in this process meanwhile.
+Independent sections run as tasks on the executor of the toolkit's convention
+(:func:`~nqm.numerics.resolve_executor`) when it runs them in other processes (``nqm report``
+uses a local process pool) or on a cluster; the symbolic derivations run in this process
+meanwhile. With threads (the default) the sections run one after the other in this process, since
+matplotlib is not thread-safe, and the threads run the sweeps inside them.
 """
 
 from __future__ import annotations
@@ -30,13 +33,14 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from nqm.numerics import Problem, local_pool
+from nqm.numerics import Problem
+from nqm.numerics._parallel import MAX_WORKERS, ExecutorArg, LocalWorkers, open_executor, resolve_executor
 from nqm.numerics._sweep import PAPER_BATCH_SIZES
 
 from ._limits import VALIDATION_MODES  # the CLI's help shows them
@@ -192,33 +196,47 @@ class _Results:
     validation: dict[str, Any] | None = None
 
 
-def _figures_and_sweeps(config: ReportConfig, out: Path, force: bool, executor: Executor | str, events: queue.Queue) -> None:
+def _figures_and_sweeps(config: ReportConfig, out: Path, force: bool, executor: ExecutorArg, events: queue.Queue) -> None:
     """Sweeps, then the figures, sharing identical sweeps (:func:`~._figures.shared_results`)."""
     from ._figures import make_figures, run_sweeps, shared_results
 
-    ex = None if executor == "serial" else executor
     try:
         with shared_results():
             clock = time.perf_counter()
             sweeps = run_sweeps(config.problem, config.sweep_configs(), batch_sizes=config.batch_sizes,
-                                target=config.target, executor=ex)
+                                target=config.target, executor=executor)
             events.put(("sweeps", sweeps, time.perf_counter() - clock))
             make_figures(out / "figures", list(config.figures) if config.figures is not None else None, force=force,
-                         executor=ex, on_saved=lambda result, paths: events.put(("figure", (result, paths), result.seconds)))
+                         executor=executor, on_saved=lambda result, paths: events.put(("figure", (result, paths), result.seconds)))
         events.put(("figures-done", None, 0.0))
     except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
         events.put(("error", exc, 0.0))
 
 
 def _run(config: ReportConfig, out: Path, sections: Sequence[str], validation: str, force: bool,
-         executor: Executor | str | None, progress: Progress | None, timer: _Timer) -> _Results:
+         executor: ExecutorArg, progress: Progress | None, timer: _Timer) -> _Results:
+    """Processes or a cluster run the sections side by side. Threads share this process, whose
+    matplotlib (figures, formula drawings, the validation's plots) is not thread-safe: the sections
+    then run one after the other here and the threads run the numeric tasks inside them (the
+    sweeps; ``None``: each sweep's own automatic pool)."""
+    where = resolve_executor(executor)
+    threads = isinstance(where, ThreadPoolExecutor) or isinstance(where, LocalWorkers) and where.kind == "threads"
+    with open_executor("serial" if executor is None and threads else where, MAX_WORKERS) as opened:
+        if threads or opened is None:
+            numeric = None if executor is None else opened or "serial"
+            return _run_on(config, out, sections, validation, force, _Serial(), numeric, progress, timer)
+        return _run_on(config, out, sections, validation, force, opened, opened, progress, timer)
+
+
+def _run_on(config: ReportConfig, out: Path, sections: Sequence[str], validation: str, force: bool,
+            pool: Executor, numeric: ExecutorArg, progress: Progress | None, timer: _Timer) -> _Results:
+    """:func:`_run` with the sections on ``pool`` and the sweeps on ``numeric`` (a local pool is
+    shut down by the caller, at once on an interruption)."""
     from nqm.theory._latex import select_specs
 
     from ._figures import DEFAULT_FIGURES
 
     res = _Results()
-    own = executor is None
-    pool: Executor = _Serial() if executor == "serial" else local_pool() if own else executor  # type: ignore[assignment]
     events: queue.Queue = queue.Queue()
     pending = 0
 
@@ -239,51 +257,47 @@ def _run(config: ReportConfig, out: Path, sections: Sequence[str], validation: s
     total += ("proofs" in sections) + ("validation" in sections and validation != "none")
     total += len(config.monte_carlo) * ("monte_carlo" in sections)
     thread = None
-    try:
-        # the figures' chain first (its sweeps head the queue), then the derivations (their drawings
-        # are submitted as they finish), then the independent sections
-        if chain:
-            pending += 1
-            args = (config, out, force, "serial" if isinstance(pool, _Serial) else pool, events)
-            if isinstance(pool, _Serial):
-                _figures_and_sweeps(*args)
-            else:
-                thread = threading.Thread(target=_figures_and_sweeps, args=args, daemon=True)
-                thread.start()
-        # spec objects, not names: a worker need not share this process's registry (spawned or remote)
-        if "derivations" in sections:
-            submit("derivations", derivation_task, tuple(select_specs(config.optimizers)))
-        if "proofs" in sections:
-            submit("proofs", proofs_task, config.proof_specs)
-        if "validation" in sections and validation != "none":
-            submit("validation", validation_task, (validation, str(out / "validation"), force))
-        if "monte_carlo" in sections:
-            for setting in config.monte_carlo:
-                submit("monte_carlo", monte_carlo_task, (config.problem, setting))
+    # the figures' chain first (its sweeps head the queue), then the derivations (their drawings
+    # are submitted as they finish), then the independent sections
+    if chain:
+        pending += 1
+        args = (config, out, force, numeric, events)
+        if isinstance(pool, _Serial):
+            _figures_and_sweeps(*args)
+        else:
+            thread = threading.Thread(target=_figures_and_sweeps, args=args, daemon=True)
+            thread.start()
+    # spec objects, not names: a worker need not share this process's registry (spawned or remote)
+    if "derivations" in sections:
+        submit("derivations", derivation_task, tuple(select_specs(config.optimizers)))
+    if "proofs" in sections:
+        submit("proofs", proofs_task, config.proof_specs)
+    if "validation" in sections and validation != "none":
+        submit("validation", validation_task, (validation, str(out / "validation"), force))
+    if "monte_carlo" in sections:
+        for setting in config.monte_carlo:
+            submit("monte_carlo", monte_carlo_task, (config.problem, setting))
 
-        def stream() -> Iterator[str]:
-            nonlocal pending
-            while pending:
-                kind, payload, seconds = events.get()
-                if kind == "error":
-                    raise payload
-                if kind == "figures-done":
-                    pending -= 1
-                    yield _label(kind, payload, res)
-                    continue
-                if isinstance(payload, Future):
-                    pending -= 1
-                    payload, seconds = payload.result()
-                _collect(kind, payload, seconds, res, timer, submit)
+    def stream() -> Iterator[str]:
+        nonlocal pending
+        while pending:
+            kind, payload, seconds = events.get()
+            if kind == "error":
+                raise payload
+            if kind == "figures-done":
+                pending -= 1
                 yield _label(kind, payload, res)
+                continue
+            if isinstance(payload, Future):
+                pending -= 1
+                payload, seconds = payload.result()
+            _collect(kind, payload, seconds, res, timer, submit)
+            yield _label(kind, payload, res)
 
-        for _ in (progress or (lambda it, n: it))(stream(), total):
-            pass
-        if thread is not None:
-            thread.join()
-    finally:
-        if own:
-            pool.shutdown(wait=True, cancel_futures=True)
+    for _ in (progress or (lambda it, n: it))(stream(), total):
+        pass
+    if thread is not None:
+        thread.join()
     return res
 
 
@@ -343,7 +357,7 @@ def build_report(
     *,
     force: bool = False,
     validation: str = "auto",
-    executor: Executor | str | None = None,
+    executor: ExecutorArg = None,
     progress: Progress | None = None,
     config: ReportConfig | None = None,
     sections: Sequence[str] | None = None,
@@ -353,8 +367,11 @@ def build_report(
 
     ``force``: write into an existing non-empty folder (else ``FileExistsError``; files of the
     report are replaced, other files are left alone). ``validation``: one of
-    :data:`VALIDATION_MODES`. ``executor``: any ``concurrent.futures.Executor``, ``"serial"``,
-    or None for a local process pool. ``progress``: a ``wrapper(iterable, total)`` (as for
+    :data:`VALIDATION_MODES`. ``executor``: where the sections run, by the toolkit's convention
+    (:func:`~nqm.numerics.resolve_executor`): with processes or a cluster the sections run side by
+    side; with threads (``None``, the default, an integer, ``"threads"``) one after the other in
+    this process, the threads running the sweeps inside them; ``"processes"`` is faster but needs a
+    guarded script. ``progress``: a ``wrapper(iterable, total)`` (as for
     :func:`~nqm.numerics._parallel.map_tasks`) advanced once per finished unit of work; its items
     name the unit, headed by its section (``"figures: fig3a"``, ``"Monte Carlo: SGD"``).
     ``config``: what to compute (default: the paper's protocol, :class:`ReportConfig`);
@@ -369,6 +386,7 @@ def build_report(
     if unknown:
         raise ValueError(f"sections must be a subset of {', '.join(SECTIONS)}; got {unknown[0]!r}")
     mode, why = resolve_validation(validation)
+    resolve_executor(executor)  # a bad value fails before any work
     if out.exists() and not out.is_dir():
         raise ValueError(f"out_dir must be a folder; {out} is a file")
     if out.exists() and any(out.iterdir()) and not force:

@@ -1,7 +1,7 @@
 r"""The report's units of work: module-level, picklable tasks and the numbers they produce.
 
-Every task runs on any ``concurrent.futures.Executor`` (a local process pool by default, a
-cluster's executor, or in-process) and returns ``(result, seconds)``, the seconds being the
+Every task runs on any executor of the toolkit's convention
+(:func:`nqm.numerics.resolve_executor`: a local pool, a cluster's executor, or in-process) and returns ``(result, seconds)``, the seconds being the
 wall time the task itself took. Nothing here writes files; :mod:`._report` does.
 
 The Monte-Carlo check (:func:`monte_carlo_task`, :func:`monte_carlo_rows`) compares the mean

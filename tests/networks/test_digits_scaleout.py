@@ -36,6 +36,8 @@ def test_digits_sweep_on_a_process_pool_equals_serial_and_is_cached(tmp_path) ->
     with local_pool(2) as pool:  # workers train with one torch thread each
         pooled = run_sweep(TINY, cache_dir=str(tmp_path / "pool"), progress=False, executor=pool)
     assert pooled == serial
+    # the default kind of local workers: threads sharing this process's torch
+    assert run_sweep(TINY, cache_dir=str(tmp_path / "threads"), progress=False, executor=2) == serial
     again = Recorder()
     assert run_sweep(TINY, cache_dir=str(tmp_path / "pool"), progress=False, executor=again) == serial
     assert again.submitted == 0

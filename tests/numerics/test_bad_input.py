@@ -248,12 +248,14 @@ BAD = {
     "name": ["nope", "SGD", ""],
     "array": ["abc", ["1", "2"], True, None],
     "optional array": ["abc", ["1", "2"], True],  # None is the default
+    "executor": ["thread", True, -1, 10**6, 1.5, object()],  # None is the default
 }
 MOM = nn.Momentum(lr=0.1, beta=0.5)
 SMALL = {"batch_sizes": [4, 16], "target": 0.2, "grid": {"lr": [0.1, 0.5]}, "executor": "serial", "cache": False}
 
 #: (public name, parameter, kind, call with the bad value)
 WALK = [
+    ("resolve_executor", "executor", "executor", lambda v: nn.resolve_executor(v)),
     ("Problem", "h", "array", lambda v: nn.Problem(v)),
     ("Problem", "c", "optional array", lambda v: nn.Problem([1.0], c=v)),
     ("Problem", "init_var", "array", lambda v: nn.Problem([1.0], init_var=v)),
@@ -343,6 +345,7 @@ NOT_WALKED = {
     # and the tie rule's elementwise comparison (a hot-path helper on arrays the engine produced)
     "TIE_RTOL", "PAPER_SGD_LRS", "CacheWarning", "LocalPool", "register_result_type", "reaches",
     "clear_tune_cache",  # takes no argument
+    "LocalThreads", "MAX_WORKERS",
 }
 
 

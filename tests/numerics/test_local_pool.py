@@ -1,4 +1,4 @@
-"""The toolkit's default process pool never forks the calling process.
+"""The toolkit's process pool (``executor="processes"``) never forks the calling process.
 
 A forked child of a process whose OpenMP runtime has run a parallel region (PyTorch's CPU
 kernels, GNU libgomp) hangs in its first parallel tensor operation. That is how a CI run once

@@ -1,5 +1,6 @@
 """map_tasks: any executor gives the serial results; the cache makes re-runs free and resumable."""
 
+import os
 import pickle
 from concurrent.futures import ThreadPoolExecutor
 
@@ -14,7 +15,8 @@ def test_executors_agree_with_serial() -> None:
     tasks = [(i, i + 1, i + 2) for i in range(7)]
     serial = map_tasks(sum, tasks, executor="serial")
     assert serial == [sum(t) for t in tasks]
-    assert map_tasks(sum, tasks) == serial  # default: local process pool
+    assert map_tasks(sum, tasks) == serial  # default: local thread pool
+    assert map_tasks(sum, tasks, executor="processes") == serial
     with ThreadPoolExecutor(2) as pool:
         assert map_tasks(sum, tasks, executor=pool) == serial
 
@@ -50,7 +52,7 @@ def test_optimizers_and_problems_pickle_for_workers() -> None:
 
 def test_bad_executor_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="executor"):
-        map_tasks(sum, [(1,)], executor="threads")
+        map_tasks(sum, [(1,)], executor="thread")
 
 
 #: tasks that fail, and the tasks run, of :func:`_flaky` (the cache key names the function, so
@@ -89,5 +91,6 @@ def test_cache_and_executor_arguments() -> None:
     assert resolve_cache(given, "x") is given
     with pytest.raises(ValueError, match="cache"):
         resolve_cache(1.5, "x")
-    assert resolve_executor(None, 10, 100) == "serial" and resolve_executor(None, 100, 100) is None
+    assert resolve_executor(None, 10, 100) == "serial"
+    assert resolve_executor(None, 100, 100) == nn._parallel.LocalWorkers("threads", os.cpu_count() or 1)
     assert resolve_executor("serial", 1e9, 1) == "serial"

@@ -18,8 +18,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 import nqm.numerics as nn
 from nqm.proofs import ReportConfig, build_report
@@ -251,7 +249,7 @@ def test_full_default_report(tmp_path):
     default report runs has its own tests (tests/networks/), which would otherwise run twice."""
     from nqm.proofs import DEFAULT_FIGURES
 
-    index = build_report(tmp_path / "r", validation="quick")
+    index = build_report(tmp_path / "r", validation="quick", executor="processes")  # sections side by side, as nqm report runs them
     out = index.parent
     for name in DEFAULT_FIGURES:
         assert (out / "figures" / f"{name}.png").is_file()
