@@ -98,6 +98,8 @@ from ._forms import validate_positive
 from ._model import Method, RiskModel, build_model
 from ._optimizers import Optimizer
 from ._problem import Problem
+from ._spectral import SpectralBound, spectral_units
+from ._spectral import min_cos as _min_cos
 from ._tie import tie_threshold
 
 __all__ = ["steps_to_target", "first_hits", "grid_minimum"]
@@ -126,17 +128,6 @@ def _blocked(fn, bins: int, rows: np.ndarray, *per_row: np.ndarray):
     if isinstance(parts[0], tuple):
         return tuple(np.concatenate(p) for p in zip(*parts))
     return np.concatenate(parts)
-
-
-def _min_cos(xa: np.ndarray, xb: np.ndarray) -> np.ndarray:
-    r""":math:`\min\cos x` for :math:`x` between :math:`x_a` and :math:`x_b` (either may be the larger: the
-    angle :math:`2t\vartheta - \phi` decreases in t when :math:`\vartheta < 0`), with a margin for
-    rounding in the angles."""
-    margin = 1e-12 * (1.0 + np.abs(xa) + np.abs(xb))
-    xa, xb = np.minimum(xa, xb) - margin, np.maximum(xa, xb) + margin
-    trough = np.pi + _TWO_PI * np.ceil((xa - np.pi) / _TWO_PI)  # first odd multiple of pi >= xa
-    ends = np.minimum(np.cos(xa), np.cos(xb))
-    return np.where((xb - xa >= _TWO_PI) | (trough <= xb), -1.0, ends)
 
 
 def _log_abs(mu: np.ndarray) -> np.ndarray:
@@ -267,10 +258,10 @@ class _Certificates:
         #: model row of each certificate row (the certificates may cover a subset)
         self.rows = np.arange(model.weight.shape[0]) if rows is None else rows
         self.pack: np.ndarray | None = None
-        if model.powers is None:  # doubling engine: every bin falls back to its noise part
-            used = model.weight > 0
-            self.fallback = used if rows is None else used[rows]
-            self.modal = np.zeros_like(self.fallback)
+        #: the spectral expansion of an exact-doubling model (:mod:`._spectral`), else None
+        self.spectral: SpectralBound | None = None
+        if model.powers is None:
+            self._spectral(model, rows)
             return
         units = model.cache.get("modal")
         if units is None:
@@ -306,6 +297,23 @@ class _Certificates:
         # bins on the edge add their exact noise part at the last evaluated step to the start bound
         self.fallback = used & (~ok | pick(_marginal(model)))
 
+    def _spectral(self, model: RiskModel, rows: np.ndarray | None) -> None:
+        """Exact doubling: bins bounded by their spectral expansion (:mod:`._spectral`), the
+        ill-conditioned and edge ones by their noise part."""
+        units = model.cache.get("spectral")
+        if units is None:
+            inv = model.inv
+            units = model.cache["spectral"] = spectral_units(inv["D"], inv["b"], inv["init"], inv["out"])
+        pick = (lambda v: v) if rows is None else (lambda v: v[rows])  # noqa: E731
+        used = pick(model.weight) > 0
+        ws = np.where(used, pick(model.weight) * pick(model.start), 0.0)
+        wn = np.where(used, pick(model.weight) * pick(model.noise), 0.0)
+        self.spectral = SpectralBound({k: pick(v) for k, v in units.items()}, ws, wn)
+        self.pack = self.spectral.cabs  # marks the certificates as informative
+        self.modal = used & self.spectral.ok & ~pick(_marginal(model))
+        self.spectral.ok = self.modal
+        self.fallback = used & ~self.modal
+
     def _take(self, rows: np.ndarray) -> np.ndarray:
         assert self.pack is not None
         whole = rows.size == self.pack.shape[0] and rows[0] == 0 and rows[-1] == rows.size - 1
@@ -331,6 +339,9 @@ class _Certificates:
         if self.pack is None:
             zero = np.zeros(rows.size)
             return (zero, zero) if with_left else zero
+        if self.spectral is not None:
+            low = self.spectral.interval(rows, a, b)
+            return (low, self.spectral.point(rows, a)) if with_left else low
         p = self._take(rows)
         from_zero = not with_left and not a.any()
         a = a[:, None]
@@ -369,6 +380,8 @@ class _Certificates:
     def _lower_at(self, rows: np.ndarray, t: np.ndarray) -> np.ndarray:
         if self.pack is None:
             return np.zeros(rows.size)
+        if self.spectral is not None:
+            return self.spectral.point(rows, t)
         p = self._take(rows)
         t = t[:, None]
         with np.errstate(all="ignore"):
