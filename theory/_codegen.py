@@ -117,11 +117,12 @@ def scale_covariant(spec: OptimizerSpec) -> bool:
     :math:`(h, c, \alpha) \to (sh, sc, \alpha/s)`: the mean-path invariants and E unchanged, the
     impulse response :math:`g` scaling as :math:`1/s` and the stationary quantities as :math:`1/s^2`.
     The numerics then evaluate the forms at :math:`h = 1`, :math:`\alpha = \alpha h`, free of
-    overflow and underflow at any scale."""
-    inv = derive(spec).numeric
+    overflow and underflow at any scale. False for n > 2 without deriving anything (the
+    derivation's stationary covariance is what costs seconds per process for a 3-state spec)."""
     lr = _lr_symbol(spec)
-    if lr is None or inv.sigma is None:
+    if lr is None or spec.n > 2:
         return False
+    inv = derive(spec).numeric
     s = sp.Symbol("_scale", positive=True)
     edge = _edge_invariants(inv)
     power = {"g0": 1, "g1": 1, "edge_w0": 2, "edge_w1": 2, "edge_w2": 2}
