@@ -77,9 +77,11 @@ with :math:`R e^{i\phi} = K_1 + iK_2`, :math:`K_1 = \tfrac12W_s(u_0^2-u_1'^2) - 
 lowered by a rounding margin :math:`10^{-11}` times the sum of the magnitudes of all
 summands (which also bounds every coefficient), and never below 0 (a bin's risk is
 non-negative). Where the expansion is ill-conditioned (near the repeated root
-:math:`\delta\to0`: summands above :math:`10^{6}` times the bin's scale) or the spec has
-more states (exact doubling), a bin is bounded by its noise part at the last exactly
-evaluated step instead. A bin with a decoupled state (:mod:`._single_mode`: the output
+:math:`\delta\to0`: summands above :math:`10^{6}` times the bin's scale), a bin is bounded by
+its noise part at the last exactly evaluated step instead. A spec with more states (exact
+doubling) is bounded by its spectral expansion (:mod:`._spectral`: a sum of modes
+:math:`\mu_{ij} = \lambda_i\lambda_j`, each bounded over the interval), with the same
+noise-part fallback for its ill-conditioned bins. A bin with a decoupled state (:mod:`._single_mode`: the output
 does not see one mode, or c = 0 and the start excites one mode) has the one-state
 expansion :math:`\ell_\infty + (W_s a^2 - W_n w_0)\lambda_j^{2t}` (a = out_j init_j), so its
 rounding margin scales with the mode it shows and not with an unseen slow one (whose
