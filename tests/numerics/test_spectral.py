@@ -22,7 +22,7 @@ import nqm.numerics as nn
 from nqm.numerics import _steps
 from nqm.numerics._model import build_model
 from nqm.numerics._tie import TIE_RTOL
-from nqm.theory import BETA, GAMMA, LR, OptimizerSpec
+from nqm.theory import BETA, GAMMA, LR, NU, OptimizerSpec
 
 sys.path.insert(0, str(Path(__file__).parent))
 import _edge_oracle as oracle  # noqa: E402
@@ -41,6 +41,19 @@ SPEC = OptimizerSpec.from_update(
     init=(1, 0, 1), out=(0, 0, 1), description="EMA of heavy-ball iterates (test)", reference="eqs. 5, 11",
 )
 EmaHB = nn.from_spec(SPEC)
+
+
+def _ema_of_ema_of_heavy_ball(grad, theta, m, avg, avg2, lr, beta, gamma, nu):
+    theta, m, avg = _ema_of_heavy_ball(grad, theta, m, avg, lr, beta, gamma)
+    return theta, m, avg, nu * avg2 + (1 - nu) * avg
+
+
+#: a four-state spec: a second EMA (coefficient nu) of the first one's average
+SPEC4 = OptimizerSpec.from_update(
+    "ema2_hb_test", _ema_of_ema_of_heavy_ball, state=("theta", "m", "avg", "avg2"),
+    hyperparameters=(LR, BETA, GAMMA, NU), init=(1, 0, 1, 1), out=(0, 0, 0, 1),
+)
+Ema2HB = nn.from_spec(SPEC4)
 
 # (label, lr, beta, gamma) on h = 1; the heavy-ball roots solve l^2 - (1 + beta - lr) l + beta = 0
 CASES = [
@@ -63,11 +76,11 @@ def test_three_state_risk_against_the_50_digit_oracle(label, lr, beta, gamma) ->
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=0)
 
 
-def _oracle_first_hit(prob, hyper, B, target, last):
+def _oracle_first_hit(prob, hyper, B, target, last, spec=SPEC):
     """First t <= last whose 50-digit risk (literal recursion) is <= target (1 + TIE_RTOL); None if none."""
     curves = []
     for h, c, v, w in zip(prob.h, prob.c, prob.init_var, prob.weights):
-        parts = oracle.literal_moments(SPEC, float(h), float(c), B, hyper, last)
+        parts = oracle.literal_moments(spec, float(h), float(c), B, hyper, last)
         with mp.workdps(60):
             curves.append([mp.mpf(w) * mp.mpf(h) / 2 * (mp.mpf(v) * m * m + mp.mpf(c) / B * n) for m, n in parts])
     with mp.workdps(60):
@@ -96,6 +109,15 @@ def test_first_hit_of_a_three_state_spec_matches_the_independent_recursion(lr, b
     want = _oracle_first_hit(SMALL, hyper, B, target, 600)
     assert want is not None  # the case is chosen so the hit lies within the literal recursion
     assert nn.steps_to_target(SMALL, EmaHB(**hyper), batch_size=B, target=target) == want
+
+
+@pytest.mark.parametrize("lr, beta, gamma, nu, B, fraction", [(0.9, 0.9, 0.5, 0.5, 64.0, 0.05), (0.5, 0.3, 0.8, 0.9, 8.0, 0.12)])
+def test_first_hit_of_a_four_state_spec_matches_the_independent_recursion(lr, beta, gamma, nu, B, fraction) -> None:
+    hyper = {"lr": lr, "beta": beta, "gamma": gamma, "nu": nu}
+    target = fraction * SMALL.initial_risk
+    want = _oracle_first_hit(SMALL, hyper, B, target, 600, SPEC4)
+    assert want is not None
+    assert nn.steps_to_target(SMALL, Ema2HB(**hyper), batch_size=B, target=target) == want
 
 
 @settings(deadline=None, max_examples=25)
