@@ -77,8 +77,9 @@ def min_cos(xa: np.ndarray, xb: np.ndarray) -> np.ndarray:
 def spectral_units(D: np.ndarray, b: np.ndarray, init: np.ndarray, out: np.ndarray) -> dict[str, np.ndarray]:
     r"""The batch-size-free parts of the expansion, per element (``D``: ``E + (n, n)``, vectors ``E + (n,)``).
 
-    Returns arrays of shape ``E + (modes,)`` (modes :math:`i \le j`): ``lre``/``lim`` the real and
-    imaginary parts of :math:`\log\mu_{ij}`, ``S`` :math:`m_{ij}a_ia_j`, ``G``
+    Returns arrays of shape ``(modes,) + E`` (modes :math:`i \le j`, first: sums over them are
+    elementwise adds): ``lre``/``lim`` the real and
+    imaginary parts of :math:`\log\mu_{ij}` (0 where not ``ok``), ``turning`` where the latter is not 0, ``S`` :math:`m_{ij}a_ia_j`, ``G``
     :math:`m_{ij}g_ig_j/(1-\mu_{ij})` (complex); of shape ``E``: ``ginf`` :math:`\sum G` (real),
     ``s0`` :math:`(\mathrm{out}\,\mathrm{init})^2`, ``rel0``/``rel1`` the margin rates and ``ok``.
     """
@@ -113,11 +114,15 @@ def spectral_units(D: np.ndarray, b: np.ndarray, init: np.ndarray, out: np.ndarr
         for total, exact in ((S, s0), (G0, q0)):
             ok &= np.abs(np.sum(total, axis=-1) - exact) <= rel0 * (np.sum(np.abs(total), axis=-1) + exact)
         ok &= np.all(np.isfinite(G), axis=-1)
+    first = lambda v: np.ascontiguousarray(np.moveaxis(np.where(ok[..., None], v, 0.0), -1, 0))  # noqa: E731
+    lim = first(angle[..., i] + angle[..., j])
     return {
-        "lre": np.maximum(log_abs[..., i] + log_abs[..., j], -1e300),
-        "lim": angle[..., i] + angle[..., j],
-        "S": np.where(ok[..., None], S, 0.0),
-        "G": np.where(ok[..., None], G, 0.0),
+        # 0 where not ok (its coefficients are 0 too): no overflow or NaN in |C| |mu|^t there
+        "lre": first(np.maximum(log_abs[..., i] + log_abs[..., j], -1e300)),
+        "lim": lim,
+        "turning": lim != 0.0,  # modes whose mu**t turns (complex or negative); the others keep their sign
+        "S": first(S),
+        "G": first(G),
         "ginf": np.where(ok, np.sum(G, axis=-1).real, 0.0),
         "s0": np.where(ok, s0, 0.0),
         "rel0": rel0,
@@ -127,29 +132,32 @@ def spectral_units(D: np.ndarray, b: np.ndarray, init: np.ndarray, out: np.ndarr
 
 
 class SpectralBound:
-    """The expansion at one batch size, on ``(rows, bins)`` elements: mode data ``(rows, modes, bins)``.
+    """The expansion at one batch size on ``(rows, bins)`` elements (mode data ``(modes, rows, bins)``).
 
-    ``units`` from :func:`spectral_units` on ``(rows, bins)`` elements; ``ws`` and ``wn`` the
-    per-element weights :math:`W_s` and :math:`W_n` (0 for unused bins). ``ok``: the bins bounded here.
+    ``units`` from :func:`spectral_units` on ``(all rows, bins)`` elements, of which ``rows`` (all
+    if None) are taken; ``ws`` and ``wn`` the per-element weights :math:`W_s` and :math:`W_n` of
+    those rows (0 for unused bins). ``ok``: the bins bounded here.
     """
 
-    def __init__(self, units: dict[str, np.ndarray], ws: np.ndarray, wn: np.ndarray) -> None:
-        move = lambda v: np.moveaxis(v, -1, 1)  # noqa: E731  (rows, bins, modes) -> (rows, modes, bins)
+    def __init__(self, units: dict[str, np.ndarray], ws: np.ndarray, wn: np.ndarray, rows: np.ndarray | None = None) -> None:
+        def take(name: str) -> np.ndarray:
+            v = units[name]
+            return v if rows is None else v[:, rows] if v.ndim == 3 else v[rows]
+
+        S, G, s0 = take("S"), take("G"), take("s0")
         with np.errstate(all="ignore"):
-            C = move(ws[..., None] * units["S"] - wn[..., None] * units["G"])
-            self.cabs, self.carg = np.abs(C), np.angle(C)
-            self.lre, self.lim = move(units["lre"]), move(units["lim"])
-            self.rho = wn * units["ginf"]
-            mag = np.sum(self.cabs, axis=1)
-            ok = units["ok"] & np.isfinite(mag) & np.isfinite(self.rho)
-            ok &= mag <= MAX_AMPLIFICATION * (ws * units["s0"] + np.abs(self.rho))
+            C = ws * S - wn * G
+            cabs = np.abs(C)
+            rho = wn * take("ginf")
+            mag = np.sum(cabs, axis=0)
+            ok = take("ok") & np.isfinite(mag) & np.isfinite(rho)
+            ok &= mag <= MAX_AMPLIFICATION * (ws * s0 + np.abs(rho))
         self.ok = ok
-        self.rel0, self.rel1 = units["rel0"], units["rel1"]
-        for name in ("cabs", "carg", "lre", "lim"):
-            setattr(self, name, np.where(ok[:, None], getattr(self, name), 0.0))
-        self.rho = np.where(ok, self.rho, 0.0)
-        #: modes with a real positive or negative mu**t sign pattern need no angle range: lim = 0
-        self.turning = self.lim != 0.0
+        self.rel0, self.rel1 = take("rel0"), take("rel1")
+        self.lre, self.lim, self.turning = take("lre"), take("lim"), take("turning")
+        self.cabs = np.where(ok, cabs, 0.0)
+        self.carg = np.where(ok, np.angle(C), 0.0)
+        self.rho = np.where(ok, rho, 0.0)
         self.cos0 = min_cos(self.carg, self.carg)
 
     def _bins(self, rows: np.ndarray, low: np.ndarray, mag: np.ndarray, t_margin: np.ndarray) -> np.ndarray:
@@ -160,25 +168,25 @@ class SpectralBound:
 
     def interval(self, rows: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         r"""Lower bound on the summed risk over :math:`t \in [a, b]` per row (``a``, ``b`` of shape ``(rows,)``)."""
-        cabs, lre, lim, carg = self.cabs[rows], self.lre[rows], self.lim[rows], self.carg[rows]
-        a3, b3 = a[:, None, None], b[:, None, None]
+        cabs, lre, lim, carg = self.cabs[:, rows], self.lre[:, rows], self.lim[:, rows], self.carg[:, rows]
+        a3, b3 = a[:, None], b[:, None]
         with np.errstate(all="ignore"):
             ma, mb = cabs * np.exp(a3 * lre), cabs * np.exp(b3 * lre)
-            mc = self.cos0[rows]
-            turning = self.turning[rows]
+            mc = self.cos0[:, rows]
+            turning = self.turning[:, rows]
             if turning.any():
                 shape = mc.shape
                 lt, ct = lim[turning], carg[turning]
                 mc[turning] = min_cos(np.broadcast_to(a3, shape)[turning] * lt + ct, np.broadcast_to(b3, shape)[turning] * lt + ct)
-            low = np.sum(np.where(mc >= 0.0, mb, ma) * mc, axis=1)
-            return self._bins(rows, low, np.sum(ma, axis=1), b[:, None])
+            low = np.sum(np.where(mc >= 0.0, mb, ma) * mc, axis=0)
+            return self._bins(rows, low, np.sum(ma, axis=0), b3)
 
     def point(self, rows: np.ndarray, t: np.ndarray) -> np.ndarray:
         """Lower bound on the summed risk at the single step ``t[i]`` of each row."""
-        cabs, lre, lim, carg = self.cabs[rows], self.lre[rows], self.lim[rows], self.carg[rows]
-        t3 = t[:, None, None]
+        cabs, lre, lim, carg = self.cabs[:, rows], self.lre[:, rows], self.lim[:, rows], self.carg[:, rows]
+        t2 = t[:, None]
         with np.errstate(all="ignore"):
-            m = cabs * np.exp(t3 * lre)
-            x = t3 * lim + carg
-            low = np.sum(m * (np.cos(x) - 1e-12 * (1.0 + np.abs(x))), axis=1)
-            return self._bins(rows, low, np.sum(m, axis=1), t[:, None])
+            m = cabs * np.exp(t2 * lre)
+            x = t2 * lim + carg
+            low = np.sum(m * (np.cos(x) - 1e-12 * (1.0 + np.abs(x))), axis=0)
+            return self._bins(rows, low, np.sum(m, axis=0), t2)

@@ -310,7 +310,7 @@ class _Certificates:
         used = pick(model.weight) > 0
         ws = np.where(used, pick(model.weight) * pick(model.start), 0.0)
         wn = np.where(used, pick(model.weight) * pick(model.noise), 0.0)
-        self.spectral = SpectralBound({k: pick(v) for k, v in units.items()}, ws, wn)
+        self.spectral = SpectralBound(units, ws, wn, rows)
         self.pack = self.spectral.cabs  # marks the certificates as informative
         self.modal = used & self.spectral.ok & ~pick(_marginal(model))
         self.spectral.ok = self.modal
