@@ -10,8 +10,9 @@ times, best of ``--repeats`` (interleaved, so that background load affects both 
 * ``steps_to_target`` for a reachable and an unreachable target;
 * a search: ``tune`` over a grid (per grid point, since the grids differ in size);
 * the conformance property ``permutation_invariance`` (``--examples`` examples);
-* with ``--big``, the issue's sweep: the default 40,000-point grid over ``--batch-sizes``
-  batch sizes (serially, in this process), against momentum's default 2,000-point grid.
+* with ``--big``, the issue's sweep: the default 40,000-point grid at the batch sizes of
+  ``4:1048576:16`` (serially, in this process; wall and CPU time), with and without the
+  subgrid incumbents of ``nqm.numerics._sweep``, against momentum's default 2,000-point grid.
 
 It prints each time and the ratio user spec / built-in, and the machine's load average.
 
@@ -67,7 +68,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--examples", type=int, default=5, help="conformance examples")
     parser.add_argument("--big", action="store_true", help="also time the default-grid sweep (about a minute)")
-    parser.add_argument("--batch-sizes", type=int, default=5, help="batch sizes of the big sweep, 4 .. 2^20 "
+    parser.add_argument("--batch-sizes", type=int, default=5, help="batch sizes 4 * 16**k of the big sweep "
                         "(5: the issue's 4:1048576:16)")
     args = parser.parse_args()
 
@@ -101,16 +102,25 @@ def main() -> None:
          *best_of(1, (conformance(SPEC), conformance("momentum"))))
 
     if args.big:
-        Bs = np.geomspace(4, 2**20, args.batch_sizes)
-        wall, cpu = [], []
-        for cls in (EmaHB, nn.Momentum):
-            start, start_cpu = time.perf_counter(), time.process_time()
-            nn.sweep(problem, cls, batch_sizes=Bs, target=0.01, executor="serial")
-            wall.append(time.perf_counter() - start)
-            cpu.append(time.process_time() - start_cpu)
-        show(f"sweep, default grids, {Bs.size} batch sizes, wall", *wall)
-        show("  CPU time (serial: independent of the load)", *cpu)
-        show("  CPU per grid point (40000 / 2000 points)", 1e3 * cpu[0] / 40000, 1e3 * cpu[1] / 2000, "ms")
+        from nqm.numerics import _sweep
+
+        Bs = 4.0 * 16.0 ** np.arange(args.batch_sizes)  # the CLI's 4:1048576:16 for 5
+        runs = [("ema_hb", EmaHB, None), ("ema_hb, no incumbents", EmaHB, 10**9), ("momentum", nn.Momentum, None)]
+        wall, cpu = {}, {}
+        for label, cls, min_tasks in runs:
+            saved = _sweep.INCUMBENT_MIN_TASKS
+            _sweep.INCUMBENT_MIN_TASKS = min_tasks or saved
+            try:
+                start, start_cpu = time.perf_counter(), time.process_time()
+                nn.sweep(problem, cls, batch_sizes=Bs, target=0.01, executor="serial")
+                wall[label], cpu[label] = time.perf_counter() - start, time.process_time() - start_cpu
+            finally:
+                _sweep.INCUMBENT_MIN_TASKS = saved
+        print(f"sweep, default grids (40000 / 2000 points), B = {', '.join(f'{B:g}' for B in Bs)}, serial:")
+        for label in ("ema_hb", "ema_hb, no incumbents"):
+            show(f"  {label}: wall", wall[label], wall["momentum"])
+            show(f"  {label}: CPU (independent of the load)", cpu[label], cpu["momentum"])
+            show(f"  {label}: CPU per grid point", 1e3 * cpu[label] / 40000, 1e3 * cpu["momentum"] / 2000, "ms")
     print(f"load average at end:   {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
