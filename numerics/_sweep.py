@@ -352,8 +352,9 @@ def _with_incumbents(plan: _Plan, store: ResultCache | None) -> _Plan:
 
     For a plan of :data:`INCUMBENT_MIN_TASKS` tasks or more, the subgrid taking every k-th point
     of each axis (k the smallest with at most :data:`_TASK_ELEMENTS` elements) is searched first,
-    in this process, as one task. Its optimum at each batch size is an exact hit of a point of
-    the grid, so the grid's optimum is at most that: a task then skips every row whose certified
+    in this process, as one task, then the whole grid within k points of each of its optima (one
+    task each). The best of these at each batch size is an exact hit of a point of the grid, so
+    the grid's optimum is at most that: a task then skips every row whose certified
     lower bound over :math:`[0, 	ext{upper}]` exceeds the target (:func:`~._steps.grid_minimum`),
     and reports no row where none ties or beats it. The task holding the grid's optimum (or the
     first point tying it) still finds it, so the result is unchanged (tests/numerics/test_sweep.py);
@@ -366,7 +367,13 @@ def _with_incumbents(plan: _Plan, store: ResultCache | None) -> _Plan:
         stride += 1
     coarse = replace(plan.tasks[0], axes={k: a[::stride] for k, a in plan.axes.items()})
     found = map_tasks(_grid_task, [coarse], executor="serial", cache=store)[0]
-    uppers = tuple(float(steps) for steps, _ in found)
+    # then the whole grid within one stride of each subgrid optimum
+    shape = tuple(a.size for a in coarse.axes.values())
+    centres = dict.fromkeys(np.unravel_index(idx, shape) for _, idx in found if idx is not None)
+    boxes = [replace(coarse, axes={k: a[max(0, (i - 1) * stride + 1) : (i + 1) * stride] for (k, a), i in zip(plan.axes.items(), c)})
+             for c in centres]
+    near = map_tasks(_grid_task, boxes, executor="serial", cache=store)
+    uppers = tuple(float(min(steps for steps, _ in per_B)) for per_B in zip(found, *near))
     return replace(plan, tasks=tuple(replace(t, uppers=uppers) for t in plan.tasks))
 
 
