@@ -118,9 +118,9 @@ class Optimizer:
         """Plain data identifying this optimizer (for result caches)."""
         identity: Any = self._name
         if self._name not in FORMS:
-            from nqm.theory import forms_source
+            from nqm.theory import cached_forms_source
 
-            identity = [self._name, forms_source(_spec_of(self._name))]
+            identity = [self._name, cached_forms_source(_spec_of(self._name))]
         return {"spec": identity, "values": {k: v for k, v in self._values.items()}}
 
     def __repr__(self) -> str:

@@ -77,9 +77,11 @@ with :math:`R e^{i\phi} = K_1 + iK_2`, :math:`K_1 = \tfrac12W_s(u_0^2-u_1'^2) - 
 lowered by a rounding margin :math:`10^{-11}` times the sum of the magnitudes of all
 summands (which also bounds every coefficient), and never below 0 (a bin's risk is
 non-negative). Where the expansion is ill-conditioned (near the repeated root
-:math:`\delta\to0`: summands above :math:`10^{6}` times the bin's scale) or the spec has
-more states (exact doubling), a bin is bounded by its noise part at the last exactly
-evaluated step instead. A bin with a decoupled state (:mod:`._single_mode`: the output
+:math:`\delta\to0`: summands above :math:`10^{6}` times the bin's scale), a bin is bounded by
+its noise part at the last exactly evaluated step instead. A spec with more states (exact
+doubling) is bounded by its spectral expansion (:mod:`._spectral`: a sum of modes
+:math:`\mu_{ij} = \lambda_i\lambda_j`, each bounded over the interval), with the same
+noise-part fallback for its ill-conditioned bins. A bin with a decoupled state (:mod:`._single_mode`: the output
 does not see one mode, or c = 0 and the start excites one mode) has the one-state
 expansion :math:`\ell_\infty + (W_s a^2 - W_n w_0)\lambda_j^{2t}` (a = out_j init_j), so its
 rounding margin scales with the mode it shows and not with an unseen slow one (whose
@@ -98,6 +100,8 @@ from ._forms import validate_positive
 from ._model import Method, RiskModel, build_model
 from ._optimizers import OptimizerLike, as_optimizer
 from ._problem import Problem
+from ._spectral import SpectralBound, spectral_units
+from ._spectral import min_cos as _min_cos
 from ._tie import tie_threshold
 
 __all__ = ["steps_to_target", "first_hits", "grid_minimum"]
@@ -126,17 +130,6 @@ def _blocked(fn, bins: int, rows: np.ndarray, *per_row: np.ndarray):
     if isinstance(parts[0], tuple):
         return tuple(np.concatenate(p) for p in zip(*parts))
     return np.concatenate(parts)
-
-
-def _min_cos(xa: np.ndarray, xb: np.ndarray) -> np.ndarray:
-    r""":math:`\min\cos x` for :math:`x` between :math:`x_a` and :math:`x_b` (either may be the larger: the
-    angle :math:`2t\vartheta - \phi` decreases in t when :math:`\vartheta < 0`), with a margin for
-    rounding in the angles."""
-    margin = 1e-12 * (1.0 + np.abs(xa) + np.abs(xb))
-    xa, xb = np.minimum(xa, xb) - margin, np.maximum(xa, xb) + margin
-    trough = np.pi + _TWO_PI * np.ceil((xa - np.pi) / _TWO_PI)  # first odd multiple of pi >= xa
-    ends = np.minimum(np.cos(xa), np.cos(xb))
-    return np.where((xb - xa >= _TWO_PI) | (trough <= xb), -1.0, ends)
 
 
 def _log_abs(mu: np.ndarray) -> np.ndarray:
@@ -267,10 +260,10 @@ class _Certificates:
         #: model row of each certificate row (the certificates may cover a subset)
         self.rows = np.arange(model.weight.shape[0]) if rows is None else rows
         self.pack: np.ndarray | None = None
-        if model.powers is None:  # doubling engine: every bin falls back to its noise part
-            used = model.weight > 0
-            self.fallback = used if rows is None else used[rows]
-            self.modal = np.zeros_like(self.fallback)
+        #: the spectral expansion of an exact-doubling model (:mod:`._spectral`), else None
+        self.spectral: SpectralBound | None = None
+        if model.powers is None:
+            self._spectral(model, rows)
             return
         units = model.cache.get("modal")
         if units is None:
@@ -312,6 +305,23 @@ class _Certificates:
         # bins on the edge add their exact noise part at the last evaluated step to the start bound
         self.fallback = used & (~ok | pick(_marginal(model)))
 
+    def _spectral(self, model: RiskModel, rows: np.ndarray | None) -> None:
+        """Exact doubling: bins bounded by their spectral expansion (:mod:`._spectral`), the
+        ill-conditioned and edge ones by their noise part."""
+        units = model.cache.get("spectral")
+        if units is None:
+            inv = model.inv
+            units = model.cache["spectral"] = spectral_units(inv["D"], inv["b"], inv["init"], inv["out"])
+        pick = (lambda v: v) if rows is None else (lambda v: v[rows])  # noqa: E731
+        used = pick(model.weight) > 0
+        ws = np.where(used, pick(model.weight) * pick(model.start), 0.0)
+        wn = np.where(used, pick(model.weight) * pick(model.noise), 0.0)
+        self.spectral = SpectralBound(units, ws, wn, rows)
+        self.pack = self.spectral.cabs  # marks the certificates as informative
+        self.modal = used & self.spectral.ok & ~pick(_marginal(model))
+        self.spectral.ok = self.modal
+        self.fallback = used & ~self.modal
+
     def _take(self, rows: np.ndarray) -> np.ndarray:
         assert self.pack is not None
         whole = rows.size == self.pack.shape[0] and rows[0] == 0 and rows[-1] == rows.size - 1
@@ -337,6 +347,9 @@ class _Certificates:
         if self.pack is None:
             zero = np.zeros(rows.size)
             return (zero, zero) if with_left else zero
+        if self.spectral is not None:
+            low = self.spectral.interval(rows, a, b)
+            return (low, self.spectral.point(rows, a)) if with_left else low
         p = self._take(rows)
         from_zero = not with_left and not a.any()
         a = a[:, None]
@@ -375,6 +388,8 @@ class _Certificates:
     def _lower_at(self, rows: np.ndarray, t: np.ndarray) -> np.ndarray:
         if self.pack is None:
             return np.zeros(rows.size)
+        if self.spectral is not None:
+            return self.spectral.point(rows, t)
         p = self._take(rows)
         t = t[:, None]
         with np.errstate(all="ignore"):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -248,10 +248,13 @@ class _GridTask:
     axes: dict[str, np.ndarray]
     batch_sizes: tuple[float, ...]
     target: float
+    #: per batch size, an exact first hit of some point of the whole grid (:func:`_incumbents`), or ()
+    uppers: tuple[float, ...] = ()
 
     def cache_config(self) -> dict[str, object]:
         return {"problem": self.problem, "spec": self.spec, "axes": self.axes,
-                "batch_sizes": list(self.batch_sizes), "target": self.target}
+                "batch_sizes": list(self.batch_sizes), "target": self.target,
+                **({"uppers": list(self.uppers)} if self.uppers else {})}
 
     def search(self) -> GridSearch:
         fixed = {k: float(v) for k, v in self.spec.hyperparameters.items() if k not in self.axes}
@@ -259,11 +262,14 @@ class _GridTask:
 
 
 def _grid_task(task: _GridTask) -> list[tuple[float, int | None]]:
-    """Per batch size (increasing) the block's fewest steps and first flat index in the block."""
+    """Per batch size (increasing) the block's fewest steps and first flat index in the block;
+    ``(inf, None)`` where none reaches the target, or, given ``uppers``, none in at most that many steps."""
     search = task.search()
     out = []
     upper = math.inf
-    for B in task.batch_sizes:
+    for j, B in enumerate(task.batch_sizes):
+        if task.uppers:
+            upper = min(upper, task.uppers[j])
         steps, idx = search.minimum(B, task.target, upper)
         upper = steps
         out.append((steps, idx))
@@ -358,6 +364,40 @@ def _plan(
     return _Plan(name, problem, Bs, eps, axes, search, bool(refine), tasks, tuple(offsets))
 
 
+#: plans of at least this many grid tasks first search a strided subgrid for incumbents
+INCUMBENT_MIN_TASKS = 8
+
+
+def _with_incumbents(plan: _Plan, store: ResultCache | None) -> _Plan:
+    r"""``plan`` with every task told, per batch size, an exact first hit of some grid point.
+
+    For a plan of :data:`INCUMBENT_MIN_TASKS` tasks or more, the subgrid taking every k-th point
+    of each axis (k the smallest with at most :data:`_TASK_ELEMENTS` elements) is searched first,
+    in this process, as one task, then the whole grid within k points of each of its optima (one
+    task each). The best of these at each batch size is an exact hit of a point of the grid, so
+    the grid's optimum is at most that: a task then skips every row whose certified
+    lower bound over :math:`[0, 	ext{upper}]` exceeds the target (:func:`~._steps.grid_minimum`),
+    and reports no row where none ties or beats it. The task holding the grid's optimum (or the
+    first point tying it) still finds it, so the result is unchanged (tests/numerics/test_sweep.py);
+    only hopeless blocks cost less (benchmarks/bench_user_spec.py).
+    """
+    if len(plan.tasks) < INCUMBENT_MIN_TASKS:
+        return plan
+    stride = 1
+    while math.prod(-(-a.size // stride) for a in plan.axes.values()) * plan.problem.size > _TASK_ELEMENTS:
+        stride += 1
+    coarse = replace(plan.tasks[0], axes={k: a[::stride] for k, a in plan.axes.items()})
+    found = map_tasks(_grid_task, [coarse], executor="serial", cache=store)[0]
+    # then the whole grid within one stride of each subgrid optimum
+    shape = tuple(a.size for a in coarse.axes.values())
+    centres = dict.fromkeys(np.unravel_index(idx, shape) for _, idx in found if idx is not None)
+    boxes = [replace(coarse, axes={k: a[max(0, (i - 1) * stride + 1) : (i + 1) * stride] for (k, a), i in zip(plan.axes.items(), c)})
+             for c in centres]
+    near = map_tasks(_grid_task, boxes, executor="serial", cache=store)
+    uppers = tuple(float(min(steps for steps, _ in per_B)) for per_B in zip(found, *near))
+    return replace(plan, tasks=tuple(replace(t, uppers=uppers) for t in plan.tasks))
+
+
 def _assemble(plan: _Plan, results: list[list[tuple[float, int | None]]]) -> list[tuple[float, int | None]]:
     """Per batch size the grid optimum over all blocks: fewest steps, ties to the first grid point."""
     best = []
@@ -398,6 +438,7 @@ def sweeps(
         plans.append(_plan(problem, **args))  # type: ignore[arg-type]
     store = resolve_cache(cache, "sweep")
     executor = resolve_executor(executor, sum(p.work for p in plans), POOL_MIN_WORK)
+    plans = [_with_incumbents(p, store) for p in plans]
     tasks = [t for p in plans for t in p.tasks]
     flat = map_tasks(_grid_task, tasks, executor=executor, cache=store, progress=progress)
     optima, k = [], 0

@@ -105,14 +105,22 @@ def _sweep_options(func: Any) -> Any:
 def _run_sweeps(optimizers: Sequence[str], precond_powers: Sequence[float], batch_sizes: np.ndarray, target: float,
                 grids: Sequence[tuple[str, np.ndarray]], fixed: Sequence[tuple[str, float]], refine: bool, unbinned: bool,
                 workers: int | None, cache_dir: Path | None, no_cache: bool, quiet: bool) -> list[Any]:
-    """One :class:`~nqm.numerics.Sweep` per (optimizer, p), all tasks on one executor."""
-    from nqm.numerics._sweep import sweeps
+    """One :class:`~nqm.numerics.Sweep` per (optimizer, p), all tasks on one executor; unless ``quiet``,
+    first one line per run on standard error with the size of its job."""
+    from nqm.numerics._sweep import _plan, sweeps
 
     names = optimizer_names(optimizers)
     configs = [dict(optimizer=name, precond_power=p) for name in names for p in dict.fromkeys(precond_powers)]
     common = dict(batch_sizes=batch_sizes, target=target, grid=dict(grids), refine=refine, **dict(fixed))
+    problem = paper_problem(unbinned)
+    plans = [_plan(problem, **common, **config) for config in configs]  # bad input fails here, before any output
     with executor(workers) as pool:
-        return sweeps(paper_problem(unbinned), configs, executor=pool, cache=result_cache(cache_dir, no_cache),
+        for plan, config in zip(plans, configs):
+            if not quiet:
+                click.echo(f"{plan.name}, p = {config['precond_power']:g}: {plan.search.size:,} grid points x "
+                           f"{plan.batch_sizes.size} batch sizes x {problem.size} bins = {plan.work:,.0f} searches "
+                           f"in {len(plan.tasks)} task{'s' * (len(plan.tasks) != 1)}", err=True)
+        return sweeps(problem, configs, executor=pool, cache=result_cache(cache_dir, no_cache),
                       progress=progress_wrapper("sweeping", quiet), **common)
 
 

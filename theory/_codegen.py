@@ -51,6 +51,7 @@ from ._spec import PRECONDITIONED_PROBLEM, Hyperparameter, OptimizerSpec
 from ._symbols import B, c, h, v0
 
 __all__ = [
+    "cached_forms_source",
     "compile_forms",
     "exact_terms",
     "forms_source",
@@ -117,11 +118,12 @@ def scale_covariant(spec: OptimizerSpec) -> bool:
     :math:`(h, c, \alpha) \to (sh, sc, \alpha/s)`: the mean-path invariants and E unchanged, the
     impulse response :math:`g` scaling as :math:`1/s` and the stationary quantities as :math:`1/s^2`.
     The numerics then evaluate the forms at :math:`h = 1`, :math:`\alpha = \alpha h`, free of
-    overflow and underflow at any scale."""
-    inv = derive(spec).numeric
+    overflow and underflow at any scale. False for n > 2 without deriving anything (the
+    derivation's stationary covariance is what costs seconds per process for a 3-state spec)."""
     lr = _lr_symbol(spec)
-    if lr is None or inv.sigma is None:
+    if lr is None or spec.n > 2:
         return False
+    inv = derive(spec).numeric
     s = sp.Symbol("_scale", positive=True)
     edge = _edge_invariants(inv)
     power = {"g0": 1, "g1": 1, "edge_w0": 2, "edge_w1": 2, "edge_w2": 2}
@@ -324,24 +326,36 @@ def _cache_dir() -> Path:
     return Path(os.environ.get("NQM_CACHE_DIR", Path.home() / ".cache" / "nqm-toolkit")) / "forms"
 
 
+_PREAMBLE = "import numpy\n\n"
+
+
+@lru_cache(maxsize=None)
+def cached_forms_source(spec: OptimizerSpec) -> str:
+    """:func:`forms_source` of ``spec``, memory- and disk-cached by spec content.
+
+    The derivation behind it takes seconds (minutes for some 3-state specs); result-cache keys
+    (``Optimizer.cache_config``) and :func:`compile_forms` read it from here instead."""
+    path = _cache_dir() / f"{_spec_key(spec)}.py"
+    try:
+        return path.read_text().removeprefix(_PREAMBLE)
+    except OSError:
+        source = forms_source(spec)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(_PREAMBLE + source)
+        tmp.replace(path)
+    except OSError:
+        pass  # a read-only home only costs the re-derivation next time
+    return source
+
+
 @lru_cache(maxsize=None)
 def compile_forms(spec: OptimizerSpec) -> Callable[..., dict[str, Any]]:
     """Compile the numeric forms of ``spec`` (memory- and disk-cached by spec content)."""
-    key = _spec_key(spec)
-    path = _cache_dir() / f"{key}.py"
-    try:
-        source = path.read_text()
-    except OSError:
-        source = "import numpy\n\n" + forms_source(spec)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(source)
-            tmp.replace(path)
-        except OSError:
-            pass  # a read-only home only costs the re-derivation next time
+    path = _cache_dir() / f"{_spec_key(spec)}.py"
     namespace: dict[str, Any] = {}
-    exec(compile(source, str(path), "exec"), namespace)  # noqa: S102 - our own generated code
+    exec(compile(_PREAMBLE + cached_forms_source(spec), str(path), "exec"), namespace)  # noqa: S102 - our own generated code
     return namespace["forms"]
 
 

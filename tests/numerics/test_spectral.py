@@ -1,0 +1,159 @@
+"""A user's three-state spec: exact risk, certified spectral bounds and exact first hits.
+
+The spec is an EMA of heavy-ball iterates written with ``from_update`` (states theta, m and
+the average; eqs. 5 and 11 composed), the issue's example of a user variant. References:
+the 50-digit doubling oracle (tests/numerics/_edge_oracle.py) for the risk at any step, its
+literal step-by-step recursion for first hits, and a brute-force scan of the exact risk for
+the bounds and the grid search (neither shares code with the spectral bounds of
+nqm.numerics._spectral or the branch-and-bound).
+"""
+
+import math
+import sys
+from pathlib import Path
+
+import mpmath as mp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import nqm.numerics as nn
+from nqm.numerics import _steps
+from nqm.numerics._model import build_model
+from nqm.numerics._tie import TIE_RTOL
+from nqm.theory import BETA, GAMMA, LR, NU, OptimizerSpec
+
+sys.path.insert(0, str(Path(__file__).parent))
+import _edge_oracle as oracle  # noqa: E402
+from _bounds import assert_bounds_hold  # noqa: E402
+from test_tune import scan_tune  # noqa: E402
+
+
+def _ema_of_heavy_ball(grad, theta, m, avg, lr, beta, gamma):
+    m = beta * m + grad(theta)
+    theta = theta - lr * m
+    return theta, m, gamma * avg + (1 - gamma) * theta
+
+
+SPEC = OptimizerSpec.from_update(
+    "ema_hb_test", _ema_of_heavy_ball, state=("theta", "m", "avg"), hyperparameters=(LR, BETA, GAMMA),
+    init=(1, 0, 1), out=(0, 0, 1), description="EMA of heavy-ball iterates (test)", reference="eqs. 5, 11",
+)
+EmaHB = nn.from_spec(SPEC)
+
+
+def _ema_of_ema_of_heavy_ball(grad, theta, m, avg, avg2, lr, beta, gamma, nu):
+    theta, m, avg = _ema_of_heavy_ball(grad, theta, m, avg, lr, beta, gamma)
+    return theta, m, avg, nu * avg2 + (1 - nu) * avg
+
+
+#: a four-state spec: a second EMA (coefficient nu) of the first one's average
+SPEC4 = OptimizerSpec.from_update(
+    "ema2_hb_test", _ema_of_ema_of_heavy_ball, state=("theta", "m", "avg", "avg2"),
+    hyperparameters=(LR, BETA, GAMMA, NU), init=(1, 0, 1, 1), out=(0, 0, 0, 1),
+)
+Ema2HB = nn.from_spec(SPEC4)
+
+# (label, lr, beta, gamma) on h = 1; the heavy-ball roots solve l^2 - (1 + beta - lr) l + beta = 0
+CASES = [
+    ("underdamped", 0.5, 0.9, 0.9),
+    ("triple root 1/2 (critical damping, gamma on it)", 0.25, 0.25, 0.5),
+    ("heavy ball 1e-9 inside its edge lr = 2(1 + beta)", 2 * 1.5 * (1 - 1e-9), 0.5, 0.3),
+    ("tiny lr h", 1e-12, 0.9, 0.99),
+    ("gamma one ulp-scale below 1", 0.1, 0.5, 1 - 1e-7),
+    ("beta = gamma = 0 (SGD)", 0.3, 0.0, 0.0),
+]
+STEPS = [0, 1, 7, 1000, 10**6, 10**9]
+
+
+@pytest.mark.parametrize("label, lr, beta, gamma", CASES, ids=[c[0] for c in CASES])
+def test_three_state_risk_against_the_50_digit_oracle(label, lr, beta, gamma) -> None:
+    hyper = {"lr": lr, "beta": beta, "gamma": gamma}
+    prob = nn.Problem([1.0], c=[1.0], init_var=1.0)
+    got = nn.expected_risk(prob, EmaHB(**hyper), batch_size=4.0, steps=STEPS)
+    want = np.array([float(s + n) for s, n in oracle.risk(SPEC, [1.0], [1.0], [1.0], [1.0], 4.0, hyper, STEPS)])
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=0)
+
+
+def _oracle_first_hit(prob, hyper, B, target, last, spec=SPEC):
+    """First t <= last whose 50-digit risk (literal recursion) is <= target (1 + TIE_RTOL); None if none."""
+    curves = []
+    for h, c, v, w in zip(prob.h, prob.c, prob.init_var, prob.weights):
+        parts = oracle.literal_moments(spec, float(h), float(c), B, hyper, last)
+        with mp.workdps(60):
+            curves.append([mp.mpf(w) * mp.mpf(h) / 2 * (mp.mpf(v) * m * m + mp.mpf(c) / B * n) for m, n in parts])
+    with mp.workdps(60):
+        threshold = mp.mpf(target) * (1 + mp.mpf(TIE_RTOL))
+        for t in range(last + 1):
+            if mp.fsum(curve[t] for curve in curves) <= threshold:
+                return t
+    return None
+
+
+SMALL = nn.Problem([1.0, 0.2, 0.03], c=[1.0, 0.5, 0.05], init_var=[1.0, 2.0, 4.0], weights=[1, 3, 10])
+
+
+@pytest.mark.parametrize(
+    "lr, beta, gamma, B, fraction",
+    [
+        (0.9, 0.9, 0.5, 64.0, 0.05),  # underdamped: the curve oscillates on its way down
+        (0.5, 0.5, 0.8, 8.0, 0.12),
+        (1.0, 0.0, 0.95, 1024.0, 0.02),
+        (0.25, 0.25, 0.5, 32.0, 0.1),  # triple root in the h = 1 direction (its bin is bounded by its noise part)
+    ],
+)
+def test_first_hit_of_a_three_state_spec_matches_the_independent_recursion(lr, beta, gamma, B, fraction) -> None:
+    hyper = {"lr": lr, "beta": beta, "gamma": gamma}
+    target = fraction * SMALL.initial_risk
+    want = _oracle_first_hit(SMALL, hyper, B, target, 600)
+    assert want is not None  # the case is chosen so the hit lies within the literal recursion
+    assert nn.steps_to_target(SMALL, EmaHB(**hyper), batch_size=B, target=target) == want
+
+
+@pytest.mark.parametrize("lr, beta, gamma, nu, B, fraction", [(0.9, 0.9, 0.5, 0.5, 64.0, 0.05), (0.5, 0.3, 0.8, 0.9, 8.0, 0.12)])
+def test_first_hit_of_a_four_state_spec_matches_the_independent_recursion(lr, beta, gamma, nu, B, fraction) -> None:
+    hyper = {"lr": lr, "beta": beta, "gamma": gamma, "nu": nu}
+    target = fraction * SMALL.initial_risk
+    want = _oracle_first_hit(SMALL, hyper, B, target, 600, SPEC4)
+    assert want is not None
+    assert nn.steps_to_target(SMALL, Ema2HB(**hyper), batch_size=B, target=target) == want
+
+
+@settings(deadline=None, max_examples=25)
+@given(
+    lr=st.floats(1e-3, 1.3),
+    beta=st.one_of(st.floats(0.0, 0.99), st.just(0.0)),
+    gamma=st.one_of(st.floats(0.0, 0.99), st.just(0.0)),
+    B=st.floats(1.0, 1e4),
+    seed=st.integers(0, 2**16),
+)
+def test_spectral_bounds_never_exceed_the_exact_risk(lr, beta, gamma, B, seed) -> None:
+    rng = np.random.default_rng(seed)
+    prob = nn.Problem(10 ** rng.uniform(-2.5, 0.0, 4), c=10 ** rng.uniform(-2, 1, 4),
+                      init_var=10 ** rng.uniform(-1, 1, 4), weights=rng.integers(1, 5, 4))
+    opt = EmaHB(lr=lr, beta=beta, gamma=gamma)
+    model = build_model(prob, opt, B).flatten()
+    if not model.stable.all():  # heavy ball diverges beyond lr h = 2 (1 + beta)
+        return
+    cert = _steps._Certificates(model)
+    assert cert.spectral is not None
+    risk = nn.expected_risk(prob, opt, batch_size=B, steps=np.arange(601))
+    assert_bounds_hold(cert, np.ravel(risk), rng)
+
+
+def test_spectral_bounds_cover_well_conditioned_bins_and_leave_a_triple_root_to_the_noise_part() -> None:
+    # a bound that covered nothing would pass the test above while pruning nothing
+    prob = nn.Problem([1.0, 0.1], c=[1.0, 1.0], init_var=1.0)
+    cert = _steps._Certificates(build_model(prob, EmaHB(lr=0.25, beta=0.25, gamma=0.5), 8.0).flatten())
+    assert cert.modal.tolist() == [[False, True]]  # h = 1 has the triple root 1/2, h = 0.1 three simple roots
+    assert cert.fallback.tolist() == [[True, False]]
+
+
+def test_grid_search_of_a_three_state_spec_matches_a_scan() -> None:
+    grid = {"lr": np.geomspace(0.05, 1.5, 6), "beta": np.array([0.0, 0.5, 0.9]), "gamma": np.array([0.0, 0.5, 0.9])}
+    target = 0.05 * SMALL.initial_risk
+    want = scan_tune(SMALL, EmaHB, grid, 64.0, target, 200)  # the optimum is 12 steps
+    assert math.isfinite(want[0])
+    got = nn.tune(SMALL, EmaHB, batch_size=64.0, target=target, grid=grid)
+    assert (got.steps, got.index) == want
