@@ -201,7 +201,8 @@ def progress_wrapper(
 
     Compatible with ``numerics._parallel.map_tasks(progress=...)``. On a terminal: a transient
     rich progress bar. Otherwise (CI logs, ``!nqm report`` in a notebook): plain lines
-    ``[description] done/total label (elapsed s)`` (:func:`_plain_lines`). Either appears only
+    ``[description] done/total label (elapsed s, about N s left)`` (:func:`_plain_lines`; the time
+    left assumes the remaining items take as long as the finished ones did on average). Either appears only
     once the iteration has run for :data:`PROGRESS_DELAY` seconds. ``label(item)`` names what an
     item finished (e.g. the report's section); ``None`` (nothing) when ``quiet``.
     """
@@ -247,11 +248,15 @@ class _PlainLines:
         sys.stderr.write(f"[{self.description}] {text}\n")
         sys.stderr.flush()
 
-    def report(self, text: str, final: bool = False) -> None:
+    def report(self, text: str, final: bool = False, fraction: float | None = None) -> None:
+        """Say ``text (elapsed s)`` if due; with ``fraction`` (of the work done, in (0, 1)) also the
+        time left at the rate so far."""
         now = time.monotonic()
         if now - self.start >= PROGRESS_DELAY and (final or now - self.last >= PLAIN_PROGRESS_INTERVAL):
             self.stop()  # the started line, if due, comes first
-            self._say(f"{text} ({now - self.start:.0f} s)")
+            elapsed = now - self.start
+            left = f", about {elapsed * (1 - fraction) / fraction:.0f} s left" if fraction and 0 < fraction < 1 else ""
+            self._say(f"{text} ({elapsed:.0f} s{left})")
             self.last = now
 
     def stop(self) -> None:
@@ -260,14 +265,15 @@ class _PlainLines:
 
 
 def _plain_lines(description: str, label: Callable[[T], str] | None) -> Callable[[Iterable[T], int], Iterator[T]]:
-    """:class:`_PlainLines` around an iteration: ``[description] done/total label (elapsed s)``."""
+    """:class:`_PlainLines` around an iteration: ``[description] done/total label (elapsed s, about N s left)``."""
 
     def wrap(iterable: Iterable[T], total: int) -> Iterator[T]:
         lines = _PlainLines(description, f"started (0/{total})")
         try:
             for done, item in enumerate(iterable, 1):
                 yield item
-                lines.report(f"{done}/{total}" + ("" if label is None else f" {label(item)}"), final=done == total)
+                lines.report(f"{done}/{total}" + ("" if label is None else f" {label(item)}"), final=done == total,
+                             fraction=done / total if total else None)
         finally:
             lines.stop()
 
