@@ -32,7 +32,9 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
@@ -69,18 +71,45 @@ _CONSTANT_GRID_PER_DECADE = 20
 _CONSTANT_GRID_DECADES = 9
 
 
+_blas_lock = threading.Lock()
+_blas_users = 0
+_blas_limits: threadpool_limits | None = None
+
+
+@contextmanager
+def _single_blas_thread() -> Iterator[None]:
+    """BLAS limited to one thread while any caller is inside, in any thread: the limit is
+    process-wide, so the first caller in sets it and the last one out restores the previous
+    limits (a plain ``threadpool_limits`` per call would let the first call to finish restore
+    them under the others, and the last to finish leave one thread for good)."""
+    global _blas_users, _blas_limits
+    with _blas_lock:
+        if _blas_users == 0:
+            _blas_limits = threadpool_limits(limits=1, user_api="blas")
+        _blas_users += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_users -= 1
+            if _blas_users == 0 and _blas_limits is not None:
+                _blas_limits.restore_original_limits()
+                _blas_limits = None
+
+
 def one_blas_thread(fn: Callable[_P, _R]) -> Callable[_P, _R]:
     """Run ``fn`` with the BLAS libraries limited to one thread (threadpoolctl).
 
     scipy's L-BFGS-B calls BLAS and LAPACK on vectors and matrices of a few dozen entries, once
     per iteration; a multi-threaded BLAS wakes its threads for each call, which cost more than
     the rest of the optimisation (about 5x the CPU time of a whole :func:`optimal_schedule` on
-    a 2-core machine). The previous limits are restored on return.
+    a 2-core machine). The previous limits are restored when the last of the calls running at
+    once (e.g. a schedule sweep on threads) returns.
     """
 
     @functools.wraps(fn)
     def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        with threadpool_limits(limits=1, user_api="blas"):
+        with _single_blas_thread():
             return fn(*args, **kwargs)
 
     return wrapper
