@@ -47,7 +47,7 @@ def _torch_setting(optimizer: object, lr: object, beta: object, gamma: object, p
                          f"{ref.name} has no PyTorch counterpart here")
     values = {"lr": lr, "beta": beta, "gamma": gamma, "precond_power": precond_power}
     if ref.is_instance:
-        given = [k for k in ("lr", "beta", "gamma") if values[k] is not None]
+        given = [k for k in values if values[k] is not None and (k != "precond_power" or k in ref.values)]
         if given:
             raise ValueError(f"optimizer is an instance with its own values; leave out {', '.join(given)}")
         values.update({k: float(v) for k, v in ref.values.items()})

@@ -32,5 +32,7 @@ def test_specs_without_a_pytorch_counterpart_and_doubled_values_are_refused() ->
         train_linear_regression(H, optimizer=nn.Nesterov(lr=0.1, beta=0.5), **KW)
     with pytest.raises(ValueError, match="optimizer is an instance with its own values; leave out lr"):
         train_linear_regression(H, optimizer=nn.SGD(lr=0.1), lr=0.2, **KW)
+    with pytest.raises(ValueError, match="leave out precond_power"):  # an instance carries its own p (was overwritten)
+        train_linear_regression(H, optimizer=nn.SGD(lr=0.1), precond_power=0.5, **KW)
     with pytest.raises(ValueError, match="lr must be given"):
         train_linear_regression(H, optimizer="sgd", **KW)
