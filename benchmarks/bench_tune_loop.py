@@ -4,7 +4,7 @@ The figure (as in bench_fig3a.py): SGD and heavy-ball momentum, p in {0, .25, .5
 B = 4^1 .. 4^10, the paper's grids, target 0.01, ``nn.Problem.paper()``: 80 cells.
 
 * ``sweeps``: one call for the 8 curves, in this process (``executor="serial"``), and once more
-  with the default executor (a local process pool when the work pays for one).
+  with the default executor (a thread pool when the work pays for one).
 * ``tune`` loop: 80 separate ``nn.tune`` calls, as a user writes the figure by hand
   (``for p: for B: tune(...)``, B increasing), in this process, starting from an empty tune
   cache (``nn.clear_tune_cache()``), so the time includes building every grid's models. The

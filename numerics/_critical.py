@@ -135,10 +135,12 @@ def perfect_scaling_breakdown(batch_sizes: object, steps: object, factor: float 
 class CriticalBatchSizes(Tabular):
     r"""Both definitions of the critical batch size for one steps curve (see the functions).
 
-    ``reason`` says why a value is not a finite batch size (empty when both are): too few rows
+    ``reason`` says why a value is not a finite batch size, or why it is not tested: too few rows
     with finite steps, a fit whose :math:`S_{\min}` is 0 (the steps still fall as :math:`1/B` at
-    the largest batch size: the curve never flattens over the batch sizes given), or steps that stay
-    within 2x of perfect scaling up to the largest batch size.
+    the largest batch size: the curve never flattens over the batch sizes given), steps that stay
+    within 2x of perfect scaling up to the largest batch size, or exactly 2 batch sizes (the fit
+    then passes through both points, finite but untested). Empty when both values are finite and
+    the fit is tested.
 
     ``to_pandas()``: one row; McCandlish's ``S_min`` (steps), ``E_min`` (examples),
     ``B_crit_mccandlish`` and ``rms_relative_error`` (``nan`` without a fit), and
@@ -251,7 +253,7 @@ def expected_gradient_noise_scale(
     exact engine. This ratio of expectations is what the usual estimators target (they
     estimate :math:`|G|^2` and :math:`\operatorname{tr}\Sigma` separately); it is not the
     expectation of the pointwise ratio. ``steps`` as for :func:`~nqm.numerics.expected_risk` (``[0]``: the values at initialisation).
-    Result shape: the optimizer's grid + ``steps.shape``.
+    Result shape: the optimizer's grid + the shape of the evaluation times (``(T + 1,)`` for a horizon T).
     """
     t = evaluation_steps(steps)
     model = build_model(problem, as_optimizer(opt, hyperparameters), batch_size, trailing=1)

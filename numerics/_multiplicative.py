@@ -64,7 +64,8 @@ def multiplicative_expected_risk(
     :math:`\sigma^2h_i` for label noise :math:`\sigma`), the start second moments and
     multiplicities; the gradient noise adds the state-dependent part
     :math:`(\Sigma ww^\top\Sigma + w^\top\Sigma w\,\Sigma)/B` to :math:`C/B`. Returns an array of
-    shape ``grid + steps.shape`` like :func:`~nqm.numerics.expected_risk`; divergent
+    shape ``grid + times.shape`` (``times``: the evaluation times of ``steps``, e.g. ``(T + 1,)`` for a
+    horizon T) like :func:`~nqm.numerics.expected_risk`; divergent
     settings give ``inf``, never NaN. Works for any registered spec that queries one
     gradient per step (all built-ins); others raise ``ValueError``.
     """

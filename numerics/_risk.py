@@ -4,7 +4,7 @@ All functions accept an optimizer whose hyperparameters are arrays (a grid) and 
 ``batch_size`` array; results carry the broadcast grid shape in front. The optimizer is any
 form :func:`~nqm.numerics._optimizers.as_optimizer` accepts: an instance, or a class, spec or
 registered name with the hyperparameters as keywords (``expected_risk(prob, nn.Momentum,
-lr=0.1, beta=0.9, ...)``. ``steps`` is a horizon T (every step 0..T: a curve) or an array of
+lr=0.1, beta=0.9, ...)``). ``steps`` is a horizon T (every step 0..T: a curve) or an array of
 evaluation times of any shape (``[T]`` is step T alone), as in every function that takes
 ``steps`` (:func:`~nqm.numerics._forms.evaluation_steps`). The risk of a
 divergent setting is its exact (finite, growing) value where representable and ``inf``

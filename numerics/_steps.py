@@ -36,7 +36,7 @@ below the target up to 2**62 (a bounded risk, e.g. c = 0) is searched below the 
 which that certificate rules out every hit (:func:`_bounded_edge_horizons`). Under exact doubling (no modal expansion) a bin
 is on the edge when its computed spectral radius is within :data:`_EDGE_RTOL` of 1, and
 such a row is searched only below the step where its noise part exceeds the target; without a
-modal bound that search, as for a stable row, takes time linear in that step (e.g. c/B tiny). "Hit" follows
+modal or spectral bound that search takes time linear in that step (e.g. c/B tiny). "Hit" follows
 the tie rule of :mod:`._tie` (risk at most :math:`\varepsilon(1 + 2^{-40})`): the public
 functions turn the target into that threshold once, and every comparison below uses it. Intervals
 shorter than :data:`_LEAF` steps are evaluated exactly at every step.

@@ -376,9 +376,9 @@ def _with_incumbents(plan: _Plan, store: ResultCache | None) -> _Plan:
     in this process, as one task, then the whole grid within k points of each of its optima (one
     task each). The best of these at each batch size is an exact hit of a point of the grid, so
     the grid's optimum is at most that: a task then skips every row whose certified
-    lower bound over :math:`[0, 	ext{upper}]` exceeds the target (:func:`~._steps.grid_minimum`),
+    lower bound over :math:`[0, \text{upper}]` exceeds the target (:func:`~._steps.grid_minimum`),
     and reports no row where none ties or beats it. The task holding the grid's optimum (or the
-    first point tying it) still finds it, so the result is unchanged (tests/numerics/test_sweep.py);
+    first point tying it) still finds it, so the result is unchanged (tests/numerics/test_sweep_incumbents.py);
     only hopeless blocks cost less (benchmarks/bench_user_spec.py).
     """
     if len(plan.tasks) < INCUMBENT_MIN_TASKS:

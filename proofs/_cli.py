@@ -4,7 +4,7 @@ Conventions (:mod:`._cli_common`): defaults are the paper's problem; ``--help``/
 subcommand; usage errors are one line ``error: ...`` with exit status 2; work longer than about
 2 s shows a progress bar on standard error (``--quiet`` silences it); output files are never
 silently overwritten (``--force``) and are written whole or not at all; output paths (:class:`._cli_common.OutputPath`)
-and sizes (list options, grids, Monte-Carlo work, worker processes) are checked before any work;
+and sizes (list options, grids, Monte-Carlo work, workers) are checked before any work;
 ``--spec-file FILE`` registers user optimizers (entry points in the ``nqm.optimizers`` group are
 registered automatically); every subcommand that takes an optimizer takes ``--optimizer NAME``
 (``derive`` and ``conformance`` also take it as a positional NAME, the older form); ``nqm --version``

@@ -63,7 +63,8 @@ PROGRESS_DELAY = 2.0
 
 USAGE_EXIT = 2
 
-#: most worker processes a command starts (``--workers``, ``--jobs``): 4 per CPU
+#: most workers a command starts (``--workers``, ``--jobs``; threads, as ``executor=N``): 4 per CPU. The same
+#: value as ``nqm.numerics.MAX_WORKERS``, spelled out so that ``nqm --help`` does not import the engine
 MAX_WORKERS = 4 * (os.cpu_count() or 1)
 
 #: every command accepts -h as well as --help, also when invoked on its own (click caches the

@@ -22,7 +22,6 @@ torch is imported only when the validation runs.
 
 from __future__ import annotations
 
-import csv
 import math
 import time
 from collections.abc import Sequence
@@ -32,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from nqm.numerics._parallel import ExecutorArg, resolve_executor
+from nqm.numerics._tables import records_csv, write_text
 
 __all__ = ["run_validation", "ValidationReport", "OUTPUT_FILES", "CLAIM_CRITERIA", "evaluate_claims", "LINEAR_CASES"]
 
@@ -167,13 +167,6 @@ def evaluate_claims(rows: list[dict], critical: dict[str, dict[str, float]]) -> 
     return out
 
 
-def _write_csv(path: Path, rows: list[dict]) -> None:
-    with open(path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def _linear_part(reduced: bool, out: Path, seed: int) -> list[dict]:
     import matplotlib.pyplot as plt
     from scipy.stats import norm
@@ -205,7 +198,7 @@ def _linear_part(reduced: bool, out: Path, seed: int) -> list[dict]:
     fig.tight_layout()
     fig.savefig(out / "linear_noise_models.png", dpi=120)
     plt.close(fig)
-    _write_csv(out / "linear_noise_models.csv", rows)
+    write_text(records_csv(rows), out / "linear_noise_models.csv")
     return summary
 
 
@@ -233,7 +226,7 @@ def _spectrum_part(cn0, cnT, out: Path) -> dict:
     fig.tight_layout()
     fig.savefig(out / "digits_c_vs_h.png", dpi=120)
     plt.close(fig)
-    _write_csv(out / "digits_spectrum.csv", rows)
+    write_text(records_csv(rows), out / "digits_spectrum.csv")
     return stats
 
 
@@ -353,9 +346,9 @@ def run_validation(
                   for r in net]
     steps_rows += [dict(source="nqm", **{k: r[k] for k in ("optimizer", "batch_size", "steps", "lr", "effective_lr", "second")})
                    for r in nqm]
-    _write_csv(out / "digits_steps.csv", steps_rows)
-    _write_csv(out / "critical_batch_sizes.csv", critical)
-    _write_csv(out / "claims.csv", claims)
+    write_text(records_csv(steps_rows), out / "digits_steps.csv")
+    write_text(records_csv(critical), out / "critical_batch_sizes.csv")
+    write_text(records_csv(claims), out / "claims.csv")
     _steps_figures(net, nqm, out)
 
     prob = fitted.problem

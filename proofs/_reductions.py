@@ -6,8 +6,11 @@ the fixed values has the same expected risk at every step as the target spec, wh
 hyperparameters are taken by name from the source's remaining ones (source
 hyperparameters that the target lacks are free: QHM with :math:`\beta = 0` is SGD for
 every :math:`\nu`). The conformance property ``reductions`` checks each declared reduction
-of a spec symbolically (equal derived stationary risk) and numerically (equal engine risk
-curves), and checks for every spec that :math:`p = 0` is unpreconditioned.
+of a spec numerically, at drawn problems and hyperparameters: equal engine risk curves (beyond
+1e-10 relative above an absolute floor) and, where both sides are stable, equal stationary risks;
+a counterexample is a point where the two differ, both values shown. With no declared reduction
+the property is *not applicable*. (That :math:`p = 0` is unpreconditioned is the separate
+property ``precondition_at_zero``.)
 
 Declare your own with :func:`declare_reduction`, next to :func:`nqm.theory.register`.
 """

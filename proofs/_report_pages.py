@@ -314,7 +314,7 @@ def _header(config: Any, versions: dict[str, str], command: str, timer: Any, sec
         f"Sizes?</em>: per eigen-direction i, loss ½h<sub>i</sub>θ<sub>i</sub>², mini-batch gradient noise of variance "
         f"c<sub>i</sub>/B. Generated {time.strftime('%Y-%m-%d %H:%M:%S %Z')} by</p><pre>{html.escape(command)}</pre>"
         f"<nav>{nav}</nav><h2 id=\"header\">Problem</h2>{table(problem_rows)}"
-        f"<h2>Time per section</h2><p>Sections run in parallel (on the report's executor); <em>finished after</em> is the wall clock "
+        f"<h2>Time per section</h2><p>Sections run side by side on a process pool or a cluster (as <code>nqm report</code> runs them) and one after the other on threads; <em>finished after</em> is the wall clock "
         f"from the start to the section's last result, <em>task seconds</em> the summed run time of its tasks (for the "
         f"sweeps and figures: of their calls, including waits for a free worker). Validation mode: "
         f"<strong>{validation[0]}</strong>.</p>{table(timing)}"

@@ -56,8 +56,12 @@ class Hyperparameter:
     default: float | None = None
 
     def __post_init__(self) -> None:
-        if self.default is not None and not self.interval.contains(sp.nsimplify(self.default)):
-            raise SpecError(f"the default of {self.name} must be in {self.range_text}; got {self.default!r}")
+        if self.default is None:
+            return
+        value = self.default
+        real = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        if not real or self.interval.contains(sp.nsimplify(value)) is not sp.true:
+            raise SpecError(f"the default of {self.name} must be a number in {self.range_text}; got {value!r}")
 
     @property
     def interval(self) -> sp.Interval:

@@ -6,6 +6,7 @@ import sympy as sp
 from nqm.theory import (
     BETA,
     LR,
+    Hyperparameter,
     OptimizerSpec,
     SpecError,
     alpha,
@@ -69,3 +70,12 @@ def test_preconditioning_rescales_every_gradient_query() -> None:
 def test_fixing_beta_zero_leaves_sgd_dynamics_on_theta() -> None:
     fixed = momentum.fix(beta=0)
     assert fixed.A[0, 0] == sgd.A[0, 0] and fixed.A[0, 1] == 0 and fixed.b[0] == sgd.b[0]
+
+
+@pytest.mark.parametrize("default", ["abc", float("nan"), float("inf"), True, 2.0, -0.1])
+def test_a_hyperparameter_default_must_be_a_number_in_its_range(default: object) -> None:
+    """A default that is not a finite number in the hyperparameter's interval is refused when the
+    spec is written (a string passed sympy's containment test and failed later, inside tuning)."""
+    with pytest.raises(ValueError, match=r"the default of nu must be a number in \[0, 1\]"):
+        Hyperparameter("nu", sp.Symbol("nu_test"), 0.0, 1.0, True, True, default=default)
+    assert Hyperparameter("nu", sp.Symbol("nu_test"), 0.0, 1.0, True, True, default=0.7).default == 0.7
