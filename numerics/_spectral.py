@@ -56,9 +56,9 @@ __all__ = ["SpectralBound", "min_cos", "spectral_units"]
 _TWO_PI = 2.0 * np.pi
 #: largest condition number of the eigenvector matrix for which a bin is bounded by its expansion
 MAX_CONDITION = 1e4
-#: largest ratio of the summands' magnitude to the bin's scale (as the Chebyshev bound's)
+#: largest ratio of the summands' magnitude to the bin's scale (this and the modal bound's, in _steps)
 MAX_AMPLIFICATION = 1e6
-#: smallest relative rounding margin (the Chebyshev bound's)
+#: smallest relative rounding margin (this and the modal bound's, in _steps)
 MARGIN = 1e-11
 _EPS = np.finfo(float).eps
 

@@ -100,6 +100,8 @@ from ._forms import validate_positive
 from ._model import Method, RiskModel, build_model
 from ._optimizers import OptimizerLike, as_optimizer
 from ._problem import Problem
+from ._spectral import MARGIN as _MARGIN  # relative rounding margin of the modal bound (shared)
+from ._spectral import MAX_AMPLIFICATION as _MAX_AMPLIFICATION  # largest summand-to-scale ratio used
 from ._spectral import SpectralBound, spectral_units
 from ._spectral import min_cos as _min_cos
 from ._tie import tie_threshold
@@ -111,9 +113,6 @@ _LOG2_MAX = 62
 _MAX_FRONTIER = 1 << 15
 #: intervals shorter than this are evaluated exactly at every step
 _LEAF = 8
-#: relative rounding margin of the modal bound, and the largest summand-to-scale ratio used
-_MARGIN = 1e-11
-_MAX_AMPLIFICATION = 1e6
 _TWO_PI = 2.0 * np.pi
 #: computed spectral radii up to 1 + this count as the stability edge under exact doubling
 _EDGE_RTOL = 2.0**-40

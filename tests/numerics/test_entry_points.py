@@ -57,9 +57,23 @@ def _last_json(stdout: str) -> object:
     return json.loads(stdout.strip().splitlines()[-1])
 
 
-def test_the_job_opens_a_pool_by_default() -> None:
-    """The Monte Carlo has two tasks, so ``executor=None`` distributes it (the case that crashed)."""
-    assert _expected()[0] == [2]
+def test_the_job_opens_a_pool_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Monte Carlo has two tasks, so ``executor=None`` distributes them on a pool of its own (the
+    case that crashed), beside the sweep's explicit pool of 2: two pools open, with the serial result."""
+    from nqm.numerics import _parallel
+
+    opened = []
+    original = _parallel.LocalThreads.__init__
+
+    def spy(self: _parallel.LocalThreads, *args: object, **kwargs: object) -> None:
+        opened.append(self)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(_parallel.LocalThreads, "__init__", spy)
+    namespace: dict = {}
+    exec(JOB, namespace)
+    assert json.loads(namespace["job"](None)) == _expected()
+    assert len(opened) == 2
 
 
 @pytest.mark.parametrize("how", ["guarded script", "unguarded script", "python -c", "python - (stdin)"])
