@@ -53,7 +53,7 @@ FALSE_ALARM = 0.01
 
 
 @click.command("montecarlo", context_settings=CONTEXT_SETTINGS, epilog="""\b
-Steps: T reports step T only; a:T:k reports every k-th step from a to T (and T).
+Steps: T reports step T only (Python: steps=[T]); a:T:k reports every k-th step from a to T (and T).
 
 \b
 Examples:
