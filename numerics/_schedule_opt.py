@@ -77,6 +77,7 @@ from ._schedule_search import (
     certified_minimum,
     first_feasible,
     one_blas_thread,
+    rates,
     standard_starts,
 )
 from ._steps import grid_minimum
@@ -243,7 +244,7 @@ def optimize_schedule(
     user = [_log_lrs("schedules", s, pieces) for s in schedules]
     lr_T = best_constant_at(family, int(lengths.sum()), cap, method, PAPER_SGD_LRS)
     best = certified_minimum(family, lengths, cap, standard_starts(pieces, cap, lr_T, x0) + user, method)
-    return _result(problem, opt, family.batch_size, lengths, np.exp(best.x), cap, best.converged, best.message,
+    return _result(problem, opt, family.batch_size, lengths, rates(best.x, cap), cap, best.converged, best.message,
                    best.evaluations, method)
 
 
@@ -392,7 +393,7 @@ def optimal_schedule(
     lo = int(min(problem.bayes_bound_steps(target, B), MAX_SCHEDULE_STEPS) - 1) // unit
     uppers = [-(-int(T_c) // unit)] if math.isfinite(T_c) else []
     for x, total in user:
-        risk = piecewise_risk(problem, opt, batch_size=B, lrs=np.exp(np.minimum(x, math.log(cap))),
+        risk = piecewise_risk(problem, opt, batch_size=B, lrs=rates(np.minimum(x, math.log(cap)), cap),
                               lengths=split_steps(total, pieces), method=method)[-1]
         if reaches(risk, target):
             uppers.append(total // unit)
@@ -402,13 +403,13 @@ def optimal_schedule(
         if hi * unit > MAX_SCHEDULE_STEPS:
             lengths = split_steps(lo * unit, pieces)
             best = search.minimum(lo * unit, stop=False)
-            out = _result(problem, opt, B, lengths, np.exp(best.x), cap, best.converged, best.message,
+            out = _result(problem, opt, B, lengths, rates(best.x, cap), cap, best.converged, best.message,
                           search.evaluations, method, math.inf)
             out.searched = search.searched
             return out
     total = first_feasible(search, lo, hi, search.estimate) * unit
     best = search.minimum(total, stop=False)  # starts include the feasible schedule found at total
-    out = _result(problem, opt, B, split_steps(total, pieces), np.exp(best.x), cap, best.converged, best.message,
+    out = _result(problem, opt, B, split_steps(total, pieces), rates(best.x, cap), cap, best.converged, best.message,
                   search.evaluations, method, float(total))
     out.searched = search.searched
     return out

@@ -46,6 +46,7 @@ from ._tie import reaches
 
 __all__ = [
     "Minimum",
+    "rates",
     "certified_minimum",
     "best_constant_at",
     "standard_starts",
@@ -127,6 +128,13 @@ class Minimum:
     evaluations: int
 
 
+def rates(x: np.ndarray, max_lr: float) -> np.ndarray:
+    """The learning rates of log learning rates ``x`` at most ``log max_lr``: ``exp(x)``, never above
+    ``max_lr`` (``exp(log max_lr)`` can round one unit above it, past a cap that may be the edge of
+    the stability region)."""
+    return np.minimum(np.exp(x), max_lr)
+
+
 class _Reached(Exception):
     """Raised inside an objective once an evaluated schedule reaches ``stop_below``."""
 
@@ -134,13 +142,15 @@ class _Reached(Exception):
 class _Objective:
     """Exact risk and gradient in the log learning rates; remembers the best point evaluated."""
 
-    def __init__(self, family: LrFamily, lengths: np.ndarray, method: MapMethod, stop_below: float | None) -> None:
+    def __init__(self, family: LrFamily, lengths: np.ndarray, method: MapMethod, stop_below: float | None,
+                 max_lr: float) -> None:
         self.family, self.lengths, self.method, self.stop_below = family, lengths, method, stop_below
+        self.max_lr = max_lr
         self.best = Minimum(np.empty(0), math.inf, False, "", 0)
 
     def risks(self, xs: np.ndarray) -> np.ndarray:
         """Risks of several log-lr vectors at once (rows of ``xs``), recorded like single evaluations."""
-        risk = final_risk(self.family, np.exp(xs), np.broadcast_to(self.lengths, xs.shape), self.method)
+        risk = final_risk(self.family, rates(xs, self.max_lr), np.broadcast_to(self.lengths, xs.shape), self.method)
         risk = np.where(np.isfinite(risk) & (risk > 0), risk, np.inf)
         for x, r in zip(xs, risk, strict=True):
             self._record(x, float(r))
@@ -154,7 +164,7 @@ class _Objective:
             raise _Reached
 
     def __call__(self, x: np.ndarray, log: bool) -> tuple[float, np.ndarray]:
-        risk, grad = risk_and_gradient(self.family, np.exp(x), self.lengths, self.method)
+        risk, grad = risk_and_gradient(self.family, rates(x, self.max_lr), self.lengths, self.method)
         risk = float(risk)
         ok = math.isfinite(risk) and risk > 0
         self._record(x, risk if ok else math.inf)
@@ -189,7 +199,7 @@ def certified_minimum(
     """
     upper = math.log(max_lr)
     xs = np.unique(np.clip(np.array([np.asarray(s, dtype=float) for s in starts]), LOG_LR_FLOOR, upper), axis=0)
-    f = _Objective(family, lengths, method, stop_below)
+    f = _Objective(family, lengths, method, stop_below, max_lr)
     try:
         order = np.argsort(f.risks(xs), kind="stable")
         for x0 in xs[order]:

@@ -189,7 +189,7 @@ def test_qhm_keeps_its_default_nu_from_its_spec() -> None:
 def test_a_default_outside_the_range_is_refused() -> None:
     from nqm.theory import SpecError
 
-    with pytest.raises(SpecError, match=r"the default of k must be in \[0, 1\); got 1.5"):
+    with pytest.raises(SpecError, match=r"the default of k must be a number in \[0, 1\); got 1.5"):
         Hyperparameter("k", sp.Symbol("k"), 0.0, 1.0, True, False, "", default=1.5)
 
 

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import minimize
 
@@ -116,6 +116,9 @@ def test_search_guarantees_hold_for_any_predicate_and_any_estimates(inner, data,
 
 
 @settings(max_examples=25, deadline=None)
+# found by CI's draws: exp(log max_lr) rounded one unit above the cap (now clipped: _schedule_search.rates)
+@example(bins=2, pieces=2, steps=2, B=100.0, p=0.0, seed=7792)
+@example(bins=2, pieces=2, steps=2, B=100.0, p=0.0, seed=138)
 @given(
     bins=st.integers(2, 5),
     pieces=st.integers(2, 4),
