@@ -29,7 +29,8 @@ def report(out_dir: Path, validation: str, force: bool, quiet: bool) -> None:
     every figure, the batch-size sweeps with critical batch sizes, the Monte-Carlo agreement and
     the PyTorch validation, linked from OUT/index.html (and index.md).
 
-    The default report takes under 3 minutes on two cores (with PyTorch: the reduced network validation).
+    The default report takes about a minute on two cores, plus about two minutes for the reduced network
+    validation when PyTorch is installed.
     """
     from ._report import build_report
 
