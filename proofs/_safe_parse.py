@@ -262,6 +262,7 @@ class FormulaBuilder:
         if len(text) > MAX_LATEX_CHARS:
             raise ValueError(f"LaTeX formula is too long: {len(text)} characters, at most {MAX_LATEX_CHARS} "
                              f"(write a longer formula in sympy syntax)")
+        _check_bracket_depth(text)
         try:
             parsed = parse_latex(text, strict=True)  # not strict, it drops what follows a syntax error
         except (RecursionError, MemoryError):
@@ -394,3 +395,19 @@ def _sympy_chain(expr: sp.Basic) -> list[sp.Basic]:
         else:
             out.append(node)
     return out
+
+
+def _check_bracket_depth(text: str) -> None:
+    """Refuse LaTeX nested deeper than :data:`MAX_DEPTH` braces, parentheses and brackets before
+    parsing. Whether sympy's recursive parser fails on deep input depends on the interpreter's
+    recursion limit and stack (a caller may have raised it), and what it returns may be already
+    evaluated (150 nested fractions became one rational); the text's own nesting is the same everywhere."""
+    depth = deepest = 0
+    for ch in text:
+        if ch in "{([":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "})]":
+            depth -= 1
+    if deepest > MAX_DEPTH:
+        raise ValueError(f"formula is nested too deeply: {deepest} levels of braces and brackets, at most {MAX_DEPTH}")

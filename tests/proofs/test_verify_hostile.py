@@ -111,6 +111,18 @@ def test_unbounded_work_is_refused_with_a_clear_error(formula: str, match: str) 
         verify_formula(formula, optimizer="momentum", quantity="stationary_risk")
 
 
+def test_deep_latex_is_refused_whatever_the_recursion_limit() -> None:
+    """With a high recursion limit (as another library may set) sympy's parser read 150 nested
+    fractions into one evaluated rational, and the formula was not refused (seen in an xdist worker)."""
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(100_000)
+    try:
+        with pytest.raises(ValueError, match="nested too deeply"):
+            verify_formula(r"\frac{" * 150 + "1" + "}{2}" * 150, optimizer="momentum", quantity="stationary_risk")
+    finally:
+        sys.setrecursionlimit(old)
+
+
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("formula, verdict", ids=lambda v: v[:40] if isinstance(v, str) else None, argvalues=[
     # a flat 3001-term sum (the terms cancel as they are added): no RecursionError
