@@ -39,6 +39,7 @@ def full() -> tuple[str, list]:
     return latex_document(), document_formulas()
 
 
+@pytest.mark.slow  # shares the module fixture that builds the whole document (about 20 s per worker)
 def test_every_formula_of_the_full_document_parses_back_to_its_source(full) -> None:
     document, formulas = full
     lines = formula_lines(document)
@@ -48,6 +49,7 @@ def test_every_formula_of_the_full_document_parses_back_to_its_source(full) -> N
     assert not failed, failed[:3]
 
 
+@pytest.mark.slow  # shares the module fixture that builds the whole document (about 20 s per worker)
 def test_document_is_structurally_complete(full) -> None:
     document, _ = full
     assert document.startswith("\\documentclass{article}") and document.rstrip().endswith("\\end{document}")
@@ -79,6 +81,7 @@ CORE_AND_AMSMATH = {
 }
 
 
+@pytest.mark.slow  # shares the module fixture that builds the whole document (about 20 s per worker)
 def test_document_cites_the_papers_equations_and_covers_every_builtin(full) -> None:
     document, _ = full
     for spec in BUILTINS:
@@ -301,6 +304,7 @@ def test_the_papers_statements_print_as_their_derivations() -> None:
         assert derived == [claimed] * len(derived), name
 
 
+@pytest.mark.slow  # shares the module fixture that builds the whole document (about 20 s per worker)
 def test_no_sum_is_printed_with_a_leading_minus(full) -> None:
     """`(-\\alpha h_i + 1)`, `(\\beta - 1)` in a denominator: a sum that is a factor reads with a positive lead."""
     document, _ = full
@@ -309,6 +313,7 @@ def test_no_sum_is_printed_with_a_leading_minus(full) -> None:
     assert "\\left(\\beta - 1\\right)" not in document and "\\left(\\gamma - 1\\right)" not in document
 
 
+@pytest.mark.slow  # shares the module fixture that builds the whole document (about 20 s per worker)
 def test_headings_and_second_moments_are_readable(full) -> None:
     document, _ = full
     headings = re.findall(r"\\subsection\*\{([^}]*)\}", document)
@@ -318,6 +323,7 @@ def test_headings_and_second_moments_are_readable(full) -> None:
     assert "bufbuf" not in document and r"\mathrm{E}[\theta_{\mathrm{avg}}^2]" in document
 
 
+@pytest.mark.slow  # shares the module fixture that builds the whole document (about 20 s per worker)
 def test_long_formulas_are_broken_before_top_level_signs(full) -> None:
     """The exact risk of momentum runs over several lines, each continuation starting with + or -,
     and the lines joined back are the formula that parses back."""
