@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from nqm.proofs._cli import main as nqm_main
+from nqm.proofs.cli._main import main as nqm_main
 
 #: goals of the issue (seconds): the command line's help, and ``import nqm.numerics``
 HELP_GOAL = 0.3
@@ -33,7 +33,7 @@ def _nqm_command() -> list[str]:
     script = Path(sys.executable).with_name("nqm")
     if script.is_file():
         return [str(script)]
-    return [sys.executable, "-c", "import sys; from nqm.proofs._cli import main; sys.exit(main(prog_name='nqm'))"]
+    return [sys.executable, "-c", "import sys; from nqm.proofs.cli._main import main; sys.exit(main(prog_name='nqm'))"]
 
 
 def cases() -> dict[str, tuple[list[str], float | None]]:

@@ -1,6 +1,6 @@
 """Cost of the formula verifier's safety: the symbolic worker, the time budget, hostile input.
 
-(a) Worker start: the worker interpreter (``proofs/_budget.py`` run as a script) is started
+(a) Worker start: the worker interpreter (``proofs/formulas/_budget.py`` run as a script) is started
     as verify_formula starts it, importing ``nqm.theory._closed_form``; the time until it
     answers a first call is timed alone (verify_formula overlaps it with the numeric check).
 (b) Per-call overhead against the baseline of the same run: the README's true formula
@@ -59,8 +59,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from nqm.proofs import verify_formula
-    from nqm.proofs._budget import call_with_budget, prestart
-    from nqm.proofs._formula import _in_lr, parse_user_formula
+    from nqm.proofs.formulas._budget import call_with_budget, prestart
+    from nqm.proofs.formulas._verify import _in_lr, parse_user_formula
     from nqm.theory import derive, get_spec
     from nqm.theory._closed_form import same_closed_form
 

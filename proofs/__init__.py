@@ -24,7 +24,7 @@ r"""nqm.proofs: machine-checked evidence that the theory and the engine are righ
 * **PyTorch validation** (``torch`` extra). :func:`run_validation` checks the NQM's
   predictions against trained networks (:func:`train_linear_regression`,
   :func:`compare_noise_models`) and returns a :class:`ValidationReport`.
-* **Command line.** The console script ``nqm`` (click group in :mod:`nqm.proofs._cli`):
+* **Command line.** The console script ``nqm`` (click group in :mod:`nqm.proofs.cli._main`):
   ``derive``, ``latex``, ``report``, ``sweep``, ``critical``, ``steps``, ``montecarlo``,
   ``proofs``, ``verify`` and ``validate``; ``nqm COMMAND --help`` documents each.
 
@@ -38,28 +38,15 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-#: public name -> the submodule that defines it, grouped by submodule
+#: public name -> the subpackage that exports it
 _SUBMODULE_EXPORTS: dict[str, tuple[str, ...]] = {
-    "_claims": ("proof_catalogue",),
-    "_conformance": ("ConformanceReport", "PropertyResult", "check_conformance"),
-    "_figures": ("DEFAULT_FIGURES", "FIGURES", "STYLE", "FigureResult", "make_figures", "save_figure"),
-    "_figures_extra": ("figure_critical_vs_power", "figure_network_vs_nqm", "figure_steps_surface"),
-    "_figures_notebook": ("figure_training_curves",),
-    "_figures_paper": ("figure_2", "figure_3a", "figure_3b", "figure_3c", "figure_4", "figure_11", "figure_13",
-                       "figure_14", "figure_15"),
-    "_formula": ("QUANTITIES", "FormulaVerdict", "verify_formula"),
-    "_networks_linear": ("LinearRuns", "NoiseModelComparison", "compare_noise_models", "train_linear_regression"),
-    "_networks_validation": ("ValidationReport", "run_validation"),
-    "_proof_report": ("ProofReport", "latex_appendix", "proof_table", "results_to_json", "write_json", "write_latex"),
-    "_properties": ("ABSOLUTE_ACCURACY", "PROPERTIES", "ConformanceError", "Property", "bayes_risk_bound",
-                    "monte_carlo_tolerances"),
-    "_prover": ("METHODS", "Proof", "ProofResult", "generic_proofs", "run_all"),
-    "_recursion": ("moment_recursion_risk",),
-    "_reductions": ("Reduction", "declare_reduction", "declared_reductions"),
-    "_report": ("VALIDATION_MODES", "ReportConfig", "build_report"),
-    "_strategies": ("Setup", "batch_sizes", "bin_weights", "derived_stable", "hyperparameters", "noise_variances",
-                    "optimizers", "precond_powers", "problems", "setups", "spectra", "spectral_radius",
-                    "stable_lr_limit", "start_variances", "step_lists", "unstable_hyperparameters"),
+    "claims": ("METHODS", "Proof", "ProofReport", "ProofResult", "generic_proofs", "latex_appendix", "proof_catalogue", "proof_table", "results_to_json", "run_all", "write_json", "write_latex",),
+    "conformance": ("ABSOLUTE_ACCURACY", "ConformanceError", "ConformanceReport", "PROPERTIES", "Property", "PropertyResult", "Reduction", "Setup", "batch_sizes", "bayes_risk_bound", "bin_weights", "check_conformance", "declare_reduction", "declared_reductions", "derived_stable", "hyperparameters", "moment_recursion_risk", "monte_carlo_tolerances", "noise_variances", "optimizers", "precond_powers", "problems", "setups", "spectra", "spectral_radius", "stable_lr_limit", "start_variances", "step_lists", "unstable_hyperparameters",),
+    "figures": ("DEFAULT_FIGURES", "FIGURES", "FigureResult", "STYLE", "figure_11", "figure_13", "figure_14", "figure_15", "figure_2", "figure_3a", "figure_3b", "figure_3c", "figure_4", "figure_critical_vs_power", "figure_network_vs_nqm", "figure_steps_surface", "figure_training_curves", "make_figures", "save_figure",),
+    "formulas": ("FormulaVerdict", "QUANTITIES", "verify_formula",),
+    "report": ("ReportConfig", "VALIDATION_MODES", "build_report",),
+    # the torch extra: loaded only when one of these names is used
+    "networks": ("LinearRuns", "NoiseModelComparison", "ValidationReport", "compare_noise_models", "run_validation", "train_linear_regression",),
 }
 _EXPORTS: dict[str, str] = {name: module for module, names in _SUBMODULE_EXPORTS.items() for name in names}
 

@@ -2,10 +2,10 @@
 
 The command line starts without sympy, matplotlib or hypothesis (its help must print in well under
 a second), so the bounds it documents are defined here and the modules that enforce them import
-them from here: :mod:`._safe_parse` (the bounds on a formula), :mod:`._formula` (samples and the
-symbolic time budget of :func:`~nqm.proofs.verify_formula`) and :mod:`._report` (validation modes).
+them from here: :mod:`nqm.proofs.formulas._parse` (the bounds on a formula), :mod:`nqm.proofs.formulas._verify` (samples and the
+symbolic time budget of :func:`~nqm.proofs.verify_formula`) and :mod:`nqm.proofs.report._build` (validation modes).
 The names of the formula constants, functions and quantities are those of the sympy-valued tables
-:data:`._safe_parse.CONSTANTS`, :data:`._safe_parse.FUNCTIONS` and :data:`._formula.QUANTITIES`
+:data:`nqm.proofs.formulas._parse.CONSTANTS`, :data:`nqm.proofs.formulas._parse.FUNCTIONS` and :data:`nqm.proofs.formulas._verify.QUANTITIES`
 (tests/cli/test_startup.py checks that they agree).
 """
 

@@ -21,7 +21,7 @@ GRID = {"lr": [0.05, 0.2, 0.8], "beta": [0.0, 0.5, 0.9]}
 
 
 def _figure(executor: Any) -> Any:
-    from nqm.proofs._figures import FIGURES
+    from nqm.proofs.figures._core import FIGURES
 
     return FIGURES["fig3a"](problem=SMALL, batch_sizes=(4.0, 64.0), powers=(0.0,), target=0.05,
                             executor=executor).data
@@ -69,7 +69,7 @@ def test_the_report_figures_and_validation_refuse_a_bad_executor_before_any_work
     with pytest.raises(ValueError, match="^executor must be"):
         make_figures(tmp_path / "figures", ["fig3a"], executor=-1)
     assert not (tmp_path / "figures").exists()
-    from nqm.proofs._networks_validation import run_validation
+    from nqm.proofs.networks._validation import run_validation
 
     with pytest.raises(ValueError, match="^executor must be"):
         run_validation(tmp_path / "validation", executor="thread")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from nqm.proofs._cli import main
+from nqm.proofs.cli._main import main
 from nqm.theory import registered_names, unregister
 
 #: the user spec written by :func:`spec_file`: SGD with weight decay ``wd`` towards the optimum,

@@ -55,7 +55,7 @@ def test_conformance_takes_optimizer(tmp_path: Path) -> None:
 
 @pytest.mark.slow  # rendering and saving one figure (PNG and PDF) takes about 10-20 s
 def test_figures_take_a_user_spec_from_a_file(spec_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from nqm.proofs._figures_extra import SURFACE_GRID
+    from nqm.proofs.figures._extra import SURFACE_GRID
 
     monkeypatch.setitem(SURFACE_GRID, "lr", np.logspace(-3, 0, 4))  # a small surface: the point is the argument
     monkeypatch.setitem(SURFACE_GRID, "second", np.array([0.0, 0.5]))

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from conftest import USER_SPEC, assert_one_line_error, run
 
-from nqm.proofs import _cli_common
-from nqm.proofs._cli import main
-from nqm.proofs._cli_common import load_spec_file, progress_wrapper
+from nqm.proofs.cli import _common as _cli_common
+from nqm.proofs.cli._main import main
+from nqm.proofs.cli._common import load_spec_file, progress_wrapper
 from nqm.theory import get_spec
 
 #: subcommands written to the conventions, with an Examples section in their help

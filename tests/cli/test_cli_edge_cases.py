@@ -5,7 +5,7 @@ from click.testing import CliRunner
 
 import nqm.numerics as nn
 from nqm.numerics._montecarlo import MAX_MONTE_CARLO_STEPS
-from nqm.proofs._cli import main
+from nqm.proofs.cli._main import main
 
 
 def run(*args: str):

@@ -16,7 +16,7 @@ from conftest import assert_one_line_error, run
 
 from nqm.numerics._montecarlo import MAX_MONTE_CARLO_WORK
 from nqm.numerics._tune import MAX_GRID_POINTS
-from nqm.proofs._cli_values import MAX_VALUES
+from nqm.proofs.cli._values import MAX_VALUES
 
 TABLE = ("--batch-sizes", "4,16", "--grid", "lr=1e-3:1:5", "--no-cache", "--quiet")
 MC_BASE = ("montecarlo", "--optimizer", "sgd", "--hp", "lr=0.1", "--batch-size", "4", "--steps", "10")
@@ -146,7 +146,7 @@ def test_monte_carlo_runs_are_bounded(runs: str) -> None:
 def test_outputs_are_written_whole_or_not_at_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 
-    from nqm.proofs import _cli_common
+    from nqm.proofs.cli import _common as _cli_common
 
     target = tmp_path / "table.csv"
     _cli_common.write_output(target, "a,b\n1,2\n")
@@ -174,7 +174,7 @@ def test_outputs_are_written_whole_or_not_at_all(tmp_path: Path, monkeypatch: py
     ids=["sweep --workers", "montecarlo --workers", "figures --jobs"],
 )
 def test_worker_processes_are_bounded(args: tuple[str, ...], tmp_path: Path) -> None:
-    from nqm.proofs._cli_common import MAX_WORKERS
+    from nqm.proofs.cli._common import MAX_WORKERS
 
     result = run(*_fill(args, tmp_path / "figs"), str(MAX_WORKERS + 1))
     assert_one_line_error(result)
@@ -199,6 +199,6 @@ def test_infinite_counts_are_one_line_errors(args: tuple[str, ...]) -> None:
 
 
 def test_step_digits_are_read_exactly() -> None:
-    from nqm.proofs._cli_values import parse_steps
+    from nqm.proofs.cli._values import parse_steps
 
     assert parse_steps(str(2**53 + 1)).tolist() == [2**53 + 1]  # not 2**53

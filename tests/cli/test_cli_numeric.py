@@ -14,7 +14,7 @@ import pytest
 from conftest import USER_SPEC, run
 
 import nqm.numerics as nn
-from nqm.proofs._cli_values import parse_batch_sizes, parse_grid, parse_steps
+from nqm.proofs.cli._values import parse_batch_sizes, parse_grid, parse_steps
 
 PAPER = nn.Problem.paper()
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from nqm.proofs._cli_conformance import conformance
+from nqm.proofs.cli._conformance import conformance
 
 ASCENT = textwrap.dedent(
     """

@@ -17,12 +17,12 @@ import pytest
 
 import nqm.proofs
 from nqm.proofs import _limits
-from nqm.proofs._cli import main
+from nqm.proofs.cli._main import COMMANDS as LAZY_COMMANDS
 
 HEAVY = ("sympy", "matplotlib", "hypothesis", "torch")
 
 #: every subcommand of ``nqm``, read from the click group (so a new command is covered too)
-COMMANDS = sorted(main.commands)
+COMMANDS = sorted(LAZY_COMMANDS)
 
 
 def _heavy_modules_after(code: str) -> list[str]:
@@ -40,7 +40,7 @@ print(json.dumps(sorted({{name.partition(".")[0] for name in sys.modules}} & {se
 def _help_code(args: list[list[str]]) -> str:
     """Code that runs ``nqm ARGS`` for each of ``args`` (all ``--help``) as the console script does."""
     return f"""
-from nqm.proofs._cli import main
+from nqm.proofs.cli._main import main
 for args in {args!r}:
     try:
         main(args, prog_name="nqm")
@@ -86,7 +86,8 @@ print(json.dumps([n for n in nqm.proofs.__all__
 def test_help_limits_are_the_enforced_ones() -> None:
     """The names and bounds the help takes from :mod:`nqm.proofs._limits` are those the code enforces."""
     from nqm.numerics._montecarlo import MAX_MONTE_CARLO_WORK
-    from nqm.proofs import _formula, _safe_parse
+    from nqm.proofs.formulas import _verify as _formula
+    from nqm.proofs.formulas import _parse as _safe_parse
 
     assert _limits.CONSTANT_NAMES == tuple(_safe_parse.CONSTANTS)
     assert _limits.FUNCTION_NAMES == tuple(_safe_parse.FUNCTIONS)

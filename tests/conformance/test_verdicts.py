@@ -16,8 +16,8 @@ from nqm.proofs import (
     check_conformance,
     declare_reduction,
 )
-from nqm.proofs._cli import main
-from nqm.proofs._conformance import COLUMNS
+from nqm.proofs.cli._main import main
+from nqm.proofs.conformance._suite import COLUMNS
 from nqm.theory import BETA, LR, NU, OptimizerSpec, register, unregister
 
 

@@ -10,10 +10,10 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("sklearn")
 
-from nqm.proofs._networks_digits import MLP, BatchedOptimizer, init_mlp, load_digits_data  # noqa: E402
-from nqm.proofs._networks_fit import critical_batch_sizes  # noqa: E402
-from nqm.proofs._networks_kfac import fisher_factors  # noqa: E402
-from nqm.proofs._networks_validation import CLAIM_CRITERIA, evaluate_claims  # noqa: E402
+from nqm.proofs.networks._digits import MLP, BatchedOptimizer, init_mlp, load_digits_data  # noqa: E402
+from nqm.proofs.networks._fit import critical_batch_sizes  # noqa: E402
+from nqm.proofs.networks._kfac import fisher_factors  # noqa: E402
+from nqm.proofs.networks._validation import CLAIM_CRITERIA, evaluate_claims  # noqa: E402
 
 HYPER = {
     "sgd": {"lr": [0.1, 0.5, 0.02]},
@@ -154,7 +154,7 @@ def test_claim_criteria_on_constructed_curves() -> None:
 @pytest.mark.slow
 def test_reduced_validation_reproduces_the_claims_that_hold(tmp_path) -> None:
     from nqm.proofs import run_validation
-    from nqm.proofs._networks_validation import OUTPUT_FILES
+    from nqm.proofs.networks._validation import OUTPUT_FILES
 
     report = run_validation(tmp_path / "out", reduced=True, cache_dir=str(tmp_path / "cache"), progress=False)
     for name in OUTPUT_FILES:

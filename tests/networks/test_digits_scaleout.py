@@ -10,7 +10,7 @@ pytest.importorskip("torch")
 pytest.importorskip("sklearn")
 
 from nqm.numerics import local_pool
-from nqm.proofs._networks_digits import SweepConfig, run_sweep  # noqa: E402
+from nqm.proofs.networks._digits import SweepConfig, run_sweep  # noqa: E402
 
 #: a few short searches (about a second serially)
 TINY = SweepConfig(optimizers=("sgd", "momentum", "adam"), batch_sizes=(4, 64), trials=4, examples=2000,

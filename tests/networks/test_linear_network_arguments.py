@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("torch")
 
 import nqm.numerics as nn  # noqa: E402
-from nqm.proofs._networks_linear import compare_noise_models, train_linear_regression  # noqa: E402
+from nqm.proofs.networks._linear import compare_noise_models, train_linear_regression  # noqa: E402
 
 H = np.array([1.0, 0.3])
 KW = dict(sigma=0.5, batch_size=4, steps=15, runs=50, seed=2)

@@ -2,7 +2,7 @@
 
 from click.testing import CliRunner
 
-from nqm.proofs._cli import main
+from nqm.proofs.cli._main import main
 
 
 def test_validate_refuses_to_overwrite_existing_outputs(tmp_path) -> None:

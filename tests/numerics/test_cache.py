@@ -341,7 +341,7 @@ def test_monte_carlo_and_schedule_sweep_results_come_back_exactly(tmp_path: Path
 
 def test_network_search_results_round_trip() -> None:
     pytest.importorskip("torch")
-    from nqm.proofs._networks_digits import SearchResult
+    from nqm.proofs.networks._digits import SearchResult
 
     result = SearchResult(optimizer="momentum", batch_size=64, hyperparameters={"lr": [0.1, 0.2], "beta": [0.9, 0.99]},
                           steps=[120.0, math.inf], diverged=[False, True], stopped_at=500, best_steps=120.0, best_index=0)

@@ -267,7 +267,7 @@ def test_figures_take_every_optimizer_form_and_label_it_by_its_spec() -> None:
     assert _steps_by_series(user) == _steps_by_series(want)
     assert user.figure.axes[0].get_title().endswith(USER_SGD.name)  # a user spec's label is its name
     assert want.figure.axes[0].get_title().endswith("SGD")  # the built-in's display name
-    from nqm.proofs._figures import figure_optimizers
+    from nqm.proofs.figures._core import figure_optimizers
 
     forms = ["momentum", nn.from_spec(USER_MOMENTUM), USER_MOMENTUM.name, USER_MOMENTUM]
     assert figure_optimizers("optimizers", forms) == ["momentum"] + [USER_MOMENTUM.name] * 3

@@ -39,7 +39,7 @@ from nqm.proofs import (
     make_figures,
     save_figure,
 )
-from nqm.proofs._cli_figures import figures as figures_command
+from nqm.proofs.cli._figures import figures as figures_command
 
 PROB = nn.Problem.power_law(400, bins=12)
 BS = (1.0, 16.0, 256.0, 4096.0)
@@ -156,7 +156,7 @@ def test_every_figure_names_its_problem(results: dict[str, FigureResult], name: 
 def test_figures_default_to_the_authors_problem() -> None:
     import inspect
 
-    from nqm.proofs._figures import problem_or_paper
+    from nqm.proofs.figures._core import problem_or_paper
 
     assert problem_or_paper(None).name == nn.Problem.paper().name
     assert "C = H on the bins" in nn.Problem.paper().name
@@ -403,7 +403,7 @@ def test_make_figures_subset_and_errors(tmp_path: Path) -> None:
 
 
 def _cli_commands() -> list:
-    from nqm.proofs._cli import main
+    from nqm.proofs.cli._main import main
 
     cmds = [figures_command]
     if "figures" in main.commands:  # registered by the lead in the group

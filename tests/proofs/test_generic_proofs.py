@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import nqm.numerics as nn
 from nqm.proofs import generic_proofs, run_all
-from nqm.proofs._prover import PointSampler, eliminate_roots, spec_numerics, vanishing_limit
+from nqm.proofs.claims._prover import PointSampler, eliminate_roots, spec_numerics, vanishing_limit
 from nqm.theory import BETA, GAMMA, LR, OptimizerSpec, alpha, beta, derive, h, momentum, r1, r2, t
 
 SETTINGS = settings(max_examples=10, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))

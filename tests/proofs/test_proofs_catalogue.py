@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 import nqm.numerics as nn
-import nqm.proofs._claims_batch as claims_batch
+import nqm.proofs.claims._batch as claims_batch
 import nqm.theory._paper as paper
 from nqm.proofs import METHODS, ProofResult, run_all
-from nqm.proofs._claims import paper_proofs
+from nqm.proofs.claims._catalogue import paper_proofs
 from nqm.theory import BUILTINS, STATEMENTS, alpha, B, beta, c, h
 
 BUILTIN_NAMES = [spec.name for spec in BUILTINS]
@@ -174,7 +174,7 @@ def test_a_raising_check_is_a_failed_proof_not_a_crash() -> None:
 
 
 def test_method_vocabulary_is_enforced() -> None:
-    from nqm.proofs._prover import method
+    from nqm.proofs.claims._prover import method
 
     with pytest.raises(ValueError, match="method"):
         method("vibes")
@@ -182,7 +182,7 @@ def test_method_vocabulary_is_enforced() -> None:
 
 
 def test_statements_outcome_rejects_unknown_names() -> None:
-    from nqm.proofs._prover import statements_outcome
+    from nqm.proofs.claims._prover import statements_outcome
 
     with pytest.raises(KeyError):
         statements_outcome("no_such_statement")

@@ -11,7 +11,7 @@ import sympy as sp
 from click.testing import CliRunner
 
 import nqm.theory._paper as paper
-from nqm.proofs._cli import main
+from nqm.proofs.cli._main import main
 from nqm.theory import alpha, h
 
 THEOREM1 = "(1+beta)*alpha*c/(2*B*(2*beta+2-alpha*h)*(1-beta))"

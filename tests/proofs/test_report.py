@@ -23,9 +23,9 @@ from click.testing import CliRunner
 
 import nqm.numerics as nn
 from nqm.proofs import ReportConfig, build_report
-from nqm.proofs._claims import proof_catalogue
-from nqm.proofs._cli_report import report as report_command
-from nqm.proofs._report_math import derivation_sections, mathtext_source, render_sections, render_svg
+from nqm.proofs.claims._catalogue import proof_catalogue
+from nqm.proofs.cli._report import report as report_command
+from nqm.proofs.report._math import derivation_sections, mathtext_source, render_sections, render_svg
 from nqm.theory import BUILTINS, registered_names
 
 BUILTIN_NAMES = tuple(spec.name for spec in BUILTINS)
@@ -254,7 +254,7 @@ def test_full_default_report(tmp_path):
     from nqm.proofs import DEFAULT_FIGURES
 
     out = tmp_path / "r"
-    run = subprocess.run([sys.executable, "-c", "from nqm.proofs._cli import main; main()", "report", "--out", str(out),
+    run = subprocess.run([sys.executable, "-c", "from nqm.proofs.cli._main import main; main()", "report", "--out", str(out),
                           "--validation", "quick", "--quiet"], capture_output=True, text=True, timeout=1400)
     assert run.returncode == 0, run.stderr[-3000:]
     index = out / "index.html"

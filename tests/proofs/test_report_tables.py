@@ -5,8 +5,8 @@ import sys
 
 import pytest
 from nqm.proofs import METHODS, Proof, ProofReport, run_all
-from nqm.proofs._proof_report import COLUMNS
-from nqm.proofs._prover import Outcome, step
+from nqm.proofs.claims._results import COLUMNS
+from nqm.proofs.claims._prover import Outcome, step
 
 
 def _proofs(specs=None) -> list[Proof]:
@@ -18,7 +18,7 @@ def _proofs(specs=None) -> list[Proof]:
 
 
 def test_run_all_gives_a_report_that_tabulates(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("nqm.proofs._claims.proof_catalogue", _proofs)
+    monkeypatch.setattr("nqm.proofs.claims._catalogue.proof_catalogue", _proofs)
     report = run_all()
     assert isinstance(report, ProofReport) and isinstance(report, list) and len(report) == 2
     df = report.to_pandas()

@@ -19,11 +19,12 @@ from matplotlib.figure import Figure
 
 import nqm.numerics as nn
 import nqm.proofs as proofs
-from nqm.proofs import _cli_common, _figures
-from nqm.proofs._cli import main
-from nqm.proofs._cli_common import progress_wrapper, status
-from nqm.proofs._report import build_report, ReportConfig
-from nqm.proofs._report_tasks import MonteCarloSetting
+from nqm.proofs.cli import _common as _cli_common
+from nqm.proofs.figures import _core as _figures
+from nqm.proofs.cli._main import main
+from nqm.proofs.cli._common import progress_wrapper, status
+from nqm.proofs.report._build import build_report, ReportConfig
+from nqm.proofs.report._tasks import MonteCarloSetting
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,7 +37,7 @@ def test_the_style_file_loads_with_matplotlib_and_ships_as_package_data() -> Non
     with matplotlib.style.context(proofs.STYLE):
         assert all(matplotlib.rcParams[k] == v for k, v in settings.items())
     package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
-    assert "nqm.mplstyle" in package_data["nqm.proofs"]
+    assert "nqm.mplstyle" in package_data["nqm.proofs.figures"]
 
 
 def test_figures_are_drawn_under_the_style_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -22,10 +22,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nqm.proofs import verify_formula
-from nqm.proofs._budget import call_with_budget
-from nqm.proofs._cli import main
-from nqm.proofs._formula import parse_user_formula
-from nqm.proofs._safe_parse import MAX_DEPTH, MAX_EXPONENT, MAX_LATEX_CHARS, MAX_LITERAL_DIGITS
+from nqm.proofs.formulas._budget import call_with_budget
+from nqm.proofs.cli._main import main
+from nqm.proofs.formulas._verify import parse_user_formula
+from nqm.proofs.formulas._parse import MAX_DEPTH, MAX_EXPONENT, MAX_LATEX_CHARS, MAX_LITERAL_DIGITS
 from nqm.theory import alpha, get_spec
 
 THEOREM1 = "(1+beta)*alpha*c/(2*B*(2*beta+2-alpha*h)*(1-beta))"
@@ -153,7 +153,8 @@ def test_symbolic_check_past_its_budget_answers_unknown_with_what_was_tried() ->
 
 def test_documented_bounds_are_the_enforced_ones() -> None:
     """The numbers in verify_formula's docstring and in ``nqm verify --help`` are the constants."""
-    from nqm.proofs import _safe_eval, _safe_parse
+    from nqm.proofs.formulas import _evaluate as _safe_eval
+    from nqm.proofs.formulas import _parse as _safe_parse
 
     help_text = CliRunner().invoke(main, ["verify", "--help"]).output
     doc = " ".join(verify_formula.__doc__.split())
@@ -222,7 +223,7 @@ def test_cli_process_prints_no_traceback(tmp_path: Path) -> None:
     line on stderr, status 2, no marker."""
     marker = tmp_path / "marker"
     for payload in (_payloads(marker)[0], "10**10**10"):
-        done = subprocess.run([sys.executable, "-m", "nqm.proofs._cli", "verify", "--optimizer", "sgd", "--quantity",
+        done = subprocess.run([sys.executable, "-m", "nqm.proofs.cli", "verify", "--optimizer", "sgd", "--quantity",
                                "stationary_risk", "--", payload], capture_output=True, text=True, timeout=300)
         assert done.returncode == 2, done.stderr
         _one_line_error(done.stderr)
@@ -241,7 +242,7 @@ def test_call_with_budget_answers_fails_and_stops() -> None:
 
 _ORPHAN_SCRIPT = """
 import os, signal, sys
-from nqm.proofs import _budget
+from nqm.proofs.formulas import _budget as _budget
 assert _budget.call_with_budget(pow, (2, 3), 120) == ("done", 8)
 print(_budget._worker.process.pid, flush=True)
 os.kill(os.getpid(), getattr(signal, sys.argv[1]))
@@ -268,7 +269,7 @@ def test_worker_exits_when_its_caller_dies(tmp_path: Path, sig: str) -> None:
 def test_a_formula_with_a_foreign_symbol_starts_no_symbolic_worker() -> None:
     """The worker (a fresh interpreter importing sympy, about 1 s of CPU) is started only once the
     formula has passed every check, not for a call that then raises."""
-    from nqm.proofs import _budget
+    from nqm.proofs.formulas import _budget as _budget
 
     _budget._stop()
     with pytest.raises(ValueError, match="cannot depend on"):
@@ -307,8 +308,8 @@ def test_every_allowed_call_parses_to_something_the_evaluator_knows() -> None:
     formula is either refused (ValueError) or holds only functions the evaluator evaluates."""
     import mpmath as mp
 
-    from nqm.proofs._safe_eval import evaluate
-    from nqm.proofs._safe_parse import FUNCTIONS
+    from nqm.proofs.formulas._evaluate import evaluate
+    from nqm.proofs.formulas._parse import FUNCTIONS
 
     spec = get_spec("momentum")
     point = {s: mp.mpf(1) / (k + 3) for k, s in enumerate(sp.symbols("alpha beta h c B z", real=True))}

@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sympy.parsing.latex import parse_latex
 
-from nqm.proofs._cli import main
+from nqm.proofs.cli._main import main
 from nqm.theory import BETA, BUILTINS, GAMMA, LR, B, OptimizerSpec, alpha, beta, c, derive, gamma, h, momentum, p, r1, r2, sgd, t, v0, x
 from nqm.theory._latex import (
     PRINT_NAMES,

@@ -1,0 +1,10 @@
+"""The NQM figures (the paper's and the toolkit's own): :class:`FigureResult`, the figure catalogue :data:`FIGURES`, rendering and saving."""
+
+from __future__ import annotations
+
+from ._core import DEFAULT_FIGURES, FIGURES, STYLE, FigureResult, figure_paths, make_figures, save_figure
+from ._paper import figure_11, figure_13, figure_14, figure_15, figure_2, figure_3a, figure_3b, figure_3c, figure_4
+from ._extra import figure_critical_vs_power, figure_network_vs_nqm, figure_steps_surface
+from ._notebook import figure_training_curves
+
+__all__ = ["DEFAULT_FIGURES", "FIGURES", "FigureResult", "STYLE", "figure_11", "figure_13", "figure_14", "figure_15", "figure_2", "figure_3a", "figure_3b", "figure_3c", "figure_4", "figure_critical_vs_power", "figure_network_vs_nqm", "figure_steps_surface", "figure_paths", "figure_training_curves", "make_figures", "save_figure"]

@@ -1,0 +1,7 @@
+"""Checking a user's formula against a derived quantity: parsed against a whitelist, never executed."""
+
+from __future__ import annotations
+
+from ._verify import FormulaVerdict, QUANTITIES, verify_formula
+
+__all__ = ["FormulaVerdict", "QUANTITIES", "verify_formula"]
