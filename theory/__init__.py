@@ -7,7 +7,15 @@ stationary risk, stability conditions, effective learning rate and closed forms.
 
 from ._builtins import BETA, BUILTINS, GAMMA, LR, NU, ema, momentum, nesterov, qhm, sgd
 from ._closed_form import ClosedForm, closed_form, same_closed_form
-from ._codegen import cached_forms_source, compile_forms, exact_terms, forms_source, generated_module_source, hyperparameter_ranges, scale_covariant
+from ._codegen import (
+    cached_forms_source,
+    compile_forms,
+    exact_terms,
+    forms_source,
+    generated_module_source,
+    hyperparameter_ranges,
+    scale_covariant,
+)
 from ._derive import Derivation, NumericInvariants, derive
 from ._latex import (
     DocumentBlock,
@@ -33,7 +41,7 @@ from ._multiplicative import MultiplicativeDynamics, multiplicative_dynamics, qu
 from ._paper import STATEMENTS, Statement, check_all, statement
 from ._registry import get_spec, register, registered_names, registered_specs, unregister
 from ._spec import PRECOND_POWER, PRECONDITIONED_PROBLEM, Hyperparameter, OptimizerSpec, SpecError
-from ._symbols import B, LATEX_NAMES, alpha, beta, c, gamma, h, k, nu, p, r1, r2, t, theta0, v0, x, xi, z
+from ._symbols import LATEX_NAMES, B, alpha, beta, c, gamma, h, k, nu, p, r1, r2, t, theta0, v0, x, xi, z
 
 __all__ = [
     "B", "BETA", "BUILTINS", "Derivation", "GAMMA", "Hyperparameter", "LATEX_NAMES", "LR", "MultiplicativeDynamics", "NU",

@@ -39,7 +39,7 @@ import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import fields
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +112,7 @@ def _lr_symbol(spec: OptimizerSpec) -> sp.Symbol | None:
     return next((hp.symbol for hp in spec.hyperparameters if hp.name == "lr"), None)
 
 
-@lru_cache(maxsize=None)
+@cache
 def scale_covariant(spec: OptimizerSpec) -> bool:
     r"""Whether the spec (n <= 2, with a hyperparameter ``lr``) obeys the NQM's scale symmetry
     :math:`(h, c, \alpha) \to (sh, sc, \alpha/s)`: the mean-path invariants and E unchanged, the
@@ -162,7 +162,7 @@ def _exact_variants(spec: OptimizerSpec) -> tuple[tuple[Hyperparameter, ...], li
     return chosen, [tuple(hp for j, hp in enumerate(chosen) if k >> j & 1) for k in range(1 << len(chosen))]
 
 
-@lru_cache(maxsize=None)
+@cache
 def exact_terms(spec: OptimizerSpec) -> dict[str, tuple[tuple[tuple[float, tuple[int, ...]], ...], ...]] | None:
     r"""The quantities of :data:`_EXACT` (E, the discriminant :math:`\Delta = \sigma^2 - \det D`,
     :math:`\operatorname{tr}(2I + D)`, :math:`\operatorname{tr}A`, :math:`\det A`, :math:`u_1`, and
@@ -329,7 +329,7 @@ def _cache_dir() -> Path:
 _PREAMBLE = "import numpy\n\n"
 
 
-@lru_cache(maxsize=None)
+@cache
 def cached_forms_source(spec: OptimizerSpec) -> str:
     """:func:`forms_source` of ``spec``, memory- and disk-cached by spec content.
 
@@ -350,7 +350,7 @@ def cached_forms_source(spec: OptimizerSpec) -> str:
     return source
 
 
-@lru_cache(maxsize=None)
+@cache
 def compile_forms(spec: OptimizerSpec) -> Callable[..., dict[str, Any]]:
     """Compile the numeric forms of ``spec`` (memory- and disk-cached by spec content)."""
     path = _cache_dir() / f"{_spec_key(spec)}.py"

@@ -17,7 +17,7 @@ use from the spec's matrices alone (nothing optimizer-specific is typed here):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cache, cached_property, lru_cache
 from typing import TYPE_CHECKING
 
 import sympy as sp
@@ -294,7 +294,7 @@ class Derivation:
         )
 
 
-@lru_cache(maxsize=None)
+@cache
 def derive(spec: OptimizerSpec) -> Derivation:
     """The (cached) :class:`Derivation` of ``spec``."""
     return Derivation(spec)

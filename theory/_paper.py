@@ -26,8 +26,8 @@ Where nqm-math.md restores a formula that paper.txt lost, the reference says so.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
