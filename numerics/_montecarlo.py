@@ -57,10 +57,10 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ._cache import register_result_type
 from ._forms import _shown, evaluation_steps, real_array, validate_count, validate_hyperparameter
 from ._model import validate_batch_size, validate_steps
 from ._optimizers import Optimizer, OptimizerLike, as_optimizer
-from ._cache import register_result_type
 from ._parallel import ExecutorArg, ResultCache, map_tasks, resolve_cache, resolve_executor
 from ._problem import Problem
 from ._tables import Tabular

@@ -19,7 +19,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._forms import PRECOND_RANGE, _shown, real_array, validate_batch_size, validate_count, validate_hyperparameter, validate_positive
+from ._forms import (
+    PRECOND_RANGE,
+    _shown,
+    real_array,
+    validate_batch_size,
+    validate_count,
+    validate_hyperparameter,
+    validate_positive,
+)
 from ._generated import preconditioned_problem
 from ._tie import reaches
 

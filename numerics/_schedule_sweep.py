@@ -24,7 +24,6 @@ from ._parallel import ExecutorArg, ResultCache, map_tasks, resolve_cache, resol
 from ._problem import Problem
 from ._schedule import schedule_optimizer
 from ._schedule_maps import MapMethod
-from ._tables import Tabular
 from ._schedule_opt import (
     AUTHORS_START,
     PAPER_SGD_LRS,
@@ -34,6 +33,7 @@ from ._schedule_opt import (
     best_constant,
     optimal_schedule,
 )
+from ._tables import Tabular
 
 register_result_type(ScheduleResult)  # cached by schedule_sweep
 
