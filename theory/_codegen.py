@@ -39,7 +39,7 @@ import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import fields
-from functools import cache, lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 

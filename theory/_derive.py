@@ -17,7 +17,7 @@ use from the spec's matrices alone (nothing optimizer-specific is typed here):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache, cached_property, lru_cache
+from functools import cache, cached_property
 from typing import TYPE_CHECKING
 
 import sympy as sp

@@ -42,7 +42,7 @@ with :math:`\tilde h = h^{1-p}`, :math:`\tilde c = ch^{-p}` — the same form on
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache
 
 import sympy as sp
 

@@ -828,7 +828,7 @@ def partial_sum_of_squares(X: sp.Expr, z: sp.Symbol, t: sp.Symbol, poles: Poles 
         for w, P in geometric.items()
         for j, b in enumerate(_binomial_basis(P, k))
     ])
-    s += sp.Add(*[e * (1 - sum(sp.KroneckerDelta(t, l) for l in range(i + 1))) for i, e in finite.items()])
+    s += sp.Add(*[e * (1 - sum(sp.KroneckerDelta(t, m) for m in range(i + 1))) for i, e in finite.items()])
     s = _canonical(s, t, placeholders)
     xt = x.xreplace({k: t, **placeholders})
 
