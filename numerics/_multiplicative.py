@@ -26,7 +26,7 @@ Bins of weight :math:`m_i` stand for :math:`m_i` identical coordinates, which is
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache, lru_cache
+from functools import cache
 
 import numpy as np
 

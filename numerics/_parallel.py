@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar, Union
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -270,9 +270,9 @@ class LocalWorkers:
 
 
 #: the ``executor=`` argument of every entry point (:func:`resolve_executor`; a dask ``Client`` is also accepted)
-ExecutorArg = Union[Executor, str, int, None]
+ExecutorArg = Executor | str | int | None
 #: what every ``executor=`` argument is resolved to: run here, a pool to open, or the caller's executor
-Resolved = Union[str, LocalWorkers, Executor]
+Resolved = str | LocalWorkers | Executor
 
 
 def resolve_executor(executor: object, work: float = math.inf, threshold: float = 0.0) -> Resolved:

@@ -636,10 +636,10 @@ def _predict_hits(cert: _Certificates, rows: np.ndarray, hi: np.ndarray, target:
         active = np.nonzero(open_)[0]
         if active.size == 0:
             return hi
-        l, h = lo[active], hi[active]
+        below, above = lo[active], hi[active]
         # geometric midpoints, from 1 when lo = 0: ~log2(log2(hi)) halvings of the log range to a
         # factor 2 (the arithmetic halving from hi = 2**62 down to a hit near 1e6 took ~40)
-        mid = np.clip(np.floor(np.sqrt(np.maximum(l, 1.0) * h)), l + 1.0, h - 1.0)
+        mid = np.clip(np.floor(np.sqrt(np.maximum(below, 1.0) * above)), below + 1.0, above - 1.0)
         ok = cert.lower_at(rows[active], mid) <= target
         hi[active[ok]] = mid[ok]
         lo[active[~ok]] = mid[~ok]
