@@ -19,9 +19,7 @@ Three different quantities, easily confused:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
 
 import numpy as np
 
@@ -29,7 +27,7 @@ from ._forms import _shown, evaluation_steps, real_array
 from ._model import build_model, validate_batch_size
 from ._optimizers import OptimizerLike, as_optimizer
 from ._problem import Problem
-from ._tables import Tabular
+from ._tables import Columns, Tabular
 
 __all__ = [
     "McCandlishFit",
@@ -76,7 +74,7 @@ class McCandlishFit(Tabular):
     def _tables(self) -> dict[str, tuple[str, ...]]:
         return {"fit": ()}
 
-    def _columns(self, table: str) -> dict[str, Sequence[Any]]:
+    def _columns(self, table: str) -> Columns:
         return {k: [v] for k, v in asdict(self).items()}
 
 
@@ -154,7 +152,7 @@ class CriticalBatchSizes(Tabular):
     def _tables(self) -> dict[str, tuple[str, ...]]:
         return {"fit": ()}
 
-    def _columns(self, table: str) -> dict[str, Sequence[Any]]:
+    def _columns(self, table: str) -> Columns:
         fit = self.mccandlish or McCandlishFit(math.nan, math.nan, math.nan, math.nan)
         return {"S_min": [fit.S_min], "E_min": [fit.E_min], "B_crit_mccandlish": [fit.B_crit],
                 "rms_relative_error": [fit.rms_relative_error], "B_crit_perfect_scaling_2x": [self.perfect_scaling_2x]}

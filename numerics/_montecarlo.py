@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -63,7 +63,7 @@ from ._model import validate_batch_size, validate_steps
 from ._optimizers import Optimizer, OptimizerLike, as_optimizer
 from ._parallel import ExecutorArg, ResultCache, map_tasks, resolve_cache, resolve_executor
 from ._problem import Problem
-from ._tables import Tabular
+from ._tables import Columns, Tabular
 from ._tie import reaches
 
 __all__ = ["MonteCarloResult", "monte_carlo"]
@@ -140,7 +140,7 @@ class MonteCarloResult(Tabular):
         return {"risk": ("step",), **({"curves": ("run", "step")} if self.curves is not None else {}),
                 "first_hits": ("target", "run"), "quantiles": ("target", "quantile")}
 
-    def _columns(self, table: str) -> dict[str, Sequence[Any]]:
+    def _columns(self, table: str) -> Columns:
         if table == "risk":
             return {"step": self.steps, "mean": self.mean, "stderr": self.stderr}
         name, values, first, second = {

@@ -59,7 +59,7 @@ at 0.01).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,7 +81,7 @@ from ._schedule_search import (
     standard_starts,
 )
 from ._steps import grid_minimum
-from ._tables import Tabular
+from ._tables import Columns, Tabular
 from ._tie import reaches
 
 __all__ = [
@@ -137,7 +137,7 @@ class ScheduleResult(Tabular):
     def _tables(self) -> dict[str, tuple[str, ...]]:
         return {"pieces": ("piece",), **({"searched": ("total_steps",)} if self.searched else {})}
 
-    def _columns(self, table: str) -> dict[str, Sequence[Any]]:
+    def _columns(self, table: str) -> Columns:
         if table == "searched":
             return {"total_steps": list(self.searched), "best_risk": list(self.searched.values())}
         b, r = np.asarray(self.boundaries), np.asarray(self.risk)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +33,7 @@ from ._schedule_opt import (
     best_constant,
     optimal_schedule,
 )
-from ._tables import Tabular
+from ._tables import Columns, Tabular
 
 register_result_type(ScheduleResult)  # cached by schedule_sweep
 
@@ -102,7 +102,7 @@ class ScheduleSweep(Tabular):
     def _tables(self) -> dict[str, tuple[str, ...]]:
         return {"steps": ("batch_size",), "pieces": ("batch_size", "piece")}
 
-    def _columns(self, table: str) -> dict[str, Sequence[Any]]:
+    def _columns(self, table: str) -> Columns:
         if table == "steps":
             return {**self.steps_table(), "final_lr": self.final_lr}
         parts = [s._columns("pieces") for s in self.schedules]

@@ -29,7 +29,7 @@ from ._model import build_model
 from ._optimizers import Optimizer, OptimizerLike, as_optimizer
 from ._parallel import ExecutorArg, ResultCache, map_tasks, resolve_cache, resolve_executor
 from ._problem import Problem
-from ._tables import Tabular, records_to_columns
+from ._tables import Columns, Tabular, records_to_columns
 from ._tune import OPTIMIZERS_OWN, GridSearch, _axes, _refine, tuning_arguments
 
 __all__ = ["SweepRow", "Sweep", "SweepList", "sweep", "sweeps", "POOL_MIN_WORK", "effective_lr", "LearningRateTable", "optimal_learning_rates", "PAPER_BATCH_SIZES"]
@@ -183,7 +183,7 @@ class Sweep(Tabular):
     def _tables(self) -> dict[str, tuple[str, ...]]:
         return {"rows": ("batch_size",)}
 
-    def _columns(self, table: str) -> dict[str, Sequence[Any]]:
+    def _columns(self, table: str) -> Columns:
         return records_to_columns(self.records())
 
     def _meta(self) -> dict[str, Any]:
@@ -218,7 +218,7 @@ class SweepList(list, Tabular):  # type: ignore[type-arg]
     def _tables(self) -> dict[str, tuple[str, ...]]:
         return {"rows": ("optimizer", "precond_power", "batch_size"), "critical": ("optimizer", "precond_power")}
 
-    def _columns(self, table: str) -> dict[str, Sequence[Any]]:
+    def _columns(self, table: str) -> Columns:
         if table == "rows":
             return records_to_columns([rec for s in self for rec in s.records()])
         return records_to_columns([
@@ -541,7 +541,7 @@ class LearningRateTable(Tabular):
     def _tables(self) -> dict[str, tuple[str, ...]]:
         return {"rows": ("batch_size",)}
 
-    def _columns(self, table: str) -> dict[str, Sequence[Any]]:
+    def _columns(self, table: str) -> Columns:
         return {"batch_size": self.batch_sizes, "lr": self.lr, "effective_lr": self.effective_lr, "steps": self.steps}
 
     def _meta(self) -> dict[str, Any]:

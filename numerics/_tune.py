@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import math
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,7 +42,7 @@ from ._model import RiskModel, build_model, validate_batch_size
 from ._optimizers import Optimizer, as_optimizer_spec, spec_defaults
 from ._problem import Problem
 from ._steps import first_hits, grid_minimum
-from ._tables import Tabular
+from ._tables import Columns, Tabular
 
 __all__ = ["MAX_GRID_POINTS", "TuneResult", "GridSearch", "tune", "clear_tune_cache", "default_grid", "tuning_arguments",
            "OPTIMIZERS_OWN"]
@@ -312,7 +312,7 @@ class TuneResult(Tabular):
     def _tables(self) -> dict[str, tuple[str, ...]]:
         return {"optimum": (), **({"grid": tuple(self.grid)} if self.grid_steps is not None else {})}
 
-    def _columns(self, table: str) -> dict[str, Sequence[Any]]:
+    def _columns(self, table: str) -> Columns:
         if table == "grid":
             mesh = np.meshgrid(*self.grid.values(), indexing="ij")
             return {**{k: m.ravel() for k, m in zip(self.grid, mesh)}, "steps": np.ravel(self.grid_steps)}
