@@ -96,6 +96,7 @@ def _edge_invariants(inv: NumericInvariants) -> dict[str, Any]:
     :math:`g_0 = \mathrm{out}\,b`, :math:`g_1 = \mathrm{out}\,K\,b` (so that
     :math:`\mathrm{out}A^kb = c_kg_0 + s_kg_1`), and ``edge_<name>`` = E times each stationary quantity."""
     n = inv.n
+    assert inv.sigma is not None, "the Chebyshev fields are set for n <= 2"
     D = sp.Matrix(n, n, inv.D)
     E = _factor((2 * sp.eye(n) + D).det())
     K = D - inv.sigma * sp.eye(n)
@@ -192,15 +193,18 @@ def exact_terms(spec: OptimizerSpec) -> dict[str, tuple[tuple[tuple[float, tuple
     for name in ("w0", "w1", "w2"):
         num, den = sp.fraction(sp.cancel((edge[f"edge_{name}"] * h**2).subs(lr, x / h)))
         exprs[f"{name}_num"], exprs[f"{name}_den"] = num, den
-    result = {}
+    result: dict[str, tuple[tuple[tuple[float, tuple[int, ...]], ...], ...]] = {}
     for name, expr in exprs.items():
         base = sp.cancel(sp.sympify(expr).subs(lr, x / h))
         per_variant = []
         for complemented in variants:
             subs = {hp.symbol: 1 - _complement_symbol(hp) for hp in complemented}
             others = [_complement_symbol(hp) if hp in complemented else hp.symbol for hp in spec.hyperparameters if hp.symbol != lr]
-            per_variant.append(_as_terms(sp.expand(base.subs(subs)), x, others))
-        if all(terms is not None for terms in per_variant):
+            terms = _as_terms(sp.expand(base.subs(subs)), x, others)
+            if terms is None:
+                break
+            per_variant.append(terms)
+        else:
             result[name] = tuple(per_variant)
     for name in ("w0", "w1", "w2"):  # only as a pair
         if (f"{name}_num" in result) != (f"{name}_den" in result):

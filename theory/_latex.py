@@ -765,6 +765,7 @@ def _spec_blocks(spec: OptimizerSpec) -> list[DocumentBlock]:
         )
     )
     if any(hp.name == "lr" for hp in spec.hyperparameters):
+        small: tuple[Formula, ...]
         try:
             small = (
                 Formula(r"\alpha_{\mathrm{eff}}", d.effective_lr),
