@@ -147,7 +147,9 @@ def to_plain(value: Any) -> Any:
         return {"scalar": _bytes_form(value)}
     tag = _TAG_OF.get(type(value))
     if tag is None:
-        raise TypeError(f"cannot cache a result of type {type(value).__qualname__}; register it with register_result_type")
+        raise TypeError(
+            f"cannot cache a result of type {type(value).__qualname__}; register it with register_result_type"
+        )
     fields = _BY_TAG[tag].to_fields(value)
     return {"object": tag, "fields": {str(k): to_plain(v) for k, v in fields.items()}}
 

@@ -31,8 +31,8 @@ import numpy as np
 from ._cache import ResultCache, default_cache_dir
 from ._generated import FORMS, FORMS_VERSION
 
-__all__ = ["ExecutorArg", "LocalPool", "LocalThreads", "LocalWorkers", "MAX_WORKERS", "ResultCache", "config_key", "default_cache_dir",
-           "local_pool", "map_tasks", "open_executor", "resolve_cache", "resolve_executor"]
+__all__ = ["ExecutorArg", "LocalPool", "LocalThreads", "LocalWorkers", "MAX_WORKERS", "ResultCache", "config_key",
+           "default_cache_dir", "local_pool", "map_tasks", "open_executor", "resolve_cache", "resolve_executor"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -374,7 +374,8 @@ def map_tasks(
     """
     resolved = executor if isinstance(executor, LocalWorkers) else resolve_executor(executor)
     results: list[Any] = [None] * len(tasks)
-    keys = [config_key((getattr(fn, "__module__", ""), getattr(fn, "__qualname__", ""), task)) for task in tasks] if cache else []
+    fn_name = (getattr(fn, "__module__", ""), getattr(fn, "__qualname__", ""))
+    keys = [config_key((*fn_name, task)) for task in tasks] if cache else []
     missing = []
     for i in range(len(tasks)):
         if cache is not None:

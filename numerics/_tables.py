@@ -34,8 +34,8 @@ import numpy as np
 
 from ._jsonio import json_ready
 
-__all__ = ["INSTALL_TABLES", "Tabular", "csv_cell", "csv_text", "html_table", "records_csv", "records_to_columns", "require",
-           "write_text"]
+__all__ = ["INSTALL_TABLES", "Tabular", "csv_cell", "csv_text", "html_table", "records_csv", "records_to_columns",
+           "require", "write_text"]
 
 #: how to install the optional libraries of this module
 INSTALL_TABLES = 'pip install "nqm-toolkit[tables]"'
