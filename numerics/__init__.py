@@ -4,6 +4,7 @@ Formulas come from :mod:`nqm.theory` (the committed generated forms for built-in
 compiled on first use for user specs); nothing optimizer-specific is typed here.
 """
 
+from ._cache import CacheWarning, register_result_type
 from ._critical import (
     CriticalBatchSizes,
     GradientNoiseScale,
@@ -17,8 +18,6 @@ from ._critical import (
 from ._model import MAX_STEPS
 from ._montecarlo import MonteCarloResult, monte_carlo
 from ._multiplicative import MAX_MULTIPLICATIVE_STEPS, multiplicative_expected_risk
-from ._cache import CacheWarning, register_result_type
-from ._parallel import MAX_WORKERS, LocalPool, LocalThreads, ResultCache, local_pool, resolve_executor
 from ._optimizers import (
     EMA,
     QHM,
@@ -32,6 +31,7 @@ from ._optimizers import (
     from_spec,
     optimizer,
 )
+from ._parallel import MAX_WORKERS, LocalPool, LocalThreads, ResultCache, local_pool, resolve_executor
 from ._problem import Problem
 from ._risk import expected_risk, risk_components, risk_variance, stationary_risk
 from ._schedule import piecewise_risk, piecewise_risk_gradient, scheduled_risk, split_steps
@@ -46,8 +46,8 @@ from ._schedule_opt import (
 )
 from ._schedule_sweep import ScheduleSweep, schedule_sweep
 from ._steps import steps_to_target
-from ._tie import TIE_RTOL, reaches
 from ._sweep import LearningRateTable, Sweep, SweepList, SweepRow, effective_lr, optimal_learning_rates, sweep, sweeps
+from ._tie import TIE_RTOL, reaches
 from ._tune import TuneResult, clear_tune_cache, default_grid, tune
 
 __all__ = [

@@ -93,7 +93,7 @@ def register_result_type(
     """
     if (to_fields is None) != (from_fields is None):
         raise ValueError("to_fields and from_fields must be given together")
-    if to_fields is None:
+    if to_fields is None or from_fields is None:  # both None (checked above)
         if not dataclasses.is_dataclass(cls):
             raise ValueError(f"cls: {cls.__qualname__} is not a dataclass; give to_fields and from_fields")
         names = tuple(f.name for f in dataclasses.fields(cls) if f.init)
@@ -107,7 +107,7 @@ def register_result_type(
     known = _BY_TAG.get(tag)
     if known is not None and known.cls.__module__ != cls.__module__:  # the same module reloaded may replace it
         raise ValueError(f"cls: {known.cls.__module__}.{tag} is already registered as {tag!r}")
-    _BY_TAG[tag] = _Codec(cls, to_fields, from_fields)  # type: ignore[arg-type]
+    _BY_TAG[tag] = _Codec(cls, to_fields, from_fields)
     _TAG_OF[cls] = tag
     return cls
 
@@ -147,7 +147,9 @@ def to_plain(value: Any) -> Any:
         return {"scalar": _bytes_form(value)}
     tag = _TAG_OF.get(type(value))
     if tag is None:
-        raise TypeError(f"cannot cache a result of type {type(value).__qualname__}; register it with register_result_type")
+        raise TypeError(
+            f"cannot cache a result of type {type(value).__qualname__}; register it with register_result_type"
+        )
     fields = _BY_TAG[tag].to_fields(value)
     return {"object": tag, "fields": {str(k): to_plain(v) for k, v in fields.items()}}
 

@@ -112,7 +112,9 @@ class ChebyshevPowers:
                 self.traceA = 2.0 + 2.0 * sig if self.n == 2 else 1.0 + sig
             if self.detA is None:
                 self.detA = 1.0 + np.asarray(self.det_A_minus_1, dtype=float)
-            arrays = (self.sigma, self.det_D, self.det_A_minus_1, self.edge, self.disc, self.trace2, self.traceA, self.detA)
+            arrays = (
+                self.sigma, self.det_D, self.det_A_minus_1, self.edge, self.disc, self.trace2, self.traceA, self.detA
+            )
             sigma, det_D, det_A_m1, edge, Delta, trace2, traceA, detA = np.broadcast_arrays(
                 *(np.asarray(v, dtype=float) for v in arrays)
             )
@@ -137,7 +139,8 @@ class ChebyshevPowers:
             self.L1 = self._log_abs(self.lam1, self.mu1, nu2)
             self.L2 = self._log_abs(self.lam2, self.mu2, nu1)
             self.close = ~self.complex_ & (self.lam1 * self.lam2 > 0) & (
-                np.minimum(np.abs(self.lam1), np.abs(self.lam2)) >= 0.5 * np.maximum(np.abs(self.lam1), np.abs(self.lam2))
+                np.minimum(np.abs(self.lam1), np.abs(self.lam2))
+                >= 0.5 * np.maximum(np.abs(self.lam1), np.abs(self.lam2))
             )
             self.phi = np.where(self.close, np.arctanh(np.where(self.close, self.delta / self.m_abs, 0.0)), 0.0)
             self.log_r = 0.5 * np.log1p(det_A_m1)
@@ -160,7 +163,10 @@ class ChebyshevPowers:
         index = np.unravel_index(flat_index, self.shape)
         new = object.__new__(type(self))
         new.__dict__.update(
-            {k: (np.broadcast_to(v, self.shape)[index] if isinstance(v, np.ndarray) else v) for k, v in self.__dict__.items()}
+            {
+                k: (np.broadcast_to(v, self.shape)[index] if isinstance(v, np.ndarray) else v)
+                for k, v in self.__dict__.items()
+            }
         )
         return new
 
@@ -244,7 +250,8 @@ class ChebyshevPowers:
         r""":math:`\bigl(\sum_{k<t}c_k^2, \sum_{k<t}c_ks_k, \sum_{k<t}s_k^2\bigr)` at the entries ``mask``
         of the broadcast of the elements against ``t``, by binary doubling.
 
-        :math:`(c_{k+T}, s_{k+T}) = M^T(c_k, s_k)` with :math:`M^T = \begin{pmatrix}c_T&\Delta s_T\\ s_T&c_T\end{pmatrix}`,
+        :math:`(c_{k+T}, s_{k+T}) = M^T(c_k, s_k)` with
+        :math:`M^T = \begin{pmatrix}c_T&\Delta s_T\\ s_T&c_T\end{pmatrix}`,
         so the Gram matrix :math:`G_t = \sum_{k<t}(c_k, s_k)^\top(c_k, s_k)` obeys
         :math:`G_{T+u} = G_T + M^TG_uM^{T\top}`: a sum of positive semidefinite terms, no subtraction
         of nearly equal stationary values (the closed form :math:`\bar S - A^t\bar SA^{t\top}` loses

@@ -19,9 +19,7 @@ Three different quantities, easily confused:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
 
 import numpy as np
 
@@ -29,7 +27,7 @@ from ._forms import _shown, evaluation_steps, real_array
 from ._model import build_model, validate_batch_size
 from ._optimizers import OptimizerLike, as_optimizer
 from ._problem import Problem
-from ._tables import Tabular
+from ._tables import Columns, Tabular
 
 __all__ = [
     "McCandlishFit",
@@ -48,9 +46,13 @@ def _curve(batch_sizes: object, steps: object) -> tuple[np.ndarray, np.ndarray]:
     B = validate_batch_size(batch_sizes, "batch_sizes")
     S = real_array("steps", steps, "numbers in [0, inf]")
     if B.ndim != 1 or S.shape != B.shape:
-        raise ValueError(f"batch_sizes and steps must be 1-D arrays of the same length; got shapes {B.shape} and {S.shape}")
+        raise ValueError(
+            f"batch_sizes and steps must be 1-D arrays of the same length; got shapes {B.shape} and {S.shape}"
+        )
     if np.any(np.isnan(S) | (S < 0)):
-        raise ValueError("steps must be numbers in [0, inf] (inf marks an unreachable target); got NaN or a negative value")
+        raise ValueError(
+            "steps must be numbers in [0, inf] (inf marks an unreachable target); got NaN or a negative value"
+        )
     if np.unique(B).size != B.size:
         raise ValueError("batch_sizes must be distinct")
     order = np.argsort(B)
@@ -76,7 +78,7 @@ class McCandlishFit(Tabular):
     def _tables(self) -> dict[str, tuple[str, ...]]:
         return {"fit": ()}
 
-    def _columns(self, table: str) -> dict[str, Sequence[Any]]:
+    def _columns(self, table: str) -> Columns:
         return {k: [v] for k, v in asdict(self).items()}
 
 
@@ -154,7 +156,7 @@ class CriticalBatchSizes(Tabular):
     def _tables(self) -> dict[str, tuple[str, ...]]:
         return {"fit": ()}
 
-    def _columns(self, table: str) -> dict[str, Sequence[Any]]:
+    def _columns(self, table: str) -> Columns:
         fit = self.mccandlish or McCandlishFit(math.nan, math.nan, math.nan, math.nan)
         return {"S_min": [fit.S_min], "E_min": [fit.E_min], "B_crit_mccandlish": [fit.B_crit],
                 "rms_relative_error": [fit.rms_relative_error], "B_crit_perfect_scaling_2x": [self.perfect_scaling_2x]}
@@ -232,7 +234,9 @@ def gradient_noise_scale(problem: Problem, theta: object) -> GradientNoiseScale:
     tr_c, tr_hc = _traces(problem)
     w, h = problem.weights, problem.h
     sq = th * th
-    return GradientNoiseScale(_ratio(tr_hc, np.sum(w * h**3 * sq, axis=-1)), _ratio(tr_c, np.sum(w * h**2 * sq, axis=-1)))
+    return GradientNoiseScale(
+        _ratio(tr_hc, np.sum(w * h**3 * sq, axis=-1)), _ratio(tr_c, np.sum(w * h**2 * sq, axis=-1))
+    )
 
 
 def expected_gradient_noise_scale(
@@ -252,7 +256,8 @@ def expected_gradient_noise_scale(
     per-bin expected risks :math:`\ell_i = w_i\tfrac12h_i\mathbb E\theta_{i,t}^2` of the
     exact engine. This ratio of expectations is what the usual estimators target (they
     estimate :math:`|G|^2` and :math:`\operatorname{tr}\Sigma` separately); it is not the
-    expectation of the pointwise ratio. ``steps`` as for :func:`~nqm.numerics.expected_risk` (``[0]``: the values at initialisation).
+    expectation of the pointwise ratio. ``steps`` as for :func:`~nqm.numerics.expected_risk`
+    (``[0]``: the values at initialisation).
     Result shape: the optimizer's grid + the shape of the evaluation times (``(T + 1,)`` for a horizon T).
     """
     t = evaluation_steps(steps)

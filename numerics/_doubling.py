@@ -54,10 +54,11 @@ amplified by :math:`2^L/|\lambda^{p_0}|`, where :math:`p_0 = 2^{k_0} \ge t/2^L` 
 most down to risks of :math:`10^{-300}` (the scan measures at most :math:`7.3\times10^{-12}` on
 the risk). Where modes of opposite sign or complex modes cancel in
 :math:`m(t)` (an oscillating mean path near a zero), the error is that much relative to
-:math:`|\mathrm{out}|\,|A^t|\,|\mathrm{init}|` instead. Exact zeros of :math:`A` (a state the output does not read, such as QHM's
-buffer at :math:`\nu = 0`) stay exact zeros in both representations, so a slow mode the output
-does not see cannot leak into the mean path. Below the smallest double the result underflows
-to 0. benchmarks/scan_edges_doubling.py measures the error against a 50-digit oracle.
+:math:`|\mathrm{out}|\,|A^t|\,|\mathrm{init}|` instead. Exact zeros of :math:`A` (a state the
+output does not read, such as QHM's buffer at :math:`\nu = 0`) stay exact zeros in both
+representations, so a slow mode the output does not see cannot leak into the mean path. Below the
+smallest double the result underflows to 0. benchmarks/scan_edges_doubling.py measures the error
+against a 50-digit oracle.
 
 This is the engine for specs with three or more states, and an independent check of the
 Chebyshev closed forms for the others.
@@ -183,7 +184,8 @@ def doubling_moments(
         noise[fine] = np.einsum("...i,...ij,...j->...", out_b[fine], Sa, out_b[fine])
     if edge.any():
         be = bb[edge]
-        At, Sa = _powers(Db[edge], DoubleDouble(*two_product(be[..., :, None], be[..., None, :])), ti[edge], _DOUBLE_DOUBLE)
+        outer = DoubleDouble(*two_product(be[..., :, None], be[..., None, :]))
+        At, Sa = _powers(Db[edge], outer, ti[edge], _DOUBLE_DOUBLE)
         row, col = DoubleDouble(out_b[edge][..., None, :]), DoubleDouble(init_b[edge][..., :, None])
         mean[edge] = (row @ At @ col).rounded()[..., 0, 0]
         noise[edge] = (row @ Sa @ row.mT).rounded()[..., 0, 0]

@@ -110,7 +110,7 @@ def _real_or_fail(name: str, value: object, allowed: str) -> np.ndarray:
         ok = _all_real(np.asarray(value, dtype=object).flat)
     else:
         ok = True
-    if not ok:
+    if not ok or raw is None:  # raw is None only where ok is False
         raise ValueError(f"{name} must be {allowed}; got {_shown(value)}")
     return raw
 
@@ -253,7 +253,8 @@ class Forms:
     exact_terms: Mapping[str, tuple] | None = None
 
     def evaluate(
-        self, h: np.ndarray, c: np.ndarray, B: np.ndarray, hyper: Mapping[str, np.ndarray], *, normalised: bool = False,
+        self, h: np.ndarray, c: np.ndarray, B: np.ndarray, hyper: Mapping[str, float | np.ndarray], *,
+        normalised: bool = False,
         edge_exact: bool = True,
     ) -> dict[str, Any]:
         """Evaluate the invariants; entries broadcast against ``h`` and the hyperparameters.
@@ -284,11 +285,13 @@ class Forms:
                 self._divide_by_edge(inv)
         return inv
 
-    def _exact(self, h: np.ndarray, hyper: Mapping[str, np.ndarray], inv: dict[str, Any], normalised: bool) -> None:
+    def _exact(
+        self, h: np.ndarray, hyper: Mapping[str, float | np.ndarray], inv: dict[str, Any], normalised: bool
+    ) -> None:
         """The quantities of :func:`nqm.theory.exact_terms` exactly from the inputs (polynomials in the
-        double-double x = lr h, :func:`._twofold.polynomials`): E, the discriminant, tr(2I + D), tr A, det A and u1 always (tr(2I + D),
-        tr A, det A are None without them: computed from sigma); g0, g1 and E w0, E w1, E w2 (a ratio of
-        two such polynomials) in the normalised evaluation.
+        double-double x = lr h, :func:`._twofold.polynomials`): E, the discriminant, tr(2I + D), tr A,
+        det A and u1 always (tr(2I + D), tr A, det A are None without them: computed from sigma);
+        g0, g1 and E w0, E w1, E w2 (a ratio of two such polynomials) in the normalised evaluation.
         Unit-interval hyperparameters enter as their (exact) complement where they are at least 1/2."""
         inv.update(trace2=None, traceA=None, detA=None)
         if not self.exact_terms:
@@ -300,7 +303,7 @@ class Forms:
         k = sum((values[j] >= 0.5).astype(np.intp) << b for b, j in enumerate(unit)) if unit else np.intp(0)
         shape = np.broadcast_shapes(np.shape(x[0]), np.shape(k), *(np.shape(y) for y in values))
         k = np.broadcast_to(k, shape)
-        x = tuple(np.broadcast_to(v, shape) for v in x)
+        x = (np.broadcast_to(x[0], shape), np.broadcast_to(x[1], shape))
         values = [np.broadcast_to(y, shape) for y in values]
         names = [n for n in self.exact_terms if normalised or not n.startswith(("g0", "g1", "w0", "w1", "w2"))]
         results = {name: np.empty(shape) for name in names}
@@ -336,7 +339,8 @@ def forms_for(name: str) -> Forms:
     """The forms of the spec registered as ``name`` (user specs compile once per spec); ``ValueError``
     listing the registered names if there is none."""
     if isinstance(name, str) and name in FORMS:
-        return Forms(name, *FORMS[name])
+        generated: tuple[Any, ...] = FORMS[name]  # (params, ranges, fn, noise_linear, scale_covariant, exact_terms)
+        return Forms(name, *generated)
     from nqm.theory import (
         compile_forms,
         exact_terms,

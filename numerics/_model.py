@@ -16,6 +16,7 @@ Chebyshev closed form (:mod:`._chebyshev`), larger ones exact doubling (:mod:`._
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -64,7 +65,7 @@ class RiskModel:
             if self.powers is not None:
                 c, s, em, ep = self.powers.powers_and_gap(t)
                 mean = single_mode_mean(inv, c * inv["u0"] + s * inv["u1"], t)
-                spread = self._spread(t, c, s, em, ep)
+                spread = self._spread(self.powers, t, c, s, em, ep)
             else:
                 mean, spread = doubling_moments(inv["D"], inv["b"], inv["init"], inv["out"], t)
             used = self.weight > 0
@@ -79,7 +80,9 @@ class RiskModel:
             noi = np.where(noi < 0, 0.0, noi)
         return det, noi
 
-    def _spread(self, t: np.ndarray, c: np.ndarray, s: np.ndarray, em: np.ndarray, ep: np.ndarray) -> np.ndarray:
+    def _spread(
+        self, pw: ChebyshevPowers, t: np.ndarray, c: np.ndarray, s: np.ndarray, em: np.ndarray, ep: np.ndarray
+    ) -> np.ndarray:
         r""":math:`\sum_{k<t}g(k)^2` of the Chebyshev model, :math:`g(k) = c_kg_0 + s_kg_1`.
 
         The closed form :math:`w_0(1 - c_t^2) - 2c_ts_tw_1 - s_t^2w_2` (stationary minus tail) is used
@@ -89,7 +92,8 @@ class RiskModel:
         themselves lose accuracy as both eigenvalues approach -1), the Gram sums by doubling
         (:meth:`ChebyshevPowers.gram`; for a divergent element it overflows to inf, never NaN).
         """
-        inv, pw = self.inv, self.powers
+        inv = self.inv
+        assert pw.edge is not None, "set by ChebyshevPowers.__post_init__"
         terms = (-inv["w0"] * em * ep, -2.0 * c * s * inv["w1"], -s * s * inv["w2"])
         spread = terms[0] + terms[1] + terms[2]
         size = np.abs(terms[0]) + np.abs(terms[1]) + np.abs(terms[2])
@@ -111,9 +115,9 @@ class RiskModel:
         shape = self.weight.shape
         rows = int(np.prod(shape[:-1]))
 
-        def flat(v: object) -> object:
+        def flat(v: Any) -> Any:
             if isinstance(v, np.ndarray) and v.ndim >= 1:
-                full = np.broadcast_to(v, shape + v.shape[len(shape):]) if v.ndim > len(shape) else np.broadcast_to(v, shape)
+                full = np.broadcast_to(v, shape + v.shape[len(shape):])
                 return np.ascontiguousarray(full).reshape((rows,) + full.shape[len(shape) - 1:])
             return v
 
@@ -135,7 +139,7 @@ class RiskModel:
     def take(self, rows: np.ndarray) -> RiskModel:
         """Rows (grid points) of a :meth:`flatten`-ed model."""
 
-        def pick(v: object) -> object:
+        def pick(v: Any) -> Any:
             return v[rows] if isinstance(v, np.ndarray) and v.ndim >= 2 else v
 
         return RiskModel(
@@ -196,7 +200,7 @@ class RiskModel:
         return np.sum(det + noi, axis=self.bin_axis)
 
 
-def _take_attrs(obj: ChebyshevPowers, fn) -> ChebyshevPowers:
+def _take_attrs(obj: ChebyshevPowers, fn: Callable[[Any], Any]) -> ChebyshevPowers:
     """A copy of ``obj`` with ``fn`` applied to every array attribute."""
     new = object.__new__(type(obj))
     new.__dict__.update({k: fn(v) for k, v in obj.__dict__.items()})
@@ -247,7 +251,9 @@ def build_model(
     try:
         grid = np.broadcast_shapes(opt.shape, B.shape)
     except ValueError:
-        raise ValueError(f"batch_size of shape {B.shape} does not broadcast against the hyperparameter grid of shape {opt.shape}") from None
+        raise ValueError(
+            f"batch_size of shape {B.shape} does not broadcast against the hyperparameter grid of shape {opt.shape}"
+        ) from None
 
     def expand(a: np.ndarray) -> np.ndarray:
         a = np.broadcast_to(a, grid)[..., None]

@@ -51,19 +51,20 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from ._cache import register_result_type
 from ._forms import _shown, evaluation_steps, real_array, validate_count, validate_hyperparameter
 from ._model import validate_batch_size, validate_steps
 from ._optimizers import Optimizer, OptimizerLike, as_optimizer
-from ._cache import register_result_type
 from ._parallel import ExecutorArg, ResultCache, map_tasks, resolve_cache, resolve_executor
 from ._problem import Problem
-from ._tables import Tabular
+from ._tables import Columns, Tabular
 from ._tie import reaches
 
 __all__ = ["MonteCarloResult", "monte_carlo"]
@@ -140,7 +141,7 @@ class MonteCarloResult(Tabular):
         return {"risk": ("step",), **({"curves": ("run", "step")} if self.curves is not None else {}),
                 "first_hits": ("target", "run"), "quantiles": ("target", "quantile")}
 
-    def _columns(self, table: str) -> dict[str, Sequence[Any]]:
+    def _columns(self, table: str) -> Columns:
         if table == "risk":
             return {"step": self.steps, "mean": self.mean, "stderr": self.stderr}
         name, values, first, second = {
@@ -148,6 +149,7 @@ class MonteCarloResult(Tabular):
             "first_hits": ("first_hit", self.first_hits, self.targets, np.arange(self.runs)),
             "quantiles": ("steps", self.steps_quantiles, self.targets, self.quantile_levels),
         }[table]
+        assert values is not None, "a table of curves exists only where they were kept"
         a, b = self._tables()[table]  # values[i, j] is at (first[i], second[j])
         return {a: np.repeat(first, second.size), b: np.tile(second, first.size), name: np.ravel(values)}
 
@@ -247,7 +249,9 @@ class _Simulator:
         A = [[per_row(self.coef.A[i, j, k]) for j in range(n)] for i in range(n)]
         return A, [per_row(self.coef.b[i, k]) for i in range(n)]
 
-    def run(self, rng: np.random.Generator, runs: int, steps: int, chunk_bytes: int) -> Iterator[tuple[int, np.ndarray]]:
+    def run(
+        self, rng: np.random.Generator, runs: int, steps: int, chunk_bytes: int
+    ) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(first step, losses)`` with losses of shape ``(steps in chunk, runs)``."""
         n, d, coef = self.coef.n, self.d, self.coef
         rows = runs * d
@@ -304,7 +308,9 @@ class _Simulator:
         return L
 
 
-def _chan(mean_a: np.ndarray, m2_a: np.ndarray, n_a: int, mean_b: np.ndarray, m2_b: np.ndarray, n_b: int) -> tuple[np.ndarray, np.ndarray]:
+def _chan(
+    mean_a: np.ndarray, m2_a: np.ndarray, n_a: int, mean_b: np.ndarray, m2_b: np.ndarray, n_b: int
+) -> tuple[np.ndarray, np.ndarray]:
     r"""Mean and sum of squared deviations of two groups of runs merged (Chan et al. 1979):
     :math:`\delta = \bar x_b - \bar x_a`, :math:`\bar x = \bar x_a + \delta\,n_b/n`,
     :math:`M_2 = M_{2,a} + M_{2,b} + \delta^2 n_an_b/n`."""
@@ -408,7 +414,8 @@ def _run_blocks(task: _RunBlocks) -> tuple[_Statistics, np.ndarray | None, np.nd
     root = task.seed
     for block, first in zip(range(task.first_block, task.first_block + task.blocks), range(lo, hi, task.block_runs)):
         size = min(task.block_runs, hi - first)
-        child = np.random.SeedSequence(root.entropy, spawn_key=tuple(root.spawn_key) + (block,), pool_size=root.pool_size)
+        key = (*root.spawn_key, block)
+        child = np.random.SeedSequence(root.entropy, spawn_key=key, pool_size=root.pool_size)
         rng = np.random.Generator(np.random.PCG64(child))
         block_hits = hits[:, first - lo : first - lo + size]
         for start, losses in simulator.run(rng, size, T, task.chunk_bytes):
@@ -431,8 +438,8 @@ def monte_carlo(
     runs: object,
     seed: int | np.random.SeedSequence = 0,
     lr_schedule: object | None = None,
-    targets: object = (),
-    quantiles: object = (0.1, 0.5, 0.9),
+    targets: ArrayLike = (),
+    quantiles: ArrayLike = (0.1, 0.5, 0.9),
     keep_curves: bool = False,
     coordinates: Coordinates = "auto",
     chunk_bytes: int = _DEFAULT_CHUNK_BYTES,
@@ -497,7 +504,8 @@ def monte_carlo(
     T_int = int(times.max()) if times.size else 0
     if T_int > MAX_MONTE_CARLO_STEPS:
         raise ValueError(
-            f"steps must be at most {MAX_MONTE_CARLO_STEPS:,} for Monte Carlo (it keeps the whole mean curve); got {T_int:,}"
+            f"steps must be at most {MAX_MONTE_CARLO_STEPS:,} for Monte Carlo (it keeps the whole mean curve); "
+            f"got {T_int:,}"
         )
     times = evaluation_steps(steps)
     if times.ndim != 1 or times.size == 0:

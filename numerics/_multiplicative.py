@@ -26,7 +26,7 @@ Bins of weight :math:`m_i` stand for :math:`m_i` identical coordinates, which is
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -41,7 +41,7 @@ __all__ = ["multiplicative_expected_risk", "MAX_MULTIPLICATIVE_STEPS"]
 MAX_MULTIPLICATIVE_STEPS = 10**7
 
 
-@lru_cache(maxsize=None)
+@cache
 def _query_function(name: str) -> tuple[tuple[str, ...], Callable[..., list]]:
     """``(hyperparameter names, q(*values))`` for the registered spec ``name`` (compiled once)."""
     import sympy as sp

@@ -262,7 +262,7 @@ class OptimizerRef:
         return bool(self.values)
 
 
-def as_optimizer_spec(optimizer: object, name: str = "optimizer") -> OptimizerRef:
+def as_optimizer_spec(optimizer: OptimizerLike, name: str = "optimizer") -> OptimizerRef:
     """Resolve any accepted optimizer argument, the one convention of every entry point.
 
     Accepted: an :class:`Optimizer` instance (``nn.Momentum(lr=0.1, beta=0.9)``; its values are
@@ -278,11 +278,11 @@ def as_optimizer_spec(optimizer: object, name: str = "optimizer") -> OptimizerRe
     elif isinstance(optimizer, str):
         spec_name = optimizer
     elif _is_theory_spec(optimizer):
-        spec_name = from_spec(optimizer).spec_name  # type: ignore[assignment]
+        spec_name = from_spec(optimizer).spec_name  # type: ignore[assignment]  # from_spec's classes name their spec
     else:
         raise OptimizerArgumentError(f"{name} must be {_ACCEPTED}; got {_shown(optimizer)}")
     forms_for(spec_name)  # ValueError listing the registered names
-    return OptimizerRef(spec_name)  # type: ignore[arg-type]
+    return OptimizerRef(spec_name)
 
 
 def spec_defaults(name: str) -> dict[str, float]:
@@ -299,7 +299,9 @@ def _is_theory_spec(value: object) -> bool:
     return module is not None and isinstance(value, module.OptimizerSpec)
 
 
-def as_optimizer(optimizer: object, hyperparameters: Mapping[str, object] | None = None, name: str = "optimizer") -> Optimizer:
+def as_optimizer(
+    optimizer: OptimizerLike, hyperparameters: Mapping[str, object] | None = None, name: str = "optimizer"
+) -> Optimizer:
     """An :class:`Optimizer` instance from any accepted argument (:func:`as_optimizer_spec`).
 
     ``hyperparameters`` supply the values a class, spec or name does not carry and replace an

@@ -24,15 +24,15 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar, Union
+from typing import Any, TypeVar
 
 import numpy as np
 
 from ._cache import ResultCache, default_cache_dir
 from ._generated import FORMS, FORMS_VERSION
 
-__all__ = ["ExecutorArg", "LocalPool", "LocalThreads", "LocalWorkers", "MAX_WORKERS", "ResultCache", "config_key", "default_cache_dir",
-           "local_pool", "map_tasks", "open_executor", "resolve_cache", "resolve_executor"]
+__all__ = ["ExecutorArg", "LocalPool", "LocalThreads", "LocalWorkers", "MAX_WORKERS", "ResultCache", "config_key",
+           "default_cache_dir", "local_pool", "map_tasks", "open_executor", "resolve_cache", "resolve_executor"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -270,9 +270,9 @@ class LocalWorkers:
 
 
 #: the ``executor=`` argument of every entry point (:func:`resolve_executor`; a dask ``Client`` is also accepted)
-ExecutorArg = Union[Executor, str, int, None]
+ExecutorArg = Executor | str | int | None
 #: what every ``executor=`` argument is resolved to: run here, a pool to open, or the caller's executor
-Resolved = Union[str, LocalWorkers, Executor]
+Resolved = str | LocalWorkers | Executor
 
 
 def resolve_executor(executor: object, work: float = math.inf, threshold: float = 0.0) -> Resolved:
@@ -374,7 +374,8 @@ def map_tasks(
     """
     resolved = executor if isinstance(executor, LocalWorkers) else resolve_executor(executor)
     results: list[Any] = [None] * len(tasks)
-    keys = [config_key((getattr(fn, "__module__", ""), getattr(fn, "__qualname__", ""), task)) for task in tasks] if cache else []
+    fn_name = (getattr(fn, "__module__", ""), getattr(fn, "__qualname__", ""))
+    keys = [config_key((*fn_name, task)) for task in tasks] if cache else []
     missing = []
     for i in range(len(tasks)):
         if cache is not None:

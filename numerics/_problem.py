@@ -19,7 +19,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._forms import PRECOND_RANGE, _shown, real_array, validate_batch_size, validate_count, validate_hyperparameter, validate_positive
+from ._forms import (
+    PRECOND_RANGE,
+    _shown,
+    real_array,
+    validate_batch_size,
+    validate_count,
+    validate_hyperparameter,
+    validate_positive,
+)
 from ._generated import preconditioned_problem
 from ._tie import reaches
 
@@ -135,7 +143,9 @@ class Problem:
         d = validate_count("d", d, 1)
         bins = validate_count("bins", bins, 1)
         if noise not in ("binned", "bin-mean"):
-            raise ValueError(f"noise must be 'binned' (the authors' C = H on the binned curvatures) or 'bin-mean'; got {noise!r}")
+            raise ValueError(
+                f"noise must be 'binned' (the authors' C = H on the binned curvatures) or 'bin-mean'; got {noise!r}"
+            )
         h = 1.0 / np.arange(1, d + 1)
         if not binned:
             return cls(h, name=f"paper (exact, d={d})")
@@ -175,7 +185,8 @@ class Problem:
         name = f"power law (d={d}, a={a:g}, b={b:g})"
         if bins is None:
             return cls(h, c, init_var, name=name)
-        return cls._binned(h, c, _as_positive_vector("init_var", init_var, d, strict=False), bins, name=f"{name}, {bins} bins")
+        start = _as_positive_vector("init_var", init_var, d, strict=False)
+        return cls._binned(h, c, start, bins, name=f"{name}, {bins} bins")
 
     @classmethod
     def _binned(cls, h: np.ndarray, c: np.ndarray, v: np.ndarray, bins: int, name: str) -> Problem:
@@ -207,7 +218,8 @@ class Problem:
         return float(0.5 * np.sum(self.weights * self.c / self.h))
 
     def information_bound(self, target: float, batch_size: object) -> np.ndarray:
-        r"""Least steps any method needs to reach risk ``target``: :math:`\tfrac12\operatorname{tr}(H^{-1}C)/(\varepsilon B)`.
+        r"""Least steps any method needs to reach risk ``target``:
+        :math:`\tfrac12\operatorname{tr}(H^{-1}C)/(\varepsilon B)`.
 
         The maximum-likelihood risk after N examples is :math:`\tfrac12\operatorname{tr}(H^{-1}C)/N`
         (Section 3.6, general C derived), so :math:`tB \ge \tfrac12\operatorname{tr}(H^{-1}C)/\varepsilon`.
@@ -255,10 +267,10 @@ class Problem:
         cannot (never, for :math:`c > 0`).
         """
         target = validate_positive("target", target)
-        B = validate_batch_size(batch_size)
-        if B.ndim:
+        batch = validate_batch_size(batch_size)
+        if batch.ndim:
             raise ValueError(f"batch_size must be a single number in [1, inf); got {_shown(batch_size)}")
-        B = float(B)
+        B = float(batch)
         if reaches(self.bayes_risk_bound(0.0), target):
             return 0.0
         hi = 1

@@ -24,7 +24,8 @@ __all__ = ["expected_risk", "risk_variance", "stationary_risk", "risk_components
 
 #: elements (grid x bins x steps) evaluated per chunk; bounds peak memory to a few hundred MB
 _CHUNK_ELEMENTS = 1 << 21
-#: most values (grid points x evaluation times) one call returns (800 MB of float64), checked before any step is evaluated
+#: most values (grid points x evaluation times) one call returns (800 MB of float64), checked before
+#: any step is evaluated
 MAX_RESULT_VALUES = 10**8
 
 
@@ -58,8 +59,8 @@ def expected_risk(
 ) -> np.ndarray:
     r"""Exact :math:`\mathbb{E}\mathcal L(t)` at each step in ``steps`` (eqs. 4, 6, 12 and their generalisation).
 
-    Returns an array of shape ``grid + times.shape`` (``times = 0..T`` for a horizon T). ``method`` selects the Chebyshev
-    closed form (specs with <= 2 states) or exact doubling (any spec); ``"auto"`` picks
+    Returns an array of shape ``grid + times.shape`` (``times = 0..T`` for a horizon T). ``method``
+    selects the Chebyshev closed form (specs with <= 2 states) or exact doubling (any spec); ``"auto"`` picks
     the former where it applies. Both are accurate to ~1e-13 relative in the regimes
     tested against 50-digit mpmath (tests/numerics/test_exactness.py). The Chebyshev form
     keeps ~1e-11 relative (never NaN, never negative) up to the stability edge and on it, at
@@ -68,7 +69,9 @@ def expected_risk(
     ~1e-25 of the initial risk where the mean path cancels to nearly 0, and an underdamped pair
     carries a phase error of about t * theta * eps (1.8e-9 at beta = 1 - 1e-7, alpha h = 2).
     """
-    return _reduce_over_steps(problem, opt, batch_size, steps, method, lambda d, n: np.sum(d + n, axis=-2), True, hyperparameters)
+    return _reduce_over_steps(
+        problem, opt, batch_size, steps, method, lambda d, n: np.sum(d + n, axis=-2), True, hyperparameters
+    )
 
 
 def risk_components(
@@ -116,7 +119,10 @@ def risk_variance(
     return _reduce_over_steps(problem, opt, batch_size, steps, method, reduce, False, hyperparameters)
 
 
-def stationary_risk(problem: Problem, opt: OptimizerLike, *, batch_size: object, **hyperparameters: object) -> np.ndarray:
-    r"""The :math:`t\to\infty` risk :math:`\sum_i w_i\tfrac12 h_i\frac{c_i}{B}\,\mathrm{out}\bar S_i\mathrm{out}^\top`; ``inf`` if unstable."""
+def stationary_risk(
+    problem: Problem, opt: OptimizerLike, *, batch_size: object, **hyperparameters: object
+) -> np.ndarray:
+    r"""The :math:`t\to\infty` risk
+    :math:`\sum_i w_i\tfrac12 h_i\frac{c_i}{B}\,\mathrm{out}\bar S_i\mathrm{out}^\top`; ``inf`` if unstable."""
     model = build_model(problem, as_optimizer(opt, hyperparameters), batch_size, merge_bins=True)
     return np.sum(model.stationary(), axis=-1)

@@ -11,7 +11,8 @@ preconditioning :math:`P = H^p` enters through the equivalent problem of eqs. 8â
   .. math::
 
       m_{t+1} = A_tm_t,\qquad N_{t+1} = A_tN_tA_t^\top + b_tb_t^\top,\qquad
-      \mathbb E\mathcal L(t) = \sum_i w_i\tfrac12h_i\bigl[v_i(\mathrm{out}\,m_t)^2 + \tfrac{c_i}B\,\mathrm{out}\,N_t\,\mathrm{out}^\top\bigr],
+      \mathbb E\mathcal L(t) = \sum_i w_i\tfrac12h_i\bigl[v_i(\mathrm{out}\,m_t)^2
+      + \tfrac{c_i}B\,\mathrm{out}\,N_t\,\mathrm{out}^\top\bigr],
 
   i.e. :math:`S_{t+1} = A_tS_tA_t^\top + \frac cB b_tb_t^\top` split into its start and noise
   parts (eq. 3 for SGD), written with :math:`D_t = A_t - I` so that increments keep their
@@ -128,7 +129,8 @@ def scheduled_risk(
     n, bins = family.n, family.h.size
     m = np.broadcast_to(family.init, lead + (bins, n)).copy()
     N = np.zeros(lead + (bins, n, n))
-    per_step = np.full(lead + (int(flat.max()) + 1 if flat.size else 0,), np.nan)
+    # (*lead, k): numpy's stubs type the shape lead + (k,) as ()
+    per_step = np.full((*lead, int(flat.max()) + 1 if flat.size else 0), np.nan)
     last = per_step.shape[-1] - 1
     wanted = np.zeros(last + 1, dtype=bool)
     wanted[flat] = True
@@ -184,7 +186,8 @@ def piecewise_risk(
     Piece k runs ``lengths[k]`` steps at ``lrs[..., k]`` (leading axes: several schedules).
     Without ``steps`` the result is the risk at every piece boundary
     (steps :math:`0, L_0, L_0+L_1, \dots, T`; shape ``(..., pieces + 1)``); with ``steps``
-    (a horizon or evaluation times in [0, T], as for :func:`~nqm.numerics.expected_risk`) the risk at those steps (shape ``lrs.shape[:-1] + steps.shape``),
+    (a horizon or evaluation times in [0, T], as for :func:`~nqm.numerics.expected_risk`) the risk
+    at those steps (shape ``lrs.shape[:-1] + steps.shape``),
     each from its piece's start state by one closed-form power. ``method`` as in
     :func:`~nqm.numerics.expected_risk`.
     """
@@ -196,7 +199,9 @@ def piecewise_risk(
     t = evaluation_steps(steps)
     ends = np.cumsum(L, axis=-1)
     if t.size and np.any(t.max() > ends[..., -1]):
-        raise ValueError(f"steps must be integers in [0, {int(ends[..., -1].min())}] (the schedule's length); got {t.max():.0f}")
+        raise ValueError(
+            f"steps must be integers in [0, {int(ends[..., -1].min())}] (the schedule's length); got {t.max():.0f}"
+        )
     flat = t.ravel()
     starts = ends - L
     # piece of each step: the last piece starting at or before it (a boundary belongs to the next piece)

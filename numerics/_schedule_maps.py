@@ -55,7 +55,7 @@ The composition of pieces and the reverse accumulation of the gradient are in
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, overload
 
 import numpy as np
 
@@ -106,7 +106,9 @@ class LrFamily:
         fixed = {k: v for k, v in opt.hyperparameters.items() if k != "lr"}
         for name, value in {**fixed, "precond_power": opt.precond_power}.items():
             if np.ndim(value) != 0:
-                raise ValueError(f"{name} must be a scalar for a schedule (only lr varies); got shape {np.shape(value)}")
+                raise ValueError(
+                    f"{name} must be a scalar for a schedule (only lr varies); got shape {np.shape(value)}"
+                )
         self.forms = opt.forms
         self.fixed = {k: float(v) for k, v in fixed.items()}
         self.batch_size = float(batch_size)
@@ -190,8 +192,14 @@ def _one_state_log(sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return log_abs, flip, ~(m > 0) & ~flip
 
 
-def _one_state_powers(eig: tuple[np.ndarray, np.ndarray, np.ndarray], t: np.ndarray, *,
-                      minus_one: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+_Eig = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+@overload
+def _one_state_powers(eig: _Eig, t: np.ndarray, *, minus_one: Literal[True] = ...) -> tuple[np.ndarray, np.ndarray]: ...
+@overload
+def _one_state_powers(eig: _Eig, t: np.ndarray, *, minus_one: Literal[False]) -> tuple[np.ndarray, None]: ...
+def _one_state_powers(eig: _Eig, t: np.ndarray, *, minus_one: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
     r""":math:`(\lambda^t, \lambda^t - 1)` from :func:`_one_state_log`: the values of
     :meth:`ChebyshevPowers.powers` for ``n = 1`` (``c_t`` and ``em``), without its two-state
     branches. :math:`|\lambda|^t = \exp(t\log|\lambda|)` with the sign :math:`(-1)^t` when
@@ -220,7 +228,8 @@ def _one_state_maps(inv: dict[str, np.ndarray], L: np.ndarray, derivative: bool)
     :math:`\partial Q = -e_L(2+e_L)\partial\bar S - 2\bar SP\,\partial P`."""
     sigma = inv["sigma"]
     Lb = np.broadcast_to(L, np.broadcast_shapes(sigma.shape, L.shape))
-    eig = tuple(np.broadcast_to(a, Lb.shape) for a in _one_state_log(sigma))
+    log_abs, flip, zero = (np.broadcast_to(a, Lb.shape) for a in _one_state_log(sigma))
+    eig = (log_abs, flip, zero)
     c, em = _one_state_powers(eig, Lb)
     stable = (sigma < 0) & (sigma > -2.0)
     with np.errstate(all="ignore"):
@@ -459,7 +468,8 @@ def gradient(family: LrFamily, maps: PieceMaps, m: np.ndarray, N: np.ndarray) ->
         yK = np.einsum("...i,...i->...", family.out, m[K])
         du = np.einsum("...i,...ij->...j", u, dP)  # u^T dP
         pu = np.einsum("...ji,...j->...i", P, u)  # P^T u
-        term = 2.0 * family.weight * family.start * yK * np.einsum("...i,...i->...", du, m[:K]) + family.weight * family.noise * (
+        start_part = 2.0 * family.weight * family.start * yK * np.einsum("...i,...i->...", du, m[:K])
+        term = start_part + family.weight * family.noise * (
             2.0 * np.einsum("...i,...ij,...j->...", du, N[:K], pu) + np.einsum("...i,...ij,...j->...", u, dQ, u)
         )
     return np.sum(np.where(family.weight > 0, term, 0.0), axis=-1)

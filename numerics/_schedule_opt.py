@@ -59,11 +59,12 @@ at 0.01).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._forms import _shown, validate_count, validate_positive
 from ._model import build_model
@@ -81,7 +82,7 @@ from ._schedule_search import (
     standard_starts,
 )
 from ._steps import grid_minimum
-from ._tables import Tabular
+from ._tables import Columns, Tabular
 from ._tie import reaches
 
 __all__ = [
@@ -103,6 +104,8 @@ AUTHORS_START = AUTHORS_LOG_LR
 PAPER_SGD_LRS = np.logspace(-5, 0.5, 100)
 #: largest total the step search tries when no constant rate reaches the target
 MAX_SCHEDULE_STEPS = 2**40
+#: a schedule given to :func:`optimal_schedule`: its learning rates (one per piece) and total steps
+SchedulePair = tuple[ArrayLike, int]
 
 
 @dataclass
@@ -137,12 +140,12 @@ class ScheduleResult(Tabular):
     def _tables(self) -> dict[str, tuple[str, ...]]:
         return {"pieces": ("piece",), **({"searched": ("total_steps",)} if self.searched else {})}
 
-    def _columns(self, table: str) -> dict[str, Sequence[Any]]:
+    def _columns(self, table: str) -> Columns:
         if table == "searched":
             return {"total_steps": list(self.searched), "best_risk": list(self.searched.values())}
         b, r = np.asarray(self.boundaries), np.asarray(self.risk)
-        return {"piece": np.arange(len(self.lrs)), "lr": self.lrs, "length": self.lengths, "start": b[:-1], "end": b[1:],
-                "risk_start": r[:-1], "risk_end": r[1:]}
+        return {"piece": np.arange(len(self.lrs)), "lr": self.lrs, "length": self.lengths,
+                "start": b[:-1], "end": b[1:], "risk_start": r[:-1], "risk_end": r[1:]}
 
     def _meta(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("steps", "final_risk", "final_lr", "max_lr", "converged", "message",
@@ -184,7 +187,7 @@ def _log_start(start: object, pieces: int) -> np.ndarray:
     return np.broadcast_to(arr, (pieces,)).copy()
 
 
-def _log_lrs(name: str, lrs: object, pieces: int) -> np.ndarray:
+def _log_lrs(name: str, lrs: ArrayLike, pieces: int) -> np.ndarray:
     """Log learning rates of one schedule of ``pieces`` pieces (``ValueError`` naming ``name``)."""
     try:
         arr = validate_lrs(lrs)
@@ -223,7 +226,7 @@ def optimize_schedule(
     max_lr: float | str | None = None,
     start: float | np.ndarray = AUTHORS_START,
     method: MapMethod = "auto",
-    schedules: Iterable[object] = (),
+    schedules: Iterable[ArrayLike] = (),
 ) -> ScheduleResult:
     r"""The piecewise-constant schedule of ``pieces`` equal pieces minimising the exact risk after ``steps``.
 
@@ -259,7 +262,7 @@ def best_constant(
     return float(steps), (math.nan if row is None else float(lrs[row]))
 
 
-def _user_schedules(schedules: Iterable[object], pieces: int, equal_pieces: bool) -> list[tuple[np.ndarray, int]]:
+def _user_schedules(schedules: Iterable[SchedulePair], pieces: int, equal_pieces: bool) -> list[tuple[np.ndarray, int]]:
     """``(log lrs, total)`` of each ``(lrs, steps)`` pair passed to :func:`optimal_schedule`."""
     out = []
     for item in schedules:
@@ -270,7 +273,9 @@ def _user_schedules(schedules: Iterable[object], pieces: int, equal_pieces: bool
         if isinstance(total, (bool, np.bool_)) or not isinstance(total, (int, np.integer)) or total < 1:
             raise ValueError(f"schedules: steps must be an integer >= 1; got {_shown(total)}")
         if equal_pieces and total % pieces:
-            raise ValueError(f"schedules: steps must be a multiple of pieces ({pieces}) with equal_pieces=True; got {total}")
+            raise ValueError(
+                f"schedules: steps must be a multiple of pieces ({pieces}) with equal_pieces=True; got {total}"
+            )
         out.append((_log_lrs("schedules", lrs, pieces), int(total)))
     return out
 
@@ -351,7 +356,7 @@ def optimal_schedule(
     start: float | np.ndarray = AUTHORS_START,
     method: MapMethod = "auto",
     equal_pieces: bool = False,
-    schedules: Iterable[object] = (),
+    schedules: Iterable[SchedulePair] = (),
 ) -> ScheduleResult:
     r"""The fewest total steps for which an optimised ``pieces``-piece schedule reaches ``target``.
 
@@ -383,11 +388,13 @@ def optimal_schedule(
     user = _user_schedules(schedules, pieces, bool(equal_pieces))
     if reaches(problem.initial_risk, target):
         lengths = split_steps(0, pieces)
-        return _result(problem, opt, B, lengths, np.full(pieces, cap), cap, True, "initial risk below target", 0, method, 0)
+        lrs = np.full(pieces, cap)
+        return _result(problem, opt, B, lengths, lrs, cap, True, "initial risk below target", 0, method, 0)
     unit = pieces if equal_pieces else 1
     grid = np.append(PAPER_SGD_LRS[PAPER_SGD_LRS <= cap], cap)
     T_c, lr_c = best_constant(problem, opt, B, target, grid)
-    search = _StepSearch(family, pieces, cap, target, method, unit, [x0] + [np.minimum(x, math.log(cap)) for x, _ in user], lr_c)
+    starts = [x0] + [np.minimum(x, math.log(cap)) for x, _ in user]
+    search = _StepSearch(family, pieces, cap, target, method, unit, starts, lr_c)
     # certified ends: below the Bayes bound nothing reaches the target; the constant rate and
     # any passed schedule that reaches it bound the answer from above
     lo = int(min(problem.bayes_bound_steps(target, B), MAX_SCHEDULE_STEPS) - 1) // unit

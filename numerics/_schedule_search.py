@@ -164,8 +164,8 @@ class _Objective:
             raise _Reached
 
     def __call__(self, x: np.ndarray, log: bool) -> tuple[float, np.ndarray]:
-        risk, grad = risk_and_gradient(self.family, rates(x, self.max_lr), self.lengths, self.method)
-        risk = float(risk)
+        value, grad = risk_and_gradient(self.family, rates(x, self.max_lr), self.lengths, self.method)
+        risk = float(value)
         ok = math.isfinite(risk) and risk > 0
         self._record(x, risk if ok else math.inf)
         if not ok:

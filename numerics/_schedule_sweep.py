@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._cache import register_result_type
 from ._forms import validate_batch_sizes, validate_count, validate_hyperparameter, validate_positive
@@ -24,16 +25,17 @@ from ._parallel import ExecutorArg, ResultCache, map_tasks, resolve_cache, resol
 from ._problem import Problem
 from ._schedule import schedule_optimizer
 from ._schedule_maps import MapMethod
-from ._tables import Tabular
 from ._schedule_opt import (
     AUTHORS_START,
     PAPER_SGD_LRS,
+    SchedulePair,
     ScheduleResult,
     _resolve_cap,
     _user_schedules,
     best_constant,
     optimal_schedule,
 )
+from ._tables import Columns, Tabular
 
 register_result_type(ScheduleResult)  # cached by schedule_sweep
 
@@ -102,7 +104,7 @@ class ScheduleSweep(Tabular):
     def _tables(self) -> dict[str, tuple[str, ...]]:
         return {"steps": ("batch_size",), "pieces": ("batch_size", "piece")}
 
-    def _columns(self, table: str) -> dict[str, Sequence[Any]]:
+    def _columns(self, table: str) -> Columns:
         if table == "steps":
             return {**self.steps_table(), "final_lr": self.final_lr}
         parts = [s._columns("pieces") for s in self.schedules]
@@ -143,12 +145,15 @@ def _schedule_task(task: _ScheduleTask) -> tuple[ScheduleResult, float, float]:
 
 
 def _schedules_by_batch_size(
-    schedules: Iterable[object] | Mapping[float, Iterable[object]], Bs: np.ndarray, pieces: int, equal_pieces: bool
+    schedules: Iterable[SchedulePair] | Mapping[float, Iterable[SchedulePair]],
+    Bs: np.ndarray,
+    pieces: int,
+    equal_pieces: bool,
 ) -> list[tuple[tuple[np.ndarray, int], ...]]:
     """The ``(lrs, steps)`` pairs of each batch size, validated as :func:`optimal_schedule` does
     (``ValueError`` naming ``schedules``) before any work starts."""
 
-    def pairs(items: Iterable[object]) -> tuple[tuple[np.ndarray, int], ...]:
+    def pairs(items: Iterable[SchedulePair]) -> tuple[tuple[np.ndarray, int], ...]:
         items = list(items)
         _user_schedules(items, pieces, bool(equal_pieces))
         return tuple((np.asarray(lrs, dtype=float), int(total)) for lrs, total in items)
@@ -172,7 +177,7 @@ def schedule_sweep(
     problem: Problem | None = None,
     opt: OptimizerLike = "sgd",
     *,
-    batch_sizes: object = PAPER_BATCH_SIZES,
+    batch_sizes: ArrayLike = PAPER_BATCH_SIZES,
     target: float = 0.01,
     pieces: int = 50,
     constant_lrs: object = PAPER_SGD_LRS,
@@ -180,7 +185,7 @@ def schedule_sweep(
     start: float | np.ndarray = AUTHORS_START,
     method: MapMethod = "auto",
     equal_pieces: bool = False,
-    schedules: Iterable[object] | Mapping[float, Iterable[object]] = (),
+    schedules: Iterable[SchedulePair] | Mapping[float, Iterable[SchedulePair]] = (),
     executor: ExecutorArg = None,
     cache: ResultCache | str | os.PathLike[str] | bool | None = None,
     progress: Callable[[Iterable[Any], int], Iterable[Any]] | None = None,
@@ -214,8 +219,10 @@ def schedule_sweep(
     _resolve_cap(problem, opt, max_lr)
     where = resolve_executor(executor)
     per_batch = _schedules_by_batch_size(schedules, Bs, pieces, bool(equal_pieces))
-    tasks = [_ScheduleTask(problem, opt, float(B), target, pieces, grid, max_lr, start, method, bool(equal_pieces), pairs)
-             for B, pairs in zip(Bs, per_batch, strict=True)]
+    tasks = [
+        _ScheduleTask(problem, opt, float(B), target, pieces, grid, max_lr, start, method, bool(equal_pieces), pairs)
+        for B, pairs in zip(Bs, per_batch, strict=True)
+    ]
     done = map_tasks(_schedule_task, tasks, executor=where, cache=resolve_cache(cache, "schedule-sweep-certified"),
                      progress=progress)
     results = [schedule for schedule, _, _ in done]

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import numpy as np
 
-
 __all__ = ["single_mode", "single_mode_mean"]
 
 

@@ -79,13 +79,16 @@ def spectral_units(D: np.ndarray, b: np.ndarray, init: np.ndarray, out: np.ndarr
 
     Returns arrays of shape ``(modes,) + E`` (modes :math:`i \le j`, first: sums over them are
     elementwise adds): ``lre``/``lim`` the real and
-    imaginary parts of :math:`\log\mu_{ij}` (0 where not ``ok``), ``turning`` where the latter is not 0, ``S`` :math:`m_{ij}a_ia_j`, ``G``
+    imaginary parts of :math:`\log\mu_{ij}` (0 where not ``ok``), ``turning`` where the latter is
+    not 0, ``S`` :math:`m_{ij}a_ia_j`, ``G``
     :math:`m_{ij}g_ig_j/(1-\mu_{ij})` (complex); of shape ``E``: ``ginf`` :math:`\sum G` (real),
     ``s0`` :math:`(\mathrm{out}\,\mathrm{init})^2`, ``rel0``/``rel1`` the margin rates and ``ok``.
     """
     n = D.shape[-1]
     with np.errstate(all="ignore"):
-        finite = np.all(np.isfinite(D), axis=(-2, -1)) & np.all(np.isfinite(b) & np.isfinite(init) & np.isfinite(out), axis=-1)
+        finite = np.all(np.isfinite(D), axis=(-2, -1)) & np.all(
+            np.isfinite(b) & np.isfinite(init) & np.isfinite(out), axis=-1
+        )
         Dz = np.where(finite[..., None, None], D, 0.0)
         d, V = np.linalg.eig(Dz)
         ok = finite & (np.abs(np.linalg.det(V)) > 0.0)  # exactly parallel eigenvectors: a defective D
@@ -139,7 +142,9 @@ class SpectralBound:
     those rows (0 for unused bins). ``ok``: the bins bounded here.
     """
 
-    def __init__(self, units: dict[str, np.ndarray], ws: np.ndarray, wn: np.ndarray, rows: np.ndarray | None = None) -> None:
+    def __init__(
+        self, units: dict[str, np.ndarray], ws: np.ndarray, wn: np.ndarray, rows: np.ndarray | None = None
+    ) -> None:
         def take(name: str) -> np.ndarray:
             v = units[name]
             return v if rows is None else v[:, rows] if v.ndim == 3 else v[rows]
@@ -177,7 +182,8 @@ class SpectralBound:
             if turning.any():
                 shape = mc.shape
                 lt, ct = lim[turning], carg[turning]
-                mc[turning] = min_cos(np.broadcast_to(a3, shape)[turning] * lt + ct, np.broadcast_to(b3, shape)[turning] * lt + ct)
+                left, right = np.broadcast_to(a3, shape)[turning], np.broadcast_to(b3, shape)[turning]
+                mc[turning] = min_cos(left * lt + ct, right * lt + ct)
             low = np.sum(np.where(mc >= 0.0, mb, ma) * mc, axis=0)
             return self._bins(rows, low, np.sum(ma, axis=0), b3)
 

@@ -33,11 +33,11 @@ its certificate is the modal expansion of the start part alone (the noise coeffi
 infinite on the edge, are dropped) plus the bin's exact noise part at the last evaluated
 step, which bounds the rest because it is non-decreasing; a row whose noise part stays
 below the target up to 2**62 (a bounded risk, e.g. c = 0) is searched below the step past
-which that certificate rules out every hit (:func:`_bounded_edge_horizons`). Under exact doubling (no modal expansion) a bin
-is on the edge when its computed spectral radius is within :data:`_EDGE_RTOL` of 1, and
-such a row is searched only below the step where its noise part exceeds the target; without a
-modal or spectral bound that search takes time linear in that step (e.g. c/B tiny). "Hit" follows
-the tie rule of :mod:`._tie` (risk at most :math:`\varepsilon(1 + 2^{-40})`): the public
+which that certificate rules out every hit (:func:`_bounded_edge_horizons`). Under exact
+doubling (no modal expansion) a bin is on the edge when its computed spectral radius is within
+:data:`_EDGE_RTOL` of 1, and such a row is searched only below the step where its noise part
+exceeds the target; without a modal or spectral bound that search takes time linear in that step
+(e.g. c/B tiny). "Hit" follows the tie rule of :mod:`._tie` (risk at most :math:`\varepsilon(1 + 2^{-40})`): the public
 functions turn the target into that threshold once, and every comparison below uses it. Intervals
 shorter than :data:`_LEAF` steps are evaluated exactly at every step.
 
@@ -85,8 +85,8 @@ noise-part fallback for its ill-conditioned bins. A bin with a decoupled state (
 does not see one mode, or c = 0 and the start excites one mode) has the one-state
 expansion :math:`\ell_\infty + (W_s a^2 - W_n w_0)\lambda_j^{2t}` (a = out_j init_j), so its
 rounding margin scales with the mode it shows and not with an unseen slow one (whose
-margin would otherwise hide every target below :math:`10^{-11}\beta^{2t}`). tests/numerics/test_tune.py checks the bounds against exhaustive
-scans of the exact risk.
+margin would otherwise hide every target below :math:`10^{-11}\beta^{2t}`).
+tests/numerics/test_tune.py checks the bounds against exhaustive scans of the exact risk.
 """
 
 from __future__ import annotations
@@ -326,7 +326,7 @@ class _Certificates:
         whole = rows.size == self.pack.shape[0] and rows[0] == 0 and rows[-1] == rows.size - 1
         return self.pack if whole else np.take(self.pack, rows, axis=0)  # faster than pack[rows]
 
-    def _point(self, p: np.ndarray, t: np.ndarray, Q: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def _point(self, p: np.ndarray, t: np.ndarray, Q: float | np.ndarray, y: float | np.ndarray) -> np.ndarray:
         """Bound at the single step ``t`` (column) given :math:`Q^t` and :math:`|y(t)|`."""
         y = np.where((p[:, self.NEG] > 0) & (np.mod(t, 2.0) == 1.0), -y, y)
         g = p[:, self.A] + (p[:, self.A3] + p[:, self.C] * y) * y
@@ -372,7 +372,8 @@ class _Certificates:
             if short.any():
                 phi = p[:, self.PHI][short]
                 th = p[:, self.THETA2][short]
-                mc = _min_cos(np.broadcast_to(a, short.shape)[short] * th - phi, np.broadcast_to(b, short.shape)[short] * th - phi)
+                left, right = np.broadcast_to(a, short.shape)[short], np.broadcast_to(b, short.shape)[short]
+                mc = _min_cos(left * th - phi, right * th - phi)
                 g[short] += R[short] * (1.0 + mc)
             low = p[:, self.RHO] + np.where(g >= 0, g * Qb, g * Qa) - p[:, self.MAG] * Qa
             total = np.sum(np.maximum(low, 0.0), axis=-1)
@@ -591,7 +592,8 @@ def _bounded_edge_horizons(model: RiskModel, cert: _Certificates, rows: np.ndarr
     if not eligible.any():
         return out
     sub, starts = rows[eligible], 2.0 ** np.arange(_LOG2_MAX + 1)
-    low = cert.lower(np.repeat(sub, starts.size), np.tile(starts, sub.size), np.full(sub.size * starts.size, 2.0**_LOG2_MAX))
+    ends = np.full(sub.size * starts.size, 2.0**_LOG2_MAX)
+    low = cert.lower(np.repeat(sub, starts.size), np.tile(starts, sub.size), ends)
     decisive = (low > target).reshape(sub.size, starts.size)
     out[eligible] = np.where(decisive.any(axis=1), starts[np.argmax(decisive, axis=1)], -1.0)
     return out
@@ -602,7 +604,9 @@ def _exact_hits(model: RiskModel, rows: np.ndarray, t: np.ndarray, target: float
     return _risk_sums(model, rows, t)[0] <= target
 
 
-def _hit_at(model: RiskModel, cert: _Certificates, rows: np.ndarray, t: np.ndarray, target: float) -> tuple[float, int] | None:
+def _hit_at(
+    model: RiskModel, cert: _Certificates, rows: np.ndarray, t: np.ndarray, target: float
+) -> tuple[float, int] | None:
     """The smallest ``t[i]`` at which row ``rows[i]`` hits exactly (smallest row on ties), or None.
 
     Rows whose certified lower bound at their step exceeds the target are skipped; the
@@ -636,10 +640,10 @@ def _predict_hits(cert: _Certificates, rows: np.ndarray, hi: np.ndarray, target:
         active = np.nonzero(open_)[0]
         if active.size == 0:
             return hi
-        l, h = lo[active], hi[active]
+        below, above = lo[active], hi[active]
         # geometric midpoints, from 1 when lo = 0: ~log2(log2(hi)) halvings of the log range to a
         # factor 2 (the arithmetic halving from hi = 2**62 down to a hit near 1e6 took ~40)
-        mid = np.clip(np.floor(np.sqrt(np.maximum(l, 1.0) * h)), l + 1.0, h - 1.0)
+        mid = np.clip(np.floor(np.sqrt(np.maximum(below, 1.0) * above)), below + 1.0, above - 1.0)
         ok = cert.lower_at(rows[active], mid) <= target
         hi[active[ok]] = mid[ok]
         lo[active[~ok]] = mid[~ok]
@@ -723,7 +727,8 @@ def grid_minimum(
         floor[rows] = np.maximum(floor[rows], root)
     local = local[root <= target]
     best[0] = _tighten(model, cert, target, local, best[0])
-    winner = _branch_and_bound(model, target, local, np.zeros(local.size), np.full(local.size, best[0]), best, per_row=False, cert=cert)
+    lo, hi = np.zeros(local.size), np.full(local.size, best[0])
+    winner = _branch_and_bound(model, target, local, lo, hi, best, per_row=False, cert=cert)
     return float(best[0]), (None if winner is None else int(rows[winner]))
 
 

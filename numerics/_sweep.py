@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._critical import CriticalBatchSizes, critical_batch_sizes
 from ._forms import forms_for, validate_batch_sizes, validate_positive
@@ -29,10 +30,11 @@ from ._model import build_model
 from ._optimizers import Optimizer, OptimizerLike, as_optimizer
 from ._parallel import ExecutorArg, ResultCache, map_tasks, resolve_cache, resolve_executor
 from ._problem import Problem
-from ._tables import Tabular, records_to_columns
+from ._tables import Columns, Tabular, records_to_columns
 from ._tune import OPTIMIZERS_OWN, GridSearch, _axes, _refine, tuning_arguments
 
-__all__ = ["SweepRow", "Sweep", "SweepList", "sweep", "sweeps", "POOL_MIN_WORK", "effective_lr", "LearningRateTable", "optimal_learning_rates", "PAPER_BATCH_SIZES"]
+__all__ = ["SweepRow", "Sweep", "SweepList", "sweep", "sweeps", "POOL_MIN_WORK", "effective_lr", "LearningRateTable",
+           "optimal_learning_rates", "PAPER_BATCH_SIZES"]
 
 #: the paper's batch sizes 2^2, 2^4, ..., 2^20 (Fig. 3a)
 PAPER_BATCH_SIZES = 2.0 ** np.arange(2, 21, 2)
@@ -183,7 +185,7 @@ class Sweep(Tabular):
     def _tables(self) -> dict[str, tuple[str, ...]]:
         return {"rows": ("batch_size",)}
 
-    def _columns(self, table: str) -> dict[str, Sequence[Any]]:
+    def _columns(self, table: str) -> Columns:
         return records_to_columns(self.records())
 
     def _meta(self) -> dict[str, Any]:
@@ -204,7 +206,7 @@ class Sweep(Tabular):
         }
 
 
-class SweepList(list, Tabular):  # type: ignore[type-arg]
+class SweepList(list[Sweep], Tabular):
     """The sweeps of :func:`sweeps`: a ``list`` of :class:`Sweep` that also converts as one table.
 
     Tables: ``"rows"`` (:meth:`Sweep.records` of every sweep, one row per optimizer, power
@@ -218,7 +220,7 @@ class SweepList(list, Tabular):  # type: ignore[type-arg]
     def _tables(self) -> dict[str, tuple[str, ...]]:
         return {"rows": ("optimizer", "precond_power", "batch_size"), "critical": ("optimizer", "precond_power")}
 
-    def _columns(self, table: str) -> dict[str, Sequence[Any]]:
+    def _columns(self, table: str) -> Columns:
         if table == "rows":
             return records_to_columns([rec for s in self for rec in s.records()])
         return records_to_columns([
@@ -330,21 +332,21 @@ class _Plan:
 
 def _plan(
     problem: Problem,
-    optimizer: object,
+    optimizer: OptimizerLike,
     *,
-    batch_sizes: object = PAPER_BATCH_SIZES,
-    target: object = 0.01,
-    grid: Mapping[str, object] | None = None,
-    precond_power: object = OPTIMIZERS_OWN,
+    batch_sizes: ArrayLike = PAPER_BATCH_SIZES,
+    target: float = 0.01,
+    grid: Mapping[str, ArrayLike] | None = None,
+    precond_power: float = OPTIMIZERS_OWN,
     refine: bool = False,
-    **fixed: object,
+    **fixed: ArrayLike,
 ) -> _Plan:
-    name, grid, fixed, precond_power = tuning_arguments(optimizer, grid, fixed, precond_power)
+    name, grid, fixed, power = tuning_arguments(optimizer, grid, fixed, precond_power)
     forms = forms_for(name)
     Bs = validate_batch_sizes(batch_sizes)
     eps = validate_positive("target", target)
     axes, values = _axes(forms, grid, fixed)
-    search = GridSearch(problem, name, axes, values, precond_power)
+    search = GridSearch(problem, name, axes, values, power)
     Bs = np.sort(Bs)
     B_tuple = tuple(float(B) for B in Bs)
     blocks: list[dict[str, np.ndarray]] = [axes]
@@ -357,8 +359,13 @@ def _plan(
         blocks = [{first: axes[first][rows], **{k: axes[k] for k in rest}} for rows in splits]
         offsets = [int(rows[0]) * per_row for rows in splits]
     tasks = tuple(
-        _GridTask(problem, Optimizer(name, precond_power=search.precond_power, **{k: a[0] for k, a in block.items()}, **values),
-                  block, B_tuple, eps)
+        _GridTask(
+            problem,
+            Optimizer(name, precond_power=search.precond_power, **{k: a[0] for k, a in block.items()}, **values),
+            block,
+            B_tuple,
+            eps,
+        )
         for block in blocks
     )
     return _Plan(name, problem, Bs, eps, axes, search, bool(refine), tasks, tuple(offsets))
@@ -391,8 +398,11 @@ def _with_incumbents(plan: _Plan, store: ResultCache | None) -> _Plan:
     # then the whole grid within one stride of each subgrid optimum
     shape = tuple(a.size for a in coarse.axes.values())
     centres = dict.fromkeys(np.unravel_index(idx, shape) for _, idx in found if idx is not None)
-    boxes = [replace(coarse, axes={k: a[max(0, (i - 1) * stride + 1) : (i + 1) * stride] for (k, a), i in zip(plan.axes.items(), c)})
-             for c in centres]
+    boxes = [
+        replace(coarse, axes={k: a[max(0, (i - 1) * stride + 1) : (i + 1) * stride]
+                              for (k, a), i in zip(plan.axes.items(), c)})
+        for c in centres
+    ]
     near = map_tasks(_grid_task, boxes, executor="serial", cache=store)
     uppers = tuple(float(min(steps for steps, _ in per_B)) for per_B in zip(found, *near))
     return replace(plan, tasks=tuple(replace(t, uppers=uppers) for t in plan.tasks))
@@ -435,12 +445,12 @@ def sweeps(
         args = {**common, **config}
         if "optimizer" not in args:
             raise ValueError(f"every config needs an 'optimizer'; got {dict(config)!r}")
-        plans.append(_plan(problem, **args))  # type: ignore[arg-type]
+        plans.append(_plan(problem, **args))
     store = resolve_cache(cache, "sweep")
-    executor = resolve_executor(executor, sum(p.work for p in plans), POOL_MIN_WORK)
+    where = resolve_executor(executor, sum(p.work for p in plans), POOL_MIN_WORK)
     plans = [_with_incumbents(p, store) for p in plans]
     tasks = [t for p in plans for t in p.tasks]
-    flat = map_tasks(_grid_task, tasks, executor=executor, cache=store, progress=progress)
+    flat = map_tasks(_grid_task, tasks, executor=where, cache=store, progress=progress)
     optima, k = [], 0
     for plan in plans:
         optima.append(_assemble(plan, flat[k : k + len(plan.tasks)]))
@@ -451,7 +461,8 @@ def sweeps(
         for i, (p, best) in enumerate(zip(plans, optima)) if p.refine
         for j, (steps, idx) in enumerate(best) if idx is not None
     ]
-    refined = map_tasks(_refine_task, [job for _, _, job in refine_jobs], executor=executor, cache=store, progress=progress)
+    jobs = [job for _, _, job in refine_jobs]
+    refined = map_tasks(_refine_task, jobs, executor=where, cache=store, progress=progress)
     refined_at = {(i, j): r for (i, j, _), r in zip(refine_jobs, refined)}
     out = []
     for i, (plan, best) in enumerate(zip(plans, optima)):
@@ -483,17 +494,17 @@ def sweeps(
 
 def sweep(
     problem: Problem,
-    optimizer: object,
+    optimizer: OptimizerLike,
     *,
-    batch_sizes: object = PAPER_BATCH_SIZES,
-    target: object = 0.01,
-    grid: Mapping[str, object] | None = None,
-    precond_power: object = OPTIMIZERS_OWN,
+    batch_sizes: ArrayLike = PAPER_BATCH_SIZES,
+    target: float = 0.01,
+    grid: Mapping[str, ArrayLike] | None = None,
+    precond_power: float = OPTIMIZERS_OWN,
     refine: bool = False,
     executor: ExecutorArg = None,
     cache: ResultCache | str | Path | bool | None = None,
     progress: Callable[[Iterable[Any], int], Iterable[Any]] | None = None,
-    **fixed: object,
+    **fixed: ArrayLike,
 ) -> Sweep:
     r"""Tune ``optimizer`` at every batch size: the steps-vs-B table of Fig. 3a.
 
@@ -510,7 +521,8 @@ def sweep(
 
     ``executor``: where the tasks run, by the executor convention of
     :func:`~nqm.numerics.resolve_executor`; ``None`` (default) uses a local thread pool when the
-    work (grid points x bins x batch sizes) is at least :data:`POOL_MIN_WORK`, else this process. ``cache``: ``True`` (``$NQM_CACHE_DIR``), a directory or a
+    work (grid points x bins x batch sizes) is at least :data:`POOL_MIN_WORK`, else this process.
+    ``cache``: ``True`` (``$NQM_CACHE_DIR``), a directory or a
     :class:`~nqm.numerics._parallel.ResultCache`: every finished task is stored under its full
     configuration, so a repeated sweep computes nothing and an interrupted one resumes.
     ``progress``: a wrapper ``progress(iterable, total)`` around task completions (e.g. a rich bar).
@@ -541,20 +553,20 @@ class LearningRateTable(Tabular):
     def _tables(self) -> dict[str, tuple[str, ...]]:
         return {"rows": ("batch_size",)}
 
-    def _columns(self, table: str) -> dict[str, Sequence[Any]]:
+    def _columns(self, table: str) -> Columns:
         return {"batch_size": self.batch_sizes, "lr": self.lr, "effective_lr": self.effective_lr, "steps": self.steps}
 
     def _meta(self) -> dict[str, Any]:
         return {"scaling_exponent": self.scaling_exponent}
 
 
-def optimal_learning_rates(problem: Problem, optimizer: object, **sweep_args: object) -> LearningRateTable:
+def optimal_learning_rates(problem: Problem, optimizer: OptimizerLike, **sweep_args: Any) -> LearningRateTable:
     """The tuned (and effective) learning rate at each batch size; arguments as for :func:`sweep`.
 
     The paper's Fig. 14 uses SGD up to :math:`B = 2^{21}`:
     ``optimal_learning_rates(prob, nn.SGD, batch_sizes=2.0 ** np.arange(0, 22))``.
     """
-    table = sweep(problem, optimizer, **sweep_args)  # type: ignore[arg-type]
+    table = sweep(problem, optimizer, **sweep_args)
     return LearningRateTable(
         table.batch_sizes, table.column("lr"), table.column("effective_lr"), table.steps, table.learning_rate_scaling()
     )

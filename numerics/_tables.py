@@ -34,8 +34,8 @@ import numpy as np
 
 from ._jsonio import json_ready
 
-__all__ = ["INSTALL_TABLES", "Tabular", "csv_cell", "csv_text", "html_table", "records_csv", "records_to_columns", "require",
-           "write_text"]
+__all__ = ["INSTALL_TABLES", "Tabular", "csv_cell", "csv_text", "html_table", "records_csv", "records_to_columns",
+           "require", "write_text"]
 
 #: how to install the optional libraries of this module
 INSTALL_TABLES = 'pip install "nqm-toolkit[tables]"'
@@ -44,7 +44,9 @@ _EXACT_INT = 2.0**53
 #: rows shown by :meth:`Tabular._repr_html_` at each end of a longer table
 _HTML_ROWS = 30
 
-Columns = dict[str, Sequence[Any]]
+#: a column of a table: a list or a 1-D array
+Column = Sequence[Any] | np.ndarray
+Columns = dict[str, Column]
 Target = str | Path | IO[str] | None
 
 
@@ -69,7 +71,7 @@ def csv_cell(value: Any) -> Any:
     return value
 
 
-def csv_text(columns: Mapping[str, Sequence[Any]]) -> str:
+def csv_text(columns: Mapping[str, Column]) -> str:
     """CSV text (header, then one line per row) of equal-length ``columns``, cells by :func:`csv_cell`."""
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\n")
@@ -95,7 +97,7 @@ def write_text(text: str, path: Target) -> Path | str | None:
     if path is None:
         return text
     if hasattr(path, "write"):
-        path.write(text)  # type: ignore[union-attr]
+        path.write(text)
         return None
     if not isinstance(path, (str, Path)):
         raise ValueError(f"path must be a file path, an open text stream or None; got {type(path).__name__}")
@@ -112,7 +114,7 @@ def _html_cell(value: Any) -> str:
     return html.escape(str(value))
 
 
-def html_table(columns: Mapping[str, Sequence[Any]], caption: str) -> str:
+def html_table(columns: Mapping[str, Column], caption: str) -> str:
     """An escaped HTML table of ``columns`` under ``caption``: pandas' ``to_html`` when pandas is
     installed, else a plain ``<table>``; long tables show their first and last rows."""
     title = f"<p><b>{html.escape(caption)}</b></p>"

@@ -21,6 +21,7 @@ step search, the Bayes-bound step count and the Monte-Carlo first hits.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["TIE_RTOL", "tie_threshold", "reaches"]
 
@@ -33,6 +34,7 @@ def tie_threshold(target: float) -> float:
     return float(target) * (1.0 + TIE_RTOL)
 
 
-def reaches(risk: object, target: object) -> np.ndarray | bool:
-    """Whether ``risk`` reaches ``target`` under the tie rule (elementwise for arrays)."""
+def reaches(risk: ArrayLike, target: ArrayLike) -> np.ndarray:
+    """Whether ``risk`` reaches ``target`` under the tie rule (elementwise for arrays; a numpy bool
+    for scalars, typed as numpy types its comparisons)."""
     return np.asarray(risk) <= np.asarray(target) * (1.0 + TIE_RTOL)

@@ -30,22 +30,24 @@ from __future__ import annotations
 import hashlib
 import math
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._forms import PRECOND_RANGE, Forms, forms_for, validate_hyperparameter, validate_positive
 from ._lru import SizedLRU
 from ._model import RiskModel, build_model, validate_batch_size
-from ._optimizers import Optimizer, as_optimizer_spec, spec_defaults
+from ._optimizers import Optimizer, OptimizerLike, as_optimizer_spec, spec_defaults
 from ._problem import Problem
 from ._steps import first_hits, grid_minimum
-from ._tables import Tabular
+from ._tables import Columns, Tabular
 
-__all__ = ["MAX_GRID_POINTS", "TuneResult", "GridSearch", "tune", "clear_tune_cache", "default_grid", "tuning_arguments",
-           "OPTIMIZERS_OWN"]
+__all__ = ["MAX_GRID_POINTS", "TuneResult", "GridSearch", "tune", "clear_tune_cache", "default_grid",
+           "tuning_arguments", "OPTIMIZERS_OWN"]
 
 #: most hyperparameter grid points one search holds (its flattened points are ~80 MB per
 #: hyperparameter at the limit; the paper's grids have 2,000); larger grids are refused before any work
@@ -78,8 +80,11 @@ OPTIMIZERS_OWN: Any = _OptimizersOwn()
 
 
 def tuning_arguments(
-    optimizer: object, grid: Mapping[str, object] | None, fixed: Mapping[str, object], precond_power: object
-) -> tuple[str, dict[str, object], dict[str, object], object]:
+    optimizer: OptimizerLike,
+    grid: Mapping[str, ArrayLike] | None,
+    fixed: Mapping[str, ArrayLike],
+    precond_power: float | np.ndarray,
+) -> tuple[str, dict[str, ArrayLike], dict[str, ArrayLike], float | np.ndarray]:
     """``(spec name, grid, fixed values, precond_power)`` of a tuning call from any optimizer argument
     (:func:`~nqm.numerics._optimizers.as_optimizer_spec`).
 
@@ -103,7 +108,7 @@ def tuning_arguments(
     return ref.name, grid, fixed, 0.0 if precond_power is OPTIMIZERS_OWN else precond_power
 
 
-def default_grid(optimizer: object) -> dict[str, np.ndarray]:
+def default_grid(optimizer: OptimizerLike) -> dict[str, np.ndarray]:
     """The paper's grid for an optimizer in any form :func:`~nqm.numerics.as_optimizer_spec` accepts
     (module docstring); hyperparameters without a default grid are left out."""
     params = as_optimizer_spec(optimizer).forms.params
@@ -116,7 +121,9 @@ def default_grid(optimizer: object) -> dict[str, np.ndarray]:
     return grid
 
 
-def _axes(forms: Forms, grid: Mapping[str, object] | None, fixed: Mapping[str, object]) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+def _axes(
+    forms: Forms, grid: Mapping[str, object] | None, fixed: Mapping[str, object]
+) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     """Validated 1-D grid axes (spec order) and fixed scalar hyperparameters."""
     grid = dict(grid or {})
     unknown = [k for k in (*grid, *fixed) if k not in forms.params]
@@ -145,7 +152,9 @@ def _axes(forms: Forms, grid: Mapping[str, object] | None, fixed: Mapping[str, o
         elif p in spec_defaults(forms.name):  # the theory layer only where no grid or value is given
             values[p] = spec_defaults(forms.name)[p]
         else:
-            raise ValueError(f"hyperparameter {p} of {forms.name} needs a grid (grid={{{p!r}: ...}}) or a value ({p}=...)")
+            raise ValueError(
+                f"hyperparameter {p} of {forms.name} needs a grid (grid={{{p!r}: ...}}) or a value ({p}=...)"
+            )
     return axes, values
 
 
@@ -180,7 +189,7 @@ class GridSearch:
         name: str,
         axes: Mapping[str, np.ndarray],
         fixed: Mapping[str, float],
-        precond_power: float,
+        precond_power: float | np.ndarray,
     ) -> None:
         if not isinstance(problem, Problem):
             raise TypeError(f"problem must be an nqm.numerics.Problem; got {type(problem).__name__}")
@@ -312,9 +321,10 @@ class TuneResult(Tabular):
     def _tables(self) -> dict[str, tuple[str, ...]]:
         return {"optimum": (), **({"grid": tuple(self.grid)} if self.grid_steps is not None else {})}
 
-    def _columns(self, table: str) -> dict[str, Sequence[Any]]:
+    def _columns(self, table: str) -> Columns:
         if table == "grid":
             mesh = np.meshgrid(*self.grid.values(), indexing="ij")
+            assert self.grid_steps is not None, "a grid table exists only with grid_steps"
             return {**{k: m.ravel() for k, m in zip(self.grid, mesh)}, "steps": np.ravel(self.grid_steps)}
         name = None if self.optimizer is None else self.optimizer.name
         return {k: [v] for k, v in {
@@ -341,7 +351,9 @@ def _scale(rng: tuple[float, float, bool, bool]) -> tuple[Any, Any]:
 def _clip(values: np.ndarray, rng: tuple[float, float, bool, bool]) -> np.ndarray:
     """The values inside the hyperparameter's range (rounding at the ends removed)."""
     lo, hi, lo_closed, hi_closed = rng
-    ok = np.isfinite(values) & ((values >= lo) if lo_closed else (values > lo)) & ((values <= hi) if hi_closed else (values < hi))
+    above = (values >= lo) if lo_closed else (values > lo)
+    below = (values <= hi) if hi_closed else (values < hi)
+    ok = np.isfinite(values) & above & below
     return values[ok]
 
 
@@ -444,7 +456,7 @@ def _search_key(problem: Problem, forms: Forms, axes: Mapping[str, np.ndarray], 
 
 
 def _cached_search(problem: Problem, forms: Forms, axes: Mapping[str, np.ndarray], fixed: Mapping[str, float],
-                   precond_power: object) -> tuple[tuple[Any, ...], GridSearch]:
+                   precond_power: float | np.ndarray) -> tuple[tuple[Any, ...], GridSearch]:
     """The kept :class:`GridSearch` of these arguments (a new one on a copy of the problem if none)."""
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be an nqm.numerics.Problem; got {type(problem).__name__}")
@@ -460,23 +472,23 @@ def _cached_search(problem: Problem, forms: Forms, axes: Mapping[str, np.ndarray
 
 def tune(
     problem: Problem,
-    optimizer: object,
+    optimizer: OptimizerLike,
     *,
-    batch_size: object,
-    target: object,
-    grid: Mapping[str, object] | None = None,
-    precond_power: object = OPTIMIZERS_OWN,
+    batch_size: float,
+    target: float,
+    grid: Mapping[str, ArrayLike] | None = None,
+    precond_power: float = OPTIMIZERS_OWN,
     refine: bool = False,
     grid_steps: bool = False,
-    **fixed: object,
+    **fixed: ArrayLike,
 ) -> TuneResult:
     r"""Fewest steps to ``target`` over a hyperparameter grid, with the best optimizer.
 
     ``optimizer`` is a class (``nn.Momentum``, or one from :func:`~nqm.numerics.from_spec`), a
     registered name, an :class:`nqm.theory.OptimizerSpec` or an instance, whose values are used as
-    given (scalars fixed, 1-D arrays grid axes; :func:`tuning_arguments`). ``grid`` maps hyperparameter names to 1-D arrays; missing ones
-    take the paper's defaults (module docstring) unless fixed by keyword, e.g.
-    ``tune(prob, nn.Momentum, batch_size=B, target=0.01, beta=0.9)`` tunes lr at
+    given (scalars fixed, 1-D arrays grid axes; :func:`tuning_arguments`). ``grid`` maps
+    hyperparameter names to 1-D arrays; missing ones take the paper's defaults (module docstring)
+    unless fixed by keyword, e.g. ``tune(prob, nn.Momentum, batch_size=B, target=0.01, beta=0.9)`` tunes lr at
     :math:`\beta = 0.9`. ``refine=True`` continues past the grid (edge extension and local
     zoom, see :func:`_refine`) and reports it in ``refined``; ``grid_steps=True`` also
     returns every grid point's exact steps. Ties go to the first grid point.
@@ -489,22 +501,23 @@ def tune(
     :class:`GridSearch`). So tuning at increasing batch sizes one call at a time costs about what
     one :func:`~nqm.numerics.sweep` costs; results are the same in any order.
     """
-    name, grid, fixed, precond_power = tuning_arguments(optimizer, grid, fixed, precond_power)
+    name, grid, fixed, power = tuning_arguments(optimizer, grid, fixed, precond_power)
     forms = forms_for(name)
     B = validate_batch_size(batch_size)
     if B.ndim:
         raise ValueError(f"batch_size must be a single number >= 1; got shape {B.shape} (use nn.sweep for several)")
     eps = validate_positive("target", target)
     axes, values = _axes(forms, grid, fixed)
-    key, search = _cached_search(problem, forms, axes, values, precond_power)
+    key, search = _cached_search(problem, forms, axes, values, power)
     try:
         steps, idx = search.minimum(float(B), eps)
         all_steps = search.all_steps(float(B), eps) if grid_steps else None
     finally:
         _SEARCHES.settle(key)
-    common = dict(batch_size=float(B), target=eps, precond_power=search.precond_power, grid=axes, grid_steps=all_steps)
+    result = partial(TuneResult, batch_size=float(B), target=eps, precond_power=search.precond_power, grid=axes,
+                     grid_steps=all_steps)
     if idx is None:
-        return TuneResult(math.inf, None, {}, None, **common)
+        return result(math.inf, None, {}, None)
     index = tuple(int(i) for i in np.unravel_index(idx, search.shape))
     edges = tuple(p for (p, a), i in zip(axes.items(), index) if a.size > 1 and i in (0, a.size - 1))
     hyper = search.hyperparameters(idx)
@@ -512,7 +525,7 @@ def tune(
     if refine:
         best_steps, hyper, refined = _refine(problem, forms, search, steps, hyper, float(B), eps)
     opt = Optimizer(name, precond_power=search.precond_power, **hyper)
-    return TuneResult(
+    return result(
         _as_steps(best_steps),
         opt,
         hyper,
@@ -520,5 +533,4 @@ def tune(
         grid_optimum=_as_steps(steps),
         at_edge=edges,
         refined=refined,
-        **common,
     )

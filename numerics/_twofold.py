@@ -43,7 +43,8 @@ _SPLIT = 134217729.0  # 2**27 + 1
 #: for the polynomials not named in ``polynomials(..., always=...)``
 PLAIN_TOLERANCE = 2.0**-51
 _UNIT = 2.0**-53
-#: nonzero inputs and coefficients within [2**-64, 2**64] and degree <= 14 keep every product within 2**+-896 (no under- or overflow)
+#: nonzero inputs and coefficients within [2**-64, 2**64] and degree <= 14 keep every product
+#: within 2**+-896 (no under- or overflow)
 _RANGE, _DEGREE = 2.0**64, 14
 
 
@@ -95,7 +96,9 @@ def _fast_two_sum(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return s, b - (s - a)
 
 
-def _mul(x: tuple[np.ndarray, np.ndarray | None], y: tuple[np.ndarray, np.ndarray | None]) -> tuple[np.ndarray, np.ndarray]:
+def _mul(
+    x: tuple[np.ndarray, np.ndarray | None], y: tuple[np.ndarray, np.ndarray | None]
+) -> tuple[np.ndarray, np.ndarray]:
     """The double-double product; a low part ``None`` marks a double (its low part is 0)."""
     p, e = two_product(x[0], y[0])
     if x[1] is not None:
@@ -180,7 +183,10 @@ def double_double_polynomial(
     shape = np.broadcast_shapes(np.shape(x[0]), *(np.shape(y) for y in others))
     zero = np.zeros(shape)
     total = (zero, zero)
-    variables = [tuple(np.broadcast_to(v, shape) for v in x)] + [(np.broadcast_to(np.asarray(y, dtype=float), shape), None) for y in others]
+    variables: list[tuple[np.ndarray, np.ndarray | None]] = [
+        (np.broadcast_to(x[0], shape), np.broadcast_to(x[1], shape))
+    ]
+    variables += [(np.broadcast_to(np.asarray(y, dtype=float), shape), None) for y in others]
     powers: dict[tuple[int, int], tuple[np.ndarray, np.ndarray | None]] = {}
 
     def power(j: int, e: int) -> tuple[np.ndarray, np.ndarray | None]:
@@ -238,8 +244,10 @@ class DoubleDouble:
         """Batched matrix product ``(..., n, k) @ (..., k, m)``."""
         a, b = (self.hi, self.lo), self._pair(other)
         with np.errstate(all="ignore"):
-            terms = [_mul((a[0][..., :, k, None], a[1][..., :, k, None]), (b[0][..., None, k, :], b[1][..., None, k, :]))
-                     for k in range(a[0].shape[-1])]
+            terms = [
+                _mul((a[0][..., :, k, None], a[1][..., :, k, None]), (b[0][..., None, k, :], b[1][..., None, k, :]))
+                for k in range(a[0].shape[-1])
+            ]
             total = terms[0]
             for term in terms[1:]:
                 total = _add(total, term)

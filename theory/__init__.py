@@ -7,7 +7,15 @@ stationary risk, stability conditions, effective learning rate and closed forms.
 
 from ._builtins import BETA, BUILTINS, GAMMA, LR, NU, ema, momentum, nesterov, qhm, sgd
 from ._closed_form import ClosedForm, closed_form, same_closed_form
-from ._codegen import cached_forms_source, compile_forms, exact_terms, forms_source, generated_module_source, hyperparameter_ranges, scale_covariant
+from ._codegen import (
+    cached_forms_source,
+    compile_forms,
+    exact_terms,
+    forms_source,
+    generated_module_source,
+    hyperparameter_ranges,
+    scale_covariant,
+)
 from ._derive import Derivation, NumericInvariants, derive
 from ._latex import (
     DocumentBlock,
@@ -33,14 +41,17 @@ from ._multiplicative import MultiplicativeDynamics, multiplicative_dynamics, qu
 from ._paper import STATEMENTS, Statement, check_all, statement
 from ._registry import get_spec, register, registered_names, registered_specs, unregister
 from ._spec import PRECOND_POWER, PRECONDITIONED_PROBLEM, Hyperparameter, OptimizerSpec, SpecError
-from ._symbols import B, LATEX_NAMES, alpha, beta, c, gamma, h, k, nu, p, r1, r2, t, theta0, v0, x, xi, z
+from ._symbols import LATEX_NAMES, B, alpha, beta, c, gamma, h, k, nu, p, r1, r2, t, theta0, v0, x, xi, z
 
 __all__ = [
-    "B", "BETA", "BUILTINS", "Derivation", "GAMMA", "Hyperparameter", "LATEX_NAMES", "LR", "MultiplicativeDynamics", "NU",
+    "B", "BETA", "BUILTINS", "Derivation", "GAMMA", "Hyperparameter", "LATEX_NAMES", "LR", "MultiplicativeDynamics",
+    "NU",
     "NumericInvariants", "OptimizerSpec", "PRECONDITIONED_PROBLEM", "PRECOND_POWER", "SpecError",
-    "alpha", "beta", "c", "cached_forms_source", "characteristic_polynomial", "compile_forms", "derive", "ema", "forms_source",
+    "alpha", "beta", "c", "cached_forms_source", "characteristic_polynomial", "compile_forms", "derive", "ema",
+    "forms_source",
     "gamma", "generated_module_source", "get_spec", "h", "hyperparameter_ranges", "k", "momentum",
-    "multiplicative_dynamics", "nesterov", "nu", "p", "qhm", "query_row", "r1", "r2", "register", "registered_names", "registered_specs",
+    "multiplicative_dynamics", "nesterov", "nu", "p", "qhm", "query_row", "r1", "r2", "register", "registered_names",
+    "registered_specs",
     "second_moment_vec", "second_moment_vech", "sgd", "stationary_covariance", "t", "theta0",
     "unregister", "v0", "vech_basis", "x", "xi", "z",
     "ClosedForm", "DocumentBlock", "Formula", "STATEMENTS", "Statement", "canonical_form", "check_all", "closed_form",

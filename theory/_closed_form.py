@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cache, cached_property
 from itertools import combinations
 
 import sympy as sp
@@ -93,7 +93,7 @@ def vieta_relations(spec: OptimizerSpec) -> tuple[sp.Eq, ...]:
     return tuple(out)
 
 
-@lru_cache(maxsize=None)
+@cache
 def root_values(spec: OptimizerSpec) -> tuple[sp.Expr, ...]:
     r"""The eigenvalues of :math:`A` in radicals, in the order of the named roots.
 
@@ -232,7 +232,7 @@ class ClosedForm:
         return sp.factor(h * c / (2 * B) * self.noise_sum)
 
 
-@lru_cache(maxsize=None)
+@cache
 def closed_form(spec: OptimizerSpec, named: bool | None = None) -> ClosedForm:
     """The (cached) :class:`ClosedForm` of ``spec``; ``named`` defaults to named roots for n >= 2."""
     return ClosedForm(spec, spec.n >= 2 if named is None else named)

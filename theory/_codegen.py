@@ -39,7 +39,7 @@ import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import fields
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -92,10 +92,11 @@ _EDGE_SCALED = ("Sbar", "w0", "w1", "w2")
 
 def _edge_invariants(inv: NumericInvariants) -> dict[str, Any]:
     r"""For n <= 2: :math:`E = \det(2I + D)`, the factored discriminant :math:`\Delta = \sigma^2 - \det D`
-    (accurate where the roots nearly coincide, e.g. at 0 for :math:`\beta = 0`, :math:`\alpha h = 1`), the impulse response's Chebyshev coefficients
-    :math:`g_0 = \mathrm{out}\,b`, :math:`g_1 = \mathrm{out}\,K\,b` (so that
+    (accurate where the roots nearly coincide, e.g. at 0 for :math:`\beta = 0`, :math:`\alpha h = 1`), the
+    impulse response's Chebyshev coefficients :math:`g_0 = \mathrm{out}\,b`, :math:`g_1 = \mathrm{out}\,K\,b` (so that
     :math:`\mathrm{out}A^kb = c_kg_0 + s_kg_1`), and ``edge_<name>`` = E times each stationary quantity."""
     n = inv.n
+    assert inv.sigma is not None, "the Chebyshev fields are set for n <= 2"
     D = sp.Matrix(n, n, inv.D)
     E = _factor((2 * sp.eye(n) + D).det())
     K = D - inv.sigma * sp.eye(n)
@@ -104,7 +105,8 @@ def _edge_invariants(inv: NumericInvariants) -> dict[str, Any]:
     result: dict[str, Any] = {"edge": E, "disc": disc, "g0": _factor((out * b)[0]), "g1": _factor((out * K * b)[0])}
     for name in _EDGE_SCALED:
         value = getattr(inv, name)
-        result[f"edge_{name}"] = tuple(_factor(v * E) for v in value) if isinstance(value, tuple) else _factor(value * E)
+        scaled = tuple(_factor(v * E) for v in value) if isinstance(value, tuple) else _factor(value * E)
+        result[f"edge_{name}"] = scaled
     return result
 
 
@@ -112,7 +114,7 @@ def _lr_symbol(spec: OptimizerSpec) -> sp.Symbol | None:
     return next((hp.symbol for hp in spec.hyperparameters if hp.name == "lr"), None)
 
 
-@lru_cache(maxsize=None)
+@cache
 def scale_covariant(spec: OptimizerSpec) -> bool:
     r"""Whether the spec (n <= 2, with a hyperparameter ``lr``) obeys the NQM's scale symmetry
     :math:`(h, c, \alpha) \to (sh, sc, \alpha/s)`: the mean-path invariants and E unchanged, the
@@ -162,13 +164,13 @@ def _exact_variants(spec: OptimizerSpec) -> tuple[tuple[Hyperparameter, ...], li
     return chosen, [tuple(hp for j, hp in enumerate(chosen) if k >> j & 1) for k in range(1 << len(chosen))]
 
 
-@lru_cache(maxsize=None)
+@cache
 def exact_terms(spec: OptimizerSpec) -> dict[str, tuple[tuple[tuple[float, tuple[int, ...]], ...], ...]] | None:
     r"""The quantities of :data:`_EXACT` (E, the discriminant :math:`\Delta = \sigma^2 - \det D`,
     :math:`\operatorname{tr}(2I + D)`, :math:`\operatorname{tr}A`, :math:`\det A`, :math:`u_1`, and
-    :math:`h\,g_0`, :math:`h\,g_1`, and :math:`E h^2 w_{0,1,2}` as ratios ``<name>_num / <name>_den``) as polynomials in :math:`x = \alpha h` and the other
-    hyperparameters (in spec order), for evaluation in double-double from the exact product
-    :math:`\alpha h` (each is free of h for a :func:`scale_covariant` spec):
+    :math:`h\,g_0`, :math:`h\,g_1`, and :math:`E h^2 w_{0,1,2}` as ratios ``<name>_num / <name>_den``)
+    as polynomials in :math:`x = \alpha h` and the other hyperparameters (in spec order), for evaluation
+    in double-double from the exact product :math:`\alpha h` (each is free of h for a :func:`scale_covariant` spec):
     ``{name: (terms of variant 0, terms of variant 1, ...)}``, terms
     ``((coefficient, (power of x, powers of the others...)), ...)``. As in :func:`forms_source`,
     variant k writes the j-th unit-interval hyperparameter as its complement where bit j of k is set
@@ -192,15 +194,22 @@ def exact_terms(spec: OptimizerSpec) -> dict[str, tuple[tuple[tuple[float, tuple
     for name in ("w0", "w1", "w2"):
         num, den = sp.fraction(sp.cancel((edge[f"edge_{name}"] * h**2).subs(lr, x / h)))
         exprs[f"{name}_num"], exprs[f"{name}_den"] = num, den
-    result = {}
+    result: dict[str, tuple[tuple[tuple[float, tuple[int, ...]], ...], ...]] = {}
     for name, expr in exprs.items():
         base = sp.cancel(sp.sympify(expr).subs(lr, x / h))
         per_variant = []
         for complemented in variants:
             subs = {hp.symbol: 1 - _complement_symbol(hp) for hp in complemented}
-            others = [_complement_symbol(hp) if hp in complemented else hp.symbol for hp in spec.hyperparameters if hp.symbol != lr]
-            per_variant.append(_as_terms(sp.expand(base.subs(subs)), x, others))
-        if all(terms is not None for terms in per_variant):
+            others = [
+                _complement_symbol(hp) if hp in complemented else hp.symbol
+                for hp in spec.hyperparameters
+                if hp.symbol != lr
+            ]
+            terms = _as_terms(sp.expand(base.subs(subs)), x, others)
+            if terms is None:
+                break
+            per_variant.append(terms)
+        else:
             result[name] = tuple(per_variant)
     for name in ("w0", "w1", "w2"):  # only as a pair
         if (f"{name}_num" in result) != (f"{name}_den" in result):
@@ -269,7 +278,10 @@ def _spec_key(spec: OptimizerSpec) -> str:
             sp.srepr(spec.b),
             sp.srepr(spec.init),
             sp.srepr(spec.out),
-            [(hp.name, sp.srepr(hp.symbol), hp.lower, hp.upper, hp.lower_closed, hp.upper_closed) for hp in spec.hyperparameters],
+            [
+                (hp.name, sp.srepr(hp.symbol), hp.lower, hp.upper, hp.lower_closed, hp.upper_closed)
+                for hp in spec.hyperparameters
+            ],
         )
     )
     return hashlib.sha256(payload.encode()).hexdigest()[:24]
@@ -329,7 +341,7 @@ def _cache_dir() -> Path:
 _PREAMBLE = "import numpy\n\n"
 
 
-@lru_cache(maxsize=None)
+@cache
 def cached_forms_source(spec: OptimizerSpec) -> str:
     """:func:`forms_source` of ``spec``, memory- and disk-cached by spec content.
 
@@ -350,7 +362,7 @@ def cached_forms_source(spec: OptimizerSpec) -> str:
     return source
 
 
-@lru_cache(maxsize=None)
+@cache
 def compile_forms(spec: OptimizerSpec) -> Callable[..., dict[str, Any]]:
     """Compile the numeric forms of ``spec`` (memory- and disk-cached by spec content)."""
     path = _cache_dir() / f"{_spec_key(spec)}.py"

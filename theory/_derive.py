@@ -17,7 +17,7 @@ use from the spec's matrices alone (nothing optimizer-specific is typed here):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cache, cached_property
 from typing import TYPE_CHECKING
 
 import sympy as sp
@@ -141,7 +141,8 @@ class Derivation:
 
     @cached_property
     def stationary_risk(self) -> sp.Expr:
-        r"""Stationary expected risk of one direction, :math:`\tfrac12 h\frac{c}{B}\mathrm{out}\bar S\mathrm{out}^\top`."""
+        r"""Stationary expected risk of one direction,
+        :math:`\tfrac12 h\frac{c}{B}\mathrm{out}\bar S\mathrm{out}^\top`."""
         out = sp.Matrix(self.spec.out)
         return _factor(h / 2 * c / B * (out * self.stationary_covariance * out.T)[0])
 
@@ -247,17 +248,20 @@ class Derivation:
 
     @cached_property
     def mean_path(self) -> sp.Expr:
-        r""":math:`m_t = \mathrm{out}\,A^t\,\mathrm{init}` (the bracket of Theorems 1 and 2), via :attr:`closed_form`."""
+        r""":math:`m_t = \mathrm{out}\,A^t\,\mathrm{init}` (the bracket of Theorems 1 and 2), via
+        :attr:`closed_form`."""
         return self.closed_form.mean_path
 
     @cached_property
     def noise_sum(self) -> sp.Expr:
-        r""":math:`\sum_k g_k^2`, :math:`g_k = \mathrm{out}A^kb`, root-free (Appendix C's route to the stationary risk)."""
+        r""":math:`\sum_k g_k^2`, :math:`g_k = \mathrm{out}A^kb`, root-free (Appendix C's route to the
+        stationary risk)."""
         return self.closed_form.noise_sum
 
     @cached_property
     def expected_risk(self) -> sp.Expr:
-        r""":math:`\mathbb{E}\,\ell(t) = \tfrac{h}{2}[v_0 m_t^2 + \tfrac{c}{B}\sum_{k<t} g_k^2]`, exact, via :attr:`closed_form`."""
+        r""":math:`\mathbb{E}\,\ell(t) = \tfrac{h}{2}[v_0 m_t^2 + \tfrac{c}{B}\sum_{k<t} g_k^2]`, exact, via
+        :attr:`closed_form`."""
         return self.closed_form.expected_risk
 
     # ------------------------------------------------------------------ numeric engine inputs
@@ -294,7 +298,7 @@ class Derivation:
         )
 
 
-@lru_cache(maxsize=None)
+@cache
 def derive(spec: OptimizerSpec) -> Derivation:
     """The (cached) :class:`Derivation` of ``spec``."""
     return Derivation(spec)

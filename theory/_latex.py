@@ -12,8 +12,8 @@ denominator are one fraction (Theorem 1's :math:`[r_1^t(r_1 - \beta) - r_2^t(r_2
 polynomials in :math:`z` are collected in its powers, a root of a quadratic reads
 :math:`(S \pm \sqrt{S^2 - 4P})/2` (eq. 7), a three-term sum groups two terms that share a
 symbol as :math:`\pm m(1 - y)` (Theorem 2's :math:`1 + \gamma(1 - \alpha h_i)`), and a
-condition :math:`s < 0` reads :math:`a < b`. sympy's ``parse_latex`` reads ``B \left(2 - x\right)`` as a call of a function
-B, so :func:`parse_formula` writes ``\cdot`` between a factor and an opening parenthesis
+condition :math:`s < 0` reads :math:`a < b`. sympy's ``parse_latex`` reads ``B \left(2 - x\right)``
+as a call of a function B, so :func:`parse_formula` writes ``\cdot`` between a factor and an opening parenthesis
 before parsing.
 
 :func:`latex_document` writes one complete ``amsmath`` document (with ``geometry`` for 2 cm
@@ -226,7 +226,8 @@ def _lead_with_a_number(expr: sp.Expr) -> sp.Expr:
         return power * sp.Add(*(sp.powsimp(a / power) for a in e.args))
 
     return expr.replace(
-        lambda e: e.is_Add and not any(a.is_Number for a in e.args) and any(_power_of_p(a) is not None for a in e.args), lead
+        lambda e: e.is_Add and not any(a.is_Number for a in e.args) and any(_power_of_p(a) is not None for a in e.args),
+        lead,
     )
 
 
@@ -295,7 +296,8 @@ def canonical_form(expr: sp.Expr) -> sp.Expr:
 
     The discriminant of a root of a quadratic reads :math:`S^2 - 4P` (:func:`_quadratic_radicals`),
     powers of one base are combined (:func:`_combine_powers`), a sum leads with a number
-    where a power :math:`h_i^{e(p)}` can be taken out (:func:`_lead_with_a_number`), polynomials in :math:`z` are collected in its powers (:math:`z^2 - (1 + \beta - \alpha h_i)z + \beta`),
+    where a power :math:`h_i^{e(p)}` can be taken out (:func:`_lead_with_a_number`), polynomials in
+    :math:`z` are collected in its powers (:math:`z^2 - (1 + \beta - \alpha h_i)z + \beta`),
     terms over one denominator are one fraction (Theorem 1's :math:`[\dots]/(r_1 - r_2)`,
     eq. 4's :math:`1 - (1 - \alpha h_i)^{2t}`), every sum that is a factor gets the paper's
     sign (:func:`_canonical_signs`), and two terms of a three-term sum that share a symbol
@@ -308,7 +310,8 @@ def canonical_form(expr: sp.Expr) -> sp.Expr:
 def _arranged(expr: sp.Expr) -> sp.Expr:
     """:func:`canonical_form` without the grouping of :func:`_group_shared_symbol` (a condition
     is split into its sides before grouping, :func:`_relation_latex`)."""
-    joined = _join_fractions(_canonical_signs(_collect_z(_lead_with_a_number(_combine_powers(_quadratic_radicals(sp.sympify(expr)))))))
+    combined = _combine_powers(_quadratic_radicals(sp.sympify(expr)))
+    joined = _join_fractions(_canonical_signs(_collect_z(_lead_with_a_number(combined))))
     return _canonical_signs(_combine_powers(joined))
 
 
@@ -405,13 +408,15 @@ def to_latex(obj: object) -> str:
         rows = [" & ".join(_expr_latex(e) for e in obj.row(i)) for i in range(obj.rows)]
         return r"\begin{pmatrix} " + r" \\ ".join(rows) + r" \end{pmatrix}"
     if isinstance(obj, sp.Rel):
-        op = {sp.StrictLessThan: "<", sp.StrictGreaterThan: ">", sp.LessThan: r"\leq", sp.GreaterThan: r"\geq"}.get(type(obj))
+        ops = {sp.StrictLessThan: "<", sp.StrictGreaterThan: ">", sp.LessThan: r"\leq", sp.GreaterThan: r"\geq"}
+        op = ops.get(type(obj))
         return _relation_latex(obj, "=" if op is None else op)
     if isinstance(obj, sp.And):
         return r" \;\wedge\; ".join(to_latex(a) for a in obj.args)
     if isinstance(obj, dict):
         return _ENTRY_SEPARATOR.join(
-            to_latex(key) + (rf" \ (\times {m})" if m != 1 else "") for key, m in sorted(obj.items(), key=lambda kv: sp.default_sort_key(kv[0]))
+            to_latex(key) + (rf" \ (\times {m})" if m != 1 else "")
+            for key, m in sorted(obj.items(), key=lambda kv: sp.default_sort_key(kv[0]))
         )
     if isinstance(obj, (tuple, list)):
         return ", ".join(to_latex(e) for e in obj)
@@ -654,7 +659,9 @@ def _escape(text: str) -> str:
 def _vech_label(spec: OptimizerSpec) -> str:
     r"""The second moments :math:`\mathrm{E}[\theta^2], \mathrm{E}[\theta\,m], \dots` in vech order."""
     names = [
-        rf"\mathrm{{E}}[{_state_tex(spec, i)}^2]" if i == j else rf"\mathrm{{E}}[{_state_tex(spec, i)}\,{_state_tex(spec, j)}]"
+        rf"\mathrm{{E}}[{_state_tex(spec, i)}^2]"
+        if i == j
+        else rf"\mathrm{{E}}[{_state_tex(spec, i)}\,{_state_tex(spec, j)}]"
         for i, j in vech_basis(spec.n)
     ]
     return ", ".join(names)
@@ -677,12 +684,18 @@ _STATIONARY = r"\mathrm{E}\,\ell_{i}(\infty)"
 
 
 def _state_space_formulas(spec: OptimizerSpec) -> tuple[Formula, ...]:
-    return (Formula("A", spec.A), Formula("b", spec.b), Formula(r"\mathrm{init}", spec.init), Formula(r"\mathrm{out}", spec.out))
+    return (
+        Formula("A", spec.A),
+        Formula("b", spec.b),
+        Formula(r"\mathrm{init}", spec.init),
+        Formula(r"\mathrm{out}", spec.out),
+    )
 
 
 def _stability_formulas(spec: OptimizerSpec) -> tuple[Formula, ...]:
     return tuple(
-        Formula(rf"\text{{(J{i})}}\quad", cond, relation=True) for i, cond in enumerate(derive(spec).stability_conditions, 1)
+        Formula(rf"\text{{(J{i})}}\quad", cond, relation=True)
+        for i, cond in enumerate(derive(spec).stability_conditions, 1)
     )
 
 
@@ -715,7 +728,8 @@ def _spec_blocks(spec: OptimizerSpec) -> list[DocumentBlock]:
     blocks = [
         DocumentBlock(
             "State-space form",
-            rf"{_escape(spec.description[:1].upper() + spec.description[1:])} ({_escape(spec.reference) or 'user spec'}). Per eigen-direction, "
+            rf"{_escape(spec.description[:1].upper() + spec.description[1:])} "
+            rf"({_escape(spec.reference) or 'user spec'}). Per eigen-direction, "
             r"$x_{t+1} = A x_t + b\,\xi_t$ with $\mathrm{E}\,\xi_t^2 = c_i/B$, $x_0 = \mathrm{init}\,\theta_i(0)$, "
             r"evaluated iterate $y_t = \mathrm{out}\,x_t$, state $("
             + ", ".join(_state_tex(spec, i) for i in range(spec.n))
@@ -737,7 +751,8 @@ def _spec_blocks(spec: OptimizerSpec) -> list[DocumentBlock]:
         DocumentBlock(
             "Mean dynamics",
             r"Characteristic polynomial of the mean dynamics (eq. 22); for $n \ge 2$ states the closed forms below are "
-            r"written in its named roots $r_1, r_2, \dots$ (Theorems 1 and 2), tied to the hyperparameters by Vieta's relations.",
+            r"written in its named roots $r_1, r_2, \dots$ (Theorems 1 and 2), tied to the hyperparameters by "
+            r"Vieta's relations.",
             tuple(roots),
         )
     )
@@ -748,7 +763,8 @@ def _spec_blocks(spec: OptimizerSpec) -> list[DocumentBlock]:
             "Second moments",
             rf"Second-moment dynamics $s_{{t+1}} = M s_t + q$ on $s = ({_vech_label(spec)})$ (Appendices B and D); "
             r"stationary second moment $\frac{c_i}{B}\bar S$ with $\bar S = A\bar SA^\top + bb^\top$ "
-            r"(discrete Lyapunov equation), and the stationary risk $\tfrac12 h_i\frac{c_i}{B}\,\mathrm{out}\,\bar S\,\mathrm{out}^\top$.",
+            r"(discrete Lyapunov equation), and the stationary risk "
+            r"$\tfrac12 h_i\frac{c_i}{B}\,\mathrm{out}\,\bar S\,\mathrm{out}^\top$.",
             (
                 Formula("M", M),
                 Formula("q", q),
@@ -765,6 +781,7 @@ def _spec_blocks(spec: OptimizerSpec) -> list[DocumentBlock]:
         )
     )
     if any(hp.name == "lr" for hp in spec.hyperparameters):
+        small: tuple[Formula, ...]
         try:
             small = (
                 Formula(r"\alpha_{\mathrm{eff}}", d.effective_lr),
@@ -777,8 +794,10 @@ def _spec_blocks(spec: OptimizerSpec) -> list[DocumentBlock]:
             blocks.append(
                 DocumentBlock(
                     "Small steps",
-                    r"Effective learning rate from the slow eigenvalue $\lambda \approx 1 - \alpha_{\mathrm{eff}} h_i$ and "
-                    r"from the small-$\alpha$ steady state (Section 3.2, eq. 7), and the slow eigenvalue to first order in $x = \alpha h_i$.",
+                    r"Effective learning rate from the slow eigenvalue "
+                    r"$\lambda \approx 1 - \alpha_{\mathrm{eff}} h_i$ and "
+                    r"from the small-$\alpha$ steady state (Section 3.2, eq. 7), and the slow eigenvalue to first "
+                    r"order in $x = \alpha h_i$.",
                     small,
                 )
             )
@@ -797,12 +816,15 @@ def _spec_blocks(spec: OptimizerSpec) -> list[DocumentBlock]:
             Formula(r"\mathrm{E}\,\ell_{i}(t)", cf.expected_risk),
         ]
         text += (
-            r", the partial sum $\sum_{k<t} g_k^2$ and the exact risk $\mathrm{E}\,\ell_i(t) = \tfrac{h_i}{2}\bigl[s_0 m_t^2 + "
-            r"\tfrac{c_i}{B}\sum_{k<t} g_k^2\bigr]$ with $s_0 = \mathrm{E}\,\theta_i(0)^2$ (the generic form substitutes the roots above)."
+            r", the partial sum $\sum_{k<t} g_k^2$ and the exact risk "
+            r"$\mathrm{E}\,\ell_i(t) = \tfrac{h_i}{2}\bigl[s_0 m_t^2 + "
+            r"\tfrac{c_i}{B}\sum_{k<t} g_k^2\bigr]$ with $s_0 = \mathrm{E}\,\theta_i(0)^2$ "
+            r"(the generic form substitutes the roots above)."
         )
     else:
         text += (
-            rf". The partial sum $\sum_{{k<t}} g_k^2$ of a spec with more than {_PARTIAL_SUM_STATES} states is left out: "
+            rf". The partial sum $\sum_{{k<t}} g_k^2$ of a spec with more than {_PARTIAL_SUM_STATES} states "
+            r"is left out: "
             r"its symbolic self-check is too slow; the numeric engine evaluates the risk at step $t$ exactly."
         )
     blocks.append(DocumentBlock("Closed forms via the Z-transform", text, tuple(closed)))
@@ -812,7 +834,12 @@ def _spec_blocks(spec: OptimizerSpec) -> list[DocumentBlock]:
                 "Preconditioning",
                 r"With $P = H^p$ (eqs. 8--9) the method runs on the NQM $h_i \to h_i^{1-p}$, $c_i \to c_i h_i^{-p}$, "
                 r"$s_0 \to s_0 h_i^{p}$; its stationary risk is",
-                (Formula(r"\mathrm{E}\,\ell_{i}(\infty)\big|_{P = H^p}", d.stationary_risk.xreplace(PRECONDITIONED_PROBLEM)),),
+                (
+                    Formula(
+                        r"\mathrm{E}\,\ell_{i}(\infty)\big|_{P = H^p}",
+                        d.stationary_risk.xreplace(PRECONDITIONED_PROBLEM),
+                    ),
+                ),
             )
         )
     return blocks

@@ -42,7 +42,7 @@ with :math:`\tilde h = h^{1-p}`, :math:`\tilde c = ch^{-p}` — the same form on
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import sympy as sp
 
@@ -139,7 +139,7 @@ def _quadratic_form_row(row: sp.Matrix, order: list[tuple[int, int]]) -> sp.Immu
     return sp.ImmutableMatrix([[sp.factor(v) for v in coeff]])
 
 
-@lru_cache(maxsize=None)
+@cache
 def multiplicative_dynamics(spec: OptimizerSpec) -> MultiplicativeDynamics:
     """Derive the coupled second-moment recursion of ``spec`` (cached); see :class:`MultiplicativeDynamics`."""
     q = query_row(spec)

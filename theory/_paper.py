@@ -26,8 +26,8 @@ Where nqm-math.md restores a formula that paper.txt lost, the reference says so.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -93,7 +93,9 @@ def _every(derived: sp.Tuple, claimed: sp.Basic) -> bool:
     return all(_same(e, claimed) for e in derived)
 
 
-def _modulo_vieta(spec: OptimizerSpec, labels: Mapping[sp.Symbol, sp.Expr] | None = None) -> Callable[[sp.Basic, sp.Basic], bool]:
+def _modulo_vieta(
+    spec: OptimizerSpec, labels: Mapping[sp.Symbol, sp.Expr] | None = None
+) -> Callable[[sp.Basic, sp.Basic], bool]:
     """Compare after eliminating the hyperparameters through Vieta's relations of ``spec``."""
     return lambda derived, claimed: _same(derived, claimed, hyperparameters_from_roots(spec, labels))
 
@@ -148,7 +150,9 @@ def _as_logarithm(e: sp.Expr) -> sp.log | None:
     """``e`` as a single logarithm, if it is one or a sum of logarithms."""
     if isinstance(e, sp.log):
         return e
-    if e.is_Add and all(isinstance(a, sp.log) or (a.is_Mul and a.args[0].is_Integer and isinstance(a.args[1], sp.log)) for a in e.args):
+    if e.is_Add and all(
+        isinstance(a, sp.log) or (a.is_Mul and a.args[0].is_Integer and isinstance(a.args[1], sp.log)) for a in e.args
+    ):
         combined = sp.logcombine(e, force=True)
         return combined if isinstance(combined, sp.log) else None
     return None
@@ -158,9 +162,12 @@ def _holds_on(domain: Domain) -> Callable[[sp.Basic, sp.Basic], bool]:
     """Compare a derived relation ``lhs < rhs`` (or ``>``) with the claim and prove it on ``domain``."""
 
     def compare(derived: sp.Rel, claimed: sp.Rel) -> bool:
-        if type(derived) is not type(claimed) or not _same(derived.lhs, claimed.lhs) or not _same(derived.rhs, claimed.rhs):
+        if type(derived) is not type(claimed):
             return False
-        gap = derived.rhs - derived.lhs if isinstance(derived, (sp.StrictLessThan, sp.LessThan)) else derived.lhs - derived.rhs
+        if not _same(derived.lhs, claimed.lhs) or not _same(derived.rhs, claimed.rhs):
+            return False
+        below = isinstance(derived, (sp.StrictLessThan, sp.LessThan))
+        gap = derived.rhs - derived.lhs if below else derived.lhs - derived.rhs
         return positive_on(gap, domain)
 
     return compare
@@ -223,7 +230,8 @@ class Statement:
             ]
 
         derived = self.derived if derived is None else derived
-        return tuple(lines(self.claimed, self.labels, "paper:") + lines(derived, self.derived_labels or self.labels, "derived:"))
+        paper = lines(self.claimed, self.labels, "paper:")
+        return tuple(paper + lines(derived, self.derived_labels or self.labels, "derived:"))
 
     @property
     def heading(self) -> str:
@@ -293,7 +301,8 @@ def _series_at_fixed_beta(expr: sp.Expr) -> sp.Expr:
 
 
 def _first_order_in_lr(expr: sp.Expr) -> sp.Expr:
-    r"""Leading term :math:`\alpha\,\partial_\alpha e|_{\alpha=0}` of a steady state that vanishes at :math:`\alpha = 0`."""
+    r"""Leading term :math:`\alpha\,\partial_\alpha e|_{\alpha=0}` of a steady state that vanishes at
+    :math:`\alpha = 0`."""
     return sp.factor(alpha * sp.diff(expr, alpha).subs(alpha, 0))
 
 
@@ -345,7 +354,9 @@ _THEOREM1_STATIONARY = (1 + beta) * alpha * c / (2 * B * (2 * beta + 2 - alpha *
 _RED = (1 - gamma) * (1 + (1 - alpha * h) * gamma) / ((1 + gamma) * (1 - (1 - alpha * h) * gamma))
 _THEOREM2_STATIONARY = alpha * c / (2 * B * (2 - alpha * h)) * _RED
 _DISTINCT_MOMENTUM = (r"$0 \le \beta < 1$", r"$\beta \ne (1-\sqrt{\alpha h_i})^2$ (distinct roots $r_1 \ne r_2$)")
-_DISTINCT_EMA = (r"$0 \le \gamma < 1$", r"$\gamma \ne 1-\alpha h_i$ (distinct roots)", r"$r_1 = 1-\alpha h_i$, $r_2 = \gamma$")
+_DISTINCT_EMA = (
+    r"$0 \le \gamma < 1$", r"$\gamma \ne 1-\alpha h_i$ (distinct roots)", r"$r_1 = 1-\alpha h_i$, $r_2 = \gamma$"
+)
 _STEADY = r"\mathrm{E}\,\ell_{i}(\infty)"
 
 
@@ -376,7 +387,9 @@ def preconditioning_statement(spec: OptimizerSpec, reference: str = "eqs. 8-9") 
 STATEMENTS: tuple[Statement, ...] = (
     Statement(
         "eq4_sgd_risk", "eq. 4", "the exact expected risk of SGD",
-        claim=lambda: (1 - alpha * h) ** (2 * t) * L0 + (1 - (1 - alpha * h) ** (2 * t)) * alpha * c / (2 * B * (2 - alpha * h)),
+        claim=lambda: (
+            (1 - alpha * h) ** (2 * t) * L0 + (1 - (1 - alpha * h) ** (2 * t)) * alpha * c / (2 * B * (2 - alpha * h))
+        ),
         derive=lambda: closed_form(sgd).expected_risk,
         labels=(r"\mathrm{E}\,\ell_{i}(t)",),
         assumptions=(r"every step $t \ge 0$; $\mathrm{E}\,\ell_i(0) = h_i s_0/2$",),
@@ -420,7 +433,8 @@ STATEMENTS: tuple[Statement, ...] = (
     ),
     Statement(
         "theorem1_bound", "Theorem 1 (eq. 6)",
-        "the bound $\\mathcal{B}_i(t) \\ge \\mathrm{E}\\,\\ell_i(t)$ is the exact start term plus the exact stationary risk",
+        "the bound $\\mathcal{B}_i(t) \\ge \\mathrm{E}\\,\\ell_i(t)$ is the exact start term plus the exact "
+        "stationary risk",
         claim=lambda: _bracket(beta) ** 2 * L0 + _THEOREM1_STATIONARY,
         derive=lambda: closed_form(momentum).start_part + closed_form(momentum).stationary_risk,
         labels=(r"\mathcal{B}_{i}(t)",),
@@ -499,7 +513,9 @@ STATEMENTS: tuple[Statement, ...] = (
         "appendix_b_critical_damping", "Appendix B",
         "at critical damping all eigenvalues of the second-moment transition equal $\\beta$",
         claim=lambda: (z - (1 - sp.sqrt(x)) ** 2) ** 3,
-        derive=lambda: sp.factor((z * sp.eye(3) - second_moment_vech(_critical_spec())[0]).det(method="berkowitz").subs(_X)),
+        derive=lambda: sp.factor(
+            (z * sp.eye(3) - second_moment_vech(_critical_spec())[0]).det(method="berkowitz").subs(_X)
+        ),
         labels=(r"\det(zI - M)",),
         assumptions=(r"$\beta = (1-\sqrt{\alpha h_i})^2$",),
         specs=("momentum",),
@@ -510,7 +526,10 @@ STATEMENTS: tuple[Statement, ...] = (
         claim=lambda: sp.sqrt(beta),
         derive=lambda: sp.sqrt(sp.factor(momentum.A.det())),
         labels=(r"|r_{1}| = |r_{2}|",),
-        assumptions=(r"underdamped: $\beta > (1-\sqrt{\alpha h_i})^2$; complex-conjugate roots of a real $A$, so $|r|^2 = r_1r_2 = \det A$",),
+        assumptions=(
+            r"underdamped: $\beta > (1-\sqrt{\alpha h_i})^2$; complex-conjugate roots of a real $A$, "
+            r"so $|r|^2 = r_1r_2 = \det A$",
+        ),
         specs=("momentum",),
     ),
     Statement(
@@ -540,7 +559,11 @@ STATEMENTS: tuple[Statement, ...] = (
             derive(momentum).effective_lr_steady_state,
             _first_order_in_lr(derive(sgd).stationary_risk).subs(alpha, derive(momentum).effective_lr),
         ),
-        labels=(r"\alpha_{\mathrm{eff}}", r"\alpha_{\mathrm{eff}}", r"\mathrm{E}\,\ell_{i}^{\mathrm{SGD}}(\infty)\big|_{\alpha_{\mathrm{eff}}}"),
+        labels=(
+            r"\alpha_{\mathrm{eff}}",
+            r"\alpha_{\mathrm{eff}}",
+            r"\mathrm{E}\,\ell_{i}^{\mathrm{SGD}}(\infty)\big|_{\alpha_{\mathrm{eff}}}",
+        ),
         derived_labels=(
             r"\alpha_{\mathrm{eff}}\ \text{(rate)}",
             r"\alpha_{\mathrm{eff}}\ \text{(steady state)}",
@@ -577,7 +600,10 @@ STATEMENTS: tuple[Statement, ...] = (
         claim=lambda: alpha * h ** (1 - p) / (4 * B),
         derive=lambda: _first_order_in_lr(derive(sgd.precondition()).stationary_risk.subs(c, h)),
         labels=(_STEADY,),
-        assumptions=(r"$C = H$", r"$\kappa \gg 1$: $\alpha h_i^{1-p} \le \alpha h_1^{1-p} < 2$ makes $\alpha h_i^{1-p} \ll 1$ for most $i$"),
+        assumptions=(
+            r"$C = H$",
+            r"$\kappa \gg 1$: $\alpha h_i^{1-p} \le \alpha h_1^{1-p} < 2$ makes $\alpha h_i^{1-p} \ll 1$ for most $i$",
+        ),
         specs=("sgd",),
     ),
     Statement(
@@ -621,7 +647,8 @@ STATEMENTS: tuple[Statement, ...] = (
     ),
     Statement(
         "theorem2_bound", "Theorem 2 (eq. 12)",
-        "the bound $\\mathcal{B}_i(t) \\ge \\mathrm{E}\\,\\ell_i(t)$ is the exact start term plus the exact stationary risk",
+        "the bound $\\mathcal{B}_i(t) \\ge \\mathrm{E}\\,\\ell_i(t)$ is the exact start term plus the exact "
+        "stationary risk",
         claim=lambda: _bracket(gamma * (1 - alpha * h)) ** 2 * L0 + _THEOREM2_STATIONARY,
         derive=lambda: closed_form(ema).start_part + closed_form(ema).stationary_risk,
         labels=(r"\mathcal{B}_{i}(t)",),
@@ -659,7 +686,8 @@ STATEMENTS: tuple[Statement, ...] = (
     ),
     Statement(
         "appendix_b_transition", "Appendix B, eqs. 20-21 (notebook coordinates)",
-        "second-moment transition of momentum on $(\\mathrm{E}\\theta^2, \\mathrm{E}v^2, \\mathrm{E}\\theta v)$, $v = -\\alpha m$",
+        "second-moment transition of momentum on $(\\mathrm{E}\\theta^2, \\mathrm{E}v^2, \\mathrm{E}\\theta v)$, "
+        "$v = -\\alpha m$",
         claim=lambda: sp.Matrix([
             [(1 - x) ** 2, beta**2, 2 * beta * (1 - x)],
             [x**2, beta**2, -2 * x * beta],
@@ -690,7 +718,11 @@ STATEMENTS: tuple[Statement, ...] = (
         "appendix_b_characteristic_polynomial", "Appendix B",
         "characteristic polynomial of the momentum second-moment transition",
         claim=lambda: (z - beta) * (z**2 - ((1 - x + beta) ** 2 - 2 * beta) * z + beta**2),
-        derive=lambda: sp.factor((z * sp.eye(3) - second_moment_vech(_notebook_momentum(), NOTEBOOK_ORDER)[0]).det(method="berkowitz").subs(_X)),
+        derive=lambda: sp.factor(
+            (z * sp.eye(3) - second_moment_vech(_notebook_momentum(), NOTEBOOK_ORDER)[0])
+            .det(method="berkowitz")
+            .subs(_X)
+        ),
         labels=(r"\det(zI - M)",),
         assumptions=(r"$x = \alpha h_i$",),
         specs=("momentum",),
@@ -707,7 +739,8 @@ STATEMENTS: tuple[Statement, ...] = (
     ),
     Statement(
         "appendix_d_transition", "Appendix D, eq. 38 (notebook coordinates)",
-        "second-moment transition of EMA on $(\\mathrm{E}\\theta^2, \\mathrm{E}z^2, \\mathrm{E}z\\theta)$, $z = \\tilde\\theta/(1-\\gamma)$",
+        "second-moment transition of EMA on $(\\mathrm{E}\\theta^2, \\mathrm{E}z^2, \\mathrm{E}z\\theta)$, "
+        "$z = \\tilde\\theta/(1-\\gamma)$",
         claim=lambda: sp.Matrix([
             [(1 - x) ** 2, 0, 0],
             [(1 - x) ** 2, gamma**2, 2 * gamma * (1 - x)],
@@ -744,17 +777,22 @@ STATEMENTS: tuple[Statement, ...] = (
     ),
     Statement(
         "information_bound_per_direction", "Section 3.6 (general C derived, nqm-math.md section 6)",
-        "no estimate from $N$ queries beats risk $\\tfrac12 (c_i/h_i)/N$ per direction, i.e. $\\tfrac12\\mathrm{tr}(H^{-1}C)/N$",
+        "no estimate from $N$ queries beats risk $\\tfrac12 (c_i/h_i)/N$ per direction, "
+        "i.e. $\\tfrac12\\mathrm{tr}(H^{-1}C)/N$",
         claim=lambda: c / h / (2 * N),
         derive=_cramer_rao_risk,
         labels=(r"\mathrm{E}\,\ell_{i}^{\min}",),
-        assumptions=(r"Gaussian noise; unbiased estimates (Cram\'er--Rao, attained by maximum likelihood)", r"$N = tB$"),
+        assumptions=(
+            r"Gaussian noise; unbiased estimates (Cram\'er--Rao, attained by maximum likelihood)", r"$N = tB$"
+        ),
     ),
     Statement(
         "information_bound", "Section 3.6",
         "with $C = H$ no method beats risk $d/(2N)$ after $N$ examples",
         claim=lambda: d / (2 * N),
-        derive=lambda: sp.Sum(_cramer_rao_risk().subs(c, h), (sp.Symbol("i", integer=True, positive=True), 1, d)).doit(),
+        derive=lambda: sp.Sum(
+            _cramer_rao_risk().subs(c, h), (sp.Symbol("i", integer=True, positive=True), 1, d)
+        ).doit(),
         labels=(r"\mathrm{E}\,\mathcal{L}^{\min}",),
         assumptions=(r"$C = H$", r"$N = tB$"),
     ),

@@ -43,10 +43,11 @@ values substituted, which then finds the repeated pole or the pole at 0 exactly.
 Poles. By default the denominator is factored (``factor_list``) and each factor is solved in
 closed form (linear, quadratic, binomial-type :math:`z^n - c`; the cubic and quartic
 formulas are not used, and numeric factors of degree >= 3 fall back to ``CRootOf``). Any
-other symbolic factor of degree >= 3 raises :class:`ZTransformError`: pass ``poles`` instead. ``poles`` maps each non-zero pole to its
-multiplicity; a pole may be an expression in the symbols of ``X`` or a *new* bare symbol
-(e.g. ``r1, r2`` for the roots of :math:`z^2 - (1-\alpha h+\beta)z + \beta`), so the result is
-written in named roots whose relations (Vieta) the caller knows. With ``poles`` the
+other symbolic factor of degree >= 3 raises :class:`ZTransformError`: pass ``poles`` instead.
+``poles`` maps each non-zero pole to its multiplicity; a pole may be an expression in the symbols
+of ``X`` or a *new* bare symbol (e.g. ``r1, r2`` for the roots of
+:math:`z^2 - (1-\alpha h+\beta)z + \beta`), so the result is written in named roots whose relations
+(Vieta) the caller knows. With ``poles`` the
 denominator is used as given (no cancellation), so the multiplicities must add up to its
 degree (roots at :math:`z = 0` are found exactly and may be omitted).
 
@@ -263,7 +264,9 @@ def _nonzero_poles(den_nz: sp.Poly, zero_mult: int, poles: Poles | None) -> dict
     return given
 
 
-def _inverse_core(num: sp.Poly, den: sp.Poly, k: sp.Symbol, poles: Poles | None) -> tuple[sp.Expr, dict[sp.Symbol, sp.Expr]]:
+def _inverse_core(
+    num: sp.Poly, den: sp.Poly, k: sp.Symbol, poles: Poles | None
+) -> tuple[sp.Expr, dict[sp.Symbol, sp.Expr]]:
     """Unverified inverse transform of ``num/den`` (see the module docstring for the method).
 
     Returns the sequence written in placeholder symbols for the non-zero poles, and the map
@@ -331,7 +334,9 @@ def _values(x: sp.Expr, k: sp.Symbol, point: Mapping[sp.Symbol, sp.Expr], indice
     return [_num(at, {k: sp.Integer(i)}) for i in indices]
 
 
-def _rational_series(num: Sequence[sp.Expr], den: Sequence[sp.Expr], point: Mapping[sp.Symbol, sp.Expr], count: int) -> list[mpmath.mpc]:
+def _rational_series(
+    num: Sequence[sp.Expr], den: Sequence[sp.Expr], point: Mapping[sp.Symbol, sp.Expr], count: int
+) -> list[mpmath.mpc]:
     r"""First ``count`` coefficients of :math:`X = N/D` in :math:`z^{-1}`, by long division.
 
     ``num``/``den`` are coefficient lists, highest degree first, with ``len(num) <= len(den)``.
@@ -399,12 +404,16 @@ class _Sampler:
             point.update(self._bind(roots, point))
         return point
 
-    def _bind(self, roots: list[tuple[mpmath.mpc, int]], point: Mapping[sp.Symbol, sp.Expr]) -> dict[sp.Symbol, sp.Expr]:
+    def _bind(
+        self, roots: list[tuple[mpmath.mpc, int]], point: Mapping[sp.Symbol, sp.Expr]
+    ) -> dict[sp.Symbol, sp.Expr]:
         """Values of the root symbols: the roots left after the known poles, by multiplicity."""
         remaining = list(roots)
         for pole, mult in self.known.items():
             value = _num(pole, point)
-            match = [i for i, (r, m) in enumerate(remaining) if m == mult and abs(r - value) <= 1e-20 * (1 + abs(value))]
+            match = [
+                i for i, (r, m) in enumerate(remaining) if m == mult and abs(r - value) <= 1e-20 * (1 + abs(value))
+            ]
             if not match:
                 raise _Degenerate("the given poles do not match the roots of the denominator")
             remaining.pop(match[0])
@@ -715,7 +724,9 @@ def solve_vector_recurrence(A: sp.Matrix, x0: sp.Matrix, k: sp.Symbol, poles: Po
     char = sp.Poly((z * sp.eye(A.rows) - A).det(method="berkowitz"), z)
     top = z * (z * sp.eye(A.rows) - A).adjugate(method="berkowitz") * x0
     sampler = _pole_sampler(A.free_symbols | x0.free_symbols, _split_zero_roots(char)[1], poles)
-    x = sp.Matrix([_inverse(*_rational_parts(entry / char.as_expr(), z, cancel=poles is None), k, poles) for entry in top])
+    x = sp.Matrix(
+        [_inverse(*_rational_parts(entry / char.as_expr(), z, cancel=poles is None), k, poles) for entry in top]
+    )
 
     def compare(point: Mapping[sp.Symbol, sp.Expr]) -> Iterable[tuple[mpmath.mpc, mpmath.mpc]]:
         An = mpmath.matrix([[_num(a, point) for a in A.row(i)] for i in range(A.rows)])
@@ -767,7 +778,8 @@ def sum_of_squares(X: sp.Expr, z: sp.Symbol) -> sp.Expr:
 
     def compare(point: Mapping[sp.Symbol, sp.Expr]) -> Iterable[tuple[mpmath.mpc, mpmath.mpc]]:
         try:
-            roots = mpmath.polyroots([_num(c, point) for c in den.all_coeffs()], maxsteps=200, extraprec=100) if n else []
+            coeffs = [_num(c, point) for c in den.all_coeffs()]
+            roots = mpmath.polyroots(coeffs, maxsteps=200, extraprec=100) if n else []
         except mpmath.libmp.NoConvergence as exc:
             raise _Degenerate("the numeric roots did not converge") from exc
         radius = max((abs(r) for r in roots), default=0)
@@ -778,7 +790,11 @@ def sum_of_squares(X: sp.Expr, z: sp.Symbol) -> sp.Expr:
 
     _verify(
         f"sum_of_squares({X})",
-        _Sampler(params=tuple(sorted(X.free_symbols - {z}, key=sp.default_sort_key)), den=tuple(den.all_coeffs()), stable=True),
+        _Sampler(
+            params=tuple(sorted(X.free_symbols - {z}, key=sp.default_sort_key)),
+            den=tuple(den.all_coeffs()),
+            stable=True,
+        ),
         compare,
     )
     return total
@@ -828,13 +844,14 @@ def partial_sum_of_squares(X: sp.Expr, z: sp.Symbol, t: sp.Symbol, poles: Poles 
         for w, P in geometric.items()
         for j, b in enumerate(_binomial_basis(P, k))
     ])
-    s += sp.Add(*[e * (1 - sum(sp.KroneckerDelta(t, l) for l in range(i + 1))) for i, e in finite.items()])
+    s += sp.Add(*[e * (1 - sum(sp.KroneckerDelta(t, m) for m in range(i + 1))) for i, e in finite.items()])
     s = _canonical(s, t, placeholders)
     xt = x.xreplace({k: t, **placeholders})
 
     def compare(point: Mapping[sp.Symbol, sp.Expr]) -> Iterable[tuple[mpmath.mpc, mpmath.mpc]]:
         terms = _rational_series(num.all_coeffs(), den.all_coeffs(), point, _TERMS)
-        return zip(_values(s, t, point, range(_TERMS + 1)), [mpmath.fsum(v * v for v in terms[:i]) for i in range(_TERMS + 1)])
+        partial_sums = [mpmath.fsum(v * v for v in terms[:i]) for i in range(_TERMS + 1)]
+        return zip(_values(s, t, point, range(_TERMS + 1)), partial_sums)
 
     _verify(
         "partial_sum_of_squares",
