@@ -7,6 +7,7 @@ user's first import, from 3.12 on; the LaTeX in docstrings makes it an easy slip
 
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 
@@ -26,3 +27,24 @@ def test_source_compiles_without_warnings(path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         compile(path.read_text(encoding="utf-8"), str(path), "exec", dont_inherit=True)
+
+
+#: the reference files the maintainers work from, which users do not have (spelled in two parts so
+#: that this file does not cite them either)
+OUTSIDE = ("nqm-math" + ".md", "paper" + ".txt", "anchors" + ".md")
+DOCUMENTS = sorted({*SOURCES, ROOT / "README.md", ROOT / "pyproject.toml",
+                    *(p for p in (ROOT / "docs").rglob("*") if p.suffix in (".md", ".py", ".rst") and "_build" not in p.parts),
+                    *(p for p in (ROOT / ".ci").glob("*") if p.is_file())})
+CITED_DOCS = re.compile(r"\bdocs/[\w./-]*\w")
+
+
+def test_no_file_cites_a_reference_outside_the_repository() -> None:
+    cited = {f"{p.relative_to(ROOT)}: {name}" for p in DOCUMENTS for name in OUTSIDE if name in p.read_text(encoding="utf-8")}
+    assert not cited, f"cite docs/math instead of files users do not have: {sorted(cited)}"
+
+
+def test_every_cited_docs_path_exists() -> None:
+    cited = {(str(p.relative_to(ROOT)), m) for p in DOCUMENTS for m in CITED_DOCS.findall(p.read_text(encoding="utf-8"))}
+    assert any(m.startswith("docs/math/") for _, m in cited)
+    missing = sorted(f"{where}: {m}" for where, m in cited if not (ROOT / m).exists())
+    assert not missing, f"cited paths missing from the repository: {missing}"
