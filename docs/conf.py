@@ -7,6 +7,7 @@ Built in CI by ``.ci/docs`` with warnings as errors, once as HTML and once as do
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import pkgutil
 from typing import Any
@@ -57,16 +58,20 @@ def _comment_docs() -> dict[str, list[str]]:
     """The ``#:`` comments above the public constants, read from the private submodules' sources.
 
     autodoc looks for ``#:`` comments in the documented module (the package ``__init__``) only;
-    the public constants are defined, and commented, in the submodules. Sources are parsed, not
-    imported, so optional extras (torch) are not needed.
+    the public constants are defined, and commented, in the submodules. Modules are parsed, not
+    imported (only subpackages are, to find their modules).
     """
     docs: dict[str, list[str]] = {}
     for package_name in PACKAGES:
         package = importlib.import_module(package_name)
         public = set(package.__all__)
-        for info in pkgutil.iter_modules(package.__path__):
+        # nested subpackages too; one that needs an optional extra to import is skipped
+        for info in pkgutil.walk_packages(package.__path__, f"{package_name}.", onerror=lambda name: None):
+            spec = importlib.util.find_spec(info.name)  # locates the file without running it
+            if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
+                continue
             try:
-                analyzer = ModuleAnalyzer.for_module(f"{package_name}.{info.name}")
+                analyzer = ModuleAnalyzer.for_file(spec.origin, info.name)
             except PycodeError:
                 continue
             for (scope, name), lines in analyzer.find_attr_docs().items():
