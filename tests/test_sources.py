@@ -7,6 +7,7 @@ user's first import, from 3.12 on; the LaTeX in docstrings makes it an easy slip
 
 from __future__ import annotations
 
+import ast
 import re
 import warnings
 from pathlib import Path
@@ -27,6 +28,30 @@ def test_source_compiles_without_warnings(path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         compile(path.read_text(encoding="utf-8"), str(path), "exec", dont_inherit=True)
+
+
+#: a backslash that Python reads as an escape where LaTeX meant a command: \alpha, \beta, \frac, \nu, \rho,
+#: \tfrac, \varepsilon (a bell, a backspace, a form feed, a newline, ... in the docstring)
+LATEX_AS_ESCAPE = re.compile(r"(?<!\\)\\[abfnrtv][A-Za-z]")
+
+
+def _docstring_literals(tree: ast.AST) -> list[ast.Constant]:
+    return [node.body[0].value for node in ast.walk(tree)
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body
+            and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)
+            and isinstance(node.body[0].value.value, str)]
+
+
+def test_docstrings_with_latex_are_raw() -> None:
+    """``:math:`\\nu``` in a plain docstring is a newline and ``u`` (compiles without a warning)."""
+    bad = []
+    for path in SOURCES:
+        source = path.read_text(encoding="utf-8")
+        for literal in _docstring_literals(ast.parse(source)):
+            text = ast.get_source_segment(source, literal) or ""
+            if text[:1] not in "rR" and (match := LATEX_AS_ESCAPE.search(text)):
+                bad.append(f"{path.relative_to(ROOT)}:{literal.lineno}: {match.group()}")
+    assert not bad, f"make these docstrings raw (r\"\"\"): {bad}"
 
 
 #: the reference files the maintainers work from, which users do not have (spelled in two parts so
