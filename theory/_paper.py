@@ -554,7 +554,7 @@ STATEMENTS: tuple[Statement, ...] = (
     preconditioning_statement(momentum, "Section 3.3 (momentum runs on the transformed problem)"),
     preconditioning_statement(ema, "Sections 3.3-3.4"),
     Statement(
-        "eq9_preconditioned_sgd_risk", "eq. 9 (docs/math/preconditioning.md)",
+        "eq9_preconditioned_sgd_risk", "eq. 9 (docs/math/precond.md)",
         "the exact risk of preconditioned SGD",
         claim=lambda: (1 - alpha * h ** (1 - p)) ** (2 * t) * L0
         + (1 - (1 - alpha * h ** (1 - p)) ** (2 * t)) * alpha * c * h ** (-p) / (2 * B * (2 - alpha * h ** (1 - p))),
@@ -564,7 +564,7 @@ STATEMENTS: tuple[Statement, ...] = (
         specs=("sgd",),
     ),
     Statement(
-        "eq10_preconditioned_steady_state", "eq. 10 (restated in docs/math/preconditioning.md)",
+        "eq10_preconditioned_steady_state", "eq. 10 (restated in docs/math/precond.md)",
         "the steady state of preconditioned SGD with $C = H$",
         claim=lambda: alpha * h ** (1 - p) / (2 * B * (2 - alpha * h ** (1 - p))),
         derive=lambda: sp.factor(derive(sgd.precondition()).stationary_risk.subs(c, h)),
@@ -573,7 +573,7 @@ STATEMENTS: tuple[Statement, ...] = (
         specs=("sgd",),
     ),
     Statement(
-        "eq10_ill_conditioned", "eq. 10 (docs/math/preconditioning.md)",
+        "eq10_ill_conditioned", "eq. 10 (docs/math/precond.md)",
         "ill-conditioned: for $\\alpha h_i^{1-p} \\ll 1$ the steady state is $\\alpha h_i^{1-p}/(4B)$",
         claim=lambda: alpha * h ** (1 - p) / (4 * B),
         derive=lambda: _first_order_in_lr(derive(sgd.precondition()).stationary_risk.subs(c, h)),
