@@ -1,4 +1,4 @@
-"""The on-disk result cache: plain JSON that cannot run code, checked against its task's key.
+r"""The on-disk result cache: plain JSON that cannot run code, checked against its task's key.
 
 One file per task, ``<directory>/<namespace>/<key[:2]>/<key>.json``, of two lines of JSON::
 

@@ -9,7 +9,7 @@ Three different quantities, easily confused:
 * :math:`\mathcal B_{\rm noise} = \operatorname{tr}(H\Sigma)/(G^\top HG)` and
   :math:`\mathcal B_{\rm simple} = \operatorname{tr}\Sigma/|G|^2` — properties of a *point*
   of training (gradient :math:`G`, per-example covariance :math:`\Sigma`). In the NQM
-  :math:`G = H\theta` and :math:`\Sigma = C`, so (nqm-math.md §8)
+  :math:`G = H\theta` and :math:`\Sigma = C`, so (docs/math/critical.md)
   :math:`\mathcal B_{\rm noise} = \operatorname{tr}(HC)/(\theta^\top H^3\theta)` and
   :math:`\mathcal B_{\rm simple} = \operatorname{tr}C/(\theta^\top H^2\theta)`
   (:func:`gradient_noise_scale`), and their expected-value versions along an optimizer's

@@ -257,7 +257,7 @@ class Forms:
         normalised: bool = False,
         edge_exact: bool = True,
     ) -> dict[str, Any]:
-        """Evaluate the invariants; entries broadcast against ``h`` and the hyperparameters.
+        r"""Evaluate the invariants; entries broadcast against ``h`` and the hyperparameters.
 
         ``normalised`` (only for :attr:`scale_covariant` forms): evaluate at the equivalent
         problem :math:`h = 1`, :math:`\alpha = \alpha h`, :math:`c = c/h`, whose invariants are

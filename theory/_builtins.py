@@ -85,4 +85,5 @@ qhm = OptimizerSpec.from_update(
     description="quasi-hyperbolic momentum", reference="beyond the paper (Ma & Yarats 2019)", display_name="QHM",
 )
 
+#: the built-in specs: sgd, momentum, ema, nesterov, qhm
 BUILTINS: tuple[OptimizerSpec, ...] = (sgd, momentum, ema, nesterov, qhm)

@@ -21,7 +21,7 @@ How regimes are handled:
 * inequalities: the claimed relation's sides must match the derived ones, and the derived
   difference must be provably positive on the stated domain (:func:`positive_on`).
 
-Where nqm-math.md restores a formula that paper.txt lost, the reference says so.
+Where a formula is restated (the paper's extracted text lost it), the reference says so; docs/math states them all.
 """
 
 from __future__ import annotations
@@ -384,6 +384,7 @@ def preconditioning_statement(spec: OptimizerSpec, reference: str = "eqs. 8-9") 
     )
 
 
+#: the paper's statements (and known wrong restatements, ``correct=False``), each checked against its derivation by :func:`check_all`
 STATEMENTS: tuple[Statement, ...] = (
     Statement(
         "eq4_sgd_risk", "eq. 4", "the exact expected risk of SGD",
@@ -443,7 +444,7 @@ STATEMENTS: tuple[Statement, ...] = (
         compare=_modulo_vieta(momentum),
     ),
     Statement(
-        "appendix_c_impulse_response", "Appendix C, eqs. 26-28 (formula lost in paper.txt; restated)",
+        "appendix_c_impulse_response", "Appendix C, eqs. 26-28 (restated in docs/math/momentum.md)",
         "the impulse response solves $g_{k+2} = (1-\\alpha h_i+\\beta)g_{k+1} - \\beta g_k$, $g_0 = -\\alpha$",
         claim=lambda: -alpha * (r1 ** (k + 1) - r2 ** (k + 1)) / (r1 - r2),
         derive=lambda: closed_form(momentum).impulse_response,
@@ -473,7 +474,7 @@ STATEMENTS: tuple[Statement, ...] = (
         compare=_every,
     ),
     Statement(
-        "damping_boundary", "Section 3.2; nqm-math.md section 3",
+        "damping_boundary", "Section 3.2; docs/math/momentum.md",
         "the damping boundary (critical momentum) is $(1-\\sqrt{\\alpha h_i})^2$",
         claim=lambda: (1 - sp.sqrt(x)) ** 2,
         derive=_critical_momentum,
@@ -482,7 +483,7 @@ STATEMENTS: tuple[Statement, ...] = (
         specs=("momentum",),
     ),
     Statement(
-        "damping_boundary_without_root", "public lecture notes (nqm-math.md section 9)",
+        "damping_boundary_without_root", "public lecture notes (docs/math/momentum.md)",
         "a widely copied restatement gives the damping boundary as $(1-\\alpha h_i)^2$",
         claim=lambda: (1 - x) ** 2,
         derive=_critical_momentum,
@@ -501,7 +502,7 @@ STATEMENTS: tuple[Statement, ...] = (
         specs=("momentum",),
     ),
     Statement(
-        "critical_damping_mean_path", "Theorem 1 at critical damping (nqm-math.md section 3)",
+        "critical_damping_mean_path", "Theorem 1 at critical damping (docs/math/momentum.md)",
         "at the double root the mean path is the limit $r_2 \\to r_1$ of Theorem 1's bracket (0/0 there)",
         claim=lambda: sp.limit(_bracket(r1**2), r2, r1).subs(r1, 1 - sp.sqrt(x)),
         derive=lambda: closed_form(_critical_spec(), named=False).mean_path.subs(_X),
@@ -533,7 +534,7 @@ STATEMENTS: tuple[Statement, ...] = (
         specs=("momentum",),
     ),
     Statement(
-        "momentum_stability", "nqm-math.md section 3 (derived)",
+        "momentum_stability", "docs/math/momentum.md, Stability (derived)",
         "momentum is stable iff $\\alpha h_i < 2(1+\\beta)$",
         claim=lambda: sp.StrictLessThan(alpha, 2 * (1 + beta) / h),
         derive=lambda: derive(momentum).stability_region,
@@ -576,7 +577,7 @@ STATEMENTS: tuple[Statement, ...] = (
     preconditioning_statement(momentum, "Section 3.3 (momentum runs on the transformed problem)"),
     preconditioning_statement(ema, "Sections 3.3-3.4"),
     Statement(
-        "eq9_preconditioned_sgd_risk", "eq. 9 (nqm-math.md section 4)",
+        "eq9_preconditioned_sgd_risk", "eq. 9 (docs/math/precond.md)",
         "the exact risk of preconditioned SGD",
         claim=lambda: (1 - alpha * h ** (1 - p)) ** (2 * t) * L0
         + (1 - (1 - alpha * h ** (1 - p)) ** (2 * t)) * alpha * c * h ** (-p) / (2 * B * (2 - alpha * h ** (1 - p))),
@@ -586,7 +587,7 @@ STATEMENTS: tuple[Statement, ...] = (
         specs=("sgd",),
     ),
     Statement(
-        "eq10_preconditioned_steady_state", "eq. 10 (nqm-math.md section 4; formula lost in paper.txt)",
+        "eq10_preconditioned_steady_state", "eq. 10 (restated in docs/math/precond.md)",
         "the steady state of preconditioned SGD with $C = H$",
         claim=lambda: alpha * h ** (1 - p) / (2 * B * (2 - alpha * h ** (1 - p))),
         derive=lambda: sp.factor(derive(sgd.precondition()).stationary_risk.subs(c, h)),
@@ -595,7 +596,7 @@ STATEMENTS: tuple[Statement, ...] = (
         specs=("sgd",),
     ),
     Statement(
-        "eq10_ill_conditioned", "eq. 10 (nqm-math.md section 4)",
+        "eq10_ill_conditioned", "eq. 10 (docs/math/precond.md)",
         "ill-conditioned: for $\\alpha h_i^{1-p} \\ll 1$ the steady state is $\\alpha h_i^{1-p}/(4B)$",
         claim=lambda: alpha * h ** (1 - p) / (4 * B),
         derive=lambda: _first_order_in_lr(derive(sgd.precondition()).stationary_risk.subs(c, h)),
@@ -676,7 +677,7 @@ STATEMENTS: tuple[Statement, ...] = (
         compare=_holds_on({x: (0, 2), gamma: (0, 1)}),
     ),
     Statement(
-        "theorem2_red_factor_without_gamma", "public lecture notes (nqm-math.md section 9)",
+        "theorem2_red_factor_without_gamma", "public lecture notes (docs/math/ema.md)",
         "a widely copied restatement drops $\\gamma$ from $(1 \\pm (1-\\alpha h_i)\\gamma)$ in the red factor",
         claim=lambda: (1 - gamma) * (1 + (1 - alpha * h)) / ((1 + gamma) * (1 - (1 - alpha * h))),
         derive=_red_factor_derived,
@@ -776,7 +777,7 @@ STATEMENTS: tuple[Statement, ...] = (
         specs=("ema",),
     ),
     Statement(
-        "information_bound_per_direction", "Section 3.6 (general C derived, nqm-math.md section 6)",
+        "information_bound_per_direction", "Section 3.6 (general C derived, docs/math/bounds.md)",
         "no estimate from $N$ queries beats risk $\\tfrac12 (c_i/h_i)/N$ per direction, "
         "i.e. $\\tfrac12\\mathrm{tr}(H^{-1}C)/N$",
         claim=lambda: c / h / (2 * N),

@@ -38,7 +38,7 @@ class SpecError(ValueError):
 
 @dataclass(frozen=True)
 class Hyperparameter:
-    """A named, symbolic hyperparameter with its admissible interval.
+    r"""A named, symbolic hyperparameter with its admissible interval.
 
     ``name`` is the Python keyword used by :mod:`nqm.numerics` (``lr``, ``beta``, ...);
     ``symbol`` is the sympy symbol in the spec's matrices. ``default`` (optional) is the value

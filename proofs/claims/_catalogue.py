@@ -217,7 +217,7 @@ def paper_proofs() -> list[Proof]:
               extra=_underdamped_discriminant,
               assumptions=(r"underdamped: $(1-\sqrt{\alpha h_i})^2 < \beta < 1$",)),
         _wrap("momentum_stability", "momentum is stable iff $0 < \\alpha h_i < 2(1+\\beta)$", method(SIGN),
-              ("momentum_stability",), reference="nqm-math.md section 3 (derived)", optimizers=("momentum",),
+              ("momentum_stability",), reference="docs/math/momentum.md, Stability (derived)", optimizers=("momentum",),
               latex=r"0 < \alpha h_{i} < 2(1+\beta)", assumptions=(r"$0 \le \beta < 1$",)),
         _wrap("momentum_steady_state_effective_lr",
               "for small $\\alpha h_i$ momentum's steady state is $\\alpha_{\\mathrm{eff}}c_i/(4B)$, $\\alpha_{\\mathrm{eff}} = \\alpha/(1-\\beta)$",

@@ -596,6 +596,7 @@ def _invariance_examples(spec: OptimizerSpec, min_bins: int = 1) -> st.SearchStr
     return setups(spec, min_bins=min_bins, max_steps=2000)
 
 
+#: name -> a property of the conformance suite (:func:`check_conformance`)
 PROPERTIES: dict[str, Property] = {
     prop.name: prop
     for prop in (

@@ -3,7 +3,7 @@ r"""The paper's NQM figures (Zhang et al. 2019): Fig. 2, 3a, 3b, 3c, 4, 11, 13, 
 Every number comes from the exact engine (:mod:`nqm.numerics`): tuned sweeps
 (:func:`~nqm.numerics.sweep`, the paper's grids), optimised piecewise-constant schedules
 (:func:`~nqm.numerics.schedule_sweep`), stationary risks and risk components. Defaults are the
-paper's protocol (nqm-math.md §7) on :meth:`Problem.paper() <nqm.numerics.Problem.paper>`, the
+paper's protocol (docs/math/protocol.md) on :meth:`Problem.paper() <nqm.numerics.Problem.paper>`, the
 authors' binned problem (C = H on the binned curvatures; every caption names the problem), except the schedule figures (3b, 3c, 15), which by default optimise at every third power of
 two, :data:`SCHEDULE_BATCH_SIZES` (7 batch sizes instead of 10, to keep the default report
 within its time budget; pass ``batch_sizes=PAPER_BATCH_SIZES`` for the paper's grid).

@@ -130,6 +130,7 @@ def _risk_factor(point: Mapping[sp.Symbol, sp.Rational]) -> mp.mpf:
     return _mp(point[h]) / 2 * _mp(point[c]) / _mp(point[B])
 
 
+#: name -> a derived quantity of an optimizer that :func:`verify_formula` compares a formula with
 QUANTITIES: dict[str, Quantity] = {
     q.name: q
     for q in (

@@ -65,7 +65,7 @@ Progress = Callable[[Iterable[Any], int], Iterable[Any]]
 
 @dataclass(frozen=True)
 class ReportConfig:
-    """What the report computes. The default is the paper's protocol (nqm-math.md §7).
+    """What the report computes. The default is the paper's protocol (docs/math/protocol.md).
 
     ``problem``: the NQM (default :meth:`Problem.paper() <nqm.numerics.Problem.paper>`, the authors'
     binned problem: C = H on the binned curvatures; the header names it); ``batch_sizes``, ``powers``, ``target``,

@@ -3,7 +3,7 @@
 References, written here and sharing no code with :mod:`nqm.numerics`:
 
 * the notebook's ``toy_problem(ndim, nbins)`` loop (gd-zhang/noisy-quadratic-model, ``nqm.ipynb``;
-  nqm-math.md, Section 7): bin values ``geomspace(1, 1/d, nbins)``, each :math:`h_i = 1/i`
+  docs/math/protocol.md, Binning): bin values ``geomspace(1, 1/d, nbins)``, each :math:`h_i = 1/i`
   counted in the first bin value not above it, every bin kept; its noise is :math:`C = H` on the
   bin values (``sigma_sq = h_bin / B``) and its start :math:`s_0 = 1`;
 * for the noise-preserving variant, a plain loop over the same assignment that averages the
@@ -108,7 +108,7 @@ def test_both_binnings_share_the_curvatures_and_start() -> None:
     authors, bin_mean = nn.Problem.paper(), nn.Problem.paper(noise="bin-mean")
     keep = authors.weights > 0
     assert np.array_equal(authors.h[keep], bin_mean.h) and np.array_equal(authors.weights[keep], bin_mean.weights)
-    # the start is the same (s_0 = 1): the initial risk is about 4.70 (the exact problem's is 4.89; nqm-math.md)
+    # the start is the same (s_0 = 1): the initial risk is about 4.70 (the exact problem's is 4.89; docs/math/protocol.md)
     values, counts = notebook_toy_problem(D, BINS)
     assert authors.initial_risk == pytest.approx(0.5 * math.fsum(values * counts), rel=1e-14)
     assert authors.initial_risk == pytest.approx(bin_mean.initial_risk, rel=1e-14)

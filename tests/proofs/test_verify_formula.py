@@ -1,7 +1,7 @@
 """verify_formula: equal for true formulas written differently, not equal with a checked counterexample, unknown.
 
 References: Theorem 1's and Theorem 2's stationary risks and eq. 4 as printed in the paper
-(nqm-math.md), typed here; counterexamples re-evaluated here with exact rational arithmetic.
+(docs/math: sgd.md, momentum.md, ema.md), typed here; counterexamples re-evaluated here with exact rational arithmetic.
 """
 
 from __future__ import annotations
