@@ -384,7 +384,8 @@ def preconditioning_statement(spec: OptimizerSpec, reference: str = "eqs. 8-9") 
     )
 
 
-#: the paper's statements (and known wrong restatements, ``correct=False``), each checked against its derivation by :func:`check_all`
+#: the paper's statements (and known wrong restatements, ``correct=False``), each checked against its
+#: derivation by :func:`check_all`
 STATEMENTS: tuple[Statement, ...] = (
     Statement(
         "eq4_sgd_risk", "eq. 4", "the exact expected risk of SGD",
