@@ -20,8 +20,7 @@ from functools import partial
 
 import sympy as sp
 
-from nqm.theory import alpha, derive, ema, gamma, h, r1, r2, sgd, t, x
-from nqm.theory._closed_form import closed_form
+from nqm.theory import alpha, closed_form, derive, ema, gamma, h, r1, r2, sgd, t, x
 from nqm.theory._paper import (
     APPENDIX_D_INITIAL_STATE,
     APPENDIX_D_NOISE,

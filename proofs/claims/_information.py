@@ -33,8 +33,7 @@ import sympy as sp
 import nqm.numerics as nn
 from nqm.numerics._forms import forms_for
 from nqm.numerics._sweep import PAPER_BATCH_SIZES
-from nqm.theory import B, alpha, c, h, sgd, t, v0
-from nqm.theory._closed_form import closed_form, same_closed_form
+from nqm.theory import B, alpha, c, closed_form, h, same_closed_form, sgd, t, v0
 from nqm.theory._paper import INFORMATION_BOUND, INFORMATION_BOUND_PER_DIRECTION, positive_on
 
 from ._prover import NUMERIC, SIGN, SYMBOLIC, Outcome, Proof, method, paper_claim, step

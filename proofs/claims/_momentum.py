@@ -25,8 +25,7 @@ from functools import partial
 
 import sympy as sp
 
-from nqm.theory import alpha, beta, derive, h, momentum, x, z
-from nqm.theory._closed_form import same_closed_form
+from nqm.theory import alpha, beta, derive, h, momentum, same_closed_form, x, z
 from nqm.theory._paper import (
     APPENDIX_B_CHARACTERISTIC_POLYNOMIAL,
     APPENDIX_B_CRITICAL_DAMPING,

@@ -25,8 +25,7 @@ import sympy as sp
 from scipy.optimize import brentq, minimize_scalar
 
 import nqm.numerics as nn
-from nqm.theory import B, alpha, c, h, sgd, t, v0
-from nqm.theory._closed_form import closed_form
+from nqm.theory import B, alpha, c, closed_form, h, sgd, t, v0
 
 from ._information import PAPER_TARGET, paper_problem
 from ._prover import NUMERIC, SERIES, Outcome, Proof, method, step
