@@ -192,7 +192,6 @@ def test_every_entry_carries_its_reference_claim_and_display() -> None:
     for family in FAMILIES:
         for proof in family.claims():
             assert proof.reference and proof.claim and proof.latex and proof.domain, proof.name
-            assert proof.check is not None or proof.statements, proof.name
 
 
 def test_an_entry_refuses_statement_names() -> None:
