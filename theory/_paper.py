@@ -22,6 +22,16 @@ How regimes are handled:
   difference must be provably positive on the stated domain (:func:`positive_on`).
 
 Where a formula is restated (the paper's extracted text lost it), the reference says so; docs/math states them all.
+
+Where the statements live, and why here: a statement is theory (a claim and a derivation from
+the specs, both sympy), and theory's LaTeX document (:func:`~nqm.theory.latex_document`) prints
+each one with its derivation, while :mod:`nqm.theory` may not import :mod:`nqm.proofs`. So every
+statement is defined once, below, as a module-level constant (``EQ4_SGD_RISK``,
+``THEOREM1_BOUND``, ...), and :data:`STATEMENTS` lists those same objects in document order. A
+claim of the proof catalogue (:mod:`nqm.proofs.claims`) holds the statement objects it rests on
+together with its proof (method, assumptions, domain, further checks): one claim, one entry, no
+names joining two registries. :func:`statement` looks a statement up by its name, for
+interactive use; the catalogue never does.
 """
 
 from __future__ import annotations
@@ -384,420 +394,464 @@ def preconditioning_statement(spec: OptimizerSpec, reference: str = "eqs. 8-9") 
     )
 
 
-#: the paper's statements (and known wrong restatements, ``correct=False``), each checked against its
-#: derivation by :func:`check_all`
+EQ4_SGD_RISK = Statement(
+    "eq4_sgd_risk", "eq. 4", "the exact expected risk of SGD",
+    claim=lambda: (
+        (1 - alpha * h) ** (2 * t) * L0 + (1 - (1 - alpha * h) ** (2 * t)) * alpha * c / (2 * B * (2 - alpha * h))
+    ),
+    derive=lambda: closed_form(sgd).expected_risk,
+    labels=(r"\mathrm{E}\,\ell_{i}(t)",),
+    assumptions=(r"every step $t \ge 0$; $\mathrm{E}\,\ell_i(0) = h_i s_0/2$",),
+    specs=("sgd",),
+)
+
+SGD_STABILITY = Statement(
+    "sgd_stability", "Section 3.1", "SGD is stable iff $0 < \\alpha h_i < 2$",
+    claim=lambda: sp.StrictLessThan(alpha, 2 / h),
+    derive=lambda: derive(sgd).stability_region,
+    labels=("",),
+    specs=("sgd",),
+)
+
+THEOREM1_CHARACTERISTIC_POLYNOMIAL = Statement(
+    "theorem1_characteristic_polynomial", "Theorem 1 (eq. 6); Appendix B, eq. 22",
+    "$r_1, r_2$ are the roots of $x^2 - (1-\\alpha h_i+\\beta)x + \\beta$",
+    claim=lambda: z**2 - (1 - alpha * h + beta) * z + beta,
+    derive=lambda: derive(momentum).characteristic_polynomial,
+    labels=(r"\det(zI - A)",),
+    specs=("momentum",),
+)
+
+THEOREM1_MEAN_PATH = Statement(
+    "theorem1_mean_path", "Theorem 1 (eq. 6); Appendix C, eq. 33",
+    "the bracket of Theorem 1 is the exact mean path $\\mathrm{E}\\,\\theta_i(t)/\\theta_i(0)$",
+    claim=lambda: _bracket(beta),
+    derive=lambda: closed_form(momentum).mean_path,
+    labels=("m_{t}",),
+    assumptions=_DISTINCT_MOMENTUM + (r"Vieta: $r_1 + r_2 = 1-\alpha h_i+\beta$, $r_1 r_2 = \beta$",),
+    specs=("momentum",),
+    compare=_modulo_vieta(momentum),
+)
+
+THEOREM1_STATIONARY_RISK = Statement(
+    "theorem1_stationary_risk", "Theorem 1 (eq. 6); Appendix C, eqs. 30-31",
+    "the second term of Theorem 1 is the exact stationary risk (Lyapunov route and Appendix C's sum of squares)",
+    claim=lambda: _THEOREM1_STATIONARY,
+    derive=lambda: sp.Tuple(derive(momentum).stationary_risk, closed_form(momentum).stationary_risk),
+    labels=(_STEADY,),
+    derived_labels=(_STEADY + r"\ \text{(Lyapunov)}", _STEADY + r"\ \text{(}\textstyle\sum_k g_k^2\text{)}"),
+    assumptions=(r"$0 \le \beta < 1$", r"$0 < \alpha h_i < 2(1+\beta)$ (stable)"),
+    specs=("momentum",),
+    compare=_every,
+)
+
+THEOREM1_BOUND = Statement(
+    "theorem1_bound", "Theorem 1 (eq. 6)",
+    "the bound $\\mathcal{B}_i(t) \\ge \\mathrm{E}\\,\\ell_i(t)$ is the exact start term "
+    "plus the exact stationary risk",
+    claim=lambda: _bracket(beta) ** 2 * L0 + _THEOREM1_STATIONARY,
+    derive=lambda: closed_form(momentum).start_part + closed_form(momentum).stationary_risk,
+    labels=(r"\mathcal{B}_{i}(t)",),
+    assumptions=_DISTINCT_MOMENTUM,
+    specs=("momentum",),
+    compare=_modulo_vieta(momentum),
+)
+
+APPENDIX_C_IMPULSE_RESPONSE = Statement(
+    "appendix_c_impulse_response", "Appendix C, eqs. 26-28 (restated in docs/math/momentum.md)",
+    "the impulse response solves $g_{k+2} = (1-\\alpha h_i+\\beta)g_{k+1} - \\beta g_k$, $g_0 = -\\alpha$",
+    claim=lambda: -alpha * (r1 ** (k + 1) - r2 ** (k + 1)) / (r1 - r2),
+    derive=lambda: closed_form(momentum).impulse_response,
+    labels=("g_{k}",),
+    assumptions=_DISTINCT_MOMENTUM,
+    specs=("momentum",),
+    compare=_modulo_vieta(momentum),
+)
+
+EQ7_OVERDAMPED_RATE = Statement(
+    "eq7_overdamped_rate", "eq. 7",
+    "in the overdamped regime the rate is the larger real root $r_1$",
+    claim=lambda: (1 - alpha * h + beta + sp.sqrt((1 - alpha * h + beta) ** 2 - 4 * beta)) / 2,
+    derive=_overdamped_r1,
+    labels=("r_{1}",),
+    assumptions=(r"overdamped: $(1-\alpha h_i+\beta)^2 > 4\beta$, i.e. $\beta < (1-\sqrt{\alpha h_i})^2$",),
+    specs=("momentum",),
+)
+
+EQ7_SMALL_STEP_LIMIT = Statement(
+    "eq7_small_step_limit", "eq. 7 and footnote 1",
+    "for small $\\alpha h_i$, $r_1 \\approx 1 - \\alpha h_i/(1-\\beta)$",
+    claim=lambda: 1 - x / (1 - beta),
+    derive=lambda: sp.Tuple(_series_at_fixed_beta(_overdamped_r1()), derive(momentum).slow_eigenvalue_series),
+    labels=("r_{1}",),
+    derived_labels=(r"r_{1} + O(x^2)", r"\lambda_{\mathrm{slow}} + O(x^2)"),
+    assumptions=(r"$x = \alpha h_i \to 0$ at fixed $0 \le \beta < 1$",),
+    specs=("momentum",),
+    compare=_every,
+)
+
+DAMPING_BOUNDARY = Statement(
+    "damping_boundary", "Section 3.2; docs/math/momentum.md",
+    "the damping boundary (critical momentum) is $(1-\\sqrt{\\alpha h_i})^2$",
+    claim=lambda: (1 - sp.sqrt(x)) ** 2,
+    derive=_critical_momentum,
+    labels=(r"\beta_{c}",),
+    assumptions=(r"$x = \alpha h_i$", r"$\beta \in [0, 1)$"),
+    specs=("momentum",),
+)
+
+DAMPING_BOUNDARY_WITHOUT_ROOT = Statement(
+    "damping_boundary_without_root", "public lecture notes (docs/math/momentum.md)",
+    "a widely copied restatement gives the damping boundary as $(1-\\alpha h_i)^2$",
+    claim=lambda: (1 - x) ** 2,
+    derive=_critical_momentum,
+    labels=(r"\beta_{c}",),
+    assumptions=(r"$x = \alpha h_i$",),
+    specs=("momentum",),
+    correct=False,
+)
+
+CRITICAL_DAMPING_DOUBLE_ROOT = Statement(
+    "critical_damping_double_root", "Section 3.2; Appendix B",
+    "at $\\beta = (1-\\sqrt{\\alpha h_i})^2$ the two roots coincide at $1-\\sqrt{\\alpha h_i} = \\sqrt\\beta$",
+    claim=lambda: (z - (1 - sp.sqrt(x))) ** 2,
+    derive=lambda: sp.factor(derive(_critical_spec()).characteristic_polynomial.subs(_X)),
+    labels=(r"\det(zI - A)",),
+    assumptions=(r"$\beta = (1-\sqrt{\alpha h_i})^2$",),
+    specs=("momentum",),
+)
+
+CRITICAL_DAMPING_MEAN_PATH = Statement(
+    "critical_damping_mean_path", "Theorem 1 at critical damping (docs/math/momentum.md)",
+    "at the double root the mean path is the limit $r_2 \\to r_1$ of Theorem 1's bracket (0/0 there)",
+    claim=lambda: sp.limit(_bracket(r1**2), r2, r1).subs(r1, 1 - sp.sqrt(x)),
+    derive=lambda: closed_form(_critical_spec(), named=False).mean_path.subs(_X),
+    labels=("m_{t}",),
+    assumptions=(r"$\beta = r^2$, $r = 1-\sqrt{\alpha h_i}$ (double pole of the Z-transform)",),
+    specs=("momentum",),
+)
+
+APPENDIX_B_CRITICAL_DAMPING = Statement(
+    "appendix_b_critical_damping", "Appendix B",
+    "at critical damping all eigenvalues of the second-moment transition equal $\\beta$",
+    claim=lambda: (z - (1 - sp.sqrt(x)) ** 2) ** 3,
+    derive=lambda: sp.factor(
+        (z * sp.eye(3) - second_moment_vech(_critical_spec())[0]).det(method="berkowitz").subs(_X)
+    ),
+    labels=(r"\det(zI - M)",),
+    assumptions=(r"$\beta = (1-\sqrt{\alpha h_i})^2$",),
+    specs=("momentum",),
+)
+
+UNDERDAMPED_MODULUS = Statement(
+    "underdamped_modulus", "Section 3.2",
+    "in the underdamped regime the roots are complex with $|r| = \\sqrt\\beta$",
+    claim=lambda: sp.sqrt(beta),
+    derive=lambda: sp.sqrt(sp.factor(momentum.A.det())),
+    labels=(r"|r_{1}| = |r_{2}|",),
+    assumptions=(r"underdamped: $\beta > (1-\sqrt{\alpha h_i})^2$; complex-conjugate roots of a real $A$, "
+                 r"so $|r|^2 = r_1r_2 = \det A$",),
+    specs=("momentum",),
+)
+
+MOMENTUM_STABILITY = Statement(
+    "momentum_stability", "docs/math/momentum.md, Stability (derived)",
+    "momentum is stable iff $\\alpha h_i < 2(1+\\beta)$",
+    claim=lambda: sp.StrictLessThan(alpha, 2 * (1 + beta) / h),
+    derive=lambda: derive(momentum).stability_region,
+    labels=("",),
+    assumptions=(r"$0 \le \beta < 1$",),
+    specs=("momentum",),
+)
+
+MOMENTUM_SMALL_STEP_STEADY_STATE = Statement(
+    "momentum_small_step_steady_state", "Section 3.2",
+    "for small $\\alpha h_i$ the steady state is $\\alpha c_i/(4B(1-\\beta))$",
+    claim=lambda: alpha * c / (4 * B * (1 - beta)),
+    derive=lambda: _first_order_in_lr(derive(momentum).stationary_risk),
+    labels=(_STEADY,),
+    assumptions=(r"leading order as $\alpha h_i \to 0$, $\beta$ fixed",),
+    specs=("momentum",),
+)
+
+MOMENTUM_EFFECTIVE_LR = Statement(
+    "momentum_effective_lr", "Section 3.2, eq. 7",
+    "momentum behaves as SGD with $\\alpha_{\\mathrm{eff}} = \\alpha/(1-\\beta)$ (rate and steady state)",
+    claim=lambda: sp.Tuple(alpha / (1 - beta), alpha / (1 - beta), alpha * c / (4 * B * (1 - beta))),
+    derive=lambda: sp.Tuple(
+        derive(momentum).effective_lr,
+        derive(momentum).effective_lr_steady_state,
+        _first_order_in_lr(derive(sgd).stationary_risk).subs(alpha, derive(momentum).effective_lr),
+    ),
+    labels=(r"\alpha_{\mathrm{eff}}", r"\alpha_{\mathrm{eff}}",
+            r"\mathrm{E}\,\ell_{i}^{\mathrm{SGD}}(\infty)\big|_{\alpha_{\mathrm{eff}}}"),
+    derived_labels=(
+        r"\alpha_{\mathrm{eff}}\ \text{(rate)}",
+        r"\alpha_{\mathrm{eff}}\ \text{(steady state)}",
+        r"\mathrm{E}\,\ell_{i}^{\mathrm{SGD}}(\infty)\big|_{\alpha_{\mathrm{eff}}}",
+    ),
+    assumptions=(r"leading order as $\alpha h_i \to 0$",),
+    specs=("sgd", "momentum"),
+)
+
+PRECONDITIONING_EQUIVALENCE_SGD = preconditioning_statement(sgd, "eqs. 8-9")
+
+PRECONDITIONING_EQUIVALENCE_MOMENTUM = preconditioning_statement(
+    momentum, "Section 3.3 (momentum runs on the transformed problem)"
+)
+
+PRECONDITIONING_EQUIVALENCE_EMA = preconditioning_statement(ema, "Sections 3.3-3.4")
+
+EQ9_PRECONDITIONED_SGD_RISK = Statement(
+    "eq9_preconditioned_sgd_risk", "eq. 9 (docs/math/precond.md)",
+    "the exact risk of preconditioned SGD",
+    claim=lambda: (1 - alpha * h ** (1 - p)) ** (2 * t) * L0
+    + (1 - (1 - alpha * h ** (1 - p)) ** (2 * t)) * alpha * c * h ** (-p) / (2 * B * (2 - alpha * h ** (1 - p))),
+    derive=lambda: closed_form(sgd.precondition()).expected_risk,
+    labels=(r"\mathrm{E}\,\ell_{i}(t)",),
+    assumptions=(r"$P = H^p$, $0 \le p \le 1$",),
+    specs=("sgd",),
+)
+
+EQ10_PRECONDITIONED_STEADY_STATE = Statement(
+    "eq10_preconditioned_steady_state", "eq. 10 (restated in docs/math/precond.md)",
+    "the steady state of preconditioned SGD with $C = H$",
+    claim=lambda: alpha * h ** (1 - p) / (2 * B * (2 - alpha * h ** (1 - p))),
+    derive=lambda: sp.factor(derive(sgd.precondition()).stationary_risk.subs(c, h)),
+    labels=(_STEADY,),
+    assumptions=(r"$C = H$", r"$0 < \alpha h_i^{1-p} < 2$"),
+    specs=("sgd",),
+)
+
+EQ10_ILL_CONDITIONED = Statement(
+    "eq10_ill_conditioned", "eq. 10 (docs/math/precond.md)",
+    "ill-conditioned: for $\\alpha h_i^{1-p} \\ll 1$ the steady state is $\\alpha h_i^{1-p}/(4B)$",
+    claim=lambda: alpha * h ** (1 - p) / (4 * B),
+    derive=lambda: _first_order_in_lr(derive(sgd.precondition()).stationary_risk.subs(c, h)),
+    labels=(_STEADY,),
+    assumptions=(r"$C = H$",
+                 r"$\kappa \gg 1$: $\alpha h_i^{1-p} \le \alpha h_1^{1-p} < 2$ "
+                 r"makes $\alpha h_i^{1-p} \ll 1$ for most $i$"),
+    specs=("sgd",),
+)
+
+EQ10_INCREASING_IN_P = Statement(
+    "eq10_increasing_in_p", "Section 3.3 after eq. 10",
+    "the steady state increases monotonically with $p$",
+    claim=lambda: sp.StrictGreaterThan(sp.diff(alpha * h ** (1 - p) / (2 * B * (2 - alpha * h ** (1 - p))), p), 0),
+    derive=lambda: sp.StrictGreaterThan(sp.diff(derive(sgd.precondition()).stationary_risk.subs(c, h), p), 0),
+    labels=("",),
+    assumptions=(r"$C = H$", r"$0 < h_i < 1$ ($h_i = 1/i$)", r"$\alpha h_i^{1-p} \ne 2$"),
+    specs=("sgd",),
+    compare=_holds_on({h: (0, 1)}),
+)
+
+THEOREM2_CHARACTERISTIC_POLYNOMIAL = Statement(
+    "theorem2_characteristic_polynomial", "Theorem 2 (eq. 12); Appendix D",
+    "$r_1 = 1-\\alpha h_i$ and $r_2 = \\gamma$ are the roots of the EMA dynamics",
+    claim=lambda: (z - (1 - alpha * h)) * (z - gamma),
+    derive=lambda: derive(ema).characteristic_polynomial,
+    labels=(r"\det(zI - A)",),
+    specs=("ema",),
+)
+
+THEOREM2_MEAN_PATH = Statement(
+    "theorem2_mean_path", "Theorem 2 (eq. 12); Appendix D, eq. 48",
+    "the bracket of Theorem 2 is the exact mean path of the average",
+    claim=lambda: _bracket(gamma * (1 - alpha * h)),
+    derive=lambda: closed_form(ema).mean_path,
+    labels=("m_{t}",),
+    assumptions=_DISTINCT_EMA,
+    specs=("ema",),
+    compare=_modulo_vieta(ema, {r1: 1 - alpha * h, r2: gamma}),
+)
+
+THEOREM2_STATIONARY_RISK = Statement(
+    "theorem2_stationary_risk", "Theorem 2 (eq. 12); Appendix D, eqs. 46-47",
+    "the second term of Theorem 2 is the exact stationary risk (Lyapunov route and sum of squares)",
+    claim=lambda: _THEOREM2_STATIONARY,
+    derive=_ema_stationary_routes,
+    labels=(_STEADY,),
+    derived_labels=(_STEADY + r"\ \text{(Lyapunov)}", _STEADY + r"\ \text{(}\textstyle\sum_k g_k^2\text{)}"),
+    assumptions=(r"$0 \le \gamma < 1$", r"$0 < \alpha h_i < 2$"),
+    specs=("ema",),
+    compare=_every,
+)
+
+THEOREM2_BOUND = Statement(
+    "theorem2_bound", "Theorem 2 (eq. 12)",
+    "the bound $\\mathcal{B}_i(t) \\ge \\mathrm{E}\\,\\ell_i(t)$ is the exact start term "
+    "plus the exact stationary risk",
+    claim=lambda: _bracket(gamma * (1 - alpha * h)) ** 2 * L0 + _THEOREM2_STATIONARY,
+    derive=lambda: closed_form(ema).start_part + closed_form(ema).stationary_risk,
+    labels=(r"\mathcal{B}_{i}(t)",),
+    assumptions=_DISTINCT_EMA,
+    specs=("ema",),
+    compare=_modulo_vieta(ema, {r1: 1 - alpha * h, r2: gamma}),
+)
+
+THEOREM2_RED_FACTOR = Statement(
+    "theorem2_red_factor", "Theorem 2 (eq. 12, red part)",
+    "EMA's steady state is SGD's times the red factor, with $\\gamma$ in both $(1 \\pm (1-\\alpha h_i)\\gamma)$",
+    claim=lambda: _RED,
+    derive=_red_factor_derived,
+    labels=(r"\frac{\mathrm{E}\,\ell^{\mathrm{EMA}}_{i}(\infty)}{\mathrm{E}\,\ell^{\mathrm{SGD}}_{i}(\infty)}",),
+    assumptions=(r"$0 \le \gamma < 1$", r"$0 < \alpha h_i < 2$"),
+    specs=("sgd", "ema"),
+)
+
+THEOREM2_RED_FACTOR_BELOW_ONE = Statement(
+    "theorem2_red_factor_below_one", "Section 3.4",
+    "the red factor is below 1, so EMA lowers the steady state",
+    claim=lambda: sp.StrictLessThan(_RED.subs(_X), 1),
+    derive=lambda: sp.StrictLessThan(_red_factor_derived().subs(_X), 1),
+    labels=("",),
+    assumptions=(r"$0 < \gamma < 1$", r"$0 < x = \alpha h_i < 2$"),
+    specs=("sgd", "ema"),
+    compare=_holds_on({x: (0, 2), gamma: (0, 1)}),
+)
+
+THEOREM2_RED_FACTOR_WITHOUT_GAMMA = Statement(
+    "theorem2_red_factor_without_gamma", "public lecture notes (docs/math/ema.md)",
+    "a widely copied restatement drops $\\gamma$ from $(1 \\pm (1-\\alpha h_i)\\gamma)$ in the red factor",
+    claim=lambda: (1 - gamma) * (1 + (1 - alpha * h)) / ((1 + gamma) * (1 - (1 - alpha * h))),
+    derive=_red_factor_derived,
+    labels=(r"\frac{\mathrm{E}\,\ell^{\mathrm{EMA}}_{i}(\infty)}{\mathrm{E}\,\ell^{\mathrm{SGD}}_{i}(\infty)}",),
+    specs=("sgd", "ema"),
+    correct=False,
+)
+
+APPENDIX_B_TRANSITION = Statement(
+    "appendix_b_transition", "Appendix B, eqs. 20-21 (notebook coordinates)",
+    "second-moment transition of momentum on $(\\mathrm{E}\\theta^2, \\mathrm{E}v^2, \\mathrm{E}\\theta v)$, "
+    "$v = -\\alpha m$",
+    claim=lambda: sp.Matrix([
+        [(1 - x) ** 2, beta**2, 2 * beta * (1 - x)],
+        [x**2, beta**2, -2 * x * beta],
+        [-x * (1 - x), beta**2, beta * (1 - 2 * x)],
+    ]),
+    derive=lambda: _in_x(second_moment_vech(_notebook_momentum(), NOTEBOOK_ORDER)[0]),
+    labels=("M",),
+    assumptions=(r"$x = \alpha h_i$",),
+    specs=("momentum",),
+)
+
+APPENDIX_B_NOISE = Statement(
+    "appendix_b_noise", "Appendix B, eq. 21",
+    "noise vector of the momentum second moments",
+    claim=lambda: alpha**2 * c / B * sp.Matrix([1, 1, 1]),
+    derive=lambda: second_moment_vech(_notebook_momentum(), NOTEBOOK_ORDER)[1],
+    labels=("q",),
+    specs=("momentum",),
+)
+
+APPENDIX_B_INITIAL_STATE = Statement(
+    "appendix_b_initial_state", "Appendix B",
+    "initial second moments $(\\mathrm{E}\\theta(0)^2, 0, 0)$",
+    claim=lambda: sp.Matrix([v0, 0, 0]),
+    derive=lambda: _initial_state(_notebook_momentum()),
+    labels=("s(0)",),
+    specs=("momentum",),
+)
+
+APPENDIX_B_CHARACTERISTIC_POLYNOMIAL = Statement(
+    "appendix_b_characteristic_polynomial", "Appendix B",
+    "characteristic polynomial of the momentum second-moment transition",
+    claim=lambda: (z - beta) * (z**2 - ((1 - x + beta) ** 2 - 2 * beta) * z + beta**2),
+    derive=lambda: sp.factor(
+        (z * sp.eye(3) - second_moment_vech(_notebook_momentum(), NOTEBOOK_ORDER)[0]).det(method="berkowitz").subs(_X)
+    ),
+    labels=(r"\det(zI - M)",),
+    assumptions=(r"$x = \alpha h_i$",),
+    specs=("momentum",),
+)
+
+APPENDIX_B_EIGENVALUES = Statement(
+    "appendix_b_eigenvalues", "Appendix B",
+    "the second-moment eigenvalues are $r_1^2$, $r_2^2$ and $r_1r_2 = \\beta$",
+    claim=lambda: sp.expand((z - r1**2) * (z - r2**2) * (z - r1 * r2)),
+    derive=lambda: sp.factor((z * sp.eye(3) - derive(momentum).second_moment[0]).det(method="berkowitz")),
+    labels=(r"\det(zI - M)",),
+    assumptions=_DISTINCT_MOMENTUM,
+    specs=("momentum",),
+    compare=_modulo_vieta(momentum),
+)
+
+APPENDIX_D_TRANSITION = Statement(
+    "appendix_d_transition", "Appendix D, eq. 38 (notebook coordinates)",
+    "second-moment transition of EMA on $(\\mathrm{E}\\theta^2, \\mathrm{E}z^2, \\mathrm{E}z\\theta)$, "
+    "$z = \\tilde\\theta/(1-\\gamma)$",
+    claim=lambda: sp.Matrix([
+        [(1 - x) ** 2, 0, 0],
+        [(1 - x) ** 2, gamma**2, 2 * gamma * (1 - x)],
+        [(1 - x) ** 2, 0, gamma * (1 - x)],
+    ]),
+    derive=lambda: _in_x(second_moment_vech(_notebook_ema(), NOTEBOOK_ORDER)[0]),
+    labels=("M",),
+    assumptions=(r"$x = \alpha h_i$",),
+    specs=("ema",),
+)
+
+APPENDIX_D_NOISE = Statement(
+    "appendix_d_noise", "Appendix D, eq. 38",
+    "noise vector of the EMA second moments",
+    claim=lambda: alpha**2 * c / B * sp.Matrix([1, 1, 1]),
+    derive=lambda: second_moment_vech(_notebook_ema(), NOTEBOOK_ORDER)[1],
+    labels=("q",),
+    specs=("ema",),
+)
+
+APPENDIX_D_INITIAL_STATE = Statement(
+    "appendix_d_initial_state", "Appendix D",
+    "initial second moments $(s_0, s_0/(1-\\gamma)^2, s_0/(1-\\gamma))$",
+    claim=lambda: sp.Matrix([v0, v0 / (1 - gamma) ** 2, v0 / (1 - gamma)]),
+    derive=lambda: _initial_state(_notebook_ema()),
+    labels=("s(0)",),
+    specs=("ema",),
+)
+
+APPENDIX_D_RISK = Statement(
+    "appendix_d_risk", "Appendix D",
+    "the risk is $\\tfrac12 h_i(1-\\gamma)^2\\,\\mathrm{E}z^2$",
+    claim=lambda: sp.Matrix([[0, h * (1 - gamma) ** 2 / 2, 0]]),
+    derive=lambda: _risk_weights(_notebook_ema()),
+    labels=(r"\partial\,\mathrm{E}\,\ell / \partial s",),
+    specs=("ema",),
+)
+
+INFORMATION_BOUND_PER_DIRECTION = Statement(
+    "information_bound_per_direction", "Section 3.6 (general C derived, docs/math/bounds.md)",
+    "no estimate from $N$ queries beats risk $\\tfrac12 (c_i/h_i)/N$ per direction, "
+    "i.e. $\\tfrac12\\mathrm{tr}(H^{-1}C)/N$",
+    claim=lambda: c / h / (2 * N),
+    derive=_cramer_rao_risk,
+    labels=(r"\mathrm{E}\,\ell_{i}^{\min}",),
+    assumptions=(r"Gaussian noise; unbiased estimates (Cram\'er--Rao, attained by maximum likelihood)", r"$N = tB$"),
+)
+
+INFORMATION_BOUND = Statement(
+    "information_bound", "Section 3.6",
+    "with $C = H$ no method beats risk $d/(2N)$ after $N$ examples",
+    claim=lambda: d / (2 * N),
+    derive=lambda: sp.Sum(_cramer_rao_risk().subs(c, h), (sp.Symbol("i", integer=True, positive=True), 1, d)).doit(),
+    labels=(r"\mathrm{E}\,\mathcal{L}^{\min}",),
+    assumptions=(r"$C = H$", r"$N = tB$"),
+)
+
+
+#: every statement, in the order of the paper's results (and of the LaTeX document's section)
 STATEMENTS: tuple[Statement, ...] = (
-    Statement(
-        "eq4_sgd_risk", "eq. 4", "the exact expected risk of SGD",
-        claim=lambda: (
-            (1 - alpha * h) ** (2 * t) * L0 + (1 - (1 - alpha * h) ** (2 * t)) * alpha * c / (2 * B * (2 - alpha * h))
-        ),
-        derive=lambda: closed_form(sgd).expected_risk,
-        labels=(r"\mathrm{E}\,\ell_{i}(t)",),
-        assumptions=(r"every step $t \ge 0$; $\mathrm{E}\,\ell_i(0) = h_i s_0/2$",),
-        specs=("sgd",),
-    ),
-    Statement(
-        "sgd_stability", "Section 3.1", "SGD is stable iff $0 < \\alpha h_i < 2$",
-        claim=lambda: sp.StrictLessThan(alpha, 2 / h),
-        derive=lambda: derive(sgd).stability_region,
-        labels=("",),
-        specs=("sgd",),
-    ),
-    Statement(
-        "theorem1_characteristic_polynomial", "Theorem 1 (eq. 6); Appendix B, eq. 22",
-        "$r_1, r_2$ are the roots of $x^2 - (1-\\alpha h_i+\\beta)x + \\beta$",
-        claim=lambda: z**2 - (1 - alpha * h + beta) * z + beta,
-        derive=lambda: derive(momentum).characteristic_polynomial,
-        labels=(r"\det(zI - A)",),
-        specs=("momentum",),
-    ),
-    Statement(
-        "theorem1_mean_path", "Theorem 1 (eq. 6); Appendix C, eq. 33",
-        "the bracket of Theorem 1 is the exact mean path $\\mathrm{E}\\,\\theta_i(t)/\\theta_i(0)$",
-        claim=lambda: _bracket(beta),
-        derive=lambda: closed_form(momentum).mean_path,
-        labels=("m_{t}",),
-        assumptions=_DISTINCT_MOMENTUM + (r"Vieta: $r_1 + r_2 = 1-\alpha h_i+\beta$, $r_1 r_2 = \beta$",),
-        specs=("momentum",),
-        compare=_modulo_vieta(momentum),
-    ),
-    Statement(
-        "theorem1_stationary_risk", "Theorem 1 (eq. 6); Appendix C, eqs. 30-31",
-        "the second term of Theorem 1 is the exact stationary risk (Lyapunov route and Appendix C's sum of squares)",
-        claim=lambda: _THEOREM1_STATIONARY,
-        derive=lambda: sp.Tuple(derive(momentum).stationary_risk, closed_form(momentum).stationary_risk),
-        labels=(_STEADY,),
-        derived_labels=(_STEADY + r"\ \text{(Lyapunov)}", _STEADY + r"\ \text{(}\textstyle\sum_k g_k^2\text{)}"),
-        assumptions=(r"$0 \le \beta < 1$", r"$0 < \alpha h_i < 2(1+\beta)$ (stable)"),
-        specs=("momentum",),
-        compare=_every,
-    ),
-    Statement(
-        "theorem1_bound", "Theorem 1 (eq. 6)",
-        "the bound $\\mathcal{B}_i(t) \\ge \\mathrm{E}\\,\\ell_i(t)$ is the exact start term plus the exact "
-        "stationary risk",
-        claim=lambda: _bracket(beta) ** 2 * L0 + _THEOREM1_STATIONARY,
-        derive=lambda: closed_form(momentum).start_part + closed_form(momentum).stationary_risk,
-        labels=(r"\mathcal{B}_{i}(t)",),
-        assumptions=_DISTINCT_MOMENTUM,
-        specs=("momentum",),
-        compare=_modulo_vieta(momentum),
-    ),
-    Statement(
-        "appendix_c_impulse_response", "Appendix C, eqs. 26-28 (restated in docs/math/momentum.md)",
-        "the impulse response solves $g_{k+2} = (1-\\alpha h_i+\\beta)g_{k+1} - \\beta g_k$, $g_0 = -\\alpha$",
-        claim=lambda: -alpha * (r1 ** (k + 1) - r2 ** (k + 1)) / (r1 - r2),
-        derive=lambda: closed_form(momentum).impulse_response,
-        labels=("g_{k}",),
-        assumptions=_DISTINCT_MOMENTUM,
-        specs=("momentum",),
-        compare=_modulo_vieta(momentum),
-    ),
-    Statement(
-        "eq7_overdamped_rate", "eq. 7",
-        "in the overdamped regime the rate is the larger real root $r_1$",
-        claim=lambda: (1 - alpha * h + beta + sp.sqrt((1 - alpha * h + beta) ** 2 - 4 * beta)) / 2,
-        derive=_overdamped_r1,
-        labels=("r_{1}",),
-        assumptions=(r"overdamped: $(1-\alpha h_i+\beta)^2 > 4\beta$, i.e. $\beta < (1-\sqrt{\alpha h_i})^2$",),
-        specs=("momentum",),
-    ),
-    Statement(
-        "eq7_small_step_limit", "eq. 7 and footnote 1",
-        "for small $\\alpha h_i$, $r_1 \\approx 1 - \\alpha h_i/(1-\\beta)$",
-        claim=lambda: 1 - x / (1 - beta),
-        derive=lambda: sp.Tuple(_series_at_fixed_beta(_overdamped_r1()), derive(momentum).slow_eigenvalue_series),
-        labels=("r_{1}",),
-        derived_labels=(r"r_{1} + O(x^2)", r"\lambda_{\mathrm{slow}} + O(x^2)"),
-        assumptions=(r"$x = \alpha h_i \to 0$ at fixed $0 \le \beta < 1$",),
-        specs=("momentum",),
-        compare=_every,
-    ),
-    Statement(
-        "damping_boundary", "Section 3.2; docs/math/momentum.md",
-        "the damping boundary (critical momentum) is $(1-\\sqrt{\\alpha h_i})^2$",
-        claim=lambda: (1 - sp.sqrt(x)) ** 2,
-        derive=_critical_momentum,
-        labels=(r"\beta_{c}",),
-        assumptions=(r"$x = \alpha h_i$", r"$\beta \in [0, 1)$"),
-        specs=("momentum",),
-    ),
-    Statement(
-        "damping_boundary_without_root", "public lecture notes (docs/math/momentum.md)",
-        "a widely copied restatement gives the damping boundary as $(1-\\alpha h_i)^2$",
-        claim=lambda: (1 - x) ** 2,
-        derive=_critical_momentum,
-        labels=(r"\beta_{c}",),
-        assumptions=(r"$x = \alpha h_i$",),
-        specs=("momentum",),
-        correct=False,
-    ),
-    Statement(
-        "critical_damping_double_root", "Section 3.2; Appendix B",
-        "at $\\beta = (1-\\sqrt{\\alpha h_i})^2$ the two roots coincide at $1-\\sqrt{\\alpha h_i} = \\sqrt\\beta$",
-        claim=lambda: (z - (1 - sp.sqrt(x))) ** 2,
-        derive=lambda: sp.factor(derive(_critical_spec()).characteristic_polynomial.subs(_X)),
-        labels=(r"\det(zI - A)",),
-        assumptions=(r"$\beta = (1-\sqrt{\alpha h_i})^2$",),
-        specs=("momentum",),
-    ),
-    Statement(
-        "critical_damping_mean_path", "Theorem 1 at critical damping (docs/math/momentum.md)",
-        "at the double root the mean path is the limit $r_2 \\to r_1$ of Theorem 1's bracket (0/0 there)",
-        claim=lambda: sp.limit(_bracket(r1**2), r2, r1).subs(r1, 1 - sp.sqrt(x)),
-        derive=lambda: closed_form(_critical_spec(), named=False).mean_path.subs(_X),
-        labels=("m_{t}",),
-        assumptions=(r"$\beta = r^2$, $r = 1-\sqrt{\alpha h_i}$ (double pole of the Z-transform)",),
-        specs=("momentum",),
-    ),
-    Statement(
-        "appendix_b_critical_damping", "Appendix B",
-        "at critical damping all eigenvalues of the second-moment transition equal $\\beta$",
-        claim=lambda: (z - (1 - sp.sqrt(x)) ** 2) ** 3,
-        derive=lambda: sp.factor(
-            (z * sp.eye(3) - second_moment_vech(_critical_spec())[0]).det(method="berkowitz").subs(_X)
-        ),
-        labels=(r"\det(zI - M)",),
-        assumptions=(r"$\beta = (1-\sqrt{\alpha h_i})^2$",),
-        specs=("momentum",),
-    ),
-    Statement(
-        "underdamped_modulus", "Section 3.2",
-        "in the underdamped regime the roots are complex with $|r| = \\sqrt\\beta$",
-        claim=lambda: sp.sqrt(beta),
-        derive=lambda: sp.sqrt(sp.factor(momentum.A.det())),
-        labels=(r"|r_{1}| = |r_{2}|",),
-        assumptions=(
-            r"underdamped: $\beta > (1-\sqrt{\alpha h_i})^2$; complex-conjugate roots of a real $A$, "
-            r"so $|r|^2 = r_1r_2 = \det A$",
-        ),
-        specs=("momentum",),
-    ),
-    Statement(
-        "momentum_stability", "docs/math/momentum.md, Stability (derived)",
-        "momentum is stable iff $\\alpha h_i < 2(1+\\beta)$",
-        claim=lambda: sp.StrictLessThan(alpha, 2 * (1 + beta) / h),
-        derive=lambda: derive(momentum).stability_region,
-        labels=("",),
-        assumptions=(r"$0 \le \beta < 1$",),
-        specs=("momentum",),
-    ),
-    Statement(
-        "momentum_small_step_steady_state", "Section 3.2",
-        "for small $\\alpha h_i$ the steady state is $\\alpha c_i/(4B(1-\\beta))$",
-        claim=lambda: alpha * c / (4 * B * (1 - beta)),
-        derive=lambda: _first_order_in_lr(derive(momentum).stationary_risk),
-        labels=(_STEADY,),
-        assumptions=(r"leading order as $\alpha h_i \to 0$, $\beta$ fixed",),
-        specs=("momentum",),
-    ),
-    Statement(
-        "momentum_effective_lr", "Section 3.2, eq. 7",
-        "momentum behaves as SGD with $\\alpha_{\\mathrm{eff}} = \\alpha/(1-\\beta)$ (rate and steady state)",
-        claim=lambda: sp.Tuple(alpha / (1 - beta), alpha / (1 - beta), alpha * c / (4 * B * (1 - beta))),
-        derive=lambda: sp.Tuple(
-            derive(momentum).effective_lr,
-            derive(momentum).effective_lr_steady_state,
-            _first_order_in_lr(derive(sgd).stationary_risk).subs(alpha, derive(momentum).effective_lr),
-        ),
-        labels=(
-            r"\alpha_{\mathrm{eff}}",
-            r"\alpha_{\mathrm{eff}}",
-            r"\mathrm{E}\,\ell_{i}^{\mathrm{SGD}}(\infty)\big|_{\alpha_{\mathrm{eff}}}",
-        ),
-        derived_labels=(
-            r"\alpha_{\mathrm{eff}}\ \text{(rate)}",
-            r"\alpha_{\mathrm{eff}}\ \text{(steady state)}",
-            r"\mathrm{E}\,\ell_{i}^{\mathrm{SGD}}(\infty)\big|_{\alpha_{\mathrm{eff}}}",
-        ),
-        assumptions=(r"leading order as $\alpha h_i \to 0$",),
-        specs=("sgd", "momentum"),
-    ),
-    preconditioning_statement(sgd, "eqs. 8-9"),
-    preconditioning_statement(momentum, "Section 3.3 (momentum runs on the transformed problem)"),
-    preconditioning_statement(ema, "Sections 3.3-3.4"),
-    Statement(
-        "eq9_preconditioned_sgd_risk", "eq. 9 (docs/math/precond.md)",
-        "the exact risk of preconditioned SGD",
-        claim=lambda: (1 - alpha * h ** (1 - p)) ** (2 * t) * L0
-        + (1 - (1 - alpha * h ** (1 - p)) ** (2 * t)) * alpha * c * h ** (-p) / (2 * B * (2 - alpha * h ** (1 - p))),
-        derive=lambda: closed_form(sgd.precondition()).expected_risk,
-        labels=(r"\mathrm{E}\,\ell_{i}(t)",),
-        assumptions=(r"$P = H^p$, $0 \le p \le 1$",),
-        specs=("sgd",),
-    ),
-    Statement(
-        "eq10_preconditioned_steady_state", "eq. 10 (restated in docs/math/precond.md)",
-        "the steady state of preconditioned SGD with $C = H$",
-        claim=lambda: alpha * h ** (1 - p) / (2 * B * (2 - alpha * h ** (1 - p))),
-        derive=lambda: sp.factor(derive(sgd.precondition()).stationary_risk.subs(c, h)),
-        labels=(_STEADY,),
-        assumptions=(r"$C = H$", r"$0 < \alpha h_i^{1-p} < 2$"),
-        specs=("sgd",),
-    ),
-    Statement(
-        "eq10_ill_conditioned", "eq. 10 (docs/math/precond.md)",
-        "ill-conditioned: for $\\alpha h_i^{1-p} \\ll 1$ the steady state is $\\alpha h_i^{1-p}/(4B)$",
-        claim=lambda: alpha * h ** (1 - p) / (4 * B),
-        derive=lambda: _first_order_in_lr(derive(sgd.precondition()).stationary_risk.subs(c, h)),
-        labels=(_STEADY,),
-        assumptions=(
-            r"$C = H$",
-            r"$\kappa \gg 1$: $\alpha h_i^{1-p} \le \alpha h_1^{1-p} < 2$ makes $\alpha h_i^{1-p} \ll 1$ for most $i$",
-        ),
-        specs=("sgd",),
-    ),
-    Statement(
-        "eq10_increasing_in_p", "Section 3.3 after eq. 10",
-        "the steady state increases monotonically with $p$",
-        claim=lambda: sp.StrictGreaterThan(sp.diff(alpha * h ** (1 - p) / (2 * B * (2 - alpha * h ** (1 - p))), p), 0),
-        derive=lambda: sp.StrictGreaterThan(sp.diff(derive(sgd.precondition()).stationary_risk.subs(c, h), p), 0),
-        labels=("",),
-        assumptions=(r"$C = H$", r"$0 < h_i < 1$ ($h_i = 1/i$)", r"$\alpha h_i^{1-p} \ne 2$"),
-        specs=("sgd",),
-        compare=_holds_on({h: (0, 1)}),
-    ),
-    Statement(
-        "theorem2_characteristic_polynomial", "Theorem 2 (eq. 12); Appendix D",
-        "$r_1 = 1-\\alpha h_i$ and $r_2 = \\gamma$ are the roots of the EMA dynamics",
-        claim=lambda: (z - (1 - alpha * h)) * (z - gamma),
-        derive=lambda: derive(ema).characteristic_polynomial,
-        labels=(r"\det(zI - A)",),
-        specs=("ema",),
-    ),
-    Statement(
-        "theorem2_mean_path", "Theorem 2 (eq. 12); Appendix D, eq. 48",
-        "the bracket of Theorem 2 is the exact mean path of the average",
-        claim=lambda: _bracket(gamma * (1 - alpha * h)),
-        derive=lambda: closed_form(ema).mean_path,
-        labels=("m_{t}",),
-        assumptions=_DISTINCT_EMA,
-        specs=("ema",),
-        compare=_modulo_vieta(ema, {r1: 1 - alpha * h, r2: gamma}),
-    ),
-    Statement(
-        "theorem2_stationary_risk", "Theorem 2 (eq. 12); Appendix D, eqs. 46-47",
-        "the second term of Theorem 2 is the exact stationary risk (Lyapunov route and sum of squares)",
-        claim=lambda: _THEOREM2_STATIONARY,
-        derive=_ema_stationary_routes,
-        labels=(_STEADY,),
-        derived_labels=(_STEADY + r"\ \text{(Lyapunov)}", _STEADY + r"\ \text{(}\textstyle\sum_k g_k^2\text{)}"),
-        assumptions=(r"$0 \le \gamma < 1$", r"$0 < \alpha h_i < 2$"),
-        specs=("ema",),
-        compare=_every,
-    ),
-    Statement(
-        "theorem2_bound", "Theorem 2 (eq. 12)",
-        "the bound $\\mathcal{B}_i(t) \\ge \\mathrm{E}\\,\\ell_i(t)$ is the exact start term plus the exact "
-        "stationary risk",
-        claim=lambda: _bracket(gamma * (1 - alpha * h)) ** 2 * L0 + _THEOREM2_STATIONARY,
-        derive=lambda: closed_form(ema).start_part + closed_form(ema).stationary_risk,
-        labels=(r"\mathcal{B}_{i}(t)",),
-        assumptions=_DISTINCT_EMA,
-        specs=("ema",),
-        compare=_modulo_vieta(ema, {r1: 1 - alpha * h, r2: gamma}),
-    ),
-    Statement(
-        "theorem2_red_factor", "Theorem 2 (eq. 12, red part)",
-        "EMA's steady state is SGD's times the red factor, with $\\gamma$ in both $(1 \\pm (1-\\alpha h_i)\\gamma)$",
-        claim=lambda: _RED,
-        derive=_red_factor_derived,
-        labels=(r"\frac{\mathrm{E}\,\ell^{\mathrm{EMA}}_{i}(\infty)}{\mathrm{E}\,\ell^{\mathrm{SGD}}_{i}(\infty)}",),
-        assumptions=(r"$0 \le \gamma < 1$", r"$0 < \alpha h_i < 2$"),
-        specs=("sgd", "ema"),
-    ),
-    Statement(
-        "theorem2_red_factor_below_one", "Section 3.4",
-        "the red factor is below 1, so EMA lowers the steady state",
-        claim=lambda: sp.StrictLessThan(_RED.subs(_X), 1),
-        derive=lambda: sp.StrictLessThan(_red_factor_derived().subs(_X), 1),
-        labels=("",),
-        assumptions=(r"$0 < \gamma < 1$", r"$0 < x = \alpha h_i < 2$"),
-        specs=("sgd", "ema"),
-        compare=_holds_on({x: (0, 2), gamma: (0, 1)}),
-    ),
-    Statement(
-        "theorem2_red_factor_without_gamma", "public lecture notes (docs/math/ema.md)",
-        "a widely copied restatement drops $\\gamma$ from $(1 \\pm (1-\\alpha h_i)\\gamma)$ in the red factor",
-        claim=lambda: (1 - gamma) * (1 + (1 - alpha * h)) / ((1 + gamma) * (1 - (1 - alpha * h))),
-        derive=_red_factor_derived,
-        labels=(r"\frac{\mathrm{E}\,\ell^{\mathrm{EMA}}_{i}(\infty)}{\mathrm{E}\,\ell^{\mathrm{SGD}}_{i}(\infty)}",),
-        specs=("sgd", "ema"),
-        correct=False,
-    ),
-    Statement(
-        "appendix_b_transition", "Appendix B, eqs. 20-21 (notebook coordinates)",
-        "second-moment transition of momentum on $(\\mathrm{E}\\theta^2, \\mathrm{E}v^2, \\mathrm{E}\\theta v)$, "
-        "$v = -\\alpha m$",
-        claim=lambda: sp.Matrix([
-            [(1 - x) ** 2, beta**2, 2 * beta * (1 - x)],
-            [x**2, beta**2, -2 * x * beta],
-            [-x * (1 - x), beta**2, beta * (1 - 2 * x)],
-        ]),
-        derive=lambda: _in_x(second_moment_vech(_notebook_momentum(), NOTEBOOK_ORDER)[0]),
-        labels=("M",),
-        assumptions=(r"$x = \alpha h_i$",),
-        specs=("momentum",),
-    ),
-    Statement(
-        "appendix_b_noise", "Appendix B, eq. 21",
-        "noise vector of the momentum second moments",
-        claim=lambda: alpha**2 * c / B * sp.Matrix([1, 1, 1]),
-        derive=lambda: second_moment_vech(_notebook_momentum(), NOTEBOOK_ORDER)[1],
-        labels=("q",),
-        specs=("momentum",),
-    ),
-    Statement(
-        "appendix_b_initial_state", "Appendix B",
-        "initial second moments $(\\mathrm{E}\\theta(0)^2, 0, 0)$",
-        claim=lambda: sp.Matrix([v0, 0, 0]),
-        derive=lambda: _initial_state(_notebook_momentum()),
-        labels=("s(0)",),
-        specs=("momentum",),
-    ),
-    Statement(
-        "appendix_b_characteristic_polynomial", "Appendix B",
-        "characteristic polynomial of the momentum second-moment transition",
-        claim=lambda: (z - beta) * (z**2 - ((1 - x + beta) ** 2 - 2 * beta) * z + beta**2),
-        derive=lambda: sp.factor(
-            (z * sp.eye(3) - second_moment_vech(_notebook_momentum(), NOTEBOOK_ORDER)[0])
-            .det(method="berkowitz")
-            .subs(_X)
-        ),
-        labels=(r"\det(zI - M)",),
-        assumptions=(r"$x = \alpha h_i$",),
-        specs=("momentum",),
-    ),
-    Statement(
-        "appendix_b_eigenvalues", "Appendix B",
-        "the second-moment eigenvalues are $r_1^2$, $r_2^2$ and $r_1r_2 = \\beta$",
-        claim=lambda: sp.expand((z - r1**2) * (z - r2**2) * (z - r1 * r2)),
-        derive=lambda: sp.factor((z * sp.eye(3) - derive(momentum).second_moment[0]).det(method="berkowitz")),
-        labels=(r"\det(zI - M)",),
-        assumptions=_DISTINCT_MOMENTUM,
-        specs=("momentum",),
-        compare=_modulo_vieta(momentum),
-    ),
-    Statement(
-        "appendix_d_transition", "Appendix D, eq. 38 (notebook coordinates)",
-        "second-moment transition of EMA on $(\\mathrm{E}\\theta^2, \\mathrm{E}z^2, \\mathrm{E}z\\theta)$, "
-        "$z = \\tilde\\theta/(1-\\gamma)$",
-        claim=lambda: sp.Matrix([
-            [(1 - x) ** 2, 0, 0],
-            [(1 - x) ** 2, gamma**2, 2 * gamma * (1 - x)],
-            [(1 - x) ** 2, 0, gamma * (1 - x)],
-        ]),
-        derive=lambda: _in_x(second_moment_vech(_notebook_ema(), NOTEBOOK_ORDER)[0]),
-        labels=("M",),
-        assumptions=(r"$x = \alpha h_i$",),
-        specs=("ema",),
-    ),
-    Statement(
-        "appendix_d_noise", "Appendix D, eq. 38",
-        "noise vector of the EMA second moments",
-        claim=lambda: alpha**2 * c / B * sp.Matrix([1, 1, 1]),
-        derive=lambda: second_moment_vech(_notebook_ema(), NOTEBOOK_ORDER)[1],
-        labels=("q",),
-        specs=("ema",),
-    ),
-    Statement(
-        "appendix_d_initial_state", "Appendix D",
-        "initial second moments $(s_0, s_0/(1-\\gamma)^2, s_0/(1-\\gamma))$",
-        claim=lambda: sp.Matrix([v0, v0 / (1 - gamma) ** 2, v0 / (1 - gamma)]),
-        derive=lambda: _initial_state(_notebook_ema()),
-        labels=("s(0)",),
-        specs=("ema",),
-    ),
-    Statement(
-        "appendix_d_risk", "Appendix D",
-        "the risk is $\\tfrac12 h_i(1-\\gamma)^2\\,\\mathrm{E}z^2$",
-        claim=lambda: sp.Matrix([[0, h * (1 - gamma) ** 2 / 2, 0]]),
-        derive=lambda: _risk_weights(_notebook_ema()),
-        labels=(r"\partial\,\mathrm{E}\,\ell / \partial s",),
-        specs=("ema",),
-    ),
-    Statement(
-        "information_bound_per_direction", "Section 3.6 (general C derived, docs/math/bounds.md)",
-        "no estimate from $N$ queries beats risk $\\tfrac12 (c_i/h_i)/N$ per direction, "
-        "i.e. $\\tfrac12\\mathrm{tr}(H^{-1}C)/N$",
-        claim=lambda: c / h / (2 * N),
-        derive=_cramer_rao_risk,
-        labels=(r"\mathrm{E}\,\ell_{i}^{\min}",),
-        assumptions=(
-            r"Gaussian noise; unbiased estimates (Cram\'er--Rao, attained by maximum likelihood)", r"$N = tB$"
-        ),
-    ),
-    Statement(
-        "information_bound", "Section 3.6",
-        "with $C = H$ no method beats risk $d/(2N)$ after $N$ examples",
-        claim=lambda: d / (2 * N),
-        derive=lambda: sp.Sum(
-            _cramer_rao_risk().subs(c, h), (sp.Symbol("i", integer=True, positive=True), 1, d)
-        ).doit(),
-        labels=(r"\mathrm{E}\,\mathcal{L}^{\min}",),
-        assumptions=(r"$C = H$", r"$N = tB$"),
-    ),
+    EQ4_SGD_RISK, SGD_STABILITY, THEOREM1_CHARACTERISTIC_POLYNOMIAL, THEOREM1_MEAN_PATH, THEOREM1_STATIONARY_RISK,
+    THEOREM1_BOUND, APPENDIX_C_IMPULSE_RESPONSE, EQ7_OVERDAMPED_RATE, EQ7_SMALL_STEP_LIMIT, DAMPING_BOUNDARY,
+    DAMPING_BOUNDARY_WITHOUT_ROOT, CRITICAL_DAMPING_DOUBLE_ROOT, CRITICAL_DAMPING_MEAN_PATH,
+    APPENDIX_B_CRITICAL_DAMPING, UNDERDAMPED_MODULUS, MOMENTUM_STABILITY, MOMENTUM_SMALL_STEP_STEADY_STATE,
+    MOMENTUM_EFFECTIVE_LR, PRECONDITIONING_EQUIVALENCE_SGD, PRECONDITIONING_EQUIVALENCE_MOMENTUM,
+    PRECONDITIONING_EQUIVALENCE_EMA, EQ9_PRECONDITIONED_SGD_RISK, EQ10_PRECONDITIONED_STEADY_STATE,
+    EQ10_ILL_CONDITIONED, EQ10_INCREASING_IN_P, THEOREM2_CHARACTERISTIC_POLYNOMIAL, THEOREM2_MEAN_PATH,
+    THEOREM2_STATIONARY_RISK, THEOREM2_BOUND, THEOREM2_RED_FACTOR, THEOREM2_RED_FACTOR_BELOW_ONE,
+    THEOREM2_RED_FACTOR_WITHOUT_GAMMA, APPENDIX_B_TRANSITION, APPENDIX_B_NOISE, APPENDIX_B_INITIAL_STATE,
+    APPENDIX_B_CHARACTERISTIC_POLYNOMIAL, APPENDIX_B_EIGENVALUES, APPENDIX_D_TRANSITION, APPENDIX_D_NOISE,
+    APPENDIX_D_INITIAL_STATE, APPENDIX_D_RISK, INFORMATION_BOUND_PER_DIRECTION, INFORMATION_BOUND,
 )
 
 def statement(name: str) -> Statement:

@@ -1,4 +1,11 @@
-"""The paper's claims and the generic proofs: :class:`Proof` objects, the catalogue, the runner and their reports."""
+"""The paper's claims and the generic proofs: :class:`Proof` objects, the catalogue, the runner and their reports.
+
+One module per claim family of Zhang et al. (2019): ``_sgd`` (claim 1), ``_momentum`` (2),
+``_preconditioning`` (3), ``_ema`` (4), ``_information`` (5), ``_scaling`` (6); each entry holds
+the paper's statements it rests on (:class:`~nqm.theory.Statement` objects) with its proof.
+``_prover`` has the :class:`Proof` type and the generic proofs, ``_catalogue`` assembles and runs
+them, ``_results`` reports them.
+"""
 
 from __future__ import annotations
 

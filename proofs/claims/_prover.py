@@ -51,7 +51,7 @@ import numpy as np
 import sympy as sp
 from sympy.polys.polyfuncs import symmetrize
 
-from nqm.theory import B, OptimizerSpec, c, derive, h, k, statement, t, v0
+from nqm.theory import B, OptimizerSpec, Statement, c, derive, h, k, t, v0
 from nqm.theory._closed_form import closed_form, root_symbols, same_closed_form, vieta_relations
 
 from ._results import ProofResult
@@ -68,8 +68,10 @@ __all__ = [
     "bound_proof",
     "eliminate_roots",
     "generic_proofs",
+    "paper_claim",
     "stability_proof",
     "stationary_risk_proof",
+    "statements_latex",
     "statements_outcome",
 ]
 
@@ -121,51 +123,97 @@ def combine(*outcomes: Outcome) -> Outcome:
 class Proof:
     """One named claim with its check (see the module docstring); :meth:`run` gives a :class:`ProofResult`.
 
-    ``statements`` names the :mod:`nqm.theory._paper` statements the check wraps (their own
-    derivations are run, not repeated).
+    ``statements`` holds the paper's statements (:class:`~nqm.theory.Statement` objects, each
+    the paper's formula beside the object derived from the specs) that the claim rests on:
+    :meth:`run` checks each of them (their own derivations, not a repetition), then runs
+    ``check``, the steps no statement covers (``None``: the statements are the whole proof).
     """
 
     name: str
     claim: str
     latex: str
     method: str
-    check: Callable[[], Outcome] = field(repr=False)
+    check: Callable[[], Outcome] | None = field(default=None, repr=False)
     reference: str = ""
     assumptions: tuple[str, ...] = ()
     domain: str = ""
     optimizers: tuple[str, ...] = ()
-    statements: tuple[str, ...] = ()
+    statements: tuple[Statement, ...] = ()
+
+    def __post_init__(self) -> None:
+        wrong = [s for s in self.statements if not isinstance(s, Statement)]
+        if wrong:
+            raise ValueError(f"statements of proof {self.name!r} must be nqm.theory.Statement objects; got {wrong[0]!r}")
+        if self.check is None and not self.statements:
+            raise ValueError(f"proof {self.name!r} needs a check or at least one statement")
 
     def run(self) -> ProofResult:
-        """Run the check, timed; an exception is a failed proof (``outcome = "error"``), never a crash."""
+        """Check the statements and run the check, timed; an exception is a failed proof
+        (``outcome = "error"``), never a crash."""
         start = time.perf_counter()
         try:
-            out = self.check()
+            parts = [statements_outcome(*self.statements)]
+            if self.check is not None:
+                parts.append(self.check())
+            out = combine(*parts)
             outcome = "passed" if out.ok else "failed"
         except Exception as exc:  # noqa: BLE001 - a proof that raises has failed; report why
             out = Outcome(False, (step(False, f"the check raised {type(exc).__name__}: {exc}"),))
             outcome = "error"
         return ProofResult(
             self.name, self.claim, self.latex, self.method, out.ok, outcome, out.details, self.reference,
-            self.assumptions, self.domain, self.optimizers, time.perf_counter() - start, dict(out.data), self.statements,
+            self.assumptions, self.domain, self.optimizers, time.perf_counter() - start, dict(out.data),
+            tuple(st.name for st in self.statements),
         )
 
 
-def statements_outcome(*names: str) -> Outcome:
-    """Run the :mod:`nqm.theory._paper` statements ``names``: each derivation against its claim.
+def statements_outcome(*statements: Statement) -> Outcome:
+    """Check the paper's ``statements``: each derivation against its claim.
 
     A statement marked ``correct=False`` (a known error in a public restatement) passes when
     the derivation refutes it.
     """
     lines, ok = [], True
-    for name in names:
-        st = statement(name)
+    for st in statements:
         result = st.check()
         verdict = "equal" if result.equal else "not equal"
         kind = "paper's claim, must be equal" if st.correct else "known error in a restatement, must be refuted"
-        lines.append(step(result.ok, f"theory statement {name} ({st.reference}): derived vs stated: {verdict} ({kind})"))
+        lines.append(step(result.ok, f"theory statement {st.name} ({st.reference}): derived vs stated: {verdict} ({kind})"))
         ok &= result.ok
     return Outcome(ok, tuple(lines))
+
+
+def statements_latex(*statements: Statement) -> str:
+    r"""The display of the paper's (correct) ``statements``, one line each (joined by ``\\``)."""
+    return r" \\ ".join(st.latex for st in statements if st.correct)
+
+
+#: the domain of a claim settled symbolically
+SYMBOLIC_DOMAIN = "symbolic: all admissible hyperparameters under the assumptions"
+
+
+def paper_claim(
+    name: str,
+    claim: str,
+    how: str,
+    statements: tuple[Statement, ...],
+    *,
+    reference: str,
+    optimizers: tuple[str, ...],
+    assumptions: tuple[str, ...] = (),
+    latex: str | None = None,
+    extra: Callable[[], Outcome] | None = None,
+    domain: str = SYMBOLIC_DOMAIN,
+) -> Proof:
+    """A claim of the paper proved by its ``statements`` (and the ``extra`` steps they do not cover).
+
+    ``how`` is the method (:func:`method`); the display defaults to the statements' own
+    (:func:`statements_latex`).
+    """
+    return Proof(
+        name, claim, statements_latex(*statements) if latex is None else latex, how, extra,
+        reference=reference, assumptions=assumptions, domain=domain, optimizers=optimizers, statements=statements,
+    )
 
 
 

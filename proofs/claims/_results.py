@@ -34,7 +34,7 @@ class ProofResult:
     ``error``), ``details`` (the steps, each marked ``[ok]``/``[FAIL]``), ``reference``,
     ``assumptions``, ``domain``, ``optimizers`` (the registered names it concerns),
     ``seconds`` (wall time of the check), ``data`` (figures such as a fitted slope) and
-    ``statements`` (the theory statements it wraps).
+    ``statements`` (the names of the theory statements the proof holds).
     """
 
     name: str

@@ -14,10 +14,9 @@ import numpy as np
 import pytest
 
 import nqm.numerics as nn
-import nqm.proofs.claims._batch as claims_batch
-import nqm.theory._paper as paper
+import nqm.proofs.claims._information as claims_information
 from nqm.proofs import METHODS, ProofResult, run_all
-from nqm.proofs.claims._catalogue import paper_proofs
+from nqm.proofs.claims._catalogue import FAMILIES, paper_proofs
 from nqm.theory import BUILTINS, STATEMENTS, alpha, B, beta, c, h
 
 BUILTIN_NAMES = [spec.name for spec in BUILTINS]
@@ -97,7 +96,7 @@ def _bayes_risk(prob: nn.Problem, examples: float) -> float:
 @pytest.mark.slow  # shares the module fixture that builds the whole proof catalogue
 def test_tuned_optima_respect_both_bounds_independently(results: dict[str, ProofResult]) -> None:
     prob = nn.Problem.paper()
-    flat_examples = 0.5 * np.sum(prob.weights * prob.c / prob.h) / claims_batch.PAPER_TARGET
+    flat_examples = 0.5 * np.sum(prob.weights * prob.c / prob.h) / claims_information.PAPER_TARGET
     for name in BUILTIN_NAMES:
         rows = results[f"information_bound_at_tuned_optimum[{name}]"].data["settings"]
         assert len(rows) == 40
@@ -105,7 +104,7 @@ def test_tuned_optima_respect_both_bounds_independently(results: dict[str, Proof
             if math.isfinite(row["steps"]):
                 examples = row["steps"] * row["batch_size"]
                 assert examples >= flat_examples
-                assert _bayes_risk(prob, examples) <= claims_batch.PAPER_TARGET
+                assert _bayes_risk(prob, examples) <= claims_information.PAPER_TARGET
 
 
 @pytest.mark.slow  # shares the module fixture that builds the whole proof catalogue
@@ -114,7 +113,7 @@ def test_a_tuned_optimum_is_a_genuine_first_hit(results: dict[str, ProofResult])
     row = next(r for r in results["information_bound_at_tuned_optimum[momentum]"].data["settings"]
                if r["batch_size"] == 2.0**12 and r["precond_power"] == 0.0)
     opt = nn.optimizer("momentum", **row["hyperparameters"])
-    assert nn.steps_to_target(prob, opt, batch_size=row["batch_size"], target=claims_batch.PAPER_TARGET) == row["steps"]
+    assert nn.steps_to_target(prob, opt, batch_size=row["batch_size"], target=claims_information.PAPER_TARGET) == row["steps"]
 
 
 def test_the_alpha_to_zero_limit_of_eq4_in_floating_point() -> None:
@@ -136,27 +135,26 @@ def test_scaling_proof_reports_its_range(results: dict[str, ProofResult]) -> Non
 
 
 # ---------------------------------------------------------------------- teeth
-def test_a_wrong_paper_claim_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_wrong_paper_claim_is_caught() -> None:
     """Theorem 1's stationary risk without its (1 + beta) factor must fail the proof."""
-    original = paper.statement("theorem1_stationary_risk")
-    wrong = dataclasses.replace(original, claim=lambda: alpha * c / (2 * B * (2 * beta + 2 - alpha * h) * (1 - beta)))
-    monkeypatch.setattr(paper, "STATEMENTS", tuple(wrong if st is original else st for st in paper.STATEMENTS))
     proof = next(p for p in paper_proofs() if p.name == "theorem1_stationary_risk")
-    result = proof.run()
+    (original,) = proof.statements
+    wrong = dataclasses.replace(original, claim=lambda: alpha * c / (2 * B * (2 * beta + 2 - alpha * h) * (1 - beta)))
+    result = dataclasses.replace(proof, statements=(wrong,)).run()
     assert not result.ok and result.outcome == "failed"
     assert any(d.startswith("[FAIL]") and "theorem1_stationary_risk" in d for d in result.details)
 
 
 def test_the_flat_information_bound_is_caught_when_the_start_is_informative(monkeypatch: pytest.MonkeyPatch) -> None:
     """With theta(0) close to the optimum (v = 0.01) tuned SGD beats tr(H^-1 C)/(2 eps) but never the Bayes bound."""
-    claims_batch._paper_sweep.cache_clear()
-    monkeypatch.setattr(claims_batch, "paper_problem", lambda: nn.Problem([1.0], [1.0], [0.01]))
-    monkeypatch.setattr(claims_batch, "PAPER_TARGET", 0.004)
-    monkeypatch.setattr(claims_batch, "PAPER_POWERS", (0.0,))
+    claims_information._paper_sweep.cache_clear()
+    monkeypatch.setattr(claims_information, "paper_problem", lambda: nn.Problem([1.0], [1.0], [0.01]))
+    monkeypatch.setattr(claims_information, "PAPER_TARGET", 0.004)
+    monkeypatch.setattr(claims_information, "PAPER_POWERS", (0.0,))
     try:
-        result = claims_batch.information_bound_proof("sgd").run()
+        result = claims_information.information_bound_proof("sgd").run()
     finally:
-        claims_batch._paper_sweep.cache_clear()
+        claims_information._paper_sweep.cache_clear()
     assert not result.ok
     paper_line = next(d for d in result.details if "paper's bound" in d)
     bayes_line = next(d for d in result.details if "Bayes bound" in d)
@@ -181,8 +179,26 @@ def test_method_vocabulary_is_enforced() -> None:
     assert method("symbolic identity", "sign argument") == "symbolic identity + sign argument"
 
 
-def test_statements_outcome_rejects_unknown_names() -> None:
-    from nqm.proofs.claims._prover import statements_outcome
+# ---------------------------------------------------------------------- one claim, one entry
+def test_every_statement_is_held_by_exactly_one_entry() -> None:
+    """Each entry holds the theory's own statement objects (the ones the LaTeX document prints,
+    not copies or names), and every statement belongs to exactly one entry."""
+    held = [st for proof in paper_proofs() for st in proof.statements]
+    assert all(any(st is known for known in STATEMENTS) for st in held)
+    assert sorted(st.name for st in held) == sorted(st.name for st in STATEMENTS)
 
-    with pytest.raises(KeyError):
-        statements_outcome("no_such_statement")
+
+def test_every_entry_carries_its_reference_claim_and_display() -> None:
+    for family in FAMILIES:
+        for proof in family.claims():
+            assert proof.reference and proof.claim and proof.latex and proof.domain, proof.name
+
+
+def test_an_entry_refuses_statement_names() -> None:
+    """A statement is held as an object: a name (the old string key) is refused when the entry is made."""
+    from nqm.proofs import Proof
+
+    with pytest.raises(ValueError, match="statements of proof 'eq4' must be nqm.theory.Statement objects"):
+        Proof("eq4", "a claim", "x = 1", "symbolic identity", statements=("eq4_sgd_risk",))
+    with pytest.raises(ValueError, match="needs a check or at least one statement"):
+        Proof("empty", "a claim", "x = 1", "symbolic identity")

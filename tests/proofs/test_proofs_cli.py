@@ -10,7 +10,7 @@ import pytest
 import sympy as sp
 from click.testing import CliRunner
 
-import nqm.theory._paper as paper
+import nqm.proofs.claims._sgd as sgd_claims
 from nqm.proofs.cli._main import main
 from nqm.theory import alpha, h
 
@@ -83,9 +83,8 @@ def test_proofs_writes_json_and_latex_and_refuses_to_overwrite(tmp_path: Path) -
 
 
 def test_proofs_exits_1_when_a_proof_fails(monkeypatch: pytest.MonkeyPatch) -> None:
-    original = paper.statement("sgd_stability")
-    wrong = dataclasses.replace(original, claim=lambda: sp.StrictLessThan(alpha, 3 / h))
-    monkeypatch.setattr(paper, "STATEMENTS", tuple(wrong if st is original else st for st in paper.STATEMENTS))
+    wrong = dataclasses.replace(sgd_claims.SGD_STABILITY, claim=lambda: sp.StrictLessThan(alpha, 3 / h))
+    monkeypatch.setattr(sgd_claims, "SGD_STABILITY", wrong)  # the statement object the sgd_stability entry holds
     result = _run("proofs", "--optimizer", "sgd")
     assert result.exit_code == 1, result.output
     assert "failed" in result.stdout and "sgd_stability" in result.stdout

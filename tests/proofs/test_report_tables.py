@@ -35,3 +35,13 @@ def test_run_all_gives_a_report_that_tabulates(monkeypatch: pytest.MonkeyPatch) 
     for html in htmls:
         assert "2 proofs: 1 passed, 1 failed" in html and html.count("</tr>") == 3
         assert "breaks &lt;b&gt;" in html and "breaks <b>" not in html and "x &amp; y" in html
+
+
+def test_the_reports_proof_task_runs_the_catalogue(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The report's proofs section (``proofs_task``) reaches the catalogue's ``run_all``."""
+    from nqm.proofs.report._tasks import proofs_task
+
+    monkeypatch.setattr("nqm.proofs.claims._catalogue.proof_catalogue", _proofs)
+    report, seconds = proofs_task(None)
+    assert isinstance(report, ProofReport) and [r.name for r in report] == ["holds", "breaks <b>"]
+    assert seconds >= 0

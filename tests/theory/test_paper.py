@@ -12,9 +12,10 @@ import pytest
 import sympy as sp
 
 import nqm.numerics as nn
+import nqm.theory._paper as paper
 from nqm.theory import BUILTINS, alpha, beta, derive, gamma, h, momentum, r1, r2, t, x, z
 from nqm.theory._latex import roundtrip, to_latex
-from nqm.theory._paper import STATEMENTS, Check, N, check_all, positive_on, preconditioning_statement, statement
+from nqm.theory._paper import STATEMENTS, Check, N, Statement, check_all, positive_on, preconditioning_statement, statement
 from nqm.theory._paper import d as dimension
 
 REQUIRED = [
@@ -58,6 +59,14 @@ def test_the_catalogue_covers_every_item_of_the_issue() -> None:
     names = {st.name for st in STATEMENTS}
     assert set(REQUIRED) <= names
     assert len(names) == len(STATEMENTS)
+
+
+def test_each_statement_is_one_constant_and_every_constant_is_listed() -> None:
+    """The constant a proof holds (e.g. ``SGD_STABILITY``) is the statement of that name, and
+    every statement constant of the module is in STATEMENTS (so the LaTeX document prints it)."""
+    constants = {name: value for name, value in vars(paper).items() if isinstance(value, Statement)}
+    assert {name: st.name for name, st in constants.items()} == {st.name.upper(): st.name for st in STATEMENTS}
+    assert all(constants[st.name.upper()] is st for st in STATEMENTS)
 
 
 @pytest.mark.parametrize("st", STATEMENTS, ids=[st.name for st in STATEMENTS])
