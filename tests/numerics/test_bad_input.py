@@ -331,6 +331,7 @@ WALK = [
     ("default_max_lr", "optimizer", "name", lambda v: nn.default_max_lr(PROB, v)),
     ("as_optimizer_spec", "optimizer", "name", lambda v: nn.as_optimizer_spec(v)),
     ("as_optimizer", "optimizer", "name", lambda v: nn.as_optimizer(v, {"lr": 0.1})),
+    ("build_model", "batch_size", "batch_size", lambda v: nn.build_model(PROB, SGD, v)),
 ]
 
 #: public names that take no numeric input of their own: result containers (built by the engine),
@@ -346,6 +347,8 @@ NOT_WALKED = {
     "TIE_RTOL", "PAPER_SGD_LRS", "CacheWarning", "LocalPool", "register_result_type", "reaches",
     "clear_tune_cache",  # takes no argument
     "LocalThreads", "MAX_WORKERS",
+    # the paper's batch sizes, the model build_model returns, and the public submodules (checks, I/O)
+    "PAPER_BATCH_SIZES", "RiskModel", "io", "validation",
 }
 
 
