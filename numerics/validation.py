@@ -1,9 +1,9 @@
-"""Checks of user input, shared by every entry point of the toolkit.
+"""Checks of user input: those the engine's entry points run, public for the layers above it.
 
-Each function returns the value in the engine's form (a float array or a float) or raises
-``ValueError`` naming the parameter and the allowed range, before any work starts. A range is
-``(low, high, low_closed, high_closed)``: ``(0.0, 1.0, False, True)`` is :math:`(0, 1]`.
-Hyperparameter ranges of a spec come from :func:`nqm.theory.hyperparameter_ranges`.
+Each function returns the value in the form the engine uses (a float array, a float, or an
+``int`` for :func:`validate_count`) or raises ``ValueError`` naming the parameter and the allowed
+values. A range is ``(low, high, low_closed, high_closed)``: ``(0.0, 1.0, False, True)`` is
+:math:`(0, 1]`; :func:`nqm.theory.hyperparameter_ranges` gives those of a spec's hyperparameters.
 """
 
 from __future__ import annotations
