@@ -1,11 +1,12 @@
-"""Writing results: JSON-ready data, CSV and HTML tables, and the one way text reaches a file.
+"""Writing results: JSON-ready data, CSV and HTML tables, text to a file or stream.
 
-Every JSON file the toolkit writes goes through :func:`json_ready` (non-finite floats as the
-strings ``"inf"``, ``"-inf"``, ``"nan"``); every CSV through :func:`csv_text`/:func:`records_csv`
-(integral floats below :math:`2^{53}` as integers, other floats in their shortest round-trip
-form, so a CSV read back gives the same numbers); :func:`write_text` delivers text to a path,
-an open stream or a string. :func:`require` imports an optional library of the ``tables`` extra
-(pandas, xarray) or raises ``ImportError`` naming the extra (:data:`INSTALL_TABLES`).
+:func:`json_ready` makes data JSON-ready (non-finite floats as the strings ``"inf"``, ``"-inf"``,
+``"nan"``); :func:`csv_text` and :func:`records_csv` write CSV (integral floats below
+:math:`2^{53}` as integers, other floats in their shortest round-trip form, so a CSV read back
+gives the same numbers); :func:`html_table` renders columns for notebooks; :func:`write_text`
+delivers text to a path, an open stream or a string. :func:`require` imports an optional
+library of the ``tables`` extra (pandas, xarray) or raises ``ImportError`` naming the extra
+(:data:`INSTALL_TABLES`).
 """
 
 from __future__ import annotations
