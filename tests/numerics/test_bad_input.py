@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import nqm.numerics as nn
-from nqm.numerics._forms import validate_steps
+from nqm.numerics.validation import validate_steps
 
 PROB = nn.Problem([1.0, 0.1], c=[1.0, 0.5])
 SGD = nn.SGD(lr=0.1)
