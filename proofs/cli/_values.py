@@ -50,7 +50,7 @@ __all__ = [
 
 
 #: most values one list option (batch sizes, a grid axis, reported steps) expands to; the whole
-#: hyperparameter grid is bounded by :data:`nqm.numerics._tune.MAX_GRID_POINTS`
+#: hyperparameter grid is bounded by :data:`nqm.numerics.validation.MAX_GRID_POINTS`
 MAX_VALUES = 10**7
 
 

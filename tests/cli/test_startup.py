@@ -98,7 +98,7 @@ print(json.dumps([n for n in nqm.proofs.__all__
 
 def test_help_limits_are_the_enforced_ones() -> None:
     """The names and bounds the help takes from :mod:`nqm.proofs._limits` are those the code enforces."""
-    from nqm.numerics._montecarlo import MAX_MONTE_CARLO_WORK
+    from nqm.numerics.validation import MAX_MONTE_CARLO_WORK
     from nqm.proofs.formulas import _verify as _formula
     from nqm.proofs.formulas import _parse as _safe_parse
 

@@ -404,7 +404,7 @@ def test_from_spec_needs_a_spec() -> None:
 
 
 def test_monte_carlo_work_is_bounded_before_it_starts() -> None:
-    from nqm.numerics._montecarlo import MAX_MONTE_CARLO_WORK
+    from nqm.numerics.validation import MAX_MONTE_CARLO_WORK
 
     runs = MAX_MONTE_CARLO_WORK // (PROB.dimension * 4) + 1  # just past the limit (2 coordinates x 4 recorded steps)
     raises(r"runs x coordinates x \(steps \+ 1\) must be at most 1e\+12", lambda: nn.monte_carlo(PROB, SGD, batch_size=4, steps=3, runs=int(runs)))
