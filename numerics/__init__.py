@@ -2,8 +2,12 @@
 
 Formulas come from :mod:`nqm.theory` (the committed generated forms for built-ins, or
 compiled on first use for user specs); nothing optimizer-specific is typed here.
+
+Public submodules: :mod:`nqm.numerics.validation` (checks of user input, ``ValueError`` naming
+the parameter and its range) and :mod:`nqm.numerics.io` (JSON-ready data, CSV and HTML tables).
 """
 
+from . import io, validation
 from ._cache import CacheWarning, register_result_type
 from ._critical import (
     CriticalBatchSizes,
@@ -15,7 +19,7 @@ from ._critical import (
     mccandlish_fit,
     perfect_scaling_breakdown,
 )
-from ._model import MAX_STEPS
+from ._model import MAX_STEPS, RiskModel, build_model
 from ._montecarlo import MonteCarloResult, monte_carlo
 from ._multiplicative import MAX_MULTIPLICATIVE_STEPS, multiplicative_expected_risk
 from ._optimizers import (
@@ -46,7 +50,17 @@ from ._schedule_opt import (
 )
 from ._schedule_sweep import ScheduleSweep, schedule_sweep
 from ._steps import steps_to_target
-from ._sweep import LearningRateTable, Sweep, SweepList, SweepRow, effective_lr, optimal_learning_rates, sweep, sweeps
+from ._sweep import (
+    PAPER_BATCH_SIZES,
+    LearningRateTable,
+    Sweep,
+    SweepList,
+    SweepRow,
+    effective_lr,
+    optimal_learning_rates,
+    sweep,
+    sweeps,
+)
 from ._tie import TIE_RTOL, reaches
 from ._tune import TuneResult, clear_tune_cache, default_grid, tune
 
@@ -67,9 +81,11 @@ __all__ = [
     "Nesterov",
     "Optimizer",
     "OptimizerRef",
+    "PAPER_BATCH_SIZES",
     "Problem",
     "QHM",
     "ResultCache",
+    "RiskModel",
     "SGD",
     "ScheduleResult",
     "ScheduleSweep",
@@ -79,6 +95,7 @@ __all__ = [
     "TIE_RTOL",
     "TuneResult",
     "bayes_bound_steps",
+    "build_model",
     "clear_tune_cache",
     "critical_batch_sizes",
     "default_grid",
@@ -91,6 +108,7 @@ __all__ = [
     "expected_gradient_noise_scale",
     "expected_risk",
     "from_spec",
+    "io",
     "gradient_noise_scale",
     "local_pool",
     "mccandlish_fit",
@@ -116,4 +134,5 @@ __all__ = [
     "sweep",
     "sweeps",
     "tune",
+    "validation",
 ]

@@ -1,7 +1,7 @@
 """Report records as tables for notebooks: the numerics' table helpers applied to a list of records.
 
 A report turns itself into records, one dict per row with the same keys; :func:`to_dataframe`
-and :func:`html_table` render them through :mod:`nqm.numerics._tables` (one HTML and one
+and :func:`html_table` render them through :mod:`nqm.numerics.io` (one HTML and one
 pandas path for every result of the toolkit). pandas is imported only on demand.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from nqm.numerics._tables import html_table as _columns_html
-from nqm.numerics._tables import require
+from nqm.numerics.io import html_table as _columns_html
+from nqm.numerics.io import require
 
 __all__ = ["html_table", "to_dataframe"]
 

@@ -31,7 +31,7 @@ from . import _ema, _information, _momentum, _preconditioning, _scaling, _sgd
 from ._information import information_bound_proof
 from ._prover import Proof, generic_proofs
 from ._results import ProofReport, ProofResult
-from ..conformance._strategies import _spec
+from ..conformance import resolve_spec
 
 __all__ = ["paper_proofs", "proof_catalogue", "run_all"]
 
@@ -53,7 +53,7 @@ def _registered(spec: OptimizerSpec) -> bool:
 
 def proof_catalogue(specs: Iterable[OptimizerSpec | str] | None = None) -> list[Proof]:
     """Every proof to run for ``specs`` (see :func:`~nqm.proofs.run_all`), paper claims first."""
-    chosen = list(registered_specs()) if specs is None else [_spec(s) for s in specs]
+    chosen = list(registered_specs()) if specs is None else [resolve_spec(s) for s in specs]
     names = {s.name for s in chosen if _registered(s)}
     out = [p for p in paper_proofs() if set(p.optimizers) <= names]
     for spec in chosen:

@@ -55,7 +55,7 @@ from nqm.theory import B, OptimizerSpec, Statement, c, derive, h, k, t, v0
 from nqm.theory._closed_form import closed_form, root_symbols, same_closed_form, vieta_relations
 
 from ._results import ProofResult
-from ..conformance._strategies import _spec
+from ..conformance import resolve_spec
 
 __all__ = [
     "METHODS",
@@ -63,6 +63,8 @@ __all__ = [
     "Proof",
     "ProofResult",
     "PointSampler",
+    "DIGITS",
+    "rational_mpf",
     "SpecNumerics",
     "spec_numerics",
     "bound_proof",
@@ -218,7 +220,8 @@ def paper_claim(
 
 
 # ---------------------------------------------------------------------- sampling at 50 digits
-def _mp(value: sp.Rational | int) -> mp.mpf:
+def rational_mpf(value: sp.Rational | int) -> mp.mpf:
+    """The exact rational ``value`` as an mpmath float at the working precision (numerator divided by denominator)."""
     r = sp.Rational(value)
     return mp.mpf(int(r.p)) / int(r.q)
 
@@ -263,7 +266,7 @@ class SpecNumerics:
 
     def values(self, point: Mapping[sp.Symbol, sp.Rational]) -> list[mp.mpf]:
         """The point's values in :attr:`args` order (symbols it lacks are 1)."""
-        return [_mp(point.get(s, 1)) for s in self.args]
+        return [rational_mpf(point.get(s, 1)) for s in self.args]
 
     def matrices(self, point: Mapping[sp.Symbol, sp.Rational]) -> tuple[mp.matrix, ...]:
         """``(A, b, init, out)`` at ``point``."""
@@ -282,7 +285,7 @@ class SpecNumerics:
         r""":math:`\det(zI - A)` at ``point`` and :math:`z` = ``zval``."""
         with _precision():
             A = self.matrices(point)[0]
-            return mp.det(_mp(zval) * mp.eye(A.rows) - A)
+            return mp.det(rational_mpf(zval) * mp.eye(A.rows) - A)
 
     def mean_path(self, point: Mapping[sp.Symbol, sp.Rational], steps: int) -> mp.mpf:
         with _precision():
@@ -323,7 +326,7 @@ class SpecNumerics:
     def expected_risk(self, point: Mapping[sp.Symbol, sp.Rational], steps: int) -> mp.mpf:
         r""":math:`\tfrac12 h[v_0 m_t^2 + \frac cB\sum_{k<t}g_k^2]`."""
         with _precision():
-            hv, cv, Bv, vv = (_mp(point.get(s, 1)) for s in (h, c, B, v0))
+            hv, cv, Bv, vv = (rational_mpf(point.get(s, 1)) for s in (h, c, B, v0))
             return hv / 2 * (vv * self.mean_path(point, steps) ** 2 + cv / Bv * self.partial_noise_sum(point, steps))
 
 
@@ -518,7 +521,7 @@ def _stationary_outcome(spec: OptimizerSpec, points: int = 8, seed: int = 0) -> 
     with mp.workdps(DIGITS):
         for _ in range(points):
             pt = sampler.point(stable=True)
-            curve = _mp(pt[h]) / 2 * _mp(pt[c]) / _mp(pt[B]) * num.noise_sum(pt)
+            curve = rational_mpf(pt[h]) / 2 * rational_mpf(pt[c]) / rational_mpf(pt[B]) * num.noise_sum(pt)
             ref = risk(*num.values(pt))
             worst = max(worst, abs(curve - ref) / abs(ref))
     ok_num = worst < mp.mpf(10) ** -30
@@ -531,7 +534,7 @@ def _stationary_outcome(spec: OptimizerSpec, points: int = 8, seed: int = 0) -> 
 
 def stationary_risk_proof(spec: OptimizerSpec | str) -> Proof:
     """The generic proof ``stationary_risk[spec]`` (module docstring)."""
-    spec = _spec(spec)
+    spec = resolve_spec(spec)
     return Proof(
         f"stationary_risk[{spec.name}]",
         f"the derived stationary risk of {spec.name} (discrete Lyapunov solution) is the limit of its risk curve",
@@ -623,7 +626,7 @@ def _stability_outcome(spec: OptimizerSpec, random_points: int = 1000, boundary_
 
 def stability_proof(spec: OptimizerSpec | str) -> Proof:
     """The generic proof ``stability_region[spec]`` (module docstring)."""
-    spec = _spec(spec)
+    spec = resolve_spec(spec)
     return Proof(
         f"stability_region[{spec.name}]",
         f"the derived (Jury) stability region of {spec.name} is exactly where the spectral radius of A is below 1",
@@ -669,7 +672,7 @@ def bound_outcome(spec: OptimizerSpec) -> Outcome:
 
 def bound_proof(spec: OptimizerSpec | str) -> Proof:
     """The generic proof ``bound_vs_exact[spec]`` (module docstring)."""
-    spec = _spec(spec)
+    spec = resolve_spec(spec)
     return Proof(
         f"bound_vs_exact[{spec.name}]",
         f"for {spec.name}, the exact risk is at most the start term plus the stationary risk at every step",

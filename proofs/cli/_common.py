@@ -19,15 +19,19 @@
   exit status 2, and nothing is computed or written. Files are written whole or not at all
   (:func:`write_output`).
 * **User optimizers.** ``--spec-file FILE`` (:data:`spec_file_option`, on the group and on every
-  subcommand) registers the :class:`~nqm.theory.OptimizerSpec` objects a Python file defines;
-  entry points in the ``nqm.optimizers`` group are registered by :mod:`nqm.theory` itself.
+  subcommand) registers the :class:`~nqm.theory.OptimizerSpec` objects a Python file defines
+  (:func:`._specfile.load_spec_file`); entry points in the ``nqm.optimizers`` group are
+  registered by :mod:`nqm.theory` itself.
+* **Nothing heavy at start-up.** A command is declared (options, help) in a module that imports
+  only click and this module; its body lives in a ``_<command>_run`` module that imports what it
+  needs at the top. :func:`call` imports a body when the command runs and :class:`NqmGroup`
+  imports a declaration when the command is looked up: the command line's only imports on demand,
+  so ``nqm --help`` and ``nqm COMMAND --help`` load neither sympy nor the engine.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib
-import importlib.util
 import math
 import os
 import sys
@@ -46,12 +50,13 @@ __all__ = [
     "MAX_WORKERS",
     "NqmGroup",
     "OutputPath",
+    "call",
     "fail",
     "force_option",
-    "load_spec_file",
     "progress_wrapper",
     "quiet_option",
     "refuse_overwrite",
+    "resolve",
     "spec_file_option",
     "status",
     "write_output",
@@ -307,63 +312,25 @@ def status(description: str, quiet: bool) -> Iterator[Callable[[str], None]]:
         yield lambda text: spinner.update(text)
 
 
-def _module_specs(namespace: dict[str, Any]) -> list[Any]:
-    from nqm.theory import OptimizerSpec
-
-    found = [v for k, v in namespace.items() if isinstance(v, OptimizerSpec) and not k.startswith("_")]
-    listed = namespace.get("SPECS", ())
-    if isinstance(listed, OptimizerSpec) or not isinstance(listed, Sequence):
-        listed = (listed,)
-    for spec in listed:
-        if not isinstance(spec, OptimizerSpec):
-            raise ValueError(f"SPECS must hold OptimizerSpec objects, got {type(spec).__name__}")
-        found.append(spec)
-    unique: dict[int, Any] = {id(s): s for s in found}
-    return list(unique.values())
+def resolve(target: str) -> Any:
+    """The object ``"package.module:attribute"``, importing its module now."""
+    module, attribute = target.split(":")
+    return getattr(importlib.import_module(module), attribute)
 
 
-def load_spec_file(path: Path) -> list[str]:
-    """Execute the Python file ``path`` and register every module-level OptimizerSpec (and those in ``SPECS``).
+def call(target: str, /, *args: Any, **kwargs: Any) -> Any:
+    """Call the function ``target`` (``"package.module:function"``), importing its module now.
 
-    Registering a spec equal to the one already registered under its name is a no-op, so a file
-    may also call :func:`nqm.theory.register` itself, and the same file may be passed twice.
-    Returns the registered names. Raises ``ValueError`` naming the file for any problem.
+    A command's declaration calls its body this way, so that the body's imports (sympy, the
+    engine, matplotlib) load when the command runs, never for its help.
     """
-    from nqm.theory import get_spec, register, registered_names
-
-    path = Path(path)
-    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
-    module_name = f"nqm_user_specs_{digest}"
-    module = sys.modules.get(module_name)
-    if module is None:
-        loader_spec = importlib.util.spec_from_file_location(module_name, path)
-        if loader_spec is None or loader_spec.loader is None:
-            raise ValueError(f"{path}: not a Python file")
-        module = importlib.util.module_from_spec(loader_spec)
-        sys.modules[module_name] = module  # so specs defined there pickle by reference
-        try:
-            loader_spec.loader.exec_module(module)
-        except Exception as exc:  # the user's file failed: report it in one line
-            del sys.modules[module_name]
-            raise ValueError(f"{path}: {type(exc).__name__}: {exc}") from exc
-    specs = _module_specs(vars(module))
-    if not specs:
-        raise ValueError(f"{path}: defines no OptimizerSpec (module-level or in a list SPECS)")
-    names = []
-    for spec in specs:
-        if spec.name in registered_names():
-            if get_spec(spec.name) != spec:
-                raise ValueError(f"{path}: another optimizer named {spec.name!r} is already registered")
-        else:
-            register(spec)
-        names.append(spec.name)
-    return names
+    return resolve(target)(*args, **kwargs)
 
 
 def _load_spec_files(ctx: click.Context, param: click.Parameter, values: tuple[Path, ...]) -> None:
     for path in values:
         try:
-            load_spec_file(path)
+            call("nqm.proofs.cli._specfile:load_spec_file", path)
         except ValueError as exc:
             raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
 
@@ -395,8 +362,7 @@ class NqmGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.lazy_commands and cmd_name not in self.commands:
-            module, attribute = self.lazy_commands[cmd_name].split(":")
-            self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
+            self.add_command(resolve(self.lazy_commands[cmd_name]), cmd_name)
         return super().get_command(ctx, cmd_name)
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,

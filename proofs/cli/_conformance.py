@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import sys
-from dataclasses import asdict
-from pathlib import Path
+from typing import Any
 
 import click
 
-from ._common import (
-    CONTEXT_SETTINGS,
-    OutputPath,
-    fail,
-    force_option,
-    quiet_option,
-    refuse_overwrite,
-    spec_file_option,
-    status,
-    write_output,
-)
+from ._common import CONTEXT_SETTINGS, OutputPath, call, force_option, quiet_option, spec_file_option
 
 
 @click.command(context_settings=CONTEXT_SETTINGS, epilog="""\b
@@ -45,8 +32,7 @@ The positional form 'nqm conformance momentum' is the same as --optimizer moment
 @spec_file_option
 @force_option
 @quiet_option
-def conformance(positional: tuple[str, ...], optimizers: tuple[str, ...], all_: bool, properties: tuple[str, ...], max_examples: int, seed: int,
-                json_path: Path | None, force: bool, quiet: bool) -> None:
+def conformance(**options: Any) -> None:
     """Property-test optimizers against the whole conformance suite.
 
     Checks each NAME (a registered optimizer; use --spec-file for your own) against the engine's
@@ -56,30 +42,4 @@ def conformance(positional: tuple[str, ...], optimizers: tuple[str, ...], all_: 
     the shrunk counterexample and both sides' values) or NOT APPLICABLE (nothing to check, and why).
     Exits 1 if any fails.
     """
-    from nqm.proofs import PROPERTIES, check_conformance
-    from nqm.theory import get_spec, registered_specs
-
-    from ._values import optimizer_names
-
-    names = optimizer_names(positional + optimizers)
-
-    if all_ and names:
-        fail("give --optimizer NAMEs or --all, not both")
-    if not all_ and not names:
-        fail("give --optimizer NAMEs or --all")
-    unknown = [p for p in properties if p not in PROPERTIES]
-    if unknown:
-        fail(f"--property: unknown {', '.join(unknown)}; available: {', '.join(PROPERTIES)}")
-    refuse_overwrite([json_path], force)
-    specs = [s for s in registered_specs() if not s.preconditioned] if all_ else [get_spec(n) for n in names]
-    reports = []
-    for spec in specs:
-        with status(f"conformance of {spec.name}", quiet):
-            report = check_conformance(spec, max_examples=max_examples, seed=seed, properties=properties or None)
-        click.echo(str(report))
-        reports.append(report)
-    if json_path is not None:
-        write_output(json_path, json.dumps([asdict(r) | {"ok": r.ok} for r in reports], indent=2, default=str))
-        click.echo(f"wrote {json_path}", err=True)
-    if not all(r.ok for r in reports):
-        sys.exit(1)
+    call("nqm.proofs.cli._conformance_run:conformance", **options)

@@ -3,29 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
-from ._common import (
-    CONTEXT_SETTINGS,
-    MAX_WORKERS,
-    OutputPath,
-    fail,
-    force_option,
-    progress_wrapper,
-    quiet_option,
-    refuse_overwrite,
-    spec_file_option,
-)
-from ._values import executor, optimizer_names
+from ._common import CONTEXT_SETTINGS, MAX_WORKERS, OutputPath, call, force_option, quiet_option, spec_file_option
 
 __all__ = ["figures"]
-
-
-def _names() -> list[str]:
-    from nqm.proofs.figures import FIGURES
-
-    return sorted(FIGURES)
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
@@ -44,8 +28,7 @@ def _names() -> list[str]:
 @force_option
 @quiet_option
 @spec_file_option
-def figures(out_dir: Path, only: tuple[str, ...], validation: Path | None, optimizers: tuple[str, ...], jobs: int | None,
-            force: bool, quiet: bool) -> None:
+def figures(**options: Any) -> None:
     """Render the NQM figures to OUT_DIR: PNG (150 dpi), PDF, and the plotted data as CSV and JSON.
 
     By default every paper figure (Fig. 2, 3a, 3b, 3c, 4, 11, 13, 14, 15), the authors' notebook
@@ -55,22 +38,4 @@ def figures(out_dir: Path, only: tuple[str, ...], validation: Path | None, optim
     curvatures); every caption and JSON file names its problem. The schedule figures use 7 batch
     sizes (see nqm.proofs.figure_3b for the full grid). network_vs_nqm needs --validation.
     """
-    from nqm.proofs.figures import DEFAULT_FIGURES, FIGURES, figure_paths, make_figures
-
-    chosen = optimizer_names(optimizers) or None
-
-    unknown = [n for n in only if n not in FIGURES]
-    if unknown:
-        fail(f"--only must name figures from {', '.join(sorted(FIGURES))}; got {unknown[0]!r}")
-    names = list(dict.fromkeys(only)) if only else DEFAULT_FIGURES + (["network_vs_nqm"] if validation else [])
-    if "network_vs_nqm" in names and validation is None:
-        fail("--only network_vs_nqm needs --validation DIR (the output folder of 'nqm validate')")
-    refuse_overwrite([p for n in names for p in figure_paths(n, out_dir)], force)
-
-    def saved(result, paths: list[Path]) -> None:
-        click.echo(f"{result.name:<18} {result.seconds:6.1f} s  " + ", ".join(str(p) for p in paths))
-
-    with executor(jobs) as where:
-        make_figures(out_dir, names, force=True, executor=where, validation=validation,
-                     progress=progress_wrapper("sweeps", quiet), on_saved=saved, optimizers=chosen)
-    click.echo(f"wrote {len(names)} figures to {out_dir}")
+    call("nqm.proofs.cli._figures_run:figures", **options)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
 
 import click
 
-from ._common import CONTEXT_SETTINGS, OutputPath, force_option, quiet_option, refuse_overwrite, spec_file_option, status, write_output
+from ._common import CONTEXT_SETTINGS, OutputPath, call, force_option, quiet_option, spec_file_option
 
 
 @click.command(context_settings=CONTEXT_SETTINGS, epilog="""\b
@@ -25,18 +25,6 @@ Examples:
 @force_option
 @quiet_option
 @spec_file_option
-def latex(optimizers: tuple[str, ...], output: Path | None, force: bool, quiet: bool) -> None:
+def latex(**options: Any) -> None:
     """Write a LaTeX document (amsmath) of all derivations and the paper's results re-derived."""
-    from nqm.theory._latex import latex_document
-
-    from ._values import optimizer_names
-
-    names = optimizer_names(optimizers)
-    refuse_overwrite([output], force)
-    with status("deriving and checking every formula ...", quiet):
-        text = latex_document(names or None)
-    if output is None:
-        click.echo(text, nl=False)
-    else:
-        write_output(output, text)
-        click.echo(f"wrote {output}", err=True)
+    call("nqm.proofs.cli._latex_run:latex", **options)

@@ -12,12 +12,11 @@ Usage errors print one line, ``error: ...``, on standard error (no traceback; se
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
 
 import click
 
-from ._common import CONTEXT_SETTINGS, OutputPath, fail, force_option, quiet_option, refuse_overwrite, spec_file_option, status
-from ._values import optimizer_names
+from ._common import CONTEXT_SETTINGS, OutputPath, call, force_option, quiet_option, spec_file_option
 from .._limits import (
     CONSTANT_NAMES,
     FUNCTION_NAMES,
@@ -53,31 +52,12 @@ Examples:
 @quiet_option
 @spec_file_option
 @click.pass_context
-def proofs(ctx: click.Context, json_path: Path | None, latex_path: Path | None, optimizers: tuple[str, ...], force: bool,
-           quiet: bool) -> None:
+def proofs(ctx: click.Context, **options: Any) -> None:
     """Run every machine-checked proof: print a table, optionally write JSON and a LaTeX appendix.
 
     Exits 1 if any proof fails, 2 on a usage error.
     """
-    from ._values import console_for_tables
-    from nqm.proofs.claims import proof_table, run_all, summary, write_json, write_latex
-
-    names = optimizer_names(optimizers)
-    if json_path is not None and latex_path is not None and json_path.resolve() == latex_path.resolve():
-        fail("--json and --latex must name different files")
-    refuse_overwrite([json_path, latex_path], force)
-    with status("running proofs ...", quiet) as update:
-        results = run_all(names or None, progress=lambda r: update(f"{r.name}: {r.outcome}"))
-    console_for_tables().print(proof_table(results))
-    click.echo(summary(results))
-    if json_path is not None:
-        click.echo(f"wrote {write_json(results, json_path, overwrite=force)}", err=True)
-    if latex_path is not None:
-        click.echo(f"wrote {write_latex(results, latex_path, overwrite=force)}", err=True)
-    ctx.exit(0 if all(r.ok for r in results) else 1)
-
-
-_VERDICT_EXIT = {"equal": 0, "not equal": 1, "unknown": 3}
+    ctx.exit(call("nqm.proofs.cli._proofs_run:proofs", **options))
 
 
 _VERIFY_HELP = f"""Check that FORMULA equals a derived quantity: equal (exit 0), not equal with a counterexample (1), unknown (3).
@@ -110,16 +90,6 @@ Examples:
               show_default=True, help="Time budget of the symbolic proof; past it the answer is unknown.")
 @spec_file_option
 @click.pass_context
-def verify(ctx: click.Context, formula: str, optimizer: str, quantity: str, precondition: bool, samples: int, seed: int,
-           syntax: str, symbolic_seconds: float) -> None:
+def verify(ctx: click.Context, **options: Any) -> None:
     """``nqm verify`` (its help is :data:`_VERIFY_HELP`)."""
-    from nqm.proofs.formulas import verify_formula
-
-    optimizer_names([optimizer])
-    try:
-        result = verify_formula(formula, optimizer=optimizer, quantity=quantity, precondition=precondition,
-                                samples=samples, seed=seed, syntax=syntax, symbolic_seconds=symbolic_seconds)
-    except ValueError as exc:
-        fail(str(exc).splitlines()[0])
-    click.echo(str(result))
-    ctx.exit(_VERDICT_EXIT[result.verdict])
+    ctx.exit(call("nqm.proofs.cli._proofs_run:verify", **options))

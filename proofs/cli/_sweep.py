@@ -41,18 +41,13 @@ from ._values import (
     distinct_names,
     cache_dir_option,
     console_for_tables,
-    executor,
     no_cache_option,
-    one_optimizer,
-    optimizer_names,
     optimizers_option,
-    paper_problem,
     precond_powers_option,
     problem_option,
     result_cache,
     target_option,
     workers_option,
-    write_records,
 )
 
 __all__ = ["critical", "steps", "sweep"]
@@ -108,6 +103,8 @@ def _run_sweeps(optimizers: Sequence[str], precond_powers: Sequence[float], batc
     """One :class:`~nqm.numerics.Sweep` per (optimizer, p), all tasks on one executor; unless ``quiet``,
     first one line per run on standard error with the size of its job."""
     from nqm.numerics._sweep import _plan, sweeps
+
+    from ._runtime import executor, optimizer_names, paper_problem
 
     names = optimizer_names(optimizers)
     configs = [dict(optimizer=name, precond_power=p) for name in names for p in dict.fromkeys(precond_powers)]
@@ -198,6 +195,8 @@ def sweep(optimizers: tuple[str, ...], precond_powers: tuple[float, ...], batch_
     effective learning rate, information-theoretic bound tr(H^-1 C)/(2 target B)) and both
     critical batch sizes.
     """
+    from ._runtime import write_records
+
     refuse_overwrite([output], force)
     results = _run_sweeps(optimizers, precond_powers, batch_sizes, target, grids, fixed, refine, unbinned,
                           workers, cache_dir, no_cache, quiet)
@@ -231,6 +230,8 @@ def critical(optimizers: tuple[str, ...], precond_powers: tuple[float, ...], bat
     Perfect-scaling breakdown: the first B at which the steps are twice the perfect-scaling
     extrapolation S(B0) B0 / B from the smallest batch size (interpolated between rows).
     """
+    from ._runtime import write_records
+
     refuse_overwrite([output], force)
     results = _run_sweeps(optimizers, precond_powers, batch_sizes, target, grids, fixed, refine, unbinned,
                           workers, cache_dir, no_cache, quiet)
@@ -269,6 +270,8 @@ def steps(optimizer: str, hyper: tuple[tuple[str, float], ...], precond_power: f
     'never' if the stationary risk is above the target or the setting diverges).
     """
     from nqm.numerics import Optimizer, stationary_risk, steps_to_target
+
+    from ._runtime import one_optimizer, paper_problem, write_records
 
     name = one_optimizer(None, optimizer)
     refuse_overwrite([output], force)

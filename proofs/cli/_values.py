@@ -9,26 +9,26 @@ Syntax (documented in every command's help):
   momentum grid is ``beta=1-log:1e-5:1:20``); or a comma list.
 * hyperparameters (``--hp NAME=VALUE``): any hyperparameter of the spec, by name.
 * steps (``--steps``): ``T``, or ``0:T:k`` for every ``k``-th step up to ``T``.
+
+Parsing only (click types and options, light enough for ``--help``); what the command bodies do
+with the values (registry, engine, output tables) is in :mod:`._runtime`.
 """
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 import numpy as np
 
-from ._common import MAX_WORKERS, OutputPath, fail, write_output
+from ._common import MAX_WORKERS, OutputPath
 
 __all__ = [
     "BATCH_SIZES",
     "cache_dir_option",
-    "executor",
     "no_cache_option",
     "result_cache",
     "workers_option",
@@ -38,10 +38,7 @@ __all__ = [
     "STEPS",
     "TABLE_OUTPUT",
     "console_for_tables",
-    "one_optimizer",
-    "optimizer_names",
     "optimizers_option",
-    "paper_problem",
     "parse_batch_sizes",
     "parse_grid",
     "parse_hyperparameter",
@@ -49,12 +46,11 @@ __all__ = [
     "precond_powers_option",
     "problem_option",
     "target_option",
-    "write_records",
 ]
 
 
 #: most values one list option (batch sizes, a grid axis, reported steps) expands to; the whole
-#: hyperparameter grid is bounded by :data:`nqm.numerics._tune.MAX_GRID_POINTS`
+#: hyperparameter grid is bounded by :data:`nqm.numerics.validation.MAX_GRID_POINTS`
 MAX_VALUES = 10**7
 
 
@@ -197,36 +193,6 @@ STEPS = _Parsed("STEPS", parse_steps)
 TABLE_OUTPUT = OutputPath(suffixes=(".csv", ".json"))
 
 
-def optimizer_names(values: Sequence[str]) -> list[str]:
-    """Registered optimizer names from repeatable, comma-separated values (each checked; fails in one line).
-
-    No values at all is ``[]`` (the command's default); values that name nothing (``,,``) are refused."""
-    from nqm.theory import get_spec
-
-    names = [n.strip() for v in values for n in v.split(",") if n.strip()]
-    if values and not names:
-        fail(f"--optimizer: {','.join(values)!r} names no optimizer")
-    for name in names:
-        try:
-            get_spec(name)
-        except KeyError as exc:
-            fail(f"--optimizer: {exc.args[0]}")
-    return list(dict.fromkeys(names))
-
-
-def one_optimizer(positional: str | None, option: str | None) -> str:
-    """The one registered optimizer a command was given, as ``--optimizer NAME`` or as the positional
-    NAME (the older form of ``derive``); fails in one line on none, both or an unknown name."""
-    if positional is not None and option is not None:
-        fail(f"give the optimizer once: --optimizer {option} or NAME {positional}, not both")
-    if positional is None and option is None:
-        fail("give an optimizer: --optimizer NAME")
-    names = optimizer_names([positional if option is None else option])
-    if len(names) != 1:
-        fail(f"give one optimizer; got {', '.join(names)}")
-    return names[0]
-
-
 def optimizers_option(default: tuple[str, ...] | None) -> Callable[[Any], Any]:
     """``--optimizer NAME``: one, required (``default`` None), or repeatable and comma-separated with ``default``."""
     what = "A registered optimizer (built-in, entry point or --spec-file)"
@@ -285,53 +251,9 @@ def result_cache(cache_dir: Path | None, no_cache: bool) -> Path | bool:
     return False if no_cache else (cache_dir if cache_dir is not None else True)
 
 
-@contextmanager
-def executor(workers: int | None) -> Iterator[Any]:
-    """The ``executor=`` argument for ``--workers``: the count itself, by the toolkit's convention
-    (:func:`nqm.numerics.resolve_executor`; ``None``, automatic, when not given), opened here
-    so that every task of the command shares one pool."""
-    from nqm.numerics._parallel import open_executor, resolve_executor
-
-    if workers is None:
-        yield None
-        return
-    with open_executor(resolve_executor(workers), MAX_WORKERS) as pool:
-        yield pool or "serial"
-
-
-def paper_problem(unbinned: bool) -> Any:
-    """The paper's problem (Section 3.1: h_i = 1/i, C = H, d = 10^4): :meth:`Problem.paper
-    <nqm.numerics.Problem.paper>`, binned as the authors did unless ``unbinned``, with the bin noise
-    that ``--paper-noise`` chose (read from the click context, where :func:`problem_option` left it)."""
-    from nqm.numerics import Problem
-
-    ctx = click.get_current_context(silent=True)
-    noise = ctx.meta.get(PAPER_NOISE_KEY, "binned") if ctx is not None else "binned"
-    if unbinned and noise != "binned":
-        fail("--paper-noise chooses the noise of the binned problem; drop it or --unbinned")
-    return Problem.paper(binned=not unbinned, noise=noise)
-
-
 def console_for_tables() -> Any:
     """A rich console on standard output, at least 120 columns wide when it is a file or pipe."""
     from rich.console import Console
 
     console = Console()
     return console if console.is_terminal else Console(width=max(console.width, 120))
-
-
-def write_records(path: Path, records: list[dict[str, Any]], meta: Mapping[str, Any]) -> None:
-    """Write ``records`` by the file's extension: ``.csv`` (columns = the union of keys, in order;
-    integral numbers as integers, :func:`~nqm.numerics._tables.records_csv`)
-    or ``.json`` (``{**meta, "rows": records}``, non-finite numbers as strings)."""
-    from nqm.numerics._jsonio import json_ready
-
-    from nqm.numerics._tables import records_csv
-
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        write_output(path, records_csv(records))
-    elif suffix == ".json":
-        write_output(path, json.dumps(json_ready({**meta, "rows": records}), indent=2) + "\n")
-    else:
-        raise ValueError(f"--output: {path} must end in .csv or .json")  # TABLE_OUTPUT refuses it at parse time

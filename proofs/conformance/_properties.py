@@ -86,6 +86,7 @@ __all__ = [
     "Property",
     "bayes_risk_bound",
     "monte_carlo_tolerances",
+    "per_coordinate_risk",
 ]
 
 #: family-wise false-failure rate of every Monte-Carlo comparison
@@ -169,7 +170,7 @@ def _same_steps(a: Setup, b: Setup, target: float, what: str) -> None:
     )
 
 
-def _per_coordinate_risk(problem: nn.Problem, opt: nn.Optimizer, batch_size: float, steps: np.ndarray) -> np.ndarray:
+def per_coordinate_risk(problem: nn.Problem, opt: nn.Optimizer, batch_size: float, steps: np.ndarray) -> np.ndarray:
     """Exact expected risk of one coordinate of each bin, shape ``(bins, steps)`` (engine, bin by bin)."""
     return np.array([
         nn.expected_risk(nn.Problem(problem.h[i], problem.c[i], problem.init_var[i]), opt, batch_size=batch_size, steps=steps)
@@ -208,7 +209,7 @@ def monte_carlo_tolerances(
 
 def _compare_with_monte_carlo(mc: nn.MonteCarloResult, exact: np.ndarray, opt: nn.Optimizer, batch_size: float,
                               steps: np.ndarray) -> None:
-    per = _per_coordinate_risk(mc.simulated_problem, opt, batch_size, steps)  # a_i per bin and step
+    per = per_coordinate_risk(mc.simulated_problem, opt, batch_size, steps)  # a_i per bin and step
     largest = per.max(axis=0)
     # one run's exact variance 2 sum_i m_i a_i^2 (what risk_variance(simulated_problem) gives) in
     # units of the largest a_i: squares of risks below ~1e-154 underflow to 0, which would make the

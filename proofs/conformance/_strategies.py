@@ -36,6 +36,7 @@ __all__ = [
     "derived_stable",
     "hyperparameters",
     "noise_variances",
+    "resolve_spec",
     "optimizers",
     "precond_powers",
     "problems",
@@ -49,7 +50,8 @@ __all__ = [
 ]
 
 
-def _spec(spec: OptimizerSpec | str) -> OptimizerSpec:
+def resolve_spec(spec: OptimizerSpec | str) -> OptimizerSpec:
+    """``spec`` itself, or the spec registered under the name ``spec`` (``KeyError`` listing the registered names)."""
     return spec if isinstance(spec, OptimizerSpec) else get_spec(spec)
 
 
@@ -166,7 +168,7 @@ def derived_stable(spec: OptimizerSpec | str, curvatures: np.ndarray, hyper: Map
 
     ``curvatures`` are those the spec sees, :math:`h^{1-p}` for a preconditioned setting.
     """
-    spec = _spec(spec)
+    spec = resolve_spec(spec)
     values = [np.asarray(hyper[hp.name], dtype=float) for hp in spec.hyperparameters]
     out = np.ones(np.broadcast_shapes(np.shape(curvatures), *(v.shape for v in values)), dtype=bool)
     with np.errstate(all="ignore"):
@@ -370,7 +372,7 @@ def optimizers(
     max_radius: float = 1.0,
 ) -> nn.Optimizer:
     """A stable optimizer of ``spec`` on ``problem`` (:func:`hyperparameters`), optionally preconditioned."""
-    spec = _spec(spec)
+    spec = resolve_spec(spec)
     p = draw(precond_powers()) if precondition and not spec.preconditioned else 0.0
     values = draw(hyperparameters(spec, problem, precond_power=p, max_radius=max_radius))
     return nn.optimizer(spec.name, precond_power=p, **values)

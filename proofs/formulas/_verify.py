@@ -76,7 +76,7 @@ from nqm.theory._closed_form import closed_form, hyperparameters_from_roots, roo
 
 from ._budget import call_with_budget, prestart
 from .._limits import MAX_SAMPLES, MAX_SYMBOLIC_SECONDS, SYMBOLIC_SECONDS  # the CLI's help shows them
-from ..claims._prover import DIGITS, PointSampler, SpecNumerics, _mp, spec_numerics
+from ..claims import DIGITS, PointSampler, SpecNumerics, rational_mpf, spec_numerics
 from ._evaluate import evaluate
 from ._parse import FormulaBuilder
 
@@ -127,7 +127,7 @@ def _derived_value(attribute: str) -> Callable[[SpecNumerics, Mapping[sp.Symbol,
 
 
 def _risk_factor(point: Mapping[sp.Symbol, sp.Rational]) -> mp.mpf:
-    return _mp(point[h]) / 2 * _mp(point[c]) / _mp(point[B])
+    return rational_mpf(point[h]) / 2 * rational_mpf(point[c]) / rational_mpf(point[B])
 
 
 #: name -> a derived quantity of an optimizer that :func:`verify_formula` compares a formula with
@@ -353,7 +353,7 @@ def _symbolic(user: sp.Expr, derived: sp.Expr, spec: OptimizerSpec, seconds: flo
 def _pair(user_f: Callable[..., object], q: Quantity, num: SpecNumerics, point: Mapping[sp.Symbol, sp.Rational],
           i: object) -> tuple[object, object]:
     """(formula, derived) at ``point`` (and index ``i``) at the current precision."""
-    return user_f(*num.values(point), *([_mp(i)] if i is not None else [])), q.numeric(num, point, i)
+    return user_f(*num.values(point), *([rational_mpf(i)] if i is not None else [])), q.numeric(num, point, i)
 
 
 def _stable(coarse: object, fine: object) -> bool:
@@ -477,7 +477,7 @@ def verify_formula(
         for _ in range(samples):
             point = sampler.point(stable=True)
             i = _index_value(q, sampler)
-            args = num.values(point) + ([_mp(i)] if i is not None else [])
+            args = num.values(point) + ([rational_mpf(i)] if i is not None else [])
             try:
                 a, b = user_f(*args), q.numeric(num, point, i)
             except (ZeroDivisionError, ValueError, TypeError):

@@ -25,7 +25,7 @@ same space.
 
 Every (optimizer, B) search is one picklable task (:func:`run_sweep`), run on any
 executor of the toolkit's convention (:func:`nqm.numerics.resolve_executor`; default: a local
-thread pool; torch releases the GIL in its kernels; a dask client or Ray executor works unchanged). Finished searches are cached on disk (:class:`nqm.numerics._parallel.ResultCache`)
+thread pool; torch releases the GIL in its kernels; a dask client or Ray executor works unchanged). Finished searches are cached on disk (:class:`nqm.numerics.ResultCache`)
 under a key derived from their full configuration, so a re-run trains nothing and an
 interrupted sweep resumes.
 """
@@ -41,8 +41,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from nqm.numerics._cache import register_result_type
-from nqm.numerics._parallel import ExecutorArg
+from nqm.numerics import ResultCache, register_result_type
+from nqm.numerics._parallel import ExecutorArg, map_tasks
 
 from ._kfac import KFACFactors, fisher_factors, precondition
 
@@ -434,8 +434,6 @@ def run_sweep(
     ``progress``: ``True`` for a rich bar, ``False`` for none, or a wrapper
     ``progress(iterable, total)`` around search completions (as for ``map_tasks``).
     """
-    from nqm.numerics._parallel import ResultCache, map_tasks
-
     torch.set_num_threads(config.torch_threads)
     tasks = [_Search(config, o, b) for o in config.optimizers for b in config.batch_sizes]
     wrapper = _rich_progress("digits sweep") if progress is True else (progress or None)

@@ -34,6 +34,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from nqm.numerics import Problem, sweeps
+from nqm.numerics import critical_batch_sizes as engine_critical
+from nqm.numerics._forms import forms_for
 from nqm.numerics._parallel import ExecutorArg
 
 from ._digits import MLP, DigitsData, SearchResult, init_mlp
@@ -217,8 +220,6 @@ def fit_nqm(at_target: CurvatureNoise, run: ReferenceRun, *, excess_train_loss: 
     :math:`h_i \le` ``relative_floor`` :math:`h_1` are at float32 resolution (and the GGN has rank at
     most N(classes-1)); they are dropped and counted.
     """
-    from nqm.numerics import Problem
-
     h = at_target.ggn
     keep = h > relative_floor * h[0]
     U = at_target.eigenvectors
@@ -253,9 +254,6 @@ def nqm_sweep(
     ``at_grid_edge`` flags an optimum on the lr grid's boundary (where the grid, not the
     model, decides); ``effective_lr`` is :func:`nqm.numerics.effective_lr` of the optimum.
     """
-    from nqm.numerics import sweeps
-    from nqm.numerics._forms import forms_for
-
     configs = []
     for name in optimizers:
         engine, power = NQM_STANDINS[name]
@@ -282,8 +280,6 @@ def critical_batch_sizes(batch_sizes: np.ndarray, steps: np.ndarray) -> dict[str
     batch size at which the steps exceed perfect scaling from the smallest batch size by a
     factor 2 (``inf`` if never on the rows given).
     """
-    from nqm.numerics import critical_batch_sizes as engine_critical
-
     crit = engine_critical(batch_sizes, steps)
     return {"mccandlish": crit.mccandlish.B_crit if crit.mccandlish is not None else math.nan,
             "two_x": crit.perfect_scaling_2x}

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nqm.numerics import as_optimizer_spec
-from nqm.numerics._forms import validate_hyperparameter
+from nqm.numerics import Problem, as_optimizer, as_optimizer_spec, expected_risk, multiplicative_expected_risk, risk_variance
+from nqm.numerics.validation import validate_hyperparameter
 
 __all__ = ["LinearRuns", "NoiseModelComparison", "train_linear_regression", "compare_noise_models"]
 
@@ -227,9 +227,6 @@ def compare_noise_models(
     :func:`nqm.numerics.expected_risk`, the exact one :func:`nqm.numerics.multiplicative_expected_risk`.
     Arguments as for :func:`train_linear_regression`.
     """
-    from nqm.numerics import Problem, as_optimizer, expected_risk, risk_variance
-    from nqm.numerics._multiplicative import multiplicative_expected_risk
-
     name, values = _torch_setting(optimizer, lr, beta, gamma, precond_power)
     runs_ = train_linear_regression(
         h, sigma=sigma, optimizer=name, **values, batch_size=batch_size, steps=steps, runs=runs, init_var=init_var, seed=seed,

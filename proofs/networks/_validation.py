@@ -30,8 +30,11 @@ from pathlib import Path
 
 import numpy as np
 
-from nqm.numerics._parallel import ExecutorArg, resolve_executor
-from nqm.numerics._tables import records_csv, write_text
+from nqm.numerics import resolve_executor
+from nqm.numerics._parallel import ExecutorArg
+from nqm.numerics.io import records_csv, write_text
+
+from ._linear import compare_noise_models
 
 __all__ = ["run_validation", "ValidationReport", "OUTPUT_FILES", "CLAIM_CRITERIA", "evaluate_claims", "LINEAR_CASES"]
 
@@ -171,8 +174,6 @@ def _linear_part(reduced: bool, out: Path, seed: int) -> list[dict]:
     import matplotlib.pyplot as plt
     from scipy.stats import norm
 
-    from ._linear import compare_noise_models
-
     d, runs, steps = (100, 1000, 150) if reduced else (300, 1000, 300)
     cases = LINEAR_CASES[:1] + LINEAR_CASES[-1:] if reduced else LINEAR_CASES
     h = 1.0 / np.arange(1, d + 1)
@@ -297,6 +298,7 @@ def run_validation(
         import torch
     except ImportError:  # pragma: no cover - exercised only without the extra
         raise ImportError("the network validation needs PyTorch: pip install 'nqm-toolkit[torch]'") from None
+    # the modules that train networks import torch: loaded here, so that the package imports without the extra
     from ._digits import MLP, SweepConfig, load_digits_data, run_sweep
     from ._fit import (
         critical_batch_sizes, fit_nqm, measure_curvature_noise, network_rows, nqm_sweep, reference_run, train_loss,

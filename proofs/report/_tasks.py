@@ -122,7 +122,7 @@ def monte_carlo_task(task: tuple[Any, MonteCarloSetting]) -> tuple[MonteCarloOut
     def run() -> MonteCarloOutcome:
         from nqm.numerics import expected_risk, monte_carlo, risk_variance
 
-        from ..conformance._properties import _per_coordinate_risk
+        from ..conformance import per_coordinate_risk
 
         opt = setting.optimizer()
         T = max(setting.steps)
@@ -137,7 +137,7 @@ def monte_carlo_task(task: tuple[Any, MonteCarloSetting]) -> tuple[MonteCarloOut
             mc.stderr,
             expected_risk(problem, opt, batch_size=setting.batch_size, steps=steps),
             risk_variance(sim, opt, batch_size=setting.batch_size, steps=checked),
-            _per_coordinate_risk(sim, opt, setting.batch_size, checked).max(axis=0),
+            per_coordinate_risk(sim, opt, setting.batch_size, checked).max(axis=0),
         )
 
     return timed(run)

@@ -11,7 +11,8 @@ from conftest import USER_SPEC, assert_one_line_error, run
 
 from nqm.proofs.cli import _common as _cli_common
 from nqm.proofs.cli._main import main
-from nqm.proofs.cli._common import load_spec_file, progress_wrapper
+from nqm.proofs.cli._common import progress_wrapper
+from nqm.proofs.cli._specfile import load_spec_file
 from nqm.theory import get_spec
 
 #: subcommands written to the conventions, with an Examples section in their help

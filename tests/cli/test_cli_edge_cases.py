@@ -4,7 +4,7 @@ import pytest
 from click.testing import CliRunner
 
 import nqm.numerics as nn
-from nqm.numerics._montecarlo import MAX_MONTE_CARLO_STEPS
+from nqm.numerics.validation import MAX_MONTE_CARLO_STEPS
 from nqm.proofs.cli._main import main
 
 

@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import assert_one_line_error, run
 
-from nqm.numerics._montecarlo import MAX_MONTE_CARLO_WORK
-from nqm.numerics._tune import MAX_GRID_POINTS
+from nqm.numerics.validation import MAX_GRID_POINTS, MAX_MONTE_CARLO_WORK
 from nqm.proofs.cli._values import MAX_VALUES
 
 TABLE = ("--batch-sizes", "4,16", "--grid", "lr=1e-3:1:5", "--no-cache", "--quiet")

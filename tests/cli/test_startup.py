@@ -60,6 +60,19 @@ def test_help_imports_no_heavy_library() -> None:
     assert _heavy_modules_after(_help_code(args)) == []
 
 
+def test_help_loads_declarations_only() -> None:
+    """Help loads each command's declaration, never its body (``cli._<command>_run``, ``cli._runtime``),
+    the theory or the engine: those load when a command runs (``cli._common.call``)."""
+    probe = _help_code([["--help"]] + [[name, "--help"] for name in COMMANDS]) + """
+import json, sys
+print(json.dumps(sorted(m for m in sys.modules if m.startswith(("nqm.theory", "nqm.numerics"))
+                        or m.endswith("_run") or m == "nqm.proofs.cli._runtime")))
+"""
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == []
+
+
 @pytest.mark.parametrize("module", ["nqm.numerics", "nqm.proofs"])
 def test_import_loads_no_heavy_library(module: str) -> None:
     assert _heavy_modules_after(f"import {module}") == []
@@ -85,7 +98,7 @@ print(json.dumps([n for n in nqm.proofs.__all__
 
 def test_help_limits_are_the_enforced_ones() -> None:
     """The names and bounds the help takes from :mod:`nqm.proofs._limits` are those the code enforces."""
-    from nqm.numerics._montecarlo import MAX_MONTE_CARLO_WORK
+    from nqm.numerics.validation import MAX_MONTE_CARLO_WORK
     from nqm.proofs.formulas import _verify as _formula
     from nqm.proofs.formulas import _parse as _safe_parse
 

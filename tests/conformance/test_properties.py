@@ -95,7 +95,7 @@ def test_monte_carlo_tolerances_survive_risks_whose_squares_underflow() -> None:
     """A noise-free direction decaying to 1e-164 by step 33: its risk variance (~1e-328) underflows
     to 0, yet the Monte-Carlo mean still scatters by ~1e-165 around it; the tolerance must too."""
     from nqm.proofs.conformance._properties import _check_monte_carlo
-    from nqm.proofs.conformance._strategies import Setup
+    from nqm.proofs.conformance import Setup
 
     problem = nn.Problem([1e-4], c=[0.0], init_var=[1.0], weights=[0.1])
     opt = nn.SGD(lr=9960.28673046106)

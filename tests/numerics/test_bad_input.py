@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import nqm.numerics as nn
-from nqm.numerics._forms import validate_steps
+from nqm.numerics.validation import validate_steps
 
 PROB = nn.Problem([1.0, 0.1], c=[1.0, 0.5])
 SGD = nn.SGD(lr=0.1)
@@ -331,6 +331,7 @@ WALK = [
     ("default_max_lr", "optimizer", "name", lambda v: nn.default_max_lr(PROB, v)),
     ("as_optimizer_spec", "optimizer", "name", lambda v: nn.as_optimizer_spec(v)),
     ("as_optimizer", "optimizer", "name", lambda v: nn.as_optimizer(v, {"lr": 0.1})),
+    ("build_model", "batch_size", "batch_size", lambda v: nn.build_model(PROB, SGD, v)),
 ]
 
 #: public names that take no numeric input of their own: result containers (built by the engine),
@@ -346,6 +347,8 @@ NOT_WALKED = {
     "TIE_RTOL", "PAPER_SGD_LRS", "CacheWarning", "LocalPool", "register_result_type", "reaches",
     "clear_tune_cache",  # takes no argument
     "LocalThreads", "MAX_WORKERS",
+    # the paper's batch sizes, the model build_model returns, and the public submodules (checks, I/O)
+    "PAPER_BATCH_SIZES", "RiskModel", "io", "validation",
 }
 
 
@@ -401,7 +404,7 @@ def test_from_spec_needs_a_spec() -> None:
 
 
 def test_monte_carlo_work_is_bounded_before_it_starts() -> None:
-    from nqm.numerics._montecarlo import MAX_MONTE_CARLO_WORK
+    from nqm.numerics.validation import MAX_MONTE_CARLO_WORK
 
     runs = MAX_MONTE_CARLO_WORK // (PROB.dimension * 4) + 1  # just past the limit (2 coordinates x 4 recorded steps)
     raises(r"runs x coordinates x \(steps \+ 1\) must be at most 1e\+12", lambda: nn.monte_carlo(PROB, SGD, batch_size=4, steps=3, runs=int(runs)))

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from nqm.numerics._jsonio import json_ready
+from nqm.numerics.io import json_ready
 
 
 def test_json_ready_gives_strict_json_with_non_finite_numbers_as_strings() -> None:

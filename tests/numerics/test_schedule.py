@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import nqm.numerics as nn
-from nqm.numerics._model import build_model
+from nqm.numerics import build_model
 from nqm.numerics._steps import grid_minimum
 from nqm.theory import (
     BETA,

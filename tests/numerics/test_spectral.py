@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 import nqm.numerics as nn
 from nqm.numerics import _steps
-from nqm.numerics._model import build_model
+from nqm.numerics import build_model
 from nqm.numerics._tie import TIE_RTOL
 from nqm.theory import BETA, GAMMA, LR, NU, OptimizerSpec
 

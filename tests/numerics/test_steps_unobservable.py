@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 import nqm.numerics as nn
 from nqm.numerics import _steps
-from nqm.numerics._model import build_model
+from nqm.numerics import build_model
 from nqm.theory import get_spec
 
 import _edge_oracle as oracle

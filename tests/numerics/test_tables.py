@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import nqm.numerics as nn
-from nqm.numerics._tables import INSTALL_TABLES, csv_cell, csv_text, html_table
+from nqm.numerics.io import INSTALL_TABLES, csv_cell, csv_text, html_table
 
 PROB = nn.Problem.paper(d=200, bins=6)
 LRS = np.geomspace(0.01, 1.9, 8)

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import nqm.numerics as nn
 from nqm.numerics import _steps
-from nqm.numerics._model import build_model
+from nqm.numerics import build_model
 from nqm.theory import alpha, beta, ema, gamma, momentum, sgd
 
 sys.path.insert(0, str(Path(__file__).parent))

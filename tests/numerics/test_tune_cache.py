@@ -14,7 +14,7 @@ import pytest
 
 import nqm.numerics as nn
 from nqm.numerics import _steps, _tune
-from nqm.numerics._model import build_model
+from nqm.numerics import build_model
 
 PROB = nn.Problem.paper(d=1000, bins=8)
 GRID = {"lr": np.geomspace(1e-3, 1.5, 16), "beta": np.array([0.0, 0.5, 0.9, 0.99])}
