@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ._critical import CriticalBatchSizes, critical_batch_sizes
-from ._forms import forms_for, validate_batch_sizes, validate_positive
+from ._forms import Forms, validate_batch_sizes, validate_positive
 from ._model import build_model
 from ._optimizers import Optimizer, OptimizerLike, as_optimizer
 from ._parallel import ExecutorArg, ResultCache, map_tasks, resolve_cache, resolve_executor
@@ -237,9 +237,8 @@ class SweepList(list, Tabular):  # type: ignore[type-arg]
 class _GridTask:
     """One sweep task: the warm-started batch-size loop over a block of rows of the grid.
 
-    ``spec`` is the optimizer at the block's first grid point: it carries the spec (a user
-    spec re-registers itself in a worker process), the fixed hyperparameters and the
-    preconditioner power; ``axes`` is the block (a product grid whose first axis is a slice
+    ``spec`` is the optimizer at the block's first grid point: it carries the spec (to a worker
+    process too: it pickles as its spec), the fixed hyperparameters and the preconditioner power; ``axes`` is the block (a product grid whose first axis is a slice
     of the sweep's first axis).
     """
 
@@ -258,7 +257,7 @@ class _GridTask:
 
     def search(self) -> GridSearch:
         fixed = {k: float(v) for k, v in self.spec.hyperparameters.items() if k not in self.axes}
-        return GridSearch(self.problem, self.spec.name, self.axes, fixed, self.spec.precond_power)
+        return GridSearch(self.problem, self.spec.forms, self.axes, fixed, self.spec.precond_power)
 
 
 def _grid_task(task: _GridTask) -> list[tuple[float, int | None]]:
@@ -291,7 +290,7 @@ class _RefineTask:
 def _refine_task(task: _RefineTask) -> tuple[float, dict[str, float], bool]:
     g = task.grid
     search = g.search()
-    return _refine(g.problem, forms_for(g.spec.name), search, task.steps, dict(task.hyperparameters),
+    return _refine(g.problem, g.spec.forms, search, task.steps, dict(task.hyperparameters),
                    g.batch_sizes[0], g.target)
 
 
@@ -313,7 +312,7 @@ POOL_MIN_WORK = 5_000_000
 class _Plan:
     """One configuration of :func:`sweeps`: validated arguments and its grid tasks."""
 
-    name: str
+    forms: Forms
     problem: Problem
     batch_sizes: np.ndarray  # increasing
     target: float
@@ -339,12 +338,11 @@ def _plan(
     refine: bool = False,
     **fixed: object,
 ) -> _Plan:
-    name, grid, fixed, precond_power = tuning_arguments(optimizer, grid, fixed, precond_power)
-    forms = forms_for(name)
+    forms, grid, fixed, precond_power = tuning_arguments(optimizer, grid, fixed, precond_power)
     Bs = validate_batch_sizes(batch_sizes)
     eps = validate_positive("target", target)
     axes, values = _axes(forms, grid, fixed)
-    search = GridSearch(problem, name, axes, values, precond_power)
+    search = GridSearch(problem, forms, axes, values, precond_power)
     Bs = np.sort(Bs)
     B_tuple = tuple(float(B) for B in Bs)
     blocks: list[dict[str, np.ndarray]] = [axes]
@@ -357,11 +355,11 @@ def _plan(
         blocks = [{first: axes[first][rows], **{k: axes[k] for k in rest}} for rows in splits]
         offsets = [int(rows[0]) * per_row for rows in splits]
     tasks = tuple(
-        _GridTask(problem, Optimizer(name, precond_power=search.precond_power, **{k: a[0] for k, a in block.items()}, **values),
+        _GridTask(problem, Optimizer(forms, precond_power=search.precond_power, **{k: a[0] for k, a in block.items()}, **values),
                   block, B_tuple, eps)
         for block in blocks
     )
-    return _Plan(name, problem, Bs, eps, axes, search, bool(refine), tasks, tuple(offsets))
+    return _Plan(forms, problem, Bs, eps, axes, search, bool(refine), tasks, tuple(offsets))
 
 
 #: plans of at least this many grid tasks first search a strided subgrid for incumbents
@@ -467,7 +465,7 @@ def sweeps(
         lr_eff = {}
         if found:
             names = list(next(iter(found.values()))[1])
-            grid = Optimizer(plan.name, **{p: np.array([f[1][p] for f in found.values()]) for p in names})
+            grid = Optimizer(plan.forms, **{p: np.array([f[1][p] for f in found.values()]) for p in names})
             lr_eff = dict(zip(found, effective_lr(grid).tolist()))
         rows = []
         for j, B in enumerate(plan.batch_sizes):
@@ -477,7 +475,7 @@ def sweeps(
                 continue
             value, hyper, edges, is_refined = found[j]
             rows.append(SweepRow(float(B), value, hyper, float(lr_eff[j]), bound, edges, is_refined))
-        out.append(Sweep(plan.name, plan.search.precond_power, plan.target, plan.problem.name, tuple(rows), plan.axes))
+        out.append(Sweep(plan.forms.name, plan.search.precond_power, plan.target, plan.problem.name, tuple(rows), plan.axes))
     return SweepList(out)
 
 

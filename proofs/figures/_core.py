@@ -244,26 +244,25 @@ def sweep_task(job: tuple[tuple[Problem, object, float, tuple[float, ...], float
 
 
 def figure_optimizers(name: str, optimizers: object) -> list[object]:
-    """The optimizers of a figure, each in a form that travels to worker processes: an instance as
-    given (its values are used as :func:`~nqm.numerics.sweep` uses them), any other form
-    :func:`~nqm.numerics.as_optimizer_spec` accepts (class, ``OptimizerSpec``, name) as its registered
-    name. One optimizer may be given alone; ``ValueError`` naming ``name`` otherwise."""
+    """The optimizers of a figure, each an object that travels to worker processes (it pickles as its
+    spec): an instance as given (its values are used as :func:`~nqm.numerics.sweep` uses them), any
+    other form :func:`~nqm.numerics.as_optimizer_spec` accepts (class, ``OptimizerSpec``, name) as
+    its :class:`~nqm.numerics.OptimizerRef`. One optimizer may be given alone; ``ValueError`` naming
+    ``name`` otherwise."""
     items = [optimizers] if isinstance(optimizers, str) or not isinstance(optimizers, Iterable) else list(optimizers)
     if not items:
         raise ValueError(f"{name} must hold at least one optimizer")
-    return [o if as_optimizer_spec(o, name).is_instance else as_optimizer_spec(o, name).name for o in items]
+    return [o if as_optimizer_spec(o, name).is_instance else as_optimizer_spec(o, name) for o in items]
 
 
 def optimizer_key(optimizer: object) -> str:
-    """The registered spec name of a figure's optimizer (data records and series names)."""
+    """The spec name of a figure's optimizer (data records and series names)."""
     return as_optimizer_spec(optimizer).name
 
 
 def optimizer_label(optimizer: object) -> str:
-    """The legend text of a figure's optimizer: its spec's :attr:`~nqm.theory.OptimizerSpec.label`."""
-    from nqm.theory import get_spec
-
-    return get_spec(optimizer_key(optimizer)).label
+    """The legend text of a figure's optimizer: its own spec's :attr:`~nqm.theory.OptimizerSpec.label`."""
+    return as_optimizer_spec(optimizer).spec.label
 
 
 def run_sweeps(

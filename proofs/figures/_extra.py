@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.colors import LogNorm
 
-from nqm.numerics import Problem, optimizer, steps_to_target
+from nqm.numerics import OptimizerRef, Problem, as_optimizer_spec, steps_to_target
 from nqm.numerics._parallel import ExecutorArg
 
 from ._core import (
@@ -46,27 +46,27 @@ CRITICAL_POWERS = tuple(np.arange(8) / 8)
 SURFACE_GRID = {"lr": np.logspace(-8, 1, 46), "second": 1 - np.logspace(-5, 0, 20)}
 
 
-def surface_axis(name: str) -> tuple[str, str]:
-    """``(hyperparameter, LaTeX symbol)`` of the second axis of a steps surface of the spec registered as
-    ``name``: its one hyperparameter besides ``lr``, with range [0, 1) (momentum's beta, EMA's gamma, or
-    a user spec's); ``ValueError`` naming ``optimizer`` for any other spec."""
+def surface_axis(spec: object) -> tuple[str, str]:
+    """``(hyperparameter, LaTeX symbol)`` of the second axis of a steps surface of ``spec`` (an
+    :class:`~nqm.theory.OptimizerSpec`): its one hyperparameter besides ``lr``, with range [0, 1)
+    (momentum's beta, EMA's gamma, or a user spec's); ``ValueError`` naming ``optimizer`` for any other spec."""
     import sympy as sp
-    from nqm.theory import get_spec
 
-    spec = get_spec(name)
     others = [hp for hp in spec.hyperparameters if hp.name != "lr"]
     if len(spec.hyperparameters) != 2 or len(others) != 1 or (others[0].lower, others[0].upper) != (0.0, 1.0):
         raise ValueError(f"optimizer must have lr and one more hyperparameter in [0, 1) for a steps surface; "
-                         f"{name} has {', '.join(hp.name for hp in spec.hyperparameters)}")
+                         f"{spec.name} has {', '.join(hp.name for hp in spec.hyperparameters)}")
     return others[0].name, sp.latex(others[0].symbol)
 
 
-def surface_task(job: tuple[tuple[Problem, str, np.ndarray, np.ndarray, float, float, float], ExecutorArg]) -> np.ndarray:
-    """Exact steps to target on an (α, second) grid at one batch size (module level, picklable;
+def surface_task(
+    job: tuple[tuple[Problem, OptimizerRef, str, np.ndarray, np.ndarray, float, float, float], ExecutorArg],
+) -> np.ndarray:
+    """Exact steps to target on an (α, ``second``) grid at one batch size (module level, picklable;
     one vectorised call, so the inner executor of :func:`~._core.run_tasks` is not needed)."""
-    (problem, name, lrs, seconds, power, B, target), _ = job
+    (problem, spec, second, lrs, seconds, power, B, target), _ = job
     lr, sec = np.meshgrid(lrs, seconds, indexing="ij")
-    opt = optimizer(name, lr=lr, precond_power=power, **{surface_axis(name)[0]: sec})
+    opt = spec(lr=lr, precond_power=power, **{second: sec})
     return np.asarray(steps_to_target(problem, opt, batch_size=B, target=target), dtype=float)
 
 
@@ -88,8 +88,9 @@ def figure_steps_surface(
     100 points; pass ``lrs`` for more).
     """
     prob = problem_or_paper(problem)
-    optimizer_name = optimizer_key(optimizer)
-    second, sym = surface_axis(optimizer_name)
+    spec = OptimizerRef(as_optimizer_spec(optimizer).forms)  # only the spec: the grid sets the values
+    optimizer_name = spec.name
+    second, sym = surface_axis(spec.spec)
     Bs = np.asarray(batch_sizes_in_order("batch_sizes", batch_sizes, at_least=1))
     a = np.asarray(SURFACE_GRID["lr"] if lrs is None else lrs, dtype=float)
     s = np.asarray(SURFACE_GRID["second"] if seconds is None else seconds, dtype=float)
@@ -98,7 +99,7 @@ def figure_steps_surface(
     if s.ndim != 1 or s.size < 2 or np.any((s < 0) | (s >= 1)):
         raise ValueError(f"seconds must be at least 2 numbers in [0, 1); got {seconds!r}")
     a, s = np.sort(a), np.sort(s)
-    surfaces = run_tasks(surface_task, [(prob, optimizer_name, a, s, float(precond_power), float(B), float(target)) for B in Bs],
+    surfaces = run_tasks(surface_task, [(prob, spec, second, a, s, float(precond_power), float(B), float(target)) for B in Bs],
                          executor, progress)
     finite = np.concatenate([S[np.isfinite(S)] for S in surfaces])
     norm = LogNorm(vmin=max(finite.min(), 1), vmax=finite.max()) if finite.size else None
@@ -126,7 +127,7 @@ def figure_steps_surface(
                  for k, x in enumerate(a) for m, y in enumerate(s)]
     if mesh is not None and norm is not None:
         fig.colorbar(mesh, ax=list(axes[0]), label=r"steps to target $\varepsilon$", shrink=0.9)
-    fig.suptitle(f"Steps to target over $(\\alpha, {sym})$: {optimizer_label(optimizer_name)}, $p={precond_power:g}$, "
+    fig.suptitle(f"Steps to target over $(\\alpha, {sym})$: {optimizer_label(spec)}, $p={precond_power:g}$, "
                  f"$\\varepsilon={target:g}$", fontsize=10)
     caption = (
         f"Exact steps to reach risk {target:g} ({prob.name}) for {optimizer_name} with P = H^{precond_power:g} over the grid of "
