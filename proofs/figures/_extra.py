@@ -190,7 +190,21 @@ def figure_critical_vs_power(
     return FigureResult("critical_vs_power", fig, data, caption, problem=prob.name)
 
 
-_NET_LABELS = {"sgd": "SGD", "momentum": "momentum", "adam": "Adam", "ema": "SGD + EMA", "kfac": "K-FAC"}
+#: the validation's optimizers, in its order (``nqm.proofs.networks``)
+_NET_ORDER = ("sgd", "momentum", "adam", "ema", "kfac")
+#: network optimizers without a spec (their NQM stand-ins are momentum with P = H^0.5 and P = H)
+_NETWORK_ONLY = {"adam": "Adam", "kfac": "K-FAC"}
+
+
+def _net_label(name: str) -> str:
+    """Legend text of a validation optimizer: a spec's own label, else the network optimizer's
+    name (or the name as written in the table)."""
+    if name in _NETWORK_ONLY:
+        return _NETWORK_ONLY[name]
+    try:
+        return optimizer_label(name)
+    except ValueError:  # not a registered spec
+        return name
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
@@ -215,7 +229,7 @@ def figure_network_vs_nqm(validation: object) -> FigureResult:
     critical = _read_csv(folder / "critical_batch_sizes.csv")
     fig, axes = new_figure(2, width=9.6, height=4.1)
     left, right = axes[0]
-    opts = [o for o in _NET_LABELS if any(r["optimizer"] == o for r in steps)]
+    opts = [o for o in _NET_ORDER if any(r["optimizer"] == o for r in steps)]
     opts += sorted({r["optimizer"] for r in steps} - set(opts))
     data: Records = []
     for i, o in enumerate(opts):
@@ -226,7 +240,7 @@ def figure_network_vs_nqm(validation: object) -> FigureResult:
             ok = np.isfinite(S)
             if ok.any():
                 left.plot(B[ok], S[ok], ls=ls, marker=marker, color=f"C{i}", mfc="white" if source == "nqm" else None,
-                          label=f"{_NET_LABELS.get(o, o)} ({'network' if source == 'network' else 'NQM'})")
+                          label=f"{_net_label(o)} ({'network' if source == 'network' else 'NQM'})")
             data += [dict(kind="steps", optimizer=o, source=source, batch_size=float(b), steps=float(s)) for b, s in zip(B, S)]
     steps_axes(left, "Network (solid) against fitted NQM (dashed)")
     left.legend(ncol=2, fontsize=6.5, loc="lower left")
@@ -246,7 +260,7 @@ def figure_network_vs_nqm(validation: object) -> FigureResult:
         right.plot(lim, lim, "k:", lw=1, label="NQM = network")
         right.set(xlim=lim, ylim=lim)
     for i, o in enumerate(opts):
-        right.plot([], [], "o", color=f"C{i}", label=_NET_LABELS.get(o, o))
+        right.plot([], [], "o", color=f"C{i}", label=_net_label(o))
     right.plot([], [], "o", color="0.3", label="McCandlish fit")
     right.plot([], [], "s", color="0.3", mfc="white", label="2x perfect scaling")
     right.set_xscale("log", base=2)
