@@ -323,6 +323,11 @@ class _Plan:
     offsets: tuple[int, ...]  # flat index of each task's first grid point
 
     @property
+    def name(self) -> str:
+        """The spec's name."""
+        return self.forms.name
+
+    @property
     def work(self) -> float:
         return float(self.search.size * self.problem.size * self.batch_sizes.size)
 
@@ -475,7 +480,7 @@ def sweeps(
                 continue
             value, hyper, edges, is_refined = found[j]
             rows.append(SweepRow(float(B), value, hyper, float(lr_eff[j]), bound, edges, is_refined))
-        out.append(Sweep(plan.forms.name, plan.search.precond_power, plan.target, plan.problem.name, tuple(rows), plan.axes))
+        out.append(Sweep(plan.name, plan.search.precond_power, plan.target, plan.problem.name, tuple(rows), plan.axes))
     return SweepList(out)
 
 
