@@ -244,15 +244,17 @@ def sweep_task(job: tuple[tuple[Problem, object, float, tuple[float, ...], float
 
 
 def figure_optimizers(name: str, optimizers: object) -> list[object]:
-    """The optimizers of a figure, each an object that travels to worker processes (it pickles as its
-    spec): an instance as given (its values are used as :func:`~nqm.numerics.sweep` uses them), any
-    other form :func:`~nqm.numerics.as_optimizer_spec` accepts (class, ``OptimizerSpec``, name) as
-    its :class:`~nqm.numerics.OptimizerRef`. One optimizer may be given alone; ``ValueError`` naming
-    ``name`` otherwise."""
+    """The optimizers of a figure, each in a form that travels to worker processes: an instance as
+    given (its values are used as :func:`~nqm.numerics.sweep` uses them; it pickles as its spec), a
+    built-in's class, spec or name as its name (its generated forms exist in every process, and a
+    sweep another figure also runs by name is then computed once, :func:`shared_results`), any other
+    spec as its :class:`~nqm.numerics.OptimizerRef` (pickled as the spec). One optimizer may be given
+    alone; ``ValueError`` naming ``name`` otherwise."""
     items = [optimizers] if isinstance(optimizers, str) or not isinstance(optimizers, Iterable) else list(optimizers)
     if not items:
         raise ValueError(f"{name} must hold at least one optimizer")
-    return [o if as_optimizer_spec(o, name).is_instance else as_optimizer_spec(o, name) for o in items]
+    refs = [as_optimizer_spec(o, name) for o in items]
+    return [o if ref.is_instance else ref.name if ref.forms.builtin else ref for o, ref in zip(items, refs)]
 
 
 def optimizer_key(optimizer: object) -> str:

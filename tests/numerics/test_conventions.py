@@ -265,10 +265,10 @@ def test_figures_take_every_optimizer_form_and_label_it_by_its_spec() -> None:
     assert _steps_by_series(user) == _steps_by_series(want)
     assert user.figure.axes[0].get_title().endswith(USER_SGD.name)  # a user spec's label is its name
     assert want.figure.axes[0].get_title().endswith("SGD")  # the built-in's display name
-    from nqm.proofs.figures._core import figure_optimizers
+    from nqm.proofs.figures._core import figure_optimizers, optimizer_key
 
     forms = ["momentum", nn.from_spec(USER_MOMENTUM), USER_MOMENTUM.name, USER_MOMENTUM]
-    assert [o.name for o in figure_optimizers("optimizers", forms)] == ["momentum"] + [USER_MOMENTUM.name] * 3
+    assert [optimizer_key(o) for o in figure_optimizers("optimizers", forms)] == ["momentum"] + [USER_MOMENTUM.name] * 3
     surface = dict(problem=FIG_PROB, batch_sizes=(64.0,), lrs=np.logspace(-3, 0.3, 6), seconds=[0.0, 0.5, 0.9])
     got = figure_steps_surface(optimizer=USER_MOMENTUM, **surface)
     ref = figure_steps_surface(optimizer=nn.Momentum(lr=0.1, beta=0.5), **surface)
