@@ -26,8 +26,8 @@ Bins of weight :math:`m_i` stand for :math:`m_i` identical coordinates, which is
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
