@@ -1,8 +1,11 @@
-r"""Numeric-ready forms of registered optimizer specs.
+r"""Numeric-ready forms of optimizer specs.
 
 Built-ins come from the committed, generated ``_generated.py`` (no sympy import); any
-other registered spec is derived and compiled on first use by
-:func:`nqm.theory.compile_forms` (cached in memory and on disk).
+other spec is derived and compiled on first use by :func:`nqm.theory.compile_forms` (cached
+in memory and on disk, per spec content). :func:`forms_for` resolves a spec object, or a name
+in the registry (the command line's catalogue), once at an entry point; from there the
+:class:`Forms` travel with the optimizer, and pickle themselves as the spec they come from, so
+that a worker process rebuilds them without any registration.
 
 :meth:`Forms.evaluate` completes the generated invariants: for one or two states the forms
 return the stationary quantities times the edge factor :math:`E = \det(2I + D)`
@@ -19,7 +22,8 @@ import math
 import numbers
 import reprlib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -238,7 +242,12 @@ class UnknownOptimizerError(ValueError, KeyError):
 
 @dataclass(frozen=True)
 class Forms:
-    """The compiled invariants of one spec and the metadata to call them."""
+    """The compiled invariants of one spec and the metadata to call them.
+
+    ``source`` is the :class:`nqm.theory.OptimizerSpec` a user spec's forms were compiled from
+    (``None`` for a built-in's generated forms); a pickled ``Forms`` is that spec (or the built-in's
+    name), rebuilt by :func:`forms_for` on unpickling, so optimizers carry their spec to worker processes.
+    """
 
     name: str
     params: tuple[str, ...]
@@ -251,6 +260,26 @@ class Forms:
     #: E = det(2I + D), the discriminant, tr(2I + D), tr A, det A, u1, h g0 and h g1 as polynomials in
     #: x = lr h and the other hyperparameters (:func:`nqm.theory.exact_terms`)
     exact_terms: Mapping[str, tuple] | None = None
+    #: the spec compiled (None: a built-in, generated ahead of time in ``_generated.py``)
+    source: Any = field(default=None, compare=False, repr=False)
+
+    @property
+    def builtin(self) -> bool:
+        """Whether these are a built-in's generated forms (no sympy needed)."""
+        return self.source is None
+
+    @property
+    def spec(self) -> Any:
+        """The :class:`nqm.theory.OptimizerSpec` of these forms (a built-in's from the registry,
+        where built-ins cannot be replaced; imports the theory layer)."""
+        if self.source is not None:
+            return self.source
+        from nqm.theory import get_spec
+
+        return get_spec(self.name)
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return forms_for, (self.name if self.source is None else self.source,)
 
     def evaluate(
         self, h: np.ndarray, c: np.ndarray, B: np.ndarray, hyper: Mapping[str, float | np.ndarray], *,
@@ -335,28 +364,40 @@ class Forms:
             inv[name] = tuple(divide(v) for v in value) if isinstance(value, tuple) else divide(value)
 
 
-def forms_for(name: str) -> Forms:
-    """The forms of the spec registered as ``name`` (user specs compile once per spec); ``ValueError``
-    listing the registered names if there is none."""
-    if isinstance(name, str) and name in FORMS:
-        generated: tuple[Any, ...] = FORMS[name]  # (params, ranges, fn, noise_linear, scale_covariant, exact_terms)
-        return Forms(name, *generated)
-    from nqm.theory import (
-        compile_forms,
-        exact_terms,
-        get_spec,
-        hyperparameter_ranges,
-        registered_names,
-        scale_covariant,
-    )
+def forms_for(spec: object) -> Forms:
+    """The forms of ``spec``: an :class:`nqm.theory.OptimizerSpec`, or the name of a registered one.
 
+    A built-in (by name, or a spec equal to it) gives its generated forms without importing sympy;
+    any other spec compiles once per spec content (:func:`_compiled`). Names are looked up in the
+    registry here and nowhere else; an unknown one is ``ValueError`` listing the registered names.
+    """
+    if isinstance(spec, str) and spec in FORMS:
+        generated: tuple[Any, ...] = FORMS[spec]  # (params, ranges, fn, noise_linear, scale_covariant, exact_terms)
+        return Forms(spec, *generated)
+    from nqm.theory import OptimizerSpec, get_spec, registered_names
+
+    if isinstance(spec, OptimizerSpec):
+        return _compiled(spec)
     try:
-        spec = get_spec(name)
+        found = get_spec(spec)  # type: ignore[arg-type]
     except (KeyError, TypeError):  # TypeError: an unhashable name
         raise UnknownOptimizerError(
-            f"optimizer must name a registered spec ({', '.join(registered_names())}); got {_shown(name)}"
+            f"optimizer must name a registered spec ({', '.join(registered_names())}); got {_shown(spec)}"
         ) from None
+    return _compiled(found)
+
+
+@cache
+def _compiled(spec: Any) -> Forms:
+    """The forms of a spec object, cached by spec content (a spec unpickled in a worker hits the
+    entry of an equal one): a built-in's generated forms when ``spec`` equals the built-in of its name."""
+    from nqm.theory import compile_forms, exact_terms, get_spec, hyperparameter_ranges, scale_covariant
+
+    if spec.name in FORMS and get_spec(spec.name) == spec:
+        generated: tuple[Any, ...] = FORMS[spec.name]
+        return Forms(spec.name, *generated)
     ranges = hyperparameter_ranges(spec)
     return Forms(
-        name, tuple(ranges), ranges, compile_forms(spec), spec.noise_linear, scale_covariant(spec), exact_terms(spec)
+        spec.name, tuple(ranges), ranges, compile_forms(spec), spec.noise_linear, scale_covariant(spec),
+        exact_terms(spec), spec,
     )

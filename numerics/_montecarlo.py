@@ -11,7 +11,7 @@ coordinate (Section 3.1; one eigen-direction per coordinate):
 
 The coefficients :math:`A = I + D`, :math:`b`, :math:`\mathrm{init}`, :math:`\mathrm{out}`
 are the spec's compiled numeric forms (``opt.forms.evaluate``), never retyped here, so
-any registered spec (built-in or user) simulates. Nothing is taken from the moment
+any spec (built-in or user) simulates. Nothing is taken from the moment
 equations: this is the check that the moments describe the process.
 
 **Preconditioning** (eqs. 8–9) is simulated in the coordinates
@@ -453,7 +453,7 @@ def monte_carlo(
     Parameters
     ----------
     problem, opt:
-        the NQM and one optimizer (not a grid) of any registered spec, with its
+        the NQM and one optimizer (not a grid) of any spec, with its
         ``precond_power``: an instance, or a class, spec or name with the hyperparameters as
         keywords (as for :func:`~nqm.numerics.expected_risk`).
     batch_size:

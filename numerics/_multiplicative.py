@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
+from typing import Any
 
 import numpy as np
 
@@ -42,14 +43,12 @@ MAX_MULTIPLICATIVE_STEPS = 10**7
 
 
 @cache
-def _query_function(name: str) -> tuple[tuple[str, ...], Callable[..., list]]:
-    """``(hyperparameter names, q(*values))`` for the registered spec ``name`` (compiled once)."""
+def _query_function(spec: Any) -> tuple[tuple[str, ...], Callable[..., list]]:
+    """``(hyperparameter names, q(*values))`` for ``spec`` (compiled once per spec content)."""
     import sympy as sp
 
-    from nqm.theory import get_spec
     from nqm.theory._multiplicative import query_row
 
-    spec = get_spec(name)
     q = query_row(spec)
     names = tuple(hp.name for hp in spec.hyperparameters)
     return names, sp.lambdify([hp.symbol for hp in spec.hyperparameters], list(q), "numpy")
@@ -79,7 +78,7 @@ def multiplicative_expected_risk(
     from nqm.theory import SpecError
 
     try:
-        names, qfn = _query_function(opt.name)
+        names, qfn = _query_function(opt.spec)
     except SpecError as exc:
         raise ValueError(f"optimizer {opt.name!r} has no multiplicative-noise model: {exc}") from None
     model = build_model(problem, opt, batch_size, method="doubling")

@@ -1,4 +1,9 @@
-"""Numeric optimizers: a registered spec plus hyperparameter values (optax-style small objects).
+"""Numeric optimizers: a spec plus hyperparameter values (optax-style small objects).
+
+An optimizer carries its spec's compiled forms (:class:`~nqm.numerics._forms.Forms`), resolved
+once where it is made: from an :class:`nqm.theory.OptimizerSpec`, or from a name in the registry
+(the catalogue the command line reads). It pickles itself as its spec and values, so worker
+processes rebuild it without any registration.
 
 Hyperparameters may be scalars or arrays; arrays broadcast against each other and form a
 grid that every engine function evaluates at once (results gain the grid's shape in
@@ -7,7 +12,6 @@ front). ``precond_power`` is the preconditioner power p of eq. 8 (p = 0: none).
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -15,7 +19,6 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ._forms import PRECOND_RANGE, Forms, _shown, forms_for, validate_hyperparameter
-from ._generated import FORMS
 
 __all__ = [
     "Optimizer",
@@ -35,19 +38,21 @@ __all__ = [
 
 
 class Optimizer:
-    """A registered optimizer spec with numeric hyperparameters.
+    """An optimizer spec with numeric hyperparameters.
 
-    ``Optimizer("momentum", lr=0.1, beta=0.9)`` is the same as ``Momentum(lr=0.1, beta=0.9)``.
+    ``spec`` is an :class:`nqm.theory.OptimizerSpec` (``Optimizer(my_spec, lr=0.1, k=0.5)``; nothing
+    is registered), the name of a registered one (``Optimizer("momentum", lr=0.1, beta=0.9)`` is
+    ``Momentum(lr=0.1, beta=0.9)``) or its :class:`~nqm.numerics._forms.Forms`.
     Invalid values raise ``ValueError`` naming the hyperparameter and its allowed range.
     """
 
     spec_name: ClassVar[str | None] = None
 
-    def __init__(self, spec: str | None = None, /, *, precond_power: object = 0.0, **hyper: object) -> None:
-        name = spec if spec is not None else self.spec_name
-        if name is None:
-            raise TypeError("Optimizer needs the name of a registered spec")
-        forms = forms_for(name)
+    def __init__(self, spec: object = None, /, *, precond_power: object = 0.0, **hyper: object) -> None:
+        if spec is None and self.spec_name is None:
+            raise TypeError("Optimizer needs a spec (an nqm.theory.OptimizerSpec) or the name of a registered one")
+        forms = spec if isinstance(spec, Forms) else forms_for(self.spec_name if spec is None else spec)
+        name = forms.name
         missing = [p for p in forms.params if p not in hyper]
         extra = [k for k in hyper if k not in forms.params]
         if missing or extra:
@@ -62,7 +67,6 @@ class Optimizer:
         except ValueError:
             shapes = {k: v.shape for k, v in values.items()}
             raise ValueError(f"hyperparameter arrays of mismatched shape: {shapes}") from None
-        self._name = name
         self._forms = forms
         self._values = values
         self._shape = shape
@@ -70,13 +74,18 @@ class Optimizer:
     # ------------------------------------------------------------------ views
     @property
     def name(self) -> str:
-        """Registry name of the spec."""
-        return self._name
+        """The spec's name."""
+        return self._forms.name
 
     @property
     def forms(self) -> Forms:
         """The spec's compiled numeric forms."""
         return self._forms
+
+    @property
+    def spec(self) -> Any:
+        """The :class:`nqm.theory.OptimizerSpec` (imports the theory layer)."""
+        return self._forms.spec
 
     @property
     def hyperparameters(self) -> dict[str, np.ndarray]:
@@ -102,33 +111,23 @@ class Optimizer:
     def replace(self, **changes: object) -> Optimizer:
         """A copy with some hyperparameters changed."""
         values: dict[str, object] = {**self._values, **changes}
-        return Optimizer(self._name, **values)
+        return Optimizer(self._forms, **values)
 
     def at(self, index: Any) -> Optimizer:
         """The optimizer at one grid index (hyperparameters broadcast to :attr:`shape` first)."""
         values = {k: np.broadcast_to(v, self._shape)[index] for k, v in self._values.items()}
-        return Optimizer(self._name, **values)
-
-    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        # user specs travel with the optimizer so that worker processes can re-register them
-        spec = None if self._name in FORMS else _spec_of(self._name)
-        return _rebuild, (self._name, spec, dict(self._values))
+        return Optimizer(self._forms, **values)
 
     def cache_config(self) -> dict[str, Any]:
         """Plain data identifying this optimizer (for result caches)."""
-        identity: Any = self._name
-        if self._name not in FORMS:
-            from nqm.theory import cached_forms_source
-
-            identity = [self._name, cached_forms_source(_spec_of(self._name))]
-        return {"spec": identity, "values": {k: v for k, v in self._values.items()}}
+        return _cache_config(self._forms, self._values)
 
     def __repr__(self) -> str:
         def fmt(v: np.ndarray) -> str:
             return f"{float(v):.6g}" if v.ndim == 0 else f"array{v.shape}"
 
         args = ", ".join(f"{k}={fmt(v)}" for k, v in self._values.items())
-        return f"{type(self).__name__ if type(self) is not Optimizer else 'Optimizer'}({self._name!r}, {args})"
+        return f"{type(self).__name__ if type(self) is not Optimizer else 'Optimizer'}({self.name!r}, {args})"
 
 
 class SGD(Optimizer):
@@ -176,65 +175,41 @@ class QHM(Optimizer):
         super().__init__(precond_power=precond_power, lr=lr, beta=beta, nu=nu)
 
 
-def _spec_of(name: str) -> Any:
-    from nqm.theory import get_spec
+def _cache_config(forms: Forms, values: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """Plain data identifying a spec and its values (result-cache keys): a built-in by its name, a user
+    spec by its name and its generated forms' source (so equal specs share entries, different ones never)."""
+    identity: Any = forms.name
+    if not forms.builtin:
+        from nqm.theory import cached_forms_source
 
-    return get_spec(name)
-
-
-def _rebuild(name: str, spec: Any, values: dict[str, Any]) -> Optimizer:
-    if spec is not None:
-        from nqm.theory import get_spec, register
-
-        try:
-            get_spec(name)
-        except KeyError:
-            register(spec)
-    return _instance(name, values)
+        identity = [forms.name, cached_forms_source(forms.source)]
+    return {"spec": identity, "values": dict(values)}
 
 
-def optimizer(name: str, **values: object) -> Optimizer:
-    """``Optimizer(name, **values)``: any registered spec by name."""
+def optimizer(name: object, **values: object) -> Optimizer:
+    """``Optimizer(name, **values)``: a registered spec by name (or any spec :class:`Optimizer` takes)."""
     return Optimizer(name, **values)
 
 
-def from_spec(spec: Any, *, overwrite: bool = False) -> type[Optimizer]:
-    """Register a theory spec (if needed) and return a numeric optimizer class for it.
-
-    The class takes the spec's hyperparameters as keywords, plus ``precond_power``::
+def from_spec(spec: Any) -> OptimizerRef:
+    """The optimizers of a theory spec, without registering it: ``factory(**values)`` is
+    ``Optimizer(spec, **values)``, and the factory itself is an optimizer argument like a class::
 
         Lookahead = nn.from_spec(my_spec)
         opt = Lookahead(lr=0.1, k=0.5)
+        nn.sweep(problem, Lookahead, ...)
     """
-    from nqm.theory import OptimizerSpec, get_spec, register
-
-    if not isinstance(spec, OptimizerSpec):
+    if not _is_spec(spec):
         raise TypeError(f"spec must be an nqm.theory.OptimizerSpec; got {type(spec).__name__}")
-    try:
-        existing = get_spec(spec.name)
-    except KeyError:
-        existing = None
-    if existing is None:
-        register(spec)
-    elif existing != spec:
-        if not overwrite:
-            raise ValueError(f"another spec is registered as {spec.name!r}; pass overwrite=True to replace it")
-        register(spec, overwrite=True)
-
-    def __init__(self: Optimizer, precond_power: object = 0.0, **hyper: object) -> None:
-        Optimizer.__init__(self, precond_power=precond_power, **hyper)
-
-    cls_name = "".join(part.capitalize() for part in spec.name.split("_"))
-    return type(cls_name, (Optimizer,), {"spec_name": spec.name, "__init__": __init__, "__doc__": spec.description})
-
+    return OptimizerRef(forms_for(spec))
 
 
 #: what every entry point accepts as its optimizer (:func:`as_optimizer_spec`)
 OptimizerLike = Any
 
 _ACCEPTED = (
-    "an optimizer (nn.Momentum(lr=0.1, beta=0.9)), an optimizer class (nn.Momentum, or one from "
-    "nn.from_spec), an nqm.theory.OptimizerSpec or a registered name"
+    "an optimizer (nn.Momentum(lr=0.1, beta=0.9)), an optimizer class (nn.Momentum), an "
+    "nqm.theory.OptimizerSpec (or nn.from_spec of one) or a registered name"
 )
 
 
@@ -245,58 +220,74 @@ class OptimizerArgumentError(TypeError, ValueError):
 
 @dataclass(frozen=True)
 class OptimizerRef:
-    """An optimizer argument resolved by :func:`as_optimizer_spec`: the registered spec ``name`` and,
-    when the argument was an instance, its hyperparameter values (``values``, with ``precond_power``)."""
+    """An optimizer argument resolved by :func:`as_optimizer_spec`: the spec's compiled ``forms`` and,
+    when the argument was an instance, its hyperparameter values (``values``, with ``precond_power``).
 
-    name: str
+    It is itself an optimizer argument (and what :func:`from_spec` returns): calling it makes an
+    instance, ``ref(lr=0.1)``; it pickles as its spec, and :meth:`cache_config` keys result caches.
+    """
+
+    forms: Forms
     values: Mapping[str, np.ndarray] = field(default_factory=dict)
 
     @property
-    def forms(self) -> Forms:
-        """The spec's compiled numeric forms."""
-        return forms_for(self.name)
+    def name(self) -> str:
+        """The spec's name."""
+        return self.forms.name
+
+    @property
+    def spec(self) -> Any:
+        """The :class:`nqm.theory.OptimizerSpec` (imports the theory layer)."""
+        return self.forms.spec
 
     @property
     def is_instance(self) -> bool:
         """Whether the argument carried hyperparameter values (an :class:`Optimizer` instance)."""
         return bool(self.values)
 
+    def __call__(self, **values: object) -> Optimizer:
+        """An instance with these values (and this reference's own, which they replace)."""
+        return _instance(self.forms, {**self.values, **values})
+
+    def cache_config(self) -> dict[str, Any]:
+        """Plain data identifying the spec and values (for result caches)."""
+        return _cache_config(self.forms, self.values)
+
 
 def as_optimizer_spec(optimizer: OptimizerLike, name: str = "optimizer") -> OptimizerRef:
     """Resolve any accepted optimizer argument, the one convention of every entry point.
 
     Accepted: an :class:`Optimizer` instance (``nn.Momentum(lr=0.1, beta=0.9)``; its values are
-    kept), an :class:`Optimizer` subclass (``nn.Momentum``, or a class from :func:`from_spec`),
-    an :class:`nqm.theory.OptimizerSpec` (registered on first use, as by :func:`from_spec`), or the
-    name of a registered spec (``"momentum"``). Anything else raises ``ValueError`` (also a
-    ``TypeError``) naming ``name``; an unknown name lists the registered ones.
+    kept), an :class:`Optimizer` subclass (``nn.Momentum``), an :class:`nqm.theory.OptimizerSpec`
+    (compiled, never registered), an :class:`OptimizerRef` (as :func:`from_spec` returns) or the name
+    of a registered spec (``"momentum"``): the registry is read here, once. Anything else raises
+    ``ValueError`` (also a ``TypeError``) naming ``name``; an unknown name lists the registered ones.
     """
+    if isinstance(optimizer, OptimizerRef):
+        return optimizer
     if isinstance(optimizer, Optimizer):
-        return OptimizerRef(optimizer.name, dict(optimizer._values))
+        return OptimizerRef(optimizer.forms, dict(optimizer._values))
     if isinstance(optimizer, type) and issubclass(optimizer, Optimizer) and optimizer.spec_name is not None:
-        spec_name = optimizer.spec_name
-    elif isinstance(optimizer, str):
-        spec_name = optimizer
-    elif _is_theory_spec(optimizer):
-        spec_name = from_spec(optimizer).spec_name  # type: ignore[assignment]  # from_spec's classes name their spec
-    else:
-        raise OptimizerArgumentError(f"{name} must be {_ACCEPTED}; got {_shown(optimizer)}")
-    forms_for(spec_name)  # ValueError listing the registered names
-    return OptimizerRef(spec_name)
+        return OptimizerRef(forms_for(optimizer.spec_name))
+    if isinstance(optimizer, str) or _is_spec(optimizer):
+        return OptimizerRef(forms_for(optimizer))  # an unknown name: ValueError listing the registered ones
+    raise OptimizerArgumentError(f"{name} must be {_ACCEPTED}; got {_shown(optimizer)}")
 
 
-def spec_defaults(name: str) -> dict[str, float]:
-    """The default values the spec registered as ``name`` declares for its hyperparameters
+def spec_defaults(forms: Forms) -> dict[str, float]:
+    """The default values the spec of ``forms`` declares for its hyperparameters
     (:attr:`nqm.theory.Hyperparameter.default`, e.g. QHM's ``nu = 0.7``); imports the theory layer."""
-    spec = _spec_of(name)
-    return {hp.name: float(hp.default) for hp in spec.hyperparameters if hp.default is not None}
+    return {hp.name: float(hp.default) for hp in forms.spec.hyperparameters if hp.default is not None}
 
 
-def _is_theory_spec(value: object) -> bool:
-    """Whether ``value`` is an :class:`nqm.theory.OptimizerSpec` (without importing sympy: one exists
-    only once its module is loaded)."""
-    module = sys.modules.get("nqm.theory._spec")
-    return module is not None and isinstance(value, module.OptimizerSpec)
+def _is_spec(value: object) -> bool:
+    """Whether ``value`` is an :class:`nqm.theory.OptimizerSpec`. Only an object of no numeric kind
+    is checked, by importing the theory layer (already loaded wherever a spec exists)."""
+    if isinstance(value, (str, int, float, np.ndarray, np.generic)) or value is None:
+        return False
+    from nqm.theory import OptimizerSpec
+
+    return isinstance(value, OptimizerSpec)
 
 
 def as_optimizer(
@@ -309,13 +300,12 @@ def as_optimizer(
     """
     if isinstance(optimizer, Optimizer):
         return optimizer.replace(**hyperparameters) if hyperparameters else optimizer
-    ref = as_optimizer_spec(optimizer, name)
-    return _instance(ref.name, dict(hyperparameters or {}))
+    return as_optimizer_spec(optimizer, name)(**(hyperparameters or {}))
 
 
-def _instance(name: str, values: dict[str, Any]) -> Optimizer:
-    """``Optimizer(name, **values)`` as the built-in class of ``name`` where there is one."""
-    cls = next((k for k in Optimizer.__subclasses__() if k.spec_name == name), Optimizer)
+def _instance(forms: Forms, values: dict[str, Any]) -> Optimizer:
+    """``Optimizer(forms, **values)`` as the built-in class of a built-in spec."""
+    cls = next((k for k in Optimizer.__subclasses__() if forms.builtin and k.spec_name == forms.name), Optimizer)
     obj = Optimizer.__new__(cls)
-    Optimizer.__init__(obj, name, **values)
+    Optimizer.__init__(obj, forms, **values)
     return obj

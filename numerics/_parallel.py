@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ._cache import ResultCache, default_cache_dir
-from ._generated import FORMS, FORMS_VERSION
+from ._generated import FORMS_VERSION
 
 __all__ = ["ExecutorArg", "LocalPool", "LocalThreads", "LocalWorkers", "MAX_WORKERS", "ResultCache", "config_key",
            "default_cache_dir", "local_pool", "map_tasks", "open_executor", "resolve_cache", "resolve_executor"]
@@ -188,7 +188,7 @@ def local_pool(max_workers: int | None = None) -> LocalPool:
         raise ValueError(f"max_workers must be a positive integer; got {max_workers!r}")
     return LocalPool(max_workers=max_workers or os.cpu_count() or 1,
                      mp_context=multiprocessing.get_context("forkserver"),
-                     initializer=_init_worker, initargs=(_user_specs(),))
+                     initializer=_ignore_sigint)
 
 
 def _raise_system_exit(signum: int, frame: Any) -> None:
@@ -227,25 +227,10 @@ def _release_sigterm() -> None:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def _user_specs() -> tuple[Any, ...]:
-    """The optimizer specs registered in this process beyond the built-ins (none if
-    :mod:`nqm.theory`, where specs are registered, was never imported)."""
-    theory = sys.modules.get("nqm.theory")
-    if theory is None:
-        return ()
-    return tuple(spec for spec in theory.registered_specs() if spec.name not in FORMS)
-
-
-def _init_worker(specs: tuple[Any, ...]) -> None:
+def _ignore_sigint() -> None:
     """Pool initializer: ignore SIGINT (a Ctrl-C reaches the whole process group; the parent
-    stops the pool) and register the parent's user specs, as a fork would have inherited them,
-    so that tasks may name them."""
+    stops the pool). Tasks need no other set-up: an optimizer pickles as its spec."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if specs:
-        from nqm.theory import register
-
-        for spec in specs:
-            register(spec, overwrite=True)
 
 
 #: most local workers an ``executor=`` count may ask for (4 per CPU), checked before any work

@@ -2,7 +2,7 @@ r"""Exact risk under learning-rate schedules (Section 3.7.2, footnote 2).
 
 The paper computes "the exact risk [of a schedule] using dynamic programming with eqn.
 (3)": the per-step second-moment recursion. Two exact evaluations are offered here, for
-any registered spec (the schedule varies ``lr``; the other hyperparameters stay fixed;
+any spec (the schedule varies ``lr``; the other hyperparameters stay fixed;
 preconditioning :math:`P = H^p` enters through the equivalent problem of eqs. 8–9):
 
 * :func:`scheduled_risk` — an arbitrary per-step schedule :math:`\alpha_0,\dots,\alpha_{T-1}`

@@ -236,7 +236,7 @@ def optimize_schedule(
     learning rate, or one per piece), or of any schedule in ``schedules`` (arrays of ``pieces``
     learning rates). Learning rates lie in :math:`[10^{-30}, \texttt{max\_lr}]`; ``max_lr`` is a
     number, ``None`` (:func:`default_max_lr`) or ``"authors"`` (:func:`authors_max_lr`).
-    ``opt`` is any registered spec with an ``lr`` (its value is ignored; the other
+    ``opt`` is any spec with an ``lr`` (its value is ignored; the other
     hyperparameters and ``precond_power`` stay fixed).
     """
     pieces = validate_count("pieces", pieces, 1)

@@ -210,7 +210,7 @@ def schedule_sweep(
     free and an interrupted sweep resumes; ``progress`` wraps the task completions.
     """
     problem = Problem.paper() if problem is None else problem
-    opt = schedule_optimizer(opt)  # a class or spec from nn.from_spec travels to workers as an instance
+    opt = schedule_optimizer(opt)  # a class, spec or name travels to workers as an instance
     Bs = validate_batch_sizes(batch_sizes if np.ndim(batch_sizes) else [batch_sizes])
     grid = np.atleast_1d(validate_hyperparameter("constant_lrs", constant_lrs, (0.0, math.inf, False, False)))
     target, pieces = validate_positive("target", target), validate_count("pieces", pieces, 1)

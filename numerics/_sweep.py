@@ -25,7 +25,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._critical import CriticalBatchSizes, critical_batch_sizes
-from ._forms import forms_for, validate_batch_sizes, validate_positive
+from ._forms import Forms, validate_batch_sizes, validate_positive
 from ._model import build_model
 from ._optimizers import Optimizer, OptimizerLike, as_optimizer
 from ._parallel import ExecutorArg, ResultCache, map_tasks, resolve_cache, resolve_executor
@@ -239,10 +239,9 @@ class SweepList(list[Sweep], Tabular):
 class _GridTask:
     """One sweep task: the warm-started batch-size loop over a block of rows of the grid.
 
-    ``spec`` is the optimizer at the block's first grid point: it carries the spec (a user
-    spec re-registers itself in a worker process), the fixed hyperparameters and the
-    preconditioner power; ``axes`` is the block (a product grid whose first axis is a slice
-    of the sweep's first axis).
+    ``spec`` is the optimizer at the block's first grid point: it carries the spec (to a worker
+    process too: it pickles as its spec), the fixed hyperparameters and the preconditioner power;
+    ``axes`` is the block (a product grid whose first axis is a slice of the sweep's first axis).
     """
 
     problem: Problem
@@ -260,7 +259,7 @@ class _GridTask:
 
     def search(self) -> GridSearch:
         fixed = {k: float(v) for k, v in self.spec.hyperparameters.items() if k not in self.axes}
-        return GridSearch(self.problem, self.spec.name, self.axes, fixed, self.spec.precond_power)
+        return GridSearch(self.problem, self.spec.forms, self.axes, fixed, self.spec.precond_power)
 
 
 def _grid_task(task: _GridTask) -> list[tuple[float, int | None]]:
@@ -293,7 +292,7 @@ class _RefineTask:
 def _refine_task(task: _RefineTask) -> tuple[float, dict[str, float], bool]:
     g = task.grid
     search = g.search()
-    return _refine(g.problem, forms_for(g.spec.name), search, task.steps, dict(task.hyperparameters),
+    return _refine(g.problem, g.spec.forms, search, task.steps, dict(task.hyperparameters),
                    g.batch_sizes[0], g.target)
 
 
@@ -315,7 +314,7 @@ POOL_MIN_WORK = 5_000_000
 class _Plan:
     """One configuration of :func:`sweeps`: validated arguments and its grid tasks."""
 
-    name: str
+    forms: Forms
     problem: Problem
     batch_sizes: np.ndarray  # increasing
     target: float
@@ -324,6 +323,11 @@ class _Plan:
     refine: bool
     tasks: tuple[_GridTask, ...]
     offsets: tuple[int, ...]  # flat index of each task's first grid point
+
+    @property
+    def name(self) -> str:
+        """The spec's name."""
+        return self.forms.name
 
     @property
     def work(self) -> float:
@@ -341,12 +345,11 @@ def _plan(
     refine: bool = False,
     **fixed: ArrayLike,
 ) -> _Plan:
-    name, grid, fixed, power = tuning_arguments(optimizer, grid, fixed, precond_power)
-    forms = forms_for(name)
+    forms, grid, fixed, power = tuning_arguments(optimizer, grid, fixed, precond_power)
     Bs = validate_batch_sizes(batch_sizes)
     eps = validate_positive("target", target)
     axes, values = _axes(forms, grid, fixed)
-    search = GridSearch(problem, name, axes, values, power)
+    search = GridSearch(problem, forms, axes, values, power)
     Bs = np.sort(Bs)
     B_tuple = tuple(float(B) for B in Bs)
     blocks: list[dict[str, np.ndarray]] = [axes]
@@ -361,14 +364,14 @@ def _plan(
     tasks = tuple(
         _GridTask(
             problem,
-            Optimizer(name, precond_power=search.precond_power, **{k: a[0] for k, a in block.items()}, **values),
+            Optimizer(forms, precond_power=search.precond_power, **{k: a[0] for k, a in block.items()}, **values),
             block,
             B_tuple,
             eps,
         )
         for block in blocks
     )
-    return _Plan(name, problem, Bs, eps, axes, search, bool(refine), tasks, tuple(offsets))
+    return _Plan(forms, problem, Bs, eps, axes, search, bool(refine), tasks, tuple(offsets))
 
 
 #: plans of at least this many grid tasks first search a strided subgrid for incumbents
@@ -478,7 +481,7 @@ def sweeps(
         lr_eff = {}
         if found:
             names = list(next(iter(found.values()))[1])
-            grid = Optimizer(plan.name, **{p: np.array([f[1][p] for f in found.values()]) for p in names})
+            grid = Optimizer(plan.forms, **{p: np.array([f[1][p] for f in found.values()]) for p in names})
             lr_eff = dict(zip(found, effective_lr(grid).tolist()))
         rows = []
         for j, B in enumerate(plan.batch_sizes):

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._forms import PRECOND_RANGE, Forms, forms_for, validate_hyperparameter, validate_positive
+from ._forms import PRECOND_RANGE, Forms, validate_hyperparameter, validate_positive
 from ._lru import SizedLRU
 from ._model import RiskModel, build_model, validate_batch_size
 from ._optimizers import Optimizer, OptimizerLike, as_optimizer_spec, spec_defaults
@@ -84,8 +84,8 @@ def tuning_arguments(
     grid: Mapping[str, ArrayLike] | None,
     fixed: Mapping[str, ArrayLike],
     precond_power: float | np.ndarray,
-) -> tuple[str, dict[str, ArrayLike], dict[str, ArrayLike], float | np.ndarray]:
-    """``(spec name, grid, fixed values, precond_power)`` of a tuning call from any optimizer argument
+) -> tuple[Forms, dict[str, ArrayLike], dict[str, ArrayLike], float | np.ndarray]:
+    """``(spec's forms, grid, fixed values, precond_power)`` of a tuning call from any optimizer argument
     (:func:`~nqm.numerics._optimizers.as_optimizer_spec`).
 
     An instance's values take part as given values below ``grid=`` and keywords: a scalar is fixed, a
@@ -105,13 +105,17 @@ def tuning_arguments(
             precond_power = value if precond_power is OPTIMIZERS_OWN else precond_power
         else:
             (grid if value.ndim else fixed)[p] = value
-    return ref.name, grid, fixed, 0.0 if precond_power is OPTIMIZERS_OWN else precond_power
+    return ref.forms, grid, fixed, 0.0 if precond_power is OPTIMIZERS_OWN else precond_power
 
 
 def default_grid(optimizer: OptimizerLike) -> dict[str, np.ndarray]:
     """The paper's grid for an optimizer in any form :func:`~nqm.numerics.as_optimizer_spec` accepts
     (module docstring); hyperparameters without a default grid are left out."""
-    params = as_optimizer_spec(optimizer).forms.params
+    return _default_grid(as_optimizer_spec(optimizer).forms.params)
+
+
+def _default_grid(params: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The paper's grid axes of hyperparameters ``params`` (:func:`default_grid`)."""
     grid: dict[str, np.ndarray] = {}
     for p in params:
         if p == "lr":
@@ -133,7 +137,7 @@ def _axes(
     both = [k for k in grid if k in fixed]
     if both:
         raise ValueError(f"hyperparameter {both[0]} is both on the grid and fixed")
-    defaults = default_grid(forms.name)
+    defaults = _default_grid(forms.params)
     axes: dict[str, np.ndarray] = {}
     values: dict[str, float] = {}
     for p in forms.params:
@@ -149,8 +153,8 @@ def _axes(
             values[p] = float(val)
         elif p in defaults:
             axes[p] = defaults[p]
-        elif p in spec_defaults(forms.name):  # the theory layer only where no grid or value is given
-            values[p] = spec_defaults(forms.name)[p]
+        elif p in spec_defaults(forms):  # the theory layer only where no grid or value is given
+            values[p] = spec_defaults(forms)[p]
         else:
             raise ValueError(
                 f"hyperparameter {p} of {forms.name} needs a grid (grid={{{p!r}: ...}}) or a value ({p}=...)"
@@ -186,7 +190,7 @@ class GridSearch:
     def __init__(
         self,
         problem: Problem,
-        name: str,
+        forms: Forms,
         axes: Mapping[str, np.ndarray],
         fixed: Mapping[str, float],
         precond_power: float | np.ndarray,
@@ -194,7 +198,7 @@ class GridSearch:
         if not isinstance(problem, Problem):
             raise TypeError(f"problem must be an nqm.numerics.Problem; got {type(problem).__name__}")
         self.problem = problem
-        self.name = name
+        self.forms = forms
         self.axes = dict(axes)
         self.fixed = dict(fixed)
         self.precond_power = float(validate_hyperparameter("precond_power", precond_power, PRECOND_RANGE))
@@ -217,13 +221,13 @@ class GridSearch:
     def optimizer(self, index: int | np.ndarray | slice) -> Optimizer:
         """The optimizer at flat grid ``index`` (an array or slice gives a sub-grid)."""
         values = {k: v[index] for k, v in self.points.items()}
-        return Optimizer(self.name, precond_power=self.precond_power, **values, **self.fixed)
+        return Optimizer(self.forms, precond_power=self.precond_power, **values, **self.fixed)
 
     def hyperparameters(self, index: int) -> dict[str, float]:
         """Hyperparameter values of flat grid point ``index`` (grid and fixed)."""
         values = {k: float(v[index]) for k, v in self.points.items()}
         values.update(self.fixed)
-        return {p: values[p] for p in forms_for(self.name).params}
+        return {p: values[p] for p in self.forms.params}
 
     def _model(self, k: int, batch_size: float) -> RiskModel:
         model = self._models.get(k)
@@ -388,7 +392,7 @@ def _refine(
         nonlocal best_steps, best, moved
         if any(a.size == 0 for a in sub_axes.values()):
             return False
-        sub = GridSearch(problem, forms.name, sub_axes, search.fixed, search.precond_power)
+        sub = GridSearch(problem, forms, sub_axes, search.fixed, search.precond_power)
         steps, idx = sub.minimum(B, target, best_steps)
         if idx is None or not steps < best_steps:
             return False
@@ -465,7 +469,7 @@ def _cached_search(problem: Problem, forms: Forms, axes: Mapping[str, np.ndarray
 
     def create() -> GridSearch:
         own = Problem(problem.h, problem.c, problem.init_var, problem.weights, name=problem.name)  # copies
-        return GridSearch(own, forms.name, axes, fixed, p)
+        return GridSearch(own, forms, axes, fixed, p)
 
     return key, _SEARCHES.get(key, create)
 
@@ -484,8 +488,8 @@ def tune(
 ) -> TuneResult:
     r"""Fewest steps to ``target`` over a hyperparameter grid, with the best optimizer.
 
-    ``optimizer`` is a class (``nn.Momentum``, or one from :func:`~nqm.numerics.from_spec`), a
-    registered name, an :class:`nqm.theory.OptimizerSpec` or an instance, whose values are used as
+    ``optimizer`` is a class (``nn.Momentum``), a registered name, an :class:`nqm.theory.OptimizerSpec`
+    (or :func:`~nqm.numerics.from_spec` of one) or an instance, whose values are used as
     given (scalars fixed, 1-D arrays grid axes; :func:`tuning_arguments`). ``grid`` maps
     hyperparameter names to 1-D arrays; missing ones take the paper's defaults (module docstring)
     unless fixed by keyword, e.g. ``tune(prob, nn.Momentum, batch_size=B, target=0.01, beta=0.9)`` tunes lr at
@@ -501,8 +505,7 @@ def tune(
     :class:`GridSearch`). So tuning at increasing batch sizes one call at a time costs about what
     one :func:`~nqm.numerics.sweep` costs; results are the same in any order.
     """
-    name, grid, fixed, power = tuning_arguments(optimizer, grid, fixed, precond_power)
-    forms = forms_for(name)
+    forms, grid, fixed, power = tuning_arguments(optimizer, grid, fixed, precond_power)
     B = validate_batch_size(batch_size)
     if B.ndim:
         raise ValueError(f"batch_size must be a single number >= 1; got shape {B.shape} (use nn.sweep for several)")
@@ -524,7 +527,7 @@ def tune(
     best_steps, refined = steps, False
     if refine:
         best_steps, hyper, refined = _refine(problem, forms, search, steps, hyper, float(B), eps)
-    opt = Optimizer(name, precond_power=search.precond_power, **hyper)
+    opt = Optimizer(forms, precond_power=search.precond_power, **hyper)
     return result(
         _as_steps(best_steps),
         opt,

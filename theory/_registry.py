@@ -1,9 +1,12 @@
-"""The registry of optimizer specs: built-ins, user registrations and entry points.
+"""The registry of optimizer specs: a catalogue of names (built-ins, user registrations and entry points).
 
-Every consumer (the numeric engine, the proofs, the conformance suite, the CLI) looks
-optimizers up here, so a user's spec registered once is usable everywhere. Third-party
-packages can contribute specs through the ``nqm.optimizers`` entry-point group; each
-entry point must resolve to an :class:`~nqm.theory.OptimizerSpec`.
+Optimizers travel as objects: every entry point takes an :class:`~nqm.theory.OptimizerSpec` (or a
+numeric optimizer made from one) and nothing registers it on the way. The registry resolves a
+*name* to its spec where a name is all there is: the command line's ``--optimizer NAME`` (with
+``--spec-file`` registering a file's specs), a name passed to a Python entry point (resolved there,
+once), and the suites that run over every registered spec. Third-party packages can contribute
+specs through the ``nqm.optimizers`` entry-point group; each entry point must resolve to an
+:class:`~nqm.theory.OptimizerSpec`.
 """
 
 from __future__ import annotations

@@ -284,7 +284,7 @@ def _check_stationary(spec: OptimizerSpec, ex: Setup) -> None:
         derived = float(np.sum(prob.weights * _stationary_function(spec)(h_, c_, ex.batch_size, *values)))
     engine = float(nn.stationary_risk(prob, opt, batch_size=ex.batch_size))
     scale = max(engine, 1e-30 * prob.initial_risk)
-    rate = -math.log(float(spectral_radius(opt.name, prob, ex.hyperparameters, ex.precond_power)))
+    rate = -math.log(float(spectral_radius(opt.spec, prob, ex.hyperparameters, ex.precond_power)))
     horizon = math.ceil(2.0 * (math.log(max(prob.initial_risk / scale, 1.0)) + 30.0) / rate)
     assume(horizon <= nn.MAX_STEPS)
     limit = float(nn.expected_risk(prob, opt, batch_size=ex.batch_size, steps=[horizon])[0])
@@ -322,10 +322,10 @@ def _stability_examples(spec: OptimizerSpec) -> st.SearchStrategy[_StabilityExam
             values = draw(
                 hyperparameters(spec, problem, precond_power=p, min_lr_fraction=0.05, max_radius=0.999, derived=False)
             )
-        opt = nn.optimizer(spec.name, precond_power=p, **values)
+        opt = nn.Optimizer(spec, precond_power=p, **values)
         B_ = draw(batch_sizes())
         # the slowest mode decays, or the fastest grows, 1e16-fold by this horizon
-        radius = float(spectral_radius(spec.name, problem, values, p))
+        radius = float(spectral_radius(spec, problem, values, p))
         horizon = math.ceil(math.log(1e16) / (2.0 * abs(math.log(radius))))
         if outside:  # ... and the exact risk has grown 1e14-fold (an output that barely sees the mode needs longer)
             while horizon <= _STABILITY_HORIZON and not (
@@ -347,7 +347,7 @@ def _check_stability(spec: OptimizerSpec, ex: _StabilityExample) -> None:
     (:math:`< 10^{-20}` here). Inside, it stays below the exact risk's Laurent–Massart upper
     tolerance (:func:`monte_carlo_tolerances`)."""
     s = ex.setup
-    radius = float(spectral_radius(spec.name, s.problem, s.hyperparameters, s.precond_power))
+    radius = float(spectral_radius(spec, s.problem, s.hyperparameters, s.precond_power))
     derived = bool(np.all(derived_stable(spec, s.problem.preconditioned(s.precond_power)[0], s.hyperparameters)))
     if derived != (radius < 1.0):
         raise ConformanceError(
@@ -382,7 +382,7 @@ def _small_lr_examples(spec: OptimizerSpec) -> st.SearchStrategy[tuple[nn.Proble
 
 def _check_small_lr(spec: OptimizerSpec, ex: tuple[nn.Problem, float, dict[str, float]]) -> None:
     problem, p, others = ex
-    if not stable_lr_limit(spec.name, problem, others, p) > 0:
+    if not stable_lr_limit(spec, problem, others, p) > 0:
         values = ", ".join(f"{k} = {v!r}" for k, v in others.items())
         raise ConformanceError(f"no learning rate near 0 is stable at {values or 'no other hyperparameters'} "
                                f"(precond_power = {p!r})")
@@ -427,9 +427,9 @@ def _reduction_examples(spec: OptimizerSpec) -> st.SearchStrategy[_ReductionExam
         values = draw(hyperparameters(target, problem, precond_power=p))
         free = {k: draw(_in_range(r)) for k, r in hyperparameter_ranges(spec).items() if k not in reduction.fixed and k not in values}
         B_, steps = draw(batch_sizes()), draw(step_lists(max_steps=1000))
-        source = nn.optimizer(spec.name, precond_power=p, **{k: values[k] for k in values if k in hyperparameter_ranges(spec)},
+        source = nn.Optimizer(spec, precond_power=p, **{k: values[k] for k in values if k in hyperparameter_ranges(spec)},
                               **free, **reduction.fixed)
-        target_opt = nn.optimizer(target.name, precond_power=p, **values)
+        target_opt = nn.Optimizer(target, precond_power=p, **values)
         return _ReductionExample(reduction, Setup(problem, source, B_, steps), Setup(problem, target_opt, B_, steps))
 
     return draw_example()
@@ -445,7 +445,7 @@ def _check_reduction(spec: OptimizerSpec, ex: _ReductionExample) -> None:
     risks = [nn.expected_risk(s.problem, s.optimizer, batch_size=s.batch_size, steps=s.steps) for s in (source, target)]
     floor = ABSOLUTE_ACCURACY * _scale(target)
     _assert_close(risks[0], risks[1], 1e-10, f"{ex.reduction}: expected risk, left vs right side", floor, source.steps)
-    if all(float(spectral_radius(s.optimizer.name, s.problem, s.hyperparameters, s.precond_power)) < 1.0 for s in (source, target)):
+    if all(float(spectral_radius(s.optimizer.spec, s.problem, s.hyperparameters, s.precond_power)) < 1.0 for s in (source, target)):
         _assert_close(*(nn.stationary_risk(s.problem, s.optimizer, batch_size=s.batch_size) for s in (source, target)),
                       1e-10, f"{ex.reduction}: stationary risk, left vs right side", floor)
 
@@ -563,9 +563,9 @@ def _check_information_bound(spec: OptimizerSpec, ex: tuple[Setup, float]) -> No
     settings = [("drawn", s.optimizer)]
     if _has_lr(spec) is None:
         others = {k: v for k, v in s.hyperparameters.items() if k != "lr"}
-        limit = stable_lr_limit(spec.name, prob, others, s.precond_power)
+        limit = stable_lr_limit(spec, prob, others, s.precond_power)
         lrs = np.geomspace(1e-3, 0.99, 24) * (limit if math.isfinite(limit) else 1.0 / prob.h.max())
-        settings.append(("tuned", nn.optimizer(spec.name, precond_power=s.precond_power, **others, lr=lrs)))
+        settings.append(("tuned", nn.Optimizer(spec, precond_power=s.precond_power, **others, lr=lrs)))
     target = fraction * prob.initial_risk
     for label, opt in settings:
         best = nn.expected_risk(prob, opt, batch_size=B_, steps=steps).reshape(-1, steps.size).min(axis=0)

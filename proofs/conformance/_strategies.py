@@ -26,7 +26,6 @@ from hypothesis import assume
 from hypothesis import strategies as st
 
 import nqm.numerics as nn
-from nqm.numerics._forms import forms_for
 from nqm.theory import OptimizerSpec, derive, get_spec, h
 
 __all__ = [
@@ -177,18 +176,19 @@ def derived_stable(spec: OptimizerSpec | str, curvatures: np.ndarray, hyper: Map
     return out
 
 
-def _name(spec: OptimizerSpec | str) -> str:
-    return spec if isinstance(spec, str) else spec.name
+def _forms(spec: OptimizerSpec | str | nn.OptimizerRef) -> nn.OptimizerRef:
+    """The spec, or the registered spec of a name, with its compiled forms (nothing is registered)."""
+    return nn.as_optimizer_spec(spec, "spec")
 
 
 def spectral_radius(
-    spec: OptimizerSpec | str, problem: nn.Problem, hyper: Mapping[str, object], precond_power: float = 0.0
+    spec: OptimizerSpec | str | nn.OptimizerRef, problem: nn.Problem, hyper: Mapping[str, object], precond_power: float = 0.0
 ) -> np.ndarray:
-    r""":math:`\max_i |\lambda|` over the bins of :math:`A = I + D` from the registered spec's compiled forms.
+    r""":math:`\max_i |\lambda|` over the bins of :math:`A = I + D` from the spec's compiled forms.
 
     Hyperparameter values may be arrays (a grid); the result has the grid's shape.
     """
-    forms = forms_for(_name(spec))
+    forms = _forms(spec).forms
     grid = np.broadcast_shapes(*(np.shape(v) for v in hyper.values())) if hyper else ()
     h_, c_, _ = problem.preconditioned(precond_power)
     values = {k: np.asarray(v, dtype=float)[..., None] for k, v in hyper.items()}
@@ -204,15 +204,15 @@ def spectral_radius(
 
 
 def stable_lr_limit(
-    spec: OptimizerSpec | str, problem: nn.Problem, others: Mapping[str, float], precond_power: float = 0.0
+    spec: OptimizerSpec | str | nn.OptimizerRef, problem: nn.Problem, others: Mapping[str, float], precond_power: float = 0.0
 ) -> float:
     """The end of the stable learning-rate interval that starts at 0 (0 if tiny rates are already
     unstable, ``inf`` if every rate is stable), for fixed other hyperparameters."""
-    name = _name(spec)
+    ref = _forms(spec)
     h_max = float(np.max(problem.preconditioned(precond_power)[0]))
 
     def stable(lr: np.ndarray) -> np.ndarray:
-        return spectral_radius(name, problem, {**others, "lr": lr}, precond_power) < 1.0
+        return spectral_radius(ref, problem, {**others, "lr": lr}, precond_power) < 1.0
 
     grid = np.logspace(-9, 6, 61) / h_max
     ok = stable(grid)
@@ -242,9 +242,9 @@ def _in_range(hp_range: tuple[float, float, bool, bool]) -> st.SearchStrategy[fl
     return value.filter(lambda v: (lo < v or (lo_closed and v == lo)) and (v < hi or (hi_closed and v == hi)))
 
 
-def _others(draw: st.DrawFn, spec: OptimizerSpec | str) -> dict[str, float]:
+def _others(draw: st.DrawFn, spec: OptimizerSpec | str | nn.OptimizerRef) -> dict[str, float]:
     """Every hyperparameter but the learning rate, from its declared range."""
-    forms = forms_for(_name(spec))
+    forms = _forms(spec).forms
     return {p: draw(_in_range(forms.ranges[p])) for p in forms.params if p != "lr"}
 
 
@@ -268,10 +268,10 @@ def hyperparameters(
     conditions hold on every bin (unless ``derived=False``) and the spectral radius is
     below ``max_radius`` (use ``max_radius < 1`` to bound the mixing time).
     """
-    name = _name(spec)
-    values = _others(draw, name)
-    if "lr" in forms_for(name).params:
-        limit = stable_lr_limit(name, problem, values, precond_power)
+    ref = _forms(spec)
+    values = _others(draw, ref)
+    if "lr" in ref.forms.params:
+        limit = stable_lr_limit(ref, problem, values, precond_power)
         assume(limit > 0)
         if math.isinf(limit):
             h_max = float(np.max(problem.preconditioned(precond_power)[0]))
@@ -281,7 +281,7 @@ def hyperparameters(
             values["lr"] = fraction * limit
     h_ = problem.preconditioned(precond_power)[0]
     assume(not derived or bool(np.all(derived_stable(spec, h_, values))))
-    assume(float(spectral_radius(name, problem, values, precond_power)) < max_radius)
+    assume(float(spectral_radius(ref, problem, values, precond_power)) < max_radius)
     return values
 
 
@@ -297,12 +297,12 @@ def unstable_hyperparameters(
     r"""Hyperparameters in their declared ranges but outside the stability region: the learning
     rate is 1.05–4 times :func:`stable_lr_limit` and the spectral radius at least ``min_radius``.
     Needs a spec with a finite stable learning-rate limit."""
-    name = _name(spec)
-    values = _others(draw, name)
-    limit = stable_lr_limit(name, problem, values, precond_power)
+    ref = _forms(spec)
+    values = _others(draw, ref)
+    limit = stable_lr_limit(ref, problem, values, precond_power)
     assume(0 < limit < math.inf)
     values["lr"] = limit * draw(st.floats(1.05, 4.0))
-    assume(float(spectral_radius(name, problem, values, precond_power)) >= min_radius)
+    assume(float(spectral_radius(ref, problem, values, precond_power)) >= min_radius)
     return values
 
 
@@ -375,7 +375,7 @@ def optimizers(
     spec = resolve_spec(spec)
     p = draw(precond_powers()) if precondition and not spec.preconditioned else 0.0
     values = draw(hyperparameters(spec, problem, precond_power=p, max_radius=max_radius))
-    return nn.optimizer(spec.name, precond_power=p, **values)
+    return nn.Optimizer(spec, precond_power=p, **values)
 
 
 @st.composite

@@ -31,7 +31,7 @@ from typing import Any, Literal
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis.errors import Unsatisfiable, UnsatisfiedAssumption
-from nqm.theory import OptimizerSpec, get_spec, register, unregister
+from nqm.theory import OptimizerSpec, get_spec
 
 from ._properties import PROPERTIES, ConformanceError, Property
 from .._tables import html_table, to_dataframe
@@ -208,24 +208,6 @@ def _shrinking_limit(seconds: float):
         engine.MAX_SHRINKING_SECONDS = previous
 
 
-@contextmanager
-def _registered(spec: OptimizerSpec):
-    """``spec`` registered for the duration (if it is not already)."""
-    try:
-        existing = get_spec(spec.name)
-    except KeyError:
-        existing = None
-    if existing is not None and existing != spec:
-        raise ValueError(f"another spec is registered as {spec.name!r}; rename yours or unregister the other")
-    if existing is None:
-        register(spec)
-    try:
-        yield
-    finally:
-        if existing is None:
-            unregister(spec.name)
-
-
 def _run(prop: Property, spec: OptimizerSpec, max_examples: int, seed: int, shrink_seconds: float) -> PropertyResult:
     """One property as a hypothesis test, counting the examples checked.
 
@@ -315,8 +297,8 @@ def check_conformance(
 ) -> ConformanceReport:
     """Run the conformance properties (all, or the named ones) against a spec.
 
-    ``spec_or_name`` is an :class:`~nqm.theory.OptimizerSpec` (registered for the run if it
-    is not yet, then unregistered) or a registered name. Reductions the spec satisfies are
+    ``spec_or_name`` is an :class:`~nqm.theory.OptimizerSpec` (checked as the object it is,
+    never registered) or a registered name. Reductions the spec satisfies are
     declared with :func:`nqm.proofs.declare_reduction` before the call. After a property first
     fails, hypothesis shrinks the counterexample for at most ``shrink_seconds`` and reports the
     smallest failing example found by then (``shrink_seconds=0``: the first failing example). Returns a :class:`ConformanceReport`; it never raises
@@ -335,6 +317,5 @@ def check_conformance(
     unknown = [n for n in names if n not in PROPERTIES]
     if unknown:
         raise ValueError(f"unknown properties {unknown}; available: {', '.join(PROPERTIES)}")
-    with _registered(spec):
-        results = tuple(_run(PROPERTIES[n], spec, max_examples, seed, shrink_seconds) for n in names)
+    results = tuple(_run(PROPERTIES[n], spec, max_examples, seed, shrink_seconds) for n in names)
     return ConformanceReport(spec.name, seed, max_examples, results)

@@ -245,25 +245,26 @@ def sweep_task(job: tuple[tuple[Problem, object, float, tuple[float, ...], float
 
 def figure_optimizers(name: str, optimizers: object) -> list[object]:
     """The optimizers of a figure, each in a form that travels to worker processes: an instance as
-    given (its values are used as :func:`~nqm.numerics.sweep` uses them), any other form
-    :func:`~nqm.numerics.as_optimizer_spec` accepts (class, ``OptimizerSpec``, name) as its registered
-    name. One optimizer may be given alone; ``ValueError`` naming ``name`` otherwise."""
+    given (its values are used as :func:`~nqm.numerics.sweep` uses them; it pickles as its spec), a
+    built-in's class, spec or name as its name (its generated forms exist in every process, and a
+    sweep another figure also runs by name is then computed once, :func:`shared_results`), any other
+    spec as its :class:`~nqm.numerics.OptimizerRef` (pickled as the spec). One optimizer may be given
+    alone; ``ValueError`` naming ``name`` otherwise."""
     items = [optimizers] if isinstance(optimizers, str) or not isinstance(optimizers, Iterable) else list(optimizers)
     if not items:
         raise ValueError(f"{name} must hold at least one optimizer")
-    return [o if as_optimizer_spec(o, name).is_instance else as_optimizer_spec(o, name).name for o in items]
+    refs = [as_optimizer_spec(o, name) for o in items]
+    return [o if ref.is_instance else ref.name if ref.forms.builtin else ref for o, ref in zip(items, refs)]
 
 
 def optimizer_key(optimizer: object) -> str:
-    """The registered spec name of a figure's optimizer (data records and series names)."""
+    """The spec name of a figure's optimizer (data records and series names)."""
     return as_optimizer_spec(optimizer).name
 
 
 def optimizer_label(optimizer: object) -> str:
-    """The legend text of a figure's optimizer: its spec's :attr:`~nqm.theory.OptimizerSpec.label`."""
-    from nqm.theory import get_spec
-
-    return get_spec(optimizer_key(optimizer)).label
+    """The legend text of a figure's optimizer: its own spec's :attr:`~nqm.theory.OptimizerSpec.label`."""
+    return as_optimizer_spec(optimizer).spec.label
 
 
 def run_sweeps(

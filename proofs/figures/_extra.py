@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.colors import LogNorm
 
-from nqm.numerics import Problem, optimizer, steps_to_target
+from nqm.numerics import OptimizerRef, Problem, as_optimizer_spec, steps_to_target
 from nqm.numerics._parallel import ExecutorArg
 
 from ._core import (
@@ -46,27 +46,27 @@ CRITICAL_POWERS = tuple(np.arange(8) / 8)
 SURFACE_GRID = {"lr": np.logspace(-8, 1, 46), "second": 1 - np.logspace(-5, 0, 20)}
 
 
-def surface_axis(name: str) -> tuple[str, str]:
-    """``(hyperparameter, LaTeX symbol)`` of the second axis of a steps surface of the spec registered as
-    ``name``: its one hyperparameter besides ``lr``, with range [0, 1) (momentum's beta, EMA's gamma, or
-    a user spec's); ``ValueError`` naming ``optimizer`` for any other spec."""
+def surface_axis(spec: object) -> tuple[str, str]:
+    """``(hyperparameter, LaTeX symbol)`` of the second axis of a steps surface of ``spec`` (an
+    :class:`~nqm.theory.OptimizerSpec`): its one hyperparameter besides ``lr``, with range [0, 1)
+    (momentum's beta, EMA's gamma, or a user spec's); ``ValueError`` naming ``optimizer`` for any other spec."""
     import sympy as sp
-    from nqm.theory import get_spec
 
-    spec = get_spec(name)
     others = [hp for hp in spec.hyperparameters if hp.name != "lr"]
     if len(spec.hyperparameters) != 2 or len(others) != 1 or (others[0].lower, others[0].upper) != (0.0, 1.0):
         raise ValueError(f"optimizer must have lr and one more hyperparameter in [0, 1) for a steps surface; "
-                         f"{name} has {', '.join(hp.name for hp in spec.hyperparameters)}")
+                         f"{spec.name} has {', '.join(hp.name for hp in spec.hyperparameters)}")
     return others[0].name, sp.latex(others[0].symbol)
 
 
-def surface_task(job: tuple[tuple[Problem, str, np.ndarray, np.ndarray, float, float, float], ExecutorArg]) -> np.ndarray:
-    """Exact steps to target on an (α, second) grid at one batch size (module level, picklable;
+def surface_task(
+    job: tuple[tuple[Problem, OptimizerRef, str, np.ndarray, np.ndarray, float, float, float], ExecutorArg],
+) -> np.ndarray:
+    """Exact steps to target on an (α, ``second``) grid at one batch size (module level, picklable;
     one vectorised call, so the inner executor of :func:`~._core.run_tasks` is not needed)."""
-    (problem, name, lrs, seconds, power, B, target), _ = job
+    (problem, spec, second, lrs, seconds, power, B, target), _ = job
     lr, sec = np.meshgrid(lrs, seconds, indexing="ij")
-    opt = optimizer(name, lr=lr, precond_power=power, **{surface_axis(name)[0]: sec})
+    opt = spec(lr=lr, precond_power=power, **{second: sec})
     return np.asarray(steps_to_target(problem, opt, batch_size=B, target=target), dtype=float)
 
 
@@ -88,8 +88,9 @@ def figure_steps_surface(
     100 points; pass ``lrs`` for more).
     """
     prob = problem_or_paper(problem)
-    optimizer_name = optimizer_key(optimizer)
-    second, sym = surface_axis(optimizer_name)
+    spec = OptimizerRef(as_optimizer_spec(optimizer).forms)  # only the spec: the grid sets the values
+    optimizer_name = spec.name
+    second, sym = surface_axis(spec.spec)
     Bs = np.asarray(batch_sizes_in_order("batch_sizes", batch_sizes, at_least=1))
     a = np.asarray(SURFACE_GRID["lr"] if lrs is None else lrs, dtype=float)
     s = np.asarray(SURFACE_GRID["second"] if seconds is None else seconds, dtype=float)
@@ -98,7 +99,7 @@ def figure_steps_surface(
     if s.ndim != 1 or s.size < 2 or np.any((s < 0) | (s >= 1)):
         raise ValueError(f"seconds must be at least 2 numbers in [0, 1); got {seconds!r}")
     a, s = np.sort(a), np.sort(s)
-    surfaces = run_tasks(surface_task, [(prob, optimizer_name, a, s, float(precond_power), float(B), float(target)) for B in Bs],
+    surfaces = run_tasks(surface_task, [(prob, spec, second, a, s, float(precond_power), float(B), float(target)) for B in Bs],
                          executor, progress)
     finite = np.concatenate([S[np.isfinite(S)] for S in surfaces])
     norm = LogNorm(vmin=max(finite.min(), 1), vmax=finite.max()) if finite.size else None
@@ -126,7 +127,7 @@ def figure_steps_surface(
                  for k, x in enumerate(a) for m, y in enumerate(s)]
     if mesh is not None and norm is not None:
         fig.colorbar(mesh, ax=list(axes[0]), label=r"steps to target $\varepsilon$", shrink=0.9)
-    fig.suptitle(f"Steps to target over $(\\alpha, {sym})$: {optimizer_label(optimizer_name)}, $p={precond_power:g}$, "
+    fig.suptitle(f"Steps to target over $(\\alpha, {sym})$: {optimizer_label(spec)}, $p={precond_power:g}$, "
                  f"$\\varepsilon={target:g}$", fontsize=10)
     caption = (
         f"Exact steps to reach risk {target:g} ({prob.name}) for {optimizer_name} with P = H^{precond_power:g} over the grid of "
@@ -189,7 +190,21 @@ def figure_critical_vs_power(
     return FigureResult("critical_vs_power", fig, data, caption, problem=prob.name)
 
 
-_NET_LABELS = {"sgd": "SGD", "momentum": "momentum", "adam": "Adam", "ema": "SGD + EMA", "kfac": "K-FAC"}
+#: the validation's optimizers, in its order (``nqm.proofs.networks``)
+_NET_ORDER = ("sgd", "momentum", "adam", "ema", "kfac")
+#: network optimizers without a spec (their NQM stand-ins are momentum with P = H^0.5 and P = H)
+_NETWORK_ONLY = {"adam": "Adam", "kfac": "K-FAC"}
+
+
+def _net_label(name: str) -> str:
+    """Legend text of a validation optimizer: a spec's own label, else the network optimizer's
+    name (or the name as written in the table)."""
+    if name in _NETWORK_ONLY:
+        return _NETWORK_ONLY[name]
+    try:
+        return optimizer_label(name)
+    except ValueError:  # not a registered spec
+        return name
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
@@ -214,7 +229,7 @@ def figure_network_vs_nqm(validation: object) -> FigureResult:
     critical = _read_csv(folder / "critical_batch_sizes.csv")
     fig, axes = new_figure(2, width=9.6, height=4.1)
     left, right = axes[0]
-    opts = [o for o in _NET_LABELS if any(r["optimizer"] == o for r in steps)]
+    opts = [o for o in _NET_ORDER if any(r["optimizer"] == o for r in steps)]
     opts += sorted({r["optimizer"] for r in steps} - set(opts))
     data: Records = []
     for i, o in enumerate(opts):
@@ -225,7 +240,7 @@ def figure_network_vs_nqm(validation: object) -> FigureResult:
             ok = np.isfinite(S)
             if ok.any():
                 left.plot(B[ok], S[ok], ls=ls, marker=marker, color=f"C{i}", mfc="white" if source == "nqm" else None,
-                          label=f"{_NET_LABELS.get(o, o)} ({'network' if source == 'network' else 'NQM'})")
+                          label=f"{_net_label(o)} ({'network' if source == 'network' else 'NQM'})")
             data += [dict(kind="steps", optimizer=o, source=source, batch_size=float(b), steps=float(s)) for b, s in zip(B, S)]
     steps_axes(left, "Network (solid) against fitted NQM (dashed)")
     left.legend(ncol=2, fontsize=6.5, loc="lower left")
@@ -245,7 +260,7 @@ def figure_network_vs_nqm(validation: object) -> FigureResult:
         right.plot(lim, lim, "k:", lw=1, label="NQM = network")
         right.set(xlim=lim, ylim=lim)
     for i, o in enumerate(opts):
-        right.plot([], [], "o", color=f"C{i}", label=_NET_LABELS.get(o, o))
+        right.plot([], [], "o", color=f"C{i}", label=_net_label(o))
     right.plot([], [], "o", color="0.3", label="McCandlish fit")
     right.plot([], [], "s", color="0.3", mfc="white", label="2x perfect scaling")
     right.set_xscale("log", base=2)

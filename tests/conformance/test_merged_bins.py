@@ -16,7 +16,7 @@ import pytest
 
 import _moment_reference as reference
 import nqm.numerics as nn
-from nqm.theory import LR, B, OptimizerSpec, c, get_spec, h, unregister
+from nqm.theory import LR, B, OptimizerSpec, c, get_spec, h
 
 PAPER = nn.Problem.paper()
 
@@ -95,19 +95,15 @@ def test_a_spec_whose_dynamics_depend_on_c_keeps_bins_of_different_noise_apart()
     spec = OptimizerSpec.from_update("merge_noise_aware", _noise_aware, state=("theta",), hyperparameters=(LR,))
     assert not spec.noise_linear and get_spec("sgd").noise_linear
     assert c in spec.A.free_symbols and {h, B} & spec.A.free_symbols == {h}
-    cls = nn.from_spec(spec, overwrite=True)
-    try:
-        problem = nn.Problem([1.0, 1.0], c=[0.5, 4.0], weights=[1.0, 1.0])
-        opt = cls(lr=0.5)
-        steps = np.array([0, 1, 5, 40])
-        got = nn.expected_risk(problem, opt, batch_size=2.0, steps=steps)
-        want = reference.expected_risk(spec, problem, {"lr": 0.5}, 0.0, 2.0, steps)
-        np.testing.assert_allclose(got, [float(x) for x in want], rtol=1e-12)
-        # merging on h alone would have averaged c inside A: a visibly different curve
-        wrong = nn.expected_risk(problem.expected_risk_equivalent(0.0, noise_linear=True), opt, batch_size=2.0, steps=steps)
-        assert abs(wrong[-1] - got[-1]) > 1e-3 * got[-1]
-    finally:
-        unregister(spec.name)
+    problem = nn.Problem([1.0, 1.0], c=[0.5, 4.0], weights=[1.0, 1.0])
+    opt = nn.Optimizer(spec, lr=0.5)
+    steps = np.array([0, 1, 5, 40])
+    got = nn.expected_risk(problem, opt, batch_size=2.0, steps=steps)
+    want = reference.expected_risk(spec, problem, {"lr": 0.5}, 0.0, 2.0, steps)
+    np.testing.assert_allclose(got, [float(x) for x in want], rtol=1e-12)
+    # merging on h alone would have averaged c inside A: a visibly different curve
+    wrong = nn.expected_risk(problem.expected_risk_equivalent(0.0, noise_linear=True), opt, batch_size=2.0, steps=steps)
+    assert abs(wrong[-1] - got[-1]) > 1e-3 * got[-1]
 
 
 def test_steps_and_sweeps_at_full_preconditioning_agree_with_an_exact_scan() -> None:

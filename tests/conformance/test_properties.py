@@ -74,13 +74,13 @@ def test_declared_reductions() -> None:
 
 
 def test_report_of_a_user_spec_and_its_validation() -> None:
-    spec = momentum.fix(beta=0.5)  # an unregistered spec: registered for the run only
+    spec = momentum.fix(beta=0.5)  # an unregistered spec: checked as an object, never registered
     report = check_conformance(spec, max_examples=3, properties=["engine_matches_recursion", "scale_symmetry"])
     assert report.ok and report.spec == "momentum_fixed"
     assert [r.status for r in report.results] == ["passed", "passed"]
     assert "engine_matches_recursion" in str(report) and str(report).endswith("OK")
     with pytest.raises(KeyError):
-        nn.optimizer("momentum_fixed", lr=0.1)  # unregistered again
+        nn.optimizer("momentum_fixed", lr=0.1)  # still not registered
     with pytest.raises(ValueError, match="unknown properties"):
         check_conformance("sgd", properties=["nope"])
     with pytest.raises(ValueError, match="max_examples must be an integer >= 1"):

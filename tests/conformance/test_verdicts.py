@@ -18,7 +18,7 @@ from nqm.proofs import (
 )
 from nqm.proofs.cli._main import main
 from nqm.proofs.conformance._suite import COLUMNS
-from nqm.theory import BETA, LR, NU, OptimizerSpec, register, unregister
+from nqm.theory import BETA, LR, NU, OptimizerSpec
 
 
 def _partial_nesterov(grad, theta, m, lr, beta, nu):
@@ -46,15 +46,11 @@ def _check_false_reduction(shrink_seconds: float) -> None:
     assert ce[PARTIAL_NESTEROV.name]["beta"] > 0  # at beta = 0 the two methods are identical
     problem = nn.Problem(**ce["problem"])
     B_, steps, p = ce["batch_size"], np.array(ce["steps"], dtype=float), ce["precond_power"]
-    register(PARTIAL_NESTEROV)  # check_conformance unregistered it
-    try:
-        left = nn.optimizer(PARTIAL_NESTEROV.name, precond_power=p, **ce[PARTIAL_NESTEROV.name])
-        right = nn.optimizer("sgd", precond_power=p, **ce["sgd"])
-        a = nn.expected_risk(problem, left, batch_size=B_, steps=steps)
-        b = nn.expected_risk(problem, right, batch_size=B_, steps=steps)
-        sa, sb = (float(nn.stationary_risk(problem, o, batch_size=B_)) for o in (left, right))
-    finally:
-        unregister(PARTIAL_NESTEROV.name)
+    left = nn.Optimizer(PARTIAL_NESTEROV, precond_power=p, **ce[PARTIAL_NESTEROV.name])
+    right = nn.optimizer("sgd", precond_power=p, **ce["sgd"])
+    a = nn.expected_risk(problem, left, batch_size=B_, steps=steps)
+    b = nn.expected_risk(problem, right, batch_size=B_, steps=steps)
+    sa, sb = (float(nn.stationary_risk(problem, o, batch_size=B_)) for o in (left, right))
     floor = ABSOLUTE_ACCURACY * (problem.initial_risk + sb)
     differs = np.abs(a - b) > 1e-10 * np.abs(b) + floor
     if differs.any():  # the curves differ: both values at the first such step are in the message

@@ -172,14 +172,8 @@ def test_tune_optimizer_argument() -> None:
     raises(r"optimizer must name a registered spec", lambda: nn.tune(PROB, "adamw", batch_size=4, target=0.1))
     with pytest.raises(ValueError, match=r"optimizer must be an optimizer \(nn.Momentum\(lr=0.1, beta=0.9\)\), an optimizer class"):
         nn.tune(PROB, 3, batch_size=4, target=0.1)
-    from nqm.theory import unregister
-
-    spec = _spec_with_foo()
-    try:
-        cls = nn.from_spec(spec)
-        raises(r"hyperparameter foo of .* needs a grid", lambda: nn.tune(PROB, cls, batch_size=4, target=0.1))
-    finally:
-        unregister(spec.name)
+    factory = nn.from_spec(_spec_with_foo())
+    raises(r"hyperparameter foo of .* needs a grid", lambda: nn.tune(PROB, factory, batch_size=4, target=0.1))
 
 
 def _spec_with_foo():

@@ -1,7 +1,7 @@
 """One convention for the common arguments (issue 11, part 3).
 
 Every public numeric entry point takes the optimizer as an instance, a class, a registered name,
-an ``nqm.theory.OptimizerSpec`` or a class from ``nn.from_spec``; all forms give the same result.
+an ``nqm.theory.OptimizerSpec`` or ``nn.from_spec`` of one; all forms give the same result.
 The user spec here is heavy-ball momentum (and SGD) written again as update code: its forms are
 compiled from the spec, the built-ins' come from the generated module, so agreement is to the
 engine's exactness (1e-10 relative, README), not bitwise.
@@ -16,7 +16,7 @@ import pytest
 import sympy as sp
 
 import nqm.numerics as nn
-from nqm.theory import Hyperparameter, OptimizerSpec, unregister
+from nqm.theory import Hyperparameter, OptimizerSpec, register, unregister
 from nqm.theory._builtins import BETA, LR
 
 PROB = nn.Problem.paper(d=200, bins=4)
@@ -43,8 +43,10 @@ USER_SGD = OptimizerSpec.from_update("conv_user_sgd", _sgd, state=("theta",), hy
 
 @pytest.fixture(scope="module", autouse=True)
 def _user_specs():
-    classes = {spec.name: nn.from_spec(spec) for spec in (USER_MOMENTUM, USER_SGD)}
-    yield classes
+    """The user specs registered, so that their names are optimizer arguments too (the "user name" form)."""
+    for spec in (USER_MOMENTUM, USER_SGD):
+        register(spec)
+    yield
     for spec in (USER_MOMENTUM, USER_SGD):
         unregister(spec.name)
 
@@ -57,7 +59,7 @@ def _forms(builtin_cls, name, user_spec, hyper):
         ("name", lambda: name, hyper),
         ("user spec", lambda: user_spec, hyper),
         ("user name", lambda: user_spec.name, hyper),
-        ("user class", lambda: nn.from_spec(user_spec), hyper),
+        ("user factory", lambda: nn.from_spec(user_spec), hyper),
         ("user instance", lambda: nn.from_spec(user_spec)(**hyper), {}),
     ]
 
@@ -167,16 +169,12 @@ def _nu_update(grad, theta, lr, nu):
 def test_a_user_hyperparameter_named_nu_is_never_fixed_at_qhms_default() -> None:
     nu = Hyperparameter("nu", sp.Symbol("nu"), 0.0, 1.0, True, False, "a user's own nu")
     spec = OptimizerSpec.from_update("conv_damped_sgd", _nu_update, state=("theta",), hyperparameters=(LR, nu))
-    cls = nn.from_spec(spec)
-    try:
-        with pytest.raises(ValueError, match=r"hyperparameter nu of conv_damped_sgd needs a grid"):
-            nn.tune(PROB, cls, batch_size=B, target=TARGET)
-        with pytest.raises(ValueError, match=r"hyperparameter nu of conv_damped_sgd needs a grid"):
-            nn.sweep(PROB, cls, batch_sizes=[4, 16], target=TARGET, executor="serial")
-        given = nn.tune(PROB, cls, batch_size=B, target=TARGET, nu=0.25)
-        assert given.hyperparameters["nu"] == 0.25
-    finally:
-        unregister(spec.name)
+    with pytest.raises(ValueError, match=r"hyperparameter nu of conv_damped_sgd needs a grid"):
+        nn.tune(PROB, spec, batch_size=B, target=TARGET)
+    with pytest.raises(ValueError, match=r"hyperparameter nu of conv_damped_sgd needs a grid"):
+        nn.sweep(PROB, spec, batch_sizes=[4, 16], target=TARGET, executor="serial")
+    given = nn.tune(PROB, spec, batch_size=B, target=TARGET, nu=0.25)
+    assert given.hyperparameters["nu"] == 0.25
 
 
 def test_qhm_keeps_its_default_nu_from_its_spec() -> None:
@@ -267,10 +265,10 @@ def test_figures_take_every_optimizer_form_and_label_it_by_its_spec() -> None:
     assert _steps_by_series(user) == _steps_by_series(want)
     assert user.figure.axes[0].get_title().endswith(USER_SGD.name)  # a user spec's label is its name
     assert want.figure.axes[0].get_title().endswith("SGD")  # the built-in's display name
-    from nqm.proofs.figures._core import figure_optimizers
+    from nqm.proofs.figures._core import figure_optimizers, optimizer_key
 
     forms = ["momentum", nn.from_spec(USER_MOMENTUM), USER_MOMENTUM.name, USER_MOMENTUM]
-    assert figure_optimizers("optimizers", forms) == ["momentum"] + [USER_MOMENTUM.name] * 3
+    assert [optimizer_key(o) for o in figure_optimizers("optimizers", forms)] == ["momentum"] + [USER_MOMENTUM.name] * 3
     surface = dict(problem=FIG_PROB, batch_sizes=(64.0,), lrs=np.logspace(-3, 0.3, 6), seconds=[0.0, 0.5, 0.9])
     got = figure_steps_surface(optimizer=USER_MOMENTUM, **surface)
     ref = figure_steps_surface(optimizer=nn.Momentum(lr=0.1, beta=0.5), **surface)
@@ -289,12 +287,8 @@ def test_a_user_spec_reusing_the_public_nu_gets_no_default() -> None:
 
     assert NU.default is None and get_spec("qhm").hyperparameter("nu").default == 0.7
     spec = OptimizerSpec.from_update("conv_nu_reuse", _nu_update, state=("theta",), hyperparameters=(LR, NU))
-    cls = nn.from_spec(spec)
-    try:
-        with pytest.raises(ValueError, match=r"hyperparameter nu of conv_nu_reuse needs a grid"):
-            nn.tune(PROB, cls, batch_size=B, target=TARGET)
-    finally:
-        unregister(spec.name)
+    with pytest.raises(ValueError, match=r"hyperparameter nu of conv_nu_reuse needs a grid"):
+        nn.tune(PROB, nn.from_spec(spec), batch_size=B, target=TARGET)
 
 
 def test_an_instance_with_paired_arrays_is_not_read_as_a_product_grid() -> None:

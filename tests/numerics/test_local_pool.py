@@ -69,24 +69,23 @@ def _pool_user_update(grad, theta, lr):
     return (theta - lr * grad(theta),)
 
 
-def test_local_pool_workers_know_the_specs_registered_here() -> None:
-    """A fork inherited the parent's registry; fresh workers get it from the pool's initializer,
-    so report and Monte-Carlo tasks that name a user spec find it."""
-    from nqm.theory import LR, OptimizerSpec, register, unregister
+def test_local_pool_workers_evaluate_an_unregistered_spec_sent_as_an_object() -> None:
+    """An optimizer pickles as its spec: a fresh worker rebuilds the forms from it, registering nothing
+    there or here (pool workers get no registry from this process)."""
+    from nqm.theory import LR, OptimizerSpec, registered_names
 
-    spec = register(OptimizerSpec.from_update("pool_user_sgd", _pool_user_update, state=("theta",), hyperparameters=(LR,)))
-    try:
-        with nn.local_pool(1) as pool:
-            names = pool.submit(_registered_names).result(timeout=120)
-            risk = pool.submit(_user_risk).result(timeout=120)
-        assert spec.name in names
-        assert risk == pytest.approx(float(nn.expected_risk(nn.Problem([1.0]), nn.SGD(lr=0.5), batch_size=1.0, steps=[3])[0]), rel=1e-14)
-    finally:
-        unregister(spec.name)
+    spec = OptimizerSpec.from_update("pool_user_sgd", _pool_user_update, state=("theta",), hyperparameters=(LR,))
+    here = registered_names()
+    with nn.local_pool(1) as pool:
+        names = pool.submit(_registered_names).result(timeout=120)
+        risk = pool.submit(_risk, nn.Optimizer(spec, lr=0.5)).result(timeout=120)
+        names_after = pool.submit(_registered_names).result(timeout=120)
+    assert spec.name not in names and names_after == names and registered_names() == here
+    assert risk == pytest.approx(float(nn.expected_risk(nn.Problem([1.0]), nn.SGD(lr=0.5), batch_size=1.0, steps=[3])[0]), rel=1e-14)
 
 
-def _user_risk() -> float:
-    return float(nn.expected_risk(nn.Problem([1.0]), nn.optimizer("pool_user_sgd", lr=0.5), batch_size=1.0, steps=[3])[0])
+def _risk(opt: nn.Optimizer) -> float:
+    return float(nn.expected_risk(nn.Problem([1.0]), opt, batch_size=1.0, steps=[3])[0])
 
 
 @pytest.mark.parametrize("workers", [0, -1])

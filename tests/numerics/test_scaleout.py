@@ -17,7 +17,7 @@ import pytest
 import nqm.numerics as nn
 from nqm.numerics import _montecarlo
 from nqm.numerics._parallel import ResultCache
-from nqm.theory import LR, OptimizerSpec, unregister
+from nqm.theory import LR, OptimizerSpec
 
 PAPER = nn.Problem.paper()
 BS = [4.0, 64.0, 1024.0, 16384.0]
@@ -57,12 +57,8 @@ def serial_momentum() -> nn.Sweep:
 
 @pytest.fixture
 def user_spec():
-    """A user spec registered at run time only in this process (optimistic gradient descent),
-    for one test only: other tests may read the registry."""
-    spec = OptimizerSpec.from_update("scaleout_optimistic", _optimistic, state=("theta", "g_prev"), hyperparameters=(LR,))
-    cls = nn.from_spec(spec, overwrite=True)
-    yield cls
-    unregister(spec.name)
+    """A user spec (optimistic gradient descent), never registered: it reaches workers as an object."""
+    return nn.from_spec(OptimizerSpec.from_update("scaleout_optimistic", _optimistic, state=("theta", "g_prev"), hyperparameters=(LR,)))
 
 
 def test_paper_momentum_sweep_is_split_into_several_tasks(serial_momentum) -> None:

@@ -32,7 +32,6 @@ from nqm.theory import (
     nesterov,
     qhm,
     sgd,
-    unregister,
 )
 from nqm.theory import B as Bsym
 
@@ -66,9 +65,7 @@ def three_state():
         "test_schedule_momentum_ema", _mom_ema, state=("theta", "m", "avg"),
         hyperparameters=(LR, BETA, GAMMA), init=(1, 0, 1), out=(0, 0, 1),
     )
-    cls = nn.from_spec(spec, overwrite=True)
-    yield cls(lr=1.0, beta=0.6, gamma=0.9), spec, {"beta": 0.6, "gamma": 0.9}
-    unregister(spec.name)
+    yield nn.Optimizer(spec, lr=1.0, beta=0.6, gamma=0.9), spec, {"beta": 0.6, "gamma": 0.9}
 
 
 # ---------------------------------------------------------------- independent references
@@ -420,12 +417,8 @@ def _plain(grad, theta, eta):
 def test_spec_without_lr_is_rejected() -> None:
     eta = Hyperparameter("eta", sp.Symbol("eta", positive=True), 0.0, math.inf, False, False)
     spec = OptimizerSpec.from_update("test_schedule_no_lr", _plain, state=("theta",), hyperparameters=(eta,))
-    cls = nn.from_spec(spec, overwrite=True)
-    try:
-        with pytest.raises(ValueError, match="'lr'"):
-            nn.piecewise_risk(SMALL, cls(eta=0.1), batch_size=4, lrs=[0.1], lengths=[3])
-    finally:
-        unregister(spec.name)
+    with pytest.raises(ValueError, match="'lr'"):
+        nn.piecewise_risk(SMALL, nn.Optimizer(spec, eta=0.1), batch_size=4, lrs=[0.1], lengths=[3])
 
 
 def test_one_state_maps_equal_the_general_closed_form() -> None:
