@@ -10,7 +10,7 @@ import sympy as sp
 
 import nqm.numerics
 import nqm.numerics as nn
-from nqm.theory import BUILTINS, LR, Hyperparameter, OptimizerSpec, generated_module_source, unregister
+from nqm.theory import BUILTINS, LR, Hyperparameter, OptimizerSpec, generated_module_source
 
 
 def test_generated_module_is_fresh() -> None:
@@ -29,10 +29,9 @@ def _decay(grad, theta, lr, wd):
 
 
 @pytest.fixture
-def decay() -> type[nn.Optimizer]:
+def decay() -> nn.OptimizerRef:
     spec = OptimizerSpec.from_update("codegen_decay", _decay, state=("theta",), hyperparameters=(LR, WD))
-    yield nn.from_spec(spec, overwrite=True)
-    unregister(spec.name)
+    return nn.from_spec(spec)
 
 
 @pytest.mark.parametrize("wd", [0.0, 1e-12, 1e-6, 0.3, 0.7, 1 - 1e-9])
