@@ -17,19 +17,8 @@ from ._codegen import (
     scale_covariant,
 )
 from ._derive import Derivation, NumericInvariants, derive
-from ._latex import (
-    DocumentBlock,
-    Formula,
-    canonical_form,
-    derivation_latex,
-    document_sections,
-    formula_lines,
-    latex_display,
-    latex_document,
-    roundtrip,
-    select_specs,
-    to_latex,
-)
+from ._document import DocumentBlock, derivation_latex, document_sections, latex_document, select_specs
+from ._latex import Formula, canonical_form, formula_lines, latex_display, roundtrip, to_latex
 from ._moments import (
     characteristic_polynomial,
     second_moment_vec,

@@ -63,7 +63,7 @@ def _items(spec: Any) -> list[tuple[str, str, str, Callable[[], Any]]]:
     """(key, title, LaTeX label, getter) of every quantity, in the order shown."""
     import sympy as sp
     from nqm.theory import derive, z
-    from nqm.theory._latex import _PARTIAL_SUM_STATES
+    from nqm.theory._document import PARTIAL_SUM_STATES
 
     d = derive(spec)
     items: list[tuple[str, str, str, Callable[[], Any]]] = [
@@ -97,7 +97,7 @@ def _items(spec: Any) -> list[tuple[str, str, str, Callable[[], Any]]]:
         ("noise_sum", "stationary noise sum sum_k g_k^2 (Parseval, eqs. 30-31)", r"\sum_{k\ge0} g_{k}^{2}",
          lambda: cf.noise_sum),
     ]
-    if spec.n <= _PARTIAL_SUM_STATES:  # the partial sum's symbolic self-check is too slow beyond (see _latex)
+    if spec.n <= PARTIAL_SUM_STATES:  # the partial sum's symbolic self-check is too slow beyond
         items += [
             ("noise_part", "noise part of the risk (h c / 2B) sum_{k<t} g_k^2", r"\tfrac{h_i c_i}{2B}\sum_{k<t} g_{k}^{2}",
              lambda: cf.noise_part),

@@ -27,7 +27,7 @@ Examples:
 @spec_file_option
 def latex(optimizers: tuple[str, ...], output: Path | None, force: bool, quiet: bool) -> None:
     """Write a LaTeX document (amsmath) of all derivations and the paper's results re-derived."""
-    from nqm.theory._latex import latex_document
+    from nqm.theory import latex_document
 
     from ._values import optimizer_names
 

@@ -232,7 +232,7 @@ def _run_on(config: ReportConfig, out: Path, sections: Sequence[str], validation
             pool: Executor, numeric: ExecutorArg, progress: Progress | None, timer: _Timer) -> _Results:
     """:func:`_run` with the sections on ``pool`` and the sweeps on ``numeric`` (a local pool is
     shut down by the caller, at once on an interruption)."""
-    from nqm.theory._latex import select_specs
+    from nqm.theory import select_specs
 
     from ..figures._core import DEFAULT_FIGURES
 
@@ -303,7 +303,7 @@ def _run_on(config: ReportConfig, out: Path, sections: Sequence[str], validation
 
 def _section_count(specs: Sequence[str] | None) -> int:
     """How many sections the derivations have: one per optimizer, plus the paper's statements if any concern them."""
-    from nqm.theory._latex import select_specs
+    from nqm.theory import select_specs
     from nqm.theory._paper import STATEMENTS
 
     names = {s.name for s in select_specs(specs)}

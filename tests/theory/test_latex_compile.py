@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from nqm.theory import BUILTINS
-from nqm.theory._latex import latex_document
+from nqm.theory import latex_document
 
 PDFLATEX = shutil.which("pdflatex")
 
