@@ -2,7 +2,7 @@ r"""Numeric-ready forms of registered optimizer specs.
 
 Built-ins come from the committed, generated ``_generated.py`` (no sympy import); any
 other registered spec is derived and compiled on first use by
-:func:`nqm.theory.compile_forms` (cached in memory and on disk).
+:func:`nqm.theory.codegen.compile_forms` (cached in memory and on disk).
 
 :meth:`Forms.evaluate` completes the generated invariants: for one or two states the forms
 return the stationary quantities times the edge factor :math:`E = \det(2I + D)`
@@ -246,10 +246,10 @@ class Forms:
     fn: Callable[..., dict[str, Any]]
     #: c enters only as the noise variance c/B (:attr:`nqm.theory.OptimizerSpec.noise_linear`)
     noise_linear: bool
-    #: the forms obey the scale symmetry (h, c, lr) -> (s h, s c, lr / s) (:func:`nqm.theory.scale_covariant`)
+    #: the forms obey the scale symmetry (h, c, lr) -> (s h, s c, lr / s) (:func:`nqm.theory.codegen.scale_covariant`)
     scale_covariant: bool = False
     #: E = det(2I + D), the discriminant, tr(2I + D), tr A, det A, u1, h g0 and h g1 as polynomials in
-    #: x = lr h and the other hyperparameters (:func:`nqm.theory.exact_terms`)
+    #: x = lr h and the other hyperparameters (:func:`nqm.theory.codegen.exact_terms`)
     exact_terms: Mapping[str, tuple] | None = None
 
     def evaluate(
@@ -288,7 +288,7 @@ class Forms:
     def _exact(
         self, h: np.ndarray, hyper: Mapping[str, float | np.ndarray], inv: dict[str, Any], normalised: bool
     ) -> None:
-        """The quantities of :func:`nqm.theory.exact_terms` exactly from the inputs (polynomials in the
+        """The quantities of :func:`nqm.theory.codegen.exact_terms` exactly from the inputs (polynomials in the
         double-double x = lr h, :func:`._twofold.polynomials`): E, the discriminant, tr(2I + D), tr A,
         det A and u1 always (tr(2I + D), tr A, det A are None without them: computed from sigma);
         g0, g1 and E w0, E w1, E w2 (a ratio of two such polynomials) in the normalised evaluation.
@@ -341,14 +341,8 @@ def forms_for(name: str) -> Forms:
     if isinstance(name, str) and name in FORMS:
         generated: tuple[Any, ...] = FORMS[name]  # (params, ranges, fn, noise_linear, scale_covariant, exact_terms)
         return Forms(name, *generated)
-    from nqm.theory import (
-        compile_forms,
-        exact_terms,
-        get_spec,
-        hyperparameter_ranges,
-        registered_names,
-        scale_covariant,
-    )
+    from nqm.theory import get_spec, registered_names
+    from nqm.theory.codegen import compile_forms, exact_terms, hyperparameter_ranges, scale_covariant
 
     try:
         spec = get_spec(name)

@@ -46,8 +46,7 @@ def _query_function(name: str) -> tuple[tuple[str, ...], Callable[..., list]]:
     """``(hyperparameter names, q(*values))`` for the registered spec ``name`` (compiled once)."""
     import sympy as sp
 
-    from nqm.theory import get_spec
-    from nqm.theory._multiplicative import query_row
+    from nqm.theory import get_spec, query_row
 
     spec = get_spec(name)
     q = query_row(spec)

@@ -118,7 +118,7 @@ class Optimizer:
         """Plain data identifying this optimizer (for result caches)."""
         identity: Any = self._name
         if self._name not in FORMS:
-            from nqm.theory import cached_forms_source
+            from nqm.theory.codegen import cached_forms_source
 
             identity = [self._name, cached_forms_source(_spec_of(self._name))]
         return {"spec": identity, "values": {k: v for k, v in self._values.items()}}
@@ -295,8 +295,8 @@ def spec_defaults(name: str) -> dict[str, float]:
 def _is_theory_spec(value: object) -> bool:
     """Whether ``value`` is an :class:`nqm.theory.OptimizerSpec` (without importing sympy: one exists
     only once its module is loaded)."""
-    module = sys.modules.get("nqm.theory._spec")
-    return module is not None and isinstance(value, module.OptimizerSpec)
+    spec_class = getattr(sys.modules.get("nqm.theory"), "OptimizerSpec", None)
+    return spec_class is not None and isinstance(value, spec_class)
 
 
 def as_optimizer(

@@ -72,7 +72,8 @@ def transfer_function(spec: OptimizerSpec, vector: sp.Matrix, var: sp.Symbol = z
 
 
 def root_symbols(n: int) -> tuple[sp.Symbol, ...]:
-    """The named roots :math:`r_1, \\dots, r_n` (:data:`nqm.theory.r1`, :data:`nqm.theory.r2`, then ``r_3``, ...)."""
+    """The named roots :math:`r_1, \\dots, r_n` (:data:`nqm.theory.symbols.r1`, :data:`nqm.theory.symbols.r2`,
+    then ``r_3``, ...)."""
     named = (r1, r2)
     return tuple(named[i] if i < 2 else sp.Symbol(f"r_{i + 1}") for i in range(n))
 
@@ -186,7 +187,7 @@ class ClosedForm:
 
     @cached_property
     def mean_path(self) -> sp.Expr:
-        r""":math:`m_t = \mathrm{out}\,A^t\,\mathrm{init} = \mathbb{E}\,y_t/\theta(0)`, in :data:`nqm.theory.t`.
+        r""":math:`m_t = \mathrm{out}\,A^t\,\mathrm{init} = \mathbb{E}\,y_t/\theta(0)`, in :data:`nqm.theory.symbols.t`.
 
         For momentum this is the bracket of Theorem 1 (eqs. 32–33), for EMA that of Theorem 2.
         """

@@ -102,7 +102,7 @@ class Derivation:
     # ------------------------------------------------------------------ mean dynamics
     @cached_property
     def characteristic_polynomial(self) -> sp.Expr:
-        r""":math:`\det(zI - A)` in the variable :data:`nqm.theory.z`, factored."""
+        r""":math:`\det(zI - A)` in the variable :data:`nqm.theory.symbols.z`, factored."""
         return characteristic_polynomial(self.spec, z)
 
     @cached_property

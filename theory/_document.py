@@ -5,9 +5,9 @@ margins) of every derivation for the chosen specs (state-space form, eq. 22's ch
 polynomial, roots and Vieta's relations, the second-moment system of Appendices B/D, the
 stationary covariance and risk, Jury's stability conditions, effective learning rates, the
 Z-transform closed forms of Appendix C, the preconditioned steady state of eqs. 8–9) and of
-the paper's statements re-derived by :mod:`._paper`. Every display line is a
-:class:`~._latex.Formula` (printing, line breaking and the parse-back round trip live in
-:mod:`._latex`).
+the paper's statements re-derived from the specs (:data:`~nqm.theory.STATEMENTS`). Every
+display line is a :class:`~nqm.theory.Formula`, printed, broken into rows and parsed back by
+the LaTeX layer below this module.
 """
 
 from __future__ import annotations

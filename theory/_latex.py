@@ -1,6 +1,6 @@
 r"""LaTeX export in the paper's notation and canonical form, with a parse-back round trip for every formula.
 
-Symbols print with :data:`nqm.theory.LATEX_NAMES` (:math:`\alpha, \beta, \gamma, h_i, c_i, B,
+Symbols print with :data:`nqm.theory.symbols.LATEX_NAMES` (:math:`\alpha, \beta, \gamma, h_i, c_i, B,
 p, r_1, r_2`), except the start moment :math:`v_0 = \mathrm{E}\,\theta_i(0)^2`, whose name in
 LATEX_NAMES does not parse back; it prints as :math:`s_0`, Appendix D's name for it
 (:data:`PRINT_NAMES`).

@@ -43,9 +43,8 @@ from scipy.optimize import brentq, minimize_scalar
 import nqm.numerics as nn
 from nqm.numerics._forms import forms_for
 from nqm.numerics._sweep import PAPER_BATCH_SIZES
-from nqm.theory import B, alpha, c, h, sgd, statement, t, v0
-from nqm.theory._closed_form import closed_form, same_closed_form
-from nqm.theory._paper import positive_on
+from nqm.theory import closed_form, positive_on, same_closed_form, sgd, statement
+from nqm.theory.symbols import B, alpha, c, h, t, v0
 
 from ._prover import NUMERIC, SERIES, SIGN, SYMBOLIC, Outcome, Proof, method, statements_outcome, step
 

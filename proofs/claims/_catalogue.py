@@ -25,26 +25,18 @@ import sympy as sp
 
 from nqm.theory import (
     OptimizerSpec,
-    alpha,
-    beta,
+    closed_form,
     derive,
     ema,
-    gamma,
     get_spec,
-    h,
     momentum,
-    r1,
-    r2,
+    positive_on,
     registered_specs,
+    same_closed_form,
     sgd,
     statement,
-    t,
-    v0,
-    x,
-    z,
 )
-from nqm.theory._closed_form import closed_form, same_closed_form
-from nqm.theory._paper import positive_on
+from nqm.theory.symbols import alpha, beta, gamma, h, r1, r2, t, v0, x, z
 
 from ._batch import batch_proofs, information_bound_proof
 from ._results import ProofReport, ProofResult

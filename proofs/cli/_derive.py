@@ -6,7 +6,7 @@ and its roots, the second-moment system (Appendices B and D) and its eigenvalues
 stationary covariance and risk, Jury's stability conditions and region, the effective learning
 rates (Section 3.2, eq. 7) and the slow eigenvalue in :math:`x = \alpha h`, and the closed
 forms of the mean path, impulse response and noise sums (Appendix C, Theorems 1 and 2).
-LaTeX comes from :func:`nqm.theory._latex.to_latex` (the paper's notation; each formula parses
+LaTeX comes from :func:`nqm.theory.to_latex` (the paper's notation; each formula parses
 back); ``nqm latex`` writes the complete document with the paper's statements re-derived.
 """
 
@@ -62,8 +62,8 @@ def _lr_items(d: Any) -> list[tuple[str, str, str, Callable[[], Any]]]:
 def _items(spec: Any) -> list[tuple[str, str, str, Callable[[], Any]]]:
     """(key, title, LaTeX label, getter) of every quantity, in the order shown."""
     import sympy as sp
-    from nqm.theory import derive, z
-    from nqm.theory._document import PARTIAL_SUM_STATES
+    from nqm.theory import PARTIAL_SUM_STATES, derive
+    from nqm.theory.symbols import z
 
     d = derive(spec)
     items: list[tuple[str, str, str, Callable[[], Any]]] = [
@@ -163,7 +163,7 @@ def _text(spec: Any, quantities: list[Quantity], width: int) -> str:
 
 
 def _latex(spec: Any, quantities: list[Quantity]) -> str:
-    from nqm.theory._latex import Formula
+    from nqm.theory import Formula
 
     parts = [f"% nqm derive {spec.name}: {spec.description} ({spec.reference or 'user spec'})",
              "% amsmath; the complete document with the paper's statements: nqm latex --optimizer NAME"]
@@ -183,7 +183,7 @@ def _latex(spec: Any, quantities: list[Quantity]) -> str:
 
 
 def _json(spec: Any, quantities: list[Quantity]) -> str:
-    from nqm.theory._latex import to_latex
+    from nqm.theory import to_latex
 
     doc: dict[str, Any] = {
         "optimizer": spec.name,

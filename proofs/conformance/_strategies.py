@@ -27,7 +27,8 @@ from hypothesis import strategies as st
 
 import nqm.numerics as nn
 from nqm.numerics._forms import forms_for
-from nqm.theory import OptimizerSpec, derive, get_spec, h
+from nqm.theory import OptimizerSpec, derive, get_spec
+from nqm.theory.symbols import h
 
 __all__ = [
     "Setup",

@@ -18,7 +18,8 @@ import nqm.proofs.claims._batch as claims_batch
 import nqm.theory._paper as paper
 from nqm.proofs import METHODS, ProofResult, run_all
 from nqm.proofs.claims._catalogue import paper_proofs
-from nqm.theory import BUILTINS, STATEMENTS, alpha, B, beta, c, h
+from nqm.theory import BUILTINS, STATEMENTS
+from nqm.theory.symbols import B, alpha, beta, c, h
 
 BUILTIN_NAMES = [spec.name for spec in BUILTINS]
 

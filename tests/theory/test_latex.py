@@ -20,9 +20,25 @@ from hypothesis import strategies as st
 from sympy.parsing.latex import parse_latex
 
 from nqm.proofs.cli._main import main
-from nqm.theory import BETA, BUILTINS, GAMMA, LR, B, OptimizerSpec, alpha, beta, c, derive, gamma, h, momentum, p, r1, r2, sgd, t, v0, x
-from nqm.theory._document import document_formulas, latex_document
-from nqm.theory._latex import PRINT_NAMES, canonical_form, formula_lines, parse_formula, roundtrip, to_latex
+from nqm.theory import (
+    BETA,
+    BUILTINS,
+    GAMMA,
+    LR,
+    OptimizerSpec,
+    canonical_form,
+    derive,
+    document_formulas,
+    formula_lines,
+    latex_document,
+    momentum,
+    parse_formula,
+    roundtrip,
+    sgd,
+    to_latex,
+)
+from nqm.theory._latex import PRINT_NAMES
+from nqm.theory.symbols import B, alpha, beta, c, gamma, h, p, r1, r2, t, v0, x
 
 
 @pytest.fixture(scope="module")
@@ -284,7 +300,7 @@ def test_stability_conditions_read_as_bounds() -> None:
 
 def test_the_papers_statements_print_as_their_derivations() -> None:
     """Where the claim and the derivation are the same expression, the document prints them the same."""
-    from nqm.theory._paper import statement
+    from nqm.theory import statement
 
     for name in (
         "eq4_sgd_risk", "eq7_overdamped_rate", "eq9_preconditioned_sgd_risk", "theorem1_stationary_risk",

@@ -22,9 +22,11 @@ def _edges() -> dict[str, list[tuple[str, int, bool]]]:
         tree = ast.parse(path.read_text(), filename=str(path))
         top = {id(node) for node in tree.body}
         graph[path.stem] = [
-            ((node.module or "__init__").split(".")[0], node.lineno, id(node) in top)
+            (target, node.lineno, id(node) in top)
             for node in ast.walk(tree)
             if isinstance(node, ast.ImportFrom) and node.level == 1
+            # `from .x import y` imports x; `from . import x, y` imports x and y
+            for target in ([node.module.split(".")[0]] if node.module else [alias.name for alias in node.names])
         ]
     return graph
 
