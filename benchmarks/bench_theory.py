@@ -29,8 +29,8 @@ import tempfile
 COLD = """
 import time
 start = time.perf_counter()
-from nqm.theory import BUILTINS, generated_module_source
-from nqm.theory._latex import latex_document
+from nqm.theory import BUILTINS, latex_document
+from nqm.theory.codegen import generated_module_source
 forms = generated_module_source(BUILTINS)
 document = latex_document(BUILTINS)
 print(time.perf_counter() - start, len(forms), len(document))

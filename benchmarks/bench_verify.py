@@ -61,8 +61,7 @@ def main() -> None:
     from nqm.proofs import verify_formula
     from nqm.proofs.formulas._budget import call_with_budget, prestart
     from nqm.proofs.formulas._verify import _in_lr, parse_user_formula
-    from nqm.theory import derive, get_spec
-    from nqm.theory._closed_form import same_closed_form
+    from nqm.theory import derive, get_spec, same_closed_form
 
     spec = get_spec("momentum")
     user = _in_lr(parse_user_formula(README_TRUE, spec), spec)

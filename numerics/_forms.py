@@ -1,7 +1,7 @@
 r"""Numeric-ready forms of optimizer specs.
 
 Built-ins come from the committed, generated ``_generated.py`` (no sympy import); any
-other spec is derived and compiled on first use by :func:`nqm.theory.compile_forms` (cached
+other spec is derived and compiled on first use by :func:`nqm.theory.codegen.compile_forms` (cached
 in memory and on disk, per spec content). :func:`forms_for` resolves a spec object, or a name
 in the registry (the command line's catalogue), once at an entry point; from there the
 :class:`Forms` travel with the optimizer, and pickle themselves as the spec they come from, so
@@ -255,10 +255,10 @@ class Forms:
     fn: Callable[..., dict[str, Any]]
     #: c enters only as the noise variance c/B (:attr:`nqm.theory.OptimizerSpec.noise_linear`)
     noise_linear: bool
-    #: the forms obey the scale symmetry (h, c, lr) -> (s h, s c, lr / s) (:func:`nqm.theory.scale_covariant`)
+    #: the forms obey the scale symmetry (h, c, lr) -> (s h, s c, lr / s) (:func:`nqm.theory.codegen.scale_covariant`)
     scale_covariant: bool = False
     #: E = det(2I + D), the discriminant, tr(2I + D), tr A, det A, u1, h g0 and h g1 as polynomials in
-    #: x = lr h and the other hyperparameters (:func:`nqm.theory.exact_terms`)
+    #: x = lr h and the other hyperparameters (:func:`nqm.theory.codegen.exact_terms`)
     exact_terms: Mapping[str, tuple] | None = None
     #: the spec compiled (None: a built-in, generated ahead of time in ``_generated.py``)
     source: Any = field(default=None, compare=False, repr=False)
@@ -317,7 +317,7 @@ class Forms:
     def _exact(
         self, h: np.ndarray, hyper: Mapping[str, float | np.ndarray], inv: dict[str, Any], normalised: bool
     ) -> None:
-        """The quantities of :func:`nqm.theory.exact_terms` exactly from the inputs (polynomials in the
+        """The quantities of :func:`nqm.theory.codegen.exact_terms` exactly from the inputs (polynomials in the
         double-double x = lr h, :func:`._twofold.polynomials`): E, the discriminant, tr(2I + D), tr A,
         det A and u1 always (tr(2I + D), tr A, det A are None without them: computed from sigma);
         g0, g1 and E w0, E w1, E w2 (a ratio of two such polynomials) in the normalised evaluation.
@@ -391,7 +391,8 @@ def forms_for(spec: object) -> Forms:
 def _compiled(spec: Any) -> Forms:
     """The forms of a spec object, cached by spec content (a spec unpickled in a worker hits the
     entry of an equal one): a built-in's generated forms when ``spec`` equals the built-in of its name."""
-    from nqm.theory import compile_forms, exact_terms, get_spec, hyperparameter_ranges, scale_covariant
+    from nqm.theory import get_spec
+    from nqm.theory.codegen import compile_forms, exact_terms, hyperparameter_ranges, scale_covariant
 
     if spec.name in FORMS and get_spec(spec.name) == spec:
         generated: tuple[Any, ...] = FORMS[spec.name]

@@ -47,7 +47,7 @@ def _query_function(spec: Any) -> tuple[tuple[str, ...], Callable[..., list]]:
     """``(hyperparameter names, q(*values))`` for ``spec`` (compiled once per spec content)."""
     import sympy as sp
 
-    from nqm.theory._multiplicative import query_row
+    from nqm.theory import query_row
 
     q = query_row(spec)
     names = tuple(hp.name for hp in spec.hyperparameters)

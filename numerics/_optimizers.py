@@ -180,7 +180,7 @@ def _cache_config(forms: Forms, values: Mapping[str, np.ndarray]) -> dict[str, A
     spec by its name and its generated forms' source (so equal specs share entries, different ones never)."""
     identity: Any = forms.name
     if not forms.builtin:
-        from nqm.theory import cached_forms_source
+        from nqm.theory.codegen import cached_forms_source
 
         identity = [forms.name, cached_forms_source(forms.source)]
     return {"spec": identity, "values": dict(values)}

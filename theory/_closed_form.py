@@ -43,7 +43,7 @@ from itertools import combinations
 
 import sympy as sp
 
-from ._derive import derive
+from ._moments import characteristic_polynomial, eigenvalues
 from ._spec import OptimizerSpec, SpecError
 from ._symbols import B, c, h, k, r1, r2, t, v0, z
 from ._ztransform import inverse_ztransform, partial_sum_of_squares, sum_of_squares
@@ -72,7 +72,8 @@ def transfer_function(spec: OptimizerSpec, vector: sp.Matrix, var: sp.Symbol = z
 
 
 def root_symbols(n: int) -> tuple[sp.Symbol, ...]:
-    """The named roots :math:`r_1, \\dots, r_n` (:data:`nqm.theory.r1`, :data:`nqm.theory.r2`, then ``r_3``, ...)."""
+    """The named roots :math:`r_1, \\dots, r_n` (:data:`nqm.theory.symbols.r1`, :data:`nqm.theory.symbols.r2`,
+    then ``r_3``, ...)."""
     named = (r1, r2)
     return tuple(named[i] if i < 2 else sp.Symbol(f"r_{i + 1}") for i in range(n))
 
@@ -85,7 +86,7 @@ def vieta_relations(spec: OptimizerSpec) -> tuple[sp.Eq, ...]:
     :math:`r_1 r_2 = \beta` (Theorem 1).
     """
     roots = root_symbols(spec.n)
-    coeffs = sp.Poly(sp.expand(derive(spec).characteristic_polynomial), z).all_coeffs()  # a_n, ..., a_0
+    coeffs = sp.Poly(sp.expand(characteristic_polynomial(spec, z)), z).all_coeffs()  # a_n, ..., a_0
     out = []
     for j in range(1, spec.n + 1):
         elementary = sp.Add(*[sp.Mul(*combo) for combo in combinations(roots, j)])
@@ -103,7 +104,7 @@ def root_values(spec: OptimizerSpec) -> tuple[sp.Expr, ...]:
     numeric point (a labelling, not a claim); specs without a learning rate keep sympy's
     order. Raises :class:`SpecError` if the roots are not simple or not in closed form.
     """
-    eig = derive(spec).eigenvalues
+    eig = eigenvalues(spec)
     if any(m > 1 for m in eig.values()):
         raise SpecError(f"{spec.name}: the eigenvalues of A are generically repeated; named roots need simple roots")
     values = sorted(eig, key=sp.default_sort_key)
@@ -186,7 +187,7 @@ class ClosedForm:
 
     @cached_property
     def mean_path(self) -> sp.Expr:
-        r""":math:`m_t = \mathrm{out}\,A^t\,\mathrm{init} = \mathbb{E}\,y_t/\theta(0)`, in :data:`nqm.theory.t`.
+        r""":math:`m_t = \mathrm{out}\,A^t\,\mathrm{init} = \mathbb{E}\,y_t/\theta(0)`, in :data:`nqm.theory.symbols.t`.
 
         For momentum this is the bracket of Theorem 1 (eqs. 32–33), for EMA that of Theorem 2.
         """

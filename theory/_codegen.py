@@ -315,7 +315,7 @@ def generated_module_source(specs: tuple[OptimizerSpec, ...]) -> str:
     table = ["", "#: name -> hyperparameter names, their ranges (lower, upper, lower_closed, upper_closed), forms,",
              "#: whether the risk is linear in c (OptimizerSpec.noise_linear), whether the forms are scale covariant",
              "#: and E, the discriminant and tr(2I + D) as polynomials in x = lr * h and the other hyperparameters",
-             "#: (nqm.theory.exact_terms)",
+             "#: (nqm.theory.codegen.exact_terms)",
              "FORMS = {"]
     for spec in specs:
         params = tuple(hp.name for hp in spec.hyperparameters)

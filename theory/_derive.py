@@ -18,22 +18,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache, cached_property
-from typing import TYPE_CHECKING
 
 import sympy as sp
 
+from ._closed_form import ClosedForm, closed_form
+from ._latex import _summary_formulas, latex_display
 from ._moments import (
     _rational_in_placeholders,
     characteristic_polynomial,
+    eigenvalues,
     second_moment_vec,
     second_moment_vech,
     stationary_covariance,
 )
 from ._spec import OptimizerSpec, SpecError
+from ._stability import jury_conditions, stability_region
 from ._symbols import B, c, h, x, z
-
-if TYPE_CHECKING:
-    from ._closed_form import ClosedForm
 
 __all__ = ["Derivation", "NumericInvariants", "derive"]
 
@@ -94,24 +94,21 @@ class Derivation:
     def _repr_latex_(self) -> str:
         """Jupyter display: the state-space form, characteristic polynomial, stationary risk and
         stability conditions, as the LaTeX document writes them (:func:`nqm.theory.derivation_latex`)."""
-        # the LaTeX module builds on this one: imported on use
-        from ._latex import derivation_latex
-
-        return derivation_latex(self.spec)
+        formulas = _summary_formulas(
+            self.spec, self.characteristic_polynomial, self.stationary_risk, self.stability_conditions
+        )
+        return latex_display(formulas)
 
     # ------------------------------------------------------------------ mean dynamics
     @cached_property
     def characteristic_polynomial(self) -> sp.Expr:
-        r""":math:`\det(zI - A)` in the variable :data:`nqm.theory.z`, factored."""
+        r""":math:`\det(zI - A)` in the variable :data:`nqm.theory.symbols.z`, factored."""
         return characteristic_polynomial(self.spec, z)
 
     @cached_property
     def eigenvalues(self) -> dict[sp.Expr, int]:
         """Roots of the characteristic polynomial with multiplicities (sympy ``roots``)."""
-        roots = sp.roots(sp.Poly(sp.expand(self.characteristic_polynomial), z))
-        if sum(roots.values()) != self.spec.n:
-            raise SpecError(f"could not find all eigenvalues of {self.spec.name} in closed form")
-        return roots
+        return eigenvalues(self.spec)
 
     # ------------------------------------------------------------------ second moments
     @cached_property
@@ -159,16 +156,12 @@ class Derivation:
     @cached_property
     def stability_conditions(self) -> list[sp.Basic]:
         """Jury (Schur–Cohn) conditions: all eigenvalues of A strictly inside the unit circle."""
-        from ._stability import jury_conditions
-
         poly, back = self._characteristic_poly()
         return [cond.xreplace(back) for cond in jury_conditions(poly, z)]
 
     @cached_property
     def stability_region(self) -> sp.Basic:
         """The stability conditions reduced, where sympy can, to a region in the hyperparameters."""
-        from ._stability import stability_region
-
         assumptions = {hp.symbol: hp.interval for hp in self.spec.hyperparameters}
         poly, back = self._characteristic_poly()
         return stability_region(poly, z, assumptions).xreplace(back)
@@ -235,15 +228,11 @@ class Derivation:
         In named roots :math:`r_1, r_2, \dots` with Vieta's relations for specs with two or
         more states (Theorems 1 and 2), in radicals for one state (eq. 4).
         """
-        from ._closed_form import closed_form
-
         return closed_form(self.spec)
 
     @cached_property
     def closed_form_generic(self) -> ClosedForm:
         """The same closed forms with the roots written in radicals."""
-        from ._closed_form import closed_form
-
         return closed_form(self.spec, named=False)
 
     @cached_property

@@ -29,12 +29,13 @@ the original system wherever its determinant does not vanish identically, which 
 from __future__ import annotations
 
 import random
+from functools import cache
 
 import sympy as sp
 from sympy.polys.matrices import DomainMatrix
 from sympy.polys.matrices.exceptions import DMNonInvertibleMatrixError
 
-from ._spec import OptimizerSpec
+from ._spec import OptimizerSpec, SpecError
 from ._symbols import B, c, z
 
 __all__ = [
@@ -43,12 +44,25 @@ __all__ = [
     "second_moment_vech",
     "stationary_covariance",
     "characteristic_polynomial",
+    "eigenvalues",
 ]
 
 
+@cache
 def characteristic_polynomial(spec: OptimizerSpec, var: sp.Symbol = z) -> sp.Expr:
-    r""":math:`\det(zI - A)`, the characteristic polynomial of the mean dynamics (eq. 22)."""
+    r""":math:`\det(zI - A)`, the characteristic polynomial of the mean dynamics (eq. 22), factored (cached)."""
     return sp.factor(sp.expand((var * sp.eye(spec.n) - spec.A).det()))
+
+
+@cache
+def eigenvalues(spec: OptimizerSpec) -> dict[sp.Expr, int]:
+    """Roots of the characteristic polynomial in :math:`z` with multiplicities (sympy ``roots``; cached).
+
+    Raises :class:`SpecError` if sympy does not find all :math:`n` of them in closed form."""
+    roots = sp.roots(sp.Poly(sp.expand(characteristic_polynomial(spec, z)), z))
+    if sum(roots.values()) != spec.n:
+        raise SpecError(f"could not find all eigenvalues of {spec.name} in closed form")
+    return roots
 
 
 def vech_basis(n: int) -> list[tuple[int, int]]:

@@ -46,6 +46,7 @@ import sympy as sp
 from ._builtins import ema, momentum, sgd
 from ._closed_form import closed_form, hyperparameters_from_roots, same_closed_form
 from ._derive import derive
+from ._latex import Formula, to_latex
 from ._moments import second_moment_vech
 from ._spec import PRECONDITIONED_PROBLEM, OptimizerSpec
 from ._symbols import B, alpha, beta, c, gamma, h, k, p, r1, r2, t, v0, x, z
@@ -229,9 +230,7 @@ class Statement:
         return self.result
 
     def formulas(self, derived: sp.Basic | None = None) -> tuple:
-        """Document lines (:class:`nqm.theory._latex.Formula`): the claim, then the derivation."""
-        from ._latex import Formula
-
+        """Document lines (:class:`nqm.theory.Formula`): the claim, then the derivation."""
         def lines(obj: sp.Basic, labels: tuple[str, ...], tag: str) -> list:
             items = list(obj) if isinstance(obj, sp.Tuple) else [obj]
             return [
@@ -259,8 +258,6 @@ class Statement:
     @property
     def latex(self) -> str:
         """LaTeX of the claim (``label = formula``, components separated by ``,\\quad``)."""
-        from ._latex import to_latex
-
         items = list(self.claimed) if isinstance(self.claimed, sp.Tuple) else [self.claimed]
         return r",\quad ".join(
             to_latex(e) if isinstance(e, sp.Rel) else f"{label} = {to_latex(e)}" for label, e in zip(self.labels, items)

@@ -1,7 +1,7 @@
 """Regenerate ``numerics/_generated.py`` from the built-in specs: ``python -m nqm.theory._regenerate``.
 
 A separate entry module, so that ``runpy`` executes a module the package has not imported
-yet (``nqm.theory`` imports :mod:`nqm.theory._codegen` for its public API).
+yet (``nqm.theory`` imports :mod:`nqm.theory._codegen` for :mod:`nqm.theory.codegen`).
 """
 
 from __future__ import annotations

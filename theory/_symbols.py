@@ -6,7 +6,7 @@ different specs can be compared symbolically and rendered in the paper's notatio
 EMA coefficient :math:`\\gamma`, curvature :math:`h_i`, gradient-noise variance :math:`c_i`,
 batch size :math:`B`, preconditioning power :math:`p`.
 
-User specs must build their matrices from these objects (``nqm.theory.h`` etc.): a
+User specs must build their matrices from these objects (``nqm.theory.symbols.h`` etc.): a
 fresh ``sympy.Symbol("h")`` carries different assumptions and is a different symbol.
 """
 

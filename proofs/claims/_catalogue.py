@@ -27,11 +27,11 @@ from collections.abc import Callable, Iterable
 
 from nqm.theory import OptimizerSpec, get_spec, registered_specs
 
+from ..conformance import resolve_spec
 from . import _ema, _information, _momentum, _preconditioning, _scaling, _sgd
 from ._information import information_bound_proof
 from ._prover import Proof, generic_proofs
 from ._results import ProofReport, ProofResult
-from ..conformance import resolve_spec
 
 __all__ = ["paper_proofs", "proof_catalogue", "run_all"]
 

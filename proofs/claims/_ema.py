@@ -20,8 +20,8 @@ from functools import partial
 
 import sympy as sp
 
-from nqm.theory import alpha, closed_form, derive, ema, gamma, h, r1, r2, sgd, t, x
-from nqm.theory._paper import (
+from nqm.theory import closed_form, derive, ema, positive_on, sgd
+from nqm.theory.paper import (
     APPENDIX_D_INITIAL_STATE,
     APPENDIX_D_NOISE,
     APPENDIX_D_RISK,
@@ -33,8 +33,8 @@ from nqm.theory._paper import (
     THEOREM2_RED_FACTOR_BELOW_ONE,
     THEOREM2_RED_FACTOR_WITHOUT_GAMMA,
     THEOREM2_STATIONARY_RISK,
-    positive_on,
 )
+from nqm.theory.symbols import alpha, gamma, h, r1, r2, t, x
 
 from ._prover import FACTORISATION, SIGN, SYMBOLIC, Outcome, Proof, bound_outcome, method, paper_claim, step
 

@@ -33,8 +33,9 @@ import sympy as sp
 import nqm.numerics as nn
 from nqm.numerics._forms import forms_for
 from nqm.numerics._sweep import PAPER_BATCH_SIZES
-from nqm.theory import B, alpha, c, closed_form, h, same_closed_form, sgd, t, v0
-from nqm.theory._paper import INFORMATION_BOUND, INFORMATION_BOUND_PER_DIRECTION, positive_on
+from nqm.theory import closed_form, positive_on, same_closed_form, sgd
+from nqm.theory.paper import INFORMATION_BOUND, INFORMATION_BOUND_PER_DIRECTION
+from nqm.theory.symbols import B, alpha, c, h, t, v0
 
 from ._prover import NUMERIC, SIGN, SYMBOLIC, Outcome, Proof, method, paper_claim, step
 

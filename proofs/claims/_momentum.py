@@ -25,8 +25,8 @@ from functools import partial
 
 import sympy as sp
 
-from nqm.theory import alpha, beta, derive, h, momentum, same_closed_form, x, z
-from nqm.theory._paper import (
+from nqm.theory import derive, momentum, positive_on, same_closed_form
+from nqm.theory.paper import (
     APPENDIX_B_CHARACTERISTIC_POLYNOMIAL,
     APPENDIX_B_CRITICAL_DAMPING,
     APPENDIX_B_EIGENVALUES,
@@ -48,8 +48,8 @@ from nqm.theory._paper import (
     THEOREM1_MEAN_PATH,
     THEOREM1_STATIONARY_RISK,
     UNDERDAMPED_MODULUS,
-    positive_on,
 )
+from nqm.theory.symbols import alpha, beta, h, x, z
 
 from ._prover import FACTORISATION, SERIES, SIGN, SYMBOLIC, Outcome, Proof, bound_outcome, method, paper_claim, step
 

@@ -12,7 +12,7 @@ The entries, each holding the paper's statements (:mod:`nqm.theory._paper`) and 
 
 from __future__ import annotations
 
-from nqm.theory._paper import (
+from nqm.theory.paper import (
     EQ9_PRECONDITIONED_SGD_RISK,
     EQ10_ILL_CONDITIONED,
     EQ10_INCREASING_IN_P,

@@ -51,11 +51,11 @@ import numpy as np
 import sympy as sp
 from sympy.polys.polyfuncs import symmetrize
 
-from nqm.theory import B, OptimizerSpec, Statement, c, derive, h, k, t, v0
-from nqm.theory._closed_form import closed_form, root_symbols, same_closed_form, vieta_relations
+from nqm.theory import OptimizerSpec, Statement, closed_form, derive, root_symbols, same_closed_form, vieta_relations
+from nqm.theory.symbols import B, c, h, k, t, v0
 
-from ._results import ProofResult
 from ..conformance import resolve_spec
+from ._results import ProofResult
 
 __all__ = [
     "METHODS",
@@ -406,7 +406,7 @@ def eliminate_roots(expr: sp.Expr, spec: OptimizerSpec) -> sp.Expr:
 
     The numerator and denominator (times the Vandermonde product if they are antisymmetric)
     are written in the elementary symmetric polynomials (``symmetrize``), which Vieta's
-    relations (:func:`~nqm.theory._closed_form.vieta_relations`) replace by the coefficients
+    relations (:func:`~nqm.theory.vieta_relations`) replace by the coefficients
     of :math:`\det(zI-A)`. ``ValueError`` if ``expr`` is not symmetric.
     """
     roots = root_symbols(spec.n)

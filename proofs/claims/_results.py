@@ -13,13 +13,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from nqm.numerics._jsonio import json_ready
 from rich.markup import escape
 from rich.table import Table
+
+from nqm.numerics._jsonio import json_ready
 
 from .._tables import html_table, to_dataframe
 

@@ -25,7 +25,8 @@ import sympy as sp
 from scipy.optimize import brentq, minimize_scalar
 
 import nqm.numerics as nn
-from nqm.theory import B, alpha, c, closed_form, h, sgd, t, v0
+from nqm.theory import closed_form, sgd
+from nqm.theory.symbols import B, alpha, c, h, t, v0
 
 from ._information import PAPER_TARGET, paper_problem
 from ._prover import NUMERIC, SERIES, Outcome, Proof, method, step

@@ -16,8 +16,9 @@ defined in the theory) together with its method, reference, assumptions and furt
 
 from __future__ import annotations
 
-from nqm.theory import derive, h, same_closed_form, sgd, t, v0
-from nqm.theory._paper import EQ4_SGD_RISK, SGD_STABILITY
+from nqm.theory import derive, same_closed_form, sgd
+from nqm.theory.paper import EQ4_SGD_RISK, SGD_STABILITY
+from nqm.theory.symbols import h, t, v0
 
 from ._prover import SIGN, SYMBOLIC, Outcome, Proof, method, paper_claim, step
 

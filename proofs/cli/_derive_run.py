@@ -12,9 +12,9 @@ from typing import Any
 import click
 import sympy as sp
 
-from nqm.theory import Formula, get_spec, to_latex, z
+from nqm.theory import PARTIAL_SUM_STATES, Formula, get_spec, to_latex
 from nqm.theory import derive as derive_spec
-from nqm.theory._latex import _PARTIAL_SUM_STATES
+from nqm.theory.symbols import z
 
 from ._common import fail, refuse_overwrite, status, write_output
 from ._runtime import one_optimizer
@@ -79,7 +79,7 @@ def _items(spec: Any) -> list[tuple[str, str, str, Callable[[], Any]]]:
         ("noise_sum", "stationary noise sum sum_k g_k^2 (Parseval, eqs. 30-31)", r"\sum_{k\ge0} g_{k}^{2}",
          lambda: cf.noise_sum),
     ]
-    if spec.n <= _PARTIAL_SUM_STATES:  # the partial sum's symbolic self-check is too slow beyond (see _latex)
+    if spec.n <= PARTIAL_SUM_STATES:  # the partial sum's symbolic self-check is too slow beyond (see _latex)
         items += [
             ("noise_part", "noise part of the risk (h c / 2B) sum_{k<t} g_k^2", r"\tfrac{h_i c_i}{2B}\sum_{k<t} g_{k}^{2}",
              lambda: cf.noise_part),

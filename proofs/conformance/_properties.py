@@ -59,7 +59,9 @@ from hypothesis import assume
 from hypothesis import strategies as st
 
 import nqm.numerics as nn
-from nqm.theory import B, OptimizerSpec, c, derive, get_spec, h, hyperparameter_ranges
+from nqm.theory import OptimizerSpec, derive, get_spec
+from nqm.theory.codegen import hyperparameter_ranges
+from nqm.theory.symbols import B, c, h
 
 from ._recursion import moment_recursion_risk
 from ._reductions import Reduction, declared_reductions

@@ -27,7 +27,8 @@ import numpy as np
 import sympy as sp
 
 import nqm.numerics as nn
-from nqm.theory import B, OptimizerSpec, c, h
+from nqm.theory import OptimizerSpec
+from nqm.theory.symbols import B, c, h
 
 __all__ = ["moment_recursion_risk"]
 

@@ -26,7 +26,8 @@ from hypothesis import assume
 from hypothesis import strategies as st
 
 import nqm.numerics as nn
-from nqm.theory import OptimizerSpec, derive, get_spec, h
+from nqm.theory import OptimizerSpec, derive, get_spec
+from nqm.theory.symbols import h
 
 __all__ = [
     "Setup",

@@ -52,27 +52,17 @@ import mpmath as mp
 import sympy as sp
 
 from nqm.theory import (
-    B,
     OptimizerSpec,
     SpecError,
-    alpha,
-    beta,
-    c,
+    closed_form,
     derive,
-    gamma,
     get_spec,
-    h,
-    k,
-    nu,
-    p,
-    r1,
-    r2,
-    t,
-    v0,
-    x,
-    z,
+    hyperparameters_from_roots,
+    root_symbols,
+    root_values,
+    same_closed_form,
 )
-from nqm.theory._closed_form import closed_form, hyperparameters_from_roots, root_symbols, root_values, same_closed_form
+from nqm.theory.symbols import B, alpha, beta, c, gamma, h, k, nu, p, r1, r2, t, v0, x, z
 
 from ._budget import call_with_budget, prestart
 from .._limits import MAX_SAMPLES, MAX_SYMBOLIC_SECONDS, SYMBOLIC_SECONDS  # the CLI's help shows them

@@ -6,7 +6,7 @@ paper's problem, linked from an index page.
 * ``index.html`` and ``index.md`` — header (versions, the problem, the command, the time of
   each section) and every section below, linked;
 * ``derivations.html`` (formulas drawn with matplotlib's mathtext as SVG in ``math/``, LaTeX
-  source beside each) and ``derivations.tex`` (:func:`~nqm.theory._latex.latex_document`);
+  source beside each) and ``derivations.tex`` (:func:`~nqm.theory.latex_document`);
 * ``proofs/proofs.json``, ``proofs/proofs.tex`` (:func:`~nqm.proofs.run_all` with the writers
   of :mod:`nqm.proofs.claims._results`) and the proof table;
 * ``figures/`` — every default figure of :mod:`nqm.proofs.figures._core` (PNG, PDF, CSV, JSON);
@@ -232,7 +232,7 @@ def _run_on(config: ReportConfig, out: Path, sections: Sequence[str], validation
             pool: Executor, numeric: ExecutorArg, progress: Progress | None, timer: _Timer) -> _Results:
     """:func:`_run` with the sections on ``pool`` and the sweeps on ``numeric`` (a local pool is
     shut down by the caller, at once on an interruption)."""
-    from nqm.theory._latex import select_specs
+    from nqm.theory import select_specs
 
     from ..figures._core import DEFAULT_FIGURES
 
@@ -303,8 +303,7 @@ def _run_on(config: ReportConfig, out: Path, sections: Sequence[str], validation
 
 def _section_count(specs: Sequence[str] | None) -> int:
     """How many sections the derivations have: one per optimizer, plus the paper's statements if any concern them."""
-    from nqm.theory._latex import select_specs
-    from nqm.theory._paper import STATEMENTS
+    from nqm.theory import STATEMENTS, select_specs
 
     names = {s.name for s in select_specs(specs)}
     return len(names) + any(set(st.specs) <= names for st in STATEMENTS)

@@ -1,11 +1,11 @@
-r"""Formulas for the report: the derivations of :mod:`nqm.theory._latex`, rendered without LaTeX.
+r"""Formulas for the report: the derivations of :mod:`nqm.theory` (its LaTeX document), rendered without LaTeX.
 
 The machine that runs ``nqm report`` has no TeX installation, so every formula is drawn with
 matplotlib's mathtext (Computer Modern glyphs as SVG paths) and shown beside its LaTeX source.
 mathtext knows a subset of LaTeX; :func:`mathtext_source` rewrites the few constructs the
 document uses that it lacks (``\tfrac``, ``\ge``, ``\big|``, ``\textstyle``), a
 ``pmatrix`` becomes a grid of separately rendered entries, and a long formula is drawn in
-the rows the LaTeX document breaks it into (:attr:`nqm.theory._latex.Formula.rows`, before
+the rows the LaTeX document breaks it into (:attr:`nqm.theory.Formula.rows`, before
 top-level ``+``, ``-`` and between eigenvalues). A formula that mathtext still cannot parse
 keeps its source and is counted as a failure (:attr:`RenderedFormula.failures`).
 
@@ -107,8 +107,8 @@ def render_svg(tex: str) -> Drawing | None:
 
 # ---------------------------------------------------------------------- the document's formulas
 def derivation_sections(specs: Sequence[object] | None = None) -> tuple[str, list[tuple[str, list[DocumentBlock]]]]:
-    r"""``(document, sections)``: :func:`~nqm.theory._latex.latex_document` for ``specs`` (None:
-    every registered optimizer) and its content, :func:`~nqm.theory._latex.document_sections`:
+    r"""``(document, sections)``: :func:`~nqm.theory.latex_document` for ``specs`` (None:
+    every registered optimizer) and its content, :func:`~nqm.theory.document_sections`:
     one ``(title, blocks)`` per optimizer (plus the paper's re-derived statements).
 
     Each optimizer's section also lists the eigenvalues of its second-moment transition
@@ -148,7 +148,7 @@ class RenderedFormula:
 
     ``source``: the LaTeX line as written in ``derivations.tex`` (without the alignment ``&``);
     ``lines``: the drawn rows (the first holds the label; a long right-hand side continues on
-    further rows, :attr:`~nqm.theory._latex.Formula.rows`); ``matrix``: for a ``pmatrix`` right-hand side, its
+    further rows, :attr:`~nqm.theory.Formula.rows`); ``matrix``: for a ``pmatrix`` right-hand side, its
     entries drawn one by one (rows of pieces), else ``None``; ``failures``: the mathtext sources
     that could not be drawn (shown as source in the page).
     """
@@ -161,7 +161,7 @@ class RenderedFormula:
 
 @dataclass(frozen=True)
 class RenderedBlock:
-    """A :class:`~nqm.theory._latex.DocumentBlock` with the inline formulas of its running text and
+    """A :class:`~nqm.theory.DocumentBlock` with the inline formulas of its running text and
     its display lines drawn."""
 
     heading: str

@@ -11,8 +11,8 @@ import pytest
 import sympy as sp
 from conftest import USER_SPEC, run
 
-from nqm.theory import B, alpha, beta, c, get_spec, h, p
-from nqm.theory._latex import formula_lines, parse_formula
+from nqm.theory import formula_lines, get_spec, parse_formula
+from nqm.theory.symbols import B, alpha, beta, c, h, p
 
 SYMBOLS = {s.name: s for s in (alpha, beta, h, c, B, p)}
 

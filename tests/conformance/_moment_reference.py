@@ -16,7 +16,7 @@ from __future__ import annotations
 import mpmath as mp
 import sympy as sp
 
-from nqm.theory import B, c, h
+from nqm.theory.symbols import B, c, h
 
 DIGITS = 30
 

@@ -8,7 +8,7 @@ import pytest
 import sympy as sp
 
 import nqm.numerics as nn
-from nqm.theory import B, alpha, c, gamma, h, nu
+from nqm.theory.symbols import B, alpha, c, gamma, h, nu
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "custom_variant.py"
 

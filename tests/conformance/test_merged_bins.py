@@ -16,7 +16,8 @@ import pytest
 
 import _moment_reference as reference
 import nqm.numerics as nn
-from nqm.theory import LR, B, OptimizerSpec, c, get_spec, h
+from nqm.theory import LR, OptimizerSpec, get_spec
+from nqm.theory.symbols import B, c, h
 
 PAPER = nn.Problem.paper()
 

@@ -12,8 +12,9 @@ import sympy as sp
 import sympy.stats as ss
 
 import nqm.numerics as nn
-from nqm.theory import LR, OptimizerSpec, SpecError, alpha, beta, ema, h, momentum, multiplicative_dynamics, nesterov, query_row, sgd
+from nqm.theory import LR, OptimizerSpec, SpecError, ema, momentum, multiplicative_dynamics, nesterov, query_row, sgd
 from nqm.theory._multiplicative import preconditioned_noise_is_invariant
+from nqm.theory.symbols import alpha, beta, h
 
 
 def test_gaussian_design_gradient_covariance_by_sympy_stats() -> None:

@@ -26,9 +26,9 @@ from collections.abc import Sequence
 import mpmath as mp
 import sympy as sp
 
-from nqm.theory import B as B_SYM
-from nqm.theory import c as C_SYM
-from nqm.theory import h as H_SYM
+from nqm.theory.symbols import B as B_SYM
+from nqm.theory.symbols import c as C_SYM
+from nqm.theory.symbols import h as H_SYM
 
 #: significant digits guaranteed on every returned value
 DIGITS = 50

@@ -20,7 +20,8 @@ from functools import lru_cache
 
 import mpmath as mp
 import sympy as sp
-from nqm.theory import B, c, get_spec, h
+from nqm.theory import get_spec
+from nqm.theory.symbols import B, c, h
 
 DIGITS = 50
 

@@ -16,8 +16,7 @@ import pytest
 import sympy as sp
 
 import nqm.numerics as nn
-from nqm.theory import Hyperparameter, OptimizerSpec, register, unregister
-from nqm.theory._builtins import BETA, LR
+from nqm.theory import BETA, LR, Hyperparameter, OptimizerSpec, register, unregister
 
 PROB = nn.Problem.paper(d=200, bins=4)
 HYPER = {"lr": 0.3, "beta": 0.6}

@@ -27,7 +27,7 @@ import sympy as sp
 
 import nqm.numerics as nn
 from nqm.theory import BETA, GAMMA, LR, OptimizerSpec, get_spec
-from nqm.theory import h as H
+from nqm.theory.symbols import h as H
 from nqm.numerics._twofold import DoubleDouble
 
 import _edge_oracle as oracle

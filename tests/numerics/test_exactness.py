@@ -12,7 +12,8 @@ import pytest
 import sympy as sp
 
 import nqm.numerics as nn
-from nqm.theory import B, alpha, beta, c, ema, gamma, h, momentum, nesterov, qhm, sgd
+from nqm.theory import ema, momentum, nesterov, qhm, sgd
+from nqm.theory.symbols import B, alpha, beta, c, gamma, h
 
 mp.mp.dps = 50
 

@@ -18,22 +18,9 @@ from hypothesis import strategies as st
 import nqm.numerics as nn
 from nqm.numerics import build_model
 from nqm.numerics._steps import grid_minimum
-from nqm.theory import (
-    BETA,
-    GAMMA,
-    LR,
-    Hyperparameter,
-    OptimizerSpec,
-    alpha,
-    c,
-    ema,
-    h,
-    momentum,
-    nesterov,
-    qhm,
-    sgd,
-)
-from nqm.theory import B as Bsym
+from nqm.theory import BETA, GAMMA, LR, Hyperparameter, OptimizerSpec, ema, momentum, nesterov, qhm, sgd
+from nqm.theory.symbols import B as Bsym
+from nqm.theory.symbols import alpha, c, h
 
 mp.mp.dps = 50
 

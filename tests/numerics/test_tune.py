@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 import nqm.numerics as nn
 from nqm.numerics import _steps
 from nqm.numerics import build_model
-from nqm.theory import alpha, beta, ema, gamma, momentum, sgd
+from nqm.theory import ema, momentum, sgd
+from nqm.theory.symbols import alpha, beta, gamma
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_exactness import mp_risk  # noqa: E402  (the 50-digit reference of the engine tests)

@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 import nqm.numerics as nn
 from nqm.proofs import generic_proofs, run_all
 from nqm.proofs.claims._prover import PointSampler, eliminate_roots, spec_numerics, vanishing_limit
-from nqm.theory import BETA, GAMMA, LR, OptimizerSpec, alpha, beta, derive, h, momentum, r1, r2, t
+from nqm.theory import BETA, GAMMA, LR, OptimizerSpec, derive, momentum
+from nqm.theory.symbols import alpha, beta, h, r1, r2, t
 
 SETTINGS = settings(max_examples=10, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 
@@ -82,7 +83,8 @@ def test_stationary_and_bound_proofs_catch_a_wrong_covariance() -> None:
 @given(st.sampled_from(["sgd", "momentum", "ema", "nesterov", "qhm"]), st.integers(0, 2**31 - 1),
        st.lists(st.integers(0, 300), min_size=1, max_size=4))
 def test_spec_numerics_risk_matches_the_engine(name: str, seed: int, steps: list[int]) -> None:
-    from nqm.theory import B, c, get_spec, v0
+    from nqm.theory import get_spec
+    from nqm.theory.symbols import B, c, v0
 
     spec = get_spec(name)
     point = PointSampler(spec, seed).point(stable=True)

@@ -17,7 +17,8 @@ import nqm.numerics as nn
 import nqm.proofs.claims._information as claims_information
 from nqm.proofs import METHODS, ProofResult, run_all
 from nqm.proofs.claims._catalogue import FAMILIES, paper_proofs
-from nqm.theory import BUILTINS, STATEMENTS, alpha, B, beta, c, h
+from nqm.theory import BUILTINS, STATEMENTS
+from nqm.theory.symbols import B, alpha, beta, c, h
 
 BUILTIN_NAMES = [spec.name for spec in BUILTINS]
 

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 import nqm.proofs.claims._sgd as sgd_claims
 from nqm.proofs.cli._main import main
-from nqm.theory import alpha, h
+from nqm.theory.symbols import alpha, h
 
 THEOREM1 = "(1+beta)*alpha*c/(2*B*(2*beta+2-alpha*h)*(1-beta))"
 

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from nqm.proofs import QUANTITIES, verify_formula
 from nqm.proofs.formulas._verify import parse_user_formula
 from nqm.proofs.formulas._evaluate import evaluate
-from nqm.theory import B, alpha, beta, c, gamma, get_spec, h
+from nqm.theory import get_spec
+from nqm.theory.symbols import B, alpha, beta, c, gamma, h
 
 SETTINGS = settings(max_examples=8, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 

@@ -26,7 +26,8 @@ from nqm.proofs.formulas._budget import call_with_budget
 from nqm.proofs.cli._main import main
 from nqm.proofs.formulas._verify import parse_user_formula
 from nqm.proofs.formulas._parse import MAX_DEPTH, MAX_EXPONENT, MAX_LATEX_CHARS, MAX_LITERAL_DIGITS
-from nqm.theory import alpha, get_spec
+from nqm.theory import get_spec
+from nqm.theory.symbols import alpha
 
 THEOREM1 = "(1+beta)*alpha*c/(2*B*(2*beta+2-alpha*h)*(1-beta))"
 

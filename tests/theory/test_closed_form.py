@@ -20,35 +20,22 @@ from nqm.theory import (
     BUILTINS,
     GAMMA,
     LR,
-    B,
+    ClosedForm,
     OptimizerSpec,
     SpecError,
-    alpha,
-    beta,
-    c,
+    closed_form,
     derive,
     ema,
-    gamma,
-    h,
-    k,
+    hyperparameters_from_roots,
     momentum,
     nesterov,
-    nu,
     qhm,
-    r1,
-    r2,
-    sgd,
-    t,
-    v0,
-)
-from nqm.theory._closed_form import (
-    ClosedForm,
-    closed_form,
-    hyperparameters_from_roots,
     root_values,
     same_closed_form,
+    sgd,
     vieta_relations,
 )
+from nqm.theory.symbols import B, alpha, beta, c, gamma, h, k, nu, r1, r2, t, v0
 
 mpmath.mp.dps = 40
 PROBLEM = dict(h=0.7, c=0.4, B=8.0, v0=1.3)

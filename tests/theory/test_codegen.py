@@ -10,7 +10,8 @@ import sympy as sp
 
 import nqm.numerics
 import nqm.numerics as nn
-from nqm.theory import BUILTINS, LR, Hyperparameter, OptimizerSpec, generated_module_source
+from nqm.theory import BUILTINS, LR, Hyperparameter, OptimizerSpec
+from nqm.theory.codegen import generated_module_source
 
 
 def test_generated_module_is_fresh() -> None:

@@ -20,17 +20,25 @@ from hypothesis import strategies as st
 from sympy.parsing.latex import parse_latex
 
 from nqm.proofs.cli._main import main
-from nqm.theory import BETA, BUILTINS, GAMMA, LR, B, OptimizerSpec, alpha, beta, c, derive, gamma, h, momentum, p, r1, r2, sgd, t, v0, x
-from nqm.theory._latex import (
-    PRINT_NAMES,
+from nqm.theory import (
+    BETA,
+    BUILTINS,
+    GAMMA,
+    LR,
+    OptimizerSpec,
     canonical_form,
+    derive,
     document_formulas,
     formula_lines,
     latex_document,
+    momentum,
     parse_formula,
     roundtrip,
+    sgd,
     to_latex,
 )
+from nqm.theory._latex import PRINT_NAMES
+from nqm.theory.symbols import B, alpha, beta, c, gamma, h, p, r1, r2, t, v0, x
 
 
 @pytest.fixture(scope="module")
@@ -210,7 +218,7 @@ def test_a_sum_is_printed_with_one_sign_whichever_way_a_derivation_wrote_it() ->
 def test_the_document_is_the_same_in_every_process() -> None:
     """Which sign a derivation ends with once varied between processes (1 run in 4 printed
     1/(-r_1 + r_2) where the others printed -1/(r_1 - r_2)); the printed document must not."""
-    code = ("import hashlib; from nqm.theory._latex import latex_document; "
+    code = ("import hashlib; from nqm.theory import latex_document; "
             "print(hashlib.sha256(latex_document(['momentum']).encode()).hexdigest())")
     digests = {
         subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
@@ -292,7 +300,7 @@ def test_stability_conditions_read_as_bounds() -> None:
 
 def test_the_papers_statements_print_as_their_derivations() -> None:
     """Where the claim and the derivation are the same expression, the document prints them the same."""
-    from nqm.theory._paper import statement
+    from nqm.theory import statement
 
     for name in (
         "eq4_sgd_risk", "eq7_overdamped_rate", "eq9_preconditioned_sgd_risk", "theorem1_stationary_risk",

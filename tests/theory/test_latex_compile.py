@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from nqm.theory import BUILTINS
-from nqm.theory._latex import latex_document
+from nqm.theory import BUILTINS, latex_document
 
 PDFLATEX = shutil.which("pdflatex")
 

@@ -13,7 +13,8 @@ import mpmath
 import pytest
 import sympy as sp
 
-from nqm.theory import BETA, BUILTINS, LR, Hyperparameter, OptimizerSpec, alpha, beta, derive, h, stationary_covariance
+from nqm.theory import BETA, BUILTINS, LR, Hyperparameter, OptimizerSpec, derive, stationary_covariance
+from nqm.theory.symbols import alpha, beta, h
 
 DIGITS = 50
 

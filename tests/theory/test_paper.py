@@ -13,10 +13,11 @@ import sympy as sp
 
 import nqm.numerics as nn
 import nqm.theory._paper as paper
-from nqm.theory import BUILTINS, alpha, beta, derive, gamma, h, momentum, r1, r2, t, x, z
-from nqm.theory._latex import roundtrip, to_latex
-from nqm.theory._paper import STATEMENTS, Check, N, Statement, check_all, positive_on, preconditioning_statement, statement
+from nqm.theory import BUILTINS, STATEMENTS, Statement, check_all, derive, momentum, positive_on, roundtrip, statement, to_latex
+from nqm.theory._paper import Check, N, preconditioning_statement
+from nqm.theory.symbols import alpha, beta, gamma, h, r1, r2, t, x, z
 from nqm.theory._paper import d as dimension
+from nqm.theory.symbols import alpha, beta, gamma, h, r1, r2, t, x, z
 
 REQUIRED = [
     "eq4_sgd_risk",

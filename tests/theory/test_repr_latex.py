@@ -9,7 +9,7 @@ _LINE = re.compile(r"^(?P<label>.*?) &(?P<eq>=?) (?P<rhs>.*)$")
 
 
 def test_a_derivation_displays_its_main_results_and_they_parse_back() -> None:
-    from nqm.theory._latex import roundtrip
+    from nqm.theory import roundtrip
 
     d = derive(momentum)
     tex = d._repr_latex_()

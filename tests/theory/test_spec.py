@@ -3,19 +3,8 @@
 import pytest
 import sympy as sp
 
-from nqm.theory import (
-    BETA,
-    LR,
-    Hyperparameter,
-    OptimizerSpec,
-    SpecError,
-    alpha,
-    beta,
-    ema,
-    h,
-    momentum,
-    sgd,
-)
+from nqm.theory import BETA, LR, Hyperparameter, OptimizerSpec, SpecError, ema, momentum, sgd
+from nqm.theory.symbols import alpha, beta, h
 
 
 def test_momentum_matrices_follow_from_eq5_update() -> None:

@@ -1,0 +1,40 @@
+r"""The numeric layer's entry into the theory: a spec's derivations as generated numpy code.
+
+:mod:`nqm.numerics` evaluates what these functions produce and never imports sympy itself
+(the built-ins' forms are committed as ``numerics/_generated.py``; a user spec's are derived,
+printed and compiled on first use, cached by spec content):
+
+* :func:`compile_forms` / :func:`cached_forms_source` / :func:`forms_source`: the function
+  ``forms(h, c, B, <hyperparameters>) -> dict`` of a spec's
+  :class:`~nqm.theory.NumericInvariants` (Theorem 1's Chebyshev form for n <= 2 states);
+* :func:`exact_terms`: the quantities evaluated exactly from the inputs near the edges of
+  stability, as polynomials in :math:`x = \alpha h` and the other hyperparameters;
+* :func:`scale_covariant`: whether the forms obey :math:`(h, c, \alpha) \to (sh, sc, \alpha/s)`;
+* :func:`hyperparameter_ranges`: each hyperparameter's interval as plain floats, for validators;
+* :func:`generated_module_source`: the text of ``numerics/_generated.py`` for given specs.
+
+How the code is generated (which writing of each hyperparameter keeps its accuracy) is
+documented in the private module that implements it.
+"""
+
+from __future__ import annotations
+
+from ._codegen import (
+    cached_forms_source,
+    compile_forms,
+    exact_terms,
+    forms_source,
+    generated_module_source,
+    hyperparameter_ranges,
+    scale_covariant,
+)
+
+__all__ = [
+    "cached_forms_source",
+    "compile_forms",
+    "exact_terms",
+    "forms_source",
+    "generated_module_source",
+    "hyperparameter_ranges",
+    "scale_covariant",
+]
