@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from nqm.theory import OptimizerSpec, get_spec, registered_specs
+from nqm.theory import OptimizerSpec, registered_specs
 
 from ..conformance import resolve_spec
 from . import _ema, _information, _momentum, _preconditioning, _scaling, _sgd
@@ -44,21 +44,23 @@ def paper_proofs() -> list[Proof]:
     return [proof for family in FAMILIES for proof in family.claims()]
 
 
-def _registered(spec: OptimizerSpec) -> bool:
-    try:
-        return get_spec(spec.name) is spec
-    except KeyError:
-        return False
+def proof_catalogue(
+    specs: Iterable[OptimizerSpec | str] | None = None, *, registered: Iterable[OptimizerSpec] | None = None
+) -> list[Proof]:
+    """Every proof to run for ``specs`` (see :func:`~nqm.proofs.run_all`), paper claims first.
 
-
-def proof_catalogue(specs: Iterable[OptimizerSpec | str] | None = None) -> list[Proof]:
-    """Every proof to run for ``specs`` (see :func:`~nqm.proofs.run_all`), paper claims first."""
+    ``registered``: the specs that count as registered (default: this process's registry), i.e.
+    those that get the paper's claims about them and the tuned information bound; a caller that
+    runs the catalogue in another process passes its own registry's specs (objects travel, names
+    would be looked up in the worker's registry).
+    """
     chosen = list(registered_specs()) if specs is None else [resolve_spec(s) for s in specs]
-    names = {s.name for s in chosen if _registered(s)}
+    known = list(registered_specs() if registered is None else registered)
+    names = {s.name for s in chosen if s in known}
     out = [p for p in paper_proofs() if set(p.optimizers) <= names]
     for spec in chosen:
-        if _registered(spec):
-            out.append(information_bound_proof(spec.name))
+        if spec in known:
+            out.append(information_bound_proof(spec))
         out.extend(generic_proofs(spec))
     return out
 
@@ -66,6 +68,7 @@ def proof_catalogue(specs: Iterable[OptimizerSpec | str] | None = None) -> list[
 def run_all(
     specs: Iterable[OptimizerSpec | str] | None = None,
     *,
+    registered: Iterable[OptimizerSpec] | None = None,
     progress: Callable[[ProofResult], None] | None = None,
 ) -> ProofReport:
     """Run every proof of the catalogue and return one :class:`ProofResult` per proof, as a
@@ -74,10 +77,11 @@ def run_all(
     ``specs=None``: the paper's claims and, for every registered optimizer, the information
     bound at its tuned optimum and the generic proofs. Given specs (objects or registered
     names): the paper's claims about those optimizers only, the generic proofs on each, and the
-    tuned information bound for each registered one. ``progress`` is called after each proof.
+    tuned information bound for each registered one (``registered``: :func:`proof_catalogue`).
+    ``progress`` is called after each proof.
     """
     results = ProofReport()
-    for proof in proof_catalogue(specs):
+    for proof in proof_catalogue(specs, registered=registered):
         results.append(proof.run())
         if progress is not None:
             progress(results[-1])

@@ -31,9 +31,8 @@ import numpy as np
 import sympy as sp
 
 import nqm.numerics as nn
-from nqm.numerics._forms import forms_for
-from nqm.numerics._sweep import PAPER_BATCH_SIZES
-from nqm.theory import closed_form, positive_on, same_closed_form, sgd
+from nqm.numerics import PAPER_BATCH_SIZES
+from nqm.theory import OptimizerSpec, closed_form, positive_on, same_closed_form, sgd
 from nqm.theory.paper import INFORMATION_BOUND, INFORMATION_BOUND_PER_DIRECTION
 from nqm.theory.symbols import B, alpha, c, h, t, v0
 
@@ -60,14 +59,15 @@ def paper_problem() -> nn.Problem:
     return nn.Problem.paper()
 
 
-def tuning_grid(name: str) -> dict[str, np.ndarray]:
-    """Grid axes for hyperparameters of ``name`` that the tuner has no default for (the paper's grids otherwise).
+def tuning_grid(spec: OptimizerSpec | str) -> dict[str, np.ndarray]:
+    """Grid axes for hyperparameters of ``spec`` (a spec or a registered name) that the tuner has no
+    default for (the paper's grids otherwise).
 
     A finite range gets 8 interior points, a half-line :math:`(lo, \\infty)` the values
     :math:`lo + ` ``logspace(-3, 2, 8)``. QHM's :math:`\\nu` keeps the tuner's fixed 0.7.
     """
-    forms = forms_for(name)
-    defaults = nn.default_grid(name)
+    forms = nn.as_optimizer_spec(spec, "spec").forms
+    defaults = nn.default_grid(spec)
     grid = {}
     for p in forms.params:
         if p in defaults or p == "nu":
@@ -78,9 +78,9 @@ def tuning_grid(name: str) -> dict[str, np.ndarray]:
 
 
 @lru_cache(maxsize=None)
-def _paper_sweep(name: str, power: float) -> nn.Sweep:
-    return nn.sweep(paper_problem(), name, batch_sizes=PAPER_BATCH_SIZES, target=PAPER_TARGET,
-                    grid=tuning_grid(name) or None, precond_power=power)
+def _paper_sweep(spec: OptimizerSpec, power: float) -> nn.Sweep:
+    return nn.sweep(paper_problem(), spec, batch_sizes=PAPER_BATCH_SIZES, target=PAPER_TARGET,
+                    grid=tuning_grid(spec) or None, precond_power=power)
 
 
 def _power_of_two(value: float) -> str:
@@ -88,7 +88,7 @@ def _power_of_two(value: float) -> str:
     return f"2^{int(exponent)}" if exponent.is_integer() else f"{value:g}"
 
 
-def _information_bound_outcome(name: str) -> Outcome:
+def _information_bound_outcome(spec: OptimizerSpec) -> Outcome:
     prob = paper_problem()
     eps = PAPER_TARGET
     constant = prob.information_constant
@@ -96,7 +96,7 @@ def _information_bound_outcome(name: str) -> Outcome:
     worst_paper = worst_bayes = (math.inf, None)
     uncertified, beaten_paper, beaten_bayes, unreached = [], [], [], 0
     for power in PAPER_POWERS:
-        sweep = _paper_sweep(name, power)
+        sweep = _paper_sweep(spec, power)
         for row in sweep.rows:
             Bv = row.batch_size
             paper_steps = float(prob.information_bound(eps, Bv))
@@ -107,7 +107,7 @@ def _information_bound_outcome(name: str) -> Outcome:
             if not math.isfinite(row.steps):
                 unreached += 1
                 continue
-            opt = nn.optimizer(name, precond_power=power, **row.hyperparameters)
+            opt = nn.as_optimizer(spec, {**row.hyperparameters, "precond_power": power}, "spec")
             risk = float(nn.expected_risk(prob, opt, batch_size=Bv, steps=[row.steps])[0])
             where = f"p = {power:g}, B = {Bv:g}"
             if risk > eps * (1 + 1e-9):
@@ -141,8 +141,10 @@ def _information_bound_outcome(name: str) -> Outcome:
                                       "smallest_ratio_bayes": worst_bayes[0]})
 
 
-def information_bound_proof(name: str) -> Proof:
-    """Claim 5 for the registered optimizer ``name`` (module docstring)."""
+def information_bound_proof(spec: OptimizerSpec) -> Proof:
+    """Claim 5 for the optimizer ``spec`` (module docstring); the spec travels with the proof, so a
+    worker process runs it without a registry entry."""
+    name = spec.name
     return Proof(
         f"information_bound_at_tuned_optimum[{name}]",
         f"at its tuned optimum, {name} needs $t^* B \\ge \\operatorname{{tr}}(H^{{-1}}C)/(2\\varepsilon)$ examples "
@@ -150,7 +152,7 @@ def information_bound_proof(name: str) -> Proof:
         r"t^{*}(B)\,B \ge \frac{\operatorname{tr}(H^{-1}C)}{2\varepsilon},\qquad "
         r"t^{*}(B) \ge \min\Bigl\{t : \sum_i \tfrac12 h_i \frac{v_i c_i}{c_i + v_i t B h_i^{2}} \le \varepsilon\Bigr\}",
         method(NUMERIC),
-        lambda: _information_bound_outcome(name),
+        lambda: _information_bound_outcome(spec),
         reference="Section 3.6",
         assumptions=("the paper's problem: h_i = 1/i, d = 1e4, C = H, theta(0) ~ N(0, I), 100 geometric bins",
                      "tuned on the paper's grids (nn.default_grid; QHM nu = 0.7)"),

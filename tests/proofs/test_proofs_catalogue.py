@@ -17,7 +17,7 @@ import nqm.numerics as nn
 import nqm.proofs.claims._information as claims_information
 from nqm.proofs import METHODS, ProofResult, run_all
 from nqm.proofs.claims._catalogue import FAMILIES, paper_proofs
-from nqm.theory import BUILTINS, STATEMENTS
+from nqm.theory import BUILTINS, STATEMENTS, sgd
 from nqm.theory.symbols import B, alpha, beta, c, h
 
 BUILTIN_NAMES = [spec.name for spec in BUILTINS]
@@ -153,7 +153,7 @@ def test_the_flat_information_bound_is_caught_when_the_start_is_informative(monk
     monkeypatch.setattr(claims_information, "PAPER_TARGET", 0.004)
     monkeypatch.setattr(claims_information, "PAPER_POWERS", (0.0,))
     try:
-        result = claims_information.information_bound_proof("sgd").run()
+        result = claims_information.information_bound_proof(sgd).run()
     finally:
         claims_information._paper_sweep.cache_clear()
     assert not result.ok
@@ -203,3 +203,36 @@ def test_an_entry_refuses_statement_names() -> None:
         Proof("eq4", "a claim", "x = 1", "symbolic identity", statements=("eq4_sgd_risk",))
     with pytest.raises(ValueError, match="needs a check or at least one statement"):
         Proof("empty", "a claim", "x = 1", "symbolic identity")
+
+
+def _catalogue_names(specs: list, registered: list) -> list[str]:
+    """The catalogue's proof names, built where this runs (a worker process in the test below)."""
+    from nqm.proofs.claims import proof_catalogue
+
+    return [proof.name for proof in proof_catalogue(specs, registered=registered)]
+
+
+def test_a_worker_process_builds_the_catalogue_of_the_callers_registry() -> None:
+    """A spec registered only in the calling process (as ``nqm report --spec-file`` does) keeps its tuned
+    information bound when the catalogue is built in a fresh worker process: the specs travel as
+    objects, the worker's own registry (built-ins only) is not consulted. Failed before: the report
+    ran ``run_all(None)`` in a worker that had never seen the user spec."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from nqm.theory import LR, OptimizerSpec, register, registered_specs, unregister
+
+    spec = OptimizerSpec.from_update(
+        "catalogue_worker_sgd", lambda grad, theta, lr: (theta - lr * grad(theta),), state=("theta",),
+        hyperparameters=(LR,),
+    )
+    register(spec)
+    try:
+        mine = list(registered_specs())
+        here = _catalogue_names(mine, mine)
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("forkserver")) as pool:
+            there = pool.submit(_catalogue_names, mine, mine).result()
+    finally:
+        unregister(spec.name)
+    assert "information_bound_at_tuned_optimum[catalogue_worker_sgd]" in there
+    assert there == here
