@@ -18,7 +18,19 @@ from ._model import MAX_STEPS
 from ._montecarlo import MonteCarloResult, monte_carlo
 from ._multiplicative import MAX_MULTIPLICATIVE_STEPS, multiplicative_expected_risk
 from ._cache import CacheWarning, register_result_type
-from ._parallel import MAX_WORKERS, LocalPool, LocalThreads, ResultCache, local_pool, resolve_executor
+from ._parallel import (
+    MAX_WORKERS,
+    ExecutorArg,
+    LocalPool,
+    LocalThreads,
+    Progress,
+    ResultCache,
+    config_key,
+    local_pool,
+    map_tasks,
+    open_executor,
+    resolve_executor,
+)
 from ._optimizers import (
     EMA,
     QHM,
@@ -47,13 +59,14 @@ from ._schedule_opt import (
 from ._schedule_sweep import ScheduleSweep, schedule_sweep
 from ._steps import steps_to_target
 from ._tie import TIE_RTOL, reaches
-from ._sweep import LearningRateTable, Sweep, SweepList, SweepRow, effective_lr, optimal_learning_rates, sweep, sweeps
+from ._sweep import PAPER_BATCH_SIZES, LearningRateTable, Sweep, SweepList, SweepRow, effective_lr, optimal_learning_rates, sweep, sweeps
 from ._tune import TuneResult, clear_tune_cache, default_grid, tune
 
 __all__ = [
     "CacheWarning",
     "CriticalBatchSizes",
     "EMA",
+    "ExecutorArg",
     "GradientNoiseScale",
     "LearningRateTable",
     "LocalPool",
@@ -67,7 +80,9 @@ __all__ = [
     "Nesterov",
     "Optimizer",
     "OptimizerRef",
+    "PAPER_BATCH_SIZES",
     "Problem",
+    "Progress",
     "QHM",
     "ResultCache",
     "SGD",
@@ -80,6 +95,7 @@ __all__ = [
     "TuneResult",
     "bayes_bound_steps",
     "clear_tune_cache",
+    "config_key",
     "critical_batch_sizes",
     "default_grid",
     "default_max_lr",
@@ -93,9 +109,11 @@ __all__ = [
     "from_spec",
     "gradient_noise_scale",
     "local_pool",
+    "map_tasks",
     "mccandlish_fit",
     "monte_carlo",
     "multiplicative_expected_risk",
+    "open_executor",
     "optimal_learning_rates",
     "optimal_schedule",
     "optimize_schedule",
