@@ -59,7 +59,19 @@ from ._schedule_opt import (
 from ._schedule_sweep import ScheduleSweep, schedule_sweep
 from ._steps import steps_to_target
 from ._tie import TIE_RTOL, reaches
-from ._sweep import PAPER_BATCH_SIZES, LearningRateTable, Sweep, SweepList, SweepRow, effective_lr, optimal_learning_rates, sweep, sweeps
+from ._sweep import (
+    PAPER_BATCH_SIZES,
+    LearningRateTable,
+    Sweep,
+    SweepJob,
+    SweepList,
+    SweepRow,
+    effective_lr,
+    optimal_learning_rates,
+    sweep,
+    sweep_jobs,
+    sweeps,
+)
 from ._tune import TuneResult, clear_tune_cache, default_grid, tune
 
 __all__ = [
@@ -89,6 +101,7 @@ __all__ = [
     "ScheduleResult",
     "ScheduleSweep",
     "Sweep",
+    "SweepJob",
     "SweepList",
     "SweepRow",
     "TIE_RTOL",
@@ -132,6 +145,7 @@ __all__ = [
     "stationary_risk",
     "steps_to_target",
     "sweep",
+    "sweep_jobs",
     "sweeps",
     "tune",
 ]
