@@ -290,7 +290,7 @@ def executor(workers: int | None) -> Iterator[Any]:
     """The ``executor=`` argument for ``--workers``: the count itself, by the toolkit's convention
     (:func:`nqm.numerics.resolve_executor`; ``None``, automatic, when not given), opened here
     so that every task of the command shares one pool."""
-    from nqm.numerics._parallel import open_executor, resolve_executor
+    from nqm.numerics import open_executor, resolve_executor
 
     if workers is None:
         yield None
