@@ -266,8 +266,9 @@ class FigureData:
     :meth:`compute` adds the needs not held yet: every sweep with one :func:`~nqm.numerics.sweeps`
     call per problem (all their tasks on one executor), each schedule sweep with
     :func:`~nqm.numerics.schedule_sweep`. :func:`make_figures` computes the needs of every chosen
-    figure before drawing any, and a caller that already ran the sweeps (the report) hands them in
-    with :meth:`add`; a figure function given ``computed`` computes only what is missing.
+    figure before drawing any (the report adds its own sweeps to the same call); results computed
+    elsewhere are handed in with :meth:`add`. A figure function given ``computed`` computes only
+    what it lacks.
     """
 
     def __init__(self) -> None:

@@ -458,3 +458,8 @@ def test_figures_draw_shared_sweeps_computed_once(monkeypatch: pytest.MonkeyPatc
     alone = [FIGURES[name](**SMALL[name]) for name in ("fig3a", "fig4")]
     assert calls == [6, 4, 4]
     assert [r.data for r in shared] == [r.data for r in alone]
+    own = FigureData()  # sweeps a user ran with nn.sweep, handed in
+    for need in figure_needs("fig3a", SMALL["fig3a"]):
+        own.add(need, nn.sweep(need.problem, need.optimizer, batch_sizes=need.batch_sizes, target=need.target,
+                               precond_power=need.precond_power))
+    assert FIGURES["fig3a"](**SMALL["fig3a"], computed=own).data == alone[0].data and calls == [6, 4, 4]
