@@ -63,7 +63,6 @@ from ._tasks import (
     derivation_task,
     monte_carlo_task,
     proofs_task,
-    render_task,
     validation_task,
 )
 
@@ -240,7 +239,7 @@ def _section_tasks(config: ReportConfig, out: Path, sections: Sequence[str], val
     tasks = []
     # spec objects, not names: a worker need not share this process's registry (spawned or remote)
     if "derivations" in sections:
-        tasks.append(_Task("derivations", "derivations: derived", derivation_task, tuple(select_specs(config.optimizers))))
+        tasks.append(_Task("derivations", "derivations: derived and drawn", derivation_task, tuple(select_specs(config.optimizers))))
     if "proofs" in sections:
         tasks.append(_Task("proofs", "proofs: run", proofs_task, config.proof_specs))
     if "validation" in sections and validation != "none":
@@ -275,10 +274,10 @@ def _run(config: ReportConfig, out: Path, sections: Sequence[str], validation: s
     """Compute everything the report shows, by one executor convention.
 
     The numeric work (sweeps, schedules, surfaces) runs on ``executor`` (``None``: each call's
-    automatic pool). The sections' tasks (:func:`_section_tasks`, then one drawing per derivation
-    section) run there too when it runs tasks in other processes (a process pool, a cluster):
-    they are then mapped from a second thread while this one computes the sweeps and draws the
-    figures. Threads share this process, whose matplotlib (figures, formula drawings, the
+    automatic pool). The sections' tasks (:func:`_section_tasks`) run there too when it runs tasks
+    in other processes (a process pool, a cluster): they are mapped from a second thread and
+    queued first (the derivations, the longest, at the head), then this thread computes the sweeps
+    and draws the figures. Threads share this process, whose matplotlib (figures, formula drawings, the
     validation's plots) is not thread-safe: with threads the sections run here, one after the other.
     """
     res = _Results()
@@ -287,42 +286,45 @@ def _run(config: ReportConfig, out: Path, sections: Sequence[str], validation: s
     with open_executor("serial" if executor is None else resolve_executor(executor), MAX_WORKERS) as opened:
         numeric = None if executor is None else opened or "serial"
         here = numeric is None or numeric == "serial" or isinstance(numeric, ThreadPoolExecutor)
-        where = "serial" if here else numeric
         outcome: dict[str, Any] = {}
+        queued = threading.Event()  # the sections' tasks are on the executor
+
+        def on_queue(labels: Iterable[str], total: int) -> Iterator[str]:
+            queued.set()  # map_tasks wraps the completions once every task is submitted
+            yield from labels
 
         def sections_apart() -> None:
             try:
-                outcome["done"] = _mapped(tasks, where, None, timer)
+                outcome["done"] = _mapped(tasks, numeric, on_queue, timer)
             except BaseException as exc:  # noqa: BLE001 - re-raised in this thread
                 outcome["error"] = exc
+            finally:
+                queued.set()
 
         apart = None if here or not tasks else threading.Thread(target=sections_apart, daemon=True)
         if apart is not None:
             apart.start()
+            queued.wait()
         if chain:
             units = 1 + len(DEFAULT_FIGURES if config.figures is None else config.figures) * ("figures" in sections)
             for _ in (progress or (lambda it, n: it))(_figures_and_sweeps(config, out, sections, force, numeric, res, timer), units):
                 pass
         if apart is None:
-            done = _mapped(tasks, where, progress, timer)
+            done = _mapped(tasks, "serial", progress, timer)
         else:
             apart.join()
             if "error" in outcome:
                 raise outcome["error"]
-            done = outcome.get("done", [])
+            done = outcome["done"]
         for task, result in zip(tasks, done):
             _collect(task.section, result, res)
-        if res.derivations is not None:  # one drawing task per section (each optimizer, the paper's statements)
-            drawings = [_Task("derivations", f"derivations: drew {section[0]}", render_task, section)
-                        for section in res.derivations[1]]
-            res.rendered = _mapped(drawings, where, progress, timer)
     return res
 
 
 def _collect(section: str, result: Any, res: _Results) -> None:
     """Store the result of one section task."""
     if section == "derivations":
-        res.derivations = result
+        res.derivations, res.rendered = result
     elif section == "proofs":
         res.proofs = result
     elif section == "monte_carlo":

@@ -36,7 +36,6 @@ __all__ = [
     "monte_carlo_rows",
     "monte_carlo_task",
     "proofs_task",
-    "render_task",
     "timed",
     "validation_task",
 ]
@@ -51,13 +50,15 @@ def timed(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, float
 
 # ---------------------------------------------------------------------- derivations and proofs
 def derivation_task(specs: Sequence[object] | None) -> tuple[Any, float]:
-    """:func:`~._math.derivation_sections` for ``specs`` (None: every registered optimizer)."""
-    return timed(derivation_sections, specs)
+    """``((document, sections), drawings)``: :func:`~._math.derivation_sections` for ``specs`` (None:
+    every registered optimizer) and every section drawn by :func:`~._math.render_sections` (one
+    task, so the drawing starts as soon as the derivation ends, with identical formulas drawn once)."""
 
+    def run() -> tuple[Any, Any]:
+        derived = derivation_sections(specs)
+        return derived, render_sections(derived[1])
 
-def render_task(section: tuple[str, Sequence[Any]]) -> tuple[Any, float]:
-    """One ``(title, blocks)`` section drawn by :func:`~._math.render_sections`."""
-    return timed(lambda: render_sections([section])[0])
+    return timed(run)
 
 
 def proofs_task(specs: Sequence[object] | None) -> tuple[Any, float]:
