@@ -250,19 +250,24 @@ def _section_tasks(config: ReportConfig, out: Path, sections: Sequence[str], val
 
 
 def _figures_and_sweeps(config: ReportConfig, out: Path, sections: Sequence[str], force: bool, executor: ExecutorArg,
-                        res: _Results, timer: _Timer) -> Iterator[str]:
+                        drawing: ExecutorArg, res: _Results, timer: _Timer, computed_event: threading.Event) -> Iterator[str]:
     """The sweeps of the sweeps section and of every figure in one :func:`~nqm.numerics.sweeps` call
-    (:class:`~nqm.proofs.figures.FigureData`), then each figure drawn from them; yields what finished."""
+    (:class:`~nqm.proofs.figures.FigureData`) on ``executor``, then each figure drawn from them (what
+    a figure still computes itself, the surfaces, on ``drawing``); yields what finished.
+    ``computed_event`` is set once the sweeps are computed."""
     ours = config.sweep_needs() if "sweeps" in sections else []
     names = [] if "figures" not in sections else list(DEFAULT_FIGURES if config.figures is None else config.figures)
     clock = time.perf_counter()
-    computed = FigureData().compute(ours + [n for name in names for n in figure_needs(name, {})], executor=executor)
+    try:
+        computed = FigureData().compute(ours + [n for name in names for n in figure_needs(name, {})], executor=executor)
+    finally:
+        computed_event.set()
     res.sweeps = [computed[n] for n in ours]
     timer.finished("sweeps")
     timer.spent("sweeps", time.perf_counter() - clock)
     yield "sweeps: tuned"
     for name in names:
-        (result,) = make_figures(out / "figures", [name], force=force, executor=executor, computed=computed,
+        (result,) = make_figures(out / "figures", [name], force=force, executor=drawing, computed=computed,
                                  on_saved=lambda result, paths: res.figures.append((result, paths)))
         timer.finished("figures")
         timer.spent("figures", result.seconds)
@@ -275,9 +280,10 @@ def _run(config: ReportConfig, out: Path, sections: Sequence[str], validation: s
 
     The numeric work (sweeps, schedules, surfaces) runs on ``executor`` (``None``: each call's
     automatic pool). The sections' tasks (:func:`_section_tasks`) run there too when it runs tasks
-    in other processes (a process pool, a cluster): they are mapped from a second thread and
-    queued first (the derivations, the longest, at the head), then this thread computes the sweeps
-    and draws the figures. Threads share this process, whose matplotlib (figures, formula drawings, the
+    in other processes (a process pool, a cluster): they are mapped from a second thread once this
+    one has computed the sweeps (many small tasks, which keep every worker busy);
+    then this thread draws the figures (the surfaces' few tasks here) while the workers run the
+    sections. Threads share this process, whose matplotlib (figures, formula drawings, the
     validation's plots) is not thread-safe: with threads the sections run here, one after the other.
     """
     res = _Results()
@@ -287,28 +293,30 @@ def _run(config: ReportConfig, out: Path, sections: Sequence[str], validation: s
         numeric = None if executor is None else opened or "serial"
         here = numeric is None or numeric == "serial" or isinstance(numeric, ThreadPoolExecutor)
         outcome: dict[str, Any] = {}
-        queued = threading.Event()  # the sections' tasks are on the executor
-
-        def on_queue(labels: Iterable[str], total: int) -> Iterator[str]:
-            queued.set()  # map_tasks wraps the completions once every task is submitted
-            yield from labels
+        computed = threading.Event()  # the sweeps are computed: the sections' tasks may use the executor
+        if not chain:
+            computed.set()
 
         def sections_apart() -> None:
             try:
-                outcome["done"] = _mapped(tasks, numeric, on_queue, timer)
+                computed.wait()
+                outcome["done"] = _mapped(tasks, numeric, None, timer)
             except BaseException as exc:  # noqa: BLE001 - re-raised in this thread
                 outcome["error"] = exc
-            finally:
-                queued.set()
 
         apart = None if here or not tasks else threading.Thread(target=sections_apart, daemon=True)
         if apart is not None:
             apart.start()
-            queued.wait()
-        if chain:
-            units = 1 + len(DEFAULT_FIGURES if config.figures is None else config.figures) * ("figures" in sections)
-            for _ in (progress or (lambda it, n: it))(_figures_and_sweeps(config, out, sections, force, numeric, res, timer), units):
-                pass
+        try:
+            if chain:
+                units = 1 + len(DEFAULT_FIGURES if config.figures is None else config.figures) * ("figures" in sections)
+                # the pool is busy with the sections by the time figures draw: their own few tasks run here
+                chained = _figures_and_sweeps(config, out, sections, force, numeric, numeric if here else "serial", res,
+                                              timer, computed)
+                for _ in (progress or (lambda it, n: it))(chained, units):
+                    pass
+        finally:
+            computed.set()  # also on an error, so that the second thread ends
         if apart is None:
             done = _mapped(tasks, "serial", progress, timer)
         else:
