@@ -35,7 +35,19 @@ from ._optimizers import (
     from_spec,
     optimizer,
 )
-from ._parallel import MAX_WORKERS, LocalPool, LocalThreads, ResultCache, local_pool, resolve_executor
+from ._parallel import (
+    MAX_WORKERS,
+    ExecutorArg,
+    LocalPool,
+    LocalThreads,
+    Progress,
+    ResultCache,
+    config_key,
+    local_pool,
+    map_tasks,
+    open_executor,
+    resolve_executor,
+)
 from ._problem import Problem
 from ._risk import expected_risk, risk_components, risk_variance, stationary_risk
 from ._schedule import piecewise_risk, piecewise_risk_gradient, scheduled_risk, split_steps
@@ -54,20 +66,22 @@ from ._sweep import (
     PAPER_BATCH_SIZES,
     LearningRateTable,
     Sweep,
+    SweepJob,
     SweepList,
     SweepRow,
     effective_lr,
     optimal_learning_rates,
     sweep,
+    sweep_jobs,
     sweeps,
 )
-from ._tie import TIE_RTOL, reaches
 from ._tune import TuneResult, clear_tune_cache, default_grid, tune
 
 __all__ = [
     "CacheWarning",
     "CriticalBatchSizes",
     "EMA",
+    "ExecutorArg",
     "GradientNoiseScale",
     "LearningRateTable",
     "LocalPool",
@@ -83,6 +97,7 @@ __all__ = [
     "OptimizerRef",
     "PAPER_BATCH_SIZES",
     "Problem",
+    "Progress",
     "QHM",
     "ResultCache",
     "RiskModel",
@@ -90,6 +105,7 @@ __all__ = [
     "ScheduleResult",
     "ScheduleSweep",
     "Sweep",
+    "SweepJob",
     "SweepList",
     "SweepRow",
     "TIE_RTOL",
@@ -97,6 +113,7 @@ __all__ = [
     "bayes_bound_steps",
     "build_model",
     "clear_tune_cache",
+    "config_key",
     "critical_batch_sizes",
     "default_grid",
     "default_max_lr",
@@ -111,9 +128,11 @@ __all__ = [
     "io",
     "gradient_noise_scale",
     "local_pool",
+    "map_tasks",
     "mccandlish_fit",
     "monte_carlo",
     "multiplicative_expected_risk",
+    "open_executor",
     "optimal_learning_rates",
     "optimal_schedule",
     "optimize_schedule",
@@ -132,6 +151,7 @@ __all__ = [
     "stationary_risk",
     "steps_to_target",
     "sweep",
+    "sweep_jobs",
     "sweeps",
     "tune",
     "validation",

@@ -31,8 +31,9 @@ import numpy as np
 from ._cache import ResultCache, default_cache_dir
 from ._generated import FORMS_VERSION
 
-__all__ = ["ExecutorArg", "LocalPool", "LocalThreads", "LocalWorkers", "MAX_WORKERS", "ResultCache", "config_key",
-           "default_cache_dir", "local_pool", "map_tasks", "open_executor", "resolve_cache", "resolve_executor"]
+__all__ = ["ExecutorArg", "LocalPool", "LocalThreads", "LocalWorkers", "MAX_WORKERS", "Progress", "ResultCache",
+           "config_key", "default_cache_dir", "local_pool", "map_tasks", "open_executor", "resolve_cache",
+           "resolve_executor"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -254,6 +255,9 @@ class LocalWorkers:
         return LocalThreads(n) if self.kind == "threads" else local_pool(n)
 
 
+#: the ``progress=`` argument of every entry point: a wrapper ``progress(iterable, total)`` that yields
+#: each item it is given (e.g. a rich bar); :func:`map_tasks` says what its items are
+Progress = Callable[[Iterable[Any], int], Iterable[Any]]
 #: the ``executor=`` argument of every entry point (:func:`resolve_executor`; a dask ``Client`` is also accepted)
 ExecutorArg = Executor | str | int | None
 #: what every ``executor=`` argument is resolved to: run here, a pool to open, or the caller's executor
@@ -333,7 +337,7 @@ def map_tasks(
     *,
     executor: object = None,
     cache: ResultCache | None = None,
-    progress: Callable[[Iterable[Any], int], Iterable[Any]] | None = None,
+    progress: Progress | None = None,
 ) -> list[R]:
     """``[fn(task) for task in tasks]``, distributed, cached and resumable.
 
@@ -355,7 +359,10 @@ def map_tasks(
         :func:`local_pool`) cancels the pending tasks at once and stops a :class:`LocalPool`'s
         workers; the results stored so far stay.
     progress:
-        optional wrapper ``progress(iterable, total)`` around completions (e.g. a rich bar).
+        optional wrapper ``progress(iterable, total)`` around completions (e.g. a rich bar). Whatever
+        the executor, its items are the indices in ``tasks`` of the tasks that run (not of those
+        found in the cache); it must yield each one, and that task has finished when the wrapper
+        resumes after the yield (where a bar advances).
     """
     resolved = executor if isinstance(executor, LocalWorkers) else resolve_executor(executor)
     results: list[Any] = [None] * len(tasks)
@@ -384,10 +391,10 @@ def map_tasks(
         try:
             for i in missing:
                 futures[ex.submit(fn, tasks[i])] = i
-            for fut in wrap(as_completed(futures), len(futures)):
-                i = futures[fut]
+            submitted = {i: fut for fut, i in futures.items()}
+            for i in wrap((futures[fut] for fut in as_completed(futures)), len(futures)):
                 try:
-                    results[i] = fut.result()
+                    results[i] = submitted[i].result()
                 except Exception as err:  # keep the tasks that still finish, then re-raise
                     if failure is None:
                         failure = err

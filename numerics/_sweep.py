@@ -33,8 +33,8 @@ from ._problem import Problem
 from ._tables import Columns, Tabular, records_to_columns
 from ._tune import OPTIMIZERS_OWN, GridSearch, _axes, _refine, tuning_arguments
 
-__all__ = ["SweepRow", "Sweep", "SweepList", "sweep", "sweeps", "POOL_MIN_WORK", "effective_lr", "LearningRateTable",
-           "optimal_learning_rates", "PAPER_BATCH_SIZES"]
+__all__ = ["SweepJob", "SweepRow", "Sweep", "SweepList", "sweep", "sweep_jobs", "sweeps", "POOL_MIN_WORK",
+           "effective_lr", "LearningRateTable", "optimal_learning_rates", "PAPER_BATCH_SIZES"]
 
 #: the paper's batch sizes 2^2, 2^4, ..., 2^20 (Fig. 3a)
 PAPER_BATCH_SIZES = 2.0 ** np.arange(2, 21, 2)
@@ -424,6 +424,43 @@ def _assemble(plan: _Plan, results: list[list[tuple[float, int | None]]]) -> lis
     return best
 
 
+def _plans(
+    problem: Problem, configs: Sequence[Mapping[str, object] | object], common: Mapping[str, object]
+) -> list[_Plan]:
+    """The validated plan of each config of :func:`sweeps` (a config's own value wins over ``common``)."""
+    plans = []
+    for config in configs:
+        config = config if isinstance(config, Mapping) else {"optimizer": config}
+        args = {**common, **config}
+        if "optimizer" not in args:
+            raise ValueError(f"every config needs an 'optimizer'; got {dict(config)!r}")
+        plans.append(_plan(problem, **args))
+    return plans
+
+
+@dataclass(frozen=True)
+class SweepJob:
+    """The size of one configuration of :func:`sweeps`, known before any work: ``grid_points``
+    hyperparameter settings x ``batch_sizes`` x ``bins`` (the problem's directions, :attr:`Problem.size`) =
+    ``searches`` exact steps-to-target searches, split into ``tasks`` picklable tasks."""
+
+    optimizer: str
+    precond_power: float
+    grid_points: int
+    batch_sizes: int
+    bins: int
+    searches: float
+    tasks: int
+
+
+def sweep_jobs(problem: Problem, configs: Sequence[Mapping[str, object] | object], **common: object) -> list[SweepJob]:
+    """What :func:`sweeps` with the same arguments will compute, one :class:`SweepJob` per config;
+    bad arguments raise the ``ValueError`` that :func:`sweeps` raises, before any work."""
+    return [SweepJob(plan.name, float(plan.search.precond_power), int(plan.search.size), int(plan.batch_sizes.size),
+                     int(plan.problem.size), plan.work, len(plan.tasks))
+            for plan in _plans(problem, configs, common)]
+
+
 def sweeps(
     problem: Problem,
     configs: Sequence[Mapping[str, object] | object],
@@ -442,13 +479,7 @@ def sweeps(
     by all (a config's own value wins). All configurations' tasks go to the executor
     together; ``executor``, ``cache`` and ``progress`` as for :func:`sweep`.
     """
-    plans = []
-    for config in configs:
-        config = config if isinstance(config, Mapping) else {"optimizer": config}
-        args = {**common, **config}
-        if "optimizer" not in args:
-            raise ValueError(f"every config needs an 'optimizer'; got {dict(config)!r}")
-        plans.append(_plan(problem, **args))
+    plans = _plans(problem, configs, common)
     store = resolve_cache(cache, "sweep")
     where = resolve_executor(executor, sum(p.work for p in plans), POOL_MIN_WORK)
     plans = [_with_incumbents(p, store) for p in plans]

@@ -9,7 +9,8 @@ Everything else is derived here:
 * :meth:`Tabular.to_pandas` -- a tidy ``DataFrame`` (``DataFrame.attrs`` holds the scalars);
 * :meth:`Tabular.to_xarray` -- one ``Dataset``: every table with axes, indexed by them (tables
   sharing an axis share its coordinate; one-row tables and the scalars become ``attrs``);
-* :meth:`Tabular.to_csv` / :meth:`Tabular.to_json` -- to a path, a text stream, or a string;
+* :meth:`Tabular.to_csv` / :meth:`Tabular.to_json` -- to a path, a text stream, or a string
+  (:meth:`Tabular.to_dict`: the JSON document as plain data);
 * :meth:`Tabular._repr_html_` -- the default table in Jupyter.
 
 pandas and xarray are optional (the ``tables`` extra) and imported only by the methods that
@@ -211,11 +212,15 @@ class Tabular:
         _, columns = self._table(table)
         return write_text(csv_text(columns), path)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document of :meth:`to_json` as plain data (non-finite numbers as the strings
+        ``"inf"``, ``"nan"``), e.g. to embed several results in one document."""
+        return json_ready(self._json_doc())
+
     def to_json(self, path: Target = None) -> Path | str | None:
-        """Write the result as JSON (non-finite numbers as the strings ``"inf"``, ``"nan"``) to
-        ``path``: a file path (returns the ``Path``), an open text stream (returns ``None``) or
-        ``None`` (returns the text)."""
-        return write_text(json.dumps(json_ready(self._json_doc()), indent=2) + "\n", path)
+        """Write the result as JSON (:meth:`to_dict`) to ``path``: a file path (returns the
+        ``Path``), an open text stream (returns ``None``) or ``None`` (returns the text)."""
+        return write_text(json.dumps(self.to_dict(), indent=2) + "\n", path)
 
     def _repr_html_(self) -> str:
         """The default table as HTML (Jupyter), headed by the result's scalars."""

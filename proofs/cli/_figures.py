@@ -23,8 +23,8 @@ __all__ = ["figures"]
               help="Draw this optimizer (repeatable or comma-separated; built-in, entry point or --spec-file) in the "
                    "figures that take optimizers: fig13, critical_vs_power and (one optimizer) steps_surface.")
 @click.option("--jobs", type=click.IntRange(min=0, max=MAX_WORKERS), default=None,
-              help="Worker threads for the independent sweeps, as --workers elsewhere (0 or 1: in this process; "
-                   "default: automatic, each sweep on its own thread pool when large).")
+              help="Worker threads for the figures' sweeps, as --workers elsewhere (0 or 1: in this process; "
+                   "default: automatic, a thread pool when the work is large).")
 @force_option
 @quiet_option
 @spec_file_option

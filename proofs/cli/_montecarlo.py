@@ -24,6 +24,7 @@ from typing import Any
 
 import click
 
+from .._limits import MAX_MONTE_CARLO_WORK
 from ._common import CONTEXT_SETTINGS, call, force_option, quiet_option, spec_file_option
 from ._values import (
     HYPERPARAMETER,
@@ -37,7 +38,6 @@ from ._values import (
     problem_option,
     workers_option,
 )
-from .._limits import MAX_MONTE_CARLO_WORK
 
 __all__ = ["montecarlo"]
 

@@ -16,7 +16,6 @@ from typing import Any
 
 import click
 
-from ._common import CONTEXT_SETTINGS, OutputPath, call, force_option, quiet_option, spec_file_option
 from .._limits import (
     CONSTANT_NAMES,
     FUNCTION_NAMES,
@@ -32,6 +31,7 @@ from .._limits import (
     QUANTITY_NAMES,
     SYMBOLIC_SECONDS,
 )
+from ._common import CONTEXT_SETTINGS, OutputPath, call, force_option, quiet_option, spec_file_option
 
 __all__ = ["proofs", "verify"]
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import click
 
-from ._common import CONTEXT_SETTINGS, OutputPath, call, force_option, quiet_option, spec_file_option
 from .._limits import VALIDATION_MODES
+from ._common import CONTEXT_SETTINGS, OutputPath, call, force_option, quiet_option, spec_file_option
 
 __all__ = ["report"]
 

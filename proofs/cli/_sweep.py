@@ -18,8 +18,9 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import numpy as np
@@ -38,9 +39,9 @@ from ._values import (
     GRID,
     HYPERPARAMETER,
     TABLE_OUTPUT,
-    distinct_names,
     cache_dir_option,
     console_for_tables,
+    distinct_names,
     no_cache_option,
     optimizers_option,
     precond_powers_option,
@@ -50,7 +51,10 @@ from ._values import (
     workers_option,
 )
 
-__all__ = ["critical", "steps", "sweep"]
+if TYPE_CHECKING:
+    from nqm.numerics import SweepList
+
+__all__ = ["SweepOptions", "critical", "steps", "sweep"]
 
 MCCANDLISH = "McCandlish: fit S = S_min + E_min/B to the tuned curve, B_crit = E_min/S_min"
 PERFECT_2X = "2x perfect scaling: first B with S(B)*B = 2*S(B0)*B0 (log-log interpolation)"
@@ -97,28 +101,53 @@ def _sweep_options(func: Any) -> Any:
     return func
 
 
-def _run_sweeps(optimizers: Sequence[str], precond_powers: Sequence[float], batch_sizes: np.ndarray, target: float,
-                grids: Sequence[tuple[str, np.ndarray]], fixed: Sequence[tuple[str, float]], refine: bool, unbinned: bool,
-                workers: int | None, cache_dir: Path | None, no_cache: bool, quiet: bool) -> list[Any]:
+@dataclass(frozen=True)
+class SweepOptions:
+    """The options of ``nqm sweep`` and ``nqm critical`` (:func:`_sweep_options`), one field each."""
+
+    optimizers: tuple[str, ...]
+    precond_powers: tuple[float, ...]
+    batch_sizes: np.ndarray
+    target: float
+    grids: tuple[tuple[str, np.ndarray], ...]
+    fixed: tuple[tuple[str, float], ...]
+    refine: bool
+    unbinned: bool
+    workers: int | None
+    cache_dir: Path | None
+    no_cache: bool
+    quiet: bool
+
+    def configs(self) -> list[dict[str, Any]]:
+        """One config of :func:`nqm.numerics.sweeps` per (optimizer, p), optimizer-major (names checked; fails in one line)."""
+        from ._runtime import optimizer_names
+
+        names = optimizer_names(self.optimizers)
+        return [dict(optimizer=name, precond_power=p) for name in names for p in dict.fromkeys(self.precond_powers)]
+
+    def common(self) -> dict[str, Any]:
+        """The arguments of :func:`nqm.numerics.sweeps` shared by every config."""
+        return dict(batch_sizes=self.batch_sizes, target=self.target, grid=dict(self.grids), refine=self.refine, **dict(self.fixed))
+
+
+def _run_sweeps(options: SweepOptions) -> SweepList:
     """One :class:`~nqm.numerics.Sweep` per (optimizer, p), all tasks on one executor; unless ``quiet``,
     first one line per run on standard error with the size of its job."""
-    from nqm.numerics._sweep import _plan, sweeps
+    from nqm.numerics import sweep_jobs, sweeps  # not at import: the command's help stays light
 
-    from ._runtime import executor, optimizer_names, paper_problem
+    from ._runtime import executor, paper_problem
 
-    names = optimizer_names(optimizers)
-    configs = [dict(optimizer=name, precond_power=p) for name in names for p in dict.fromkeys(precond_powers)]
-    common = dict(batch_sizes=batch_sizes, target=target, grid=dict(grids), refine=refine, **dict(fixed))
-    problem = paper_problem(unbinned)
-    plans = [_plan(problem, **common, **config) for config in configs]  # bad input fails here, before any output
-    with executor(workers) as pool:
-        for plan, config in zip(plans, configs):
-            if not quiet:
-                click.echo(f"{plan.name}, p = {config['precond_power']:g}: {plan.search.size:,} grid points x "
-                           f"{plan.batch_sizes.size} batch sizes x {problem.size} bins = {plan.work:,.0f} searches "
-                           f"in {len(plan.tasks)} task{'s' * (len(plan.tasks) != 1)}", err=True)
-        return sweeps(problem, configs, executor=pool, cache=result_cache(cache_dir, no_cache),
-                      progress=progress_wrapper("sweeping", quiet), **common)
+    configs, common = options.configs(), options.common()
+    problem = paper_problem(options.unbinned)
+    jobs = sweep_jobs(problem, configs, **common)  # bad input fails here, before any output
+    with executor(options.workers) as pool:
+        for job in jobs:
+            if not options.quiet:
+                click.echo(f"{job.optimizer}, p = {job.precond_power:g}: {job.grid_points:,} grid points x "
+                           f"{job.batch_sizes} batch sizes x {job.bins} bins = {job.searches:,.0f} searches "
+                           f"in {job.tasks} task{'s' * (job.tasks != 1)}", err=True)
+        return sweeps(problem, configs, executor=pool, cache=result_cache(options.cache_dir, options.no_cache),
+                      progress=progress_wrapper("sweeping", options.quiet), **common)
 
 
 def _critical_rows(result: Any) -> dict[str, Any]:
@@ -170,11 +199,6 @@ def _print_sweep(console: Any, result: Any) -> None:
     console.print(table)
 
 
-def _sweep_json(results: Sequence[Any]) -> dict[str, Any]:
-    """The documents of :meth:`Sweep.to_json` for every sweep, under ``"sweeps"``."""
-    return {"sweeps": [json.loads(result.to_json()) for result in results]}
-
-
 @click.command("sweep", context_settings=CONTEXT_SETTINGS, short_help="Tuned steps to target against batch size (Fig. 3a), with critical batch sizes.", epilog=_SYNTAX + """\b
 Examples:
   nqm sweep --optimizer momentum --precond-power 0.5 --batch-sizes 4:1048576 --target 0.01
@@ -185,9 +209,7 @@ Examples:
 @click.option("--output", "-o", type=TABLE_OUTPUT, default=None,
               help="Write the rows to FILE.csv or FILE.json (JSON adds the grids and critical batch sizes).")
 @force_option
-def sweep(optimizers: tuple[str, ...], precond_powers: tuple[float, ...], batch_sizes: np.ndarray, target: float,
-          grids: tuple[tuple[str, np.ndarray], ...], fixed: tuple[tuple[str, float], ...], refine: bool, unbinned: bool,
-          workers: int | None, cache_dir: Path | None, no_cache: bool, quiet: bool, output: Path | None, force: bool) -> None:
+def sweep(output: Path | None, force: bool, **options: Any) -> None:
     """Tuned steps to target against batch size (Fig. 3a, 4), exact, on the paper's problem.
 
     At every batch size each hyperparameter grid point's exact steps to the target are found and
@@ -195,20 +217,18 @@ def sweep(optimizers: tuple[str, ...], precond_powers: tuple[float, ...], batch_
     effective learning rate, information-theoretic bound tr(H^-1 C)/(2 target B)) and both
     critical batch sizes.
     """
-    from ._runtime import write_records
 
     refuse_overwrite([output], force)
-    results = _run_sweeps(optimizers, precond_powers, batch_sizes, target, grids, fixed, refine, unbinned,
-                          workers, cache_dir, no_cache, quiet)
+    results = _run_sweeps(SweepOptions(**options))
     console = console_for_tables()
     for result in results:
         _print_sweep(console, result)
     _print_critical(console, results)
     if output is not None:
-        if output.suffix.lower() == ".json":
-            write_output(output, json.dumps(_sweep_json(results), indent=2) + "\n")
+        if output.suffix.lower() == ".json":  # every sweep's document (Sweep.to_json), under "sweeps"
+            write_output(output, json.dumps({"sweeps": [result.to_dict() for result in results]}, indent=2) + "\n")
         else:
-            write_records(output, [rec for r in results for rec in r.records()], {})
+            write_output(output, results.to_csv())
         click.echo(f"wrote {output}", err=True)
 
 
@@ -221,9 +241,7 @@ Examples:
 @click.option("--output", "-o", type=TABLE_OUTPUT, default=None,
               help="Write the critical batch sizes to FILE.csv or FILE.json.")
 @force_option
-def critical(optimizers: tuple[str, ...], precond_powers: tuple[float, ...], batch_sizes: np.ndarray, target: float,
-             grids: tuple[tuple[str, np.ndarray], ...], fixed: tuple[tuple[str, float], ...], refine: bool, unbinned: bool,
-             workers: int | None, cache_dir: Path | None, no_cache: bool, quiet: bool, output: Path | None, force: bool) -> None:
+def critical(output: Path | None, force: bool, **options: Any) -> None:
     """Critical batch sizes of the tuned steps-vs-B curve, by both definitions.
 
     McCandlish et al. (2018): fit S = S_min + E_min/B to the tuned curve; B_crit = E_min/S_min.
@@ -233,11 +251,12 @@ def critical(optimizers: tuple[str, ...], precond_powers: tuple[float, ...], bat
     from ._runtime import write_records
 
     refuse_overwrite([output], force)
-    results = _run_sweeps(optimizers, precond_powers, batch_sizes, target, grids, fixed, refine, unbinned,
-                          workers, cache_dir, no_cache, quiet)
+    chosen = SweepOptions(**options)
+    results = _run_sweeps(chosen)
     _print_critical(console_for_tables(), results)
     if output is not None:
-        meta = {"problem": results[0].problem if results else None, "target": target, "batch_sizes": batch_sizes.tolist(),
+        meta = {"problem": results[0].problem if results else None, "target": chosen.target,
+                "batch_sizes": chosen.batch_sizes.tolist(),
                 "definitions": {"mccandlish": MCCANDLISH, "perfect_scaling_2x": PERFECT_2X}}
         write_records(output, [_critical_rows(r) for r in results], meta)
         click.echo(f"wrote {output}", err=True)

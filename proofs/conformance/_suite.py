@@ -31,10 +31,11 @@ from typing import Any, Literal
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis.errors import Unsatisfiable, UnsatisfiedAssumption
+
 from nqm.theory import OptimizerSpec, get_spec
 
-from ._properties import PROPERTIES, ConformanceError, Property
 from .._tables import html_table, to_dataframe
+from ._properties import PROPERTIES, ConformanceError, Property
 
 __all__ = ["ConformanceReport", "PropertyResult", "check_conformance"]
 

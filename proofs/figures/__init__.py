@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
-from ._core import DEFAULT_FIGURES, FIGURES, STYLE, FigureResult, figure_paths, make_figures, save_figure
-from ._paper import figure_11, figure_13, figure_14, figure_15, figure_2, figure_3a, figure_3b, figure_3c, figure_4
+from ._core import (
+    DEFAULT_FIGURES,
+    FIGURE_NEEDS,
+    FIGURES,
+    STYLE,
+    FigureData,
+    FigureResult,
+    ScheduleNeed,
+    SweepNeed,
+    figure_needs,
+    figure_paths,
+    make_figures,
+    save_figure,
+)
 from ._extra import figure_critical_vs_power, figure_network_vs_nqm, figure_steps_surface
 from ._notebook import figure_training_curves
+from ._paper import figure_2, figure_3a, figure_3b, figure_3c, figure_4, figure_11, figure_13, figure_14, figure_15
 
-__all__ = ["DEFAULT_FIGURES", "FIGURES", "FigureResult", "STYLE", "figure_11", "figure_13", "figure_14", "figure_15", "figure_2", "figure_3a", "figure_3b", "figure_3c", "figure_4", "figure_critical_vs_power", "figure_network_vs_nqm", "figure_steps_surface", "figure_paths", "figure_training_curves", "make_figures", "save_figure"]
+__all__ = ["DEFAULT_FIGURES", "FIGURE_NEEDS", "FIGURES", "FigureData", "FigureResult", "ScheduleNeed", "SweepNeed", "figure_needs", "STYLE", "figure_11", "figure_13", "figure_14", "figure_15", "figure_2", "figure_3a", "figure_3b", "figure_3c", "figure_4", "figure_critical_vs_power", "figure_network_vs_nqm", "figure_steps_surface", "figure_paths", "figure_training_curves", "make_figures", "save_figure"]

@@ -12,12 +12,12 @@ batch size B, and the information-theoretic lower bound of Section 3.6,
 (:meth:`~nqm.numerics.Problem.information_bound`), as a dashed black line (``gid``
 ``"information_bound"``).
 
-``executor`` follows the toolkit's convention (:func:`~nqm.numerics.resolve_executor`): with the
-default ``None`` a figure's sweeps run one after the other, each on the engine's automatic pool;
-any other value distributes the independent sweeps with :func:`~nqm.numerics._parallel.map_tasks`
-(each then runs in its worker). Inside one :func:`make_figures` call, identical
-sweeps are computed once and shared between figures (Fig. 3b, 3c and 15 share one
-schedule sweep).
+The figures that draw tuned sweeps or schedule sweeps declare them (:data:`FIGURE_NEEDS`:
+:class:`SweepNeed`, :class:`ScheduleNeed`) and draw them from a :class:`FigureData`: results of
+:func:`~nqm.numerics.sweeps` and :func:`~nqm.numerics.schedule_sweep`, each computed once.
+:func:`make_figures` computes the needs of every chosen figure before drawing any (one
+:func:`~nqm.numerics.sweeps` call); a figure called alone computes its own. ``executor`` follows
+the toolkit's convention (:func:`~nqm.numerics.resolve_executor`) and goes to those calls.
 """
 
 from __future__ import annotations
@@ -25,13 +25,12 @@ from __future__ import annotations
 import base64
 import functools
 import html
-import io
 import inspect
+import io
 import json
 import math
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -43,10 +42,22 @@ from matplotlib.axes import Axes
 from matplotlib.colors import Colormap, ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogLocator
-from nqm.numerics import Problem, ScheduleSweep, Sweep, as_optimizer_spec, schedule_sweep, sweep
+
+from nqm.numerics import (
+    MAX_WORKERS,
+    ExecutorArg,
+    Problem,
+    Progress,
+    Sweep,
+    as_optimizer_spec,
+    config_key,
+    open_executor,
+    resolve_executor,
+    schedule_sweep,
+    sweeps,
+)
 from nqm.numerics._forms import validate_batch_sizes
 from nqm.numerics._jsonio import json_ready
-from nqm.numerics._parallel import MAX_WORKERS, ExecutorArg, config_key, map_tasks, open_executor, resolve_executor
 from nqm.numerics._tables import records_csv, write_text
 
 __all__ = [
@@ -59,7 +70,6 @@ __all__ = [
     "STYLE",
 ]
 
-Progress = Callable[[Iterable[Any], int], Iterable[Any]]
 Records = list[dict[str, Any]]
 
 #: the house style file (shipped with the package), applied while a figure is built; apply it
@@ -118,8 +128,17 @@ FIGURES: dict[str, Callable[..., FigureResult]] = {}
 DEFAULT_FIGURES: list[str] = []
 
 
-def register_figure(name: str, *, default: bool = True) -> Callable[[Callable[..., FigureResult]], Callable[..., FigureResult]]:
-    """Decorator: build the figure under the style file :data:`STYLE`, time it, and register it as ``name``."""
+#: name -> what the figure computes from shared results: a function of the figure's keyword
+#: arguments (all of them, defaults applied) returning its :class:`SweepNeed` and :class:`ScheduleNeed`
+FIGURE_NEEDS: dict[str, Callable[..., list[Any]]] = {}
+
+
+def register_figure(
+    name: str, *, default: bool = True, needs: Callable[..., list[Any]] | None = None,
+) -> Callable[[Callable[..., FigureResult]], Callable[..., FigureResult]]:
+    """Decorator: build the figure under the style file :data:`STYLE`, time it, and register it as
+    ``name``; ``needs`` (:data:`FIGURE_NEEDS`) says which sweeps it draws, so that
+    :func:`make_figures` computes them for all figures at once."""
 
     def wrap(fn: Callable[..., FigureResult]) -> Callable[..., FigureResult]:
         @functools.wraps(fn)
@@ -130,6 +149,8 @@ def register_figure(name: str, *, default: bool = True) -> Callable[[Callable[..
             return replace(result, seconds=time.perf_counter() - clock)
 
         FIGURES[name] = run
+        if needs is not None:
+            FIGURE_NEEDS[name] = needs
         if default:
             DEFAULT_FIGURES.append(name)
         return run
@@ -200,47 +221,98 @@ def batch_label(B: float) -> str:
 
 
 # ---------------------------------------------------------------------- computing
-_memo: dict[str, Any] | None = None
+@dataclass(frozen=True)
+class SweepNeed:
+    """One tuned batch-size sweep a figure draws: one config of :func:`~nqm.numerics.sweeps` on
+    ``problem`` (the paper's grids), the optimizer as :func:`figure_optimizers` gives it."""
+
+    problem: Problem
+    optimizer: object
+    precond_power: float
+    batch_sizes: tuple[float, ...]
+    target: float
+
+    def key(self) -> str:
+        """The need's identity: a hash of its whole configuration (:func:`~nqm.numerics.config_key`)."""
+        return config_key(("sweep", self.problem, self.optimizer, self.precond_power, self.batch_sizes, self.target))
+
+    def config(self) -> dict[str, object]:
+        """The config of :func:`~nqm.numerics.sweeps` (the problem is the call's)."""
+        return {"optimizer": self.optimizer, "precond_power": self.precond_power,
+                "batch_sizes": np.asarray(self.batch_sizes), "target": self.target}
 
 
-@contextmanager
-def shared_results() -> Iterator[None]:
-    """Within this context identical tasks (same function and configuration) run once."""
-    global _memo
-    outer = _memo
-    _memo = {} if outer is None else outer
-    try:
-        yield
-    finally:
-        _memo = outer
+@dataclass(frozen=True)
+class ScheduleNeed:
+    """One sweep of optimised piecewise-constant SGD schedules a figure draws
+    (:func:`~nqm.numerics.schedule_sweep` with ``pieces`` pieces)."""
+
+    problem: Problem
+    batch_sizes: tuple[float, ...]
+    target: float
+    pieces: int
+
+    def key(self) -> str:
+        """The need's identity (:func:`~nqm.numerics.config_key`)."""
+        return config_key(("schedules", self.problem, self.batch_sizes, self.target, self.pieces))
 
 
-def run_tasks(fn: Callable[[Any, ExecutorArg], Any], tasks: Sequence[Any], executor: ExecutorArg,
-              progress: Progress | None) -> list[Any]:
-    """``[fn(t, inner) for t in tasks]``, reusing results inside :func:`shared_results`.
-
-    ``executor=None`` (automatic) runs the tasks here, one after the other, with ``inner=None``
-    (each parallel inside, on the engine's automatic pool); any other value
-    (:func:`~nqm.numerics.resolve_executor`) distributes them with :func:`map_tasks`, with
-    ``inner="serial"`` (no pool inside a worker)."""
-    where = resolve_executor(executor)
-    inner = None if executor is None else "serial"
-    keys = [config_key((fn.__qualname__, task)) for task in tasks]
-    memo = _memo if _memo is not None else {}
-    todo = [i for i, k in enumerate(keys) if k not in memo]
-    done = map_tasks(fn, [(tasks[i], inner) for i in todo], executor="serial" if executor is None else where,
-                     progress=progress)
-    for i, value in zip(todo, done):
-        memo[keys[i]] = value
-    return [memo[k] for k in keys]
+Need = SweepNeed | ScheduleNeed
 
 
-def sweep_task(job: tuple[tuple[Problem, object, float, tuple[float, ...], float, dict[str, np.ndarray] | None], ExecutorArg]) -> Sweep:
-    """One tuned batch-size sweep (module level, picklable): ``((problem, optimizer, p, batch sizes, target, grid), executor)``
-    with the optimizer as :func:`figure_optimizers` gives it."""
-    (problem, name, power, batch_sizes, target, grid), executor = job
-    return sweep(problem, name, batch_sizes=np.asarray(batch_sizes), target=target, grid=grid, precond_power=power,
-                 executor=executor)
+class FigureData:
+    """What figures draw, computed once and shared: tuned sweeps and schedule sweeps, each held
+    under its need (:class:`SweepNeed`, :class:`ScheduleNeed`).
+
+    :meth:`compute` adds the needs not held yet: every sweep with one :func:`~nqm.numerics.sweeps`
+    call per problem (all their tasks on one executor), each schedule sweep with
+    :func:`~nqm.numerics.schedule_sweep`. :func:`make_figures` computes the needs of every chosen
+    figure before drawing any (the report adds its own sweeps to the same call); results computed
+    elsewhere are handed in with :meth:`add`. A figure function given ``computed`` computes only
+    what it lacks.
+    """
+
+    def __init__(self) -> None:
+        self._held: dict[str, Any] = {}
+
+    def __contains__(self, need: Need) -> bool:
+        return need.key() in self._held
+
+    def __getitem__(self, need: Need) -> Any:
+        """The :class:`~nqm.numerics.Sweep` or :class:`~nqm.numerics.ScheduleSweep` of ``need``."""
+        return self._held[need.key()]
+
+    def add(self, need: Need, result: Any) -> None:
+        """Hold ``result``, computed elsewhere for exactly ``need``."""
+        self._held[need.key()] = result
+
+    def compute(self, needs: Sequence[Need], *, executor: ExecutorArg = None, progress: Progress | None = None) -> FigureData:
+        """Compute the needs not held yet (each distinct one once) and return ``self``;
+        ``executor`` and ``progress`` as for :func:`~nqm.numerics.sweeps`."""
+        missing = list({n.key(): n for n in needs if n not in self}.values())
+        sweep_needs = [n for n in missing if isinstance(n, SweepNeed)]
+        by_problem: dict[str, list[SweepNeed]] = {}
+        for need in sweep_needs:
+            by_problem.setdefault(config_key(need.problem), []).append(need)
+        for group in by_problem.values():
+            found = sweeps(group[0].problem, [n.config() for n in group], executor=executor, progress=progress)
+            for need, result in zip(group, found, strict=True):
+                self.add(need, result)
+        for need in missing:
+            if isinstance(need, ScheduleNeed):
+                self.add(need, schedule_sweep(need.problem, "sgd", batch_sizes=np.asarray(need.batch_sizes), target=need.target,
+                                              pieces=need.pieces, executor=executor, progress=progress))
+        return self
+
+    def results(self, needs: Sequence[Need], *, executor: ExecutorArg = None, progress: Progress | None = None) -> list[Any]:
+        """The result of each of ``needs``, computing the missing ones first (:meth:`compute`)."""
+        self.compute(needs, executor=executor, progress=progress)
+        return [self[n] for n in needs]
+
+
+def figure_data(computed: FigureData | None, needs: Sequence[Need], executor: ExecutorArg, progress: Progress | None) -> list[Any]:
+    """A figure's results: from ``computed`` (computing what it lacks) or, without it, computed here."""
+    return (FigureData() if computed is None else computed).results(needs, executor=executor, progress=progress)
 
 
 def figure_optimizers(name: str, optimizers: object) -> list[object]:
@@ -265,48 +337,6 @@ def optimizer_key(optimizer: object) -> str:
 def optimizer_label(optimizer: object) -> str:
     """The legend text of a figure's optimizer: its own spec's :attr:`~nqm.theory.OptimizerSpec.label`."""
     return as_optimizer_spec(optimizer).spec.label
-
-
-def run_sweeps(
-    problem: Problem,
-    configs: Sequence[tuple[object, float]],
-    *,
-    batch_sizes: Sequence[float],
-    target: float = 0.01,
-    grid: dict[str, np.ndarray] | None = None,
-    executor: ExecutorArg = None,
-    progress: Progress | None = None,
-    targets: Sequence[float] | None = None,
-) -> list[Sweep]:
-    """Sweeps for each ``(optimizer, p)`` (and each of ``targets`` if given, config-major);
-    ``executor`` as for :func:`run_tasks`."""
-    Bs = tuple(float(b) for b in batch_sizes)
-    eps = [target] if targets is None else list(targets)
-    tasks = [(problem, name, float(p), Bs, float(e), grid) for name, p in configs for e in eps]
-    return run_tasks(sweep_task, tasks, executor, progress)
-
-
-def schedule_task(job: tuple[tuple[Problem, float, float, int], ExecutorArg]) -> ScheduleSweep:
-    """Optimised SGD schedule at one batch size: ``((problem, B, target, pieces), executor)``."""
-    (problem, B, target, pieces), executor = job
-    return schedule_sweep(problem, "sgd", batch_sizes=[B], target=target, pieces=pieces, executor=executor)
-
-
-def run_schedules(
-    problem: Problem, batch_sizes: Sequence[float], *, target: float, pieces: int, executor: ExecutorArg, progress: Progress | None
-) -> ScheduleSweep:
-    """:func:`~nqm.numerics.schedule_sweep` split into one task per batch size, then joined."""
-    parts = run_tasks(schedule_task, [(problem, float(B), float(target), int(pieces)) for B in batch_sizes], executor, progress)
-    return ScheduleSweep(
-        batch_sizes=np.concatenate([s.batch_sizes for s in parts]),
-        target=float(target),
-        pieces=int(pieces),
-        steps=np.concatenate([s.steps for s in parts]),
-        constant_steps=np.concatenate([s.constant_steps for s in parts]),
-        constant_lr=np.concatenate([s.constant_lr for s in parts]),
-        information_bound=np.concatenate([s.information_bound for s in parts]),
-        schedules=[r for s in parts for r in s.schedules],
-    )
 
 
 def sweep_records(s: Sweep, **extra: Any) -> Records:
@@ -363,6 +393,16 @@ def save_figure(result: FigureResult, folder: str | Path, *, force: bool = False
     return paths
 
 
+def figure_needs(name: str, options: dict[str, Any]) -> list[Any]:
+    """The needs of figure ``name`` called with ``options`` (:data:`FIGURE_NEEDS`; none for a figure
+    that shares nothing); bad arguments fail here, before any work."""
+    if name not in FIGURE_NEEDS:
+        return []
+    bound = inspect.signature(FIGURES[name]).bind(**options)
+    bound.apply_defaults()
+    return FIGURE_NEEDS[name](**bound.arguments)
+
+
 def make_figures(
     folder: str | Path,
     names: Sequence[str] | None = None,
@@ -373,16 +413,21 @@ def make_figures(
     validation: str | Path | None = None,
     on_saved: Callable[[FigureResult, list[Path]], None] | None = None,
     optimizers: Sequence[object] | None = None,
+    computed: FigureData | None = None,
 ) -> list[FigureResult]:
     """Render figures ``names`` (default :data:`DEFAULT_FIGURES`, plus ``network_vs_nqm`` when
     ``validation`` — a folder written by :func:`~nqm.proofs.run_validation` — is given) and save
     each into ``folder`` (:func:`save_figure`). Existing files are refused before any work
-    unless ``force``. Identical sweeps are shared between figures. ``executor``: the toolkit's
-    convention (:func:`~nqm.numerics.resolve_executor`; with ``None`` each sweep is parallel
-    inside, otherwise the independent sweeps are distributed). ``on_saved(result, paths)`` is
-    called after each figure is written. ``optimizers`` (any forms, user specs included) replace
-    the default optimizers of the figures that take ``optimizers`` (fig13, critical_vs_power) and,
-    when there is one, the ``optimizer`` of steps_surface; the paper's other figures draw fixed ones.
+    unless ``force``.
+
+    The sweeps of all chosen figures are computed first, each distinct one once, in one
+    :func:`~nqm.numerics.sweeps` call (:class:`FigureData`; Fig. 3b, 3c and 15 share one schedule
+    sweep); ``computed`` holds results computed beforehand (e.g. by the report), which are not
+    computed again. ``executor``: the toolkit's convention (:func:`~nqm.numerics.resolve_executor`;
+    a local pool is opened once for all figures). ``on_saved(result, paths)`` is called after each
+    figure is written. ``optimizers`` (any forms, user specs included) replace the default
+    optimizers of the figures that take ``optimizers`` (fig13, critical_vs_power) and, when there
+    is one, the ``optimizer`` of steps_surface; the paper's other figures draw fixed ones.
     """
     chosen = list(DEFAULT_FIGURES) + (["network_vs_nqm"] if validation is not None else []) if names is None else list(names)
     unknown = [n for n in chosen if n not in FIGURES]
@@ -399,24 +444,27 @@ def make_figures(
                 if p.exists():
                     raise FileExistsError(f"{p} exists; pass force=True (--force) to overwrite")
     where = resolve_executor(executor)  # a bad value fails before any work
+    computed = FigureData() if computed is None else computed
+    given: dict[str, dict[str, Any]] = {}
+    for name in chosen:
+        if name != "network_vs_nqm":
+            accepted = inspect.signature(FIGURES[name]).parameters
+            offered = [("optimizers", chosen_optimizers), ("optimizer", None if chosen_optimizers is None else chosen_optimizers[0])]
+            given[name] = {k: v for k, v in offered if v is not None and k in accepted}
+    needs = [need for name, options in given.items() for need in figure_needs(name, options)]
     results = []
-    # one pool for all figures; None stays automatic (run_tasks)
-    with open_executor("serial" if executor is None else where, len(chosen) * MAX_WORKERS) as pool, shared_results():
-        if executor is not None:
-            executor = pool or "serial"
+    with open_executor("serial" if executor is None else where, len(chosen) * MAX_WORKERS) as pool:
+        shared = None if executor is None else pool or "serial"  # one pool for all figures; None stays automatic
+        computed.compute(needs, executor=shared, progress=progress)
         for name in chosen:
             if name == "network_vs_nqm":
                 result = FIGURES[name](validation)
             else:
                 accepted = inspect.signature(FIGURES[name]).parameters
-                given = [("executor", executor), ("progress", progress)]
-                if chosen_optimizers is not None:
-                    given += [("optimizers", chosen_optimizers), ("optimizer", chosen_optimizers[0])]
-                options = {k: v for k, v in given if k in accepted}
-                result = FIGURES[name](**options)
+                extra = {k: v for k, v in (("executor", shared), ("progress", progress), ("computed", computed)) if k in accepted}
+                result = FIGURES[name](**given[name], **extra)
             paths = save_figure(result, folder, force=force)
             if on_saved is not None:
                 on_saved(result, paths)
             results.append(result)
     return results
-

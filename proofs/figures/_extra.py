@@ -13,24 +13,23 @@ from pathlib import Path
 import numpy as np
 from matplotlib.colors import LogNorm
 
-from nqm.numerics import OptimizerRef, Problem, as_optimizer_spec, steps_to_target
-from nqm.numerics._parallel import ExecutorArg
+from nqm.numerics import ExecutorArg, OptimizerRef, Problem, Progress, as_optimizer_spec, map_tasks, steps_to_target
 
 from ._core import (
+    FigureData,
     FigureResult,
-    Progress,
     Records,
+    SweepNeed,
     batch_label,
+    batch_sizes_in_order,
+    figure_data,
     figure_optimizers,
     new_figure,
     optimizer_key,
     optimizer_label,
     problem_or_paper,
     register_figure,
-    run_sweeps,
-    run_tasks,
     steps_axes,
-    batch_sizes_in_order,
 )
 
 __all__ = ["figure_steps_surface", "figure_critical_vs_power", "figure_network_vs_nqm", "SURFACE_GRID", "CRITICAL_POWERS"]
@@ -59,12 +58,10 @@ def surface_axis(spec: object) -> tuple[str, str]:
     return others[0].name, sp.latex(others[0].symbol)
 
 
-def surface_task(
-    job: tuple[tuple[Problem, OptimizerRef, str, np.ndarray, np.ndarray, float, float, float], ExecutorArg],
-) -> np.ndarray:
+def surface_task(job: tuple[Problem, OptimizerRef, str, np.ndarray, np.ndarray, float, float, float]) -> np.ndarray:
     """Exact steps to target on an (α, ``second``) grid at one batch size (module level, picklable;
-    one vectorised call, so the inner executor of :func:`~._core.run_tasks` is not needed)."""
-    (problem, spec, second, lrs, seconds, power, B, target), _ = job
+    one vectorised call): ``(problem, optimizer, second, lrs, seconds, p, B, target)``."""
+    problem, spec, second, lrs, seconds, power, B, target = job
     lr, sec = np.meshgrid(lrs, seconds, indexing="ij")
     opt = spec(lr=lr, precond_power=power, **{second: sec})
     return np.asarray(steps_to_target(problem, opt, batch_size=B, target=target), dtype=float)
@@ -99,8 +96,8 @@ def figure_steps_surface(
     if s.ndim != 1 or s.size < 2 or np.any((s < 0) | (s >= 1)):
         raise ValueError(f"seconds must be at least 2 numbers in [0, 1); got {seconds!r}")
     a, s = np.sort(a), np.sort(s)
-    surfaces = run_tasks(surface_task, [(prob, spec, second, a, s, float(precond_power), float(B), float(target)) for B in Bs],
-                         executor, progress)
+    surfaces = map_tasks(surface_task, [(prob, spec, second, a, s, float(precond_power), float(B), float(target)) for B in Bs],
+                         executor=executor, progress=progress)
     finite = np.concatenate([S[np.isfinite(S)] for S in surfaces])
     norm = LogNorm(vmin=max(finite.min(), 1), vmax=finite.max()) if finite.size else None
     fig, axes = new_figure(len(Bs), width=3.9 * len(Bs) + 1.0, height=3.8)
@@ -138,11 +135,24 @@ def figure_steps_surface(
     return FigureResult("steps_surface", fig, data, caption, problem=prob.name)
 
 
-@register_figure("critical_vs_power")
+def _critical_needs(
+    *, problem: Problem | None, powers: Sequence[float], optimizers: Sequence[object], batch_sizes: Sequence[float],
+    target: float, **_: object,
+) -> list[SweepNeed]:
+    """The sweeps of the critical-batch-size figure: each optimizer at each power, optimizer-major."""
+    prob = problem_or_paper(problem)
+    Bs = batch_sizes_in_order("batch_sizes", batch_sizes)
+    ps = tuple(float(p) for p in powers)
+    if len(ps) < 2 or any(not (0 <= p <= 1) for p in ps):
+        raise ValueError(f"powers must hold at least 2 preconditioning powers in [0, 1]; got {list(powers)!r}")
+    return [SweepNeed(prob, o, p, Bs, target) for o in figure_optimizers("optimizers", optimizers) for p in ps]
+
+
+@register_figure("critical_vs_power", needs=_critical_needs)
 def figure_critical_vs_power(
     *, problem: Problem | None = None, powers: Sequence[float] = CRITICAL_POWERS,
     optimizers: Sequence[object] = ("sgd", "momentum", "ema"), batch_sizes: Sequence[float] = tuple(2.0 ** np.arange(0, 22)),
-    target: float = 0.01, executor: ExecutorArg = None, progress: Progress | None = None,
+    target: float = 0.01, executor: ExecutorArg = None, progress: Progress | None = None, computed: FigureData | None = None,
 ) -> FigureResult:
     r"""Critical batch size against the preconditioning power p, both definitions
     (:func:`~nqm.numerics.critical_batch_sizes`): McCandlish's fit
@@ -150,22 +160,18 @@ def figure_critical_vs_power(
     batch size where the steps exceed perfect scaling by 2x (dashed), for each optimizer
     (tuned sweeps on the paper's grids; ``optimizers`` in any form, as for
     :func:`~nqm.proofs.figure_13`). Not in the paper."""
-    prob = problem_or_paper(problem)
-    Bs = batch_sizes_in_order("batch_sizes", batch_sizes)
-    ps = tuple(float(p) for p in powers)
-    if len(ps) < 2 or any(not (0 <= p <= 1) for p in ps):
-        raise ValueError(f"powers must hold at least 2 preconditioning powers in [0, 1]; got {list(powers)!r}")
-    opts = figure_optimizers("optimizers", optimizers)
-    configs = [(o, p) for o in opts for p in ps]
-    sweeps = run_sweeps(prob, configs, batch_sizes=Bs, target=target, executor=executor, progress=progress)
+    needs = _critical_needs(problem=problem, powers=powers, optimizers=optimizers, batch_sizes=batch_sizes, target=target)
+    prob, Bs = needs[0].problem, needs[0].batch_sizes
+    k = len(powers)  # sweeps per optimizer
+    sweeps = figure_data(computed, needs, executor, progress)
     fig, axes = new_figure(1, width=5.4, height=4.0)
     ax = axes[0, 0]
     data: Records = []
-    for i, o in enumerate(opts):
+    for i in range(len(needs) // k):
+        o = needs[i * k].optimizer
         rows = []
-        for (name, p), s in zip(configs, sweeps):
-            if name is not o:
-                continue
+        for need, s in zip(needs[i * k : (i + 1) * k], sweeps[i * k : (i + 1) * k]):
+            p = need.precond_power
             crit = s.critical_batch_sizes()
             fit = crit.mccandlish
             rows.append(dict(optimizer=optimizer_key(o), precond_power=p, mccandlish=fit.B_crit if fit else math.nan,

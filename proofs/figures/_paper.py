@@ -12,36 +12,46 @@ within its time budget; pass ``batch_sizes=PAPER_BATCH_SIZES`` for the paper's g
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-from nqm.numerics import SGD, Momentum, Problem, effective_lr, risk_components, stationary_risk
+from nqm.numerics import (
+    PAPER_BATCH_SIZES,
+    SGD,
+    ExecutorArg,
+    Momentum,
+    Problem,
+    Progress,
+    effective_lr,
+    risk_components,
+    stationary_risk,
+)
 from nqm.numerics._forms import validate_positive
 from nqm.numerics._model import build_model
-from nqm.numerics._parallel import ExecutorArg
-from nqm.numerics._sweep import PAPER_BATCH_SIZES
 
 from ._core import (
+    FigureData,
     FigureResult,
-    Progress,
     Records,
+    ScheduleNeed,
+    SweepNeed,
     batch_label,
     batch_size_axis,
-    new_figure,
+    batch_sizes_in_order,
+    figure_data,
     figure_optimizers,
+    new_figure,
     optimizer_key,
     optimizer_label,
     plot_bound,
     power_label,
     problem_or_paper,
     register_figure,
-    run_schedules,
-    run_sweeps,
     sequential_colormap,
     slope_one_guide,
     steps_axes,
     sweep_records,
-    batch_sizes_in_order,
 )
 
 __all__ = [
@@ -153,37 +163,48 @@ def figure_2(*, alpha_h: float = 5e-4, betas: Sequence[float] | None = None) -> 
 
 
 # ---------------------------------------------------------------------- Fig. 3a and 4
-def _steps_by_power(
-    name: str, second: str, title: str, caption: str, problem: Problem | None, batch_sizes: Sequence[float],
-    powers: Sequence[float], target: float, executor: ExecutorArg, progress: Progress | None,
-) -> FigureResult:
+def _steps_by_power_needs(
+    second: str, problem: Problem | None, batch_sizes: Sequence[float], powers: Sequence[float], target: float,
+) -> list[SweepNeed]:
+    """The sweeps of Fig. 3a (``second`` momentum) or 4 (EMA): SGD and ``second`` at each power, optimizer-major."""
     prob = problem_or_paper(problem)
     Bs = batch_sizes_in_order("batch_sizes", batch_sizes)
     ps = _validate_powers(powers)
     eps = validate_positive("target", target)
+    return [SweepNeed(prob, o, p, Bs, eps) for o in ("sgd", second) for p in ps]
+
+
+def _steps_by_power(
+    name: str, second: str, title: str, caption: str, problem: Problem | None, batch_sizes: Sequence[float],
+    powers: Sequence[float], target: float, executor: ExecutorArg, progress: Progress | None, computed: FigureData | None,
+) -> FigureResult:
+    needs = _steps_by_power_needs(second, problem, batch_sizes, powers, target)
+    prob, Bs, eps = needs[0].problem, needs[0].batch_sizes, needs[0].target
+    ps = _validate_powers(powers)
     pair = ("sgd", second)
-    configs = [(o, p) for o in pair for p in ps]
-    sweeps = run_sweeps(prob, configs, batch_sizes=Bs, target=eps, executor=executor, progress=progress)
+    sweeps = figure_data(computed, needs, executor, progress)
     fig, axes = new_figure(1, width=5.4, height=4.2)
     ax = axes[0, 0]
-    data: Records = []
-    for (opt, p), s in zip(configs, sweeps):
+    records: Records = []
+    for need, s in zip(needs, sweeps):
+        opt, p = need.optimizer, need.precond_power
         ls, marker = _OPT_STYLE[pair.index(opt)]
         i = ps.index(p)
         ax.plot(s.batch_sizes, s.steps, ls=ls, marker=marker, color=f"C{i}", mfc="white" if opt != "sgd" else None,
                 label=f"{optimizer_label(opt)}, {power_label(p)}")
-        data += sweep_records(s, series=f"{opt} p={p:g}")
-    data += plot_bound(ax, prob, eps, Bs)
+        records += sweep_records(s, series=f"{opt} p={p:g}")
+    records += plot_bound(ax, prob, eps, Bs)
     steps_axes(ax, title)
     ax.legend(ncol=2, loc="lower left")
-    return FigureResult(name, fig, data, caption.format(target=eps, problem=prob.name), problem=prob.name)
+    return FigureResult(name, fig, records, caption.format(target=eps, problem=prob.name), problem=prob.name)
 
 
-@register_figure("fig3a")
+@register_figure("fig3a", needs=lambda *, problem, batch_sizes, powers, target, **_: _steps_by_power_needs(
+    "momentum", problem, batch_sizes, powers, target))
 def figure_3a(
     *, problem: Problem | None = None, batch_sizes: Sequence[float] = tuple(PAPER_BATCH_SIZES),
     powers: Sequence[float] = PAPER_POWERS, target: float = 0.01, executor: ExecutorArg = None,
-    progress: Progress | None = None,
+    progress: Progress | None = None, computed: FigureData | None = None,
 ) -> FigureResult:
     r"""Fig. 3a: tuned steps to target against B for SGD and heavy-ball momentum with
     :math:`P = H^p` (eq. 8), on the paper's grids, with the information bound dashed."""
@@ -193,15 +214,16 @@ def figure_3a(
             "SGD (solid) and heavy-ball momentum (dotted) with preconditioner P = H^p. Dashed black: the information-theoretic "
             "lower bound tr(H^-1 C)/(2 eps B) (Section 3.6). Momentum matches SGD at small B and extends perfect scaling; "
             "preconditioning extends it further."
-        ), problem, batch_sizes, powers, target, executor, progress,
+        ), problem, batch_sizes, powers, target, executor, progress, computed,
     )
 
 
-@register_figure("fig4")
+@register_figure("fig4", needs=lambda *, problem, batch_sizes, powers, target, **_: _steps_by_power_needs(
+    "ema", problem, batch_sizes, powers, target))
 def figure_4(
     *, problem: Problem | None = None, batch_sizes: Sequence[float] = tuple(PAPER_BATCH_SIZES),
     powers: Sequence[float] = PAPER_POWERS, target: float = 0.01, executor: ExecutorArg = None,
-    progress: Progress | None = None,
+    progress: Progress | None = None, computed: FigureData | None = None,
 ) -> FigureResult:
     r"""Fig. 4: tuned steps to target against B for SGD and SGD with an exponential moving
     average of the iterates (eq. 11, Theorem 2) at each preconditioning power."""
@@ -210,29 +232,39 @@ def figure_4(
             "Fig. 4 — steps to reach risk {target:g} against batch size B ({problem}): SGD (solid) and SGD with an exponential "
             "moving average of the iterates (dotted, eq. 11), both tuned on the paper's grids, with preconditioner P = H^p. "
             "Dashed black: the information bound tr(H^-1 C)/(2 eps B). EMA helps at small B and lowers the critical batch size."
-        ), problem, batch_sizes, powers, target, executor, progress,
+        ), problem, batch_sizes, powers, target, executor, progress, computed,
     )
 
 
 # ---------------------------------------------------------------------- Fig. 3b, 3c, 15
-def _schedules(problem, batch_sizes, target, pieces, executor, progress):
+def _schedule_needs(*, problem: Problem | None, batch_sizes: Sequence[float], target: float, pieces: int, **_: object) -> list[ScheduleNeed]:
+    """The one schedule sweep of Fig. 3b, 3c and 15."""
     prob = problem_or_paper(problem)
     Bs = batch_sizes_in_order("batch_sizes", batch_sizes)
     if not isinstance(pieces, (int, np.integer)) or pieces < 1:
         raise ValueError(f"pieces must be an integer >= 1; got {pieces!r}")
     eps = validate_positive("target", target)
-    return prob, run_schedules(prob, Bs, target=eps, pieces=int(pieces), executor=executor, progress=progress)
+    return [ScheduleNeed(prob, Bs, eps, int(pieces))]
 
 
-@register_figure("fig3b")
+def _schedules(
+    problem: Problem | None, batch_sizes: Sequence[float], target: float, pieces: int, executor: ExecutorArg,
+    progress: Progress | None, computed: FigureData | None,
+) -> tuple[Problem, Any]:
+    """The problem and the schedule sweep of Fig. 3b, 3c and 15."""
+    needs = _schedule_needs(problem=problem, batch_sizes=batch_sizes, target=target, pieces=pieces)
+    return needs[0].problem, figure_data(computed, needs, executor, progress)[0]
+
+
+@register_figure("fig3b", needs=_schedule_needs)
 def figure_3b(
     *, problem: Problem | None = None, batch_sizes: Sequence[float] = SCHEDULE_BATCH_SIZES, target: float = 0.01,
-    pieces: int = 50, executor: ExecutorArg = None, progress: Progress | None = None,
+    pieces: int = 50, executor: ExecutorArg = None, progress: Progress | None = None, computed: FigureData | None = None,
 ) -> FigureResult:
     r"""Fig. 3b: steps to target of the optimised piecewise-constant SGD schedule
     (:func:`~nqm.numerics.optimal_schedule`, ``pieces`` equal pieces) and of the best constant
     learning rate, against B, with the information bound dashed."""
-    prob, ss = _schedules(problem, batch_sizes, target, pieces, executor, progress)
+    prob, ss = _schedules(problem, batch_sizes, target, pieces, executor, progress, computed)
     t = ss.steps_table()
     fig, axes = new_figure(1, width=5.2, height=4.0)
     ax = axes[0, 0]
@@ -261,14 +293,14 @@ def figure_3b(
     return FigureResult("fig3b", fig, data, caption, problem=prob.name)
 
 
-@register_figure("fig3c")
+@register_figure("fig3c", needs=_schedule_needs)
 def figure_3c(
     *, problem: Problem | None = None, batch_sizes: Sequence[float] = SCHEDULE_BATCH_SIZES, target: float = 0.01,
-    pieces: int = 50, executor: ExecutorArg = None, progress: Progress | None = None,
+    pieces: int = 50, executor: ExecutorArg = None, progress: Progress | None = None, computed: FigureData | None = None,
 ) -> FigureResult:
     r"""Fig. 3c: the shapes of the optimised schedules: learning rate of each piece against the
     fraction of training, one line per batch size."""
-    prob, ss = _schedules(problem, batch_sizes, target, pieces, executor, progress)
+    prob, ss = _schedules(problem, batch_sizes, target, pieces, executor, progress, computed)
     shapes = ss.shapes()
     fig, axes = new_figure(1, width=6.6, height=4.0)
     ax = axes[0, 0]
@@ -292,14 +324,14 @@ def figure_3c(
     return FigureResult("fig3c", fig, data, caption, problem=prob.name)
 
 
-@register_figure("fig15")
+@register_figure("fig15", needs=_schedule_needs)
 def figure_15(
     *, problem: Problem | None = None, batch_sizes: Sequence[float] = SCHEDULE_BATCH_SIZES, target: float = 0.01,
-    pieces: int = 50, executor: ExecutorArg = None, progress: Progress | None = None,
+    pieces: int = 50, executor: ExecutorArg = None, progress: Progress | None = None, computed: FigureData | None = None,
 ) -> FigureResult:
     r"""Fig. 15: the final learning rate of the optimised schedule against B (log–log), with the
     best constant learning rate and a slope-1 guide (linear scaling)."""
-    prob, ss = _schedules(problem, batch_sizes, target, pieces, executor, progress)
+    prob, ss = _schedules(problem, batch_sizes, target, pieces, executor, progress, computed)
     t = ss.final_lr_table()
     fig, axes = new_figure(1, width=5.0, height=3.9)
     ax = axes[0, 0]
@@ -374,22 +406,33 @@ def figure_11(
 
 
 # ---------------------------------------------------------------------- Fig. 13
-@register_figure("fig13")
-def figure_13(
-    *, problem: Problem | None = None, batch_sizes: Sequence[float] = WIDE_BATCH_SIZES, targets: Sequence[float] = PAPER_TARGETS,
-    optimizers: Sequence[object] = ("sgd", "momentum"), executor: ExecutorArg = None, progress: Progress | None = None,
-) -> FigureResult:
-    r"""Fig. 13 (Appendix E.5): tuned steps against B at several loss thresholds, one panel per
-    optimizer, each threshold with its information bound (dashed, same colour). ``optimizers``: any
-    forms :func:`~nqm.numerics.as_optimizer_spec` accepts (user specs included; an instance's values
-    are used as :func:`~nqm.numerics.sweep` uses them: scalars fixed, 1-D arrays grid axes)."""
+def _fig13_needs(
+    *, problem: Problem | None, batch_sizes: Sequence[float], targets: Sequence[float], optimizers: Sequence[object], **_: object,
+) -> list[SweepNeed]:
+    """The sweeps of Fig. 13: each optimizer (p = 0) at each threshold, optimizer-major."""
     prob = problem_or_paper(problem)
     Bs = batch_sizes_in_order("batch_sizes", batch_sizes)
     eps = [validate_positive("targets", e) for e in targets]
     if not eps:
         raise ValueError("targets must hold at least one loss threshold")
-    opts = figure_optimizers("optimizers", optimizers)
-    sweeps = run_sweeps(prob, [(o, 0.0) for o in opts], batch_sizes=Bs, targets=eps, executor=executor, progress=progress)
+    return [SweepNeed(prob, o, 0.0, Bs, e) for o in figure_optimizers("optimizers", optimizers) for e in eps]
+
+
+@register_figure("fig13", needs=_fig13_needs)
+def figure_13(
+    *, problem: Problem | None = None, batch_sizes: Sequence[float] = WIDE_BATCH_SIZES, targets: Sequence[float] = PAPER_TARGETS,
+    optimizers: Sequence[object] = ("sgd", "momentum"), executor: ExecutorArg = None, progress: Progress | None = None,
+    computed: FigureData | None = None,
+) -> FigureResult:
+    r"""Fig. 13 (Appendix E.5): tuned steps against B at several loss thresholds, one panel per
+    optimizer, each threshold with its information bound (dashed, same colour). ``optimizers``: any
+    forms :func:`~nqm.numerics.as_optimizer_spec` accepts (user specs included; an instance's values
+    are used as :func:`~nqm.numerics.sweep` uses them: scalars fixed, 1-D arrays grid axes)."""
+    needs = _fig13_needs(problem=problem, batch_sizes=batch_sizes, targets=targets, optimizers=optimizers)
+    prob, Bs = needs[0].problem, needs[0].batch_sizes
+    opts = [n.optimizer for n in needs[:: len(targets)]]  # one panel each
+    eps = [n.target for n in needs[: len(targets)]]
+    sweeps = figure_data(computed, needs, executor, progress)
     fig, axes = new_figure(len(opts), width=4.8 * len(opts), height=4.2)
     cmap = sequential_colormap()
     data: Records = []
@@ -411,23 +454,33 @@ def figure_13(
 
 
 # ---------------------------------------------------------------------- Fig. 14
-@register_figure("fig14")
-def figure_14(
-    *, problem: Problem | None = None, batch_sizes: Sequence[float] = WIDE_BATCH_SIZES, powers: Sequence[float] = PAPER_POWERS,
-    target: float = 0.01, executor: ExecutorArg = None, progress: Progress | None = None,
-) -> FigureResult:
-    r"""Fig. 14 (Appendix E.6): the tuned learning rate against B. (a) SGD's optimal
-    :math:`\alpha` with :math:`P = H^p`; (b) momentum's optimal effective learning rate
-    :math:`\alpha/(1-\beta)` (:func:`~nqm.numerics.effective_lr`), with SGD's (p = 0) in grey."""
+def _fig14_needs(
+    *, problem: Problem | None, batch_sizes: Sequence[float], powers: Sequence[float], target: float, **_: object,
+) -> list[SweepNeed]:
+    """The sweeps of Fig. 14: SGD and momentum at each power, optimizer-major."""
     prob = problem_or_paper(problem)
     Bs = batch_sizes_in_order("batch_sizes", batch_sizes)
     ps = _validate_powers(powers)
     eps = validate_positive("target", target)
-    configs = [(o, p) for o in ("sgd", "momentum") for p in ps]
-    sweeps = run_sweeps(prob, configs, batch_sizes=Bs, target=eps, executor=executor, progress=progress)
+    return [SweepNeed(prob, o, p, Bs, eps) for o in ("sgd", "momentum") for p in ps]
+
+
+@register_figure("fig14", needs=_fig14_needs)
+def figure_14(
+    *, problem: Problem | None = None, batch_sizes: Sequence[float] = WIDE_BATCH_SIZES, powers: Sequence[float] = PAPER_POWERS,
+    target: float = 0.01, executor: ExecutorArg = None, progress: Progress | None = None, computed: FigureData | None = None,
+) -> FigureResult:
+    r"""Fig. 14 (Appendix E.6): the tuned learning rate against B. (a) SGD's optimal
+    :math:`\alpha` with :math:`P = H^p`; (b) momentum's optimal effective learning rate
+    :math:`\alpha/(1-\beta)` (:func:`~nqm.numerics.effective_lr`), with SGD's (p = 0) in grey."""
+    needs = _fig14_needs(problem=problem, batch_sizes=batch_sizes, powers=powers, target=target)
+    prob, eps = needs[0].problem, needs[0].target
+    ps = _validate_powers(powers)
+    sweeps = figure_data(computed, needs, executor, progress)
     fig, axes = new_figure(2, width=9.4, height=4.0)
     data: Records = []
-    for (opt, p), s in zip(configs, sweeps):
+    for need, s in zip(needs, sweeps):
+        opt, p = need.optimizer, need.precond_power
         ax = axes[0, 0 if opt == "sgd" else 1]
         i = ps.index(p)
         ax.plot(s.batch_sizes, s.column("effective_lr"), "-o", ms=3, color=f"C{i}", label=power_label(p))

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from ._verify import FormulaVerdict, QUANTITIES, verify_formula
+from ._verify import QUANTITIES, FormulaVerdict, verify_formula
 
 __all__ = ["FormulaVerdict", "QUANTITIES", "verify_formula"]

@@ -64,9 +64,9 @@ from nqm.theory import (
 )
 from nqm.theory.symbols import B, alpha, beta, c, gamma, h, k, nu, p, r1, r2, t, v0, x, z
 
-from ._budget import call_with_budget, prestart
 from .._limits import MAX_SAMPLES, MAX_SYMBOLIC_SECONDS, SYMBOLIC_SECONDS  # the CLI's help shows them
 from ..claims import DIGITS, PointSampler, SpecNumerics, rational_mpf, spec_numerics
+from ._budget import call_with_budget, prestart
 from ._evaluate import evaluate
 from ._parse import FormulaBuilder
 

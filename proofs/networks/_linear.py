@@ -28,7 +28,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nqm.numerics import Problem, as_optimizer, as_optimizer_spec, expected_risk, multiplicative_expected_risk, risk_variance
+from nqm.numerics import (
+    Problem,
+    as_optimizer,
+    as_optimizer_spec,
+    expected_risk,
+    multiplicative_expected_risk,
+    risk_variance,
+)
 from nqm.numerics.validation import validate_hyperparameter
 
 __all__ = ["LinearRuns", "NoiseModelComparison", "train_linear_regression", "compare_noise_models"]

@@ -301,7 +301,13 @@ def run_validation(
     # the modules that train networks import torch: loaded here, so that the package imports without the extra
     from ._digits import MLP, SweepConfig, load_digits_data, run_sweep
     from ._fit import (
-        critical_batch_sizes, fit_nqm, measure_curvature_noise, network_rows, nqm_sweep, reference_run, train_loss,
+        critical_batch_sizes,
+        fit_nqm,
+        measure_curvature_noise,
+        network_rows,
+        nqm_sweep,
+        reference_run,
+        train_loss,
     )
 
     out.mkdir(parents=True, exist_ok=True)

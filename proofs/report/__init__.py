@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from ._build import ReportConfig, VALIDATION_MODES, build_report
+from ._build import VALIDATION_MODES, ReportConfig, build_report
 
 __all__ = ["ReportConfig", "VALIDATION_MODES", "build_report"]

@@ -19,31 +19,43 @@ paper's problem, linked from an index page.
 * ``validation/`` — the PyTorch check, when the ``torch`` extra is installed
   (:data:`VALIDATION_MODES`).
 
-Independent sections run as tasks on the executor of the toolkit's convention
-(:func:`~nqm.numerics.resolve_executor`) when it runs them in other processes (``nqm report``
-uses a local process pool) or on a cluster; the symbolic derivations run in this process
-meanwhile. With threads (the default) the sections run one after the other in this process, since
-matplotlib is not thread-safe, and the threads run the sweeps inside them.
+Everything runs by one executor convention (:func:`~nqm.numerics.resolve_executor`) and one
+task-mapping function (:func:`~nqm.numerics.map_tasks`). The sweeps of the sweeps section and of
+every figure are computed once, in one :func:`~nqm.numerics.sweeps` call, and the figures are drawn
+from them (:class:`~nqm.proofs.figures.FigureData`). The independent sections (derivations, proofs,
+Monte Carlo, validation; then one drawing per derivation section) run on the executor beside them
+when it runs tasks in other processes (``nqm report`` uses a local process pool) or on a cluster.
+With threads (the default) they run one after the other in this process, since matplotlib is
+not thread-safe, and the threads run the numeric work.
 """
 
 from __future__ import annotations
 
 import platform
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from nqm.numerics import Problem
-from nqm.numerics._parallel import MAX_WORKERS, ExecutorArg, LocalWorkers, open_executor, resolve_executor
-from nqm.numerics._sweep import PAPER_BATCH_SIZES
+from nqm.numerics import (
+    MAX_WORKERS,
+    PAPER_BATCH_SIZES,
+    ExecutorArg,
+    Problem,
+    Progress,
+    map_tasks,
+    open_executor,
+    resolve_executor,
+)
+from nqm.theory import get_spec, registered_specs, select_specs
 
 from .._limits import VALIDATION_MODES  # the CLI's help shows them
+from ..figures import DEFAULT_FIGURES, FIGURES, FigureData, SweepNeed, figure_needs, make_figures, save_figure
+from ._pages import write_pages
 from ._tasks import (
     DEFAULT_MONTE_CARLO,
     MonteCarloOutcome,
@@ -51,7 +63,6 @@ from ._tasks import (
     derivation_task,
     monte_carlo_task,
     proofs_task,
-    render_task,
     validation_task,
 )
 
@@ -59,9 +70,6 @@ __all__ = ["MonteCarloSetting", "ReportConfig", "SECTIONS", "VALIDATION_MODES", 
 
 #: the report's sections, in page order
 SECTIONS = ("derivations", "proofs", "figures", "sweeps", "monte_carlo", "validation")
-
-Progress = Callable[[Iterable[Any], int], Iterable[Any]]
-
 
 @dataclass(frozen=True)
 class ReportConfig:
@@ -110,18 +118,18 @@ class ReportConfig:
         """The (optimizer, p) of every sweep, optimizer-major."""
         return [(name, float(p)) for name in self.sweep_optimizers for p in self.powers]
 
+    def sweep_needs(self) -> list[SweepNeed]:
+        """The sweeps of the sweeps section (paper grids), in :meth:`sweep_configs` order."""
+        Bs = tuple(float(b) for b in self.batch_sizes)
+        return [SweepNeed(self.problem, name, p, Bs, float(self.target)) for name, p in self.sweep_configs()]
+
     def sweeps_in_figures(self) -> list[str]:
-        """The figures that draw these very sweeps (so they are computed once): Fig. 3a and 4 when
-        the problem, batch sizes, powers and target are the figures' defaults."""
-        from nqm.numerics._parallel import config_key
-
-        from ..figures._core import DEFAULT_FIGURES
-        from ..figures._paper import PAPER_POWERS
-
+        """The figures that draw some of these very sweeps (computed once for both): those whose
+        needs (:func:`~nqm.proofs.figures.figure_needs`, default arguments) share a sweep with
+        :meth:`sweep_needs`; Fig. 3a and 4 on the default configuration."""
+        ours = {need.key() for need in self.sweep_needs()}
         names = DEFAULT_FIGURES if self.figures is None else self.figures
-        same = (config_key(self.problem) == config_key(Problem.paper()) and self.powers == PAPER_POWERS
-                and self.batch_sizes == tuple(float(b) for b in PAPER_BATCH_SIZES) and self.target == 0.01)
-        return [n for n in ("fig3a", "fig4") if same and n in names]
+        return [name for name in names if any(need.key() in ours for need in figure_needs(name, {}))]
 
 
 # ---------------------------------------------------------------------- validation mode
@@ -161,34 +169,26 @@ def resolve_validation(mode: str) -> tuple[str, str]:
 
 # ---------------------------------------------------------------------- running the tasks
 class _Timer:
-    """Per-section wall clock (first start to last finish) and summed task seconds."""
+    """Per-section wall clock (start to the section's last result) and summed task seconds."""
 
     def __init__(self) -> None:
         self.start = time.perf_counter()
         self.wall: dict[str, float] = {}
         self.task: dict[str, float] = {}
 
-    def done(self, section: str, seconds: float) -> None:
+    def finished(self, section: str) -> None:
+        """A result of ``section`` has just come."""
         self.wall[section] = time.perf_counter() - self.start
+
+    def spent(self, section: str, seconds: float) -> None:
+        """A task of ``section`` ran for ``seconds``."""
         self.task[section] = self.task.get(section, 0.0) + seconds
-
-
-class _Serial(Executor):
-    """Runs each task when it is submitted (``executor="serial"``)."""
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:  # type: ignore[override]
-        fut: Future = Future()
-        try:
-            fut.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller through the future
-            fut.set_exception(exc)
-        return fut
 
 
 @dataclass
 class _Results:
     derivations: tuple[str, list[Any]] | None = None
-    rendered: dict[int, Any] = field(default_factory=dict)
+    rendered: list[Any] = field(default_factory=list)
     proofs: list[Any] | None = None
     sweeps: list[Any] | None = None
     figures: list[tuple[Any, list[Path]]] = field(default_factory=list)
@@ -196,158 +196,151 @@ class _Results:
     validation: dict[str, Any] | None = None
 
 
-def _figures_and_sweeps(config: ReportConfig, out: Path, force: bool, executor: ExecutorArg, events: queue.Queue) -> None:
-    """Sweeps, then the figures, sharing identical sweeps (:func:`~nqm.proofs.figures._core.shared_results`)."""
-    from ..figures._core import make_figures, run_sweeps, shared_results
+@dataclass(frozen=True)
+class _Task:
+    """One of the report's tasks for :func:`~nqm.numerics.map_tasks`: ``fn(arg)``, which returns
+    ``(result, seconds)``, a unit of ``section`` named ``label`` in the progress."""
 
+    section: str
+    label: str
+    fn: Callable[[Any], tuple[Any, float]]
+    arg: Any
+
+
+def _call(task: _Task) -> tuple[Any, float]:
+    """Run one :class:`_Task` (module level: it travels to worker processes)."""
+    return task.fn(task.arg)
+
+
+def _mapped(tasks: Sequence[_Task], executor: ExecutorArg, progress: Progress | None, timer: _Timer) -> list[Any]:
+    """The results of ``tasks`` by :func:`~nqm.numerics.map_tasks` on ``executor``; ``progress`` shows each
+    task's label as it finishes, and the timer notes each section's last result and task seconds."""
+
+    def watch(indices: Iterable[int], total: int) -> Iterator[int]:
+        last: list[int] = []
+
+        def labels() -> Iterator[str]:
+            for i in indices:
+                last.append(i)
+                yield tasks[i].label
+
+        for _ in labels() if progress is None else progress(labels(), total):
+            yield last[-1]
+            timer.finished(tasks[last[-1]].section)  # resumed: the task has finished
+
+    done = map_tasks(_call, tasks, executor=executor, progress=watch)
+    for task, (_, seconds) in zip(tasks, done):
+        timer.spent(task.section, seconds)
+    return [result for result, _ in done]
+
+
+def _section_tasks(config: ReportConfig, out: Path, sections: Sequence[str], validation: str, force: bool) -> list[_Task]:
+    """The report's independent tasks: the derivations, the proofs, the validation and each Monte-Carlo setting."""
+    tasks = []
+    # spec objects, not names: a worker need not share this process's registry (spawned or remote)
+    if "derivations" in sections:
+        tasks.append(_Task("derivations", "derivations: derived and drawn", derivation_task, tuple(select_specs(config.optimizers))))
+    if "proofs" in sections:
+        registered = tuple(registered_specs())
+        chosen = registered if config.proof_specs is None else tuple(get_spec(name) for name in config.proof_specs)
+        tasks.append(_Task("proofs", "proofs: run", proofs_task, (chosen, registered)))
+    if "validation" in sections and validation != "none":
+        tasks.append(_Task("validation", "validation: done", validation_task, (validation, str(out / "validation"), force)))
+    if "monte_carlo" in sections:
+        tasks += [_Task("monte_carlo", f"Monte Carlo: {s.label}", monte_carlo_task, (config.problem, s)) for s in config.monte_carlo]
+    return tasks
+
+
+def _figures_and_sweeps(config: ReportConfig, out: Path, sections: Sequence[str], force: bool, executor: ExecutorArg,
+                        drawing: ExecutorArg, res: _Results, timer: _Timer, computed_event: threading.Event) -> Iterator[str]:
+    """The sweeps of the sweeps section and of every figure in one :func:`~nqm.numerics.sweeps` call
+    (:class:`~nqm.proofs.figures.FigureData`) on ``executor``, then each figure drawn from them (what
+    a figure still computes itself, the surfaces, on ``drawing``); yields what finished.
+    ``computed_event`` is set once the sweeps are computed."""
+    ours = config.sweep_needs() if "sweeps" in sections else []
+    names = [] if "figures" not in sections else list(DEFAULT_FIGURES if config.figures is None else config.figures)
+    clock = time.perf_counter()
     try:
-        with shared_results():
-            clock = time.perf_counter()
-            sweeps = run_sweeps(config.problem, config.sweep_configs(), batch_sizes=config.batch_sizes,
-                                target=config.target, executor=executor)
-            events.put(("sweeps", sweeps, time.perf_counter() - clock))
-            make_figures(out / "figures", list(config.figures) if config.figures is not None else None, force=force,
-                         executor=executor, on_saved=lambda result, paths: events.put(("figure", (result, paths), result.seconds)))
-        events.put(("figures-done", None, 0.0))
-    except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
-        events.put(("error", exc, 0.0))
+        computed = FigureData().compute(ours + [n for name in names for n in figure_needs(name, {})], executor=executor)
+    finally:
+        computed_event.set()
+    res.sweeps = [computed[n] for n in ours]
+    timer.finished("sweeps")
+    timer.spent("sweeps", time.perf_counter() - clock)
+    yield "sweeps: tuned"
+    for name in names:
+        (result,) = make_figures(out / "figures", [name], force=force, executor=drawing, computed=computed,
+                                 on_saved=lambda result, paths: res.figures.append((result, paths)))
+        timer.finished("figures")
+        timer.spent("figures", result.seconds)
+        yield f"figures: {name}"
 
 
 def _run(config: ReportConfig, out: Path, sections: Sequence[str], validation: str, force: bool,
          executor: ExecutorArg, progress: Progress | None, timer: _Timer) -> _Results:
-    """Processes or a cluster run the sections side by side. Threads share this process, whose
-    matplotlib (figures, formula drawings, the validation's plots) is not thread-safe: the sections
-    then run one after the other here and the threads run the numeric tasks inside them (the
-    sweeps; ``None``: each sweep's own automatic pool)."""
-    where = resolve_executor(executor)
-    threads = isinstance(where, ThreadPoolExecutor) or isinstance(where, LocalWorkers) and where.kind == "threads"
-    with open_executor("serial" if executor is None and threads else where, MAX_WORKERS) as opened:
-        if threads or opened is None:
-            numeric = None if executor is None else opened or "serial"
-            return _run_on(config, out, sections, validation, force, _Serial(), numeric, progress, timer)
-        return _run_on(config, out, sections, validation, force, opened, opened, progress, timer)
+    """Compute everything the report shows, by one executor convention.
 
-
-def _run_on(config: ReportConfig, out: Path, sections: Sequence[str], validation: str, force: bool,
-            pool: Executor, numeric: ExecutorArg, progress: Progress | None, timer: _Timer) -> _Results:
-    """:func:`_run` with the sections on ``pool`` and the sweeps on ``numeric`` (a local pool is
-    shut down by the caller, at once on an interruption)."""
-    from nqm.theory import select_specs
-
-    from ..figures._core import DEFAULT_FIGURES
-
+    The numeric work (sweeps, schedules, surfaces) runs on ``executor`` (``None``: each call's
+    automatic pool). The sections' tasks (:func:`_section_tasks`) run there too when it runs tasks
+    in other processes (a process pool, a cluster): they are mapped from a second thread once this
+    one has computed the sweeps (many small tasks, which keep every worker busy);
+    then this thread draws the figures (the surfaces' few tasks here) while the workers run the
+    sections. Threads share this process, whose matplotlib (figures, formula drawings, the
+    validation's plots) is not thread-safe: with threads the sections run here, one after the other.
+    """
     res = _Results()
-    events: queue.Queue = queue.Queue()
-    pending = 0
-
-    def submit(kind: str, fn: Callable[[Any], Any], arg: Any) -> None:
-        nonlocal pending
-        pending += 1
-        fut = pool.submit(fn, arg)
-        fut.add_done_callback(lambda f: events.put((kind, f, None)))
-
+    tasks = _section_tasks(config, out, sections, validation, force)
     chain = "figures" in sections or "sweeps" in sections
-    if chain and "figures" not in sections:
-        config = replace(config, figures=())
-    n_figures = len(config.figures if config.figures is not None else DEFAULT_FIGURES)
-    # units of progress: the sweeps, each figure and the chain's end; the derivations and one
-    # drawing per section; the proofs; the validation; each Monte-Carlo setting
-    total = (n_figures + 2) * chain
-    total += (1 + _section_count(config.optimizers)) * ("derivations" in sections)
-    total += ("proofs" in sections) + ("validation" in sections and validation != "none")
-    total += len(config.monte_carlo) * ("monte_carlo" in sections)
-    thread = None
-    # the figures' chain first (its sweeps head the queue), then the derivations (their drawings
-    # are submitted as they finish), then the independent sections
-    if chain:
-        pending += 1
-        args = (config, out, force, numeric, events)
-        if isinstance(pool, _Serial):
-            _figures_and_sweeps(*args)
+    with open_executor("serial" if executor is None else resolve_executor(executor), MAX_WORKERS) as opened:
+        numeric = None if executor is None else opened or "serial"
+        here = numeric is None or numeric == "serial" or isinstance(numeric, ThreadPoolExecutor)
+        outcome: dict[str, Any] = {}
+        computed = threading.Event()  # the sweeps are computed: the sections' tasks may use the executor
+        if not chain:
+            computed.set()
+
+        def sections_apart() -> None:
+            try:
+                computed.wait()
+                outcome["done"] = _mapped(tasks, numeric, None, timer)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in this thread
+                outcome["error"] = exc
+
+        apart = None if here or not tasks else threading.Thread(target=sections_apart, daemon=True)
+        if apart is not None:
+            apart.start()
+        try:
+            if chain:
+                units = 1 + len(DEFAULT_FIGURES if config.figures is None else config.figures) * ("figures" in sections)
+                # the pool is busy with the sections by the time figures draw: their own few tasks run here
+                chained = _figures_and_sweeps(config, out, sections, force, numeric, numeric if here else "serial", res,
+                                              timer, computed)
+                for _ in (progress or (lambda it, n: it))(chained, units):
+                    pass
+        finally:
+            computed.set()  # also on an error, so that the second thread ends
+        if apart is None:
+            done = _mapped(tasks, "serial", progress, timer)
         else:
-            thread = threading.Thread(target=_figures_and_sweeps, args=args, daemon=True)
-            thread.start()
-    # spec objects, not names: a worker need not share this process's registry (spawned or remote)
-    if "derivations" in sections:
-        submit("derivations", derivation_task, tuple(select_specs(config.optimizers)))
-    if "proofs" in sections:
-        submit("proofs", proofs_task, config.proof_specs)
-    if "validation" in sections and validation != "none":
-        submit("validation", validation_task, (validation, str(out / "validation"), force))
-    if "monte_carlo" in sections:
-        for setting in config.monte_carlo:
-            submit("monte_carlo", monte_carlo_task, (config.problem, setting))
-
-    def stream() -> Iterator[str]:
-        nonlocal pending
-        while pending:
-            kind, payload, seconds = events.get()
-            if kind == "error":
-                raise payload
-            if kind == "figures-done":
-                pending -= 1
-                yield _label(kind, payload, res)
-                continue
-            if isinstance(payload, Future):
-                pending -= 1
-                payload, seconds = payload.result()
-            _collect(kind, payload, seconds, res, timer, submit)
-            yield _label(kind, payload, res)
-
-    for _ in (progress or (lambda it, n: it))(stream(), total):
-        pass
-    if thread is not None:
-        thread.join()
+            apart.join()
+            if "error" in outcome:
+                raise outcome["error"]
+            done = outcome["done"]
+        for task, result in zip(tasks, done):
+            _collect(task.section, result, res)
     return res
 
 
-def _section_count(specs: Sequence[str] | None) -> int:
-    """How many sections the derivations have: one per optimizer, plus the paper's statements if any concern them."""
-    from nqm.theory import STATEMENTS, select_specs
-
-    names = {s.name for s in select_specs(specs)}
-    return len(names) + any(set(st.specs) <= names for st in STATEMENTS)
-
-
-def _collect(kind: str, payload: Any, seconds: float, res: _Results, timer: _Timer,
-             submit: Callable[[str, Callable[[Any], Any], Any], None]) -> None:
-    """Store one finished unit; a finished derivation submits its drawing tasks."""
-    if kind == "derivations":
-        res.derivations = payload
-        timer.done("derivations", seconds)
-        # one drawing task per section (each optimizer, the paper's statements)
-        for i, section in enumerate(payload[1]):
-            submit(f"render:{i}", render_task, section)
-    elif kind.startswith("render:"):
-        res.rendered[int(kind.split(":")[1])] = payload
-        timer.done("derivations", seconds)
-    elif kind == "proofs":
-        res.proofs = payload
-        timer.done("proofs", seconds)
-    elif kind == "sweeps":
-        res.sweeps = payload
-        timer.done("sweeps", seconds)
-    elif kind == "figure":
-        res.figures.append(payload)
-        timer.done("figures", seconds)
-    elif kind == "monte_carlo":
-        res.monte_carlo.append(payload)
-        timer.done("monte_carlo", seconds)
-    elif kind == "validation":
-        res.validation = payload
-        timer.done("validation", seconds)
-
-
-def _label(kind: str, payload: Any, res: _Results) -> str:
-    """What a finished unit was, headed by its section (the items ``progress`` sees)."""
-    if kind.startswith("render:"):
-        return f"derivations: drew {res.derivations[1][int(kind.split(':')[1])][0]}"  # type: ignore[index]
-    if kind == "figure":
-        return f"figures: {payload[0].name}"
-    if kind == "monte_carlo":
-        return f"Monte Carlo: {payload.setting.label}"
-    return {"derivations": "derivations: derived", "sweeps": "sweeps: tuned", "figures-done": "figures: all written",
-            "proofs": "proofs: run", "validation": "validation: done"}[kind]
+def _collect(section: str, result: Any, res: _Results) -> None:
+    """Store the result of one section task."""
+    if section == "derivations":
+        res.derivations, res.rendered = result
+    elif section == "proofs":
+        res.proofs = result
+    elif section == "monte_carlo":
+        res.monte_carlo.append(result)
+    elif section == "validation":
+        res.validation = result
 
 
 # ---------------------------------------------------------------------- the public entry
@@ -366,19 +359,19 @@ def build_report(
 
     ``force``: write into an existing non-empty folder (else ``FileExistsError``; files of the
     report are replaced, other files are left alone). ``validation``: one of
-    :data:`VALIDATION_MODES`. ``executor``: where the sections run, by the toolkit's convention
+    :data:`VALIDATION_MODES`. ``executor``: where the work runs, by the toolkit's convention
     (:func:`~nqm.numerics.resolve_executor`): with processes or a cluster the sections run side by
-    side; with threads (``None``, the default, an integer, ``"threads"``) one after the other in
-    this process, the threads running the sweeps inside them; ``"processes"`` is faster but needs a
-    guarded script. ``progress``: a ``wrapper(iterable, total)`` (as for
-    :func:`~nqm.numerics._parallel.map_tasks`) advanced once per finished unit of work; its items
-    name the unit, headed by its section (``"figures: fig3a"``, ``"Monte Carlo: SGD"``).
+    side with the sweeps; with threads (``None``, the default, an integer, ``"threads"``) one after
+    the other in this process, the threads running the sweeps; ``"processes"`` is faster but needs
+    a guarded script. ``progress``: a ``wrapper(iterable, total)`` (as for
+    :func:`~nqm.numerics.map_tasks`) advanced once per finished unit of work, called once per
+    stage (the sweeps and figures; the sections, when they run in this process; the formula
+    drawings); its items name the unit, headed by its section (``"figures: fig3a"``,
+    ``"Monte Carlo: SGD"``).
     ``config``: what to compute (default: the paper's protocol, :class:`ReportConfig`);
     ``sections``: a subset of :data:`SECTIONS`; ``command``: the command line to print in
     the header (default: this process's).
     """
-    from ._pages import write_pages
-
     out = Path(out_dir)
     chosen = tuple(SECTIONS if sections is None else sections)
     unknown = [s for s in chosen if s not in SECTIONS]
@@ -395,12 +388,11 @@ def build_report(
     timer = _Timer()
     res = _run(config, out, chosen, mode, force, executor, progress, timer)
     if res.validation is not None and res.validation["report"] is not None and "figures" in chosen:
-        from ..figures._core import FIGURES, save_figure
-
         clock = time.perf_counter()
         result = FIGURES["network_vs_nqm"](out / "validation")
         res.figures.append((result, save_figure(result, out / "figures", force=force)))
-        timer.done("figures", time.perf_counter() - clock)
+        timer.finished("figures")
+        timer.spent("figures", time.perf_counter() - clock)
     return write_pages(
         out, config=config, sections=chosen, results=res, timer=timer, validation=(mode, why),
         command=command or f"nqm.proofs.build_report({str(out)!r}, force={force}, validation={validation!r})",

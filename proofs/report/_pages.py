@@ -16,8 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from nqm.numerics._tables import records_csv, write_text
+from matplotlib.figure import Figure
 
+from nqm.numerics.io import records_csv, write_text
+
+from ..claims import summary, write_json, write_latex
 from ._html import (
     derivations_page,
     fmt,
@@ -27,6 +30,7 @@ from ._html import (
     table,
     texts_with_math,
 )
+from ._tasks import monte_carlo_rows
 
 __all__ = ["write_pages"]
 
@@ -102,7 +106,7 @@ def _derivations(idx: _Index, results: Any) -> dict[str, Any]:
     document, plain = results.derivations
     tex = out / "derivations.tex"
     tex.write_text(document)
-    rendered = [results.rendered[i] for i in sorted(results.rendered)]
+    rendered = results.rendered
     intro = (
         "<p>Every formula below is derived by nqm-toolkit from the optimizers' state-space specs (per eigen-direction "
         "<i>i</i>; equation numbers are the paper's) and drawn with matplotlib's mathtext. Open <em>LaTeX</em> under "
@@ -124,8 +128,6 @@ def _derivations(idx: _Index, results: Any) -> dict[str, Any]:
 
 
 def _proofs(idx: _Index, results: Any) -> dict[str, Any]:
-    from ..claims._results import summary, write_json, write_latex
-
     out = idx.out / "proofs"
     out.mkdir(exist_ok=True)
     proofs = results.proofs
@@ -219,8 +221,6 @@ def _figures(idx: _Index, results: Any) -> dict[str, Any]:
 
 
 def _monte_carlo(idx: _Index, config: Any, results: Any) -> dict[str, Any]:
-    from ._tasks import monte_carlo_rows
-
     out = idx.out / "monte_carlo"
     out.mkdir(exist_ok=True)
     order = {s.label: i for i, s in enumerate(config.monte_carlo)}
@@ -248,8 +248,6 @@ def _monte_carlo(idx: _Index, config: Any, results: Any) -> dict[str, Any]:
 
 
 def _monte_carlo_figure(outcomes: Sequence[Any], path: Path) -> None:
-    from matplotlib.figure import Figure
-
     n = max(len(outcomes), 1)
     fig = Figure(figsize=(3.4 * n, 3.0), layout="constrained")
     axes = fig.subplots(1, n, squeeze=False)[0]

@@ -25,13 +25,19 @@ from typing import Any
 
 import numpy as np
 
+from nqm.numerics import expected_risk, monte_carlo, optimizer, risk_variance
+from nqm.theory import OptimizerSpec
+
+from ..claims import run_all
+from ..conformance import monte_carlo_tolerances, per_coordinate_risk
+from ._math import derivation_sections, render_sections
+
 __all__ = [
     "MonteCarloSetting",
     "derivation_task",
     "monte_carlo_rows",
     "monte_carlo_task",
     "proofs_task",
-    "render_task",
     "timed",
     "validation_task",
 ]
@@ -46,24 +52,22 @@ def timed(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, float
 
 # ---------------------------------------------------------------------- derivations and proofs
 def derivation_task(specs: Sequence[object] | None) -> tuple[Any, float]:
-    """:func:`~._math.derivation_sections` for ``specs`` (None: every registered optimizer)."""
-    from ._math import derivation_sections
+    """``((document, sections), drawings)``: :func:`~._math.derivation_sections` for ``specs`` (None:
+    every registered optimizer) and every section drawn by :func:`~._math.render_sections` (one
+    task, so the drawing starts as soon as the derivation ends, with identical formulas drawn once)."""
 
-    return timed(derivation_sections, specs)
+    def run() -> tuple[Any, Any]:
+        derived = derivation_sections(specs)
+        return derived, render_sections(derived[1])
 
-
-def render_task(section: tuple[str, Sequence[Any]]) -> tuple[Any, float]:
-    """One ``(title, blocks)`` section drawn by :func:`~._math.render_sections`."""
-    from ._math import render_sections
-
-    return timed(lambda: render_sections([section])[0])
+    return timed(run)
 
 
-def proofs_task(specs: Sequence[object] | None) -> tuple[Any, float]:
-    """:func:`~nqm.proofs.run_all` (None: the whole catalogue)."""
-    from ..claims import run_all
-
-    return timed(run_all, specs)
+def proofs_task(job: tuple[Sequence[OptimizerSpec], Sequence[OptimizerSpec]]) -> tuple[Any, float]:
+    """:func:`~nqm.proofs.run_all` on ``(specs, registered)``: spec objects of the calling process
+    (its registry, e.g. with ``--spec-file`` specs), so a worker process proves what the caller sees."""
+    specs, registered = job
+    return timed(run_all, specs, registered=registered)
 
 
 # ---------------------------------------------------------------------- Monte Carlo
@@ -83,8 +87,7 @@ class MonteCarloSetting:
     seed: int = 0
 
     def optimizer(self) -> Any:
-        from nqm.numerics import optimizer
-
+        """The optimizer of this setting."""
         return optimizer(self.name, precond_power=self.precond_power, **self.hyperparameters)
 
 
@@ -120,10 +123,6 @@ def monte_carlo_task(task: tuple[Any, MonteCarloSetting]) -> tuple[MonteCarloOut
     problem, setting = task
 
     def run() -> MonteCarloOutcome:
-        from nqm.numerics import expected_risk, monte_carlo, risk_variance
-
-        from ..conformance import per_coordinate_risk
-
         opt = setting.optimizer()
         T = max(setting.steps)
         steps = np.arange(T + 1)
@@ -146,8 +145,6 @@ def monte_carlo_task(task: tuple[Any, MonteCarloSetting]) -> tuple[MonteCarloOut
 def monte_carlo_rows(outcomes: Sequence[MonteCarloOutcome], rate: float) -> list[dict[str, Any]]:
     """One row per (setting, checked step): exact risk, MC mean and standard error, z-score, the
     allowed deviations and whether the mean lies within them (family-wise rate ``rate`` over all rows)."""
-    from ..conformance._properties import monte_carlo_tolerances
-
     comparisons = sum(len(o.setting.steps) for o in outcomes)
     rows = []
     for o in outcomes:

@@ -94,3 +94,22 @@ def test_cache_and_executor_arguments() -> None:
     assert resolve_executor(None, 10, 100) == "serial"
     assert resolve_executor(None, 100, 100) == nn._parallel.LocalWorkers("threads", os.cpu_count() or 1)
     assert resolve_executor("serial", 1e9, 1) == "serial"
+
+
+@pytest.mark.parametrize("executor", ["serial", 2, "processes"])
+def test_progress_sees_the_index_of_each_task_that_runs_on_every_executor(tmp_path, executor) -> None:
+    """The public ``nn.map_tasks``: the progress wrapper is handed task indices (not executor
+    futures), one per task that runs, so a caller can name what finished; cached tasks are skipped."""
+    cache = ResultCache(tmp_path, "progress")
+    nn.map_tasks(sum, [(0, 1)], executor="serial", cache=cache)  # task 0 is then found in the cache
+    seen: list[object] = []
+
+    def progress(items, total):
+        assert total == 3
+        for item in items:
+            yield item
+            seen.append(item)  # after the yield: the task has finished
+
+    tasks = [(0, 1), (1, 2), (2, 3), (3, 4)]
+    assert nn.map_tasks(sum, tasks, executor=executor, cache=cache, progress=progress) == [1, 3, 5, 7]
+    assert sorted(seen) == [1, 2, 3]

@@ -140,3 +140,21 @@ def test_papers_qualitative_claims_on_fig_3a() -> None:
             crit[name, p] = nn.sweep(prob, name, precond_power=p).critical_batch_sizes().perfect_scaling_2x
     assert crit["momentum", 0.0] > crit["sgd", 0.0]
     assert crit["sgd", 0.5] > crit["sgd", 0.0] and crit["momentum", 0.5] > crit["momentum", 0.0]
+
+
+def test_sweep_jobs_state_the_size_of_each_config_before_any_work() -> None:
+    """``nn.sweep_jobs``: per config, grid points (the product of the grid's axes), batch sizes and
+    bins, and their product as searches; bad input is the ValueError that ``nn.sweeps`` raises."""
+    grid = {"lr": GRID["lr"], "beta": GRID["beta"]}
+    jobs = nn.sweep_jobs(PROB, [{"optimizer": "momentum", "grid": grid}, {"optimizer": "sgd", "grid": {"lr": GRID["lr"]},
+                                                                          "precond_power": 0.5}], batch_sizes=BATCHES)
+    assert [(j.optimizer, j.precond_power) for j in jobs] == [("momentum", 0.0), ("sgd", 0.5)]
+    assert [j.grid_points for j in jobs] == [GRID["lr"].size * GRID["beta"].size, GRID["lr"].size]
+    assert {j.batch_sizes for j in jobs} == {BATCHES.size} and {j.bins for j in jobs} == {PROB.size}
+    assert [j.searches for j in jobs] == [j.grid_points * BATCHES.size * PROB.size for j in jobs]
+    assert all(j.tasks >= 1 for j in jobs)
+    for call in (nn.sweep_jobs, nn.sweeps):
+        with pytest.raises(ValueError, match="every config needs an 'optimizer'"):
+            call(PROB, [{"grid": grid}], batch_sizes=BATCHES)
+        with pytest.raises(ValueError, match="target"):
+            call(PROB, ["sgd"], batch_sizes=BATCHES, target=-1.0)

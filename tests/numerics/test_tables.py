@@ -243,6 +243,16 @@ def test_writers_give_the_same_text_to_a_path_a_stream_and_a_string(sweep, mc, t
         sweep.to_csv(3)
 
 
+def test_to_dict_is_the_json_document_as_plain_data(sweep, mc) -> None:
+    """What the CLI embeds in its sweep file: equal to the JSON read back, strictly JSON-ready
+    (the unreached target's steps as the string "inf"), and independent of the result object."""
+    for result in (sweep, mc):
+        doc = result.to_dict()
+        assert doc == json.loads(result.to_json()) and json.dumps(doc, allow_nan=False)
+    unreachable = nn.sweep(PROB, nn.SGD, batch_sizes=[1.0, 1e5], target=1e-3, grid={"lr": LRS}).to_dict()
+    assert unreachable["rows"][0]["steps"] == "inf" and unreachable["grid"]["lr"] == LRS.tolist()
+
+
 def test_json_is_strict_and_holds_every_table(mc) -> None:
     def refuse(token: str) -> None:
         raise AssertionError(f"non-standard JSON number {token}")

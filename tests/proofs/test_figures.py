@@ -433,3 +433,33 @@ def test_cli_writes_figures_and_never_overwrites(tmp_path: Path, via_group: bool
     assert bad.exit_code == 2 and "fig99" in bad.output
     missing = runner.invoke(cmd, prefix + [str(tmp_path / "n"), "--only", "network_vs_nqm"])
     assert missing.exit_code == 2 and "--validation" in missing.output
+
+
+def test_figures_draw_shared_sweeps_computed_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fig. 3a and 4 share SGD's sweeps: their needs, computed together, take one ``nn.sweeps`` call
+    with each distinct sweep once, and figures handed the results compute nothing more and draw
+    what they draw when they compute their own."""
+    from nqm.proofs.figures import FigureData, figure_needs
+    from nqm.proofs.figures import _core
+
+    calls: list[int] = []
+
+    def counted(problem, configs, **kwargs):
+        calls.append(len(configs))
+        return nn.sweeps(problem, configs, **kwargs)
+
+    monkeypatch.setattr(_core, "sweeps", counted)
+    needs = figure_needs("fig3a", SMALL["fig3a"]) + figure_needs("fig4", SMALL["fig4"])
+    assert len(needs) == 8 and len({n.key() for n in needs}) == 6  # SGD at each power, twice
+    computed = FigureData().compute(needs, executor="serial")
+    assert calls == [6]
+    shared = [FIGURES[name](**SMALL[name], computed=computed) for name in ("fig3a", "fig4")]
+    assert calls == [6], "figures handed the sweeps must not compute them again"
+    alone = [FIGURES[name](**SMALL[name]) for name in ("fig3a", "fig4")]
+    assert calls == [6, 4, 4]
+    assert [r.data for r in shared] == [r.data for r in alone]
+    own = FigureData()  # sweeps a user ran with nn.sweep, handed in
+    for need in figure_needs("fig3a", SMALL["fig3a"]):
+        own.add(need, nn.sweep(need.problem, need.optimizer, batch_sizes=need.batch_sizes, target=need.target,
+                               precond_power=need.precond_power))
+    assert FIGURES["fig3a"](**SMALL["fig3a"], computed=own).data == alone[0].data and calls == [6, 4, 4]

@@ -15,6 +15,7 @@ import math
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -207,6 +208,27 @@ def test_bad_arguments_are_value_errors(tmp_path):
         build_report(tmp_path / "b", sections=("derivations", "nonsense"))
     result = CliRunner().invoke(report_command, ["--out", str(tmp_path / "c"), "--validation", "everything"])
     assert result.exit_code == 2
+
+
+def test_sections_beside_the_sweeps_on_processes_write_what_serial_writes(tmp_path):
+    """With a process pool the sections' tasks run on it from a second thread while this one sweeps
+    (:func:`~nqm.proofs.report._build._run`); the files are those of the serial run, byte for byte."""
+    config = ReportConfig.quick()
+    written = {}
+    for executor in ("serial", "processes"):
+        out = tmp_path / executor
+        build_report(out, config=config, sections=("sweeps", "monte_carlo"), validation="none", executor=executor)
+        written[executor] = {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*.csv"))}
+    assert len(written["serial"]) == 1 + len(config.sweep_configs()) + 1  # critical batch sizes, each sweep, Monte Carlo
+    assert written["processes"] == written["serial"]
+
+
+def test_a_failing_section_on_processes_fails_the_report(tmp_path):
+    """An error of a task run from the second thread reaches the caller (after the sweeps)."""
+    config = ReportConfig.quick()
+    with pytest.raises(KeyError, match="no optimizer named 'unknown'"):
+        build_report(tmp_path / "r", config=replace(config, proof_specs=("unknown",)), sections=("sweeps", "proofs"),
+                     validation="none", executor="processes")
 
 
 # ---------------------------------------------------------------------- the formula helpers

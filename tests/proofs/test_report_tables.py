@@ -9,7 +9,7 @@ from nqm.proofs.claims._results import COLUMNS
 from nqm.proofs.claims._prover import Outcome, step
 
 
-def _proofs(specs=None) -> list[Proof]:
+def _proofs(specs=None, *, registered=None) -> list[Proof]:
     return [
         Proof("holds", "1 + 1 = 2", "1 + 1 = 2", METHODS[0], lambda: Outcome(True, (step(True, "1 + 1 = 2"),)),
               optimizers=("sgd", "momentum")),
@@ -42,6 +42,6 @@ def test_the_reports_proof_task_runs_the_catalogue(monkeypatch: pytest.MonkeyPat
     from nqm.proofs.report._tasks import proofs_task
 
     monkeypatch.setattr("nqm.proofs.claims._catalogue.proof_catalogue", _proofs)
-    report, seconds = proofs_task(None)
+    report, seconds = proofs_task(((), ()))
     assert isinstance(report, ProofReport) and [r.name for r in report] == ["holds", "breaks <b>"]
     assert seconds >= 0
