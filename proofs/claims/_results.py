@@ -20,7 +20,7 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
-from nqm.numerics._jsonio import json_ready
+from nqm.numerics.io import json_ready
 
 from .._tables import html_table, to_dataframe
 

@@ -15,8 +15,7 @@ from typing import Any
 
 import click
 
-from nqm.numerics import Problem, resolve_executor
-from nqm.numerics._parallel import open_executor
+from nqm.numerics import Problem, open_executor, resolve_executor
 from nqm.numerics.io import json_ready, records_csv
 from nqm.theory import get_spec
 

@@ -56,9 +56,8 @@ from nqm.numerics import (
     schedule_sweep,
     sweeps,
 )
-from nqm.numerics._forms import validate_batch_sizes
-from nqm.numerics._jsonio import json_ready
-from nqm.numerics._tables import records_csv, write_text
+from nqm.numerics.io import json_ready, records_csv, write_text
+from nqm.numerics.validation import validate_batch_sizes
 
 __all__ = [
     "FigureResult",
@@ -352,7 +351,7 @@ def problem_or_paper(problem: Problem | None) -> Problem:
 
 def batch_sizes_in_order(name: str, values: Iterable[float], at_least: int = 2) -> tuple[float, ...]:
     """At least ``at_least`` distinct batch sizes >= 1 in increasing order (the engine's
-    :func:`~nqm.numerics._forms.validate_batch_sizes`); ``ValueError`` naming ``name`` otherwise."""
+    :func:`~nqm.numerics.validation.validate_batch_sizes`); ``ValueError`` naming ``name`` otherwise."""
     return tuple(float(b) for b in np.sort(validate_batch_sizes(list(values), name, at_least)))
 
 

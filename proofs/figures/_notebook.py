@@ -17,8 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from nqm.numerics import MAX_STEPS, SGD, Problem, expected_risk, stationary_risk
-from nqm.numerics._forms import validate_hyperparameter
-from nqm.numerics._model import validate_batch_size
+from nqm.numerics.validation import validate_batch_size, validate_hyperparameter
 
 from ._core import FigureResult, Records, new_figure, register_figure, sequential_colormap
 

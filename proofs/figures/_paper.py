@@ -23,12 +23,12 @@ from nqm.numerics import (
     Momentum,
     Problem,
     Progress,
+    build_model,
     effective_lr,
     risk_components,
     stationary_risk,
 )
-from nqm.numerics._forms import validate_positive
-from nqm.numerics._model import build_model
+from nqm.numerics.validation import validate_positive
 
 from ._core import (
     FigureData,

@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from ._linear import LinearRuns, NoiseModelComparison, compare_noise_models, train_linear_regression
-from ._validation import ValidationReport, run_validation
+from ._validation import ValidationReport, run_linear_validation, run_validation
 
-__all__ = ["LinearRuns", "NoiseModelComparison", "ValidationReport", "compare_noise_models", "run_validation", "train_linear_regression"]
+__all__ = ["LinearRuns", "NoiseModelComparison", "ValidationReport", "compare_noise_models", "run_linear_validation", "run_validation", "train_linear_regression"]

@@ -41,10 +41,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from nqm.numerics import ResultCache, register_result_type
-from nqm.numerics._parallel import ExecutorArg, map_tasks
+from nqm.numerics import ExecutorArg, ResultCache, map_tasks, register_result_type
 
 from ._kfac import KFACFactors, fisher_factors, precondition
+from ._linear import VALIDATION_SEED
 
 __all__ = [
     "BatchedOptimizer",
@@ -332,7 +332,7 @@ class SweepConfig:
     validation: int = 497
     split_seed: int = 0
     init_seed: int = 1
-    search_seed: int = 2
+    search_seed: int = VALIDATION_SEED
     data_seed: int = 3
     #: examples budget per trial: max steps = clip(examples // B, min_steps, max_steps)
     examples: int = 16384
@@ -422,7 +422,7 @@ def run_sweep(
 ) -> list[SearchResult]:
     """Every (optimizer, B) search of ``config``, cached and resumable.
 
-    Each search is one picklable task of :func:`nqm.numerics._parallel.map_tasks`:
+    Each search is one picklable task of :func:`nqm.numerics.map_tasks`:
     ``executor`` says where, by the toolkit's convention (:func:`nqm.numerics.resolve_executor`):
     ``None`` (default) is a local thread pool sharing this process's ``config.torch_threads``
     torch threads, ``"serial"`` this process, ``"processes"`` a local process pool (one torch

@@ -34,10 +34,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from nqm.numerics import Problem, sweeps
+from nqm.numerics import ExecutorArg, Problem, as_optimizer_spec, sweeps
 from nqm.numerics import critical_batch_sizes as engine_critical
-from nqm.numerics._forms import forms_for
-from nqm.numerics._parallel import ExecutorArg
 
 from ._digits import MLP, DigitsData, SearchResult, init_mlp
 
@@ -257,7 +255,7 @@ def nqm_sweep(
     configs = []
     for name in optimizers:
         engine, power = NQM_STANDINS[name]
-        grid = {p: (NQM_LR_GRID if p == "lr" else NQM_DECAY_GRID) for p in forms_for(engine).params}
+        grid = {p: (NQM_LR_GRID if p == "lr" else NQM_DECAY_GRID) for p in as_optimizer_spec(engine).forms.params}
         configs.append(dict(optimizer=engine, precond_power=power, grid=grid))
     tables = sweeps(fitted.problem, configs, batch_sizes=np.asarray(batch_sizes, dtype=float), target=fitted.target,
                     executor=executor, cache=cache)

@@ -38,7 +38,10 @@ from nqm.numerics import (
 )
 from nqm.numerics.validation import validate_hyperparameter
 
-__all__ = ["LinearRuns", "NoiseModelComparison", "train_linear_regression", "compare_noise_models"]
+__all__ = ["LinearRuns", "NoiseModelComparison", "VALIDATION_SEED", "train_linear_regression", "compare_noise_models"]
+
+#: the validation's random seed: the digits searches' hyperparameter draws and the linear runs
+VALIDATION_SEED = 2
 
 #: the specs trained with PyTorch's own optimizers (module docstring)
 TORCH_SPECS = ("sgd", "momentum", "ema")

@@ -30,13 +30,12 @@ from pathlib import Path
 
 import numpy as np
 
-from nqm.numerics import resolve_executor
-from nqm.numerics._parallel import ExecutorArg
+from nqm.numerics import ExecutorArg, resolve_executor
 from nqm.numerics.io import records_csv, write_text
 
-from ._linear import compare_noise_models
+from ._linear import VALIDATION_SEED, compare_noise_models
 
-__all__ = ["run_validation", "ValidationReport", "OUTPUT_FILES", "CLAIM_CRITERIA", "evaluate_claims", "LINEAR_CASES"]
+__all__ = ["run_linear_validation", "run_validation", "ValidationReport", "OUTPUT_FILES", "CLAIM_CRITERIA", "evaluate_claims", "LINEAR_CASES"]
 
 OUTPUT_FILES = (
     "linear_noise_models.csv",
@@ -168,6 +167,25 @@ def evaluate_claims(rows: list[dict], critical: dict[str, dict[str, float]]) -> 
     add(claims[6], {"sgd", "ema"}, crit("ema", "sgd", False))
     add(claims[7], {"sgd"}, lr_linear)
     return out
+
+
+def run_linear_validation(
+    out_dir: str | Path, *, reduced: bool = True, seed: int = VALIDATION_SEED, force: bool = False
+) -> list[dict]:
+    """The first part of :func:`run_validation` alone: linear regression in PyTorch against the NQM
+    with constant and with multiplicative (state-dependent) noise, written to ``out_dir`` as
+    ``linear_noise_models.csv`` and ``.png`` (existing files only with ``force``); returns the
+    table's rows. One torch thread (a caller such as the report runs other work beside it); ``seed``
+    is the validation's (:data:`VALIDATION_SEED`, also the digits searches')."""
+    import torch
+
+    out = Path(out_dir)
+    torch.set_num_threads(1)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in ("linear_noise_models.csv", "linear_noise_models.png"):
+        if (out / name).exists() and not force:
+            raise FileExistsError(f"{out / name} exists; pass force=True (--force) to overwrite")
+    return _linear_part(reduced, out, seed)
 
 
 def _linear_part(reduced: bool, out: Path, seed: int) -> list[dict]:

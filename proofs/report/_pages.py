@@ -46,7 +46,7 @@ _SECTION_TITLES = {
 
 
 def _write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
-    """``rows`` as CSV (integral numbers as integers, :func:`~nqm.numerics._tables.records_csv`)."""
+    """``rows`` as CSV (integral numbers as integers, :func:`~nqm.numerics.io.records_csv`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     write_text(records_csv(rows), path)
     return path

@@ -175,19 +175,10 @@ def validation_task(task: tuple[str, str, bool]) -> tuple[Any, float]:
 
     def run() -> dict[str, Any]:
         out = Path(folder)
+        from ..networks import run_linear_validation, run_validation  # the torch extra: loaded only here
+
         if mode == "quick":
-            import torch
-
-            from ..networks._digits import SweepConfig
-            from ..networks._validation import _linear_part
-
-            torch.set_num_threads(1)  # one core: the report's other tasks use the rest
-            out.mkdir(parents=True, exist_ok=True)
-            for name in ("linear_noise_models.csv", "linear_noise_models.png"):
-                if (out / name).exists() and not force:
-                    raise FileExistsError(f"{out / name} exists; pass force=True (--force) to overwrite")
-            return {"mode": mode, "linear": _linear_part(True, out, seed=SweepConfig().search_seed), "report": None}
-        from ..networks._validation import run_validation
+            return {"mode": mode, "linear": run_linear_validation(out, reduced=True, force=force), "report": None}
 
         report = run_validation(out, reduced=mode == "reduced", force=force, progress=False)
         return {"mode": mode, "linear": report.linear, "report": report}
