@@ -3,9 +3,8 @@ modules at the top, where readers and import-linter (``.ci/lint-imports``) see t
 
 Allowed inside functions: the modules of the torch extra, which import torch when loaded
 (``networks/_validation.py`` loads ``._digits`` and ``._fit`` when a validation runs, so that
-``nqm.proofs.networks`` imports without PyTorch), and ``cli/_sweep.py``, which still holds the bodies
-of ``sweep``, ``critical`` and ``steps`` next to their declarations (every other command's body is a
-``_<command>_run`` module, called through ``cli._common.call`` so that ``--help`` stays light).
+``nqm.proofs.networks`` imports without PyTorch). Every command's body is a ``cli/_<command>_run``
+module, called through ``cli._common.call`` so that ``--help`` stays light.
 Third-party libraries (rich, scipy, sympy's LaTeX parser) may still be imported on demand.
 """
 
@@ -25,9 +24,6 @@ SUBPACKAGES = ("conformance", "formulas", "networks", "cli")
 ALLOWED = {
     ("networks/_validation.py", "._digits"),
     ("networks/_validation.py", "._fit"),
-    ("cli/_sweep.py", "nqm.numerics._sweep"),
-    ("cli/_sweep.py", "nqm.numerics"),
-    ("cli/_sweep.py", "._runtime"),
 }
 
 
