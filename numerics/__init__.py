@@ -75,6 +75,7 @@ from ._sweep import (
     sweep_jobs,
     sweeps,
 )
+from ._tie import TIE_RTOL, reaches
 from ._tune import TuneResult, clear_tune_cache, default_grid, tune
 
 __all__ = [
