@@ -291,7 +291,7 @@ def build_model(
     with np.errstate(all="ignore"):
         if use == "chebyshev":
             powers = ChebyshevPowers(inv["sigma"], inv["det_D"], inv["det_A_minus_1"], n, *(inv.get(k) for k in exact))
-            inv.update(single_mode(inv, shape))  # a decoupled state: one-mode mean path, exactly
+            inv.update(single_mode(inv, shape, powers))  # a decoupled state: one-mode mean path, exactly
             stable = np.broadcast_to(powers.stable, shape)
         else:
             powers = None

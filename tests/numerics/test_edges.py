@@ -27,7 +27,8 @@ import math
 
 import mpmath as mp
 import numpy as np
-from hypothesis import given, settings
+import pytest
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import nqm.numerics as nn
@@ -146,16 +147,34 @@ def test_noise_part_at_tiny_learning_rates(name: str, beta: float, nu: float, lo
 
 @settings(deadline=None, max_examples=40)
 @given(name=specs, beta=st.one_of(st.just(0.0), st.floats(0.0, 0.999)), nu=nus, k=st.integers(-300, 300), frac=st.floats(1e-3, 1.0))
+@example(name="momentum", beta=0.0, nu=0.0, k=7, frac=1.0)  # the decoupled mode 1 - alpha h near -1
+@example(name="ema", beta=0.5, nu=0.0, k=100, frac=1.0)  # m(1) = 0.25 - 0.25 + 3.6e-17: the floor
 def test_scale_symmetry(name: str, beta: float, nu: float, k: int, frac: float) -> None:
     """(h, c, alpha) = (s, s, x / s) for s = 10^k and any stable x = frac * edge: exact at every scale.
 
     beta <= 0.999: an underdamped pair rotating by theta ~ 1 per step while decaying slowly
     (beta -> 1) has a phase error t * theta * eps whatever the scale (benchmarks/scan_edges.py,
-    region 'underdamped phase'); this test is about the scale."""
+    region 'underdamped phase'); this test is about the scale. At EMA's edge with gamma = 1/2 the
+    mean path m(1) = 1 - (1 - gamma) alpha h is a cancellation of two modes, -1/4 + 1/4 + 3.6e-17,
+    below one ulp of its terms: its start part (5e99 * 1.3e-33 = 6.4e66 against a noise part of
+    0.5 at s = 1e100) is held to the documented START_FLOOR, not to RTOL."""
     s = 10.0**k
     with mp.workdps(oracle.DIGITS):
         lr = float(mp.mpf(frac) * oracle.edge(name, beta, nu) / mp.mpf(s))
     _check(name, _hyper(name, lr, beta, nu), s, s, 1.0)
+
+
+@pytest.mark.parametrize("name", ["momentum", "nesterov", "qhm"])
+@pytest.mark.parametrize("k", [7, 13, 100, 253])
+@pytest.mark.parametrize("frac", [1.0, 1 - 1e-12])
+def test_decoupled_mode_at_the_stability_edge(name: str, k: int, frac: float) -> None:
+    """beta = 0: the output reads a state whose mode 1 - alpha h is decoupled (nqm.numerics._single_mode);
+    at (h, c, alpha) = (s, s, frac * edge / s) its |lambda| - 1 is the last bit of the exact product
+    alpha h, and the rounded entry D = -fl(alpha h) lost t * 2**-52 of the risk (1.2e-7 at t = 1e9)."""
+    s = 10.0**k
+    with mp.workdps(oracle.DIGITS):
+        lr = float(mp.mpf(frac) * oracle.edge(name, 0.0) / mp.mpf(s))
+    _check(name, _hyper(name, lr, 0.0, 0.7), s, s, 1.0)
 
 
 def test_subnormal_curvature() -> None:
