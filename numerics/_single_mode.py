@@ -22,14 +22,16 @@ This happens exactly when a structural zero of the spec's matrices decouples a s
 
 Both tests compare floats with exact zeros, which the generated forms produce for such
 structure (e.g. :math:`-\alpha\beta\nu = -0` at :math:`\nu = 0`). The power is
-:math:`\pm\exp(t\log|\lambda_j|)` with :math:`\log|\lambda_j|` the transition's own accurate
-writing of that eigenvalue (:class:`._chebyshev.ChebyshevPowers` ``L1``/``L2``: from
-:math:`\mu = \lambda - 1` near +1, from :math:`\nu = -\lambda - 1` near -1, both exact from the
-inputs), never from :math:`1 + D_{jj}`: the entry :math:`D_{jj} = -\alpha h` is the rounded
-product, and near the stability edge (momentum with :math:`\beta = 0`, :math:`\alpha h \approx 2`,
-:math:`\lambda_j = 1 - \alpha h \approx -1`) its last bit is all of :math:`|\lambda_j| - 1`, so
-:math:`\lambda_j^t` was off by :math:`t\,2^{-52}` relative (1.2e-7 in the risk at
-:math:`t = 10^9`). The relative error of the power is now about :math:`|\ln\lambda_j^t|` ulps.
+:math:`\pm\exp(t\log|\lambda_j|)`, with :math:`\log|\lambda_j| = \mathrm{log1p}(D_{jj})` for
+:math:`\lambda_j \ge 1/2` (an entry :math:`D_{jj}` such as :math:`-\alpha h` or :math:`\beta - 1`
+carries :math:`\lambda_j - 1` to a few ulps) and below 1/2 the transition's own accurate writing of
+that eigenvalue (:class:`._chebyshev.ChebyshevPowers` ``L1``/``L2``: from :math:`\nu = -\lambda - 1`
+near -1, from :math:`\lambda` itself near 0, both exact from the inputs), never :math:`1 + D_{jj}`
+there: near the stability edge (momentum with :math:`\beta = 0`, :math:`\alpha h \approx 2`,
+:math:`\lambda_j = 1 - \alpha h \approx -1`) the last bit of the rounded product
+:math:`\mathrm{fl}(\alpha h)` is all of :math:`|\lambda_j| - 1`, and :math:`\lambda_j^t` was off
+by :math:`t\,2^{-52}` relative (1.2e-7 of the risk at :math:`t = 10^9`). The relative error of the
+power is about :math:`|\ln\lambda_j^t|` ulps.
 """
 
 from __future__ import annotations
@@ -46,9 +48,10 @@ def single_mode(inv: dict, shape: tuple[int, ...], powers: ChebyshevPowers) -> d
 
     Returns ``{}`` when no element qualifies, else ``single_mask`` (one mode in the mean path),
     ``single_bin`` (one mode in the whole direction: unobservable case), ``single_log``
-    (:math:`\\log|\\lambda_j|`, from ``powers``: ``L1`` of the larger eigenvalue where
-    :math:`D_{jj} \\ge D_{kk}`, else ``L2``; ``-inf`` for :math:`\\lambda_j = 0`), ``single_negative``
-    (:math:`\\lambda_j < 0`) and ``single_amp`` (:math:`\\mathrm{out}_j\\mathrm{init}_j`), all of ``shape``.
+    (:math:`\\log|\\lambda_j|`: ``log1p(D_jj)`` for :math:`1 + D_{jj} \\ge 1/2`, else from ``powers``,
+    ``L1`` of the larger eigenvalue where :math:`D_{jj} \\ge D_{kk}` and ``L2`` otherwise; ``-inf``
+    for :math:`\\lambda_j = 0`), ``single_negative`` (:math:`\\lambda_j < 0`) and ``single_amp``
+    (:math:`\\mathrm{out}_j\\mathrm{init}_j`), all of ``shape``.
     """
     if int(inv["n"]) != 2:
         return {}
@@ -58,20 +61,25 @@ def single_mode(inv: dict, shape: tuple[int, ...], powers: ChebyshevPowers) -> d
     mask = np.zeros(shape, dtype=bool)
     whole = np.zeros(shape, dtype=bool)
     larger = np.zeros(shape, dtype=bool)  # lambda_j is the larger eigenvalue (lambda_1)
+    mu = np.zeros(shape)
     amp = np.zeros(shape)
     for j, k in ((0, 1), (1, 0)):
         row = (out[k] == 0) & (D[2 * j + k] == 0)
         col = (init[k] == 0) & (D[2 * k + j] == 0)
         new = (row | col) & ~mask
         larger = np.where(new, D[3 * j] >= D[3 * k], larger)
+        mu = np.where(new, D[3 * j], mu)
         amp = np.where(new, out[j] * init[j], amp)
         whole |= new & row
         mask |= new
     if not mask.any():
         return {}
+    near_one = mu >= -0.5
     log = np.where(larger, np.broadcast_to(powers.L1, shape), np.broadcast_to(powers.L2, shape))
+    log = np.where(near_one, np.log1p(np.maximum(mu, -0.5)), log)
     lam = np.where(larger, np.broadcast_to(powers.lam1, shape), np.broadcast_to(powers.lam2, shape))
-    return {"single_mask": mask, "single_bin": whole, "single_log": log, "single_negative": lam < 0, "single_amp": amp}
+    negative = ~near_one & (lam < 0)
+    return {"single_mask": mask, "single_bin": whole, "single_log": log, "single_negative": negative, "single_amp": amp}
 
 
 def single_mode_mean(inv: dict, mean: np.ndarray, t: np.ndarray) -> np.ndarray:

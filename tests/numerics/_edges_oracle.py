@@ -24,6 +24,10 @@ from nqm.theory import get_spec
 from nqm.theory.symbols import B, c, h
 
 DIGITS = 50
+#: absolute floor of the start part, relative to the initial risk h v / 2 (docs/math/numerics.md, "The
+#: absolute floor of the mean path"): a few ulps of |c_t u0| + |s_t u1| <= 1e2, squared:
+#: (1e2 * 2**-52 * 10)^2 ~ 5e-26, rounded up
+START_FLOOR = 1e-25
 
 Mat = list[list[mp.mpf]]
 

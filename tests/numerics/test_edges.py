@@ -17,7 +17,7 @@ One documented absolute floor applies: the mean path :math:`m(t) = c_tu_0 + s_tu
 terms, so it carries an absolute error of a few ulps of :math:`|c_tu_0| + |s_tu_1|` (at most ~1e2 in
 these regions) even where it cancels to nearly 0 (e.g. :math:`m(1) = 1 - \alpha h` at
 :math:`\alpha h = 1 \pm 10^{-17}`); the start part :math:`\tfrac12hv\,m(t)^2` is then off by at most
-:data:`START_FLOOR` times the initial risk :math:`\tfrac12hv`, which matters only when the noise part
+:data:`_edges_oracle.START_FLOOR` times the initial risk :math:`\tfrac12hv`, which matters only when the noise part
 is more than ~1e18 times smaller than the initial risk (a scale of 1e18 or more).
 """
 
@@ -37,8 +37,6 @@ import _edges_oracle as oracle
 
 STEPS = [0, 1, 2, 10, 10**3, 10**6, 10**9]
 RTOL = 1e-10
-#: absolute floor of the start part, relative to the initial risk: (1e2 * 2**-52 * 10)^2 ~ 5e-26, rounded up
-START_FLOOR = 1e-25
 SPECS = ["sgd", "momentum", "ema", "nesterov", "qhm"]
 
 
@@ -55,7 +53,7 @@ def _check(name: str, hyper: dict, hv: float, cv: float, v: float) -> None:
     assert np.all(np.isfinite(start)) and np.all(np.isfinite(noise)), (start, noise)
     assert np.all(start >= 0) and np.all(noise >= 0), (start, noise)
     with mp.workdps(oracle.DIGITS):
-        floor = START_FLOOR * mp.mpf(hv) / 2 * mp.mpf(v)
+        floor = oracle.START_FLOOR * mp.mpf(hv) / 2 * mp.mpf(v)
         for t, s, n, (ws, wn) in zip(STEPS, start, noise, oracle.parts(name, hyper, hv, cv, 1.0, v, STEPS)):
             assert abs(mp.mpf(s + n) - (ws + wn)) <= RTOL * (ws + wn) + floor, (t, s + n, ws + wn)
             assert abs(mp.mpf(n) - wn) <= RTOL * wn, (t, n, wn)
@@ -157,7 +155,7 @@ def test_scale_symmetry(name: str, beta: float, nu: float, k: int, frac: float) 
     region 'underdamped phase'); this test is about the scale. At EMA's edge with gamma = 1/2 the
     mean path m(1) = 1 - (1 - gamma) alpha h is a cancellation of two modes, -1/4 + 1/4 + 3.6e-17,
     below one ulp of its terms: its start part (5e99 * 1.3e-33 = 6.4e66 against a noise part of
-    0.5 at s = 1e100) is held to the documented START_FLOOR, not to RTOL."""
+    0.5 at s = 1e100) is held to the documented floor (oracle.START_FLOOR), not to RTOL."""
     s = 10.0**k
     with mp.workdps(oracle.DIGITS):
         lr = float(mp.mpf(frac) * oracle.edge(name, beta, nu) / mp.mpf(s))
