@@ -15,9 +15,9 @@ Chebyshev closed form (:mod:`._chebyshev`), larger ones exact doubling (:mod:`._
 
 Accuracy: both parts to about 1e-10 relative (docs/math/numerics.md), with one absolute floor: the
 mean path, a sum over modes, carries a few ulps of :math:`|c_tu_0| + |s_tu_1|` where the modes
-cancel (a zero of :math:`m(t)`, e.g. EMA's :math:`m(1) = 1 - (1-\gamma)\alpha h`), so the start part
-is off by at most 1e-25 times the initial risk :math:`\tfrac12 hv` there; a decoupled mode
-(:mod:`._single_mode`) has no such floor.
+cancel (near a zero of :math:`m(t)`, e.g. EMA's :math:`m(1) = 1 - (1-\gamma)\alpha h`), so the start
+part is off by more than 1e-10 relative by at most ~5e-16 times the initial risk :math:`\tfrac12 hv`
+there; a decoupled mode (:mod:`._single_mode`) has no such floor.
 """
 
 from __future__ import annotations
