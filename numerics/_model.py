@@ -12,6 +12,12 @@ with the mean path :math:`m(t) = \mathrm{out}A^t\mathrm{init}` and the impulse r
 :math:`g(k) = \mathrm{out}A^k b`. Preconditioning (eq. 8) enters through the equivalent
 problem :data:`nqm.theory.PRECONDITIONED_PROBLEM`. Specs with one or two states use the
 Chebyshev closed form (:mod:`._chebyshev`), larger ones exact doubling (:mod:`._doubling`).
+
+Accuracy: both parts to about 1e-10 relative (docs/math/numerics.md), with one absolute floor: the
+mean path, a sum over modes, carries a few ulps of :math:`|c_tu_0| + |s_tu_1|` where the modes
+cancel (near a zero of :math:`m(t)`, e.g. EMA's :math:`m(1) = 1 - (1-\gamma)\alpha h`), so the start
+part is off by more than 1e-10 relative by at most ~5e-16 times the initial risk :math:`\tfrac12 hv`
+there; a decoupled mode (:mod:`._single_mode`) has no such floor.
 """
 
 from __future__ import annotations
@@ -291,7 +297,7 @@ def build_model(
     with np.errstate(all="ignore"):
         if use == "chebyshev":
             powers = ChebyshevPowers(inv["sigma"], inv["det_D"], inv["det_A_minus_1"], n, *(inv.get(k) for k in exact))
-            inv.update(single_mode(inv, shape))  # a decoupled state: one-mode mean path, exactly
+            inv.update(single_mode(inv, shape, powers))  # a decoupled state: one-mode mean path, exactly
             stable = np.broadcast_to(powers.stable, shape)
         else:
             powers = None

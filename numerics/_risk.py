@@ -65,8 +65,9 @@ def expected_risk(
     tested against 50-digit mpmath (tests/numerics/test_exactness.py). The Chebyshev form
     keeps ~1e-11 relative (never NaN, never negative) up to the stability edge and on it, at
     alpha*h down to 1e-16, at a zero eigenvalue and at any scale (tests/numerics/test_edges.py,
-    benchmarks/scan_edges.py), with two documented floors: the start part is off by at most
-    ~1e-25 of the initial risk where the mean path cancels to nearly 0, and an underdamped pair
+    benchmarks/scan_edges.py), with two documented floors: near a zero of the mean path (its modes
+    cancel) the start part is off by more than 1e-10 relative by at most ~5e-16 of the initial risk
+    (docs/math/numerics.md), and an underdamped pair
     carries a phase error of about t * theta * eps (1.8e-9 at beta = 1 - 1e-7, alpha h = 2).
     """
     return _reduce_over_steps(

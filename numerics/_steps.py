@@ -227,7 +227,7 @@ def _modal_units(model: RiskModel) -> dict[str, np.ndarray]:
                                           (amp * amp, np.abs(w0))]):
                 X[:, j] = np.where(one, xj, X[:, j])
                 Y[:, j] = np.where(one, yj, Y[:, j])
-            lQ = np.where(one, 2.0 * _log_abs(b(model.inv["single_mu"])), lQ)
+            lQ = np.where(one, 2.0 * np.maximum(b(model.inv["single_log"]), -1e300), lQ)
             lrat, negative, cx = np.where(one, 0.0, lrat), negative & ~one, cx & ~one
             u0 = np.where(one, amp, u0)
         return _base_pack(model, X, Y, lQ, lrat, negative, np.where(cx, 2.0 * theta, 0.0), cx, w0, u0)

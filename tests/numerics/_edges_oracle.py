@@ -24,6 +24,11 @@ from nqm.theory import get_spec
 from nqm.theory.symbols import B, c, h
 
 DIGITS = 50
+#: absolute floor of the start part, relative to the initial risk h v / 2 (docs/math/numerics.md, "The
+#: absolute floor of the mean path"): a mean path m with an absolute error d (10 ulps of
+#: |c_t u0| + |s_t u1| <= 1e2: d = 1e2 * 2**-52 * 10 ~ 2.2e-13) puts (2|m| + d) d into m^2, which exceeds
+#: RTOL m^2 by at most d^2 (1 + 1 / RTOL) (at |m| = d / RTOL): 4.9e-16 for RTOL = 1e-10, rounded up
+START_FLOOR = 5e-16
 
 Mat = list[list[mp.mpf]]
 

@@ -16,9 +16,11 @@ Steps t in {0, 1, 2, 10, 1e3, 1e6, 1e9}. The oracle shares no code with the engi
 One documented absolute floor applies: the mean path :math:`m(t) = c_tu_0 + s_tu_1` is a sum of two
 terms, so it carries an absolute error of a few ulps of :math:`|c_tu_0| + |s_tu_1|` (at most ~1e2 in
 these regions) even where it cancels to nearly 0 (e.g. :math:`m(1) = 1 - \alpha h` at
-:math:`\alpha h = 1 \pm 10^{-17}`); the start part :math:`\tfrac12hv\,m(t)^2` is then off by at most
-:data:`START_FLOOR` times the initial risk :math:`\tfrac12hv`, which matters only when the noise part
-is more than ~1e18 times smaller than the initial risk (a scale of 1e18 or more).
+:math:`\alpha h = 1 \pm 10^{-17}`); the start part :math:`\tfrac12hv\,m(t)^2` is then off by more
+than RTOL relative by at most :data:`_edges_oracle.START_FLOOR` (5e-16) times the initial risk
+:math:`\tfrac12hv` (the worst case is :math:`|m|` near :math:`10^{10}` times its error, not
+:math:`m = 0`), which matters only where the risk is below ~5e-6 times the initial risk while the
+start part dominates the noise part (a scale h = c of 1e6 or more).
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ import math
 
 import mpmath as mp
 import numpy as np
-from hypothesis import given, settings
+import pytest
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import nqm.numerics as nn
@@ -36,8 +39,6 @@ import _edges_oracle as oracle
 
 STEPS = [0, 1, 2, 10, 10**3, 10**6, 10**9]
 RTOL = 1e-10
-#: absolute floor of the start part, relative to the initial risk: (1e2 * 2**-52 * 10)^2 ~ 5e-26, rounded up
-START_FLOOR = 1e-25
 SPECS = ["sgd", "momentum", "ema", "nesterov", "qhm"]
 
 
@@ -54,7 +55,7 @@ def _check(name: str, hyper: dict, hv: float, cv: float, v: float) -> None:
     assert np.all(np.isfinite(start)) and np.all(np.isfinite(noise)), (start, noise)
     assert np.all(start >= 0) and np.all(noise >= 0), (start, noise)
     with mp.workdps(oracle.DIGITS):
-        floor = START_FLOOR * mp.mpf(hv) / 2 * mp.mpf(v)
+        floor = oracle.START_FLOOR * mp.mpf(hv) / 2 * mp.mpf(v)
         for t, s, n, (ws, wn) in zip(STEPS, start, noise, oracle.parts(name, hyper, hv, cv, 1.0, v, STEPS)):
             assert abs(mp.mpf(s + n) - (ws + wn)) <= RTOL * (ws + wn) + floor, (t, s + n, ws + wn)
             assert abs(mp.mpf(n) - wn) <= RTOL * wn, (t, n, wn)
@@ -146,16 +147,37 @@ def test_noise_part_at_tiny_learning_rates(name: str, beta: float, nu: float, lo
 
 @settings(deadline=None, max_examples=40)
 @given(name=specs, beta=st.one_of(st.just(0.0), st.floats(0.0, 0.999)), nu=nus, k=st.integers(-300, 300), frac=st.floats(1e-3, 1.0))
+@example(name="momentum", beta=0.0, nu=0.0, k=7, frac=1.0)  # the decoupled mode 1 - alpha h near -1
+@example(name="ema", beta=0.5, nu=0.0, k=100, frac=1.0)  # m(1) = 0.25 - 0.25 + 3.6e-17: the floor
+@example(name="ema", beta=0.5, nu=0.0, k=100, frac=1 - 1e-8)  # m(1) = 1e-8: the floor's worst case
 def test_scale_symmetry(name: str, beta: float, nu: float, k: int, frac: float) -> None:
     """(h, c, alpha) = (s, s, x / s) for s = 10^k and any stable x = frac * edge: exact at every scale.
 
     beta <= 0.999: an underdamped pair rotating by theta ~ 1 per step while decaying slowly
     (beta -> 1) has a phase error t * theta * eps whatever the scale (benchmarks/scan_edges.py,
-    region 'underdamped phase'); this test is about the scale."""
+    region 'underdamped phase'); this test is about the scale. At EMA's edge with gamma = 1/2 the
+    mean path m(1) = 1 - (1 - gamma) alpha h is a cancellation of two modes, -1/4 + 1/4 + 3.6e-17,
+    below one ulp of its terms: its start part (5e99 * 1.3e-33 = 6.4e66 against a noise part of
+    0.5 at s = 1e100) is held to the documented floor (oracle.START_FLOOR), not to RTOL; at
+    alpha h = 2 (1 - 1e-8), m(1) = 1e-8 carries the same absolute error, 2.3e-8 of the risk: beyond
+    RTOL, within the floor (d^2 / RTOL), not within d^2 (1e-25, the floor as first derived)."""
     s = 10.0**k
     with mp.workdps(oracle.DIGITS):
         lr = float(mp.mpf(frac) * oracle.edge(name, beta, nu) / mp.mpf(s))
     _check(name, _hyper(name, lr, beta, nu), s, s, 1.0)
+
+
+@pytest.mark.parametrize("name", ["momentum", "nesterov", "qhm"])
+@pytest.mark.parametrize("k", [7, 13, 100, 253])
+@pytest.mark.parametrize("frac", [1.0, 1 - 1e-12])
+def test_decoupled_mode_at_the_stability_edge(name: str, k: int, frac: float) -> None:
+    """beta = 0: the output reads a state whose mode 1 - alpha h is decoupled (nqm.numerics._single_mode);
+    at (h, c, alpha) = (s, s, frac * edge / s) its |lambda| - 1 is the last bit of the exact product
+    alpha h, and the rounded entry D = -fl(alpha h) lost t * 2**-52 of the risk (1.2e-7 at t = 1e9)."""
+    s = 10.0**k
+    with mp.workdps(oracle.DIGITS):
+        lr = float(mp.mpf(frac) * oracle.edge(name, 0.0) / mp.mpf(s))
+    _check(name, _hyper(name, lr, 0.0, 0.7), s, s, 1.0)
 
 
 def test_subnormal_curvature() -> None:
