@@ -1,6 +1,6 @@
 r"""nqm.proofs: machine-checked evidence that the theory and the engine are right, and the ``nqm`` CLI.
 
-* **Proofs of the paper's claims** (Zhang et al. 2019). :func:`proof_catalogue` lists named
+* **Proofs of the paper's claims** (Zhang et al. 2019; :mod:`nqm.proofs.claims`). :func:`proof_catalogue` lists named
   :class:`Proof` objects — symbolic identities, sign arguments, series and exact-engine
   computations — for Claims 1–6 (SGD's eq. 4, momentum's Theorem 1, preconditioning's eqs. 8–9,
   EMA's Theorem 2, the information bound of Section 3.6, linear learning-rate scaling) and, via
@@ -9,10 +9,10 @@ r"""nqm.proofs: machine-checked evidence that the theory and the engine are righ
   :class:`ProofReport`: ``to_pandas()``, an HTML table in Jupyter);
   :func:`proof_table`, :func:`results_to_json`/:func:`write_json` and
   :func:`latex_appendix`/:func:`write_latex` report them.
-* **Checking a user's formula.** :func:`verify_formula` compares a formula (text or sympy) with
+* **Checking a user's formula** (:mod:`nqm.proofs.formulas`). :func:`verify_formula` compares a formula (text or sympy) with
   a derived quantity (:data:`QUANTITIES`) of an optimizer, symbolically and at exact random
   points, and returns a :class:`FormulaVerdict`.
-* **Conformance suite for new optimizer variants.** :func:`check_conformance` runs the
+* **Conformance suite for new optimizer variants** (:mod:`nqm.proofs.conformance`). :func:`check_conformance` runs the
   :data:`PROPERTIES` (engine vs the independent second-moment recursion
   :func:`moment_recursion_risk` to 1e-10, vs Monte Carlo, stationary limit, stability region,
   invariances, scale symmetry, declared reductions — :func:`declare_reduction` — and the Bayes
@@ -21,16 +21,18 @@ r"""nqm.proofs: machine-checked evidence that the theory and the engine are righ
   strategies (:func:`problems`, :func:`optimizers`, :func:`setups`, ...) are public for your
   own property tests. Monte-Carlo comparisons use :func:`monte_carlo_tolerances`: bounds from
   the exact variance of the loss at a stated family-wise false-failure rate.
-* **PyTorch validation** (``torch`` extra). :func:`run_validation` checks the NQM's
+* **Figures and the report** (:mod:`nqm.proofs.figures`, :mod:`nqm.proofs.report`): the paper's
+  figures (:data:`FIGURES`, :func:`make_figures`) and :func:`build_report`, the ``nqm report`` folder.
+* **PyTorch validation** (``torch`` extra; :mod:`nqm.proofs.networks`). :func:`run_validation` checks the NQM's
   predictions against trained networks (:func:`train_linear_regression`,
   :func:`compare_noise_models`) and returns a :class:`ValidationReport`.
-* **Command line.** The console script ``nqm`` (click group in :mod:`nqm.proofs.cli._main`):
+* **Command line** (:mod:`nqm.proofs.cli`). The console script ``nqm``:
   ``derive``, ``latex``, ``report``, ``sweep``, ``critical``, ``steps``, ``montecarlo``,
   ``proofs``, ``verify`` and ``validate``; ``nqm COMMAND --help`` documents each.
 
 The names below are loaded on first use (PEP 562 module ``__getattr__``): ``import nqm.proofs``
 and the ``nqm`` command line start without sympy, matplotlib or hypothesis, and
-``from nqm.proofs import X`` imports only the submodule that defines ``X``.
+``from nqm.proofs import X`` imports only the subpackage that exports ``X``.
 """
 
 from __future__ import annotations
