@@ -29,7 +29,7 @@ EXIT_WITHIN = 10.0
 SCRIPT = textwrap.dedent(
     """
     import os, sys, time
-    from nqm.numerics._parallel import ResultCache, map_tasks
+    from nqm.numerics import ResultCache, map_tasks
 
     def slow(x):
         time.sleep(float(os.environ["TASK_SECONDS"]))

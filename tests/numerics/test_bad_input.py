@@ -246,6 +246,8 @@ BAD = {
 }
 MOM = nn.Momentum(lr=0.1, beta=0.5)
 SMALL = {"batch_sizes": [4, 16], "target": 0.2, "grid": {"lr": [0.1, 0.5]}, "executor": "serial", "cache": False}
+#: what sizing a sweep takes (nn.sweep_jobs: the plan, no executor or cache)
+PLAN = {k: v for k, v in SMALL.items() if k not in ("executor", "cache")}
 
 #: (public name, parameter, kind, call with the bad value)
 WALK = [
@@ -296,6 +298,9 @@ WALK = [
     ("sweep", "beta", "unit", lambda v: nn.sweep(PROB, "momentum", **SMALL, beta=v)),
     ("sweeps", "optimizer", "name", lambda v: nn.sweeps(PROB, [{"optimizer": v}], **SMALL)),
     ("sweeps", "precond_power", "unit", lambda v: nn.sweeps(PROB, [{"optimizer": "sgd", "precond_power": v}], **SMALL)),
+    ("sweep_jobs", "optimizer", "name", lambda v: nn.sweep_jobs(PROB, [{"optimizer": v}], **PLAN)),
+    ("sweep_jobs", "precond_power", "unit", lambda v: nn.sweep_jobs(PROB, [{"optimizer": "sgd", "precond_power": v}], **PLAN)),
+    ("map_tasks", "executor", "executor", lambda v: nn.map_tasks(abs, [1.0], executor=v)),
     ("optimal_learning_rates", "optimizer", "name", lambda v: nn.optimal_learning_rates(PROB, v, **SMALL)),
     ("optimal_learning_rates", "target", "positive", lambda v: nn.optimal_learning_rates(PROB, "sgd", **{**SMALL, "target": v})),
     ("effective_lr", "lr", "positive", lambda v: nn.effective_lr(nn.SGD(lr=0.1).replace(lr=v))),
@@ -343,6 +348,9 @@ NOT_WALKED = {
     "LocalThreads", "MAX_WORKERS",
     # the paper's batch sizes, the model build_model returns, and the public submodules (checks, I/O)
     "PAPER_BATCH_SIZES", "RiskModel", "io", "validation",
+    # the fan-out's types (an executor argument, a progress wrapper, a sweep's job size), the cache's
+    # key of any configuration, and open_executor, which takes resolve_executor's checked result
+    "ExecutorArg", "Progress", "SweepJob", "config_key", "open_executor",
 }
 
 

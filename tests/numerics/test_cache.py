@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import nqm.numerics as nn
+from nqm.numerics import config_key, map_tasks
 from nqm.numerics._cache import (
     CacheWarning,
     CorruptEntry,
@@ -33,7 +34,6 @@ from nqm.numerics._cache import (
     from_plain,
     to_plain,
 )
-from nqm.numerics._parallel import config_key, map_tasks
 
 
 def same(a: Any, b: Any) -> bool:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import nqm.numerics as nn
-from nqm.numerics._parallel import ResultCache, config_key, map_tasks
+from nqm.numerics import ResultCache, config_key, map_tasks
 
 
 def test_executors_agree_with_serial() -> None:

@@ -15,8 +15,7 @@ import numpy as np
 import pytest
 
 import nqm.numerics as nn
-from nqm.numerics import _montecarlo
-from nqm.numerics._parallel import ResultCache
+from nqm.numerics import ResultCache, _montecarlo
 from nqm.theory import LR, OptimizerSpec
 
 PAPER = nn.Problem.paper()
