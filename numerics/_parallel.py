@@ -155,7 +155,7 @@ class LocalThreads(_HoldsSigterm, ThreadPoolExecutor):
     """
 
     def __init__(self, max_workers: int) -> None:
-        super().__init__(max_workers, thread_name_prefix="nqm-worker")
+        super().__init__(_worker_count(max_workers), thread_name_prefix="nqm-worker")
         self._hold()
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
@@ -185,11 +185,17 @@ def local_pool(max_workers: int | None = None) -> LocalPool:
     :class:`LocalPool`). The fork server and multiprocessing's resource tracker are
     per-process helpers that exit when this process does.
     """
-    if max_workers is not None and max_workers < 1:
-        raise ValueError(f"max_workers must be a positive integer; got {max_workers!r}")
-    return LocalPool(max_workers=max_workers or os.cpu_count() or 1,
+    return LocalPool(max_workers=os.cpu_count() or 1 if max_workers is None else _worker_count(max_workers),
                      mp_context=multiprocessing.get_context("forkserver"),
                      initializer=_ignore_sigint)
+
+
+def _worker_count(value: object) -> int:
+    """``value`` as a worker count of a local pool, or ``ValueError`` naming ``max_workers`` and the
+    allowed range, 1 to :data:`MAX_WORKERS` (checked before any worker starts)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or not 1 <= value <= MAX_WORKERS:
+        raise ValueError(f"max_workers must be an integer from 1 to {MAX_WORKERS}; got {value!r}")
+    return int(value)
 
 
 def _raise_system_exit(signum: int, frame: Any) -> None:

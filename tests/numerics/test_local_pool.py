@@ -88,11 +88,6 @@ def _risk(opt: nn.Optimizer) -> float:
     return float(nn.expected_risk(nn.Problem([1.0]), opt, batch_size=1.0, steps=[3])[0])
 
 
-@pytest.mark.parametrize("workers", [0, -1])
-def test_local_pool_rejects_non_positive_worker_counts(workers: int) -> None:
-    with pytest.raises(ValueError, match="max_workers must be a positive integer"):
-        nn.local_pool(workers)
-
 
 @pytest.mark.parametrize("how", ["with", "finally"])
 def test_an_interruption_stops_a_local_pool_at_once(how: str) -> None:

@@ -113,3 +113,14 @@ def test_progress_sees_the_index_of_each_task_that_runs_on_every_executor(tmp_pa
     tasks = [(0, 1), (1, 2), (2, 3), (3, 4)]
     assert nn.map_tasks(sum, tasks, executor=executor, cache=cache, progress=progress) == [1, 3, 5, 7]
     assert sorted(seen) == [1, 2, 3]
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True, 10**6])
+def test_local_pools_refuse_a_bad_worker_count_before_starting(bad: object) -> None:
+    """``LocalThreads(n)`` and ``local_pool(n)`` name ``max_workers`` and its range, 1 to MAX_WORKERS
+    (before: 1.5, True and 10**6 made a pool, "2" raised a TypeError from the comparison)."""
+    from nqm.numerics import MAX_WORKERS, LocalThreads, local_pool
+
+    for make in (LocalThreads, local_pool):
+        with pytest.raises(ValueError, match=rf"max_workers must be an integer from 1 to {MAX_WORKERS}; got"):
+            make(bad)
