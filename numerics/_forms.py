@@ -225,11 +225,14 @@ def evaluation_steps(steps: object, name: str = "steps") -> np.ndarray:
     return np.arange(int(t) + 1, dtype=float)
 
 
-def validate_count(name: str, value: object, lowest: int) -> int:
+def validate_count(name: str, value: object, lowest: int, highest: int | None = None) -> int:
     """``value`` as a Python int, or ``ValueError`` naming ``name`` unless it is an integer >= ``lowest``
-    (``bool`` and integral floats such as ``2.0`` are refused: a count is an ``int``)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < lowest:
-        raise ValueError(f"{name} must be an integer >= {lowest}; got {_shown(value)}")
+    (and <= ``highest`` if given; ``bool`` and integral floats such as ``2.0`` are refused: a count is
+    an ``int``)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < lowest \
+            or highest is not None and value > highest:
+        allowed = f">= {lowest}" if highest is None else f"from {lowest} to {highest}"
+        raise ValueError(f"{name} must be an integer {allowed}; got {_shown(value)}")
     return int(value)
 
 

@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ._cache import ResultCache, default_cache_dir
+from ._forms import validate_count
 from ._generated import FORMS_VERSION
 
 __all__ = ["ExecutorArg", "LocalPool", "LocalThreads", "LocalWorkers", "MAX_WORKERS", "Progress", "ResultCache",
@@ -155,7 +156,7 @@ class LocalThreads(_HoldsSigterm, ThreadPoolExecutor):
     """
 
     def __init__(self, max_workers: int) -> None:
-        super().__init__(_worker_count(max_workers), thread_name_prefix="nqm-worker")
+        super().__init__(validate_count("max_workers", max_workers, 1, MAX_WORKERS), thread_name_prefix="nqm-worker")
         self._hold()
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
@@ -185,17 +186,10 @@ def local_pool(max_workers: int | None = None) -> LocalPool:
     :class:`LocalPool`). The fork server and multiprocessing's resource tracker are
     per-process helpers that exit when this process does.
     """
-    return LocalPool(max_workers=os.cpu_count() or 1 if max_workers is None else _worker_count(max_workers),
+    workers = os.cpu_count() or 1 if max_workers is None else validate_count("max_workers", max_workers, 1, MAX_WORKERS)
+    return LocalPool(max_workers=workers,
                      mp_context=multiprocessing.get_context("forkserver"),
                      initializer=_ignore_sigint)
-
-
-def _worker_count(value: object) -> int:
-    """``value`` as a worker count of a local pool, or ``ValueError`` naming ``max_workers`` and the
-    allowed range, 1 to :data:`MAX_WORKERS` (checked before any worker starts)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or not 1 <= value <= MAX_WORKERS:
-        raise ValueError(f"max_workers must be an integer from 1 to {MAX_WORKERS}; got {value!r}")
-    return int(value)
 
 
 def _raise_system_exit(signum: int, frame: Any) -> None:

@@ -27,6 +27,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -49,6 +50,8 @@ OUTPUT_FILES = (
     "claims.csv",
     "report.md",
 )
+#: what the linear-regression part writes (:func:`run_linear_validation`)
+LINEAR_FILES = OUTPUT_FILES[:2]
 
 #: the fixed criteria (the same for network and NQM)
 CLAIM_CRITERIA = {
@@ -177,15 +180,27 @@ def run_linear_validation(
     ``linear_noise_models.csv`` and ``.png`` (existing files only with ``force``); returns the
     table's rows. One torch thread (a caller such as the report runs other work beside it); ``seed``
     is the validation's (:data:`VALIDATION_SEED`, also the digits searches')."""
-    import torch
-
     out = Path(out_dir)
-    torch.set_num_threads(1)
+    _refuse_existing(out, LINEAR_FILES, force)
+    _torch().set_num_threads(1)
     out.mkdir(parents=True, exist_ok=True)
-    for name in ("linear_noise_models.csv", "linear_noise_models.png"):
-        if (out / name).exists() and not force:
-            raise FileExistsError(f"{out / name} exists; pass force=True (--force) to overwrite")
     return _linear_part(reduced, out, seed)
+
+
+def _refuse_existing(out: Path, names: Sequence[str], force: bool) -> None:
+    """``FileExistsError`` naming the first of ``names`` already in ``out``, unless ``force``."""
+    existing = [out / name for name in names if (out / name).exists()]
+    if existing and not force:
+        raise FileExistsError(f"{existing[0]} exists; pass force=True (--force) to overwrite")
+
+
+def _torch() -> Any:
+    """The ``torch`` module, or an ``ImportError`` naming the extra to install."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - exercised only without the extra
+        raise ImportError("the network validation needs PyTorch: pip install 'nqm-toolkit[torch]'") from None
+    return torch
 
 
 def _linear_part(reduced: bool, out: Path, seed: int) -> list[dict]:
@@ -309,13 +324,8 @@ def run_validation(
     """
     resolve_executor(executor)  # a bad value fails before any work
     out = Path(out_dir)
-    existing = [out / f for f in OUTPUT_FILES if (out / f).exists()]
-    if existing and not force:
-        raise FileExistsError(f"{existing[0]} exists; pass force=True (--force) to overwrite")
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - exercised only without the extra
-        raise ImportError("the network validation needs PyTorch: pip install 'nqm-toolkit[torch]'") from None
+    _refuse_existing(out, OUTPUT_FILES, force)
+    torch = _torch()
     # the modules that train networks import torch: loaded here, so that the package imports without the extra
     from ._digits import MLP, SweepConfig, load_digits_data, run_sweep
     from ._fit import (
