@@ -4,10 +4,11 @@ Formulas come from :mod:`nqm.theory` (the committed generated forms for built-in
 compiled on first use for user specs); nothing optimizer-specific is typed here.
 
 Public submodules: :mod:`nqm.numerics.validation` (checks of user input, ``ValueError`` naming
-the parameter and its range) and :mod:`nqm.numerics.io` (JSON-ready data, CSV and HTML tables).
+the parameter and its range), :mod:`nqm.numerics.io` (JSON-ready data, CSV and HTML tables) and
+:mod:`nqm.numerics.schedules` (schedules of hyperparameters and of the batch size, and their presets).
 """
 
-from . import io, validation
+from . import io, schedules, validation
 from ._cache import CacheWarning, register_result_type
 from ._critical import (
     CriticalBatchSizes,
@@ -148,6 +149,7 @@ __all__ = [
     "risk_variance",
     "schedule_sweep",
     "scheduled_risk",
+    "schedules",
     "split_steps",
     "stationary_risk",
     "steps_to_target",
