@@ -218,7 +218,8 @@ class ScheduleFamily:
         return str(derivative)
 
     def invariants(
-        self, values: Values, *, derivative: bool | str | None = False, keys: tuple[str, ...] = INVARIANT_KEYS
+        self, values: Values, *, derivative: bool | str | None = False, keys: tuple[str, ...] = INVARIANT_KEYS,
+        shape: tuple[int, ...] = (),
     ) -> dict[str, np.ndarray]:
         r"""The forms at ``values`` (:meth:`as_values`; arrays of any shapes broadcasting to E);
         arrays get shape ``E + (bins,)``.
@@ -228,8 +229,9 @@ class ScheduleFamily:
         with ``derivative`` (a varying hyperparameter's name; ``True`` for the only one) also
         their derivatives :math:`s(u)\,\partial/\partial u` in that quantity :math:`u`, prefixed
         ``d``, by a complex step of relative size :math:`10^{-20}`
-        (:math:`u 	o u + i\epsilon s(u)`, :math:`s(u) = |u|`, or 1 at :math:`u = 0`): for the
-        (positive) learning rate, :math:`\partial/\partial\loglpha`.
+        (:math:`u \to u + i\epsilon s(u)`, :math:`s(u) = |u|`, or 1 at :math:`u = 0`): for the
+        (positive) learning rate, :math:`\partial/\partial\log\alpha`. ``shape`` is broadcast into E
+        (the pieces' shape, needed when no quantity varies).
         """
         vals = self.as_values(values)
         wrt = self._derivative_name(derivative)
@@ -240,7 +242,7 @@ class ScheduleFamily:
         B = vals[BATCH_SIZE][..., None] if self.batch_varies else np.asarray(self.batch_size)
         inv = self.forms.evaluate(self.h, self.c, B, hyper)
         n = int(inv["n"])
-        shape = np.broadcast_shapes(*(np.shape(u) for u in hyper.values()), np.shape(B), self.h.shape)
+        shape = np.broadcast_shapes(*(np.shape(u) for u in hyper.values()), np.shape(B), shape + (1,), self.h.shape)
         dtype = complex if wrt else float
         out: dict[str, np.ndarray] = {"n": np.asarray(n)}
         raw = {}
@@ -497,7 +499,8 @@ def piece_maps(
             f"method='chebyshev' needs at most 2 states (1 with gradients); {family.forms.name} has {n}"
         )
     one_state = use == "chebyshev" and n == 1
-    inv = family.invariants(vals, derivative=derivative, keys=_ONE_STATE_KEYS if one_state else INVARIANT_KEYS)
+    inv = family.invariants(vals, derivative=derivative, keys=_ONE_STATE_KEYS if one_state else INVARIANT_KEYS,
+                            shape=shape)
     if use == "chebyshev":
         maps = (_one_state_maps if one_state else _chebyshev_maps)(inv, L, wrt)
     else:
@@ -510,21 +513,26 @@ def piece_maps(
     return maps
 
 
-def propagate(family: ScheduleFamily, maps: PieceMaps) -> tuple[np.ndarray, np.ndarray]:
+def propagate(
+    family: ScheduleFamily, maps: PieceMaps, start: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     r"""Mean paths and accumulated noise at every piece boundary.
 
-    ``maps`` have shape ``(K, ...) + (bins, n, n)`` (pieces first). Returns ``m`` of shape
+    ``maps`` have shape ``(K, ...) + (bins, n, n)`` (pieces first). ``start`` is the state
+    ``(m, N)`` before the first piece (shapes broadcasting to ``... + (bins, n)`` and
+    ``... + (bins, n, n)``; default ``(init, 0)``). Returns ``m`` of shape
     ``(K+1, ...) + (bins, n)`` and ``N`` of shape ``(K+1, ...) + (bins, n, n)``.
     """
     P, Q = maps.P, maps.Q
     K = P.shape[0]
     lead = P.shape[1:-2]
+    m0, N0 = (family.init, np.zeros(())) if start is None else start
     if family.n == 1:  # scalars: m_k = prod P, N_{k+1} = P_k^2 N_k + Q_k
         p, q = P[..., 0, 0], Q[..., 0, 0]
         m1 = np.empty((K + 1,) + lead)
         N1 = np.empty((K + 1,) + lead)
-        m1[0] = np.broadcast_to(family.init[..., 0], lead)
-        N1[0] = 0.0
+        m1[0] = np.broadcast_to(m0[..., 0], lead)
+        N1[0] = N0 if N0.ndim == 0 else np.broadcast_to(N0[..., 0, 0], lead)
         with np.errstate(all="ignore"):
             m1[1:] = m1[0] * np.cumprod(p, axis=0)
             for k in range(K):
@@ -532,8 +540,8 @@ def propagate(family: ScheduleFamily, maps: PieceMaps) -> tuple[np.ndarray, np.n
         return m1[..., None], N1[..., None, None]
     m = np.empty((K + 1,) + lead + (family.n,))
     N = np.empty((K + 1,) + lead + (family.n, family.n))
-    m[0] = np.broadcast_to(family.init, lead + (family.n,))
-    N[0] = 0.0
+    m[0] = np.broadcast_to(m0, lead + (family.n,))
+    N[0] = N0
     with np.errstate(all="ignore"):
         for k in range(K):
             m[k + 1] = np.einsum("...ij,...j->...i", P[k], m[k])
