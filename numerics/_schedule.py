@@ -14,8 +14,8 @@ enters through the equivalent problem of eqs. 8–9. With :math:`u_t` the values
 
 i.e. :math:`S_{t+1} = A_tS_tA_t^\top + \frac c{B_t} b_tb_t^\top` split into its start and noise
 parts (eq. 3 for SGD; at a constant batch size :math:`N` is carried in units of :math:`c/B`, as
-before). Two exact evaluations, chosen per run of constant segments
-(:data:`PER_STEP_BELOW`):
+before). Two exact evaluations, chosen per constant segment by their measured cost
+(:data:`MAP_COST`):
 
 * **the recursion** itself, written with :math:`D_t` so that increments keep their relative
   accuracy when :math:`\alpha h` is tiny, and with the increment
@@ -54,7 +54,7 @@ from ._schedule_maps import (
 from ._schedule_run import ScheduledRun, resolve_run
 
 __all__ = [
-    "PER_STEP_BELOW",
+    "MAP_COST",
     "scheduled_risk",
     "scheduled_reduce",
     "piecewise_risk",
@@ -68,10 +68,13 @@ __all__ = [
 #: (schedules x steps x bins) elements whose forms are evaluated at once by the per-step recursion
 _CHUNK_ELEMENTS = 1 << 18
 
-#: runs of consecutive segments shorter than this many steps go through the per-step recursion,
-#: longer ones through the segment maps (benchmarks/bench_scheduled_engine.py measures both on
-#: length-1 segments)
-PER_STEP_BELOW = 2
+#: the cost of one segment map or one evaluation inside a segment, in steps of the recursion: a
+#: segment of L steps holding E evaluation times goes through the recursion when
+#: L < MAP_COST (1 + E), through its map otherwise. Measured by
+#: ``python benchmarks/bench_scheduled_engine.py --steps 3000 --repeats 1`` (the paper's 100 bins,
+#: segments of 1, 8, 64 steps, every step or the last evaluated): 0.5-2.0 for SGD, 1.2-2.9 for
+#: momentum and EMA; with 1.5 the automatic choice took at most 10% more than the cheaper one
+MAP_COST = 1.5
 
 #: reduces per-bin risks (..., bins) to the quantity evaluated (..., ): the risk sums them
 Reduce = Callable[[np.ndarray], np.ndarray]
@@ -193,34 +196,42 @@ def _map_block(
         return np.empty(lead + (0,)), after
     ends = np.cumsum(lengths, axis=-1)
     starts = ends - lengths
-    # piece of each step: the last piece starting at or before it (a boundary belongs to the next piece)
-    k = np.sum(starts[..., None, :] <= offsets[:, None], axis=-1) - 1  # (..., offsets)
-    k = np.minimum(k, lengths.shape[-1] - 1)
-    offset = offsets - np.take_along_axis(starts, k, axis=-1)
-    part = piece_maps(family, {name: np.take_along_axis(v, k, axis=-1) for name, v in values.items()}, offset,
-                      method=method)
-    # states at the start of piece k: m[k], N[k] with m of shape (K+1, ..., bins, n)
-    mk = np.take_along_axis(np.moveaxis(m, 0, len(lead)), k.reshape(lead + (-1, 1, 1)), axis=len(lead))
-    Nk = np.take_along_axis(np.moveaxis(N, 0, len(lead)), k.reshape(lead + (-1, 1, 1, 1)), axis=len(lead))
-    with np.errstate(all="ignore"):
-        m_t = np.einsum("...ij,...j->...i", part.P, mk)
-        N_t = part.P @ Nk @ np.swapaxes(part.P, -1, -2) + part.Q
     before = np.moveaxis(ever[:-1], 0, len(lead))  # (..., K, bins): unstable before piece k
-    unstable = np.take_along_axis(before, k[..., None], axis=len(lead))
-    unstable = unstable | ~np.broadcast_to(part.stable, part.P.shape[:-2])
-    return reduce(per_bin_risk(family, m_t, N_t, unstable)), after
+    ms, Ns = np.moveaxis(m, 0, len(lead)), np.moveaxis(N, 0, len(lead))  # (..., K+1, bins, ...)
+    chunk = max(1, _CHUNK_ELEMENTS // max(1, int(np.prod(lead, dtype=np.int64)) * family.h.size))
+    parts = []
+    for lo in range(0, offsets.size, chunk):
+        at = offsets[lo : lo + chunk]
+        # piece of each step: the last piece starting at or before it (a boundary belongs to the next piece)
+        k = np.sum(starts[..., None, :] <= at[:, None], axis=-1) - 1  # (..., offsets)
+        k = np.minimum(k, lengths.shape[-1] - 1)
+        offset = at - np.take_along_axis(starts, k, axis=-1)
+        part = piece_maps(family, {name: np.take_along_axis(v, k, axis=-1) for name, v in values.items()}, offset,
+                          method=method)
+        # states at the start of piece k: m[k], N[k]
+        mk = np.take_along_axis(ms, k.reshape(lead + (-1, 1, 1)), axis=len(lead))
+        Nk = np.take_along_axis(Ns, k.reshape(lead + (-1, 1, 1, 1)), axis=len(lead))
+        with np.errstate(all="ignore"):
+            m_t = np.einsum("...ij,...j->...i", part.P, mk)
+            N_t = part.P @ Nk @ np.swapaxes(part.P, -1, -2) + part.Q
+        unstable = np.take_along_axis(before, k[..., None], axis=len(lead))
+        unstable = unstable | ~np.broadcast_to(part.stable, part.P.shape[:-2])
+        parts.append(reduce(per_bin_risk(family, m_t, N_t, unstable)))
+    return np.concatenate(parts, axis=-1), after
 
 
 def scheduled_reduce(run: ScheduledRun, times: np.ndarray, reduce: Reduce, method: MapMethod = "auto") -> np.ndarray:
     r"""``reduce`` of the per-bin risks of a resolved run at the sorted distinct integer ``times`` in
-    [0, T] (1-D): runs of segments shorter than :data:`PER_STEP_BELOW` steps by the per-step
-    recursion, the others by segment maps, each run starting from the state the previous one left.
+    [0, T] (1-D): a segment of L steps holding E of the times by the per-step recursion when
+    L < :data:`MAP_COST` (1 + E), by its segment map otherwise; runs of consecutive segments of one
+    kind at once, each run from the state the previous one left.
     Overflow in a divergent run gives ``inf``, never NaN."""
     family, segs = run.family, run.segments
     values = {name: segs.values[name] for name in family.as_values(segs.values)}
     lengths, starts = segs.lengths, segs.starts
     K = lengths.size
-    short = lengths < PER_STEP_BELOW if values else np.zeros(K, dtype=bool)
+    inside = np.diff(np.searchsorted(times, np.append(starts, np.inf)))  # evaluation times per segment
+    short = lengths < MAP_COST * (1 + inside) if values else np.zeros(K, dtype=bool)
     cuts = [0, *(np.flatnonzero(short[1:] != short[:-1]) + 1).tolist(), K]
     out = np.full(times.size, np.nan)
     state: _State | None = None
