@@ -57,6 +57,7 @@ __all__ = [
     "MAP_COST",
     "scheduled_risk",
     "scheduled_reduce",
+    "scheduled_evaluation",
     "piecewise_risk",
     "piecewise_risk_gradient",
     "split_steps",
@@ -259,7 +260,8 @@ def _evaluation_plan(steps: object, horizon: object) -> tuple[np.ndarray, int]:
     """The evaluation times of ``steps`` (as everywhere) and the horizon: ``horizon`` if given (at least
     the last evaluation time), else the last evaluation time; a horizon must be >= 1."""
     if steps is None:
-        raise ValueError("steps: give a horizon T (every step 0..T) or an array of evaluation times")
+        raise ValueError("steps: give a horizon T (every step 0..T) or an array of evaluation times (or the "
+                         "learning rates of every step as lrs=)")
     t = evaluation_steps(steps)
     last = int(t.max()) if t.size else 0
     if horizon is None:
@@ -311,10 +313,19 @@ def scheduled_risk(
             raise ValueError("lrs: give the learning rates as lrs= (with batch_size=) or as schedule['lr'], "
                              "not with schedule= or horizon=")
         return _lr_per_step(problem, optimizer, batch_size, lrs, steps)
+    return scheduled_evaluation(problem, optimizer, steps, schedule, batch_size, horizon, method, _sum_bins)
+
+
+def scheduled_evaluation(
+    problem: Problem, optimizer: OptimizerLike, steps: object, schedule: Mapping[str, object] | None,
+    batch_size: object, horizon: object, method: MapMethod, reduce: Reduce,
+) -> np.ndarray:
+    """``reduce`` of the per-bin risks of a scheduled run (arguments as for :func:`scheduled_risk`)
+    at the evaluation times of ``steps``, in their shape."""
     t, H = _evaluation_plan(steps, horizon)
     run = resolve_run(problem, optimizer, schedule, batch_size, H)
     flat, back = np.unique(t.ravel(), return_inverse=True)
-    return scheduled_reduce(run, flat, _sum_bins, method)[back].reshape(t.shape)
+    return scheduled_reduce(run, flat, reduce, method)[back].reshape(t.shape)
 
 
 def _lr_per_step(problem: Problem, opt: OptimizerLike, batch_size: object, lrs: object, steps: object) -> np.ndarray:
