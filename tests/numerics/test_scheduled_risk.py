@@ -197,6 +197,14 @@ def test_constant_schedules_are_the_engine_risk() -> None:
     np.testing.assert_allclose(got, want, rtol=RTOL)
 
 
+def test_a_horizon_beyond_the_last_evaluation() -> None:
+    """The schedules span ``horizon`` steps; a curve to T < horizon is the start of the longer curve."""
+    lrs = np.linspace(0.9, 0.01, 20)
+    full = nn.scheduled_risk(SMALL, "sgd", steps=20, schedule={"lr": lrs}, batch_size=4)
+    part = nn.scheduled_risk(SMALL, "sgd", steps=10, horizon=20, schedule={"lr": lrs}, batch_size=4)
+    np.testing.assert_array_equal(part, full[:11])
+
+
 def test_preset_names_scale_by_the_instance_value() -> None:
     got = nn.scheduled_risk(SMALL, nn.Momentum(lr=0.3, beta=0.6), steps=20, schedule={"beta": "constant"}, batch_size=4)
     np.testing.assert_allclose(got, nn.expected_risk(SMALL, nn.Momentum(lr=0.3, beta=0.6), batch_size=4, steps=20),
