@@ -37,7 +37,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from ._forms import evaluation_steps, real_array, validate_count, validate_steps
+from ._forms import MAX_HORIZON, evaluation_steps, real_array, validate_count, validate_steps
 from ._model import validate_batch_size
 from ._optimizers import Optimizer, OptimizerLike, as_optimizer
 from ._problem import Problem
@@ -257,12 +257,16 @@ def scheduled_reduce(run: ScheduledRun, times: np.ndarray, reduce: Reduce, metho
 
 
 def _evaluation_plan(steps: object, horizon: object) -> tuple[np.ndarray, int]:
-    """The evaluation times of ``steps`` (as everywhere) and the horizon: ``horizon`` if given (at least
-    the last evaluation time), else the last evaluation time; a horizon must be >= 1."""
+    """The evaluation times of ``steps`` (as everywhere; at most :data:`MAX_HORIZON` + 1 of them) and the
+    horizon: ``horizon`` if given (at least the last evaluation time), else the last evaluation time; a
+    horizon must be >= 1."""
     if steps is None:
         raise ValueError("steps: give a horizon T (every step 0..T) or an array of evaluation times (or the "
                          "learning rates of every step as lrs=)")
     t = evaluation_steps(steps)
+    if t.size > MAX_HORIZON + 1:
+        raise ValueError(f"steps: at most {MAX_HORIZON + 1:,} evaluation times (a curve 0..{MAX_HORIZON:,}); got "
+                         f"{t.size:,}")
     last = int(t.max()) if t.size else 0
     if horizon is None:
         H = last

@@ -296,6 +296,9 @@ def test_sizes_are_checked_before_any_work() -> None:
     assert not calls
     with pytest.raises(ValueError, match=r"steps: a single number T means every step 0..T, at most 10,000,000"):
         nn.scheduled_risk(SMALL, "sgd", steps=10**8, schedule={"lr": 0.1}, batch_size=4)
+    with pytest.raises(ValueError, match=r"steps: at most 10,000,001 evaluation times"):
+        nn.scheduled_risk(SMALL, "sgd", steps=np.zeros(10**7 + 2), schedule={"lr": spy}, batch_size=4)
+    assert not calls
     with pytest.raises(ValueError, match=r"horizon must be an integer in \[1, 10,000,000\]"):
         nn.scheduled_steps_to_target(SMALL, "sgd", target=0.1, schedule={"lr": 0.1}, batch_size=4, horizon=10**8)
 
