@@ -342,3 +342,13 @@ def test_segments_join_presets(T, warmup, cooldown, ramp, bounds) -> None:
 def test_bad_input_names_the_parameter(call, match) -> None:
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_presets_pickle_to_equal_presets() -> None:
+    """Worker processes receive schedules by pickle: a preset arrives equal, with the same values."""
+    import pickle
+
+    for name in DEFAULTS:
+        sched = S.as_schedule(name, base=2.0)
+        back = pickle.loads(pickle.dumps(sched))
+        assert back == sched and np.array_equal(back.values(50), sched.values(50))
