@@ -46,7 +46,9 @@ def _matrices(spec: OptimizerSpec):
 
 def _evaluate(rows, args, shape) -> np.ndarray:
     """The matrix of lambdified entries ``rows`` at ``args``, shape ``shape + (rows, columns)``."""
-    values = np.array([[np.broadcast_to(np.asarray(f(*args), dtype=np.longdouble), shape) for f in row] for row in rows])
+    values = np.array(
+        [[np.broadcast_to(np.asarray(f(*args), dtype=np.longdouble), shape) for f in row] for row in rows]
+    )
     return np.moveaxis(values, (0, 1), (-2, -1))
 
 
@@ -69,7 +71,7 @@ def moment_recursion_risk(
     batch_size: object,
     steps: object,
 ) -> np.ndarray:
-    r"""Exact :math:`E\mathcal L(t)` at each of ``steps`` by iterating :math:`P_{t+1} = A_tP_tA_t^\top + \frac c{B_t} b_tb_t^\top`.
+    r"""Exact :math:`E\mathcal L(t)` at each of ``steps``: :math:`P_{t+1} = A_tP_tA_t^\top + \frac c{B_t} b_tb_t^\top`.
 
     ``hyperparameters`` name every hyperparameter of ``spec`` (including ``precond_power``
     for a spec from :meth:`~nqm.theory.OptimizerSpec.precondition`). Each of them and

@@ -75,11 +75,12 @@ class ScheduledSetup:
         return {k: self.per_step.get(k, v) for k, v in self.setup.hyperparameters.items()}
 
     def engine_arguments(self) -> dict[str, Any]:
-        """The keywords of :func:`nqm.numerics.scheduled_risk` and :func:`nqm.numerics.monte_carlo` for this schedule."""
-        return {"schedule": self.schedule, **({} if BATCH_SIZE in self.schedule else {"batch_size": self.setup.batch_size})}
+        """The keywords of :func:`nqm.numerics.scheduled_risk` and :func:`nqm.numerics.monte_carlo` for the schedule."""
+        constant = {} if BATCH_SIZE in self.schedule else {"batch_size": self.setup.batch_size}
+        return {"schedule": self.schedule, **constant}
 
     def describe(self) -> dict[str, object]:
-        """Plain data for reports: the setting, the horizon and each schedule as it was given with its per-step values."""
+        """Plain data for reports: the setting, the horizon, and each schedule's form and per-step values."""
         base = self.setup.describe()
         fixed = {k: v for k, v in self.setup.hyperparameters.items() if k not in self.schedule}
         if fixed:
@@ -120,7 +121,8 @@ def _form(draw: st.DrawFn, levels: np.ndarray, boundaries: np.ndarray | None, va
     if kind == "piecewise":
         assert boundaries is not None
         return piecewise(levels.tolist(), boundaries.tolist()), f"piecewise(boundaries={boundaries.tolist()})"
-    return {"per-step array": values.copy(), "per-step list": values.tolist(), "callable": _callable(values)}[kind], kind
+    given = {"per-step array": values.copy(), "per-step list": values.tolist(), "callable": _callable(values)}
+    return given[kind], kind
 
 
 @st.composite
@@ -155,7 +157,8 @@ def scheduled_setups(
         if varying == ["lr"]:  # a smaller learning rate stays in the stable interval (0, limit)
             settings.append({**first, "lr": first["lr"] * draw(st.floats(1e-3, 1.0))})
             continue
-        other = {**first, **{k: v for k, v in draw(hyperparameters(spec, problem, precond_power=p)).items() if k in varying}}
+        drawn = draw(hyperparameters(spec, problem, precond_power=p))
+        other = {**first, **{k: v for k, v in drawn.items() if k in varying}}
         stable = float(spectral_radius(ref, problem, other, p)) < 1.0 and bool(np.all(derived_stable(spec, h_, other)))
         settings.append(other if stable else first)
     schedule: dict[str, Any] = {}

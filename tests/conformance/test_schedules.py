@@ -6,11 +6,11 @@ reference's per-step values describe the same schedule; the Monte-Carlo property
 simulator that ignores the batch-size schedule.
 """
 
+import _moment_reference as ref
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-import _moment_reference as ref
 import nqm.numerics as nn
 from nqm.numerics import _montecarlo
 from nqm.numerics.schedules import BATCH_SIZE, segments
