@@ -73,9 +73,10 @@ from ._model import validate_batch_size, validate_steps
 from ._optimizers import Optimizer, OptimizerLike, as_optimizer
 from ._parallel import ExecutorArg, ResultCache, map_tasks, resolve_cache, resolve_executor
 from ._problem import Problem
+from ._schedule_run import resolve_run
 from ._tables import Columns, Tabular
 from ._tie import reaches
-from .schedules import BATCH_SIZE, ScheduleLike, Segments, as_schedule, segments
+from .schedules import BATCH_SIZE, ScheduleLike, Segments
 
 __all__ = ["MonteCarloResult", "monte_carlo"]
 
@@ -201,56 +202,6 @@ def _simulated(problem: Problem, coordinates: Coordinates) -> tuple[Problem, np.
     scale = np.where(m > 0, w / np.where(m > 0, m, 1.0), 0.0)
     sim = Problem(problem.h, problem.c * scale, problem.init_var * scale, m, name=f"{problem.name} (simulated)")
     return sim, m.astype(np.int64)
-
-
-def _validate_schedule(
-    opt: Optimizer, schedule: Mapping[str, ScheduleLike] | None, batch_size: object
-) -> tuple[dict[str, ScheduleLike], float | None]:
-    """The schedule's entries and the constant batch size (``None`` when the batch size is scheduled);
-    ``ValueError`` naming ``schedule[...]`` for a quantity the spec does not have or cannot vary."""
-    if schedule is None:
-        schedule = {}
-    if not isinstance(schedule, Mapping):
-        raise ValueError(
-            f"schedule must be a mapping from hyperparameter names or {BATCH_SIZE!r} to schedules; "
-            f"got {type(schedule).__name__}"
-        )
-    for key in schedule:
-        if key == "precond_power":
-            raise ValueError("schedule['precond_power']: the preconditioning power cannot vary with the step")
-        if key != BATCH_SIZE and key not in opt.forms.params:
-            raise ValueError(
-                f"schedule[{key!r}]: {opt.name} has no such hyperparameter; schedulable: "
-                f"{', '.join([*opt.forms.params, BATCH_SIZE])}"
-            )
-    if BATCH_SIZE in schedule:
-        if batch_size is not None:
-            raise ValueError("batch_size: give a constant batch_size or schedule['batch_size'], not both")
-        return dict(schedule), None
-    B = validate_batch_size(batch_size)
-    if B.ndim != 0:
-        raise ValueError(f"batch_size must be a single number >= 1; got shape {B.shape}")
-    return dict(schedule), float(B)
-
-
-def _segments(opt: Optimizer, schedule: Mapping[str, ScheduleLike], steps: int) -> Segments:
-    """The constant segments of ``schedule`` over ``steps`` updates (:func:`~nqm.numerics.schedules.segments`,
-    presets scaled by the optimizer's values), every value checked against its range. With no
-    update (``steps`` = 0) the forms are only checked and one empty segment is returned."""
-    bases = {name: float(opt.hyperparameters[name]) for name in opt.forms.params}
-    if steps == 0:
-        for key, value in schedule.items():
-            as_schedule(value, name=f"schedule[{key!r}]", base=bases.get(key))
-        # no update: the scheduled values never enter (a scheduled batch size is read as 1)
-        return Segments(np.zeros(1, dtype=np.int64), {BATCH_SIZE: np.ones(1)} if BATCH_SIZE in schedule else {})
-    segs = segments(schedule, steps, bases=bases)
-    for key, values in segs.values.items():
-        name = f"schedule[{key!r}]"
-        if key == BATCH_SIZE:
-            validate_batch_size(values, name)
-        else:
-            validate_hyperparameter(name, values, opt.forms.ranges[key])
-    return segs
 
 
 class _Coefficients:
@@ -637,7 +588,12 @@ def monte_carlo(
     opt = as_optimizer(opt, hyperparameters, "opt")
     if opt.shape != ():
         raise ValueError(f"opt must be a single optimizer; got a hyperparameter grid of shape {opt.shape}")
-    schedule, B = _validate_schedule(opt, schedule, batch_size)
+    B: float | None = None
+    if schedule is None:  # a constant batch size (also with lr_schedule)
+        B_arr = validate_batch_size(batch_size)
+        if B_arr.ndim != 0:
+            raise ValueError(f"batch_size must be a single number >= 1; got shape {B_arr.shape}")
+        B = float(B_arr)
     times = validate_steps(steps)
     T_int = int(times.max()) if times.size else 0
     if T_int > MAX_MONTE_CARLO_STEPS:
@@ -657,14 +613,16 @@ def monte_carlo(
     where = resolve_executor(executor)
 
     if lr_schedule is not None:
-        if schedule:
+        if schedule is not None:
             raise ValueError("give lr_schedule or schedule, not both (lr_schedule=x is schedule={'lr': x})")
         if "lr" not in opt.hyperparameters:
             raise ValueError(f"lr_schedule needs a spec with a hyperparameter 'lr'; {opt.name} has none")
         sched = validate_hyperparameter("lr_schedule", lr_schedule, opt.forms.ranges["lr"])
         if sched.shape != (T_int,):
             raise ValueError(f"lr_schedule must have shape (steps,) = ({T_int},); got {sched.shape}")
-        schedule = {"lr": sched} if T_int else {}
+        schedule = {"lr": sched} if T_int else None
+    elif schedule is not None and T_int == 0:
+        raise ValueError("steps: a schedule needs at least one update (a horizon >= 1); got steps 0")
 
     sim, counts = _simulated(problem, coordinates)
     d = int(counts.sum())
@@ -673,7 +631,12 @@ def monte_carlo(
             f"runs x coordinates x (steps + 1) must be at most {MAX_MONTE_CARLO_WORK:.0e} simulated coordinate-steps; "
             f"got {n_runs:,} x {d:,} x {T_int + 1:,} = {n_runs * d * (T_int + 1):.3g} (use fewer runs or steps)"
         )
-    coef = _SegmentCoefficients(sim, opt, B, _segments(opt, schedule, T_int))
+    if schedule is None:
+        segs = Segments(np.array([T_int], dtype=np.int64), {})
+    else:  # the checks of the exact engine: keys, batch size, ranges of the scheduled values
+        run = resolve_run(problem, opt, schedule, batch_size, T_int)
+        segs, B = run.segments, run.family.batch_size
+    coef = _SegmentCoefficients(sim, opt, B, segs)
     K = min(n_runs, max(1, math.ceil(_TARGET_ROWS / d)))
 
     root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)

@@ -120,7 +120,7 @@ def test_first_hits_and_quantiles_follow_the_scheduled_curves() -> None:
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"schedule": {"gamma": 0.5}}, r"schedule\['gamma'\]: momentum has no such hyperparameter"),
+        ({"schedule": {"gamma": 0.5}}, r"schedule\['gamma'\]: momentum has no hyperparameter of that name"),
         ({"schedule": {"precond_power": 0.5}}, r"schedule\['precond_power'\]: the preconditioning power cannot vary"),
         ({"schedule": {"beta": [0.5, 1.0, 0.5]}}, r"schedule\['beta'\] must be a finite number in \[0, 1\); got 1.0"),
         ({"schedule": {"lr": [0.1, 0.1]}}, r"schedule\['lr'\]: a per-step schedule of 2 values cannot span 3 steps"),
@@ -128,7 +128,9 @@ def test_first_hits_and_quantiles_follow_the_scheduled_curves() -> None:
         ({"schedule": {"lr": lambda t: np.where(t > 1, np.nan, 0.1)}}, r"schedule\['lr'\] must be finite"),
         ({"schedule": {"batch_size": [1, 0.5, 2]}, "batch_size": None},
          r"schedule\['batch_size'\] must be a finite number in \[1, inf\)"),
-        ({"schedule": {"batch_size": 4}}, "give a constant batch_size or schedule\\['batch_size'\\], not both"),
+        ({"schedule": {"batch_size": 4}}, "batch_size: give a constant batch_size= or a schedule\\['batch_size'\\], not both"),
+        ({"schedule": {"lr": 0.1}, "batch_size": None}, "batch_size: give a constant batch_size="),
+        ({"schedule": {"lr": 0.1}, "steps": 0}, "steps: a schedule needs at least one update"),
         ({"schedule": [0.1, 0.1, 0.1]}, "schedule must be a mapping"),
         ({"schedule": {"lr": 0.1}, "lr_schedule": [0.1] * 3}, "give lr_schedule or schedule, not both"),
     ],
