@@ -13,6 +13,12 @@ the registry and the public engine (:mod:`nqm.numerics`), so they apply to any s
     The mean loss of simulated runs (:func:`nqm.numerics.monte_carlo`) matches the exact
     risk at every step, within tolerances from the exact variance at a family-wise false-failure
     rate of 1e-6 (see :func:`monte_carlo_tolerances`).
+``engine_matches_recursion_under_schedules``
+    Under drawn schedules (:func:`~nqm.proofs.scheduled_setups`: piecewise or per-step values of any
+    subset of the spec's hyperparameters, every step a stable setting, and of the batch size, in
+    every form :mod:`nqm.numerics.schedules` accepts), :func:`nqm.numerics.scheduled_risk` equals the
+    recursion with per-step :math:`A_t, b_t, B_t` to a relative 1e-10, above an absolute floor of
+    1e-13 of the initial risk plus the largest stationary risk of the steps' settings.
 ``monte_carlo_matches_recursion_under_schedules``
     Under drawn schedules, the mean loss of simulated runs (:func:`nqm.numerics.monte_carlo` with
     ``schedule=``) matches the per-step recursion at every step, with the tolerances of
@@ -284,6 +290,25 @@ def _schedule_reference(spec: OptimizerSpec, ex: ScheduledSetup, problem: nn.Pro
     s = ex.setup
     return moment_recursion_risk(spec.precondition(), problem, {**ex.hyperparameters, "precond_power": s.precond_power},
                                  batch_size=ex.batch_size, steps=steps)
+
+
+def _schedule_scale(spec: OptimizerSpec, ex: ScheduledSetup) -> float:
+    """:func:`_scale` under a schedule: the initial risk plus the largest stationary risk of the steps' settings
+    (the stationary risk is proportional to :math:`1/B`, so the steps' settings form one grid evaluated at B = 1)."""
+    s, T = ex.setup, ex.horizon
+    grid = {k: np.broadcast_to(np.asarray(v, dtype=float), (T,)) for k, v in ex.hyperparameters.items()}
+    at_one = nn.stationary_risk(s.problem, nn.Optimizer(spec, precond_power=s.precond_power, **grid), batch_size=1.0)
+    stationary = at_one / np.broadcast_to(np.asarray(ex.batch_size, dtype=float), (T,))
+    return s.problem.initial_risk + float(np.max(stationary, initial=0.0, where=np.isfinite(stationary)))
+
+
+def _check_scheduled_recursion(spec: OptimizerSpec, ex: ScheduledSetup) -> None:
+    s = ex.setup
+    reference = _schedule_reference(spec, ex, s.problem, s.steps)
+    where = {"steps": ex.horizon} if ex.every_step else {"steps": s.steps, "horizon": ex.horizon}
+    engine = nn.scheduled_risk(s.problem, s.optimizer, **where, **ex.engine_arguments())
+    _assert_close(engine, reference, 1e-10, "engine scheduled_risk vs moment recursion under the schedule",
+                  ABSOLUTE_ACCURACY * _schedule_scale(spec, ex), s.steps)
 
 
 def _scheduled_monte_carlo_examples(spec: OptimizerSpec) -> st.SearchStrategy[tuple[ScheduledSetup, int, int]]:
@@ -651,6 +676,14 @@ PROPERTIES: dict[str, Property] = {
             _monte_carlo_examples,
             _check_monte_carlo,
             fields=("setting", "runs", "seed"),
+        ),
+        Property(
+            "engine_matches_recursion_under_schedules",
+            "under drawn piecewise and per-step schedules of the spec's hyperparameters (each step a stable setting) "
+            "and of the batch size, in every schedule form, the engine's scheduled_risk equals the independent "
+            "per-step recursion to 1e-10 relative, above 1e-13 of the initial + largest stationary risk",
+            lambda spec: scheduled_setups(spec),
+            _check_scheduled_recursion,
         ),
         Property(
             "monte_carlo_matches_recursion_under_schedules",

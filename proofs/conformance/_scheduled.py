@@ -94,11 +94,18 @@ class ScheduledSetup:
         return {
             **base,
             "horizon": self.horizon,
-            "schedule": {k: f"{self.forms.get(k, '')} {np.asarray(v).tolist()}" for k, v in self.per_step.items()},
+            "schedule": {k: f"{self.forms.get(k, '')}: {_runs(v)}" for k, v in self.per_step.items()},
         }
 
     def __repr__(self) -> str:
         return f"ScheduledSetup({self.describe()!r})"
+
+
+def _runs(values: np.ndarray) -> str:
+    """Per-step values as runs of equal values, ``value x count`` (values as Python writes them)."""
+    starts = np.flatnonzero(np.concatenate([[True], values[1:] != values[:-1]]))
+    counts = np.diff(np.concatenate([starts, [values.size]]))
+    return ", ".join(f"{float(values[i])!r} x {int(n)}" for i, n in zip(starts, counts))
 
 
 def _callable(values: np.ndarray) -> Callable[[Any], Any]:

@@ -36,7 +36,7 @@ NAMES = registered_names()
 
 #: examples per property in the quick run (6 unless listed): the schedule properties draw up to
 #: three stable settings per example, so they get fewer
-EXAMPLES = {"monte_carlo_matches_recursion_under_schedules": 3}
+EXAMPLES = {"engine_matches_recursion_under_schedules": 3, "monte_carlo_matches_recursion_under_schedules": 3}
 
 
 @pytest.mark.parametrize("prop", list(PROPERTIES))
