@@ -235,12 +235,9 @@ class _Coefficients:
         self.n = n
         self.A = D + np.eye(n)[:, :, None, None]
         self.b = table(inv["b"]) * _noise_std(c, B if B.ndim else float(B))
-        init, out = table(inv["init"]), table(inv["out"])
-        if np.any(init != init[:, :1]) or np.any(out != out[:, :1]):
-            raise ValueError(f"schedule: {opt.name}'s init and out depend on {', '.join(varying) or 'batch_size'}, "
-                             "which therefore cannot vary with the step")
-        self.init = init[:, 0] * np.sqrt(v)
-        self.out = out[:, 0]
+        # init and out do not depend on a scheduled quantity (checked by resolve_run): table 0's
+        self.init = table(inv["init"])[:, 0] * np.sqrt(v)
+        self.out = table(inv["out"])[:, 0]
         self.loss_weight = 0.5 * h
 
 
@@ -255,9 +252,10 @@ class _SegmentCoefficients:
     Segment ``k`` of :class:`~nqm.numerics.schedules.Segments` is one table, evaluated from the
     spec's forms at that segment's values (never once per step); :meth:`chunk` evaluates
     :attr:`chunk_size` consecutive segments at a time. Construction evaluates every chunk once
-    to find the entries of :math:`A` and :math:`b` that vanish in every segment, to check that
-    ``init`` and ``out`` are the same in every segment, and to fingerprint the tables for the
-    result cache.
+    to find the entries of :math:`A` and :math:`b` that vanish in every segment and to
+    fingerprint the tables for the result cache. ``init`` and ``out`` are those of the first
+    segment: they do not depend on a scheduled quantity (:func:`~nqm.numerics._schedule_run.resolve_run`
+    refuses such schedules).
     """
 
     def __init__(self, problem: Problem, opt: Optimizer, batch_size: float | None, segs: Segments) -> None:
@@ -272,9 +270,6 @@ class _SegmentCoefficients:
         digest = hashlib.sha256()
         for j in range(math.ceil(self.count / self.chunk_size)):
             coef = self.chunk(j)
-            if np.any(coef.init != self.init) or np.any(coef.out != self.out):
-                raise ValueError(f"schedule: {opt.name}'s init and out depend on the scheduled quantities, "
-                                 "which therefore cannot vary with the step")
             self.nonzero |= np.any(coef.A != 0, axis=(2, 3))
             self.noisy |= np.any(coef.b != 0, axis=(1, 2))
             digest.update(np.ascontiguousarray(coef.A).tobytes())
