@@ -14,7 +14,8 @@ r"""nqm.proofs: machine-checked evidence that the theory and the engine are righ
   points, and returns a :class:`FormulaVerdict`.
 * **Conformance suite for new optimizer variants** (:mod:`nqm.proofs.conformance`). :func:`check_conformance` runs the
   :data:`PROPERTIES` (engine vs the independent second-moment recursion
-  :func:`moment_recursion_risk` to 1e-10, vs Monte Carlo, stationary limit, stability region,
+  :func:`moment_recursion_risk` to 1e-10, vs Monte Carlo, both also under drawn schedules
+  (:func:`scheduled_setups`), stationary limit, stability region,
   invariances, scale symmetry, declared reductions — :func:`declare_reduction` — and the Bayes
   information bound) on hypothesis examples and returns a :class:`ConformanceReport` (verdicts
   passed / failed with a shrunk counterexample / not applicable; ``to_pandas()``). The

@@ -108,13 +108,19 @@ def test_segments_evaluated_in_chunks_give_the_same_runs(monkeypatch: pytest.Mon
     np.testing.assert_array_equal(chunked.curves, whole.curves)
 
 
-def test_first_hits_and_quantiles_follow_the_scheduled_curves() -> None:
+def test_statistics_first_hits_and_quantiles_follow_the_scheduled_curves() -> None:
     targets = [0.5, 0.05]
     mc = nn.monte_carlo(PROBLEM, nn.SGD(lr=0.4), steps=80, runs=51, seed=2, keep_curves=True, targets=targets,
+                        quantiles=[0.0, 0.5, 1.0],
                         schedule={"lr": schedules.piecewise([0.4, 0.1], [40]), "batch_size": np.arange(1.0, 81.0)})
+    np.testing.assert_allclose(mc.mean, mc.curves.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(mc.stderr, mc.curves.std(axis=0, ddof=1) / np.sqrt(mc.runs), rtol=1e-9)
     for k, target in enumerate(targets):
         below = mc.curves <= target
-        np.testing.assert_array_equal(mc.first_hits[k], np.where(below.any(axis=1), below.argmax(axis=1), np.inf))
+        hits = np.where(below.any(axis=1), below.argmax(axis=1), np.inf)
+        np.testing.assert_array_equal(mc.first_hits[k], hits)
+        ordered = np.sort(hits)  # inverted-CDF quantiles at 0, 1/2 and 1 of 51 runs
+        np.testing.assert_array_equal(mc.steps_quantiles[k], [ordered[0], ordered[25], ordered[50]])
 
 
 @pytest.mark.parametrize(
