@@ -153,3 +153,17 @@ def test_the_work_limit_is_checked_before_a_schedule_is_evaluated() -> None:
         nn.monte_carlo(PROBLEM, nn.SGD(lr=0.1), steps=1000, runs=10**12, schedule={"lr": calls.append,
                                                                                      "batch_size": calls.append})
     assert calls == []
+
+
+def test_presets_match_the_exact_engine() -> None:
+    """A preset by name (WSD, scaled by the optimizer's lr) and a batch-size ramp, EMA with preconditioning:
+    Monte Carlo against nn.scheduled_risk, the exact variance from its per-coordinate risks."""
+    opt = nn.EMA(lr=0.5, gamma=0.8, precond_power=0.5)
+    schedule = {"lr": "wsd", "batch_size": schedules.batch_geometric_ramp(1, 64)}
+    mc = nn.monte_carlo(PROBLEM, opt, steps=STEPS, runs=RUNS, seed=9, schedule=schedule)
+    sim = mc.simulated_problem
+    per = np.array([nn.scheduled_risk(nn.Problem(sim.h[i], sim.c[i], sim.init_var[i]), opt, steps=STEPS,
+                                      schedule=schedule) for i in range(sim.size)])
+    np.testing.assert_allclose(np.sum(sim.weights[:, None] * per, axis=0),
+                               nn.scheduled_risk(PROBLEM, opt, steps=STEPS, schedule=schedule), rtol=1e-12)
+    assert_matches(mc, per)
