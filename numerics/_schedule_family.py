@@ -24,6 +24,8 @@ Values = Mapping[str, np.ndarray] | np.ndarray
 
 #: every invariant :meth:`ScheduleFamily.invariants` can return
 INVARIANT_KEYS = ("D", "Sbar", "b", "init", "out", "sigma", "det_D", "det_A_minus_1")
+#: the invariants that are transition entries (no edge quantity enters them)
+_TRANSITION_KEYS = frozenset({"D", "b", "init", "out"})
 #: relative size of the complex step: s(u) d f / d u = Im f(u + i eps s(u)) / eps, s(u) = abs(u) or 1 at 0
 _COMPLEX_STEP = 1e-20
 
@@ -172,7 +174,8 @@ class ScheduleFamily:
             u = vals[name][..., None]
             hyper[name] = u + 1j * (_COMPLEX_STEP * relative_step(u)) if name == wrt else u
         B = vals[BATCH_SIZE][..., None] if self.batch_varies else np.asarray(self.batch_size)
-        inv = self.forms.evaluate(self.h, self.c, B, hyper)
+        # the transition entries alone do not need the edge quantities in double-double (Forms.evaluate)
+        inv = self.forms.evaluate(self.h, self.c, B, hyper, edge_exact=not set(keys) <= _TRANSITION_KEYS)
         n = int(inv["n"])
         shape = np.broadcast_shapes(*(np.shape(u) for u in hyper.values()), np.shape(B), shape + (1,), self.h.shape)
         dtype = complex if wrt else float
