@@ -273,6 +273,13 @@ def scheduled_reduce(run: ScheduledRun, times: np.ndarray, reduce: Reduce, metho
     return np.where(np.isnan(out), np.inf, out)
 
 
+def _check_evaluation_count(count: int) -> None:
+    """``ValueError`` naming ``steps`` for more than :data:`MAX_HORIZON` + 1 evaluation times."""
+    if count > MAX_HORIZON + 1:
+        raise ValueError(f"steps: at most {MAX_HORIZON + 1:,} evaluation times (a curve 0..{MAX_HORIZON:,}); "
+                         f"got {count:,}")
+
+
 def _evaluation_plan(steps: object, horizon: object) -> tuple[np.ndarray, int]:
     """The evaluation times of ``steps`` (as everywhere; at most :data:`MAX_HORIZON` + 1 of them) and the
     horizon: ``horizon`` if given (at least the last evaluation time), else the last evaluation time; a
@@ -280,10 +287,10 @@ def _evaluation_plan(steps: object, horizon: object) -> tuple[np.ndarray, int]:
     if steps is None:
         raise ValueError("steps: give a horizon T (every step 0..T) or an array of evaluation times (or the "
                          "learning rates of every step as lrs=)")
+    if isinstance(steps, np.ndarray):  # an array's size before its values are checked
+        _check_evaluation_count(steps.size)
     t = evaluation_steps(steps)
-    if t.size > MAX_HORIZON + 1:
-        raise ValueError(f"steps: at most {MAX_HORIZON + 1:,} evaluation times (a curve 0..{MAX_HORIZON:,}); got "
-                         f"{t.size:,}")
+    _check_evaluation_count(t.size)
     last = int(t.max()) if t.size else 0
     if horizon is None:
         H = last
