@@ -57,7 +57,7 @@ from nqm.numerics import schedules as S  # noqa: E402
 
 BATCH = 256.0
 TOLERANCE = 1e-10
-#: (label, optimizer, peak learning rate); momentum's effective rate lr/(1 - beta) = 1 as SGD's
+#: (label, optimizer): the optimizer's lr is the schedules' peak; momentum's effective rate lr/(1 - beta) = 1 as SGD's
 OPTIMIZERS = [("sgd", nn.SGD(lr=1.0)), ("momentum", nn.Momentum(lr=0.1, beta=0.9))]
 SCHEDULES = {
     "step": lambda lr: {"lr": S.step_decay(lr, 0.1)},
@@ -98,12 +98,12 @@ def loop_momentum(prob: nn.Problem, beta: float, lrs: np.ndarray, batch: np.ndar
     return out
 
 
-def median_time(fn, repeats: int):
-    """Median CPU time of this process over ``repeats`` runs, and the last output."""
+def median_time(repeats: int, fn, *args, **kwargs):
+    """Median CPU time of this process over ``repeats`` runs of ``fn(*args, **kwargs)``, and its output."""
     times, out = [], None
     for _ in range(repeats):
         t0 = time.process_time()
-        out = fn()
+        out = fn(*args, **kwargs)
         times.append(time.process_time() - t0)
     return statistics.median(times), out
 
@@ -127,16 +127,13 @@ def main() -> None:
                 lrs = seg.at_steps("lr")
                 batch = seg.at_steps(S.BATCH_SIZE) if S.BATCH_SIZE in seg.values else np.full(T, BATCH)
                 if label == "sgd":
-                    loop_s, ref = median_time(lambda: loop_sgd(prob, lrs, batch), args.repeats)
+                    loop_s, ref = median_time(args.repeats, loop_sgd, prob, lrs, batch)
                 else:
-                    loop_s, ref = median_time(lambda: loop_momentum(prob, float(opt.beta), lrs, batch), args.repeats)
+                    loop_s, ref = median_time(args.repeats, loop_momentum, prob, float(opt.beta), lrs, batch)
                 const = {} if S.BATCH_SIZE in schedule else {"batch_size": BATCH}
-                curve_s, curve = median_time(
-                    lambda: nn.scheduled_risk(prob, opt, steps=T, schedule=schedule, **const), args.repeats
-                )
-                final_s, final = median_time(
-                    lambda: nn.scheduled_risk(prob, opt, steps=[T], schedule=schedule, **const), args.repeats
-                )
+                run = dict(schedule=schedule, **const)
+                curve_s, curve = median_time(args.repeats, nn.scheduled_risk, prob, opt, steps=T, **run)
+                final_s, final = median_time(args.repeats, nn.scheduled_risk, prob, opt, steps=[T], **run)
                 diff = max(float(np.max(np.abs(curve / ref - 1))), abs(float(final[0]) / ref[-1] - 1))
                 worst = max(worst, diff)
                 print(f"{label:>9} {name:>14} {T:>7} {seg.lengths.size:>8} {loop_s:>8.3f} {curve_s:>8.3f} "
