@@ -62,6 +62,7 @@ from ._schedule_opt import (
     optimize_schedule,
 )
 from ._schedule_sweep import ScheduleSweep, schedule_sweep
+from ._schedule_tune import PRESET_FAMILIES, PresetFamily, PresetResult, tune_preset
 from ._steps import steps_to_target
 from ._sweep import (
     PAPER_BATCH_SIZES,
@@ -98,6 +99,9 @@ __all__ = [
     "Optimizer",
     "OptimizerRef",
     "PAPER_BATCH_SIZES",
+    "PRESET_FAMILIES",
+    "PresetFamily",
+    "PresetResult",
     "Problem",
     "Progress",
     "QHM",
@@ -157,5 +161,6 @@ __all__ = [
     "sweep_jobs",
     "sweeps",
     "tune",
+    "tune_preset",
     "validation",
 ]

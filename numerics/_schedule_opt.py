@@ -74,11 +74,12 @@ from ._schedule import piecewise_risk, schedule_family, schedule_optimizer, spli
 from ._schedule_maps import LrFamily, MapMethod
 from ._schedule_search import (
     AUTHORS_LOG_LR,
+    TotalSearch,
     best_constant_at,
     certified_minimum,
-    first_feasible,
     one_blas_thread,
     rates,
+    search_totals,
     standard_starts,
 )
 from ._steps import grid_minimum
@@ -280,18 +281,17 @@ def _user_schedules(schedules: Iterable[SchedulePair], pieces: int, equal_pieces
     return out
 
 
-class _StepSearch:
+class _StepSearch(TotalSearch):
     """The certified feasibility test of :func:`optimal_schedule` at totals ``unit * u``."""
 
     def __init__(self, family: LrFamily, pieces: int, cap: float, target: float, method: MapMethod,
                  unit: int, starts: list[np.ndarray], constant_lr: float) -> None:
-        self.family, self.pieces, self.cap, self.target, self.method = family, pieces, cap, target, method
-        self.unit, self.starts = unit, starts
+        super().__init__(target, unit)
+        self.family, self.pieces, self.cap, self.method = family, pieces, cap, method
+        self.starts = starts
         self.extra = np.append(PAPER_SGD_LRS, constant_lr) if math.isfinite(constant_lr) else PAPER_SGD_LRS
         self.found: dict[int, np.ndarray] = {}
         self.constant: dict[int, float] = {}  # best constant rate at each tested total
-        self.searched: dict[int, float] = {}
-        self.kept: dict[int, int] = {}  # steps each end of the bracket has been kept (hi as -hi)
         self.evaluations = 0
 
     def neighbours(self, total: int) -> list[np.ndarray]:
@@ -311,24 +311,6 @@ class _StepSearch:
                                  stop_below=self.target if stop else None)
         self.evaluations += best.evaluations
         return best
-
-    def estimate(self, lo: int, hi: int) -> int | None:
-        """Where the log of the best risks at the bracket's ends, interpolated linearly, meets the
-        target (Illinois rule: an end kept for a second step in a row has its residual halved, so
-        a curved log risk does not pin the estimates to one side). While the lower end is the
-        untested Bayes end, where a risk falling like 1/T from the upper end would meet it."""
-        r_lo, r_hi = self.searched.get(lo * self.unit, math.nan), self.searched.get(hi * self.unit, math.nan)
-        if not (reaches(r_hi, self.target) and r_hi > 0):
-            return None
-        if math.isnan(r_lo):  # lo untested (the Bayes end): as if the risk fell like 1/T
-            return min(max(math.ceil(hi * r_hi / self.target), lo + 1), hi - 1)
-        if not (math.isfinite(r_lo) and r_lo > self.target):
-            return None
-        a, b = math.log(r_lo / self.target), math.log(r_hi / self.target)
-        kept_lo, kept_hi = self.kept.get(lo, -1) + 1, self.kept.get(-hi, -1) + 1
-        self.kept = {lo: kept_lo, -hi: kept_hi}
-        a, b = a * 0.5 ** max(kept_lo - 1, 0), b * 0.5 ** max(kept_hi - 1, 0)
-        return min(max(math.ceil(lo + (hi - lo) * a / (a - b)), lo + 1), hi - 1)
 
     def __call__(self, u: int) -> bool:
         """Whether the certified minimum at total ``unit * u`` reaches the target; a schedule that
@@ -404,17 +386,15 @@ def optimal_schedule(
                               lengths=split_steps(total, pieces), method=method)[-1]
         if reaches(risk, target):
             uppers.append(total // unit)
-    hi = max(min(uppers, default=lo + 1), lo + 1, 1)
-    while not search(hi):  # the upper end is confirmed by the certified test itself
-        lo, hi = hi, 2 * hi
-        if hi * unit > MAX_SCHEDULE_STEPS:
-            lengths = split_steps(lo * unit, pieces)
-            best = search.minimum(lo * unit, stop=False)
-            out = _result(problem, opt, B, lengths, rates(best.x, cap), cap, best.converged, best.message,
-                          search.evaluations, method, math.inf)
-            out.searched = search.searched
-            return out
-    total = first_feasible(search, lo, hi, search.estimate) * unit
+    found, lo = search_totals(search, lo, min(uppers, default=lo + 1), MAX_SCHEDULE_STEPS)
+    if found is None:
+        lengths = split_steps(lo * unit, pieces)
+        best = search.minimum(lo * unit, stop=False)
+        out = _result(problem, opt, B, lengths, rates(best.x, cap), cap, best.converged, best.message,
+                      search.evaluations, method, math.inf)
+        out.searched = search.searched
+        return out
+    total = found * unit
     best = search.minimum(total, stop=False)  # starts include the feasible schedule found at total
     out = _result(problem, opt, B, split_steps(total, pieces), rates(best.x, cap), cap, best.converged, best.message,
                   search.evaluations, method, float(total))

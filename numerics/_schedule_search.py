@@ -49,8 +49,11 @@ __all__ = [
     "rates",
     "certified_minimum",
     "best_constant_at",
+    "best_scale_at",
     "standard_starts",
     "first_feasible",
+    "TotalSearch",
+    "search_totals",
     "one_blas_thread",
     "LOG_LR_FLOOR",
 ]
@@ -70,6 +73,8 @@ _POLISH_ROUNDS = 4
 _CONSTANT_GRID_PER_DECADE = 20
 #: decades below the cap the constant-rate grid spans
 _CONSTANT_GRID_DECADES = 9
+#: (scales x pieces x bins) elements :func:`best_scale_at` evaluates at once
+_SCALE_CHUNK_ELEMENTS = 1 << 21
 
 
 _blas_lock = threading.Lock()
@@ -216,16 +221,44 @@ def certified_minimum(
 
 def best_constant_at(family: LrFamily, steps: int, max_lr: float, method: MapMethod, extra: np.ndarray) -> float:
     r"""The constant learning rate :math:`\le` ``max_lr`` with the lowest exact risk after ``steps``:
-    the best of a log grid (:data:`_CONSTANT_GRID_PER_DECADE` per decade over
-    :data:`_CONSTANT_GRID_DECADES` decades below the cap, the cap itself and the rates ``extra``),
-    refined by a bounded scalar search between its grid neighbours (kept only if better)."""
+    :func:`best_scale_at` of the one-piece shape :math:`(1)` (a log grid of
+    :data:`_CONSTANT_GRID_PER_DECADE` rates per decade over :data:`_CONSTANT_GRID_DECADES` decades
+    below the cap, the cap itself and the rates ``extra``, refined between grid neighbours)."""
+    return best_scale_at(family, np.ones(1), np.array([steps], dtype=np.int64), max_lr, method, extra)[0]
+
+
+def best_scale_at(
+    family: LrFamily,
+    levels: np.ndarray,
+    lengths: np.ndarray,
+    max_lr: float,
+    method: MapMethod,
+    extra: np.ndarray,
+    per_decade: int = _CONSTANT_GRID_PER_DECADE,
+    xatol: float = 1e-10,
+) -> tuple[float, float]:
+    r"""The scale :math:`s` minimising the exact final risk of the schedule :math:`s\,u_k` (piece k:
+    ``lengths[k]`` steps at :math:`s` times ``levels[k]``) with every rate :math:`\le` ``max_lr``,
+    i.e. :math:`s \le s_{\max} = \texttt{max\_lr}/\max_k u_k`; returns ``(s, risk)``.
+
+    The best of a log grid (``per_decade`` scales per decade over :data:`_CONSTANT_GRID_DECADES`
+    decades below :math:`s_{\max}`, :math:`s_{\max}` itself and the scales ``extra`` up to it),
+    refined by a bounded scalar search in :math:`\log s` between its grid neighbours (``xatol``),
+    kept only if better: the risk returned is at most that of every grid scale and of ``extra``.
+    The grid is evaluated in row chunks of :data:`_SCALE_CHUNK_ELEMENTS` (pieces x bins) elements.
+    """
+    levels = np.asarray(levels, dtype=float)
+    top = max_lr / float(levels.max())
     grid = np.concatenate([
-        max_lr * np.logspace(-_CONSTANT_GRID_DECADES, 0, _CONSTANT_GRID_DECADES * _CONSTANT_GRID_PER_DECADE + 1),
-        np.asarray(extra, dtype=float)[np.asarray(extra) <= max_lr],
+        top * np.logspace(-_CONSTANT_GRID_DECADES, 0, _CONSTANT_GRID_DECADES * per_decade + 1),
+        np.asarray(extra, dtype=float)[np.asarray(extra) <= top],
     ])
     grid = np.unique(grid)
-    length = np.array([steps], dtype=np.int64)
-    risk = final_risk(family, grid[:, None], np.broadcast_to(length, (grid.size, 1)), method)
+    rows = max(1, _SCALE_CHUNK_ELEMENTS // (levels.size * family.h.size))
+    risk = np.concatenate([
+        final_risk(family, chunk[:, None] * levels, np.broadcast_to(lengths, (chunk.size, levels.size)), method)
+        for chunk in np.array_split(grid, -(-grid.size // rows))
+    ])
     risk = np.where(np.isfinite(risk) & (risk > 0), risk, np.inf)
     i = int(np.argmin(risk))
     lo, hi = math.log(grid[max(i - 1, 0)]), math.log(grid[min(i + 1, grid.size - 1)])
@@ -233,13 +266,13 @@ def best_constant_at(family: LrFamily, steps: int, max_lr: float, method: MapMet
         from scipy.optimize import minimize_scalar  # on first use: a fast import nqm.numerics
 
         def one(y: float) -> float:
-            r = float(final_risk(family, np.array([math.exp(y)]), length, method))
+            r = float(final_risk(family, math.exp(y) * levels, lengths, method))
             return r if math.isfinite(r) and r > 0 else math.inf
 
-        res = minimize_scalar(one, bounds=(lo, hi), method="bounded", options={"xatol": 1e-10})
+        res = minimize_scalar(one, bounds=(lo, hi), method="bounded", options={"xatol": xatol})
         if res.fun < risk[i]:
-            return min(math.exp(float(res.x)), max_lr)
-    return float(grid[i])
+            return min(math.exp(float(res.x)), top), float(res.fun)
+    return float(grid[i]), float(risk[i])
 
 
 def standard_starts(pieces: int, max_lr: float, constant_lr: float, start: np.ndarray) -> list[np.ndarray]:
@@ -280,3 +313,50 @@ def first_feasible(
         lo, hi = (lo, mid) if test(mid) else (mid, hi)
         slow = slow + 1 if 2 * (hi - lo) > width + 1 else 0  # a midpoint of an odd width halves it
     return hi
+
+
+class TotalSearch:
+    """The certified feasibility test of a search over totals ``unit * u`` (subclasses define
+    :meth:`__call__`, which records the best risk of each tested total in ``searched``), with the
+    secant estimates :meth:`estimate` that :func:`first_feasible` uses."""
+
+    def __init__(self, target: float, unit: int) -> None:
+        self.target, self.unit = target, unit
+        self.searched: dict[int, float] = {}
+        self.kept: dict[int, int] = {}  # steps each end of the bracket has been kept (hi as -hi)
+
+    def __call__(self, u: int) -> bool:
+        """Whether the certified best risk at total ``unit * u`` reaches the target."""
+        raise NotImplementedError
+
+    def estimate(self, lo: int, hi: int) -> int | None:
+        """Where the log of the best risks at the bracket's ends, interpolated linearly, meets the
+        target (Illinois rule: an end kept for a second step in a row has its residual halved, so
+        a curved log risk does not pin the estimates to one side). While the lower end is the
+        untested Bayes end, where a risk falling like 1/T from the upper end would meet it."""
+        r_lo, r_hi = self.searched.get(lo * self.unit, math.nan), self.searched.get(hi * self.unit, math.nan)
+        if not (reaches(r_hi, self.target) and r_hi > 0):
+            return None
+        if math.isnan(r_lo):  # lo untested (the Bayes end): as if the risk fell like 1/T
+            return min(max(math.ceil(hi * r_hi / self.target), lo + 1), hi - 1)
+        if not (math.isfinite(r_lo) and r_lo > self.target):
+            return None
+        a, b = math.log(r_lo / self.target), math.log(r_hi / self.target)
+        kept_lo, kept_hi = self.kept.get(lo, -1) + 1, self.kept.get(-hi, -1) + 1
+        self.kept = {lo: kept_lo, -hi: kept_hi}
+        a, b = a * 0.5 ** max(kept_lo - 1, 0), b * 0.5 ** max(kept_hi - 1, 0)
+        return min(max(math.ceil(lo + (hi - lo) * a / (a - b)), lo + 1), hi - 1)
+
+
+def search_totals(search: TotalSearch, lo: int, hi: int, max_total: int) -> tuple[int | None, int]:
+    """The step search of the module docstring over totals ``search.unit * u``: ``lo`` fails
+    (untested: the Bayes end), ``hi`` is a guess of a total that succeeds, confirmed by ``search``
+    itself and doubled until it succeeds. Returns ``(u, lo)``: the answer of :func:`first_feasible`
+    with the secant estimates, or ``(None, lo)`` with ``lo`` the last failed ``u`` once doubling
+    passes ``max_total`` steps."""
+    hi = max(hi, lo + 1, 1)
+    while not search(hi):
+        lo, hi = hi, 2 * hi
+        if hi * search.unit > max_total:
+            return None, lo
+    return first_feasible(search, lo, hi, search.estimate), lo
