@@ -17,8 +17,10 @@ shapes in :math:`O(\text{pieces})`, per-step ones in :math:`O(T)`) is minimised 
   instance is given) as extra peaks, refined by a bounded scalar search in :math:`\log s`;
 * the outer minimum over :math:`\theta` evaluates the product of the family's per-parameter
   grids, the family's default shape, its constant member (if it has one) and the best shapes of
-  neighbouring totals (in the step search), then polishes the best by bounded Nelder-Mead on
-  the profile (integer piece boundaries make it piecewise constant in fractions: no gradients).
+  neighbouring totals (in the step search), then polishes the best on the profile without
+  gradients (integer piece boundaries make it piecewise constant in fractions): one parameter by
+  a bounded Brent search between the best point's evaluated neighbours, several by bounded
+  Nelder-Mead.
 
 **Certificate at a total.** The answer is the best *evaluated* schedule, so its exact final
 risk is never above that of
@@ -192,11 +194,20 @@ class _Tuner:
 
         for theta in points:
             evaluate(theta)
-        if self.names:
+        best = np.array(min(seen, key=lambda k: seen[k][1]))
+        if len(self.names) == 1:  # Brent between the best point's neighbours among those evaluated
+            from scipy.optimize import minimize_scalar  # on first use: a fast import nqm.numerics
+
+            tried = np.unique([k[0] for k in seen])
+            i = int(np.searchsorted(tried, best[0]))
+            lo, hi = tried[max(i - 1, 0)], tried[min(i + 1, tried.size - 1)]
+            if hi > lo:
+                minimize_scalar(lambda y: evaluate({self.names[0]: y}), bounds=(lo, hi), method="bounded",
+                                options={"xatol": _SHAPE_XATOL, "maxiter": _SHAPE_MAXFEV})
+        elif self.names:
             from scipy.optimize import minimize  # on first use: a fast import nqm.numerics
 
-            x0 = np.array(min(seen, key=lambda k: seen[k][1]))
-            minimize(lambda x: evaluate(dict(zip(self.names, x, strict=True))), x0, method="Nelder-Mead",
+            minimize(lambda x: evaluate(dict(zip(self.names, x, strict=True))), best, method="Nelder-Mead",
                      bounds=[bounds[k] for k in self.names],
                      options={"xatol": _SHAPE_XATOL, "fatol": _SHAPE_FATOL, "maxfev": _SHAPE_MAXFEV})
         key = min(seen, key=lambda k: seen[k][1])
