@@ -71,6 +71,7 @@ from ._model import build_model
 from ._optimizers import OptimizerLike
 from ._problem import Problem
 from ._schedule import piecewise_risk, schedule_family, schedule_optimizer, split_steps, validate_lrs
+from ._schedule_coords import LogRates
 from ._schedule_maps import LrFamily, MapMethod
 from ._schedule_search import (
     AUTHORS_LOG_LR,
@@ -247,7 +248,8 @@ def optimize_schedule(
     x0 = _log_start(start, pieces)
     user = [_log_lrs("schedules", s, pieces) for s in schedules]
     lr_T = best_constant_at(family, int(lengths.sum()), cap, method, PAPER_SGD_LRS)
-    best = certified_minimum(family, lengths, cap, standard_starts(pieces, cap, lr_T, x0) + user, method)
+    coords = LogRates(family, cap, pieces, AUTHORS_LOG_LR)
+    best = certified_minimum(coords, lengths, standard_starts(pieces, cap, lr_T, x0) + user, method)
     return _result(problem, opt, family.batch_size, lengths, rates(best.x, cap), cap, best.converged, best.message,
                    best.evaluations, method)
 
@@ -289,6 +291,7 @@ class _StepSearch(TotalSearch):
         super().__init__(target, unit)
         self.family, self.pieces, self.cap, self.method = family, pieces, cap, method
         self.starts = starts
+        self.coords = LogRates(family, cap, pieces, AUTHORS_LOG_LR)
         self.extra = np.append(PAPER_SGD_LRS, constant_lr) if math.isfinite(constant_lr) else PAPER_SGD_LRS
         self.found: dict[int, np.ndarray] = {}
         self.constant: dict[int, float] = {}  # best constant rate at each tested total
@@ -307,7 +310,7 @@ class _StepSearch(TotalSearch):
         starts = standard_starts(self.pieces, self.cap, lr_T, self.starts[0]) + self.starts[1:] + self.neighbours(total)
         if total in self.found:
             starts.append(self.found[total])
-        best = certified_minimum(self.family, split_steps(total, self.pieces), self.cap, starts, self.method,
+        best = certified_minimum(self.coords, split_steps(total, self.pieces), starts, self.method,
                                  stop_below=self.target if stop else None)
         self.evaluations += best.evaluations
         return best
@@ -319,7 +322,7 @@ class _StepSearch(TotalSearch):
         total = u * self.unit
         best = self.minimum(total, stop=True)
         if reaches(best.risk, self.target):
-            more = certified_minimum(self.family, split_steps(total, self.pieces), self.cap, [best.x], self.method)
+            more = certified_minimum(self.coords, split_steps(total, self.pieces), [best.x], self.method)
             self.evaluations += more.evaluations
             best = more if more.risk <= best.risk else best
         self.found[total], self.searched[total] = best.x, best.risk

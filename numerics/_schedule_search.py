@@ -41,7 +41,8 @@ from typing import ParamSpec, TypeVar
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from ._schedule_maps import LrFamily, MapMethod, final_risk, risk_and_gradient
+from ._schedule_coords import LOG_LR_FLOOR, Coordinates, rates
+from ._schedule_maps import LrFamily, MapMethod, final_risk
 from ._tie import reaches
 
 __all__ = [
@@ -61,8 +62,6 @@ __all__ = [
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
-#: lower bound of the log learning rates (exp(-69) ~ 1e-30: a piece that does nothing)
-LOG_LR_FLOOR = -69.0
 #: the authors' start, log(alpha) = -5 for every piece
 AUTHORS_LOG_LR = -5.0
 #: steps in a row that did not halve the bracket before :func:`first_feasible` bisects once
@@ -123,8 +122,9 @@ def one_blas_thread(fn: Callable[_P, _R]) -> Callable[_P, _R]:
 
 @dataclass
 class Minimum:
-    """Best point found: log learning rates ``x``, exact final ``risk``, whether the last
-    L-BFGS-B run ``converged`` (or the target was reached), its ``message``, risk evaluations."""
+    """Best point found: coordinates ``x`` (log learning rates for an lr-only schedule), exact final
+    ``risk``, whether the last L-BFGS-B run ``converged`` (or the target was reached), its
+    ``message``, risk evaluations."""
 
     x: np.ndarray
     risk: float
@@ -133,29 +133,20 @@ class Minimum:
     evaluations: int
 
 
-def rates(x: np.ndarray, max_lr: float) -> np.ndarray:
-    """The learning rates of log learning rates ``x`` at most ``log max_lr``: ``exp(x)``, never above
-    ``max_lr`` (``exp(log max_lr)`` can round one unit above it, past a cap that may be the edge of
-    the stability region)."""
-    return np.minimum(np.exp(x), max_lr)
-
-
 class _Reached(Exception):
     """Raised inside an objective once an evaluated schedule reaches ``stop_below``."""
 
 
 class _Objective:
-    """Exact risk and gradient in the log learning rates; remembers the best point evaluated."""
+    """Exact risk and gradient in the coordinates; remembers the best point evaluated."""
 
-    def __init__(self, family: LrFamily, lengths: np.ndarray, method: MapMethod, stop_below: float | None,
-                 max_lr: float) -> None:
-        self.family, self.lengths, self.method, self.stop_below = family, lengths, method, stop_below
-        self.max_lr = max_lr
+    def __init__(self, coords: Coordinates, lengths: np.ndarray, method: MapMethod, stop_below: float | None) -> None:
+        self.coords, self.lengths, self.method, self.stop_below = coords, lengths, method, stop_below
         self.best = Minimum(np.empty(0), math.inf, False, "", 0)
 
     def risks(self, xs: np.ndarray) -> np.ndarray:
-        """Risks of several log-lr vectors at once (rows of ``xs``), recorded like single evaluations."""
-        risk = final_risk(self.family, rates(xs, self.max_lr), np.broadcast_to(self.lengths, xs.shape), self.method)
+        """Risks of several points at once (rows of ``xs``), recorded like single evaluations."""
+        risk = self.coords.final_risk(xs, self.lengths, self.method)
         risk = np.where(np.isfinite(risk) & (risk > 0), risk, np.inf)
         for x, r in zip(xs, risk, strict=True):
             self._record(x, float(r))
@@ -169,49 +160,47 @@ class _Objective:
             raise _Reached
 
     def __call__(self, x: np.ndarray, log: bool) -> tuple[float, np.ndarray]:
-        value, grad = risk_and_gradient(self.family, rates(x, self.max_lr), self.lengths, self.method)
-        risk = float(value)
+        risk, grad = self.coords.risk_and_gradient(x, self.lengths, self.method)
         ok = math.isfinite(risk) and risk > 0
         self._record(x, risk if ok else math.inf)
         if not ok:
             return math.inf, np.zeros_like(x)
-        return (math.log(risk), grad / risk) if log else (risk, np.asarray(grad, dtype=float))
+        return (math.log(risk), grad / risk) if log else (risk, grad)
 
-    def run(self, x0: np.ndarray, upper: float, *, authors: bool) -> None:
+    def run(self, x0: np.ndarray, *, authors: bool) -> None:
         """One bounded L-BFGS-B run from ``x0``; ``authors``: on R with scipy's defaults."""
         from scipy.optimize import minimize  # on first use: a fast import nqm.numerics
 
         options = {} if authors else {"maxiter": 5000, "maxfun": 20000, "ftol": 1e-13, "gtol": 1e-10}
         res = minimize(self, x0, args=(not authors,), jac=True, method="L-BFGS-B",
-                       bounds=[(LOG_LR_FLOOR, upper)] * x0.size, options=options)
+                       bounds=list(zip(self.coords.lower, self.coords.upper, strict=True)), options=options)
         self.best.converged, self.best.message = bool(res.success), str(res.message)
 
 
 def certified_minimum(
-    family: LrFamily,
+    coords: Coordinates,
     lengths: np.ndarray,
-    max_lr: float,
     starts: Iterable[np.ndarray],
     method: MapMethod,
     stop_below: float | None = None,
 ) -> Minimum:
-    """The best schedule found from ``starts`` (log learning rates, clipped to
-    ``[LOG_LR_FLOOR, log max_lr]``) at piece ``lengths``; see the module docstring.
+    """The best schedule found from ``starts`` (points of ``coords``, clipped into its box; for
+    learning rates alone, log rates in ``[LOG_LR_FLOOR, log max_lr]``) at piece ``lengths``; see the
+    module docstring.
 
     Every start is evaluated first; then L-BFGS-B runs from each start in order of increasing
     risk (from :data:`AUTHORS_LOG_LR` everywhere, the authors' way), then the polish. With
     ``stop_below`` the work ends as soon as an evaluated schedule's risk is at most it.
     """
-    upper = math.log(max_lr)
-    xs = np.unique(np.clip(np.array([np.asarray(s, dtype=float) for s in starts]), LOG_LR_FLOOR, upper), axis=0)
-    f = _Objective(family, lengths, method, stop_below, max_lr)
+    xs = np.unique(coords.clip(np.array([np.asarray(s, dtype=float) for s in starts])), axis=0)
+    f = _Objective(coords, lengths, method, stop_below)
     try:
         order = np.argsort(f.risks(xs), kind="stable")
         for x0 in xs[order]:
-            f.run(x0, upper, authors=bool(np.all(x0 == min(AUTHORS_LOG_LR, upper))))
+            f.run(x0, authors=coords.authors(x0))
         for _ in range(_POLISH_ROUNDS):
             before = f.best.risk
-            f.run(f.best.x.copy(), upper, authors=False)
+            f.run(f.best.x.copy(), authors=False)
             if not f.best.risk < before:
                 break
     except _Reached:
