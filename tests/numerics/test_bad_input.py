@@ -251,6 +251,9 @@ PLAN = {k: v for k, v in SMALL.items() if k not in ("executor", "cache")}
 
 #: (public name, parameter, kind, call with the bad value)
 WALK = [
+    ("schedules.segments", "steps", "steps", lambda v: nn.schedules.segments({"lr": 0.1}, v)),
+    ("schedules.per_step", "values", "array", lambda v: nn.schedules.per_step(v)),
+    ("schedules.piecewise", "values", "array", lambda v: nn.schedules.piecewise(v, [])),
     ("resolve_executor", "executor", "executor", lambda v: nn.resolve_executor(v)),
     ("Problem", "h", "array", lambda v: nn.Problem(v)),
     ("Problem", "c", "optional array", lambda v: nn.Problem([1.0], c=v)),
