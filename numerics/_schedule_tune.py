@@ -56,7 +56,7 @@ from . import schedules
 from ._forms import _shown, validate_count, validate_positive
 from ._optimizers import Optimizer, OptimizerLike
 from ._problem import Problem
-from ._schedule import schedule_family, schedule_optimizer
+from ._schedule import piecewise_risk, schedule_family, schedule_optimizer
 from ._schedule_maps import LrFamily, MapMethod
 from ._schedule_opt import (
     MAX_SCHEDULE_STEPS,
@@ -297,8 +297,8 @@ def tune_preset(
     B = lr_family.batch_size
     tuner.pieces(1, fam.default)
     if reaches(problem.initial_risk, target):
-        r = _result(problem, opt, B, np.zeros(1, dtype=np.int64), np.full(1, cap), cap, True,
-                    "initial risk below target", 0, method, 0)
+        r = _result(np.zeros(1, dtype=np.int64), np.full(1, cap), np.full(2, problem.initial_risk), cap, True,
+                    "initial risk below target", 0, 0)
         return PresetResult(**{k: getattr(r, k) for k in r.__dataclass_fields__}, preset=fam.name,
                             parameters={"peak": cap, **fam.default})
     search = _PresetSearch(tuner, target)
@@ -316,8 +316,10 @@ def tune_preset(
 def _preset_result(problem: Problem, opt: OptimizerLike, tuner: _Tuner, total: int, best: _Tuned,
                    steps: float) -> PresetResult:
     levels, lengths = tuner.pieces(total, best.theta)
-    r = _result(problem, opt, tuner.family.batch_size, lengths, best.peak * levels, tuner.cap, True,
-                "best evaluated member", best.evaluations, tuner.method, steps)
+    lrs = best.peak * levels
+    risk = piecewise_risk(problem, opt, batch_size=tuner.family.batch_size, lrs=lrs, lengths=lengths,
+                          method=tuner.method)
+    r = _result(lengths, lrs, risk, tuner.cap, True, "best evaluated member", best.evaluations, steps)
     return PresetResult(**{k: getattr(r, k) for k in r.__dataclass_fields__}, preset=tuner.preset.name,
                         parameters={"peak": best.peak, **best.theta}, constant_lr=best.constant_lr,
                         constant_risk=best.constant_risk)
