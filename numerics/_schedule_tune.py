@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 
 from . import schedules
-from ._forms import _shown, validate_count, validate_positive
+from ._forms import _shown, real_array, validate_count, validate_hyperparameter, validate_positive
 from ._optimizers import Optimizer, OptimizerLike
 from ._problem import Problem
 from ._schedule import piecewise_risk, schedule_family, schedule_optimizer
@@ -95,6 +95,24 @@ class PresetFamily:
     grids: Mapping[str, Sequence[float]]
     default: Mapping[str, float]
     constant: Mapping[str, float] | None = None
+
+    def __post_init__(self) -> None:
+        if not callable(self.shape):
+            raise ValueError(f"shape must be a callable shape(steps, **parameters) -> Schedule; "
+                             f"got {_shown(self.shape)}")
+        for key, grid in self.grids.items():
+            arr = real_array(f"grids[{key!r}]", grid, "a non-empty 1-D array of finite numbers")
+            if arr.ndim != 1 or arr.size == 0 or not np.all(np.isfinite(arr)):
+                raise ValueError(f"grids[{key!r}] must be a non-empty 1-D array of finite numbers; got {_shown(grid)}")
+        for label, point in (("default", self.default), ("constant", self.constant)):
+            if point is None:
+                continue
+            if set(point) != set(self.grids):
+                raise ValueError(f"{label} must give each tuned parameter ({', '.join(self.grids)}); "
+                                 f"got {_shown(point)}")
+            for key, value in point.items():
+                lo, hi = float(np.min(self.grids[key])), float(np.max(self.grids[key]))
+                validate_hyperparameter(f"{label}[{key!r}]", value, (lo, hi, True, True))
 
     @property
     def bounds(self) -> dict[str, tuple[float, float]]:
