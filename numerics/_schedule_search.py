@@ -225,13 +225,14 @@ def best_scale_at(
     extra: np.ndarray,
     per_decade: int = _CONSTANT_GRID_PER_DECADE,
     xatol: float = 1e-10,
+    decades: int = _CONSTANT_GRID_DECADES,
 ) -> tuple[float, float]:
     r"""The scale :math:`s` minimising the exact final risk of the schedule :math:`s\,u_k` (piece k:
     ``lengths[k]`` steps at :math:`s` times ``levels[k]``) with every rate :math:`\le` ``max_lr``,
     i.e. :math:`s \le s_{\max} = \texttt{max\_lr}/\max_k u_k`; returns ``(s, risk)``.
 
-    The best of a log grid (``per_decade`` scales per decade over :data:`_CONSTANT_GRID_DECADES`
-    decades below :math:`s_{\max}`, :math:`s_{\max}` itself and the scales ``extra`` up to it),
+    The best of a log grid (``per_decade`` scales per decade over ``decades`` decades below
+    :math:`s_{\max}`, :math:`s_{\max}` itself and the scales ``extra`` up to it),
     refined by a bounded scalar search in :math:`\log s` between its grid neighbours (``xatol``),
     kept only if better: the risk returned is at most that of every grid scale and of ``extra``.
     The grid is evaluated in row chunks of :data:`_SCALE_CHUNK_ELEMENTS` (pieces x bins) elements.
@@ -239,7 +240,7 @@ def best_scale_at(
     levels = np.asarray(levels, dtype=float)
     top = max_lr / float(levels.max())
     grid = np.concatenate([
-        top * np.logspace(-_CONSTANT_GRID_DECADES, 0, _CONSTANT_GRID_DECADES * per_decade + 1),
+        top * np.logspace(-decades, 0, decades * per_decade + 1),
         np.asarray(extra, dtype=float)[np.asarray(extra) <= top],
     ])
     grid = np.unique(grid)

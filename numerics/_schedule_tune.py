@@ -11,10 +11,11 @@ shapes in :math:`O(\text{pieces})`, per-step ones in :math:`O(T)`) is minimised 
 :math:`\min_\theta \min_s R(s\,u(\theta))`:
 
 * the inner minimum over the peak :math:`s` is
-  :func:`~nqm.numerics._schedule_search.best_scale_at`: a log grid of peaks under the cap
-  (every rate at most ``max_lr``, as for :func:`~nqm.numerics.optimal_schedule`), the best
-  constant rate at :math:`T`, the paper's SGD grid and the optimizer's own ``lr`` (when an
-  instance is given) as extra peaks, refined by a bounded scalar search in :math:`\log s`;
+  :func:`~nqm.numerics._schedule_search.best_scale_at`: a log grid of peaks (4 per decade) from
+  a tenth of the best constant rate at :math:`T` up to the largest peak under the cap (every
+  rate at most ``max_lr``, as for :func:`~nqm.numerics.optimal_schedule`), the best constant
+  rate and the optimizer's own ``lr`` (when an instance is given) as extra peaks, refined by a
+  bounded scalar search in :math:`\log s`;
 * the outer minimum over :math:`\theta` evaluates the product of the family's per-parameter
   grids, the family's default shape, its constant member (if it has one) and the best shapes of
   neighbouring totals (in the step search), then polishes the best on the profile without
@@ -30,8 +31,13 @@ risk is never above that of
   decay with factor 1: their ``constant`` shape is evaluated at that rate). For cosine, whose
   shape is never constant, the constant rate is only a start (a peak tried on every shape) and
   the answer may lose to it; the result reports ``constant_risk`` either way;
-* the family's default shape scaled by the best constant rate, by every rate of the paper's SGD
-  grid under the cap, and by the optimizer instance's ``lr``.
+* the family's default shape scaled by the best constant rate and by the optimizer instance's
+  ``lr`` (when under the cap).
+
+**Cost.** Each shape costs one peak search, about 25 exact final risks; a piecewise-constant
+shape (step decay; WSD's stable phase) costs :math:`O(\text{pieces})` per risk, a per-step one
+(cosine, linear, WSD's cooldown) :math:`O(T)` (on the paper's 100-bin problem about 0.4 s per
+risk at :math:`T = 8000` on one core), so tuning per-step presets at :math:`T \gtrsim 10^5` takes minutes.
 
 **Fewest steps** (:func:`tune_preset` with ``target``): the step search of
 :mod:`._schedule_search` (:func:`~nqm.numerics._schedule_search.search_totals`, the rule of
@@ -72,9 +78,11 @@ from ._tie import reaches
 __all__ = ["PresetFamily", "PresetResult", "PRESET_FAMILIES", "tune_preset"]
 
 #: peaks per decade of the inner grid of :func:`best_scale_at` for each shape (then refined)
-_PEAK_GRID_PER_DECADE = 5
-#: tolerance of the refined log peak (the risk is flat to second order there)
-_PEAK_XATOL = 1e-7
+_PEAK_GRID_PER_DECADE = 4
+#: the inner grid spans the peaks from a tenth of the best constant rate to the largest allowed
+_PEAK_GRID_BELOW_CONSTANT = 10.0
+#: tolerance of the refined log peak (the risk is flat to second order there: ~1e-10 relative)
+_PEAK_XATOL = 1e-5
 #: Nelder-Mead tolerances of the outer polish over the shape parameters
 _SHAPE_XATOL, _SHAPE_FATOL, _SHAPE_MAXFEV = 1e-4, 1e-12, 200
 
@@ -121,20 +129,45 @@ class PresetFamily:
 
 
 def _step_shape(steps: int, factor: float, boundaries: Sequence[float] = (0.5, 0.75)) -> schedules.Schedule:
-    r"""Step decay as a shape: :math:`u_t = f^{\#\{j:\ t \ge \mathrm{round}(b_jT)\}}`, the rate multiplied
-    by ``factor`` :math:`f` at each fraction :math:`b_j` of the horizon (He et al. 2016: 0.5 and
-    0.75 of training; Goyal et al. 2017)."""
-    fracs = np.asarray(boundaries, dtype=float)
-    if fracs.ndim != 1 or not np.all((fracs > 0) & (fracs < 1)):
-        raise ValueError(f"boundaries must be fractions of the horizon in (0, 1); got {_shown(boundaries)}")
-    edges = np.round(fracs * steps).astype(np.int64)
-    inside = np.unique(edges[(edges >= 1) & (edges < steps)])
-    drops = np.array([np.sum(edges <= e) for e in np.concatenate([[0], inside])])
-    return schedules.piecewise((factor**drops).tolist(), inside.tolist())
+    """:func:`~nqm.numerics.schedules.step_decay` at peak 1: the rate times ``factor`` at each
+    fraction ``boundaries`` of the horizon (default 0.5 and 0.75, He et al. 2016)."""
+    return schedules.step_decay(1.0, factor, boundaries)
 
 
-#: the built-in preset families, by name
+def _cosine_shape(steps: int, warmup: float = 0.0, final: float = 0.0) -> schedules.Schedule:
+    """:func:`~nqm.numerics.schedules.cosine` at peak 1 (``final`` a fraction of the peak)."""
+    return schedules.cosine(1.0, final, warmup=warmup)
+
+
+def _linear_shape(steps: int, warmup: float = 0.0, final: float = 0.0) -> schedules.Schedule:
+    """:func:`~nqm.numerics.schedules.linear_decay` at peak 1 (``final`` a fraction of the peak)."""
+    return schedules.linear_decay(1.0, final, warmup=warmup)
+
+
+def _wsd_shape(steps: int, cooldown: float, warmup: float = 0.0, final: float = 0.0,
+               shape: str = "linear") -> schedules.Schedule:
+    """:func:`~nqm.numerics.schedules.wsd` at peak 1, the cooldown fraction at most ``1 - warmup``."""
+    return schedules.wsd(1.0, final, warmup=warmup, cooldown=min(cooldown, 1.0 - warmup), shape=shape)
+
+
+def _wsd_sqrt_shape(steps: int, cooldown: float, warmup: float = 0.0, final: float = 0.0) -> schedules.Schedule:
+    """:func:`_wsd_shape` with the 1 - sqrt cooldown (Hägele et al. 2024)."""
+    return _wsd_shape(steps, cooldown, warmup, final, "1-sqrt")
+
+
+_COOLDOWNS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
+
+#: the built-in preset families, by name (presets of :mod:`nqm.numerics.schedules` at peak 1):
+#: ``"cosine"`` and ``"linear"`` (the peak alone; options ``warmup``, ``final``), ``"wsd"`` and
+#: ``"wsd_sqrt"`` (the peak and the cooldown fraction in [0, 1]; constant at cooldown 0 without
+#: warmup; options ``warmup``, ``final``), ``"step"`` (the peak and the factor in [0.001, 1];
+#: constant at factor 1; option ``boundaries``)
 PRESET_FAMILIES: dict[str, PresetFamily] = {
+    "cosine": PresetFamily("cosine", _cosine_shape, {}, {}),
+    "linear": PresetFamily("linear", _linear_shape, {}, {}),
+    "wsd": PresetFamily("wsd", _wsd_shape, {"cooldown": _COOLDOWNS}, {"cooldown": 0.2}, {"cooldown": 0.0}),
+    "wsd_sqrt": PresetFamily("wsd_sqrt", _wsd_sqrt_shape, {"cooldown": _COOLDOWNS}, {"cooldown": 0.2},
+                             {"cooldown": 0.0}),
     "step": PresetFamily(
         "step", _step_shape, {"factor": (1e-3, 0.01, 0.03, 0.1, 0.3, 0.5, 1.0)}, {"factor": 0.1}, {"factor": 1.0}
     ),
@@ -189,9 +222,12 @@ class _Tuner:
         return levels, seg.lengths
 
     def profile(self, steps: int, theta: Mapping[str, float], extra: np.ndarray) -> tuple[float, float]:
+        """Best peak and its risk for the shape ``theta``; ``extra[-1]`` is the best constant rate."""
         levels, lengths = self.pieces(steps, theta)
+        top = self.cap / float(levels.max())
+        decades = min(max(math.ceil(math.log10(top * _PEAK_GRID_BELOW_CONSTANT / extra[-1])), 1), 9)
         return best_scale_at(self.family, levels, lengths, self.cap, self.method, extra,
-                             per_decade=_PEAK_GRID_PER_DECADE, xatol=_PEAK_XATOL)
+                             per_decade=_PEAK_GRID_PER_DECADE, xatol=_PEAK_XATOL, decades=decades)
 
     def tune(self, steps: int, starts: Sequence[Mapping[str, float]] = ()) -> _Tuned:
         """The certified best member at ``steps`` (module docstring), shape grids plus ``starts``."""
@@ -305,7 +341,7 @@ def tune_preset(
     lr_family = schedule_family(problem, opt, batch_size)
     cap = _resolve_cap(problem, opt, max_lr)
     base = schedule_optimizer(opt)
-    peaks = PAPER_SGD_LRS if not isinstance(opt, Optimizer) else np.append(PAPER_SGD_LRS, float(base.lr))
+    peaks = np.array([float(base.lr)]) if isinstance(opt, Optimizer) else np.zeros(0)
     tuner = _Tuner(lr_family, fam, options, cap, method, peaks)
     if steps is not None:
         total = validate_count("steps", steps, 1, MAX_SCHEDULE_STEPS)

@@ -36,8 +36,8 @@ def _preset_risk(prob, B, sched, T, peaks) -> np.ndarray:
     return nn.scheduled_risk(prob, "sgd", batch_size=B, lrs=np.outer(peaks, unit))[:, -1]
 
 
-@settings(max_examples=3, deadline=None)
-@given(bins=st.integers(3, 6), T=st.integers(20, 400), logB=st.floats(0, 8))
+@settings(max_examples=2, deadline=None)
+@given(bins=st.integers(2, 5), T=st.integers(20, 200), logB=st.floats(0, 8))
 def test_tuned_step_decay_is_never_worse_than_the_best_constant_nor_the_default(bins, T, logB) -> None:
     prob, B = _small(bins), 2.0**logB
     res = nn.tune_preset(prob, "sgd", "step", batch_size=B, steps=T)
@@ -51,10 +51,43 @@ def test_tuned_step_decay_is_never_worse_than_the_best_constant_nor_the_default(
     constant = nn.expected_risk(prob, nn.SGD(lr=grid), batch_size=B, steps=[T])[:, 0]
     assert res.final_risk <= constant.min() * (1 + REL)
     assert res.constant_risk <= constant.min() * (1 + REL)
-    # never worse than the default preset (factor 0.1 at 0.5 and 0.75) scaled by the paper's rates
-    fam = nn.PRESET_FAMILIES["step"]
-    default = _preset_risk(prob, B, fam.shape(T, **fam.default), T, grid)
+    # never worse than the default preset (factor 0.1 at 0.5 and 0.75) scaled by the best constant rate
+    default = _preset_risk(prob, B, schedules.step_decay(1.0), T, np.array([res.constant_lr]))
     assert res.final_risk <= default.min() * (1 + REL)
+
+
+PRESETS = {  # name -> (the preset at peak 1 with its default shape, whether a constant schedule is a member)
+    "wsd": (lambda: schedules.wsd(1.0), True),
+    "wsd_sqrt": (lambda: schedules.wsd(1.0, shape="1-sqrt"), True),
+    "cosine": (lambda: schedules.cosine(1.0), False),
+    "linear": (lambda: schedules.linear_decay(1.0), False),
+}
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n == "wsd_sqrt" else n for n in PRESETS])
+def test_tuned_presets_are_certified(name) -> None:
+    prob, B, T = _small(2), 16.0, 60
+    opt = nn.Momentum(lr=0.05, beta=0.5)
+    res = nn.tune_preset(prob, opt, name, batch_size=B, steps=T)
+    exact = nn.scheduled_risk(prob, opt, steps=[T], batch_size=B, schedule={"lr": _per_step(res)})[0]
+    assert res.final_risk == pytest.approx(exact, rel=REL)
+    make, has_constant = PRESETS[name]
+    unit = make().values(T)
+    for peak in (res.constant_lr, 0.05):  # the default shape at the best constant rate and at the instance's lr
+        ref = nn.scheduled_risk(prob, opt, steps=[T], batch_size=B, schedule={"lr": peak * unit})[0]
+        assert res.final_risk <= ref * (1 + REL)
+    constant = nn.expected_risk(prob, nn.Momentum(lr=np.logspace(-4, math.log10(res.max_lr), 60), beta=0.5),
+                                batch_size=B, steps=[T])[:, 0].min()
+    assert res.constant_risk <= constant * (1 + REL)
+    if has_constant:
+        assert res.final_risk <= res.constant_risk * (1 + REL)
+
+
+def test_warmup_option_is_passed_to_the_preset() -> None:
+    prob, B, T = _small(3), 16.0, 100
+    res = nn.tune_preset(prob, "sgd", "cosine", batch_size=B, steps=T, options={"warmup": 0.1})
+    unit = schedules.cosine(1.0, warmup=0.1).values(T)
+    assert np.allclose(_per_step(res), res.parameters["peak"] * unit, rtol=1e-15, atol=0)
 
 
 def test_tuned_custom_family_is_certified_against_its_grid() -> None:
@@ -98,7 +131,7 @@ def test_target_above_the_initial_risk_needs_no_steps() -> None:
 
 
 def test_result_tables() -> None:
-    res = nn.tune_preset(_small(3), "sgd", "step", batch_size=4.0, steps=50)
+    res = nn.tune_preset(_small(2), "sgd", "step", batch_size=4.0, steps=20)
     doc = res.to_dict()
     assert doc["preset"] == "step" and doc["peak"] == res.parameters["peak"] and "factor" in doc
     assert [row["length"] for row in doc["pieces"]] == res.lengths.tolist()
@@ -116,6 +149,7 @@ def test_result_tables() -> None:
         ({"target": -1.0}, "target"),
         ({"steps": 10, "options": {"factor": 0.5}}, "options must not set"),
         ({"steps": 10, "options": {"boundaries": (0.5, 1.5)}}, "boundaries"),
+        ({"preset": "cosine", "steps": 10, "options": {"warmup": 2.0}}, "warmup"),
         ({"steps": 10, "batch_size": 0.5}, "batch_size"),
         ({"steps": 10, "max_lr": -1.0}, "max_lr"),
     ],

@@ -41,10 +41,20 @@ def _constant_min(prob, make, name, own, B, T, cap) -> float:
                for u in np.append(GRID_01, own))
 
 
-@settings(max_examples=2, deadline=None)
-@given(bins=st.integers(2, 4), T=st.integers(30, 300), logB=st.floats(0, 8), pieces=st.integers(2, 3),
+@pytest.mark.slow
+@settings(max_examples=6, deadline=None)
+@given(bins=st.integers(2, 4), T=st.integers(30, 600), logB=st.floats(0, 8), pieces=st.integers(2, 3),
        which=st.sampled_from([("momentum", "beta"), ("ema", "gamma")]))
 def test_joint_schedule_is_never_worse_than_the_best_constant_setting(bins, T, logB, pieces, which) -> None:
+    _joint_schedule_is_certified(bins, T, logB, pieces, which)
+
+
+@pytest.mark.parametrize("which", [("momentum", "beta"), ("ema", "gamma")])
+def test_joint_schedule_is_certified_on_a_small_problem(which) -> None:
+    _joint_schedule_is_certified(2, 80, 3.0, 2, which)
+
+
+def _joint_schedule_is_certified(bins, T, logB, pieces, which) -> None:
     spec, name = which
     make = nn.Momentum if spec == "momentum" else nn.EMA
     prob, B = _small(bins), 2.0**logB
@@ -114,6 +124,7 @@ def test_coordinates_stay_inside_the_ranges() -> None:
     assert coords.values(coords.upper)["beta"][0] == 0.0  # the lower end of [0, 1) is reached exactly
 
 
+@pytest.mark.slow
 def test_step_search_over_lr_and_beta_follows_the_rule() -> None:
     prob, B = _small(2), 8.0
     opt = nn.Momentum(lr=0.05, beta=0.9)
