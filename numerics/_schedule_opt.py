@@ -40,6 +40,14 @@ is monotone in :math:`T`). Its ends are certified:
 Every total tested is warm-started from the optimised schedules of the nearest totals tested
 below and above it, so the certified risk varies smoothly with :math:`T`.
 
+**Several hyperparameters** (``vary=("lr", "beta")``, any spec: momentum, EMA, Nesterov, QHM,
+user specs). The same optimiser and step search run in the coordinates of
+:mod:`._schedule_coords` (values kept inside their ranges; exact gradients in every varying
+hyperparameter through :class:`~._schedule_maps.ScheduleFamily`), with the starts and the
+certificate of :mod:`._schedule_setup`: never above the best constant setting at the same total
+(the learning rate optimised at each point of a grid of the other varying hyperparameters), the
+authors' start and ``start`` (the others at the optimizer's values), nor any passed schedule.
+
 **The authors' protocol as options.** ``equal_pieces=True`` restricts totals to multiples of
 the number of pieces, every piece of the same length (the notebook bisects over the piece
 length); ``max_lr="authors"`` is their cap :math:`2/(h_{\max}+h_{\min}+10^{-4})`
