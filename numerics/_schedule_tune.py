@@ -178,18 +178,20 @@ PRESET_FAMILIES: dict[str, PresetFamily] = {
 class PresetResult(ScheduleResult):
     """A tuned preset: the pieces of :class:`ScheduleResult` (``lrs``, ``lengths``, ``risk`` at each
     piece boundary, ``searched`` in the step search) plus ``preset``, ``parameters`` (``peak``
-    and the tuned shape parameters), ``constant_lr`` and ``constant_risk`` (the best constant
-    rate at the same total and its exact final risk) and ``evaluations`` (risk evaluations of
-    shapes, each a peak search). Tables as :class:`ScheduleResult`; the scalars in the attrs."""
+    and the tuned shape parameters), ``options`` (the family's fixed options), ``constant_lr``
+    and ``constant_risk`` (the best constant rate at the same total and its exact final risk) and
+    ``evaluations`` (shapes evaluated, each by one peak search). Tables as
+    :class:`ScheduleResult`; the scalars in the attrs."""
 
     preset: str = ""
     parameters: dict[str, float] = field(default_factory=dict)
+    options: dict[str, object] = field(default_factory=dict)
     constant_lr: float = math.nan
     constant_risk: float = math.nan
 
     def _meta(self) -> dict[str, Any]:
-        return {"preset": self.preset, **self.parameters, **super()._meta(), "constant_lr": self.constant_lr,
-                "constant_risk": self.constant_risk}
+        return {"preset": self.preset, **self.parameters, **self.options, **super()._meta(),
+                "constant_lr": self.constant_lr, "constant_risk": self.constant_risk}
 
 
 @dataclass
@@ -353,8 +355,7 @@ def tune_preset(
     if reaches(problem.initial_risk, target):
         r = _result(np.zeros(1, dtype=np.int64), np.full(1, cap), np.full(2, problem.initial_risk), cap, True,
                     "initial risk below target", 0, 0)
-        return PresetResult(**{k: getattr(r, k) for k in r.__dataclass_fields__}, preset=fam.name,
-                            parameters={"peak": cap, **fam.default})
+        return _as_preset(r, tuner, {"peak": cap, **fam.default}, math.nan, math.nan)
     search = _PresetSearch(tuner, target)
     limit = _max_total(tuner)
     lo = int(min(problem.bayes_bound_steps(target, B), limit) - 1)
@@ -374,6 +375,11 @@ def _preset_result(problem: Problem, opt: OptimizerLike, tuner: _Tuner, total: i
     risk = piecewise_risk(problem, opt, batch_size=tuner.family.batch_size, lrs=lrs, lengths=lengths,
                           method=tuner.method)
     r = _result(lengths, lrs, risk, tuner.cap, True, "best evaluated member", best.evaluations, steps)
+    return _as_preset(r, tuner, {"peak": best.peak, **best.theta}, best.constant_lr, best.constant_risk)
+
+
+def _as_preset(r: ScheduleResult, tuner: _Tuner, parameters: dict[str, float], constant_lr: float,
+               constant_risk: float) -> PresetResult:
     return PresetResult(**{k: getattr(r, k) for k in r.__dataclass_fields__}, preset=tuner.preset.name,
-                        parameters={"peak": best.peak, **best.theta}, constant_lr=best.constant_lr,
-                        constant_risk=best.constant_risk)
+                        parameters=parameters, options=dict(tuner.options), constant_lr=constant_lr,
+                        constant_risk=constant_risk)
