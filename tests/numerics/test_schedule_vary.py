@@ -16,6 +16,7 @@ import nqm.numerics as nn
 from nqm.numerics import schedules
 from nqm.numerics._schedule_coords import Transformed
 from nqm.numerics._schedule_maps import ScheduleFamily
+from nqm.theory import BETA, GAMMA, LR, OptimizerSpec
 
 # the result's risk and a reference are the same exact risk by two exact paths (~1e-13 apart)
 REL = 1e-10
@@ -111,6 +112,27 @@ def test_gradient_in_the_coordinates_matches_central_differences(spec, vary) -> 
               - coords.final_risk(dn[None], lengths, "auto")[0]) / (2 * eps)
         # rounding of the two risks (~1e-15 R each) over 2 eps, plus O(eps^2) truncation
         assert abs(grad[k] - fd) <= 1e-8 * risk + 1e-6 * abs(fd)
+
+
+def _mom_ema(grad, theta, m, avg, lr, beta, gamma):
+    m = beta * m + grad(theta)
+    theta = theta - lr * m
+    return theta, m, gamma * avg + (1 - gamma) * theta
+
+
+@pytest.mark.slow
+def test_user_spec_with_three_states_varies_its_own_hyperparameters() -> None:
+    """Momentum evaluated at an EMA of its iterates (a user spec, three states: the doubling maps)."""
+    spec = OptimizerSpec.from_update("test_vary_momentum_ema", _mom_ema, state=("theta", "m", "avg"),
+                                     hyperparameters=(LR, BETA, GAMMA), init=(1, 0, 1), out=(0, 0, 1))
+    opt = nn.Optimizer(spec, lr=0.05, beta=0.5, gamma=0.9)
+    prob, B, T = _small(2), 8.0, 60
+    res = nn.optimize_schedule(prob, opt, batch_size=B, steps=T, pieces=2, vary=("lr", "gamma"))
+    assert res.risk == pytest.approx(_reference(prob, opt, B, res), rel=REL)
+    constant = [float(nn.expected_risk(prob, nn.Optimizer(spec, lr=lr, beta=0.5, gamma=g), batch_size=B,
+                                       steps=[T])[0])
+                for g in np.append(GRID_01, 0.9) for lr in np.logspace(-3, math.log10(res.max_lr), 25)]
+    assert res.final_risk <= min(constant) * (1 + REL)
 
 
 def test_coordinates_stay_inside_the_ranges() -> None:
