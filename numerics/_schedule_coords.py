@@ -53,11 +53,6 @@ class Coordinates(ABC):
     lower: np.ndarray
     upper: np.ndarray
 
-    @property
-    def size(self) -> int:
-        """Number of coordinates."""
-        return int(self.lower.size)
-
     def clip(self, x: np.ndarray) -> np.ndarray:
         """``x`` clipped into the box."""
         return np.clip(x, self.lower, self.upper)
