@@ -63,6 +63,7 @@ from ._schedule_opt import (
 )
 from ._schedule_steps import ScheduledSteps, scheduled_steps_to_target
 from ._schedule_sweep import ScheduleSweep, schedule_sweep
+from ._schedule_tune import PRESET_FAMILIES, PresetFamily, PresetResult, tune_preset
 from ._steps import steps_to_target
 from ._sweep import (
     PAPER_BATCH_SIZES,
@@ -99,6 +100,9 @@ __all__ = [
     "Optimizer",
     "OptimizerRef",
     "PAPER_BATCH_SIZES",
+    "PRESET_FAMILIES",
+    "PresetFamily",
+    "PresetResult",
     "Problem",
     "Progress",
     "QHM",
@@ -160,5 +164,6 @@ __all__ = [
     "sweep_jobs",
     "sweeps",
     "tune",
+    "tune_preset",
     "validation",
 ]

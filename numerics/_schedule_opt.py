@@ -40,6 +40,14 @@ is monotone in :math:`T`). Its ends are certified:
 Every total tested is warm-started from the optimised schedules of the nearest totals tested
 below and above it, so the certified risk varies smoothly with :math:`T`.
 
+**Several hyperparameters** (``vary=("lr", "beta")``, any spec: momentum, EMA, Nesterov, QHM,
+user specs). The same optimiser and step search run in the coordinates of
+:mod:`._schedule_coords` (values kept inside their ranges; exact gradients in every varying
+hyperparameter through :class:`~._schedule_maps.ScheduleFamily`), with the starts and the
+certificate of :mod:`._schedule_setup`: never above the best constant setting at the same total
+(the learning rate optimised at each point of a grid of the other varying hyperparameters), the
+authors' start and ``start`` (the others at the optimizer's values), nor any passed schedule.
+
 **The authors' protocol as options.** ``equal_pieces=True`` restricts totals to multiples of
 the number of pieces, every piece of the same length (the notebook bisects over the piece
 length); ``max_lr="authors"`` is their cap :math:`2/(h_{\max}+h_{\min}+10^{-4})`
@@ -59,28 +67,28 @@ at 0.01).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._forms import _shown, validate_count, validate_positive
+from ._forms import _shown, validate_count, validate_hyperparameter, validate_positive
 from ._model import build_model
-from ._optimizers import OptimizerLike
+from ._optimizers import Optimizer, OptimizerLike
 from ._problem import Problem
-from ._schedule import piecewise_risk, schedule_family, schedule_optimizer, split_steps, validate_lrs
-from ._schedule_maps import LrFamily, MapMethod
+from ._schedule import schedule_family, schedule_optimizer, split_steps, validate_lrs
+from ._schedule_maps import MapMethod
 from ._schedule_search import (
     AUTHORS_LOG_LR,
-    best_constant_at,
+    Minimum,
+    TotalSearch,
     certified_minimum,
-    first_feasible,
     one_blas_thread,
-    rates,
-    standard_starts,
+    search_totals,
 )
+from ._schedule_setup import LrSetup, VarySetup
 from ._steps import grid_minimum
 from ._tables import Columns, Tabular
 from ._tie import reaches
@@ -104,8 +112,11 @@ AUTHORS_START = AUTHORS_LOG_LR
 PAPER_SGD_LRS = np.logspace(-5, 0.5, 100)
 #: largest total the step search tries when no constant rate reaches the target
 MAX_SCHEDULE_STEPS = 2**40
-#: a schedule given to :func:`optimal_schedule`: its learning rates (one per piece) and total steps
-SchedulePair = tuple[ArrayLike, int]
+#: a schedule given to :func:`optimal_schedule`: its learning rates (one per piece; with ``vary``, a
+#: mapping of every varying hyperparameter to its values per piece) and total steps
+SchedulePair = tuple[ArrayLike | Mapping[str, ArrayLike], int]
+#: what the optimiser varies (:mod:`._schedule_setup`)
+Setup = LrSetup | VarySetup
 
 
 @dataclass
@@ -116,10 +127,12 @@ class ScheduleResult(Tabular):
     search, or ``math.inf``); ``lrs``/``lengths``: the pieces; ``boundaries``: the steps
     :math:`0, L_0, \\dots, T`; ``risk``: the exact risk at each boundary; ``final_lr``:
     ``lrs[-1]``; ``evaluations``: risk-and-gradient evaluations used; ``searched``: the best
-    risk found at each total the search tested.
+    risk found at each total the search tested; ``values``: with ``vary``, the per-piece values
+    of every varying hyperparameter (``lrs`` is then ``values["lr"]``, or the optimizer's
+    constant ``lr``).
 
     Tables (:class:`~nqm.numerics._tables.Tabular`): ``"pieces"`` (the default; one row per
-    piece: ``piece`` (0, 1, ...), ``lr``, ``length``, ``start`` and ``end`` (steps),
+    piece: ``piece`` (0, 1, ...), ``lr``, the other varying hyperparameters, ``length``, ``start`` and ``end`` (steps),
     ``risk_start`` and ``risk_end``, the exact risk at its ends) and ``"searched"``
     (``total_steps``, ``best_risk``), when the step search ran; the scalars in the attrs.
     """
@@ -136,6 +149,7 @@ class ScheduleResult(Tabular):
     message: str
     evaluations: int
     searched: dict[int, float] = field(default_factory=dict)
+    values: dict[str, np.ndarray] = field(default_factory=dict)
 
     def _tables(self) -> dict[str, tuple[str, ...]]:
         return {"pieces": ("piece",), **({"searched": ("total_steps",)} if self.searched else {})}
@@ -144,7 +158,8 @@ class ScheduleResult(Tabular):
         if table == "searched":
             return {"total_steps": list(self.searched), "best_risk": list(self.searched.values())}
         b, r = np.asarray(self.boundaries), np.asarray(self.risk)
-        return {"piece": np.arange(len(self.lrs)), "lr": self.lrs, "length": self.lengths,
+        return {"piece": np.arange(len(self.lrs)), "lr": self.lrs,
+                **{k: v for k, v in self.values.items() if k != "lr"}, "length": self.lengths,
                 "start": b[:-1], "end": b[1:], "risk_start": r[:-1], "risk_end": r[1:]}
 
     def _meta(self) -> dict[str, Any]:
@@ -187,7 +202,7 @@ def _log_start(start: object, pieces: int) -> np.ndarray:
     return np.broadcast_to(arr, (pieces,)).copy()
 
 
-def _log_lrs(name: str, lrs: ArrayLike, pieces: int) -> np.ndarray:
+def _log_lrs(name: str, lrs: object, pieces: int) -> np.ndarray:
     """Log learning rates of one schedule of ``pieces`` pieces (``ValueError`` naming ``name``)."""
     try:
         arr = validate_lrs(lrs)
@@ -198,8 +213,7 @@ def _log_lrs(name: str, lrs: ArrayLike, pieces: int) -> np.ndarray:
     return np.log(arr)
 
 
-def _result(problem, opt, batch_size, lengths, lrs, max_lr, converged, message, evaluations, method, steps=None):
-    risk = piecewise_risk(problem, opt, batch_size=batch_size, lrs=lrs, lengths=lengths, method=method)
+def _result(lengths, lrs, risk, max_lr, converged, message, evaluations, steps=None, values=None) -> ScheduleResult:
     return ScheduleResult(
         steps=float(lengths.sum()) if steps is None else steps,
         lrs=lrs,
@@ -212,7 +226,57 @@ def _result(problem, opt, batch_size, lengths, lrs, max_lr, converged, message, 
         converged=converged,
         message=message,
         evaluations=evaluations,
+        values=values or {},
     )
+
+
+def _setup_result(setup: Setup, lengths: np.ndarray, x: np.ndarray, best: Minimum, evaluations: int,
+                  steps: float | None = None) -> ScheduleResult:
+    """The result of the schedule ``x`` of ``setup`` with piece ``lengths`` (exact boundary risks)."""
+    values = setup.values(x)
+    lrs = values["lr"] if "lr" in values else np.full(setup.pieces, float(setup.opt.hyperparameters["lr"]))
+    return _result(lengths, lrs, setup.boundary_risk(x, lengths), setup.cap, best.converged, best.message,
+                   evaluations, steps, values if isinstance(setup, VarySetup) else None)
+
+
+def _vary(opt: Optimizer, vary: object) -> tuple[str, ...]:
+    """``vary`` as a tuple of distinct hyperparameter names of ``opt``'s spec (``ValueError`` otherwise)."""
+    raw = [vary] if isinstance(vary, str) else list(vary) if isinstance(vary, (tuple, list)) else []
+    params = opt.forms.params
+    names = tuple(n for n in raw if isinstance(n, str) and n in params)
+    if not names or len(names) != len(raw) or len(set(names)) != len(names):
+        raise ValueError(f"vary must name distinct hyperparameters of {opt.name} ({', '.join(params)}); "
+                         f"got {_shown(vary)}")
+    return names
+
+
+def _setup(problem: Problem, opt: OptimizerLike, batch_size: object, vary: object, max_lr: object, pieces: int,
+           method: MapMethod, extra: np.ndarray) -> Setup:
+    """The :class:`LrSetup` (``vary=("lr",)``) or :class:`VarySetup` of one schedule problem."""
+    family = schedule_family(problem, opt, batch_size)
+    base = schedule_optimizer(opt)
+    names = _vary(base, vary)
+    cap = _resolve_cap(problem, opt, max_lr)
+    if names == ("lr",):
+        return LrSetup(problem, base, family, cap, pieces, method, extra)
+    return VarySetup(problem, base, names, family.batch_size, cap, pieces, method, extra)
+
+
+def _point(setup: Setup, name: str, given: object) -> np.ndarray:
+    """The point of a schedule given per piece: learning rates, or with ``vary`` a mapping of
+    every varying hyperparameter to its ``pieces`` values (``ValueError`` naming ``name``)."""
+    if isinstance(setup, LrSetup):
+        return _log_lrs(name, given, setup.pieces)
+    if not isinstance(given, Mapping) or set(given) != set(setup.names):
+        raise ValueError(f"{name} must map each of {', '.join(setup.names)} to its {setup.pieces} per-piece values; "
+                         f"got {_shown(given)}")
+    values = {}
+    for key in setup.names:
+        arr = validate_hyperparameter(f"{name}[{key!r}]", given[key], setup.opt.forms.ranges[key])
+        if arr.shape != (setup.pieces,):
+            raise ValueError(f"{name}[{key!r}] must hold one value per piece ({setup.pieces}); got shape {arr.shape}")
+        values[key] = arr
+    return setup.point(values)
 
 
 @one_blas_thread
@@ -226,7 +290,8 @@ def optimize_schedule(
     max_lr: float | str | None = None,
     start: float | np.ndarray = AUTHORS_START,
     method: MapMethod = "auto",
-    schedules: Iterable[ArrayLike] = (),
+    schedules: Iterable[ArrayLike | Mapping[str, ArrayLike]] = (),
+    vary: str | tuple[str, ...] = ("lr",),
 ) -> ScheduleResult:
     r"""The piecewise-constant schedule of ``pieces`` equal pieces minimising the exact risk after ``steps``.
 
@@ -238,17 +303,23 @@ def optimize_schedule(
     number, ``None`` (:func:`default_max_lr`) or ``"authors"`` (:func:`authors_max_lr`).
     ``opt`` is any spec with an ``lr`` (its value is ignored; the other
     hyperparameters and ``precond_power`` stay fixed).
+
+    ``vary`` (default ``("lr",)``, the paper's schedules) names the hyperparameters optimised per
+    piece, e.g. ``("lr", "beta")`` for momentum: ``opt`` is then an instance whose values start
+    the optimisation and fix the others; the coordinates keep every value inside its range
+    (:mod:`._schedule_coords`), the gradients are exact in every varying hyperparameter, and the
+    certificate is against the best constant setting of :mod:`._schedule_setup` (the learning
+    rate optimised at each point of a grid of the others) besides the starts above (the authors'
+    and ``start`` with the others at ``opt``'s values) and ``schedules`` (each a mapping of every
+    varying name to its ``pieces`` values), all clipped into the coordinates' box.
     """
     pieces = validate_count("pieces", pieces, 1)
-    family = schedule_family(problem, opt, batch_size)
-    cap = _resolve_cap(problem, opt, max_lr)
+    setup = _setup(problem, opt, batch_size, vary, max_lr, pieces, method, PAPER_SGD_LRS)
     lengths = split_steps(steps, pieces)
     x0 = _log_start(start, pieces)
-    user = [_log_lrs("schedules", s, pieces) for s in schedules]
-    lr_T = best_constant_at(family, int(lengths.sum()), cap, method, PAPER_SGD_LRS)
-    best = certified_minimum(family, lengths, cap, standard_starts(pieces, cap, lr_T, x0) + user, method)
-    return _result(problem, opt, family.batch_size, lengths, rates(best.x, cap), cap, best.converged, best.message,
-                   best.evaluations, method)
+    user = [_point(setup, "schedules", s) for s in schedules]
+    best = certified_minimum(setup.coords, lengths, setup.starts(int(lengths.sum()), x0) + user, method)
+    return _setup_result(setup, lengths, best.x, best, best.evaluations)
 
 
 def best_constant(
@@ -262,8 +333,23 @@ def best_constant(
     return float(steps), (math.nan if row is None else float(lrs[row]))
 
 
-def _user_schedules(schedules: Iterable[SchedulePair], pieces: int, equal_pieces: bool) -> list[tuple[np.ndarray, int]]:
-    """``(log lrs, total)`` of each ``(lrs, steps)`` pair passed to :func:`optimal_schedule`."""
+def _constant_steps(setup: Setup, target: float) -> tuple[float, float]:
+    """Fewest steps to ``target`` of a constant setting (:func:`best_constant` on the paper's grid
+    under the cap and the cap; with ``vary``, at every point of the grid of the other varying
+    hyperparameters, the learning rate fixed when it does not vary) and its learning rate."""
+    opt, cap = setup.opt, setup.cap
+    grid = np.append(PAPER_SGD_LRS[PAPER_SGD_LRS <= cap], cap)
+    if isinstance(setup, LrSetup):
+        return best_constant(setup.problem, opt, setup.batch_size, target, grid)
+    lrs = grid if "lr" in setup.names else np.array([float(opt.hyperparameters["lr"])])
+    found = [best_constant(setup.problem, opt.replace(**point), setup.batch_size, target, lrs) for point in setup.grid]
+    return min(found, key=lambda pair: pair[0])
+
+
+def _user_schedules(schedules: Iterable[SchedulePair], pieces: int, equal_pieces: bool,
+                    setup: Setup | None = None) -> list[tuple[np.ndarray, int]]:
+    """``(point, total)`` of each ``(values, steps)`` pair passed to :func:`optimal_schedule`:
+    log learning rates, or the point of ``setup`` (:func:`_point`)."""
     out = []
     for item in schedules:
         try:
@@ -276,22 +362,19 @@ def _user_schedules(schedules: Iterable[SchedulePair], pieces: int, equal_pieces
             raise ValueError(
                 f"schedules: steps must be a multiple of pieces ({pieces}) with equal_pieces=True; got {total}"
             )
-        out.append((_log_lrs("schedules", lrs, pieces), int(total)))
+        out.append((_log_lrs("schedules", lrs, pieces) if setup is None else _point(setup, "schedules", lrs),
+                    int(total)))
     return out
 
 
-class _StepSearch:
+class _StepSearch(TotalSearch):
     """The certified feasibility test of :func:`optimal_schedule` at totals ``unit * u``."""
 
-    def __init__(self, family: LrFamily, pieces: int, cap: float, target: float, method: MapMethod,
-                 unit: int, starts: list[np.ndarray], constant_lr: float) -> None:
-        self.family, self.pieces, self.cap, self.target, self.method = family, pieces, cap, target, method
-        self.unit, self.starts = unit, starts
-        self.extra = np.append(PAPER_SGD_LRS, constant_lr) if math.isfinite(constant_lr) else PAPER_SGD_LRS
+    def __init__(self, setup: Setup, target: float, method: MapMethod, unit: int, starts: list[np.ndarray]) -> None:
+        super().__init__(target, unit)
+        self.setup, self.pieces, self.method = setup, setup.pieces, method
+        self.starts = starts
         self.found: dict[int, np.ndarray] = {}
-        self.constant: dict[int, float] = {}  # best constant rate at each tested total
-        self.searched: dict[int, float] = {}
-        self.kept: dict[int, int] = {}  # steps each end of the bracket has been kept (hi as -hi)
         self.evaluations = 0
 
     def neighbours(self, total: int) -> list[np.ndarray]:
@@ -300,35 +383,14 @@ class _StepSearch:
         above = [t for t in self.found if t > total]
         return [self.found[t] for t in (max(below, default=None), min(above, default=None)) if t is not None]
 
-    def minimum(self, total: int, stop: bool):
-        if total not in self.constant:
-            self.constant[total] = best_constant_at(self.family, total, self.cap, self.method, self.extra)
-        lr_T = self.constant[total]
-        starts = standard_starts(self.pieces, self.cap, lr_T, self.starts[0]) + self.starts[1:] + self.neighbours(total)
+    def minimum(self, total: int, stop: bool) -> Minimum:
+        starts = self.setup.starts(total, self.starts[0]) + self.starts[1:] + self.neighbours(total)
         if total in self.found:
             starts.append(self.found[total])
-        best = certified_minimum(self.family, split_steps(total, self.pieces), self.cap, starts, self.method,
+        best = certified_minimum(self.setup.coords, split_steps(total, self.pieces), starts, self.method,
                                  stop_below=self.target if stop else None)
         self.evaluations += best.evaluations
         return best
-
-    def estimate(self, lo: int, hi: int) -> int | None:
-        """Where the log of the best risks at the bracket's ends, interpolated linearly, meets the
-        target (Illinois rule: an end kept for a second step in a row has its residual halved, so
-        a curved log risk does not pin the estimates to one side). While the lower end is the
-        untested Bayes end, where a risk falling like 1/T from the upper end would meet it."""
-        r_lo, r_hi = self.searched.get(lo * self.unit, math.nan), self.searched.get(hi * self.unit, math.nan)
-        if not (reaches(r_hi, self.target) and r_hi > 0):
-            return None
-        if math.isnan(r_lo):  # lo untested (the Bayes end): as if the risk fell like 1/T
-            return min(max(math.ceil(hi * r_hi / self.target), lo + 1), hi - 1)
-        if not (math.isfinite(r_lo) and r_lo > self.target):
-            return None
-        a, b = math.log(r_lo / self.target), math.log(r_hi / self.target)
-        kept_lo, kept_hi = self.kept.get(lo, -1) + 1, self.kept.get(-hi, -1) + 1
-        self.kept = {lo: kept_lo, -hi: kept_hi}
-        a, b = a * 0.5 ** max(kept_lo - 1, 0), b * 0.5 ** max(kept_hi - 1, 0)
-        return min(max(math.ceil(lo + (hi - lo) * a / (a - b)), lo + 1), hi - 1)
 
     def __call__(self, u: int) -> bool:
         """Whether the certified minimum at total ``unit * u`` reaches the target; a schedule that
@@ -337,7 +399,7 @@ class _StepSearch:
         total = u * self.unit
         best = self.minimum(total, stop=True)
         if reaches(best.risk, self.target):
-            more = certified_minimum(self.family, split_steps(total, self.pieces), self.cap, [best.x], self.method)
+            more = certified_minimum(self.setup.coords, split_steps(total, self.pieces), [best.x], self.method)
             self.evaluations += more.evaluations
             best = more if more.risk <= best.risk else best
         self.found[total], self.searched[total] = best.x, best.risk
@@ -357,6 +419,7 @@ def optimal_schedule(
     method: MapMethod = "auto",
     equal_pieces: bool = False,
     schedules: Iterable[SchedulePair] = (),
+    vary: str | tuple[str, ...] = ("lr",),
 ) -> ScheduleResult:
     r"""The fewest total steps for which an optimised ``pieces``-piece schedule reaches ``target``.
 
@@ -376,47 +439,40 @@ def optimal_schedule(
     If neither a constant rate on the paper's grid nor a passed schedule reaches the target, the
     upper end is found by doubling; ``steps = math.inf`` (with the schedule of the last failed
     total) if no schedule of at most :data:`MAX_SCHEDULE_STEPS` steps reaches it.
+
+    ``vary`` as in :func:`optimize_schedule` (pairs in ``schedules`` then hold a mapping of every
+    varying name to its per-piece values): the upper end is then the best constant setting's steps
+    over the grid of :mod:`._schedule_setup`, and every total's certificate is as there.
     """
     target = validate_positive("target", target)
     pieces = validate_count("pieces", pieces, 1)
     if not isinstance(equal_pieces, (bool, np.bool_)):
         raise ValueError(f"equal_pieces must be True or False; got {equal_pieces!r}")
-    family = schedule_family(problem, opt, batch_size)
-    B = family.batch_size
-    cap = _resolve_cap(problem, opt, max_lr)
+    setup = _setup(problem, opt, batch_size, vary, max_lr, pieces, method, PAPER_SGD_LRS)
+    B, cap = setup.batch_size, setup.cap
     x0 = _log_start(start, pieces)
-    user = _user_schedules(schedules, pieces, bool(equal_pieces))
-    if reaches(problem.initial_risk, target):
-        lengths = split_steps(0, pieces)
-        lrs = np.full(pieces, cap)
-        return _result(problem, opt, B, lengths, lrs, cap, True, "initial risk below target", 0, method, 0)
+    user = _user_schedules(schedules, pieces, bool(equal_pieces), None if isinstance(setup, LrSetup) else setup)
+    if reaches(problem.initial_risk, target):  # no step: the rates at the cap, the others at opt's values
+        x = setup.point({n: cap if n == "lr" else setup.opt.hyperparameters[n] for n in setup.names})
+        done = Minimum(x, problem.initial_risk, True, "initial risk below target", 0)
+        return _setup_result(setup, split_steps(0, pieces), x, done, 0, 0)
     unit = pieces if equal_pieces else 1
-    grid = np.append(PAPER_SGD_LRS[PAPER_SGD_LRS <= cap], cap)
-    T_c, lr_c = best_constant(problem, opt, B, target, grid)
-    starts = [x0] + [np.minimum(x, math.log(cap)) for x, _ in user]
-    search = _StepSearch(family, pieces, cap, target, method, unit, starts, lr_c)
-    # certified ends: below the Bayes bound nothing reaches the target; the constant rate and
+    T_c, lr_c = _constant_steps(setup, target)
+    if math.isfinite(lr_c):
+        setup.extra = np.append(PAPER_SGD_LRS, lr_c)
+    starts = [x0] + [setup.coords.clip(x) for x, _ in user]
+    search = _StepSearch(setup, target, method, unit, starts)
+    # certified ends: below the Bayes bound nothing reaches the target; the constant setting and
     # any passed schedule that reaches it bound the answer from above
     lo = int(min(problem.bayes_bound_steps(target, B), MAX_SCHEDULE_STEPS) - 1) // unit
     uppers = [-(-int(T_c) // unit)] if math.isfinite(T_c) else []
     for x, total in user:
-        risk = piecewise_risk(problem, opt, batch_size=B, lrs=rates(np.minimum(x, math.log(cap)), cap),
-                              lengths=split_steps(total, pieces), method=method)[-1]
-        if reaches(risk, target):
+        if reaches(setup.boundary_risk(setup.coords.clip(x), split_steps(total, pieces))[-1], target):
             uppers.append(total // unit)
-    hi = max(min(uppers, default=lo + 1), lo + 1, 1)
-    while not search(hi):  # the upper end is confirmed by the certified test itself
-        lo, hi = hi, 2 * hi
-        if hi * unit > MAX_SCHEDULE_STEPS:
-            lengths = split_steps(lo * unit, pieces)
-            best = search.minimum(lo * unit, stop=False)
-            out = _result(problem, opt, B, lengths, rates(best.x, cap), cap, best.converged, best.message,
-                          search.evaluations, method, math.inf)
-            out.searched = search.searched
-            return out
-    total = first_feasible(search, lo, hi, search.estimate) * unit
+    found, lo = search_totals(search, lo, min(uppers, default=lo + 1), MAX_SCHEDULE_STEPS)
+    total = lo * unit if found is None else found * unit
     best = search.minimum(total, stop=False)  # starts include the feasible schedule found at total
-    out = _result(problem, opt, B, split_steps(total, pieces), rates(best.x, cap), cap, best.converged, best.message,
-                  search.evaluations, method, float(total))
+    out = _setup_result(setup, split_steps(total, pieces), best.x, best, search.evaluations,
+                        math.inf if found is None else float(total))
     out.searched = search.searched
     return out

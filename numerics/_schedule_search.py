@@ -41,7 +41,8 @@ from typing import ParamSpec, TypeVar
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from ._schedule_maps import LrFamily, MapMethod, final_risk, risk_and_gradient
+from ._schedule_coords import LOG_LR_FLOOR, Coordinates, rates
+from ._schedule_maps import LrFamily, MapMethod, final_risk
 from ._tie import reaches
 
 __all__ = [
@@ -49,8 +50,11 @@ __all__ = [
     "rates",
     "certified_minimum",
     "best_constant_at",
+    "best_scale_at",
     "standard_starts",
     "first_feasible",
+    "TotalSearch",
+    "search_totals",
     "one_blas_thread",
     "LOG_LR_FLOOR",
 ]
@@ -58,8 +62,6 @@ __all__ = [
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
-#: lower bound of the log learning rates (exp(-69) ~ 1e-30: a piece that does nothing)
-LOG_LR_FLOOR = -69.0
 #: the authors' start, log(alpha) = -5 for every piece
 AUTHORS_LOG_LR = -5.0
 #: steps in a row that did not halve the bracket before :func:`first_feasible` bisects once
@@ -70,6 +72,8 @@ _POLISH_ROUNDS = 4
 _CONSTANT_GRID_PER_DECADE = 20
 #: decades below the cap the constant-rate grid spans
 _CONSTANT_GRID_DECADES = 9
+#: (scales x pieces x bins) elements :func:`best_scale_at` evaluates at once
+_SCALE_CHUNK_ELEMENTS = 1 << 21
 
 
 _blas_lock = threading.Lock()
@@ -118,8 +122,9 @@ def one_blas_thread(fn: Callable[_P, _R]) -> Callable[_P, _R]:
 
 @dataclass
 class Minimum:
-    """Best point found: log learning rates ``x``, exact final ``risk``, whether the last
-    L-BFGS-B run ``converged`` (or the target was reached), its ``message``, risk evaluations."""
+    """Best point found: coordinates ``x`` (log learning rates for an lr-only schedule), exact final
+    ``risk``, whether the last L-BFGS-B run ``converged`` (or the target was reached), its
+    ``message``, risk evaluations."""
 
     x: np.ndarray
     risk: float
@@ -128,29 +133,20 @@ class Minimum:
     evaluations: int
 
 
-def rates(x: np.ndarray, max_lr: float) -> np.ndarray:
-    """The learning rates of log learning rates ``x`` at most ``log max_lr``: ``exp(x)``, never above
-    ``max_lr`` (``exp(log max_lr)`` can round one unit above it, past a cap that may be the edge of
-    the stability region)."""
-    return np.minimum(np.exp(x), max_lr)
-
-
 class _Reached(Exception):
     """Raised inside an objective once an evaluated schedule reaches ``stop_below``."""
 
 
 class _Objective:
-    """Exact risk and gradient in the log learning rates; remembers the best point evaluated."""
+    """Exact risk and gradient in the coordinates; remembers the best point evaluated."""
 
-    def __init__(self, family: LrFamily, lengths: np.ndarray, method: MapMethod, stop_below: float | None,
-                 max_lr: float) -> None:
-        self.family, self.lengths, self.method, self.stop_below = family, lengths, method, stop_below
-        self.max_lr = max_lr
+    def __init__(self, coords: Coordinates, lengths: np.ndarray, method: MapMethod, stop_below: float | None) -> None:
+        self.coords, self.lengths, self.method, self.stop_below = coords, lengths, method, stop_below
         self.best = Minimum(np.empty(0), math.inf, False, "", 0)
 
     def risks(self, xs: np.ndarray) -> np.ndarray:
-        """Risks of several log-lr vectors at once (rows of ``xs``), recorded like single evaluations."""
-        risk = final_risk(self.family, rates(xs, self.max_lr), np.broadcast_to(self.lengths, xs.shape), self.method)
+        """Risks of several points at once (rows of ``xs``), recorded like single evaluations."""
+        risk = self.coords.final_risk(xs, self.lengths, self.method)
         risk = np.where(np.isfinite(risk) & (risk > 0), risk, np.inf)
         for x, r in zip(xs, risk, strict=True):
             self._record(x, float(r))
@@ -164,49 +160,47 @@ class _Objective:
             raise _Reached
 
     def __call__(self, x: np.ndarray, log: bool) -> tuple[float, np.ndarray]:
-        value, grad = risk_and_gradient(self.family, rates(x, self.max_lr), self.lengths, self.method)
-        risk = float(value)
+        risk, grad = self.coords.risk_and_gradient(x, self.lengths, self.method)
         ok = math.isfinite(risk) and risk > 0
         self._record(x, risk if ok else math.inf)
         if not ok:
             return math.inf, np.zeros_like(x)
-        return (math.log(risk), grad / risk) if log else (risk, np.asarray(grad, dtype=float))
+        return (math.log(risk), grad / risk) if log else (risk, grad)
 
-    def run(self, x0: np.ndarray, upper: float, *, authors: bool) -> None:
+    def run(self, x0: np.ndarray, *, authors: bool) -> None:
         """One bounded L-BFGS-B run from ``x0``; ``authors``: on R with scipy's defaults."""
         from scipy.optimize import minimize  # on first use: a fast import nqm.numerics
 
         options = {} if authors else {"maxiter": 5000, "maxfun": 20000, "ftol": 1e-13, "gtol": 1e-10}
         res = minimize(self, x0, args=(not authors,), jac=True, method="L-BFGS-B",
-                       bounds=[(LOG_LR_FLOOR, upper)] * x0.size, options=options)
+                       bounds=list(zip(self.coords.lower, self.coords.upper, strict=True)), options=options)
         self.best.converged, self.best.message = bool(res.success), str(res.message)
 
 
 def certified_minimum(
-    family: LrFamily,
+    coords: Coordinates,
     lengths: np.ndarray,
-    max_lr: float,
     starts: Iterable[np.ndarray],
     method: MapMethod,
     stop_below: float | None = None,
 ) -> Minimum:
-    """The best schedule found from ``starts`` (log learning rates, clipped to
-    ``[LOG_LR_FLOOR, log max_lr]``) at piece ``lengths``; see the module docstring.
+    """The best schedule found from ``starts`` (points of ``coords``, clipped into its box; for
+    learning rates alone, log rates in ``[LOG_LR_FLOOR, log max_lr]``) at piece ``lengths``; see the
+    module docstring.
 
     Every start is evaluated first; then L-BFGS-B runs from each start in order of increasing
     risk (from :data:`AUTHORS_LOG_LR` everywhere, the authors' way), then the polish. With
     ``stop_below`` the work ends as soon as an evaluated schedule's risk is at most it.
     """
-    upper = math.log(max_lr)
-    xs = np.unique(np.clip(np.array([np.asarray(s, dtype=float) for s in starts]), LOG_LR_FLOOR, upper), axis=0)
-    f = _Objective(family, lengths, method, stop_below, max_lr)
+    xs = np.unique(coords.clip(np.array([np.asarray(s, dtype=float) for s in starts])), axis=0)
+    f = _Objective(coords, lengths, method, stop_below)
     try:
         order = np.argsort(f.risks(xs), kind="stable")
         for x0 in xs[order]:
-            f.run(x0, upper, authors=bool(np.all(x0 == min(AUTHORS_LOG_LR, upper))))
+            f.run(x0, authors=coords.authors(x0))
         for _ in range(_POLISH_ROUNDS):
             before = f.best.risk
-            f.run(f.best.x.copy(), upper, authors=False)
+            f.run(f.best.x.copy(), authors=False)
             if not f.best.risk < before:
                 break
     except _Reached:
@@ -216,16 +210,45 @@ def certified_minimum(
 
 def best_constant_at(family: LrFamily, steps: int, max_lr: float, method: MapMethod, extra: np.ndarray) -> float:
     r"""The constant learning rate :math:`\le` ``max_lr`` with the lowest exact risk after ``steps``:
-    the best of a log grid (:data:`_CONSTANT_GRID_PER_DECADE` per decade over
-    :data:`_CONSTANT_GRID_DECADES` decades below the cap, the cap itself and the rates ``extra``),
-    refined by a bounded scalar search between its grid neighbours (kept only if better)."""
+    :func:`best_scale_at` of the one-piece shape :math:`(1)` (a log grid of
+    :data:`_CONSTANT_GRID_PER_DECADE` rates per decade over :data:`_CONSTANT_GRID_DECADES` decades
+    below the cap, the cap itself and the rates ``extra``, refined between grid neighbours)."""
+    return best_scale_at(family, np.ones(1), np.array([steps], dtype=np.int64), max_lr, method, extra)[0]
+
+
+def best_scale_at(
+    family: LrFamily,
+    levels: np.ndarray,
+    lengths: np.ndarray,
+    max_lr: float,
+    method: MapMethod,
+    extra: np.ndarray,
+    per_decade: int = _CONSTANT_GRID_PER_DECADE,
+    xatol: float = 1e-10,
+    decades: int = _CONSTANT_GRID_DECADES,
+) -> tuple[float, float]:
+    r"""The scale :math:`s` minimising the exact final risk of the schedule :math:`s\,u_k` (piece k:
+    ``lengths[k]`` steps at :math:`s` times ``levels[k]``) with every rate :math:`\le` ``max_lr``,
+    i.e. :math:`s \le s_{\max} = \texttt{max\_lr}/\max_k u_k`; returns ``(s, risk)``.
+
+    The best of a log grid (``per_decade`` scales per decade over ``decades`` decades below
+    :math:`s_{\max}`, :math:`s_{\max}` itself and the scales ``extra`` up to it),
+    refined by a bounded scalar search in :math:`\log s` between its grid neighbours (``xatol``),
+    kept only if better: the risk returned is at most that of every grid scale and of ``extra``.
+    The grid is evaluated in row chunks of :data:`_SCALE_CHUNK_ELEMENTS` (pieces x bins) elements.
+    """
+    levels = np.asarray(levels, dtype=float)
+    top = max_lr / float(levels.max())
     grid = np.concatenate([
-        max_lr * np.logspace(-_CONSTANT_GRID_DECADES, 0, _CONSTANT_GRID_DECADES * _CONSTANT_GRID_PER_DECADE + 1),
-        np.asarray(extra, dtype=float)[np.asarray(extra) <= max_lr],
+        top * np.logspace(-decades, 0, decades * per_decade + 1),
+        np.asarray(extra, dtype=float)[np.asarray(extra) <= top],
     ])
     grid = np.unique(grid)
-    length = np.array([steps], dtype=np.int64)
-    risk = final_risk(family, grid[:, None], np.broadcast_to(length, (grid.size, 1)), method)
+    rows = max(1, _SCALE_CHUNK_ELEMENTS // (levels.size * family.h.size))
+    risk = np.concatenate([
+        final_risk(family, chunk[:, None] * levels, np.broadcast_to(lengths, (chunk.size, levels.size)), method)
+        for chunk in np.array_split(grid, -(-grid.size // rows))
+    ])
     risk = np.where(np.isfinite(risk) & (risk > 0), risk, np.inf)
     i = int(np.argmin(risk))
     lo, hi = math.log(grid[max(i - 1, 0)]), math.log(grid[min(i + 1, grid.size - 1)])
@@ -233,13 +256,13 @@ def best_constant_at(family: LrFamily, steps: int, max_lr: float, method: MapMet
         from scipy.optimize import minimize_scalar  # on first use: a fast import nqm.numerics
 
         def one(y: float) -> float:
-            r = float(final_risk(family, np.array([math.exp(y)]), length, method))
+            r = float(final_risk(family, math.exp(y) * levels, lengths, method))
             return r if math.isfinite(r) and r > 0 else math.inf
 
-        res = minimize_scalar(one, bounds=(lo, hi), method="bounded", options={"xatol": 1e-10})
+        res = minimize_scalar(one, bounds=(lo, hi), method="bounded", options={"xatol": xatol})
         if res.fun < risk[i]:
-            return min(math.exp(float(res.x)), max_lr)
-    return float(grid[i])
+            return min(math.exp(float(res.x)), top), float(res.fun)
+    return float(grid[i]), float(risk[i])
 
 
 def standard_starts(pieces: int, max_lr: float, constant_lr: float, start: np.ndarray) -> list[np.ndarray]:
@@ -280,3 +303,50 @@ def first_feasible(
         lo, hi = (lo, mid) if test(mid) else (mid, hi)
         slow = slow + 1 if 2 * (hi - lo) > width + 1 else 0  # a midpoint of an odd width halves it
     return hi
+
+
+class TotalSearch:
+    """The certified feasibility test of a search over totals ``unit * u`` (subclasses define
+    :meth:`__call__`, which records the best risk of each tested total in ``searched``), with the
+    secant estimates :meth:`estimate` that :func:`first_feasible` uses."""
+
+    def __init__(self, target: float, unit: int) -> None:
+        self.target, self.unit = target, unit
+        self.searched: dict[int, float] = {}
+        self.kept: dict[int, int] = {}  # steps each end of the bracket has been kept (hi as -hi)
+
+    def __call__(self, u: int) -> bool:
+        """Whether the certified best risk at total ``unit * u`` reaches the target."""
+        raise NotImplementedError
+
+    def estimate(self, lo: int, hi: int) -> int | None:
+        """Where the log of the best risks at the bracket's ends, interpolated linearly, meets the
+        target (Illinois rule: an end kept for a second step in a row has its residual halved, so
+        a curved log risk does not pin the estimates to one side). While the lower end is the
+        untested Bayes end, where a risk falling like 1/T from the upper end would meet it."""
+        r_lo, r_hi = self.searched.get(lo * self.unit, math.nan), self.searched.get(hi * self.unit, math.nan)
+        if not (reaches(r_hi, self.target) and r_hi > 0):
+            return None
+        if math.isnan(r_lo):  # lo untested (the Bayes end): as if the risk fell like 1/T
+            return min(max(math.ceil(hi * r_hi / self.target), lo + 1), hi - 1)
+        if not (math.isfinite(r_lo) and r_lo > self.target):
+            return None
+        a, b = math.log(r_lo / self.target), math.log(r_hi / self.target)
+        kept_lo, kept_hi = self.kept.get(lo, -1) + 1, self.kept.get(-hi, -1) + 1
+        self.kept = {lo: kept_lo, -hi: kept_hi}
+        a, b = a * 0.5 ** max(kept_lo - 1, 0), b * 0.5 ** max(kept_hi - 1, 0)
+        return min(max(math.ceil(lo + (hi - lo) * a / (a - b)), lo + 1), hi - 1)
+
+
+def search_totals(search: TotalSearch, lo: int, hi: int, max_total: int) -> tuple[int | None, int]:
+    """The step search of the module docstring over totals ``search.unit * u``: ``lo`` fails
+    (untested: the Bayes end), ``hi`` is a guess of a total that succeeds, confirmed by ``search``
+    itself and doubled until it succeeds. Returns ``(u, lo)``: the answer of :func:`first_feasible`
+    with the secant estimates, or ``(None, lo)`` with ``lo`` the last failed ``u`` once doubling
+    passes ``max_total`` steps."""
+    hi = max(hi, lo + 1, 1)
+    while not search(hi):
+        lo, hi = hi, 2 * hi
+        if hi * search.unit > max_total:
+            return None, lo
+    return first_feasible(search, lo, hi, search.estimate), lo

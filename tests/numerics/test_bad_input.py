@@ -337,6 +337,10 @@ WALK = [
     ("schedule_sweep", "target", "positive", lambda v: nn.schedule_sweep(PROB, target=v, executor="serial")),
     ("schedule_sweep", "pieces", "count", lambda v: nn.schedule_sweep(PROB, pieces=v, executor="serial")),
     ("schedule_sweep", "constant_lrs", "positive", lambda v: nn.schedule_sweep(PROB, constant_lrs=[0.1, v], executor="serial")),
+    ("tune_preset", "steps", "count", lambda v: nn.tune_preset(PROB, "sgd", "step", batch_size=4, steps=v)),
+    ("tune_preset", "target", "positive", lambda v: nn.tune_preset(PROB, "sgd", "step", batch_size=4, target=v)),
+    ("tune_preset", "batch_size", "batch_size", lambda v: nn.tune_preset(PROB, "sgd", "step", batch_size=v, steps=9)),
+    ("PresetFamily", "grids", "array", lambda v: nn.PresetFamily("f", nn.schedules.constant, {"a": v}, {"a": 0.0})),
     ("bayes_bound_steps", "target", "positive", lambda v: nn.bayes_bound_steps(PROB, batch_size=4, target=v)),
     ("default_max_lr", "optimizer", "name", lambda v: nn.default_max_lr(PROB, v)),
     ("as_optimizer_spec", "optimizer", "name", lambda v: nn.as_optimizer_spec(v)),
@@ -349,7 +353,8 @@ WALK = [
 #: ``from_spec`` (a spec object: :func:`test_from_spec_needs_a_spec`), and the constants
 NOT_WALKED = {
     "CriticalBatchSizes", "GradientNoiseScale", "LearningRateTable", "McCandlishFit", "MonteCarloResult",
-    "ScheduleResult", "ScheduleSweep", "ScheduledSteps", "Sweep", "SweepList", "SweepRow", "TuneResult", "ResultCache", "local_pool", "from_spec",
+    "ScheduleResult", "ScheduleSweep", "ScheduledSteps", "PresetResult", "PRESET_FAMILIES", "Sweep", "SweepList",
+    "SweepRow", "TuneResult", "ResultCache", "local_pool", "from_spec",
     "OptimizerRef",
     "MAX_STEPS", "MAX_MULTIPLICATIVE_STEPS",
     # constants, a warning category, the pool class behind local_pool, the cache's type registry,

@@ -221,7 +221,7 @@ def test_optimisation_runs_with_one_blas_thread(monkeypatch) -> None:
     (here inside a caller's limit of two) and restore the caller's limit afterwards."""
     from threadpoolctl import threadpool_info, threadpool_limits
 
-    from nqm.numerics import _schedule_search
+    from nqm.numerics import _schedule_coords
 
     def blas_threads() -> list[int]:
         return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
@@ -229,14 +229,14 @@ def test_optimisation_runs_with_one_blas_thread(monkeypatch) -> None:
     if not blas_threads():
         pytest.skip("no BLAS library visible to threadpoolctl")
     seen: list[int] = []
-    real = _schedule_search.risk_and_gradient
+    real = _schedule_coords.risk_and_gradient
 
     def spy(*args, **kwargs):
         if len(seen) < 3:
             seen.extend(blas_threads())
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(_schedule_search, "risk_and_gradient", spy)
+    monkeypatch.setattr(_schedule_coords, "risk_and_gradient", spy)
     prob, B = SMALL[0]
     with threadpool_limits(limits=2, user_api="blas"):
         outside = blas_threads()
