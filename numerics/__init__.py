@@ -20,6 +20,7 @@ from ._critical import (
     mccandlish_fit,
     perfect_scaling_breakdown,
 )
+from ._frontier import StepsExamples, mccandlish_residuals, pareto_front, steps_examples
 from ._model import MAX_STEPS, RiskModel, build_model
 from ._montecarlo import MonteCarloResult, monte_carlo
 from ._multiplicative import MAX_MULTIPLICATIVE_STEPS, multiplicative_expected_risk
@@ -106,6 +107,7 @@ __all__ = [
     "SGD",
     "ScheduleResult",
     "ScheduleSweep",
+    "StepsExamples",
     "Sweep",
     "SweepJob",
     "SweepList",
@@ -132,6 +134,7 @@ __all__ = [
     "local_pool",
     "map_tasks",
     "mccandlish_fit",
+    "mccandlish_residuals",
     "monte_carlo",
     "multiplicative_expected_risk",
     "open_executor",
@@ -139,6 +142,7 @@ __all__ = [
     "optimal_schedule",
     "optimize_schedule",
     "optimizer",
+    "pareto_front",
     "perfect_scaling_breakdown",
     "piecewise_risk",
     "piecewise_risk_gradient",
@@ -152,6 +156,7 @@ __all__ = [
     "schedules",
     "split_steps",
     "stationary_risk",
+    "steps_examples",
     "steps_to_target",
     "sweep",
     "sweep_jobs",

@@ -307,6 +307,11 @@ WALK = [
     ("critical_batch_sizes", "batch_sizes", "batch_size", lambda v: nn.critical_batch_sizes([4, v], [30, 20])),
     ("critical_batch_sizes", "steps", "array", lambda v: nn.critical_batch_sizes([4, 16], v)),
     ("mccandlish_fit", "steps", "array", lambda v: nn.mccandlish_fit([4, 16], v)),
+    ("steps_examples", "tolerance", "positive", lambda v: nn.steps_examples(PROB, "sgd", **PLAN, tolerance=v)),
+    ("steps_examples", "optimizer", "name", lambda v: nn.steps_examples(PROB, v, **PLAN)),
+    ("pareto_front", "steps", "array", lambda v: nn.pareto_front(v, [4, 16])),
+    ("mccandlish_residuals", "examples", "array",
+     lambda v: nn.mccandlish_residuals([4, 16], v, nn.McCandlishFit(1.0, 1.0, 1.0, 0.0))),
     ("perfect_scaling_breakdown", "steps", "array", lambda v: nn.perfect_scaling_breakdown([4, 16], v)),
     ("monte_carlo", "batch_size", "batch_size", lambda v: nn.monte_carlo(PROB, SGD, batch_size=v, steps=3, runs=2)),
     ("monte_carlo", "steps", "steps", lambda v: nn.monte_carlo(PROB, SGD, batch_size=4, steps=v, runs=2)),
@@ -338,7 +343,7 @@ WALK = [
 #: ``from_spec`` (a spec object: :func:`test_from_spec_needs_a_spec`), and the constants
 NOT_WALKED = {
     "CriticalBatchSizes", "GradientNoiseScale", "LearningRateTable", "McCandlishFit", "MonteCarloResult",
-    "ScheduleResult", "ScheduleSweep", "Sweep", "SweepList", "SweepRow", "TuneResult", "ResultCache", "local_pool", "from_spec",
+    "ScheduleResult", "ScheduleSweep", "StepsExamples", "Sweep", "SweepList", "SweepRow", "TuneResult", "ResultCache", "local_pool", "from_spec",
     "OptimizerRef",
     "MAX_STEPS", "MAX_MULTIPLICATIVE_STEPS",
     # constants, a warning category, the pool class behind local_pool, the cache's type registry,

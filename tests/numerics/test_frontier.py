@@ -1,0 +1,101 @@
+"""Steps against examples (nn.steps_examples, nn.pareto_front, nn.mccandlish_residuals), each against an
+independent computation: the Pareto frontier against its definition by a plain double loop, the residuals
+at points built on McCandlish's hyperbola, and every point of a constant-batch-size frontier re-checked by
+the exact engine (its risk reaches the target at S and not at S - 1) and against the two exact anchors.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import nqm.numerics as nn
+
+PROB = nn.Problem.power_law(200, bins=8)
+BS = (1.0, 8.0, 64.0, 512.0)
+TARGET = 0.05
+GRID = {"lr": np.logspace(-3, 0.3, 25)}
+
+
+def _dominated_by_loop(S: list[float], E: list[float]) -> list[bool]:
+    """The definition, written plainly: k is dominated if some j is at most k in both costs and differs."""
+    out = []
+    for k in range(len(S)):
+        out.append(any(S[j] <= S[k] and E[j] <= E[k] and (S[j], E[j]) != (S[k], E[k]) for j in range(len(S))))
+    return out
+
+
+costs = st.lists(st.tuples(st.integers(0, 6), st.integers(0, 6)), min_size=1, max_size=8)
+
+
+@settings(max_examples=60, deadline=None)
+@given(costs, st.lists(st.booleans(), min_size=8, max_size=8))
+def test_pareto_front_is_the_definition(points, never) -> None:
+    S = [float(s) if not never[i] else math.inf for i, (s, _) in enumerate(points)]
+    E = [float(e) if not never[i] else math.inf for i, (_, e) in enumerate(points)]
+    expected = [math.isfinite(s) and not d for s, d in zip(S, _dominated_by_loop(S, E))]
+    assert nn.pareto_front(S, E).tolist() == expected
+
+
+def test_residuals_vanish_on_mccandlishs_hyperbola() -> None:
+    """Points with S = S_min + E_min/B and E = BS satisfy (S/S_min - 1)(E/E_min - 1) = 1 exactly."""
+    s_min, e_min = 700.0, 4.5e5
+    B = np.array([1.0, 30.0, 600.0, 2e4, 1e6])
+    S = s_min + e_min / B
+    fit = nn.McCandlishFit(s_min, e_min, e_min / s_min, 0.0)
+    residual, relation = nn.mccandlish_residuals(S, B * S, fit)
+    np.testing.assert_allclose(residual, 0.0, atol=1e-13)
+    np.testing.assert_allclose(relation, 1.0, rtol=1e-9)
+    # off the hyperbola: twice the steps at the same batch size gives S_min/(2S) + E_min/(2E) - 1 = -1/2
+    residual, _ = nn.mccandlish_residuals(2 * S, 2 * B * S, fit)
+    np.testing.assert_allclose(residual, -0.5, atol=1e-13)
+
+
+@pytest.fixture(scope="module")
+def frontier() -> nn.StepsExamples:
+    return nn.steps_examples(PROB, "sgd", batch_sizes=BS, target=TARGET, grid=GRID)
+
+
+def test_each_point_is_an_exact_first_hit(frontier: nn.StepsExamples) -> None:
+    assert frontier.batch_sizes.tolist() == list(BS)
+    for B, S, E, hyper in zip(frontier.batch_sizes, frontier.steps, frontier.examples, frontier.hyperparameters):
+        assert E == B * S
+        risk = nn.expected_risk(PROB, nn.SGD(**hyper), batch_size=B, steps=[S - 1, S])
+        assert risk[1] <= TARGET < risk[0]
+        # no learning rate of the grid does better (an independent scan of the grid, one rate at a time)
+        assert min(nn.steps_to_target(PROB, nn.SGD(lr=a), batch_size=B, target=TARGET) for a in GRID["lr"]) == S
+
+
+def test_exact_anchors_bound_every_point(frontier: nn.StepsExamples) -> None:
+    """No point beats the noise-free steps (themselves reached: the noise-free risk at them is at most the
+    target) or the Bayes bound in examples."""
+    free = nn.Problem(PROB.h, np.zeros(PROB.size), PROB.init_var, PROB.weights)
+    S_inf = frontier.noise_free_steps
+    assert np.all(frontier.steps >= S_inf)
+    reached = [nn.expected_risk(free, nn.SGD(lr=a), batch_size=1, steps=[S_inf])[0] <= TARGET for a in GRID["lr"]]
+    assert any(reached)
+    assert not any(nn.expected_risk(free, nn.SGD(lr=a), batch_size=1, steps=[S_inf - 1])[0] <= TARGET for a in GRID["lr"])
+    assert np.all(frontier.examples >= frontier.bayes_examples)
+    assert PROB.bayes_risk_bound(frontier.bayes_examples) <= TARGET < PROB.bayes_risk_bound(frontier.bayes_examples - 1)
+
+
+def test_fit_residuals_and_tables(frontier: nn.StepsExamples) -> None:
+    fit = frontier.fit
+    assert fit is not None
+    S, E = frontier.steps, frontier.examples
+    np.testing.assert_allclose(frontier.residual, fit.S_min / S + fit.E_min / E - 1, rtol=1e-12)
+    np.testing.assert_allclose(frontier.relation, (S / fit.S_min - 1) * (E / fit.E_min - 1), rtol=1e-12)
+    np.testing.assert_allclose(np.sqrt(np.mean(frontier.residual**2)), fit.rms_relative_error, rtol=1e-9)
+    assert frontier.holds.tolist() == (np.abs(frontier.residual) <= frontier.tolerance).tolist()
+    anchored = frontier.noise_free_steps / S + E.min() / E - 1
+    np.testing.assert_allclose(frontier.anchored_residual, anchored, rtol=1e-12)
+    csv = frontier.to_csv()
+    assert csv.splitlines()[0].startswith("batch_size,steps,examples,mean_batch_size,pareto,residual,relation,holds")
+    assert len(csv.splitlines()) == len(BS) + 1
+    fit_csv = frontier.to_csv(table="fit").splitlines()
+    assert fit_csv[0] == "S_min,E_min,B_crit,rms_relative_error,noise_free_steps,bayes_examples"
+    assert "StepsExamples (points)" in frontier._repr_html_()
