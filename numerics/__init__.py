@@ -20,7 +20,7 @@ from ._critical import (
     mccandlish_fit,
     perfect_scaling_breakdown,
 )
-from ._frontier import StepsExamples, mccandlish_residuals, pareto_front, steps_examples
+from ._frontier import BatchRamp, StepsExamples, mccandlish_residuals, pareto_front, steps_examples
 from ._model import MAX_STEPS, RiskModel, build_model
 from ._montecarlo import MonteCarloResult, monte_carlo
 from ._multiplicative import MAX_MULTIPLICATIVE_STEPS, multiplicative_expected_risk
@@ -81,6 +81,7 @@ from ._tie import TIE_RTOL, reaches
 from ._tune import TuneResult, clear_tune_cache, default_grid, tune
 
 __all__ = [
+    "BatchRamp",
     "CacheWarning",
     "CriticalBatchSizes",
     "EMA",

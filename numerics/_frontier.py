@@ -47,19 +47,54 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._batch_ramps import examples_until, first_hit_under_batch_schedule
 from ._critical import McCandlishFit, mccandlish_fit
-from ._forms import real_array, validate_positive
+from ._forms import real_array, validate_count, validate_hyperparameter, validate_positive
 from ._optimizers import OptimizerLike, as_optimizer_spec
 from ._parallel import ExecutorArg
 from ._problem import Problem
-from ._sweep import PAPER_BATCH_SIZES, sweeps
+from ._schedule import split_steps
+from ._sweep import PAPER_BATCH_SIZES, Sweep, sweeps
 from ._tables import Columns, Tabular
 from ._tune import OPTIMIZERS_OWN
 
-__all__ = ["StepsExamples", "mccandlish_residuals", "pareto_front", "steps_examples"]
+__all__ = ["BatchRamp", "RAMP_LR_FACTORS", "StepsExamples", "mccandlish_residuals", "pareto_front", "steps_examples"]
 
 #: default reporting threshold of :attr:`StepsExamples.holds`: |residual| at most this
 RELATION_TOLERANCE = 0.1
+#: a batch ramp's learning rate is re-tuned over the constant-B optimum times these factors (it included)
+RAMP_LR_FACTORS = np.logspace(-1, 1, 21)
+
+
+@dataclass(frozen=True)
+class BatchRamp:
+    r"""A batch-size warmup to a final batch size B by doubling (Smith et al. 2018; Brown et al. 2020).
+
+    The batch size is :math:`B/2^n, B/2^{n-1}, \dots, B/2` (``doublings`` = n levels, each raised to
+    at least 1, equal neighbours merged), each held for an equal share (:func:`~nqm.numerics.split_steps`)
+    of the first :math:`R = \lceil fS_c(B)\rceil` steps, then B for good; :math:`S_c(B)` is the tuned
+    constant-B steps to the target and f = ``fraction`` in (0, 1]. The schedule does not depend on
+    the horizon, so its steps to the target are a first hit.
+    """
+
+    doublings: int = 4
+    fraction: float = 0.25
+
+    def __post_init__(self) -> None:
+        validate_count("doublings", self.doublings, 1, 60)
+        validate_hyperparameter("fraction", self.fraction, (0.0, 1.0, False, True))
+
+    def schedule(self, batch_size: float, constant_steps: float) -> tuple[np.ndarray, np.ndarray]:
+        """``(levels, starts)``: the batch size ``levels[k]`` from step ``starts[k]`` on."""
+        n = self.doublings
+        ramp = max(math.ceil(self.fraction * constant_steps), n)
+        levels = np.maximum(batch_size * 2.0 ** -np.arange(n, -1, -1), 1.0)
+        starts = np.concatenate([[0], np.cumsum(split_steps(ramp, n))])
+        keep = np.concatenate([[True], levels[1:] != levels[:-1]])
+        return levels[keep], starts[keep]
+
+    def describe(self) -> str:
+        return f"batch ramp: {self.doublings} doublings to B over {self.fraction:g} of the constant-B steps"
 
 
 def _costs(steps: object, examples: object) -> tuple[np.ndarray, np.ndarray]:
@@ -218,35 +253,71 @@ def _noise_free(problem: Problem) -> Problem:
                    name=f"{problem.name}, noise-free")
 
 
+def _ramp_points(problem: Problem, optimizer: OptimizerLike, table: Sweep,
+                 ramp: BatchRamp) -> tuple[np.ndarray, np.ndarray, tuple[dict[str, float], ...]]:
+    """Steps, examples and hyperparameters of ``ramp`` at each final batch size of the constant sweep ``table``:
+    the learning rate re-tuned over :data:`RAMP_LR_FACTORS` times the constant-B optimum, the other
+    hyperparameters kept at it."""
+    ref = as_optimizer_spec(optimizer)
+    steps: list[float] = []
+    examples: list[float] = []
+    hypers: list[dict[str, float]] = []
+    for row in table.rows:
+        if not math.isfinite(row.steps):
+            steps.append(math.inf)
+            examples.append(math.inf)
+            hypers.append({})
+            continue
+        levels, starts = ramp.schedule(row.batch_size, row.steps)
+        lrs = row.hyperparameters["lr"] * RAMP_LR_FACTORS
+        grid = ref(**{**row.hyperparameters, "lr": lrs, "precond_power": table.precond_power})
+        S, j = first_hit_under_batch_schedule(problem, grid, levels, starts, table.target)
+        steps.append(S)
+        examples.append(examples_until(levels, starts, S))
+        hypers.append({} if j is None else {**row.hyperparameters, "lr": float(lrs[j])})
+    return np.array(steps), np.array(examples), tuple(hypers)
+
+
 def steps_examples(
     problem: Problem,
     optimizer: OptimizerLike,
     *,
     batch_sizes: ArrayLike = PAPER_BATCH_SIZES,
     target: float = 0.01,
+    ramp: BatchRamp | None = None,
     grid: Mapping[str, ArrayLike] | None = None,
     precond_power: float = OPTIMIZERS_OWN,
     tolerance: float = RELATION_TOLERANCE,
     executor: ExecutorArg = None,
     **fixed: ArrayLike,
 ) -> StepsExamples:
-    r"""Steps and examples to ``target`` at each constant batch size, tuned per B, and their frontier.
+    r"""Steps and examples to ``target`` over a batch-size family, and their frontier.
 
-    Each point is :func:`~nqm.numerics.sweep`'s tuned row (``optimizer``, ``grid``, ``precond_power``,
-    ``fixed`` and ``executor`` as for :func:`~nqm.numerics.sweep`): :math:`S(B)` exact, :math:`E = BS`.
-    The noise-free anchor is the same tuning on the problem with :math:`C = 0` (one more sweep row).
-    The result (:class:`StepsExamples`) holds the Pareto frontier, McCandlish's fitted
-    :math:`S_{\min}, E_{\min}` and the relation's residual at every point (module docstring);
-    ``tolerance`` (> 0) only sets which points :attr:`StepsExamples.holds` reports.
+    ``ramp=None``: a constant batch size B, tuned per B: each point is :func:`~nqm.numerics.sweep`'s
+    tuned row (``optimizer``, ``grid``, ``precond_power``, ``fixed`` and ``executor`` as for
+    :func:`~nqm.numerics.sweep`), :math:`S(B)` exact, :math:`E = BS`. With a :class:`BatchRamp`,
+    each B is the ramp's final batch size; the learning rate is re-tuned over
+    :data:`RAMP_LR_FACTORS` times the constant-B optimum (which is among them), the other
+    hyperparameters stay at it, and S is the exact first hit (:mod:`._batch_ramps`),
+    :math:`E = \sum_{t<S}B_t`. The noise-free anchor is the same tuning on the problem with
+    :math:`C = 0` (a floor for any batch schedule). The result (:class:`StepsExamples`) holds the
+    Pareto frontier, McCandlish's fitted :math:`S_{\min}, E_{\min}` and the relation's residual at
+    every point (module docstring); ``tolerance`` (> 0) only sets which points
+    :attr:`StepsExamples.holds` reports.
     """
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be an nqm.numerics.Problem; got {type(problem).__name__}")
     tolerance = validate_positive("tolerance", tolerance)
+    if ramp is not None and not isinstance(ramp, BatchRamp):
+        raise ValueError(f"ramp must be None (a constant batch size) or an nqm.numerics.BatchRamp; got {ramp!r}")
     config = dict(optimizer=optimizer, target=target, grid=grid, precond_power=precond_power, **fixed)
     table = sweeps(problem, [dict(config, batch_sizes=batch_sizes)], executor=executor)[0]
     free = sweeps(_noise_free(problem), [dict(config, batch_sizes=[1.0])])[0]
-    B, S = table.batch_sizes, table.steps
+    B = table.batch_sizes
     base = dict(optimizer=as_optimizer_spec(optimizer).name, precond_power=table.precond_power, target=table.target,
-                problem=problem.name, family="constant batch size")
-    return _analyse(problem, base, B, S, B * S, tuple(r.hyperparameters for r in table.rows),
-                    float(free.steps[0]), tolerance)
+                problem=problem.name, family="constant batch size" if ramp is None else ramp.describe())
+    if ramp is None:
+        S, E, hyper = table.steps, B * table.steps, tuple(r.hyperparameters for r in table.rows)
+    else:
+        S, E, hyper = _ramp_points(problem, optimizer, table, ramp)
+    return _analyse(problem, base, B, S, E, hyper, float(free.steps[0]), tolerance)

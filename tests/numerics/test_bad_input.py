@@ -310,6 +310,8 @@ WALK = [
     ("steps_examples", "tolerance", "positive", lambda v: nn.steps_examples(PROB, "sgd", **PLAN, tolerance=v)),
     ("steps_examples", "optimizer", "name", lambda v: nn.steps_examples(PROB, v, **PLAN)),
     ("pareto_front", "steps", "array", lambda v: nn.pareto_front(v, [4, 16])),
+    ("BatchRamp", "doublings", "count", lambda v: nn.BatchRamp(doublings=v)),
+    ("BatchRamp", "fraction", "unit", lambda v: nn.BatchRamp(fraction=v)),
     ("mccandlish_residuals", "examples", "array",
      lambda v: nn.mccandlish_residuals([4, 16], v, nn.McCandlishFit(1.0, 1.0, 1.0, 0.0))),
     ("perfect_scaling_breakdown", "steps", "array", lambda v: nn.perfect_scaling_breakdown([4, 16], v)),

@@ -99,3 +99,86 @@ def test_fit_residuals_and_tables(frontier: nn.StepsExamples) -> None:
     fit_csv = frontier.to_csv(table="fit").splitlines()
     assert fit_csv[0] == "S_min,E_min,B_crit,rms_relative_error,noise_free_steps,bayes_examples"
     assert "StepsExamples (points)" in frontier._repr_html_()
+
+
+# ------------------------------------------------------------------ batch ramps
+def _plain_recursion(problem: nn.Problem, lr: float, beta: float, batch: np.ndarray) -> np.ndarray:
+    """Expected risk at steps 0..len(batch) of heavy-ball momentum (beta = 0: SGD) under per-step batch sizes,
+    by the plain second-moment recursion S <- A S A^T + (c/B_t) b b^T of (theta, m), written out here."""
+    h, c, v, w = problem.h, problem.c, problem.init_var, problem.weights
+    A = np.zeros((h.size, 2, 2))
+    A[:, 0, 0], A[:, 0, 1], A[:, 1, 0], A[:, 1, 1] = 1 - lr * h, -lr * beta, h, beta
+    b = np.stack([-lr * np.ones_like(h), np.ones_like(h)], axis=-1)
+    bb = b[:, :, None] * b[:, None, :]
+    S = np.zeros((h.size, 2, 2))
+    S[:, 0, 0] = v
+    out = [np.sum(w * 0.5 * h * S[:, 0, 0])]
+    for B in batch:
+        S = A @ S @ np.swapaxes(A, -1, -2) + (c / B)[:, None, None] * bb
+        out.append(np.sum(w * 0.5 * h * S[:, 0, 0]))
+    return np.array(out)
+
+
+def _per_step(levels: np.ndarray, starts: np.ndarray, steps: int) -> np.ndarray:
+    return np.array([levels[np.searchsorted(starts, t, side="right") - 1] for t in range(steps)])
+
+
+ramps = st.lists(st.integers(1, 40), min_size=0, max_size=3).map(lambda d: np.concatenate([[0], np.cumsum(d)]))
+
+
+@settings(max_examples=15, deadline=None)
+@given(ramps, st.floats(1.0, 64.0), st.sampled_from([0.0, 0.5, 0.9]))
+def test_batch_schedule_risk_is_the_plain_recursion(starts, b0, beta) -> None:
+    from nqm.numerics._batch_ramps import batch_schedule_risk
+
+    levels = b0 * 2.0 ** np.arange(starts.size)
+    lrs = np.array([0.02, 0.3, 1.5])
+    opt = nn.Momentum(lr=lrs, beta=beta) if beta else nn.SGD(lr=lrs)
+    T = int(starts[-1]) + 30
+    risk = batch_schedule_risk(PROB, opt, levels, starts, np.arange(T + 1))
+    for i, lr in enumerate(lrs):
+        ref = _plain_recursion(PROB, lr, beta, _per_step(levels, starts, T))
+        np.testing.assert_allclose(risk[i], ref, rtol=1e-10)
+
+
+def test_first_hit_and_examples_under_a_ramp_by_brute_force() -> None:
+    from nqm.numerics._batch_ramps import examples_until, first_hit_under_batch_schedule
+
+    levels, starts = np.array([2.0, 8.0, 32.0]), np.array([0, 40, 120])
+    lrs = np.logspace(-2, 0.2, 9)
+    S, j = first_hit_under_batch_schedule(PROB, nn.SGD(lr=lrs), levels, starts, TARGET)
+    batch = _per_step(levels, starts, 3000)
+    hits = []
+    for lr in lrs:
+        ref = _plain_recursion(PROB, lr, 0.0, batch)
+        hits.append(int(np.argmax(ref <= TARGET * (1 + nn.TIE_RTOL))) if np.any(ref <= TARGET) else math.inf)
+    assert S == min(hits) and j == hits.index(min(hits))
+    assert examples_until(levels, starts, S) == float(np.sum(batch[: int(S)]))
+
+
+@pytest.fixture(scope="module")
+def ramped() -> nn.StepsExamples:
+    return nn.steps_examples(PROB, "momentum", batch_sizes=BS, target=TARGET, grid={"lr": GRID["lr"], "beta": [0.0, 0.9]},
+                             ramp=nn.BatchRamp(doublings=3, fraction=0.5))
+
+
+def test_ramp_points_are_exact_first_hits(ramped: nn.StepsExamples) -> None:
+    constant = nn.steps_examples(PROB, "momentum", batch_sizes=BS, target=TARGET, grid={"lr": GRID["lr"], "beta": [0.0, 0.9]})
+    assert ramped.family.startswith("batch ramp")
+    for B, S, E, hyper, S_c in zip(BS, ramped.steps, ramped.examples, ramped.hyperparameters, constant.steps):
+        levels, starts = nn.BatchRamp(doublings=3, fraction=0.5).schedule(B, S_c)
+        batch = _per_step(levels, starts, int(S))
+        ref = _plain_recursion(PROB, hyper["lr"], hyper["beta"], batch)
+        assert ref[-1] <= TARGET * (1 + nn.TIE_RTOL) and np.all(ref[:-1] > TARGET)
+        assert E == float(np.sum(batch))
+        assert S >= S_c  # the ramp's batch sizes are at most B: never fewer steps than B itself at its best
+        assert levels[-1] == B and np.all(np.diff(levels) > 0) and levels[0] >= 1
+
+
+def test_bad_ramps_are_refused() -> None:
+    with pytest.raises(ValueError, match="doublings must be an integer"):
+        nn.BatchRamp(doublings=0)
+    with pytest.raises(ValueError, match=r"fraction must be .*\(0, 1\]"):
+        nn.BatchRamp(fraction=1.5)
+    with pytest.raises(ValueError, match="ramp must be None"):
+        nn.steps_examples(PROB, "sgd", batch_sizes=BS, target=TARGET, ramp="geometric")
