@@ -20,6 +20,7 @@ from ._critical import (
     mccandlish_fit,
     perfect_scaling_breakdown,
 )
+from ._decay_growth import DecayVersusGrowth, decay_versus_growth
 from ._frontier import BatchRamp, StepsExamples, mccandlish_residuals, pareto_front, steps_examples
 from ._model import MAX_STEPS, RiskModel, build_model
 from ._montecarlo import MonteCarloResult, monte_carlo
@@ -83,6 +84,7 @@ from ._tune import TuneResult, clear_tune_cache, default_grid, tune
 __all__ = [
     "BatchRamp",
     "CacheWarning",
+    "DecayVersusGrowth",
     "CriticalBatchSizes",
     "EMA",
     "ExecutorArg",
@@ -120,6 +122,7 @@ __all__ = [
     "clear_tune_cache",
     "config_key",
     "critical_batch_sizes",
+    "decay_versus_growth",
     "default_grid",
     "default_max_lr",
     "as_optimizer",

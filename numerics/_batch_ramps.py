@@ -18,16 +18,19 @@ parts), so the whole lr grid and a chunk of steps are evaluated at once; for a r
 (:math:`B_k` non-decreasing) the terms after the first are negative and the rounding error is at
 most about :math:`\epsilon\,B_{\max}/B_0` of the noise part. A divergent grid point gives ``inf``.
 
-**First hits.** The risk is non-increasing in every :math:`B_t` (each :math:`n` increment is
-non-negative), so for fixed hyperparameters the first hit under a ramp lies between the first hits
-at the constant batch sizes :math:`\max_k B_k` and :math:`\min_k B_k`: every step in between is
-evaluated, in increasing order, and the first that reaches the target (the tie rule of
-:func:`~nqm.numerics.reaches`) is exact, also for non-monotone curves.
+**First hits.** Before the batch size first changes the run is the constant run at :math:`B_0`,
+whose exact first hits come from :func:`~nqm.numerics.steps_to_target`'s search. After it, the
+risk is non-increasing in every :math:`B_t` (each :math:`n` increment is non-negative), so for fixed
+hyperparameters the first hit lies between the first hits at the constant batch sizes
+:math:`\max_k B_k` and :math:`\min_k B_k`: every step in between is evaluated, in increasing order,
+and the first that reaches the target (the tie rule of :func:`~nqm.numerics.reaches`) is exact,
+also for non-monotone curves.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -37,7 +40,8 @@ from ._problem import Problem
 from ._steps import first_hits
 from ._tie import reaches
 
-__all__ = ["batch_schedule_risk", "first_hit_under_batch_schedule", "examples_until"]
+__all__ = ["batch_schedule_risk", "constant_first_hits", "first_hit_scan", "first_hit_under_batch_schedule",
+           "examples_until"]
 
 #: steps x grid points x bins evaluated at once by the first-hit scan
 _CHUNK_ELEMENTS = 1 << 20
@@ -62,30 +66,42 @@ def batch_schedule_risk(problem: Problem, opt: Optimizer, levels: np.ndarray, st
         return np.where(np.isnan(total) | np.isinf(total), np.inf, np.maximum(total, np.sum(det, axis=-2)))
 
 
-def _constant_first_hit(problem: Problem, opt: Optimizer, batch_size: float, target: float) -> np.ndarray:
-    return first_hits(build_model(problem, opt, batch_size, merge_bins=True).flatten(), target).reshape(opt.shape)
+def constant_first_hits(problem: Problem, opt: Optimizer, batch_size: float, target: float) -> np.ndarray:
+    """Exact first hits at a constant batch size of every grid point of ``opt``, flattened."""
+    return first_hits(build_model(problem, opt, batch_size, merge_bins=True).flatten(), target).ravel()
 
 
 def first_hit_under_batch_schedule(problem: Problem, opt: Optimizer, levels: np.ndarray, starts: np.ndarray,
                                    target: float) -> tuple[float, int | None]:
     """Fewest steps to ``target`` over the grid points of ``opt`` under the batch schedule, and the first flat
     grid index attaining it (``(inf, None)`` if none reaches it within the horizon searched, module docstring)."""
-    lo_hits = _constant_first_hit(problem, opt, float(np.max(levels)), target).ravel()
-    hi_hits = _constant_first_hit(problem, opt, float(np.min(levels)), target).ravel()
-    lo = float(np.min(lo_hits))
+    first = constant_first_hits(problem, opt, float(levels[0]), target)
+    if len(levels) == 1 or float(np.min(first)) < starts[1]:  # reached before the batch size first changes
+        j = int(np.argmin(first))
+        return (float(first[j]), j) if math.isfinite(first[j]) else (math.inf, None)
+    lo = max(float(np.min(constant_first_hits(problem, opt, float(np.max(levels)), target))), float(starts[1]))
     if not math.isfinite(lo):
         return math.inf, None
-    hi = float(np.min(hi_hits))
+    hi = float(np.min(constant_first_hits(problem, opt, float(np.min(levels)), target)))
     if not math.isfinite(hi):
         hi = float(starts[-1]) + RAMP_TAIL * max(lo, 1.0)
     flat = int(np.prod(opt.shape))
-    largest = max(1, _CHUNK_ELEMENTS // (flat * problem.size))
+    return first_hit_scan(lambda t: batch_schedule_risk(problem, opt, levels, starts, t).reshape(flat, t.size),
+                          lo, hi, flat * problem.size, target)
+
+
+def first_hit_scan(risk_at: Callable[[np.ndarray], np.ndarray], lo: float, hi: float, elements: int,
+                   target: float) -> tuple[float, int | None]:
+    """The first step in ``[lo, hi]`` where some row of ``risk_at(t)`` (shape ``(rows, t.size)``) reaches
+    ``target``, and the first such row; ``(inf, None)`` if none does. Steps are evaluated in increasing
+    order, in chunks that double from 32 up to about :data:`_CHUNK_ELEMENTS` / ``elements`` (the rows
+    times their bins), since the hit is often close to ``lo``."""
+    largest = max(1, _CHUNK_ELEMENTS // max(elements, 1))
     start, chunk = int(lo), 16
     while start <= hi:
-        chunk = min(2 * chunk, largest)  # small chunks first: the hit is often close to the lower end
+        chunk = min(2 * chunk, largest)
         t = np.arange(start, min(start + chunk, int(hi) + 1))
-        risk = batch_schedule_risk(problem, opt, levels, starts, t).reshape(flat, t.size)
-        hit = reaches(risk, target)
+        hit = reaches(risk_at(t), target)
         if hit.any():
             first = np.where(hit.any(axis=1), np.argmax(hit, axis=1), t.size)
             j = int(np.argmin(first))

@@ -310,6 +310,8 @@ WALK = [
     ("steps_examples", "tolerance", "positive", lambda v: nn.steps_examples(PROB, "sgd", **PLAN, tolerance=v)),
     ("steps_examples", "optimizer", "name", lambda v: nn.steps_examples(PROB, v, **PLAN)),
     ("pareto_front", "steps", "array", lambda v: nn.pareto_front(v, [4, 16])),
+    ("decay_versus_growth", "factor", "positive", lambda v: nn.decay_versus_growth(PROB, "sgd", batch_size=4, factor=v)),
+    ("decay_versus_growth", "batch_size", "batch_size", lambda v: nn.decay_versus_growth(PROB, "sgd", batch_size=v)),
     ("BatchRamp", "doublings", "count", lambda v: nn.BatchRamp(doublings=v)),
     ("BatchRamp", "fraction", "unit", lambda v: nn.BatchRamp(fraction=v)),
     ("mccandlish_residuals", "examples", "array",
@@ -345,7 +347,7 @@ WALK = [
 #: ``from_spec`` (a spec object: :func:`test_from_spec_needs_a_spec`), and the constants
 NOT_WALKED = {
     "CriticalBatchSizes", "GradientNoiseScale", "LearningRateTable", "McCandlishFit", "MonteCarloResult",
-    "ScheduleResult", "ScheduleSweep", "StepsExamples", "Sweep", "SweepList", "SweepRow", "TuneResult", "ResultCache", "local_pool", "from_spec",
+    "ScheduleResult", "ScheduleSweep", "StepsExamples", "DecayVersusGrowth", "Sweep", "SweepList", "SweepRow", "TuneResult", "ResultCache", "local_pool", "from_spec",
     "OptimizerRef",
     "MAX_STEPS", "MAX_MULTIPLICATIVE_STEPS",
     # constants, a warning category, the pool class behind local_pool, the cache's type registry,

@@ -102,19 +102,20 @@ def test_fit_residuals_and_tables(frontier: nn.StepsExamples) -> None:
 
 
 # ------------------------------------------------------------------ batch ramps
-def _plain_recursion(problem: nn.Problem, lr: float, beta: float, batch: np.ndarray) -> np.ndarray:
-    """Expected risk at steps 0..len(batch) of heavy-ball momentum (beta = 0: SGD) under per-step batch sizes,
-    by the plain second-moment recursion S <- A S A^T + (c/B_t) b b^T of (theta, m), written out here."""
+def _plain_recursion(problem: nn.Problem, lr: object, beta: float, batch: np.ndarray) -> np.ndarray:
+    """Expected risk at steps 0..len(batch) of heavy-ball momentum (beta = 0: SGD) under per-step batch sizes
+    (and learning rates, if ``lr`` is an array), by the plain second-moment recursion S <- A S A^T + (c/B_t) b b^T
+    of (theta, m), written out here."""
     h, c, v, w = problem.h, problem.c, problem.init_var, problem.weights
-    A = np.zeros((h.size, 2, 2))
-    A[:, 0, 0], A[:, 0, 1], A[:, 1, 0], A[:, 1, 1] = 1 - lr * h, -lr * beta, h, beta
-    b = np.stack([-lr * np.ones_like(h), np.ones_like(h)], axis=-1)
-    bb = b[:, :, None] * b[:, None, :]
+    lrs = np.broadcast_to(np.asarray(lr, dtype=float), (len(batch),))
     S = np.zeros((h.size, 2, 2))
     S[:, 0, 0] = v
     out = [np.sum(w * 0.5 * h * S[:, 0, 0])]
-    for B in batch:
-        S = A @ S @ np.swapaxes(A, -1, -2) + (c / B)[:, None, None] * bb
+    for a, B in zip(lrs, batch):
+        A = np.zeros((h.size, 2, 2))
+        A[:, 0, 0], A[:, 0, 1], A[:, 1, 0], A[:, 1, 1] = 1 - a * h, -a * beta, h, beta
+        b = np.stack([-a * np.ones_like(h), np.ones_like(h)], axis=-1)
+        S = A @ S @ np.swapaxes(A, -1, -2) + (c / B)[:, None, None] * (b[:, :, None] * b[:, None, :])
         out.append(np.sum(w * 0.5 * h * S[:, 0, 0]))
     return np.array(out)
 
@@ -182,3 +183,47 @@ def test_bad_ramps_are_refused() -> None:
         nn.BatchRamp(fraction=1.5)
     with pytest.raises(ValueError, match="ramp must be None"):
         nn.steps_examples(PROB, "sgd", batch_sizes=BS, target=TARGET, ramp="geometric")
+
+
+# ------------------------------------------------------------------ decay the learning rate or grow the batch
+@pytest.mark.parametrize("name, beta", [("sgd", 0.0), ("momentum", 0.9)])
+def test_decay_versus_growth_runs_are_exact_first_hits(name: str, beta: float) -> None:
+    from nqm.numerics._frontier import RAMP_LR_FACTORS
+
+    B0, k = 8.0, 5.0
+    fixed = {"beta": beta} if beta else {}
+    out = nn.decay_versus_growth(PROB, name, batch_size=B0, target=TARGET, factor=k, grid={"lr": GRID["lr"]}, **fixed)
+    tuned = nn.tune(PROB, name, batch_size=B0, target=TARGET, grid={"lr": GRID["lr"]}, **fixed)
+    assert out.steps["constant"] == tuned.steps and out.examples["constant"] == B0 * tuned.steps
+    S0 = tuned.steps
+    assert out.decay_steps == (round(0.5 * S0), round(0.75 * S0))
+    lrs = tuned.hyperparameters["lr"] * RAMP_LR_FACTORS
+    for run in ("lr decay", "batch growth"):
+        S = out.steps[run]
+        horizon = int(S) + 1
+        hits = []
+        for a in lrs:
+            t = np.arange(horizon)
+            if run == "lr decay":
+                rate = a / k ** np.searchsorted(out.decay_steps, t, side="right")
+                ref = _plain_recursion(PROB, rate, beta, np.full(horizon, B0))
+            else:
+                batch = B0 * k ** np.searchsorted(out.growth_steps, t, side="right")
+                ref = _plain_recursion(PROB, a, beta, batch)
+            reached = np.flatnonzero(ref <= TARGET * (1 + nn.TIE_RTOL))
+            hits.append(int(reached[0]) if reached.size else math.inf)
+        assert S == min(hits), run
+        assert out.lr[run] == lrs[hits.index(min(hits))]
+    # examples of the growth run: B0 until examples 0.5 S0 B0, then 5 B0 until 0.75 S0 B0, then 25 B0
+    g1, g2 = out.growth_steps
+    assert g1 == round(0.5 * S0) and g2 == g1 + round(0.25 * S0 / k)
+    batch = B0 * k ** np.searchsorted(out.growth_steps, np.arange(int(out.steps["batch growth"])), side="right")
+    assert out.examples["batch growth"] == float(np.sum(batch))
+    assert out.to_csv().splitlines()[0] == "run,steps,examples,lr,milestone_steps"
+
+
+def test_decay_versus_growth_refuses_bad_input() -> None:
+    with pytest.raises(ValueError, match=r"factor must be a number in \(1, inf\)"):
+        nn.decay_versus_growth(PROB, "sgd", batch_size=8, target=TARGET, factor=0.5)
+    with pytest.raises(ValueError, match="milestones must be fractions"):
+        nn.decay_versus_growth(PROB, "sgd", batch_size=8, target=TARGET, milestones=(0.75, 0.5))
