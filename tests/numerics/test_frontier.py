@@ -227,3 +227,19 @@ def test_decay_versus_growth_refuses_bad_input() -> None:
         nn.decay_versus_growth(PROB, "sgd", batch_size=8, target=TARGET, factor=0.5)
     with pytest.raises(ValueError, match="milestones must be fractions"):
         nn.decay_versus_growth(PROB, "sgd", batch_size=8, target=TARGET, milestones=(0.75, 0.5))
+
+
+@settings(max_examples=10, deadline=None)
+@given(ramps, st.floats(1.0, 64.0), st.sampled_from(["sgd", "momentum", "ema"]))
+def test_batch_superposition_agrees_with_the_scheduled_engine(starts, b0, name) -> None:
+    """Two exact paths: the superposition of constant closed forms (_batch_ramps) and the engine's segment
+    maps (nn.scheduled_risk with a piecewise batch-size schedule) agree to 1e-10 at every step."""
+    from nqm.numerics._batch_ramps import batch_schedule_risk
+
+    levels = b0 * 2.0 ** np.arange(starts.size)
+    opt = nn.optimizer(name, lr=0.3, **({"beta": 0.9} if name == "momentum" else {"gamma": 0.9} if name == "ema" else {}))
+    T = int(starts[-1]) + 25
+    ours = batch_schedule_risk(PROB, opt, levels, starts, np.arange(T + 1))
+    sched = nn.schedules.piecewise(levels, starts[1:]) if starts.size > 1 else nn.schedules.constant(levels[0])
+    engine = nn.scheduled_risk(PROB, opt, steps=T, schedule={"batch_size": sched})
+    np.testing.assert_allclose(ours, engine, rtol=1e-10)
