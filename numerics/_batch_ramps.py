@@ -16,7 +16,12 @@ so the risk is linear in the per-step noise variances :math:`c/B_t` (superpositi
 Each term is the engine's exact constant-hyperparameter closed form (:func:`~nqm.numerics.build_model`'s
 parts), so the whole lr grid and a chunk of steps are evaluated at once; for a ramp up
 (:math:`B_k` non-decreasing) the terms after the first are negative and the rounding error is at
-most about :math:`\epsilon\,B_{\max}/B_0` of the noise part. A divergent grid point gives ``inf``.
+most about :math:`\epsilon\,B_{\max}/B_0` of the noise part (measured against the engine's segment maps,
+:func:`~nqm.numerics.scheduled_risk`: within 1e-10 on drawn ramps, ``tests/numerics/test_frontier.py``). A
+divergent grid point gives ``inf``, also at steps where its risk is still finite but within a factor
+:math:`B_{\max}/B_0` of the float64 overflow (the terms overflow first); never NaN. On an lr grid it costs
+about 0.6x a loop of :func:`~nqm.numerics.scheduled_risk` calls (21 rates, 8001 steps, paper spectrum
+d = 1000 in 20 bins, 5 batch sizes: 6.0 s against 9.5 s for SGD, 6.9 s against 12.5 s for momentum).
 
 **First hits.** Before the batch size first changes the run is the constant run at :math:`B_0`,
 whose exact first hits come from :func:`~nqm.numerics.steps_to_target`'s search. After it, the
