@@ -60,7 +60,7 @@ from ._tune import OPTIMIZERS_OWN
 
 __all__ = ["BatchRamp", "RAMP_LR_FACTORS", "StepsExamples", "mccandlish_residuals", "pareto_front", "steps_examples"]
 
-#: default reporting threshold of :attr:`StepsExamples.holds`: |residual| at most this
+#: default reporting threshold of :attr:`StepsExamples.holds`: the size of the residual at most this
 RELATION_TOLERANCE = 0.1
 #: a batch ramp's learning rate is re-tuned over the constant-B optimum times these factors (it included)
 RAMP_LR_FACTORS = np.logspace(-1, 1, 21)
@@ -193,7 +193,7 @@ class StepsExamples(Tabular):
 
     @property
     def holds(self) -> np.ndarray:
-        """Mask of the points where the fitted relation holds to within ``tolerance`` (|residual|)."""
+        """Mask of the points where the size of the fitted residual is at most ``tolerance``."""
         with np.errstate(invalid="ignore"):
             return np.abs(self.residual) <= self.tolerance
 
