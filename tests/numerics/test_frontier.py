@@ -243,3 +243,17 @@ def test_batch_superposition_agrees_with_the_scheduled_engine(starts, b0, name) 
     sched = nn.schedules.piecewise(levels, starts[1:]) if starts.size > 1 else nn.schedules.constant(levels[0])
     engine = nn.scheduled_risk(PROB, opt, steps=T, schedule={"batch_size": sched})
     np.testing.assert_allclose(ours, engine, rtol=1e-10)
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum"])
+def test_ramp_first_hits_agree_with_scheduled_steps_to_target(name: str) -> None:
+    """The bracketed scan over an lr grid against the engine's own first-step search, one rate at a time."""
+    from nqm.numerics._batch_ramps import examples_until, first_hit_under_batch_schedule
+
+    levels, starts = np.array([2.0, 8.0, 32.0]), np.array([0, 40, 120])
+    sched = {"batch_size": nn.schedules.piecewise(levels, starts[1:])}
+    for lr in (0.05, 0.4):
+        opt = nn.optimizer(name, lr=lr, **({"beta": 0.8} if name == "momentum" else {}))
+        S, _ = first_hit_under_batch_schedule(PROB, opt, levels, starts, TARGET)
+        engine = nn.scheduled_steps_to_target(PROB, opt, target=TARGET, schedule=sched, horizon=20_000)
+        assert (S, examples_until(levels, starts, S)) == (engine.steps, engine.examples)
