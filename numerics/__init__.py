@@ -20,6 +20,8 @@ from ._critical import (
     mccandlish_fit,
     perfect_scaling_breakdown,
 )
+from ._decay_growth import DecayVersusGrowth, decay_versus_growth
+from ._frontier import BatchRamp, StepsExamples, mccandlish_residuals, pareto_front, steps_examples
 from ._model import MAX_STEPS, RiskModel, build_model
 from ._montecarlo import MonteCarloResult, monte_carlo
 from ._multiplicative import MAX_MULTIPLICATIVE_STEPS, multiplicative_expected_risk
@@ -82,7 +84,9 @@ from ._tie import TIE_RTOL, reaches
 from ._tune import TuneResult, clear_tune_cache, default_grid, tune
 
 __all__ = [
+    "BatchRamp",
     "CacheWarning",
+    "DecayVersusGrowth",
     "CriticalBatchSizes",
     "EMA",
     "ExecutorArg",
@@ -112,6 +116,7 @@ __all__ = [
     "ScheduleResult",
     "ScheduleSweep",
     "ScheduledSteps",
+    "StepsExamples",
     "Sweep",
     "SweepJob",
     "SweepList",
@@ -123,6 +128,7 @@ __all__ = [
     "clear_tune_cache",
     "config_key",
     "critical_batch_sizes",
+    "decay_versus_growth",
     "default_grid",
     "default_max_lr",
     "as_optimizer",
@@ -138,6 +144,7 @@ __all__ = [
     "local_pool",
     "map_tasks",
     "mccandlish_fit",
+    "mccandlish_residuals",
     "monte_carlo",
     "multiplicative_expected_risk",
     "open_executor",
@@ -145,6 +152,7 @@ __all__ = [
     "optimal_schedule",
     "optimize_schedule",
     "optimizer",
+    "pareto_front",
     "perfect_scaling_breakdown",
     "piecewise_risk",
     "piecewise_risk_gradient",
@@ -159,6 +167,7 @@ __all__ = [
     "schedules",
     "split_steps",
     "stationary_risk",
+    "steps_examples",
     "steps_to_target",
     "sweep",
     "sweep_jobs",

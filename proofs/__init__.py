@@ -45,7 +45,7 @@ from typing import Any
 _SUBMODULE_EXPORTS: dict[str, tuple[str, ...]] = {
     "claims": ("METHODS", "Proof", "ProofReport", "ProofResult", "generic_proofs", "latex_appendix", "proof_catalogue", "proof_table", "results_to_json", "run_all", "write_json", "write_latex",),
     "conformance": ("ABSOLUTE_ACCURACY", "ConformanceError", "ConformanceReport", "PROPERTIES", "Property", "PropertyResult", "Reduction", "ScheduledSetup", "Setup", "batch_sizes", "bayes_risk_bound", "bin_weights", "check_conformance", "declare_reduction", "declared_reductions", "derived_stable", "hyperparameters", "moment_recursion_risk", "monte_carlo_tolerances", "noise_variances", "optimizers", "precond_powers", "problems", "scheduled_setups", "setups", "spectra", "spectral_radius", "stable_lr_limit", "start_variances", "step_lists", "unstable_hyperparameters",),
-    "figures": ("DEFAULT_FIGURES", "FIGURES", "FigureResult", "STYLE", "figure_11", "figure_13", "figure_14", "figure_15", "figure_2", "figure_3a", "figure_3b", "figure_3c", "figure_4", "figure_critical_vs_power", "figure_network_vs_nqm", "figure_steps_surface", "figure_training_curves", "make_figures", "save_figure",),
+    "figures": ("DEFAULT_FIGURES", "FIGURES", "FigureResult", "STYLE", "figure_batch_ramps", "figure_11", "figure_13", "figure_14", "figure_15", "figure_2", "figure_3a", "figure_3b", "figure_3c", "figure_4", "figure_critical_vs_power", "figure_network_vs_nqm", "figure_steps_surface", "figure_steps_vs_examples", "figure_training_curves", "make_figures", "save_figure",),
     "formulas": ("FormulaVerdict", "QUANTITIES", "verify_formula",),
     "report": ("ReportConfig", "VALIDATION_MODES", "build_report",),
     # the torch extra: loaded only when one of these names is used

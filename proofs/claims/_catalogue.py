@@ -8,7 +8,9 @@ derived value beside the paper's, with a reference):
 * :mod:`._preconditioning` — claim 3, preconditioning (Section 3.3, eqs. 8–10);
 * :mod:`._ema` — claim 4, EMA (Section 3.4, Theorem 2, Appendix D);
 * :mod:`._information` — claim 5, the information bound and the tuned optima (Section 3.6);
-* :mod:`._scaling` — claim 6, linear learning-rate scaling (Section 3.7, Fig. 14).
+* :mod:`._scaling` — claim 6, linear learning-rate scaling (Section 3.7, Fig. 14);
+* :mod:`._schedules` — beyond the paper: steps against examples, McCandlish's relation, batch-size
+  ramps and schedules (issue 13).
 
 Each entry is one :class:`~nqm.proofs.claims._prover.Proof` that holds the paper's
 statements it rests on as objects (:class:`~nqm.theory.Statement`: the paper's formula, the
@@ -28,15 +30,15 @@ from collections.abc import Callable, Iterable
 from nqm.theory import OptimizerSpec, registered_specs
 
 from ..conformance import resolve_spec
-from . import _ema, _information, _momentum, _preconditioning, _scaling, _sgd
+from . import _ema, _information, _momentum, _preconditioning, _scaling, _schedules, _sgd
 from ._information import information_bound_proof
 from ._prover import Proof, generic_proofs
 from ._results import ProofReport, ProofResult
 
 __all__ = ["paper_proofs", "proof_catalogue", "run_all"]
 
-#: the claim families in the catalogue's order (claims 1-6)
-FAMILIES = (_sgd, _momentum, _preconditioning, _ema, _information, _scaling)
+#: the claim families in the catalogue's order (claims 1-6, then time-varying training beyond the paper)
+FAMILIES = (_sgd, _momentum, _preconditioning, _ema, _information, _scaling, _schedules)
 
 
 def paper_proofs() -> list[Proof]:

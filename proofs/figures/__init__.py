@@ -28,4 +28,7 @@ from ._extra import figure_critical_vs_power, figure_network_vs_nqm, figure_step
 # isort: split
 from ._notebook import figure_training_curves
 
-__all__ = ["DEFAULT_FIGURES", "FIGURE_NEEDS", "FIGURES", "FigureData", "FigureResult", "ScheduleNeed", "SweepNeed", "figure_needs", "STYLE", "figure_11", "figure_13", "figure_14", "figure_15", "figure_2", "figure_3a", "figure_3b", "figure_3c", "figure_4", "figure_critical_vs_power", "figure_network_vs_nqm", "figure_steps_surface", "figure_paths", "figure_training_curves", "make_figures", "save_figure"]
+# isort: split
+from ._schedules import figure_batch_ramps, figure_steps_vs_examples
+
+__all__ = ["DEFAULT_FIGURES", "figure_batch_ramps", "FIGURE_NEEDS", "FIGURES", "FigureData", "FigureResult", "ScheduleNeed", "SweepNeed", "figure_needs", "STYLE", "figure_11", "figure_13", "figure_14", "figure_15", "figure_2", "figure_3a", "figure_3b", "figure_3c", "figure_4", "figure_critical_vs_power", "figure_network_vs_nqm", "figure_steps_surface", "figure_steps_vs_examples", "figure_paths", "figure_training_curves", "make_figures", "save_figure"]

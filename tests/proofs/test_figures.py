@@ -32,9 +32,11 @@ from nqm.proofs import (
     figure_13,
     figure_14,
     figure_15,
+    figure_batch_ramps,
     figure_critical_vs_power,
     figure_network_vs_nqm,
     figure_steps_surface,
+    figure_steps_vs_examples,
     figure_training_curves,
     make_figures,
     save_figure,
@@ -61,9 +63,11 @@ SMALL = {
                           seconds=1 - np.logspace(-3, 0, 6), target=TARGET),
     "critical_vs_power": dict(problem=PROB, powers=(0.0, 0.5), optimizers=("sgd", "momentum"), batch_sizes=BS, target=TARGET),
     "training_curves": dict(problem=PROB, lrs=(0.05, 0.5, 1.9), steps=3000, batch_size=4.0, points=60),
+    "steps_vs_examples": dict(problem=PROB, optimizers=("sgd", "momentum"), batch_sizes=BS, target=TARGET),
+    "batch_ramps": dict(problem=PROB, optimizers=("sgd", "momentum"), batch_sizes=BS[1:], target=TARGET),
 }
 #: figures whose every panel is log-log
-LOG_LOG = {"fig2", "fig3a", "fig4", "fig3b", "fig13", "fig14", "fig15", "steps_surface", "training_curves"}
+LOG_LOG = {"fig2", "fig3a", "fig4", "fig3b", "fig13", "fig14", "fig15", "steps_surface", "training_curves", "batch_ramps"}
 #: figures computed on a problem (the others draw one direction)
 ON_A_PROBLEM = {name for name, kwargs in SMALL.items() if "problem" in kwargs}
 #: figures with the information bound
@@ -471,3 +475,31 @@ def test_figures_draw_shared_sweeps_computed_once(monkeypatch: pytest.MonkeyPatc
         own.add(need, nn.sweep(need.problem, need.optimizer, batch_sizes=need.batch_sizes, target=need.target,
                                precond_power=need.precond_power))
     assert FIGURES["fig3a"](**SMALL["fig3a"], computed=own).data == alone[0].data and calls == [6, 4, 4]
+
+
+def test_steps_vs_examples_data_are_tuned_first_hits(results: dict[str, FigureResult]) -> None:
+    """Each point is tune's fewest steps at its batch size, its examples B S; the fitted residual is
+    McCandlish's S_min/S + E_min/E - 1 from the fit the data carry."""
+    result = results["steps_vs_examples"]
+    assert result is not None and figure_steps_vs_examples is FIGURES["steps_vs_examples"]
+    for opt in ("sgd", "momentum"):
+        rows = sorted(_records(result, optimizer=opt), key=lambda r: r["batch_size"])
+        assert [r["batch_size"] for r in rows] == list(BS)
+        for r in rows[::2]:
+            assert r["steps"] == nn.tune(PROB, opt, batch_size=r["batch_size"], target=TARGET).steps
+            assert r["examples"] == r["batch_size"] * r["steps"]
+            assert r["residual"] == pytest.approx(r["S_min"] / r["steps"] + r["E_min"] / r["examples"] - 1, rel=1e-12)
+            assert r["steps"] >= r["noise_free_steps"] and r["examples"] >= r["bayes_examples"]
+
+
+def test_batch_ramps_data_against_tune_and_the_ramp_bound(results: dict[str, FigureResult]) -> None:
+    """Constant rows are tune's fewest steps; a ramp to B never takes fewer steps than B at its best rate."""
+    result = results["batch_ramps"]
+    assert figure_batch_ramps is FIGURES["batch_ramps"]
+    for opt in ("sgd", "momentum"):
+        const = sorted(_records(result, optimizer=opt, family="constant B"), key=lambda r: r["batch_size"])
+        ramp = sorted(_records(result, optimizer=opt, family="ramp to B"), key=lambda r: r["batch_size"])
+        assert [r["batch_size"] for r in const] == [r["batch_size"] for r in ramp] == list(BS[1:])
+        for c, r in zip(const, ramp):
+            assert c["steps"] == nn.tune(PROB, opt, batch_size=c["batch_size"], target=TARGET).steps
+            assert r["steps"] >= c["steps"] and r["examples"] < c["examples"]

@@ -1,0 +1,74 @@
+"""The time-varying-training claims (nqm.proofs.claims._schedules): each passes on the toolkit (slow: the
+claims' own problem), is in the catalogue, and fails on a mutant that contradicts its statement (fast:
+results of a small problem, altered)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+import nqm.numerics as nn
+from nqm.proofs.claims import _schedules, proof_catalogue
+from nqm.proofs.claims._catalogue import FAMILIES
+
+SMALL = nn.Problem.power_law(200, bins=8)
+BS = 2.0 ** np.arange(0, 15, 2)
+TARGET = 0.05
+
+
+def test_the_claims_are_in_the_catalogue() -> None:
+    assert _schedules in FAMILIES
+    names = {p.name for p in proof_catalogue(["sgd", "momentum", "ema"])}
+    assert {p.name for p in _schedules.claims()} <= names
+
+
+@pytest.mark.slow  # each claim runs its own computation (1-4 s)
+@pytest.mark.parametrize("proof", _schedules.claims(), ids=lambda p: p.name)
+def test_each_claim_passes(proof) -> None:
+    result = proof.run()
+    assert result.ok and result.outcome == "passed", result.details
+
+
+@pytest.fixture(scope="module")
+def small_relation() -> list[tuple[str, float, nn.StepsExamples]]:
+    return [(n, 0.0, nn.steps_examples(SMALL, n, batch_sizes=BS, target=TARGET)) for n in ("sgd", "momentum")]
+
+
+def test_the_relation_verdict_reads_its_own_definitions(small_relation) -> None:
+    out = _schedules.relation_outcome(small_relation)
+    for name, power, r in small_relation:
+        S, E = r.steps, r.examples
+        anchored = r.noise_free_steps / S + E.min() / E - 1
+        assert out.data[f"{name} p=0"]["knee_anchored_residual"] == pytest.approx(anchored.max(), rel=1e-12)
+
+
+def test_the_relation_claim_fails_on_mccandlishs_own_curve(small_relation) -> None:
+    """Mutant: steps exactly on the hyperbola through the exact ends (S = S_inf + E_low/B). Then the knee is
+    not sharper than McCandlish's, and the claim must fail."""
+    mutants = []
+    for name, power, r in small_relation:
+        S = r.noise_free_steps + np.min(r.examples) / r.batch_sizes
+        mutants.append((name, power, dataclasses.replace(r, steps=S, examples=r.batch_sizes * S)))
+    out = _schedules.relation_outcome(mutants)
+    assert not out.ok
+    assert any(line.startswith("[FAIL]") and "anchored residual" in line for line in out.details)
+
+
+def test_the_ramp_claim_passes_and_fails_on_a_ramp_that_saves_nothing() -> None:
+    const = nn.steps_examples(SMALL, "sgd", batch_sizes=BS[2:5], target=TARGET)
+    ramp = nn.steps_examples(SMALL, "sgd", batch_sizes=BS[2:5], target=TARGET, ramp=nn.BatchRamp())
+    assert _schedules.ramp_outcome([("sgd", 0.0, const, ramp)]).ok
+    out = _schedules.ramp_outcome([("sgd", 0.0, const, const)])  # mutant: the "ramp" is the constant run
+    assert not out.ok and out.details[0].startswith("[FAIL]")
+
+
+def test_the_smith_claim_fails_when_the_equivalence_is_reversed() -> None:
+    run = nn.decay_versus_growth(SMALL, "sgd", batch_size=4.0, target=TARGET)
+    ratio = run.examples["batch growth"] / run.examples["lr decay"]
+    assert abs(ratio - 1) <= _schedules.EQUIVALENCE_TOLERANCE  # well below B_crit, as the claim says
+    assert _schedules.smith_outcome([("sgd", 4.0, True, run)]).ok
+    assert not _schedules.smith_outcome([("sgd", 4.0, False, run)]).ok  # mutant: expected to fail there
+    more = dataclasses.replace(run, examples={**run.examples, "batch growth": 3 * run.examples["lr decay"]})
+    assert not _schedules.smith_outcome([("sgd", 4.0, True, more)]).ok
