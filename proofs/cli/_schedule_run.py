@@ -1,0 +1,260 @@
+"""The bodies of ``nqm schedule risk`` and ``nqm schedule optimal`` (declared in :mod:`._schedule`).
+
+A ``--schedule`` is resolved here against a whitelist: the preset must be in the presets' table of
+:mod:`nqm.numerics.schedules`, every key a parameter of the preset function
+(:func:`inspect.signature`), every value a number, numbers, or one of the word choices the
+parameter's annotation lists (``Literal[...]``). Nothing the user wrote is evaluated.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+from rich.table import Table
+
+from nqm.numerics import Optimizer, optimal_schedule, optimize_schedule, scheduled_risk
+from nqm.numerics import schedules as sched
+from nqm.theory import get_spec
+
+from ._common import fail, refuse_overwrite, write_output
+from ._runtime import one_optimizer, paper_problem, write_records
+from ._schedule import ScheduleArg
+from ._values import console_for_tables
+
+__all__ = ["MAX_REPORTED_STEPS", "examples_at", "hyperparameter_names", "optimal", "preset_functions",
+           "resolve_schedules", "risk"]
+
+#: most steps ``nqm schedule risk`` reports (rows of its table)
+MAX_REPORTED_STEPS = 10_000
+#: rows ``--at`` reports by default: every T/10 steps
+_DEFAULT_ROWS = 10
+
+
+def preset_functions() -> Mapping[str, Callable[..., sched.Schedule]]:
+    """The presets of :mod:`nqm.numerics.schedules` by name (the names a schedule string may use),
+    each the function that makes it, its first parameter the scale."""
+    return sched._presets()
+
+
+def _word_choices(fn: Callable[..., Any], key: str) -> tuple[str, ...]:
+    """The words a parameter accepts: the strings of its ``Literal[...]`` annotation (none otherwise)."""
+    try:
+        hint = typing.get_type_hints(fn).get(key)
+    except Exception:  # an annotation that does not resolve offers no words
+        return ()
+    found: list[str] = []
+
+    def walk(tp: Any) -> None:
+        if typing.get_origin(tp) is typing.Literal:
+            found.extend(a for a in typing.get_args(tp) if isinstance(a, str))
+        for arg in typing.get_args(tp):
+            if typing.get_origin(arg) is not None:
+                walk(arg)
+
+    walk(hint)
+    return tuple(found)
+
+
+def _preset(arg: ScheduleArg, scale: float | None) -> tuple[sched.Schedule, float]:
+    """The preset ``arg`` names with its keys, and its scale: the first parameter, ``scale`` unless a key gives it."""
+    presets = preset_functions()
+    if arg.preset not in presets:
+        fail(f"--schedule {arg.text()}: no preset named {arg.preset!r}; presets: {', '.join(sorted(presets))}")
+    fn = presets[arg.preset]
+    params = list(inspect.signature(fn).parameters.values())
+    names = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    kwargs: dict[str, Any] = {}
+    for key, value in arg.keys:
+        if key not in names:
+            fail(f"--schedule {arg.text()}: {arg.preset} has no key {key!r}; keys: {', '.join(names)}")
+        choices = _word_choices(fn, key)
+        if isinstance(value, str) and value not in choices:
+            words = f" or one of {', '.join(choices)}" if choices else ""
+            fail(f"--schedule {arg.text()}: {key} must be a number{words}; got {value!r}")
+        kwargs[key] = list(value) if isinstance(value, tuple) else value
+    first = names[0]
+    if first not in kwargs:
+        if scale is None:
+            what = "--batch-size B" if arg.name == sched.BATCH_SIZE else f"--hp {arg.name}=VALUE"
+            fail(f"--schedule {arg.text()}: the preset needs its scale: give {what} or {arg.preset}:{first}=VALUE")
+        kwargs[first] = scale
+    if not isinstance(kwargs[first], float):
+        fail(f"--schedule {arg.text()}: {first}, the preset's scale, must be one number")
+    try:
+        inspect.signature(fn).bind(**kwargs)
+    except TypeError as exc:
+        fail(f"--schedule {arg.text()}: {exc}")
+    return fn(**kwargs), kwargs[first]
+
+
+def resolve_schedules(args: Sequence[ScheduleArg], names: Sequence[str], hyper: Mapping[str, float],
+                      batch_size: float | None) -> tuple[dict[str, float], float | None, dict[str, sched.Schedule]]:
+    """``(values, batch_size, schedules)`` from the ``--hp``, ``--batch-size`` and ``--schedule`` options.
+
+    ``NAME=NUMBER`` is a constant: the hyperparameter's value (or the constant batch size), not a
+    schedule. A preset is made by :func:`_preset`, its scale the quantity's ``--hp`` value
+    (``--batch-size`` for the batch size) unless a key gives it; a scheduled hyperparameter's
+    value in ``values`` only completes the optimizer (its preset scale), and a scheduled batch
+    size makes ``batch_size`` ``None`` (the engine takes one or the other). Giving a quantity a
+    constant twice fails in one line, so does a quantity not in ``names`` (the spec's
+    hyperparameters) nor the batch size."""
+    values = dict(hyper)
+    constant_b = batch_size
+    out: dict[str, sched.Schedule] = {}
+    for arg in args:
+        if arg.name not in (*names, sched.BATCH_SIZE):
+            fail(f"--schedule {arg.text()}: {arg.name!r} is not a hyperparameter that can vary; schedule one of "
+                 f"{', '.join((*names, sched.BATCH_SIZE))}")
+        is_batch = arg.name == sched.BATCH_SIZE
+        given = batch_size if is_batch else hyper.get(arg.name)
+        if arg.number is not None:
+            if given is not None:
+                fail(f"--schedule {arg.text()} and {'--batch-size' if is_batch else '--hp ' + arg.name} both give "
+                     f"{arg.name} a constant; give one")
+            if is_batch:
+                constant_b = arg.number
+            else:
+                values[arg.name] = arg.number
+            continue
+        out[arg.name], scale = _preset(arg, given)
+        if is_batch:
+            constant_b = None
+        else:
+            values[arg.name] = scale
+    if constant_b is None and sched.BATCH_SIZE not in out:
+        fail("give the batch size: --batch-size B or --schedule batch_size=...")
+    return values, constant_b, out
+
+
+def examples_at(batch: sched.Schedule | float, horizon: int, steps: np.ndarray) -> np.ndarray:
+    r"""The examples used before each of ``steps``, :math:`E(t) = \sum_{s<t} B_s` (a constant ``batch``
+    B gives :math:`Bt`), from the constant segments of the batch size (no per-step array for
+    piecewise-constant schedules)."""
+    if not isinstance(batch, sched.Schedule):
+        return float(batch) * steps.astype(float)
+    seg = sched.segments({sched.BATCH_SIZE: batch}, horizon)
+    starts, B = seg.starts, seg.values[sched.BATCH_SIZE]
+    before = np.concatenate([[0.0], np.cumsum(B * seg.lengths)])  # examples before each segment's start
+    k = np.searchsorted(starts, steps, side="right") - 1
+    return before[k] + B[k] * (steps - starts[k])
+
+
+def _reported_steps(at: np.ndarray | None, horizon: int) -> np.ndarray:
+    if at is None:
+        return np.unique(np.linspace(0, horizon, _DEFAULT_ROWS + 1).round().astype(np.int64))
+    if at.size > MAX_REPORTED_STEPS:
+        fail(f"--at: {at.size:,} steps; at most {MAX_REPORTED_STEPS:,} are reported")
+    if at.max() > horizon:
+        fail(f"--at: step {int(at.max())} is beyond the horizon --steps {horizon}")
+    return at.astype(np.int64)
+
+
+def hyperparameter_names(name: str) -> tuple[str, ...]:
+    """The hyperparameters of the registered optimizer ``name`` (``precond_power`` is not one: it never varies)."""
+    return tuple(h.name for h in get_spec(name).hyperparameters)
+
+
+def _optimizer(name: str, precond_power: float, values: Mapping[str, float]) -> Optimizer:
+    return Optimizer(name, precond_power=precond_power, **values)
+
+
+def _setting(name: str, values: Mapping[str, float], scheduled: Sequence[str]) -> str:
+    """``name (k = v, ...)`` with the hyperparameters that stay constant."""
+    fixed = ", ".join(f"{k} = {v:g}" for k, v in values.items() if k not in scheduled)
+    return f"{name} ({fixed})" if fixed else name
+
+
+def risk(optimizer: str, hyper: tuple[tuple[str, float], ...], precond_power: float, unbinned: bool,
+         schedules: tuple[ScheduleArg, ...], batch_size: float | None, horizon: int, at: np.ndarray | None,
+         output: Path | None, force: bool) -> None:
+    """The body of ``nqm schedule risk`` (its help: :func:`._schedule.risk`)."""
+    name = one_optimizer(None, optimizer)
+    refuse_overwrite([output], force)
+    steps = _reported_steps(at, horizon)
+    values, constant_b, schedule = resolve_schedules(schedules, hyperparameter_names(name), dict(hyper), batch_size)
+    opt = _optimizer(name, precond_power, values)
+    problem = paper_problem(unbinned)
+    batch = schedule[sched.BATCH_SIZE] if sched.BATCH_SIZE in schedule else float(constant_b or 0)
+    examples = examples_at(batch, horizon, steps)
+    curve = scheduled_risk(problem, opt, steps=steps, horizon=horizon, schedule=schedule, batch_size=constant_b)
+    records = [{"step": int(t), "risk": float(r), "examples": float(e)} for t, r, e in zip(steps, curve, examples)]
+    console = console_for_tables()
+    shown = "; ".join(a.text() for a in schedules) or "none"
+    console.print(f"{_setting(name, values, list(schedule))}, p = {precond_power:g}"
+                  + (f", B = {batch_size:g}" if constant_b is not None else "")
+                  + f", schedules: {shown}; horizon {horizon:,} on {problem.name}", highlight=False)
+    table = Table()
+    for col in ("step", "risk", "examples"):
+        table.add_column(col, justify="right")
+    for rec in records:
+        table.add_row(f"{rec['step']:d}", f"{rec['risk']:.6g}", f"{rec['examples']:.6g}")
+    console.print(table)
+    if output is not None:
+        meta = {"optimizer": name, "hyperparameters": values, "precond_power": precond_power,
+                "batch_size": constant_b, "schedules": [a.text() for a in schedules], "horizon": horizon,
+                "problem": problem.name}
+        write_records(output, records, meta)
+        click.echo(f"wrote {output}", err=True)
+
+
+def _vary(text: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    if not names:
+        fail(f"--vary: {text!r} names no hyperparameter")
+    if names != ("lr",):
+        fail(f"--vary: {', '.join(names)}: only lr varies by piece for now")
+    return names
+
+
+def optimal(optimizer: str, hyper: tuple[tuple[str, float], ...], precond_power: float, unbinned: bool, vary: str,
+            pieces: int, batch_size: float, total: int | None, target: float | None, output: Path | None,
+            force: bool) -> None:
+    """The body of ``nqm schedule optimal`` (its help: :func:`._schedule.optimal`)."""
+    name = one_optimizer(None, optimizer)
+    if (total is None) == (target is None):
+        fail("give one of --steps T (minimise the risk after T steps) or --target X (fewest steps to X)")
+    varied = _vary(vary)
+    refuse_overwrite([output], force)
+    values = dict(hyper)
+    for n in varied:  # the varied values are the optimiser's; the optimizer only needs some value
+        values.setdefault(n, 1.0)
+    opt = _optimizer(name, precond_power, values)
+    problem = paper_problem(unbinned)
+    if total is not None:
+        result = optimize_schedule(problem, opt, batch_size=batch_size, steps=total, pieces=pieces)
+        goal = f"the risk after {total:,} steps"
+        certificate = f"its final risk is never above the best constant {', '.join(varied)}'s at {total:,} steps"
+    else:
+        result = optimal_schedule(problem, opt, batch_size=batch_size, target=target, pieces=pieces)
+        goal = f"the fewest steps to risk {target:g}"
+        certificate = f"its steps are never more than the best constant {', '.join(varied)}'s"
+    doc = result.to_dict()
+    console = console_for_tables()
+    console.print(f"{_setting(name, values, varied)}, p = {precond_power:g}, B = {batch_size:g}, {pieces} pieces "
+                  f"varying {', '.join(varied)}, minimising {goal} on {problem.name}", highlight=False)
+    rows = doc["pieces"]
+    table = Table()
+    for col in rows[0] if rows else ():
+        table.add_column(col, justify="right")
+    for row in rows:
+        table.add_row(*(_cell(v) for v in row.values()))
+    console.print(table)
+    steps = "never (within the searched totals)" if math.isinf(result.steps) else f"{result.steps:,.0f}"
+    console.print(f"steps: {steps}; final risk {result.final_risk:.6g}; {result.evaluations} risk-and-gradient "
+                  f"evaluations; certified: {certificate}", highlight=False)
+    if output is not None:
+        write_output(output, result.to_json() if output.suffix.lower() == ".json" else result.to_csv())
+        click.echo(f"wrote {output}", err=True)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
