@@ -1,16 +1,18 @@
 """The bodies of ``nqm schedule risk`` and ``nqm schedule optimal`` (declared in :mod:`._schedule`).
 
-A ``--schedule`` is resolved here against a whitelist: the preset must be in the presets' table of
-:mod:`nqm.numerics.schedules`, every key a parameter of the preset function
-(:func:`inspect.signature`), every value a number, numbers, or one of the word choices the
-parameter's annotation lists (``Literal[...]``). Nothing the user wrote is evaluated.
+A ``--schedule`` is resolved here against a whitelist, through the public API of
+:mod:`nqm.numerics.schedules`: with keys, the preset must be one of its public functions that make
+a Schedule (:func:`preset_functions`), every key a parameter of that function
+(:func:`inspect.signature`), every value a number, numbers (a list), or a word for a parameter
+annotated ``str`` (passed as a string, which the preset checks) or ``bool`` (true/false); without
+keys, any preset name :func:`~nqm.numerics.schedules.as_schedule` knows. Nothing the user wrote
+is evaluated or looked up anywhere else.
 """
 
 from __future__ import annotations
 
 import inspect
 import math
-import typing
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -37,71 +39,86 @@ MAX_REPORTED_STEPS = 10_000
 _DEFAULT_ROWS = 10
 
 
-def preset_functions() -> Mapping[str, Callable[..., sched.Schedule]]:
-    """The presets of :mod:`nqm.numerics.schedules` by name (the names a schedule string may use),
-    each the function that makes it, its first parameter the scale."""
-    return sched._presets()
+#: public functions of :mod:`nqm.numerics.schedules` that return a Schedule but are no preset
+_NOT_PRESETS = ("as_schedule",)  # it converts the other forms
 
 
-def _word_choices(fn: Callable[..., Any], key: str) -> tuple[str, ...]:
-    """The words a parameter accepts: the strings of its ``Literal[...]`` annotation (none otherwise)."""
-    try:
-        hint = typing.get_type_hints(fn).get(key)
-    except Exception:  # an annotation that does not resolve offers no words
-        return ()
-    found: list[str] = []
-
-    def walk(tp: Any) -> None:
-        if typing.get_origin(tp) is typing.Literal:
-            found.extend(a for a in typing.get_args(tp) if isinstance(a, str))
-        for arg in typing.get_args(tp):
-            if typing.get_origin(arg) is not None:
-                walk(arg)
-
-    walk(hint)
-    return tuple(found)
+def preset_functions() -> dict[str, Callable[..., sched.Schedule]]:
+    """The public functions of :mod:`nqm.numerics.schedules` that make a :class:`~nqm.numerics.schedules.Schedule`
+    (the presets, and the forms ``constant``, ``piecewise`` and ``per_step``), by name: what a schedule
+    with keys may name. Each one's first parameter is its scale."""
+    out = {}
+    for name in sched.__all__:
+        fn = getattr(sched, name)
+        if (inspect.isfunction(fn) and name not in _NOT_PRESETS
+                and inspect.signature(fn).return_annotation in ("Schedule", sched.Schedule)):
+            out[name] = fn
+    return out
 
 
-def _preset(arg: ScheduleArg, scale: float | None) -> tuple[sched.Schedule, float]:
-    """The preset ``arg`` names with its keys, and its scale: the first parameter, ``scale`` unless a key gives it."""
-    presets = preset_functions()
-    if arg.preset not in presets:
-        fail(f"--schedule {arg.text()}: no preset named {arg.preset!r}; presets: {', '.join(sorted(presets))}")
-    fn = presets[arg.preset]
-    params = list(inspect.signature(fn).parameters.values())
-    names = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+def _key_value(arg: ScheduleArg, param: inspect.Parameter, value: float | tuple[float, ...] | str) -> Any:
+    """A key's value for the preset's parameter ``param``: numbers as given (several as a list); a word only
+    for a parameter annotated ``str`` (passed as the string, which the preset checks) or ``bool``
+    (``true``/``false``)."""
+    if not isinstance(value, str):
+        return list(value) if isinstance(value, tuple) else value
+    annotation = str(param.annotation)
+    if "bool" in annotation and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if "str" in annotation:
+        return value
+    fail(f"--schedule {arg.text()}: {param.name} must be a number" + (" or true/false" if "bool" in annotation else "")
+         + f"; got {value!r}")
+
+
+def _preset(arg: ScheduleArg, scale: float | None) -> sched.Schedule:
+    """The schedule ``arg`` names: a preset function with its keys (its first parameter ``scale``
+    unless a key gives it), or, without keys, any preset name of :func:`~nqm.numerics.schedules.as_schedule`
+    scaled by ``scale``."""
+    functions = preset_functions()
+    what = "--batch-size B" if arg.name == sched.BATCH_SIZE else f"--hp {arg.name}=VALUE"
+    fn = functions.get(arg.preset or "")
+    if fn is None:
+        if arg.keys:
+            fail(f"--schedule {arg.text()}: keys go with a preset function: {', '.join(sorted(functions))}")
+        if scale is None:
+            fail(f"--schedule {arg.text()}: the preset needs its scale: give {what}")
+        return sched.as_schedule(arg.preset, name=f"--schedule {arg.text()}", base=scale)
+    params = {p.name: p for p in inspect.signature(fn).parameters.values()
+              if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
     kwargs: dict[str, Any] = {}
     for key, value in arg.keys:
-        if key not in names:
-            fail(f"--schedule {arg.text()}: {arg.preset} has no key {key!r}; keys: {', '.join(names)}")
-        choices = _word_choices(fn, key)
-        if isinstance(value, str) and value not in choices:
-            words = f" or one of {', '.join(choices)}" if choices else ""
-            fail(f"--schedule {arg.text()}: {key} must be a number{words}; got {value!r}")
-        kwargs[key] = list(value) if isinstance(value, tuple) else value
-    first = names[0]
+        if key not in params:
+            fail(f"--schedule {arg.text()}: {arg.preset} has no key {key!r}; keys: {', '.join(params)}")
+        kwargs[key] = _key_value(arg, params[key], value)
+    first = next(iter(params))
     if first not in kwargs:
         if scale is None:
-            what = "--batch-size B" if arg.name == sched.BATCH_SIZE else f"--hp {arg.name}=VALUE"
             fail(f"--schedule {arg.text()}: the preset needs its scale: give {what} or {arg.preset}:{first}=VALUE")
         kwargs[first] = scale
-    if not isinstance(kwargs[first], float):
-        fail(f"--schedule {arg.text()}: {first}, the preset's scale, must be one number")
     try:
         inspect.signature(fn).bind(**kwargs)
-    except TypeError as exc:
+        return fn(**kwargs)
+    except (TypeError, ValueError) as exc:  # a missing key, a list where one number is taken, a value out of range
         fail(f"--schedule {arg.text()}: {exc}")
-    return fn(**kwargs), kwargs[first]
+
+
+def _first_value(schedule: sched.Schedule, horizon: int) -> float:
+    """The value of ``schedule`` at step 0 over ``horizon`` steps (from its pieces when it has them)."""
+    pieces = schedule.pieces(horizon)
+    return float(pieces[0][0] if pieces is not None else schedule.values(horizon)[0])
 
 
 def resolve_schedules(args: Sequence[ScheduleArg], names: Sequence[str], hyper: Mapping[str, float],
-                      batch_size: float | None) -> tuple[dict[str, float], float | None, dict[str, sched.Schedule]]:
+                      batch_size: float | None, horizon: int
+                      ) -> tuple[dict[str, float], float | None, dict[str, sched.Schedule]]:
     """``(values, batch_size, schedules)`` from the ``--hp``, ``--batch-size`` and ``--schedule`` options.
 
     ``NAME=NUMBER`` is a constant: the hyperparameter's value (or the constant batch size), not a
     schedule. A preset is made by :func:`_preset`, its scale the quantity's ``--hp`` value
     (``--batch-size`` for the batch size) unless a key gives it; a scheduled hyperparameter's
-    value in ``values`` only completes the optimizer (its preset scale), and a scheduled batch
+    value in ``values`` only completes the optimizer (its ``--hp`` value, else the schedule's
+    first value over ``horizon`` steps; the engine uses the schedule), and a scheduled batch
     size makes ``batch_size`` ``None`` (the engine takes one or the other). Giving a quantity a
     constant twice fails in one line, so does a quantity not in ``names`` (the spec's
     hyperparameters) nor the batch size."""
@@ -123,11 +140,11 @@ def resolve_schedules(args: Sequence[ScheduleArg], names: Sequence[str], hyper: 
             else:
                 values[arg.name] = arg.number
             continue
-        out[arg.name], scale = _preset(arg, given)
+        out[arg.name] = _preset(arg, given)
         if is_batch:
             constant_b = None
-        else:
-            values[arg.name] = scale
+        elif arg.name not in values:
+            values[arg.name] = _first_value(out[arg.name], horizon)
     if constant_b is None and sched.BATCH_SIZE not in out:
         fail("give the batch size: --batch-size B or --schedule batch_size=...")
     return values, constant_b, out
@@ -178,7 +195,8 @@ def risk(optimizer: str, hyper: tuple[tuple[str, float], ...], precond_power: fl
     name = one_optimizer(None, optimizer)
     refuse_overwrite([output], force)
     steps = _reported_steps(at, horizon)
-    values, constant_b, schedule = resolve_schedules(schedules, hyperparameter_names(name), dict(hyper), batch_size)
+    values, constant_b, schedule = resolve_schedules(schedules, hyperparameter_names(name), dict(hyper), batch_size,
+                                                     horizon)
     opt = _optimizer(name, precond_power, values)
     problem = paper_problem(unbinned)
     batch = schedule[sched.BATCH_SIZE] if sched.BATCH_SIZE in schedule else float(constant_b or 0)

@@ -76,10 +76,14 @@ OPTIMAL = ("schedule", "optimal", "--optimizer", "sgd", "--batch-size", "64")
 
 
 @pytest.mark.parametrize(("args", "says"), [
-    ((*RISK, "--batch-size", "8", "--schedule", "lr=no_such_preset"), "no preset named 'no_such_preset'"),
+    ((*RISK, "--batch-size", "8", "--schedule", "lr=no_such_preset"), "no schedule preset named 'no_such_preset'"),
+    ((*RISK, "--batch-size", "8", "--schedule", "lr=no_such_preset:a=1"), "keys go with a preset function"),
+    ((*RISK, "--batch-size", "8", "--schedule", "lr=as_schedule:value=1"), "keys go with a preset function"),
+    ((*RISK, "--batch-size", "8", "--schedule", "lr=piecewise:boundaries=10"), "boundaries=10: values must be"),
+    ((*RISK, "--batch-size", "8", "--schedule", "lr=piecewise:values=1"), "missing a required argument"),
     ((*RISK, "--batch-size", "8", "--schedule", "lr=constant:foo=1"), "has no key 'foo'"),
     ((*RISK, "--batch-size", "8", "--schedule", "lr=constant:value=fast"), "must be a number"),
-    ((*RISK, "--batch-size", "8", "--schedule", "lr=constant:value=1/2"), "must be one number"),
+    ((*RISK, "--batch-size", "8", "--schedule", "lr=constant:value=1/2"), "--schedule lr=constant:value=1/2: "),
     ((*RISK, "--batch-size", "8", "--schedule", "gamma=0.5"), "'gamma' is not a hyperparameter that can vary"),
     ((*RISK, "--batch-size", "8", "--schedule", "precond_power=0.5"), "'precond_power' is not a hyperparameter"),
     ((*RISK, "--batch-size", "8", "--schedule", "lr=0.2"), "both give lr a constant"),
