@@ -15,7 +15,8 @@ V = TypeVar("V")
 class SizedLRU(Generic[V]):
     """Values created on demand under hashable keys; the least recently used are dropped once the
     sizes (``size(value)``, measured again by :meth:`settle` since a value may grow as it is used)
-    add up to more than ``max_size``. A value larger than ``max_size`` on its own is not kept.
+    add up to more than ``max_size``. A value larger than ``max_size`` on its own is not kept, and
+    evicts nothing.
 
     All methods may be called from several threads: the mapping is guarded by a lock, which is
     never held while a value is created or used (two threads missing the same key at once may
@@ -46,6 +47,9 @@ class SizedLRU(Generic[V]):
         with self._lock:
             if key in self._values:
                 self._sizes[key] = int(self._size(self._values[key]))
+                if self._sizes[key] > self.max_size:  # too large to keep on its own: the others stay
+                    del self._values[key], self._sizes[key]
+                    return
             total = sum(self._sizes.values())
             while total > self.max_size and self._values:
                 old, _ = self._values.popitem(last=False)

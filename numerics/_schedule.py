@@ -1,53 +1,62 @@
-r"""Exact risk under learning-rate schedules (Section 3.7.2, footnote 2).
+r"""Exact risk under schedules of any hyperparameter and of the batch size (Section 3.7.2, footnote 2).
 
 The paper computes "the exact risk [of a schedule] using dynamic programming with eqn.
-(3)": the per-step second-moment recursion. Two exact evaluations are offered here, for
-any spec (the schedule varies ``lr``; the other hyperparameters stay fixed;
-preconditioning :math:`P = H^p` enters through the equivalent problem of eqs. 8–9):
+(3)": the per-step second-moment recursion. Here every hyperparameter of a spec and the batch
+size may vary with the step (:mod:`nqm.numerics.schedules`); preconditioning :math:`P = H^p`
+enters through the equivalent problem of eqs. 8–9. With :math:`u_t` the values of step t
+(transition :math:`A_t = I + D_t`, noise gain :math:`b_t`, batch size :math:`B_t`), per direction
 
-* :func:`scheduled_risk` — an arbitrary per-step schedule :math:`\alpha_0,\dots,\alpha_{T-1}`
-  by the recursion itself, per direction
+.. math::
 
-  .. math::
+    m_{t+1} = A_tm_t,\qquad N_{t+1} = A_tN_tA_t^\top + \tfrac1{B_t}b_tb_t^\top,\qquad
+    \mathbb E\mathcal L(t) = \sum_i w_i\tfrac12h_i\bigl[v_i(\mathrm{out}\,m_t)^2
+    + c_i\,\mathrm{out}\,N_t\,\mathrm{out}^\top\bigr],
 
-      m_{t+1} = A_tm_t,\qquad N_{t+1} = A_tN_tA_t^\top + b_tb_t^\top,\qquad
-      \mathbb E\mathcal L(t) = \sum_i w_i\tfrac12h_i\bigl[v_i(\mathrm{out}\,m_t)^2
-      + \tfrac{c_i}B\,\mathrm{out}\,N_t\,\mathrm{out}^\top\bigr],
+i.e. :math:`S_{t+1} = A_tS_tA_t^\top + \frac c{B_t} b_tb_t^\top` split into its start and noise
+parts (eq. 3 for SGD; at a constant batch size :math:`N` is carried in units of :math:`c/B`, as
+before). Two exact evaluations, chosen per constant segment by their measured cost
+(:data:`MAP_COST`):
 
-  i.e. :math:`S_{t+1} = A_tS_tA_t^\top + \frac cB b_tb_t^\top` split into its start and noise
-  parts (eq. 3 for SGD), written with :math:`D_t = A_t - I` so that increments keep their
-  relative accuracy when :math:`\alpha h` is tiny, and with the increment
+* **the recursion** itself, written with :math:`D_t` so that increments keep their relative
+  accuracy when :math:`\alpha h` is tiny, and with the increment
   :math:`D_tN + ND_t^\top + D_tND_t^\top` symmetrised exactly (an asymmetric rounding part
-  of :math:`N` would otherwise evolve under the unstable map :math:`X\mapsto X + D_tX - XD_t^\top`).
-  Work :math:`O(T)` per bin.
-* :func:`piecewise_risk` — a piecewise-constant schedule in :math:`O(\text{pieces})` work,
-  each piece applying the closed-form power of its constant transition,
-  :math:`S\mapsto A^LSA^{L\top} + \frac cB(\bar S - A^L\bar SA^{L\top})` (and
-  :math:`m\mapsto A^Lm`), see :mod:`._schedule_maps`.
+  of :math:`N` would otherwise evolve under the unstable map :math:`X\mapsto X + D_tX - XD_t^\top`);
+  work :math:`O(T)` per bin;
+* **segment maps**: a segment of :math:`L` steps at constant values applies the closed-form power
+  of its constant transition, :math:`m\mapsto A^Lm`,
+  :math:`N\mapsto A^LNA^{L\top} + \frac1B(\bar S - A^L\bar SA^{L\top})`
+  (:mod:`._schedule_maps`); work :math:`O(\text{segments})` however long they are.
 
+A step inside a segment is evaluated from the state at the segment's start by one more power.
 :func:`piecewise_risk_gradient` adds the exact gradient in the log learning rates.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 import numpy as np
 
-from ._forms import evaluation_steps, real_array, validate_count
-from ._model import validate_batch_size, validate_steps
+from ._forms import evaluation_steps, real_array, validate_count, validate_steps
+from ._model import validate_batch_size
 from ._optimizers import Optimizer, OptimizerLike, as_optimizer
 from ._problem import Problem
 from ._schedule_maps import (
     LrFamily,
     MapMethod,
+    ScheduleFamily,
     boundary_risk,
     per_bin_risk,
     piece_maps,
     propagate,
     risk_and_gradient,
 )
+from ._schedule_run import ScheduledRun, resolve_run
 
 __all__ = [
+    "MAP_COST",
     "scheduled_risk",
+    "scheduled_reduce",
     "piecewise_risk",
     "piecewise_risk_gradient",
     "split_steps",
@@ -58,6 +67,21 @@ __all__ = [
 
 #: (schedules x steps x bins) elements whose forms are evaluated at once by the per-step recursion
 _CHUNK_ELEMENTS = 1 << 18
+
+#: the cost of one segment map or one evaluation inside a segment, in steps of the recursion: a
+#: segment of L steps holding E evaluation times goes through the recursion when
+#: L < MAP_COST (1 + E), through its map otherwise. Measured by
+#: ``python benchmarks/bench_scheduled_engine.py --steps 3000 --repeats 1`` (the paper's 100 bins,
+#: segments of 1, 8, 64 steps, every step or the last evaluated): 0.5-2.0 for SGD, 1.2-2.9 for
+#: momentum and EMA; with 1.5 the automatic choice took at most 10% more than the cheaper one
+MAP_COST = 1.5
+
+#: reduces per-bin risks (..., bins) to the quantity evaluated (..., ): the risk sums them
+Reduce = Callable[[np.ndarray], np.ndarray]
+
+
+def _sum_bins(per_bin: np.ndarray) -> np.ndarray:
+    return np.sum(per_bin, axis=-1)
 
 
 def validate_lrs(lrs: object) -> np.ndarray:
@@ -108,52 +132,208 @@ def schedule_family(problem: Problem, opt: OptimizerLike, batch_size: object) ->
     return LrFamily(problem, opt, float(B))
 
 
-def scheduled_risk(
-    problem: Problem, opt: OptimizerLike, *, batch_size: object, lrs: object, steps: object = None
-) -> np.ndarray:
-    r"""Exact :math:`\mathbb E\mathcal L(t)` under a per-step schedule, by the moment recursion (eq. 3).
+_State = tuple[np.ndarray, np.ndarray, np.ndarray]
 
-    ``lrs[..., t]`` is the learning rate of step t (leading axes: several schedules at once).
-    ``steps`` (as for :func:`~nqm.numerics.expected_risk`: a horizon or evaluation times, in
-    [0, T]) defaults to every step 0..T. Returns shape
-    ``lrs.shape[:-1] + steps.shape``. Divergent schedules give ``inf``, never NaN.
+
+def _step_block(
+    family: ScheduleFamily, values: Mapping[str, np.ndarray], run: int, offsets: np.ndarray, state: _State,
+    reduce: Reduce,
+) -> tuple[np.ndarray, _State]:
+    r"""The per-step recursion (module docstring) over the first ``run`` steps of per-step ``values``
+    (name -> ``(..., S)``, S >= ``run``) from ``state`` = (m, N, unstable); returns ``reduce`` of the
+    per-bin risks at the sorted distinct integer ``offsets`` in [0, ``run``] (shape ``(..., offsets)``)
+    and the state after ``run`` steps."""
+    m, N, unstable = state
+    lead = np.broadcast_shapes(*(v.shape[:-1] for v in values.values()))
+    out = np.empty(lead + (offsets.size,))
+    wanted = np.zeros(run + 1, dtype=bool)
+    wanted[offsets.astype(np.int64)] = True
+    position = np.cumsum(wanted) - 1
+    chunk = max(1, _CHUNK_ELEMENTS // max(1, int(np.prod(lead, dtype=np.int64)) * family.h.size))
+    with np.errstate(all="ignore"):
+        for lo in range(0, run, chunk):
+            hi = min(lo + chunk, run)
+            part = {name: v[..., lo:hi] for name, v in values.items()}
+            inv = family.invariants(part, keys=("D", "b"))
+            scale = family.noise_scale(part)
+            D, b = inv["D"], inv["b"]
+            for j in range(hi - lo):
+                if wanted[lo + j]:
+                    out[..., position[lo + j]] = reduce(per_bin_risk(family, m, N, unstable))
+                Dj, bj = D[..., j, :, :, :], b[..., j, :, :]
+                # (I+D)N(I+D)^T - N, symmetrised exactly: an asymmetric rounding part of N
+                # would otherwise evolve under N -> N + DN - ND^T, which is not stable
+                DN = Dj @ N
+                X = DN + 0.5 * (DN @ np.swapaxes(Dj, -1, -2))
+                noise = bj[..., :, None] * bj[..., None, :]
+                if scale is not None:
+                    noise = noise * scale[..., j, None, None, None]
+                N = N + (X + np.swapaxes(X, -1, -2)) + noise
+                m = m + np.einsum("...ij,...j->...i", Dj, m)
+        if wanted[run]:
+            out[..., position[run]] = reduce(per_bin_risk(family, m, N, unstable))
+    return out, (m, N, unstable)
+
+
+def _map_block(
+    family: ScheduleFamily, values: Mapping[str, np.ndarray], lengths: np.ndarray, offsets: np.ndarray,
+    state: _State | None, method: MapMethod, reduce: Reduce,
+) -> tuple[np.ndarray, _State]:
+    r"""Segment maps over pieces of ``lengths`` (``(..., K)``) at ``values`` (name -> ``(..., K)``, all
+    broadcast to one shape) from ``state`` (default: the start); returns ``reduce`` of the per-bin
+    risks at ``offsets`` (1-D, integers in [0, ``sum(lengths)``]; shape ``(..., offsets)``) and the
+    state after the last piece. A step inside a piece is its piece's start state advanced by one
+    more power; a boundary belongs to the next piece."""
+    first = {name: np.moveaxis(v, -1, 0) for name, v in values.items()}
+    maps = piece_maps(family, first, np.moveaxis(lengths, -1, 0), method=method)
+    m, N = propagate(family, maps, None if state is None else state[:2])
+    lead = lengths.shape[:-1]
+    stable_k = np.broadcast_to(maps.stable, maps.P.shape[:-2])  # (K, ..., bins)
+    unstable0 = np.zeros(stable_k.shape[1:], dtype=bool) if state is None else state[2] | np.zeros_like(stable_k[0])
+    ever = np.logical_or.accumulate(np.concatenate([unstable0[None], ~stable_k], axis=0), axis=0)
+    after = (m[-1], N[-1], ever[-1])
+    if offsets.size == 0:
+        return np.empty(lead + (0,)), after
+    ends = np.cumsum(lengths, axis=-1)
+    starts = ends - lengths
+    before = np.moveaxis(ever[:-1], 0, len(lead))  # (..., K, bins): unstable before piece k
+    ms, Ns = np.moveaxis(m, 0, len(lead)), np.moveaxis(N, 0, len(lead))  # (..., K+1, bins, ...)
+    chunk = max(1, _CHUNK_ELEMENTS // max(1, int(np.prod(lead, dtype=np.int64)) * family.h.size))
+    parts = []
+    for lo in range(0, offsets.size, chunk):
+        at = offsets[lo : lo + chunk]
+        # piece of each step: the last piece starting at or before it (a boundary belongs to the next piece)
+        k = np.sum(starts[..., None, :] <= at[:, None], axis=-1) - 1  # (..., offsets)
+        k = np.minimum(k, lengths.shape[-1] - 1)
+        offset = at - np.take_along_axis(starts, k, axis=-1)
+        part = piece_maps(family, {name: np.take_along_axis(v, k, axis=-1) for name, v in values.items()}, offset,
+                          method=method)
+        # states at the start of piece k: m[k], N[k]
+        mk = np.take_along_axis(ms, k.reshape(lead + (-1, 1, 1)), axis=len(lead))
+        Nk = np.take_along_axis(Ns, k.reshape(lead + (-1, 1, 1, 1)), axis=len(lead))
+        with np.errstate(all="ignore"):
+            m_t = np.einsum("...ij,...j->...i", part.P, mk)
+            N_t = part.P @ Nk @ np.swapaxes(part.P, -1, -2) + part.Q
+        unstable = np.take_along_axis(before, k[..., None], axis=len(lead))
+        unstable = unstable | ~np.broadcast_to(part.stable, part.P.shape[:-2])
+        parts.append(reduce(per_bin_risk(family, m_t, N_t, unstable)))
+    return np.concatenate(parts, axis=-1), after
+
+
+def scheduled_reduce(run: ScheduledRun, times: np.ndarray, reduce: Reduce, method: MapMethod = "auto") -> np.ndarray:
+    r"""``reduce`` of the per-bin risks of a resolved run at the sorted distinct integer ``times`` in
+    [0, T] (1-D): a segment of L steps holding E of the times by the per-step recursion when
+    L < :data:`MAP_COST` (1 + E), by its segment map otherwise; runs of consecutive segments of one
+    kind at once, each run from the state the previous one left.
+    Overflow in a divergent run gives ``inf``, never NaN."""
+    family, segs = run.family, run.segments
+    values = {name: segs.values[name] for name in family.as_values(segs.values)}
+    lengths, starts = segs.lengths, segs.starts
+    K = lengths.size
+    inside = np.diff(np.searchsorted(times, np.append(starts, np.inf)))  # evaluation times per segment
+    short = lengths < MAP_COST * (1 + inside) if values else np.zeros(K, dtype=bool)
+    cuts = [0, *(np.flatnonzero(short[1:] != short[:-1]) + 1).tolist(), K]
+    out = np.full(times.size, np.nan)
+    state: _State | None = None
+    last = times[-1] if times.size else -1.0
+    for a, b in zip(cuts[:-1], cuts[1:]):
+        lo, hi = int(starts[a]), int(starts[a] + lengths[a:b].sum())
+        if lo > last:
+            break
+        pick = (times >= lo) & ((times <= hi) if b == K else (times < hi))
+        offsets = times[pick] - lo
+        if short[a]:
+            run_to = hi - lo if last >= hi else int(offsets[-1])
+            per = {name: np.repeat(v[a:b], lengths[a:b])[:run_to] for name, v in values.items()}
+            if state is None:
+                state = (family.init.copy(), np.zeros(family.h.shape + (family.n, family.n)),
+                         np.zeros(family.h.shape, dtype=bool))
+            out[pick], state = _step_block(family, per, run_to, offsets, state, reduce)
+        else:
+            out[pick], state = _map_block(family, {name: v[a:b] for name, v in values.items()}, lengths[a:b],
+                                          offsets, state, method, reduce)
+    return np.where(np.isnan(out), np.inf, out)
+
+
+def _evaluation_plan(steps: object, horizon: object) -> tuple[np.ndarray, int]:
+    """The evaluation times of ``steps`` (as everywhere) and the horizon: ``horizon`` if given (at least
+    the last evaluation time), else the last evaluation time; a horizon must be >= 1."""
+    if steps is None:
+        raise ValueError("steps: give a horizon T (every step 0..T) or an array of evaluation times")
+    t = evaluation_steps(steps)
+    last = int(t.max()) if t.size else 0
+    if horizon is None:
+        H = last
+    else:
+        H = int(validate_steps(horizon, "horizon"))
+        if last > H:
+            raise ValueError(f"steps must be integers in [0, {H}] (the horizon); got {last}")
+    if H < 1:
+        raise ValueError(f"horizon must be an integer >= 1 for a schedule; got {H} (steps {steps!r})")
+    return t, H
+
+
+def scheduled_risk(
+    problem: Problem,
+    optimizer: OptimizerLike,
+    *,
+    steps: object = None,
+    schedule: Mapping[str, object] | None = None,
+    batch_size: object = None,
+    horizon: object = None,
+    lrs: object = None,
+    method: MapMethod = "auto",
+) -> np.ndarray:
+    r"""Exact :math:`\mathbb E\mathcal L(t)` under schedules of any hyperparameters and of the batch size.
+
+    ``schedule`` maps hyperparameter names of the spec (not ``precond_power``) and/or
+    ``"batch_size"`` to any schedule form of :func:`nqm.numerics.schedules.as_schedule` (a number, a
+    per-step array, a callable of the step, :func:`~nqm.numerics.schedules.piecewise`, a
+    :class:`~nqm.numerics.schedules.Schedule` or a preset's name, scaled by the quantity's base value:
+    the optimizer instance's). ``optimizer`` is anything :func:`~nqm.numerics.as_optimizer` accepts:
+    an instance's values are the constants of the quantities not scheduled; a class, spec or name
+    takes the spec's defaults. ``batch_size=`` is a constant batch size (not with
+    ``schedule["batch_size"]``). ``steps`` is a horizon T (risk at every step 0..T, shape ``(T+1,)``)
+    or an array of evaluation times (the risk at those steps, of their shape); the schedules span
+    ``horizon`` steps (default: the last evaluation time). Piecewise-constant schedules cost
+    :math:`O(\text{segments})` (segment maps), others :math:`O(T)` (the recursion); see the module
+    docstring. Divergence gives ``inf``, never NaN. ``method`` selects the segment maps' closed form
+    (``"chebyshev"``, at most 2 states) or doubling (any spec), as in
+    :func:`~nqm.numerics.expected_risk`.
+
+    **Learning rates alone** (the earlier form): ``scheduled_risk(problem, opt, batch_size=B,
+    lrs=lrs)`` with ``lrs[..., t]`` the learning rate of step t (leading axes: several schedules at
+    once) runs the recursion; ``steps`` then defaults to every step 0..T (evaluation times in
+    [0, T]) and the result has shape ``lrs.shape[:-1] + steps.shape``.
     """
+    if lrs is not None:
+        if schedule is not None or horizon is not None:
+            raise ValueError("lrs: give the learning rates as lrs= (with batch_size=) or as schedule['lr'], "
+                             "not with schedule= or horizon=")
+        return _lr_per_step(problem, optimizer, batch_size, lrs, steps)
+    t, H = _evaluation_plan(steps, horizon)
+    run = resolve_run(problem, optimizer, schedule, batch_size, H)
+    flat, back = np.unique(t.ravel(), return_inverse=True)
+    return scheduled_reduce(run, flat, _sum_bins, method)[back].reshape(t.shape)
+
+
+def _lr_per_step(problem: Problem, opt: OptimizerLike, batch_size: object, lrs: object, steps: object) -> np.ndarray:
+    """:func:`scheduled_risk` with ``lrs=``: the recursion over the learning rates alone."""
     family = schedule_family(problem, opt, batch_size)
     lr = validate_lrs(lrs)
     T = lr.shape[-1]
     t = np.arange(T + 1, dtype=float) if steps is None else evaluation_steps(steps)
     if t.size and t.max() > T:
         raise ValueError(f"steps must be integers in [0, {T}] (the schedule's length); got {t.max():.0f}")
-    flat = t.ravel().astype(np.int64)
+    flat, back = np.unique(t.ravel(), return_inverse=True)
     lead = lr.shape[:-1]
-    n, bins = family.n, family.h.size
-    m = np.broadcast_to(family.init, lead + (bins, n)).copy()
-    N = np.zeros(lead + (bins, n, n))
-    # (*lead, k): numpy's stubs type the shape lead + (k,) as ()
-    per_step = np.full((*lead, int(flat.max()) + 1 if flat.size else 0), np.nan)
-    last = per_step.shape[-1] - 1
-    wanted = np.zeros(last + 1, dtype=bool)
-    wanted[flat] = True
-    chunk = max(1, _CHUNK_ELEMENTS // max(1, int(np.prod(lead, dtype=np.int64)) * bins))
-    unstable = np.zeros(bins, dtype=bool)  # overflow (inf - inf) in a divergent schedule becomes inf below
-    with np.errstate(all="ignore"):
-        for lo in range(0, max(last, 0), chunk):
-            inv = family.invariants(lr[..., lo : min(lo + chunk, last)])
-            D, b = inv["D"], inv["b"]
-            for j in range(D.shape[-4]):
-                if wanted[lo + j]:
-                    per_step[..., lo + j] = np.sum(per_bin_risk(family, m, N, unstable), axis=-1)
-                Dj, bj = D[..., j, :, :, :], b[..., j, :, :]
-                # (I+D)N(I+D)^T - N, symmetrised exactly: an asymmetric rounding part of N
-                # would otherwise evolve under N -> N + DN - ND^T, which is not stable
-                DN = Dj @ N
-                X = DN + 0.5 * (DN @ np.swapaxes(Dj, -1, -2))
-                N = N + (X + np.swapaxes(X, -1, -2)) + bj[..., :, None] * bj[..., None, :]
-                m = m + np.einsum("...ij,...j->...i", Dj, m)
-        if last >= 0:
-            per_step[..., last] = np.sum(per_bin_risk(family, m, N, unstable), axis=-1)
-    per_step = np.where(np.isnan(per_step), np.inf, per_step)
-    return per_step[..., flat].reshape(lead + t.shape)
+    bins, n = family.h.size, family.n
+    state = (np.broadcast_to(family.init, lead + (bins, n)).copy(), np.zeros(lead + (bins, n, n)),
+             np.zeros(bins, dtype=bool))
+    run = int(flat[-1]) if flat.size else 0
+    out, _ = _step_block(family, {"lr": lr}, run, flat, state, _sum_bins)
+    out = np.where(np.isnan(out), np.inf, out)
+    return out[..., back].reshape(lead + t.shape)
 
 
 def _prepare(problem, opt, batch_size, lrs, lengths) -> tuple[LrFamily, np.ndarray, np.ndarray]:
@@ -162,13 +342,6 @@ def _prepare(problem, opt, batch_size, lrs, lengths) -> tuple[LrFamily, np.ndarr
     L = validate_lengths(lengths, lr.shape[-1])
     shape = np.broadcast_shapes(lr.shape, L.shape)
     return family, np.broadcast_to(lr, shape), np.broadcast_to(L, shape)
-
-
-def _boundary_states(family: LrFamily, lr: np.ndarray, L: np.ndarray, method: MapMethod):
-    """Maps (pieces first) and the states at every boundary."""
-    maps = piece_maps(family, np.moveaxis(lr, -1, 0), np.moveaxis(L, -1, 0), method=method)
-    m, N = propagate(family, maps)
-    return maps, m, N
 
 
 def piecewise_risk(
@@ -181,7 +354,7 @@ def piecewise_risk(
     steps: object = None,
     method: MapMethod = "auto",
 ) -> np.ndarray:
-    r"""Exact :math:`\mathbb E\mathcal L` under a piecewise-constant schedule in O(pieces) work.
+    r"""Exact :math:`\mathbb E\mathcal L` under a piecewise-constant learning-rate schedule in O(pieces) work.
 
     Piece k runs ``lengths[k]`` steps at ``lrs[..., k]`` (leading axes: several schedules).
     Without ``steps`` the result is the risk at every piece boundary
@@ -189,41 +362,22 @@ def piecewise_risk(
     (a horizon or evaluation times in [0, T], as for :func:`~nqm.numerics.expected_risk`) the risk
     at those steps (shape ``lrs.shape[:-1] + steps.shape``),
     each from its piece's start state by one closed-form power. ``method`` as in
-    :func:`~nqm.numerics.expected_risk`.
+    :func:`~nqm.numerics.expected_risk`. (:func:`scheduled_risk` takes schedules of any
+    hyperparameter and of the batch size.)
     """
     family, lr, L = _prepare(problem, opt, batch_size, lrs, lengths)
-    maps, m, N = _boundary_states(family, lr, L, method)
-    risk = np.moveaxis(boundary_risk(family, maps, m, N), 0, -1)
     if steps is None:
-        return risk
+        maps = piece_maps(family, np.moveaxis(lr, -1, 0), np.moveaxis(L, -1, 0), method=method)
+        m, N = propagate(family, maps)
+        return np.moveaxis(boundary_risk(family, maps, m, N), 0, -1)
     t = evaluation_steps(steps)
-    ends = np.cumsum(L, axis=-1)
-    if t.size and np.any(t.max() > ends[..., -1]):
+    ends = L.sum(axis=-1)
+    if t.size and np.any(t.max() > ends):
         raise ValueError(
-            f"steps must be integers in [0, {int(ends[..., -1].min())}] (the schedule's length); got {t.max():.0f}"
+            f"steps must be integers in [0, {int(ends.min())}] (the schedule's length); got {t.max():.0f}"
         )
-    flat = t.ravel()
-    starts = ends - L
-    # piece of each step: the last piece starting at or before it (a boundary belongs to the next piece)
-    k = np.sum(starts[..., None, :] <= flat[:, None], axis=-1) - 1  # (..., steps)
-    k = np.minimum(k, lr.shape[-1] - 1)
-    offset = flat - np.take_along_axis(starts, k, axis=-1)
-    lr_at = np.take_along_axis(lr, k, axis=-1)
-    part = piece_maps(family, lr_at, offset, method=method)
-    lead = lr.shape[:-1]
-    # states at the start of piece k: m[k], N[k] with m of shape (K+1, ..., bins, n)
-    mk = np.take_along_axis(np.moveaxis(m, 0, len(lead)), k.reshape(lead + (-1, 1, 1)), axis=len(lead))
-    Nk = np.take_along_axis(np.moveaxis(N, 0, len(lead)), k.reshape(lead + (-1, 1, 1, 1)), axis=len(lead))
-    with np.errstate(all="ignore"):
-        m_t = np.einsum("...ij,...j->...i", part.P, mk)
-        N_t = part.P @ Nk @ np.swapaxes(part.P, -1, -2) + part.Q
-    stable_k = np.broadcast_to(maps.stable, maps.P.shape[:-2])  # (K, ..., bins)
-    ever = np.logical_or.accumulate(~stable_k, axis=0)
-    before = np.concatenate([np.zeros_like(ever[:1]), ever[:-1]], axis=0)
-    unstable = np.take_along_axis(np.moveaxis(before, 0, len(lead)), k[..., None], axis=len(lead))
-    unstable = unstable | ~np.broadcast_to(part.stable, part.P.shape[:-2])
-    out = np.sum(per_bin_risk(family, m_t, N_t, unstable), axis=-1)
-    return out.reshape(lead + t.shape)
+    out, _ = _map_block(family, {"lr": lr}, L, t.ravel(), None, method, _sum_bins)
+    return out.reshape(lr.shape[:-1] + t.shape)
 
 
 def piecewise_risk_gradient(

@@ -54,6 +54,8 @@ The composition of pieces and the reverse accumulation of the gradient are in
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, overload
 
@@ -63,9 +65,12 @@ from ._chebyshev import ChebyshevPowers
 from ._doubling import spectral_radius
 from ._optimizers import Optimizer
 from ._problem import Problem
+from .schedules import BATCH_SIZE
 
 __all__ = [
+    "ScheduleFamily",
     "LrFamily",
+    "Values",
     "PieceMaps",
     "piece_maps",
     "propagate",
@@ -79,7 +84,10 @@ __all__ = [
 
 MapMethod = Literal["auto", "chebyshev", "doubling"]
 
-#: every invariant :meth:`LrFamily.invariants` can return
+#: the values of a family's varying quantities: name -> array, or the learning rates alone (an lr-only family)
+Values = Mapping[str, np.ndarray] | np.ndarray
+
+#: every invariant :meth:`ScheduleFamily.invariants` can return
 INVARIANT_KEYS = ("D", "Sbar", "b", "init", "out", "sigma", "det_D", "det_A_minus_1")
 #: the invariants the one-state maps use (:func:`_one_state_maps`)
 _ONE_STATE_KEYS = ("D", "Sbar", "sigma")
@@ -92,37 +100,92 @@ def _stack(entries: tuple, shape: tuple[int, ...], dtype: type) -> np.ndarray:
     return np.stack([np.broadcast_to(np.asarray(e, dtype=dtype), shape) for e in entries], axis=-1)
 
 
-class LrFamily:
-    """One optimizer with every hyperparameter fixed except ``lr``, on one problem and batch size.
+def _probe_values(rng: tuple) -> np.ndarray:
+    """Two values inside a hyperparameter's range (the family's probe of ``init`` and ``out``)."""
+    lo, hi = float(rng[0]), float(rng[1])
+    if math.isfinite(lo) and math.isfinite(hi):
+        return lo + (hi - lo) * np.array([0.3, 0.6])
+    base = lo if math.isfinite(lo) else (hi - 2.0 if math.isfinite(hi) else 0.0)
+    return base + np.array([1.0, 0.5])
 
-    Holds the per-bin data of the (preconditioned) problem — ``weight`` :math:`w\\tfrac12h`,
-    ``start`` :math:`v`, ``noise`` :math:`c/B` — and evaluates the spec's generated forms at
-    any array of learning rates (:meth:`invariants`).
+
+def _relative_step(u: np.ndarray) -> np.ndarray:
+    """The scale :math:`s(u)` of the complex step in ``u``: :math:`|u|`, or 1 at :math:`u = 0`."""
+    return np.where(u != 0, np.abs(u), 1.0)
+
+
+class ScheduleFamily:
+    r"""One optimizer on one problem with the quantities ``varying`` free per piece (or step).
+
+    ``varying`` names hyperparameters of the spec and, optionally, :data:`BATCH_SIZE`; every other
+    hyperparameter is fixed at the value ``opt`` holds (a scalar), and the batch size, unless it
+    varies, is ``batch_size``. The preconditioning power cannot vary (it fixes the coordinates of
+    the equivalent problem, eqs. 8–9).
+
+    Holds the per-bin data of the (preconditioned) problem — ``weight`` :math:`w\tfrac12h`,
+    ``start`` :math:`v`, ``noise`` :math:`c/B` for a constant batch size, :math:`c` when the
+    batch size varies (each piece's noise map is then scaled by its own :math:`1/B_k`, see
+    :func:`piece_maps`) — and evaluates the spec's generated forms at any arrays of the varying
+    values (:meth:`invariants`).
     """
 
-    def __init__(self, problem: Problem, opt: Optimizer, batch_size: float) -> None:
-        if "lr" not in opt.forms.params:
-            raise ValueError(f"schedules vary the hyperparameter 'lr'; {opt.name} has {', '.join(opt.forms.params)}")
-        fixed = {k: v for k, v in opt.hyperparameters.items() if k != "lr"}
+    def __init__(
+        self, problem: Problem, opt: Optimizer, varying: tuple[str, ...] = ("lr",), batch_size: float | None = None
+    ) -> None:
+        params = opt.forms.params
+        for name in varying:
+            if name == "precond_power":
+                raise ValueError(
+                    "schedule['precond_power']: the preconditioning power cannot vary with the step (it fixes the "
+                    "coordinates of the equivalent problem, eqs. 8-9); give it to the optimizer as a constant"
+                )
+            if name not in params and name != BATCH_SIZE:
+                raise ValueError(
+                    f"schedule[{name!r}]: {opt.name} has no hyperparameter {name!r}; schedules may vary "
+                    f"{', '.join(params)} and {BATCH_SIZE!r}"
+                )
+        if len(set(varying)) != len(varying):
+            raise ValueError(f"varying names each quantity once; got {list(varying)}")
+        self.batch_varies = BATCH_SIZE in varying
+        if self.batch_varies == (batch_size is not None):
+            raise ValueError(
+                "batch_size: give a constant batch_size= or a schedule['batch_size'], not both"
+                if self.batch_varies
+                else "batch_size: a constant batch size (a number >= 1) is needed when it has no schedule"
+            )
+        self.varying = tuple(name for name in varying if name != BATCH_SIZE)
+        fixed = {k: v for k, v in opt.hyperparameters.items() if k not in self.varying}
         for name, value in {**fixed, "precond_power": opt.precond_power}.items():
             if np.ndim(value) != 0:
                 raise ValueError(
-                    f"{name} must be a scalar for a schedule (only lr varies); got shape {np.shape(value)}"
+                    f"{name} must be a scalar for a schedule (only {', '.join(varying)} vary); got shape "
+                    f"{np.shape(value)}"
                 )
         self.forms = opt.forms
         self.fixed = {k: float(v) for k, v in fixed.items()}
-        self.batch_size = float(batch_size)
+        self.batch_size = None if batch_size is None else float(batch_size)
         h, c, v = problem.preconditioned(opt.precond_power)
         self.h, self.c = np.asarray(h, dtype=float), np.asarray(c, dtype=float)
         self.weight = 0.5 * problem.weights * self.h
         self.start = np.asarray(v, dtype=float)
-        self.noise = self.c / self.batch_size
-        probe = self.invariants(np.array([1.0, 0.5]), derivative=True)
-        self.n = int(probe["n"])
-        if np.any(probe["dinit"] != 0) or np.any(probe["dout"] != 0):
-            raise ValueError(f"{opt.name}: schedules need init and out independent of lr")
-        self.init = probe["init"][0]  # (bins, n)
-        self.out = probe["out"][0]
+        self.noise = self.c / (1.0 if self.batch_size is None else self.batch_size)
+        self.n, self.init, self.out = self._probe()
+
+    def _probe(self) -> tuple[int, np.ndarray, np.ndarray]:
+        """State dimension, ``init`` and ``out`` (bins, n); ``ValueError`` if they depend on a varying quantity."""
+        probe = {name: _probe_values(self.forms.ranges[name]) for name in self.varying}
+        if self.batch_varies:
+            probe[BATCH_SIZE] = np.array([1.0, 3.0])
+        first = None
+        for name in self.varying or (None,):
+            inv = self.invariants(probe, derivative=name or False, keys=("init", "out"))
+            if name is not None and (np.any(inv["dinit"] != 0) or np.any(inv["dout"] != 0)):
+                raise ValueError(f"{self.forms.name}: schedules need init and out independent of {name}")
+            first = inv
+        assert first is not None
+        if self.batch_varies and any(np.any(first[k][0] != first[k][1]) for k in ("init", "out")):
+            raise ValueError(f"{self.forms.name}: schedules need init and out independent of {BATCH_SIZE}")
+        return int(first["n"]), first["init"][0], first["out"][0]
 
     @property
     def h_range(self) -> tuple[float, float]:
@@ -130,23 +193,57 @@ class LrFamily:
         used = self.h[self.weight > 0] if np.any(self.weight > 0) else self.h
         return float(used.max()), float(used.min())
 
+    def as_values(self, values: Values) -> dict[str, np.ndarray]:
+        """``values`` as a mapping of every varying quantity to a float array (an array alone is the
+        learning rates of a family whose only varying quantity is ``lr``); ``ValueError`` otherwise."""
+        wanted = self.varying + ((BATCH_SIZE,) if self.batch_varies else ())
+        if not isinstance(values, Mapping):
+            if wanted != ("lr",):
+                raise ValueError(f"values must map each of {', '.join(wanted)} to its values; got an array")
+            values = {"lr": values}
+        if set(values) != set(wanted):
+            raise ValueError(f"values must give exactly {', '.join(wanted)}; got {', '.join(values)}")
+        return {name: np.asarray(values[name], dtype=float) for name in wanted}
+
+    def _derivative_name(self, derivative: bool | str | None) -> str | None:
+        if derivative is True:
+            if len(self.varying) != 1:
+                raise ValueError(f"derivative must name one of {', '.join(self.varying)}")
+            return self.varying[0]
+        if not derivative:
+            return None
+        if derivative not in self.varying:
+            raise ValueError(f"derivative must name a varying hyperparameter ({', '.join(self.varying)}); "
+                             f"got {derivative!r}")
+        return str(derivative)
+
     def invariants(
-        self, lr: np.ndarray, *, derivative: bool = False, keys: tuple[str, ...] = INVARIANT_KEYS
+        self, values: Values, *, derivative: bool | str | None = False, keys: tuple[str, ...] = INVARIANT_KEYS,
+        shape: tuple[int, ...] = (),
     ) -> dict[str, np.ndarray]:
-        """The forms at learning rates ``lr`` (any shape E); arrays get shape ``E + (bins,)``.
+        r"""The forms at ``values`` (:meth:`as_values`; arrays of any shapes broadcasting to E);
+        arrays get shape ``E + (bins,)``.
 
         Returns ``n`` and, of ``keys`` (default all): ``D`` (``... n, n``), ``b``, ``init``,
         ``out`` (``... n``), ``Sbar`` (``... n, n``), ``sigma``, ``det_D``, ``det_A_minus_1``;
-        with ``derivative`` also their derivatives in :math:`\\log\\alpha`, prefixed ``d``
-        (complex step).
+        with ``derivative`` (a varying hyperparameter's name; ``True`` for the only one) also
+        their derivatives :math:`s(u)\,\partial/\partial u` in that quantity :math:`u`, prefixed
+        ``d``, by a complex step of relative size :math:`10^{-20}`
+        (:math:`u \to u + i\epsilon s(u)`, :math:`s(u) = |u|`, or 1 at :math:`u = 0`): for the
+        (positive) learning rate, :math:`\partial/\partial\log\alpha`. ``shape`` is broadcast into E
+        (the pieces' shape, needed when no quantity varies).
         """
-        lr = np.asarray(lr, dtype=float)[..., None]
-        arg = lr * (1.0 + 1j * _COMPLEX_STEP) if derivative else lr
-        hyper = {**self.fixed, "lr": arg}
-        inv = self.forms.evaluate(self.h, self.c, np.asarray(self.batch_size), hyper)
+        vals = self.as_values(values)
+        wrt = self._derivative_name(derivative)
+        hyper: dict[str, float | np.ndarray] = dict(self.fixed)
+        for name in self.varying:
+            u = vals[name][..., None]
+            hyper[name] = u + 1j * (_COMPLEX_STEP * _relative_step(u)) if name == wrt else u
+        B = vals[BATCH_SIZE][..., None] if self.batch_varies else np.asarray(self.batch_size)
+        inv = self.forms.evaluate(self.h, self.c, B, hyper)
         n = int(inv["n"])
-        shape = np.broadcast_shapes(lr.shape, self.h.shape)
-        dtype = complex if derivative else float
+        shape = np.broadcast_shapes(*(np.shape(u) for u in hyper.values()), np.shape(B), shape + (1,), self.h.shape)
+        dtype = complex if wrt else float
         out: dict[str, np.ndarray] = {"n": np.asarray(n)}
         raw = {}
         for key in keys:
@@ -158,9 +255,24 @@ class LrFamily:
                 raw[key] = np.broadcast_to(np.asarray(inv[key], dtype=dtype), shape)
         for key, val in raw.items():
             out[key] = np.ascontiguousarray(val.real)
-            if derivative:
+            if wrt:
                 out["d" + key] = val.imag / _COMPLEX_STEP
         return out
+
+    def noise_scale(self, values: Mapping[str, np.ndarray]) -> np.ndarray | None:
+        """Per element, the factor :math:`1/B_k` of the noise maps when the batch size varies (else ``None``)."""
+        return 1.0 / values[BATCH_SIZE] if self.batch_varies else None
+
+
+class LrFamily(ScheduleFamily):
+    """The family of :class:`ScheduleFamily` in which only ``lr`` varies, at a constant batch size."""
+
+    batch_size: float
+
+    def __init__(self, problem: Problem, opt: Optimizer, batch_size: float) -> None:
+        if "lr" not in opt.forms.params:
+            raise ValueError(f"schedules vary the hyperparameter 'lr'; {opt.name} has {', '.join(opt.forms.params)}")
+        super().__init__(problem, opt, ("lr",), float(batch_size))
 
 
 @dataclass
@@ -354,48 +466,73 @@ def _doubling_maps(inv: dict[str, np.ndarray], L: np.ndarray, derivative: bool) 
 
 
 def piece_maps(
-    family: LrFamily, lrs: np.ndarray, lengths: np.ndarray, *, method: MapMethod = "auto", derivative: bool = False
+    family: ScheduleFamily,
+    values: Values,
+    lengths: np.ndarray,
+    *,
+    method: MapMethod = "auto",
+    derivative: bool | str | None = False,
 ) -> PieceMaps:
-    """Maps of pieces with learning rates ``lrs`` and step counts ``lengths`` (broadcast, shape E).
+    r"""Maps of pieces at ``values`` (:meth:`ScheduleFamily.as_values`: the learning rates of an lr-only
+    family, or name -> values of every varying quantity) and step counts ``lengths`` (broadcast, shape E).
 
-    ``method="auto"`` uses the Chebyshev closed form when the spec has at most two states
-    (and, with ``derivative``, one state), doubling otherwise.
+    ``derivative`` names the varying hyperparameter of ``dP``, ``dQ`` (``True``: the only one;
+    derivatives as in :meth:`ScheduleFamily.invariants`). When the batch size varies, piece k's
+    noise map is :math:`Q_k = \tfrac1{B_k}S_L` (and :math:`\partial Q_k` likewise): the
+    accumulated noise is then carried in units of :math:`c` (``family.noise``), each piece adding
+    its own :math:`c/B_k`. ``method="auto"`` uses the Chebyshev closed form when the spec has at
+    most two states (and, with ``derivative``, one state), doubling otherwise.
     """
     if method not in ("auto", "chebyshev", "doubling"):
         raise ValueError(f"method must be 'auto', 'chebyshev' or 'doubling'; got {method!r}")
-    shape = np.broadcast_shapes(np.shape(lrs), np.shape(lengths))
-    lrs = np.broadcast_to(lrs, shape)
+    vals = family.as_values(values)
+    shape = np.broadcast_shapes(*(np.shape(v) for v in vals.values()), np.shape(lengths))
+    vals = {name: np.broadcast_to(v, shape) for name, v in vals.items()}
     L = np.broadcast_to(np.asarray(lengths, dtype=float), shape)[..., None]
     n = family.n
+    wrt = bool(derivative)
     use = method
     if use == "auto":
-        use = "chebyshev" if (n == 1 or (n == 2 and not derivative)) else "doubling"
-    if use == "chebyshev" and (n > 2 or (derivative and n != 1)):
+        use = "chebyshev" if (n == 1 or (n == 2 and not wrt)) else "doubling"
+    if use == "chebyshev" and (n > 2 or (wrt and n != 1)):
         raise ValueError(
             f"method='chebyshev' needs at most 2 states (1 with gradients); {family.forms.name} has {n}"
         )
     one_state = use == "chebyshev" and n == 1
-    inv = family.invariants(lrs, derivative=derivative, keys=_ONE_STATE_KEYS if one_state else INVARIANT_KEYS)
+    inv = family.invariants(vals, derivative=derivative, keys=_ONE_STATE_KEYS if one_state else INVARIANT_KEYS,
+                            shape=shape)
     if use == "chebyshev":
-        return (_one_state_maps if one_state else _chebyshev_maps)(inv, L, derivative)
-    return _doubling_maps(inv, L, derivative)
+        maps = (_one_state_maps if one_state else _chebyshev_maps)(inv, L, wrt)
+    else:
+        maps = _doubling_maps(inv, L, wrt)
+    scale = family.noise_scale(vals)
+    if scale is not None:
+        factor = scale[..., None, None, None]
+        maps.Q = maps.Q * factor
+        maps.dQ = None if maps.dQ is None else maps.dQ * factor
+    return maps
 
 
-def propagate(family: LrFamily, maps: PieceMaps) -> tuple[np.ndarray, np.ndarray]:
+def propagate(
+    family: ScheduleFamily, maps: PieceMaps, start: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     r"""Mean paths and accumulated noise at every piece boundary.
 
-    ``maps`` have shape ``(K, ...) + (bins, n, n)`` (pieces first). Returns ``m`` of shape
+    ``maps`` have shape ``(K, ...) + (bins, n, n)`` (pieces first). ``start`` is the state
+    ``(m, N)`` before the first piece (shapes broadcasting to ``... + (bins, n)`` and
+    ``... + (bins, n, n)``; default ``(init, 0)``). Returns ``m`` of shape
     ``(K+1, ...) + (bins, n)`` and ``N`` of shape ``(K+1, ...) + (bins, n, n)``.
     """
     P, Q = maps.P, maps.Q
     K = P.shape[0]
     lead = P.shape[1:-2]
+    m0, N0 = (family.init, np.zeros(())) if start is None else start
     if family.n == 1:  # scalars: m_k = prod P, N_{k+1} = P_k^2 N_k + Q_k
         p, q = P[..., 0, 0], Q[..., 0, 0]
         m1 = np.empty((K + 1,) + lead)
         N1 = np.empty((K + 1,) + lead)
-        m1[0] = np.broadcast_to(family.init[..., 0], lead)
-        N1[0] = 0.0
+        m1[0] = np.broadcast_to(m0[..., 0], lead)
+        N1[0] = N0 if N0.ndim == 0 else np.broadcast_to(N0[..., 0, 0], lead)
         with np.errstate(all="ignore"):
             m1[1:] = m1[0] * np.cumprod(p, axis=0)
             for k in range(K):
@@ -403,8 +540,8 @@ def propagate(family: LrFamily, maps: PieceMaps) -> tuple[np.ndarray, np.ndarray
         return m1[..., None], N1[..., None, None]
     m = np.empty((K + 1,) + lead + (family.n,))
     N = np.empty((K + 1,) + lead + (family.n, family.n))
-    m[0] = np.broadcast_to(family.init, lead + (family.n,))
-    N[0] = 0.0
+    m[0] = np.broadcast_to(m0, lead + (family.n,))
+    N[0] = N0
     with np.errstate(all="ignore"):
         for k in range(K):
             m[k + 1] = np.einsum("...ij,...j->...i", P[k], m[k])
@@ -412,7 +549,7 @@ def propagate(family: LrFamily, maps: PieceMaps) -> tuple[np.ndarray, np.ndarray
     return m, N
 
 
-def per_bin_risk(family: LrFamily, m: np.ndarray, N: np.ndarray, unstable: np.ndarray) -> np.ndarray:
+def per_bin_risk(family: ScheduleFamily, m: np.ndarray, N: np.ndarray, unstable: np.ndarray) -> np.ndarray:
     """Per-bin risk from states; ``inf`` where an unstable piece overflowed (never NaN)."""
     out = family.out
     with np.errstate(all="ignore"):
@@ -424,20 +561,20 @@ def per_bin_risk(family: LrFamily, m: np.ndarray, N: np.ndarray, unstable: np.nd
     return np.where(used & unstable & ~(np.isfinite(r) & (r >= 0)), np.inf, r)
 
 
-def boundary_risk(family: LrFamily, maps: PieceMaps, m: np.ndarray, N: np.ndarray) -> np.ndarray:
+def boundary_risk(family: ScheduleFamily, maps: PieceMaps, m: np.ndarray, N: np.ndarray) -> np.ndarray:
     """Expected risk at every piece boundary, shape ``(K+1, ...)``."""
     unstable = np.logical_or.accumulate(~np.broadcast_to(maps.stable, maps.P.shape[:-2]), axis=0)
     unstable = np.concatenate([np.zeros_like(unstable[:1]), unstable], axis=0)
     return np.sum(per_bin_risk(family, m, N, unstable), axis=-1)
 
 
-def _last_risk(family: LrFamily, maps: PieceMaps, m: np.ndarray, N: np.ndarray) -> np.ndarray:
+def _last_risk(family: ScheduleFamily, maps: PieceMaps, m: np.ndarray, N: np.ndarray) -> np.ndarray:
     """The last row of :func:`boundary_risk` (the final risk, shape ``...``) alone."""
     unstable = np.any(~np.broadcast_to(maps.stable, maps.P.shape[:-2]), axis=0)
     return np.sum(per_bin_risk(family, m[-1], N[-1], unstable), axis=-1)
 
 
-def gradient(family: LrFamily, maps: PieceMaps, m: np.ndarray, N: np.ndarray) -> np.ndarray:
+def gradient(family: ScheduleFamily, maps: PieceMaps, m: np.ndarray, N: np.ndarray) -> np.ndarray:
     r"""Exact :math:`\partial R/\partial\log\alpha_k` of the final risk, by reverse accumulation.
 
     The adjoints of :math:`(m_k, N_k)` are :math:`2w\tfrac12hv\,(\mathrm{out}\,m_K)\,u_k` and
@@ -475,7 +612,7 @@ def gradient(family: LrFamily, maps: PieceMaps, m: np.ndarray, N: np.ndarray) ->
     return np.sum(np.where(family.weight > 0, term, 0.0), axis=-1)
 
 
-def _one_state_gradient(family: LrFamily, P: np.ndarray, dP: np.ndarray, dQ: np.ndarray, m: np.ndarray,
+def _one_state_gradient(family: ScheduleFamily, P: np.ndarray, dP: np.ndarray, dQ: np.ndarray, m: np.ndarray,
                         N: np.ndarray) -> np.ndarray:
     """:func:`gradient` for one-state specs on scalar arrays ``(K, ...) + (bins,)`` (the same sum)."""
     K = P.shape[0]
@@ -491,19 +628,61 @@ def _one_state_gradient(family: LrFamily, P: np.ndarray, dP: np.ndarray, dQ: np.
     return np.sum(np.where(family.weight > 0, term, 0.0), axis=-1)
 
 
+def _pieces_first(family: ScheduleFamily, values: Values) -> dict[str, np.ndarray]:
+    """``values`` (pieces on the last axis) with the pieces moved to the first axis."""
+    return {name: np.moveaxis(v, -1, 0) for name, v in family.as_values(values).items()}
+
+
+@overload
 def risk_and_gradient(
-    family: LrFamily, lrs: np.ndarray, lengths: np.ndarray, method: MapMethod = "auto"
-) -> tuple[np.ndarray, np.ndarray]:
-    """Final risk (shape ``...``) and its gradient in the log learning rates (shape ``(..., K)``)
-    of schedules ``lrs`` (``(..., K)``) with piece ``lengths``; inputs already validated."""
-    maps = piece_maps(family, np.moveaxis(lrs, -1, 0), np.moveaxis(lengths, -1, 0), method=method, derivative=True)
-    m, N = propagate(family, maps)
-    return _last_risk(family, maps, m, N), np.moveaxis(gradient(family, maps, m, N), 0, -1)
+    family: ScheduleFamily, values: np.ndarray, lengths: np.ndarray, method: MapMethod = ..., *,
+    wrt: None = ...,
+) -> tuple[np.ndarray, np.ndarray]: ...
+@overload
+def risk_and_gradient(
+    family: ScheduleFamily, values: Mapping[str, np.ndarray], lengths: np.ndarray, method: MapMethod = ..., *,
+    wrt: Sequence[str] | None = ...,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]: ...
+def risk_and_gradient(
+    family: ScheduleFamily, values: Values, lengths: np.ndarray, method: MapMethod = "auto", *,
+    wrt: Sequence[str] | None = None,
+) -> tuple[np.ndarray, np.ndarray | dict[str, np.ndarray]]:
+    r"""Final risk :math:`R` (shape ``...``) of schedules with piece ``lengths`` (``(..., K)``) and its
+    exact gradient; inputs already validated.
+
+    * ``values`` an array (an lr-only family): the learning rates ``(..., K)``; the gradient is
+      :math:`\partial R/\partial\log\alpha_k`, shape ``(..., K)`` (the parameterisation of the
+      schedule optimiser).
+    * ``values`` a mapping name -> ``(..., K)`` of every varying quantity: the gradient is a dict
+      name -> :math:`\partial R/\partial u_k` (plain derivatives in the values themselves, shape
+      ``(..., K)``) for each name in ``wrt`` (default: every varying hyperparameter; the batch size
+      has no derivative).
+    """
+    as_log_lr = not isinstance(values, Mapping)
+    vals = _pieces_first(family, values)
+    L = np.moveaxis(lengths, -1, 0)
+    names = (True,) if as_log_lr else tuple(family.varying if wrt is None else wrt)
+    if not names:
+        raise ValueError("wrt must name at least one varying hyperparameter")
+    grads: dict[str, np.ndarray] = {}
+    risk = np.empty(0)
+    for name in names:
+        maps = piece_maps(family, vals, L, method=method, derivative=name)
+        if not grads:
+            m, N = propagate(family, maps)
+            risk = _last_risk(family, maps, m, N)
+        grad = np.moveaxis(gradient(family, maps, m, N), 0, -1)
+        if as_log_lr:
+            return risk, grad
+        with np.errstate(all="ignore"):
+            grads[str(name)] = grad / np.moveaxis(_relative_step(vals[str(name)]), 0, -1)
+    return risk, grads
 
 
-def final_risk(family: LrFamily, lrs: np.ndarray, lengths: np.ndarray, method: MapMethod = "auto") -> np.ndarray:
+def final_risk(family: ScheduleFamily, values: Values, lengths: np.ndarray, method: MapMethod = "auto") -> np.ndarray:
     """The final risk of :func:`risk_and_gradient` (shape ``...``) without the gradient (no
-    derivative maps, no reverse pass: about half the work); inputs already validated."""
-    maps = piece_maps(family, np.moveaxis(lrs, -1, 0), np.moveaxis(lengths, -1, 0), method=method)
+    derivative maps, no reverse pass: about half the work); ``values`` as there, inputs already
+    validated."""
+    maps = piece_maps(family, _pieces_first(family, values), np.moveaxis(lengths, -1, 0), method=method)
     m, N = propagate(family, maps)
     return _last_risk(family, maps, m, N)

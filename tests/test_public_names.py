@@ -9,7 +9,7 @@ import pytest
 
 PUBLIC_MODULES = (
     "nqm.theory", "nqm.theory.symbols", "nqm.theory.codegen", "nqm.theory.paper",
-    "nqm.numerics", "nqm.numerics.io", "nqm.numerics.validation",
+    "nqm.numerics", "nqm.numerics.io", "nqm.numerics.validation", "nqm.numerics.schedules",
     "nqm.proofs", "nqm.proofs.claims", "nqm.proofs.conformance", "nqm.proofs.formulas", "nqm.proofs.figures",
     "nqm.proofs.networks", "nqm.proofs.report", "nqm.proofs.cli",
 )

@@ -251,6 +251,9 @@ PLAN = {k: v for k, v in SMALL.items() if k not in ("executor", "cache")}
 
 #: (public name, parameter, kind, call with the bad value)
 WALK = [
+    ("schedules.segments", "steps", "steps", lambda v: nn.schedules.segments({"lr": 0.1}, v)),
+    ("schedules.per_step", "values", "array", lambda v: nn.schedules.per_step(v)),
+    ("schedules.piecewise", "values", "array", lambda v: nn.schedules.piecewise(v, [])),
     ("resolve_executor", "executor", "executor", lambda v: nn.resolve_executor(v)),
     ("Problem", "h", "array", lambda v: nn.Problem(v)),
     ("Problem", "c", "optional array", lambda v: nn.Problem([1.0], c=v)),
@@ -312,7 +315,7 @@ WALK = [
     ("monte_carlo", "steps", "steps", lambda v: nn.monte_carlo(PROB, SGD, batch_size=4, steps=v, runs=2)),
     ("monte_carlo", "runs", "count", lambda v: nn.monte_carlo(PROB, SGD, batch_size=4, steps=3, runs=v)),
     ("monte_carlo", "targets", "array", lambda v: nn.monte_carlo(PROB, SGD, batch_size=4, steps=3, runs=2, targets=v)),
-    ("scheduled_risk", "lrs", "array", lambda v: nn.scheduled_risk(PROB, "sgd", batch_size=4, lrs=v)),
+    ("scheduled_risk", "lrs", "optional array", lambda v: nn.scheduled_risk(PROB, "sgd", batch_size=4, lrs=v)),
     ("scheduled_risk", "optimizer", "name", lambda v: nn.scheduled_risk(PROB, v, batch_size=4, lrs=[0.1])),
     ("piecewise_risk", "lengths", "steps", lambda v: nn.piecewise_risk(PROB, "sgd", batch_size=4, lrs=[0.1], lengths=[v])),
     ("piecewise_risk_gradient", "batch_size", "batch_size",
