@@ -204,10 +204,11 @@ def risk(optimizer: str, hyper: tuple[tuple[str, float], ...], precond_power: fl
     curve = scheduled_risk(problem, opt, steps=steps, horizon=horizon, schedule=schedule, batch_size=constant_b)
     records = [{"step": int(t), "risk": float(r), "examples": float(e)} for t, r, e in zip(steps, curve, examples)]
     console = console_for_tables()
-    shown = "; ".join(a.text() for a in schedules) or "none"
-    console.print(f"{_setting(name, values, list(schedule))}, p = {precond_power:g}"
-                  + (f", B = {batch_size:g}" if constant_b is not None else "")
-                  + f", schedules: {shown}; horizon {horizon:,} on {problem.name}", highlight=False)
+    shown = ", ".join(a.text() for a in schedules) or "none"
+    console.print(f"{_setting(name, values, ())}, p = {precond_power:g}"
+                  + (f", B = {batch_size:g}" if batch_size is not None else "")
+                  + f"; schedules: {shown} (a preset scaled by the value above); horizon {horizon:,} on {problem.name}",
+                  highlight=False)
     table = Table()
     for col in ("step", "risk", "examples"):
         table.add_column(col, justify="right")

@@ -58,6 +58,36 @@ def test_examples_are_the_sum_of_batch_sizes_before_each_step() -> None:
 
 
 # ---------------------------------------------------------------------- outputs equal the API's
+def test_risk_under_wsd_and_a_batch_ramp_equals_scheduled_risk(tmp_path: Path) -> None:
+    out = tmp_path / "risk.json"
+    result = _ok("schedule", "risk", "--optimizer", "momentum", "--hp", "lr=0.3", "--hp", "beta=0.9",
+                 "--schedule", "lr=wsd:cooldown=0.3,shape=1-sqrt", "--schedule", "batch_size=batch_doubling:factor=4",
+                 "--batch-size", "64", "--steps", "1000", "--at", "0:1000:250", "-o", out)
+    doc = json.loads(out.read_text())
+    steps = np.array([0, 250, 500, 750, 1000])
+    lr, batch = schedules.wsd(0.3, cooldown=0.3, shape="1-sqrt"), schedules.batch_doubling(64.0, factor=4.0)
+    expected = nn.scheduled_risk(PAPER, nn.Momentum(lr=0.3, beta=0.9), steps=steps, horizon=1000,
+                                 schedule={"lr": lr, "batch_size": batch})
+    assert [row["step"] for row in doc["rows"]] == steps.tolist()
+    assert [row["risk"] for row in doc["rows"]] == expected.tolist()
+    sizes = batch.values(1000)  # 64 until 500, 256 until 750, 1024 after
+    assert [row["examples"] for row in doc["rows"]] == [float(sizes[:t].sum()) for t in steps]
+    assert f"{expected[-1]:.6g}" in result.stdout
+
+
+def test_constants_and_bare_preset_names_are_the_apis_forms() -> None:
+    """``NAME=NUMBER`` is the constant hyperparameter or batch size; a bare preset name is that
+    preset scaled by the ``--hp`` value (nn.schedules.as_schedule's convention)."""
+    constant = _ok("schedule", "risk", "--optimizer", "sgd", "--schedule", "lr=0.5", "--schedule", "batch_size=32",
+                   "--steps", "40", "--at", "40")
+    expected = nn.expected_risk(PAPER, nn.SGD(lr=0.5), batch_size=32, steps=[40])[0]
+    assert f"{expected:.6g}" in constant.stdout
+    named = _ok("schedule", "risk", "--optimizer", "sgd", "--hp", "lr=0.5", "--schedule", "lr=cosine",
+                "--batch-size", "32", "--steps", "40", "--at", "40")
+    cosine = nn.scheduled_risk(PAPER, nn.SGD(lr=0.5), steps=[40], schedule={"lr": "cosine"}, batch_size=32)[0]
+    assert f"{cosine:.6g}" in named.stdout
+
+
 def test_optimal_for_a_total_equals_optimize_schedule(tmp_path: Path) -> None:
     out = tmp_path / "opt.json"
     result = _ok("schedule", "optimal", "--optimizer", "sgd", "--hp", "lr=1", "--batch-size", "64", "--pieces", "3",
@@ -84,6 +114,12 @@ OPTIMAL = ("schedule", "optimal", "--optimizer", "sgd", "--batch-size", "64")
     ((*RISK, "--batch-size", "8", "--schedule", "lr=constant:foo=1"), "has no key 'foo'"),
     ((*RISK, "--batch-size", "8", "--schedule", "lr=constant:value=fast"), "must be a number"),
     ((*RISK, "--batch-size", "8", "--schedule", "lr=constant:value=1/2"), "--schedule lr=constant:value=1/2: "),
+    ((*RISK, "--batch-size", "8", "--schedule", "lr=wsd:cooldown=2"), "--schedule lr=wsd:cooldown=2: cooldown"),
+    ((*RISK, "--batch-size", "8", "--schedule", "lr=wsd:shape=square"), "--schedule lr=wsd:shape=square: shape"),
+    ((*RISK, "--batch-size", "8", "--schedule", "lr=wsd:cooldown=fast"), "cooldown must be a number; got 'fast'"),
+    ((*RISK, "--batch-size", "8", "--schedule", "batch_size=batch_doubling:integer=maybe"), "must be a number or true/false"),
+    ((*RISK, "--batch-size", "8", "--schedule", "beta=batch_doubling"), "beta"),
+    ((*RISK[:-1], "1000000000", "--batch-size", "8", "--schedule", "lr=cosine", "--at", "10"), "steps"),
     ((*RISK, "--batch-size", "8", "--schedule", "gamma=0.5"), "'gamma' is not a hyperparameter that can vary"),
     ((*RISK, "--batch-size", "8", "--schedule", "precond_power=0.5"), "'precond_power' is not a hyperparameter"),
     ((*RISK, "--batch-size", "8", "--schedule", "lr=0.2"), "both give lr a constant"),
