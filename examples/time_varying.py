@@ -59,7 +59,7 @@ def first_hit(risk: np.ndarray) -> float:
 
 
 def under_wsd(batch: schedules.Schedule | float) -> tuple[float, float, float]:
-    """Final risk, steps to the target and examples used by then, under WSD with ``batch`` (a schedule or a constant)."""
+    """Final risk, steps to the target and examples used by then, under WSD with ``batch`` (schedule or constant)."""
     batch = schedules.as_schedule(batch)
     risk = nn.scheduled_risk(PROBLEM, OPTIMIZER, steps=HORIZON, schedule={"lr": "wsd", "batch_size": batch})
     steps = first_hit(risk)
