@@ -167,7 +167,11 @@ def _common_options(func: Any) -> Any:
 
 
 @click.group("schedule", context_settings=CONTEXT_SETTINGS,
-             short_help="Risk under time-varying hyperparameters and batch size; optimal schedules.")
+             short_help="Risk under time-varying hyperparameters and batch size; optimal schedules.", epilog="""\b
+Examples:
+  nqm schedule risk --optimizer sgd --hp lr=1 --schedule lr=cosine --schedule batch_size=batch_doubling --batch-size 64 --steps 5000
+  nqm schedule optimal --optimizer momentum --hp beta=0.9 --batch-size 256 --pieces 10 --target 0.01
+""")
 @spec_file_option
 def schedule() -> None:
     """Time-varying training, exact: the risk under schedules of any hyperparameter and of the
