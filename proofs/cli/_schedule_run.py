@@ -150,10 +150,12 @@ def resolve_schedules(args: Sequence[ScheduleArg], names: Sequence[str], hyper: 
     return values, constant_b, out
 
 
-def examples_at(batch: sched.Schedule | float, horizon: int, steps: np.ndarray) -> np.ndarray:
+def examples_at(batch: sched.Schedule | float | None, horizon: int, steps: np.ndarray) -> np.ndarray:
     r"""The examples used before each of ``steps``, :math:`E(t) = \sum_{s<t} B_s` (a constant ``batch``
     B gives :math:`Bt`), from the constant segments of the batch size (no per-step array for
     piecewise-constant schedules)."""
+    if batch is None:
+        raise ValueError("examples_at needs the batch size: a schedule or a number")
     if not isinstance(batch, sched.Schedule):
         return float(batch) * steps.astype(float)
     seg = sched.segments({sched.BATCH_SIZE: batch}, horizon)
@@ -199,16 +201,15 @@ def risk(optimizer: str, hyper: tuple[tuple[str, float], ...], precond_power: fl
                                                      horizon)
     opt = _optimizer(name, precond_power, values)
     problem = paper_problem(unbinned)
-    batch = schedule[sched.BATCH_SIZE] if sched.BATCH_SIZE in schedule else float(constant_b or 0)
-    examples = examples_at(batch, horizon, steps)
     curve = scheduled_risk(problem, opt, steps=steps, horizon=horizon, schedule=schedule, batch_size=constant_b)
+    examples = examples_at(schedule.get(sched.BATCH_SIZE, constant_b), horizon, steps)
     records = [{"step": int(t), "risk": float(r), "examples": float(e)} for t, r, e in zip(steps, curve, examples)]
     console = console_for_tables()
     shown = ", ".join(a.text() for a in schedules) or "none"
+    scaled = " (a preset scaled by the value above)" if any(a.preset is not None for a in schedules) else ""
     console.print(f"{_setting(name, values, ())}, p = {precond_power:g}"
                   + (f", B = {batch_size:g}" if batch_size is not None else "")
-                  + f"; schedules: {shown} (a preset scaled by the value above); horizon {horizon:,} on {problem.name}",
-                  highlight=False)
+                  + f"; schedules: {shown}{scaled}; horizon {horizon:,} on {problem.name}", highlight=False)
     table = Table()
     for col in ("step", "risk", "examples"):
         table.add_column(col, justify="right")
