@@ -6,6 +6,10 @@ For each optimizer the script times ``nqm.numerics.monte_carlo`` on the paper's 
 (10^4 coordinates, each bin simulated with its multiplicity) and prints coordinate-updates per
 second, the draw-only rate for the same number of variates, and their ratio (goal >= 0.5).
 
+A second table times momentum under schedules against the same run with constant values, in the
+same run: a piecewise schedule (lr and batch size in three pieces) and per-step schedules
+(lr, beta and batch size changing at every step, so the coefficients change at every step).
+
     python benchmarks/bench_montecarlo.py [--runs 8] [--steps 500] [--repeats 3]
 """
 
@@ -66,6 +70,28 @@ def main() -> None:
             args.repeats,
         )
         print(f"{opt.name:<10} {updates / t_mc:12.4g} {updates / t_draw:12.4g} {t_draw / t_mc:7.2f}")
+    schedules(problem, args)
+
+
+def schedules(problem: nn.Problem, args: argparse.Namespace) -> None:
+    """Momentum under a piecewise and a per-step schedule, as time ratios against constant values."""
+    T = args.steps
+    t = np.arange(T)
+    cases = {
+        "constant": {"lr": 0.1, "beta": 0.9, "batch_size": 64.0},
+        "piecewise": {"lr": nn.schedules.piecewise([0.1, 0.03, 0.01], [T // 2, 3 * T // 4]),
+                      "batch_size": nn.schedules.piecewise([64.0, 128.0, 256.0], [T // 3, 2 * T // 3])},
+        "per-step": {"lr": 0.1 * 0.5 * (1 + np.cos(np.pi * t / T)) + 1e-3, "beta": 0.5 + 0.4 * t / T,
+                     "batch_size": np.round(np.geomspace(16, 256, T))},
+    }
+    opt = nn.Momentum(lr=0.1, beta=0.9)
+    times = best_times(
+        [lambda s=s: nn.monte_carlo(problem, opt, steps=T, runs=args.runs, seed=0, schedule=s) for s in cases.values()],
+        args.repeats,
+    )
+    print(f"momentum under schedules: seconds (best of {args.repeats}) and ratio to constant values")
+    for name, seconds in zip(cases, times):
+        print(f"{name:<10} {seconds:10.3f} s {seconds / times[0]:7.2f}")
 
 
 if __name__ == "__main__":

@@ -61,6 +61,7 @@ from ._schedule_opt import (
     optimal_schedule,
     optimize_schedule,
 )
+from ._schedule_steps import ScheduledSteps, scheduled_steps_to_target
 from ._schedule_sweep import ScheduleSweep, schedule_sweep
 from ._steps import steps_to_target
 from ._sweep import (
@@ -106,6 +107,7 @@ __all__ = [
     "SGD",
     "ScheduleResult",
     "ScheduleSweep",
+    "ScheduledSteps",
     "Sweep",
     "SweepJob",
     "SweepList",
@@ -149,6 +151,7 @@ __all__ = [
     "risk_variance",
     "schedule_sweep",
     "scheduled_risk",
+    "scheduled_steps_to_target",
     "schedules",
     "split_steps",
     "stationary_risk",

@@ -5,7 +5,7 @@ coordinate (Section 3.1; one eigen-direction per coordinate):
 
 .. math::
 
-    x_{t+1} = A_t\,x_t + b_t\,\xi_t,\qquad \xi_t \sim N(0, c/B),\qquad
+    x_{t+1} = A_t\,x_t + b_t\,\xi_t,\qquad \xi_t \sim N(0, c/B_t),\qquad
     x_0 = \mathrm{init}\;\theta(0),\ \ \theta(0) \sim N(0, v),\qquad
     \mathcal L_t = \sum_{\rm coordinates} \tfrac12 h\,(\mathrm{out}\,x_t)^2 .
 
@@ -13,6 +13,14 @@ The coefficients :math:`A = I + D`, :math:`b`, :math:`\mathrm{init}`, :math:`\ma
 are the spec's compiled numeric forms (``opt.forms.evaluate``), never retyped here, so
 any spec (built-in or user) simulates. Nothing is taken from the moment
 equations: this is the check that the moments describe the process.
+
+**Schedules.** Any hyperparameter and the batch size may vary with the step (``schedule=``,
+the forms of :mod:`nqm.numerics.schedules`): the schedules are joined into constant segments
+(:func:`~nqm.numerics.schedules.segments`), :math:`A_t, b_t` are the forms evaluated at a
+segment's values once per segment (a chunk of segments at a time, so memory does not grow with
+the horizon), and the noise of step :math:`t` has variance :math:`c/B_t`. ``init`` and ``out``
+must not depend on a scheduled quantity. The per-step draws are the same as without a
+schedule, so a constant schedule gives the constant result bit for bit.
 
 **Preconditioning** (eqs. 8–9) is simulated in the coordinates
 :math:`\tilde\theta = h^{p/2}\theta`, where the update of :math:`P = H^p` is the same
@@ -49,9 +57,10 @@ Memory stays bounded by about ``chunk_bytes`` plus a few state vectors of
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -64,8 +73,10 @@ from ._model import validate_batch_size, validate_steps
 from ._optimizers import Optimizer, OptimizerLike, as_optimizer
 from ._parallel import ExecutorArg, ResultCache, map_tasks, resolve_cache, resolve_executor
 from ._problem import Problem
+from ._schedule_run import resolve_run
 from ._tables import Columns, Tabular
 from ._tie import reaches
+from .schedules import BATCH_SIZE, ScheduleLike, Segments
 
 __all__ = ["MonteCarloResult", "monte_carlo"]
 
@@ -158,7 +169,7 @@ class MonteCarloResult(Tabular):
         return {"runs": self.runs, "seed": seed, "problem": self.simulated_problem.name}
 
 
-def _noise_std(c: np.ndarray, batch_size: float) -> np.ndarray:
+def _noise_std(c: np.ndarray, batch_size: float | np.ndarray) -> np.ndarray:
     r"""Standard deviation of the mini-batch gradient noise, :math:`\sqrt{c/B}` (Section 3.1)."""
     return np.sqrt(c / batch_size)
 
@@ -194,16 +205,28 @@ def _simulated(problem: Problem, coordinates: Coordinates) -> tuple[Problem, np.
 
 
 class _Coefficients:
-    """Per-bin update coefficients, one table per distinct learning rate of the schedule."""
+    """Per-bin update coefficients, one table per setting of the scheduled quantities.
 
-    def __init__(self, problem: Problem, opt: Optimizer, batch_size: float, lrs: np.ndarray | None) -> None:
+    ``varying`` maps hyperparameter names to their values in each table (shape ``(tables,)``);
+    ``batch_size`` is one number or one per table. Nothing varying: a single table.
+    """
+
+    def __init__(
+        self, problem: Problem, opt: Optimizer, batch_size: float | np.ndarray, varying: Mapping[str, np.ndarray]
+    ) -> None:
         h, c, v = problem.preconditioned(opt.precond_power)
         hyper = dict(opt.hyperparameters)
-        if lrs is not None:
-            hyper["lr"] = lrs[:, None]
-        inv = opt.forms.evaluate(h, c, np.asarray(batch_size, dtype=float), hyper, edge_exact=False)  # D, b, init, out
+        tables = 1
+        for name, values in varying.items():
+            hyper[name] = values[:, None]
+            tables = values.size
+        B = np.asarray(batch_size, dtype=float)
+        if B.ndim:  # one batch size per table
+            tables = B.size
+            B = B[:, None]
+        inv = opt.forms.evaluate(h, c, B, hyper, edge_exact=False)  # D, b, init, out
         n = int(inv["n"])
-        shape = (1 if lrs is None else lrs.size, h.size)
+        shape = (tables, h.size)
 
         def table(entries: tuple) -> np.ndarray:
             return np.stack([np.broadcast_to(np.asarray(e, dtype=float), shape) for e in entries])
@@ -211,43 +234,95 @@ class _Coefficients:
         D = table(inv["D"]).reshape(n, n, *shape)
         self.n = n
         self.A = D + np.eye(n)[:, :, None, None]
-        self.b = table(inv["b"]) * _noise_std(c, float(batch_size))
-        init, out = table(inv["init"]), table(inv["out"])
-        if np.any(init != init[:, :1]) or np.any(out != out[:, :1]):
-            raise ValueError("lr_schedule needs a spec whose init and out do not depend on lr")
-        self.init = init[:, 0] * np.sqrt(v)
-        self.out = out[:, 0]
+        self.b = table(inv["b"]) * _noise_std(c, B if B.ndim else float(B))
+        # init and out do not depend on a scheduled quantity (checked by resolve_run): table 0's
+        self.init = table(inv["init"])[:, 0] * np.sqrt(v)
+        self.out = table(inv["out"])[:, 0]
         self.loss_weight = 0.5 * h
+
+
+#: most coefficient entries evaluated at once (tables x bins x (n^2 + n)): schedules with many
+#: segments are evaluated a chunk of segments at a time, so memory does not grow with the horizon
+_TABLE_ENTRIES = 1 << 20
+
+
+class _SegmentCoefficients:
+    r"""The coefficients :math:`A_k, b_k\sqrt{c/B_k}` of every constant segment of a schedule.
+
+    Segment ``k`` of :class:`~nqm.numerics.schedules.Segments` is one table, evaluated from the
+    spec's forms at that segment's values (never once per step); :meth:`chunk` evaluates
+    :attr:`chunk_size` consecutive segments at a time. Construction evaluates every chunk once
+    to find the entries of :math:`A` and :math:`b` that vanish in every segment and to
+    fingerprint the tables for the result cache. ``init`` and ``out`` are those of the first
+    segment: they do not depend on a scheduled quantity (:func:`~nqm.numerics._schedule_run.resolve_run`
+    refuses such schedules).
+    """
+
+    def __init__(self, problem: Problem, opt: Optimizer, batch_size: float | None, segs: Segments) -> None:
+        self.problem, self.opt, self.segments = problem, opt, segs
+        self.batch_size = batch_size
+        first = self._evaluate(0, 1)
+        self.n, self.init, self.out, self.loss_weight = first.n, first.init, first.out, first.loss_weight
+        self.count = segs.lengths.size
+        self.chunk_size = max(1, _TABLE_ENTRIES // (problem.size * (self.n * self.n + self.n)))
+        self.nonzero = np.zeros((self.n, self.n), dtype=bool)
+        self.noisy = np.zeros(self.n, dtype=bool)
+        digest = hashlib.sha256()
+        for j in range(math.ceil(self.count / self.chunk_size)):
+            coef = self.chunk(j)
+            self.nonzero |= np.any(coef.A != 0, axis=(2, 3))
+            self.noisy |= np.any(coef.b != 0, axis=(1, 2))
+            digest.update(np.ascontiguousarray(coef.A).tobytes())
+            digest.update(np.ascontiguousarray(coef.b).tobytes())
+        self.fingerprint = digest.hexdigest()
+
+    def _evaluate(self, lo: int, hi: int) -> _Coefficients:
+        values = {k: v[lo:hi] for k, v in self.segments.values.items()}
+        batch = values.pop(BATCH_SIZE, self.batch_size)
+        assert batch is not None, "a batch size is constant or scheduled"
+        return _Coefficients(self.problem, self.opt, batch, values)
+
+    def chunk(self, j: int) -> _Coefficients:
+        """The tables of segments ``j * chunk_size`` up to ``(j + 1) * chunk_size``."""
+        return self._evaluate(j * self.chunk_size, min(self.count, (j + 1) * self.chunk_size))
+
+    def cache_config(self) -> dict[str, object]:
+        return {"tables": self.fingerprint, "starts": self.segments.starts, "init": self.init, "out": self.out,
+                "loss_weight": self.loss_weight}
 
 
 class _Simulator:
     """Run blocks of ``K`` runs x ``d`` coordinates, stepping all rows together."""
 
-    def __init__(self, coef: _Coefficients, counts: np.ndarray, K: int, schedule_index: np.ndarray | None) -> None:
+    def __init__(self, coef: _SegmentCoefficients, counts: np.ndarray, K: int) -> None:
         self.coef = coef
         self.d = int(counts.sum())
         bins = np.repeat(np.arange(counts.size), counts)
         self.bin_of_row = np.tile(bins, K)
-        self.schedule_index = schedule_index
         n = coef.n
-        # entries that vanish for every bin and every learning rate are skipped
-        self.pairs = [[j for j in range(n) if np.any(coef.A[i, j] != 0)] for i in range(n)]
-        self.noisy = [bool(np.any(coef.b[i] != 0)) for i in range(n)]
+        # entries that vanish for every bin and every segment are skipped
+        self.pairs = [[j for j in range(n) if coef.nonzero[i, j]] for i in range(n)]
+        self.noisy = [bool(coef.noisy[i]) for i in range(n)]
         out = coef.out[:, bins]
         unit = [k for k in range(n) if np.all(out[k] == 1) and all(np.all(out[j] == 0) for j in range(n) if j != k)]
         self.unit_out = unit[0] if unit else None
         self.q = np.tile(coef.loss_weight[bins], K)
+        self._chunk: tuple[int, _Coefficients] | None = None
 
     def _rows(self, k: int, rows: int) -> tuple[list, list]:
-        """(A, b) per row for learning-rate table ``k``; an entry equal in every bin is a float."""
+        """(A, b) per row in segment ``k``; an entry equal in every bin is a float."""
+        which = k // self.coef.chunk_size
+        if self._chunk is None or self._chunk[0] != which:
+            self._chunk = which, self.coef.chunk(which)
+        tables, k = self._chunk[1], k - which * self.coef.chunk_size
         idx = self.bin_of_row[:rows]
 
         def per_row(values: np.ndarray) -> np.ndarray | float:
             return float(values[0]) if np.all(values == values[0]) else values[idx]
 
         n = self.coef.n
-        A = [[per_row(self.coef.A[i, j, k]) for j in range(n)] for i in range(n)]
-        return A, [per_row(self.coef.b[i, k]) for i in range(n)]
+        A = [[per_row(tables.A[i, j, k]) for j in range(n)] for i in range(n)]
+        return A, [per_row(tables.b[i, k]) for i in range(n)]
 
     def run(
         self, rng: np.random.Generator, runs: int, steps: int, chunk_bytes: int
@@ -260,7 +335,8 @@ class _Simulator:
         q = self.q[:rows]
         x = coef.init[:, idx] * rng.standard_normal(rows)
         yield 0, self._losses(self._output(x, out, np.empty(rows))[None, :], q, runs)
-        k = 0 if self.schedule_index is None else int(self.schedule_index[0])
+        starts = coef.segments.starts.tolist() + [steps]  # segment k spans steps starts[k] .. starts[k + 1] - 1
+        k = 0
         A, b = self._rows(k, rows)
         new = np.empty_like(x)
         tmp = np.empty(rows)
@@ -271,8 +347,8 @@ class _Simulator:
                 Y = buf[: min(length, steps - start)]
                 rng.standard_normal(out=Y)
                 for s in range(Y.shape[0]):
-                    if self.schedule_index is not None and self.schedule_index[start + s] != k:
-                        k = int(self.schedule_index[start + s])
+                    if start + s == starts[k + 1]:
+                        k += 1
                         A, b = self._rows(k, rows)
                     xi = Y[s]
                     for i in range(n):
@@ -375,9 +451,8 @@ _TASK_ROW_STEPS = 1 << 25
 class _RunBlocks:
     """One task: blocks ``first_block ..`` (``blocks`` of them) of ``block_runs`` runs each."""
 
-    coef: _Coefficients
+    coef: _SegmentCoefficients
     counts: np.ndarray
-    schedule_index: np.ndarray | None
     steps: int
     runs: int  # all runs of the simulation (the last block may be short)
     block_runs: int
@@ -394,9 +469,8 @@ class _RunBlocks:
         return first, min(self.runs, first + self.blocks * self.block_runs)
 
     def cache_config(self) -> dict[str, object]:
-        c = self.coef
         return {
-            "coef": [c.A, c.b, c.init, c.out, c.loss_weight], "counts": self.counts, "schedule": self.schedule_index,
+            "coef": self.coef, "counts": self.counts,
             "steps": self.steps, "runs": self.runs, "block_runs": self.block_runs, "first_block": self.first_block,
             "blocks": self.blocks, "seed": [self.seed.entropy, list(self.seed.spawn_key), self.seed.pool_size],
             "targets": self.targets, "keep_curves": self.keep_curves,
@@ -405,7 +479,7 @@ class _RunBlocks:
 
 def _run_blocks(task: _RunBlocks) -> tuple[_Statistics, np.ndarray | None, np.ndarray]:
     """Statistics, curves (``(runs, T + 1)`` or ``None``) and first hits of one task's runs."""
-    simulator = _Simulator(task.coef, task.counts, task.block_runs, task.schedule_index)
+    simulator = _Simulator(task.coef, task.counts, task.block_runs)
     lo, hi = task.run_range
     T = task.steps
     stats = _Statistics(T + 1)
@@ -433,9 +507,10 @@ def monte_carlo(
     problem: Problem,
     opt: OptimizerLike,
     *,
-    batch_size: object,
     steps: object,
     runs: object,
+    batch_size: object = None,
+    schedule: Mapping[str, ScheduleLike] | None = None,
     seed: int | np.random.SeedSequence = 0,
     lr_schedule: object | None = None,
     targets: ArrayLike = (),
@@ -457,7 +532,17 @@ def monte_carlo(
         ``precond_power``: an instance, or a class, spec or name with the hyperparameters as
         keywords (as for :func:`~nqm.numerics.expected_risk`).
     batch_size:
-        :math:`B \ge 1`; the gradient noise of a step has variance :math:`c/B` per coordinate.
+        a constant :math:`B \ge 1`; the gradient noise of a step has variance :math:`c/B` per
+        coordinate. Required unless ``schedule`` gives ``"batch_size"`` (then an error).
+    schedule:
+        optional mapping from hyperparameter names of the spec (not ``precond_power``) and/or
+        ``"batch_size"`` to schedules, in any form :func:`nqm.numerics.schedules.as_schedule`
+        accepts (a preset's name is scaled by the optimizer's value), over the horizon
+        :math:`T` = the largest step; the quantities not scheduled keep the optimizer's values.
+        The update from step :math:`t` to :math:`t+1` uses :math:`A_t, b_t` at that step's values
+        and noise of variance :math:`c/B_t`; :math:`A_t, b_t` are evaluated once per constant
+        segment (:func:`nqm.numerics.schedules.segments`). The exact counterpart is
+        :func:`~nqm.numerics.scheduled_risk` with the same ``schedule``.
     steps:
         as for :func:`~nqm.numerics.expected_risk`: a horizon :math:`T` (losses recorded at steps
         :math:`0..T`) or a 1-D array of evaluation times (the runs go to the largest; statistics are
@@ -468,7 +553,8 @@ def monte_carlo(
     seed:
         an integer or a ``numpy.random.SeedSequence`` (see the module docstring).
     lr_schedule:
-        optional learning rate of each update, shape ``(steps,)``; replaces ``opt.lr``.
+        optional learning rate of each update, shape ``(steps,)``; replaces ``opt.lr``
+        (the same as ``schedule={"lr": lr_schedule}``; not together with ``schedule``).
     targets, quantiles:
         target losses for the empirical steps-to-target and the quantile levels reported.
     keep_curves:
@@ -497,9 +583,12 @@ def monte_carlo(
     opt = as_optimizer(opt, hyperparameters, "opt")
     if opt.shape != ():
         raise ValueError(f"opt must be a single optimizer; got a hyperparameter grid of shape {opt.shape}")
-    B = validate_batch_size(batch_size)
-    if B.ndim != 0:
-        raise ValueError(f"batch_size must be a single number >= 1; got shape {B.shape}")
+    B: float | None = None
+    if schedule is None:  # a constant batch size (also with lr_schedule)
+        B_arr = validate_batch_size(batch_size)
+        if B_arr.ndim != 0:
+            raise ValueError(f"batch_size must be a single number >= 1; got shape {B_arr.shape}")
+        B = float(B_arr)
     times = validate_steps(steps)
     T_int = int(times.max()) if times.size else 0
     if T_int > MAX_MONTE_CARLO_STEPS:
@@ -518,16 +607,17 @@ def monte_carlo(
     levels = _validate_list("quantiles", quantiles, 0.0, 1.0, True)
     where = resolve_executor(executor)
 
-    lrs = schedule_index = None
     if lr_schedule is not None:
+        if schedule is not None:
+            raise ValueError("give lr_schedule or schedule, not both (lr_schedule=x is schedule={'lr': x})")
         if "lr" not in opt.hyperparameters:
             raise ValueError(f"lr_schedule needs a spec with a hyperparameter 'lr'; {opt.name} has none")
         sched = validate_hyperparameter("lr_schedule", lr_schedule, opt.forms.ranges["lr"])
         if sched.shape != (T_int,):
             raise ValueError(f"lr_schedule must have shape (steps,) = ({T_int},); got {sched.shape}")
-        lrs, schedule_index = np.unique(sched, return_inverse=True)
-        if T_int == 0:
-            lrs = schedule_index = None
+        schedule = {"lr": sched} if T_int else None
+    elif schedule is not None and T_int == 0:
+        raise ValueError("steps: a schedule needs at least one update (a horizon >= 1); got steps 0")
 
     sim, counts = _simulated(problem, coordinates)
     d = int(counts.sum())
@@ -536,14 +626,19 @@ def monte_carlo(
             f"runs x coordinates x (steps + 1) must be at most {MAX_MONTE_CARLO_WORK:.0e} simulated coordinate-steps; "
             f"got {n_runs:,} x {d:,} x {T_int + 1:,} = {n_runs * d * (T_int + 1):.3g} (use fewer runs or steps)"
         )
-    coef = _Coefficients(sim, opt, float(B), lrs)
+    if schedule is None:
+        segs = Segments(np.array([T_int], dtype=np.int64), {})
+    else:  # the checks of the exact engine: keys, batch size, ranges of the scheduled values
+        run = resolve_run(problem, opt, schedule, batch_size, T_int)
+        segs, B = run.segments, run.family.batch_size
+    coef = _SegmentCoefficients(sim, opt, B, segs)
     K = min(n_runs, max(1, math.ceil(_TARGET_ROWS / d)))
 
     root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     n_blocks = math.ceil(n_runs / K)
     per_task = max(1, math.ceil(_TASK_ROW_STEPS / (K * d * max(T_int, 1))))
     tasks = [
-        _RunBlocks(coef, counts, schedule_index, T_int, n_runs, K, b, min(per_task, n_blocks - b), root, target_arr,
+        _RunBlocks(coef, counts, T_int, n_runs, K, b, min(per_task, n_blocks - b), root, target_arr,
                    keep_curves, chunk)
         for b in range(0, n_blocks, per_task)
     ]

@@ -13,12 +13,15 @@ on overflow, never NaN; its stationary risk is ``inf``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from ._forms import evaluation_steps
 from ._model import Method, build_model
 from ._optimizers import OptimizerLike, as_optimizer
 from ._problem import Problem
+from ._schedule import scheduled_evaluation
 
 __all__ = ["expected_risk", "risk_variance", "stationary_risk", "risk_components"]
 
@@ -97,9 +100,11 @@ def risk_variance(
     problem: Problem,
     opt: OptimizerLike,
     *,
-    batch_size: object,
+    batch_size: object = None,
     steps: object,
     method: Method = "auto",
+    schedule: Mapping[str, object] | None = None,
+    horizon: object = None,
     **hyperparameters: object,
 ) -> np.ndarray:
     r"""Exact :math:`\mathrm{Var}[\mathcal L(t)]` for Gaussian noise and a Gaussian start.
@@ -108,16 +113,28 @@ def risk_variance(
     so :math:`\tfrac12h_i\theta_i^2` has variance :math:`\tfrac12h_i^2V_i^2 = 2\rho_i^2` with
     :math:`\rho_i` its expected risk; a bin of weight :math:`w_i` holds :math:`w_i`
     independent coordinates, so :math:`\mathrm{Var}\,\mathcal L = 2\sum_i \rho_{\rm bin,i}^2/w_i`.
+
+    With ``schedule=`` (and ``horizon=``, as for :func:`~nqm.numerics.scheduled_risk`, whose forms
+    of ``schedule`` and ``batch_size`` it takes) the same formula holds step by step for the
+    per-bin risks :math:`\rho_{\rm bin,i}(t)` of the scheduled run: the iterate stays a zero-mean
+    Gaussian whatever the values of each step.
     """
-    w = problem.weights.reshape(-1, 1)
+    if schedule is None and horizon is None:
+        w = problem.weights.reshape(-1, 1) if isinstance(problem, Problem) else np.ones((1, 1))
+        return _reduce_over_steps(problem, opt, batch_size, steps, method,
+                                  lambda d, n: _variance_of_bins(d + n, w, -2), False, hyperparameters)
+    if hyperparameters:
+        opt = as_optimizer(opt, hyperparameters)
+    return scheduled_evaluation(problem, opt, steps, schedule, batch_size, horizon, method,
+                                lambda rho: _variance_of_bins(rho, problem.weights, -1))
+
+
+def _variance_of_bins(rho: np.ndarray, w: np.ndarray, axis: int) -> np.ndarray:
+    """:math:`2\\sum_i\\rho_i^2/w_i` over the bin ``axis`` of the per-bin risks ``rho`` (weights ``w``
+    broadcast against it; bins of weight 0 hold nothing)."""
     safe = np.where(w > 0, w, 1.0)
-
-    def reduce(d: np.ndarray, n: np.ndarray) -> np.ndarray:
-        rho = d + n
-        with np.errstate(over="ignore"):  # a divergent bin's square overflows to inf, as it should
-            return np.sum(np.where(w > 0, 2.0 * rho * rho / safe, 0.0), axis=-2)
-
-    return _reduce_over_steps(problem, opt, batch_size, steps, method, reduce, False, hyperparameters)
+    with np.errstate(over="ignore"):  # a divergent bin's square overflows to inf, as it should
+        return np.sum(np.where(w > 0, 2.0 * rho * rho / safe, 0.0), axis=axis)
 
 
 def stationary_risk(

@@ -37,7 +37,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from ._forms import evaluation_steps, real_array, validate_count, validate_steps
+from ._forms import MAX_HORIZON, evaluation_steps, real_array, validate_count, validate_steps
 from ._model import validate_batch_size
 from ._optimizers import Optimizer, OptimizerLike, as_optimizer
 from ._problem import Problem
@@ -57,6 +57,7 @@ __all__ = [
     "MAP_COST",
     "scheduled_risk",
     "scheduled_reduce",
+    "scheduled_evaluation",
     "piecewise_risk",
     "piecewise_risk_gradient",
     "split_steps",
@@ -256,11 +257,16 @@ def scheduled_reduce(run: ScheduledRun, times: np.ndarray, reduce: Reduce, metho
 
 
 def _evaluation_plan(steps: object, horizon: object) -> tuple[np.ndarray, int]:
-    """The evaluation times of ``steps`` (as everywhere) and the horizon: ``horizon`` if given (at least
-    the last evaluation time), else the last evaluation time; a horizon must be >= 1."""
+    """The evaluation times of ``steps`` (as everywhere; at most :data:`MAX_HORIZON` + 1 of them) and the
+    horizon: ``horizon`` if given (at least the last evaluation time), else the last evaluation time; a
+    horizon must be >= 1."""
     if steps is None:
-        raise ValueError("steps: give a horizon T (every step 0..T) or an array of evaluation times")
+        raise ValueError("steps: give a horizon T (every step 0..T) or an array of evaluation times (or the "
+                         "learning rates of every step as lrs=)")
     t = evaluation_steps(steps)
+    if t.size > MAX_HORIZON + 1:
+        raise ValueError(f"steps: at most {MAX_HORIZON + 1:,} evaluation times (a curve 0..{MAX_HORIZON:,}); got "
+                         f"{t.size:,}")
     last = int(t.max()) if t.size else 0
     if horizon is None:
         H = last
@@ -311,10 +317,19 @@ def scheduled_risk(
             raise ValueError("lrs: give the learning rates as lrs= (with batch_size=) or as schedule['lr'], "
                              "not with schedule= or horizon=")
         return _lr_per_step(problem, optimizer, batch_size, lrs, steps)
+    return scheduled_evaluation(problem, optimizer, steps, schedule, batch_size, horizon, method, _sum_bins)
+
+
+def scheduled_evaluation(
+    problem: Problem, optimizer: OptimizerLike, steps: object, schedule: Mapping[str, object] | None,
+    batch_size: object, horizon: object, method: MapMethod, reduce: Reduce,
+) -> np.ndarray:
+    """``reduce`` of the per-bin risks of a scheduled run (arguments as for :func:`scheduled_risk`)
+    at the evaluation times of ``steps``, in their shape."""
     t, H = _evaluation_plan(steps, horizon)
     run = resolve_run(problem, optimizer, schedule, batch_size, H)
     flat, back = np.unique(t.ravel(), return_inverse=True)
-    return scheduled_reduce(run, flat, _sum_bins, method)[back].reshape(t.shape)
+    return scheduled_reduce(run, flat, reduce, method)[back].reshape(t.shape)
 
 
 def _lr_per_step(problem: Problem, opt: OptimizerLike, batch_size: object, lrs: object, steps: object) -> np.ndarray:

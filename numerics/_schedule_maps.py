@@ -1,4 +1,4 @@
-r"""Exact moment maps of learning-rate schedules: one constant piece at a time.
+r"""Exact moment maps of schedules of any hyperparameters and of the batch size: one constant piece at a time.
 
 Per eigen-direction a spec is :math:`x' = A x + b\,\xi` (:mod:`nqm.theory`), with
 :math:`x_0 = \mathrm{init}\,\theta_0`. Write the second moment of the state as
@@ -11,16 +11,20 @@ Per eigen-direction a spec is :math:`x' = A x + b\,\xi` (:mod:`nqm.theory`), wit
     \mathbb E\ell = w\tfrac12 h\,\bigl[v\,(\mathrm{out}\,m)^2 + \tfrac cB\,\mathrm{out}\,N\,\mathrm{out}^\top\bigr]
 
 (the decomposition of Appendix C, generalised to any spec; preconditioning enters through
-the equivalent problem of eqs. 8–9, exactly as in the engine). A piece of :math:`L` steps
-at a constant learning rate maps
+the equivalent problem of eqs. 8–9, exactly as in the engine). A :class:`ScheduleFamily` fixes
+which quantities vary (any hyperparameters of the spec and the batch size); a piece of :math:`L`
+steps at constant values maps
 
 .. math::
 
     m \mapsto P m,\qquad N \mapsto P N P^\top + Q,\qquad
     P = A^L,\quad Q = S_L = \sum_{k<L}A^kbb^\top A^{k\top} = \bar S - A^L\bar S A^{L\top},
 
-the closed-form power of eq. 3's recursion (:math:`\bar S = A\bar SA^\top + bb^\top`). Two
-stable evaluations, both reusing the engine's invariants:
+with :math:`A, b` evaluated at the piece's values: the closed-form power of eq. 3's recursion
+(:math:`\bar S = A\bar SA^\top + bb^\top`). When the batch size varies, :math:`N` is carried in
+units of :math:`c` instead of :math:`c/B` and piece k's :math:`Q` is scaled by its own
+:math:`1/B_k` (:func:`piece_maps`): the noise of each step of the piece has variance
+:math:`c/B_k`. Two stable evaluations of :math:`P, Q`, both reusing the engine's invariants:
 
 * **Chebyshev** (specs with at most two states): :math:`A^L = c_LI + s_LK`,
   :math:`K = D - \sigma I`, from :class:`~nqm.numerics._chebyshev.ChebyshevPowers`, and
@@ -31,7 +35,8 @@ stable evaluations, both reusing the engine's invariants:
   :math:`S_{a+p} = S_a + A^aS_pA^{a\top}` — the recursion of
   :mod:`~nqm.numerics._doubling`, here returning full matrices.
 
-**Exact gradients.** With :math:`\partial = \partial/\partial\log\alpha` of one piece,
+**Exact gradients.** With :math:`\partial = \partial/\partial\log\alpha` of one piece (any other
+varying hyperparameter :math:`u` likewise, :math:`\partial = |u|\,\partial/\partial u`),
 :math:`\partial A` and :math:`\partial b` come from the generated forms by a complex step
 (:math:`\partial f = \operatorname{Im} f(\alpha(1 + i\epsilon))/\epsilon`, exact to rounding for
 the rational forms, no cancellation). The derivatives of the piece map are then exact:

@@ -14,7 +14,8 @@ r"""nqm.proofs: machine-checked evidence that the theory and the engine are righ
   points, and returns a :class:`FormulaVerdict`.
 * **Conformance suite for new optimizer variants** (:mod:`nqm.proofs.conformance`). :func:`check_conformance` runs the
   :data:`PROPERTIES` (engine vs the independent second-moment recursion
-  :func:`moment_recursion_risk` to 1e-10, vs Monte Carlo, stationary limit, stability region,
+  :func:`moment_recursion_risk` to 1e-10, vs Monte Carlo, both also under drawn schedules
+  (:func:`scheduled_setups`), stationary limit, stability region,
   invariances, scale symmetry, declared reductions — :func:`declare_reduction` — and the Bayes
   information bound) on hypothesis examples and returns a :class:`ConformanceReport` (verdicts
   passed / failed with a shrunk counterexample / not applicable; ``to_pandas()``). The
@@ -43,7 +44,7 @@ from typing import Any
 #: public name -> the subpackage that exports it
 _SUBMODULE_EXPORTS: dict[str, tuple[str, ...]] = {
     "claims": ("METHODS", "Proof", "ProofReport", "ProofResult", "generic_proofs", "latex_appendix", "proof_catalogue", "proof_table", "results_to_json", "run_all", "write_json", "write_latex",),
-    "conformance": ("ABSOLUTE_ACCURACY", "ConformanceError", "ConformanceReport", "PROPERTIES", "Property", "PropertyResult", "Reduction", "Setup", "batch_sizes", "bayes_risk_bound", "bin_weights", "check_conformance", "declare_reduction", "declared_reductions", "derived_stable", "hyperparameters", "moment_recursion_risk", "monte_carlo_tolerances", "noise_variances", "optimizers", "precond_powers", "problems", "setups", "spectra", "spectral_radius", "stable_lr_limit", "start_variances", "step_lists", "unstable_hyperparameters",),
+    "conformance": ("ABSOLUTE_ACCURACY", "ConformanceError", "ConformanceReport", "PROPERTIES", "Property", "PropertyResult", "Reduction", "ScheduledSetup", "Setup", "batch_sizes", "bayes_risk_bound", "bin_weights", "check_conformance", "declare_reduction", "declared_reductions", "derived_stable", "hyperparameters", "moment_recursion_risk", "monte_carlo_tolerances", "noise_variances", "optimizers", "precond_powers", "problems", "scheduled_setups", "setups", "spectra", "spectral_radius", "stable_lr_limit", "start_variances", "step_lists", "unstable_hyperparameters",),
     "figures": ("DEFAULT_FIGURES", "FIGURES", "FigureResult", "STYLE", "figure_11", "figure_13", "figure_14", "figure_15", "figure_2", "figure_3a", "figure_3b", "figure_3c", "figure_4", "figure_critical_vs_power", "figure_network_vs_nqm", "figure_steps_surface", "figure_training_curves", "make_figures", "save_figure",),
     "formulas": ("FormulaVerdict", "QUANTITIES", "verify_formula",),
     "report": ("ReportConfig", "VALIDATION_MODES", "build_report",),

@@ -13,6 +13,7 @@ from ._properties import (
 )
 from ._recursion import moment_recursion_risk
 from ._reductions import Reduction, declare_reduction, declared_reductions
+from ._scheduled import ScheduledSetup, scheduled_setups
 from ._strategies import (
     Setup,
     batch_sizes,
@@ -34,4 +35,4 @@ from ._strategies import (
 )
 from ._suite import ConformanceReport, PropertyResult, check_conformance
 
-__all__ = ["ABSOLUTE_ACCURACY", "ConformanceError", "ConformanceReport", "PROPERTIES", "Property", "PropertyResult", "Reduction", "Setup", "batch_sizes", "bayes_risk_bound", "bin_weights", "check_conformance", "declare_reduction", "declared_reductions", "derived_stable", "hyperparameters", "moment_recursion_risk", "monte_carlo_tolerances", "noise_variances", "optimizers", "per_coordinate_risk", "precond_powers", "problems", "resolve_spec", "setups", "spectra", "spectral_radius", "stable_lr_limit", "start_variances", "step_lists", "unstable_hyperparameters"]
+__all__ = ["ABSOLUTE_ACCURACY", "ConformanceError", "ConformanceReport", "PROPERTIES", "Property", "PropertyResult", "Reduction", "ScheduledSetup", "Setup", "batch_sizes", "bayes_risk_bound", "bin_weights", "check_conformance", "declare_reduction", "declared_reductions", "derived_stable", "hyperparameters", "moment_recursion_risk", "monte_carlo_tolerances", "noise_variances", "optimizers", "per_coordinate_risk", "precond_powers", "problems", "resolve_spec", "scheduled_setups", "setups", "spectra", "spectral_radius", "stable_lr_limit", "start_variances", "step_lists", "unstable_hyperparameters"]

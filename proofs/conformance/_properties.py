@@ -13,6 +13,16 @@ the registry and the public engine (:mod:`nqm.numerics`), so they apply to any s
     The mean loss of simulated runs (:func:`nqm.numerics.monte_carlo`) matches the exact
     risk at every step, within tolerances from the exact variance at a family-wise false-failure
     rate of 1e-6 (see :func:`monte_carlo_tolerances`).
+``engine_matches_recursion_under_schedules``
+    Under drawn schedules (:func:`~nqm.proofs.scheduled_setups`: piecewise or per-step values of any
+    subset of the spec's hyperparameters, every step a stable setting, and of the batch size, in
+    every form :mod:`nqm.numerics.schedules` accepts), :func:`nqm.numerics.scheduled_risk` equals the
+    recursion with per-step :math:`A_t, b_t, B_t` to a relative 1e-10, above an absolute floor of
+    1e-13 of the initial risk plus the largest stationary risk of the steps' settings.
+``monte_carlo_matches_recursion_under_schedules``
+    Under drawn schedules, the mean loss of simulated runs (:func:`nqm.numerics.monte_carlo` with
+    ``schedule=``) matches the per-step recursion at every step, with the tolerances of
+    ``engine_matches_monte_carlo`` from the exact per-coordinate risks of the recursion.
 ``stationary_risk_is_limit``
     The derived stationary risk (:attr:`~nqm.theory.Derivation.stationary_risk`), the
     engine's :func:`~nqm.numerics.stationary_risk` and the engine's risk at a step where every
@@ -65,6 +75,7 @@ from nqm.theory.symbols import B, c, h
 
 from ._recursion import moment_recursion_risk
 from ._reductions import Reduction, declared_reductions
+from ._scheduled import ScheduledSetup, scheduled_setups
 from ._strategies import (
     Setup,
     _in_range,
@@ -209,9 +220,9 @@ def monte_carlo_tolerances(
     return below, below + 2.0 * x * largest / runs
 
 
-def _compare_with_monte_carlo(mc: nn.MonteCarloResult, exact: np.ndarray, opt: nn.Optimizer, batch_size: float,
-                              steps: np.ndarray) -> None:
-    per = per_coordinate_risk(mc.simulated_problem, opt, batch_size, steps)  # a_i per bin and step
+def _compare_with_monte_carlo(mc: nn.MonteCarloResult, exact: np.ndarray, per: np.ndarray, steps: np.ndarray) -> None:
+    """The Monte-Carlo mean within :func:`monte_carlo_tolerances` of ``exact`` at ``steps``; ``per`` holds the
+    exact risk of one simulated coordinate of each bin of ``mc.simulated_problem``, shape ``(bins, steps)``."""
     largest = per.max(axis=0)
     # one run's exact variance 2 sum_i m_i a_i^2 (what risk_variance(simulated_problem) gives) in
     # units of the largest a_i: squares of risks below ~1e-154 underflow to 0, which would make the
@@ -269,7 +280,54 @@ def _check_monte_carlo(spec: OptimizerSpec, ex: tuple[Setup, int, int]) -> None:
     steps = np.arange(T + 1, dtype=float)
     mc = nn.monte_carlo(setup.problem, setup.optimizer, batch_size=setup.batch_size, steps=T, runs=runs, seed=seed)
     exact = nn.expected_risk(setup.problem, setup.optimizer, batch_size=setup.batch_size, steps=steps)
-    _compare_with_monte_carlo(mc, exact, setup.optimizer, setup.batch_size, steps)
+    per = per_coordinate_risk(mc.simulated_problem, setup.optimizer, setup.batch_size, steps)  # a_i per bin and step
+    _compare_with_monte_carlo(mc, exact, per, steps)
+
+
+# ---------------------------------------------------------------------- schedules
+def _schedule_reference(spec: OptimizerSpec, ex: ScheduledSetup, problem: nn.Problem, steps: np.ndarray) -> np.ndarray:
+    """The independent recursion under the schedule's per-step values."""
+    s = ex.setup
+    return moment_recursion_risk(spec.precondition(), problem, {**ex.hyperparameters, "precond_power": s.precond_power},
+                                 batch_size=ex.batch_size, steps=steps)
+
+
+def _schedule_scale(spec: OptimizerSpec, ex: ScheduledSetup) -> float:
+    """:func:`_scale` under a schedule: the initial risk plus the largest stationary risk of the steps' settings
+    (the stationary risk is proportional to :math:`1/B`, so the steps' settings form one grid evaluated at B = 1)."""
+    s, T = ex.setup, ex.horizon
+    grid = {k: np.broadcast_to(np.asarray(v, dtype=float), (T,)) for k, v in ex.hyperparameters.items()}
+    at_one = nn.stationary_risk(s.problem, nn.Optimizer(spec, precond_power=s.precond_power, **grid), batch_size=1.0)
+    stationary = at_one / np.broadcast_to(np.asarray(ex.batch_size, dtype=float), (T,))
+    return s.problem.initial_risk + float(np.max(stationary, initial=0.0, where=np.isfinite(stationary)))
+
+
+def _check_scheduled_recursion(spec: OptimizerSpec, ex: ScheduledSetup) -> None:
+    s = ex.setup
+    reference = _schedule_reference(spec, ex, s.problem, s.steps)
+    where = {"steps": ex.horizon} if ex.every_step else {"steps": s.steps, "horizon": ex.horizon}
+    engine = nn.scheduled_risk(s.problem, s.optimizer, **where, **ex.engine_arguments())
+    _assert_close(engine, reference, 1e-10, "engine scheduled_risk vs moment recursion under the schedule",
+                  ABSOLUTE_ACCURACY * _schedule_scale(spec, ex), s.steps)
+
+
+def _scheduled_monte_carlo_examples(spec: OptimizerSpec) -> st.SearchStrategy[tuple[ScheduledSetup, int, int]]:
+    setup = st.booleans().flatmap(
+        lambda integer: scheduled_setups(spec, max_bins=4, max_steps=100, max_coordinates=32, integer_weights=integer,
+                                         every_step=True)
+    )
+    return st.tuples(setup, st.sampled_from([256, 512]), _seeds())
+
+
+def _check_scheduled_monte_carlo(spec: OptimizerSpec, ex: tuple[ScheduledSetup, int, int]) -> None:
+    sched, runs, seed = ex
+    s = sched.setup
+    steps = np.arange(sched.horizon + 1, dtype=float)
+    mc = nn.monte_carlo(s.problem, s.optimizer, steps=sched.horizon, runs=runs, seed=seed, **sched.engine_arguments())
+    sim = mc.simulated_problem
+    per = np.array([_schedule_reference(spec, sched, nn.Problem(sim.h[i], sim.c[i], sim.init_var[i]), steps)
+                    for i in range(sim.size)])  # one coordinate of each simulated bin
+    _compare_with_monte_carlo(mc, _schedule_reference(spec, sched, s.problem, steps), per, steps)
 
 
 # ---------------------------------------------------------------------- stationary risk
@@ -368,7 +426,8 @@ def _check_stability(spec: OptimizerSpec, ex: _StabilityExample) -> None:
                 f"{final!r} after {T} steps, exact risk {float(exact[0])!r}, initial risk {s.problem.initial_risk!r}"
             )
         return
-    _compare_with_monte_carlo(mc, exact, s.optimizer, s.batch_size, np.array([float(T)]))
+    at = np.array([float(T)])
+    _compare_with_monte_carlo(mc, exact, per_coordinate_risk(mc.simulated_problem, s.optimizer, s.batch_size, at), at)
 
 
 # ---------------------------------------------------------------------- small learning rates
@@ -616,6 +675,23 @@ PROPERTIES: dict[str, Property] = {
             "variance, family-wise false-failure rate 1e-6)",
             _monte_carlo_examples,
             _check_monte_carlo,
+            fields=("setting", "runs", "seed"),
+        ),
+        Property(
+            "engine_matches_recursion_under_schedules",
+            "under drawn piecewise and per-step schedules of the spec's hyperparameters (each step a stable setting) "
+            "and of the batch size, in every schedule form, the engine's scheduled_risk equals the independent "
+            "per-step recursion to 1e-10 relative, above 1e-13 of the initial + largest stationary risk",
+            lambda spec: scheduled_setups(spec),
+            _check_scheduled_recursion,
+        ),
+        Property(
+            "monte_carlo_matches_recursion_under_schedules",
+            "under drawn schedules of the hyperparameters and the batch size, simulated runs match the independent "
+            "per-step recursion at every step (Laurent-Massart tolerances from the exact variance, family-wise "
+            "false-failure rate 1e-6)",
+            _scheduled_monte_carlo_examples,
+            _check_scheduled_monte_carlo,
             fields=("setting", "runs", "seed"),
         ),
         Property(

@@ -34,10 +34,15 @@ if OPTIMISTIC.name not in registered_names():
 
 NAMES = registered_names()
 
+#: examples per property in the quick run (6 unless listed): the schedule properties draw up to
+#: three stable settings per example, so they get fewer
+EXAMPLES = {"engine_matches_recursion_under_schedules": 3, "monte_carlo_matches_recursion_under_schedules": 3}
+
+
 @pytest.mark.parametrize("prop", list(PROPERTIES))
 @pytest.mark.parametrize("name", NAMES)
 def test_property_holds(name: str, prop: str) -> None:
-    report = check_conformance(name, properties=[prop], max_examples=6, seed=0, shrink_seconds=5.0)
+    report = check_conformance(name, properties=[prop], max_examples=EXAMPLES.get(prop, 6), seed=0, shrink_seconds=5.0)
     assert report.ok, str(report)
     assert report[prop].status in ("passed", "not applicable")
 

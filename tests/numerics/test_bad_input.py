@@ -317,6 +317,14 @@ WALK = [
     ("monte_carlo", "targets", "array", lambda v: nn.monte_carlo(PROB, SGD, batch_size=4, steps=3, runs=2, targets=v)),
     ("scheduled_risk", "lrs", "optional array", lambda v: nn.scheduled_risk(PROB, "sgd", batch_size=4, lrs=v)),
     ("scheduled_risk", "optimizer", "name", lambda v: nn.scheduled_risk(PROB, v, batch_size=4, lrs=[0.1])),
+    ("scheduled_risk", "batch_size", "batch_size", lambda v: nn.scheduled_risk(PROB, SGD, batch_size=v, steps=3)),
+    ("scheduled_risk", "schedule['beta']", "unit", lambda v: nn.scheduled_risk(PROB, MOM, batch_size=4, steps=3, schedule={"beta": v})),
+    ("scheduled_risk", "schedule['batch_size']", "batch_size",
+     lambda v: nn.scheduled_risk(PROB, SGD, steps=3, schedule={"batch_size": [4, v, 4]})),
+    ("scheduled_steps_to_target", "target", "positive",
+     lambda v: nn.scheduled_steps_to_target(PROB, SGD, batch_size=4, target=v, horizon=10)),
+    ("scheduled_steps_to_target", "horizon", "steps",
+     lambda v: nn.scheduled_steps_to_target(PROB, SGD, batch_size=4, target=0.1, horizon=v)),
     ("piecewise_risk", "lengths", "steps", lambda v: nn.piecewise_risk(PROB, "sgd", batch_size=4, lrs=[0.1], lengths=[v])),
     ("piecewise_risk_gradient", "batch_size", "batch_size",
      lambda v: nn.piecewise_risk_gradient(PROB, "sgd", batch_size=v, lrs=[0.1], lengths=[3])),
@@ -341,7 +349,7 @@ WALK = [
 #: ``from_spec`` (a spec object: :func:`test_from_spec_needs_a_spec`), and the constants
 NOT_WALKED = {
     "CriticalBatchSizes", "GradientNoiseScale", "LearningRateTable", "McCandlishFit", "MonteCarloResult",
-    "ScheduleResult", "ScheduleSweep", "Sweep", "SweepList", "SweepRow", "TuneResult", "ResultCache", "local_pool", "from_spec",
+    "ScheduleResult", "ScheduleSweep", "ScheduledSteps", "Sweep", "SweepList", "SweepRow", "TuneResult", "ResultCache", "local_pool", "from_spec",
     "OptimizerRef",
     "MAX_STEPS", "MAX_MULTIPLICATIVE_STEPS",
     # constants, a warning category, the pool class behind local_pool, the cache's type registry,

@@ -20,6 +20,7 @@ from nqm.theory import get_spec
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _schedule_reference import DIGITS, per_step_risk, per_step_risk_mp  # noqa: E402
+from test_scheduled_risk import EMA_HB  # noqa: E402
 
 SMALL = nn.Problem([1.0, 0.05, 1e-3], c=[0.7, 0.05, 2e-3], init_var=[1.0, 2.0, 0.5], weights=[1.0, 3.0, 10.0])
 
@@ -28,7 +29,10 @@ CASES = {
     "momentum": (nn.Momentum(lr=0.1, beta=0.5), {"lr": (1e-3, 1.5), "beta": (0.0, 0.95)}),
     "ema": (nn.EMA(lr=0.1, gamma=0.5), {"lr": (1e-3, 1.5), "gamma": (0.0, 0.99)}),
     "qhm": (nn.QHM(lr=0.1, beta=0.5, nu=0.7), {"lr": (1e-3, 1.5), "beta": (0.0, 0.95), "nu": (0.0, 1.0)}),
+    "ema_hb": (nn.Optimizer(EMA_HB, lr=0.1, beta=0.5, gamma=0.5),
+               {"lr": (1e-3, 1.0), "beta": (0.0, 0.9), "gamma": (0.0, 0.99)}),
 }
+SPECS = {"ema_hb": EMA_HB}
 
 #: the piece maps compose O(K) closed-form powers whose rounding grows like the step count (see
 #: ROUNDING_GROWTH in test_schedule.py: 16 t eps of the largest risk met); over these <= 60 steps
@@ -51,7 +55,7 @@ def test_final_risk_with_every_hyperparameter_and_the_batch_size_varying(name, d
     lengths = np.array(data.draw(st.lists(st.integers(1, 15), min_size=K, max_size=K)))
     family = ScheduleFamily(SMALL, opt, (*bounds, "batch_size"))
     got = final_risk(family, values, lengths)
-    want = per_step_risk(get_spec(name), SMALL, _per_step(values, lengths))
+    want = per_step_risk(SPECS.get(name) or get_spec(name), SMALL, _per_step(values, lengths))
     assert abs(got - want[-1]) <= TOLERANCE * np.max(want)
 
 
@@ -71,7 +75,7 @@ def _reference_gradient(spec, values: dict, lengths: np.ndarray, name: str) -> n
     return np.array(grad)
 
 
-@pytest.mark.parametrize("name", ["momentum", "ema"])
+@pytest.mark.parametrize("name", ["momentum", "ema", "ema_hb"])
 def test_gradient_in_every_varying_hyperparameter(name) -> None:
     opt, bounds = CASES[name]
     rng = np.random.default_rng(3)
@@ -83,7 +87,7 @@ def test_gradient_in_every_varying_hyperparameter(name) -> None:
     risk, grad = risk_and_gradient(family, values, lengths)
     assert set(grad) == set(bounds)
     for q in bounds:
-        want = _reference_gradient(get_spec(name), values, lengths, q)
+        want = _reference_gradient(SPECS.get(name) or get_spec(name), values, lengths, q)
         # the complex-step derivative is exact to rounding; the maps and the reverse pass add
         # rounding of order t eps (measured: 1.3e-14 at most over these cases)
         assert np.all(np.abs(grad[q] - want) <= 1e-12 * np.max(np.abs(want))), q

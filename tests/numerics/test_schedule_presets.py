@@ -12,6 +12,9 @@ a preset must be its values exactly (``np.repeat(levels, lengths) == values(T)``
 from __future__ import annotations
 
 import math
+import pickle
+import sys
+from pathlib import Path
 
 import mpmath as mp
 import numpy as np
@@ -19,7 +22,12 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+import nqm.numerics as nn
+import nqm.theory as nt
 from nqm.numerics import schedules as S
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _schedule_reference import per_step_risk  # noqa: E402
 
 mp.mp.dps = 40
 RTOL = 1e-14
@@ -346,9 +354,30 @@ def test_bad_input_names_the_parameter(call, match) -> None:
 
 def test_presets_pickle_to_equal_presets() -> None:
     """Worker processes receive schedules by pickle: a preset arrives equal, with the same values."""
-    import pickle
-
     for name in DEFAULTS:
         sched = S.as_schedule(name, base=2.0)
         back = pickle.loads(pickle.dumps(sched))
         assert back == sched and np.array_equal(back.values(50), sched.values(50))
+
+
+# --------------------------------------------------------------- presets through the engine
+def test_presets_through_the_engine_match_the_per_step_reference() -> None:
+    """Each preset (its default shape; rounded batch sizes) drives nn.scheduled_risk to the risk of the
+    independent 30-digit per-step reference (tests/numerics/_schedule_reference.py) at its values,
+    at a few steps (so that the engine takes long pieces, such as WSD's stable phase, by their maps):
+    the pieces the presets hand to the engine are exact."""
+    prob = nn.Problem.paper(d=40, bins=4)
+    T, lr, B = 60, 0.3, 8.0
+    steps = np.array([0, 17, 45, T])
+    cases = [{"lr": name} for name in DEFAULTS if not name.startswith("batch_")]
+    ramps = [S.as_schedule(name, base=B) for name in DEFAULTS if name.startswith("batch_")]
+    cases += [{"lr": "wsd", S.BATCH_SIZE: ramp} for ramp in ramps]
+    cases += [{"lr": S.wsd(lr, warmup=0.1, cooldown=0.3, shape="1-sqrt"),
+               S.BATCH_SIZE: S.batch_geometric_ramp(2, 50, 0.4, integer=True)}]
+    for schedule in cases:
+        constant = {} if S.BATCH_SIZE in schedule else {"batch_size": B}
+        got = nn.scheduled_risk(prob, nn.SGD(lr=lr), steps=steps, schedule=schedule, **constant)
+        seg = S.segments(schedule, T, bases={"lr": lr})
+        batch = seg.at_steps(S.BATCH_SIZE) if S.BATCH_SIZE in schedule else B
+        want = per_step_risk(nt.sgd, prob, {"lr": seg.at_steps("lr"), "batch_size": batch})[steps]
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=0, err_msg=str(schedule))
