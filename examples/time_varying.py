@@ -17,15 +17,13 @@ Steps:
    50% and 75% of the horizon (:func:`nqm.numerics.schedules.batch_doubling`, Smith et al. 2018),
    against the same learning-rate schedule at the ramp's first and last batch sizes held constant
    (:func:`nqm.numerics.scheduled_risk`): the first step that reaches the target and the examples
-   :math:`E = \sum_{t<S} B_t` used by then;
+   :math:`E = \sum_{t<S} B_t` used by then (:func:`nqm.numerics.scheduled_steps_to_target`);
 
 The problem is the paper's spectrum with d = 1000 in 20 bins (:meth:`nqm.numerics.Problem.paper`),
 so that every step runs in seconds. Run it: ``python examples/time_varying.py``.
 """
 
 from __future__ import annotations
-
-import numpy as np
 
 import nqm.numerics as nn
 from nqm.numerics import schedules
@@ -52,19 +50,12 @@ HORIZON = 1000
 OPTIMIZER = EmaHeavyBall(lr=0.3, beta=0.9, gamma=0.9)
 
 
-def first_hit(risk: np.ndarray) -> float:
-    """The first step whose risk reaches the target (the toolkit's tie rule, ``nn.reaches``); inf if none."""
-    hits = np.flatnonzero(nn.reaches(risk, TARGET))
-    return float(hits[0]) if hits.size else float("inf")
-
-
 def under_wsd(batch: schedules.Schedule | float) -> tuple[float, float, float]:
     """Final risk, steps to the target and examples used by then, under WSD with ``batch`` (schedule or constant)."""
-    batch = schedules.as_schedule(batch)
-    risk = nn.scheduled_risk(PROBLEM, OPTIMIZER, steps=HORIZON, schedule={"lr": "wsd", "batch_size": batch})
-    steps = first_hit(risk)
-    examples = float(batch.values(HORIZON)[: int(steps)].sum()) if np.isfinite(steps) else float("inf")
-    return float(risk[-1]), steps, examples
+    schedule = {"lr": "wsd", "batch_size": batch}
+    risk = nn.scheduled_risk(PROBLEM, OPTIMIZER, steps=[HORIZON], schedule=schedule)[0]
+    hit = nn.scheduled_steps_to_target(PROBLEM, OPTIMIZER, target=TARGET, horizon=HORIZON, schedule=schedule)
+    return float(risk), hit.steps, hit.examples
 
 
 def main() -> None:

@@ -184,7 +184,8 @@ Steps reported (--at): a:T:k is every k-th step from a to T (and T), or one step
 \b
 Examples:
   nqm schedule risk --optimizer momentum --hp lr=0.3 --hp beta=0.9 --schedule lr=wsd --batch-size 64 --steps 10000
-  nqm schedule risk --optimizer sgd --hp lr=1 --schedule lr=constant --batch-size 256 --steps 1000 --at 0:1000:100
+  nqm schedule risk --optimizer sgd --hp lr=1 --schedule lr=cosine --batch-size 256 --steps 1000 --at 0:1000:100
+  nqm schedule risk --optimizer sgd --hp lr=0.5 --schedule batch_size=batch_doubling:every=0.25 --batch-size 64 --steps 20000 --target 0.01
 """)
 @_common_options
 @click.option("--schedule", "schedules", type=SCHEDULE, multiple=True, callback=_distinct_schedules,
@@ -194,6 +195,8 @@ Examples:
 @click.option("--steps", "horizon", type=click.IntRange(min=1), required=True,
               help="The horizon T (schedules span steps 0..T-1).")
 @click.option("--at", "at", type=STEPS, default=None, help="Steps reported (default: 0:T:T/10).")
+@click.option("--target", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Also the first step whose risk reaches this target, and the examples used before it.")
 @click.option("--output", "-o", type=TABLE_OUTPUT, default=None, help="Write the table to FILE.csv or FILE.json.")
 @force_option
 @spec_file_option
@@ -202,7 +205,8 @@ def risk(**options: Any) -> None:
 
     E L(t) at each reported step t (nqm.numerics.scheduled_risk: piecewise-constant schedules
     through the segment maps in O(pieces), others by the exact per-step recursion), and the
-    examples E(t) = sum of B_s over s < t.
+    examples E(t) = sum of B_s over s < t. With --target, the first step t <= T whose risk reaches
+    it (nqm.numerics.scheduled_steps_to_target: every step checked, the toolkit's tie rule) and E(t).
     """
     call("nqm.proofs.cli._schedule_run:risk", **options)
 

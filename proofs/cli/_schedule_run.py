@@ -21,7 +21,7 @@ import click
 import numpy as np
 from rich.table import Table
 
-from nqm.numerics import Optimizer, optimal_schedule, optimize_schedule, scheduled_risk
+from nqm.numerics import Optimizer, optimal_schedule, optimize_schedule, scheduled_risk, scheduled_steps_to_target
 from nqm.numerics import schedules as sched
 from nqm.theory import get_spec
 
@@ -192,7 +192,7 @@ def _setting(name: str, values: Mapping[str, float], scheduled: Sequence[str]) -
 
 def risk(optimizer: str, hyper: tuple[tuple[str, float], ...], precond_power: float, unbinned: bool,
          schedules: tuple[ScheduleArg, ...], batch_size: float | None, horizon: int, at: np.ndarray | None,
-         output: Path | None, force: bool) -> None:
+         target: float | None, output: Path | None, force: bool) -> None:
     """The body of ``nqm schedule risk`` (its help: :func:`._schedule.risk`)."""
     name = one_optimizer(None, optimizer)
     refuse_overwrite([output], force)
@@ -203,6 +203,8 @@ def risk(optimizer: str, hyper: tuple[tuple[str, float], ...], precond_power: fl
     problem = paper_problem(unbinned)
     curve = scheduled_risk(problem, opt, steps=steps, horizon=horizon, schedule=schedule, batch_size=constant_b)
     examples = examples_at(schedule.get(sched.BATCH_SIZE, constant_b), horizon, steps)
+    hit = None if target is None else scheduled_steps_to_target(problem, opt, target=target, horizon=horizon,
+                                                                  schedule=schedule, batch_size=constant_b)
     records = [{"step": int(t), "risk": float(r), "examples": float(e)} for t, r, e in zip(steps, curve, examples)]
     console = console_for_tables()
     shown = ", ".join(a.text() for a in schedules) or "none"
@@ -216,10 +218,14 @@ def risk(optimizer: str, hyper: tuple[tuple[str, float], ...], precond_power: fl
     for rec in records:
         table.add_row(f"{rec['step']:d}", f"{rec['risk']:.6g}", f"{rec['examples']:.6g}")
     console.print(table)
+    if hit is not None:
+        console.print(f"target {target:g}: " + (f"never reached within {horizon:,} steps" if math.isinf(hit.steps) else
+                      f"first reached at step {hit.steps:,.0f}, after {hit.examples:,.0f} examples"), highlight=False)
     if output is not None:
         meta = {"optimizer": name, "hyperparameters": values, "precond_power": precond_power,
                 "batch_size": constant_b, "schedules": [a.text() for a in schedules], "horizon": horizon,
-                "problem": problem.name}
+                "problem": problem.name, "target": target, "steps_to_target": None if hit is None else hit.steps,
+                "examples_to_target": None if hit is None else hit.examples}
         write_records(output, records, meta)
         click.echo(f"wrote {output}", err=True)
 

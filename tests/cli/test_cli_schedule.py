@@ -4,6 +4,7 @@ evaluated), outputs equal to the Python API's on the paper's problem, and misuse
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -73,6 +74,20 @@ def test_risk_under_wsd_and_a_batch_ramp_equals_scheduled_risk(tmp_path: Path) -
     sizes = batch.values(1000)  # 64 until 500, 256 until 750, 1024 after
     assert [row["examples"] for row in doc["rows"]] == [float(sizes[:t].sum()) for t in steps]
     assert f"{expected[-1]:.6g}" in result.stdout
+
+
+def test_steps_and_examples_to_a_target_equal_scheduled_steps_to_target(tmp_path: Path) -> None:
+    out = tmp_path / "hit.json"
+    result = _ok("schedule", "risk", "--optimizer", "sgd", "--hp", "lr=0.5", "--schedule", "batch_size=batch_doubling",
+                 "--batch-size", "64", "--steps", "3000", "--target", "0.5", "-o", out)
+    hit = nn.scheduled_steps_to_target(PAPER, nn.SGD(lr=0.5), target=0.5, horizon=3000,
+                                       schedule={"batch_size": schedules.batch_doubling(64.0)})
+    doc = json.loads(out.read_text())
+    assert math.isfinite(hit.steps) and (doc["steps_to_target"], doc["examples_to_target"]) == (hit.steps, hit.examples)
+    assert f"first reached at step {hit.steps:,.0f}, after {hit.examples:,.0f} examples" in result.stdout
+    never = _ok("schedule", "risk", "--optimizer", "sgd", "--hp", "lr=0.5", "--batch-size", "64", "--steps", "10",
+                "--target", "1e-9")
+    assert "never reached within 10 steps" in never.stdout
 
 
 def test_constants_and_bare_preset_names_are_the_apis_forms() -> None:
