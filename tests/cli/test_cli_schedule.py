@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import assert_one_line_error, run
+from conftest import USER_SPEC, assert_one_line_error, run
 
 import nqm.numerics as nn
 from nqm.numerics import schedules
@@ -74,6 +74,15 @@ def test_risk_under_wsd_and_a_batch_ramp_equals_scheduled_risk(tmp_path: Path) -
     sizes = batch.values(1000)  # 64 until 500, 256 until 750, 1024 after
     assert [row["examples"] for row in doc["rows"]] == [float(sizes[:t].sum()) for t in steps]
     assert f"{expected[-1]:.6g}" in result.stdout
+
+
+def test_a_user_specs_own_hyperparameter_may_be_scheduled(spec_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "user.json"
+    _ok("--spec-file", spec_file, "schedule", "risk", "--optimizer", USER_SPEC, "--hp", "lr=0.5",
+        "--schedule", "wd=linear_decay:peak=0.01", "--batch-size", "64", "--steps", "200", "--at", "0:200:100", "-o", out)
+    expected = nn.scheduled_risk(PAPER, nn.Optimizer(USER_SPEC, lr=0.5, wd=0.01), steps=[0, 100, 200],
+                                 schedule={"wd": schedules.linear_decay(0.01)}, batch_size=64)
+    assert [row["risk"] for row in json.loads(out.read_text())["rows"]] == expected.tolist()
 
 
 def test_steps_and_examples_to_a_target_equal_scheduled_steps_to_target(tmp_path: Path) -> None:
