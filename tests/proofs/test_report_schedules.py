@@ -1,5 +1,6 @@
 """The report's time-varying training section: present in the index, and its numbers are the
-library's own, recomputed here by the public API (tune, expected_risk, optimize_schedule)."""
+library's own, recomputed here by the public API (tune, expected_risk, scheduled_risk with each
+preset scaled by the tuned learning rate, optimize_schedule)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import nqm.numerics as nn
+from nqm.numerics import schedules
 from nqm.proofs import ReportConfig, build_report
 
 
@@ -42,6 +44,10 @@ def test_the_numbers_equal_the_apis(section) -> None:
         for name, value in tuned.hyperparameters.items():
             assert float(row[f"constant_{name}"]) == value
         constant = nn.expected_risk(config.problem, tuned.optimizer, batch_size=B, steps=[T])[0]
+        for preset in setting.presets:
+            expected = nn.scheduled_risk(config.problem, tuned.optimizer, steps=[T], batch_size=B,
+                                         schedule={"lr": schedules.as_schedule(preset, base=tuned.hyperparameters["lr"])})
+            assert float(row[f"risk_{preset}"]) == expected[0]
         best = nn.optimize_schedule(config.problem, tuned.optimizer, batch_size=B, steps=T, pieces=setting.pieces)
         assert float(row["risk_constant"]) == constant
         assert float(row["risk_optimal"]) == best.final_risk
