@@ -72,10 +72,11 @@ _CHUNK_ELEMENTS = 1 << 18
 #: the cost of one segment map or one evaluation inside a segment, in steps of the recursion: a
 #: segment of L steps holding E evaluation times goes through the recursion when
 #: L < MAP_COST (1 + E), through its map otherwise. Measured by
-#: ``python benchmarks/bench_scheduled_engine.py --steps 3000 --repeats 1`` (the paper's 100 bins,
-#: segments of 1, 8, 64 steps, every step or the last evaluated): 0.5-2.0 for SGD, 1.2-2.9 for
-#: momentum and EMA; with 1.5 the automatic choice took at most 10% more than the cheaper one
-MAP_COST = 1.5
+#: ``python benchmarks/bench_scheduled_engine.py --steps 3000 --repeats 2 --lengths 1 2 4 8 64`` (the
+#: paper's 100 bins, segments of 1 to 64 steps, every step or the last evaluated): 2.1-5.5 for SGD,
+#: 1.8-3.7 for momentum and EMA; with 2.5 the automatic choice took at most 3% more than the cheaper
+#: evaluation wherever that took over 10 ms (17% more at 6 ms)
+MAP_COST = 2.5
 
 #: reduces per-bin risks (..., bins) to the quantity evaluated (..., ): the risk sums them
 Reduce = Callable[[np.ndarray], np.ndarray]
@@ -143,36 +144,52 @@ def _step_block(
     r"""The per-step recursion (module docstring) over the first ``run`` steps of per-step ``values``
     (name -> ``(..., S)``, S >= ``run``) from ``state`` = (m, N, unstable); returns ``reduce`` of the
     per-bin risks at the sorted distinct integer ``offsets`` in [0, ``run``] (shape ``(..., offsets)``)
-    and the state after ``run`` steps."""
+    and the state after ``run`` steps. The states at the wanted steps of a chunk are kept and their
+    risks evaluated together; one-state specs update with elementwise products (the same roundings
+    as the 1x1 matrix products)."""
     m, N, unstable = state
     lead = np.broadcast_shapes(*(v.shape[:-1] for v in values.values()))
+    axis = len(lead)  # where the wanted states of a chunk are stacked
     out = np.empty(lead + (offsets.size,))
     wanted = np.zeros(run + 1, dtype=bool)
     wanted[offsets.astype(np.int64)] = True
-    position = np.cumsum(wanted) - 1
+    one = family.n == 1
     chunk = max(1, _CHUNK_ELEMENTS // max(1, int(np.prod(lead, dtype=np.int64)) * family.h.size))
+    done = 0  # risks written so far
     with np.errstate(all="ignore"):
-        for lo in range(0, run, chunk):
-            hi = min(lo + chunk, run)
-            part = {name: v[..., lo:hi] for name, v in values.items()}
-            inv = family.invariants(part, keys=("D", "b"))
-            scale = family.noise_scale(part)
-            D, b = inv["D"], inv["b"]
+        for lo in range(0, run + 1, chunk):
+            hi = min(lo + chunk, run + 1)  # states lo..hi-1; updates lo..min(hi, run)-1
+            ms, Ns = [], []
+            if lo < run:
+                part = {name: v[..., lo : min(hi, run)] for name, v in values.items()}
+                inv = family.invariants(part, keys=("D", "b"))
+                scale = family.noise_scale(part)
+                D, b = inv["D"], inv["b"]
             for j in range(hi - lo):
                 if wanted[lo + j]:
-                    out[..., position[lo + j]] = reduce(per_bin_risk(family, m, N, unstable))
+                    ms.append(m)
+                    Ns.append(N)
+                if lo + j == run:
+                    break
                 Dj, bj = D[..., j, :, :, :], b[..., j, :, :]
+                noise = bj[..., :, None] * bj[..., None, :]
+                if scale is not None:
+                    noise = noise * scale[..., j, None, None, None]
+                if one:
+                    DN = Dj * N
+                    N = N + 2.0 * (DN + 0.5 * (DN * Dj)) + noise
+                    m = m + Dj[..., 0] * m
+                    continue
                 # (I+D)N(I+D)^T - N, symmetrised exactly: an asymmetric rounding part of N
                 # would otherwise evolve under N -> N + DN - ND^T, which is not stable
                 DN = Dj @ N
                 X = DN + 0.5 * (DN @ np.swapaxes(Dj, -1, -2))
-                noise = bj[..., :, None] * bj[..., None, :]
-                if scale is not None:
-                    noise = noise * scale[..., j, None, None, None]
                 N = N + (X + np.swapaxes(X, -1, -2)) + noise
                 m = m + np.einsum("...ij,...j->...i", Dj, m)
-        if wanted[run]:
-            out[..., position[run]] = reduce(per_bin_risk(family, m, N, unstable))
+            if ms:
+                risks = reduce(per_bin_risk(family, np.stack(ms, axis=axis), np.stack(Ns, axis=axis), unstable))
+                out[..., done : done + len(ms)] = risks
+                done += len(ms)
     return out, (m, N, unstable)
 
 
@@ -256,6 +273,13 @@ def scheduled_reduce(run: ScheduledRun, times: np.ndarray, reduce: Reduce, metho
     return np.where(np.isnan(out), np.inf, out)
 
 
+def _check_evaluation_count(count: int) -> None:
+    """``ValueError`` naming ``steps`` for more than :data:`MAX_HORIZON` + 1 evaluation times."""
+    if count > MAX_HORIZON + 1:
+        raise ValueError(f"steps: at most {MAX_HORIZON + 1:,} evaluation times (a curve 0..{MAX_HORIZON:,}); "
+                         f"got {count:,}")
+
+
 def _evaluation_plan(steps: object, horizon: object) -> tuple[np.ndarray, int]:
     """The evaluation times of ``steps`` (as everywhere; at most :data:`MAX_HORIZON` + 1 of them) and the
     horizon: ``horizon`` if given (at least the last evaluation time), else the last evaluation time; a
@@ -263,10 +287,10 @@ def _evaluation_plan(steps: object, horizon: object) -> tuple[np.ndarray, int]:
     if steps is None:
         raise ValueError("steps: give a horizon T (every step 0..T) or an array of evaluation times (or the "
                          "learning rates of every step as lrs=)")
+    if isinstance(steps, np.ndarray):  # an array's size before its values are checked
+        _check_evaluation_count(steps.size)
     t = evaluation_steps(steps)
-    if t.size > MAX_HORIZON + 1:
-        raise ValueError(f"steps: at most {MAX_HORIZON + 1:,} evaluation times (a curve 0..{MAX_HORIZON:,}); got "
-                         f"{t.size:,}")
+    _check_evaluation_count(t.size)
     last = int(t.max()) if t.size else 0
     if horizon is None:
         H = last

@@ -62,8 +62,8 @@ def scheduled_steps_to_target(
     """The first step t <= ``horizon`` whose exact risk reaches ``target`` and the examples before it.
 
     ``optimizer``, ``schedule`` and ``batch_size`` as for :func:`~nqm.numerics.scheduled_risk`; the
-    schedules span ``horizon`` steps (at most :data:`~nqm.numerics.schedules.MAX_SCHEDULE_STEPS`
-    here, since every step is evaluated). See the module docstring for the tie rule and the work.
+    schedules span ``horizon`` steps (at most ``MAX_HORIZON`` = :math:`10^7` here, since every step
+    is evaluated). See the module docstring for the tie rule and the work.
     """
     eps = validate_positive("target", target)
     H = int(validate_steps(horizon, "horizon"))
