@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "montecarlo": "nqm.proofs.cli._montecarlo:montecarlo",
     "proofs": "nqm.proofs.cli._proofs:proofs",
     "report": "nqm.proofs.cli._report:report",
+    "schedule": "nqm.proofs.cli._schedule:schedule",
     "steps": "nqm.proofs.cli._sweep:steps",
     "sweep": "nqm.proofs.cli._sweep:sweep",
     "validate": "nqm.proofs.cli._validate:validate",

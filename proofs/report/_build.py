@@ -14,6 +14,9 @@ paper's problem, linked from an index page.
   the paper's grids, target 0.01) and ``critical_batch_sizes.csv`` (McCandlish's
   :math:`\mathcal B_{\rm crit} = E_{\min}/S_{\min}` and the 2x perfect-scaling breakdown);
   the same sweeps feed Fig. 3a and 4 (computed once);
+* ``schedules/`` — time-varying training: at a few batch sizes, the final risk of the tuned
+  constant setting against the optimal learning-rate schedule on the same budget
+  (:mod:`._schedules`);
 * ``monte_carlo/`` — simulated mean loss against the exact risk, with exact tolerances
   (:mod:`._tasks`), as CSV and PNG;
 * ``validation/`` — the PyTorch check, when the ``torch`` extra is installed
@@ -56,6 +59,7 @@ from nqm.theory import get_spec, registered_specs, select_specs
 from .._limits import VALIDATION_MODES  # the CLI's help shows them
 from ..figures import DEFAULT_FIGURES, FIGURES, FigureData, SweepNeed, figure_needs, make_figures, save_figure
 from ._pages import write_pages
+from ._schedules import DEFAULT_SCHEDULE_COMPARISONS, ScheduleComparison, schedules_task
 from ._tasks import (
     DEFAULT_MONTE_CARLO,
     MonteCarloOutcome,
@@ -69,7 +73,7 @@ from ._tasks import (
 __all__ = ["MonteCarloSetting", "ReportConfig", "SECTIONS", "VALIDATION_MODES", "build_report", "resolve_validation"]
 
 #: the report's sections, in page order
-SECTIONS = ("derivations", "proofs", "figures", "sweeps", "monte_carlo", "validation")
+SECTIONS = ("derivations", "proofs", "figures", "sweeps", "schedules", "monte_carlo", "validation")
 
 @dataclass(frozen=True)
 class ReportConfig:
@@ -80,6 +84,7 @@ class ReportConfig:
     ``sweep_optimizers``: the sweeps (paper grids); ``optimizers``: the derivations (None: every
     registered optimizer); ``proof_specs``: :func:`~nqm.proofs.run_all`'s argument (None: the
     whole catalogue); ``figures``: figure names (None: every default figure);
+    ``schedules``: the rows of the time-varying training section (:mod:`._schedules`);
     ``monte_carlo``: the Monte-Carlo settings; ``false_failure_rate``: the family-wise rate of
     the Monte-Carlo table's tolerances.
     """
@@ -92,6 +97,7 @@ class ReportConfig:
     optimizers: tuple[str, ...] | None = None
     proof_specs: tuple[str, ...] | None = None
     figures: tuple[str, ...] | None = None
+    schedules: tuple[ScheduleComparison, ...] = DEFAULT_SCHEDULE_COMPARISONS
     monte_carlo: tuple[MonteCarloSetting, ...] = DEFAULT_MONTE_CARLO
     false_failure_rate: float = 1e-6
 
@@ -108,6 +114,7 @@ class ReportConfig:
             target=0.05,
             proof_specs=("sgd",),
             figures=("fig2", "fig11", "training_curves"),
+            schedules=(ScheduleComparison("sgd", 4.0, pieces=3), ScheduleComparison("momentum", 64.0, pieces=3)),
             monte_carlo=(
                 MonteCarloSetting("SGD", "sgd", {"lr": 0.5}, 8.0, steps=(0, 5, 20), runs=200),
                 MonteCarloSetting("momentum", "momentum", {"lr": 0.1, "beta": 0.8}, 8.0, steps=(0, 5, 20), runs=200),
@@ -191,6 +198,7 @@ class _Results:
     rendered: list[Any] = field(default_factory=list)
     proofs: list[Any] | None = None
     sweeps: list[Any] | None = None
+    schedules: list[dict[str, Any]] | None = None
     figures: list[tuple[Any, list[Path]]] = field(default_factory=list)
     monte_carlo: list[MonteCarloOutcome] = field(default_factory=list)
     validation: dict[str, Any] | None = None
@@ -235,7 +243,8 @@ def _mapped(tasks: Sequence[_Task], executor: ExecutorArg, progress: Progress | 
 
 
 def _section_tasks(config: ReportConfig, out: Path, sections: Sequence[str], validation: str, force: bool) -> list[_Task]:
-    """The report's independent tasks: the derivations, the proofs, the validation and each Monte-Carlo setting."""
+    """The report's independent tasks: the derivations, the proofs, the validation, the schedule comparisons
+    and each Monte-Carlo setting."""
     tasks = []
     # spec objects, not names: a worker need not share this process's registry (spawned or remote)
     if "derivations" in sections:
@@ -246,6 +255,9 @@ def _section_tasks(config: ReportConfig, out: Path, sections: Sequence[str], val
         tasks.append(_Task("proofs", "proofs: run", proofs_task, (chosen, registered)))
     if "validation" in sections and validation != "none":
         tasks.append(_Task("validation", "validation: done", validation_task, (validation, str(out / "validation"), force)))
+    if "schedules" in sections:
+        tasks.append(_Task("schedules", "time-varying training: compared", schedules_task,
+                           (config.problem, config.schedules, float(config.target))))
     if "monte_carlo" in sections:
         tasks += [_Task("monte_carlo", f"Monte Carlo: {s.label}", monte_carlo_task, (config.problem, s)) for s in config.monte_carlo]
     return tasks
@@ -337,6 +349,8 @@ def _collect(section: str, result: Any, res: _Results) -> None:
         res.derivations, res.rendered = result
     elif section == "proofs":
         res.proofs = result
+    elif section == "schedules":
+        res.schedules = result
     elif section == "monte_carlo":
         res.monte_carlo.append(result)
     elif section == "validation":

@@ -16,7 +16,7 @@ from nqm.proofs.cli._specfile import load_spec_file
 from nqm.theory import get_spec
 
 #: subcommands written to the conventions, with an Examples section in their help
-DOCUMENTED = ("derive", "sweep", "critical", "steps", "montecarlo", "proofs", "verify", "latex", "validate")
+DOCUMENTED = ("derive", "sweep", "critical", "steps", "montecarlo", "proofs", "verify", "latex", "validate", "schedule")
 
 
 @pytest.mark.parametrize("name", sorted(main.commands))

@@ -32,6 +32,8 @@ FILE_OUTPUTS = [
     ("proofs", "--optimizer", "sgd", "--json", "{}"),
     ("proofs", "--optimizer", "sgd", "--latex", "{}"),
     ("conformance", "sgd", "--max-examples", "1", "--json", "{}"),
+    ("schedule", "risk", "--optimizer", "sgd", "--hp", "lr=0.1", "--batch-size", "64", "--steps", "10", "-o", "{}"),
+    ("schedule", "optimal", "--optimizer", "sgd", "--batch-size", "64", "--steps", "10", "-o", "{}"),
 ]
 #: commands with an output FOLDER (created if missing)
 DIR_OUTPUTS = [
