@@ -4,8 +4,12 @@ r"""The ``nqm schedule`` commands: time-varying hyperparameters and batch size (
   of any hyperparameter and of the batch size (:func:`nqm.numerics.scheduled_risk`), with the
   examples consumed so far, :math:`E(t) = \sum_{s<t} B_s`;
 * ``nqm schedule optimal`` — the optimal piecewise-constant schedule
-  (:func:`nqm.numerics.optimize_schedule` for a total of steps, :func:`nqm.numerics.optimal_schedule`
-  for the fewest steps to a target), with its certificate against the best constant setting.
+  of any subset of the hyperparameters (``--vary lr,beta``; :func:`nqm.numerics.optimize_schedule`
+  for a total of steps, :func:`nqm.numerics.optimal_schedule` for the fewest steps to a target),
+  with its certificate against the best constant setting;
+* ``nqm schedule tune`` — the best member of each preset family of learning-rate schedules
+  (:func:`nqm.numerics.tune_preset`: cosine, WSD, step decay, ...) beside the best constant
+  learning rate and the optimal schedule, at a total of steps or for the fewest steps to a target.
 
 A schedule on the command line (``--schedule``) is ``NAME=NUMBER`` (a constant) or
 ``NAME=PRESET[:KEY=VALUE,...]``: a preset of :mod:`nqm.numerics.schedules` by name, its keys the
@@ -37,7 +41,7 @@ from ._values import (
     problem_option,
 )
 
-__all__ = ["ScheduleArg", "optimal", "parse_schedule", "risk", "schedule"]
+__all__ = ["ScheduleArg", "optimal", "parse_schedule", "risk", "schedule", "tune"]
 
 #: a quantity's, a preset's or a key's name
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -169,8 +173,9 @@ def _common_options(func: Any) -> Any:
 @click.group("schedule", context_settings=CONTEXT_SETTINGS,
              short_help="Risk under time-varying hyperparameters and batch size; optimal schedules.", epilog="""\b
 Examples:
-  nqm schedule risk --optimizer sgd --hp lr=1 --schedule lr=cosine --schedule batch_size=batch_doubling --batch-size 64 --steps 5000
+  nqm schedule risk --optimizer sgd --hp lr=1 --schedule lr=cosine --batch-size 64 --steps 5000
   nqm schedule optimal --optimizer momentum --hp beta=0.9 --batch-size 256 --pieces 10 --target 0.01
+  nqm schedule tune --optimizer sgd --batch-size 1024 --preset wsd,step --steps 5000
 """)
 @spec_file_option
 def schedule() -> None:
@@ -185,7 +190,8 @@ Steps reported (--at): a:T:k is every k-th step from a to T (and T), or one step
 Examples:
   nqm schedule risk --optimizer momentum --hp lr=0.3 --hp beta=0.9 --schedule lr=wsd --batch-size 64 --steps 10000
   nqm schedule risk --optimizer sgd --hp lr=1 --schedule lr=cosine --batch-size 256 --steps 1000 --at 0:1000:100
-  nqm schedule risk --optimizer sgd --hp lr=0.5 --schedule batch_size=batch_doubling:every=0.25 --batch-size 64 --steps 20000 --target 0.01
+  nqm schedule risk --optimizer sgd --hp lr=0.5 --schedule batch_size=batch_doubling:every=0.25 --batch-size 64 \\
+      --steps 20000 --target 0.3
 """)
 @_common_options
 @click.option("--schedule", "schedules", type=SCHEDULE, multiple=True, callback=_distinct_schedules,
@@ -214,7 +220,7 @@ def risk(**options: Any) -> None:
 @schedule.command("optimal", context_settings=CONTEXT_SETTINGS, epilog="""\b
 Examples:
   nqm schedule optimal --optimizer sgd --hp lr=1 --batch-size 64 --pieces 10 --steps 2000
-  nqm schedule optimal --optimizer momentum --hp lr=0.1 --hp beta=0.9 --vary lr --batch-size 256 --target 0.01
+  nqm schedule optimal --optimizer momentum --hp lr=0.1 --hp beta=0.9 --vary lr,beta --batch-size 1024 --steps 2000
 """)
 @_common_options
 @click.option("--vary", default="lr", show_default=True, metavar="NAMES",
@@ -237,3 +243,31 @@ def optimal(**options: Any) -> None:
     the exact risk at its end.
     """
     call("nqm.proofs.cli._schedule_run:optimal", **options)
+
+
+@schedule.command("tune", context_settings=CONTEXT_SETTINGS, epilog="""\b
+Examples:
+  nqm schedule tune --optimizer sgd --hp lr=1 --batch-size 1024 --steps 5000
+  nqm schedule tune --optimizer momentum --hp lr=0.1 --hp beta=0.9 --preset wsd,cosine --batch-size 256 --target 0.01
+""")
+@_common_options
+@click.option("--preset", "presets", default=None, metavar="NAMES",
+              help="Preset families to tune, comma-separated (default: every family of nqm.numerics.PRESET_FAMILIES).")
+@click.option("--pieces", type=click.IntRange(min=0, max=1000), default=10, show_default=True,
+              help="Pieces of the optimal schedule they are compared with (0: no optimum).")
+@click.option("--batch-size", type=click.FloatRange(min=1), required=True, help="The batch size B (>= 1).")
+@click.option("--steps", "total", type=click.IntRange(min=1), default=None,
+              help="Tune for the lowest risk after this many steps.")
+@click.option("--target", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Or: tune for the fewest steps to this risk.")
+@click.option("--output", "-o", type=TABLE_OUTPUT, default=None, help="Write the comparison to FILE.csv or FILE.json.")
+@force_option
+@spec_file_option
+def tune(**options: Any) -> None:
+    """Tuned preset schedules (peak learning rate and shape) against the best constant rate and the optimum.
+
+    Each preset family is tuned by nqm.numerics.tune_preset at the batch size, the other
+    hyperparameters at their --hp values; the table gives each one's steps (for --target) or
+    final risk (for --steps) and its ratio to the optimal piecewise-constant schedule's.
+    """
+    call("nqm.proofs.cli._schedule_run:tune", **options)

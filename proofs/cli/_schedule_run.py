@@ -1,4 +1,4 @@
-"""The bodies of ``nqm schedule risk`` and ``nqm schedule optimal`` (declared in :mod:`._schedule`).
+"""The bodies of ``nqm schedule risk``, ``optimal`` and ``tune`` (declared in :mod:`._schedule`).
 
 A ``--schedule`` is resolved here against a whitelist, through the public API of
 :mod:`nqm.numerics.schedules`: with keys, the preset must be one of its public functions that make
@@ -21,8 +21,17 @@ import click
 import numpy as np
 from rich.table import Table
 
-from nqm.numerics import Optimizer, optimal_schedule, optimize_schedule, scheduled_risk, scheduled_steps_to_target
+from nqm.numerics import (
+    PRESET_FAMILIES,
+    Optimizer,
+    optimal_schedule,
+    optimize_schedule,
+    scheduled_risk,
+    scheduled_steps_to_target,
+    tune_preset,
+)
 from nqm.numerics import schedules as sched
+from nqm.numerics import tune as tune_constant
 from nqm.theory import get_spec
 
 from ._common import fail, refuse_overwrite, write_output
@@ -31,7 +40,7 @@ from ._schedule import ScheduleArg
 from ._values import console_for_tables
 
 __all__ = ["MAX_REPORTED_STEPS", "examples_at", "hyperparameter_names", "optimal", "preset_functions",
-           "resolve_schedules", "risk"]
+           "resolve_schedules", "risk", "tune"]
 
 #: most steps ``nqm schedule risk`` reports (rows of its table)
 MAX_REPORTED_STEPS = 10_000
@@ -230,13 +239,42 @@ def risk(optimizer: str, hyper: tuple[tuple[str, float], ...], precond_power: fl
         click.echo(f"wrote {output}", err=True)
 
 
-def _vary(text: str) -> tuple[str, ...]:
+def _vary(text: str, name: str) -> tuple[str, ...]:
+    """The hyperparameters ``--vary`` names, each one of the optimizer ``name``'s (fails in one line otherwise)."""
     names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
     if not names:
         fail(f"--vary: {text!r} names no hyperparameter")
-    if names != ("lr",):
-        fail(f"--vary: {', '.join(names)}: only lr varies by piece for now")
+    known = hyperparameter_names(name)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        fail(f"--vary: {unknown[0]!r} is not a hyperparameter of {name}; it has {', '.join(known)}")
     return names
+
+
+def _varied_optimizer(name: str, precond_power: float, hyper: tuple[tuple[str, float], ...], varied: Sequence[str],
+                      total: int | None, target: float | None) -> tuple[dict[str, float], Optimizer]:
+    """The optimizer of ``optimal`` and ``tune``: the ``--hp`` values, those of the ``varied``
+    hyperparameters (the optimiser's to choose) filled with 1.0 when not given; one of ``total``
+    and ``target`` must be given (fails in one line otherwise)."""
+    if (total is None) == (target is None):
+        fail("give one of --steps T (the lowest risk after T steps) or --target X (the fewest steps to X)")
+    values = dict(hyper)
+    for n in varied:
+        values.setdefault(n, 1.0)
+    return values, _optimizer(name, precond_power, values)
+
+
+def _optimum(problem: Any, opt: Optimizer, batch_size: float, total: int | None, target: float | None,
+             pieces: int, vary: tuple[str, ...] = ("lr",)) -> Any:
+    """The optimal ``pieces``-piece schedule of the ``vary`` hyperparameters: after ``total`` steps, or the
+    fewest steps to ``target``."""
+    if total is not None:
+        return optimize_schedule(problem, opt, batch_size=batch_size, steps=total, pieces=pieces, vary=vary)
+    return optimal_schedule(problem, opt, batch_size=batch_size, target=target, pieces=pieces, vary=vary)
+
+
+def _goal(total: int | None, target: float | None) -> str:
+    return f"the risk after {total:,} steps" if total is not None else f"the fewest steps to risk {target:g}"
 
 
 def optimal(optimizer: str, hyper: tuple[tuple[str, float], ...], precond_power: float, unbinned: bool, vary: str,
@@ -244,22 +282,15 @@ def optimal(optimizer: str, hyper: tuple[tuple[str, float], ...], precond_power:
             force: bool) -> None:
     """The body of ``nqm schedule optimal`` (its help: :func:`._schedule.optimal`)."""
     name = one_optimizer(None, optimizer)
-    if (total is None) == (target is None):
-        fail("give one of --steps T (minimise the risk after T steps) or --target X (fewest steps to X)")
-    varied = _vary(vary)
+    varied = _vary(vary, name)
+    values, opt = _varied_optimizer(name, precond_power, hyper, varied, total, target)
     refuse_overwrite([output], force)
-    values = dict(hyper)
-    for n in varied:  # the varied values are the optimiser's; the optimizer only needs some value
-        values.setdefault(n, 1.0)
-    opt = _optimizer(name, precond_power, values)
     problem = paper_problem(unbinned)
+    result = _optimum(problem, opt, batch_size, total, target, pieces, varied)
+    goal = _goal(total, target)
     if total is not None:
-        result = optimize_schedule(problem, opt, batch_size=batch_size, steps=total, pieces=pieces)
-        goal = f"the risk after {total:,} steps"
         certificate = f"its final risk is never above the best constant {', '.join(varied)}'s at {total:,} steps"
     else:
-        result = optimal_schedule(problem, opt, batch_size=batch_size, target=target, pieces=pieces)
-        goal = f"the fewest steps to risk {target:g}"
         certificate = f"its steps are never more than the best constant {', '.join(varied)}'s"
     doc = result.to_dict()
     console = console_for_tables()
@@ -282,5 +313,73 @@ def optimal(optimizer: str, hyper: tuple[tuple[str, float], ...], precond_power:
 
 def _cell(value: Any) -> str:
     if isinstance(value, float):
-        return f"{value:.6g}"
+        return "-" if math.isnan(value) else f"{value:.6g}"
     return str(value)
+
+
+def _preset_names(presets: str | None) -> list[str]:
+    """The families ``--preset`` names (default: all of :data:`nqm.numerics.PRESET_FAMILIES`), each checked."""
+    if presets is None:
+        return list(PRESET_FAMILIES)
+    names = list(dict.fromkeys(n.strip() for n in presets.split(",") if n.strip()))
+    if not names:
+        fail(f"--preset: {presets!r} names no preset family")
+    unknown = [n for n in names if n not in PRESET_FAMILIES]
+    if unknown:
+        fail(f"--preset: no preset family {unknown[0]!r}; families: {', '.join(PRESET_FAMILIES)}")
+    return names
+
+
+def tune(optimizer: str, hyper: tuple[tuple[str, float], ...], precond_power: float, unbinned: bool,
+         presets: str | None, pieces: int, batch_size: float, total: int | None, target: float | None,
+         output: Path | None, force: bool) -> None:
+    """The body of ``nqm schedule tune`` (its help: :func:`._schedule.tune`).
+
+    One row per tuned preset family (:func:`~nqm.numerics.tune_preset`), then the best constant
+    learning rate (at a total: the tuned presets' own reference, ``constant_lr``/``constant_risk``;
+    for a target: :func:`~nqm.numerics.tune` over the learning rate, the other hyperparameters at
+    their ``--hp`` values) and the optimal schedule of ``pieces`` pieces; ``vs_optimum`` is each
+    row's final risk (at a total) or steps (for a target) over the optimum's."""
+    name = one_optimizer(None, optimizer)
+    families = _preset_names(presets)
+    values, opt = _varied_optimizer(name, precond_power, hyper, ("lr",), total, target)
+    refuse_overwrite([output], force)
+    problem = paper_problem(unbinned)
+    goal = dict(steps=total) if total is not None else dict(target=target)
+    tuned = [tune_preset(problem, opt, family, batch_size=batch_size, **goal) for family in families]
+    rows: list[dict[str, Any]] = [
+        {"schedule": r.preset, "steps": r.steps, "final_risk": r.final_risk, **r.parameters} for r in tuned
+    ]
+    if total is not None:
+        rows.append({"schedule": "constant", "steps": float(total), "final_risk": tuned[0].constant_risk,
+                     "peak": tuned[0].constant_lr})
+    else:
+        fixed = {k: v for k, v in values.items() if k != "lr"}
+        best = tune_constant(problem, name, batch_size=batch_size, target=target, precond_power=precond_power, **fixed)
+        rows.append({"schedule": "constant", "steps": float(best.steps), "final_risk": math.nan,
+                     "peak": best.hyperparameters.get("lr", math.nan)})
+    if pieces:
+        best_schedule = _optimum(problem, opt, batch_size, total, target, pieces)
+        rows.append({"schedule": f"optimal, {pieces} equal pieces", "steps": best_schedule.steps,
+                     "final_risk": best_schedule.final_risk})
+        key = "final_risk" if total is not None else "steps"
+        for row in rows:
+            row["vs_optimum"] = row[key] / rows[-1][key]
+    console = console_for_tables()
+    console.print(f"{_setting(name, values, ('lr',))}, p = {precond_power:g}, B = {batch_size:g}: tuned presets for "
+                  f"{_goal(total, target)} on {problem.name}", highlight=False)
+    columns = sorted(dict.fromkeys(k for row in rows for k in row), key=lambda k: k == "vs_optimum")
+    table = Table()
+    for col in columns:
+        table.add_column(col, justify="left" if col == "schedule" else "right")
+    for row in rows:
+        table.add_row(*(_cell(row.get(col, math.nan)) for col in columns))
+    console.print(table)
+    if pieces:
+        console.print(f"the optimum is over {pieces} equal pieces of constant learning rate; a preset with a per-step "
+                      "part (cosine, the WSD cooldown) can do better than it", highlight=False)
+    if output is not None:
+        write_records(output, rows, {"optimizer": name, "hyperparameters": values, "precond_power": precond_power,
+                                     "batch_size": batch_size, "steps": total, "target": target,
+                                     "problem": problem.name})
+        click.echo(f"wrote {output}", err=True)

@@ -124,6 +124,31 @@ def test_optimal_for_a_total_equals_optimize_schedule(tmp_path: Path) -> None:
     assert f"{ref.final_risk:.6g}" in result.stdout
 
 
+def test_tuned_presets_equal_tune_preset_and_the_optimum(tmp_path: Path) -> None:
+    out = tmp_path / "tune.json"
+    _ok("schedule", "tune", "--optimizer", "sgd", "--hp", "lr=1", "--batch-size", "4096", "--preset", "step",
+        "--pieces", "3", "--steps", "300", "-o", out)
+    rows = {row["schedule"]: row for row in json.loads(out.read_text())["rows"]}
+    tuned = nn.tune_preset(PAPER, nn.SGD(lr=1.0), "step", batch_size=4096, steps=300)
+    best = nn.optimize_schedule(PAPER, nn.SGD(lr=1.0), batch_size=4096, steps=300, pieces=3)
+    assert (rows["step"]["final_risk"], rows["step"]["peak"], rows["step"]["factor"]) == (
+        tuned.final_risk, tuned.parameters["peak"], tuned.parameters["factor"])
+    assert (rows["constant"]["final_risk"], rows["constant"]["peak"]) == (tuned.constant_risk, tuned.constant_lr)
+    assert rows["optimal, 3 equal pieces"]["final_risk"] == best.final_risk
+    assert rows["step"]["vs_optimum"] == tuned.final_risk / best.final_risk
+
+
+def test_optimal_varies_several_hyperparameters(tmp_path: Path) -> None:
+    out = tmp_path / "opt.json"
+    _ok("schedule", "optimal", "--optimizer", "momentum", "--hp", "lr=0.1", "--hp", "beta=0.9", "--vary", "lr,beta",
+        "--batch-size", "1024", "--pieces", "2", "--steps", "100", "-o", out)
+    ref = nn.optimize_schedule(PAPER, nn.Momentum(lr=0.1, beta=0.9), batch_size=1024, steps=100, pieces=2,
+                               vary=("lr", "beta"))
+    doc = json.loads(out.read_text())
+    assert doc["final_risk"] == ref.final_risk
+    assert [row["beta"] for row in doc["pieces"]] == [row["beta"] for row in ref.to_dict()["pieces"]]
+
+
 # ---------------------------------------------------------------------- misuse: one line, exit status 2
 RISK = ("schedule", "risk", "--optimizer", "momentum", "--hp", "lr=0.1", "--hp", "beta=0.9", "--steps", "100")
 OPTIMAL = ("schedule", "optimal", "--optimizer", "sgd", "--batch-size", "64")
@@ -159,7 +184,12 @@ OPTIMAL = ("schedule", "optimal", "--optimizer", "sgd", "--batch-size", "64")
     (("schedule", "risk", "--optimizer", "nope", "--batch-size", "8", "--steps", "10"), "nope"),
     ((*OPTIMAL, "--steps", "100", "--target", "0.01"), "give one of --steps"),
     ((*OPTIMAL,), "give one of --steps"),
-    ((*OPTIMAL, "--steps", "100", "--vary", "beta"), "--vary"),
+    ((*OPTIMAL, "--steps", "100", "--vary", "beta"), "'beta' is not a hyperparameter of sgd"),
+    (("schedule", "tune", "--optimizer", "sgd", "--batch-size", "64", "--steps", "10", "--preset", "nope"),
+     "no preset family 'nope'"),
+    (("schedule", "tune", "--optimizer", "sgd", "--batch-size", "64", "--steps", "10", "--preset", ","),
+     "names no preset family"),
+    (("schedule", "tune", "--optimizer", "sgd", "--batch-size", "64"), "give one of --steps"),
     ((*OPTIMAL, "--steps", "100", "--vary", ","), "names no hyperparameter"),
     ((*OPTIMAL, "--steps", "100", "--pieces", "0"), "--pieces"),
     (("schedule", "nope"), "No such command"),
@@ -171,11 +201,12 @@ def test_misuse_is_one_line_with_status_2(args: tuple[str, ...], says: str) -> N
 
 
 def test_subcommand_help_loads_no_body() -> None:
-    """``nqm schedule risk --help`` and ``nqm schedule optimal --help`` import neither the body nor the engine."""
+    """``nqm schedule [risk|optimal|tune] --help`` import neither the body nor the engine."""
     probe = """
 import json, sys
 from nqm.proofs.cli._main import main
-for args in (["schedule", "--help"], ["schedule", "risk", "--help"], ["schedule", "optimal", "--help"]):
+for args in (["schedule", "--help"], ["schedule", "risk", "--help"], ["schedule", "optimal", "--help"],
+             ["schedule", "tune", "--help"]):
     try:
         main(args, prog_name="nqm")
     except SystemExit as exc:
