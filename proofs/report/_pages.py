@@ -30,6 +30,7 @@ from ._html import (
     table,
     texts_with_math,
 )
+from ._schedules import TIME_VARYING_CLAIMS, TIME_VARYING_FIGURES
 from ._tasks import monte_carlo_rows
 
 __all__ = ["write_pages"]
@@ -241,7 +242,21 @@ def _schedules(idx: _Index, config: Any, results: Any) -> dict[str, Any]:
     )
     idx.table(rows)
     idx.files([path], "Table (CSV)")
-    return {"rows": len(rows)}
+    claims = [r for r in results.proofs or () if r.name in TIME_VARYING_CLAIMS]
+    if claims:
+        idx.subheading("schedules-claims", "Steps against examples: what the model says")
+        idx.para("The catalogue's claims about time-varying training, as the proofs section ran them (each computed "
+                 "by the exact engine at run time; <em>numbers</em> are the checks' own lines).")
+        idx.table([dict(proof=r.name, outcome=("html", f'<span class="{"ok" if r.ok else "bad"}">'
+                                                        f"{html.escape(r.outcome)}</span>", r.outcome),
+                        claim=r.claim, numbers=("html", "<br>".join(html.escape(d) for d in r.details),
+                                                "; ".join(r.details)))
+                   for r in claims])
+    drawn = [(result, paths) for result, paths in results.figures if result.name in TIME_VARYING_FIGURES]
+    if drawn:
+        idx.files([next(p for p in paths if p.suffix == ".png") for _, paths in drawn],
+                  "Figures (captions in the figures section)")
+    return {"rows": len(rows), "claims": {r.name: r.outcome for r in claims}}
 
 
 def _monte_carlo(idx: _Index, config: Any, results: Any) -> dict[str, Any]:

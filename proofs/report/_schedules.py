@@ -17,6 +17,11 @@ table gives the exact final risk :math:`\mathbb E\mathcal L(T)` of
 
 The ratio of the optimum to the constant says how much lower a schedule gets on the same budget
 of steps and examples. Every number is the library's own, recomputed by the test of this section.
+
+The section also gathers what the rest of the report computes about time-varying training: the
+outcomes and numbers of the catalogue's claims on steps against examples
+(:data:`TIME_VARYING_CLAIMS`, run by the proofs section) and the figures drawn by the figures
+section (:data:`TIME_VARYING_FIGURES`), so nothing is computed twice.
 """
 
 from __future__ import annotations
@@ -29,7 +34,14 @@ from nqm.numerics import Problem, expected_risk, optimize_schedule, scheduled_ri
 
 from ._tasks import timed
 
-__all__ = ["DEFAULT_SCHEDULE_COMPARISONS", "ScheduleComparison", "schedule_row", "schedules_task"]
+__all__ = ["DEFAULT_SCHEDULE_COMPARISONS", "TIME_VARYING_CLAIMS", "TIME_VARYING_FIGURES", "ScheduleComparison",
+           "schedule_row", "schedules_task"]
+
+#: the catalogue's claims about time-varying training (steps against examples, batch ramps, Smith et al.)
+TIME_VARYING_CLAIMS = ("mccandlish_relation_in_the_nqm", "batch_ramp_saves_examples_not_steps",
+                       "increase_batch_instead_of_decay")
+#: the figures about time-varying training
+TIME_VARYING_FIGURES = ("steps_vs_examples", "batch_ramps")
 
 
 @dataclass(frozen=True)

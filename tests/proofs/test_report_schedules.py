@@ -5,6 +5,7 @@ preset scaled by the tuned learning rate, optimize_schedule)."""
 from __future__ import annotations
 
 import csv
+import html
 import math
 from pathlib import Path
 
@@ -54,3 +55,41 @@ def test_the_numbers_equal_the_apis(section) -> None:
         # what the section states: the budget reaches the target, and the optimum is no worse
         assert nn.reaches(constant, config.target) and best.final_risk <= constant
         assert math.isclose(float(row["optimal_over_constant"]), best.final_risk / constant, rel_tol=1e-15)
+
+
+def test_the_time_varying_claims_and_figures_are_the_catalogues() -> None:
+    """The section gathers exactly the catalogue's time-varying claims and the figures registered with them."""
+    from nqm.proofs.claims import _schedules as claims
+    from nqm.proofs.figures import DEFAULT_FIGURES, FIGURES
+    from nqm.proofs.report._schedules import TIME_VARYING_CLAIMS, TIME_VARYING_FIGURES
+
+    assert TIME_VARYING_CLAIMS == tuple(p.name for p in claims.claims())
+    drawn = tuple(n for n in DEFAULT_FIGURES if FIGURES[n].__module__ == "nqm.proofs.figures._schedules")
+    assert TIME_VARYING_FIGURES == drawn
+
+
+def test_the_claims_outcomes_and_numbers_are_shown_as_run(tmp_path: Path) -> None:
+    """With the proofs and figures the report ran, the section shows each time-varying claim's outcome,
+    claim and check lines as the proof result holds them, and links the figures."""
+    from types import SimpleNamespace
+
+    from nqm.proofs.claims import ProofResult
+    from nqm.proofs.report._pages import _Index, _schedules
+    from nqm.proofs.report._schedules import TIME_VARYING_CLAIMS
+
+    def result(name: str, ok: bool) -> ProofResult:
+        return ProofResult(name=name, claim=f"what {name} says", latex="", method="numeric", ok=ok,
+                           outcome="passed" if ok else "failed", details=(f"[ok] {name}: 1.25 -> 2.5 (+100%)",),
+                           reference="", assumptions=(), domain="", optimizers=(), seconds=0.1)
+
+    proofs = [result(TIME_VARYING_CLAIMS[0], True), result(TIME_VARYING_CLAIMS[1], False), result("other_claim", True)]
+    png = tmp_path / "figures" / "batch_ramps.png"
+    figures = [(SimpleNamespace(name="batch_ramps"), [png]), (SimpleNamespace(name="fig2"), [tmp_path / "fig2.png"])]
+    idx = _Index(tmp_path)
+    summary = _schedules(idx, ReportConfig.quick(), SimpleNamespace(schedules=[], proofs=proofs, figures=figures))
+    page, md = "\n".join(idx.html), "\n".join(idx.md)
+    assert summary["claims"] == {TIME_VARYING_CLAIMS[0]: "passed", TIME_VARYING_CLAIMS[1]: "failed"}
+    for r in proofs[:2]:
+        assert r.name in page and r.claim in page and html.escape(r.details[0]) in page and r.details[0] in md
+    assert "other_claim" not in page and '<span class="bad">failed</span>' in page
+    assert "figures/batch_ramps.png" in page and "fig2.png" not in page
