@@ -240,7 +240,9 @@ def _schedules(idx: _Index, config: Any, results: Any) -> dict[str, Any]:
         "The risk curves under presets, the steps-versus-examples frontier and the claims about them are in the "
         "figures and proofs sections; <code>nqm schedule optimal</code> computes a row's schedule."
     )
-    idx.table(rows)
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    idx.table(rows, sorted(keys, key=lambda k: (keys.index(k) if not k.startswith("constant_") else
+                                                keys.index("constant_lr"))))
     idx.files([path], "Table (CSV)")
     claims = [r for r in results.proofs or () if r.name in TIME_VARYING_CLAIMS]
     if claims:
