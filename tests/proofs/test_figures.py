@@ -65,9 +65,10 @@ SMALL = {
     "training_curves": dict(problem=PROB, lrs=(0.05, 0.5, 1.9), steps=3000, batch_size=4.0, points=60),
     "steps_vs_examples": dict(problem=PROB, optimizers=("sgd", "momentum"), batch_sizes=BS, target=TARGET),
     "batch_ramps": dict(problem=PROB, optimizers=("sgd", "momentum"), batch_sizes=BS[1:], target=TARGET),
+    "presets_vs_optimum": dict(problem=PROB, batch_sizes=BS[2:], target=TARGET, pieces=4),
 }
 #: figures whose every panel is log-log
-LOG_LOG = {"fig2", "fig3a", "fig4", "fig3b", "fig13", "fig14", "fig15", "steps_surface", "training_curves", "batch_ramps"}
+LOG_LOG = {"fig2", "fig3a", "fig4", "fig3b", "fig13", "fig14", "fig15", "steps_surface", "training_curves", "batch_ramps", "presets_vs_optimum"}
 #: figures computed on a problem (the others draw one direction)
 ON_A_PROBLEM = {name for name, kwargs in SMALL.items() if "problem" in kwargs}
 #: figures with the information bound
