@@ -19,7 +19,7 @@ WSD. Only the learning rate varies; the other hyperparameters stay at the consta
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -55,7 +55,8 @@ _WSD = PresetFamily("wsd", _wsd_shape, {}, {})
 class PresetGaps(Tabular):
     """Final risks at each batch size's budget (module docstring): ``batch_sizes``, ``budgets`` (the
     constant run's steps), ``risks`` (run name -> array over B) and ``peaks`` (the tuned peak or constant
-    learning rate; for the optimum its largest rate).
+    learning rate; for the optimum its largest rate) and ``schedules`` (each run's learning rates per
+    constant piece and the pieces' lengths, per batch size).
 
     Tables: ``"rows"`` (one row per batch size: ``batch_size``, ``budget``, each run's final risk and
     peak, and the ratios ``wsd_over_optimum`` and ``cosine_over_wsd``).
@@ -69,6 +70,8 @@ class PresetGaps(Tabular):
     budgets: np.ndarray
     risks: Mapping[str, np.ndarray]
     peaks: Mapping[str, np.ndarray]
+    #: run -> per batch size, the learning rates of the schedule's constant pieces and their lengths
+    schedules: Mapping[str, tuple[tuple[np.ndarray, np.ndarray], ...]] = field(default_factory=dict, repr=False)
 
     def ratio(self, run: str, over: str) -> np.ndarray:
         """Final risk of ``run`` over that of ``over`` at each batch size."""
@@ -105,6 +108,7 @@ def preset_gaps(
     risks: dict[str, list[float]] = {r: [] for r in RUNS}
     peaks: dict[str, list[float]] = {r: [] for r in RUNS}
     budgets = []
+    pieces_of: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {r: [] for r in RUNS}
     for B in Bs:
         base = tune(problem, optimizer, batch_size=float(B), target=target, precond_power=precond_power, **tuning)
         if base.optimizer is None or not 1 <= base.steps:
@@ -114,13 +118,16 @@ def preset_gaps(
         budgets.append(T)
         risks["constant"].append(float(expected_risk(problem, opt, batch_size=float(B), steps=[T])[0]))
         peaks["constant"].append(float(base.hyperparameters["lr"]))
+        pieces_of["constant"].append((np.array([peaks["constant"][-1]]), np.array([T])))
         for name, family in (("cosine", "cosine"), ("wsd", _WSD)):
             r = tune_preset(problem, opt, family, batch_size=float(B), steps=T)
             risks[name].append(r.final_risk)
             peaks[name].append(r.parameters["peak"])
+            pieces_of[name].append((r.lrs, r.lengths))
         best = optimize_schedule(problem, opt, batch_size=float(B), steps=T, pieces=pieces)
         risks["optimum"].append(best.final_risk)
         peaks["optimum"].append(float(np.max(best.lrs)))
+        pieces_of["optimum"].append((best.lrs, best.lengths))
     return PresetGaps(as_optimizer_spec(optimizer).name, float(target), pieces, problem.name, Bs,
                       np.array(budgets, dtype=float), {k: np.array(v) for k, v in risks.items()},
-                      {k: np.array(v) for k, v in peaks.items()})
+                      {k: np.array(v) for k, v in peaks.items()}, {k: tuple(v) for k, v in pieces_of.items()})

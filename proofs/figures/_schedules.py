@@ -9,6 +9,9 @@ floor of the examples; and the relation's residual against B, fitted and anchore
 ``batch_ramps``: steps and examples to the target against the (final) batch size, for a constant batch
 size and for a batch-size ramp up to it (:class:`~nqm.numerics.BatchRamp`), each tuned.
 
+``preset_curves``: risk curves and learning rates of the constant run, tuned step decay, cosine and WSD and
+the optimal schedule at one batch size and budget.
+
 ``presets_vs_optimum``: at each batch size's budget, the final risk of tuned cosine, tuned WSD and the
 optimal piecewise-constant schedule (:func:`~nqm.numerics.preset_gaps`).
 """
@@ -19,7 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from nqm.numerics import BatchRamp, Problem, preset_gaps, steps_examples
+from nqm.numerics import BatchRamp, Problem, as_optimizer, preset_gaps, scheduled_risk, schedules, steps_examples, tune_preset
 
 from ._core import (
     FigureResult,
@@ -33,7 +36,7 @@ from ._core import (
     register_figure,
 )
 
-__all__ = ["figure_batch_ramps", "figure_presets_vs_optimum", "figure_steps_vs_examples", "FRONTIER_BATCH_SIZES",
+__all__ = ["figure_batch_ramps", "figure_preset_curves", "figure_presets_vs_optimum", "figure_steps_vs_examples", "FRONTIER_BATCH_SIZES",
            "PRESET_FIGURE_BATCH_SIZES", "RAMP_FIGURE_BATCH_SIZES", "ramp_problem"]
 
 #: default batch sizes of the frontier figure: 2^0, 2^2, ..., 2^22 (both ends of the trade-off)
@@ -197,3 +200,51 @@ def figure_presets_vs_optimum(
         "may end above the constant run. Not in the paper."
     )
     return FigureResult("presets_vs_optimum", fig, data, caption, problem=prob.name)
+
+
+@register_figure("preset_curves")
+def figure_preset_curves(
+    *, problem: Problem | None = None, optimizer: object = "sgd", batch_size: float = 256.0, target: float = 0.01,
+    pieces: int = 20,
+) -> FigureResult:
+    r"""Risk curves (left, log–log) and learning rates (right) at one batch size over the budget T, the tuned
+    constant run's steps to ``target``: the constant run, step decay (factor tuned, He et al. 2016's boundaries
+    0.5 T and 0.75 T), cosine and WSD (20 % cooldown), each with its peak tuned (:func:`~nqm.numerics.tune_preset`,
+    :func:`~nqm.numerics.preset_gaps`), and the optimal ``pieces``-piece schedule. Each curve is the exact
+    :func:`~nqm.numerics.scheduled_risk` of the schedule drawn on the right. Default problem: :func:`ramp_problem`."""
+    prob = ramp_problem() if problem is None else problem
+    g = preset_gaps(prob, optimizer, batch_sizes=[batch_size], target=target, pieces=pieces)
+    T, B = int(g.budgets[0]), float(g.batch_sizes[0])
+    base = as_optimizer(optimizer, {"lr": g.peaks["constant"][0]}) if isinstance(optimizer, str) else optimizer
+    step = tune_preset(prob, base, "step", batch_size=B, steps=T)
+    runs = {"constant": g.schedules["constant"][0], "step decay": (step.lrs, step.lengths),
+            "cosine": g.schedules["cosine"][0], "WSD (20% cooldown)": g.schedules["wsd"][0],
+            f"optimum ({pieces} pieces)": g.schedules["optimum"][0]}
+    fig, axes = new_figure(2, width=9.6, height=4.0)
+    left, right = axes[0]
+    data: Records = []
+    t = np.arange(T + 1)
+    for i, (name, (lrs, lengths)) in enumerate(runs.items()):
+        per_step = np.repeat(lrs, lengths)
+        risk = scheduled_risk(prob, base, steps=T, batch_size=B, schedule={"lr": schedules.per_step(per_step)})
+        color = "k" if name == "constant" else f"C{i - 1}"
+        left.plot(t[1:], risk[1:], color=color, lw=1.2, label=f"{name}: final {risk[-1]:.3g}")
+        right.plot(t[:-1] + 1, per_step, color=color, lw=1.2, label=name)
+        data += [dict(run=name, step=int(k), risk=float(risk[k]), lr=float(per_step[k]) if k < T else np.nan)
+                 for k in np.unique(np.geomspace(1, T, 200).astype(int))]
+    left.axhline(target, color="k", ls=":", lw=1, label=f"target {target:g}")
+    left.set_xscale("log")
+    left.set_yscale("log")
+    left.set(xlabel="step $t$", ylabel=r"expected risk $\mathbb{E}\mathcal{L}(t)$",
+             title=f"Risk under schedules, $B={B:g}$, budget $T={T}$")
+    right.set_xscale("log")
+    right.set(xlabel="step $t$ (update $t-1 \\to t$)", ylabel=r"learning rate $\alpha_t$", title="The schedules")
+    left.legend(fontsize=6.8, loc="lower left")
+    right.legend(fontsize=6.8, loc="lower left")
+    caption = (
+        f"Exact risk curves ({prob.name}, {g.optimizer}, B = {B:g}) over the budget T = {T}, the tuned constant run's steps "
+        f"to risk {target:g}: the constant run, step decay (factor tuned; boundaries 0.5 T, 0.75 T), cosine and WSD with a "
+        "linear cooldown over the last 20%, each with its peak tuned (nqm.numerics.tune_preset), and the optimal "
+        f"{pieces}-piece schedule (nqm.numerics.optimize_schedule); right, the learning rates. Not in the paper."
+    )
+    return FigureResult("preset_curves", fig, data, caption, problem=prob.name)
