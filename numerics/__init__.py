@@ -51,6 +51,7 @@ from ._parallel import (
     open_executor,
     resolve_executor,
 )
+from ._preset_gap import PresetGaps, preset_gaps
 from ._problem import Problem
 from ._risk import expected_risk, risk_components, risk_variance, stationary_risk
 from ._schedule import piecewise_risk, piecewise_risk_gradient, scheduled_risk, split_steps
@@ -107,6 +108,7 @@ __all__ = [
     "PRESET_FAMILIES",
     "PresetFamily",
     "PresetResult",
+    "PresetGaps",
     "Problem",
     "Progress",
     "QHM",
@@ -155,6 +157,7 @@ __all__ = [
     "pareto_front",
     "perfect_scaling_breakdown",
     "piecewise_risk",
+    "preset_gaps",
     "piecewise_risk_gradient",
     "reaches",
     "resolve_executor",

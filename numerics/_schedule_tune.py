@@ -27,10 +27,11 @@ shapes in :math:`O(\text{pieces})`, per-step ones in :math:`O(T)`) is minimised 
 risk is never above that of
 
 * the best constant learning rate at :math:`T` (:func:`~nqm.numerics._schedule_search.best_constant_at`)
-  **for families whose constant schedule is a member** (WSD with cooldown fraction 0, step
-  decay with factor 1: their ``constant`` shape is evaluated at that rate). For cosine, whose
-  shape is never constant, the constant rate is only a start (a peak tried on every shape) and
-  the answer may lose to it; the result reports ``constant_risk`` either way;
+  **for families whose constant schedule is a member** (WSD with cooldown fraction 0 and no
+  warmup, step decay with factor 1: their ``constant`` shape is evaluated at that rate). For
+  cosine and linear decay, whose shapes are never constant, the constant rate is only a start (a
+  peak tried on every shape) and the answer may lose to it (on the paper's problem, SGD at
+  B = 256 to 4096, it does); the result reports ``constant_risk`` either way;
 * the family's default shape scaled by the best constant rate and by the optimizer instance's
   ``lr`` (when under the cap).
 

@@ -31,6 +31,13 @@ lore. Small problems keep each check to about a second; the domain of each entry
     :data:`EQUIVALENCE_TOLERANCE`, fewer steps) and fails near it and for momentum, where growth
     needs at least :data:`EQUIVALENCE_FAILURE` times the examples of decay (it still takes fewer
     steps).
+``wsd_cosine_and_the_optimum``
+    At each batch size's budget (the tuned constant run's steps to the target), the exact final risk
+    of tuned cosine, tuned WSD (linear cooldown over the last 20 %) and the optimal 20-piece schedule
+    (:func:`nqm.numerics.preset_gaps`): both presets lose to the optimum; for SGD at a large batch size
+    cosine loses to WSD by at least :data:`COSINE_LOSS` (there both tuned peaks sit at the learning-rate
+    cap :func:`nqm.numerics.default_max_lr`, so cosine cannot make up for its decay), while with momentum
+    cosine beats WSD.
 """
 
 from __future__ import annotations
@@ -44,8 +51,8 @@ import nqm.numerics as nn
 
 from ._prover import NUMERIC, Outcome, Proof, method, step
 
-__all__ = ["KNEE_RESIDUAL", "RAMP_CONFIGS", "RELATION_CONFIGS", "SMITH_CASES", "claims", "frontier_problem",
-           "ramp_outcome", "relation_outcome", "smith_outcome"]
+__all__ = ["KNEE_RESIDUAL", "PRESET_CASES", "RAMP_CONFIGS", "RELATION_CONFIGS", "SMITH_CASES", "claims",
+           "frontier_problem", "preset_outcome", "ramp_outcome", "relation_outcome", "smith_outcome"]
 
 #: target risk of these claims (the paper's)
 TARGET = 0.01
@@ -252,6 +259,66 @@ def _smith_proof() -> Proof:
     )
 
 
+# ---------------------------------------------------------------------- (b) presets against the optimum
+#: (optimizer, batch sizes) of the preset claim, and the learning-rate regime each stands for
+PRESET_CASES: tuple[tuple[str, tuple[float, ...]], ...] = (("sgd", (256.0, 4096.0)), ("momentum", (1024.0,)))
+#: at SGD's largest batch size cosine loses at least this factor to WSD
+COSINE_LOSS = 3.0
+
+
+def preset_outcome(gaps: Sequence[nn.PresetGaps]) -> Outcome:
+    """The verdict of ``wsd_cosine_and_the_optimum`` on :func:`nqm.numerics.preset_gaps` results (SGD first,
+    then momentum)."""
+    lines, data, ok = [], {}, True
+    for g in gaps:
+        for i, B in enumerate(g.batch_sizes):
+            w_o, c_w = float(g.ratio("wsd", "optimum")[i]), float(g.ratio("cosine", "wsd")[i])
+            beaten = w_o >= 1 and float(g.ratio("cosine", "optimum")[i]) >= 1
+            lines.append(step(beaten, f"{g.optimizer}, B = {B:g}, budget {g.budgets[i]:g} steps (the constant run's): "
+                                      f"final risk constant {g.risks['constant'][i]:.4g}, cosine {g.risks['cosine'][i]:.4g}, "
+                                      f"WSD {g.risks['wsd'][i]:.4g}, optimum ({g.pieces} pieces) "
+                                      f"{g.risks['optimum'][i]:.4g}: WSD/optimum = {w_o:.3f}, cosine/WSD = {c_w:.3f}"))
+            ok &= beaten
+            data[f"{g.optimizer} B={B:g}"] = {"wsd_over_optimum": w_o, "cosine_over_wsd": c_w,
+                                              **{k: float(v[i]) for k, v in g.risks.items()}}
+    sgd, mom = gaps[0], gaps[-1]
+    large = float(sgd.ratio("cosine", "wsd")[-1])
+    flips = bool(np.all(mom.ratio("cosine", "wsd") < 1))
+    lines.append(step(large >= COSINE_LOSS, f"SGD at B = {sgd.batch_sizes[-1]:g}: cosine loses {large:.2f}x to WSD "
+                                             f"(>= {COSINE_LOSS:g}x); tuned peaks: cosine {sgd.peaks['cosine'][-1]:.4g}, "
+                                             f"WSD {sgd.peaks['wsd'][-1]:.4g}, constant {sgd.peaks['constant'][-1]:.4g}"))
+    lines.append(step(flips, f"momentum at B = {', '.join(f'{b:g}' for b in mom.batch_sizes)}: cosine beats WSD "
+                             f"(cosine/WSD = {', '.join(f'{r:.3f}' for r in mom.ratio('cosine', 'wsd'))}): the ranking "
+                             "flips with the optimizer"))
+    return Outcome(ok and large >= COSINE_LOSS and flips, tuple(lines), data)
+
+
+def _preset_check() -> Outcome:
+    prob = frontier_problem()
+    return preset_outcome([nn.preset_gaps(prob, name, batch_sizes=Bs, target=TARGET) for name, Bs in PRESET_CASES])
+
+
+def _preset_proof() -> Proof:
+    return Proof(
+        "wsd_cosine_and_the_optimum",
+        "at the constant run's budget, tuned WSD (20% cooldown) and tuned cosine both lose to the optimal "
+        "piecewise-constant schedule; for SGD at a large batch size cosine loses to WSD several times over, "
+        "while with momentum cosine beats WSD",
+        r"\\frac{R_{\\rm WSD}(T)}{R_{\\rm opt}(T)} \\ge 1,\\quad \\frac{R_{\\cos}(T)}{R_{\\rm WSD}(T)} \\ge "
+        f"{COSINE_LOSS:g}" r"\\ (\\text{SGD, large } B),\\quad \\frac{R_{\\cos}(T)}{R_{\\rm WSD}(T)} < 1\\ "
+        r"(\\text{momentum})",
+        method(NUMERIC),
+        _preset_check,
+        reference="Loshchilov & Hutter 2017 (cosine); Hägele et al. 2024 (WSD); issue 13, section 3",
+        assumptions=("budget T(B): the tuned constant run's steps to the target", "peaks tuned by nn.tune_preset; "
+                     "the optimum over 20 equal pieces by nn.optimize_schedule; other hyperparameters at the constant "
+                     "optimum"),
+        domain=f"paper spectrum d = 1000, 20 bins; target {TARGET}; "
+               + "; ".join(f"{n} at B = {', '.join(f'{b:g}' for b in Bs)}" for n, Bs in PRESET_CASES),
+        optimizers=tuple(n for n, _ in PRESET_CASES),
+    )
+
+
 def claims() -> list[Proof]:
     """The time-varying-training entries, in the catalogue's order."""
-    return [_relation_proof(), _ramp_proof(), _smith_proof()]
+    return [_relation_proof(), _ramp_proof(), _smith_proof(), _preset_proof()]

@@ -29,6 +29,6 @@ from ._extra import figure_critical_vs_power, figure_network_vs_nqm, figure_step
 from ._notebook import figure_training_curves
 
 # isort: split
-from ._schedules import figure_batch_ramps, figure_steps_vs_examples
+from ._schedules import figure_batch_ramps, figure_preset_curves, figure_presets_vs_optimum, figure_steps_vs_examples
 
-__all__ = ["DEFAULT_FIGURES", "figure_batch_ramps", "FIGURE_NEEDS", "FIGURES", "FigureData", "FigureResult", "ScheduleNeed", "SweepNeed", "figure_needs", "STYLE", "figure_11", "figure_13", "figure_14", "figure_15", "figure_2", "figure_3a", "figure_3b", "figure_3c", "figure_4", "figure_critical_vs_power", "figure_network_vs_nqm", "figure_steps_surface", "figure_steps_vs_examples", "figure_paths", "figure_training_curves", "make_figures", "save_figure"]
+__all__ = ["DEFAULT_FIGURES", "figure_batch_ramps", "FIGURE_NEEDS", "FIGURES", "FigureData", "FigureResult", "ScheduleNeed", "SweepNeed", "figure_needs", "STYLE", "figure_11", "figure_13", "figure_14", "figure_15", "figure_2", "figure_3a", "figure_3b", "figure_3c", "figure_4", "figure_critical_vs_power", "figure_network_vs_nqm", "figure_preset_curves", "figure_presets_vs_optimum", "figure_steps_surface", "figure_steps_vs_examples", "figure_paths", "figure_training_curves", "make_figures", "save_figure"]

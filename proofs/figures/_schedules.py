@@ -8,6 +8,12 @@ floor of the examples; and the relation's residual against B, fitted and anchore
 
 ``batch_ramps``: steps and examples to the target against the (final) batch size, for a constant batch
 size and for a batch-size ramp up to it (:class:`~nqm.numerics.BatchRamp`), each tuned.
+
+``preset_curves``: risk curves and learning rates of the constant run, tuned step decay, cosine and WSD and
+the optimal schedule at one batch size and budget.
+
+``presets_vs_optimum``: at each batch size's budget, the final risk of tuned cosine, tuned WSD and the
+optimal piecewise-constant schedule (:func:`~nqm.numerics.preset_gaps`).
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from nqm.numerics import BatchRamp, Problem, steps_examples
+from nqm.numerics import BatchRamp, Problem, as_optimizer, preset_gaps, scheduled_risk, schedules, steps_examples, tune_preset
 
 from ._core import (
     FigureResult,
@@ -30,13 +36,16 @@ from ._core import (
     register_figure,
 )
 
-__all__ = ["figure_batch_ramps", "figure_steps_vs_examples", "FRONTIER_BATCH_SIZES", "RAMP_FIGURE_BATCH_SIZES",
-           "ramp_problem"]
+__all__ = ["figure_batch_ramps", "figure_preset_curves", "figure_presets_vs_optimum", "figure_steps_vs_examples", "FRONTIER_BATCH_SIZES",
+           "PRESET_FIGURE_BATCH_SIZES", "RAMP_FIGURE_BATCH_SIZES", "ramp_problem"]
 
 #: default batch sizes of the frontier figure: 2^0, 2^2, ..., 2^22 (both ends of the trade-off)
 FRONTIER_BATCH_SIZES = tuple(2.0 ** np.arange(0, 23, 2))
 #: default batch sizes of the ramp figure: 2^2, 2^4, ..., 2^16
 RAMP_FIGURE_BATCH_SIZES = tuple(2.0 ** np.arange(2, 17, 2))
+#: default batch sizes of the presets figure: 2^8, 2^10, ..., 2^14 (the small ones cost seconds each: the
+#: budget, and so the per-step cosine, grows as 1/B)
+PRESET_FIGURE_BATCH_SIZES = tuple(2.0 ** np.arange(8, 15, 2))
 
 
 def ramp_problem() -> Problem:
@@ -147,3 +156,95 @@ def figure_batch_ramps(
         "Not in the paper."
     )
     return FigureResult("batch_ramps", fig, data, caption, problem=prob.name)
+
+
+@register_figure("presets_vs_optimum")
+def figure_presets_vs_optimum(
+    *, problem: Problem | None = None, optimizer: object = "sgd",
+    batch_sizes: Sequence[float] = PRESET_FIGURE_BATCH_SIZES, target: float = 0.01, pieces: int = 20,
+) -> FigureResult:
+    r"""Final risk at each batch size's budget (the tuned constant run's steps to ``target``) of the constant
+    run, tuned cosine, tuned WSD (20 % cooldown) and the optimal ``pieces``-piece schedule
+    (:func:`~nqm.numerics.preset_gaps`), left; the ratios WSD/optimum and cosine/WSD, right. Default
+    problem: :func:`ramp_problem`."""
+    prob = ramp_problem() if problem is None else problem
+    g = preset_gaps(prob, optimizer, batch_sizes=batch_sizes, target=target, pieces=pieces)
+    fig, axes = new_figure(2, width=9.6, height=4.0)
+    left, right = axes[0]
+    styles = {"constant": ("k", "o"), "cosine": ("C0", "s"), "wsd": ("C1", "^"), "optimum": ("C2", "D")}
+    labels = {"constant": "constant (budget's own)", "cosine": "cosine, peak tuned",
+              "wsd": "WSD (20% cooldown), peak tuned", "optimum": f"optimum ({pieces} pieces)"}
+    for run, (color, marker) in styles.items():
+        left.plot(g.batch_sizes, g.risks[run], "-", marker=marker, color=color, label=labels[run])
+    left.axhline(target, color="k", ls=":", lw=1, label=f"target {target:g}")
+    right.plot(g.batch_sizes, g.ratio("wsd", "optimum"), "-^", color="C1", label="WSD / optimum")
+    right.plot(g.batch_sizes, g.ratio("cosine", "wsd"), "-s", color="C0", label="cosine / WSD")
+    right.axhline(1.0, color="k", lw=0.8)
+    for ax in (left, right):
+        batch_size_axis(ax)
+        ax.set_yscale("log")
+        ax.legend(fontsize=6.8)
+    left.set(ylabel=r"final risk $\mathbb{E}\mathcal{L}(T)$",
+             title=f"Final risk at the constant run's budget ({optimizer_label(optimizer)})")
+    right.set(ylabel="ratio of final risks", title="How much WSD loses to the optimum, cosine to WSD")
+    data: Records = [dict(optimizer=g.optimizer, batch_size=float(b), budget=float(T),
+                          **{f"{r}_risk": float(g.risks[r][i]) for r in styles},
+                          **{f"{r}_peak": float(g.peaks[r][i]) for r in styles})
+                     for i, (b, T) in enumerate(zip(g.batch_sizes, g.budgets))]
+    caption = (
+        f"Learning-rate schedules against batch size ({prob.name}, {g.optimizer}, target {target:g}): at each B the budget T is "
+        "the tuned constant run's steps to the target; left, the exact final risk at T of the constant run, cosine decay "
+        "(Loshchilov & Hutter 2017) and WSD with a linear cooldown over the last 20% (Hägele et al. 2024), each with its peak "
+        f"tuned (nqm.numerics.tune_preset), and the optimal {pieces}-piece schedule (nqm.numerics.optimize_schedule); right, "
+        "WSD over the optimum and cosine over WSD (nqm.numerics.preset_gaps). The WSD cooldown is fixed, so WSD (like cosine) "
+        "may end above the constant run. Not in the paper."
+    )
+    return FigureResult("presets_vs_optimum", fig, data, caption, problem=prob.name)
+
+
+@register_figure("preset_curves")
+def figure_preset_curves(
+    *, problem: Problem | None = None, optimizer: object = "sgd", batch_size: float = 256.0, target: float = 0.01,
+    pieces: int = 20,
+) -> FigureResult:
+    r"""Risk curves (left, log–log) and learning rates (right) at one batch size over the budget T, the tuned
+    constant run's steps to ``target``: the constant run, step decay (factor tuned, He et al. 2016's boundaries
+    0.5 T and 0.75 T), cosine and WSD (20 % cooldown), each with its peak tuned (:func:`~nqm.numerics.tune_preset`,
+    :func:`~nqm.numerics.preset_gaps`), and the optimal ``pieces``-piece schedule. Each curve is the exact
+    :func:`~nqm.numerics.scheduled_risk` of the schedule drawn on the right. Default problem: :func:`ramp_problem`."""
+    prob = ramp_problem() if problem is None else problem
+    g = preset_gaps(prob, optimizer, batch_sizes=[batch_size], target=target, pieces=pieces)
+    T, B = int(g.budgets[0]), float(g.batch_sizes[0])
+    base = as_optimizer(optimizer, {"lr": g.peaks["constant"][0]}) if isinstance(optimizer, str) else optimizer
+    step = tune_preset(prob, base, "step", batch_size=B, steps=T)
+    runs = {"constant": g.schedules["constant"][0], "step decay": (step.lrs, step.lengths),
+            "cosine": g.schedules["cosine"][0], "WSD (20% cooldown)": g.schedules["wsd"][0],
+            f"optimum ({pieces} pieces)": g.schedules["optimum"][0]}
+    fig, axes = new_figure(2, width=9.6, height=4.0)
+    left, right = axes[0]
+    data: Records = []
+    t = np.arange(T + 1)
+    for i, (name, (lrs, lengths)) in enumerate(runs.items()):
+        per_step = np.repeat(lrs, lengths)
+        risk = scheduled_risk(prob, base, steps=T, batch_size=B, schedule={"lr": schedules.per_step(per_step)})
+        color = "k" if name == "constant" else f"C{i - 1}"
+        left.plot(t[1:], risk[1:], color=color, lw=1.2, label=f"{name}: final {risk[-1]:.3g}")
+        right.plot(t[:-1] + 1, per_step, color=color, lw=1.2, label=name)
+        data += [dict(run=name, step=int(k), risk=float(risk[k]), lr=float(per_step[k]) if k < T else np.nan)
+                 for k in np.unique(np.geomspace(1, T, 200).astype(int))]
+    left.axhline(target, color="k", ls=":", lw=1, label=f"target {target:g}")
+    left.set_xscale("log")
+    left.set_yscale("log")
+    left.set(xlabel="step $t$", ylabel=r"expected risk $\mathbb{E}\mathcal{L}(t)$",
+             title=f"Risk under schedules, $B={B:g}$, budget $T={T}$")
+    right.set_xscale("log")
+    right.set(xlabel="step $t$ (update $t-1 \\to t$)", ylabel=r"learning rate $\alpha_t$", title="The schedules")
+    left.legend(fontsize=6.8, loc="lower left")
+    right.legend(fontsize=6.8, loc="lower left")
+    caption = (
+        f"Exact risk curves ({prob.name}, {g.optimizer}, B = {B:g}) over the budget T = {T}, the tuned constant run's steps "
+        f"to risk {target:g}: the constant run, step decay (factor tuned; boundaries 0.5 T, 0.75 T), cosine and WSD with a "
+        "linear cooldown over the last 20%, each with its peak tuned (nqm.numerics.tune_preset), and the optimal "
+        f"{pieces}-piece schedule (nqm.numerics.optimize_schedule); right, the learning rates. Not in the paper."
+    )
+    return FigureResult("preset_curves", fig, data, caption, problem=prob.name)

@@ -315,6 +315,8 @@ WALK = [
     ("pareto_front", "steps", "array", lambda v: nn.pareto_front(v, [4, 16])),
     ("decay_versus_growth", "factor", "positive", lambda v: nn.decay_versus_growth(PROB, "sgd", batch_size=4, factor=v)),
     ("decay_versus_growth", "batch_size", "batch_size", lambda v: nn.decay_versus_growth(PROB, "sgd", batch_size=v)),
+    ("preset_gaps", "batch_sizes", "batch_size", lambda v: nn.preset_gaps(PROB, "sgd", batch_sizes=[4, v])),
+    ("preset_gaps", "pieces", "count", lambda v: nn.preset_gaps(PROB, "sgd", batch_sizes=[4], pieces=v)),
     ("BatchRamp", "doublings", "count", lambda v: nn.BatchRamp(doublings=v)),
     ("BatchRamp", "fraction", "unit", lambda v: nn.BatchRamp(fraction=v)),
     ("mccandlish_residuals", "examples", "array",
@@ -363,7 +365,7 @@ WALK = [
 NOT_WALKED = {
     "CriticalBatchSizes", "GradientNoiseScale", "LearningRateTable", "McCandlishFit", "MonteCarloResult",
     "ScheduleResult", "ScheduleSweep", "ScheduledSteps", "PresetResult", "PRESET_FAMILIES", "StepsExamples",
-    "DecayVersusGrowth", "Sweep", "SweepList", "SweepRow", "TuneResult", "ResultCache", "local_pool", "from_spec",
+    "DecayVersusGrowth", "PresetGaps", "Sweep", "SweepList", "SweepRow", "TuneResult", "ResultCache", "local_pool", "from_spec",
     "OptimizerRef",
     "MAX_STEPS", "MAX_MULTIPLICATIVE_STEPS",
     # constants, a warning category, the pool class behind local_pool, the cache's type registry,

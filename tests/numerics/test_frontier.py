@@ -257,3 +257,23 @@ def test_ramp_first_hits_agree_with_scheduled_steps_to_target(name: str) -> None
         S, _ = first_hit_under_batch_schedule(PROB, opt, levels, starts, TARGET)
         engine = nn.scheduled_steps_to_target(PROB, opt, target=TARGET, schedule=sched, horizon=20_000)
         assert (S, examples_until(levels, starts, S)) == (engine.steps, engine.examples)
+
+
+# ------------------------------------------------------------------ presets against the optimum
+def test_preset_gaps_final_risks_are_the_engines() -> None:
+    """Each final risk re-evaluated by nn.scheduled_risk with the preset at the reported peak; the optimum is
+    certified never worse than the constant run; the ratios are their definitions."""
+    from nqm.numerics._preset_gap import WSD_COOLDOWN
+
+    gaps = nn.preset_gaps(PROB, "sgd", batch_sizes=[8.0, 512.0], target=TARGET, pieces=4, grid={"lr": GRID["lr"]})
+    for i, B in enumerate(gaps.batch_sizes):
+        T = int(gaps.budgets[i])
+        assert T == nn.tune(PROB, "sgd", batch_size=B, target=TARGET, grid={"lr": GRID["lr"]}).steps
+        assert gaps.risks["constant"][i] <= TARGET * (1 + nn.TIE_RTOL)
+        for run, preset in (("cosine", nn.schedules.cosine(gaps.peaks["cosine"][i])),
+                            ("wsd", nn.schedules.wsd(gaps.peaks["wsd"][i], cooldown=WSD_COOLDOWN))):
+            risk = nn.scheduled_risk(PROB, nn.SGD(lr=1.0), steps=T, schedule={"lr": preset}, batch_size=B)[-1]
+            assert gaps.risks[run][i] == pytest.approx(risk, rel=1e-10), run
+        assert gaps.risks["optimum"][i] <= gaps.risks["constant"][i]
+    np.testing.assert_allclose(gaps.ratio("wsd", "optimum"), gaps.risks["wsd"] / gaps.risks["optimum"], rtol=0)
+    assert gaps.to_csv().splitlines()[0].startswith("batch_size,budget,constant_risk,cosine_risk,wsd_risk,optimum_risk")

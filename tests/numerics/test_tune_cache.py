@@ -123,9 +123,12 @@ def test_the_kept_work_is_bounded(monkeypatch) -> None:
         nn.tune(PROB, nn.Momentum, batch_size=64, target=TARGET, grid=GRID, precond_power=p)
         assert _tune._SEARCHES.total_size <= 2.5 * one
     assert len(_tune._SEARCHES) == 2  # the two most recent
-    monkeypatch.setattr(_tune._SEARCHES, "max_size", one // 2)  # one grid alone is too large: nothing kept
+    kept = list(_tune._SEARCHES._values)
+    # a grid too large to keep on its own is not kept, and the grids kept before stay
+    monkeypatch.setattr(_tune._SEARCHES, "max_size", int(2.5 * one) - 1)
+    monkeypatch.setattr(_tune._SEARCHES, "_size", lambda search: int(2.5 * one))
     got = nn.tune(PROB, nn.Momentum, batch_size=16, target=TARGET, grid=GRID)
-    assert len(_tune._SEARCHES) == 0
+    assert list(_tune._SEARCHES._values) == kept
     assert outcome(got) == outcome(fresh(PROB, nn.Momentum, 16, grid=GRID))
 
 

@@ -65,9 +65,11 @@ SMALL = {
     "training_curves": dict(problem=PROB, lrs=(0.05, 0.5, 1.9), steps=3000, batch_size=4.0, points=60),
     "steps_vs_examples": dict(problem=PROB, optimizers=("sgd", "momentum"), batch_sizes=BS, target=TARGET),
     "batch_ramps": dict(problem=PROB, optimizers=("sgd", "momentum"), batch_sizes=BS[1:], target=TARGET),
+    "presets_vs_optimum": dict(problem=PROB, batch_sizes=BS[2:], target=TARGET, pieces=4),
+    "preset_curves": dict(problem=PROB, batch_size=256.0, target=TARGET, pieces=4),
 }
 #: figures whose every panel is log-log
-LOG_LOG = {"fig2", "fig3a", "fig4", "fig3b", "fig13", "fig14", "fig15", "steps_surface", "training_curves", "batch_ramps"}
+LOG_LOG = {"fig2", "fig3a", "fig4", "fig3b", "fig13", "fig14", "fig15", "steps_surface", "training_curves", "batch_ramps", "presets_vs_optimum"}
 #: figures computed on a problem (the others draw one direction)
 ON_A_PROBLEM = {name for name, kwargs in SMALL.items() if "problem" in kwargs}
 #: figures with the information bound
@@ -503,3 +505,19 @@ def test_batch_ramps_data_against_tune_and_the_ramp_bound(results: dict[str, Fig
         for c, r in zip(const, ramp):
             assert c["steps"] == nn.tune(PROB, opt, batch_size=c["batch_size"], target=TARGET).steps
             assert r["steps"] >= c["steps"] and r["examples"] < c["examples"]
+
+
+def test_preset_curves_end_at_preset_gaps_final_risks(results: dict[str, FigureResult]) -> None:
+    """The curves' last points are nn.preset_gaps' final risks (each a separate exact evaluation), and the
+    constant curve is nn.expected_risk's."""
+    result = results["preset_curves"]
+    gaps = nn.preset_gaps(PROB, "sgd", batch_sizes=[256.0], target=TARGET, pieces=4)
+    T = int(gaps.budgets[0])
+    last = {r["run"]: r["risk"] for r in result.data if r["step"] == T}
+    for run, key in (("constant", "constant"), ("cosine", "cosine"), ("WSD (20% cooldown)", "wsd"), ("optimum (4 pieces)", "optimum")):
+        assert last[run] == pytest.approx(gaps.risks[key][0], rel=1e-10), run
+    const = [r for r in result.data if r["run"] == "constant"]
+    steps = [r["step"] for r in const]
+    np.testing.assert_allclose([r["risk"] for r in const],
+                               nn.expected_risk(PROB, nn.SGD(lr=gaps.peaks["constant"][0]), batch_size=256.0, steps=steps),
+                               rtol=1e-10)

@@ -72,3 +72,23 @@ def test_the_smith_claim_fails_when_the_equivalence_is_reversed() -> None:
     assert not _schedules.smith_outcome([("sgd", 4.0, False, run)]).ok  # mutant: expected to fail there
     more = dataclasses.replace(run, examples={**run.examples, "batch growth": 3 * run.examples["lr decay"]})
     assert not _schedules.smith_outcome([("sgd", 4.0, True, more)]).ok
+
+
+def _gaps(name: str, Bs: list[float], cosine: list[float], wsd: list[float], optimum: list[float]) -> nn.PresetGaps:
+    n = len(Bs)
+    risks = {"constant": np.full(n, 0.01), "cosine": np.array(cosine), "wsd": np.array(wsd), "optimum": np.array(optimum)}
+    return nn.PresetGaps(name, 0.01, 20, "synthetic", np.array(Bs), np.full(n, 100.0), risks,
+                         {k: np.ones(n) for k in risks})
+
+
+def test_the_preset_verdict_and_its_mutants() -> None:
+    """The verdict logic on hand-made results: as measured (passes); WSD beating the optimum, cosine close to WSD
+    at SGD's large B, or cosine losing to WSD with momentum (each contradicts the statement: fails)."""
+    sgd = _gaps("sgd", [256.0, 4096.0], [0.0039, 0.044], [0.0031, 0.0088], [0.0023, 0.0069])
+    mom = _gaps("momentum", [1024.0], [0.0036], [0.0055], [0.0027])
+    assert _schedules.preset_outcome([sgd, mom]).ok
+    beats = _gaps("sgd", [256.0, 4096.0], [0.0039, 0.044], [0.0020, 0.0088], [0.0023, 0.0069])
+    close = _gaps("sgd", [256.0, 4096.0], [0.0039, 0.0100], [0.0031, 0.0088], [0.0023, 0.0069])
+    loses = _gaps("momentum", [1024.0], [0.0060], [0.0055], [0.0027])
+    for mutant in ([beats, mom], [close, mom], [sgd, loses]):
+        assert not _schedules.preset_outcome(mutant).ok
