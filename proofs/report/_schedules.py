@@ -37,11 +37,12 @@ from ._tasks import timed
 __all__ = ["DEFAULT_SCHEDULE_COMPARISONS", "TIME_VARYING_CLAIMS", "TIME_VARYING_FIGURES", "ScheduleComparison",
            "schedule_row", "schedules_task"]
 
-#: the catalogue's claims about time-varying training (steps against examples, batch ramps, Smith et al.)
+#: the catalogue's claims about time-varying training (steps against examples, batch ramps, Smith et al.,
+#: presets against the optimum); a test keeps the list equal to the catalogue's
 TIME_VARYING_CLAIMS = ("mccandlish_relation_in_the_nqm", "batch_ramp_saves_examples_not_steps",
-                       "increase_batch_instead_of_decay")
-#: the figures about time-varying training
-TIME_VARYING_FIGURES = ("steps_vs_examples", "batch_ramps")
+                       "increase_batch_instead_of_decay", "wsd_cosine_and_the_optimum")
+#: the figures about time-varying training (a test keeps the list equal to the registered ones)
+TIME_VARYING_FIGURES = ("steps_vs_examples", "batch_ramps", "presets_vs_optimum", "preset_curves")
 
 
 @dataclass(frozen=True)
