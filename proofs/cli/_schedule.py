@@ -171,7 +171,8 @@ def _common_options(func: Any) -> Any:
 
 
 @click.group("schedule", context_settings=CONTEXT_SETTINGS,
-             short_help="Risk under time-varying hyperparameters and batch size; optimal schedules.", epilog="""\b
+             short_help="Risk under time-varying hyperparameters and batch size; optimal and tuned schedules.",
+             epilog="""\b
 Examples:
   nqm schedule risk --optimizer sgd --hp lr=1 --schedule lr=cosine --batch-size 64 --steps 5000
   nqm schedule optimal --optimizer momentum --hp beta=0.9 --batch-size 256 --pieces 10 --target 0.01
@@ -180,7 +181,7 @@ Examples:
 @spec_file_option
 def schedule() -> None:
     """Time-varying training, exact: the risk under schedules of any hyperparameter and of the
-    batch size, and optimal piecewise-constant schedules. Run 'nqm schedule COMMAND --help'."""
+    batch size, optimal piecewise-constant schedules and tuned presets. Run 'nqm schedule COMMAND --help'."""
 
 
 @schedule.command("risk", context_settings=CONTEXT_SETTINGS, epilog=_SYNTAX + """\b

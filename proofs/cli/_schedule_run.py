@@ -253,14 +253,18 @@ def _vary(text: str, name: str) -> tuple[str, ...]:
 
 def _varied_optimizer(name: str, precond_power: float, hyper: tuple[tuple[str, float], ...], varied: Sequence[str],
                       total: int | None, target: float | None) -> tuple[dict[str, float], Optimizer]:
-    """The optimizer of ``optimal`` and ``tune``: the ``--hp`` values, those of the ``varied``
-    hyperparameters (the optimiser's to choose) filled with 1.0 when not given; one of ``total``
-    and ``target`` must be given (fails in one line otherwise)."""
+    """The optimizer of ``optimal`` and ``tune``: the ``--hp`` values; a varied learning rate (the
+    optimiser's to choose) may be left out and is then 1.0, every other hyperparameter is needed
+    (varied ones start there). One of ``total`` and ``target`` must be given. Fails in one line."""
     if (total is None) == (target is None):
         fail("give one of --steps T (the lowest risk after T steps) or --target X (the fewest steps to X)")
     values = dict(hyper)
-    for n in varied:
-        values.setdefault(n, 1.0)
+    if "lr" in varied:
+        values.setdefault("lr", 1.0)
+    missing = [n for n in hyperparameter_names(name) if n not in values]
+    if missing:
+        fail(f"give --hp {missing[0]}=VALUE: {name} needs every hyperparameter but lr"
+             + (" (a varied one starts there)" if missing[0] in varied else ""))
     return values, _optimizer(name, precond_power, values)
 
 

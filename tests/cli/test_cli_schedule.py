@@ -79,7 +79,8 @@ def test_risk_under_wsd_and_a_batch_ramp_equals_scheduled_risk(tmp_path: Path) -
 def test_a_user_specs_own_hyperparameter_may_be_scheduled(spec_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "user.json"
     _ok("--spec-file", spec_file, "schedule", "risk", "--optimizer", USER_SPEC, "--hp", "lr=0.5",
-        "--schedule", "wd=linear_decay:peak=0.01", "--batch-size", "64", "--steps", "200", "--at", "0:200:100", "-o", out)
+        "--schedule", "wd=linear_decay:peak=0.01", "--batch-size", "64", "--steps", "200", "--at", "0:200:100",
+        "-o", out)
     expected = nn.scheduled_risk(PAPER, nn.Optimizer(USER_SPEC, lr=0.5, wd=0.01), steps=[0, 100, 200],
                                  schedule={"wd": schedules.linear_decay(0.01)}, batch_size=64)
     assert [row["risk"] for row in json.loads(out.read_text())["rows"]] == expected.tolist()
@@ -166,7 +167,8 @@ OPTIMAL = ("schedule", "optimal", "--optimizer", "sgd", "--batch-size", "64")
     ((*RISK, "--batch-size", "8", "--schedule", "lr=wsd:cooldown=2"), "--schedule lr=wsd:cooldown=2: cooldown"),
     ((*RISK, "--batch-size", "8", "--schedule", "lr=wsd:shape=square"), "--schedule lr=wsd:shape=square: shape"),
     ((*RISK, "--batch-size", "8", "--schedule", "lr=wsd:cooldown=fast"), "cooldown must be a number; got 'fast'"),
-    ((*RISK, "--batch-size", "8", "--schedule", "batch_size=batch_doubling:integer=maybe"), "must be a number or true/false"),
+    ((*RISK, "--batch-size", "8", "--schedule", "batch_size=batch_doubling:integer=maybe"),
+     "must be a number or true/false"),
     ((*RISK, "--batch-size", "8", "--schedule", "beta=batch_doubling"), "beta"),
     ((*RISK[:-1], "1000000000", "--batch-size", "8", "--schedule", "lr=cosine", "--at", "10"), "steps"),
     ((*RISK, "--batch-size", "8", "--schedule", "gamma=0.5"), "'gamma' is not a hyperparameter that can vary"),
@@ -191,6 +193,9 @@ OPTIMAL = ("schedule", "optimal", "--optimizer", "sgd", "--batch-size", "64")
      "names no preset family"),
     (("schedule", "tune", "--optimizer", "sgd", "--batch-size", "64"), "give one of --steps"),
     ((*OPTIMAL, "--steps", "100", "--vary", ","), "names no hyperparameter"),
+    (("schedule", "optimal", "--optimizer", "momentum", "--vary", "lr,beta", "--batch-size", "64", "--steps", "10"),
+     "give --hp beta=VALUE: momentum needs every hyperparameter but lr (a varied one starts there)"),
+    (("schedule", "tune", "--optimizer", "momentum", "--batch-size", "64", "--steps", "10"), "give --hp beta=VALUE"),
     ((*OPTIMAL, "--steps", "100", "--pieces", "0"), "--pieces"),
     (("schedule", "nope"), "No such command"),
 ])
