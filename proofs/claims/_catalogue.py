@@ -10,7 +10,7 @@ derived value beside the paper's, with a reference):
 * :mod:`._information` — claim 5, the information bound and the tuned optima (Section 3.6);
 * :mod:`._scaling` — claim 6, linear learning-rate scaling (Section 3.7, Fig. 14);
 * :mod:`._schedules` — beyond the paper: steps against examples, McCandlish's relation, batch-size
-  ramps and schedules (issue 13).
+  ramps and schedules.
 
 Each entry is one :class:`~nqm.proofs.claims._prover.Proof` that holds the paper's
 statements it rests on as objects (:class:`~nqm.theory.Statement`: the paper's formula, the

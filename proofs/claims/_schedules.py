@@ -1,4 +1,4 @@
-r"""Beyond the paper (issue 13, time-varying training): steps against examples, McCandlish's relation,
+r"""Beyond the paper (time-varying training): steps against examples, McCandlish's relation,
 batch-size ramps and learning-rate schedules, each answered by the exact engine at call time.
 
 These are not the paper's claims: each entry states what the model says, computed when it runs, and
@@ -154,7 +154,7 @@ def _relation_proof() -> Proof:
         r"\ \text{at the knee},\qquad S_{\min}^{\rm fit} < S_\infty = \min_B S(B)",
         method(NUMERIC),
         _relation_check,
-        reference="McCandlish et al. 2018, eq. 2.11; issue 13, section 3",
+        reference="McCandlish et al. 2018, eq. 2.11; docs/math/frontier.md",
         assumptions=("constant batch size, hyperparameters tuned per B on the paper's grids (nn.sweep)",
                      "E_low, the fewest examples among the batch sizes, stands for E_min (an upper bound of it)"),
         domain=f"paper spectrum d = 1000, 20 bins; target {TARGET}; B = 2^0, 2^2, ..., 2^22; "
@@ -201,7 +201,7 @@ def _ramp_proof() -> Proof:
         f"{1 - RAMP_EXAMPLE_SAVING:g}" r"\,E_{\rm const}(B)",
         method(NUMERIC),
         _ramp_check,
-        reference="issue 13, section 3; batch-size warmup (Brown et al. 2020; Smith et al. 2018)",
+        reference="docs/math/frontier.md; batch-size warmup (Brown et al. 2020; Smith et al. 2018)",
         assumptions=("ramp: B/16, B/8, B/4, B/2 over the first quarter of the constant-B steps, then B",
                      "learning rate re-tuned on 21 values over two decades around the constant-B optimum; other "
                      "hyperparameters at the constant-B optimum"),
@@ -249,7 +249,7 @@ def _smith_proof() -> Proof:
         r"\ (B \sim B_{\rm crit}\ \text{or momentum}),\qquad S_{\rm growth} < S_{\rm decay}",
         method(NUMERIC),
         _smith_check,
-        reference="Smith et al. 2018, 'Don't Decay the Learning Rate, Increase the Batch Size'; issue 13, section 3",
+        reference="Smith et al. 2018, 'Don't Decay the Learning Rate, Increase the Batch Size'; docs/math/frontier.md",
         assumptions=("k = 5 at milestones 0.5 and 0.75 of the constant run's steps (lr decay) or of its examples "
                      "(batch growth)", "the (initial) learning rate re-tuned for each schedule, other "
                      "hyperparameters at the constant optimum"),
@@ -309,7 +309,7 @@ def _preset_proof() -> Proof:
         r"(\\text{momentum})",
         method(NUMERIC),
         _preset_check,
-        reference="Loshchilov & Hutter 2017 (cosine); Hägele et al. 2024 (WSD); issue 13, section 3",
+        reference="Loshchilov & Hutter 2017 (cosine); Hägele et al. 2024 (WSD); docs/math/frontier.md",
         assumptions=("budget T(B): the tuned constant run's steps to the target", "peaks tuned by nn.tune_preset; "
                      "the optimum over 20 equal pieces by nn.optimize_schedule; other hyperparameters at the constant "
                      "optimum"),

@@ -1,4 +1,4 @@
-r"""Figures of time-varying training (issue 13, not in the paper): steps against examples with
+r"""Figures of time-varying training (not in the paper): steps against examples with
 McCandlish's relation, and batch-size ramps against a constant batch size.
 
 ``steps_vs_examples``: the tuned cost of reaching the target at each constant batch size, in steps
