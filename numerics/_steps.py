@@ -446,6 +446,7 @@ def _branch_and_bound(
     best: np.ndarray,
     per_row: bool,
     cert: _Certificates | None = None,
+    floor: np.ndarray | None = None,
 ) -> int | None:
     """Search ``[lo, hi]`` of each row for steps with risk <= target (see module docstring).
 
@@ -456,6 +457,11 @@ def _branch_and_bound(
     Intervals shorter than :data:`_LEAF` are evaluated exactly at every step. Longer ones
     are evaluated exactly at their left end where a hit is possible there (always for rows
     with fallback bins, whose noise part then bounds the rest), and then halved.
+
+    ``floor`` (indexed like the certificate rows, updated in place): each searched row's entry
+    is lowered to the smallest value that certified a step of ``[lo, min(hi, best)]`` (an
+    interval's bound, a step's exact risk or point bound, the exact noise part that ruled out
+    the rest of an interval), i.e. to a certified lower bound on the row's risk over that range.
     """
     cert = _Certificates(model) if cert is None else cert
     row_fallback = cert.fallback.any(axis=-1)
@@ -466,7 +472,9 @@ def _branch_and_bound(
         """Register the hits among steps ``t`` of rows ``r`` (``exact``: all are known hits)."""
         nonlocal winner
         if not exact:
-            hit = _exact_hits(model, cert.rows[r], t, target)
+            risk = _risk_sums(model, cert.rows[r], t)[0]
+            lowest(r, risk)
+            hit = risk <= target
             r, t = r[hit], t[hit]
         if r.size == 0:
             return
@@ -477,6 +485,10 @@ def _branch_and_bound(
         row = int(r[t == first].min())
         if first < best[0] or (first == best[0] and (winner is None or row < winner)):
             best[0], winner = first, row
+
+    def lowest(r: np.ndarray, value: np.ndarray) -> None:
+        if floor is not None:
+            np.minimum.at(floor, r, value)
 
     pending: list[tuple[np.ndarray, ...]] = []
     # frontier: rows, interval ends, and the noise floor of the fallback bins
@@ -498,6 +510,7 @@ def _branch_and_bound(
         # discard intervals whose certified lower bound exceeds the target
         low, left = cert.lower(fr, fa, fb, with_left=True)
         keep = low + ff <= target
+        lowest(fr[~keep], (low + ff)[~keep])
         fr, fa, fb, ff, left = fr[keep], fa[keep], fb[keep], ff[keep], left[keep]
         # short intervals: every step exactly
         leaf = fb - fa < _LEAF
@@ -509,8 +522,11 @@ def _branch_and_bound(
         # left ends: evaluated exactly where a hit is possible (always for rows with fallback
         # bins, whose N(a) then bounds [a+1, b] below in total and per bin as the next floor)
         ev = row_fallback[fr] | (left <= target)
+        lowest(fr[~ev], left[~ev])
         if ev.any():
             risk_a, noise_a, marked_a = _risk_sums(model, cert.rows[fr[ev]], fa[ev], cert.fallback[fr[ev]])
+            # risk at a; where the noise part rules out [a+1, b], that noise part (<= the risk)
+            lowest(fr[ev], np.where(noise_a > target, noise_a, risk_a))
             hit = risk_a <= target
             if hit.any():
                 record(fr[ev][hit], fa[ev][hit], exact=True)
@@ -673,7 +689,10 @@ def grid_minimum(
     ``floor`` (optional, one entry per row, updated in place) holds certified lower bounds
     on each row's risk over :math:`[0, \text{upper}]`; rows whose floor exceeds the target
     are skipped. On return each entry is the largest such bound known over
-    :math:`[0, \text{result}]` (``inf`` for divergent rows). A batch-size sweep passes
+    :math:`[0, \text{result}]` (``inf`` for divergent rows): the bound over the whole range or, for
+    a row the branch-and-bound searched, the smallest value that certified one of its steps there
+    (an interval's bound, an exact risk, a noise part; :func:`_branch_and_bound`), whichever is
+    larger. A batch-size sweep passes
     :math:`B_{\rm prev}/B` times the previous floors: the noise part of the risk scales as
     :math:`1/B` and the start part does not depend on B, so
     :math:`\mathcal L_B \ge (B_{\rm prev}/B)\,\mathcal L_{B_{\rm prev}}` pointwise.
@@ -728,7 +747,10 @@ def grid_minimum(
     local = local[root <= target]
     best[0] = _tighten(model, cert, target, local, best[0])
     lo, hi = np.zeros(local.size), np.full(local.size, best[0])
-    winner = _branch_and_bound(model, target, local, lo, hi, best, per_row=False, cert=cert)
+    searched = None if floor is None else np.full(rows.size, np.inf)
+    winner = _branch_and_bound(model, target, local, lo, hi, best, per_row=False, cert=cert, floor=searched)
+    if floor is not None and searched is not None:  # the search's own certificates over [0, result]
+        floor[rows[local]] = np.maximum(floor[rows[local]], searched[local])
     return float(best[0]), (None if winner is None else int(rows[winner]))
 
 
