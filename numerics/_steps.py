@@ -335,22 +335,18 @@ class _Certificates:
         g += p[:, self.R] * (np.cos(x) - 1e-12 * (1.0 + 2.0 * np.abs(x)))
         return np.sum(np.maximum(p[:, self.RHO] + (g - p[:, self.MAG]) * Q, 0.0), axis=-1)
 
-    def lower(self, rows: np.ndarray, a: np.ndarray, b: np.ndarray, with_left: bool = False):
+    def lower(self, rows: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         r"""Certified lower bound on :math:`\sum_i \ell_i(t)` over :math:`t\in[a, b]`, per interval,
-        from the well-conditioned bins (the others contribute 0 here). ``with_left`` also
-        returns the bound at the single step a (as :meth:`lower_at`). Evaluated in blocks."""
-        bins = self.fallback.shape[-1]
-        return _blocked(lambda r, aa, bb: self._lower(r, aa, bb, with_left), bins, rows, a, b)
+        from the well-conditioned bins (the others contribute 0 here). Evaluated in blocks."""
+        return _blocked(self._lower, self.fallback.shape[-1], rows, a, b)
 
-    def _lower(self, rows: np.ndarray, a: np.ndarray, b: np.ndarray, with_left: bool):
+    def _lower(self, rows: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         if self.pack is None:
-            zero = np.zeros(rows.size)
-            return (zero, zero) if with_left else zero
+            return np.zeros(rows.size)
         if self.spectral is not None:
-            low = self.spectral.interval(rows, a, b)
-            return (low, self.spectral.point(rows, a)) if with_left else low
+            return self.spectral.interval(rows, a, b)
         p = self._take(rows)
-        from_zero = not with_left and not a.any()
+        from_zero = not a.any()
         a = a[:, None]
         b = b[:, None]
         with np.errstate(all="ignore"):
@@ -376,10 +372,7 @@ class _Certificates:
                 mc = _min_cos(left * th - phi, right * th - phi)
                 g[short] += R[short] * (1.0 + mc)
             low = p[:, self.RHO] + np.where(g >= 0, g * Qb, g * Qa) - p[:, self.MAG] * Qa
-            total = np.sum(np.maximum(low, 0.0), axis=-1)
-            if with_left:
-                return total, self._point(p, a, Qa, y_hi)
-        return total
+            return np.sum(np.maximum(low, 0.0), axis=-1)
 
     def lower_at(self, rows: np.ndarray, t: np.ndarray) -> np.ndarray:
         """:meth:`lower` over the single step ``t`` of each row (cheaper: no minimisation)."""
@@ -508,21 +501,26 @@ def _branch_and_bound(
         if fr.size == 0:
             continue
         # discard intervals whose certified lower bound exceeds the target
-        low, left = cert.lower(fr, fa, fb, with_left=True)
+        low = cert.lower(fr, fa, fb)
         keep = low + ff <= target
         lowest(fr[~keep], (low + ff)[~keep])
-        fr, fa, fb, ff, left = fr[keep], fa[keep], fb[keep], ff[keep], left[keep]
+        fr, fa, fb, ff = fr[keep], fa[keep], fb[keep], ff[keep]
         # short intervals: every step exactly
         leaf = fb - fa < _LEAF
         if leaf.any():
             n = (fb[leaf] - fa[leaf] + 1.0).astype(np.int64)
             offset = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
             record(np.repeat(fr[leaf], n), np.repeat(fa[leaf], n) + offset)
-            fr, fa, fb, ff, left = fr[~leaf], fa[~leaf], fb[~leaf], ff[~leaf], left[~leaf]
+            fr, fa, fb, ff = fr[~leaf], fa[~leaf], fb[~leaf], ff[~leaf]
         # left ends: evaluated exactly where a hit is possible (always for rows with fallback
-        # bins, whose N(a) then bounds [a+1, b] below in total and per bin as the next floor)
-        ev = row_fallback[fr] | (left <= target)
-        lowest(fr[~ev], left[~ev])
+        # bins, whose N(a) then bounds [a+1, b] below in total and per bin as the next floor);
+        # the point bound at a only for the intervals that survived the interval bound
+        ev = row_fallback[fr].copy()
+        if not ev.all():
+            point = np.nonzero(~ev)[0]
+            left = cert.lower_at(fr[point], fa[point])
+            ev[point] = left <= target
+            lowest(fr[point][left > target], left[left > target])
         if ev.any():
             risk_a, noise_a, marked_a = _risk_sums(model, cert.rows[fr[ev]], fa[ev], cert.fallback[fr[ev]])
             # risk at a; where the noise part rules out [a+1, b], that noise part (<= the risk)
