@@ -145,18 +145,22 @@ def _base_pack(model: RiskModel, X, Y, lQ, lrat, negative, theta2, cx, w0, u0) -
     positive weight with finite data. On the stability edge (:func:`_marginal`) the noise
     coefficients are dropped: the pack then bounds the start part alone."""
     edge = _marginal(model)
-    Y, w0 = np.where(edge[:, None], 0.0, Y), np.where(edge, 0.0, w0)
+    if edge.any():
+        Y, w0 = np.where(edge[:, None], 0.0, Y), np.where(edge, 0.0, w0)
     used = model.weight > 0
     ws = np.where(used, model.weight * model.start, 0.0)
     wc = np.where(used, model.weight, 0.0)
+    base = np.empty((ws.shape[0], 18) + ws.shape[1:])  # written in place: this runs once per grid chunk
     with np.errstate(all="ignore"):
-        base = np.concatenate(
-            [np.stack([lQ, lrat, negative.astype(float), theta2], axis=1), ws[:, None] * X, wc[:, None] * Y,
-             np.stack([wc * w0, ws * u0 * u0], axis=1)],
-            axis=1,
-        )
+        for k, value in enumerate((lQ, lrat, negative, theta2)):
+            base[:, k] = value
+        np.multiply(ws[:, None], X, out=base[:, 4:10])
+        np.multiply(wc[:, None], Y, out=base[:, 10:16])
+        np.multiply(wc, w0, out=base[:, 16])
+        base[:, 17] = ws * u0 * u0
         ok = used & np.all(np.isfinite(base), axis=1)
-    return {"base": np.where(ok[:, None], base, 0.0), "ok": ok, "complex": cx & ok}
+    np.copyto(base, 0.0, where=~ok[:, None])
+    return {"base": base, "ok": ok, "complex": cx & ok}
 
 
 def _modal_units(model: RiskModel) -> dict[str, np.ndarray]:
