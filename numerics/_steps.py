@@ -145,18 +145,22 @@ def _base_pack(model: RiskModel, X, Y, lQ, lrat, negative, theta2, cx, w0, u0) -
     positive weight with finite data. On the stability edge (:func:`_marginal`) the noise
     coefficients are dropped: the pack then bounds the start part alone."""
     edge = _marginal(model)
-    Y, w0 = np.where(edge[:, None], 0.0, Y), np.where(edge, 0.0, w0)
+    if edge.any():
+        Y, w0 = np.where(edge[:, None], 0.0, Y), np.where(edge, 0.0, w0)
     used = model.weight > 0
     ws = np.where(used, model.weight * model.start, 0.0)
     wc = np.where(used, model.weight, 0.0)
+    base = np.empty((ws.shape[0], 18) + ws.shape[1:])  # written in place: this runs once per grid chunk
     with np.errstate(all="ignore"):
-        base = np.concatenate(
-            [np.stack([lQ, lrat, negative.astype(float), theta2], axis=1), ws[:, None] * X, wc[:, None] * Y,
-             np.stack([wc * w0, ws * u0 * u0], axis=1)],
-            axis=1,
-        )
+        for k, value in enumerate((lQ, lrat, negative, theta2)):
+            base[:, k] = value
+        np.multiply(ws[:, None], X, out=base[:, 4:10])
+        np.multiply(wc[:, None], Y, out=base[:, 10:16])
+        np.multiply(wc, w0, out=base[:, 16])
+        base[:, 17] = ws * u0 * u0
         ok = used & np.all(np.isfinite(base), axis=1)
-    return {"base": np.where(ok[:, None], base, 0.0), "ok": ok, "complex": cx & ok}
+    np.copyto(base, 0.0, where=~ok[:, None])
+    return {"base": base, "ok": ok, "complex": cx & ok}
 
 
 def _modal_units(model: RiskModel) -> dict[str, np.ndarray]:
@@ -335,22 +339,18 @@ class _Certificates:
         g += p[:, self.R] * (np.cos(x) - 1e-12 * (1.0 + 2.0 * np.abs(x)))
         return np.sum(np.maximum(p[:, self.RHO] + (g - p[:, self.MAG]) * Q, 0.0), axis=-1)
 
-    def lower(self, rows: np.ndarray, a: np.ndarray, b: np.ndarray, with_left: bool = False):
+    def lower(self, rows: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         r"""Certified lower bound on :math:`\sum_i \ell_i(t)` over :math:`t\in[a, b]`, per interval,
-        from the well-conditioned bins (the others contribute 0 here). ``with_left`` also
-        returns the bound at the single step a (as :meth:`lower_at`). Evaluated in blocks."""
-        bins = self.fallback.shape[-1]
-        return _blocked(lambda r, aa, bb: self._lower(r, aa, bb, with_left), bins, rows, a, b)
+        from the well-conditioned bins (the others contribute 0 here). Evaluated in blocks."""
+        return _blocked(self._lower, self.fallback.shape[-1], rows, a, b)
 
-    def _lower(self, rows: np.ndarray, a: np.ndarray, b: np.ndarray, with_left: bool):
+    def _lower(self, rows: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         if self.pack is None:
-            zero = np.zeros(rows.size)
-            return (zero, zero) if with_left else zero
+            return np.zeros(rows.size)
         if self.spectral is not None:
-            low = self.spectral.interval(rows, a, b)
-            return (low, self.spectral.point(rows, a)) if with_left else low
+            return self.spectral.interval(rows, a, b)
         p = self._take(rows)
-        from_zero = not with_left and not a.any()
+        from_zero = not a.any()
         a = a[:, None]
         b = b[:, None]
         with np.errstate(all="ignore"):
@@ -376,10 +376,7 @@ class _Certificates:
                 mc = _min_cos(left * th - phi, right * th - phi)
                 g[short] += R[short] * (1.0 + mc)
             low = p[:, self.RHO] + np.where(g >= 0, g * Qb, g * Qa) - p[:, self.MAG] * Qa
-            total = np.sum(np.maximum(low, 0.0), axis=-1)
-            if with_left:
-                return total, self._point(p, a, Qa, y_hi)
-        return total
+            return np.sum(np.maximum(low, 0.0), axis=-1)
 
     def lower_at(self, rows: np.ndarray, t: np.ndarray) -> np.ndarray:
         """:meth:`lower` over the single step ``t`` of each row (cheaper: no minimisation)."""
@@ -446,6 +443,7 @@ def _branch_and_bound(
     best: np.ndarray,
     per_row: bool,
     cert: _Certificates | None = None,
+    floor: np.ndarray | None = None,
 ) -> int | None:
     """Search ``[lo, hi]`` of each row for steps with risk <= target (see module docstring).
 
@@ -456,6 +454,11 @@ def _branch_and_bound(
     Intervals shorter than :data:`_LEAF` are evaluated exactly at every step. Longer ones
     are evaluated exactly at their left end where a hit is possible there (always for rows
     with fallback bins, whose noise part then bounds the rest), and then halved.
+
+    ``floor`` (indexed like the certificate rows, updated in place): each searched row's entry
+    is lowered to the smallest value that certified a step of ``[lo, min(hi, best)]`` (an
+    interval's bound, a step's exact risk or point bound, the exact noise part that ruled out
+    the rest of an interval), i.e. to a certified lower bound on the row's risk over that range.
     """
     cert = _Certificates(model) if cert is None else cert
     row_fallback = cert.fallback.any(axis=-1)
@@ -466,7 +469,9 @@ def _branch_and_bound(
         """Register the hits among steps ``t`` of rows ``r`` (``exact``: all are known hits)."""
         nonlocal winner
         if not exact:
-            hit = _exact_hits(model, cert.rows[r], t, target)
+            risk = _risk_sums(model, cert.rows[r], t)[0]
+            lowest(r, risk)
+            hit = risk <= target
             r, t = r[hit], t[hit]
         if r.size == 0:
             return
@@ -477,6 +482,10 @@ def _branch_and_bound(
         row = int(r[t == first].min())
         if first < best[0] or (first == best[0] and (winner is None or row < winner)):
             best[0], winner = first, row
+
+    def lowest(r: np.ndarray, value: np.ndarray) -> None:
+        if floor is not None:
+            np.minimum.at(floor, r, value)
 
     pending: list[tuple[np.ndarray, ...]] = []
     # frontier: rows, interval ends, and the noise floor of the fallback bins
@@ -496,21 +505,30 @@ def _branch_and_bound(
         if fr.size == 0:
             continue
         # discard intervals whose certified lower bound exceeds the target
-        low, left = cert.lower(fr, fa, fb, with_left=True)
+        low = cert.lower(fr, fa, fb)
         keep = low + ff <= target
-        fr, fa, fb, ff, left = fr[keep], fa[keep], fb[keep], ff[keep], left[keep]
+        lowest(fr[~keep], (low + ff)[~keep])
+        fr, fa, fb, ff = fr[keep], fa[keep], fb[keep], ff[keep]
         # short intervals: every step exactly
         leaf = fb - fa < _LEAF
         if leaf.any():
             n = (fb[leaf] - fa[leaf] + 1.0).astype(np.int64)
             offset = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
             record(np.repeat(fr[leaf], n), np.repeat(fa[leaf], n) + offset)
-            fr, fa, fb, ff, left = fr[~leaf], fa[~leaf], fb[~leaf], ff[~leaf], left[~leaf]
+            fr, fa, fb, ff = fr[~leaf], fa[~leaf], fb[~leaf], ff[~leaf]
         # left ends: evaluated exactly where a hit is possible (always for rows with fallback
-        # bins, whose N(a) then bounds [a+1, b] below in total and per bin as the next floor)
-        ev = row_fallback[fr] | (left <= target)
+        # bins, whose N(a) then bounds [a+1, b] below in total and per bin as the next floor);
+        # the point bound at a only for the intervals that survived the interval bound
+        ev = row_fallback[fr].copy()
+        if not ev.all():
+            point = np.nonzero(~ev)[0]
+            left = cert.lower_at(fr[point], fa[point])
+            ev[point] = left <= target
+            lowest(fr[point][left > target], left[left > target])
         if ev.any():
             risk_a, noise_a, marked_a = _risk_sums(model, cert.rows[fr[ev]], fa[ev], cert.fallback[fr[ev]])
+            # risk at a; where the noise part rules out [a+1, b], that noise part (<= the risk)
+            lowest(fr[ev], np.where(noise_a > target, noise_a, risk_a))
             hit = risk_a <= target
             if hit.any():
                 record(fr[ev][hit], fa[ev][hit], exact=True)
@@ -673,7 +691,10 @@ def grid_minimum(
     ``floor`` (optional, one entry per row, updated in place) holds certified lower bounds
     on each row's risk over :math:`[0, \text{upper}]`; rows whose floor exceeds the target
     are skipped. On return each entry is the largest such bound known over
-    :math:`[0, \text{result}]` (``inf`` for divergent rows). A batch-size sweep passes
+    :math:`[0, \text{result}]` (``inf`` for divergent rows): the bound over the whole range or, for
+    a row the branch-and-bound searched, the smallest value that certified one of its steps there
+    (an interval's bound, an exact risk, a noise part; :func:`_branch_and_bound`), whichever is
+    larger. A batch-size sweep passes
     :math:`B_{\rm prev}/B` times the previous floors: the noise part of the risk scales as
     :math:`1/B` and the start part does not depend on B, so
     :math:`\mathcal L_B \ge (B_{\rm prev}/B)\,\mathcal L_{B_{\rm prev}}` pointwise.
@@ -728,7 +749,10 @@ def grid_minimum(
     local = local[root <= target]
     best[0] = _tighten(model, cert, target, local, best[0])
     lo, hi = np.zeros(local.size), np.full(local.size, best[0])
-    winner = _branch_and_bound(model, target, local, lo, hi, best, per_row=False, cert=cert)
+    searched = None if floor is None else np.full(rows.size, np.inf)
+    winner = _branch_and_bound(model, target, local, lo, hi, best, per_row=False, cert=cert, floor=searched)
+    if floor is not None and searched is not None:  # the search's own certificates over [0, result]
+        floor[rows[local]] = np.maximum(floor[rows[local]], searched[local])
     return float(best[0]), (None if winner is None else int(rows[winner]))
 
 

@@ -241,7 +241,7 @@ class _GridTask:
 
     ``spec`` is the optimizer at the block's first grid point: it carries the spec (to a worker
     process too: it pickles as its spec), the fixed hyperparameters and the preconditioner power;
-    ``axes`` is the block (a product grid whose first axis is a slice of the sweep's first axis).
+    ``axes`` is the block (a product grid whose first axis is every k-th value of the sweep's first axis).
     """
 
     problem: Problem
@@ -322,7 +322,8 @@ class _Plan:
     search: GridSearch
     refine: bool
     tasks: tuple[_GridTask, ...]
-    offsets: tuple[int, ...]  # flat index of each task's first grid point
+    #: each task's rows of the first axis (all of it for a grid without axes)
+    rows: tuple[np.ndarray, ...]
 
     @property
     def name(self) -> str:
@@ -353,14 +354,14 @@ def _plan(
     Bs = np.sort(Bs)
     B_tuple = tuple(float(B) for B in Bs)
     blocks: list[dict[str, np.ndarray]] = [axes]
-    offsets = [0]
+    splits = [np.zeros(1, dtype=np.intp)]
     if axes:
         first, *rest = axes
         pieces = min(axes[first].size, math.ceil(search.size * problem.size / _TASK_ELEMENTS))
-        per_row = search.size // axes[first].size
-        splits = np.array_split(np.arange(axes[first].size), pieces)
+        # interleaved rows (j, j + pieces, ...): every block spans the whole first axis, so each
+        # finds a near-optimal incumbent at every batch size on its own and prunes the rest with it
+        splits = [np.arange(j, axes[first].size, pieces) for j in range(pieces)]
         blocks = [{first: axes[first][rows], **{k: axes[k] for k in rest}} for rows in splits]
-        offsets = [int(rows[0]) * per_row for rows in splits]
     tasks = tuple(
         _GridTask(
             problem,
@@ -371,7 +372,7 @@ def _plan(
         )
         for block in blocks
     )
-    return _Plan(forms, problem, Bs, eps, axes, search, bool(refine), tasks, tuple(offsets))
+    return _Plan(forms, problem, Bs, eps, axes, search, bool(refine), tasks, tuple(splits))
 
 
 #: plans of at least this many grid tasks first search a strided subgrid for incumbents
@@ -413,13 +414,17 @@ def _with_incumbents(plan: _Plan, store: ResultCache | None) -> _Plan:
 
 def _assemble(plan: _Plan, results: list[list[tuple[float, int | None]]]) -> list[tuple[float, int | None]]:
     """Per batch size the grid optimum over all blocks: fewest steps, ties to the first grid point."""
+    per_row = plan.search.size // plan.search.shape[0] if plan.search.shape else 1
     best = []
     for j in range(plan.batch_sizes.size):
         steps, winner = math.inf, None
-        for offset, per_B in zip(plan.offsets, results):
+        for rows, per_B in zip(plan.rows, results):
             s, idx = per_B[j]
-            if idx is not None and s < steps:
-                steps, winner = s, offset + idx
+            if idx is None:
+                continue
+            at = int(rows[idx // per_row]) * per_row + idx % per_row  # the block's point in the whole grid
+            if winner is None or (s, at) < (steps, winner):
+                steps, winner = s, at
         best.append((steps, winner))
     return best
 
@@ -547,8 +552,9 @@ def sweep(
     start only skips provably losing work, module docstring). ``refine=True`` refines each
     row past the grid (the warm start keeps using the on-grid optima).
 
-    **Scaling out.** The grid is split into blocks of whole rows of its first axis (about
-    :data:`_TASK_ELEMENTS` grid points x bins each); each block is one picklable task that
+    **Scaling out.** The grid is split into k blocks of whole rows of its first axis, block j
+    holding rows j, j + k, ... (about :data:`_TASK_ELEMENTS` grid points x bins each; interleaved, so
+    that each block's own optimum is near the grid's); each block is one picklable task that
     runs the warm-started loop over all batch sizes, and the reduction takes per batch size
     the fewest steps with ties to the first grid point, so the table is identical for every
     executor and every number of workers.

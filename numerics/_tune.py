@@ -210,7 +210,8 @@ class GridSearch:
         mesh = np.meshgrid(*self.axes.values(), indexing="ij") if self.axes else []
         self.points = {k: m.ravel() for k, m in zip(self.axes, mesh)}
         per = max(1, _CHUNK_ELEMENTS // problem.size)
-        self.chunks = [np.arange(lo, min(lo + per, self.size)) for lo in range(0, self.size, per)]
+        # equal chunks (no small remainder chunk: each chunk costs a search per call)
+        self.chunks = np.array_split(np.arange(self.size), -(-self.size // per))
         self._keep = self.size * problem.size <= _CACHE_ELEMENTS
         self._models: dict[int, RiskModel] = {}
         self._nbytes: dict[int, tuple[int, int]] = {}  # chunk -> (derived entries, bytes) when measured
