@@ -8,8 +8,13 @@ hyperparameter by a complex step. The piece maps built from them are in :mod:`._
 
 from __future__ import annotations
 
+import ast
+import inspect
 import math
-from collections.abc import Mapping
+import textwrap
+from collections.abc import Callable, Mapping
+from functools import cache
+from typing import Any
 
 import numpy as np
 
@@ -26,6 +31,38 @@ Values = Mapping[str, np.ndarray] | np.ndarray
 INVARIANT_KEYS = ("D", "Sbar", "b", "init", "out", "sigma", "det_D", "det_A_minus_1")
 #: the invariants that are transition entries (no edge quantity enters them)
 _TRANSITION_KEYS = frozenset({"D", "b", "init", "out"})
+
+
+@cache
+def _transition_function(fn: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]] | None:
+    """The generated forms function ``fn`` reduced to ``n`` and the transition entries
+    (:data:`_TRANSITION_KEYS`): the same statements and the same expressions of those entries
+    (so the same values, bit for bit), without the stationary and edge quantities that the
+    per-step recursion does not read (for momentum they are most of the work). ``None`` when
+    ``fn``'s source is not at hand or not of the generated form (then the whole forms are used)."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError):
+        return None
+    func = tree.body[0] if len(tree.body) == 1 else None
+    if not isinstance(func, ast.FunctionDef) or not func.body:
+        return None
+    ret = func.body[-1]
+    if not isinstance(ret, ast.Return) or not isinstance(ret.value, ast.Dict):
+        return None
+    keep = _TRANSITION_KEYS | {"n"}
+    pairs = [(k, v) for k, v in zip(ret.value.keys, ret.value.values)
+             if isinstance(k, ast.Constant) and k.value in keep]
+    if len(pairs) != len(keep):
+        return None
+    ret.value = ast.Dict(keys=[k for k, _ in pairs], values=[v for _, v in pairs])
+    func.decorator_list = []
+    namespace: dict[str, Any] = {}
+    code = compile(ast.fix_missing_locations(tree), f"<transition of {fn.__qualname__}>", "exec")
+    exec(code, dict(fn.__globals__), namespace)  # noqa: S102 - our own generated code
+    return namespace[func.name]
+
+
 #: relative size of the complex step: s(u) d f / d u = Im f(u + i eps s(u)) / eps, s(u) = abs(u) or 1 at 0
 _COMPLEX_STEP = 1e-20
 
@@ -175,7 +212,12 @@ class ScheduleFamily:
             hyper[name] = u + 1j * (_COMPLEX_STEP * relative_step(u)) if name == wrt else u
         B = vals[BATCH_SIZE][..., None] if self.batch_varies else np.asarray(self.batch_size)
         # the transition entries alone do not need the edge quantities in double-double (Forms.evaluate)
-        inv = self.forms.evaluate(self.h, self.c, B, hyper, edge_exact=not set(keys) <= _TRANSITION_KEYS)
+        transition = _transition_function(self.forms.fn) if set(keys) <= _TRANSITION_KEYS else None
+        if transition is None:
+            inv = self.forms.evaluate(self.h, self.c, B, hyper, edge_exact=not set(keys) <= _TRANSITION_KEYS)
+        else:
+            with np.errstate(all="ignore"):
+                inv = transition(self.h, self.c, B, *(hyper[p] for p in self.forms.params))
         n = int(inv["n"])
         shape = np.broadcast_shapes(*(np.shape(u) for u in hyper.values()), np.shape(B), shape + (1,), self.h.shape)
         dtype = complex if wrt else float
