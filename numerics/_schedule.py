@@ -376,7 +376,9 @@ def scheduled_risk(
     the optimizer instance's). ``optimizer`` is anything :func:`~nqm.numerics.as_optimizer` accepts:
     an instance's values are the constants of the quantities not scheduled; a class, spec or name
     takes the spec's defaults. ``batch_size=`` is a constant batch size (not with
-    ``schedule["batch_size"]``). ``steps`` is a horizon T (risk at every step 0..T, shape ``(T+1,)``)
+    ``schedule["batch_size"]``), or the base of a preset's name given as ``schedule["batch_size"]``
+    (``schedule={"batch_size": "batch_doubling"}, batch_size=64``: 64 doubled at 0.5T and 0.75T).
+    ``steps`` is a horizon T (risk at every step 0..T, shape ``(T+1,)``)
     or an array of evaluation times (the risk at those steps, of their shape); the schedules span
     ``horizon`` steps (default: the last evaluation time). Piecewise-constant schedules cost
     :math:`O(\text{segments})` (segment maps), others :math:`O(T)` (the recursion); see the module

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 import nqm.numerics as nn
 from nqm.numerics import _schedule
 from nqm.numerics._schedule_family import ScheduleFamily, _transition_function
+from nqm.numerics.schedules import batch_doubling
 from nqm.theory import get_spec
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -85,3 +86,22 @@ def test_the_transition_entries_are_the_whole_forms_bit_for_bit(name) -> None:
     if name != "ema_hb":
         assert _transition_function(family.forms.fn) is not None
 
+
+def test_a_batch_size_preset_name_takes_batch_size_as_its_base() -> None:
+    """``schedule={"batch_size": "batch_doubling"}, batch_size=4``: 4 doubled at 0.5T and 0.75T
+    (refused as "not both" before); with a schedule that is not a name both stay an error."""
+    T = 20
+    opt = nn.Momentum(lr=0.3, beta=0.6)
+    named = {"schedule": {"batch_size": "batch_doubling"}, "batch_size": 4}
+    got = nn.scheduled_risk(SMALL, opt, steps=T, **named)
+    want = per_step_risk(get_spec("momentum"), SMALL,
+                         {"lr": 0.3, "beta": 0.6, "batch_size": np.repeat([4.0, 8.0, 16.0], [10, 5, 5])})
+    np.testing.assert_allclose(got, want, rtol=RTOL, atol=0)
+    explicit = {"schedule": {"batch_size": batch_doubling(4.0)}}
+    np.testing.assert_array_equal(nn.risk_variance(SMALL, opt, steps=T, **named),
+                                  nn.risk_variance(SMALL, opt, steps=T, **explicit))
+    mc_named = nn.monte_carlo(SMALL, opt, steps=T, runs=16, seed=3, **named)
+    mc_explicit = nn.monte_carlo(SMALL, opt, steps=T, runs=16, seed=3, **explicit)
+    np.testing.assert_array_equal(mc_named.mean, mc_explicit.mean)
+    with pytest.raises(ValueError, match="batch_size: .*not both"):
+        nn.scheduled_risk(SMALL, opt, steps=T, schedule={"batch_size": batch_doubling(4.0)}, batch_size=4)
