@@ -160,6 +160,15 @@ def _advance(D: np.ndarray, noise: np.ndarray, m: np.ndarray, N: np.ndarray) -> 
     return m + _mm(D, m), N + (X + X.swapaxes(0, 1)) + noise
 
 
+def _per_step(entry: np.ndarray, at: np.ndarray, a: int) -> np.ndarray:
+    """A transition entry given per segment (broadcastable to ``(..., segments, bins)``, ``a``
+    leading axes) at the steps of the blocks, ``at[j, k]`` the segment of step j of block k: an
+    array broadcastable to ``(L, nb, ..., bins)`` (an entry that does not vary by segment as it is)."""
+    if entry.ndim < 2 or entry.shape[-2] == 1:
+        return entry if entry.ndim < 2 else entry[..., 0, :]
+    return np.moveaxis(np.take(entry, at, axis=-2), (-3, -2), (0, 1))
+
+
 def _step_block(
     family: ScheduleFamily, values: Mapping[str, np.ndarray], lengths: np.ndarray, run: int, offsets: np.ndarray,
     state: _State, reduce: Reduce,
@@ -196,23 +205,24 @@ def _step_block(
             seg = step_segment[lo : lo + C]
             first = int(seg[0])
             part = {name: v[..., first : int(seg[-1]) + 1] for name, v in values.items()}
-            inv = family.invariants(part, keys=("D", "b"))
-            # per segment in the (n, n) + (segments, ..., bins) layout, and one more: the identity without noise
-            D = inv["D"].transpose(a + 2, a + 3, a, *range(a), a + 1)
-            b = inv["b"].transpose(a + 2, a, *range(a), a + 1)
+            L = math.isqrt(C - 1) + 1
+            nb = -(-C // L)
+            at = np.zeros(nb * L, dtype=np.intp)  # the segment of step k L + j, at [j, k]
+            at[:C] = seg - first
+            at = at.reshape(nb, L).T
+            D_entries, b_entries = family.transition_entries(part)
+            # per step, in the (n, n) + (L, nb, ..., bins) layout: step j of every block is [:, :, j]
+            D = np.empty((n, n, L, nb) + lead + (bins,))
+            b = np.empty((n, L, nb) + lead + (bins,))
+            for target, entry in zip([*D.reshape((n * n,) + D.shape[2:]), *b], [*D_entries, *b_entries]):
+                target[...] = _per_step(entry, at, a)
+            # padding steps after the last: the identity without noise
+            D[:, :, C - (nb - 1) * L :, nb - 1] = 0.0
+            b[:, C - (nb - 1) * L :, nb - 1] = 0.0
             noise = b[:, None] * b[None, :]
             scale = family.noise_scale(part)
             if scale is not None:
-                noise = noise * np.moveaxis(scale, -1, 0)[..., None]
-            D = np.concatenate([D, np.zeros(D.shape[:2] + (1,) + D.shape[3:])], axis=2)
-            noise = np.concatenate([noise, np.zeros(noise.shape[:2] + (1,) + noise.shape[3:])], axis=2)
-            L = math.isqrt(C - 1) + 1
-            nb = -(-C // L)
-            pick = np.full(nb * L, D.shape[2] - 1, dtype=np.intp)
-            pick[:C] = seg - first
-            pick = pick.reshape(nb, L).T
-            # per step (n, n, L, nb, ..., bins): step j of every block is [:, :, j]
-            D, noise = np.take(D, pick, axis=2), np.take(noise, pick, axis=2)
+                noise = noise * np.moveaxis(np.take(scale, at, axis=-1), (-2, -1), (0, 1))[..., None]
             # (1) the blocks' maps
             P = np.broadcast_to(np.eye(n).reshape((n, n) + (1,) * (a + 2)), (n, n, nb) + lead + (bins,))
             Q = np.zeros_like(P)

@@ -204,20 +204,8 @@ class ScheduleFamily:
         (positive) learning rate, :math:`\partial/\partial\log\alpha`. ``shape`` is broadcast into E
         (the pieces' shape, needed when no quantity varies).
         """
-        vals = self.as_values(values)
         wrt = self._derivative_name(derivative)
-        hyper: dict[str, float | np.ndarray] = dict(self.fixed)
-        for name in self.varying:
-            u = vals[name][..., None]
-            hyper[name] = u + 1j * (_COMPLEX_STEP * relative_step(u)) if name == wrt else u
-        B = vals[BATCH_SIZE][..., None] if self.batch_varies else np.asarray(self.batch_size)
-        # the transition entries alone do not need the edge quantities in double-double (Forms.evaluate)
-        transition = _transition_function(self.forms.fn) if set(keys) <= _TRANSITION_KEYS else None
-        if transition is None:
-            inv = self.forms.evaluate(self.h, self.c, B, hyper, edge_exact=not set(keys) <= _TRANSITION_KEYS)
-        else:
-            with np.errstate(all="ignore"):
-                inv = transition(self.h, self.c, B, *(hyper[p] for p in self.forms.params))
+        inv, hyper, B = self._forms_at(self.as_values(values), wrt, keys)
         n = int(inv["n"])
         shape = np.broadcast_shapes(*(np.shape(u) for u in hyper.values()), np.shape(B), shape + (1,), self.h.shape)
         dtype = complex if wrt else float
@@ -235,6 +223,31 @@ class ScheduleFamily:
             if wrt:
                 out["d" + key] = val.imag / _COMPLEX_STEP
         return out
+
+    def _forms_at(
+        self, vals: Mapping[str, np.ndarray], wrt: str | None, keys: tuple[str, ...]
+    ) -> tuple[dict[str, Any], dict[str, float | np.ndarray], np.ndarray]:
+        """The generated forms (unstacked entries) at ``vals`` (:meth:`as_values`; a complex step in
+        ``wrt``), the hyperparameters and the batch size they were evaluated at; only the
+        transition entries (:func:`_transition_function`) when ``keys`` asks for no more."""
+        hyper: dict[str, float | np.ndarray] = dict(self.fixed)
+        for name in self.varying:
+            u = vals[name][..., None]
+            hyper[name] = u + 1j * (_COMPLEX_STEP * relative_step(u)) if name == wrt else u
+        B = vals[BATCH_SIZE][..., None] if self.batch_varies else np.asarray(self.batch_size)
+        # the transition entries alone do not need the edge quantities in double-double (Forms.evaluate)
+        transition = _transition_function(self.forms.fn) if set(keys) <= _TRANSITION_KEYS else None
+        if transition is None:
+            return self.forms.evaluate(self.h, self.c, B, hyper, edge_exact=not set(keys) <= _TRANSITION_KEYS), hyper, B
+        with np.errstate(all="ignore"):
+            return transition(self.h, self.c, B, *(hyper[p] for p in self.forms.params)), hyper, B
+
+    def transition_entries(self, values: Values) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+        """The entries of ``D`` (row-major, n*n of them) and of ``b`` (n) at ``values`` (:meth:`as_values`),
+        each a float array broadcastable to ``E + (bins,)`` but not broadcast: an entry that does not vary
+        keeps its small shape (the per-step recursion lays the entries out itself)."""
+        inv, _, _ = self._forms_at(self.as_values(values), None, ("D", "b"))
+        return tuple(np.asarray(e, dtype=float) for e in inv["D"]), tuple(np.asarray(e, dtype=float) for e in inv["b"])
 
     def noise_scale(self, values: Mapping[str, np.ndarray]) -> np.ndarray | None:
         """Per element, the factor :math:`1/B_k` of the noise maps when the batch size varies (else ``None``)."""
