@@ -185,8 +185,9 @@ def _step_block(
     every block's map :math:`(P, Q)` (the form of a segment map) in L iterations over all blocks at
     once; (2) :func:`propagate` carries the state through the blocks; (3) the recursion runs inside
     the blocks holding evaluation times from their start states, again L iterations over those
-    blocks at once. Chunks and blocks are laid on the segments' total, not on ``run``, so a curve to
-    ``run`` is bit for bit the start of the longer curve. Padding steps are the identity without noise."""
+    blocks at once (the risks of a step of all of them reduced together). Chunks and blocks are laid
+    on the segments' total, not on ``run``, so a curve to ``run`` is bit for bit the start of the
+    longer curve. Padding steps are the identity without noise."""
     m, N, unstable = state
     lead = np.broadcast_shapes(*(v.shape[:-1] for v in values.values()))
     a = len(lead)
@@ -241,15 +242,14 @@ def _step_block(
                 if blocks.size < nb:
                     D, noise = D[:, :, :, blocks], noise[:, :, :, blocks]
                 top = int((here % L).max())
-                y = np.empty((top + 1,) + mk.shape[2:])
-                noi = np.empty_like(y)
+                risks = []  # per step j: the reduced risks of every block, (blocks, ...)
                 for j in range(top + 1):
-                    y[j] = np.einsum("i...,i...->...", out_soa, mk[:, 0])
-                    noi[j] = np.einsum("i...,ij...,j...->...", out_soa, Nk, out_soa)
+                    y = np.einsum("i...,i...->...", out_soa, mk[:, 0])
+                    noi = np.einsum("i...,ij...,j...->...", out_soa, Nk, out_soa)
+                    risks.append(reduce(output_risk(family, y, noi, unstable)))
                     if j < top:
                         mk, Nk = _advance(D[:, :, j], noise[:, :, j], mk, Nk)
-                risks = reduce(output_risk(family, y[here % L, slot], noi[here % L, slot], unstable))  # (E, ...)
-                out[..., done : done + here.size] = np.moveaxis(risks, 0, -1)
+                out[..., done : done + here.size] = np.moveaxis(np.stack(risks)[here % L, slot], 0, -1)
                 done += here.size
         if done < offsets.size:  # the last offset, ``run``, at the end of a chunk
             out[..., done] = reduce(per_bin_risk(family, m, N, unstable))

@@ -381,8 +381,11 @@ def output_risk(family: ScheduleFamily, y: np.ndarray, noi: np.ndarray, unstable
     with np.errstate(all="ignore"):
         r = family.weight * (family.start * y * y + family.noise * noi)
     used = family.weight > 0
-    r = np.where(used, r, 0.0)
-    return np.where(used & unstable & ~(np.isfinite(r) & (r >= 0)), np.inf, r)
+    if not np.all(used):
+        r = np.where(used, r, 0.0)
+    if np.any(unstable):
+        r = np.where(used & unstable & ~(np.isfinite(r) & (r >= 0)), np.inf, r)
+    return r
 
 
 def boundary_risk(family: ScheduleFamily, maps: PieceMaps, m: np.ndarray, N: np.ndarray) -> np.ndarray:
