@@ -37,7 +37,7 @@ BLAS pinned to one thread. The loop computes the whole curve either way (one Pyt
 per step is what it is); its time is measured once per row. Every answer is checked against the
 loop's: the largest relative difference must be below 1e-10 (exit status 1 otherwise).
 
-    python benchmarks/bench_scheduled_risk.py                      # T = 1e4 and 1e5 (~4 CPU minutes)
+    python benchmarks/bench_scheduled_risk.py                      # T = 1e4 and 1e5 (about 1 CPU minute)
     python benchmarks/bench_scheduled_risk.py --steps 20000 --repeats 5
 """
 
