@@ -193,8 +193,8 @@ def _step_block(
     a = len(lead)
     n, bins = family.n, family.h.size
     out = np.empty(lead + (offsets.size,))
-    span = int(lengths.sum())
-    step_segment = np.repeat(np.arange(lengths.size), lengths)
+    ends = np.cumsum(lengths)
+    span = int(ends[-1])
     chunk = max(1, _CHUNK_ELEMENTS // max(1, int(np.prod(lead, dtype=np.int64)) * bins * n * n))
     out_soa = np.moveaxis(family.out, -1, 0).reshape((n,) + (1,) * (a + 1) + (bins,))
     done = 0  # risks written so far
@@ -203,7 +203,7 @@ def _step_block(
             if lo >= run:
                 break
             C = min(chunk, span - lo)
-            seg = step_segment[lo : lo + C]
+            seg = np.searchsorted(ends, np.arange(lo, lo + C), side="right")  # the segment of each step
             first = int(seg[0])
             part = {name: v[..., first : int(seg[-1]) + 1] for name, v in values.items()}
             L = math.isqrt(C - 1) + 1
