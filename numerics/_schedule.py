@@ -71,7 +71,7 @@ __all__ = [
 ]
 
 #: (schedules x steps x bins x n x n) elements whose transitions the per-step recursion holds at once
-_CHUNK_ELEMENTS = 1 << 21
+_CHUNK_ELEMENTS = 1 << 20
 
 #: the cost of one segment map or one evaluation inside a segment, in steps of the recursion: a
 #: segment of L steps holding E evaluation times goes through the recursion when
