@@ -533,7 +533,8 @@ def monte_carlo(
         keywords (as for :func:`~nqm.numerics.expected_risk`).
     batch_size:
         a constant :math:`B \ge 1`; the gradient noise of a step has variance :math:`c/B` per
-        coordinate. Required unless ``schedule`` gives ``"batch_size"`` (then an error).
+        coordinate. Required unless ``schedule`` gives ``"batch_size"`` (then an error, except
+        that a preset's name there takes ``batch_size`` as its base).
     schedule:
         optional mapping from hyperparameter names of the spec (not ``precond_power``) and/or
         ``"batch_size"`` to schedules, in any form :func:`nqm.numerics.schedules.as_schedule`

@@ -21,7 +21,8 @@ before). Two exact evaluations, chosen per constant segment by their measured co
   accuracy when :math:`\alpha h` is tiny, and with the increment
   :math:`D_tN + ND_t^\top + D_tND_t^\top` symmetrised exactly (an asymmetric rounding part
   of :math:`N` would otherwise evolve under the unstable map :math:`X\mapsto X + D_tX - XD_t^\top`);
-  work :math:`O(T)` per bin;
+  work :math:`O(T)` per bin, blocked (:func:`_step_block`) so that the Python loop is
+  :math:`O(\sqrt T)` iterations over arrays;
 * **segment maps**: a segment of :math:`L` steps at constant values applies the closed-form power
   of its constant transition, :math:`m\mapsto A^Lm`,
   :math:`N\mapsto A^LNA^{L\top} + \frac1B(\bar S - A^L\bar SA^{L\top})`
@@ -33,6 +34,7 @@ A step inside a segment is evaluated from the state at the segment's start by on
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 
 import numpy as np
@@ -44,8 +46,10 @@ from ._problem import Problem
 from ._schedule_maps import (
     LrFamily,
     MapMethod,
+    PieceMaps,
     ScheduleFamily,
     boundary_risk,
+    output_risk,
     per_bin_risk,
     piece_maps,
     propagate,
@@ -66,17 +70,18 @@ __all__ = [
     "validate_lengths",
 ]
 
-#: (schedules x steps x bins) elements whose forms are evaluated at once by the per-step recursion
-_CHUNK_ELEMENTS = 1 << 18
+#: (schedules x steps x bins x n x n) elements whose transitions the per-step recursion holds at once
+_CHUNK_ELEMENTS = 1 << 20
 
 #: the cost of one segment map or one evaluation inside a segment, in steps of the recursion: a
 #: segment of L steps holding E evaluation times goes through the recursion when
 #: L < MAP_COST (1 + E), through its map otherwise. Measured by
-#: ``python benchmarks/bench_scheduled_engine.py --steps 3000 --repeats 2 --lengths 1 2 4 8 64`` (the
-#: paper's 100 bins, segments of 1 to 64 steps, every step or the last evaluated): 2.1-5.5 for SGD,
-#: 1.8-3.7 for momentum and EMA; with 2.5 the automatic choice took at most 3% more than the cheaper
-#: evaluation wherever that took over 10 ms (17% more at 6 ms)
-MAP_COST = 2.5
+#: ``python benchmarks/bench_scheduled_engine.py --steps 3000 --repeats 2 --lengths 1 2 4 8 16 32 64``
+#: (the paper's 100 bins, segments of 1 to 64 steps, every step or the last evaluated) with the
+#: blocked recursion: 6-12 with every step evaluated, 8-43 with the last (the maps cost about as
+#: much as the recursion over 16-32 steps at the paper's scale); with 20 the automatic choice
+#: took the cheaper evaluation in every row (to within 1 ms)
+MAP_COST = 20.0
 
 #: reduces per-bin risks (..., bins) to the quantity evaluated (..., ): the risk sums them
 Reduce = Callable[[np.ndarray], np.ndarray]
@@ -137,59 +142,117 @@ def schedule_family(problem: Problem, opt: OptimizerLike, batch_size: object) ->
 _State = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
+def _mm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Matrix product in the ``(n, n) + elements`` layout (elementwise over the elements: many times
+    faster than batched ``matmul`` on tiny matrices; a 1x1 product is one elementwise product)."""
+    return np.einsum("ij...,jk...->ik...", a, b)
+
+
+def _advance(D: np.ndarray, noise: np.ndarray, m: np.ndarray, N: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r"""One step of the recursion (module docstring) in the ``(n, n) + elements`` layout:
+    :math:`m \mapsto m + Dm` (``m`` is ``(n, k) + elements``: a state, k = 1, or a block's
+    transition, k = n) and :math:`N \mapsto N + (X + X^\top) + \text{noise}` with
+    :math:`X = DN + \tfrac12 DND^\top`: the increment symmetrised exactly (an asymmetric rounding
+    part of :math:`N` would otherwise evolve under :math:`N \mapsto N + DN - ND^\top`, which is
+    not stable)."""
+    DN = _mm(D, N)
+    X = DN + 0.5 * _mm(DN, D.swapaxes(0, 1))
+    return m + _mm(D, m), N + (X + X.swapaxes(0, 1)) + noise
+
+
+def _per_step(entry: np.ndarray, at: np.ndarray, a: int) -> np.ndarray:
+    """A transition entry given per segment (broadcastable to ``(..., segments, bins)``, ``a``
+    leading axes) at the steps of the blocks, ``at[j, k]`` the segment of step j of block k: an
+    array broadcastable to ``(L, nb, ..., bins)`` (an entry that does not vary by segment as it is)."""
+    if entry.ndim < 2 or entry.shape[-2] == 1:
+        return entry if entry.ndim < 2 else entry[..., 0, :]
+    return np.moveaxis(np.take(entry, at, axis=-2), (-3, -2), (0, 1))
+
+
 def _step_block(
-    family: ScheduleFamily, values: Mapping[str, np.ndarray], run: int, offsets: np.ndarray, state: _State,
-    reduce: Reduce,
+    family: ScheduleFamily, values: Mapping[str, np.ndarray], lengths: np.ndarray, run: int, offsets: np.ndarray,
+    state: _State, reduce: Reduce,
 ) -> tuple[np.ndarray, _State]:
-    r"""The per-step recursion (module docstring) over the first ``run`` steps of per-step ``values``
-    (name -> ``(..., S)``, S >= ``run``) from ``state`` = (m, N, unstable); returns ``reduce`` of the
-    per-bin risks at the sorted distinct integer ``offsets`` in [0, ``run``] (shape ``(..., offsets)``)
-    and the state after ``run`` steps. The states at the wanted steps of a chunk are kept and their
-    risks evaluated together; one-state specs update with elementwise products (the same roundings
-    as the 1x1 matrix products)."""
+    r"""The per-step recursion (module docstring) through segments of ``lengths`` (``(K,)``) at
+    ``values`` (name -> ``(..., K)``) from ``state`` = (m, N, unstable), as far as step ``run``;
+    returns ``reduce`` of the per-bin risks at the sorted distinct integer ``offsets`` in
+    [0, ``run``] (shape ``(..., offsets)``) and the state after ``run`` steps if ``run`` is the
+    segments' total (otherwise the state at the end of the last chunk used).
+
+    Blocked, so that the Python loops are :math:`O(\sqrt T)` rather than :math:`O(T)`: a chunk of
+    C steps (its forms evaluated once per segment it touches) is split into blocks of
+    :math:`L = \lceil\sqrt C\rceil` steps; (1) the recursion applied to :math:`(I, 0)` composes
+    every block's map :math:`(P, Q)` (the form of a segment map) in L iterations over all blocks at
+    once; (2) :func:`propagate` carries the state through the blocks; (3) the recursion runs inside
+    the blocks holding evaluation times from their start states, again L iterations over those
+    blocks at once (the risks of a step of all of them reduced together). Chunks and blocks are laid
+    on the segments' total, not on ``run``, so a curve to ``run`` is bit for bit the start of the
+    longer curve. Padding steps are the identity without noise."""
     m, N, unstable = state
     lead = np.broadcast_shapes(*(v.shape[:-1] for v in values.values()))
-    axis = len(lead)  # where the wanted states of a chunk are stacked
+    a = len(lead)
+    n, bins = family.n, family.h.size
     out = np.empty(lead + (offsets.size,))
-    wanted = np.zeros(run + 1, dtype=bool)
-    wanted[offsets.astype(np.int64)] = True
-    one = family.n == 1
-    chunk = max(1, _CHUNK_ELEMENTS // max(1, int(np.prod(lead, dtype=np.int64)) * family.h.size))
+    ends = np.cumsum(lengths)
+    span = int(ends[-1])
+    chunk = max(1, _CHUNK_ELEMENTS // max(1, int(np.prod(lead, dtype=np.int64)) * bins * n * n))
+    out_soa = np.moveaxis(family.out, -1, 0).reshape((n,) + (1,) * (a + 1) + (bins,))
     done = 0  # risks written so far
     with np.errstate(all="ignore"):
-        for lo in range(0, run + 1, chunk):
-            hi = min(lo + chunk, run + 1)  # states lo..hi-1; updates lo..min(hi, run)-1
-            ms, Ns = [], []
-            if lo < run:
-                part = {name: v[..., lo : min(hi, run)] for name, v in values.items()}
-                inv = family.invariants(part, keys=("D", "b"))
-                scale = family.noise_scale(part)
-                D, b = inv["D"], inv["b"]
-            for j in range(hi - lo):
-                if wanted[lo + j]:
-                    ms.append(m)
-                    Ns.append(N)
-                if lo + j == run:
-                    break
-                Dj, bj = D[..., j, :, :, :], b[..., j, :, :]
-                noise = bj[..., :, None] * bj[..., None, :]
-                if scale is not None:
-                    noise = noise * scale[..., j, None, None, None]
-                if one:
-                    DN = Dj * N
-                    N = N + 2.0 * (DN + 0.5 * (DN * Dj)) + noise
-                    m = m + Dj[..., 0] * m
-                    continue
-                # (I+D)N(I+D)^T - N, symmetrised exactly: an asymmetric rounding part of N
-                # would otherwise evolve under N -> N + DN - ND^T, which is not stable
-                DN = Dj @ N
-                X = DN + 0.5 * (DN @ np.swapaxes(Dj, -1, -2))
-                N = N + (X + np.swapaxes(X, -1, -2)) + noise
-                m = m + np.einsum("...ij,...j->...i", Dj, m)
-            if ms:
-                risks = reduce(per_bin_risk(family, np.stack(ms, axis=axis), np.stack(Ns, axis=axis), unstable))
-                out[..., done : done + len(ms)] = risks
-                done += len(ms)
+        for lo in range(0, span, chunk):
+            if lo >= run:
+                break
+            C = min(chunk, span - lo)
+            seg = np.searchsorted(ends, np.arange(lo, lo + C), side="right")  # the segment of each step
+            first = int(seg[0])
+            part = {name: v[..., first : int(seg[-1]) + 1] for name, v in values.items()}
+            L = math.isqrt(C - 1) + 1
+            nb = -(-C // L)
+            at = np.zeros(nb * L, dtype=np.intp)  # the segment of step k L + j, at [j, k]
+            at[:C] = seg - first
+            at = at.reshape(nb, L).T
+            D_entries, b_entries = family.transition_entries(part)
+            # per step, in the (n, n) + (L, nb, ..., bins) layout: step j of every block is [:, :, j]
+            D = np.empty((n, n, L, nb) + lead + (bins,))
+            b = np.empty((n, L, nb) + lead + (bins,))
+            for target, entry in zip([*D.reshape((n * n,) + D.shape[2:]), *b], [*D_entries, *b_entries]):
+                target[...] = _per_step(entry, at, a)
+            # padding steps after the last: the identity without noise
+            D[:, :, C - (nb - 1) * L :, nb - 1] = 0.0
+            b[:, C - (nb - 1) * L :, nb - 1] = 0.0
+            noise = b[:, None] * b[None, :]
+            scale = family.noise_scale(part)
+            if scale is not None:
+                noise = noise * np.moveaxis(np.take(scale, at, axis=-1), (-2, -1), (0, 1))[..., None]
+            # (1) the blocks' maps
+            P = np.broadcast_to(np.eye(n).reshape((n, n) + (1,) * (a + 2)), (n, n, nb) + lead + (bins,))
+            Q = np.zeros_like(P)
+            for j in range(L):
+                P, Q = _advance(D[:, :, j], noise[:, :, j], P, Q)
+            # (2) the state at every block's start
+            maps = PieceMaps(np.moveaxis(P, (0, 1), (-2, -1)), np.moveaxis(Q, (0, 1), (-2, -1)), None, None,
+                             np.ones((), dtype=bool))
+            ms, Ns = propagate(family, maps, (m, N))
+            m, N = ms[-1], Ns[-1]
+            # (3) inside the blocks holding evaluation times: the outputs out m and out N out^T
+            here = offsets[(offsets >= lo) & (offsets < lo + C)].astype(np.int64) - lo
+            if here.size:
+                blocks, slot = np.unique(here // L, return_inverse=True)
+                mk, Nk = np.moveaxis(ms[blocks], -1, 0)[:, None], np.moveaxis(Ns[blocks], (-2, -1), (0, 1))
+                if blocks.size < nb:
+                    D, noise = D[:, :, :, blocks], noise[:, :, :, blocks]
+                top = int((here % L).max())
+                risks = []  # per step j: the reduced risks of every block, (blocks, ...)
+                for j in range(top + 1):
+                    y = np.einsum("i...,i...->...", out_soa, mk[:, 0])
+                    noi = np.einsum("i...,ij...,j...->...", out_soa, Nk, out_soa)
+                    risks.append(reduce(output_risk(family, y, noi, unstable)))
+                    if j < top:
+                        mk, Nk = _advance(D[:, :, j], noise[:, :, j], mk, Nk)
+                out[..., done : done + here.size] = np.moveaxis(np.stack(risks)[here % L, slot], 0, -1)
+                done += here.size
+        if done < offsets.size:  # the last offset, ``run``, at the end of a chunk
+            out[..., done] = reduce(per_bin_risk(family, m, N, unstable))
     return out, (m, N, unstable)
 
 
@@ -262,11 +325,11 @@ def scheduled_reduce(run: ScheduledRun, times: np.ndarray, reduce: Reduce, metho
         offsets = times[pick] - lo
         if short[a]:
             run_to = hi - lo if last >= hi else int(offsets[-1])
-            per = {name: np.repeat(v[a:b], lengths[a:b])[:run_to] for name, v in values.items()}
             if state is None:
                 state = (family.init.copy(), np.zeros(family.h.shape + (family.n, family.n)),
                          np.zeros(family.h.shape, dtype=bool))
-            out[pick], state = _step_block(family, per, run_to, offsets, state, reduce)
+            out[pick], state = _step_block(family, {name: v[a:b] for name, v in values.items()}, lengths[a:b], run_to,
+                                           offsets, state, reduce)
         else:
             out[pick], state = _map_block(family, {name: v[a:b] for name, v in values.items()}, lengths[a:b],
                                           offsets, state, method, reduce)
@@ -323,7 +386,9 @@ def scheduled_risk(
     the optimizer instance's). ``optimizer`` is anything :func:`~nqm.numerics.as_optimizer` accepts:
     an instance's values are the constants of the quantities not scheduled; a class, spec or name
     takes the spec's defaults. ``batch_size=`` is a constant batch size (not with
-    ``schedule["batch_size"]``). ``steps`` is a horizon T (risk at every step 0..T, shape ``(T+1,)``)
+    ``schedule["batch_size"]``), or the base of a preset's name given as ``schedule["batch_size"]``
+    (``schedule={"batch_size": "batch_doubling"}, batch_size=64``: 64 doubled at 0.5T and 0.75T).
+    ``steps`` is a horizon T (risk at every step 0..T, shape ``(T+1,)``)
     or an array of evaluation times (the risk at those steps, of their shape); the schedules span
     ``horizon`` steps (default: the last evaluation time). Piecewise-constant schedules cost
     :math:`O(\text{segments})` (segment maps), others :math:`O(T)` (the recursion); see the module
@@ -370,7 +435,7 @@ def _lr_per_step(problem: Problem, opt: OptimizerLike, batch_size: object, lrs: 
     state = (np.broadcast_to(family.init, lead + (bins, n)).copy(), np.zeros(lead + (bins, n, n)),
              np.zeros(bins, dtype=bool))
     run = int(flat[-1]) if flat.size else 0
-    out, _ = _step_block(family, {"lr": lr}, run, flat, state, _sum_bins)
+    out, _ = _step_block(family, {"lr": lr}, np.ones(T, dtype=np.int64), run, flat, state, _sum_bins)
     out = np.where(np.isnan(out), np.inf, out)
     return out[..., back].reshape(lead + t.shape)
 

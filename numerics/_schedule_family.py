@@ -8,8 +8,13 @@ hyperparameter by a complex step. The piece maps built from them are in :mod:`._
 
 from __future__ import annotations
 
+import ast
+import inspect
 import math
-from collections.abc import Mapping
+import textwrap
+from collections.abc import Callable, Mapping
+from functools import cache
+from typing import Any
 
 import numpy as np
 
@@ -26,6 +31,38 @@ Values = Mapping[str, np.ndarray] | np.ndarray
 INVARIANT_KEYS = ("D", "Sbar", "b", "init", "out", "sigma", "det_D", "det_A_minus_1")
 #: the invariants that are transition entries (no edge quantity enters them)
 _TRANSITION_KEYS = frozenset({"D", "b", "init", "out"})
+
+
+@cache
+def _transition_function(fn: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]] | None:
+    """The generated forms function ``fn`` reduced to ``n`` and the transition entries
+    (:data:`_TRANSITION_KEYS`): the same statements and the same expressions of those entries
+    (so the same values, bit for bit), without the stationary and edge quantities that the
+    per-step recursion does not read (for momentum they are most of the work). ``None`` when
+    ``fn``'s source is not at hand or not of the generated form (then the whole forms are used)."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError):
+        return None
+    func = tree.body[0] if len(tree.body) == 1 else None
+    if not isinstance(func, ast.FunctionDef) or not func.body:
+        return None
+    ret = func.body[-1]
+    if not isinstance(ret, ast.Return) or not isinstance(ret.value, ast.Dict):
+        return None
+    keep = _TRANSITION_KEYS | {"n"}
+    pairs = [(k, v) for k, v in zip(ret.value.keys, ret.value.values)
+             if isinstance(k, ast.Constant) and k.value in keep]
+    if len(pairs) != len(keep):
+        return None
+    ret.value = ast.Dict(keys=[k for k, _ in pairs], values=[v for _, v in pairs])
+    func.decorator_list = []
+    namespace: dict[str, Any] = {}
+    code = compile(ast.fix_missing_locations(tree), f"<transition of {fn.__qualname__}>", "exec")
+    exec(code, dict(fn.__globals__), namespace)  # noqa: S102 - our own generated code
+    return namespace[func.name]
+
+
 #: relative size of the complex step: s(u) d f / d u = Im f(u + i eps s(u)) / eps, s(u) = abs(u) or 1 at 0
 _COMPLEX_STEP = 1e-20
 
@@ -167,15 +204,8 @@ class ScheduleFamily:
         (positive) learning rate, :math:`\partial/\partial\log\alpha`. ``shape`` is broadcast into E
         (the pieces' shape, needed when no quantity varies).
         """
-        vals = self.as_values(values)
         wrt = self._derivative_name(derivative)
-        hyper: dict[str, float | np.ndarray] = dict(self.fixed)
-        for name in self.varying:
-            u = vals[name][..., None]
-            hyper[name] = u + 1j * (_COMPLEX_STEP * relative_step(u)) if name == wrt else u
-        B = vals[BATCH_SIZE][..., None] if self.batch_varies else np.asarray(self.batch_size)
-        # the transition entries alone do not need the edge quantities in double-double (Forms.evaluate)
-        inv = self.forms.evaluate(self.h, self.c, B, hyper, edge_exact=not set(keys) <= _TRANSITION_KEYS)
+        inv, hyper, B = self._forms_at(self.as_values(values), wrt, keys)
         n = int(inv["n"])
         shape = np.broadcast_shapes(*(np.shape(u) for u in hyper.values()), np.shape(B), shape + (1,), self.h.shape)
         dtype = complex if wrt else float
@@ -193,6 +223,31 @@ class ScheduleFamily:
             if wrt:
                 out["d" + key] = val.imag / _COMPLEX_STEP
         return out
+
+    def _forms_at(
+        self, vals: Mapping[str, np.ndarray], wrt: str | None, keys: tuple[str, ...]
+    ) -> tuple[dict[str, Any], dict[str, float | np.ndarray], np.ndarray]:
+        """The generated forms (unstacked entries) at ``vals`` (:meth:`as_values`; a complex step in
+        ``wrt``), the hyperparameters and the batch size they were evaluated at; only the
+        transition entries (:func:`_transition_function`) when ``keys`` asks for no more."""
+        hyper: dict[str, float | np.ndarray] = dict(self.fixed)
+        for name in self.varying:
+            u = vals[name][..., None]
+            hyper[name] = u + 1j * (_COMPLEX_STEP * relative_step(u)) if name == wrt else u
+        B = vals[BATCH_SIZE][..., None] if self.batch_varies else np.asarray(self.batch_size)
+        # the transition entries alone do not need the edge quantities in double-double (Forms.evaluate)
+        transition = _transition_function(self.forms.fn) if set(keys) <= _TRANSITION_KEYS else None
+        if transition is None:
+            return self.forms.evaluate(self.h, self.c, B, hyper, edge_exact=not set(keys) <= _TRANSITION_KEYS), hyper, B
+        with np.errstate(all="ignore"):
+            return transition(self.h, self.c, B, *(hyper[p] for p in self.forms.params)), hyper, B
+
+    def transition_entries(self, values: Values) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+        """The entries of ``D`` (row-major, n*n of them) and of ``b`` (n) at ``values`` (:meth:`as_values`),
+        each a float array broadcastable to ``E + (bins,)`` but not broadcast: an entry that does not vary
+        keeps its small shape (the per-step recursion lays the entries out itself)."""
+        inv, _, _ = self._forms_at(self.as_values(values), None, ("D", "b"))
+        return tuple(np.asarray(e, dtype=float) for e in inv["D"]), tuple(np.asarray(e, dtype=float) for e in inv["b"])
 
     def noise_scale(self, values: Mapping[str, np.ndarray]) -> np.ndarray | None:
         """Per element, the factor :math:`1/B_k` of the noise maps when the batch size varies (else ``None``)."""

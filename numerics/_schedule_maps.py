@@ -77,6 +77,7 @@ __all__ = [
     "piece_maps",
     "propagate",
     "per_bin_risk",
+    "output_risk",
     "boundary_risk",
     "gradient",
     "risk_and_gradient",
@@ -370,10 +371,21 @@ def per_bin_risk(family: ScheduleFamily, m: np.ndarray, N: np.ndarray, unstable:
     with np.errstate(all="ignore"):
         y = np.einsum("...i,...i->...", out, m)
         noi = np.einsum("...i,...ij,...j->...", out, N, out)
+    return output_risk(family, y, noi, unstable)
+
+
+def output_risk(family: ScheduleFamily, y: np.ndarray, noi: np.ndarray, unstable: np.ndarray) -> np.ndarray:
+    r"""Per-bin risk :math:`w\tfrac12h\,[v\,y^2 + \tfrac cB\,\mathrm{noi}]` from the outputs
+    :math:`y = \mathrm{out}\,m` and :math:`\mathrm{noi} = \mathrm{out}\,N\,\mathrm{out}^\top`
+    (shapes ``(..., bins)``); ``inf`` where an unstable piece overflowed (never NaN)."""
+    with np.errstate(all="ignore"):
         r = family.weight * (family.start * y * y + family.noise * noi)
     used = family.weight > 0
-    r = np.where(used, r, 0.0)
-    return np.where(used & unstable & ~(np.isfinite(r) & (r >= 0)), np.inf, r)
+    if not np.all(used):
+        r = np.where(used, r, 0.0)
+    if np.any(unstable):
+        r = np.where(used & unstable & ~(np.isfinite(r) & (r >= 0)), np.inf, r)
+    return r
 
 
 def boundary_risk(family: ScheduleFamily, maps: PieceMaps, m: np.ndarray, N: np.ndarray) -> np.ndarray:

@@ -14,7 +14,8 @@ here, before any risk is computed:
   schedule is a ``ValueError`` naming it;
 * keys of ``schedule`` are hyperparameters of the spec or ``"batch_size"``; ``precond_power`` cannot
   vary (it fixes the coordinates of the equivalent problem, eqs. 8–9); a constant ``batch_size=``
-  and ``schedule["batch_size"]`` exclude each other, and one of them is needed;
+  and ``schedule["batch_size"]`` exclude each other, unless the schedule is a preset's name
+  (``"batch_doubling"``), whose base ``batch_size=`` then is; one of them is needed;
 * sizes: a schedule that is not piecewise constant spans at most
   :data:`~nqm.numerics.schedules.MAX_SCHEDULE_STEPS` steps (checked by
   :func:`~nqm.numerics.schedules.segments` before any value is computed);
@@ -88,8 +89,10 @@ def resolve_run(
     ref = as_optimizer_spec(optimizer)
     forms = ref.forms
     sched = _schedule_keys(schedule, forms.params, forms.name)
-    if BATCH_SIZE in sched and batch_size is not None:
-        raise ValueError("batch_size: give a constant batch_size= or a schedule['batch_size'], not both")
+    batch_varies = BATCH_SIZE in sched
+    if batch_varies and batch_size is not None and not isinstance(sched[BATCH_SIZE], str):
+        raise ValueError("batch_size: give a constant batch_size= or a schedule['batch_size'], not both (with a "
+                         "preset's name, schedule['batch_size'] = 'batch_doubling', batch_size= is its base)")
     if BATCH_SIZE not in sched and batch_size is None:
         raise ValueError("batch_size: give a constant batch_size= (a number >= 1) or a schedule['batch_size']")
     B = None
@@ -114,7 +117,7 @@ def resolve_run(
             f"{missing[0]}: {forms.name} needs a value of {missing[0]}; give the optimizer one "
             f"({forms.name}(..., {missing[0]}=...)) or a schedule[{missing[0]!r}]"
         )
-    segs = segments(sched, horizon, bases=bases)
+    segs = segments(sched, horizon, bases=bases if B is None else {**bases, BATCH_SIZE: B})
     for name, vals in segs.values.items():
         if name == BATCH_SIZE:
             validate_batch_size(vals, f"schedule[{name!r}]")
@@ -123,5 +126,7 @@ def resolve_run(
     varying = tuple(p for p in forms.params if p in sched)
     start = {p: float(segs.values[p][0]) if p in sched else bases[p] for p in forms.params}
     opt = Optimizer(forms, precond_power=precond_power, **start)
-    family = ScheduleFamily(problem, opt, varying + ((BATCH_SIZE,) if B is None else ()), B)
+    if batch_varies:
+        varying, B = varying + (BATCH_SIZE,), None
+    family = ScheduleFamily(problem, opt, varying, B)
     return ScheduledRun(family, segs)
