@@ -39,9 +39,20 @@ def _transition_function(fn: Callable[..., dict[str, Any]]) -> Callable[..., dic
     (:data:`_TRANSITION_KEYS`): the same statements and the same expressions of those entries
     (so the same values, bit for bit), without the stationary and edge quantities that the
     per-step recursion does not read (for momentum they are most of the work). ``None`` when
-    ``fn``'s source is not at hand or not of the generated form (then the whole forms are used)."""
+    ``fn``'s source is not at hand or not of the generated form (then the whole forms are used).
+
+    The source is the checked text a user spec's forms were compiled from (``fn.forms_source``, set
+    by :func:`nqm.theory.codegen.compile_forms`; never the cache file, which may have changed since it
+    was checked) or, for a built-in, its function in the package module ``_generated.py``."""
+    from . import _generated
+
+    source = getattr(fn, "forms_source", None)
     try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+        if source is None and getattr(fn, "__module__", None) == _generated.__name__:
+            source = textwrap.dedent(inspect.getsource(fn))
+        if not isinstance(source, str):
+            return None
+        tree = ast.parse(source)
     except (OSError, TypeError, SyntaxError):
         return None
     func = tree.body[0] if len(tree.body) == 1 else None

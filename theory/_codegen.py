@@ -5,7 +5,10 @@ Python function ``forms(h, c, B, <hyperparameters>) -> dict``. The built-ins are
 committed as ``numerics/_generated.py`` (regenerate with ``python -m nqm.theory._regenerate``,
 :mod:`nqm.theory._regenerate`; a test checks that the committed file is fresh), so ``import nqm.numerics`` never
 imports sympy. A user spec is compiled on first use by :func:`compile_forms` and cached
-in memory and on disk (``$NQM_CACHE_DIR``, default ``~/.cache/nqm-toolkit``).
+in memory and on disk (``$NQM_CACHE_DIR``, default ``~/.cache/nqm-toolkit``). Reading the disk
+cache never runs code from it: an entry is compiled only if it is intact, stored for the spec's key
+and of exactly the generated form; anything else is refused with a :class:`FormsCacheWarning`,
+derived again and overwritten (the guarantee and its limits: :mod:`nqm.theory._forms_cache`).
 
 Accuracy. A hyperparameter on the unit interval (momentum :math:`\beta`, EMA :math:`\gamma`,
 QHM :math:`\nu`, a user's weight decay) is accurate in one of two writings, depending on its
@@ -35,8 +38,10 @@ for every spec whose invariants are :func:`scale_covariant` (with the discrimina
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import os
+import warnings
 from collections.abc import Callable
 from dataclasses import fields
 from functools import cache
@@ -47,10 +52,20 @@ import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 
 from ._derive import NumericInvariants, _factor, derive
+from ._forms_cache import (
+    FormsCacheWarning,
+    RefusedForms,
+    check_forms_source,
+    compile_checked,
+    load_entry,
+    numpy_printer,
+    store_entry,
+)
 from ._spec import PRECONDITIONED_PROBLEM, Hyperparameter, OptimizerSpec
 from ._symbols import B, c, h, v0
 
 __all__ = [
+    "FormsCacheWarning",
     "cached_forms_source",
     "compile_forms",
     "exact_terms",
@@ -233,7 +248,7 @@ def forms_source(spec: OptimizerSpec, function_name: str = "forms") -> str:
     variants = [tuple(hp for j, hp in enumerate(chosen) if k >> j & 1) + always for k in range(1 << len(chosen))]
     rename = {h: sp.Symbol("h"), c: sp.Symbol("c"), B: sp.Symbol("B")}
     rename.update({hp.symbol: sp.Symbol(hp.name) for hp in spec.hyperparameters})
-    printer = NumPyPrinter({"fully_qualified_modules": True, "allow_unknown_functions": False})
+    printer = numpy_printer()
 
     def render(expr: sp.Expr) -> str:
         texts = [printer.doprint(_printable(spec, expr, v).xreplace(rename)) for v in variants]
@@ -338,37 +353,48 @@ def _cache_dir() -> Path:
     return Path(os.environ.get("NQM_CACHE_DIR", Path.home() / ".cache" / "nqm-toolkit")) / "forms"
 
 
-_PREAMBLE = "import numpy\n\n"
-
-
 @cache
+def _checked_forms(spec: OptimizerSpec) -> tuple[str, ast.Module | None]:
+    """The forms source of ``spec`` and its checked syntax tree: a valid disk entry
+    (:mod:`._forms_cache`), else derived afresh and stored. The tree is ``None`` for fresh source
+    outside the checked language (not stored, so never refused later: compiled as derived)."""
+    key = _spec_key(spec)
+    params = tuple(hp.name for hp in spec.hyperparameters)
+    path = _cache_dir() / f"{key}.forms"
+    loaded = load_entry(path, key, params)
+    if loaded is not None:
+        return loaded
+    source = forms_source(spec)
+    try:
+        tree: ast.Module | None = check_forms_source(source, params)
+    except RefusedForms as err:
+        warnings.warn(f"not caching the forms of {spec.name!r} on disk: {err}", FormsCacheWarning, stacklevel=3)
+        tree = None
+    else:
+        store_entry(path, key, source)
+    return source, tree
+
+
 def cached_forms_source(spec: OptimizerSpec) -> str:
     """:func:`forms_source` of ``spec``, memory- and disk-cached by spec content.
 
     The derivation behind it takes seconds (minutes for some 3-state specs); result-cache keys
-    (``Optimizer.cache_config``) and :func:`compile_forms` read it from here instead."""
-    path = _cache_dir() / f"{_spec_key(spec)}.py"
-    try:
-        return path.read_text().removeprefix(_PREAMBLE)
-    except OSError:
-        source = forms_source(spec)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(_PREAMBLE + source)
-        tmp.replace(path)
-    except OSError:
-        pass  # a read-only home only costs the re-derivation next time
-    return source
+    (``Optimizer.cache_config``) and :func:`compile_forms` read it from here instead. A disk entry
+    is served only if intact, stored for this spec and of the generated form
+    (:mod:`nqm.theory._forms_cache`: reading it never runs code); any other is refused with a
+    :class:`FormsCacheWarning`, derived again and overwritten."""
+    return _checked_forms(spec)[0]
 
 
 @cache
 def compile_forms(spec: OptimizerSpec) -> Callable[..., dict[str, Any]]:
-    """Compile the numeric forms of ``spec`` (memory- and disk-cached by spec content)."""
-    path = _cache_dir() / f"{_spec_key(spec)}.py"
-    namespace: dict[str, Any] = {}
-    exec(compile(_PREAMBLE + cached_forms_source(spec), str(path), "exec"), namespace)  # noqa: S102 - our own generated code
-    return namespace["forms"]
+    """Compile the numeric forms of ``spec`` (memory- and disk-cached by spec content) from the
+    checked text of :func:`cached_forms_source`, never from a file. The function carries that
+    text as ``forms_source`` (what :mod:`nqm.numerics` reads instead of its source file)."""
+    source, tree = _checked_forms(spec)
+    fn = compile_checked(tree if tree is not None else ast.parse(source), _spec_key(spec))["forms"]
+    fn.forms_source = source  # type: ignore[attr-defined]
+    return fn  # type: ignore[return-value]
 
 
 def write_generated_module(path: Path, specs: tuple[OptimizerSpec, ...]) -> bool:

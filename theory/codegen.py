@@ -13,6 +13,13 @@ printed and compiled on first use, cached by spec content):
 * :func:`hyperparameter_ranges`: each hyperparameter's interval as plain floats, for validators;
 * :func:`generated_module_source`: the text of ``numerics/_generated.py`` for given specs.
 
+The disk cache of a user spec's forms never runs code from a file: an entry is compiled only if it
+is intact (its SHA-256), stored for that spec's key, and its syntax tree is exactly of the form the
+generator writes (a whitelist: arithmetic on the arguments, ``numpy`` functions of a fixed set,
+one returned dict); any other is refused with a :class:`FormsCacheWarning` naming the file, derived
+again and overwritten. The hash is unkeyed: whoever can write the cache folder can forge wrong
+values, never code. Details in :mod:`nqm.theory._forms_cache`.
+
 How the code is generated (which writing of each hyperparameter keeps its accuracy) is
 documented in the private module that implements it.
 """
@@ -20,6 +27,7 @@ documented in the private module that implements it.
 from __future__ import annotations
 
 from ._codegen import (
+    FormsCacheWarning,
     cached_forms_source,
     compile_forms,
     exact_terms,
@@ -30,6 +38,7 @@ from ._codegen import (
 )
 
 __all__ = [
+    "FormsCacheWarning",
     "cached_forms_source",
     "compile_forms",
     "exact_terms",
