@@ -1,0 +1,207 @@
+"""The disk cache of a user spec's forms never runs code from a file: an entry is compiled only if
+it is intact, stored for its spec's key and of exactly the generated form; anything else is refused
+with a warning naming the file, derived again and overwritten (nqm.theory._forms_cache)."""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sympy as sp
+
+import nqm.numerics
+from nqm.numerics._generated import FORMS
+from nqm.numerics._schedule_family import _TRANSITION_KEYS, _transition_function
+from nqm.theory import LR, Hyperparameter, OptimizerSpec, _codegen
+from nqm.theory._forms_cache import RefusedForms, check_forms_source, decode_entry, entry_bytes
+from nqm.theory.codegen import FormsCacheWarning, cached_forms_source, compile_forms, forms_source
+
+WD = Hyperparameter("wd", sp.Symbol("omega", real=True), 0.0, 1.0, True, False, "weight decay")
+
+
+def _decay(grad, theta, lr, wd):
+    return ((1 - wd) * theta - lr * grad(theta),)
+
+
+def _sgd(grad, theta, lr):
+    return (theta - lr * grad(theta),)
+
+
+#: one state, a unit-interval hyperparameter: the generated code uses numpy.choose, asarray, intp
+SPEC = OptimizerSpec.from_update("forms_cache_decay", _decay, state=("theta",), hyperparameters=(LR, WD))
+OTHER = OptimizerSpec.from_update("forms_cache_sgd", _sgd, state=("theta",), hyperparameters=(LR,))
+ARGS = (np.array([1.0, 1e-3]), np.array([0.5, 2.0]), 4.0, np.array([[0.1], [0.4]]), np.array([[0.0], [0.9]]))
+
+
+def _clear() -> None:
+    compile_forms.cache_clear()
+    _codegen._checked_forms.cache_clear()
+
+
+@pytest.fixture
+def cache_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    """A fresh cache folder holding a valid entry of SPEC; no forms of SPEC or OTHER in memory."""
+    monkeypatch.setenv("NQM_CACHE_DIR", str(tmp_path / "cache"))
+    _clear()
+    compile_forms(SPEC)
+    _clear()
+    yield tmp_path / "cache" / "forms"
+    _clear()
+
+
+@pytest.fixture
+def system_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every os.system call (recorded, never run): a tampered entry that runs code calls it."""
+    calls: list[str] = []
+    monkeypatch.setattr(os, "system", calls.append)
+    return calls
+
+
+def _path(spec: OptimizerSpec, suffix: str = ".forms") -> Path:
+    return _codegen._cache_dir() / f"{_codegen._spec_key(spec)}{suffix}"
+
+
+def _with_statement(source: str, statement: str) -> str:
+    """``source`` with ``statement`` as the function's first statement after the docstring."""
+    lines = source.splitlines(keepends=True)
+    return "".join(lines[:2]) + f"    {statement}\n" + "".join(lines[2:])
+
+
+def _valid_source() -> str:
+    return forms_source(SPEC)
+
+
+def _forged(source: str) -> bytes:
+    """An entry of ``source`` for SPEC's key with a matching hash (what any writer of the folder can make)."""
+    return entry_bytes(_codegen._spec_key(SPEC), source)
+
+
+#: name -> the bytes of a tampered entry of SPEC
+TAMPERED = {
+    "os.system at module level": lambda: _forged('import os\nos.system("pwned")\n' + _valid_source()),
+    "__import__ in the function": lambda: _forged(
+        _with_statement(_valid_source(), '_x = __import__("os").system("pwned")')
+    ),
+    "attribute access": lambda: _forged(_with_statement(_valid_source(), '_x = numpy.f2py.os.system("pwned")')),
+    "an import": lambda: _forged(_with_statement(_valid_source(), 'import os; _x = os.system("pwned")')),
+    "a changed constant with the old hash": lambda: _forged(_valid_source()).replace(b"1.0 - wd", b"2.0 - wd"),
+    "a file copied from another key": lambda: entry_bytes(_codegen._spec_key(OTHER), forms_source(OTHER)),
+    "truncated": lambda: _forged(_valid_source())[:-200],
+    "garbage": lambda: b"\x00\xffnot an entry\n\x13",
+}
+
+
+@pytest.mark.parametrize("name", TAMPERED)
+def test_a_tampered_entry_is_refused_never_run_and_replaced(
+    cache_dir: Path, system_calls: list[str], name: str
+) -> None:
+    contents = TAMPERED[name]()
+    assert contents != _path(SPEC).read_bytes()
+    _path(SPEC).write_bytes(contents)
+    _path(SPEC, ".py").write_bytes(b"import numpy\n\n" + contents)  # the old format: never read
+    with pytest.warns(FormsCacheWarning, match=re.escape(str(_path(SPEC)))):
+        fn = compile_forms(SPEC)
+    fn(*ARGS)
+    assert system_calls == []
+    fresh = _valid_source()
+    assert cached_forms_source(SPEC) == fresh
+    assert decode_entry(_codegen._spec_key(SPEC), _path(SPEC).read_bytes()) == fresh  # overwritten
+    _clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert cached_forms_source(SPEC) == fresh  # the new entry is served
+
+
+def test_a_valid_entry_is_served_without_deriving(cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def derive_again(*args: object, **kwargs: object) -> str:
+        raise AssertionError("derived again")
+
+    expected = _valid_source()
+    monkeypatch.setattr(_codegen, "forms_source", derive_again)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fn = compile_forms(SPEC)
+    assert cached_forms_source(SPEC) == expected
+    assert fn.__code__.co_filename.startswith("<nqm forms ")  # no file for anything to re-read
+
+
+def test_the_transition_function_never_rereads_the_cache_file(cache_dir: Path, system_calls: list[str]) -> None:
+    """_transition_function works from the checked text in memory: a file changed after the forms
+    were compiled is not read again (before, inspect.getsource re-read it and exec'd what it found)."""
+    fn = compile_forms(SPEC)
+    tampered = _with_statement(_valid_source(), '_x = __import__("os").system("pwned")')
+    for path in (_path(SPEC), _path(SPEC, ".py")):
+        path.write_text("import numpy\n\n" + tampered)
+    transition = _transition_function(fn)
+    assert transition is not None
+    got, full = transition(*ARGS), fn(*ARGS)
+    assert system_calls == []
+    assert set(got) == _TRANSITION_KEYS | {"n"}
+    for key in _TRANSITION_KEYS:
+        for a, b in zip(got[key], full[key], strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+# ---------------------------------------------------------------------- the whitelist is the generator's language
+def _builtin_functions() -> Iterator[tuple[str, str, tuple[str, ...]]]:
+    text = (Path(nqm.numerics.__file__).parent / "_generated.py").read_text()
+    functions = {node.name: node for node in ast.parse(text).body if isinstance(node, ast.FunctionDef)}
+    for name, (params, *_) in FORMS.items():
+        source = ast.get_source_segment(text, functions[f"_{name}"])
+        assert source is not None
+        yield f"_{name}", source + "\n", tuple(params)
+
+
+def test_every_built_in_generated_function_passes_the_whitelist() -> None:
+    checked = 0
+    for function_name, source, params in _builtin_functions():
+        check_forms_source(source, params, function_name)
+        checked += 1
+    assert checked == len(FORMS) > 0
+
+
+VALID = (
+    "def forms(h, c, B, lr):\n    '''doc'''\n    x = numpy.sqrt(h*lr)\n    return {'n': 1, 'D': (-x,), 'init': None}\n"
+)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        VALID.replace("numpy.sqrt(h*lr)", "numpy.load(h)"),  # a numpy function the generator never writes
+        VALID.replace("numpy.sqrt(h*lr)", "numpy.linalg.inv(h)"),  # an attribute chain
+        VALID.replace("numpy.sqrt(h*lr)", "h.real"),  # an attribute of a value
+        VALID.replace("numpy.sqrt(h*lr)", "h[0]"),  # a subscript
+        VALID.replace("numpy.sqrt(h*lr)", "'text'"),  # a string outside the keys and the docstring
+        VALID.replace("numpy.sqrt(h*lr)", "(lambda: h)()"),
+        VALID.replace("numpy.sqrt(h*lr)", "[v for v in h]"),
+        VALID.replace("numpy.sqrt(h*lr)", "numpy.sqrt(*h)"),
+        VALID.replace("numpy.sqrt(h*lr)", "f'{h}'"),
+        VALID.replace("numpy.sqrt(h*lr)", "(y := h)"),
+        VALID.replace("numpy.sqrt(h*lr)", "h if lr else c"),
+        VALID.replace("numpy.sqrt(h*lr)", "numpy.asarray(h, like=h)"),  # a keyword the generator never writes
+        VALID.replace("numpy.sqrt(h*lr)", "open"),  # a name neither an argument nor assigned before
+        VALID.replace("x = numpy.sqrt(h*lr)", "numpy = h"),  # rebinding numpy
+        VALID.replace("x = numpy.sqrt(h*lr)", "with h: pass"),
+        VALID.replace("x = numpy.sqrt(h*lr)", "for x in h: pass"),
+        VALID.replace("x = numpy.sqrt(h*lr)", "try:\n        x = h\n    except Exception:\n        pass"),
+        VALID.replace("x = numpy.sqrt(h*lr)", "x = h; del x"),
+        VALID.replace("'D': (-x,)", "**h"),  # a spread, not a string key
+        VALID.replace("def forms(h, c, B, lr)", "def forms(h, c, B, lr=1)"),
+        VALID.replace("def forms(h, c, B, lr)", "def forms(h, c, B, *lr)"),
+        VALID.replace("def forms(h, c, B, lr)", "def forms(h, c, B, wd)"),  # not the spec's arguments
+        "@numpy.sqrt\n" + VALID,
+        VALID + "x = 1\n",  # anything besides the function
+        "import os\n" + VALID,
+    ],
+)
+def test_anything_outside_the_generated_form_is_refused(source: str) -> None:
+    check_forms_source(VALID, ("lr",))
+    with pytest.raises(RefusedForms):
+        check_forms_source(source, ("lr",))
