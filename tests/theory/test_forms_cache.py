@@ -131,6 +131,20 @@ def test_a_valid_entry_is_served_without_deriving(cache_dir: Path, monkeypatch: 
     assert fn.__code__.co_filename.startswith("<nqm forms ")  # no file for anything to re-read
 
 
+def test_fresh_forms_outside_the_whitelist_are_used_but_never_stored(
+    cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Derived forms the whitelist would refuse (a printer construct it does not know) are compiled
+    from memory as derived, with a warning, and not stored: a stored one would be refused at every run."""
+    outside = _with_statement(_valid_source(), "_x = numpy.maximum(h, c)")
+    monkeypatch.setattr(_codegen, "forms_source", lambda spec: outside)
+    _path(SPEC).unlink()
+    with pytest.warns(FormsCacheWarning, match="not caching"):
+        fn = compile_forms(SPEC)
+    assert fn.forms_source == outside and not _path(SPEC).exists()
+    fn(*ARGS)
+
+
 def test_the_transition_function_never_rereads_the_cache_file(cache_dir: Path, system_calls: list[str]) -> None:
     """_transition_function works from the checked text in memory: a file changed after the forms
     were compiled is not read again (before, inspect.getsource re-read it and exec'd what it found)."""
