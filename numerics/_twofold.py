@@ -67,8 +67,10 @@ def two_product(a: object, b: object) -> tuple[np.ndarray, np.ndarray]:
 
     The error ``e = a b - p`` is unique, so Dekker's product on the unscaled inputs gives the same
     pair wherever no intermediate can under- or overflow (every nonzero input within
-    :math:`2^{\pm 400}`); otherwise the mantissas are multiplied and the exponents restored."""
-    a, b = np.broadcast_arrays(np.asarray(a, dtype=float), np.asarray(b, dtype=float))
+    :math:`2^{\pm 400}`); otherwise the mantissas are multiplied and the exponents restored.
+    Each input is split at its own shape (a grid's hyperparameters once per value, not per bin);
+    the results have the broadcast shape."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     with np.errstate(all="ignore"):
         if _in_range(a) and _in_range(b):
             p = a * b
@@ -87,8 +89,11 @@ def two_product(a: object, b: object) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _in_range(a: np.ndarray) -> bool:
-    """Whether every element is 0 or of magnitude within [2**-400, 2**400]."""
+    """Whether every element is 0 or of magnitude within [2**-400, 2**400] (two reductions when no
+    element is 0 or outside, the usual case)."""
     m = np.abs(a)
+    if m.size == 0 or (m.min() >= 2.0**-400 and m.max() <= 2.0**400):
+        return True
     return bool(np.all((m == 0) | ((m >= 2.0**-400) & (m <= 2.0**400))))
 
 
