@@ -3,7 +3,9 @@
 The grid: 100 learning rates logspace(-8, 1) x 20 betas 1 - logspace(-5, 0) on Problem.paper()
 (2000 points x bins), B = 64. Measured in one run, best of ``--repeats`` (wall clock and CPU time):
 
-* ``expected_risk`` at 200 log-spaced steps in [1, 1e6], ``stationary_risk``, ``steps_to_target(0.01)``;
+* ``expected_risk`` at 200 log-spaced steps in [1, 1e6], ``stationary_risk``, ``steps_to_target(0.01)``,
+  and ``build_model`` as a tuning grid builds it (merged bins, batch size 1; the model tuning reuses at
+  every batch size);
 * the baseline switches off, in the same process, what the edge fixes added: the double-double
   invariants (``Forms.exact_terms = None``: the generated double values) and the Gram sums of the
   noise part (``CANCELLATION = inf``, ``NEAR_EDGE = -inf``: the closed form everywhere).
@@ -51,6 +53,7 @@ def main() -> None:
         "expected_risk (200 steps)": lambda opt: nn.expected_risk(prob, opt, batch_size=64, steps=steps),
         "stationary_risk": lambda opt: nn.stationary_risk(prob, opt, batch_size=64),
         "steps_to_target(0.01)": lambda opt: nn.steps_to_target(prob, opt, batch_size=64, target=0.01),
+        "build_model (merged bins)": lambda opt: nn.build_model(prob, opt, 1.0, merge_bins=True),
     }
     print(f"{'operation':<28}{'edge-exact s':>14}{'baseline s':>12}{'ratio':>8}{'CPU s':>9}{'base CPU s':>12}{'CPU ratio':>11}")
     for label, call in calls.items():

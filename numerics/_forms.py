@@ -11,7 +11,8 @@ that a worker process rebuilds them without any registration.
 return the stationary quantities times the edge factor :math:`E = \det(2I + D)`
 (:mod:`nqm.theory._codegen`), and E itself is evaluated exactly from the inputs (an exact
 double-double :math:`x = \alpha h`, :mod:`._twofold`: in double where a running error bound
-certifies 4 units of roundoff, in double-double elsewhere and always for E and the w polynomials)
+certifies 4 units of roundoff, in double-double elsewhere and always for E and the w polynomials, whose
+coefficients of the powers of x are evaluated once per hyperparameter value, :func:`._twofold.double_double_in_x`)
 wherever the spec gives it as a polynomial, so that :math:`\bar S`, :math:`w_{0,1,2}` keep full
 relative accuracy up to the stability edge (and are ``inf`` on it).
 """
@@ -29,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from ._generated import FORMS
-from ._twofold import polynomials, two_product
+from ._twofold import double_double_in_x, polynomials, two_product
 
 __all__ = [
     "MAX_HORIZON",
@@ -333,20 +334,28 @@ class Forms:
         unit = [j for j, p in enumerate(q for q in self.params if q != "lr") if self.ranges[p][:2] == (0.0, 1.0)]
         unit = unit if len(unit) <= 4 else []
         k = sum((values[j] >= 0.5).astype(np.intp) << b for b, j in enumerate(unit)) if unit else np.intp(0)
+        names = [n for n in self.exact_terms if normalised or not n.startswith(("g0", "g1", "w0", "w1", "w2"))]
+        count = max((len(self.exact_terms[n]) for n in names), default=0)
+        flipped = [[1.0 - y if j in unit and v >> unit.index(j) & 1 else y for j, y in enumerate(values)]
+                   for v in range(count)]
+        always = [n for n in names if n in _ALWAYS_DOUBLE_DOUBLE]
+        # the terms always in double-double: coefficients of the powers of x once per hyperparameter value
+        tables = [{n: self.exact_terms[n][v] for n in always} for v in range(count)]
+        results = double_double_in_x(tables, k, x, flipped) if always else {}
+        names = [n for n in names if n not in _ALWAYS_DOUBLE_DOUBLE]
         shape = np.broadcast_shapes(np.shape(x[0]), np.shape(k), *(np.shape(y) for y in values))
         k = np.broadcast_to(k, shape)
         x = (np.broadcast_to(x[0], shape), np.broadcast_to(x[1], shape))
         values = [np.broadcast_to(y, shape) for y in values]
-        names = [n for n in self.exact_terms if normalised or not n.startswith(("g0", "g1", "w0", "w1", "w2"))]
-        results = {name: np.empty(shape) for name in names}
-        for v in range(max((len(self.exact_terms[n]) for n in names), default=0)):
+        results.update({name: np.empty(shape) for name in names})
+        for v in range(count if names else 0):
             here = k == v  # evaluate each variant writing only where it is chosen
             if not here.any():
                 continue
             flip = [j in unit and v >> unit.index(j) & 1 for j in range(len(values))]
             others = [1.0 - y[here] if f else y[here] for f, y in zip(flip, values)]
             table = {name: self.exact_terms[name][v] for name in names if v < len(self.exact_terms[name])}
-            for name, value in polynomials(table, (x[0][here], x[1][here]), others, _ALWAYS_DOUBLE_DOUBLE).items():
+            for name, value in polynomials(table, (x[0][here], x[1][here]), others).items():
                 results[name][here] = value
         inv.update(results)
         for name in ("w0", "w1", "w2"):  # E h^2 w as a ratio of two exact polynomials (normalised only)
