@@ -304,9 +304,9 @@ def _preset_proof() -> Proof:
         "at the constant run's budget, tuned WSD (20% cooldown) and tuned cosine both lose to the optimal "
         "piecewise-constant schedule; for SGD at a large batch size cosine loses to WSD several times over, "
         "while with momentum cosine beats WSD",
-        r"\\frac{R_{\\rm WSD}(T)}{R_{\\rm opt}(T)} \\ge 1,\\quad \\frac{R_{\\cos}(T)}{R_{\\rm WSD}(T)} \\ge "
-        f"{COSINE_LOSS:g}" r"\\ (\\text{SGD, large } B),\\quad \\frac{R_{\\cos}(T)}{R_{\\rm WSD}(T)} < 1\\ "
-        r"(\\text{momentum})",
+        r"\frac{R_{\rm WSD}(T)}{R_{\rm opt}(T)} \ge 1,\quad \frac{R_{\cos}(T)}{R_{\rm WSD}(T)} \ge "
+        f"{COSINE_LOSS:g}" r"\ (\text{SGD, large } B),\quad \frac{R_{\cos}(T)}{R_{\rm WSD}(T)} < 1\ "
+        r"(\text{momentum})",
         method(NUMERIC),
         _preset_check,
         reference="Loshchilov & Hutter 2017 (cosine); Hägele et al. 2024 (WSD); docs/math/frontier.md",
