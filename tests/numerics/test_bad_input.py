@@ -229,6 +229,15 @@ def test_monte_carlo_and_schedules() -> None:
     raises(r"pieces must be an integer >= 1", lambda: nn.split_steps(10, 0))
 
 
+def test_a_callable_schedule_that_raises_or_gives_the_wrong_shape_is_a_value_error() -> None:
+    """A user's callable that raises, or returns neither T values nor one number per step, is a ValueError naming
+    the schedule's key (before: the callable's own ZeroDivisionError, or a TypeError from float() of an array)."""
+    run = lambda fn: nn.scheduled_risk(PROB, SGD, batch_size=4, steps=5, schedule={"lr": fn})  # noqa: E731
+    raises(r"schedule\['lr'\]: the callable .* raised ZeroDivisionError", lambda: run(lambda t: 1 / 0))
+    raises(r"schedule\['lr'\]: the callable must return 5 values", lambda: run(lambda t: np.ones(3)))
+    raises(r"schedule\['lr'\]: the callable must return 5 values", lambda: run(lambda t: "a"))
+
+
 # ------------------------------------------------------------------ every public entry point, every kind of bad value
 #: bad values by kind of parameter; numeric strings and booleans are refused, never converted
 BAD = {
