@@ -18,9 +18,10 @@ lore. Small problems keep each check to about a second; the domain of each entry
 ``batch_ramp_saves_examples_not_steps``
     A batch-size warmup that doubles B four times up to the final B over the first quarter of the
     constant-B run (:class:`nqm.numerics.BatchRamp`, lr re-tuned) against the constant final B (lr
-    tuned), at the same target: it never saves steps (the risk is non-increasing in every
-    :math:`B_t`, so a ramp whose sizes are at most B needs at least as many steps as B at its best
-    learning rate), costs at most :data:`RAMP_STEP_COST` more steps, and saves at least
+    tuned), at the same target: it saves no steps (at the same hyperparameters the risk is
+    non-increasing in every :math:`B_t`, so a ramp whose sizes are at most B needs at least as many
+    steps as B at the same learning rate; against B tuned on the paper's grid, while the ramp's rate
+    is re-tuned off that grid, this is checked at each point, not implied), costs at most :data:`RAMP_STEP_COST` more steps, and saves at least
     :data:`RAMP_EXAMPLE_SAVING` of the examples, for SGD, momentum and EMA at :math:`p = 0` and SGD
     at :math:`p = 0.5` alike: early training is dominated by the start, where a small batch makes
     the same progress per step.
