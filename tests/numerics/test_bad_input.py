@@ -238,6 +238,13 @@ def test_a_callable_schedule_that_raises_or_gives_the_wrong_shape_is_a_value_err
     raises(r"schedule\['lr'\]: the callable must return 5 values", lambda: run(lambda t: "a"))
 
 
+def test_decay_versus_growth_factor_names_its_range_for_every_bad_value() -> None:
+    """factor is in (1, inf): a bool or 0.5 said "(0, inf)" before (two checks, the first with the wrong range)."""
+    for bad in (True, 0.5, 1.0, np.nan):
+        raises(r"factor must be (a finite number|a number) in \(1, inf\)",
+               lambda: nn.decay_versus_growth(PROB, "sgd", batch_size=4, factor=bad))
+
+
 # ------------------------------------------------------------------ every public entry point, every kind of bad value
 #: bad values by kind of parameter; numeric strings and booleans are refused, never converted
 BAD = {
