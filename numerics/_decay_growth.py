@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from ._batch_ramps import constant_first_hits, examples_until, first_hit_scan, first_hit_under_batch_schedule
-from ._forms import real_array, validate_positive
+from ._forms import real_array, validate_hyperparameter
 from ._frontier import RAMP_LR_FACTORS
 from ._optimizers import OptimizerLike, as_optimizer_spec
 from ._problem import Problem
@@ -106,9 +106,7 @@ def decay_versus_growth(
     docstring). ``factor`` :math:`k > 1` (Smith et al. use 5); ``milestones``: fractions of the constant
     run's steps :math:`S_0`; ``optimizer``, ``precond_power`` and ``tuning`` (``grid=`` and fixed values)
     as for :func:`~nqm.numerics.tune` at ``batch_size``."""
-    k = validate_positive("factor", factor)
-    if k <= 1:
-        raise ValueError(f"factor must be a number in (1, inf); got {factor!r}")
+    k = float(validate_hyperparameter("factor", factor, (1.0, math.inf, False, False)))
     marks = _milestones(milestones)
     base = tune(problem, optimizer, batch_size=batch_size, target=target, precond_power=precond_power, **tuning)
     name = as_optimizer_spec(optimizer).name

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._batch_ramps import examples_until
 from ._forms import MAX_HORIZON, validate_positive, validate_steps
 from ._optimizers import OptimizerLike
 from ._problem import Problem
@@ -44,9 +45,7 @@ class ScheduledSteps:
 
 def examples_before(run: ScheduledRun, step: int) -> float:
     r""":math:`\sum_{s<t}B_s` for t = ``step`` (in [0, T]) of a resolved run."""
-    starts, lengths, B = run.segments.starts, run.segments.lengths, run.batch_sizes()
-    used = np.clip(step - starts, 0, lengths)
-    return float(np.sum(B * used))
+    return examples_until(run.batch_sizes(), run.segments.starts, step)
 
 
 def scheduled_steps_to_target(

@@ -191,7 +191,13 @@ class _Callable(Schedule):
                 return np.full(steps, float(out))
         except Exception:  # a scalar function such as math.cos: fall back to one call per step
             pass
-        return np.array([float(self.fn(int(k))) for k in t], dtype=float)
+        try:
+            return np.array([float(self.fn(int(k))) for k in t], dtype=float)
+        except Exception as exc:  # the user's function, not ours: a ValueError naming the schedule (segments())
+            raise ValueError(
+                f"the callable must return {steps} values for the steps 0..{steps - 1} (one array call) or one "
+                f"number per step; calling it raised {type(exc).__name__}: {exc}"
+            ) from exc
 
 
 # ------------------------------------------------------------------------------------------- presets

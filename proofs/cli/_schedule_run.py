@@ -241,9 +241,12 @@ def risk(optimizer: str, hyper: tuple[tuple[str, float], ...], precond_power: fl
 
 def _vary(text: str, name: str) -> tuple[str, ...]:
     """The hyperparameters ``--vary`` names, each one of the optimizer ``name``'s (fails in one line otherwise)."""
-    names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
     if not names:
         fail(f"--vary: {text!r} names no hyperparameter")
+    twice = [n for i, n in enumerate(names) if n in names[:i]]
+    if twice:
+        fail(f"--vary: {twice[0]!r} given more than once")
     known = hyperparameter_names(name)
     unknown = [n for n in names if n not in known]
     if unknown:

@@ -193,6 +193,7 @@ OPTIMAL = ("schedule", "optimal", "--optimizer", "sgd", "--batch-size", "64")
      "names no preset family"),
     (("schedule", "tune", "--optimizer", "sgd", "--batch-size", "64"), "give one of --steps"),
     ((*OPTIMAL, "--steps", "100", "--vary", ","), "names no hyperparameter"),
+    ((*OPTIMAL, "--steps", "100", "--vary", "lr,lr"), "'lr' given more than once"),  # as vary=("lr", "lr") in Python
     (("schedule", "optimal", "--optimizer", "momentum", "--vary", "lr,beta", "--batch-size", "64", "--steps", "10"),
      "give --hp beta=VALUE: momentum needs every hyperparameter but lr (a varied one starts there)"),
     (("schedule", "tune", "--optimizer", "momentum", "--batch-size", "64", "--steps", "10"), "give --hp beta=VALUE"),

@@ -229,6 +229,22 @@ def test_monte_carlo_and_schedules() -> None:
     raises(r"pieces must be an integer >= 1", lambda: nn.split_steps(10, 0))
 
 
+def test_a_callable_schedule_that_raises_or_gives_the_wrong_shape_is_a_value_error() -> None:
+    """A user's callable that raises, or returns neither T values nor one number per step, is a ValueError naming
+    the schedule's key (before: the callable's own ZeroDivisionError, or a TypeError from float() of an array)."""
+    run = lambda fn: nn.scheduled_risk(PROB, SGD, batch_size=4, steps=5, schedule={"lr": fn})  # noqa: E731
+    raises(r"schedule\['lr'\]: the callable .* raised ZeroDivisionError", lambda: run(lambda t: 1 / 0))
+    raises(r"schedule\['lr'\]: the callable must return 5 values", lambda: run(lambda t: np.ones(3)))
+    raises(r"schedule\['lr'\]: the callable must return 5 values", lambda: run(lambda t: "a"))
+
+
+def test_decay_versus_growth_factor_names_its_range_for_every_bad_value() -> None:
+    """factor is in (1, inf): a bool or 0.5 said "(0, inf)" before (two checks, the first with the wrong range)."""
+    for bad in (True, 0.5, 1.0, np.nan):
+        raises(r"factor must be (a finite number|a number) in \(1, inf\)",
+               lambda: nn.decay_versus_growth(PROB, "sgd", batch_size=4, factor=bad))
+
+
 # ------------------------------------------------------------------ every public entry point, every kind of bad value
 #: bad values by kind of parameter; numeric strings and booleans are refused, never converted
 BAD = {

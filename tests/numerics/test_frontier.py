@@ -223,7 +223,7 @@ def test_decay_versus_growth_runs_are_exact_first_hits(name: str, beta: float) -
 
 
 def test_decay_versus_growth_refuses_bad_input() -> None:
-    with pytest.raises(ValueError, match=r"factor must be a number in \(1, inf\)"):
+    with pytest.raises(ValueError, match=r"factor must be a (finite )?number in \(1, inf\)"):
         nn.decay_versus_growth(PROB, "sgd", batch_size=8, target=TARGET, factor=0.5)
     with pytest.raises(ValueError, match="milestones must be fractions"):
         nn.decay_versus_growth(PROB, "sgd", batch_size=8, target=TARGET, milestones=(0.75, 0.5))

@@ -507,6 +507,21 @@ def test_batch_ramps_data_against_tune_and_the_ramp_bound(results: dict[str, Fig
             assert r["steps"] >= c["steps"] and r["examples"] < c["examples"]
 
 
+def test_batch_ramps_caption_states_the_measured_ratios(results: dict[str, FigureResult]) -> None:
+    """The caption gives the range of ramp/constant in steps and examples of its own data (before, it stated
+    "a ramp never takes fewer steps than its final B" whatever the data: true only at the same learning rate)."""
+    result = results["batch_ramps"]
+    s, e = [], []
+    for opt in ("sgd", "momentum"):
+        const = sorted(_records(result, optimizer=opt, family="constant B"), key=lambda r: r["batch_size"])
+        ramp = sorted(_records(result, optimizer=opt, family="ramp to B"), key=lambda r: r["batch_size"])
+        s += [r["steps"] / c["steps"] for c, r in zip(const, ramp)]
+        e += [r["examples"] / c["examples"] for c, r in zip(const, ramp)]
+    assert "never takes fewer steps" not in result.caption
+    assert (f"a ramp takes {min(s):.3g} to {max(s):.3g} times the steps of its final B and {min(e):.3g} to "
+            f"{max(e):.3g} times its examples") in result.caption
+
+
 def test_preset_curves_end_at_preset_gaps_final_risks(results: dict[str, FigureResult]) -> None:
     """The curves' last points are nn.preset_gaps' final risks (each a separate exact evaluation), and the
     constant curve is nn.expected_risk's."""

@@ -92,3 +92,12 @@ def test_the_preset_verdict_and_its_mutants() -> None:
     loses = _gaps("momentum", [1024.0], [0.0060], [0.0055], [0.0027])
     for mutant in ([beats, mom], [close, mom], [sgd, loses]):
         assert not _schedules.preset_outcome(mutant).ok
+
+
+def test_no_claim_formula_has_a_doubled_backslash_command() -> None:
+    r"""A raw string written with doubled backslashes (``r"\\frac"``) renders as a LaTeX line break followed by
+    the command's name as text; the catalogue's formulas go into the report's gather* blocks as they are."""
+    import re
+
+    doubled = [p.name for p in proof_catalogue() if re.search(r"\\\\[A-Za-z]", p.latex)]
+    assert doubled == []
