@@ -54,6 +54,7 @@ from ._schedule_maps import (
     piece_maps,
     propagate,
     risk_and_gradient,
+    validate_method,
 )
 from ._schedule_run import ScheduledRun, resolve_run
 
@@ -401,6 +402,7 @@ def scheduled_risk(
     once) runs the recursion; ``steps`` then defaults to every step 0..T (evaluation times in
     [0, T]) and the result has shape ``lrs.shape[:-1] + steps.shape``.
     """
+    validate_method(method)  # before any work, whichever evaluation runs
     if lrs is not None:
         if schedule is not None or horizon is not None:
             raise ValueError("lrs: give the learning rates as lrs= (with batch_size=) or as schedule['lr'], "

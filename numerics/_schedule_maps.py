@@ -83,6 +83,7 @@ __all__ = [
     "risk_and_gradient",
     "final_risk",
     "MapMethod",
+    "validate_method",
 ]
 
 MapMethod = Literal["auto", "chebyshev", "doubling"]
@@ -281,6 +282,12 @@ def _doubling_maps(inv: dict[str, np.ndarray], L: np.ndarray, derivative: bool) 
     return PieceMaps(P, aos(Sa), aos(Fa), aos(Ca + T(Ca)), stable)
 
 
+def validate_method(method: object) -> None:
+    """``ValueError`` naming ``method`` unless it is one of :data:`MapMethod`'s values."""
+    if method not in ("auto", "chebyshev", "doubling"):
+        raise ValueError(f"method must be 'auto', 'chebyshev' or 'doubling'; got {method!r}")
+
+
 def piece_maps(
     family: ScheduleFamily,
     values: Values,
@@ -299,8 +306,7 @@ def piece_maps(
     its own :math:`c/B_k`. ``method="auto"`` uses the Chebyshev closed form when the spec has at
     most two states (and, with ``derivative``, one state), doubling otherwise.
     """
-    if method not in ("auto", "chebyshev", "doubling"):
-        raise ValueError(f"method must be 'auto', 'chebyshev' or 'doubling'; got {method!r}")
+    validate_method(method)
     vals = family.as_values(values)
     shape = np.broadcast_shapes(*(np.shape(v) for v in vals.values()), np.shape(lengths))
     vals = {name: np.broadcast_to(v, shape) for name, v in vals.items()}

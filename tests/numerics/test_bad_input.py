@@ -474,3 +474,11 @@ def test_steps_are_evaluated_at_the_step_asked_for_or_refused(n: int) -> None:
 def test_anything_but_a_real_number_is_refused(value: object) -> None:
     with pytest.raises(ValueError, match="lr must be a number in"):
         nn.SGD(lr=value)
+
+
+@pytest.mark.parametrize("lrs", [None, [0.1, 0.1]])
+def test_scheduled_risk_checks_method_on_every_path(lrs) -> None:
+    """A per-step run never reaches the segment maps, where ``method`` used to be checked: it ran with any value."""
+    kw = {"lrs": lrs} if lrs is not None else {"schedule": {"lr": 0.1}}
+    raises(r"method must be 'auto', 'chebyshev' or 'doubling'; got 'foo'",
+           lambda: nn.scheduled_risk(PROB, "sgd", steps=2, batch_size=1, method="foo", **kw))
