@@ -12,17 +12,18 @@ import ast
 import inspect
 import math
 import textwrap
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from typing import Any
 
 import numpy as np
 
+from ._forms import _shown
 from ._optimizers import Optimizer
 from ._problem import Problem
 from .schedules import BATCH_SIZE
 
-__all__ = ["INVARIANT_KEYS", "LrFamily", "ScheduleFamily", "Values", "relative_step"]
+__all__ = ["INVARIANT_KEYS", "LrFamily", "ScheduleFamily", "Values", "check_varying", "relative_step"]
 
 #: the values of a family's varying quantities: name -> array, or the learning rates alone (an lr-only family)
 Values = Mapping[str, np.ndarray] | np.ndarray
@@ -96,6 +97,22 @@ def relative_step(u: np.ndarray) -> np.ndarray:
     return np.where(u != 0, np.abs(u), 1.0)
 
 
+def check_varying(names: Iterable[object], params: tuple[str, ...], spec_name: str) -> None:
+    """``ValueError`` naming ``schedule[name]`` unless every name is a hyperparameter of the spec (``params``)
+    other than ``precond_power``, or :data:`~nqm.numerics.schedules.BATCH_SIZE`."""
+    for name in names:
+        if name == "precond_power":
+            raise ValueError(
+                "schedule['precond_power']: the preconditioning power cannot vary with the step (it fixes the "
+                "coordinates of the equivalent problem, eqs. 8-9); give it to the optimizer as a constant"
+            )
+        if name not in params and name != BATCH_SIZE:
+            raise ValueError(
+                f"schedule[{_shown(name)}]: {spec_name} has no hyperparameter of that name; a schedule may vary "
+                f"{', '.join(params)} or {BATCH_SIZE!r}"
+            )
+
+
 class ScheduleFamily:
     r"""One optimizer on one problem with the quantities ``varying`` free per piece (or step).
 
@@ -115,17 +132,7 @@ class ScheduleFamily:
         self, problem: Problem, opt: Optimizer, varying: tuple[str, ...] = ("lr",), batch_size: float | None = None
     ) -> None:
         params = opt.forms.params
-        for name in varying:
-            if name == "precond_power":
-                raise ValueError(
-                    "schedule['precond_power']: the preconditioning power cannot vary with the step (it fixes the "
-                    "coordinates of the equivalent problem, eqs. 8-9); give it to the optimizer as a constant"
-                )
-            if name not in params and name != BATCH_SIZE:
-                raise ValueError(
-                    f"schedule[{name!r}]: {opt.name} has no hyperparameter {name!r}; schedules may vary "
-                    f"{', '.join(params)} and {BATCH_SIZE!r}"
-                )
+        check_varying(varying, params, opt.name)
         if len(set(varying)) != len(varying):
             raise ValueError(f"varying names each quantity once; got {list(varying)}")
         self.batch_varies = BATCH_SIZE in varying

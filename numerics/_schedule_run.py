@@ -34,6 +34,7 @@ import numpy as np
 from ._forms import _shown, validate_batch_size, validate_hyperparameter
 from ._optimizers import Optimizer, OptimizerLike, as_optimizer_spec, spec_defaults
 from ._problem import Problem
+from ._schedule_family import check_varying
 from ._schedule_maps import ScheduleFamily
 from .schedules import BATCH_SIZE, Segments, segments
 
@@ -66,17 +67,7 @@ def _schedule_keys(schedule: object, params: tuple[str, ...], spec_name: str) ->
         raise ValueError(
             f"schedule must be a mapping of {', '.join(params)} or {BATCH_SIZE!r} to schedules; got {_shown(schedule)}"
         )
-    for key in schedule:
-        if key == "precond_power":
-            raise ValueError(
-                "schedule['precond_power']: the preconditioning power cannot vary with the step (it fixes the "
-                "coordinates of the equivalent problem, eqs. 8-9); give it to the optimizer as a constant"
-            )
-        if key not in params and key != BATCH_SIZE:
-            raise ValueError(
-                f"schedule[{_shown(key)}]: {spec_name} has no hyperparameter of that name; a schedule may vary "
-                f"{', '.join(params)} or {BATCH_SIZE!r}"
-            )
+    check_varying(schedule, params, spec_name)
     return schedule
 
 
