@@ -375,6 +375,24 @@ def _plan(
     return _Plan(forms, problem, Bs, eps, axes, search, bool(refine), tasks, tuple(splits))
 
 
+#: grids of at most this many grid points x bins are searched whole (one task, as :func:`~nqm.numerics.tune`
+#: searches them) when a sweep runs in this process without a cache: every chunk then starts from the
+#: optimum of the whole grid, not of its block, so fewer points are evaluated (the paper's momentum grid,
+#: 2000 x 100 bins: Fig. 3a's serial sweeps take ~15 % less CPU time, benchmarks/bench_tune_loop.py); its
+#: kept models then take up to ~110 MB at once instead of one block's ~28 MB. Larger grids, pools and
+#: cached runs use the blocks (cache entries are the blocks', whatever the executor).
+_WHOLE_GRID_ELEMENTS = 4 * _TASK_ELEMENTS
+
+
+def _whole_grid(plan: _Plan) -> _Plan:
+    """``plan`` as one task over its whole grid when it has several and is at most :data:`_WHOLE_GRID_ELEMENTS`."""
+    if len(plan.tasks) == 1 or plan.search.size * plan.problem.size > _WHOLE_GRID_ELEMENTS:
+        return plan
+    whole = replace(plan.tasks[0], axes=plan.axes)
+    first = next(iter(plan.axes.values()))
+    return replace(plan, tasks=(whole,), rows=(np.arange(first.size),))
+
+
 #: plans of at least this many grid tasks first search a strided subgrid for incumbents
 INCUMBENT_MIN_TASKS = 8
 
@@ -487,6 +505,8 @@ def sweeps(
     plans = _plans(problem, configs, common)
     store = resolve_cache(cache, "sweep")
     where = resolve_executor(executor, sum(p.work for p in plans), POOL_MIN_WORK)
+    if where == "serial" and store is None:
+        plans = [_whole_grid(p) for p in plans]
     plans = [_with_incumbents(p, store) for p in plans]
     tasks = [t for p in plans for t in p.tasks]
     flat = map_tasks(_grid_task, tasks, executor=where, cache=store, progress=progress)
