@@ -465,7 +465,8 @@ def _plans(
 class SweepJob:
     """The size of one configuration of :func:`sweeps`, known before any work: ``grid_points``
     hyperparameter settings x ``batch_sizes`` x ``bins`` (the problem's directions, :attr:`Problem.size`) =
-    ``searches`` exact steps-to-target searches, split into ``tasks`` picklable tasks."""
+    ``searches`` exact steps-to-target searches, split into ``tasks`` picklable tasks (one, for a small
+    grid run in this process without a cache: :func:`sweep`)."""
 
     optimizer: str
     precond_power: float
@@ -577,7 +578,9 @@ def sweep(
     that each block's own optimum is near the grid's); each block is one picklable task that
     runs the warm-started loop over all batch sizes, and the reduction takes per batch size
     the fewest steps with ties to the first grid point, so the table is identical for every
-    executor and every number of workers.
+    executor and every number of workers. In this process without a cache, a grid of at most
+    :data:`_WHOLE_GRID_ELEMENTS` grid points x bins is searched whole instead, as
+    :func:`~nqm.numerics.tune` searches it: the same table, with fewer evaluations.
 
     ``executor``: where the tasks run, by the executor convention of
     :func:`~nqm.numerics.resolve_executor`; ``None`` (default) uses a local thread pool when the
