@@ -378,9 +378,10 @@ def _plan(
 #: grids of at most this many grid points x bins are searched whole (one task, as :func:`~nqm.numerics.tune`
 #: searches them) when a sweep runs in this process without a cache: every chunk then starts from the
 #: optimum of the whole grid, not of its block, so fewer points are evaluated (the paper's momentum grid,
-#: 2000 x 100 bins: Fig. 3a's serial sweeps take ~15 % less CPU time, benchmarks/bench_tune_loop.py); its
-#: kept models then take up to ~110 MB at once instead of one block's ~28 MB. Larger grids, pools and
-#: cached runs use the blocks (cache entries are the blocks', whatever the executor).
+#: 2000 x 100 bins: Fig. 3a's serial sweeps take 11-15 % less CPU time, benchmarks/bench_tune_loop.py); its
+#: kept models are then held at once (the paper's momentum grid: 81 MiB, :meth:`GridSearch.nbytes`, against
+#: 20 MiB per block; up to ~106 MiB at this size). Larger grids, pools and cached runs use the blocks
+#: (cache entries are the blocks', whatever the executor).
 _WHOLE_GRID_ELEMENTS = 4 * _TASK_ELEMENTS
 
 
