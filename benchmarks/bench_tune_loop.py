@@ -3,8 +3,10 @@
 The figure (as in bench_fig3a.py): SGD and heavy-ball momentum, p in {0, .25, .5, .75},
 B = 4^1 .. 4^10, the paper's grids, target 0.01, ``nn.Problem.paper()``: 80 cells.
 
-* ``sweeps``: one call for the 8 curves, in this process (``executor="serial"``), and once more
-  with the default executor (a thread pool when the work pays for one).
+* ``sweeps``: one call for the 8 curves, in this process (``executor="serial"``: each grid is
+  searched whole, as ``tune`` searches it), once more on a pool of one thread (the grid split into
+  blocks of rows, one task each, as pools and caches run it, and as the serial path ran it before
+  it searched small grids whole), and with the default executor (a thread pool when the work pays for one).
 * ``tune`` loop: 80 separate ``nn.tune`` calls, as a user writes the figure by hand
   (``for p: for B: tune(...)``, B increasing), in this process, starting from an empty tune
   cache (``nn.clear_tune_cache()``), so the time includes building every grid's models. The
@@ -30,6 +32,7 @@ import math
 import time
 import warnings
 from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
 
 import nqm.numerics as nn
 
@@ -50,7 +53,7 @@ def best_of(repeats: int, run: Callable[[], object]) -> tuple[float, float, obje
     return wall, cpu, result
 
 
-def by_sweeps(executor: str | None = "serial") -> dict[tuple[str, float, float], tuple[float, dict]]:
+def by_sweeps(executor: str | Executor | None = "serial") -> dict[tuple[str, float, float], tuple[float, dict]]:
     configs = [{"optimizer": name, "precond_power": p} for name in OPTIMIZERS for p in POWERS]
     tables = nn.sweeps(authors_problem(), configs, batch_sizes=BATCH_SIZES, target=TARGET, executor=executor)
     return {(c["optimizer"], c["precond_power"], r.batch_size): (r.steps, r.hyperparameters)
@@ -85,6 +88,11 @@ def main() -> None:
     print(f"  {cells} tune calls (p outer, B increasing): {t_loop:7.3f} s, {c_loop:7.3f} s CPU; same steps and "
           f"grid points as sweeps: {looped == swept}")
     print(f"  {cells} tune calls (B outer), one run:      {t_outer:7.3f} s, {c_outer:7.3f} s CPU; same: {outer == swept}")
+
+    with ThreadPoolExecutor(max_workers=1) as one:
+        t_blocks, c_blocks, blocked = best_of(args.repeats, lambda: by_sweeps(one))
+    print(f"  one sweeps call, grid blocks as tasks on 1 thread: {t_blocks:7.3f} s, {c_blocks:7.3f} s CPU; "
+          f"same: {blocked == swept}; serial / blocks CPU time {c_sweeps / c_blocks:.2f}")
 
     t_pool, c_pool, pooled = best_of(args.repeats, lambda: by_sweeps(None))
     print(f"  one sweeps call, default executor:         {t_pool:7.3f} s, {c_pool:7.3f} s CPU in this process; "

@@ -375,6 +375,25 @@ def _plan(
     return _Plan(forms, problem, Bs, eps, axes, search, bool(refine), tasks, tuple(splits))
 
 
+#: grids of at most this many grid points x bins are searched whole (one task, as :func:`~nqm.numerics.tune`
+#: searches them) when a sweep runs in this process without a cache: every chunk then starts from the
+#: optimum of the whole grid, not of its block, so fewer points are evaluated (the paper's momentum grid,
+#: 2000 x 100 bins: Fig. 3a's serial sweeps take 11-15 % less CPU time, benchmarks/bench_tune_loop.py); its
+#: kept models are then held at once (the paper's momentum grid: 81 MiB, :meth:`GridSearch.nbytes`, against
+#: 20 MiB per block; up to ~106 MiB at this size). Larger grids, pools and cached runs use the blocks
+#: (cache entries are the blocks', whatever the executor).
+_WHOLE_GRID_ELEMENTS = 4 * _TASK_ELEMENTS
+
+
+def _whole_grid(plan: _Plan) -> _Plan:
+    """``plan`` as one task over its whole grid when it has several and is at most :data:`_WHOLE_GRID_ELEMENTS`."""
+    if len(plan.tasks) == 1 or plan.search.size * plan.problem.size > _WHOLE_GRID_ELEMENTS:
+        return plan
+    whole = replace(plan.tasks[0], axes=plan.axes)
+    first = next(iter(plan.axes.values()))
+    return replace(plan, tasks=(whole,), rows=(np.arange(first.size),))
+
+
 #: plans of at least this many grid tasks first search a strided subgrid for incumbents
 INCUMBENT_MIN_TASKS = 8
 
@@ -447,7 +466,8 @@ def _plans(
 class SweepJob:
     """The size of one configuration of :func:`sweeps`, known before any work: ``grid_points``
     hyperparameter settings x ``batch_sizes`` x ``bins`` (the problem's directions, :attr:`Problem.size`) =
-    ``searches`` exact steps-to-target searches, split into ``tasks`` picklable tasks."""
+    ``searches`` exact steps-to-target searches, split into ``tasks`` picklable tasks (one, for a small
+    grid run in this process without a cache: :func:`sweep`)."""
 
     optimizer: str
     precond_power: float
@@ -487,6 +507,8 @@ def sweeps(
     plans = _plans(problem, configs, common)
     store = resolve_cache(cache, "sweep")
     where = resolve_executor(executor, sum(p.work for p in plans), POOL_MIN_WORK)
+    if where == "serial" and store is None:
+        plans = [_whole_grid(p) for p in plans]
     plans = [_with_incumbents(p, store) for p in plans]
     tasks = [t for p in plans for t in p.tasks]
     flat = map_tasks(_grid_task, tasks, executor=where, cache=store, progress=progress)
@@ -557,7 +579,9 @@ def sweep(
     that each block's own optimum is near the grid's); each block is one picklable task that
     runs the warm-started loop over all batch sizes, and the reduction takes per batch size
     the fewest steps with ties to the first grid point, so the table is identical for every
-    executor and every number of workers.
+    executor and every number of workers. In this process without a cache, a grid of at most
+    :data:`_WHOLE_GRID_ELEMENTS` grid points x bins is searched whole instead, as
+    :func:`~nqm.numerics.tune` searches it: the same table, with fewer evaluations.
 
     ``executor``: where the tasks run, by the executor convention of
     :func:`~nqm.numerics.resolve_executor`; ``None`` (default) uses a local thread pool when the

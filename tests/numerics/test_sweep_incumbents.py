@@ -23,6 +23,7 @@ BATCH_SIZES = np.array([4.0, 64.0, 1024.0])
 ])
 def test_incumbents_change_nothing(cls, grid, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_sweep, "_TASK_ELEMENTS", 8 * 30)  # many small tasks: most can be pruned
+    monkeypatch.setattr(_sweep, "_WHOLE_GRID_ELEMENTS", 0)  # the tasks even in this process
     results = {}
     for min_tasks in (10**9, 1):  # without, then with the subgrid's incumbents
         monkeypatch.setattr(_sweep, "INCUMBENT_MIN_TASKS", min_tasks)
