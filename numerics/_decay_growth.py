@@ -17,7 +17,7 @@ In the two scheduled runs the (initial) learning rate is re-tuned over
 :data:`~nqm.numerics._frontier.RAMP_LR_FACTORS` times the constant optimum, the other
 hyperparameters stay at it. Both schedules are fixed in steps (they do not depend on a horizon), so
 each cost is an exact first hit: the lr-decay risk by the piecewise maps
-(:func:`~nqm.numerics.piecewise_risk`), the batch-growth risk by superposition (:mod:`._batch_ramps`),
+(:func:`~nqm.numerics.piecewise_risk`), the batch-growth risk by the segment maps (:mod:`._batch_ramps`),
 every step from the first change on evaluated in increasing order up to :data:`HORIZON_FACTOR`
 :math:`S_0` (``inf`` beyond: not reached within that horizon); before the first change each run is
 the constant run, whose first hits are exact closed-form searches.
