@@ -18,6 +18,7 @@ def run_example(**kwargs):
     return module["main"](**kwargs)
 
 
+@pytest.mark.slow  # several seconds: kept out of the quick run's 3-minute budget
 def test_example_runs_and_reads_off_its_theory(capsys: pytest.CaptureFixture) -> None:
     out = run_example(max_examples=3, batch_sizes=[16.0, 1024.0, 65536.0])
     assert out["report"].ok, str(out["report"])

@@ -102,6 +102,7 @@ def test_noise_free_edge_is_searched_to_the_end(name: str, hyper: dict) -> None:
     assert got == [t for _, t in cases]
 
 
+@pytest.mark.slow  # several seconds: kept out of the quick run's 3-minute budget
 @settings(deadline=None, max_examples=25)
 @given(
     case=st.sampled_from(ON_EDGE),

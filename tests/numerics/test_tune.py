@@ -192,6 +192,7 @@ def test_chebyshev_engine_against_50_digits_at_large_t(label, spec, opt, values)
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=0)
 
 
+@pytest.mark.slow  # several seconds: kept out of the quick run's 3-minute budget
 def test_per_point_steps_of_the_papers_momentum_grid_are_fast_and_exact_on_a_sample() -> None:
     # the whole 2000-point grid (this used to take minutes); a sample is checked by scanning
     prob = nn.Problem.paper()

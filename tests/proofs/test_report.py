@@ -251,6 +251,7 @@ def _document_rows(document: str) -> list[list[str]]:
     return out
 
 
+@pytest.mark.slow  # several seconds: kept out of the quick run's 3-minute budget
 def test_the_report_breaks_formulas_where_the_latex_document_does():
     """The derivations page draws each formula in the rows of derivations.tex (one line-breaking
     rule for both), every row drawn by mathtext; momentum's exact risk takes several rows."""

@@ -218,6 +218,7 @@ def symbolic_recurrences(draw):
     return [sp.expand(cf) for cf in char[:-1]], initial
 
 
+@pytest.mark.slow  # several seconds: kept out of the quick run's 3-minute budget
 @PROPERTY
 @given(symbolic_recurrences())
 def test_random_symbolic_recurrences(recurrence):
