@@ -37,3 +37,25 @@ def test_blocks_give_the_whole_grids_first_optimum(elements, whole, monkeypatch:
         first = np.unravel_index(np.argmin(every), every.shape)  # argmin: the first of equal minima
         assert row.steps == every.min()
         assert row.hyperparameters == {"lr": lr[first[0]], "beta": grid["beta"][first[1]]}
+
+
+@pytest.mark.parametrize("configs, whole", [(2, True), (1, False)])
+def test_a_pool_searches_whole_grids_when_every_worker_has_a_configuration(configs, whole, monkeypatch) -> None:
+    """On a 2-worker pool without a cache, two configurations run as two whole-grid tasks (as in this process);
+    one configuration keeps its blocks, so that both workers have work. The tables equal the serial ones."""
+    grid = {"lr": np.array([0.02, 0.05, 0.1, 0.2, 0.4]), "beta": np.array([0.0, 0.6, 0.9])}
+    monkeypatch.setattr(_sweep, "_TASK_ELEMENTS", 8 * 3)  # five blocks of one row each
+    monkeypatch.setattr(_sweep, "_WHOLE_GRID_ELEMENTS", 5 * 3 * 8)
+    opts = [{"optimizer": nn.Momentum, "precond_power": p} for p in (0.0, 0.5)][:configs]
+    mapped = []
+
+    def recording(fn, tasks, **kw):
+        mapped.extend(t.axes["lr"].size for t in tasks if fn is _sweep._grid_task)
+        return map_tasks(fn, tasks, **kw)
+
+    args = dict(batch_sizes=[4.0, 256.0], target=0.05, grid=grid)
+    serial = nn.sweeps(PROBLEM, opts, executor="serial", **args)
+    monkeypatch.setattr(_sweep, "map_tasks", recording)
+    pooled = nn.sweeps(PROBLEM, opts, executor=2, **args)
+    assert mapped == ([5] * configs if whole else [1] * 5)
+    assert [s.rows for s in pooled] == [s.rows for s in serial]
