@@ -36,7 +36,7 @@ from ._steps import first_hits
 from ._tie import reaches
 from .schedules import BATCH_SIZE, piecewise
 
-__all__ = ["constant_first_hits", "first_hit_scan", "first_hit_under_batch_schedule", "examples_until"]
+__all__ = ["constant_first_hits", "first_hit_scan", "first_hit_under_batch_schedule"]
 
 #: steps x grid points x bins evaluated at once by the first-hit scan
 _CHUNK_ELEMENTS = 1 << 20
@@ -99,12 +99,3 @@ def first_hit_scan(risk_at: Callable[[np.ndarray], np.ndarray], lo: float, hi: f
             return float(t[first[j]]), j
         start += t.size
     return math.inf, None
-
-
-def examples_until(levels: np.ndarray, starts: np.ndarray, steps: float) -> float:
-    r"""Examples :math:`\sum_{t<S}B_t` used by the first ``steps`` = S updates (``inf`` for ``inf``)."""
-    if not math.isfinite(steps):
-        return math.inf
-    ends = np.append(starts[1:], np.inf)
-    used = np.clip(np.minimum(ends, steps) - starts, 0, None)
-    return float(np.sum(used * levels))

@@ -32,12 +32,13 @@ from typing import Any
 
 import numpy as np
 
-from ._batch_ramps import constant_first_hits, examples_until, first_hit_scan, first_hit_under_batch_schedule
+from ._batch_ramps import constant_first_hits, first_hit_scan, first_hit_under_batch_schedule
 from ._forms import real_array, validate_hyperparameter
 from ._frontier import RAMP_LR_FACTORS
 from ._optimizers import OptimizerLike, as_optimizer_spec
 from ._problem import Problem
 from ._schedule import piecewise_risk
+from ._schedule_steps import examples_until
 from ._tables import Columns, Tabular
 from ._tune import OPTIMIZERS_OWN, tune
 

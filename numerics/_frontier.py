@@ -47,13 +47,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._batch_ramps import examples_until, first_hit_under_batch_schedule
+from ._batch_ramps import first_hit_under_batch_schedule
 from ._critical import McCandlishFit, mccandlish_fit
 from ._forms import real_array, validate_count, validate_hyperparameter, validate_positive
 from ._optimizers import OptimizerLike, as_optimizer_spec
 from ._parallel import ExecutorArg
 from ._problem import Problem
 from ._schedule import split_steps
+from ._schedule_steps import examples_until
 from ._sweep import PAPER_BATCH_SIZES, Sweep, sweeps
 from ._tables import Columns, Tabular
 from ._tune import OPTIMIZERS_OWN

@@ -19,15 +19,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._batch_ramps import examples_until
 from ._forms import MAX_HORIZON, validate_positive, validate_steps
 from ._optimizers import OptimizerLike
 from ._problem import Problem
 from ._schedule import MapMethod, _sum_bins, scheduled_reduce
-from ._schedule_run import ScheduledRun, resolve_run
+from ._schedule_run import resolve_run
 from ._tie import reaches
 
-__all__ = ["ScheduledSteps", "scheduled_steps_to_target"]
+__all__ = ["ScheduledSteps", "examples_until", "scheduled_steps_to_target"]
 
 #: the first prefix of the horizon evaluated
 _FIRST_PREFIX = 1 << 10
@@ -43,9 +42,14 @@ class ScheduledSteps:
     examples: float
 
 
-def examples_before(run: ScheduledRun, step: int) -> float:
-    r""":math:`\sum_{s<t}B_s` for t = ``step`` (in [0, T]) of a resolved run."""
-    return examples_until(run.batch_sizes(), run.segments.starts, step)
+def examples_until(levels: np.ndarray, starts: np.ndarray, steps: float) -> float:
+    r"""Examples :math:`\sum_{t<S}B_t` used by the first ``steps`` = S updates when the batch size is
+    ``levels[k]`` from step ``starts[k]`` on (``inf`` for ``inf``)."""
+    if not math.isfinite(steps):
+        return math.inf
+    ends = np.append(starts[1:], np.inf)
+    used = np.clip(np.minimum(ends, steps) - starts, 0, None)
+    return float(np.sum(used * levels))
 
 
 def scheduled_steps_to_target(
@@ -77,6 +81,6 @@ def scheduled_steps_to_target(
         hit = np.flatnonzero(reaches(risk, eps))
         if hit.size:
             t = done + int(hit[0])
-            return ScheduledSteps(float(t), examples_before(run, t))
+            return ScheduledSteps(float(t), examples_until(run.batch_sizes(), run.segments.starts, t))
         done, prefix = end + 1, 2 * prefix
     return ScheduledSteps(math.inf, math.inf)

@@ -164,7 +164,8 @@ def test_ramp_scan_refuses_to_pass_the_horizon_limit(monkeypatch: pytest.MonkeyP
 
 
 def test_first_hit_and_examples_under_a_ramp_by_brute_force() -> None:
-    from nqm.numerics._batch_ramps import examples_until, first_hit_under_batch_schedule
+    from nqm.numerics._batch_ramps import first_hit_under_batch_schedule
+    from nqm.numerics._schedule_steps import examples_until
 
     levels, starts = np.array([2.0, 8.0, 32.0]), np.array([0, 40, 120])
     lrs = np.logspace(-2, 0.2, 9)
@@ -250,7 +251,8 @@ def test_decay_versus_growth_refuses_bad_input() -> None:
 @pytest.mark.parametrize("name", ["sgd", "momentum"])
 def test_ramp_first_hits_agree_with_scheduled_steps_to_target(name: str) -> None:
     """The bracketed scan over an lr grid against the engine's own first-step search, one rate at a time."""
-    from nqm.numerics._batch_ramps import examples_until, first_hit_under_batch_schedule
+    from nqm.numerics._batch_ramps import first_hit_under_batch_schedule
+    from nqm.numerics._schedule_steps import examples_until
 
     levels, starts = np.array([2.0, 8.0, 32.0]), np.array([0, 40, 120])
     sched = {"batch_size": nn.schedules.piecewise(levels, starts[1:])}
