@@ -25,9 +25,9 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
 import math  # noqa: E402
-import time  # noqa: E402
 
 import numpy as np  # noqa: E402
+from bench_schedule import best_of  # noqa: E402
 
 import nqm.numerics as nn  # noqa: E402
 from nqm.numerics import _schedule  # noqa: E402
@@ -38,15 +38,6 @@ CASES = [
     ("momentum", nn.Momentum(lr=0.1, beta=0.9), "beta", (0.0, 0.95)),
     ("ema", nn.EMA(lr=0.1, gamma=0.9), "gamma", (0.0, 0.99)),
 ]
-
-
-def timed(fn, repeats: int):
-    best, out = math.inf, None
-    for _ in range(repeats):
-        t0 = time.process_time()
-        out = fn()
-        best = min(best, time.process_time() - t0)
-    return best, out
 
 
 def main() -> None:
@@ -72,9 +63,9 @@ def main() -> None:
                         return nn.scheduled_risk(prob, opt, steps=steps, schedule=sched, batch_size=64)
                     finally:
                         _schedule.MAP_COST = default
-                t_map, r_map = timed(lambda: run(0.0), args.repeats)
-                t_step, r_step = timed(lambda: run(math.inf), args.repeats)
-                t_auto, _ = timed(lambda: run(default), args.repeats)
+                t_map, r_map = best_of(lambda: run(0.0), args.repeats)
+                t_step, r_step = best_of(lambda: run(math.inf), args.repeats)
+                t_auto, _ = best_of(lambda: run(default), args.repeats)
                 E = T + 1 if evals == "curve" else 1
                 cost = (t_map / (K + E)) / (t_step / T)
                 diff = float(np.max(np.abs(r_map / r_step - 1)))
