@@ -307,15 +307,14 @@ class DoubleDouble:
 
     def __matmul__(self, other: DoubleDouble) -> DoubleDouble:
         """Batched matrix product ``(..., n, k) @ (..., k, m)``."""
-        a, b = (self.hi, self.lo), self._pair(other)
+        b = self._pair(other)
         with np.errstate(all="ignore"):
-            terms = [
-                _mul((a[0][..., :, k, None], a[1][..., :, k, None]), (b[0][..., None, k, :], b[1][..., None, k, :]))
-                for k in range(a[0].shape[-1])
-            ]
-            total = terms[0]
-            for term in terms[1:]:
-                total = _add(total, term)
+            # every product a_ik b_kj at once, on the axis k (..., n, k, m); then summed in order of k
+            left = self.hi[..., :, :, None], self.lo[..., :, :, None]
+            hi, lo = _mul(left, (b[0][..., None, :, :], b[1][..., None, :, :]))
+            total = hi[..., 0, :], lo[..., 0, :]
+            for k in range(1, hi.shape[-2]):
+                total = _add(total, (hi[..., k, :], lo[..., k, :]))
         return DoubleDouble(*total)
 
     @property
