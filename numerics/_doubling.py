@@ -73,16 +73,12 @@ import numpy as np
 
 from ._twofold import DoubleDouble, two_product
 
-__all__ = ["doubling_moments", "spectral_radius", "DIRECT_LEVELS"]
+__all__ = ["doubling_moments", "doubling_powers_of_two", "spectral_radius", "DIRECT_LEVELS"]
 
 #: squaring levels (the last ones of each t) carried directly rather than as I + E
 DIRECT_LEVELS = 8
 #: :math:`|\det(2I + D)|` below this fraction of Hadamard's bound on it: carried in double-double
 NEAR_EDGE = 0.1
-
-
-def _mm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.einsum("...ij,...jk->...ik", a, b)
 
 
 def _bit_length(t: np.ndarray) -> np.ndarray:
@@ -115,7 +111,7 @@ class _Arithmetic(NamedTuple):
     where: Callable
 
 
-_FLOAT = _Arithmetic(np.array, _mm, lambda a: np.swapaxes(a, -1, -2), np.where)
+_FLOAT = _Arithmetic(np.array, np.matmul, lambda a: np.swapaxes(a, -1, -2), np.where)
 _DOUBLE_DOUBLE = _Arithmetic(DoubleDouble, DoubleDouble.__matmul__, lambda a: a.mT, lambda m, a, c: a.where(m, c))
 
 
@@ -180,8 +176,7 @@ def doubling_moments(
     if fine.any():
         bf = bb[fine]
         At, Sa = _powers(Db[fine], bf[..., :, None] * bf[..., None, :], ti[fine], _FLOAT)
-        mean[fine] = np.einsum("...i,...ij,...j->...", out_b[fine], At, init_b[fine])
-        noise[fine] = np.einsum("...i,...ij,...j->...", out_b[fine], Sa, out_b[fine])
+        mean[fine], noise[fine] = _read_off(out_b[fine], init_b[fine], At, Sa)
     if edge.any():
         be = bb[edge]
         outer = DoubleDouble(*two_product(be[..., :, None], be[..., None, :]))
@@ -189,6 +184,69 @@ def doubling_moments(
         row, col = DoubleDouble(out_b[edge][..., None, :]), DoubleDouble(init_b[edge][..., :, None])
         mean[edge] = (row @ At @ col).rounded()[..., 0, 0]
         noise[edge] = (row @ Sa @ row.mT).rounded()[..., 0, 0]
+    return mean, noise
+
+
+def _read_off(out: np.ndarray, init: np.ndarray, At: np.ndarray, St: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(out A^t init, out S_t out^T)`` of float powers."""
+    mean = np.matmul(np.matmul(out[..., None, :], At), init[..., :, None])[..., 0, 0]
+    noise = np.matmul(np.matmul(out[..., None, :], St), out[..., :, None])[..., 0, 0]
+    return mean, noise
+
+
+def doubling_powers_of_two(
+    D: np.ndarray, b: np.ndarray, init: np.ndarray, out: np.ndarray, top: int, bottom: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    r""":func:`doubling_moments` at :math:`t = 2^K` for every :math:`K` from ``bottom`` to ``top``, in one pass.
+
+    Returns two arrays of shape ``(top - bottom + 1,) + E``. At :math:`t = 2^K` (bit length
+    K + 1) the doubling of :func:`_powers` carries :math:`A^p = I + E_p` up to level
+    :math:`k_0 = \max(0, K + 1 - L)` (:data:`DIRECT_LEVELS` = L), then squares
+    :math:`A^{2^{k_0}}` directly K - k_0 times, and :math:`S` alongside. So one chain of the
+    :math:`(E_{2^j}, S_{2^j})` serves every K: for :math:`K \ge L` its state at
+    :math:`j = K - L + 1`, squared L - 1 times directly (all these K at once, stacked); for smaller
+    K the direct chain from level 0. These are the operations of :func:`doubling_moments` at those
+    t (the same values; tests/numerics/test_doubling.py), at the cost of about one evaluation at
+    :math:`2^{\mathrm{top}}` rather than one per K. Elements with an eigenvalue near -1 go through
+    :func:`doubling_moments` (double-double).
+    """
+    n = D.shape[-1]
+    shape = np.broadcast_shapes(D.shape[:-2], b.shape[:-1], init.shape[:-1], out.shape[:-1])
+    Db = np.broadcast_to(D, shape + (n, n))
+    bb = np.broadcast_to(b, shape + (n,))
+    init_b, out_b = np.broadcast_to(init, shape + (n,)), np.broadcast_to(out, shape + (n,))
+    count = top - bottom + 1
+    mean, noise = np.empty((count,) + shape), np.empty((count,) + shape)
+    edge = _near_minus_one(Db)
+    fine = ~edge
+    eye = np.eye(n)
+    if fine.any():
+        E, bf = Db[fine], bb[fine]
+        S = bf[..., :, None] * bf[..., None, :]
+        direct = DIRECT_LEVELS - 1  # direct squarings after the switch, for t = 2^K with K >= L - 1
+        from_zero = bottom <= direct  # K <= L - 1: the direct chain from level 0 (start j = 0)
+        starts_P, starts_S = ([E + eye], [S]) if from_zero else ([], [])
+        for j in range(1, top - direct + 1):
+            Ap = E + eye
+            S = S + np.matmul(np.matmul(Ap, S), np.swapaxes(Ap, -1, -2))
+            E = np.matmul(E, E + 2.0 * eye)
+            if j + direct >= bottom:
+                starts_P.append(E + eye)
+                starts_S.append(S)
+        P, Sd = np.stack(starts_P), np.stack(starts_S)
+        At, St = ([P[:1]], [Sd[:1]]) if bottom == 0 else ([], [])
+        for step in range(1, min(top, direct) + 1):
+            Sd = Sd + np.matmul(np.matmul(P, Sd), np.swapaxes(P, -1, -2))
+            P = np.matmul(P, P)
+            if from_zero and step >= bottom:
+                At.append(P[:1])
+                St.append(Sd[:1])
+        At.append(P[1:] if from_zero else P)  # K = j + L - 1 for the starts j >= 1
+        St.append(Sd[1:] if from_zero else Sd)
+        mean[:, fine], noise[:, fine] = _read_off(out_b[fine], init_b[fine], np.concatenate(At), np.concatenate(St))
+    if edge.any():
+        t = np.ldexp(1.0, np.arange(bottom, top + 1))[:, None]
+        mean[:, edge], noise[:, edge] = doubling_moments(Db[edge], bb[edge], init_b[edge], out_b[edge], t)
     return mean, noise
 
 

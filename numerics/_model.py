@@ -29,7 +29,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ._chebyshev import ChebyshevPowers
-from ._doubling import doubling_moments, spectral_radius
+from ._doubling import doubling_moments, doubling_powers_of_two, spectral_radius
 from ._forms import MAX_STEPS, validate_batch_size, validate_steps
 from ._optimizers import Optimizer
 from ._problem import Problem
@@ -74,6 +74,23 @@ class RiskModel:
                 spread = self._spread(self.powers, t, c, s, em, ep)
             else:
                 mean, spread = doubling_moments(inv["D"], inv["b"], inv["init"], inv["out"], t)
+            return self._weighted(mean, spread)
+
+    def parts_at_powers_of_two(self, bottom: int, top: int) -> tuple[np.ndarray, np.ndarray]:
+        r""":meth:`parts` at :math:`t = 2^K` for K from ``bottom`` to ``top``, stacked on a leading axis.
+
+        Under exact doubling one pass of the squaring chain gives them all
+        (:func:`~._doubling.doubling_powers_of_two`); the Chebyshev form evaluates each t."""
+        if self.powers is not None:
+            return self.parts(np.ldexp(1.0, np.arange(bottom, top + 1)).reshape((-1,) + (1,) * self.weight.ndim))
+        inv = self.inv
+        with np.errstate(all="ignore"):
+            mean, spread = doubling_powers_of_two(inv["D"], inv["b"], inv["init"], inv["out"], top, bottom)
+            return self._weighted(mean, spread)
+
+    def _weighted(self, mean: np.ndarray, spread: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The two parts from the mean path and the noise sum: weights, and inf (never NaN) on divergence."""
+        with np.errstate(all="ignore"):
             used = self.weight > 0
             det = np.where(used, self.weight * self.start * mean * mean, 0.0)
             noi = np.where(used, self.weight * self.noise * spread, 0.0)

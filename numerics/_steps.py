@@ -113,6 +113,8 @@ _LOG2_MAX = 62
 _MAX_FRONTIER = 1 << 15
 #: intervals shorter than this are evaluated exactly at every step
 _LEAF = 8
+#: steps 2^K of the doubling search evaluated together (one squaring chain under exact doubling)
+_GALLOP_LEVELS = 8
 _TWO_PI = 2.0 * np.pi
 #: computed spectral radii up to 1 + this count as the stability edge under exact doubling
 _EDGE_RTOL = 2.0**-40
@@ -565,16 +567,15 @@ def _first_hits(model: RiskModel, target: float) -> np.ndarray:
     unsettled = np.setdiff1d(np.arange(rows_total), todo)
     if unsettled.size:
         best[unsettled[_risk_sums(model, unsettled, np.zeros(unsettled.size))[0] <= target]] = 0.0
-    k = 0
-    while todo.size and k <= _LOG2_MAX + 1:
-        t = np.full(todo.size, 0.0 if k == 0 else float(2 ** (k - 1)))
-        risk, noise, _ = _risk_sums(model, todo, t)
-        hit = risk <= target
-        over = (noise > target) & ~hit
-        best[todo[hit]] = t[hit]
-        horizon[todo[hit | over]] = t[hit | over]
-        todo = todo[~(hit | over)]
-        k += 1
+    if todo.size:
+        risk, noise, _ = _risk_sums(model, todo, np.zeros(todo.size))
+        todo = _decide(todo, np.zeros(todo.size), risk[:, None], noise[:, None], target, best, horizon)
+    for bottom in range(0, _LOG2_MAX + 1, _GALLOP_LEVELS):
+        if not todo.size:
+            break
+        top = min(bottom + _GALLOP_LEVELS - 1, _LOG2_MAX)
+        risk, noise = _gallop_sums(model, todo, bottom, top)
+        todo = _decide(todo, np.ldexp(1.0, np.arange(bottom, top + 1)), risk, noise, target, best, horizon)
     cert = _Certificates(model)
     if todo.size and cert.pack is not None:
         horizon[todo] = _bounded_edge_horizons(model, cert, todo, target)
@@ -591,6 +592,38 @@ def _first_hits(model: RiskModel, target: float) -> np.ndarray:
     rows = np.nonzero(horizon > 0)[0]
     _branch_and_bound(model, target, rows, np.zeros(rows.size), horizon[rows] - 1.0, best, per_row=True, cert=cert)
     return best
+
+
+def _gallop_sums(model: RiskModel, rows: np.ndarray, bottom: int, top: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact risk and noise part of the given rows at :math:`t = 2^K` for K from ``bottom`` to
+    ``top``, summed over bins (in blocks): two arrays of shape ``(rows, top - bottom + 1)``."""
+    levels = top - bottom + 1
+
+    def block(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        whole = r.size == model.weight.shape[0] and np.array_equal(r, np.arange(r.size))
+        det, noi = (model if whole else model.take(r)).parts_at_powers_of_two(bottom, top)
+        return np.sum(det + noi, axis=-1).T, np.sum(noi, axis=-1).T
+
+    return _blocked(block, model.weight.shape[-1] * levels, rows)
+
+
+def _decide(
+    rows: np.ndarray, t: np.ndarray, risk: np.ndarray, noise: np.ndarray, target: float,
+    best: np.ndarray, horizon: np.ndarray,
+) -> np.ndarray:
+    """One stretch of the doubling search of :func:`_first_hits`: per row the first of the steps
+    ``t`` (increasing; ``risk``/``noise`` of shape ``(rows, t)``) that hits the target (recorded in
+    ``best`` and ``horizon``) or whose noise part alone exceeds it (``horizon``). Returns the rows
+    with neither."""
+    hit = risk <= target
+    decided = hit | (noise > target)
+    done = decided.any(axis=1)
+    first = np.argmax(decided, axis=1)[done]
+    r = rows[done]
+    horizon[r] = t[first]
+    hits = hit[done, first]
+    best[r[hits]] = t[first][hits]
+    return rows[~done]
 
 
 def _bounded_edge_horizons(model: RiskModel, cert: _Certificates, rows: np.ndarray, target: float) -> np.ndarray:
