@@ -7,7 +7,7 @@ Regenerate with `python -m nqm.theory._regenerate`; tests/theory/test_codegen.py
 import numpy
 from numpy import inf
 
-FORMS_VERSION = 4
+FORMS_VERSION = 3
 
 
 def _sgd(h, c, B, lr):

@@ -57,6 +57,7 @@ from sympy.printing.numpy import NumPyPrinter
 
 from ._derive import NumericInvariants, _factor, derive
 from ._forms_cache import (
+    FORMAT_VERSION,
     TRANSITION_KEYS,
     FormsCacheWarning,
     RefusedForms,
@@ -83,8 +84,8 @@ __all__ = [
     "write_generated_module",
 ]
 
-#: bump when the generated interface changes (invalidates the disk cache)
-FORMS_VERSION = 4
+#: bump when the generated values change (invalidates the forms cache and the result caches of nqm.numerics)
+FORMS_VERSION = 3
 #: unit-interval hyperparameters written both ways and chosen per element (2^k variants of every
 #: expression); a spec with more has the others always complemented (numpy.choose takes < 32 choices
 #: on numpy 1.x)
@@ -308,6 +309,7 @@ def _spec_key(spec: OptimizerSpec) -> str:
     payload = repr(
         (
             FORMS_VERSION,
+            FORMAT_VERSION,  # an entry of another format is stored under another key, never read
             sp.srepr(spec.A),
             sp.srepr(spec.b),
             sp.srepr(spec.init),

@@ -17,7 +17,7 @@ import sympy as sp
 
 import nqm.numerics
 from nqm.numerics._generated import FORMS
-from nqm.theory import LR, Hyperparameter, OptimizerSpec, _codegen
+from nqm.theory import LR, Hyperparameter, OptimizerSpec, _codegen, _forms_cache
 from nqm.theory._forms_cache import (
     TRANSITION_KEYS,
     RefusedForms,
@@ -171,6 +171,24 @@ def test_fresh_forms_outside_the_whitelist_are_used_but_never_stored(
         fn = compile_forms(SPEC)
     assert cached_forms_source(SPEC) == outside and not _path(SPEC).exists()
     fn(*ARGS)
+
+
+def test_an_entry_of_the_previous_format_is_never_read(cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An entry of format 1 (the forms function alone) lies under another key, the key holding the format
+    version: a spec with only such an entry is derived afresh without a warning, the old file untouched."""
+    with monkeypatch.context() as patch:
+        patch.setattr(_codegen, "FORMAT_VERSION", 1)
+        patch.setattr(_forms_cache, "FORMAT_VERSION", 1)
+        old_path = _path(SPEC)
+        old = entry_bytes(_codegen._spec_key(SPEC), _valid_source().partition("\n\ndef forms_transition(")[0])
+    assert old_path != _path(SPEC)
+    old_path.write_bytes(old)
+    _path(SPEC).unlink()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        compile_transition(SPEC)(*ARGS)
+    assert old_path.read_bytes() == old
+    assert decode_entry(_codegen._spec_key(SPEC), _path(SPEC).read_bytes()) == _valid_source()
 
 
 def test_the_transition_function_never_rereads_the_cache_file(cache_dir: Path, system_calls: list[str]) -> None:
