@@ -187,7 +187,7 @@ class _Checker:
             raise _refuse(node, "a key other than a string")
         for value in node.value.values:
             self.expr(value)
-        return tuple(k.value for k in keys)  # type: ignore[union-attr]
+        return tuple(str(k.value) for k in keys if isinstance(k, ast.Constant))
 
 
 def transition_name(function_name: str) -> str:
@@ -205,13 +205,12 @@ def check_forms_source(source: str, params: tuple[str, ...], function_name: str 
     except (SyntaxError, ValueError, RecursionError, MemoryError) as err:  # ValueError: null bytes
         raise RefusedForms(f"not Python ({type(err).__name__})") from None
     names = (function_name, transition_name(function_name))
-    if tuple(getattr(node, "name", None) for node in tree.body) != names or not all(
-        isinstance(node, ast.FunctionDef) for node in tree.body
-    ):
+    functions = [node for node in tree.body if isinstance(node, ast.FunctionDef)]
+    if len(functions) != len(tree.body) or tuple(func.name for func in functions) != names:
         raise RefusedForms(f"generated forms are the functions {names[0]!r} and {names[1]!r} and nothing else")
-    forms, transition = tree.body
-    _check_function(forms, params)  # type: ignore[arg-type]
-    keys = _check_function(transition, params)  # type: ignore[arg-type]
+    forms, transition = functions
+    _check_function(forms, params)
+    keys = _check_function(transition, params)
     if keys != TRANSITION_KEYS:
         raise _refuse(transition, f"returning {', '.join(keys)} (not {', '.join(TRANSITION_KEYS)})")
     return tree
