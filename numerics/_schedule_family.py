@@ -8,17 +8,14 @@ hyperparameter by a complex step. The piece maps built from them are in :mod:`._
 
 from __future__ import annotations
 
-import ast
-import inspect
 import math
-import textwrap
 from collections.abc import Callable, Iterable, Mapping
-from functools import cache
 from typing import Any
 
 import numpy as np
 
-from ._forms import _shown
+from ._forms import Forms, _shown
+from ._generated import TRANSITIONS
 from ._optimizers import Optimizer
 from ._problem import Problem
 from .schedules import BATCH_SIZE
@@ -34,45 +31,18 @@ INVARIANT_KEYS = ("D", "Sbar", "b", "init", "out", "sigma", "det_D", "det_A_minu
 _TRANSITION_KEYS = frozenset({"D", "b", "init", "out"})
 
 
-@cache
-def _transition_function(fn: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]] | None:
-    """The generated forms function ``fn`` reduced to ``n`` and the transition entries
-    (:data:`_TRANSITION_KEYS`): the same statements and the same expressions of those entries
-    (so the same values, bit for bit), without the stationary and edge quantities that the
-    per-step recursion does not read (for momentum they are most of the work). ``None`` when
-    ``fn``'s source is not at hand or not of the generated form (then the whole forms are used).
+def _transition_function(forms: Forms) -> Callable[..., dict[str, Any]]:
+    """The generated transition function of ``forms`` (``forms_transition`` of
+    :func:`nqm.theory.codegen.forms_source`): ``n`` and the transition entries :data:`_TRANSITION_KEYS`,
+    the same expressions as the whole forms (so the same values, bit for bit), without the stationary and
+    edge quantities the per-step recursion does not read (for momentum they are most of the work). A
+    built-in's is in ``_generated.py``; a user spec's is compiled with its forms from the same checked
+    text (:func:`nqm.theory.codegen.compile_transition`)."""
+    if forms.builtin:
+        return TRANSITIONS[forms.name]  # type: ignore[return-value]
+    from nqm.theory.codegen import compile_transition
 
-    The source is the checked text a user spec's forms were compiled from (``fn.forms_source``, set
-    by :func:`nqm.theory.codegen.compile_forms`; never the cache file, which may have changed since it
-    was checked) or, for a built-in, its function in the package module ``_generated.py``."""
-    from . import _generated
-
-    source = getattr(fn, "forms_source", None)
-    try:
-        if source is None and getattr(fn, "__module__", None) == _generated.__name__:
-            source = textwrap.dedent(inspect.getsource(fn))
-        if not isinstance(source, str):
-            return None
-        tree = ast.parse(source)
-    except (OSError, TypeError, SyntaxError):
-        return None
-    func = tree.body[0] if len(tree.body) == 1 else None
-    if not isinstance(func, ast.FunctionDef) or not func.body:
-        return None
-    ret = func.body[-1]
-    if not isinstance(ret, ast.Return) or not isinstance(ret.value, ast.Dict):
-        return None
-    keep = _TRANSITION_KEYS | {"n"}
-    pairs = [(k, v) for k, v in zip(ret.value.keys, ret.value.values)
-             if isinstance(k, ast.Constant) and k.value in keep]
-    if len(pairs) != len(keep):
-        return None
-    ret.value = ast.Dict(keys=[k for k, _ in pairs], values=[v for _, v in pairs])
-    func.decorator_list = []
-    namespace: dict[str, Any] = {}
-    code = compile(ast.fix_missing_locations(tree), f"<transition of {fn.__qualname__}>", "exec")
-    exec(code, dict(fn.__globals__), namespace)  # noqa: S102 - our own generated code
-    return namespace[func.name]
+    return compile_transition(forms.source)
 
 
 #: relative size of the complex step: s(u) d f / d u = Im f(u + i eps s(u)) / eps, s(u) = abs(u) or 1 at 0
@@ -253,12 +223,10 @@ class ScheduleFamily:
             u = vals[name][..., None]
             hyper[name] = u + 1j * (_COMPLEX_STEP * relative_step(u)) if name == wrt else u
         B = vals[BATCH_SIZE][..., None] if self.batch_varies else np.asarray(self.batch_size)
-        # the transition entries alone do not need the edge quantities in double-double (Forms.evaluate)
-        transition = _transition_function(self.forms.fn) if set(keys) <= _TRANSITION_KEYS else None
-        if transition is None:
-            return self.forms.evaluate(self.h, self.c, B, hyper, edge_exact=not set(keys) <= _TRANSITION_KEYS), hyper, B
+        if not set(keys) <= _TRANSITION_KEYS:
+            return self.forms.evaluate(self.h, self.c, B, hyper), hyper, B
         with np.errstate(all="ignore"):
-            return transition(self.h, self.c, B, *(hyper[p] for p in self.forms.params)), hyper, B
+            return _transition_function(self.forms)(self.h, self.c, B, *(hyper[p] for p in self.forms.params)), hyper, B
 
     def transition_entries(self, values: Values) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
         """The entries of ``D`` (row-major, n*n of them) and of ``b`` (n) at ``values`` (:meth:`as_values`),

@@ -1,7 +1,10 @@
 r"""Numeric-ready forms: the theory's invariants turned into plain numpy code.
 
 :func:`forms_source` prints the :class:`~nqm.theory.NumericInvariants` of a spec as a
-Python function ``forms(h, c, B, <hyperparameters>) -> dict``. The built-ins are
+Python function ``forms(h, c, B, <hyperparameters>) -> dict``, and next to it
+``forms_transition`` with the same arguments, returning only the state dimension and the linear
+update's entries (:func:`compile_transition`: what the per-step recursion of a schedule reads, no
+work spent on the stationary and edge quantities). The built-ins are
 committed as ``numerics/_generated.py`` (regenerate with ``python -m nqm.theory._regenerate``,
 :mod:`nqm.theory._regenerate`; a test checks that the committed file is fresh), so ``import nqm.numerics`` never
 imports sympy. A user spec is compiled on first use by :func:`compile_forms` and cached
@@ -41,6 +44,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import os
+import re
 import warnings
 from collections.abc import Callable
 from dataclasses import fields
@@ -53,6 +57,8 @@ from sympy.printing.numpy import NumPyPrinter
 
 from ._derive import NumericInvariants, _factor, derive
 from ._forms_cache import (
+    FORMAT_VERSION,
+    TRANSITION_KEYS,
     FormsCacheWarning,
     RefusedForms,
     check_forms_source,
@@ -60,6 +66,7 @@ from ._forms_cache import (
     load_entry,
     numpy_printer,
     store_entry,
+    transition_name,
 )
 from ._spec import PRECONDITIONED_PROBLEM, Hyperparameter, OptimizerSpec
 from ._symbols import B, c, h, v0
@@ -68,6 +75,7 @@ __all__ = [
     "FormsCacheWarning",
     "cached_forms_source",
     "compile_forms",
+    "compile_transition",
     "exact_terms",
     "forms_source",
     "generated_module_source",
@@ -76,7 +84,7 @@ __all__ = [
     "write_generated_module",
 ]
 
-#: bump when the generated interface changes (invalidates the disk cache)
+#: bump when the generated values change (invalidates the forms cache and the result caches of nqm.numerics)
 FORMS_VERSION = 3
 #: unit-interval hyperparameters written both ways and chosen per element (2^k variants of every
 #: expression); a spec with more has the others always complemented (numpy.choose takes < 32 choices
@@ -233,11 +241,19 @@ def exact_terms(spec: OptimizerSpec) -> dict[str, tuple[tuple[tuple[float, tuple
 
 
 def forms_source(spec: OptimizerSpec, function_name: str = "forms") -> str:
-    """Source of ``def <function_name>(h, c, B, *hyperparameters) -> dict`` for ``spec``.
+    """Source of two functions of ``(h, c, B, *hyperparameters)`` for ``spec``, each returning a dict:
+    ``<function_name>``, every :class:`~nqm.theory.NumericInvariants` field (for n <= 2 the stationary
+    quantities as ``edge_<name>``, E times each, and the quantities of :func:`_edge_invariants`), and
+    ``<function_name>_transition`` (:func:`~nqm.theory._forms_cache.transition_name`), only the state
+    dimension ``n`` and the linear update's entries ``D`` = A - I (row-major), ``b``, ``init``, ``out``
+    (:data:`~nqm.theory._forms_cache.TRANSITION_KEYS`): the same expressions in the same statements, so
+    the same values bit for bit, for callers that read no more (the per-step recursion of a schedule, for
+    which the stationary and edge quantities would be most of the work).
 
     Unit-interval hyperparameters are written per element in the accurate one of two ways (module
     docstring): variant ``k`` complements the j-th of them where bit j of ``k`` is set, and the code
-    chooses ``k`` from the values (bit j set where the j-th is at least 1/2).
+    chooses ``k`` from the values (bit j set where the j-th is at least 1/2). Each function assigns
+    only the complements and ``k`` that its entries use.
     """
     inv = derive(spec).numeric
     params = [hp.name for hp in spec.hyperparameters]
@@ -256,39 +272,44 @@ def forms_source(spec: OptimizerSpec, function_name: str = "forms") -> str:
             return texts[0]
         return f"numpy.choose(_k, ({', '.join(texts)}))"
 
-    lines = [f"def {function_name}(h, c, B, {', '.join(params)}):" if params else f"def {function_name}(h, c, B):"]
-    lines.append(f'    """Numeric invariants of {spec.name!r}: see nqm.theory.NumericInvariants."""')
-    for hp in unit:
-        lines.append(f"    {hp.name}_c = 1.0 - {hp.name}")
+    def value_text(value: Any) -> str:
+        if value is None or isinstance(value, int):
+            return repr(value)
+        if isinstance(value, tuple):
+            return f"({', '.join(render(v) for v in value)},)"
+        return render(value)
+
+    preamble = [(f"{hp.name}_c", f"{hp.name}_c = 1.0 - {hp.name}") for hp in unit]
     if chosen:
         bits = " + ".join(f"{1 << j} * numpy.greater_equal({hp.name}, 0.5)" for j, hp in enumerate(chosen))
-        lines.append(f"    _k = numpy.asarray({bits}, dtype=numpy.intp)  # variant: which are complemented")
-    lines.append("    return {")
+        preamble.append(("_k", f"_k = numpy.asarray({bits}, dtype=numpy.intp)  # variant: which are complemented"))
     extra = _edge_invariants(inv) if inv.sigma is not None else {}
-    for f in fields(NumericInvariants):
-        value = getattr(inv, f.name)
-        if extra and f.name in _EDGE_SCALED:
-            continue
-        if f.name == "n":
-            lines.append(f"        'n': {value},")
-        elif value is None:
-            lines.append(f"        '{f.name}': None,")
-        elif isinstance(value, tuple):
-            body = ", ".join(render(v) for v in value)
-            lines.append(f"        '{f.name}': ({body},),")
-        else:
-            lines.append(f"        '{f.name}': {render(value)},")
-    for name, value in extra.items():
-        body = f"({', '.join(render(v) for v in value)},)" if isinstance(value, tuple) else render(value)
-        lines.append(f"        '{name}': {body},")
-    lines.append("    }")
-    return "\n".join(lines) + "\n"
+    entries = [(f.name, value_text(getattr(inv, f.name))) for f in fields(NumericInvariants)
+               if not (extra and f.name in _EDGE_SCALED)]
+    entries += [(name, value_text(value)) for name, value in extra.items()]
+    signature = ", ".join(["h", "c", "B", *params])
+
+    def function(name: str, doc: str, returned: list[tuple[str, str]]) -> str:
+        used = " ".join(text for _, text in returned)
+        lines = [f"def {name}({signature}):", f'    """{doc}"""']
+        lines += [f"    {line}" for var, line in preamble if re.search(rf"\b{var}\b", used)]
+        lines += ["    return {", *(f"        '{key}': {text}," for key, text in returned), "    }"]
+        return "\n".join(lines) + "\n"
+
+    forms = function(function_name, f"Numeric invariants of {spec.name!r}: see nqm.theory.NumericInvariants.", entries)
+    transition = function(
+        transition_name(function_name),
+        f"The linear update of {spec.name!r}: {', '.join(TRANSITION_KEYS)} of nqm.theory.NumericInvariants.",
+        [(key, text) for key, text in entries if key in TRANSITION_KEYS],
+    )
+    return forms + "\n\n" + transition
 
 
 def _spec_key(spec: OptimizerSpec) -> str:
     payload = repr(
         (
             FORMS_VERSION,
+            FORMAT_VERSION,  # an entry of another format is stored under another key, never read
             sp.srepr(spec.A),
             sp.srepr(spec.b),
             sp.srepr(spec.init),
@@ -339,6 +360,10 @@ def generated_module_source(specs: tuple[OptimizerSpec, ...]) -> str:
             f"{scale_covariant(spec)!r}, {exact_terms(spec)!r}),"
         )
     table.append("}")
+    table += ["", "#: name -> the transition function: n, D, b, init, out of the forms, the same expressions",
+              "#: (nqm.theory.codegen.forms_source)", "TRANSITIONS = {"]
+    table += [f"    {spec.name!r}: {transition_name(f'_{spec.name}')}," for spec in specs]
+    table.append("}")
     return (
         "\n".join(header) + "\n\n" + "\n\n".join(body) + "\n\n" + "\n".join(precond) + "\n\n" + "\n".join(table) + "\n"
     )
@@ -387,14 +412,23 @@ def cached_forms_source(spec: OptimizerSpec) -> str:
 
 
 @cache
-def compile_forms(spec: OptimizerSpec) -> Callable[..., dict[str, Any]]:
-    """Compile the numeric forms of ``spec`` (memory- and disk-cached by spec content) from the
-    checked text of :func:`cached_forms_source`, never from a file. The function carries that
-    text as ``forms_source`` (what :mod:`nqm.numerics` reads instead of its source file)."""
+def _compiled(spec: OptimizerSpec) -> dict[str, object]:
+    """The namespace defining both functions of :func:`forms_source` for ``spec``, compiled from the
+    checked text of :func:`cached_forms_source` (never from a file)."""
     source, tree = _checked_forms(spec)
-    fn = compile_checked(tree if tree is not None else ast.parse(source), _spec_key(spec))["forms"]
-    fn.forms_source = source  # type: ignore[attr-defined]
-    return fn  # type: ignore[return-value]
+    return compile_checked(tree if tree is not None else ast.parse(source), _spec_key(spec))
+
+
+def compile_forms(spec: OptimizerSpec) -> Callable[..., dict[str, Any]]:
+    """The numeric forms of ``spec`` (``forms`` of :func:`forms_source`), compiled once per spec content
+    from the checked text of :func:`cached_forms_source` (memory- and disk-cached)."""
+    return _compiled(spec)["forms"]  # type: ignore[return-value]
+
+
+def compile_transition(spec: OptimizerSpec) -> Callable[..., dict[str, Any]]:
+    """The transition function of ``spec`` (``forms_transition`` of :func:`forms_source`: ``n``, ``D``,
+    ``b``, ``init``, ``out``, the values of :func:`compile_forms` bit for bit), compiled with it."""
+    return _compiled(spec)[transition_name("forms")]  # type: ignore[return-value]
 
 
 def write_generated_module(path: Path, specs: tuple[OptimizerSpec, ...]) -> bool:

@@ -4,20 +4,23 @@ A user spec's forms (:func:`~nqm.theory.codegen.forms_source`) take seconds to m
 so :func:`~nqm.theory.codegen.cached_forms_source` keeps them in
 ``$NQM_CACHE_DIR/forms/<spec key>.forms`` (default ``~/.cache/nqm-toolkit/forms/``), two parts::
 
-    {"format": "nqm-forms-cache", "version": 1, "key": KEY, "sha256": HASH}
+    {"format": "nqm-forms-cache", "version": 2, "key": KEY, "sha256": HASH}
     SOURCE
 
-``SOURCE`` is the text of ``def forms(h, c, B, <hyperparameters>): ... return {...}`` and ``HASH``
-the SHA-256 of ``"nqm-forms-cache\n1\nKEY\n"`` followed by the bytes of ``SOURCE`` as stored.
+``SOURCE`` is the text of ``def forms(h, c, B, <hyperparameters>): ... return {...}`` followed by
+``def forms_transition(h, c, B, <hyperparameters>): ... return {"n": ..., "D": ..., "b": ..., "init": ...,
+"out": ...}`` (version 1 held the first alone), and ``HASH`` the SHA-256 of ``"nqm-forms-cache\n2\nKEY\n"``
+followed by the bytes of ``SOURCE`` as stored.
 
 What is guaranteed. Reading an entry never executes code. An entry is compiled only if it
 parses, names the requested key (a file copied or renamed to another key is refused), matches
 its hash (truncation, bit flips, garbage and edited text are refused) and passes
-:func:`check_forms_source`: its syntax tree is exactly of the form the code generator writes (one
-function of the spec's arguments; assignments to new plain names; arithmetic, comparison and
-boolean operators on numeric constants, the arguments and names assigned before; calls only to
-the fixed set :data:`NUMPY_NAMES` of ``numpy`` functions the generator can write, and ``abs``; a
-final ``return {"<name>": expression, ...}``). No import, attribute other than
+:func:`check_forms_source`: its syntax tree is exactly of the form the code generator writes (those
+two functions of the spec's arguments and nothing else, each made of assignments to new plain
+names; arithmetic, comparison and boolean operators on numeric constants, the arguments and names
+assigned before in that function; calls only to the fixed set :data:`NUMPY_NAMES` of ``numpy``
+functions the generator can write, and ``abs``; a final ``return {"<name>": expression, ...}``, of
+exactly the keys :data:`TRANSITION_KEYS` in the second). No import, attribute other than
 ``numpy.<allowed name>``, subscript, string outside the docstring and the returned keys, loop,
 lambda, comprehension or other statement passes. The text is compiled from the tree that was
 checked, under a name that is no file (``<nqm forms KEY>``: nothing re-reads the file later), in
@@ -50,6 +53,7 @@ from sympy.printing.numpy import NumPyPrinter
 
 __all__ = [
     "NUMPY_NAMES",
+    "TRANSITION_KEYS",
     "FormsCacheWarning",
     "RefusedForms",
     "check_forms_source",
@@ -59,10 +63,14 @@ __all__ = [
     "load_entry",
     "numpy_printer",
     "store_entry",
+    "transition_name",
 ]
 
 FORMAT = "nqm-forms-cache"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: what the transition function returns: the state dimension and the linear update's entries
+#: (``D`` = A - I row-major, ``b``, ``init``, ``out``; :func:`~nqm.theory.codegen.forms_source`)
+TRANSITION_KEYS = ("n", "D", "b", "init", "out")
 #: an entry larger than this is refused before it is read (the largest generated forms are ~1 MB)
 MAX_ENTRY_BYTES = 64 * 2**20
 
@@ -170,7 +178,8 @@ class _Checker:
             raise _refuse(node, f"assigning {name!r} again")
         self.defined.add(name)
 
-    def returned(self, node: ast.stmt) -> None:
+    def returned(self, node: ast.stmt) -> tuple[str, ...]:
+        """The keys of the final ``return {...}``, after checking its values."""
         if not (isinstance(node, ast.Return) and isinstance(node.value, ast.Dict)):
             raise RefusedForms("generated forms end with `return {...}`")
         keys = node.value.keys
@@ -178,19 +187,38 @@ class _Checker:
             raise _refuse(node, "a key other than a string")
         for value in node.value.values:
             self.expr(value)
+        return tuple(str(k.value) for k in keys if isinstance(k, ast.Constant))
+
+
+def transition_name(function_name: str) -> str:
+    """The name of the transition function generated next to the forms function ``function_name``."""
+    return f"{function_name}_transition"
 
 
 def check_forms_source(source: str, params: tuple[str, ...], function_name: str = "forms") -> ast.Module:
-    """The syntax tree of ``source`` if it is exactly of the generated form (module docstring), for
-    a function ``function_name(h, c, B, *params)``; :class:`RefusedForms` naming the first construct
-    that is not. Checked from the tree alone: nothing in ``source`` is ever run."""
+    """The syntax tree of ``source`` if it is exactly of the generated form (module docstring): the
+    functions ``function_name(h, c, B, *params)`` and :func:`transition_name` of it, the latter returning
+    exactly the keys :data:`TRANSITION_KEYS`; :class:`RefusedForms` naming the first construct that is
+    not. Checked from the tree alone: nothing in ``source`` is ever run."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as err:  # ValueError: null bytes
         raise RefusedForms(f"not Python ({type(err).__name__})") from None
-    func = tree.body[0] if len(tree.body) == 1 else None
-    if not isinstance(func, ast.FunctionDef) or func.name != function_name:
-        raise RefusedForms(f"generated forms are one function {function_name!r} and nothing else")
+    names = (function_name, transition_name(function_name))
+    functions = [node for node in tree.body if isinstance(node, ast.FunctionDef)]
+    if len(functions) != len(tree.body) or tuple(func.name for func in functions) != names:
+        raise RefusedForms(f"generated forms are the functions {names[0]!r} and {names[1]!r} and nothing else")
+    forms, transition = functions
+    _check_function(forms, params)
+    keys = _check_function(transition, params)
+    if keys != TRANSITION_KEYS:
+        raise _refuse(transition, f"returning {', '.join(keys)} (not {', '.join(TRANSITION_KEYS)})")
+    return tree
+
+
+def _check_function(func: ast.FunctionDef, params: tuple[str, ...]) -> tuple[str, ...]:
+    """The keys ``func`` returns if it is one generated function of ``(h, c, B, *params)``;
+    :class:`RefusedForms` otherwise."""
     args = func.args
     names = ["h", "c", "B", *params]
     if (
@@ -198,7 +226,7 @@ def check_forms_source(source: str, params: tuple[str, ...], function_name: str 
         or args.defaults or any(a.annotation for a in args.args) or func.decorator_list or func.returns
         or getattr(func, "type_params", None)
     ):
-        raise _refuse(func, f"a signature other than {function_name}({', '.join(names)})")
+        raise _refuse(func, f"a signature other than {func.name}({', '.join(names)})")
     body = func.body
     first = body[0] if body else None
     if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and type(first.value.value) is str:
@@ -209,10 +237,9 @@ def check_forms_source(source: str, params: tuple[str, ...], function_name: str 
     try:
         for statement in body[:-1]:
             checker.assign(statement)
-        checker.returned(body[-1])
+        return checker.returned(body[-1])
     except RecursionError:
         raise RefusedForms("nested too deeply") from None
-    return tree
 
 
 def compile_checked(tree: ast.Module, key: str) -> dict[str, object]:

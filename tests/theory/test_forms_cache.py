@@ -17,10 +17,22 @@ import sympy as sp
 
 import nqm.numerics
 from nqm.numerics._generated import FORMS
-from nqm.numerics._schedule_family import _TRANSITION_KEYS, _transition_function
-from nqm.theory import LR, Hyperparameter, OptimizerSpec, _codegen
-from nqm.theory._forms_cache import RefusedForms, check_forms_source, decode_entry, entry_bytes
-from nqm.theory.codegen import FormsCacheWarning, cached_forms_source, compile_forms, forms_source
+from nqm.theory import LR, Hyperparameter, OptimizerSpec, _codegen, _forms_cache
+from nqm.theory._forms_cache import (
+    TRANSITION_KEYS,
+    RefusedForms,
+    check_forms_source,
+    decode_entry,
+    entry_bytes,
+    transition_name,
+)
+from nqm.theory.codegen import (
+    FormsCacheWarning,
+    cached_forms_source,
+    compile_forms,
+    compile_transition,
+    forms_source,
+)
 
 WD = Hyperparameter("wd", sp.Symbol("omega", real=True), 0.0, 1.0, True, False, "weight decay")
 
@@ -40,7 +52,7 @@ ARGS = (np.array([1.0, 1e-3]), np.array([0.5, 2.0]), 4.0, np.array([[0.1], [0.4]
 
 
 def _clear() -> None:
-    compile_forms.cache_clear()
+    _codegen._compiled.cache_clear()
     _codegen._checked_forms.cache_clear()
 
 
@@ -67,10 +79,17 @@ def _path(spec: OptimizerSpec, suffix: str = ".forms") -> Path:
     return _codegen._cache_dir() / f"{_codegen._spec_key(spec)}{suffix}"
 
 
-def _with_statement(source: str, statement: str) -> str:
-    """``source`` with ``statement`` as the function's first statement after the docstring."""
+def _with_statement(source: str, statement: str, function: str = "forms") -> str:
+    """``source`` with ``statement`` as the first statement of ``function`` after its docstring."""
     lines = source.splitlines(keepends=True)
-    return "".join(lines[:2]) + f"    {statement}\n" + "".join(lines[2:])
+    at = next(i for i, line in enumerate(lines) if line.startswith(f"def {function}(")) + 2
+    return "".join(lines[:at]) + f"    {statement}\n" + "".join(lines[at:])
+
+
+def _with_transition_entry(source: str, entry: str) -> str:
+    """``source`` with ``entry`` added last to the dict the transition function returns."""
+    head, _, tail = source.rpartition("    }\n")
+    return f"{head}        {entry},\n    }}\n{tail}"
 
 
 def _valid_source() -> str:
@@ -91,6 +110,14 @@ TAMPERED = {
     "attribute access": lambda: _forged(_with_statement(_valid_source(), '_x = numpy.f2py.os.system("pwned")')),
     "an import": lambda: _forged(_with_statement(_valid_source(), 'import os; _x = os.system("pwned")')),
     "a changed constant with the old hash": lambda: _forged(_valid_source()).replace(b"1.0 - wd", b"2.0 - wd"),
+    "__import__ in the transition function": lambda: _forged(
+        _with_statement(_valid_source(), '_x = __import__("os").system("pwned")', "forms_transition")
+    ),
+    "a call to the forms in the transition function": lambda: _forged(
+        _with_statement(_valid_source(), "_x = forms(h, c, B, lr, wd)", "forms_transition")
+    ),
+    "a transition function returning more": lambda: _forged(_with_transition_entry(_valid_source(), "'Sbar': (h,)")),
+    "the transition function left out": lambda: _forged(_valid_source().partition("\n\ndef forms_transition(")[0]),
     "a file copied from another key": lambda: entry_bytes(_codegen._spec_key(OTHER), forms_source(OTHER)),
     "truncated": lambda: _forged(_valid_source())[:-200],
     "garbage": lambda: b"\x00\xffnot an entry\n\x13",
@@ -108,6 +135,7 @@ def test_a_tampered_entry_is_refused_never_run_and_replaced(
     with pytest.warns(FormsCacheWarning, match=re.escape(str(_path(SPEC)))):
         fn = compile_forms(SPEC)
     fn(*ARGS)
+    assert set(compile_transition(SPEC)(*ARGS)) == set(TRANSITION_KEYS)
     assert system_calls == []
     fresh = _valid_source()
     assert cached_forms_source(SPEC) == fresh
@@ -141,23 +169,41 @@ def test_fresh_forms_outside_the_whitelist_are_used_but_never_stored(
     _path(SPEC).unlink()
     with pytest.warns(FormsCacheWarning, match="not caching"):
         fn = compile_forms(SPEC)
-    assert fn.forms_source == outside and not _path(SPEC).exists()
+    assert cached_forms_source(SPEC) == outside and not _path(SPEC).exists()
     fn(*ARGS)
 
 
+def test_an_entry_of_the_previous_format_is_never_read(cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An entry of format 1 (the forms function alone) lies under another key, the key holding the format
+    version: a spec with only such an entry is derived afresh without a warning, the old file untouched."""
+    with monkeypatch.context() as patch:
+        patch.setattr(_codegen, "FORMAT_VERSION", 1)
+        patch.setattr(_forms_cache, "FORMAT_VERSION", 1)
+        old_path = _path(SPEC)
+        old = entry_bytes(_codegen._spec_key(SPEC), _valid_source().partition("\n\ndef forms_transition(")[0])
+    assert old_path != _path(SPEC)
+    old_path.write_bytes(old)
+    _path(SPEC).unlink()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        compile_transition(SPEC)(*ARGS)
+    assert old_path.read_bytes() == old
+    assert decode_entry(_codegen._spec_key(SPEC), _path(SPEC).read_bytes()) == _valid_source()
+
+
 def test_the_transition_function_never_rereads_the_cache_file(cache_dir: Path, system_calls: list[str]) -> None:
-    """_transition_function works from the checked text in memory: a file changed after the forms
-    were compiled is not read again (before, inspect.getsource re-read it and exec'd what it found)."""
+    """compile_transition gives the function compiled with the forms from the checked text in memory:
+    a file changed after the forms were compiled is not read again, and its values are the forms'."""
     fn = compile_forms(SPEC)
-    tampered = _with_statement(_valid_source(), '_x = __import__("os").system("pwned")')
+    tampered = _with_statement(_valid_source(), '_x = __import__("os").system("pwned")', "forms_transition")
     for path in (_path(SPEC), _path(SPEC, ".py")):
         path.write_text("import numpy\n\n" + tampered)
-    transition = _transition_function(fn)
-    assert transition is not None
-    got, full = transition(*ARGS), fn(*ARGS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got, full = compile_transition(SPEC)(*ARGS), fn(*ARGS)
     assert system_calls == []
-    assert set(got) == _TRANSITION_KEYS | {"n"}
-    for key in _TRANSITION_KEYS:
+    assert tuple(got) == TRANSITION_KEYS and got["n"] == full["n"]
+    for key in TRANSITION_KEYS[1:]:
         for a, b in zip(got[key], full[key], strict=True):
             np.testing.assert_array_equal(a, b)
 
@@ -167,9 +213,9 @@ def _builtin_functions() -> Iterator[tuple[str, str, tuple[str, ...]]]:
     text = (Path(nqm.numerics.__file__).parent / "_generated.py").read_text()
     functions = {node.name: node for node in ast.parse(text).body if isinstance(node, ast.FunctionDef)}
     for name, (params, *_) in FORMS.items():
-        source = ast.get_source_segment(text, functions[f"_{name}"])
-        assert source is not None
-        yield f"_{name}", source + "\n", tuple(params)
+        sources = [ast.get_source_segment(text, functions[f]) for f in (f"_{name}", transition_name(f"_{name}"))]
+        assert None not in sources
+        yield f"_{name}", "\n\n".join(sources) + "\n", tuple(params)  # type: ignore[arg-type]
 
 
 def test_every_built_in_generated_function_passes_the_whitelist() -> None:
@@ -182,6 +228,8 @@ def test_every_built_in_generated_function_passes_the_whitelist() -> None:
 
 VALID = (
     "def forms(h, c, B, lr):\n    '''doc'''\n    x = numpy.sqrt(h*lr)\n    return {'n': 1, 'D': (-x,), 'init': None}\n"
+    "\n\ndef forms_transition(h, c, B, lr):\n    y = h*lr\n    return {'n': 1, 'D': (-y,), 'b': (-lr,), 'init': (1,), "
+    "'out': (1,)}\n"
 )
 
 
@@ -211,7 +259,15 @@ VALID = (
         VALID.replace("def forms(h, c, B, lr)", "def forms(h, c, B, *lr)"),
         VALID.replace("def forms(h, c, B, lr)", "def forms(h, c, B, wd)"),  # not the spec's arguments
         "@numpy.sqrt\n" + VALID,
-        VALID + "x = 1\n",  # anything besides the function
+        VALID + "x = 1\n",  # anything besides the functions
+        VALID.partition("\n\n")[0] + "\n",  # the transition function left out
+        VALID.replace("y = h*lr", "y = x"),  # a name of the forms function
+        VALID.replace("y = h*lr", "y = forms(h, c, B, lr)"),  # a call to the forms function
+        VALID.replace("'out': (1,)}", "'out': (1,), 'Sbar': (1,)}"),  # more than the transition's keys
+        VALID.replace("'b': (-lr,), ", ""),  # fewer
+        VALID.replace("def forms_transition(h, c, B, lr)", "def forms_transition(h, c, B)"),
+        VALID.replace("def forms_transition(", "def transition("),
+        "\n\n".join(reversed(VALID.split("\n\n\n"))),  # the two in the other order
         "import os\n" + VALID,
     ],
 )
