@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ._generated import FORMS
+from ._generated import FORMS, TRANSITIONS
 from ._twofold import double_double_in_x, polynomials, two_product
 
 __all__ = [
@@ -285,35 +285,59 @@ class Forms:
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         return forms_for, (self.name if self.source is None else self.source,)
 
+    @property
+    def transition_function(self) -> Callable[..., dict[str, Any]]:
+        """The generated transition function (``forms_transition`` of :func:`nqm.theory.codegen.forms_source`):
+        ``(h, c, B, *hyperparameters)`` -> ``n`` and the transition entries ``D``, ``b``, ``init``, ``out``,
+        the same expressions as :attr:`fn` (so the same values, bit for bit), without the stationary and
+        edge quantities. A built-in's is in ``_generated.py``; a user spec's is compiled with its forms
+        from the same checked text (:func:`nqm.theory.codegen.compile_transition`)."""
+        if self.builtin:
+            return TRANSITIONS[self.name]  # type: ignore[return-value]
+        from nqm.theory.codegen import compile_transition
+
+        return compile_transition(self.source)
+
+    def transition(
+        self, h: np.ndarray, c: np.ndarray, B: np.ndarray, hyper: Mapping[str, float | np.ndarray], *,
+        normalised: bool = False,
+    ) -> dict[str, Any]:
+        """``n`` and the transition entries ``D``, ``b``, ``init`` and ``out`` alone (:attr:`transition_function`),
+        for callers that read no more (spectral radii, exact doubling, Monte Carlo, the per-step
+        recursion of schedules); entries broadcast against ``h`` and the hyperparameters.
+        ``normalised`` as for :meth:`evaluate`."""
+        with np.errstate(all="ignore"):
+            return self.transition_function(*self._arguments(h, c, B, hyper, normalised))
+
+    def _arguments(
+        self, h: np.ndarray, c: np.ndarray, B: np.ndarray, hyper: Mapping[str, float | np.ndarray], normalised: bool
+    ) -> tuple[Any, ...]:
+        """The generated functions' arguments ``(h, c, B, *hyperparameters)``, at the equivalent problem
+        :math:`(1, c/h, \alpha h)` when ``normalised``."""
+        if not normalised:
+            return (h, c, B, *(hyper[p] for p in self.params))
+        if not self.scale_covariant:
+            raise ValueError(f"the forms of {self.name!r} are not scale covariant")
+        args = {**hyper, "lr": hyper["lr"] * h}
+        return (np.ones_like(h), c / h, B, *(args[p] for p in self.params))
+
     def evaluate(
         self, h: np.ndarray, c: np.ndarray, B: np.ndarray, hyper: Mapping[str, float | np.ndarray], *,
         normalised: bool = False,
-        edge_exact: bool = True,
     ) -> dict[str, Any]:
         r"""Evaluate the invariants; entries broadcast against ``h`` and the hyperparameters.
 
         ``normalised`` (only for :attr:`scale_covariant` forms): evaluate at the equivalent
         problem :math:`h = 1`, :math:`\alpha = \alpha h`, :math:`c = c/h`, whose invariants are
         scale free (:math:`g` is :math:`h` times, the stationary quantities :math:`h^2` times the
-        original ones); the caller rescales the weights.
-
-        ``edge_exact=False`` keeps the generated double-precision values of the edge quantities
-        (:meth:`_exact` recomputes them in double-double near the stability edge): for callers that
-        read only the transition entries ``D``, ``b``, ``init`` and ``out`` (spectral radii, Monte
-        Carlo), which the edge quantities do not enter.
+        original ones); the caller rescales the weights. Callers that read only the transition
+        entries use :meth:`transition`.
         """
-        if normalised and not self.scale_covariant:
-            raise ValueError(f"the forms of {self.name!r} are not scale covariant")
-        args = dict(hyper)
         with np.errstate(all="ignore"):
-            if normalised:
-                args["lr"] = hyper["lr"] * h
-                inv = self.fn(np.ones_like(h), c / h, B, *(args[p] for p in self.params))
-            else:
-                inv = self.fn(h, c, B, *(args[p] for p in self.params))
+            inv = self.fn(*self._arguments(h, c, B, hyper, normalised))
             if "edge" in inv:
                 # a complex step (derivatives, numerics/_schedule_maps.py) keeps the generated values
-                if edge_exact and not any(np.iscomplexobj(v) for v in (h, *hyper.values())):
+                if not any(np.iscomplexobj(v) for v in (h, *hyper.values())):
                     self._exact(h, hyper, inv, normalised)
                 self._divide_by_edge(inv)
         return inv

@@ -224,7 +224,7 @@ class _Coefficients:
         if B.ndim:  # one batch size per table
             tables = B.size
             B = B[:, None]
-        inv = opt.forms.evaluate(h, c, B, hyper, edge_exact=False)  # D, b, init, out
+        inv = opt.forms.transition(h, c, B, hyper)
         n = int(inv["n"])
         shape = (tables, h.size)
 

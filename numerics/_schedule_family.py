@@ -9,13 +9,12 @@ hyperparameter by a complex step. The piece maps built from them are in :mod:`._
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
 
-from ._forms import Forms, _shown
-from ._generated import TRANSITIONS
+from ._forms import _shown
 from ._optimizers import Optimizer
 from ._problem import Problem
 from .schedules import BATCH_SIZE
@@ -29,20 +28,6 @@ Values = Mapping[str, np.ndarray] | np.ndarray
 INVARIANT_KEYS = ("D", "Sbar", "b", "init", "out", "sigma", "det_D", "det_A_minus_1")
 #: the invariants that are transition entries (no edge quantity enters them)
 _TRANSITION_KEYS = frozenset({"D", "b", "init", "out"})
-
-
-def _transition_function(forms: Forms) -> Callable[..., dict[str, Any]]:
-    """The generated transition function of ``forms`` (``forms_transition`` of
-    :func:`nqm.theory.codegen.forms_source`): ``n`` and the transition entries :data:`_TRANSITION_KEYS`,
-    the same expressions as the whole forms (so the same values, bit for bit), without the stationary and
-    edge quantities the per-step recursion does not read (for momentum they are most of the work). A
-    built-in's is in ``_generated.py``; a user spec's is compiled with its forms from the same checked
-    text (:func:`nqm.theory.codegen.compile_transition`)."""
-    if forms.builtin:
-        return TRANSITIONS[forms.name]  # type: ignore[return-value]
-    from nqm.theory.codegen import compile_transition
-
-    return compile_transition(forms.source)
 
 
 #: relative size of the complex step: s(u) d f / d u = Im f(u + i eps s(u)) / eps, s(u) = abs(u) or 1 at 0
@@ -217,7 +202,7 @@ class ScheduleFamily:
     ) -> tuple[dict[str, Any], dict[str, float | np.ndarray], np.ndarray]:
         """The generated forms (unstacked entries) at ``vals`` (:meth:`as_values`; a complex step in
         ``wrt``), the hyperparameters and the batch size they were evaluated at; only the
-        transition entries (:func:`_transition_function`) when ``keys`` asks for no more."""
+        transition entries (:meth:`~._forms.Forms.transition`) when ``keys`` asks for no more."""
         hyper: dict[str, float | np.ndarray] = dict(self.fixed)
         for name in self.varying:
             u = vals[name][..., None]
@@ -225,8 +210,7 @@ class ScheduleFamily:
         B = vals[BATCH_SIZE][..., None] if self.batch_varies else np.asarray(self.batch_size)
         if not set(keys) <= _TRANSITION_KEYS:
             return self.forms.evaluate(self.h, self.c, B, hyper), hyper, B
-        with np.errstate(all="ignore"):
-            return _transition_function(self.forms)(self.h, self.c, B, *(hyper[p] for p in self.forms.params)), hyper, B
+        return self.forms.transition(self.h, self.c, B, hyper), hyper, B
 
     def transition_entries(self, values: Values) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
         """The entries of ``D`` (row-major, n*n of them) and of ``b`` (n) at ``values`` (:meth:`as_values`),

@@ -193,7 +193,7 @@ def spectral_radius(
     grid = np.broadcast_shapes(*(np.shape(v) for v in hyper.values())) if hyper else ()
     h_, c_, _ = problem.preconditioned(precond_power)
     values = {k: np.asarray(v, dtype=float)[..., None] for k, v in hyper.items()}
-    inv = forms.evaluate(h_, c_, np.asarray(1.0), values, edge_exact=False)  # only D is read
+    inv = forms.transition(h_, c_, np.asarray(1.0), values)
     n = int(inv["n"])
     shape = grid + (problem.size,)
     D = np.stack([np.broadcast_to(np.asarray(e, dtype=float), shape) for e in inv["D"]], axis=-1)

@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 import nqm.numerics
 import nqm.numerics as nn
 from nqm.numerics._forms import forms_for
-from nqm.numerics._schedule_family import _transition_function
 from nqm.theory import BETA, BUILTINS, GAMMA, LR, Hyperparameter, OptimizerSpec
 from nqm.theory.codegen import generated_module_source
 from nqm.theory.symbols import h
@@ -107,7 +106,7 @@ def test_the_transition_function_is_the_specs_transition_matrix(spec: OptimizerS
     hypers = {hp: [sp.Rational(j, 64) for j in _numerators(data, hp, size)] for hp in spec.hyperparameters}
     forms = forms_for(spec)
     assert forms.params == tuple(hp.name for hp in spec.hyperparameters)
-    got = _transition_function(forms)(
+    got = forms.transition_function(
         np.array(hs, dtype=float), np.full(size, 0.5), 4.0, *(np.array(v, dtype=float) for v in hypers.values())
     )
     n = spec.A.shape[0]
