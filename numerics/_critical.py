@@ -261,7 +261,7 @@ def expected_gradient_noise_scale(
     Result shape: the optimizer's grid + the shape of the evaluation times (``(T + 1,)`` for a horizon T).
     """
     t = evaluation_steps(steps)
-    model = build_model(problem, as_optimizer(opt, hyperparameters), batch_size, trailing=1)
+    model = build_model(problem, as_optimizer(opt, hyperparameters, "opt"), batch_size, trailing=1)
     det, noi = model.parts(t.ravel())
     risk = det + noi  # per bin, axis -2
     h = problem.h.reshape(-1, 1)

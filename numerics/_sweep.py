@@ -68,7 +68,7 @@ def effective_lr(opt: OptimizerLike, **hyperparameters: object) -> np.ndarray:
     :math:`h\to0`, e.g. weight decay, whose rate is set by the decay rather than the curvature.
     Shape: the optimizer's grid. ``opt`` as for :func:`~nqm.numerics.expected_risk`.
     """
-    plain = as_optimizer(opt, hyperparameters).replace(precond_power=0.0)
+    plain = as_optimizer(opt, hyperparameters, "opt").replace(precond_power=0.0)
     rate, closed = _slowest_rate(plain, _H_EFF)
     # probe curvatures, largest first: the slope is read at the first h where the rate doubles
     # with h to within tol (the O(h^2) term is negligible), e.g. momentum needs alpha h << (1-beta)^2

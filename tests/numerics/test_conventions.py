@@ -150,7 +150,7 @@ def test_sweeps_take_optimizers_directly() -> None:
 
 def test_an_unaccepted_optimizer_argument_names_the_accepted_forms() -> None:
     for bad in (3, None, nn.Optimizer, object()):
-        with pytest.raises(ValueError, match=r"optimizer must be an optimizer .* or a registered name; got"):
+        with pytest.raises(ValueError, match=r"^opt must be an optimizer .* or a registered name; got"):
             nn.expected_risk(PROB, bad, batch_size=B, steps=[1], lr=0.1)
         with pytest.raises(TypeError):  # also a TypeError, as before
             nn.tune(PROB, bad, batch_size=B, target=TARGET)
