@@ -273,7 +273,7 @@ def test_figures_take_every_optimizer_form_and_label_it_by_its_spec() -> None:
     ref = figure_steps_surface(optimizer=nn.Momentum(lr=0.1, beta=0.5), **surface)
     assert [r["steps"] for r in got.data] == [r["steps"] for r in ref.data]
     crit = figure_critical_vs_power(problem=FIG_PROB, powers=(0.0, 0.5), optimizers=[nn.SGD, USER_SGD], batch_sizes=FIG_BS)
-    rows = {(r["optimizer"], r["precond_power"]): r["perfect_scaling_2x"] for r in crit.data}
+    rows = {(r["optimizer"], r["precond_power"]): r["B_crit_perfect_scaling_2x"] for r in crit.data}
     assert {k[0] for k in rows} == {"sgd", USER_SGD.name}
     for p in (0.0, 0.5):
         assert rows["sgd", p] == rows[USER_SGD.name, p] or math.isnan(rows["sgd", p]) and math.isnan(rows[USER_SGD.name, p])
