@@ -119,7 +119,9 @@ def test_steps_matches_steps_to_target(tmp_path: Path) -> None:
         assert r["stationary_risk"] == pytest.approx(float(nn.stationary_risk(PAPER, opt, batch_size=B)), rel=1e-12)
 
 
-def test_montecarlo_matches_the_engine(tmp_path: Path) -> None:
+def test_montecarlo_matches_the_engine_with_the_same_default_simulation(tmp_path: Path) -> None:
+    """The command's default simulation is monte_carlo's (per-coordinate on the paper's problem): the same numbers
+    (before: the command simulated one coordinate per bin by default, Python every coordinate)."""
     out = tmp_path / "mc.csv"
     result = _ok("montecarlo", "--optimizer", "sgd", "--hp", "lr=0.5", "--batch-size", "16", "--steps", "0:20:10",
                  "--runs", "4", "--seed", "3", "--output", out)
@@ -129,7 +131,8 @@ def test_montecarlo_matches_the_engine(tmp_path: Path) -> None:
     assert steps == [0, 10, 20]
     opt = nn.SGD(lr=0.5)
     exact = nn.expected_risk(PAPER, opt, batch_size=16, steps=np.array(steps))
-    mc = nn.monte_carlo(PAPER, opt, batch_size=16, steps=20, runs=4, seed=3, coordinates="scaled")  # --simulate per-bin
+    mc = nn.monte_carlo(PAPER, opt, batch_size=16, steps=20, runs=4, seed=3)  # the defaults of both
+    assert mc.simulate == "per-coordinate" and "per-coordinate: 10,000 simulated coordinates" in " ".join(result.stdout.split())
     for r, e, t in zip(rows, exact, steps):
         assert float(r["exact"]) == pytest.approx(e, rel=1e-12)
         assert float(r["mc_mean"]) == pytest.approx(mc.mean[t], rel=1e-12)
