@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -144,22 +145,34 @@ class CriticalBatchSizes(Tabular):
     then passes through both points, finite but untested). Empty when both values are finite and
     the fit is tested.
 
-    ``to_pandas()``: one row; McCandlish's ``S_min`` (steps), ``E_min`` (examples),
-    ``B_crit_mccandlish`` and ``rms_relative_error`` (``nan`` without a fit), and
-    ``B_crit_perfect_scaling_2x`` (batch sizes).
+    ``to_pandas()``: one row, :meth:`record`. The two definitions are spelled
+    :attr:`DEFINITIONS`, ``B_crit_mccandlish`` and ``B_crit_perfect_scaling_2x``, in every
+    output: these tables, :meth:`Sweep.to_json <nqm.numerics.Sweep.to_json>`, the ``"critical"``
+    table of :class:`~nqm.numerics.SweepList`, ``nqm critical`` and ``nqm sweep`` (CSV, JSON and
+    console), the report's and the figures' tables and the network validation.
     """
 
     mccandlish: McCandlishFit | None
     perfect_scaling_2x: float
     reason: str = ""
 
+    #: the names of the two definitions (McCandlish's fit, 2x perfect scaling), the same in every output
+    DEFINITIONS: ClassVar[tuple[str, str]] = ("B_crit_mccandlish", "B_crit_perfect_scaling_2x")
+
+    def record(self) -> dict[str, float | str]:
+        """The one row of the table: McCandlish's ``S_min`` (steps), ``E_min`` (examples),
+        ``B_crit_mccandlish`` and ``rms_relative_error`` (``nan`` without a fit), then
+        ``B_crit_perfect_scaling_2x`` (batch sizes) and ``reason`` (see the class)."""
+        fit = self.mccandlish or McCandlishFit(math.nan, math.nan, math.nan, math.nan)
+        mccandlish, two_x = self.DEFINITIONS
+        return {"S_min": fit.S_min, "E_min": fit.E_min, mccandlish: fit.B_crit,
+                "rms_relative_error": fit.rms_relative_error, two_x: self.perfect_scaling_2x, "reason": self.reason}
+
     def _tables(self) -> dict[str, tuple[str, ...]]:
         return {"fit": ()}
 
     def _columns(self, table: str) -> Columns:
-        fit = self.mccandlish or McCandlishFit(math.nan, math.nan, math.nan, math.nan)
-        return {"S_min": [fit.S_min], "E_min": [fit.E_min], "B_crit_mccandlish": [fit.B_crit],
-                "rms_relative_error": [fit.rms_relative_error], "B_crit_perfect_scaling_2x": [self.perfect_scaling_2x]}
+        return {k: [v] for k, v in self.record().items()}
 
 
 def critical_batch_sizes(batch_sizes: object, steps: object) -> CriticalBatchSizes:
@@ -261,7 +274,7 @@ def expected_gradient_noise_scale(
     Result shape: the optimizer's grid + the shape of the evaluation times (``(T + 1,)`` for a horizon T).
     """
     t = evaluation_steps(steps)
-    model = build_model(problem, as_optimizer(opt, hyperparameters), batch_size, trailing=1)
+    model = build_model(problem, as_optimizer(opt, hyperparameters, "opt"), batch_size, trailing=1)
     det, noi = model.parts(t.ravel())
     risk = det + noi  # per bin, axis -2
     h = problem.h.reshape(-1, 1)

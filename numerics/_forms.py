@@ -400,12 +400,13 @@ class Forms:
             inv[name] = tuple(divide(v) for v in value) if isinstance(value, tuple) else divide(value)
 
 
-def forms_for(spec: object) -> Forms:
+def forms_for(spec: object, name: str = "optimizer") -> Forms:
     """The forms of ``spec``: an :class:`nqm.theory.OptimizerSpec`, or the name of a registered one.
 
     A built-in (by name, or a spec equal to it) gives its generated forms without importing sympy;
     any other spec compiles once per spec content (:func:`_compiled`). Names are looked up in the
-    registry here and nowhere else; an unknown one is ``ValueError`` listing the registered names.
+    registry here and nowhere else; an unknown one is ``ValueError`` naming the parameter ``name``
+    (the caller's own parameter) and listing the registered names.
     """
     if isinstance(spec, str) and spec in FORMS:
         generated: tuple[Any, ...] = FORMS[spec]  # (params, ranges, fn, noise_linear, scale_covariant, exact_terms)
@@ -418,7 +419,7 @@ def forms_for(spec: object) -> Forms:
         found = get_spec(spec)  # type: ignore[arg-type]
     except (KeyError, TypeError):  # TypeError: an unhashable name
         raise UnknownOptimizerError(
-            f"optimizer must name a registered spec ({', '.join(registered_names())}); got {_shown(spec)}"
+            f"{name} must name a registered spec ({', '.join(registered_names())}); got {_shown(spec)}"
         ) from None
     return _compiled(found)
 

@@ -31,7 +31,7 @@ import numpy as np
 from ._chebyshev import ChebyshevPowers
 from ._doubling import doubling_moments, doubling_powers_of_two, spectral_radius
 from ._forms import MAX_STEPS, validate_batch_size, validate_steps
-from ._optimizers import Optimizer
+from ._optimizers import Optimizer, OptimizerArgumentError
 from ._problem import Problem
 from ._single_mode import single_mode, single_mode_mean
 
@@ -264,7 +264,9 @@ def build_model(
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be an nqm.numerics.Problem; got {type(problem).__name__}")
     if not isinstance(opt, Optimizer):
-        raise TypeError(f"optimizer must be an nqm.numerics.Optimizer; got {type(opt).__name__}")
+        raise OptimizerArgumentError(
+            f"opt must be an nqm.numerics.Optimizer instance (nn.as_optimizer makes one); got {type(opt).__name__}"
+        )
     if method not in ("auto", "chebyshev", "doubling"):
         raise ValueError(f"method must be 'auto', 'chebyshev' or 'doubling'; got {method!r}")
     B = validate_batch_size(batch_size)

@@ -35,10 +35,16 @@ variance :math:`s\,v`. The simulated system is therefore exactly the NQM
 :attr:`MonteCarloResult.simulated_problem` with multiplicities :math:`m`, noise
 :math:`c\,w/m` and start variance :math:`v\,w/m`: its expected risk equals that of the
 original problem, and the exact variance of one run's loss is
-``risk_variance(result.simulated_problem, ...)``. ``coordinates="multiplicity"``
-(:math:`m = w`, the default for integer weights) makes that the original problem's own
-``risk_variance``, which treats weights as multiplicities; ``"scaled"`` (:math:`m = 1`,
-the default for non-integer weights) simulates one coordinate per bin.
+``risk_variance(result.simulated_problem, ...)``. ``simulate="per-coordinate"``
+(:math:`m = w`: every coordinate of the model, as ``risk_variance`` reads integer weights, as
+multiplicities) makes that the original problem's own ``risk_variance``; ``"per-bin"``
+(:math:`m = 1`) simulates one weighted coordinate per bin, the same expected risk at a fraction
+of the work (84 coordinates, one per non-empty bin, instead of :math:`10^4` on the paper's
+binned problem) with a larger variance of one run, :math:`2\sum_i w_i^2\rho_i^2` against :math:`2\sum_i w_i\rho_i^2`
+(:math:`\rho_i` a coordinate's expected risk in bin i). The default, ``"auto"``, is
+``"per-coordinate"`` wherever the weights are integers (the model as defined) and ``"per-bin"``
+otherwise; ``nqm montecarlo --simulate`` has the same choices and default, and
+:attr:`MonteCarloResult.simulate` says which one ran.
 
 **Reproducibility.** Runs are grouped in blocks of
 :math:`K = \min(\text{runs}, \lceil 16384/d\rceil)` (``d`` simulated coordinates); block
@@ -93,7 +99,10 @@ MAX_MONTE_CARLO_WORK = 10**12
 _TARGET_ROWS = 1 << 14
 _DEFAULT_CHUNK_BYTES = 1 << 25
 
-Coordinates = Literal["auto", "multiplicity", "scaled"]
+#: which coordinates are simulated (module docstring): every coordinate of the model, or one weighted per bin
+Simulate = Literal["per-coordinate", "per-bin"]
+#: the earlier spelling of ``simulate`` (``coordinates=``), still accepted
+_COORDINATES = {"auto": "auto", "multiplicity": "per-coordinate", "scaled": "per-bin"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,6 +123,9 @@ class MonteCarloResult(Tabular):
         the NQM that was simulated, with the same expected risk as the input problem (see
         the module docstring); ``risk_variance(simulated_problem, ...)`` is the exact
         variance of one run's loss, so the exact variance of :attr:`mean` is that over ``runs``.
+    simulate:
+        the simulation that ran, ``"per-coordinate"`` or ``"per-bin"`` (``"auto"`` resolved; see
+        the module docstring); in the tables' attrs and the JSON document too.
     coordinates:
         simulated coordinates per bin, :math:`m_i`.
     curves:
@@ -131,7 +143,8 @@ class MonteCarloResult(Tabular):
     step: ``step``, ``mean``, ``stderr``), ``"curves"`` (if kept; one row per run and step:
     ``run``, ``step``, ``loss``), ``"first_hits"`` (one row per target and run: ``target``,
     ``run``, ``first_hit`` in steps, ``inf`` if never) and ``"quantiles"`` (one row per target
-    and level: ``target``, ``quantile``, ``steps``); ``runs`` and ``seed`` in the attrs.
+    and level: ``target``, ``quantile``, ``steps``); ``runs``, ``seed``, ``simulate`` and the
+    simulated ``problem`` in the attrs.
     ``to_xarray()`` joins them over the dimensions ``step``, ``run``, ``target``, ``quantile``.
     """
 
@@ -141,6 +154,7 @@ class MonteCarloResult(Tabular):
     runs: int
     seed: int | np.random.SeedSequence
     simulated_problem: Problem
+    simulate: Simulate
     coordinates: np.ndarray
     curves: np.ndarray | None
     targets: np.ndarray
@@ -166,7 +180,7 @@ class MonteCarloResult(Tabular):
 
     def _meta(self) -> dict[str, Any]:
         seed = self.seed if isinstance(self.seed, int) else str(self.seed)
-        return {"runs": self.runs, "seed": seed, "problem": self.simulated_problem.name}
+        return {"runs": self.runs, "seed": seed, "simulate": self.simulate, "problem": self.simulated_problem.name}
 
 
 def _noise_std(c: np.ndarray, batch_size: float | np.ndarray) -> np.ndarray:
@@ -184,24 +198,38 @@ def _validate_list(name: str, value: object, low: float, high: float, closed: bo
     return arr
 
 
-def _simulated(problem: Problem, coordinates: Coordinates) -> tuple[Problem, np.ndarray]:
-    """The simulated NQM (multiplicities m, noise c w/m, start v w/m) and m as integers."""
+def _simulation(simulate: object, coordinates: object) -> str:
+    """``simulate`` checked (``"auto"``, ``"per-coordinate"`` or ``"per-bin"``), or the earlier
+    ``coordinates`` spelling translated (never both)."""
+    if coordinates is not None:
+        if simulate != "auto":
+            raise ValueError("give simulate= or its earlier spelling coordinates=, not both")
+        if not isinstance(coordinates, str) or coordinates not in _COORDINATES:
+            raise ValueError(f"coordinates must be 'auto', 'multiplicity' or 'scaled'; got {_shown(coordinates)}")
+        return _COORDINATES[coordinates]
+    if not isinstance(simulate, str) or simulate not in ("auto", "per-coordinate", "per-bin"):
+        raise ValueError(f"simulate must be 'auto', 'per-coordinate' or 'per-bin'; got {_shown(simulate)}")
+    return simulate
+
+
+def _simulated(problem: Problem, simulate: str) -> tuple[Problem, np.ndarray, Simulate]:
+    """The simulated NQM (multiplicities m, noise c w/m, start v w/m), m as integers, and the
+    simulation that ran (``simulate`` checked by :func:`_simulation`, ``"auto"`` resolved)."""
     w = problem.weights
     integer = bool(np.all(w == np.round(w)))
-    mode = ("multiplicity" if integer else "scaled") if coordinates == "auto" else coordinates
-    if mode == "multiplicity":
+    mode: Simulate = "per-coordinate" if simulate == "per-coordinate" or (simulate == "auto" and integer) else "per-bin"
+    if mode == "per-coordinate":
         if not integer:
-            raise ValueError("coordinates='multiplicity' needs integer problem.weights; use 'scaled' or 'auto'")
+            raise ValueError("simulate='per-coordinate' needs integer problem.weights (a bin of weight w is w "
+                             "coordinates); use 'per-bin' or 'auto'")
         m = w.copy()
-    elif mode == "scaled":
-        m = (w > 0).astype(float)
     else:
-        raise ValueError(f"coordinates must be 'auto', 'multiplicity' or 'scaled'; got {coordinates!r}")
+        m = (w > 0).astype(float)
     if not np.any(m > 0):
         raise ValueError("problem.weights must have at least one positive entry (nothing to simulate)")
     scale = np.where(m > 0, w / np.where(m > 0, m, 1.0), 0.0)
     sim = Problem(problem.h, problem.c * scale, problem.init_var * scale, m, name=f"{problem.name} (simulated)")
-    return sim, m.astype(np.int64)
+    return sim, m.astype(np.int64), mode
 
 
 class _Coefficients:
@@ -516,7 +544,8 @@ def monte_carlo(
     targets: ArrayLike = (),
     quantiles: ArrayLike = (0.1, 0.5, 0.9),
     keep_curves: bool = False,
-    coordinates: Coordinates = "auto",
+    simulate: Literal["auto", "per-coordinate", "per-bin"] = "auto",
+    coordinates: Literal["auto", "multiplicity", "scaled"] | None = None,
     chunk_bytes: int = _DEFAULT_CHUNK_BYTES,
     executor: ExecutorArg = None,
     cache: ResultCache | str | os.PathLike[str] | bool | None = None,
@@ -560,9 +589,16 @@ def monte_carlo(
         target losses for the empirical steps-to-target and the quantile levels reported.
     keep_curves:
         also return every run's loss curve.
+    simulate:
+        which coordinates are simulated (module docstring): ``"per-coordinate"`` (every
+        coordinate of the model: a bin of integer weight w is w coordinates), ``"per-bin"`` (one
+        coordinate per bin carrying its weight: the same expected risk, a larger variance of one
+        run) or ``"auto"`` (the default, as ``nqm montecarlo``'s: per-coordinate for integer
+        weights, else per-bin). :attr:`MonteCarloResult.simulate` says which ran, and
+        ``risk_variance(result.simulated_problem, ...)`` is the exact variance of that one.
     coordinates:
-        how weighted bins are simulated: ``"multiplicity"``, ``"scaled"`` or ``"auto"``
-        (module docstring).
+        the earlier spelling of ``simulate``, still accepted: ``"multiplicity"`` (per-coordinate),
+        ``"scaled"`` (per-bin) or ``"auto"``.
     chunk_bytes:
         memory for one chunk of noise; any value gives the same result.
     executor:
@@ -607,6 +643,7 @@ def monte_carlo(
     target_arr = _validate_list("targets", targets, 0.0, math.inf, False) if np.size(targets) else np.zeros(0)
     levels = _validate_list("quantiles", quantiles, 0.0, 1.0, True)
     where = resolve_executor(executor)
+    simulation = _simulation(simulate, coordinates)
 
     if lr_schedule is not None:
         if schedule is not None:
@@ -620,7 +657,7 @@ def monte_carlo(
     elif schedule is not None and T_int == 0:
         raise ValueError("steps: a schedule needs at least one update (a horizon >= 1); got steps 0")
 
-    sim, counts = _simulated(problem, coordinates)
+    sim, counts, ran = _simulated(problem, simulation)
     d = int(counts.sum())
     if n_runs * d * (T_int + 1) > MAX_MONTE_CARLO_WORK:
         raise ValueError(
@@ -664,6 +701,7 @@ def monte_carlo(
         runs=n_runs,
         seed=seed,
         simulated_problem=sim,
+        simulate=ran,
         coordinates=counts,
         curves=None if curves is None else curves[:, at],
         targets=target_arr,

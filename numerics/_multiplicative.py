@@ -68,7 +68,7 @@ def multiplicative_expected_risk(
     settings give ``inf``, never NaN. Works for any registered spec that queries one
     gradient per step (all built-ins); others raise ``ValueError``.
     """
-    opt = as_optimizer(opt, hyperparameters)
+    opt = as_optimizer(opt, hyperparameters, "opt")
     t = evaluation_steps(steps)
     if t.size and t.max() > MAX_MULTIPLICATIVE_STEPS:
         raise ValueError(

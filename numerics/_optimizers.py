@@ -50,8 +50,10 @@ class Optimizer:
 
     def __init__(self, spec: object = None, /, *, precond_power: object = 0.0, **hyper: object) -> None:
         if spec is None and self.spec_name is None:
-            raise TypeError("Optimizer needs a spec (an nqm.theory.OptimizerSpec) or the name of a registered one")
-        forms = spec if isinstance(spec, Forms) else forms_for(self.spec_name if spec is None else spec)
+            raise OptimizerArgumentError(
+                "spec must be an nqm.theory.OptimizerSpec or the name of a registered one; got None"
+            )
+        forms = spec if isinstance(spec, Forms) else forms_for(self.spec_name if spec is None else spec, "spec")
         name = forms.name
         missing = [p for p in forms.params if p not in hyper]
         extra = [k for k in hyper if k not in forms.params]
@@ -188,7 +190,7 @@ def _cache_config(forms: Forms, values: Mapping[str, np.ndarray]) -> dict[str, A
 
 def optimizer(name: object, **values: object) -> Optimizer:
     """``Optimizer(name, **values)``: a registered spec by name (or any spec :class:`Optimizer` takes)."""
-    return Optimizer(name, **values)
+    return Optimizer(name if isinstance(name, Forms) else forms_for(name, "name"), **values)
 
 
 def from_spec(spec: Any) -> OptimizerRef:
@@ -262,6 +264,8 @@ def as_optimizer_spec(optimizer: OptimizerLike, name: str = "optimizer") -> Opti
     (compiled, never registered), an :class:`OptimizerRef` (as :func:`from_spec` returns) or the name
     of a registered spec (``"momentum"``): the registry is read here, once. Anything else raises
     ``ValueError`` (also a ``TypeError``) naming ``name``; an unknown name lists the registered ones.
+    ``name`` is the parameter the user passed the argument as: each entry point passes its own
+    (``"opt"`` for ``expected_risk(problem, opt, ...)``, ``"optimizer"`` for ``tune(problem, optimizer, ...)``).
     """
     if isinstance(optimizer, OptimizerRef):
         return optimizer
@@ -270,7 +274,7 @@ def as_optimizer_spec(optimizer: OptimizerLike, name: str = "optimizer") -> Opti
     if isinstance(optimizer, type) and issubclass(optimizer, Optimizer) and optimizer.spec_name is not None:
         return OptimizerRef(forms_for(optimizer.spec_name))
     if isinstance(optimizer, str) or _is_spec(optimizer):
-        return OptimizerRef(forms_for(optimizer))  # an unknown name: ValueError listing the registered ones
+        return OptimizerRef(forms_for(optimizer, name))  # an unknown name: ValueError listing the registered ones
     raise OptimizerArgumentError(f"{name} must be {_ACCEPTED}; got {_shown(optimizer)}")
 
 

@@ -38,7 +38,8 @@ def _reduce_over_steps(problem, opt, batch_size, steps, method: Method, reduce, 
     :func:`build_model` (only where ``reduce`` is a sum over bins of the expected risk)."""
     t = evaluation_steps(steps)
     flat = t.ravel()
-    model = build_model(problem, as_optimizer(opt, hyper), batch_size, trailing=1, method=method, merge_bins=merge_bins)
+    resolved = as_optimizer(opt, hyper, "opt")
+    model = build_model(problem, resolved, batch_size, trailing=1, method=method, merge_bins=merge_bins)
     points = int(np.prod(model.weight.shape[:-2], dtype=np.int64))
     if points * flat.size > MAX_RESULT_VALUES:
         raise ValueError(f"steps: {flat.size:,} evaluation times x {points:,} grid points would return more than "
@@ -124,7 +125,7 @@ def risk_variance(
         return _reduce_over_steps(problem, opt, batch_size, steps, method,
                                   lambda d, n: _variance_of_bins(d + n, w, -2), False, hyperparameters)
     if hyperparameters:
-        opt = as_optimizer(opt, hyperparameters)
+        opt = as_optimizer(opt, hyperparameters, "opt")
     return scheduled_evaluation(problem, opt, steps, schedule, batch_size, horizon, method,
                                 lambda rho: _variance_of_bins(rho, problem.weights, -1))
 
@@ -142,5 +143,5 @@ def stationary_risk(
 ) -> np.ndarray:
     r"""The :math:`t\to\infty` risk
     :math:`\sum_i w_i\tfrac12 h_i\frac{c_i}{B}\,\mathrm{out}\bar S_i\mathrm{out}^\top`; ``inf`` if unstable."""
-    model = build_model(problem, as_optimizer(opt, hyperparameters), batch_size, merge_bins=True)
+    model = build_model(problem, as_optimizer(opt, hyperparameters, "opt"), batch_size, merge_bins=True)
     return np.sum(model.stationary(), axis=-1)

@@ -123,10 +123,12 @@ def split_steps(total: int, pieces: int) -> np.ndarray:
     return np.array([base + 1] * extra + [base] * (pieces - extra), dtype=np.int64)
 
 
-def schedule_optimizer(opt: OptimizerLike) -> Optimizer:
+def schedule_optimizer(opt: OptimizerLike, name: str = "opt") -> Optimizer:
     """The optimizer of a schedule: an instance (its ``lr`` is ignored), or a class, spec or name
-    (:func:`~nqm.numerics._optimizers.as_optimizer`) of a spec whose only hyperparameter is ``lr``."""
-    return opt if isinstance(opt, Optimizer) else as_optimizer(opt, {"lr": 1.0})
+    (:func:`~nqm.numerics._optimizers.as_optimizer`) of a spec whose only hyperparameter is ``lr``.
+    Bad input names ``name``, the caller's parameter (``opt`` in every schedule entry point but
+    :func:`scheduled_risk`)."""
+    return opt if isinstance(opt, Optimizer) else as_optimizer(opt, {"lr": 1.0}, name)
 
 
 def schedule_family(problem: Problem, opt: OptimizerLike, batch_size: object) -> LrFamily:
@@ -407,7 +409,7 @@ def scheduled_risk(
         if schedule is not None or horizon is not None:
             raise ValueError("lrs: give the learning rates as lrs= (with batch_size=) or as schedule['lr'], "
                              "not with schedule= or horizon=")
-        return _lr_per_step(problem, optimizer, batch_size, lrs, steps)
+        return _lr_per_step(problem, schedule_optimizer(optimizer, "optimizer"), batch_size, lrs, steps)
     return scheduled_evaluation(problem, optimizer, steps, schedule, batch_size, horizon, method, _sum_bins)
 
 

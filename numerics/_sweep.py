@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +68,7 @@ def effective_lr(opt: OptimizerLike, **hyperparameters: object) -> np.ndarray:
     :math:`h\to0`, e.g. weight decay, whose rate is set by the decay rather than the curvature.
     Shape: the optimizer's grid. ``opt`` as for :func:`~nqm.numerics.expected_risk`.
     """
-    plain = as_optimizer(opt, hyperparameters).replace(precond_power=0.0)
+    plain = as_optimizer(opt, hyperparameters, "opt").replace(precond_power=0.0)
     rate, closed = _slowest_rate(plain, _H_EFF)
     # probe curvatures, largest first: the slope is read at the first h where the rate doubles
     # with h to within tol (the O(h^2) term is negligible), e.g. momentum needs alpha h << (1-beta)^2
@@ -112,7 +112,8 @@ class Sweep(Tabular):
     fewest steps to the target, ``inf`` if never; each hyperparameter; ``effective_lr``;
     ``information_bound`` in steps; ``at_edge``; ``refined``; and the constant ``optimizer``,
     ``precond_power``, ``target``); ``to_xarray()`` indexes them by ``batch_size``;
-    ``to_json()`` adds the grid and both critical batch sizes.
+    ``to_json()`` adds the grid and both critical batch sizes (``"critical_batch_size"``, the
+    columns of :meth:`CriticalBatchSizes.record`).
     """
 
     optimizer: str
@@ -194,15 +195,11 @@ class Sweep(Tabular):
 
     def _json_doc(self) -> dict[str, Any]:
         """The table, grid and both critical batch sizes."""
-        crit = self.critical_batch_sizes()
         return {
             **self._meta(),
             "grid": {k: v.tolist() for k, v in self.grid.items()},
             "rows": self.records(),
-            "critical_batch_size": {
-                "mccandlish": None if crit.mccandlish is None else asdict(crit.mccandlish),
-                "perfect_scaling_2x": crit.perfect_scaling_2x,
-            },
+            "critical_batch_size": self.critical_batch_sizes().record(),
         }
 
 
@@ -211,9 +208,7 @@ class SweepList(list[Sweep], Tabular):
 
     Tables: ``"rows"`` (:meth:`Sweep.records` of every sweep, one row per optimizer, power
     and batch size; axes ``optimizer``, ``precond_power``, ``batch_size``) and ``"critical"``
-    (one row per sweep: ``optimizer``, ``precond_power``, ``target``, McCandlish's ``S_min``
-    (steps), ``E_min`` (examples), ``B_crit_mccandlish`` and ``rms_relative_error``, and
-    ``B_crit_perfect_scaling_2x``, batch sizes; see :class:`CriticalBatchSizes`).
+    (:meth:`critical_records`, one row per sweep).
     ``to_xarray()`` needs each (optimizer, power) once.
     """
 
@@ -223,11 +218,15 @@ class SweepList(list[Sweep], Tabular):
     def _columns(self, table: str) -> Columns:
         if table == "rows":
             return records_to_columns([rec for s in self for rec in s.records()])
-        return records_to_columns([
-            {"optimizer": s.optimizer, "precond_power": s.precond_power, "target": s.target,
-             **s.critical_batch_sizes()._records("fit")[0]}
-            for s in self
-        ])
+        return records_to_columns(self.critical_records())
+
+    def critical_records(self) -> list[dict[str, Any]]:
+        """The ``"critical"`` table, one dict per sweep: ``optimizer``, ``precond_power``, ``target``, then
+        McCandlish's ``S_min`` (steps), ``E_min`` (examples), ``B_crit_mccandlish`` and
+        ``rms_relative_error``, ``B_crit_perfect_scaling_2x`` (batch sizes) and ``reason``
+        (:meth:`CriticalBatchSizes.record`); ``nqm critical`` writes these rows."""
+        return [{"optimizer": s.optimizer, "precond_power": s.precond_power, "target": s.target,
+                 **s.critical_batch_sizes().record()} for s in self]
 
     def _meta(self) -> dict[str, Any]:
         """The target and problem when every sweep shares them."""

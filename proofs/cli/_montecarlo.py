@@ -7,13 +7,15 @@ error of the mean is exact too: :math:`\sqrt{\mathrm{Var}\,\mathcal L(t)/R}` wit
 :math:`R` runs, so :math:`z(t) = (\bar{\mathcal L}(t) - \mathrm{E}\,\mathcal L(t))/\mathrm{se}(t)`
 is approximately standard normal when the simulation and the moments agree.
 
-``--simulate per-bin`` (the default) simulates one coordinate per bin carrying the bin's weight
-(``monte_carlo(coordinates="scaled")``: 100 coordinates for the paper's binned problem),
-``per-coordinate`` every coordinate of every bin (``"multiplicity"``: 10^4, about 100 times the
-work). Both have exactly the problem's expected risk; the variance of one run differs
-(:math:`2\sum_i\rho_i^2/m_i` with :math:`m_i` simulated coordinates in bin i), and the standard
-error above is the exact one of the simulation that ran, so the z test keeps its false-alarm rate
-for either; the output says which one ran. The verdict uses a
+``--simulate`` has the choices and the default of ``monte_carlo(simulate=...)``: ``auto`` (the
+default) is ``per-coordinate`` on the paper's problem, binned or not (its weights are coordinate
+counts): every coordinate of the model, 10^4 of them; ``per-bin`` simulates one coordinate per
+bin carrying the bin's weight (84 coordinates for the binned problem, one per non-empty bin; about a
+tenth of the time).
+Both have exactly the problem's expected risk; the variance of one run differs
+(:math:`2\sum_i w_i^2\rho_i^2/m_i` with :math:`m_i` simulated coordinates in bin i of weight
+:math:`w_i`), and the standard error above is the exact one of the simulation that ran, so the z
+test keeps its false-alarm rate for either; the output says which one ran. The verdict uses a
 two-sided 1% false-alarm rate with a Bonferroni correction over the reported steps (conservative,
 since the steps are positively correlated).
 """
@@ -57,9 +59,10 @@ Examples:
 @click.option("--batch-size", type=click.FloatRange(min=1), required=True, help="The batch size B (>= 1).")
 @click.option("--steps", "steps", type=STEPS, default="0:1000:100", show_default=True, help="Steps reported (syntax below).")
 @click.option("--runs", type=click.IntRange(min=2), default=100, show_default=True, help=f"Independent simulated runs (runs x simulated coordinates x (steps + 1) at most {MAX_MONTE_CARLO_WORK:.0e}).")
-@click.option("--simulate", type=click.Choice(["per-bin", "per-coordinate"]), default="per-bin", show_default=True,
-              help="per-bin: one weighted coordinate per bin; per-coordinate: every coordinate of every bin (same "
-                   "expected risk, larger work; the exact standard error is that of the one that ran).")
+@click.option("--simulate", type=click.Choice(["auto", "per-coordinate", "per-bin"]), default="auto", show_default=True,
+              help="per-coordinate: every coordinate of the model; per-bin: one weighted coordinate per bin (same "
+                   "expected risk, less work, a larger variance of one run; the exact standard error is that of the "
+                   "one that ran); auto: per-coordinate where the weights are counts (the paper's problem), as in Python.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed (results are reproducible).")
 @problem_option
 @workers_option

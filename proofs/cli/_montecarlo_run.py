@@ -35,7 +35,7 @@ def montecarlo(optimizer: str, hyper: tuple[tuple[str, float], ...], precond_pow
     opt = Optimizer(name, precond_power=precond_power, **dict(hyper))
     with executor(workers) as pool:
         result = monte_carlo(problem, opt, batch_size=B, steps=int(steps[-1]), runs=runs, seed=seed, executor=pool,
-                             coordinates="scaled" if simulate == "per-bin" else "multiplicity",
+                             simulate=simulate,
                              cache=result_cache(cache_dir, no_cache), progress=progress_wrapper("simulating", quiet))
     exact = expected_risk(problem, opt, batch_size=B, steps=steps)
     se = np.sqrt(risk_variance(result.simulated_problem, opt, batch_size=B, steps=steps) / runs)
@@ -54,8 +54,8 @@ def montecarlo(optimizer: str, hyper: tuple[tuple[str, float], ...], precond_pow
     ]
     setting = ", ".join(f"{k} = {v:g}" for k, v in hyper)
     console = console_for_tables()
-    simulated = (f"{simulate}: {int(result.coordinates.sum()):,} simulated coordinates"
-                 + (" (one per bin, weighted)" if simulate == "per-bin" else ""))
+    simulated = (f"{result.simulate}: {int(result.coordinates.sum()):,} simulated coordinates"
+                 + (" (one per bin, weighted)" if result.simulate == "per-bin" else ""))
     console.print(f"{name} ({setting}), p = {precond_power:g}, B = {B:g}, {runs} runs, seed {seed}, on {problem.name}; "
                   f"{simulated}", highlight=False)
     table = Table()
@@ -75,7 +75,7 @@ def montecarlo(optimizer: str, hyper: tuple[tuple[str, float], ...], precond_pow
                   f"false-alarm rate (Bonferroni over {steps.size} steps: |z| <= {threshold:.2f})", highlight=False)
     if output is not None:
         meta = {"optimizer": name, "hyperparameters": dict(hyper), "precond_power": precond_power, "batch_size": B,
-                "runs": runs, "seed": seed, "problem": problem.name, "simulate": simulate,
+                "runs": runs, "seed": seed, "problem": problem.name, "simulate": result.simulate,
                 "simulated_coordinates": int(result.coordinates.sum()), "max_abs_z": worst, "z_threshold": threshold,
                 "verdict": verdict}
         write_records(output, records, meta)

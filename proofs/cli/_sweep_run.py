@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ import click
 import numpy as np
 from rich.table import Table
 
-from nqm.numerics import Optimizer, SweepList, stationary_risk, steps_to_target, sweep_jobs, sweeps
+from nqm.numerics import CriticalBatchSizes, Optimizer, SweepList, stationary_risk, steps_to_target, sweep_jobs, sweeps
 
 from ._common import progress_wrapper, refuse_overwrite, write_output
 from ._runtime import executor, one_optimizer, optimizer_names, paper_problem, write_records
@@ -79,35 +78,23 @@ def _run_sweeps(options: SweepOptions) -> SweepList:
                       progress=progress_wrapper("sweeping", options.quiet), **common)
 
 
-def _critical_rows(result: Any) -> dict[str, Any]:
-    crit = result.critical_batch_sizes()
-    fit = crit.mccandlish
-    return {
-        "optimizer": result.optimizer,
-        "precond_power": result.precond_power,
-        "B_crit_mccandlish": math.nan if fit is None else fit.B_crit,
-        "S_min": math.nan if fit is None else fit.S_min,
-        "E_min": math.nan if fit is None else fit.E_min,
-        "fit_rms_relative_error": math.nan if fit is None else fit.rms_relative_error,
-        "B_crit_perfect_scaling_2x": crit.perfect_scaling_2x,
-        "reason": crit.reason,
-    }
+#: the console's columns of SweepList.critical_records() (headed by their names, as in the CSV and JSON), with digits
+_CRITICAL_SHOWN = {"S_min": 4, "E_min": 4, CriticalBatchSizes.DEFINITIONS[0]: 4, "rms_relative_error": 2,
+                   CriticalBatchSizes.DEFINITIONS[1]: 4}
 
 
-def _print_critical(console: Any, results: Sequence[Any]) -> None:
+def _print_critical(console: Any, results: SweepList) -> None:
     console.print("critical batch sizes" + (f" on {results[0].problem}" if results else ""), highlight=False)
     table = Table()
-    for col in ("optimizer", "p", "B_crit (McCandlish)", "S_min", "E_min", "fit rms rel. err.", "B_crit (2x perfect scaling)"):
+    for col in ("optimizer", "p", *_CRITICAL_SHOWN):
         table.add_column(col, justify="left" if col == "optimizer" else "right")
-    for r in results:
-        row = _critical_rows(r)
-        table.add_row(row["optimizer"], _fmt(row["precond_power"], 3), _fmt(row["B_crit_mccandlish"]), _fmt(row["S_min"]),
-                      _fmt(row["E_min"]), _fmt(row["fit_rms_relative_error"], 2), _fmt(row["B_crit_perfect_scaling_2x"]))
+    rows = results.critical_records()
+    for row in rows:
+        table.add_row(row["optimizer"], _fmt(row["precond_power"], 3), *(_fmt(row[k], d) for k, d in _CRITICAL_SHOWN.items()))
     console.print(table)
-    for r in results:  # why a value is not a finite batch size
-        reason = _critical_rows(r)["reason"]
-        if reason:
-            console.print(f"  {r.optimizer}, p = {_fmt(r.precond_power, 3)}: {reason}", highlight=False)
+    for row in rows:  # why a value is not a finite batch size
+        if row["reason"]:
+            console.print(f"  {row['optimizer']}, p = {_fmt(row['precond_power'], 3)}: {row['reason']}", highlight=False)
     console.print(f"  {MCCANDLISH}\n  {PERFECT_2X}", highlight=False)
 
 
@@ -150,8 +137,8 @@ def critical(output: Path | None, force: bool, **options: Any) -> None:
     if output is not None:
         meta = {"problem": results[0].problem if results else None, "target": chosen.target,
                 "batch_sizes": chosen.batch_sizes.tolist(),
-                "definitions": {"mccandlish": MCCANDLISH, "perfect_scaling_2x": PERFECT_2X}}
-        write_records(output, [_critical_rows(r) for r in results], meta)
+                "definitions": dict(zip(CriticalBatchSizes.DEFINITIONS, (MCCANDLISH, PERFECT_2X), strict=True))}
+        write_records(output, results.critical_records(), meta)
         click.echo(f"wrote {output}", err=True)
 
 

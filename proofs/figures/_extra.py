@@ -13,7 +13,16 @@ from pathlib import Path
 import numpy as np
 from matplotlib.colors import LogNorm
 
-from nqm.numerics import ExecutorArg, OptimizerRef, Problem, Progress, as_optimizer_spec, map_tasks, steps_to_target
+from nqm.numerics import (
+    CriticalBatchSizes,
+    ExecutorArg,
+    OptimizerRef,
+    Problem,
+    Progress,
+    as_optimizer_spec,
+    map_tasks,
+    steps_to_target,
+)
 
 from ._core import (
     FigureData,
@@ -172,16 +181,12 @@ def figure_critical_vs_power(
         rows = []
         for need, s in zip(needs[i * k : (i + 1) * k], sweeps[i * k : (i + 1) * k]):
             p = need.precond_power
-            crit = s.critical_batch_sizes()
-            fit = crit.mccandlish
-            rows.append(dict(optimizer=optimizer_key(o), precond_power=p, mccandlish=fit.B_crit if fit else math.nan,
-                             S_min=fit.S_min if fit else math.nan, E_min=fit.E_min if fit else math.nan,
-                             fit_rms_relative_error=fit.rms_relative_error if fit else math.nan,
-                             perfect_scaling_2x=crit.perfect_scaling_2x))
+            rows.append(dict(optimizer=optimizer_key(o), precond_power=p, **s.critical_batch_sizes().record()))
         x = [r["precond_power"] for r in rows]
         label = optimizer_label(o)
-        ax.plot(x, [r["mccandlish"] for r in rows], "-o", color=f"C{i}", label=f"{label}: McCandlish $E_{{\\min}}/S_{{\\min}}$")
-        ax.plot(x, [r["perfect_scaling_2x"] for r in rows], "--s", color=f"C{i}", mfc="white", label=f"{label}: 2x perfect scaling")
+        mccandlish, two_x = CriticalBatchSizes.DEFINITIONS
+        ax.plot(x, [r[mccandlish] for r in rows], "-o", color=f"C{i}", label=f"{label}: McCandlish $E_{{\\min}}/S_{{\\min}}$")
+        ax.plot(x, [r[two_x] for r in rows], "--s", color=f"C{i}", mfc="white", label=f"{label}: 2x perfect scaling")
         data += rows
     ax.set_yscale("log", base=2)
     ax.set(xlabel=r"preconditioning power $p$ ($P=H^p$)", ylabel=r"critical batch size $B_{\rm crit}$",
@@ -250,7 +255,7 @@ def figure_network_vs_nqm(validation: object) -> FigureResult:
             data += [dict(kind="steps", optimizer=o, source=source, batch_size=float(b), steps=float(s)) for b, s in zip(B, S)]
     steps_axes(left, "Network (solid) against fitted NQM (dashed)")
     left.legend(ncol=2, fontsize=6.5, loc="lower left")
-    markers = {"mccandlish": "o", "two_x": "s"}
+    markers = dict(zip(CriticalBatchSizes.DEFINITIONS, "os", strict=True))
     vals = []
     for r in critical:
         net, nqm = float(r["network"]), float(r["nqm"])
@@ -260,7 +265,7 @@ def figure_network_vs_nqm(validation: object) -> FigureResult:
         vals += [net, nqm]
         i = opts.index(r["optimizer"]) if r["optimizer"] in opts else len(opts)
         right.plot(net, nqm, ls="none", marker=markers.get(r["definition"], "^"), color=f"C{i}", ms=7,
-                   mfc="white" if r["definition"] == "two_x" else None)
+                   mfc="white" if r["definition"] == CriticalBatchSizes.DEFINITIONS[1] else None)
     if vals:
         lim = [min(vals) / 1.5, max(vals) * 1.5]
         right.plot(lim, lim, "k:", lw=1, label="NQM = network")

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from nqm.numerics import ExecutorArg, Problem, as_optimizer_spec, sweeps
+from nqm.numerics import CriticalBatchSizes, ExecutorArg, Problem, as_optimizer_spec, sweeps
 from nqm.numerics import critical_batch_sizes as engine_critical
 
 from ._digits import MLP, DigitsData, SearchResult, init_mlp
@@ -272,15 +272,15 @@ def nqm_sweep(
 def critical_batch_sizes(batch_sizes: np.ndarray, steps: np.ndarray) -> dict[str, float]:
     r"""Both critical batch sizes of a steps curve, as used for network and NQM alike.
 
-    A dict view of :func:`nqm.numerics.critical_batch_sizes` (one definition for both):
-    ``mccandlish`` is :math:`B_{\rm crit} = E_{\min}/S_{\min}` of McCandlish's fit
-    :math:`S = S_{\min} + E_{\min}/B` (``nan`` with fewer than two finite rows), ``two_x`` the
-    batch size at which the steps exceed perfect scaling from the smallest batch size by a
-    factor 2 (``inf`` if never on the rows given).
+    A dict view of :func:`nqm.numerics.critical_batch_sizes` (one definition for both), keyed as
+    in every output (:attr:`nqm.numerics.CriticalBatchSizes.DEFINITIONS`): ``B_crit_mccandlish``
+    is :math:`B_{\rm crit} = E_{\min}/S_{\min}` of McCandlish's fit
+    :math:`S = S_{\min} + E_{\min}/B` (``nan`` with fewer than two finite rows),
+    ``B_crit_perfect_scaling_2x`` the batch size at which the steps exceed perfect scaling from
+    the smallest batch size by a factor 2 (``inf`` if never on the rows given).
     """
-    crit = engine_critical(batch_sizes, steps)
-    return {"mccandlish": crit.mccandlish.B_crit if crit.mccandlish is not None else math.nan,
-            "two_x": crit.perfect_scaling_2x}
+    record = engine_critical(batch_sizes, steps).record()
+    return {d: float(record[d]) for d in CriticalBatchSizes.DEFINITIONS}
 
 
 def network_rows(results: list[SearchResult]) -> list[dict]:

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from nqm.numerics import ExecutorArg, resolve_executor
+from nqm.numerics import CriticalBatchSizes, ExecutorArg, resolve_executor
 from nqm.numerics.io import records_csv, write_text
 
 from ._linear import VALIDATION_SEED, compare_noise_models
@@ -147,14 +147,14 @@ def evaluate_claims(rows: list[dict], critical: dict[str, dict[str, float]]) -> 
     def crit(a, b, greater):
         def fn():
             ca, cb = critical.get(a, {}), critical.get(b, {})
-            checks = [(ca[d] > cb[d]) if greater else (ca[d] < cb[d]) for d in ("mccandlish", "two_x")]
-            detail = "; ".join(f"{d}: {a} {ca[d]:.3g} vs {b} {cb[d]:.3g}" for d in ("mccandlish", "two_x"))
+            checks = [(ca[d] > cb[d]) if greater else (ca[d] < cb[d]) for d in CriticalBatchSizes.DEFINITIONS]
+            detail = "; ".join(f"{d}: {a} {ca[d]:.3g} vs {b} {cb[d]:.3g}" for d in CriticalBatchSizes.DEFINITIONS)
             return all(checks), detail
         return fn
 
     def lr_linear():
         B, lr = _curve(rows, "sgd", "lr")
-        bc = critical.get("sgd", {}).get("mccandlish", math.nan)
+        bc = critical.get("sgd", {}).get(CriticalBatchSizes.DEFINITIONS[0], math.nan)
         n = max(3, int(np.sum(B <= bc))) if math.isfinite(bc) else 3
         s = _slope(B[:n], lr[:n])
         return bool(0.5 <= s <= 1.5), f"slope {s:.2f} over B in [{B[0]:g}, {B[n - 1]:g}] (B_crit {bc:.3g})"
@@ -372,7 +372,7 @@ def run_validation(
     crit_net = {o: critical_batch_sizes(*_curve(net, o)) for o in config.optimizers}
     crit_nqm = {o: critical_batch_sizes(*_curve(nqm, o)) for o in config.optimizers}
     critical = [dict(optimizer=o, definition=d, network=crit_net[o][d], nqm=crit_nqm[o][d])
-                for o in config.optimizers for d in ("mccandlish", "two_x")]
+                for o in config.optimizers for d in CriticalBatchSizes.DEFINITIONS]
     claims_net = evaluate_claims(net, crit_net)
     claims_nqm = evaluate_claims(nqm, crit_nqm)
     claims = [dict(claim=a["claim"], criterion=a["criterion"], network=a["holds"], nqm=b["holds"],

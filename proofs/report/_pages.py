@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import html
 import json
-import math
 import re
 import time
 from collections.abc import Sequence
@@ -157,13 +156,8 @@ def _sweeps(idx: _Index, config: Any, results: Any) -> dict[str, Any]:
     for (name, p), s in zip(config.sweep_configs(), results.sweeps):
         path = s.to_csv(out / f"{name}_p{p:g}.csv")
         csvs.append(path)
-        c = s.critical_batch_sizes()
-        fit = c.mccandlish
         crit_rows.append(dict(
-            optimizer=name, precond_power=p, B_crit_mccandlish=fit.B_crit if fit else math.nan,
-            S_min=fit.S_min if fit else math.nan, E_min=fit.E_min if fit else math.nan,
-            fit_rms_relative_error=fit.rms_relative_error if fit else math.nan,
-            B_crit_perfect_scaling_2x=c.perfect_scaling_2x,
+            optimizer=name, precond_power=p, **s.critical_batch_sizes().record(),
             steps_smallest_B=float(s.steps[0]), steps_largest_B=float(s.steps[-1]),
         ))
         records = s.records()

@@ -114,7 +114,7 @@ class MonteCarloOutcome:
 
 
 def monte_carlo_task(task: tuple[Any, MonteCarloSetting]) -> tuple[MonteCarloOutcome, float]:
-    """Simulate one setting (one coordinate per bin, ``coordinates="scaled"``) and evaluate the exact references.
+    """Simulate one setting (one coordinate per bin, ``simulate="per-bin"``) and evaluate the exact references.
 
     ``variance``: exact variance of one run's loss of the simulated problem (same expected
     risk as the input problem); ``largest``: the largest per-coordinate expected risk (for
@@ -127,7 +127,7 @@ def monte_carlo_task(task: tuple[Any, MonteCarloSetting]) -> tuple[MonteCarloOut
         T = max(setting.steps)
         steps = np.arange(T + 1)
         mc = monte_carlo(problem, opt, batch_size=setting.batch_size, steps=T, runs=setting.runs, seed=setting.seed,
-                         coordinates="scaled", executor="serial")
+                         simulate="per-bin", executor="serial")
         sim = mc.simulated_problem
         checked = np.asarray(setting.steps)
         return MonteCarloOutcome(

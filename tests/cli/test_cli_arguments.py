@@ -72,13 +72,16 @@ def test_figures_refuse_two_optimizers_for_one_surface(tmp_path: Path) -> None:
     assert "steps_surface draws one optimizer" in result.stderr and not (tmp_path / "figs").exists()
 
 
-@pytest.mark.parametrize("simulate", ["per-bin", "per-coordinate"])
-def test_montecarlo_says_which_simulation_ran(simulate: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("option, simulate", [("per-bin", "per-bin"), ("per-coordinate", "per-coordinate"),
+                                              ("auto", "per-coordinate"), (None, "per-coordinate")])
+def test_montecarlo_says_which_simulation_ran(option: str | None, simulate: str, tmp_path: Path) -> None:
+    """--simulate auto (the default, as in Python) is per-coordinate on the paper's problem (its weights are counts)."""
     weights = nn.Problem.paper().weights  # the paper's binned problem: some of its 100 log-spaced bins are empty
     coordinates = int(np.sum(weights > 0)) if simulate == "per-bin" else int(weights.sum())
     out = tmp_path / "mc.json"
+    chosen = () if option is None else ("--simulate", option)
     result = run("montecarlo", "--optimizer", "sgd", "--hp", "lr=0.5", "--batch-size", "64", "--steps", "0:20:10",
-                 "--runs", "20", "--simulate", simulate, "--workers", "0", "--no-cache", "--output", out)
+                 "--runs", "20", *chosen, "--workers", "0", "--no-cache", "--output", out)
     assert result.exit_code == 0, result.output
     assert f"{simulate}: {coordinates:,} simulated coordinates" in " ".join(result.stdout.split())
     meta = json.loads(out.read_text())

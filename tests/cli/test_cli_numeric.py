@@ -58,7 +58,7 @@ def test_sweep_table_csv_and_json_match_tune(tmp_path: Path) -> None:
     (sweep,) = doc["sweeps"]
     assert sweep["optimizer"] == "sgd" and [r["batch_size"] for r in sweep["rows"]] == Bs
     expected = nn.critical_batch_sizes(Bs, [float(r["steps"]) for r in rows[:2]])
-    assert sweep["critical_batch_size"]["mccandlish"]["B_crit"] == pytest.approx(expected.mccandlish.B_crit, rel=1e-12)
+    assert sweep["critical_batch_size"]["B_crit_mccandlish"] == pytest.approx(expected.mccandlish.B_crit, rel=1e-12)
 
 
 def test_sweep_with_grid_and_fixed_hyperparameter() -> None:
@@ -82,6 +82,31 @@ def test_critical_json_matches_the_two_definitions(tmp_path: Path) -> None:
     assert row["B_crit_perfect_scaling_2x"] == pytest.approx(nn.perfect_scaling_breakdown(Bs, steps), rel=1e-12)
 
 
+def test_critical_batch_sizes_have_one_spelling_in_every_output(tmp_path: Path) -> None:
+    """``nqm critical``'s CSV and JSON, ``nqm sweep``'s JSON and the Python tables share the column names (before:
+    the CLI wrote fit_rms_relative_error and no target, the tables had no reason, the JSON definitions and Sweep JSON
+    said mccandlish / perfect_scaling_2x, the network validation two_x)."""
+    small = ("--optimizer", "sgd", "--batch-sizes", "4,16,64", "--grid", "lr=0.01:1:5", "--workers", "0", "--quiet")
+    _ok("critical", *small, "--output", tmp_path / "c.csv")
+    _ok("critical", *small, "--output", tmp_path / "c.json")
+    _ok("sweep", *small, "--output", tmp_path / "s.json")
+    with (tmp_path / "c.csv").open(newline="") as fh:
+        (cli_csv,) = list(csv.DictReader(fh))
+    cli_json = json.loads((tmp_path / "c.json").read_text())
+    (sweep_json,) = json.loads((tmp_path / "s.json").read_text())["sweeps"]
+    table = nn.sweeps(PAPER, ["sgd"], batch_sizes=[4, 16, 64], target=0.01, grid={"lr": np.geomspace(0.01, 1, 5)},
+                      executor="serial")
+    crit = table[0].critical_batch_sizes()
+    mccandlish, two_x = "B_crit_mccandlish", "B_crit_perfect_scaling_2x"
+    fit = ["S_min", "E_min", mccandlish, "rms_relative_error", two_x, "reason"]
+    assert list(cli_csv) == list(cli_json["rows"][0]) == ["optimizer", "precond_power", "target", *fit]
+    assert table.to_csv(table="critical").splitlines()[0] == ",".join(["optimizer", "precond_power", "target", *fit])
+    assert crit.to_csv().splitlines()[0] == ",".join(fit) and list(sweep_json["critical_batch_size"]) == fit
+    assert list(cli_json["definitions"]) == [mccandlish, two_x] == list(nn.CriticalBatchSizes.DEFINITIONS)
+    assert float(cli_csv[mccandlish]) == pytest.approx(crit.mccandlish.B_crit, rel=1e-12)
+    assert float(cli_json["rows"][0][two_x]) == pytest.approx(crit.perfect_scaling_2x, rel=1e-12)  # "inf" here
+
+
 def test_steps_matches_steps_to_target(tmp_path: Path) -> None:
     out = tmp_path / "steps.json"
     _ok("steps", "--optimizer", "momentum", "--hp", "lr=0.1", "--hp", "beta=0.9", "--batch-size", "64,1024",
@@ -94,7 +119,9 @@ def test_steps_matches_steps_to_target(tmp_path: Path) -> None:
         assert r["stationary_risk"] == pytest.approx(float(nn.stationary_risk(PAPER, opt, batch_size=B)), rel=1e-12)
 
 
-def test_montecarlo_matches_the_engine(tmp_path: Path) -> None:
+def test_montecarlo_matches_the_engine_with_the_same_default_simulation(tmp_path: Path) -> None:
+    """The command's default simulation is monte_carlo's (per-coordinate on the paper's problem): the same numbers
+    (before: the command simulated one coordinate per bin by default, Python every coordinate)."""
     out = tmp_path / "mc.csv"
     result = _ok("montecarlo", "--optimizer", "sgd", "--hp", "lr=0.5", "--batch-size", "16", "--steps", "0:20:10",
                  "--runs", "4", "--seed", "3", "--output", out)
@@ -104,7 +131,8 @@ def test_montecarlo_matches_the_engine(tmp_path: Path) -> None:
     assert steps == [0, 10, 20]
     opt = nn.SGD(lr=0.5)
     exact = nn.expected_risk(PAPER, opt, batch_size=16, steps=np.array(steps))
-    mc = nn.monte_carlo(PAPER, opt, batch_size=16, steps=20, runs=4, seed=3, coordinates="scaled")  # --simulate per-bin
+    mc = nn.monte_carlo(PAPER, opt, batch_size=16, steps=20, runs=4, seed=3)  # the defaults of both
+    assert mc.simulate == "per-coordinate" and "per-coordinate: 10,000 simulated coordinates" in " ".join(result.stdout.split())
     for r, e, t in zip(rows, exact, steps):
         assert float(r["exact"]) == pytest.approx(e, rel=1e-12)
         assert float(r["mc_mean"]) == pytest.approx(mc.mean[t], rel=1e-12)

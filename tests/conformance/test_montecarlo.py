@@ -70,32 +70,58 @@ def test_schedule_matches_the_reference_moments() -> None:
     assert_consistent(mc, exact, variance, per.max(axis=0))
 
 
-@pytest.mark.parametrize("coordinates", ["multiplicity", "scaled"])
-def test_weights_as_multiplicities_or_scales(coordinates: str) -> None:
+@pytest.mark.parametrize("simulate", ["per-coordinate", "per-bin"])
+def test_weights_as_multiplicities_or_scales(simulate: str) -> None:
+    """Each simulation against the exact variance of its own simulated problem (per-bin's is larger)."""
     problem = nn.Problem([1.0, 0.2], c=[0.5, 0.5], init_var=[1.0, 3.0], weights=[4, 2])
     opt = nn.Nesterov(lr=0.5, beta=0.6)
     steps = np.arange(41)
-    mc = nn.monte_carlo(problem, opt, batch_size=3, steps=40, runs=3000, seed=5, coordinates=coordinates)
+    mc = nn.monte_carlo(problem, opt, batch_size=3, steps=40, runs=3000, seed=5, simulate=simulate)
+    assert mc.simulate == simulate
     sim = mc.simulated_problem
     exact = nn.expected_risk(problem, opt, batch_size=3, steps=steps)
     np.testing.assert_allclose(nn.expected_risk(sim, opt, batch_size=3, steps=steps), exact, rtol=1e-13)
     variance = nn.risk_variance(sim, opt, batch_size=3, steps=steps)
-    if coordinates == "multiplicity":
+    model_variance = nn.risk_variance(problem, opt, batch_size=3, steps=steps)  # weights as multiplicities
+    if simulate == "per-coordinate":
         assert mc.coordinates.tolist() == [4, 2]
-        np.testing.assert_allclose(variance, nn.risk_variance(problem, opt, batch_size=3, steps=steps), rtol=1e-13)
+        np.testing.assert_allclose(variance, model_variance, rtol=1e-13)
     else:
         assert mc.coordinates.tolist() == [1, 1]
+        assert np.all(variance > model_variance)  # 2 sum w_i^2 rho_i^2 against 2 sum w_i rho_i^2
     per = np.array([nn.expected_risk(nn.Problem(sim.h[i], sim.c[i], sim.init_var[i]), opt, batch_size=3, steps=steps)
                     for i in range(sim.size)])
     assert_consistent(mc, exact, variance, per.max(axis=0))
 
 
-def test_non_integer_weights_default_to_scaled_coordinates() -> None:
+def test_the_default_simulates_every_coordinate_of_integer_weights_and_one_per_bin_otherwise() -> None:
     problem = nn.Problem([1.0, 0.1], weights=[2.5, 0.0])
     mc = nn.monte_carlo(problem, nn.SGD(lr=0.1), batch_size=1, steps=3, runs=2)
-    assert mc.coordinates.tolist() == [1, 0]
-    with pytest.raises(ValueError, match="coordinates='multiplicity' needs integer"):
-        nn.monte_carlo(problem, nn.SGD(lr=0.1), batch_size=1, steps=3, runs=2, coordinates="multiplicity")
+    assert mc.coordinates.tolist() == [1, 0] and mc.simulate == "per-bin"
+    with pytest.raises(ValueError, match="simulate='per-coordinate' needs integer"):
+        nn.monte_carlo(problem, nn.SGD(lr=0.1), batch_size=1, steps=3, runs=2, simulate="per-coordinate")
+    counts = nn.monte_carlo(PROBLEM, nn.SGD(lr=0.1), batch_size=1, steps=3, runs=2)
+    assert counts.coordinates.tolist() == [1, 3, 2] and counts.simulate == "per-coordinate"
+    assert counts.to_dict()["simulate"] == "per-coordinate"  # the JSON document (and the tables' attrs) say so
+
+
+@pytest.mark.parametrize("coordinates, simulate", [("multiplicity", "per-coordinate"), ("scaled", "per-bin"),
+                                                   ("auto", "per-coordinate")])
+def test_the_earlier_spelling_coordinates_still_chooses_the_simulation(coordinates: str, simulate: str) -> None:
+    old = nn.monte_carlo(PROBLEM, nn.SGD(lr=0.1), batch_size=1, steps=3, runs=2, coordinates=coordinates)
+    new = nn.monte_carlo(PROBLEM, nn.SGD(lr=0.1), batch_size=1, steps=3, runs=2, simulate=simulate)
+    assert old.simulate == simulate
+    np.testing.assert_array_equal(old.mean, new.mean)
+
+
+def test_a_bad_simulation_names_the_parameter_and_the_choices() -> None:
+    run = lambda **k: nn.monte_carlo(PROBLEM, nn.SGD(lr=0.1), batch_size=1, steps=3, runs=2, **k)  # noqa: E731
+    with pytest.raises(ValueError, match=r"simulate must be 'auto', 'per-coordinate' or 'per-bin'; got 'scaled'"):
+        run(simulate="scaled")
+    with pytest.raises(ValueError, match=r"coordinates must be 'auto', 'multiplicity' or 'scaled'; got 'per-bin'"):
+        run(coordinates="per-bin")
+    with pytest.raises(ValueError, match="give simulate= or its earlier spelling coordinates=, not both"):
+        run(simulate="per-bin", coordinates="scaled")
 
 
 def test_first_hits_and_quantiles_follow_the_curves() -> None:

@@ -110,11 +110,11 @@ def test_critical_batch_size_adapter_on_exact_mccandlish_curves() -> None:
     S_min, E_min = 40.0, 3000.0
     S = S_min + E_min / B
     crit = critical_batch_sizes(B, S)
-    assert crit["mccandlish"] == pytest.approx(E_min / S_min, rel=1e-6)
+    assert crit["B_crit_mccandlish"] == pytest.approx(E_min / S_min, rel=1e-6)
     # S B / (S_0 B_0) = 2 exactly at B = 2 B_0 + E_min / S_min; interpolation lands in the bracketing octave
     exact = 2 * B[0] + E_min / S_min
-    assert 2 ** math.floor(math.log2(exact)) <= crit["two_x"] <= 2 ** math.ceil(math.log2(exact))
-    assert critical_batch_sizes(B, 1e5 / B)["two_x"] == math.inf  # perfect scaling throughout
+    assert 2 ** math.floor(math.log2(exact)) <= crit["B_crit_perfect_scaling_2x"] <= 2 ** math.ceil(math.log2(exact))
+    assert critical_batch_sizes(B, 1e5 / B)["B_crit_perfect_scaling_2x"] == math.inf  # perfect scaling throughout
 
 
 def test_claim_criteria_on_constructed_curves() -> None:

@@ -8,6 +8,7 @@ booleans, ``None``, complex and out-of-range values, unknown optimizer names and
 float64 would round. Divergent settings are not errors: they give ``inf`` risk and steps, never NaN.
 """
 
+import inspect
 import math
 
 import numpy as np
@@ -255,7 +256,7 @@ BAD = {
     "count": ["10", True, None, 2.5, 0, -3],
     "optional positive": ["0.1", True, 1 + 0j, -1.0, np.nan],  # None is the default
     "optional count": ["10", True, 2.5, 0, -3],
-    "name": ["nope", "SGD", ""],
+    "optimizer": ["nope", "SGD", "", 3, None, 0.1],  # unknown names, and no optimizer at all
     "array": ["abc", ["1", "2"], True, None],
     "optional array": ["abc", ["1", "2"], True],  # None is the default
     "executor": ["thread", True, -1, 10**6, 1.5, object()],  # None is the default
@@ -291,11 +292,7 @@ WALK = [
     ("EMA", "gamma", "unit", lambda v: nn.EMA(lr=0.1, gamma=v)),
     ("Nesterov", "lr", "positive", lambda v: nn.Nesterov(lr=v, beta=0.5)),
     ("QHM", "nu", "unit", lambda v: nn.QHM(lr=0.1, beta=0.5, nu=v if v != 1.5 else 2.0)),
-    ("Optimizer", "optimizer", "name", lambda v: nn.Optimizer(v, lr=0.1)),
-    ("optimizer", "optimizer", "name", lambda v: nn.optimizer(v, lr=0.1)),
     ("optimizer", "lr", "positive", lambda v: nn.optimizer("sgd", lr=v)),
-    ("default_grid", "optimizer", "name", lambda v: nn.default_grid(v)),
-    ("authors_max_lr", "optimizer", "name", lambda v: nn.authors_max_lr(PROB, v)),
     ("expected_risk", "batch_size", "batch_size", lambda v: nn.expected_risk(PROB, SGD, batch_size=v, steps=3)),
     ("expected_risk", "steps", "steps", lambda v: nn.expected_risk(PROB, SGD, batch_size=4, steps=v)),
     ("risk_components", "steps", "steps", lambda v: nn.risk_components(PROB, MOM, batch_size=4, steps=v)),
@@ -307,7 +304,6 @@ WALK = [
     ("expected_gradient_noise_scale", "steps", "steps",
      lambda v: nn.expected_gradient_noise_scale(PROB, SGD, batch_size=4, steps=v)),
     ("gradient_noise_scale", "theta", "array", lambda v: nn.gradient_noise_scale(PROB, v)),
-    ("tune", "optimizer", "name", lambda v: nn.tune(PROB, v, batch_size=4, target=0.1)),
     ("tune", "target", "positive", lambda v: nn.tune(PROB, "sgd", batch_size=4, target=v)),
     ("tune", "batch_size", "batch_size", lambda v: nn.tune(PROB, "sgd", batch_size=v, target=0.1)),
     ("tune", "precond_power", "unit", lambda v: nn.tune(PROB, "sgd", batch_size=4, target=0.1, precond_power=v)),
@@ -315,19 +311,15 @@ WALK = [
     ("sweep", "target", "positive", lambda v: nn.sweep(PROB, "sgd", **{**SMALL, "target": v})),
     ("sweep", "batch_sizes", "batch_size", lambda v: nn.sweep(PROB, "sgd", **{**SMALL, "batch_sizes": [4, v]})),
     ("sweep", "beta", "unit", lambda v: nn.sweep(PROB, "momentum", **SMALL, beta=v)),
-    ("sweeps", "optimizer", "name", lambda v: nn.sweeps(PROB, [{"optimizer": v}], **SMALL)),
     ("sweeps", "precond_power", "unit", lambda v: nn.sweeps(PROB, [{"optimizer": "sgd", "precond_power": v}], **SMALL)),
-    ("sweep_jobs", "optimizer", "name", lambda v: nn.sweep_jobs(PROB, [{"optimizer": v}], **PLAN)),
     ("sweep_jobs", "precond_power", "unit", lambda v: nn.sweep_jobs(PROB, [{"optimizer": "sgd", "precond_power": v}], **PLAN)),
     ("map_tasks", "executor", "executor", lambda v: nn.map_tasks(abs, [1.0], executor=v)),
-    ("optimal_learning_rates", "optimizer", "name", lambda v: nn.optimal_learning_rates(PROB, v, **SMALL)),
     ("optimal_learning_rates", "target", "positive", lambda v: nn.optimal_learning_rates(PROB, "sgd", **{**SMALL, "target": v})),
     ("effective_lr", "lr", "positive", lambda v: nn.effective_lr(nn.SGD(lr=0.1).replace(lr=v))),
     ("critical_batch_sizes", "batch_sizes", "batch_size", lambda v: nn.critical_batch_sizes([4, v], [30, 20])),
     ("critical_batch_sizes", "steps", "array", lambda v: nn.critical_batch_sizes([4, 16], v)),
     ("mccandlish_fit", "steps", "array", lambda v: nn.mccandlish_fit([4, 16], v)),
     ("steps_examples", "tolerance", "positive", lambda v: nn.steps_examples(PROB, "sgd", **PLAN, tolerance=v)),
-    ("steps_examples", "optimizer", "name", lambda v: nn.steps_examples(PROB, v, **PLAN)),
     ("pareto_front", "steps", "array", lambda v: nn.pareto_front(v, [4, 16])),
     ("decay_versus_growth", "factor", "positive", lambda v: nn.decay_versus_growth(PROB, "sgd", batch_size=4, factor=v)),
     ("decay_versus_growth", "batch_size", "batch_size", lambda v: nn.decay_versus_growth(PROB, "sgd", batch_size=v)),
@@ -343,7 +335,6 @@ WALK = [
     ("monte_carlo", "runs", "count", lambda v: nn.monte_carlo(PROB, SGD, batch_size=4, steps=3, runs=v)),
     ("monte_carlo", "targets", "array", lambda v: nn.monte_carlo(PROB, SGD, batch_size=4, steps=3, runs=2, targets=v)),
     ("scheduled_risk", "lrs", "optional array", lambda v: nn.scheduled_risk(PROB, "sgd", batch_size=4, lrs=v)),
-    ("scheduled_risk", "optimizer", "name", lambda v: nn.scheduled_risk(PROB, v, batch_size=4, lrs=[0.1])),
     ("scheduled_risk", "batch_size", "batch_size", lambda v: nn.scheduled_risk(PROB, SGD, batch_size=v, steps=3)),
     ("scheduled_risk", "schedule['beta']", "unit", lambda v: nn.scheduled_risk(PROB, MOM, batch_size=4, steps=3, schedule={"beta": v})),
     ("scheduled_risk", "schedule['batch_size']", "batch_size",
@@ -369,11 +360,52 @@ WALK = [
     ("tune_preset", "batch_size", "batch_size", lambda v: nn.tune_preset(PROB, "sgd", "step", batch_size=v, steps=9)),
     ("PresetFamily", "grids", "array", lambda v: nn.PresetFamily("f", nn.schedules.constant, {"a": v}, {"a": 0.0})),
     ("bayes_bound_steps", "target", "positive", lambda v: nn.bayes_bound_steps(PROB, batch_size=4, target=v)),
-    ("default_max_lr", "optimizer", "name", lambda v: nn.default_max_lr(PROB, v)),
-    ("as_optimizer_spec", "optimizer", "name", lambda v: nn.as_optimizer_spec(v)),
-    ("as_optimizer", "optimizer", "name", lambda v: nn.as_optimizer(v, {"lr": 0.1})),
     ("build_model", "batch_size", "batch_size", lambda v: nn.build_model(PROB, SGD, v)),
 ]
+
+#: every entry point taking an optimizer, under its own parameter's name (``opt`` or ``optimizer``; ``spec`` and
+#: ``name`` for the constructors; sweeps and sweep_jobs take it as each configuration's "optimizer" key)
+OPTIMIZER_WALK = [
+    ("Optimizer", "spec", "optimizer", lambda v: nn.Optimizer(v, lr=0.1)),
+    ("optimizer", "name", "optimizer", lambda v: nn.optimizer(v, lr=0.1)),
+    ("as_optimizer", "optimizer", "optimizer", lambda v: nn.as_optimizer(v, {"lr": 0.1})),
+    ("as_optimizer_spec", "optimizer", "optimizer", lambda v: nn.as_optimizer_spec(v)),
+    ("build_model", "opt", "optimizer", lambda v: nn.build_model(PROB, v, 4)),
+    ("expected_risk", "opt", "optimizer", lambda v: nn.expected_risk(PROB, v, batch_size=4, steps=3, lr=0.1)),
+    ("risk_components", "opt", "optimizer", lambda v: nn.risk_components(PROB, v, batch_size=4, steps=3, lr=0.1)),
+    ("risk_variance", "opt", "optimizer", lambda v: nn.risk_variance(PROB, v, batch_size=4, steps=3, lr=0.1)),
+    ("stationary_risk", "opt", "optimizer", lambda v: nn.stationary_risk(PROB, v, batch_size=4, lr=0.1)),
+    ("steps_to_target", "opt", "optimizer", lambda v: nn.steps_to_target(PROB, v, batch_size=4, target=0.1, lr=0.1)),
+    ("multiplicative_expected_risk", "opt", "optimizer",
+     lambda v: nn.multiplicative_expected_risk(PROB, v, batch_size=4, steps=3, lr=0.1)),
+    ("expected_gradient_noise_scale", "opt", "optimizer",
+     lambda v: nn.expected_gradient_noise_scale(PROB, v, batch_size=4, steps=3, lr=0.1)),
+    ("monte_carlo", "opt", "optimizer", lambda v: nn.monte_carlo(PROB, v, batch_size=4, steps=3, runs=2, lr=0.1)),
+    ("effective_lr", "opt", "optimizer", lambda v: nn.effective_lr(v, lr=0.1)),
+    ("default_max_lr", "opt", "optimizer", lambda v: nn.default_max_lr(PROB, v)),
+    ("authors_max_lr", "opt", "optimizer", lambda v: nn.authors_max_lr(PROB, v)),
+    ("optimize_schedule", "opt", "optimizer", lambda v: nn.optimize_schedule(PROB, v, batch_size=4, steps=10)),
+    ("optimal_schedule", "opt", "optimizer", lambda v: nn.optimal_schedule(PROB, v, batch_size=4, target=0.1)),
+    ("piecewise_risk", "opt", "optimizer", lambda v: nn.piecewise_risk(PROB, v, batch_size=4, lrs=[0.1], lengths=[3])),
+    ("piecewise_risk_gradient", "opt", "optimizer",
+     lambda v: nn.piecewise_risk_gradient(PROB, v, batch_size=4, lrs=[0.1], lengths=[3])),
+    ("schedule_sweep", "opt", "optimizer", lambda v: nn.schedule_sweep(PROB, v, batch_sizes=[4], executor="serial")),
+    ("tune_preset", "opt", "optimizer", lambda v: nn.tune_preset(PROB, v, "step", batch_size=4, steps=9)),
+    ("tune", "optimizer", "optimizer", lambda v: nn.tune(PROB, v, batch_size=4, target=0.1)),
+    ("sweep", "optimizer", "optimizer", lambda v: nn.sweep(PROB, v, **SMALL)),
+    ("sweeps", "optimizer", "optimizer", lambda v: nn.sweeps(PROB, [{"optimizer": v}], **SMALL)),
+    ("sweep_jobs", "optimizer", "optimizer", lambda v: nn.sweep_jobs(PROB, [{"optimizer": v}], **PLAN)),
+    ("optimal_learning_rates", "optimizer", "optimizer", lambda v: nn.optimal_learning_rates(PROB, v, **SMALL)),
+    ("default_grid", "optimizer", "optimizer", lambda v: nn.default_grid(v)),
+    ("decay_versus_growth", "optimizer", "optimizer", lambda v: nn.decay_versus_growth(PROB, v, batch_size=4)),
+    ("preset_gaps", "optimizer", "optimizer", lambda v: nn.preset_gaps(PROB, v, batch_sizes=[4])),
+    ("steps_examples", "optimizer", "optimizer", lambda v: nn.steps_examples(PROB, v, **PLAN)),
+    ("scheduled_risk", "optimizer", "optimizer", lambda v: nn.scheduled_risk(PROB, v, batch_size=4, lrs=[0.1])),
+    ("scheduled_risk", "optimizer", "optimizer", lambda v: nn.scheduled_risk(PROB, v, batch_size=4, steps=3, schedule={"lr": 0.1})),
+    ("scheduled_steps_to_target", "optimizer", "optimizer",
+     lambda v: nn.scheduled_steps_to_target(PROB, v, batch_size=4, target=0.1, horizon=10)),
+]
+WALK += OPTIMIZER_WALK
 
 #: public names that take no numeric input of their own: result containers (built by the engine),
 #: ``ResultCache`` (a directory), ``local_pool`` (a worker count handed to concurrent.futures),
@@ -403,7 +435,28 @@ def test_the_walk_covers_every_public_name() -> None:
     assert not walked & NOT_WALKED
 
 
-@pytest.mark.parametrize("name, param, kind, call", WALK, ids=[f"{w[0]}-{w[1]}" for w in WALK])
+def test_the_optimizer_walk_covers_every_entry_point_taking_an_optimizer() -> None:
+    """Each public callable with an ``opt`` or ``optimizer`` parameter is walked under that parameter's name."""
+    walked = {(name, param) for name, param, kind, _ in WALK if kind == "optimizer"}
+    for name in sorted(set(nn.__all__) - NOT_WALKED):
+        obj = getattr(nn, name)
+        params = inspect.signature(obj).parameters if callable(obj) and not isinstance(obj, type(nn)) else {}
+        for param in ("opt", "optimizer"):
+            if param in params:
+                assert (name, param) in walked, (name, param)
+
+
+#: steps_to_target resolves its optimizer in numerics/_steps.py, another engineer's file in this round: the call
+#: there must pass "opt" to as_optimizer (strict, so the marker goes once it does)
+_AWAITING_STEPS = pytest.mark.xfail(strict=True, reason="numerics/_steps.py: as_optimizer(opt, hyperparameters) still "
+                                                          "names 'optimizer'; it must pass \"opt\"")
+
+
+@pytest.mark.parametrize(
+    "name, param, kind, call",
+    [pytest.param(*w, marks=_AWAITING_STEPS) if w[:3] == ("steps_to_target", "opt", "optimizer") else w for w in WALK],
+    ids=[f"{w[0]}-{w[1]}" for w in WALK],
+)
 def test_every_public_entry_point_refuses_bad_values(name, param, kind, call) -> None:
     for value in BAD[kind]:
         with pytest.raises(ValueError) as info:
@@ -411,8 +464,10 @@ def test_every_public_entry_point_refuses_bad_values(name, param, kind, call) ->
         message = str(info.value)
         assert param in message, (value, message)
         assert "\n" not in message
-        if kind == "name":
-            assert "sgd, momentum, ema, nesterov, qhm" in message  # the known names are listed
+        if kind == "optimizer":  # the entry point's own parameter, first (not "optimizer" where it is opt=)
+            assert message.startswith(f"{param} must "), (value, message)
+            if isinstance(value, str) and name != "build_model":  # which takes instances only
+                assert "sgd, momentum, ema, nesterov, qhm" in message  # the known names are listed
 
 
 def test_numeric_strings_are_refused_not_converted() -> None:
@@ -436,11 +491,11 @@ def test_steps_beyond_float_precision_are_refused_not_rounded() -> None:
 
 
 def test_unknown_optimizer_lists_the_registered_names() -> None:
-    with pytest.raises(ValueError, match=r"optimizer must name a registered spec \(sgd, momentum, ema, nesterov, qhm(, [^)]*)?\); got 'nope'"):
+    with pytest.raises(ValueError, match=r"name must name a registered spec \(sgd, momentum, ema, nesterov, qhm(, [^)]*)?\); got 'nope'"):
         nn.optimizer("nope")
     with pytest.raises(KeyError) as info:  # still a KeyError for code written against the registry lookup
         nn.Optimizer("nope", lr=0.1)
-    assert str(info.value).startswith("optimizer must name")  # the message, not KeyError's quoted repr
+    assert str(info.value).startswith("spec must name")  # the message, not KeyError's quoted repr
 
 
 def test_from_spec_needs_a_spec() -> None:

@@ -150,7 +150,7 @@ def test_sweeps_take_optimizers_directly() -> None:
 
 def test_an_unaccepted_optimizer_argument_names_the_accepted_forms() -> None:
     for bad in (3, None, nn.Optimizer, object()):
-        with pytest.raises(ValueError, match=r"optimizer must be an optimizer .* or a registered name; got"):
+        with pytest.raises(ValueError, match=r"^opt must be an optimizer .* or a registered name; got"):
             nn.expected_risk(PROB, bad, batch_size=B, steps=[1], lr=0.1)
         with pytest.raises(TypeError):  # also a TypeError, as before
             nn.tune(PROB, bad, batch_size=B, target=TARGET)
@@ -273,7 +273,7 @@ def test_figures_take_every_optimizer_form_and_label_it_by_its_spec() -> None:
     ref = figure_steps_surface(optimizer=nn.Momentum(lr=0.1, beta=0.5), **surface)
     assert [r["steps"] for r in got.data] == [r["steps"] for r in ref.data]
     crit = figure_critical_vs_power(problem=FIG_PROB, powers=(0.0, 0.5), optimizers=[nn.SGD, USER_SGD], batch_sizes=FIG_BS)
-    rows = {(r["optimizer"], r["precond_power"]): r["perfect_scaling_2x"] for r in crit.data}
+    rows = {(r["optimizer"], r["precond_power"]): r["B_crit_perfect_scaling_2x"] for r in crit.data}
     assert {k[0] for k in rows} == {"sgd", USER_SGD.name}
     for p in (0.0, 0.5):
         assert rows["sgd", p] == rows[USER_SGD.name, p] or math.isnan(rows["sgd", p]) and math.isnan(rows[USER_SGD.name, p])

@@ -90,7 +90,8 @@ def test_csv_and_json_round_trip(table, tmp_path) -> None:
     assert [r["batch_size"] for r in doc["rows"]] == list(table.batch_sizes)
     assert doc["grid"]["lr"] == list(GRID["lr"])
     crit = table.critical_batch_sizes()
-    assert doc["critical_batch_size"]["mccandlish"]["B_crit"] == crit.mccandlish.B_crit
+    assert doc["critical_batch_size"]["B_crit_mccandlish"] == crit.mccandlish.B_crit
+    assert doc["critical_batch_size"]["B_crit_perfect_scaling_2x"] == crit.perfect_scaling_2x
 
 
 @pytest.mark.parametrize(

@@ -314,8 +314,9 @@ def test_critical_vs_power_matches_tuned_curves(results: dict[str, FigureResult]
     for r in results["critical_vs_power"].data:
         steps = [nn.tune(PROB, r["optimizer"], batch_size=B, target=TARGET, precond_power=r["precond_power"]).steps for B in BS]
         crit = nn.critical_batch_sizes(BS, steps)
-        assert r["perfect_scaling_2x"] == crit.perfect_scaling_2x or (math.isinf(r["perfect_scaling_2x"]) and math.isinf(crit.perfect_scaling_2x))
-        assert r["mccandlish"] == pytest.approx(crit.mccandlish.B_crit, rel=1e-12)
+        two_x = r["B_crit_perfect_scaling_2x"]
+        assert two_x == crit.perfect_scaling_2x or (math.isinf(two_x) and math.isinf(crit.perfect_scaling_2x))
+        assert r["B_crit_mccandlish"] == pytest.approx(crit.mccandlish.B_crit, rel=1e-12)
 
 
 def _fake_validation(folder: Path) -> None:
@@ -330,7 +331,8 @@ def _fake_validation(folder: Path) -> None:
     with (folder / "critical_batch_sizes.csv").open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["optimizer", "definition", "network", "nqm"])
-        w.writerows([["sgd", "mccandlish", 25, 20], ["sgd", "two_x", 30, 27], ["momentum", "mccandlish", 100, "inf"]])
+        w.writerows([["sgd", "B_crit_mccandlish", 25, 20], ["sgd", "B_crit_perfect_scaling_2x", 30, 27],
+                    ["momentum", "B_crit_mccandlish", 100, "inf"]])
 
 
 def test_network_vs_nqm_reads_the_validation_tables(tmp_path: Path) -> None:

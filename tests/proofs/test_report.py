@@ -165,7 +165,7 @@ def test_monte_carlo_table_matches_the_engine_and_a_fresh_simulation(quick):
         exact = nn.expected_risk(config.problem, opt, batch_size=s.batch_size, steps=steps)
         np.testing.assert_array_equal([float(r["exact"]) for r in mine], exact)
         mc = nn.monte_carlo(config.problem, opt, batch_size=s.batch_size, steps=max(s.steps), runs=s.runs, seed=s.seed,
-                            coordinates="scaled", executor="serial")
+                            simulate="per-bin", executor="serial")
         np.testing.assert_array_equal([float(r["mc_mean"]) for r in mine], mc.mean[steps])
         var = nn.risk_variance(mc.simulated_problem, opt, batch_size=s.batch_size, steps=steps)
         z = (mc.mean[steps] - exact) / np.sqrt(var / s.runs)
