@@ -814,7 +814,7 @@ def steps_to_target(
     hyperparameters as keywords).
     """
     eps = validate_positive("target", target)
-    model = build_model(problem, as_optimizer(opt, hyperparameters), batch_size, method=method, merge_bins=True)
+    model = build_model(problem, as_optimizer(opt, hyperparameters, "opt"), batch_size, method=method, merge_bins=True)
     grid = model.weight.shape[:-1]
     hits = first_hits(model.flatten(), eps).reshape(grid)
     if grid == ():

@@ -446,15 +446,9 @@ def test_the_optimizer_walk_covers_every_entry_point_taking_an_optimizer() -> No
                 assert (name, param) in walked, (name, param)
 
 
-#: steps_to_target resolves its optimizer in numerics/_steps.py, another engineer's file in this round: the call
-#: there must pass "opt" to as_optimizer (strict, so the marker goes once it does)
-_AWAITING_STEPS = pytest.mark.xfail(strict=True, reason="numerics/_steps.py: as_optimizer(opt, hyperparameters) still "
-                                                          "names 'optimizer'; it must pass \"opt\"")
-
-
 @pytest.mark.parametrize(
     "name, param, kind, call",
-    [pytest.param(*w, marks=_AWAITING_STEPS) if w[:3] == ("steps_to_target", "opt", "optimizer") else w for w in WALK],
+    WALK,
     ids=[f"{w[0]}-{w[1]}" for w in WALK],
 )
 def test_every_public_entry_point_refuses_bad_values(name, param, kind, call) -> None:
