@@ -56,6 +56,10 @@ def montecarlo(optimizer: str, hyper: tuple[tuple[str, float], ...], precond_pow
     console = console_for_tables()
     simulated = (f"{result.simulate}: {int(result.coordinates.sum()):,} simulated coordinates"
                  + (" (one per bin, weighted)" if result.simulate == "per-bin" else ""))
+    bins = int(np.count_nonzero(result.coordinates))
+    if result.simulate == "per-coordinate" and bins < result.coordinates.sum():
+        simulated += (f" (--simulate per-bin: {bins:,}, the same expected risk, "
+                      f"{result.coordinates.sum() / bins:.0f}x less work)")
     console.print(f"{name} ({setting}), p = {precond_power:g}, B = {B:g}, {runs} runs, seed {seed}, on {problem.name}; "
                   f"{simulated}", highlight=False)
     table = Table()

@@ -133,6 +133,9 @@ def test_montecarlo_matches_the_engine_with_the_same_default_simulation(tmp_path
     exact = nn.expected_risk(PAPER, opt, batch_size=16, steps=np.array(steps))
     mc = nn.monte_carlo(PAPER, opt, batch_size=16, steps=20, runs=4, seed=3)  # the defaults of both
     assert mc.simulate == "per-coordinate" and "per-coordinate: 10,000 simulated coordinates" in " ".join(result.stdout.split())
+    # the cheaper simulation is named: one coordinate per non-empty bin of the paper's problem
+    bins = int(np.count_nonzero(PAPER.weights))
+    assert f"(--simulate per-bin: {bins}, the same expected risk, " in " ".join(result.stdout.split())
     for r, e, t in zip(rows, exact, steps):
         assert float(r["exact"]) == pytest.approx(e, rel=1e-12)
         assert float(r["mc_mean"]) == pytest.approx(mc.mean[t], rel=1e-12)
