@@ -212,7 +212,10 @@ class RiskModel:
         return sum(seen.values())
 
     def stationary(self) -> np.ndarray:
-        """Per-element stationary risk (``inf`` where unstable)."""
+        """Per-element stationary risk (``inf`` where unstable); of a model built with ``stationary=True``
+        under exact doubling (:func:`build_model`)."""
+        if "w0" not in self.inv:
+            raise ValueError("this model was built without its stationary quantities (build_model(stationary=True))")
         with np.errstate(all="ignore"):
             value = self.weight * self.noise * self.inv["w0"]
         return np.where(self.stable, value, np.inf)
@@ -247,6 +250,7 @@ def build_model(
     trailing: int = 0,
     method: Method = "auto",
     merge_bins: bool = False,
+    stationary: bool = False,
 ) -> RiskModel:
     """Evaluate the optimizer's numeric invariants on every (grid point, bin).
 
@@ -260,6 +264,9 @@ def build_model(
     summed over bins with fewer bins (one at p = 1). Only for sums over bins of the expected
     risk (steps-to-target, tuning, the stationary risk), never for per-bin values or the
     risk variance.
+
+    ``stationary``: the model also answers :meth:`RiskModel.stationary` (the Chebyshev model always
+    does; exact doubling otherwise evaluates the transition alone).
     """
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be an nqm.numerics.Problem; got {type(problem).__name__}")
@@ -304,7 +311,7 @@ def build_model(
         use = "doubling"
     if use == "chebyshev" and n > 2:
         raise ValueError(f"method='chebyshev' needs a spec with at most 2 states; {opt.name} has {n}")
-    if use == "chebyshev":
+    if use == "chebyshev" or stationary:
         inv = opt.forms.evaluate(h, c, Be, hyper, normalised=normalised)
     with np.errstate(all="ignore"):
         half_w, v, c = (0.5 * w, h * v, c / h) if normalised else (0.5 * w * h, v, c)

@@ -143,5 +143,6 @@ def stationary_risk(
 ) -> np.ndarray:
     r"""The :math:`t\to\infty` risk
     :math:`\sum_i w_i\tfrac12 h_i\frac{c_i}{B}\,\mathrm{out}\bar S_i\mathrm{out}^\top`; ``inf`` if unstable."""
-    model = build_model(problem, as_optimizer(opt, hyperparameters, "opt"), batch_size, merge_bins=True)
+    opt = as_optimizer(opt, hyperparameters, "opt")
+    model = build_model(problem, opt, batch_size, merge_bins=True, stationary=True)
     return np.sum(model.stationary(), axis=-1)
