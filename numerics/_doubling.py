@@ -206,7 +206,7 @@ def doubling_powers_of_two(
     :math:`(E_{2^j}, S_{2^j})` serves every K: for :math:`K \ge L` its state at
     :math:`j = K - L + 1`, squared L - 1 times directly (all these K at once, stacked); for smaller
     K the direct chain from level 0. These are the operations of :func:`doubling_moments` at those
-    t (the same values; tests/numerics/test_doubling.py), at the cost of about one evaluation at
+    t (the same values; tests/numerics/test_doubling_powers.py), at the cost of about one evaluation at
     :math:`2^{\mathrm{top}}` rather than one per K. Elements with an eigenvalue near -1 go through
     :func:`doubling_moments` (double-double).
     """

@@ -312,7 +312,7 @@ class Forms:
     def _arguments(
         self, h: np.ndarray, c: np.ndarray, B: np.ndarray, hyper: Mapping[str, float | np.ndarray], normalised: bool
     ) -> tuple[Any, ...]:
-        """The generated functions' arguments ``(h, c, B, *hyperparameters)``, at the equivalent problem
+        r"""The generated functions' arguments ``(h, c, B, *hyperparameters)``, at the equivalent problem
         :math:`(1, c/h, \alpha h)` when ``normalised``."""
         if not normalised:
             return (h, c, B, *(hyper[p] for p in self.params))
