@@ -198,6 +198,10 @@ OPTIMAL = ("schedule", "optimal", "--optimizer", "sgd", "--batch-size", "64")
      "give --hp beta=VALUE: momentum needs every hyperparameter but lr (a varied one starts there)"),
     (("schedule", "tune", "--optimizer", "momentum", "--batch-size", "64", "--steps", "10"), "give --hp beta=VALUE"),
     ((*OPTIMAL, "--steps", "100", "--pieces", "0"), "--pieces"),
+    # a piece without a step: the default 50 pieces at 10 steps, tune's default 10 at 5 (nn.optimize_schedule's rule)
+    ((*OPTIMAL, "--steps", "10"), "--pieces must be from 1 to --steps (10), every piece at least one step; got 50"),
+    (("schedule", "tune", "--optimizer", "sgd", "--batch-size", "64", "--steps", "5"),
+     "--pieces must be from 0 to --steps (5), every piece at least one step; got 10"),
     (("schedule", "nope"), "No such command"),
 ])
 def test_misuse_is_one_line_with_status_2(args: tuple[str, ...], says: str) -> None:
