@@ -321,6 +321,9 @@ def optimal(optimizer: str, hyper: tuple[tuple[str, float], ...], precond_power:
     steps = "never (within the searched totals)" if math.isinf(result.steps) else f"{result.steps:,.0f}"
     console.print(f"steps: {steps}; final risk {result.final_risk:.6g}; {result.evaluations} risk-and-gradient "
                   f"evaluations; certified: {certificate}", highlight=False)
+    if 0 < result.steps < pieces:
+        console.print(f"the fewest steps are below --pieces {pieces}: {len(rows)} pieces of one step "
+                      "(nqm.numerics.optimal_schedule leaves out pieces without a step)", highlight=False)
     if output is not None:
         write_output(output, result.to_json() if output.suffix.lower() == ".json" else result.to_csv())
         click.echo(f"wrote {output}", err=True)
