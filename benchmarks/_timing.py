@@ -6,7 +6,7 @@ background load on a shared machine affects all of them alike) and reports what 
 from the :class:`Timing`: the least wall-clock time (``wall``), the least CPU time of this process
 (``cpu``; less disturbed by other processes) or the median CPU time (``median_cpu``).
 
-Scripts run from this folder (``python benchmarks/bench_x.py``), so ``from _timing import timed`` finds it.
+Scripts run from this folder (e.g. ``python benchmarks/bench_schedule.py``), so ``from _timing import timed`` finds it.
 """
 
 from __future__ import annotations
