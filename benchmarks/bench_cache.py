@@ -15,10 +15,10 @@ from __future__ import annotations
 import argparse
 import shutil
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+from _timing import interleaved
 
 import nqm.numerics as nn
 
@@ -36,18 +36,21 @@ def main() -> None:
         nn.monte_carlo(problem, opt, batch_size=64, steps=args.steps, runs=args.runs, seed=0, keep_curves=True,
                        executor="serial", cache=cache)
 
-    best = {"uncached": float("inf"), "compute and store": float("inf"), "read from the cache": float("inf")}
-    stored = 0
-    for _ in range(args.repeats):  # interleaved, so that background load affects all alike
-        folder = Path(tempfile.mkdtemp())
-        try:
-            for name, cache in (("uncached", None), ("compute and store", folder), ("read from the cache", folder)):
-                start = time.perf_counter()
-                simulate(cache)
-                best[name] = min(best[name], time.perf_counter() - start)
-            stored = sum(p.stat().st_size for p in folder.rglob("*.json"))
-        finally:
-            shutil.rmtree(folder)
+    folder: list[Path] = []  # this round's empty cache folder
+
+    def fresh_folder() -> None:
+        if folder:
+            shutil.rmtree(folder.pop())
+        folder.append(Path(tempfile.mkdtemp()))
+
+    try:  # interleaved, so that background load affects all alike
+        timings = interleaved({"uncached": lambda: simulate(None), "compute and store": lambda: simulate(folder[0]),
+                               "read from the cache": lambda: simulate(folder[0])}, args.repeats, before=fresh_folder)
+        stored = sum(p.stat().st_size for p in folder[0].rglob("*.json"))
+    finally:
+        if folder:
+            shutil.rmtree(folder[0])
+    best = {name: timing.wall for name, timing in timings.items()}
     print(f"monte_carlo: {args.runs} runs x {args.steps + 1} steps, curves kept; {stored / 1e6:.1f} MB stored; best of {args.repeats}")
     for name, seconds in best.items():
         print(f"{name:<20} {seconds:8.3f} s  {seconds / best['uncached']:6.3f} x uncached")

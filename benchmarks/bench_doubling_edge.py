@@ -13,20 +13,19 @@ is near the edge (lr h = 2 (1 + beta)(1 - 1e-9)), to show the per-element cost o
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
+from _timing import interleaved
 
 import nqm.numerics as nn
 import nqm.numerics._doubling as doubling
 
 
-def _timed(prob: nn.Problem, opt, steps: list[int], near_edge: float) -> tuple[float, np.ndarray]:
+def _risk(prob: nn.Problem, opt, steps: list[int], near_edge: float) -> np.ndarray:
+    """The doubling engine's risk with ``doubling.NEAR_EDGE`` set to ``near_edge`` (restored after)."""
     saved, doubling.NEAR_EDGE = doubling.NEAR_EDGE, near_edge
     try:
-        start = time.perf_counter()
-        risk = np.asarray(nn.expected_risk(prob, opt, batch_size=4096, steps=steps, method="doubling"))
-        return time.perf_counter() - start, risk
+        return np.asarray(nn.expected_risk(prob, opt, batch_size=4096, steps=steps, method="doubling"))
     finally:
         doubling.NEAR_EDGE = saved
 
@@ -54,15 +53,13 @@ def main() -> None:
     print(f"{'case':<38} {'steps':>8} {'float s':>8} {'as is s':>8} {'ratio':>6} {'dd elements':>12} {'max rel change':>15}")
     for label, prob, opt in cases:
         for steps in ([200], [10**6]):
-            base, now = [], []
-            for _ in range(args.repeats):
-                sec, old = _timed(prob, opt, steps, 0.0)
-                base.append(sec)
-                sec, new = _timed(prob, opt, steps, doubling.NEAR_EDGE)
-                now.append(sec)
+            timings = interleaved({"float": lambda p=prob, o=opt, s=steps: _risk(p, o, s, 0.0),
+                                   "as is": lambda p=prob, o=opt, s=steps: _risk(p, o, s, doubling.NEAR_EDGE)},
+                                  args.repeats)
+            (base, old), (now, new) = ((t.wall, t.result) for t in timings.values())
             finite = np.isfinite(old) & np.isfinite(new) & (old > 0)
             change = float(np.max(np.abs(new[finite] - old[finite]) / old[finite], initial=0.0))
-            print(f"{label:<38} {steps[0]:>8} {min(base):>8.3f} {min(now):>8.3f} {min(now) / min(base):>6.2f} "
+            print(f"{label:<38} {steps[0]:>8} {base:>8.3f} {now:>8.3f} {now / base:>6.2f} "
                   f"{flagged[-1]:>12} {change:>15.2e}")
 
 

@@ -17,26 +17,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import time
-from collections.abc import Callable
 
 import numpy as np
+from _timing import timed
 
 import nqm.numerics as nn
 import nqm.numerics._model as model
 from nqm.numerics import _optimizers
-
-
-def best_of(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
-    """Best wall-clock and best CPU (process) time of ``repeats`` calls after a warm-up call."""
-    fn()
-    walls, cpus = [], []
-    for _ in range(repeats):
-        start, cpu = time.perf_counter(), time.process_time()
-        fn()
-        walls.append(time.perf_counter() - start)
-        cpus.append(time.process_time() - cpu)
-    return min(walls), min(cpus)
 
 
 def main() -> None:
@@ -57,15 +44,16 @@ def main() -> None:
     }
     print(f"{'operation':<28}{'edge-exact s':>14}{'baseline s':>12}{'ratio':>8}{'CPU s':>9}{'base CPU s':>12}{'CPU ratio':>11}")
     for label, call in calls.items():
-        new = best_of(lambda call=call: call(exact), args.repeats)
+        new = timed(lambda call=call: call(exact), args.repeats, warmup=True)
         saved = (model.CANCELLATION, model.NEAR_EDGE, _optimizers.Optimizer.forms)
         try:
             model.CANCELLATION, model.NEAR_EDGE = np.inf, -np.inf
             _optimizers.Optimizer.forms = property(lambda self: plain_forms)
-            old = best_of(lambda call=call: call(exact), args.repeats)
+            old = timed(lambda call=call: call(exact), args.repeats, warmup=True)
         finally:
             model.CANCELLATION, model.NEAR_EDGE, _optimizers.Optimizer.forms = saved
-        print(f"{label:<28}{new[0]:>14.3f}{old[0]:>12.3f}{new[0] / old[0]:>8.2f}{new[1]:>9.3f}{old[1]:>12.3f}{new[1] / old[1]:>11.2f}")
+        print(f"{label:<28}{new.wall:>14.3f}{old.wall:>12.3f}{new.wall / old.wall:>8.2f}{new.cpu:>9.3f}{old.cpu:>12.3f}"
+              f"{new.cpu / old.cpu:>11.2f}")
 
 
 if __name__ == "__main__":

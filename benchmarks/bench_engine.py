@@ -20,7 +20,6 @@ import argparse
 import json
 import subprocess
 import sys
-import time
 
 import numpy as np
 from rich.console import Console
@@ -29,6 +28,7 @@ from rich.table import Table
 import nqm.numerics as nn
 
 import baseline_notebook as bl
+from _timing import timed
 
 console = Console()
 
@@ -52,15 +52,6 @@ print(json.dumps(dict(seconds=seconds, traced=tracemalloc.get_traced_memory()[1]
 """
 
 
-def best_time(fn, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def throughput(repeats: int) -> Table:
     table = Table(title="expected_risk throughput (elements x steps per second)")
     for col in ("case", "elements", "steps", "seconds", "rate"):
@@ -74,12 +65,13 @@ def throughput(repeats: int) -> Table:
     ]
     for label, prob, opt, steps in cases:
         elements = int(np.prod(opt.shape)) * int(np.count_nonzero(prob.weights))
-        sec = best_time(lambda: nn.expected_risk(prob, opt, batch_size=4096, steps=steps), repeats)
+        sec = timed(lambda: nn.expected_risk(prob, opt, batch_size=4096, steps=steps), repeats).wall
         table.add_row(label, f"{elements:,}", f"{steps.size:,}", f"{sec:.3f}", f"{elements * steps.size / sec:.3e}")
     # the notebook: one grid point (100 bins) at one step per call
     h, counts = bl.toy_problem()
     calls = 200
-    sec = best_time(lambda: [bl.simulate_momentum_dynamics(h, h / 4096, np.ones_like(h), 0.5, k, 0.9, np.ones_like(h)) for k in range(calls)], repeats)
+    sec = timed(lambda: [bl.simulate_momentum_dynamics(h, h / 4096, np.ones_like(h), 0.5, k, 0.9, np.ones_like(h))
+                         for k in range(calls)], repeats).wall
     table.add_row("notebook simulate_momentum_dynamics (baseline)", f"{h.size}", f"{calls}", f"{sec:.3f}", f"{h.size * calls / sec:.3e}")
     return table
 

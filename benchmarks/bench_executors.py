@@ -28,11 +28,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from _timing import interleaved
 
 import nqm.numerics as nn
 
@@ -73,14 +73,11 @@ def main() -> None:
                 "new pool": lambda: _with(nn.local_pool(args.workers), run),
                 "warm pool": lambda: run(warm),
             }
-            best = dict.fromkeys(kinds, float("inf"))
-            same = True
-            for _ in range(args.repeats):
-                for kind, fn in kinds.items():
-                    start = time.perf_counter()
-                    got = fn()
-                    best[kind] = min(best[kind], time.perf_counter() - start)
-                    same = same and repr(got) == repr(ref)
+            differ: list[str] = []
+            timings = interleaved(kinds, args.repeats, each=lambda kind, got, ref=ref, differ=differ:
+                                  differ.append(kind) if repr(got) != repr(ref) else None)
+            same = not differ
+        best = {kind: timing.wall for kind, timing in timings.items()}
         cells = " | ".join(f"{k} {t:6.2f} s (x{best['serial'] / t:.2f})" for k, t in best.items())
         print(f"{name:10s} {cells} | identical to serial: {same}")
 

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import math
 import os
 import time
 import warnings
@@ -46,6 +45,7 @@ from rich.table import Table
 import nqm.numerics as nn
 
 import baseline_notebook as bl
+from _timing import timed
 
 POWERS = (0.0, 0.25, 0.5, 0.75)
 BATCH_SIZES = 2.0 ** np.arange(2, 21, 2)
@@ -90,13 +90,10 @@ def engine_sweeps(executor: str | None) -> dict[tuple[str, float], nn.Sweep]:
 
 
 def time_engine(repeats: int, executor: str | None) -> tuple[float, float, dict]:
-    best_wall, best_cpu, result = math.inf, math.inf, None
-    for _ in range(repeats):
-        w, c = time.perf_counter(), time.process_time()
-        result = engine_sweeps(executor)
-        best_wall = min(best_wall, time.perf_counter() - w)
-        best_cpu = min(best_cpu, time.process_time() - c)
-    return best_wall, best_cpu, result
+    """Best wall-clock and best CPU seconds of ``repeats`` runs of the figure's sweeps (:func:`_timing.timed`),
+    and the tables."""
+    timing = timed(lambda: engine_sweeps(executor), repeats)
+    return timing.wall, timing.cpu, timing.result
 
 
 def momentum_points() -> np.ndarray:

@@ -16,23 +16,11 @@ same run: a piecewise schedule (lr and batch size in three pieces) and per-step 
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
+from _timing import interleaved
 
 import nqm.numerics as nn
-
-
-def best_times(fns, repeats: int) -> list[float]:
-    """The fastest of ``repeats`` wall-clock timings of each function, measured interleaved
-    (so that background load affects all of them alike)."""
-    best = [float("inf")] * len(fns)
-    for _ in range(repeats):
-        for i, fn in enumerate(fns):
-            start = time.perf_counter()
-            fn()
-            best[i] = min(best[i], time.perf_counter() - start)
-    return best
 
 
 def draw_only(count: int, block: int = 1 << 22) -> None:
@@ -62,13 +50,12 @@ def main() -> None:
     print(f"runs={args.runs} steps={args.steps}: {updates:.3g} coordinate-updates per optimizer, best of {args.repeats}")
     print(f"{'optimizer':<10} {'updates/s':>12} {'draws/s':>12} {'ratio':>7}")
     for opt in optimizers:
-        t_mc, t_draw = best_times(
-            [
-                lambda: nn.monte_carlo(problem, opt, batch_size=64, steps=args.steps, runs=args.runs, seed=0),
-                lambda: draw_only(updates),
-            ],
-            args.repeats,
-        )
+        timings = interleaved({  # interleaved, so that background load affects both alike
+            "monte_carlo": lambda opt=opt: nn.monte_carlo(problem, opt, batch_size=64, steps=args.steps,
+                                                          runs=args.runs, seed=0),
+            "draws": lambda: draw_only(updates),
+        }, args.repeats)
+        t_mc, t_draw = timings["monte_carlo"].wall, timings["draws"].wall
         print(f"{opt.name:<10} {updates / t_mc:12.4g} {updates / t_draw:12.4g} {t_draw / t_mc:7.2f}")
     schedules(problem, args)
 
@@ -85,13 +72,14 @@ def schedules(problem: nn.Problem, args: argparse.Namespace) -> None:
                      "batch_size": np.round(np.geomspace(16, 256, T))},
     }
     opt = nn.Momentum(lr=0.1, beta=0.9)
-    times = best_times(
-        [lambda s=s: nn.monte_carlo(problem, opt, steps=T, runs=args.runs, seed=0, schedule=s) for s in cases.values()],
+    timings = interleaved(
+        {name: lambda s=s: nn.monte_carlo(problem, opt, steps=T, runs=args.runs, seed=0, schedule=s)
+         for name, s in cases.items()},
         args.repeats,
     )
     print(f"momentum under schedules: seconds (best of {args.repeats}) and ratio to constant values")
-    for name, seconds in zip(cases, times):
-        print(f"{name:<10} {seconds:10.3f} s {seconds / times[0]:7.2f}")
+    for name, timing in timings.items():
+        print(f"{name:<10} {timing.wall:10.3f} s {timing.wall / timings['constant'].wall:7.2f}")
 
 
 if __name__ == "__main__":

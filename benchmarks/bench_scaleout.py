@@ -26,17 +26,16 @@ import argparse
 import time
 from collections.abc import Callable
 
+from _timing import timed
+
 import nqm.numerics as nn
 from nqm.numerics._sweep import POOL_MIN_WORK
 
 
 def best_of(repeats: int, fn: Callable[[], object]) -> tuple[float, object]:
-    times, out = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - start)
-    return min(times), out
+    """The least wall-clock seconds of ``repeats`` calls (:func:`_timing.timed`) and the last output."""
+    timing = timed(fn, repeats)
+    return timing.wall, timing.result
 
 
 def main() -> None:

@@ -43,22 +43,13 @@ import math  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
+from _timing import timed  # noqa: E402
 
 import baseline_notebook as nb  # noqa: E402
 import nqm.numerics as nn  # noqa: E402
 
 TARGET = 0.01
 MODES = {"default": {}, "authors": {"equal_pieces": True, "max_lr": "authors"}}
-
-
-def best_of(fn, repeats: int):
-    """Least CPU time of this process (``time.process_time``) over ``repeats`` runs, and the output."""
-    best, out = math.inf, None
-    for _ in range(repeats):
-        t0 = time.process_time()
-        out = fn()
-        best = min(best, time.process_time() - t0)
-    return best, out
 
 
 def exact_final_risk(prob, opt, B: float, lrs: np.ndarray, total: float) -> float:
@@ -90,15 +81,16 @@ def authors_protocol(prob, p: float, B: float, pieces: int, gradient: str):
 def compare(prob, p: float, B: float, pieces: int, modes: list[str], repeats: int, gradient: str) -> dict:
     opt = nn.SGD(lr=1.0, precond_power=p)
     row = {"K": pieces, "p": p, "B": B}
-    t_a, (T_a, lrs_a, _) = best_of(lambda: authors_protocol(prob, p, B, pieces, gradient), repeats)
+    protocol = timed(lambda: authors_protocol(prob, p, B, pieces, gradient), repeats)
+    t_a, (T_a, lrs_a, _) = protocol.cpu, protocol.result
     risk_a = exact_final_risk(prob, opt, B, lrs_a, T_a)
     row["protocol"] = (T_a, t_a, risk_a <= TARGET)
     row["protocol_risk"] = risk_a
     for mode in modes:
         options = MODES[mode]
-        t, res = best_of(lambda: nn.optimal_schedule(prob, opt, batch_size=B, target=TARGET, pieces=pieces, **options),
-                         repeats)
-        row[mode] = (res.steps, t, res.final_risk <= TARGET)
+        run = timed(lambda: nn.optimal_schedule(prob, opt, batch_size=B, target=TARGET, pieces=pieces, **options),
+                    repeats)
+        row[mode] = (run.result.steps, run.cpu, run.result.final_risk <= TARGET)
     return row
 
 

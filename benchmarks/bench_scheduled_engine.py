@@ -27,7 +27,7 @@ import argparse  # noqa: E402
 import math  # noqa: E402
 
 import numpy as np  # noqa: E402
-from bench_schedule import best_of  # noqa: E402
+from _timing import timed  # noqa: E402
 
 import nqm.numerics as nn  # noqa: E402
 from nqm.numerics import _schedule  # noqa: E402
@@ -63,9 +63,9 @@ def main() -> None:
                         return nn.scheduled_risk(prob, opt, steps=steps, schedule=sched, batch_size=64)
                     finally:
                         _schedule.MAP_COST = default
-                t_map, r_map = best_of(lambda: run(0.0), args.repeats)
-                t_step, r_step = best_of(lambda: run(math.inf), args.repeats)
-                t_auto, _ = best_of(lambda: run(default), args.repeats)
+                maps, steps_only = timed(lambda: run(0.0), args.repeats), timed(lambda: run(math.inf), args.repeats)
+                (t_map, r_map), (t_step, r_step) = (maps.cpu, maps.result), (steps_only.cpu, steps_only.result)
+                t_auto = timed(lambda: run(default), args.repeats).cpu
                 E = T + 1 if evals == "curve" else 1
                 cost = (t_map / (K + E)) / (t_step / T)
                 diff = float(np.max(np.abs(r_map / r_step - 1)))

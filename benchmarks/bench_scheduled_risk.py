@@ -48,11 +48,10 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
-import statistics  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 
 import numpy as np  # noqa: E402
+from _timing import timed  # noqa: E402
 
 import nqm.numerics as nn  # noqa: E402
 from nqm.numerics import schedules as S  # noqa: E402
@@ -102,13 +101,9 @@ def loop_momentum(prob: nn.Problem, beta: float, lrs: np.ndarray, batch: np.ndar
 
 def median_time(repeats: int, fn, *args, **kwargs):
     """Median CPU time of this process over ``repeats`` runs of ``fn(*args, **kwargs)`` after an untimed
-    one, and its output."""
-    times, out = [], fn(*args, **kwargs)
-    for _ in range(repeats):
-        t0 = time.process_time()
-        out = fn(*args, **kwargs)
-        times.append(time.process_time() - t0)
-    return statistics.median(times), out
+    one (:func:`_timing.timed`), and its output."""
+    timing = timed(lambda: fn(*args, **kwargs), repeats, warmup=True)
+    return timing.median_cpu, timing.result
 
 
 def main() -> None:

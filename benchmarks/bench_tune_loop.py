@@ -28,29 +28,23 @@ too) stretch with the load; the CPU-time ratios are printed as well.
 from __future__ import annotations
 
 import argparse
-import math
-import time
 import warnings
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 
 import nqm.numerics as nn
 
+from _timing import timed
 from bench_fig3a import BATCH_SIZES, POWERS, TARGET, authors_problem, momentum_points, time_baseline
 
 OPTIMIZERS = ("sgd", "momentum")
 
 
 def best_of(repeats: int, run: Callable[[], object]) -> tuple[float, float, object]:
-    """Best wall-clock and best CPU seconds of ``repeats`` runs (each from an empty tune cache) and
-    the last result (CPU time is less disturbed by other processes on a shared machine)."""
-    wall, cpu, result = math.inf, math.inf, None
-    for _ in range(repeats):
-        nn.clear_tune_cache()
-        start, start_cpu = time.perf_counter(), time.process_time()
-        result = run()
-        wall, cpu = min(wall, time.perf_counter() - start), min(cpu, time.process_time() - start_cpu)
-    return wall, cpu, result
+    """Best wall-clock and best CPU seconds of ``repeats`` runs (:func:`_timing.timed`, each from an empty
+    tune cache) and the last result (CPU time is less disturbed by other processes on a shared machine)."""
+    timing = timed(run, repeats, before=nn.clear_tune_cache)
+    return timing.wall, timing.cpu, timing.result
 
 
 def by_sweeps(executor: str | Executor | None = "serial") -> dict[tuple[str, float, float], tuple[float, dict]]:
@@ -98,9 +92,9 @@ def main() -> None:
     print(f"  one sweeps call, default executor:         {t_pool:7.3f} s, {c_pool:7.3f} s CPU in this process; "
           f"same: {pooled == swept}")
 
-    start, start_cpu = time.perf_counter(), time.process_time()
-    sgd, mom, per_point, same = time_baseline(args.stride)
-    cpu_share = (time.process_time() - start_cpu) / (time.perf_counter() - start)
+    baseline = timed(lambda: time_baseline(args.stride), 1)
+    sgd, mom, per_point, same = baseline.result
+    cpu_share = baseline.cpu / baseline.wall
     protocol = sgd + mom
     points = momentum_points().shape[0] * len(POWERS) * len(BATCH_SIZES)
     print(f"authors' protocol (notebook loops): {protocol:.1f} s = SGD {sgd:.2f} s measured on the full grid + momentum "

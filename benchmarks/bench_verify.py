@@ -22,6 +22,8 @@ from __future__ import annotations
 import argparse
 import time
 
+from _timing import timed
+
 HOSTILE = [
     "10**10**10",
     "factorial(10**10)",
@@ -44,15 +46,6 @@ POWER = "(alpha+beta+1/(1+h)+1/(1+B)+1/(1+c))**40"
 SLOW_EQUAL = f"{THEOREM1} + {POWER}*(1+beta) - {POWER} - beta*{POWER}"
 
 
-def best(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
@@ -72,8 +65,8 @@ def main() -> None:
     assert call_with_budget(pow, (2, 3), 600) == ("done", 8)
     print(f"(a) worker start, importing {same_closed_form.__module__}: {time.perf_counter() - start:.2f} s")
 
-    baseline = best(lambda: same_closed_form(user, derived), args.repeats)
-    worker = best(lambda: call_with_budget(same_closed_form, (user, derived), 600), args.repeats)
+    baseline = timed(lambda: same_closed_form(user, derived), args.repeats).wall
+    worker = timed(lambda: call_with_budget(same_closed_form, (user, derived), 600), args.repeats).wall
     print(f"(b) same_closed_form on the README formula: in process {1e3 * baseline:.1f} ms (baseline), "
           f"via the worker {1e3 * worker:.1f} ms, ratio {worker / baseline:.2f}")
 

@@ -33,6 +33,7 @@ from ._generated import FORMS, TRANSITIONS
 from ._twofold import double_double_in_x, polynomials, two_product
 
 __all__ = [
+    "MAX_BATCH_SIZES",
     "MAX_HORIZON",
     "MAX_STEPS",
     "PRECOND_RANGE",
@@ -164,13 +165,22 @@ def validate_batch_size(batch_size: object, name: str = "batch_size") -> np.ndar
     return validate_hyperparameter(name, batch_size, _BATCH_SIZE_RANGE)
 
 
+#: most batch sizes one call takes (a sweep tunes the whole grid at each, a schedule sweep searches the
+#: optimal schedule at each; the paper's Fig. 3a has 10): checked before any work
+MAX_BATCH_SIZES = 1000
+
+
 def validate_batch_sizes(batch_sizes: object, name: str = "batch_sizes", at_least: int = 1) -> np.ndarray:
     """Several batch sizes (sweeps, figures, schedule sweeps) as a 1-D float array in the order given;
-    ``ValueError`` naming ``name`` unless at least ``at_least`` distinct finite numbers in [1, inf)."""
+    ``ValueError`` naming ``name`` unless from ``at_least`` to :data:`MAX_BATCH_SIZES` distinct finite
+    numbers in [1, inf)."""
     Bs = validate_batch_size(batch_sizes, name)
     if Bs.ndim != 1 or Bs.size < at_least:
         more = f", at least {at_least} of them" if at_least > 1 else ""
         raise ValueError(f"{name} must be a non-empty 1-D array of numbers >= 1{more}; got {_shown(batch_sizes)}")
+    if Bs.size > MAX_BATCH_SIZES:
+        raise ValueError(f"{name} must hold from {at_least} to {MAX_BATCH_SIZES:,} distinct numbers >= 1; "
+                         f"got {Bs.size:,}")
     if np.unique(Bs).size != Bs.size:
         raise ValueError(f"{name} must be distinct; got {_shown(batch_sizes)}")
     return Bs

@@ -102,7 +102,8 @@ def preset_gaps(
 ) -> PresetGaps:
     """Constant, tuned cosine, tuned WSD and the optimal ``pieces``-piece schedule at each batch size's budget
     (module docstring). ``optimizer``, ``precond_power`` and ``tuning`` (``grid=`` and fixed values) as for
-    :func:`~nqm.numerics.tune`; the budget must be finite (the target reached at every B) and at least 1."""
+    :func:`~nqm.numerics.tune`; the budget must be finite (the target reached at every B) and at least 1. A
+    budget T below ``pieces`` gets the optimal schedule of T one-step pieces (every piece at least one step)."""
     Bs = np.sort(validate_batch_sizes(batch_sizes, "batch_sizes"))
     pieces = validate_count("pieces", pieces, 1)
     risks: dict[str, list[float]] = {r: [] for r in RUNS}
@@ -124,7 +125,7 @@ def preset_gaps(
             risks[name].append(r.final_risk)
             peaks[name].append(r.parameters["peak"])
             pieces_of[name].append((r.lrs, r.lengths))
-        best = optimize_schedule(problem, opt, batch_size=float(B), steps=T, pieces=pieces)
+        best = optimize_schedule(problem, opt, batch_size=float(B), steps=T, pieces=min(pieces, T))
         risks["optimum"].append(best.final_risk)
         peaks["optimum"].append(float(np.max(best.lrs)))
         pieces_of["optimum"].append((best.lrs, best.lengths))

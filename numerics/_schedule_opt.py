@@ -74,7 +74,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._forms import _shown, validate_count, validate_hyperparameter, validate_positive
+from ._forms import _shown, validate_count, validate_hyperparameter, validate_positive, validate_steps
 from ._model import build_model
 from ._optimizers import Optimizer, OptimizerLike
 from ._problem import Problem
@@ -232,11 +232,27 @@ def _result(lengths, lrs, risk, max_lr, converged, message, evaluations, steps=N
 
 def _setup_result(setup: Setup, lengths: np.ndarray, x: np.ndarray, best: Minimum, evaluations: int,
                   steps: float | None = None) -> ScheduleResult:
-    """The result of the schedule ``x`` of ``setup`` with piece ``lengths`` (exact boundary risks)."""
+    """The result of the schedule ``x`` of ``setup`` with piece ``lengths`` (exact boundary risks).
+
+    Pieces without a step are left out: a total :math:`T` below ``setup.pieces`` (which only the
+    step search of :func:`optimal_schedule` can reach) has :math:`T` pieces of one step
+    (:func:`split_steps` puts the empty pieces last), a total of 0 one empty piece."""
     values = setup.values(x)
     lrs = values["lr"] if "lr" in values else np.full(setup.pieces, float(setup.opt.hyperparameters["lr"]))
-    return _result(lengths, lrs, setup.boundary_risk(x, lengths), setup.cap, best.converged, best.message,
-                   evaluations, steps, values if isinstance(setup, VarySetup) else None)
+    k = max(1, int(np.count_nonzero(lengths)))
+    kept = {n: v[:k] for n, v in values.items()} if isinstance(setup, VarySetup) else None
+    return _result(lengths[:k], lrs[:k], setup.boundary_risk(x, lengths)[:k + 1], setup.cap, best.converged,
+                   best.message, evaluations, steps, kept)
+
+
+def _piece_lengths(steps: object, pieces: int) -> np.ndarray:
+    """:func:`split_steps` of ``steps`` into ``pieces``, every piece at least one step: ``ValueError``
+    naming ``pieces`` and its range [1, steps] otherwise."""
+    total = int(validate_steps(steps))
+    if pieces > total:
+        raise ValueError(f"pieces must be an integer from 1 to steps ({total}), every piece at least one step; "
+                         f"got {pieces}")
+    return split_steps(total, pieces)
 
 
 def _vary(opt: Optimizer, vary: object) -> tuple[str, ...]:
@@ -295,6 +311,8 @@ def optimize_schedule(
 ) -> ScheduleResult:
     r"""The piecewise-constant schedule of ``pieces`` equal pieces minimising the exact risk after ``steps``.
 
+    ``pieces`` is an integer from 1 to ``steps`` (every piece at least one step; ``ValueError`` otherwise).
+
     Multi-start bounded L-BFGS-B on :math:`\log\alpha_k` with exact gradients and a final polish
     (module docstring): the result's risk is never above that of the best constant rate at
     ``steps``, of the authors' start and their L-BFGS-B run from it, of ``start`` (one log
@@ -315,7 +333,7 @@ def optimize_schedule(
     """
     pieces = validate_count("pieces", pieces, 1)
     setup = _setup(problem, opt, batch_size, vary, max_lr, pieces, method, PAPER_SGD_LRS)
-    lengths = split_steps(steps, pieces)
+    lengths = _piece_lengths(steps, pieces)
     x0 = _log_start(start, pieces)
     user = [_point(setup, "schedules", s) for s in schedules]
     best = certified_minimum(setup.coords, lengths, setup.starts(int(lengths.sum()), x0) + user, method)
@@ -429,7 +447,8 @@ def optimal_schedule(
     any passed schedule that reaches the target. Each tested total is optimised as
     :func:`optimize_schedule` does, stopping as soon as the target is reached; the answer's
     schedule is then optimised to convergence. ``searched`` maps each tested total to its best
-    risk.
+    risk. An answer :math:`T` below ``pieces`` has :math:`T` pieces of one step (pieces without a step are
+    left out; at :math:`T = 0` one empty piece at the cap remains).
 
     Options: ``max_lr`` as in :func:`optimize_schedule` (``"authors"`` for the authors' cap);
     ``equal_pieces=True`` restricts totals to multiples of ``pieces`` (equal pieces, the authors'

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -157,17 +158,46 @@ Nothing is evaluated: names and keys are looked up, values read as numbers.
 """
 
 
-def _common_options(func: Any) -> Any:
-    for decorator in reversed([
-        optimizers_option(None),
-        click.option("--hp", "hyper", type=HYPERPARAMETER, multiple=True, callback=distinct_names,
-                     metavar="NAME=VALUE",
-                     help="A hyperparameter of the optimizer (repeatable): its constant value, or its preset's scale."),
-        precond_powers_option(multiple=False),
-        problem_option,
-    ]):
-        func = decorator(func)
-    return func
+def _stacked(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """One decorator applying ``decorators`` (their options in the help in this order)."""
+    def apply(func: Any) -> Any:
+        for decorator in reversed(decorators):
+            func = decorator(func)
+        return func
+    return apply
+
+
+#: the options every ``nqm schedule`` command starts with
+_common_options = _stacked(
+    optimizers_option(None),
+    click.option("--hp", "hyper", type=HYPERPARAMETER, multiple=True, callback=distinct_names,
+                 metavar="NAME=VALUE",
+                 help="A hyperparameter of the optimizer (repeatable): its constant value, or its preset's scale."),
+    precond_powers_option(multiple=False),
+    problem_option,
+)
+
+
+def _output_options(written: str) -> Callable[[Any], Any]:
+    """The options every ``nqm schedule`` command ends with: ``--output`` (writing ``written``), ``--force``
+    and ``--spec-file``."""
+    return _stacked(
+        click.option("--output", "-o", type=TABLE_OUTPUT, default=None,
+                     help=f"Write {written} to FILE.csv or FILE.json."),
+        force_option,
+        spec_file_option,
+    )
+
+
+def _goal_options(steps: str, target: str, written: str) -> Callable[[Any], Any]:
+    """The options ``optimal`` and ``tune`` end with, declared once: ``--batch-size`` (required), the goal
+    ``--steps`` T or ``--target`` X (helps ``steps`` and ``target``) and :func:`_output_options`."""
+    return _stacked(
+        click.option("--batch-size", type=click.FloatRange(min=1), required=True, help="The batch size B (>= 1)."),
+        click.option("--steps", "total", type=click.IntRange(min=1), default=None, help=steps),
+        click.option("--target", type=click.FloatRange(min=0, min_open=True), default=None, help=target),
+        _output_options(written),
+    )
 
 
 @click.group("schedule", context_settings=CONTEXT_SETTINGS,
@@ -204,9 +234,7 @@ Examples:
 @click.option("--at", "at", type=STEPS, default=None, help="Steps reported (default: 0:T:T/10).")
 @click.option("--target", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Also the first step whose risk reaches this target, and the examples used before it.")
-@click.option("--output", "-o", type=TABLE_OUTPUT, default=None, help="Write the table to FILE.csv or FILE.json.")
-@force_option
-@spec_file_option
+@_output_options("the table")
 def risk(**options: Any) -> None:
     """The exact expected risk under schedules, at the reported steps, with the examples used so far.
 
@@ -228,14 +256,8 @@ Examples:
               help="The hyperparameters that vary by piece, comma-separated (the others stay at their --hp value).")
 @click.option("--pieces", type=click.IntRange(min=1, max=1000), default=50, show_default=True,
               help="Pieces of (as nearly as integers allow) equal length.")
-@click.option("--batch-size", type=click.FloatRange(min=1), required=True, help="The batch size B (>= 1).")
-@click.option("--steps", "total", type=click.IntRange(min=1), default=None,
-              help="Minimise the risk after this many steps.")
-@click.option("--target", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Or: the fewest steps for which an optimised schedule reaches this risk.")
-@click.option("--output", "-o", type=TABLE_OUTPUT, default=None, help="Write the pieces to FILE.csv or FILE.json.")
-@force_option
-@spec_file_option
+@_goal_options(steps="Minimise the risk after this many steps.",
+               target="Or: the fewest steps for which an optimised schedule reaches this risk.", written="the pieces")
 def optimal(**options: Any) -> None:
     """The optimal piecewise-constant schedule for a total of steps (--steps) or a target (--target).
 
@@ -256,14 +278,8 @@ Examples:
               help="Preset families to tune, comma-separated (default: every family of nqm.numerics.PRESET_FAMILIES).")
 @click.option("--pieces", type=click.IntRange(min=0, max=1000), default=10, show_default=True,
               help="Pieces of the optimal schedule they are compared with (0: no optimum).")
-@click.option("--batch-size", type=click.FloatRange(min=1), required=True, help="The batch size B (>= 1).")
-@click.option("--steps", "total", type=click.IntRange(min=1), default=None,
-              help="Tune for the lowest risk after this many steps.")
-@click.option("--target", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Or: tune for the fewest steps to this risk.")
-@click.option("--output", "-o", type=TABLE_OUTPUT, default=None, help="Write the comparison to FILE.csv or FILE.json.")
-@force_option
-@spec_file_option
+@_goal_options(steps="Tune for the lowest risk after this many steps.",
+               target="Or: tune for the fewest steps to this risk.", written="the comparison")
 def tune(**options: Any) -> None:
     """Tuned preset schedules (peak learning rate and shape) against the best constant rate and the optimum.
 

@@ -271,6 +271,13 @@ def _varied_optimizer(name: str, precond_power: float, hyper: tuple[tuple[str, f
     return values, _optimizer(name, precond_power, values)
 
 
+def _check_pieces(pieces: int, total: int | None, lowest: int) -> None:
+    """Fails in one line if ``--pieces`` exceeds ``--steps``: every piece has at least one step (as
+    :func:`~nqm.numerics.optimize_schedule` requires), checked before any work."""
+    if total is not None and pieces > total:
+        fail(f"--pieces must be from {lowest} to --steps ({total:,}), every piece at least one step; got {pieces}")
+
+
 def _optimum(problem: Any, opt: Optimizer, batch_size: float, total: int | None, target: float | None,
              pieces: int, vary: tuple[str, ...] = ("lr",)) -> Any:
     """The optimal ``pieces``-piece schedule of the ``vary`` hyperparameters: after ``total`` steps, or the
@@ -291,6 +298,7 @@ def optimal(optimizer: str, hyper: tuple[tuple[str, float], ...], precond_power:
     name = one_optimizer(None, optimizer)
     varied = _vary(vary, name)
     values, opt = _varied_optimizer(name, precond_power, hyper, varied, total, target)
+    _check_pieces(pieces, total, 1)
     refuse_overwrite([output], force)
     problem = paper_problem(unbinned)
     result = _optimum(problem, opt, batch_size, total, target, pieces, varied)
@@ -313,6 +321,9 @@ def optimal(optimizer: str, hyper: tuple[tuple[str, float], ...], precond_power:
     steps = "never (within the searched totals)" if math.isinf(result.steps) else f"{result.steps:,.0f}"
     console.print(f"steps: {steps}; final risk {result.final_risk:.6g}; {result.evaluations} risk-and-gradient "
                   f"evaluations; certified: {certificate}", highlight=False)
+    if 0 < result.steps < pieces:
+        console.print(f"the fewest steps are below --pieces {pieces}: {len(rows)} pieces of one step "
+                      "(nqm.numerics.optimal_schedule leaves out pieces without a step)", highlight=False)
     if output is not None:
         write_output(output, result.to_json() if output.suffix.lower() == ".json" else result.to_csv())
         click.echo(f"wrote {output}", err=True)
@@ -350,6 +361,7 @@ def tune(optimizer: str, hyper: tuple[tuple[str, float], ...], precond_power: fl
     name = one_optimizer(None, optimizer)
     families = _preset_names(presets)
     values, opt = _varied_optimizer(name, precond_power, hyper, ("lr",), total, target)
+    _check_pieces(pieces, total, 0)
     refuse_overwrite([output], force)
     problem = paper_problem(unbinned)
     goal = dict(steps=total) if total is not None else dict(target=target)

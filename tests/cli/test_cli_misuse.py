@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import assert_one_line_error, run
 
-from nqm.numerics.validation import MAX_GRID_POINTS, MAX_MONTE_CARLO_WORK
+from nqm.numerics.validation import MAX_BATCH_SIZES, MAX_GRID_POINTS, MAX_MONTE_CARLO_WORK
 from nqm.proofs.cli._values import MAX_VALUES
 
 TABLE = ("--batch-sizes", "4,16", "--grid", "lr=1e-3:1:5", "--no-cache", "--quiet")
@@ -120,6 +120,14 @@ def test_a_grid_beyond_the_limit_is_refused_with_the_limit_stated() -> None:
                  "--batch-sizes", "4,16", "--no-cache")
     assert_one_line_error(result)
     assert f"{MAX_GRID_POINTS:,}" in result.stderr and "1,000,000,000,000 points" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["sweep", "critical"])
+def test_too_many_batch_sizes_are_refused_with_the_limit_stated(command: str) -> None:
+    """1:1e9:1.01 is 2,083 batch sizes, above MAX_BATCH_SIZES (before, the sweep ran them all)."""
+    result = run(command, "--optimizer", "sgd", "--grid", "lr=0.1", "--batch-sizes", "1:1e9:1.01", "--no-cache")
+    assert_one_line_error(result)
+    assert f"batch_sizes must hold from 1 to {MAX_BATCH_SIZES:,} distinct numbers >= 1; got 2,083" in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -139,6 +139,21 @@ def test_tuned_presets_equal_tune_preset_and_the_optimum(tmp_path: Path) -> None
     assert rows["step"]["vs_optimum"] == tuned.final_risk / best.final_risk
 
 
+@pytest.mark.slow  # 2.5 s: the step search on the paper's problem
+def test_a_target_reached_in_fewer_steps_than_pieces_has_one_step_per_piece(tmp_path: Path) -> None:
+    """An easy target (half the initial risk at B = 10^6) is reached in fewer steps than the default 50
+    pieces: every piece in the table and the JSON has one step, and the output says so (before: 50
+    rows, the last ones of length 0)."""
+    out = tmp_path / "pieces.json"
+    result = _ok("schedule", "optimal", "--optimizer", "sgd", "--batch-size", "1000000",
+                 "--target", f"{PAPER.initial_risk / 2:.6g}", "--output", str(out))
+    doc = json.loads(out.read_text())
+    T = int(doc["steps"])
+    assert 0 < T < 50
+    assert [row["length"] for row in doc["pieces"]] == [1] * T
+    assert f"below --pieces 50: {T} pieces of one step" in " ".join(result.stdout.split())
+
+
 def test_optimal_varies_several_hyperparameters(tmp_path: Path) -> None:
     out = tmp_path / "opt.json"
     _ok("schedule", "optimal", "--optimizer", "momentum", "--hp", "lr=0.1", "--hp", "beta=0.9", "--vary", "lr,beta",
@@ -198,6 +213,10 @@ OPTIMAL = ("schedule", "optimal", "--optimizer", "sgd", "--batch-size", "64")
      "give --hp beta=VALUE: momentum needs every hyperparameter but lr (a varied one starts there)"),
     (("schedule", "tune", "--optimizer", "momentum", "--batch-size", "64", "--steps", "10"), "give --hp beta=VALUE"),
     ((*OPTIMAL, "--steps", "100", "--pieces", "0"), "--pieces"),
+    # a piece without a step: the default 50 pieces at 10 steps, tune's default 10 at 5 (nn.optimize_schedule's rule)
+    ((*OPTIMAL, "--steps", "10"), "--pieces must be from 1 to --steps (10), every piece at least one step; got 50"),
+    (("schedule", "tune", "--optimizer", "sgd", "--batch-size", "64", "--steps", "5"),
+     "--pieces must be from 0 to --steps (5), every piece at least one step; got 10"),
     (("schedule", "nope"), "No such command"),
 ])
 def test_misuse_is_one_line_with_status_2(args: tuple[str, ...], says: str) -> None:

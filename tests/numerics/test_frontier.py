@@ -281,3 +281,15 @@ def test_preset_gaps_final_risks_are_the_engines() -> None:
         assert gaps.risks["optimum"][i] <= gaps.risks["constant"][i]
     np.testing.assert_allclose(gaps.ratio("wsd", "optimum"), gaps.risks["wsd"] / gaps.risks["optimum"], rtol=0)
     assert gaps.to_csv().splitlines()[0].startswith("batch_size,budget,constant_risk,cosine_risk,wsd_risk,optimum_risk")
+
+
+def test_a_budget_below_pieces_gets_one_step_per_piece() -> None:
+    """The constant run reaches an easy target in 2 steps, below pieces = 5: the optimum has 2 pieces of one step
+    (before: 5 pieces, 3 of them without a step), never worse than the constant run."""
+    three = nn.Problem([1.0, 0.05, 1e-3], c=[0.7, 0.05, 2e-3], init_var=[1.0, 2.0, 0.5], weights=[1.0, 3.0, 10.0])
+    gaps = nn.preset_gaps(three, "sgd", batch_sizes=[4.0], target=0.3 * three.initial_risk, pieces=5)
+    T = int(gaps.budgets[0])
+    assert 0 < T < 5
+    lrs, lengths = gaps.schedules["optimum"][0]
+    assert lengths.tolist() == [1] * T and lrs.size == T
+    assert gaps.risks["optimum"][0] <= gaps.risks["constant"][0]

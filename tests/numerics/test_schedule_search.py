@@ -122,7 +122,7 @@ def test_search_guarantees_hold_for_any_predicate_and_any_estimates(inner, data,
 @given(
     bins=st.integers(2, 5),
     pieces=st.integers(2, 4),
-    steps=st.integers(1, 400),
+    steps=st.integers(4, 400),  # at least one step per piece (optimize_schedule refuses fewer steps than pieces)
     B=st.sampled_from([1.0, 8.0, 100.0]),
     p=st.sampled_from([0.0, 0.5]),
     seed=st.integers(0, 2**32 - 1),
@@ -295,3 +295,37 @@ def test_search_returns_to_the_estimates_after_a_midpoint() -> None:
     assert first_feasible(test, 0, 4002, lambda lo, hi: hi - 1) == 3000
     # three slow estimates from above, the midpoint of [0, 3999] (fails: [1999, 3999]), then an estimate
     assert tested[:5] == [4001, 4000, 3999, 1999, 3998]
+
+
+# ------------------------------------------------------------ every piece at least one step
+_THREE = nn.Problem([1.0, 0.05, 1e-3], c=[0.7, 0.05, 2e-3], init_var=[1.0, 2.0, 0.5], weights=[1.0, 3.0, 10.0])
+
+
+@pytest.mark.parametrize("steps, pieces", [(10, 50), (10, 11), (1, 2)])
+def test_more_pieces_than_steps_is_refused_naming_pieces_and_its_range(steps, pieces) -> None:
+    """A piece without a step is no piece: ``pieces`` must lie in [1, steps] (before, 40 of 50 pieces
+    had length 0 at steps=10)."""
+    with pytest.raises(ValueError, match=rf"pieces must be an integer from 1 to steps \({steps}\).*got {pieces}"):
+        nn.optimize_schedule(_THREE, "sgd", batch_size=4, steps=steps, pieces=pieces)
+
+
+def test_as_many_pieces_as_steps_is_one_step_each() -> None:
+    res = nn.optimize_schedule(_THREE, "sgd", batch_size=4, steps=3, pieces=3)
+    assert res.lengths.tolist() == [1, 1, 1]
+
+
+@pytest.mark.parametrize("vary, opt", [(("lr",), "sgd"), (("lr", "beta"), nn.Momentum(lr=1.0, beta=0.5))])
+def test_a_step_search_answer_below_pieces_has_one_step_per_piece(vary, opt) -> None:
+    """The fewest steps to an easy target is 3 here (below pieces = 5): the schedule has 3 pieces of one
+    step (before: 5 pieces, the last two of length 0); its risks are the exact piecewise risk of those."""
+    res = nn.optimal_schedule(_THREE, opt, batch_size=4, target=0.25 * _THREE.initial_risk, pieces=5, vary=vary)
+    T = int(res.steps)
+    assert 0 < T < 5
+    assert res.lengths.tolist() == [1] * T and res.boundaries.tolist() == list(range(T + 1))
+    assert res.lrs.size == T and all(v.size == T for v in res.values.values())
+    assert res.final_lr == res.lrs[-1]
+    # one step per piece: the per-step schedule of the pieces' values, through the per-step engine
+    per_step = {k: nn.schedules.per_step(res.values.get(k, res.lrs)) for k in vary}
+    risk = nn.scheduled_risk(_THREE, opt, batch_size=4, steps=np.arange(T + 1), horizon=T, schedule=per_step)
+    np.testing.assert_allclose(res.risk, risk, rtol=1e-12)
+    assert res.final_risk <= 0.25 * _THREE.initial_risk * (1 + nn.TIE_RTOL)
