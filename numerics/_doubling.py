@@ -73,7 +73,7 @@ import numpy as np
 
 from ._twofold import DoubleDouble, two_product
 
-__all__ = ["doubling_moments", "doubling_powers_of_two", "spectral_radius", "DIRECT_LEVELS"]
+__all__ = ["doubling_moments", "doubling_powers_of_two", "doubling_state", "spectral_radius", "DIRECT_LEVELS"]
 
 #: squaring levels (the last ones of each t) carried directly rather than as I + E
 DIRECT_LEVELS = 8
@@ -162,6 +162,25 @@ def doubling_moments(
     the broadcast shape. Elements with an eigenvalue near -1 (:func:`_near_minus_one`) are
     carried in double-double.
     """
+    mean, noise, _ = _doubling(D, b, init, out, t)
+    return mean, noise
+
+
+def doubling_state(
+    D: np.ndarray, b: np.ndarray, init: np.ndarray, out: np.ndarray, t: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""``(out A^t, out S_t out^T)``: the row that reads the mean path from step t on
+    (:math:`m(t + j) = \mathrm{out}A^t\,A^j\mathrm{init}`, the impulse response likewise with b) and the
+    noise sum up to t, as :func:`doubling_moments` computes them (the row rounded to double where
+    the doubling ran in double-double). The row has shape ``E + (n,)``."""
+    _, noise, row = _doubling(D, b, init, out, t)
+    return row, noise
+
+
+def _doubling(
+    D: np.ndarray, b: np.ndarray, init: np.ndarray, out: np.ndarray, t: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(out A^t init, out S_t out^T, out A^t)``: :func:`doubling_moments` and the row of :func:`doubling_state`."""
     t = np.asarray(t)
     n = D.shape[-1]
     shape = np.broadcast_shapes(D.shape[:-2], t.shape)
@@ -172,26 +191,31 @@ def doubling_moments(
     out_b = np.broadcast_to(out, shape + (n,))
     edge = _near_minus_one(Db)
     fine = ~edge
-    mean, noise = np.empty(shape), np.empty(shape)
+    mean, noise, row = np.empty(shape), np.empty(shape), np.empty(shape + (n,))
     if fine.any():
         bf = bb[fine]
         At, Sa = _powers(Db[fine], bf[..., :, None] * bf[..., None, :], ti[fine], _FLOAT)
-        mean[fine], noise[fine] = _read_off(out_b[fine], init_b[fine], At, Sa)
+        mean[fine], noise[fine], row[fine] = _read_off(out_b[fine], init_b[fine], At, Sa)
     if edge.any():
         be = bb[edge]
         outer = DoubleDouble(*two_product(be[..., :, None], be[..., None, :]))
         At, Sa = _powers(Db[edge], outer, ti[edge], _DOUBLE_DOUBLE)
-        row, col = DoubleDouble(out_b[edge][..., None, :]), DoubleDouble(init_b[edge][..., :, None])
-        mean[edge] = (row @ At @ col).rounded()[..., 0, 0]
-        noise[edge] = (row @ Sa @ row.mT).rounded()[..., 0, 0]
-    return mean, noise
+        out_dd, col = DoubleDouble(out_b[edge][..., None, :]), DoubleDouble(init_b[edge][..., :, None])
+        row_dd = out_dd @ At
+        mean[edge] = (row_dd @ col).rounded()[..., 0, 0]
+        noise[edge] = (out_dd @ Sa @ out_dd.mT).rounded()[..., 0, 0]
+        row[edge] = row_dd.rounded()[..., 0, :]
+    return mean, noise, row
 
 
-def _read_off(out: np.ndarray, init: np.ndarray, At: np.ndarray, St: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(out A^t init, out S_t out^T)`` of float powers."""
-    mean = np.matmul(np.matmul(out[..., None, :], At), init[..., :, None])[..., 0, 0]
+def _read_off(
+    out: np.ndarray, init: np.ndarray, At: np.ndarray, St: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(out A^t init, out S_t out^T, out A^t)`` of float powers."""
+    row = np.matmul(out[..., None, :], At)
+    mean = np.matmul(row, init[..., :, None])[..., 0, 0]
     noise = np.matmul(np.matmul(out[..., None, :], St), out[..., :, None])[..., 0, 0]
-    return mean, noise
+    return mean, noise, row[..., 0, :]
 
 
 def doubling_powers_of_two(
@@ -243,7 +267,7 @@ def doubling_powers_of_two(
                 St.append(Sd[:1])
         At.append(P[1:] if from_zero else P)  # K = j + L - 1 for the starts j >= 1
         St.append(Sd[1:] if from_zero else Sd)
-        mean[:, fine], noise[:, fine] = _read_off(out_b[fine], init_b[fine], np.concatenate(At), np.concatenate(St))
+        mean[:, fine], noise[:, fine], _ = _read_off(out_b[fine], init_b[fine], np.concatenate(At), np.concatenate(St))
     if edge.any():
         t = np.ldexp(1.0, np.arange(bottom, top + 1))[:, None]
         mean[:, edge], noise[:, edge] = doubling_moments(Db[edge], bb[edge], init_b[edge], out_b[edge], t)

@@ -74,7 +74,7 @@ class RiskModel:
                 spread = self._spread(self.powers, t, c, s, em, ep)
             else:
                 mean, spread = doubling_moments(inv["D"], inv["b"], inv["init"], inv["out"], t)
-            return self._weighted(mean, spread)
+            return self.weighted_parts(mean, spread)
 
     def parts_at_powers_of_two(self, bottom: int, top: int) -> tuple[np.ndarray, np.ndarray]:
         r""":meth:`parts` at :math:`t = 2^K` for K from ``bottom`` to ``top``, stacked on a leading axis.
@@ -86,9 +86,9 @@ class RiskModel:
         inv = self.inv
         with np.errstate(all="ignore"):
             mean, spread = doubling_powers_of_two(inv["D"], inv["b"], inv["init"], inv["out"], top, bottom)
-            return self._weighted(mean, spread)
+            return self.weighted_parts(mean, spread)
 
-    def _weighted(self, mean: np.ndarray, spread: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def weighted_parts(self, mean: np.ndarray, spread: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The two parts from the mean path and the noise sum: weights, and inf (never NaN) on divergence."""
         with np.errstate(all="ignore"):
             used = self.weight > 0

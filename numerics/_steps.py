@@ -39,7 +39,12 @@ doubling (no modal expansion) a bin is on the edge when its computed spectral ra
 exceeds the target; without a modal or spectral bound that search takes time linear in that step
 (e.g. c/B tiny). "Hit" follows the tie rule of :mod:`._tie` (risk at most :math:`\varepsilon(1 + 2^{-40})`): the public
 functions turn the target into that threshold once, and every comparison below uses it. Intervals
-shorter than :data:`_LEAF` steps are evaluated exactly at every step.
+shorter than :data:`_LEAF` steps are evaluated exactly at every step. A row of an exact-doubling model
+none of whose bins has a spectral bound (a Jordan block in every direction, e.g. an EMA of an EMA with
+one coefficient: the eigenvector matrix is singular) has only its noise part to rule steps out, so its
+search visits every step before the answer: intervals shorter than :data:`_SCAN_LEAF` steps are then
+scanned in one pass (:func:`_scan_sums`), and every scanned step within :data:`_SCAN_BAND` of the
+target is decided by doubling itself; such a search takes time linear in its answer.
 
 **The modal bound** is a sum over bins. For a one- or two-state spec (Chebyshev form,
 :mod:`._chebyshev`) each bin's risk has an exact *modal expansion*. With real eigenvalues
@@ -95,7 +100,7 @@ import math
 
 import numpy as np
 
-from ._doubling import spectral_radius
+from ._doubling import doubling_state, spectral_radius
 from ._forms import validate_positive
 from ._model import Method, RiskModel, build_model
 from ._optimizers import OptimizerLike, as_optimizer
@@ -115,6 +120,11 @@ _MAX_FRONTIER = 1 << 15
 _LEAF = 8
 #: steps 2^K of the doubling search evaluated together (one squaring chain under exact doubling)
 _GALLOP_LEVELS = 8
+#: intervals shorter than this are scanned step by step where no bin of a row has a modal bound
+#: (exact doubling; :func:`_scan_sums`)
+_SCAN_LEAF = 1024
+#: scanned risks within this relative distance of the target are decided by doubling itself
+_SCAN_BAND = 1e-8
 _TWO_PI = 2.0 * np.pi
 #: computed spectral radii up to 1 + this count as the stability edge under exact doubling
 _EDGE_RTOL = 2.0**-40
@@ -411,6 +421,42 @@ def _risk_sums(
     return _blocked(block, model.weight.shape[-1], rows, t, *extra)
 
 
+def _scan_sums(model: RiskModel, rows: np.ndarray, start: np.ndarray, length: int) -> np.ndarray:
+    r"""Exact risk of the given rows (an exact-doubling model) at the steps ``start[i]``, ...,
+    ``start[i] + length - 1``, summed over bins (in blocks): shape ``(rows, length)``.
+
+    Doubling gives the row :math:`r = \mathrm{out}A^a` and the noise sum :math:`N(a)` at the first
+    step a (:func:`~._doubling.doubling_state`); then :math:`m(a + j) = rA^j\mathrm{init}`,
+    :math:`g(a + j) = rA^jb` and :math:`N(a + j) = N(a) + \sum_{i<j}g(a + i)^2`, with the columns
+    :math:`A^j\mathrm{init}`, :math:`A^jb` (:math:`j <` ``length``) built by doubling the block
+    :math:`[X, A^pX]`. A few ulps per product on :math:`A^j` (:math:`j \le` :data:`_SCAN_LEAF`): the
+    search re-decides by doubling every step within :data:`_SCAN_BAND` of the target."""
+
+    def block(r: np.ndarray, a: np.ndarray) -> np.ndarray:
+        whole = r.size == model.weight.shape[0] and np.array_equal(r, np.arange(r.size))
+        sub = model if whole else model.take(r)
+        inv = sub.inv
+        shape = sub.weight.shape
+        n = inv["D"].shape[-1]
+        with np.errstate(all="ignore"):
+            row, noise = doubling_state(inv["D"], inv["b"], inv["init"], inv["out"], a[:, None])
+            P = np.broadcast_to(inv["D"] + np.eye(n), shape + (n, n))
+            X = np.stack([np.broadcast_to(inv[k], shape + (n,)) for k in ("init", "b")], axis=-1)  # (..., n, 2)
+            size = 1
+            while size < length:  # columns A^j init, A^j b for j < 2 size
+                X = np.concatenate([X, np.matmul(P, X)], axis=-1)
+                P = np.matmul(P, P)
+                size *= 2
+            read = np.matmul(row[..., None, :], X)[..., 0, :]  # (..., 2 size): m and g, interleaved
+            mean = np.moveaxis(read[..., 0 : 2 * length : 2], -1, 0)
+            g = np.moveaxis(read[..., 1 : 2 * length : 2], -1, 0)
+            spread = np.concatenate([noise[None], noise + np.cumsum(g[:-1] * g[:-1], axis=0)])
+        det, noi = sub.weighted_parts(mean, spread)
+        return np.sum(det + noi, axis=-1).T
+
+    return _blocked(block, model.weight.shape[-1] * length, rows, start)
+
+
 def _marginal(model: RiskModel) -> np.ndarray:
     r"""Elements on the stability edge (spectral radius exactly 1): finite risk at every step.
 
@@ -464,14 +510,19 @@ def _branch_and_bound(
     """
     cert = _Certificates(model) if cert is None else cert
     row_fallback = cert.fallback.any(axis=-1)
+    # rows with no modal bound at all (every used bin bounded by its noise part) are scanned
+    # (exact doubling): no bound can rule out a step that their noise part does not
+    used = np.take(model.weight, cert.rows, axis=0) > 0
+    scanned = np.all(cert.fallback | ~used, axis=-1) & row_fallback & (model.powers is None)
     cap = max(1, min(_MAX_FRONTIER, (_BLOCK_ELEMENTS << 2) // max(1, model.weight.shape[-1])))
     winner: int | None = None
 
-    def record(r: np.ndarray, t: np.ndarray, exact: bool = False) -> None:
-        """Register the hits among steps ``t`` of rows ``r`` (``exact``: all are known hits)."""
+    def record(r: np.ndarray, t: np.ndarray, exact: bool = False, risk: np.ndarray | None = None) -> None:
+        """Register the hits among steps ``t`` of rows ``r`` (``exact``: all are known hits; ``risk``:
+        their exact risks if already evaluated)."""
         nonlocal winner
         if not exact:
-            risk = _risk_sums(model, cert.rows[r], t)[0]
+            risk = _risk_sums(model, cert.rows[r], t)[0] if risk is None else risk
             lowest(r, risk)
             hit = risk <= target
             r, t = r[hit], t[hit]
@@ -488,6 +539,19 @@ def _branch_and_bound(
     def lowest(r: np.ndarray, value: np.ndarray) -> None:
         if floor is not None:
             np.minimum.at(floor, r, value)
+
+    def scan_leaves(r: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool, np.ndarray]:
+        """Every step of the intervals ``[a, b]`` of rows ``r``, scanned (:func:`_scan_sums`); the steps
+        within :data:`_SCAN_BAND` of the target evaluated by doubling. Arguments of ``record``."""
+        n = (b - a + 1.0).astype(np.int64)
+        risk = _scan_sums(model, cert.rows[r], a, int(n.max()))
+        inside = np.arange(risk.shape[1]) < n[:, None]
+        steps = a[:, None] + np.arange(risk.shape[1])
+        rr, tt, risk = np.broadcast_to(r[:, None], inside.shape)[inside], steps[inside], risk[inside]
+        near = np.abs(risk - target) <= _SCAN_BAND * target
+        if near.any():
+            risk[near] = _risk_sums(model, cert.rows[rr[near]], tt[near])[0]
+        return rr, tt, False, risk
 
     pending: list[tuple[np.ndarray, ...]] = []
     # frontier: rows, interval ends, and the noise floor of the fallback bins
@@ -511,7 +575,11 @@ def _branch_and_bound(
         keep = low + ff <= target
         lowest(fr[~keep], (low + ff)[~keep])
         fr, fa, fb, ff = fr[keep], fa[keep], fb[keep], ff[keep]
-        # short intervals: every step exactly
+        # short intervals: every step exactly (scanned rows: in one pass per interval)
+        scan = scanned[fr] & (fb - fa < _SCAN_LEAF)
+        if scan.any():
+            record(*scan_leaves(fr[scan], fa[scan], fb[scan]))
+            fr, fa, fb, ff = fr[~scan], fa[~scan], fb[~scan], ff[~scan]
         leaf = fb - fa < _LEAF
         if leaf.any():
             n = (fb[leaf] - fa[leaf] + 1.0).astype(np.int64)

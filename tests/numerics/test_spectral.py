@@ -157,3 +157,33 @@ def test_grid_search_of_a_three_state_spec_matches_a_scan() -> None:
     assert math.isfinite(want[0])
     got = nn.tune(SMALL, EmaHB, batch_size=64.0, target=target, grid=grid)
     assert (got.steps, got.index) == want
+
+
+@pytest.mark.parametrize("lr, beta, gamma, B, fraction, last",
+                         [(0.9, 0.9, 0.5, 64.0, 0.05, 600), (0.3, 0.5, 0.9, 8.0, 0.12, 600), (0.02, 0.0, 0.99, 256.0, 0.02, 2700)])
+def test_first_hit_of_a_defective_four_state_spec_matches_the_independent_recursion(lr, beta, gamma, B, fraction,
+                                                                                      last) -> None:
+    # nu = gamma: both averages have the eigenvalue gamma, a Jordan block in every bin, so no bin has a
+    # spectral bound (the eigenvector matrix is singular) and every step before the hit is scanned
+    hyper = {"lr": lr, "beta": beta, "gamma": gamma, "nu": gamma}
+    target = fraction * SMALL.initial_risk
+    want = _oracle_first_hit(SMALL, hyper, B, target, last, SPEC4)
+    assert want is not None
+    assert nn.steps_to_target(SMALL, Ema2HB(**hyper), batch_size=B, target=target) == want
+
+
+def test_tuning_a_defective_four_state_spec_matches_a_brute_force_scan() -> None:
+    # the grid search (a minimum over rows, with incumbents) scans the rows with no spectral bound too:
+    # its optimum and every grid point's steps against the exact risk at every step (doubling, no scan)
+    hyper = {"beta": 0.5, "gamma": 0.95, "nu": 0.95}
+    lrs = np.array([0.004, 0.006, 0.01])
+    target, B, last = 0.05 * SMALL.initial_risk, 64.0, 6000
+    risk = nn.expected_risk(SMALL, Ema2HB(lr=lrs, **hyper), batch_size=B, steps=np.arange(last + 1))
+    hits = nn.reaches(risk, target)
+    assert hits.any(axis=1).all()
+    brute = np.argmax(hits, axis=1)
+    assert brute.min() > 1024  # several scan intervals before every hit
+    grid = {"lr": lrs, **{k: [v] for k, v in hyper.items()}}
+    result = nn.tune(SMALL, Ema2HB, batch_size=B, target=target, grid=grid, grid_steps=True)
+    np.testing.assert_array_equal(result.grid_steps.ravel(), brute)
+    assert result.steps == brute.min()
