@@ -31,6 +31,7 @@ from nqm.theory.symbols import h as H
 from nqm.numerics._twofold import DoubleDouble
 
 import _edge_oracle as oracle
+from _user_specs import EMA_HB, ema_of_heavy_ball
 
 SETTINGS = settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 RTOL = 1e-10
@@ -38,23 +39,13 @@ FLOOR = 1e-14
 SMALLEST = 1e-300
 
 
-def _heavy_ball_tracking(grad, theta, m, avg, lr, beta, gamma):
-    """Heavy ball evaluated at theta, with an EMA of the iterates kept but not read (a slow unseen mode)."""
-    m = beta * m + grad(theta)
-    theta = theta - lr * m
-    return theta, m, gamma * avg + (1 - gamma) * theta
-
-
 #: out = theta: the EMA state is a mode of eigenvalue gamma the output does not see
 HB_TRACKING = OptimizerSpec.from_update(
-    "test_doubling_hb_tracking", _heavy_ball_tracking, state=("theta", "m", "avg"),
+    "test_doubling_hb_tracking", ema_of_heavy_ball, state=("theta", "m", "avg"),
     hyperparameters=(LR, BETA, GAMMA), init=(1, 0, 1), out=(1, 0, 0), description="heavy ball, unread EMA",
 )
 #: out = avg: an EMA of heavy-ball iterates (all three modes observed)
-MOMENTUM_EMA = OptimizerSpec.from_update(
-    "test_doubling_momentum_ema", _heavy_ball_tracking, state=("theta", "m", "avg"),
-    hyperparameters=(LR, BETA, GAMMA), init=(1, 0, 1), out=(0, 0, 1), description="EMA of heavy-ball iterates",
-)
+MOMENTUM_EMA = EMA_HB
 CLASSES = {spec.name: nn.from_spec(spec) for spec in (HB_TRACKING, MOMENTUM_EMA)}
 
 

@@ -19,26 +19,15 @@ from hypothesis import strategies as st
 
 import nqm.numerics as nn
 from nqm.numerics.schedules import MAX_SCHEDULE_STEPS, piecewise
-from nqm.theory import BETA, GAMMA, LR, OptimizerSpec, get_spec
+from nqm.theory import get_spec
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _schedule_reference import per_bin_risks, per_step_risk, piecewise_risk_mp  # noqa: E402
+from _user_specs import EMA_HB  # noqa: E402  (a user spec with three states: the doubling maps)
 
 SMALL = nn.Problem([1.0, 0.05, 1e-3], c=[0.7, 0.05, 2e-3], init_var=[1.0, 2.0, 0.5], weights=[1.0, 3.0, 10.0])
 RTOL = 1e-10
 
-
-def _ema_of_heavy_ball(grad, theta, m, avg, lr, beta, gamma):
-    m = beta * m + grad(theta)
-    theta = theta - lr * m
-    return theta, m, gamma * avg + (1 - gamma) * theta
-
-
-#: a user spec with three states (an EMA of heavy-ball iterates): the doubling maps
-EMA_HB = OptimizerSpec.from_update(
-    "scheduled_ema_hb_test", _ema_of_heavy_ball, state=("theta", "m", "avg"), hyperparameters=(LR, BETA, GAMMA),
-    init=(1, 0, 1), out=(0, 0, 1),
-)
 
 #: spec -> the range values are drawn from, per hyperparameter (lr <= 1 keeps every constant setting
 #: stable on h <= 1; products of stable transitions may still grow for a while)

@@ -22,37 +22,16 @@ import nqm.numerics as nn
 from nqm.numerics import _steps
 from nqm.numerics import build_model
 from nqm.numerics._tie import TIE_RTOL
-from nqm.theory import BETA, GAMMA, LR, NU, OptimizerSpec
 
 sys.path.insert(0, str(Path(__file__).parent))
 import _edge_oracle as oracle  # noqa: E402
 from _bounds import assert_bounds_hold  # noqa: E402
 from test_tune import scan_tune  # noqa: E402
+from _user_specs import EMA2_HB, EMA_HB  # noqa: E402
 
 
-def _ema_of_heavy_ball(grad, theta, m, avg, lr, beta, gamma):
-    m = beta * m + grad(theta)
-    theta = theta - lr * m
-    return theta, m, gamma * avg + (1 - gamma) * theta
-
-
-SPEC = OptimizerSpec.from_update(
-    "ema_hb_test", _ema_of_heavy_ball, state=("theta", "m", "avg"), hyperparameters=(LR, BETA, GAMMA),
-    init=(1, 0, 1), out=(0, 0, 1), description="EMA of heavy-ball iterates (test)", reference="eqs. 5, 11",
-)
+SPEC, SPEC4 = EMA_HB, EMA2_HB
 EmaHB = nn.from_spec(SPEC)
-
-
-def _ema_of_ema_of_heavy_ball(grad, theta, m, avg, avg2, lr, beta, gamma, nu):
-    theta, m, avg = _ema_of_heavy_ball(grad, theta, m, avg, lr, beta, gamma)
-    return theta, m, avg, nu * avg2 + (1 - nu) * avg
-
-
-#: a four-state spec: a second EMA (coefficient nu) of the first one's average
-SPEC4 = OptimizerSpec.from_update(
-    "ema2_hb_test", _ema_of_ema_of_heavy_ball, state=("theta", "m", "avg", "avg2"),
-    hyperparameters=(LR, BETA, GAMMA, NU), init=(1, 0, 1, 1), out=(0, 0, 0, 1),
-)
 Ema2HB = nn.from_spec(SPEC4)
 
 # (label, lr, beta, gamma) on h = 1; the heavy-ball roots solve l^2 - (1 + beta - lr) l + beta = 0

@@ -14,9 +14,11 @@ from hypothesis import strategies as st
 import nqm.numerics
 import nqm.numerics as nn
 from nqm.numerics._forms import forms_for
-from nqm.theory import BETA, BUILTINS, GAMMA, LR, Hyperparameter, OptimizerSpec
+from nqm.theory import BUILTINS, LR, Hyperparameter, OptimizerSpec
 from nqm.theory.codegen import generated_module_source
 from nqm.theory.symbols import h
+
+from _user_specs import EMA_HB  # a user spec with three states: its transition is compiled from the forms cache
 
 
 def test_generated_module_is_fresh() -> None:
@@ -69,17 +71,6 @@ def test_weight_decay_has_no_effective_learning_rate(decay) -> None:
 
 
 # ---------------------------------------------------------------------- the generated transition function
-def _ema_of_heavy_ball(grad, theta, m, avg, lr, beta, gamma):
-    m = beta * m + grad(theta)
-    theta = theta - lr * m
-    return theta, m, gamma * avg + (1 - gamma) * theta
-
-
-#: a user spec with three states (benchmarks/bench_user_spec.py): its transition is compiled from the forms cache
-EMA_HB = OptimizerSpec.from_update(
-    "codegen_ema_hb", _ema_of_heavy_ball, state=("theta", "m", "avg"), hyperparameters=(LR, BETA, GAMMA),
-    init=(1, 0, 1), out=(0, 0, 1),
-)
 def _numerators(data, hp: Hyperparameter | None, size: int) -> list[int]:
     """``size`` numerators of dyadic draws: of h = i/8 (``hp`` None, 1 <= i <= 64), else of j/64 in the
     range of ``hp`` (|j| <= 128 where it is unbounded)."""
