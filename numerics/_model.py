@@ -160,7 +160,9 @@ class RiskModel:
         )
 
     def take(self, rows: np.ndarray) -> RiskModel:
-        """Rows (grid points) of a :meth:`flatten`-ed model."""
+        """Rows (grid points) of a :meth:`flatten`-ed model (the model itself for all rows in order)."""
+        if rows.size == self.weight.shape[0] and np.array_equal(rows, np.arange(rows.size)):
+            return self
 
         def pick(v: Any) -> Any:
             return v[rows] if isinstance(v, np.ndarray) and v.ndim >= 2 else v

@@ -412,8 +412,7 @@ def _risk_sums(
     ``(risk, noise part, noise part of the bins marked in fallback[i])``."""
 
     def block(r: np.ndarray, tt: np.ndarray, *fb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        whole = r.size == model.weight.shape[0] and np.array_equal(r, np.arange(r.size))
-        det, noi = (model if whole else model.take(r)).parts(tt[:, None].astype(float))
+        det, noi = model.take(r).parts(tt[:, None].astype(float))
         marked = np.sum(np.where(fb[0], noi, 0.0), axis=-1) if fb else np.zeros(r.size)
         return np.sum(det + noi, axis=-1), np.sum(noi, axis=-1), marked
 
@@ -433,8 +432,7 @@ def _scan_sums(model: RiskModel, rows: np.ndarray, start: np.ndarray, length: in
     search re-decides by doubling every step within :data:`_SCAN_BAND` of the target."""
 
     def block(r: np.ndarray, a: np.ndarray) -> np.ndarray:
-        whole = r.size == model.weight.shape[0] and np.array_equal(r, np.arange(r.size))
-        sub = model if whole else model.take(r)
+        sub = model.take(r)
         inv = sub.inv
         shape = sub.weight.shape
         n = inv["D"].shape[-1]
@@ -668,8 +666,7 @@ def _gallop_sums(model: RiskModel, rows: np.ndarray, bottom: int, top: int) -> t
     levels = top - bottom + 1
 
     def block(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        whole = r.size == model.weight.shape[0] and np.array_equal(r, np.arange(r.size))
-        det, noi = (model if whole else model.take(r)).parts_at_powers_of_two(bottom, top)
+        det, noi = model.take(r).parts_at_powers_of_two(bottom, top)
         return np.sum(det + noi, axis=-1).T, np.sum(noi, axis=-1).T
 
     return _blocked(block, model.weight.shape[-1] * levels, rows)
