@@ -185,10 +185,7 @@ def _doubling(
     n = D.shape[-1]
     shape = np.broadcast_shapes(D.shape[:-2], t.shape)
     ti = np.broadcast_to(t, shape).astype(np.int64)
-    Db = np.broadcast_to(D, shape + (n, n))
-    bb = np.broadcast_to(b, shape + (n,))
-    init_b = np.broadcast_to(init, shape + (n,))
-    out_b = np.broadcast_to(out, shape + (n,))
+    Db, bb, init_b, out_b = _broadcast(shape, D, b, init, out)
     edge = _near_minus_one(Db)
     fine = ~edge
     mean, noise, row = np.empty(shape), np.empty(shape), np.empty(shape + (n,))
@@ -206,6 +203,15 @@ def _doubling(
         noise[edge] = (out_dd @ Sa @ out_dd.mT).rounded()[..., 0, 0]
         row[edge] = row_dd.rounded()[..., 0, :]
     return mean, noise, row
+
+
+def _broadcast(
+    shape: tuple[int, ...], D: np.ndarray, b: np.ndarray, init: np.ndarray, out: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``D`` and the vectors broadcast to the element shape ``shape`` (read-only views)."""
+    vector = shape + (D.shape[-1],)
+    return (np.broadcast_to(D, vector + vector[-1:]), np.broadcast_to(b, vector), np.broadcast_to(init, vector),
+            np.broadcast_to(out, vector))
 
 
 def _read_off(
@@ -236,9 +242,7 @@ def doubling_powers_of_two(
     """
     n = D.shape[-1]
     shape = np.broadcast_shapes(D.shape[:-2], b.shape[:-1], init.shape[:-1], out.shape[:-1])
-    Db = np.broadcast_to(D, shape + (n, n))
-    bb = np.broadcast_to(b, shape + (n,))
-    init_b, out_b = np.broadcast_to(init, shape + (n,)), np.broadcast_to(out, shape + (n,))
+    Db, bb, init_b, out_b = _broadcast(shape, D, b, init, out)
     count = top - bottom + 1
     mean, noise = np.empty((count,) + shape), np.empty((count,) + shape)
     edge = _near_minus_one(Db)
