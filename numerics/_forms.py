@@ -24,7 +24,7 @@ import numbers
 import reprlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 
 import numpy as np
@@ -307,6 +307,12 @@ class Forms:
         from nqm.theory.codegen import compile_transition
 
         return compile_transition(self.source)
+
+    @cached_property
+    def states(self) -> int:
+        """The number of states n of the spec (``n`` of the generated functions, which do not depend on
+        their arguments)."""
+        return int(self.transition_function(1.0, 1.0, 1.0, *(0.5 for _ in self.params))["n"])
 
     def transition(
         self, h: np.ndarray, c: np.ndarray, B: np.ndarray, hyper: Mapping[str, float | np.ndarray], *,

@@ -304,17 +304,18 @@ def build_model(
     # the scale symmetry (h, c, lr) -> (1, c/h, lr h): the same risk, free of overflow at any scale,
     # with weight w/2, start h v, noise (c/h)/B (see Forms.evaluate)
     normalised = opt.forms.scale_covariant and method != "doubling"
-    # exact doubling reads the transition alone (the generated transition function: the same values as
-    # the whole forms, without their stationary and edge quantities); so does the state count
-    inv = opt.forms.transition(h, c, Be, hyper, normalised=normalised)
-    n = int(inv["n"])
+    n = opt.forms.states
     use = "chebyshev" if (method == "auto" and n <= 2) else method
     if use == "auto":
         use = "doubling"
     if use == "chebyshev" and n > 2:
         raise ValueError(f"method='chebyshev' needs a spec with at most 2 states; {opt.name} has {n}")
+    # exact doubling reads the transition alone (the generated transition function: the same values as
+    # the whole forms, without their stationary and edge quantities)
     if use == "chebyshev" or stationary:
         inv = opt.forms.evaluate(h, c, Be, hyper, normalised=normalised)
+    else:
+        inv = opt.forms.transition(h, c, Be, hyper, normalised=normalised)
     with np.errstate(all="ignore"):
         half_w, v, c = (0.5 * w, h * v, c / h) if normalised else (0.5 * w * h, v, c)
     shape = np.broadcast_shapes(h.shape, Be.shape, *(a.shape for a in hyper.values()))

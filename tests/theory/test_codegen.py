@@ -101,7 +101,7 @@ def test_the_transition_function_is_the_specs_transition_matrix(spec: OptimizerS
         np.array(hs, dtype=float), np.full(size, 0.5), 4.0, *(np.array(v, dtype=float) for v in hypers.values())
     )
     n = spec.A.shape[0]
-    assert set(got) == {"n", "D", "b", "init", "out"} and got["n"] == n
+    assert set(got) == {"n", "D", "b", "init", "out"} and got["n"] == n == forms.states
     for point in range(size):
         values = {h: hs[point]} | {hp.symbol: v[point] for hp, v in hypers.items()}
         exact = {"D": spec.A - sp.eye(n), "b": spec.b, "init": spec.init, "out": spec.out}
