@@ -540,7 +540,8 @@ def _branch_and_bound(
 
     def scan_leaves(r: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool, np.ndarray]:
         """Every step of the intervals ``[a, b]`` of rows ``r``, scanned (:func:`_scan_sums`); the steps
-        within :data:`_SCAN_BAND` of the target evaluated by doubling. Arguments of ``record``."""
+        within :data:`_SCAN_BAND` of the target evaluated by doubling. Arguments of ``record`` (whose floors
+        then keep the lower values registered here)."""
         n = (b - a + 1.0).astype(np.int64)
         risk = _scan_sums(model, cert.rows[r], a, int(n.max()))
         inside = np.arange(risk.shape[1]) < n[:, None]
@@ -549,6 +550,8 @@ def _branch_and_bound(
         near = np.abs(risk - target) <= _SCAN_BAND * target
         if near.any():
             risk[near] = _risk_sums(model, cert.rows[rr[near]], tt[near])[0]
+        # as certified lower bounds (floors) the scanned risks count less their possible error
+        lowest(rr, risk * (1.0 - _SCAN_BAND))
         return rr, tt, False, risk
 
     pending: list[tuple[np.ndarray, ...]] = []

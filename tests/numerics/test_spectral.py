@@ -166,3 +166,18 @@ def test_tuning_a_defective_four_state_spec_matches_a_brute_force_scan() -> None
     result = nn.tune(SMALL, Ema2HB, batch_size=B, target=target, grid=grid, grid_steps=True)
     np.testing.assert_array_equal(result.grid_steps.ravel(), brute)
     assert result.steps == brute.min()
+
+
+def test_floors_of_scanned_rows_bound_the_exact_risk() -> None:
+    # the floors a batch-size sweep carries over (certified lower bounds on each row's risk over [0, result])
+    # come from scanned risks for rows with no spectral bound: never above the exact risk at any step
+    lrs = np.array([0.004, 0.006, 0.01])
+    opt = Ema2HB(lr=lrs, beta=0.5, gamma=0.95, nu=0.95)
+    B, target = 64.0, 0.05 * SMALL.initial_risk
+    model = build_model(SMALL, opt, B, merge_bins=True).flatten()
+    floor = np.zeros(lrs.size)
+    steps, row = _steps.grid_minimum(model, target, floor=floor)
+    assert row is not None and steps > 1024
+    risk = nn.expected_risk(SMALL, opt, batch_size=B, steps=np.arange(int(steps) + 1))
+    assert np.isfinite(floor).all()
+    assert np.all(floor <= risk.min(axis=-1) * (1 + 1e-12))
