@@ -5,8 +5,9 @@ The user specs, written with ``OptimizerSpec.from_update`` and evaluated by exac
 * ``ema_hb``, the issue's example: an EMA of heavy-ball iterates (states theta, m and the average;
   lr, beta, gamma), searched with the spectral bounds of ``nqm.numerics._spectral``;
 * ``dema_hb``: a double EMA of heavy-ball iterates (four states; an EMA of the EMA, with the same
-  gamma), whose transition has a Jordan block at gamma in every direction: no spectral bound exists,
-  so a search scans every step before the answer.
+  gamma), whose transition has a Jordan block at gamma in every direction: no spectral expansion
+  exists, so a search bounds its mean path by the confluent expansion of ``nqm.numerics._confluent``
+  and its noise part by exact evaluations.
 
 The built-in baseline is momentum (two states, Chebyshev closed form). On the paper's problem
 (100 bins) the script times, best of ``--repeats`` (interleaved, so that background load affects

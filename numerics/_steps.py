@@ -39,12 +39,13 @@ doubling (no modal expansion) a bin is on the edge when its computed spectral ra
 exceeds the target; without a modal or spectral bound that search takes time linear in that step
 (e.g. c/B tiny). "Hit" follows the tie rule of :mod:`._tie` (risk at most :math:`\varepsilon(1 + 2^{-40})`): the public
 functions turn the target into that threshold once, and every comparison below uses it. Intervals
-shorter than :data:`_LEAF` steps are evaluated exactly at every step. A row of an exact-doubling model
-none of whose bins has a spectral bound (a Jordan block in every direction, e.g. an EMA of an EMA with
-one coefficient: the eigenvector matrix is singular) has only its noise part to rule steps out, so its
-search visits every step before the answer: intervals shorter than :data:`_SCAN_LEAF` steps are then
-scanned in one pass (:func:`_scan_sums`), and every scanned step within :data:`_SCAN_BAND` of the
-target is decided by doubling itself; such a search takes time linear in its answer.
+shorter than :data:`_LEAF` steps are evaluated exactly at every step. A bin of an exact-doubling model
+with no spectral bound (repeated or nearly repeated eigenvalues, e.g. an EMA of an EMA with one
+coefficient: a Jordan block in every direction, the eigenvector matrix singular) has its mean-path
+part bounded by its confluent expansion (:mod:`._confluent`) and its noise part by its exact value at
+the last evaluated step. A row none of whose bins has a spectral bound scans its intervals shorter
+than :data:`_SCAN_LEAF` steps in one pass (:func:`_scan_sums`), every scanned step within
+:data:`_SCAN_BAND` of the target decided by doubling itself.
 
 **The modal bound** is a sum over bins. For a one- or two-state spec (Chebyshev form,
 :mod:`._chebyshev`) each bin's risk has an exact *modal expansion*. With real eigenvalues
@@ -86,7 +87,8 @@ non-negative). Where the expansion is ill-conditioned (near the repeated root
 its noise part at the last exactly evaluated step instead. A spec with more states (exact
 doubling) is bounded by its spectral expansion (:mod:`._spectral`: a sum of modes
 :math:`\mu_{ij} = \lambda_i\lambda_j`, each bounded over the interval), with the same
-noise-part fallback for its ill-conditioned bins. A bin with a decoupled state (:mod:`._single_mode`: the output
+noise-part fallback for its ill-conditioned bins, plus their mean-path part from the confluent
+expansion (:mod:`._confluent`). A bin with a decoupled state (:mod:`._single_mode`: the output
 does not see one mode, or c = 0 and the start excites one mode) has the one-state
 expansion :math:`\ell_\infty + (W_s a^2 - W_n w_0)\lambda_j^{2t}` (a = out_j init_j), so its
 rounding margin scales with the mode it shows and not with an unseen slow one (whose
@@ -100,6 +102,7 @@ import math
 
 import numpy as np
 
+from ._confluent import SignalBound, confluent_units
 from ._doubling import doubling_state, spectral_radius
 from ._forms import validate_positive
 from ._model import Method, RiskModel, build_model
@@ -277,6 +280,8 @@ class _Certificates:
         self.pack: np.ndarray | None = None
         #: the spectral expansion of an exact-doubling model (:mod:`._spectral`), else None
         self.spectral: SpectralBound | None = None
+        #: the mean-path bound of its bins without one (:mod:`._confluent`), else None
+        self.signal: SignalBound | None = None
         if model.powers is None:
             self._spectral(model, rows)
             return
@@ -323,9 +328,9 @@ class _Certificates:
     def _spectral(self, model: RiskModel, rows: np.ndarray | None) -> None:
         """Exact doubling: bins bounded by their spectral expansion (:mod:`._spectral`), the
         ill-conditioned and edge ones by their noise part."""
+        inv = model.inv
         units = model.cache.get("spectral")
         if units is None:
-            inv = model.inv
             units = model.cache["spectral"] = spectral_units(inv["D"], inv["b"], inv["init"], inv["out"])
         pick = (lambda v: v) if rows is None else (lambda v: v[rows])  # noqa: E731
         used = pick(model.weight) > 0
@@ -336,6 +341,14 @@ class _Certificates:
         self.modal = used & self.spectral.ok & ~pick(_marginal(model))
         self.spectral.ok = self.modal
         self.fallback = used & ~self.modal
+        # the mean-path part of bins with no spectral expansion (repeated eigenvalues: ._confluent)
+        if "confluent" not in model.cache:
+            need = (model.weight > 0) & ~units["ok"]
+            model.cache["confluent"] = (
+                confluent_units(inv["D"], inv["init"], inv["out"], need) if need.any() else None
+            )
+        if model.cache["confluent"] is not None:
+            self.signal = SignalBound(model.cache["confluent"], np.where(self.fallback, ws, 0.0), rows)
 
     def _take(self, rows: np.ndarray) -> np.ndarray:
         assert self.pack is not None
@@ -360,7 +373,8 @@ class _Certificates:
         if self.pack is None:
             return np.zeros(rows.size)
         if self.spectral is not None:
-            return self.spectral.interval(rows, a, b)
+            low = self.spectral.interval(rows, a, b)
+            return low if self.signal is None else low + self.signal.interval(rows, a, b)
         p = self._take(rows)
         from_zero = not a.any()
         a = a[:, None]
@@ -398,7 +412,8 @@ class _Certificates:
         if self.pack is None:
             return np.zeros(rows.size)
         if self.spectral is not None:
-            return self.spectral.point(rows, t)
+            low = self.spectral.point(rows, t)
+            return low if self.signal is None else low + self.signal.point(rows, t)
         p = self._take(rows)
         t = t[:, None]
         with np.errstate(all="ignore"):

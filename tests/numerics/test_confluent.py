@@ -1,0 +1,116 @@
+"""Certified bounds where eigenvalues repeat (nqm.numerics._confluent), and the searches they speed up.
+
+The spec is the four-state EMA of an EMA of heavy-ball iterates (tests/_user_specs.py). At nu = gamma
+its transition has a Jordan block at gamma in every direction; at nu a hair from gamma the two
+eigenvalues are distinct but their eigenvectors nearly parallel; at a small lr h the heavy-ball root
+near beta joins them when beta = gamma. References: the literal step-by-step recursion and the
+doubling oracle of tests/numerics/_edge_oracle.py (150 and 50 digits; no engine code).
+"""
+
+import sys
+from pathlib import Path
+
+import mpmath as mp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import nqm.numerics as nn
+from nqm.numerics import _steps, build_model
+from nqm.numerics._confluent import SignalBound, confluent_units
+
+sys.path.insert(0, str(Path(__file__).parent))
+import _edge_oracle as oracle  # noqa: E402
+from _user_specs import EMA2_HB  # noqa: E402
+from test_spectral import SMALL, _oracle_first_hit  # noqa: E402
+
+Ema2HB = nn.from_spec(EMA2_HB)
+LAST = 400
+
+
+def _signal_bound(h: float, hyper: dict) -> SignalBound:
+    """The mean-path bound of a one-direction problem (v = w = 1, c = 1, B = 8), built for it whether or
+    not the spectral expansion (nqm.numerics._spectral) covers it too."""
+    model = build_model(nn.Problem([h], c=[1.0], init_var=1.0), Ema2HB(**hyper), 8.0).flatten()
+    inv = model.inv
+    units = confluent_units(inv["D"], inv["init"], inv["out"], np.ones(model.weight.shape, dtype=bool))
+    assert units["ok"].all()  # a bound that covered nothing would pass trivially
+    return SignalBound(units, model.weight * model.start)
+
+
+def _exact_signal(h: float, hyper: dict, steps) -> list:
+    r"""The mean-path part :math:`\tfrac12h\,m(t)^2` of the risk, from the 50-digit oracle."""
+    return [mp.mpf(h) / 2 * m * m for m, _ in oracle.moments(EMA2_HB, h, 1.0, 8.0, hyper, steps)]
+
+
+@pytest.mark.slow
+@settings(deadline=None, max_examples=20)
+@given(
+    lr=st.floats(1e-3, 1.5),
+    beta=st.sampled_from([0.0, 0.5, 0.9]),
+    gamma=st.sampled_from([0.5, 0.9, 0.99]),
+    split=st.sampled_from([0.0, 1e-9, 1e-6, 1e-4]),  # nu = gamma (1 - split): a Jordan block, or nearly one
+    h=st.sampled_from([1.0, 0.1, 1e-3]),
+    seed=st.integers(0, 2**16),
+)
+def test_mean_path_bounds_never_exceed_the_exact_mean_path(lr, beta, gamma, split, h, seed) -> None:
+    hyper = {"lr": lr, "beta": beta, "gamma": gamma, "nu": gamma * (1.0 - split)}
+    if lr * h >= 2.0 * (1.0 + beta):  # heavy ball diverges there
+        return
+    bound = _signal_bound(h, hyper)
+    with mp.workdps(60):
+        exact = [float(mp.mpf(h) / 2 * m * m) for m, _ in oracle.literal_moments(EMA2_HB, h, 1.0, 8.0, hyper, LAST)]
+    exact = np.array(exact)
+    rng = np.random.default_rng(seed)
+    one = np.array([0])
+    for _ in range(20):
+        a = int(rng.integers(0, LAST))
+        b = int(rng.integers(a, LAST + 1))
+        assert bound.interval(one, np.array([float(a)]), np.array([float(b)]))[0] <= exact[a : b + 1].min()
+    far = [10**3, 10**4, 10**5]
+    for t, value in zip(far, _exact_signal(h, hyper, far)):
+        assert bound.point(one, np.array([float(t)]))[0] <= value
+
+
+@pytest.mark.parametrize("split", [0.0, 1e-6])
+def test_mean_path_bounds_are_tight_where_eigenvalues_repeat(split) -> None:
+    # lr h small: the heavy-ball root near beta = gamma joins the double root gamma (three close roots)
+    hyper = {"lr": 0.01, "beta": 0.9, "gamma": 0.9, "nu": 0.9 * (1.0 - split)}
+    steps = [10, 100, 1000]
+    for h in (1.0, 1e-2):
+        bound = _signal_bound(h, hyper)
+        got = bound.point(np.zeros(3, dtype=int), np.array(steps, dtype=float))
+        want = np.array([float(v) for v in _exact_signal(h, hyper, steps)])
+        assert np.all(got <= want)
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_a_defective_spec_is_searched_in_time_logarithmic_in_its_answer(monkeypatch) -> None:
+    # before the confluent bounds, every step before the hit (16,508 here) was scanned
+    scanned = []
+    scan = _steps._scan_sums
+
+    def counting(model, rows, start, length):
+        scanned.append(rows.size * length)
+        return scan(model, rows, start, length)
+
+    monkeypatch.setattr(_steps, "_scan_sums", counting)
+    prob = nn.Problem([1.0, 0.1, 0.01, 1e-3], c=[1.0, 1.0, 1.0, 1.0], init_var=1.0)
+    steps = nn.steps_to_target(prob, Ema2HB(lr=0.01, beta=0.9, gamma=0.99, nu=0.99), batch_size=65536.0, target=2e-5)
+    assert steps > 16 * 1024
+    assert sum(scanned) <= 4 * 1024
+
+
+@pytest.mark.parametrize("lr, beta, gamma, split, B, fraction, last", [
+    (0.02, 0.5, 0.99, 1e-7, 256.0, 0.02, 1500),  # nu a hair from gamma: nearly parallel eigenvectors
+    (0.05, 0.9, 0.95, 1e-5, 64.0, 0.05, 200),
+    (0.01, 0.95, 0.95, 0.0, 1024.0, 0.01, 400),  # beta = gamma: the heavy-ball root near beta joins the Jordan block
+])
+def test_first_hit_of_a_nearly_defective_spec_matches_the_independent_recursion(lr, beta, gamma, split, B, fraction,
+                                                                                 last) -> None:
+    hyper = {"lr": lr, "beta": beta, "gamma": gamma, "nu": gamma * (1.0 - split)}
+    target = fraction * SMALL.initial_risk
+    want = _oracle_first_hit(SMALL, hyper, B, target, last, EMA2_HB)
+    assert want is not None
+    assert nn.steps_to_target(SMALL, Ema2HB(**hyper), batch_size=B, target=target) == want
