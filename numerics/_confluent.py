@@ -1,15 +1,25 @@
-r"""Certified lower bounds on the mean-path part of the risk where eigenvalues repeat (a confluent expansion).
+r"""Certified lower bounds on the risk where eigenvalues repeat (a confluent expansion).
 
 The spectral expansion (:mod:`._spectral`) needs a well-conditioned eigenvector matrix. A spec whose
 transition has a repeated eigenvalue with a Jordan block (e.g. an EMA of an EMA with one coefficient,
-or eigenvalues a hair apart) has none, and its bins were bounded by their noise part alone: a search
-then visits every step before its answer. This module bounds their *mean-path part*
-:math:`W_s\,m(t)^2`, :math:`m(t) = \mathrm{out}\,A^t\mathrm{init}` (:math:`A = I + D`), which the
-search adds to the exact noise part at the last evaluated step (non-decreasing in t; :mod:`._steps`).
+or eigenvalues a hair apart) has none; bounded by their noise part alone, its bins made a search visit
+every step before its answer. This module bounds the risk of such a bin,
+:math:`W_s\,m(t)^2 + W_nN(t)` with :math:`m(t) = \mathrm{out}\,A^t\mathrm{init}` (:math:`A = I + D`)
+and the noise sum :math:`N(t) = \sum_{k<t}(\mathrm{out}A^kb)^2`, through expansions of paths
+:math:`\mathrm{out}A^tx`: the mean path (:math:`x = \mathrm{init}`) and, for the noise part,
+:math:`N(t) = N_\infty - \sum_r\sigma_r(\mathrm{out}A^tu_r)^2` with :math:`P_\infty = \sum_r\sigma_ru_ru_r^\top`
+the stationary second moment (:func:`_lyapunov`). Over :math:`[a, b]` the mean-path part is at least
+:math:`W_s` times the least square over the path's enclosure, and the noise part at least
+:math:`W_nN(a)` (N never decreases), with each :math:`(\mathrm{out}A^au_r)^2` at most the largest square
+of its enclosure at a. Where :math:`P_\infty` cannot be certified (its error bound above
+:math:`10^{-6}N_\infty`) only the mean-path part is bounded here, and the search adds the bin's exact
+noise part at the last evaluated step (:mod:`._steps`).
 
-**Expansion.** The eigenvalues :math:`\lambda_j = 1 + d_j` of an element split into one *cluster* C
-(the closest pair and every eigenvalue linked to it by gaps of at most :data:`REACH` times the
-closest gap) and *isolated* ones. An isolated eigenvalue has the spectral projector
+**Expansion** (of a path :math:`\mathrm{out}A^tx`; the mean path below). The eigenvalues
+:math:`\lambda_j = 1 + d_j` of an element split into one *cluster* C (the closest pair, every
+eigenvalue linked to it by gaps of at most :data:`REACH` times the closest gap, and every eigenvalue
+whose spectral projector has a Frobenius norm above :data:`CONDITION`) and *isolated* ones. An
+isolated eigenvalue has the spectral projector
 :math:`P_i = \prod_{j\ne i}(A - \lambda_jI)/(\lambda_i - \lambda_j)` (the Lagrange basis
 polynomial at A; it vanishes to full order on the cluster, whatever its Jordan structure), and
 :math:`x_c = (I - \sum_iP_i)\,\mathrm{init}` lies in the cluster's invariant subspace. Newton's
@@ -39,13 +49,14 @@ neighbour) clipped to the interval. Summed, with the remainder and a rounding ma
 :math:`m(t)`; :math:`m(t)^2` is at least the squared distance of that enclosure from 0. The margin is
 :math:`(\rho_0 + \rho_1b)` times the sum of the terms' magnitudes, with :math:`\rho_0 =
 \max(10^{-11}, 64\epsilon\kappa^2)`, :math:`\rho_1 = 16\epsilon\kappa^2\|D\|_F` and
-:math:`\kappa = 1 + \sum_i\prod_{j\ne i}\|D - d_jI\|_F/|d_i - d_j|` (a bound on the projectors'
-norms), as in :mod:`._spectral`. An element is bounded here only if its cluster's mean is real and
+:math:`\kappa = 1 + \sum_{i\notin C}\|P_i\|_F` (which bounds the projectors' norms, that of the
+cluster's included), as in :mod:`._spectral`. An element is bounded here only if its cluster's mean is real and
 positive, :math:`\rho < 1` and every isolated :math:`|\lambda_i| < 1`, the terms are at most
 :data:`~._spectral.MAX_AMPLIFICATION` times the largest :math:`|m(t)|`, :math:`t \le 2n + 1`, and the
 expansion reproduces the exact :math:`m(t)` (literal recursion) at those steps within its remainder
-and margin. Like every bound of the search, these only exclude steps; hits are decided by exact
-evaluations. tests/numerics/test_confluent.py checks them against a 40-digit recursion.
+and margin (every path: the noise paths too for the noise part to be bounded). Like every bound of
+the search, these only exclude steps; hits are decided by exact evaluations.
+tests/numerics/test_confluent.py checks them against the 50-digit oracle and a 150-digit recursion.
 """
 
 from __future__ import annotations
@@ -56,7 +67,7 @@ import numpy as np
 
 from ._spectral import MARGIN, MAX_AMPLIFICATION, min_cos
 
-__all__ = ["SignalBound", "confluent_units"]
+__all__ = ["ConfluentBound", "confluent_units"]
 
 #: eigenvalues linked to the closest pair by gaps of at most this many times its gap join its cluster
 REACH = 64.0
@@ -114,15 +125,21 @@ def _members(d: np.ndarray) -> np.ndarray:
     return member
 
 
-def confluent_units(D: np.ndarray, init: np.ndarray, out: np.ndarray, need: np.ndarray) -> dict[str, np.ndarray]:
-    r"""The expansion of :math:`m(t)` on the elements marked in ``need`` (``D``: ``E + (n, n)``, vectors
-    ``E + (n,)``, ``need``: ``E``; no batch size); elsewhere 0 and not ``ok``.
+def confluent_units(
+    D: np.ndarray, init: np.ndarray, b: np.ndarray, out: np.ndarray, need: np.ndarray
+) -> dict[str, np.ndarray]:
+    r"""The expansions of :math:`m(t)` and of the noise tail on the elements marked in ``need`` (``D``:
+    ``E + (n, n)``, vectors ``E + (n,)``, ``need``: ``E``; no batch size); elsewhere 0 and not ``ok``.
 
-    Returns arrays of shape ``(n,) + E`` (terms first): ``amp``/``lmod``/``ang``/``phase`` the modulus
-    of :math:`a_i`, :math:`\log|\lambda_i|`, :math:`\arg\lambda_i` and :math:`\arg a_i` of the isolated
-    terms (``amp`` 0 for cluster members); ``alpha`` the :math:`\alpha_k` (0 for k >= m); ``beta``
-    :math:`|\beta_{m+j}|` and ``kbeta`` its order m + j; of shape ``E``: ``lbar``/``lrho``
-    :math:`\log\bar\lambda`, :math:`\log\rho`, ``rel0``/``rel1`` the margin rates and ``ok``.
+    Paths (axis after the terms): :math:`m(t)` first, then :math:`\mathrm{out}A^tu_r` for the
+    eigenvectors :math:`u_r` of :math:`P_\infty` (:func:`_lyapunov`). Returns arrays of shape
+    ``(n, paths) + E`` (terms first): ``amp``/``phase`` the modulus and argument of :math:`a_i` (0 for
+    cluster members), ``alpha`` the :math:`\alpha_k` (0 for k >= m), ``beta`` :math:`|\beta_{m+j}|`; of
+    shape ``(n, 1) + E``: ``lmod``/``ang`` :math:`\log|\lambda_i|`, :math:`\arg\lambda_i`, ``kbeta``
+    the order m + j; of shape ``(n,) + E``: ``sigma`` the eigenvalues of :math:`P_\infty`; of shape
+    ``E``: ``lbar``/``lrho`` :math:`\log\bar\lambda`, :math:`\log\rho`, ``rel0``/``rel1`` the margin
+    rates, ``ninf`` :math:`N_\infty` less its error bound, ``ok`` (the mean path is bounded) and
+    ``noise_ok`` (the noise part too).
     """
     n = D.shape[-1]
     shape = need.shape
@@ -131,8 +148,14 @@ def confluent_units(D: np.ndarray, init: np.ndarray, out: np.ndarray, need: np.n
     def pick(v: np.ndarray, tail: tuple[int, ...]) -> np.ndarray:
         return np.broadcast_to(v, shape + tail).reshape((-1,) + tail)[flat]
 
+    Dn, bn, outn = pick(D, (n, n)), pick(b, (n,)), pick(out, (n,))
+    sigma, U, ninf, noise_ok = _lyapunov(Dn, bn, outn)
+    units = _units(Dn, np.concatenate([pick(init, (n,))[:, :, None], U], axis=2), outn)
+    units["ok"] = units["ok"][0]
+    units["noise_ok"] = noise_ok & np.all(units.pop("paths_ok")[1:], axis=0) & units["ok"]
+    units["sigma"], units["ninf"] = np.where(units["noise_ok"], sigma.T, 0.0), np.where(units["noise_ok"], ninf, 0.0)
     full = {}
-    for key, value in _units(pick(D, (n, n)), pick(init, (n,)), pick(out, (n,))).items():
+    for key, value in units.items():
         lead = value.shape[:-1]
         whole = np.zeros(lead + (need.size,), dtype=value.dtype)
         whole[..., flat] = value
@@ -140,13 +163,54 @@ def confluent_units(D: np.ndarray, init: np.ndarray, out: np.ndarray, need: np.n
     return full
 
 
-def _units(D: np.ndarray, init: np.ndarray, out: np.ndarray) -> dict[str, np.ndarray]:
-    """:func:`confluent_units` on ``N`` elements (``D``: ``(N, n, n)``, vectors ``(N, n)``): shapes
-    ``(n, N)`` and ``(N,)``."""
-    N, n = init.shape
+def _lyapunov(D: np.ndarray, b: np.ndarray, out: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    r""":math:`P_\infty = \sum_kA^kbb^\top A^{k\top}` (so that the noise sum is
+    :math:`N(t) = \sum_{k<t}(\mathrm{out}A^kb)^2 = N_\infty - \mathrm{out}A^tP_\infty A^{t\top}\mathrm{out}^\top`),
+    from the Kronecker form :math:`-(D\otimes I + I\otimes D + D\otimes D)\,\mathrm{vec}P = \mathrm{vec}\,bb^\top`
+    (no cancellation in :math:`I - A\otimes A`). Returns its eigenvalues ``(N, n)`` and eigenvectors
+    ``(N, n, n)``, :math:`N_\infty` less an error bound, and ``ok``.
+
+    **Error.** For the residual :math:`R = bb^\top - (P - APA^\top)` of the computed P, the error
+    :math:`E = \sum_kA^kRA^{k\top}` changes :math:`N(t)` by
+    :math:`\mathrm{out}(E - A^tEA^{t\top})\mathrm{out}^\top`, at most
+    :math:`2\|R\|_2\sum_k\|\mathrm{out}A^k\|^2 = 2\|R\|_2\,\mathrm{tr}\,Q` (Q the observability Gramian, solved
+    the same way); the bound uses twice that, with R's own rounding added."""
+    N, n = b.shape
     eye = np.eye(n)
     with np.errstate(all="ignore"):
-        finite = np.all(np.isfinite(D), axis=(-2, -1)) & np.all(np.isfinite(init) & np.isfinite(out), axis=-1)
+        kron = lambda X, Y: (X[:, :, None, :, None] * Y[:, None, :, None, :]).reshape(N, n * n, n * n)  # noqa: E731
+        eyes = np.broadcast_to(eye, D.shape)
+        M = -(kron(D, eyes) + kron(eyes, D) + kron(D, D))
+        finite = np.all(np.isfinite(M), axis=(-2, -1))
+        M = np.where(finite[:, None, None], M, np.eye(n * n))
+        outer = lambda v: (v[:, :, None] * v[:, None, :]).reshape(N, -1, 1)  # noqa: E731
+        try:
+            P = np.linalg.solve(M, outer(b))[..., 0].reshape(N, n, n)
+            Q = np.linalg.solve(np.swapaxes(M, -1, -2), outer(out))[..., 0].reshape(N, n, n)
+        except np.linalg.LinAlgError:
+            return np.zeros((N, n)), np.zeros((N, n, n)), np.zeros(N), np.zeros(N, dtype=bool)
+        P = 0.5 * (P + np.swapaxes(P, -1, -2))
+        DP = np.matmul(D, P)
+        R = b[:, :, None] * b[:, None, :] + DP + np.swapaxes(DP, -1, -2) + np.matmul(DP, np.swapaxes(D, -1, -2))
+        frob = lambda X: np.sqrt(np.sum(X * X, axis=(-2, -1)))  # noqa: E731
+        nD, nP = frob(D), frob(P)
+        r = frob(R) + 8.0 * n * _EPS * (nP * nD * (2.0 + nD) + np.sum(b * b, axis=-1))
+        error = 4.0 * r * np.abs(np.trace(Q, axis1=-2, axis2=-1))
+        sigma, U = np.linalg.eigh(P)
+        ninf = np.einsum("...i,...ij,...j->...", out, P, out)
+        ok = finite & np.all(np.isfinite(P), axis=(-2, -1)) & np.isfinite(error) & (error <= 1e-6 * np.abs(ninf))
+    return np.maximum(sigma, 0.0), U, ninf - error, ok
+
+
+def _units(D: np.ndarray, X: np.ndarray, out: np.ndarray) -> dict[str, np.ndarray]:
+    r"""The expansions of :math:`\mathrm{out}A^tx` for the R columns x of ``X`` (``(N, n, R)``) on ``N``
+    elements (``D``: ``(N, n, n)``); shapes as in :func:`confluent_units` with ``E = (N,)``, and
+    ``paths_ok`` ``(R, N)``."""
+    N, n, paths = X.shape
+    eye = np.eye(n)
+    with np.errstate(all="ignore"):
+        finite = np.all(np.isfinite(D), axis=(-2, -1)) & np.all(np.isfinite(X), axis=(-2, -1))
+        finite &= np.all(np.isfinite(out), axis=-1)
         D = np.where(finite[:, None, None], D, 0.0)
         d = np.linalg.eigvals(D)
         # the spectral projector of each eigenvalue as if simple: P_i = prod_{j != i} (D - d_j) / (d_i - d_j)
@@ -164,56 +228,58 @@ def _units(D: np.ndarray, init: np.ndarray, out: np.ndarray) -> dict[str, np.nda
         member = _members(d) | ~(cond <= CONDITION)
         size = member.sum(axis=1)
         norm = np.sqrt(np.sum(D * D, axis=(-2, -1)))
-        apply = lambda M, v: np.einsum("...ij,...j->...i", M, v)  # noqa: E731
-        # isolated terms a_i = out P_i init
-        amp, lmod, ang, phase = (np.zeros((n, N)) for _ in range(4))
-        x_c = init.astype(complex)
+        read = lambda v: np.einsum("...i,...ir->r...", out, v)  # noqa: E731  out v, paths first
+        # isolated terms a_i = out P_i x
+        amp, phase = np.zeros((n, paths, N)), np.zeros((n, paths, N))
+        lmod, ang = np.zeros((n, 1, N)), np.zeros((n, 1, N))
+        x_c = X.astype(complex)
         for i in range(n):
             isolated = ~member[:, i]
-            v = np.where(isolated[:, None], apply(projectors[i], init.astype(complex)), 0.0)
+            v = np.where(isolated[:, None, None], np.matmul(projectors[i], X.astype(complex)), 0.0)
             x_c -= v
-            a = np.einsum("...i,...i->...", out, v)
+            a = read(v)
             amp[i], phase[i] = np.abs(a), np.angle(a)
-            lmod[i] = np.where(isolated, _log_modulus(d[:, i]), 0.0)
-            ang[i] = np.where(isolated, np.angle(1.0 + d[:, i]), 0.0)
+            lmod[i, 0] = np.where(isolated, _log_modulus(d[:, i]), 0.0)
+            ang[i, 0] = np.where(isolated, np.angle(1.0 + d[:, i]), 0.0)
         kappa = 1.0 + np.sum(np.where(member, 0.0, cond), axis=1)
         centre = np.sum(np.where(member, d, 0.0), axis=1) / size
         ok = finite & (np.abs(centre.imag) <= 64.0 * _EPS * (1.0 + np.max(np.abs(d), axis=1)))
         dbar = centre.real
         E = D - dbar[:, None, None] * eye
         # alpha_k = out E^k x_c (k < m), then E^m x_c times the cluster's factors for the remainder
-        x_c = x_c.real
-        powers = [x_c]
+        powers = [x_c.real]
         for _ in range(n):
-            powers.append(apply(E, powers[-1]))
-        alpha = np.array([np.where(k < size, np.einsum("...i,...i->...", out, powers[k]), 0.0) for k in range(n)])
-        y = np.take_along_axis(np.stack(powers, axis=1), size[:, None, None], axis=1)[:, 0].astype(complex)
+            powers.append(np.matmul(E, powers[-1]))
+        alpha = np.array([np.where(k < size, read(powers[k]), 0.0) for k in range(n)])
+        y = np.take_along_axis(np.stack(powers, axis=1), size[:, None, None, None], axis=1)[:, 0].astype(complex)
         order = np.argsort(~member, axis=1, kind="stable")  # cluster members first
-        beta, kbeta = np.zeros((n, N)), np.zeros((n, N))
+        beta, kbeta = np.zeros((n, paths, N)), np.zeros((n, 1, N))
         for j in range(n):
             inside = j < size
-            beta[j] = np.where(inside, np.abs(np.einsum("...i,...i->...", out, y)), 0.0)
-            kbeta[j] = np.where(inside, size + j, 0.0)
+            beta[j] = np.where(inside, np.abs(read(y)), 0.0)
+            kbeta[j, 0] = np.where(inside, size + j, 0.0)
             dj = d[np.arange(N), order[:, j]]
-            y = apply(D, y) - dj[:, None] * y
+            y = np.matmul(D, y) - dj[:, None, None] * y
         lbar = np.log1p(np.maximum(dbar, -1.0))
         lrho = np.maximum(lbar, np.max(np.where(member, _log_modulus(d), -np.inf), axis=1))
-        ok &= (dbar > -1.0) & (lrho < 0.0) & np.all(member | (lmod.T < 0.0), axis=1)
+        ok &= (dbar > -1.0) & (lrho < 0.0) & np.all(member | (lmod[:, 0].T < 0.0), axis=1)
         k2 = kappa * kappa
         rel0 = np.maximum(MARGIN, 64.0 * _EPS * k2)
         units = {"amp": amp, "lmod": lmod, "ang": ang, "phase": phase, "alpha": alpha, "beta": beta,
                  "kbeta": kbeta, "lbar": lbar, "lrho": lrho, "rel0": rel0, "rel1": 16.0 * _EPS * k2 * norm}
-        # the expansion must reproduce the exact m(t) (literal recursion) at t <= 2n + 1
-        z, exact = init.astype(float), []
+        # each expansion must reproduce the exact out A^t x (literal recursion) at t <= 2n + 1
+        z, exact = X.astype(float), []
         for _ in range(2 * n + 2):
-            exact.append(np.einsum("...i,...i->...", out, z))
-            z = z + apply(D, z)
-        scale = np.max(np.abs(exact), axis=0)
+            exact.append(read(z))
+            z = z + np.matmul(D, z)
+        scale = np.max(np.abs(np.array(exact)), axis=0)
+        paths_ok = np.broadcast_to(ok, (paths, N)).copy()
         for t, value in enumerate(exact):
             lo, hi, mag = _enclose(units, np.asarray(float(t)), np.asarray(float(t)), point=True)
-            ok &= (lo <= value) & (value <= hi) & (mag <= MAX_AMPLIFICATION * scale)
-    clean = {k: np.where(ok, v, 0.0) for k, v in units.items()}
-    clean["ok"] = ok
+            paths_ok &= (lo <= value) & (value <= hi) & (mag <= MAX_AMPLIFICATION * scale)
+    clean = {k: np.where(paths_ok if v.ndim == 3 and v.shape[1] == paths else np.any(paths_ok, axis=0), v, 0.0)
+             for k, v in units.items()}
+    clean["ok"], clean["paths_ok"] = paths_ok, paths_ok
     return clean
 
 
@@ -223,10 +289,21 @@ def _enclose(
     """Enclosure ``(lo, hi)`` of :math:`m(t)` over :math:`t\\in[a, b]` (margin included) and the terms'
     magnitude, for ``a``, ``b`` broadcasting against the units' element shape (``point``: a = b)."""
     with np.errstate(all="ignore"):
-        amp, lmod = units["amp"], units["lmod"]
-        # isolated terms: |a| |lambda|^t cos(t arg(lambda) + arg(a))
-        xa, xb = a * units["ang"] + units["phase"], b * units["ang"] + units["phase"]
-        cmin, cmax = min_cos(xa, xb), -min_cos(xa + np.pi, xb + np.pi)
+        amp, lmod, ang, phase = units["amp"], units["lmod"], units["ang"], units["phase"]
+        # isolated terms: |a| |lambda|^t cos(t arg(lambda) + arg(a)), the cosine's range over the interval
+        # (with a margin for rounding in the angle) where the angle turns, else cos(arg(a)) = +-1
+        if point:
+            x = a * ang + phase
+            c, slack = np.cos(x), 1e-12 * (1.0 + np.abs(x))
+            cmin, cmax = c - slack, c + slack
+        else:
+            cmin = np.broadcast_to(np.cos(phase), np.broadcast_shapes(phase.shape, ang.shape, np.shape(a))).copy()
+            cmax = cmin.copy()
+            turning = np.broadcast_to(ang != 0.0, cmin.shape)
+            if turning.any():
+                xa = np.broadcast_to(a * ang + phase, cmin.shape)[turning]
+                xb = np.broadcast_to(b * ang + phase, cmin.shape)[turning]
+                cmin[turning], cmax[turning] = min_cos(xa, xb), -min_cos(xa + np.pi, xb + np.pi)
         ea = np.exp(a * lmod)
         eb = ea if point else np.exp(b * lmod)
         lo = np.sum(amp * cmin * np.where(cmin >= 0.0, eb, ea), axis=0)
@@ -245,38 +322,54 @@ def _enclose(
         return lo - margin, hi + margin, mag + rest
 
 
-class SignalBound:
-    r"""Lower bounds on :math:`\sum W_s\,m(t)^2` over the bins of each row.
+class ConfluentBound:
+    r"""Lower bounds on the risk of the bins with a confluent expansion, per row.
 
     ``units`` from :func:`confluent_units` on ``(all rows, bins)`` elements, of which ``rows`` (all if
-    None) are taken; ``ws`` the weights :math:`W_s` of those rows, 0 for bins not to be bounded here.
+    None) are taken; ``ws``/``wn`` the weights :math:`W_s`, :math:`W_n` of those rows, 0 for bins not to be
+    bounded here. A bin with ``noise_ok`` is bounded whole (``full``): :math:`W_s\min m(t)^2` plus
+    :math:`W_n(N_\infty - \sum_r\sigma_r\max(\mathrm{out}A^au_r)^2)`, the noise part at the interval's
+    start (:math:`N(t)` never decreases); one with only ``ok`` by its mean-path part.
     """
 
-    def __init__(self, units: dict[str, np.ndarray], ws: np.ndarray, rows: np.ndarray | None = None) -> None:
-        ok = (units["ok"] if rows is None else units["ok"][rows]) & (ws > 0.0)
-        #: bins bounded here
-        self.ok = ok
+    def __init__(self, units: dict[str, np.ndarray], ws: np.ndarray, wn: np.ndarray,
+                 rows: np.ndarray | None = None) -> None:
+        def rows_of(v: np.ndarray) -> np.ndarray:
+            return v if rows is None else v[..., rows, :]
+
+        used = (ws > 0.0) | (wn > 0.0)
+        #: bins whose mean-path part is bounded here, and those bounded here whole
+        self.ok = rows_of(units["ok"]) & used
+        self.full = rows_of(units["noise_ok"]) & used
         #: rows with a bin bounded here, and the bins (columns) any row bounds here
-        self.live: np.ndarray = np.asarray(ok.any(axis=-1))
-        self.cols = np.nonzero(ok.any(axis=0))[0]
-
-        def take(v: np.ndarray) -> np.ndarray:
-            v = v if rows is None else v[:, rows] if v.ndim == 3 else v[rows]
-            return v[..., self.cols]
-
-        self.units = {k: take(v) for k, v in units.items() if k != "ok"}
-        self.ws = np.where(ok, ws, 0.0)[:, self.cols]
+        self.live: np.ndarray = np.asarray(self.ok.any(axis=-1))
+        self.cols = np.nonzero(self.ok.any(axis=0))[0]
+        self.units = {k: rows_of(v)[..., self.cols] for k, v in units.items() if k not in ("ok", "noise_ok")}
+        self.ws = np.where(self.ok, ws, 0.0)[:, self.cols]
+        self.wn = np.where(self.full, wn, 0.0)[:, self.cols]
 
     def interval(self, rows: np.ndarray, a: np.ndarray, b: np.ndarray, point: bool = False) -> np.ndarray:
-        r"""Lower bound on :math:`\sum_{\rm bins}W_s\,m(t)^2` over :math:`t \in [a, b]` per row (``point``: a = b)."""
+        r"""Lower bound on the summed risk of these bins over :math:`t \in [a, b]` per row (``point``: a = b)."""
         low = np.zeros(rows.size)
         live = np.nonzero(self.live[rows])[0]
-        if live.size:
-            r = rows[live]
-            units = {k: v[:, r] if v.ndim == 3 else v[r] for k, v in self.units.items()}
-            lo, hi, _ = _enclose(units, a[live, None], b[live, None], point)
-            gap = np.maximum(np.maximum(lo, -hi), 0.0)
-            low[live] = np.sum(self.ws[r] * gap * gap, axis=-1)
+        if not live.size:
+            return low
+        r = rows[live]
+        units = {k: v[..., r, :] for k, v in self.units.items()}
+        a2, b2 = a[live, None], b[live, None]
+        path = lambda lo, hi: {k: v[:, lo:hi] if v.ndim == 4 and v.shape[1] > 1 else v  # noqa: E731
+                               for k, v in units.items()}
+        lo, hi, _ = _enclose(path(0, 1), a2, b2, point)
+        gap = np.maximum(lo[0], -hi[0])
+        # below 1e-150 the square is subnormal (no relative precision left): counted as 0
+        gap = np.where(gap > 1e-150, gap, 0.0)
+        total = self.ws[r] * gap * gap
+        wn = self.wn[r]
+        if wn.any():
+            lo, hi, _ = _enclose(path(1, None), a2, a2, True)
+            tail = np.sum(units["sigma"] * np.maximum(lo * lo, hi * hi), axis=0)
+            total += wn * np.maximum(units["ninf"] - tail, 0.0)
+        low[live] = np.sum(total, axis=-1)
         return low
 
     def point(self, rows: np.ndarray, t: np.ndarray) -> np.ndarray:

@@ -102,7 +102,7 @@ import math
 
 import numpy as np
 
-from ._confluent import SignalBound, confluent_units
+from ._confluent import ConfluentBound, confluent_units
 from ._doubling import doubling_state, spectral_radius
 from ._forms import validate_positive
 from ._model import Method, RiskModel, build_model
@@ -280,8 +280,8 @@ class _Certificates:
         self.pack: np.ndarray | None = None
         #: the spectral expansion of an exact-doubling model (:mod:`._spectral`), else None
         self.spectral: SpectralBound | None = None
-        #: the mean-path bound of its bins without one (:mod:`._confluent`), else None
-        self.signal: SignalBound | None = None
+        #: the bound of its bins without one (:mod:`._confluent`), else None
+        self.confluent: ConfluentBound | None = None
         if model.powers is None:
             self._spectral(model, rows)
             return
@@ -326,8 +326,9 @@ class _Certificates:
         self.fallback = used & (~ok | pick(_marginal(model)))
 
     def _spectral(self, model: RiskModel, rows: np.ndarray | None) -> None:
-        """Exact doubling: bins bounded by their spectral expansion (:mod:`._spectral`), the
-        ill-conditioned and edge ones by their noise part."""
+        """Exact doubling: bins bounded by their spectral expansion (:mod:`._spectral`), the others with
+        a confluent expansion by that (:mod:`._confluent`: whole, or the mean-path part only), the
+        remaining ill-conditioned and edge ones by their noise part."""
         inv = model.inv
         units = model.cache.get("spectral")
         if units is None:
@@ -338,17 +339,20 @@ class _Certificates:
         wn = np.where(used, pick(model.weight) * pick(model.noise), 0.0)
         self.spectral = SpectralBound(units, ws, wn, rows)
         self.pack = self.spectral.cabs  # marks the certificates as informative
-        self.modal = used & self.spectral.ok & ~pick(_marginal(model))
-        self.spectral.ok = self.modal
-        self.fallback = used & ~self.modal
-        # the mean-path part of bins with no spectral expansion (repeated eigenvalues: ._confluent)
-        if "confluent" not in model.cache:
+        stable = used & ~pick(_marginal(model))
+        self.spectral.ok &= stable
+        self.modal = self.spectral.ok
+        if "confluent" not in model.cache:  # bins with no spectral expansion (repeated eigenvalues)
             need = (model.weight > 0) & ~units["ok"]
             model.cache["confluent"] = (
-                confluent_units(inv["D"], inv["init"], inv["out"], need) if need.any() else None
+                confluent_units(inv["D"], inv["init"], inv["b"], inv["out"], need) if need.any() else None
             )
         if model.cache["confluent"] is not None:
-            self.signal = SignalBound(model.cache["confluent"], np.where(self.fallback, ws, 0.0), rows)
+            rest = stable & ~self.modal
+            self.confluent = ConfluentBound(model.cache["confluent"], np.where(rest, ws, 0.0),
+                                            np.where(rest, wn, 0.0), rows)
+            self.modal = self.modal | self.confluent.full
+        self.fallback = used & ~self.modal
 
     def _take(self, rows: np.ndarray) -> np.ndarray:
         assert self.pack is not None
@@ -374,7 +378,7 @@ class _Certificates:
             return np.zeros(rows.size)
         if self.spectral is not None:
             low = self.spectral.interval(rows, a, b)
-            return low if self.signal is None else low + self.signal.interval(rows, a, b)
+            return low if self.confluent is None else low + self.confluent.interval(rows, a, b)
         p = self._take(rows)
         from_zero = not a.any()
         a = a[:, None]
@@ -413,7 +417,7 @@ class _Certificates:
             return np.zeros(rows.size)
         if self.spectral is not None:
             low = self.spectral.point(rows, t)
-            return low if self.signal is None else low + self.signal.point(rows, t)
+            return low if self.confluent is None else low + self.confluent.point(rows, t)
         p = self._take(rows)
         t = t[:, None]
         with np.errstate(all="ignore"):

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import nqm.numerics as nn
 from nqm.numerics import _steps, build_model
-from nqm.numerics._confluent import SignalBound, confluent_units
+from nqm.numerics._confluent import ConfluentBound, confluent_units
 
 sys.path.insert(0, str(Path(__file__).parent))
 import _edge_oracle as oracle  # noqa: E402
@@ -29,19 +29,22 @@ Ema2HB = nn.from_spec(EMA2_HB)
 LAST = 400
 
 
-def _signal_bound(h: float, hyper: dict) -> SignalBound:
-    """The mean-path bound of a one-direction problem (v = w = 1, c = 1, B = 8), built for it whether or
-    not the spectral expansion (nqm.numerics._spectral) covers it too."""
+def _bound(h: float, hyper: dict, noise: bool) -> ConfluentBound:
+    """The confluent bound of a one-direction problem (v = w = 1, c = 1, B = 8), built for it whether or
+    not the spectral expansion (nqm.numerics._spectral) covers it too: of the mean-path part alone, or
+    (``noise``) of the whole risk."""
     model = build_model(nn.Problem([h], c=[1.0], init_var=1.0), Ema2HB(**hyper), 8.0).flatten()
     inv = model.inv
-    units = confluent_units(inv["D"], inv["init"], inv["out"], np.ones(model.weight.shape, dtype=bool))
-    assert units["ok"].all()  # a bound that covered nothing would pass trivially
-    return SignalBound(units, model.weight * model.start)
+    units = confluent_units(inv["D"], inv["init"], inv["b"], inv["out"], np.ones(model.weight.shape, dtype=bool))
+    # a bound that covered nothing would pass the checks below trivially
+    assert units["ok"].all() and (units["noise_ok"].all() or not noise)
+    return ConfluentBound(units, model.weight * model.start, model.weight * model.noise * noise)
 
 
-def _exact_signal(h: float, hyper: dict, steps) -> list:
-    r"""The mean-path part :math:`\tfrac12h\,m(t)^2` of the risk, from the 50-digit oracle."""
-    return [mp.mpf(h) / 2 * m * m for m, _ in oracle.moments(EMA2_HB, h, 1.0, 8.0, hyper, steps)]
+def _exact(h: float, hyper: dict, steps, noise: bool) -> list:
+    r"""The mean-path part :math:`\tfrac12h\,m(t)^2` of the risk, or (``noise``) the whole risk, from the
+    50-digit oracle."""
+    return [mp.mpf(h) / 2 * (m * m + n / 8 * noise) for m, n in oracle.moments(EMA2_HB, h, 1.0, 8.0, hyper, steps)]
 
 
 @pytest.mark.slow
@@ -52,36 +55,38 @@ def _exact_signal(h: float, hyper: dict, steps) -> list:
     gamma=st.sampled_from([0.5, 0.9, 0.99]),
     split=st.sampled_from([0.0, 1e-9, 1e-6, 1e-4]),  # nu = gamma (1 - split): a Jordan block, or nearly one
     h=st.sampled_from([1.0, 0.1, 1e-3]),
+    noise=st.booleans(),
     seed=st.integers(0, 2**16),
 )
-def test_mean_path_bounds_never_exceed_the_exact_mean_path(lr, beta, gamma, split, h, seed) -> None:
+def test_confluent_bounds_never_exceed_the_exact_risk(lr, beta, gamma, split, h, noise, seed) -> None:
     hyper = {"lr": lr, "beta": beta, "gamma": gamma, "nu": gamma * (1.0 - split)}
     if lr * h >= 2.0 * (1.0 + beta):  # heavy ball diverges there
         return
-    bound = _signal_bound(h, hyper)
+    bound = _bound(h, hyper, noise)
     with mp.workdps(60):
-        exact = [float(mp.mpf(h) / 2 * m * m) for m, _ in oracle.literal_moments(EMA2_HB, h, 1.0, 8.0, hyper, LAST)]
-    exact = np.array(exact)
+        exact = np.array([float(mp.mpf(h) / 2 * (m * m + n / 8 * noise))
+                          for m, n in oracle.literal_moments(EMA2_HB, h, 1.0, 8.0, hyper, LAST)])
     rng = np.random.default_rng(seed)
     one = np.array([0])
     for _ in range(20):
         a = int(rng.integers(0, LAST))
         b = int(rng.integers(a, LAST + 1))
         assert bound.interval(one, np.array([float(a)]), np.array([float(b)]))[0] <= exact[a : b + 1].min()
-    far = [10**3, 10**4, 10**5]
-    for t, value in zip(far, _exact_signal(h, hyper, far)):
+    far = [10**3, 10**4, 10**5, 10**7]
+    for t, value in zip(far, _exact(h, hyper, far, noise)):
         assert bound.point(one, np.array([float(t)]))[0] <= value
 
 
 @pytest.mark.parametrize("split", [0.0, 1e-6])
-def test_mean_path_bounds_are_tight_where_eigenvalues_repeat(split) -> None:
+@pytest.mark.parametrize("noise", [False, True])
+def test_confluent_bounds_are_tight_where_eigenvalues_repeat(split, noise) -> None:
     # lr h small: the heavy-ball root near beta = gamma joins the double root gamma (three close roots)
     hyper = {"lr": 0.01, "beta": 0.9, "gamma": 0.9, "nu": 0.9 * (1.0 - split)}
-    steps = [10, 100, 1000]
+    steps = [10, 100, 1000, 10**5]
     for h in (1.0, 1e-2):
-        bound = _signal_bound(h, hyper)
-        got = bound.point(np.zeros(3, dtype=int), np.array(steps, dtype=float))
-        want = np.array([float(v) for v in _exact_signal(h, hyper, steps)])
+        bound = _bound(h, hyper, noise)
+        got = bound.point(np.zeros(len(steps), dtype=int), np.array(steps, dtype=float))
+        want = np.array([float(v) for v in _exact(h, hyper, steps, noise)])
         assert np.all(got <= want)
         np.testing.assert_allclose(got, want, rtol=1e-6)
 

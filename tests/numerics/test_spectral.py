@@ -10,6 +10,7 @@ nqm.numerics._spectral or the branch-and-bound).
 
 import math
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import mpmath as mp
@@ -79,7 +80,7 @@ SMALL = nn.Problem([1.0, 0.2, 0.03], c=[1.0, 0.5, 0.05], init_var=[1.0, 2.0, 4.0
         (0.9, 0.9, 0.5, 64.0, 0.05),  # underdamped: the curve oscillates on its way down
         (0.5, 0.5, 0.8, 8.0, 0.12),
         (1.0, 0.0, 0.95, 1024.0, 0.02),
-        (0.25, 0.25, 0.5, 32.0, 0.1),  # triple root in the h = 1 direction (its bin is bounded by its noise part)
+        (0.25, 0.25, 0.5, 32.0, 0.1),  # triple root in the h = 1 direction (its bin has a confluent bound)
     ],
 )
 def test_first_hit_of_a_three_state_spec_matches_the_independent_recursion(lr, beta, gamma, B, fraction) -> None:
@@ -121,12 +122,14 @@ def test_spectral_bounds_never_exceed_the_exact_risk(lr, beta, gamma, B, seed) -
     assert_bounds_hold(cert, np.ravel(risk), rng)
 
 
-def test_spectral_bounds_cover_well_conditioned_bins_and_leave_a_triple_root_to_the_noise_part() -> None:
+def test_spectral_bounds_cover_well_conditioned_bins_and_a_triple_root_has_a_confluent_one() -> None:
     # a bound that covered nothing would pass the test above while pruning nothing
     prob = nn.Problem([1.0, 0.1], c=[1.0, 1.0], init_var=1.0)
     cert = _steps._Certificates(build_model(prob, EmaHB(lr=0.25, beta=0.25, gamma=0.5), 8.0).flatten())
-    assert cert.modal.tolist() == [[False, True]]  # h = 1 has the triple root 1/2, h = 0.1 three simple roots
-    assert cert.fallback.tolist() == [[True, False]]
+    # h = 1 has the triple root 1/2 (nqm.numerics._confluent), h = 0.1 three simple roots
+    assert cert.spectral is not None and cert.spectral.ok.tolist() == [[False, True]]
+    assert cert.confluent is not None and cert.confluent.full.tolist() == [[True, False]]
+    assert cert.modal.tolist() == [[True, True]] and not cert.fallback.any()
 
 
 def test_grid_search_of_a_three_state_spec_matches_a_scan() -> None:
@@ -138,12 +141,28 @@ def test_grid_search_of_a_three_state_spec_matches_a_scan() -> None:
     assert (got.steps, got.index) == want
 
 
+@pytest.fixture(params=["confluent", "scan"])
+def defective_bounds(request, monkeypatch) -> Iterator[str]:
+    """How rows with no spectral bound are searched: with their confluent bounds (nqm.numerics._confluent),
+    or, as for specs those do not cover, with none (noise parts, and scans of the last intervals)."""
+    nn.clear_tune_cache()  # models (and their bounds) that tune keeps between calls
+    if request.param == "scan":
+        monkeypatch.setattr(_steps, "confluent_units", lambda *args: None)
+        scans = []
+        scan = _steps._scan_sums
+        monkeypatch.setattr(_steps, "_scan_sums", lambda *args: scans.append(1) or scan(*args))
+    yield request.param
+    nn.clear_tune_cache()
+    if request.param == "scan":
+        assert scans  # the search did take that path
+
+
 @pytest.mark.parametrize("lr, beta, gamma, B, fraction, last",
                          [(0.9, 0.9, 0.5, 64.0, 0.05, 600), (0.3, 0.5, 0.9, 8.0, 0.12, 600), (0.02, 0.0, 0.99, 256.0, 0.02, 2700)])
 def test_first_hit_of_a_defective_four_state_spec_matches_the_independent_recursion(lr, beta, gamma, B, fraction,
-                                                                                      last) -> None:
+                                                                                      last, defective_bounds) -> None:
     # nu = gamma: both averages have the eigenvalue gamma, a Jordan block in every bin, so no bin has a
-    # spectral bound (the eigenvector matrix is singular) and every step before the hit is scanned
+    # spectral bound (the eigenvector matrix is singular)
     hyper = {"lr": lr, "beta": beta, "gamma": gamma, "nu": gamma}
     target = fraction * SMALL.initial_risk
     want = _oracle_first_hit(SMALL, hyper, B, target, last, SPEC4)
@@ -151,9 +170,9 @@ def test_first_hit_of_a_defective_four_state_spec_matches_the_independent_recurs
     assert nn.steps_to_target(SMALL, Ema2HB(**hyper), batch_size=B, target=target) == want
 
 
-def test_tuning_a_defective_four_state_spec_matches_a_brute_force_scan() -> None:
-    # the grid search (a minimum over rows, with incumbents) scans the rows with no spectral bound too:
-    # its optimum and every grid point's steps against the exact risk at every step (doubling, no scan)
+def test_tuning_a_defective_four_state_spec_matches_a_brute_force_scan(defective_bounds) -> None:
+    # the grid search (a minimum over rows, with incumbents) of rows with no spectral bound: its optimum
+    # and every grid point's steps against the exact risk at every step (doubling, no scan)
     hyper = {"beta": 0.5, "gamma": 0.95, "nu": 0.95}
     lrs = np.array([0.004, 0.006, 0.01])
     target, B, last = 0.05 * SMALL.initial_risk, 64.0, 6000
@@ -168,9 +187,9 @@ def test_tuning_a_defective_four_state_spec_matches_a_brute_force_scan() -> None
     assert result.steps == brute.min()
 
 
-def test_floors_of_scanned_rows_bound_the_exact_risk() -> None:
-    # the floors a batch-size sweep carries over (certified lower bounds on each row's risk over [0, result])
-    # come from scanned risks for rows with no spectral bound: never above the exact risk at any step
+def test_floors_of_rows_without_a_spectral_bound_bound_the_exact_risk(defective_bounds) -> None:
+    # the floors a batch-size sweep carries over (certified lower bounds on each row's risk over [0, result]),
+    # from confluent bounds or from scanned risks: never above the exact risk at any step
     lrs = np.array([0.004, 0.006, 0.01])
     opt = Ema2HB(lr=lrs, beta=0.5, gamma=0.95, nu=0.95)
     B, target = 64.0, 0.05 * SMALL.initial_risk
