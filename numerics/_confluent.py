@@ -114,9 +114,9 @@ def _members(d: np.ndarray) -> np.ndarray:
     N, n = d.shape
     dist = np.abs(d[:, :, None] - d[:, None, :])
     dist[:, np.arange(n), np.arange(n)] = np.inf
-    flat = np.argmin(dist.reshape(N, -1), axis=1)
+    flat = np.argmin(dist.reshape(N, n * n), axis=1)
     p, q = np.divmod(flat, n)
-    reach = REACH * dist.reshape(N, -1)[np.arange(N), flat]
+    reach = REACH * dist.reshape(N, n * n)[np.arange(N), flat]
     member = np.zeros((N, n), dtype=bool)
     member[np.arange(N), p] = member[np.arange(N), q] = True
     near = dist <= reach[:, None, None]
@@ -126,10 +126,10 @@ def _members(d: np.ndarray) -> np.ndarray:
 
 
 def confluent_units(
-    D: np.ndarray, init: np.ndarray, b: np.ndarray, out: np.ndarray, need: np.ndarray
+    D: np.ndarray, init: np.ndarray, b: np.ndarray, out: np.ndarray, need: np.ndarray, noise: bool = True
 ) -> dict[str, np.ndarray]:
-    r"""The expansions of :math:`m(t)` and of the noise tail on the elements marked in ``need`` (``D``:
-    ``E + (n, n)``, vectors ``E + (n,)``, ``need``: ``E``; no batch size); elsewhere 0 and not ``ok``.
+    r"""The expansions of :math:`m(t)` and (``noise``) of the noise tail on the elements marked in ``need``
+    (``D``: ``E + (n, n)``, vectors ``E + (n,)``, ``need``: ``E``; no batch size); elsewhere 0 and not ``ok``.
 
     Paths (axis after the terms): :math:`m(t)` first, then :math:`\mathrm{out}A^tu_r` for the
     eigenvectors :math:`u_r` of :math:`P_\infty` (:func:`_lyapunov`). Returns arrays of shape
@@ -149,10 +149,14 @@ def confluent_units(
         return np.broadcast_to(v, shape + tail).reshape((-1,) + tail)[flat]
 
     Dn, bn, outn = pick(D, (n, n)), pick(b, (n,)), pick(out, (n,))
-    sigma, U, ninf, noise_ok = _lyapunov(Dn, bn, outn)
+    if noise:
+        sigma, U, ninf, noise_ok = _lyapunov(Dn, bn, outn)
+    else:
+        sigma, U = np.zeros((flat.size, n)), np.zeros((flat.size, n, 0))
+        ninf, noise_ok = np.zeros(flat.size), np.zeros(flat.size, dtype=bool)
     units = _units(Dn, np.concatenate([pick(init, (n,))[:, :, None], U], axis=2), outn)
     units["ok"] = units["ok"][0]
-    units["noise_ok"] = noise_ok & np.all(units.pop("paths_ok")[1:], axis=0) & units["ok"]
+    units["noise_ok"] = np.all(units.pop("paths_ok")[1:], axis=0) & units["ok"] & noise_ok
     units["sigma"], units["ninf"] = np.where(units["noise_ok"], sigma.T, 0.0), np.where(units["noise_ok"], ninf, 0.0)
     full = {}
     for key, value in units.items():
@@ -178,12 +182,14 @@ def _lyapunov(D: np.ndarray, b: np.ndarray, out: np.ndarray) -> tuple[np.ndarray
     N, n = b.shape
     eye = np.eye(n)
     with np.errstate(all="ignore"):
-        kron = lambda X, Y: (X[:, :, None, :, None] * Y[:, None, :, None, :]).reshape(N, n * n, n * n)  # noqa: E731
-        eyes = np.broadcast_to(eye, D.shape)
-        M = -(kron(D, eyes) + kron(eyes, D) + kron(D, D))
+        # -(D x I + I x D + D x D) = -(D x A) - I x D, indices (i, j), (k, l)
+        M = -(D[:, :, None, :, None] * (D + eye)[:, None, :, None, :])
+        for i in range(n):
+            M[:, i, :, i, :] -= D
+        M = M.reshape(N, n * n, n * n)
         finite = np.all(np.isfinite(M), axis=(-2, -1))
         M = np.where(finite[:, None, None], M, np.eye(n * n))
-        outer = lambda v: (v[:, :, None] * v[:, None, :]).reshape(N, -1, 1)  # noqa: E731
+        outer = lambda v: (v[:, :, None] * v[:, None, :]).reshape(N, n * n, 1)  # noqa: E731
         try:
             P = np.linalg.solve(M, outer(b))[..., 0].reshape(N, n, n)
             Q = np.linalg.solve(np.swapaxes(M, -1, -2), outer(out))[..., 0].reshape(N, n, n)
@@ -355,10 +361,14 @@ class ConfluentBound:
         if not live.size:
             return low
         r = rows[live]
-        units = {k: v[..., r, :] for k, v in self.units.items()}
+        whole = r.size == self.live.size and bool(np.all(r == np.arange(r.size)))  # every row, in order
+
+        def path(first: int, last: int | None) -> dict[str, np.ndarray]:
+            """The units of paths first..last of rows r."""
+            sliced = {k: v[:, first:last] if v.ndim == 4 and v.shape[1] > 1 else v for k, v in self.units.items()}
+            return sliced if whole else {k: v[..., r, :] for k, v in sliced.items()}
+
         a2, b2 = a[live, None], b[live, None]
-        path = lambda lo, hi: {k: v[:, lo:hi] if v.ndim == 4 and v.shape[1] > 1 else v  # noqa: E731
-                               for k, v in units.items()}
         lo, hi, _ = _enclose(path(0, 1), a2, b2, point)
         gap = np.maximum(lo[0], -hi[0])
         # below 1e-150 the square is subnormal (no relative precision left): counted as 0
@@ -366,7 +376,8 @@ class ConfluentBound:
         total = self.ws[r] * gap * gap
         wn = self.wn[r]
         if wn.any():
-            lo, hi, _ = _enclose(path(1, None), a2, a2, True)
+            units = path(1, None)
+            lo, hi, _ = _enclose(units, a2, a2, True)
             tail = np.sum(units["sigma"] * np.maximum(lo * lo, hi * hi), axis=0)
             total += wn * np.maximum(units["ninf"] - tail, 0.0)
         low[live] = np.sum(total, axis=-1)

@@ -262,6 +262,35 @@ def _one_mode_bins(model: RiskModel, shape: tuple[int, ...]) -> np.ndarray | Non
     return np.broadcast_to(inv["single_bin"], shape) | (np.broadcast_to(inv["single_mask"], shape) & noise_free)
 
 
+def _confluent_units(model: RiskModel, spectral_ok: np.ndarray, rows: np.ndarray | None,
+                     noise: bool) -> dict[str, np.ndarray] | None:
+    """The confluent units (:mod:`._confluent`) of the used bins with no spectral expansion, cached on
+    the model: the mean-path part for every row at once, and (``noise``) the noise part too for the
+    given rows (all if None) as they are asked for, each row once (it costs most: a search asks for
+    it only for the rows that its mean-path bounds could not rule out). None if no bin needs one."""
+    need = (model.weight > 0) & ~spectral_ok
+    if not need.any():
+        return None
+    inv, cache = model.inv, model.cache
+    if not noise:
+        if "confluent" not in cache:
+            cache["confluent"] = confluent_units(inv["D"], inv["init"], inv["b"], inv["out"], need, noise=False)
+        return cache["confluent"]
+    done = cache.setdefault("confluent_done", np.zeros(need.shape[0], dtype=bool))
+    todo = np.nonzero(~done)[0] if rows is None else np.unique(rows[~done[rows]])
+    ask = np.zeros_like(need)
+    ask[todo] = need[todo]
+    if ask.any() or "confluent_noise" not in cache:
+        new = confluent_units(inv["D"], inv["init"], inv["b"], inv["out"], ask)
+        if "confluent_noise" not in cache:
+            cache["confluent_noise"] = new
+        else:
+            for key, value in cache["confluent_noise"].items():
+                value[..., todo, :] = new[key][..., todo, :]
+    done[todo] = True
+    return cache["confluent_noise"]
+
+
 class _Certificates:
     r"""Per-element data of the modal lower bound (see the module docstring and :func:`_modal_units`).
 
@@ -274,7 +303,7 @@ class _Certificates:
 
     LQ, LRAT, NEG, THETA2, A, A3, C, RHO, MAG, R, PHI = range(11)
 
-    def __init__(self, model: RiskModel, rows: np.ndarray | None = None) -> None:
+    def __init__(self, model: RiskModel, rows: np.ndarray | None = None, with_noise: bool = True) -> None:
         #: model row of each certificate row (the certificates may cover a subset)
         self.rows = np.arange(model.weight.shape[0]) if rows is None else rows
         self.pack: np.ndarray | None = None
@@ -283,7 +312,7 @@ class _Certificates:
         #: the bound of its bins without one (:mod:`._confluent`), else None
         self.confluent: ConfluentBound | None = None
         if model.powers is None:
-            self._spectral(model, rows)
+            self._spectral(model, rows, with_noise)
             return
         units = model.cache.get("modal")
         if units is None:
@@ -325,7 +354,7 @@ class _Certificates:
         # bins on the edge add their exact noise part at the last evaluated step to the start bound
         self.fallback = used & (~ok | pick(_marginal(model)))
 
-    def _spectral(self, model: RiskModel, rows: np.ndarray | None) -> None:
+    def _spectral(self, model: RiskModel, rows: np.ndarray | None, with_noise: bool) -> None:
         """Exact doubling: bins bounded by their spectral expansion (:mod:`._spectral`), the others with
         a confluent expansion by that (:mod:`._confluent`: whole, or the mean-path part only), the
         remaining ill-conditioned and edge ones by their noise part."""
@@ -342,15 +371,10 @@ class _Certificates:
         stable = used & ~pick(_marginal(model))
         self.spectral.ok &= stable
         self.modal = self.spectral.ok
-        if "confluent" not in model.cache:  # bins with no spectral expansion (repeated eigenvalues)
-            need = (model.weight > 0) & ~units["ok"]
-            model.cache["confluent"] = (
-                confluent_units(inv["D"], inv["init"], inv["b"], inv["out"], need) if need.any() else None
-            )
-        if model.cache["confluent"] is not None:
+        found = _confluent_units(model, units["ok"], rows, with_noise)
+        if found is not None:
             rest = stable & ~self.modal
-            self.confluent = ConfluentBound(model.cache["confluent"], np.where(rest, ws, 0.0),
-                                            np.where(rest, wn, 0.0), rows)
+            self.confluent = ConfluentBound(found, np.where(rest, ws, 0.0), np.where(rest, wn, 0.0), rows)
             self.modal = self.modal | self.confluent.full
         self.fallback = used & ~self.modal
 
@@ -833,7 +857,9 @@ def grid_minimum(
         rows = rows[floor[rows] <= target]
     if rows.size == 0:
         return math.inf, None
-    cert = _Certificates(model, None if rows.size == model.weight.shape[0] else rows)
+    # certificates without the noise parts of confluent bins (their costliest part) until the root
+    # bound below has ruled out the rows it can
+    cert = _Certificates(model, None if rows.size == model.weight.shape[0] else rows, with_noise=False)
     local = np.arange(rows.size)
     if not math.isfinite(upper):
         # a global upper bound: the predicted first hit of a row that ends below the target,
@@ -867,6 +893,9 @@ def grid_minimum(
     if floor is not None:
         floor[rows] = np.maximum(floor[rows], root)
     local = local[root <= target]
+    if cert.confluent is not None and local.size:
+        rows = rows[local]
+        cert, local = _Certificates(model, rows), np.arange(local.size)
     best[0] = _tighten(model, cert, target, local, best[0])
     lo, hi = np.zeros(local.size), np.full(local.size, best[0])
     searched = None if floor is None else np.full(rows.size, np.inf)

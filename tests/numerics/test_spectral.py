@@ -147,7 +147,7 @@ def defective_bounds(request, monkeypatch) -> Iterator[str]:
     or, as for specs those do not cover, with none (noise parts, and scans of the last intervals)."""
     nn.clear_tune_cache()  # models (and their bounds) that tune keeps between calls
     if request.param == "scan":
-        monkeypatch.setattr(_steps, "confluent_units", lambda *args: None)
+        monkeypatch.setattr(_steps, "_confluent_units", lambda *args: None)
         scans = []
         scan = _steps._scan_sums
         monkeypatch.setattr(_steps, "_scan_sums", lambda *args: scans.append(1) or scan(*args))
