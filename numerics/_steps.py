@@ -306,6 +306,8 @@ class _Certificates:
     def __init__(self, model: RiskModel, rows: np.ndarray | None = None, with_noise: bool = True) -> None:
         #: model row of each certificate row (the certificates may cover a subset)
         self.rows = np.arange(model.weight.shape[0]) if rows is None else rows
+        #: whether bins with a confluent expansion have their noise part bounded too
+        self.with_noise = with_noise
         self.pack: np.ndarray | None = None
         #: the spectral expansion of an exact-doubling model (:mod:`._spectral`), else None
         self.spectral: SpectralBound | None = None
@@ -857,9 +859,11 @@ def grid_minimum(
         rows = rows[floor[rows] <= target]
     if rows.size == 0:
         return math.inf, None
-    # certificates without the noise parts of confluent bins (their costliest part) until the root
-    # bound below has ruled out the rows it can
-    cert = _Certificates(model, None if rows.size == model.weight.shape[0] else rows, with_noise=False)
+    # given an upper bound, certificates without the noise parts of confluent bins (their costliest
+    # part) until the root bound below has ruled out the rows it can; without one, the noise parts
+    # (the stationary risk) rule out most rows in the search for one
+    cert = _Certificates(model, None if rows.size == model.weight.shape[0] else rows,
+                         with_noise=not math.isfinite(upper))
     local = np.arange(rows.size)
     if not math.isfinite(upper):
         # a global upper bound: the predicted first hit of a row that ends below the target,
@@ -893,7 +897,7 @@ def grid_minimum(
     if floor is not None:
         floor[rows] = np.maximum(floor[rows], root)
     local = local[root <= target]
-    if cert.confluent is not None and local.size:
+    if cert.confluent is not None and not cert.with_noise and local.size:
         rows = rows[local]
         cert, local = _Certificates(model, rows), np.arange(local.size)
     best[0] = _tighten(model, cert, target, local, best[0])
