@@ -41,11 +41,12 @@ exceeds the target; without a modal or spectral bound that search takes time lin
 functions turn the target into that threshold once, and every comparison below uses it. Intervals
 shorter than :data:`_LEAF` steps are evaluated exactly at every step. A bin of an exact-doubling model
 with no spectral bound (repeated or nearly repeated eigenvalues, e.g. an EMA of an EMA with one
-coefficient: a Jordan block in every direction, the eigenvector matrix singular) has its mean-path
-part bounded by its confluent expansion (:mod:`._confluent`) and its noise part by its exact value at
-the last evaluated step. A row none of whose bins has a spectral bound scans its intervals shorter
-than :data:`_SCAN_LEAF` steps in one pass (:func:`_scan_sums`), every scanned step within
-:data:`_SCAN_BAND` of the target decided by doubling itself.
+coefficient: a Jordan block in every direction, the eigenvector matrix singular) has its risk bounded
+by its confluent expansion (:mod:`._confluent`); where its stationary second moment cannot be
+certified, its mean-path part only, and its noise part by its exact value at the last evaluated
+step. Under exact doubling, intervals shorter than :data:`_SCAN_LEAF` steps are scanned in
+one pass (:func:`_scan_sums`), every scanned step within :data:`_SCAN_BAND` of the target decided by
+doubling itself.
 
 **The modal bound** is a sum over bins. For a one- or two-state spec (Chebyshev form,
 :mod:`._chebyshev`) each bin's risk has an exact *modal expansion*. With real eigenvalues
@@ -86,9 +87,9 @@ non-negative). Where the expansion is ill-conditioned (near the repeated root
 :math:`\delta\to0`: summands above :math:`10^{6}` times the bin's scale), a bin is bounded by
 its noise part at the last exactly evaluated step instead. A spec with more states (exact
 doubling) is bounded by its spectral expansion (:mod:`._spectral`: a sum of modes
-:math:`\mu_{ij} = \lambda_i\lambda_j`, each bounded over the interval), with the same
-noise-part fallback for its ill-conditioned bins, plus their mean-path part from the confluent
-expansion (:mod:`._confluent`). A bin with a decoupled state (:mod:`._single_mode`: the output
+:math:`\mu_{ij} = \lambda_i\lambda_j`, each bounded over the interval); its ill-conditioned bins
+(repeated eigenvalues) by their confluent expansion (:mod:`._confluent`), and failing that by the
+same noise-part fallback. A bin with a decoupled state (:mod:`._single_mode`: the output
 does not see one mode, or c = 0 and the start excites one mode) has the one-state
 expansion :math:`\ell_\infty + (W_s a^2 - W_n w_0)\lambda_j^{2t}` (a = out_j init_j), so its
 rounding margin scales with the mode it shows and not with an unseen slow one (whose
@@ -123,8 +124,7 @@ _MAX_FRONTIER = 1 << 15
 _LEAF = 8
 #: steps 2^K of the doubling search evaluated together (one squaring chain under exact doubling)
 _GALLOP_LEVELS = 8
-#: intervals shorter than this are scanned step by step where no bin of a row has a modal bound
-#: (exact doubling; :func:`_scan_sums`)
+#: intervals shorter than this are scanned step by step (exact doubling; :func:`_scan_sums`)
 _SCAN_LEAF = 1024
 #: scanned risks within this relative distance of the target are decided by doubling itself
 _SCAN_BAND = 1e-8
@@ -553,10 +553,9 @@ def _branch_and_bound(
     """
     cert = _Certificates(model) if cert is None else cert
     row_fallback = cert.fallback.any(axis=-1)
-    # rows with no modal bound at all (every used bin bounded by its noise part) are scanned
-    # (exact doubling): no bound can rule out a step that their noise part does not
-    used = np.take(model.weight, cert.rows, axis=0) > 0
-    scanned = np.all(cert.fallback | ~used, axis=-1) & row_fallback & (model.powers is None)
+    # exact doubling: intervals shorter than _SCAN_LEAF are scanned in one pass (one doubling and a
+    # block of products), cheaper than the exact evaluations a bisection makes near a hit
+    scanned = model.powers is None
     cap = max(1, min(_MAX_FRONTIER, (_BLOCK_ELEMENTS << 2) // max(1, model.weight.shape[-1])))
     winner: int | None = None
 
@@ -622,7 +621,7 @@ def _branch_and_bound(
         lowest(fr[~keep], (low + ff)[~keep])
         fr, fa, fb, ff = fr[keep], fa[keep], fb[keep], ff[keep]
         # short intervals: every step exactly (scanned rows: in one pass per interval)
-        scan = scanned[fr] & (fb - fa < _SCAN_LEAF)
+        scan = np.full(fr.size, scanned) & (fb - fa < _SCAN_LEAF)
         if scan.any():
             record(*scan_leaves(fr[scan], fa[scan], fb[scan]))
             fr, fa, fb, ff = fr[~scan], fa[~scan], fb[~scan], ff[~scan]
