@@ -188,6 +188,9 @@ def _lyapunov(D: np.ndarray, b: np.ndarray, out: np.ndarray) -> tuple[np.ndarray
             M[:, i, :, i, :] -= D
         M = M.reshape(N, n * n, n * n)
         finite = np.all(np.isfinite(M), axis=(-2, -1))
+        # I - A x A is singular where a mode lies on the unit circle: such elements are left out (one
+        # singular element would fail the whole batched solve)
+        finite[finite] &= np.max(np.abs(1.0 + np.linalg.eigvals(D[finite])), axis=-1) < 1.0
         M = np.where(finite[:, None, None], M, np.eye(n * n))
         outer = lambda v: (v[:, :, None] * v[:, None, :]).reshape(N, n * n, 1)  # noqa: E731
         try:

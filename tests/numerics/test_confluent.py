@@ -119,3 +119,13 @@ def test_first_hit_of_a_nearly_defective_spec_matches_the_independent_recursion(
     want = _oracle_first_hit(SMALL, hyper, B, target, last, EMA2_HB)
     assert want is not None
     assert nn.steps_to_target(SMALL, Ema2HB(**hyper), batch_size=B, target=target) == want
+
+
+def test_a_bin_on_the_stability_edge_leaves_the_noise_bounds_of_the_others() -> None:
+    # lr h = 2 (1 + beta) puts the h = 1 bin's heavy-ball root on -1: I - A x A is singular there, which
+    # must not fail the batched Lyapunov solve of the other bins
+    model = build_model(nn.Problem([1.0, 0.1], c=[1.0, 1.0], init_var=1.0),
+                        Ema2HB(lr=3.0, beta=0.5, gamma=0.9, nu=0.9), 8.0).flatten()
+    inv = model.inv
+    units = confluent_units(inv["D"], inv["init"], inv["b"], inv["out"], np.ones(model.weight.shape, dtype=bool))
+    assert units["noise_ok"].tolist() == [[False, True]]
