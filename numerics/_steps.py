@@ -44,9 +44,9 @@ with no spectral bound (repeated or nearly repeated eigenvalues, e.g. an EMA of 
 coefficient: a Jordan block in every direction, the eigenvector matrix singular) has its risk bounded
 by its confluent expansion (:mod:`._confluent`); where its stationary second moment cannot be
 certified, its mean-path part only, and its noise part by its exact value at the last evaluated
-step. Under exact doubling, intervals shorter than :data:`_SCAN_LEAF` steps are scanned in
-one pass (:func:`_scan_sums`), every scanned step within :data:`_SCAN_BAND` of the target decided by
-doubling itself.
+step. Under exact doubling, rows with such a bin scan their intervals shorter than
+:data:`_SCAN_LEAF` steps in one pass (:func:`_scan_sums`), every scanned step within
+:data:`_SCAN_BAND` of the target decided by doubling itself.
 
 **The modal bound** is a sum over bins. For a one- or two-state spec (Chebyshev form,
 :mod:`._chebyshev`) each bin's risk has an exact *modal expansion*. With real eigenvalues
@@ -553,9 +553,12 @@ def _branch_and_bound(
     """
     cert = _Certificates(model) if cert is None else cert
     row_fallback = cert.fallback.any(axis=-1)
-    # exact doubling: intervals shorter than _SCAN_LEAF are scanned in one pass (one doubling and a
-    # block of products), cheaper than the exact evaluations a bisection makes near a hit
-    scanned = model.powers is None
+    # exact doubling: rows with a bin that has no spectral bound (confluent or noise part only) scan
+    # their intervals shorter than _SCAN_LEAF in one pass (one doubling and a block of products),
+    # cheaper there than the exact evaluations a bisection makes near a hit; the tight spectral
+    # bounds rule such intervals out faster
+    used = np.take(model.weight, cert.rows, axis=0) > 0
+    scanned = (model.powers is None) & ~np.all(~used | (cert.spectral is not None and cert.spectral.ok), axis=-1)
     cap = max(1, min(_MAX_FRONTIER, (_BLOCK_ELEMENTS << 2) // max(1, model.weight.shape[-1])))
     winner: int | None = None
 
@@ -621,7 +624,7 @@ def _branch_and_bound(
         lowest(fr[~keep], (low + ff)[~keep])
         fr, fa, fb, ff = fr[keep], fa[keep], fb[keep], ff[keep]
         # short intervals: every step exactly (scanned rows: in one pass per interval)
-        scan = np.full(fr.size, scanned) & (fb - fa < _SCAN_LEAF)
+        scan = scanned[fr] & (fb - fa < _SCAN_LEAF)
         if scan.any():
             record(*scan_leaves(fr[scan], fa[scan], fb[scan]))
             fr, fa, fb, ff = fr[~scan], fa[~scan], fb[~scan], ff[~scan]
