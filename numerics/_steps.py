@@ -282,10 +282,9 @@ def _confluent_units(model: RiskModel, spectral_ok: np.ndarray, rows: np.ndarray
     ask[todo] = need[todo]
     if ask.any() or "confluent_noise" not in cache:
         new = confluent_units(inv["D"], inv["init"], inv["b"], inv["out"], ask)
-        if "confluent_noise" not in cache:
-            cache["confluent_noise"] = new
-        else:
-            for key, value in cache["confluent_noise"].items():
+        kept = cache.setdefault("confluent_noise", new)  # a search on another thread may have stored it first
+        if kept is not new:
+            for key, value in kept.items():
                 value[..., todo, :] = new[key][..., todo, :]
     done[todo] = True
     return cache["confluent_noise"]

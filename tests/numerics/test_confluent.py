@@ -129,3 +129,25 @@ def test_a_bin_on_the_stability_edge_leaves_the_noise_bounds_of_the_others() -> 
     inv = model.inv
     units = confluent_units(inv["D"], inv["init"], inv["b"], inv["out"], np.ones(model.weight.shape, dtype=bool))
     assert units["noise_ok"].tolist() == [[False, True]]
+
+
+@pytest.mark.parametrize("gap, coupling, split", [(1e-3, 1e-2, 3e-6), (1e-5, 1e-4, 3e-8)])
+def test_an_eigenvalue_just_beside_a_jordan_block_joins_its_cluster(gap, coupling, split) -> None:
+    # A = V J V^-1 with a Jordan block at 1 - gap and a simple eigenvalue split from it: its Lagrange
+    # projector, computed from the Jordan block's eigenvalues (each off by about sqrt(eps)), leaked
+    # part of the block's dynamics (bounds up to 1e-7 above the exact mean path) while it counted as isolated
+    rng = np.random.default_rng(0)
+    J = np.diag([1.0 - gap, 1.0 - gap, 1.0 - gap + split]) + np.diag([coupling, 0.0], 1)
+    V = rng.normal(size=(3, 3))
+    A = V @ J @ np.linalg.inv(V)
+    init, b, out = rng.normal(size=3), 0.1 * rng.normal(size=3), rng.normal(size=3)
+    units = confluent_units((A - np.eye(3))[None, None], init[None, None], b[None, None], out[None, None],
+                            np.ones((1, 1), dtype=bool))
+    assert units["ok"].all()
+    bound = ConfluentBound(units, np.ones((1, 1)), np.zeros((1, 1)))
+    steps = np.unique(np.geomspace(1, 20 / gap, 40).astype(int))
+    with mp.workdps(40):
+        Am, xm, om = mp.matrix(A.tolist()), mp.matrix(init.tolist()), mp.matrix([out.tolist()])
+        exact = [float((om * Am ** int(t) * xm)[0]) ** 2 for t in steps]
+    got = bound.point(np.zeros(steps.size, dtype=int), steps.astype(float))
+    assert np.all(got <= exact)
