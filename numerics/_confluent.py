@@ -18,10 +18,11 @@ noise part at the last evaluated step (:mod:`._steps`).
 **Expansion** (of a path :math:`\mathrm{out}A^tx`; the mean path below). The eigenvalues
 :math:`\lambda_j = 1 + d_j` of an element split into one *cluster* C (the closest pair, every
 eigenvalue linked to it by gaps of at most :data:`REACH` times the closest gap, and every eigenvalue
-whose projector below is ill-conditioned as computed, :math:`\kappa_i = \prod_{j\ne i}\|D - d_jI\|_F/|d_i -
-d_j|` above :data:`CONDITION`: the computed eigenvalues of a Jordan block are each off by about
-:math:`\sqrt\epsilon`, which reaches the projector of a nearby eigenvalue through :math:`\kappa_i`) and
-*isolated* ones. An isolated eigenvalue has the spectral projector
+whose projector below has a Frobenius norm above :data:`NORM`, or which the errors of the cluster's
+computed eigenvalues would reach: a leak of about :math:`e\,r^{m-1}/g^m` (r the cluster's radius, g the
+eigenvalue's gap to it, e the eigenvalues' error, about r at a Jordan block and
+:math:`\epsilon\|D\|/r` where they are distinct) above :data:`LEAK`; below it, 16 times the leak
+joins the margin) and *isolated* ones. An isolated eigenvalue has the spectral projector
 :math:`P_i = \prod_{j\ne i}(A - \lambda_jI)/(\lambda_i - \lambda_j)` (the Lagrange basis
 polynomial at A; it vanishes to full order on the cluster, whatever its Jordan structure), and
 :math:`x_c = (I - \sum_iP_i)\,\mathrm{init}` lies in the cluster's invariant subspace. Newton's
@@ -50,9 +51,9 @@ is smallest at an end and largest at its peak :math:`\lfloor k/(1 - \bar\lambda)
 neighbour) clipped to the interval. Summed, with the remainder and a rounding margin, they enclose
 :math:`m(t)`; :math:`m(t)^2` is at least the squared distance of that enclosure from 0. The margin is
 :math:`(\rho_0 + \rho_1b)` times the sum of the terms' magnitudes, with :math:`\rho_0 =
-\max(10^{-11}, 64\epsilon\kappa)`, :math:`\rho_1 = 16\epsilon\kappa\|D\|_F` and
-:math:`\kappa = 1 + \sum_{i\notin C}\kappa_i` (which bounds the projectors' norms, that of the
-cluster's included, and their first-order rounding). An element is bounded here only if its cluster's mean is real and
+\max(10^{-11}, 64\epsilon\kappa^2)` (or the leak's share), :math:`\rho_1 = 16\epsilon\kappa^2\|D\|_F`
+and :math:`\kappa = 1 + \sum_{i\notin C}\|P_i\|_F` (which bounds the projectors' norms, that of the
+cluster's included), as in :mod:`._spectral`. An element is bounded here only if its cluster's mean is real and
 positive, :math:`\rho < 1` and every isolated :math:`|\lambda_i| < 1`, the terms are at most
 :data:`~._spectral.MAX_AMPLIFICATION` times the largest :math:`|m(t)|`, :math:`t \le 2n + 1`, and the
 expansion reproduces the exact :math:`m(t)` (literal recursion) at those steps within its remainder
@@ -71,8 +72,9 @@ __all__ = ["ConfluentBound", "confluent_units"]
 
 #: eigenvalues linked to the closest pair by gaps of at most this many times its gap join its cluster
 REACH = 64.0
-#: eigenvalues whose projector's condition as computed exceeds this join the cluster too
-CONDITION = 1e4
+#: eigenvalues whose projector's Frobenius norm, or its estimated leak from the cluster's eigenvalue
+#: errors, exceeds these join the cluster too
+NORM, LEAK = 100.0, 1e-9
 _EPS = np.finfo(float).eps
 
 
@@ -224,24 +226,32 @@ def _units(D: np.ndarray, X: np.ndarray, out: np.ndarray) -> dict[str, np.ndarra
         D = np.where(finite[:, None, None], D, 0.0)
         d = np.linalg.eigvals(D)
         # the spectral projector of each eigenvalue as if simple: P_i = prod_{j != i} (D - d_j) / (d_i - d_j)
-        # its condition as computed: prod_{j != i} ||D - d_j||_F / |d_i - d_j| (rounding in the factors, and
-        # the error of the computed d_j, which is about sqrt(eps) at a Jordan block, reach P_i through it)
-        trace = np.trace(D, axis1=-2, axis2=-1)
-        shifted = np.sqrt(np.maximum(np.sum(D * D, axis=(-2, -1))[:, None] - 2.0 * (np.conj(d) * trace[:, None]).real
-                                     + n * np.abs(d) ** 2, 0.0))
-        projectors, cond = [], np.empty((N, n))
+        projectors, norms = [], np.empty((N, n))
         for i in range(n):
             M, denom = np.broadcast_to(eye, D.shape).astype(complex), np.ones(N, dtype=complex)
-            scale = np.ones(N)
             for j in range(n):
                 if j != i:
                     M = np.matmul(M, D - d[:, j, None, None] * eye)
                     denom *= d[:, i] - d[:, j]
-                    scale *= shifted[:, j]
-            projectors.append(M / denom[:, None, None])
-            cond[:, i] = scale / np.abs(denom)
-        # the cluster: the closest pair, its near neighbours and every ill-conditioned eigenvalue
-        member = _members(d) | ~(cond <= CONDITION)
+            P = M / denom[:, None, None]
+            projectors.append(P)
+            norms[:, i] = np.sqrt(np.sum(np.abs(P) ** 2, axis=(-2, -1)))
+        # the cluster: the closest pair, its near neighbours and every ill-conditioned eigenvalue; then every
+        # eigenvalue whose projector the error of the cluster's computed eigenvalues (about its radius at a
+        # Jordan block, eps ||D|| / radius where they are distinct) would reach, by (error) radius^(m-1) / gap^m
+        member = _members(d) | ~(norms <= NORM)
+        for _ in range(n):
+            size = member.sum(axis=1)
+            centre = np.sum(np.where(member, d, 0.0), axis=1) / size
+            radius = np.max(np.where(member, np.abs(d - centre[:, None]), 0.0), axis=1)
+            scale = 1.0 + np.sqrt(np.sum(D * D, axis=(-2, -1)))
+            error = np.minimum(radius, _EPS * scale / np.maximum(radius, 1e-300))
+            gap = np.min(np.where(member[:, None, :], np.abs(d[:, :, None] - d[:, None, :]), np.inf), axis=2)
+            leak = (error * radius ** (size - 1.0))[:, None] / gap ** size[:, None]
+            joins = ~member & ~(leak <= LEAK)
+            if not joins.any():
+                break
+            member |= joins
         size = member.sum(axis=1)
         norm = np.sqrt(np.sum(D * D, axis=(-2, -1)))
         read = lambda v: np.einsum("...i,...ir->r...", out, v)  # noqa: E731  out v, paths first
@@ -257,7 +267,7 @@ def _units(D: np.ndarray, X: np.ndarray, out: np.ndarray) -> dict[str, np.ndarra
             amp[i], phase[i] = np.abs(a), np.angle(a)
             lmod[i, 0] = np.where(isolated, _log_modulus(d[:, i]), 0.0)
             ang[i, 0] = np.where(isolated, np.angle(1.0 + d[:, i]), 0.0)
-        kappa = 1.0 + np.sum(np.where(member, 0.0, cond), axis=1)
+        kappa = 1.0 + np.sum(np.where(member, 0.0, norms), axis=1)
         centre = np.sum(np.where(member, d, 0.0), axis=1) / size
         ok = finite & (np.abs(centre.imag) <= 64.0 * _EPS * (1.0 + np.max(np.abs(d), axis=1)))
         dbar = centre.real
@@ -279,9 +289,12 @@ def _units(D: np.ndarray, X: np.ndarray, out: np.ndarray) -> dict[str, np.ndarra
         lbar = np.log1p(np.maximum(dbar, -1.0))
         lrho = np.maximum(lbar, np.max(np.where(member, _log_modulus(d), -np.inf), axis=1))
         ok &= (dbar > -1.0) & (lrho < 0.0) & np.all(member | (lmod[:, 0].T < 0.0), axis=1)
-        rel0 = np.maximum(MARGIN, 64.0 * _EPS * kappa)
+        k2 = kappa * kappa
+        # the estimated leak of the isolated eigenvalues left in, generously, into the margin
+        leaked = np.max(np.where(member, 0.0, np.nan_to_num(leak, nan=np.inf)), axis=1)
+        rel0 = np.maximum(np.maximum(MARGIN, 64.0 * _EPS * k2), 16.0 * leaked)
         units = {"amp": amp, "lmod": lmod, "ang": ang, "phase": phase, "alpha": alpha, "beta": beta,
-                 "kbeta": kbeta, "lbar": lbar, "lrho": lrho, "rel0": rel0, "rel1": 16.0 * _EPS * kappa * norm}
+                 "kbeta": kbeta, "lbar": lbar, "lrho": lrho, "rel0": rel0, "rel1": 16.0 * _EPS * k2 * norm}
         # each expansion must reproduce the exact out A^t x (literal recursion) at t <= 2n + 1
         z, exact = X.astype(float), []
         for _ in range(2 * n + 2):
