@@ -66,7 +66,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._spectral import MARGIN, MAX_AMPLIFICATION, min_cos
+from ._spectral import MARGIN, MAX_AMPLIFICATION, log_modulus, min_cos
 
 __all__ = ["ConfluentBound", "confluent_units"]
 
@@ -104,11 +104,6 @@ def _falling_range(
     top = np.maximum(np.maximum(left, right), np.maximum(_falling(np.clip(peak, a, b), k, log_rate),
                                                          _falling(np.clip(peak - 1.0, a, b), k, log_rate)))
     return np.minimum(left, right), top
-
-
-def _log_modulus(d: np.ndarray) -> np.ndarray:
-    """:math:`\\log|1 + d|` without cancellation near 1; ``-1e300`` at 0 (so that :math:`0^0 = 1`)."""
-    return np.maximum(0.5 * np.log1p(2.0 * d.real + np.abs(d) ** 2), -1e300)
 
 
 def _members(d: np.ndarray) -> np.ndarray:
@@ -265,7 +260,7 @@ def _units(D: np.ndarray, X: np.ndarray, out: np.ndarray) -> dict[str, np.ndarra
             x_c -= v
             a = read(v)
             amp[i], phase[i] = np.abs(a), np.angle(a)
-            lmod[i, 0] = np.where(isolated, _log_modulus(d[:, i]), 0.0)
+            lmod[i, 0] = np.where(isolated, log_modulus(d[:, i]), 0.0)
             ang[i, 0] = np.where(isolated, np.angle(1.0 + d[:, i]), 0.0)
         kappa = 1.0 + np.sum(np.where(member, 0.0, norms), axis=1)
         centre = np.sum(np.where(member, d, 0.0), axis=1) / size
@@ -287,7 +282,7 @@ def _units(D: np.ndarray, X: np.ndarray, out: np.ndarray) -> dict[str, np.ndarra
             dj = d[np.arange(N), order[:, j]]
             y = np.matmul(D, y) - dj[:, None, None] * y
         lbar = np.log1p(np.maximum(dbar, -1.0))
-        lrho = np.maximum(lbar, np.max(np.where(member, _log_modulus(d), -np.inf), axis=1))
+        lrho = np.maximum(lbar, np.max(np.where(member, log_modulus(d), -np.inf), axis=1))
         ok &= (dbar > -1.0) & (lrho < 0.0) & np.all(member | (lmod[:, 0].T < 0.0), axis=1)
         k2 = kappa * kappa
         # the estimated leak of the isolated eigenvalues left in, generously, into the margin

@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["SpectralBound", "min_cos", "spectral_units"]
+__all__ = ["SpectralBound", "log_modulus", "min_cos", "spectral_units"]
 
 _TWO_PI = 2.0 * np.pi
 #: largest condition number of the eigenvector matrix for which a bin is bounded by its expansion
@@ -61,6 +61,12 @@ MAX_AMPLIFICATION = 1e6
 #: smallest relative rounding margin (this and the modal bound's, in _steps)
 MARGIN = 1e-11
 _EPS = np.finfo(float).eps
+
+
+def log_modulus(d: np.ndarray) -> np.ndarray:
+    """:math:`\\log|1 + d|` without cancellation near 1; ``-1e300`` at 0 (so that :math:`0^0 = 1`)."""
+    re, im = d.real, d.imag
+    return np.maximum(0.5 * np.log1p(2.0 * re + re * re + im * im), -1e300)
 
 
 def min_cos(xa: np.ndarray, xb: np.ndarray) -> np.ndarray:
@@ -101,7 +107,7 @@ def spectral_units(D: np.ndarray, b: np.ndarray, init: np.ndarray, out: np.ndarr
         a = ov * np.einsum("...ij,...j->...i", Vi, init)
         g = ov * np.einsum("...ij,...j->...i", Vi, b)
         re, im = d.real, d.imag
-        log_abs = np.maximum(0.5 * np.log1p(2.0 * re + re * re + im * im), -1e300)  # log|1 + d|, -1e300 at 0
+        log_abs = log_modulus(d)
         angle = np.arctan2(im, 1.0 + re)
         ok &= np.all(log_abs < 0.0, axis=-1)  # every mode strictly inside the unit circle
         i, j = np.triu_indices(n)
